@@ -1,0 +1,183 @@
+# mcops — one plain GNU Makefile.
+#
+#   make            build libmcops.a and every binary into bin/
+#   make check      unit tests, integration tests, a short fuzz pass (SAN=1: ASan+UBSan)
+#   make bench      benchmarks against peers (memcached, lsof, ss)
+#   make demo       run the local deployment (the README's run command)
+#   make fuzz       longer fuzz runs (FUZZ_SECONDS per target)
+#   make clean
+#
+# The targets a newcomer types (demo, check, bench) first run scripts/setup, which
+# installs the Debian packages the build and tests need and is silent when all are there.
+
+SAN ?= 0
+ifneq ($(CI),)
+WERROR ?= 1
+endif
+WERROR ?= 0
+
+ifeq ($(SAN),1)
+FLAVOR := san
+BINDIR := build/san/bin
+else
+FLAVOR := rel
+BINDIR := bin
+endif
+OBJDIR := build/$(FLAVOR)
+
+CC ?= cc
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+	-Wwrite-strings -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+CPPFLAGS += -D_GNU_SOURCE -Ilib
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -pthread $(WARN)
+LDFLAGS += -pthread
+ifeq ($(SAN),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# Recursive (=) on purpose: pkg-config runs only when a recipe needs it, so that
+# `make check` can install the packages (scripts/setup) before they are looked up.
+PKGS_ALL = libevent libevent_pthreads libevent_openssl openssl sqlite3 jansson libcurl libstrophe inih
+pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pkglibs = $(shell pkg-config --libs $(1) 2>/dev/null)
+CPPFLAGS_PKG = $(call pkgcflags,$(PKGS_ALL))
+LIBS_ALL = $(call pkglibs,$(PKGS_ALL)) -lm
+
+# Each binary: its folder, and the packages it links.
+BINARIES := mcd mctl mcmon mcalert mcstatus
+DIR_mcd := cache
+DIR_mctl := cli
+DIR_mcmon := monitor
+DIR_mcalert := alerter
+DIR_mcstatus := statuspage
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
+LIBMCOPS := $(OBJDIR)/libmcops.a
+
+# A binary's folder: main.c plus the rest, which goes into an archive that the unit
+# tests link too (tests call modules without a process).
+define binary_rules
+$(1)_SRC := $$(filter-out $$(DIR_$(1))/main.c,$$(wildcard $$(DIR_$(1))/*.c))
+$(1)_OBJ := $$($(1)_SRC:%.c=$$(OBJDIR)/%.o)
+$(1)_LIB := $$(OBJDIR)/lib$$(DIR_$(1)).a
+$$($(1)_LIB): $$($(1)_OBJ)
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+ifneq ($$(wildcard $$(DIR_$(1))/main.c),)
+BUILT_BINARIES += $$(BINDIR)/$(1)
+$$(BINDIR)/$(1): $$(OBJDIR)/$$(DIR_$(1))/main.o $$($(1)_LIB) $$(LIBMCOPS)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS_ALL)
+endif
+endef
+$(foreach b,$(BINARIES),$(eval $(call binary_rules,$(b))))
+FOLDER_LIBS := $(foreach b,$(BINARIES),$(if $($(b)_OBJ),$($(b)_LIB)))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
+TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
+TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
+
+.PHONY: all setup check _check unit integration fuzz fuzz-short bench _bench demo _demo drill clean tools
+
+all: $(BUILT_BINARIES) tools
+
+tools: $(TOOL_BIN)
+
+$(LIBMCOPS): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(OBJDIR)/tests/%: tests/unit/%.c $(FOLDER_LIBS) $(LIBMCOPS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(FOLDER_LIBS) $(LIBMCOPS) \
+		$(LDFLAGS) $(LIBS_ALL) $(call pkglibs,cmocka)
+
+$(OBJDIR)/tests/tools/%: tests/tools/%.c $(LIBMCOPS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) $(LIBS_ALL)
+
+$(OBJDIR)/bench/%: bench/%.c $(LIBMCOPS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) $(LIBS_ALL)
+
+setup:
+	@scripts/setup
+
+# --- tests -----------------------------------------------------------------------
+
+check: setup
+	@$(MAKE) --no-print-directory _check
+
+_check: all $(UNIT_BIN)
+	@scripts/run-unit $(UNIT_BIN)
+	@MCOPS_BIN=$(abspath $(BINDIR)) MCOPS_TOOLS=$(abspath $(OBJDIR)) scripts/run-integration
+	@$(MAKE) --no-print-directory fuzz-short
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit $(UNIT_BIN)
+
+integration: all
+	@MCOPS_BIN=$(abspath $(BINDIR)) MCOPS_TOOLS=$(abspath $(OBJDIR)) scripts/run-integration $(T)
+
+# --- fuzzing (clang + libFuzzer) ---------------------------------------------------
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_OBJDIR := build/fuzz
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OBJDIR)/%)
+FUZZ_CFLAGS := -g -O1 -std=c11 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_SECONDS ?= 60
+FUZZ_SHORT_SECONDS ?= 10
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_OBJDIR)/%.o)
+FUZZ_FOLDER_OBJ := $(foreach b,$(BINARIES),$($(b)_SRC:%.c=$(FUZZ_OBJDIR)/%.o))
+
+$(FUZZ_OBJDIR)/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_OBJDIR)/libfuzzmcops.a: $(FUZZ_LIB_OBJ) $(FUZZ_FOLDER_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_OBJDIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJDIR)/libfuzzmcops.a
+	clang $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_OBJDIR)/libfuzzmcops.a $(LIBS_ALL) -pthread
+
+fuzz-short: $(FUZZ_BIN)
+	@scripts/run-fuzz $(FUZZ_SHORT_SECONDS) $(FUZZ_BIN)
+
+fuzz: setup
+	@$(MAKE) --no-print-directory _fuzz
+_fuzz: $(FUZZ_BIN)
+	@scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# --- benchmarks, demo ------------------------------------------------------------
+
+bench: setup
+	@$(MAKE) --no-print-directory SAN=0 _bench
+
+_bench: all
+	@MCOPS_BIN=$(abspath bin) MCOPS_TOOLS=$(abspath build/rel) scripts/run-bench $(B)
+
+demo: setup
+	@$(MAKE) --no-print-directory SAN=0 _demo
+
+_demo: all
+	@scripts/demo
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,189 @@
+/*
+ * store — one tenant's key space: a hash table of items with an LRU list, a memory
+ * limit enforced by evicting least recently used items, lazy expiry, CAS, and
+ * flush_all (immediate or delayed).
+ *
+ * Every tenant of a node has its own struct store, so keys of different tenants
+ * never meet and one tenant's writes never evict another's items. A store is
+ * thread-safe: each call takes the store's mutex for the duration of the call, so
+ * the callbacks below run under it and must only copy what they need (no I/O, no
+ * call back into the store).
+ *
+ * Time: every call takes `now`, in milliseconds on the server's clock (monotonic
+ * since an arbitrary origin, supplied by the caller; tests pass a fake one).
+ * Expiry times are absolute on that clock; 0 means never. The protocol layer turns
+ * memcached exptimes (relative seconds, Unix times, negatives) into these.
+ *
+ * Memory: an item is charged STORE_ITEM_OVERHEAD + key + value bytes. After a
+ * successful store, the charged total is at most the limit: expired items and
+ * then least recently used ones are dropped (counted as evictions when still live).
+ * An item that alone exceeds the limit gets STORE_TOO_LARGE and changes nothing.
+ *
+ * The hash table grows incrementally (a few buckets moved per operation), so no
+ * single call pays for rehashing a large table.
+ */
+#ifndef MCOPS_STORE_H
+#define MCOPS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_KEY_MAX 250
+#define STORE_ITEM_OVERHEAD 64 /* bytes charged per item besides key and value */
+
+enum store_status {
+	STORE_OK = 0,       /* found / stored / deleted / touched */
+	STORE_NOT_FOUND,    /* no live item (get miss; replace/cas/delete/incr on a miss) */
+	STORE_NOT_STORED,   /* add on a hit, replace/append/prepend on a miss */
+	STORE_EXISTS,       /* CAS mismatch */
+	STORE_NON_NUMERIC,  /* incr/decr on a value that is not a decimal u64 */
+	STORE_TOO_LARGE,    /* item larger than the whole limit */
+	STORE_NOMEM,        /* allocation failed */
+};
+
+/* What a read hands to its callback; pointers are valid only during the call. */
+struct store_item_info {
+	const char *key;
+	size_t klen;
+	const char *value;
+	size_t vlen;
+	uint32_t flags;          /* client flags */
+	uint64_t cas;
+	int64_t exptime;         /* absolute ms, 0 = never */
+	int64_t last_access;     /* ms, before this access */
+	bool fetched;            /* fetched before this access */
+	bool stale;              /* marked stale by an invalidation (meta I flag) */
+	bool win;                /* this caller won the right to recache (meta W) */
+	bool win_sent;           /* another caller already won (meta Z) */
+};
+
+typedef void (*store_item_fn)(void *arg, const struct store_item_info *info);
+
+/* Options of a read (get/gets/gat/gats/mg). Zero = a plain get. */
+struct store_get_opts {
+	bool touch;              /* set exptime (gat, mg T) */
+	int64_t exptime;         /* new absolute expiry if touch (0 = never) */
+	bool vivify;             /* mg N: on a miss, create an empty item, stale-free, */
+	int64_t vivify_exptime;  /*   with this expiry, and report win = true */
+	bool recache;            /* mg R: if the remaining TTL is below recache_below, */
+	int64_t recache_below;   /*   the first caller gets win = true, later win_sent */
+	bool no_bump;            /* do not update LRU position, last access, fetched */
+};
+
+enum store_mode {
+	STORE_SET,
+	STORE_ADD,
+	STORE_REPLACE,
+	STORE_APPEND,
+	STORE_PREPEND,
+	STORE_CAS, /* set only if the item exists and its cas equals opts.cas */
+};
+
+struct store_set_opts {
+	enum store_mode mode;
+	uint32_t flags;          /* client flags (ignored by append/prepend) */
+	int64_t exptime;         /* absolute ms, 0 = never (ignored by append/prepend) */
+	uint64_t cas;            /* for any mode: if non-zero, the item must exist with
+	                            this cas (meta C); STORE_CAS requires it */
+	uint64_t new_cas;        /* meta E: cas to give the stored item (0 = next one) */
+	bool invalidate;         /* meta I: a cas older than the item's marks the
+	                            stored item stale instead of failing */
+	bool vivify;             /* append/prepend on a miss create the item (meta N) */
+	int64_t vivify_exptime;
+};
+
+struct store_delete_opts {
+	uint64_t cas;            /* non-zero: delete only if the cas matches */
+	bool invalidate;         /* meta I: mark stale (keep value) instead of removing */
+	bool touch;              /* with invalidate: new expiry */
+	int64_t exptime;
+};
+
+struct store_arith_opts {
+	bool decr;               /* decr floors at 0; incr wraps at 2^64 */
+	uint64_t delta;
+	uint64_t cas;            /* non-zero: must match */
+	bool vivify;             /* ma N: on a miss create with `initial` */
+	uint64_t initial;
+	int64_t vivify_exptime;
+	bool touch;              /* ma T */
+	int64_t exptime;
+};
+
+/* What a write reports back (meta return flags c, t, ...). */
+struct store_result {
+	uint64_t cas;
+	int64_t exptime;
+	uint32_t flags;
+	uint64_t value;          /* arith: the new value */
+	bool created;            /* vivified by this call */
+};
+
+struct store_stats {
+	uint64_t limit;          /* limit_maxbytes */
+	uint64_t bytes;          /* charged bytes of live + not yet reclaimed items */
+	uint64_t curr_items;
+	uint64_t total_items;    /* successful stores */
+	uint64_t evictions;      /* live items dropped for room */
+	uint64_t evicted_unfetched;
+	uint64_t expired_unfetched;
+	uint64_t reclaimed;      /* expired/flushed items freed */
+	uint64_t get_hits, get_misses, get_expired, get_flushed;
+	uint64_t touch_hits, touch_misses;
+	uint64_t delete_hits, delete_misses;
+	uint64_t incr_hits, incr_misses, decr_hits, decr_misses;
+	uint64_t cas_hits, cas_misses, cas_badval;
+	uint64_t hash_buckets;
+	bool hash_expanding;
+};
+
+struct store;
+
+/* A new empty store with the given limit in bytes; NULL on allocation failure. */
+struct store *store_new(uint64_t limit);
+/* Frees the store and every item. */
+void store_free(struct store *s);
+
+/* Changes the limit; evicts down to it at once if it shrank. */
+void store_set_limit(struct store *s, uint64_t limit, int64_t now);
+
+/*
+ * Reads key. On a hit calls fn(arg, info) and returns STORE_OK. On a miss returns
+ * STORE_NOT_FOUND without calling fn, unless opts->vivify created an item, in which
+ * case fn is called (empty value, win = true, created) and STORE_NOT_FOUND is still
+ * returned (meta answers EN W). opts may be NULL.
+ */
+enum store_status store_get(struct store *s, const char *key, size_t klen, int64_t now,
+    const struct store_get_opts *opts, store_item_fn fn, void *arg);
+
+/* Stores value under key per opts->mode; *res (may be NULL) gets the new cas etc. */
+enum store_status store_set(struct store *s, const char *key, size_t klen,
+    const char *value, size_t vlen, int64_t now, const struct store_set_opts *opts,
+    struct store_result *res);
+
+enum store_status store_delete(struct store *s, const char *key, size_t klen, int64_t now,
+    const struct store_delete_opts *opts);
+
+/*
+ * incr/decr of a decimal value (ASCII, up to 20 digits, no sign). The new value
+ * is written back as decimal (length may change). STORE_NON_NUMERIC otherwise.
+ */
+enum store_status store_arith(struct store *s, const char *key, size_t klen, int64_t now,
+    const struct store_arith_opts *opts, struct store_result *res);
+
+/* Sets a new expiry (touch). STORE_OK or STORE_NOT_FOUND. */
+enum store_status store_touch(struct store *s, const char *key, size_t klen, int64_t now,
+    int64_t exptime);
+
+/*
+ * flush_all: every item stored before `at` is invalid from `at` on (at <= now:
+ * at once). Items stored after the call but before a future `at` are invalid
+ * too, as in memcached. Memory of flushed items is reclaimed lazily.
+ */
+void store_flush(struct store *s, int64_t now, int64_t at);
+
+/* Copies the counters. */
+void store_get_stats(struct store *s, struct store_stats *out);
+
+#endif

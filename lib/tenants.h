@@ -1,0 +1,101 @@
+/*
+ * tenants — the tenants file: who may use a cache node, with what password, how
+ * much memory, and which capabilities. Read by mcd (authentication), written only
+ * by `mctl tenant` (nobody edits hashes by hand).
+ *
+ * File format, one tenant per line, '#' comments and blank lines ignored:
+ *
+ *     NAME:sha256$SALT$HASH:LIMIT:CAPS
+ *
+ * NAME is 1..TENANT_NAME_MAX bytes of [A-Za-z0-9_.-]; SALT is 16 bytes and HASH the
+ * 32-byte SHA-256 of SALT||password, both lowercase hex; LIMIT is the memory limit in
+ * bytes; CAPS is a comma-separated subset of read,write,flush,admin (may be empty).
+ * `admin` lets the account authenticate on mcd's admin port (and nowhere else).
+ *
+ * Why a fast hash: passwords are generated 32-character random secrets (about
+ * 190 bits), so brute force is hopeless without key stretching, and a slow KDF
+ * would turn a reconnect storm into a CPU storm. Comparison is constant-time.
+ */
+#ifndef MCOPS_TENANTS_H
+#define MCOPS_TENANTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TENANT_NAME_MAX 64
+#define TENANT_SALT_LEN 16
+#define TENANT_HASH_LEN 32
+#define TENANT_PASSWORD_LEN 32 /* generated passwords: [A-Za-z0-9], this long */
+#define TENANT_PASSWORD_MAX 250 /* longest password accepted at login */
+#define TENANTS_MAX 10000       /* tenants one file may hold */
+#define TENANTS_ERR_LEN 256
+
+enum tenant_cap {
+	TENANT_CAP_READ = 1 << 0,
+	TENANT_CAP_WRITE = 1 << 1,
+	TENANT_CAP_FLUSH = 1 << 2,
+	TENANT_CAP_ADMIN = 1 << 3,
+};
+#define TENANT_CAPS_DEFAULT (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH)
+
+struct tenant_entry {
+	char name[TENANT_NAME_MAX + 1];
+	uint8_t salt[TENANT_SALT_LEN];
+	uint8_t hash[TENANT_HASH_LEN];
+	uint64_t limit; /* bytes */
+	unsigned caps;  /* enum tenant_cap bits */
+};
+
+struct tenant_file {
+	struct tenant_entry *entries; /* owned */
+	size_t n, cap;
+};
+
+/*
+ * Loads path into tf (caller-owned; released first if it holds entries). On any
+ * error returns -1, leaves tf empty and puts "path:line: message" in err. A
+ * missing file is an error; an empty file is a valid file with no tenants.
+ */
+int tenants_load(struct tenant_file *tf, const char *path, char *err, size_t errlen);
+
+/*
+ * Writes tf to path atomically (temporary file in the same directory, fsync,
+ * rename), mode 0600. Returns 0, or -1 with err set and path untouched.
+ */
+int tenants_save(const struct tenant_file *tf, const char *path, char *err, size_t errlen);
+
+void tenants_release(struct tenant_file *tf);
+
+/* The entry named name[0..len), or NULL. */
+struct tenant_entry *tenants_find(const struct tenant_file *tf, const char *name, size_t len);
+
+/*
+ * Adds a tenant (name must be new and valid) with the given password, limit and
+ * caps; or -1 with err ("tenant 'x' already exists", "invalid tenant name 'x'").
+ */
+int tenants_add(struct tenant_file *tf, const char *name, const char *password,
+    uint64_t limit, unsigned caps, char *err, size_t errlen);
+/* Removes a tenant; -1 with err if there is none of that name. */
+int tenants_remove(struct tenant_file *tf, const char *name, char *err, size_t errlen);
+/* Sets a new password (fresh salt); -1 with err if there is no such tenant. */
+int tenants_set_password(struct tenant_file *tf, const char *name, const char *password,
+    char *err, size_t errlen);
+
+bool tenant_name_valid(const char *name, size_t len);
+
+/* True if password[0..len) is the tenant's password. Constant time in the hash. */
+bool tenant_verify(const struct tenant_entry *t, const char *password, size_t len);
+
+/* Fills salt with random bytes and hash with SHA-256(salt || password). 0 or -1. */
+int tenant_set_password(struct tenant_entry *t, const char *password, size_t len);
+
+/* Writes a new random password of TENANT_PASSWORD_LEN chars + NUL into buf
+ * (buflen > TENANT_PASSWORD_LEN), from getrandom(). 0 or -1. */
+int tenant_generate_password(char *buf, size_t buflen);
+
+/* "read,write,flush" <-> bits. parse: 0 or -1 on an unknown word. format: buf. */
+int tenant_caps_parse(const char *s, unsigned *caps);
+void tenant_caps_format(unsigned caps, char *buf, size_t buflen);
+
+#endif

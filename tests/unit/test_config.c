@@ -1,0 +1,115 @@
+/* Unit tests of lib/config: entries with lines, typed getters, file:line errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char sample[] =
+    "# comment\n"
+    "[mcd]\n"
+    "port = 11211\n"
+    "memory = 64M\n"
+    "\n"
+    "[cluster c1]\n"
+    "interval = 2s\n"
+    "verbose = yes\n"
+    "ratio = 2.5\n";
+
+static void
+getters_read_typed_values(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	uint64_t port, mem;
+	int64_t iv;
+	bool b;
+	double r;
+	(void)state;
+
+	assert_int_equal(config_load_string(&cfg, "t.conf", sample, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(config_get_u64(&cfg, "mcd", "port", 1, 65535, 1, &port, &errs), 0);
+	assert_int_equal(port, 11211);
+	assert_int_equal(config_get_size(&cfg, "mcd", "memory", 0, &mem, &errs), 0);
+	assert_true(mem == 64ULL << 20);
+	assert_int_equal(config_get_duration_ms(&cfg, "cluster c1", "interval", 0, &iv, &errs), 0);
+	assert_int_equal(iv, 2000);
+	assert_int_equal(config_get_bool(&cfg, "cluster c1", "verbose", false, &b, &errs), 0);
+	assert_true(b);
+	assert_int_equal(config_get_double(&cfg, "cluster c1", "ratio", 0, 10, 1, &r, &errs), 0);
+	assert_true(r == 2.5);
+	assert_int_equal(config_get_u64(&cfg, "mcd", "absent", 0, 9, 4, &port, &errs), 0);
+	assert_int_equal(port, 4);
+	assert_string_equal(config_section_name("cluster c1", "cluster"), "c1");
+	assert_null(config_section_name("clusterc1", "cluster"));
+	assert_int_equal(errs.n, 0);
+	config_release(&cfg);
+}
+
+static void
+every_error_is_reported_with_file_and_line(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	uint64_t v;
+	int64_t d;
+	(void)state;
+
+	assert_int_equal(config_load_string(&cfg, "bad.conf",
+	    "[mcd]\nport = 99999\nmemory = lots\ntypo = 1\n[other]\nx = 1\n", &errs), 0);
+	config_get_u64(&cfg, "mcd", "port", 1, 65535, 11211, &v, &errs);
+	assert_int_equal(v, 11211); /* default kept on error */
+	config_get_duration_ms(&cfg, "mcd", "memory", 0, &d, &errs);
+	config_check_unknown(&cfg, NULL, &errs);
+	assert_int_equal(errs.n, 4);
+	assert_non_null(strstr(errs.msgs[0], "bad.conf:2: port"));
+	assert_non_null(strstr(errs.msgs[1], "bad.conf:3: memory"));
+	assert_non_null(strstr(errs.msgs[2], "bad.conf:4: unknown key 'typo' in [mcd]"));
+	assert_non_null(strstr(errs.msgs[3], "bad.conf:6: unknown key 'x' in [other]"));
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
+static void
+syntax_error_names_its_line(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	(void)state;
+
+	config_load_string(&cfg, "s.conf", "[mcd]\nport = 1\nthis line is wrong\n", &errs);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msgs[0], "s.conf:3: syntax error"));
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
+static void
+missing_file_is_an_error(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	(void)state;
+
+	assert_int_equal(config_load(&cfg, "/nonexistent/mcops.conf", &errs), -1);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msgs[0], "/nonexistent/mcops.conf"));
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(getters_read_typed_values),
+		cmocka_unit_test(every_error_is_reported_with_file_and_line),
+		cmocka_unit_test(syntax_error_names_its_line),
+		cmocka_unit_test(missing_file_is_an_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
