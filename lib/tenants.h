@@ -9,8 +9,15 @@
  *
  * NAME is 1..TENANT_NAME_MAX bytes of [A-Za-z0-9_.-]; SALT is 16 bytes and HASH the
  * 32-byte SHA-256 of SALT||password, both lowercase hex; LIMIT is the memory limit in
- * bytes; CAPS is a comma-separated subset of read,write,flush,admin (may be empty).
- * `admin` lets the account authenticate on mcd's admin port (and nowhere else).
+ * bytes (at most TENANT_LIMIT_MAX); CAPS is a comma-separated subset of
+ * read,write,flush,admin (may be empty). `admin` lets the account authenticate on
+ * mcd's admin port (and nowhere else). Blanks around a line are ignored, and so is
+ * a trailing '\r'. A line is at most TENANTS_LINE_MAX bytes, a file at most
+ * TENANTS_FILE_MAX.
+ *
+ * In memory the entries are kept sorted by name (bytewise), so that tenants_find,
+ * which mcd calls on every authentication, is a binary search; tenants_save writes
+ * them in that order.
  *
  * Why a fast hash: passwords are generated 32-character random secrets (about
  * 190 bits), so brute force is hopeless without key stretching, and a slow KDF
@@ -30,6 +37,10 @@
 #define TENANT_PASSWORD_MAX 250 /* longest password accepted at login */
 #define TENANTS_MAX 10000       /* tenants one file may hold */
 #define TENANTS_ERR_LEN 256
+#define TENANTS_LINE_MAX 1024            /* longest line of the file, without '\n' */
+#define TENANTS_FILE_MAX (16u << 20)     /* largest file tenants_load reads */
+#define TENANT_LIMIT_MAX (1ULL << 40)    /* largest memory limit: 1 TiB */
+#define TENANT_LINE_LEN 256              /* buffer for one formatted entry line */
 
 enum tenant_cap {
 	TENANT_CAP_READ = 1 << 0,
@@ -60,8 +71,20 @@ struct tenant_file {
 int tenants_load(struct tenant_file *tf, const char *path, char *err, size_t errlen);
 
 /*
+ * Parses the text of a tenants file from buf[0..len) (need not be NUL-terminated),
+ * exactly as tenants_load does; name stands for the path in messages. Same
+ * contract as tenants_load (for tests and the fuzzer).
+ */
+int tenants_parse_buffer(struct tenant_file *tf, const char *name, const char *buf,
+    size_t len, char *err, size_t errlen);
+
+/*
  * Writes tf to path atomically (temporary file in the same directory, fsync,
- * rename), mode 0600. Returns 0, or -1 with err set and path untouched.
+ * rename, fsync of the directory), mode 0600, keeping the owner of the file it
+ * replaces (so that root running mctl does not lock out an mcd that runs as its
+ * own user). Returns 0, or -1 with err set and path untouched -- except when only
+ * the final directory fsync fails: then the new file is in place and err says so.
+ * Concurrent writers must serialise themselves (mctl locks the directory).
  */
 int tenants_save(const struct tenant_file *tf, const char *path, char *err, size_t errlen);
 
@@ -71,8 +94,9 @@ void tenants_release(struct tenant_file *tf);
 struct tenant_entry *tenants_find(const struct tenant_file *tf, const char *name, size_t len);
 
 /*
- * Adds a tenant (name must be new and valid) with the given password, limit and
- * caps; or -1 with err ("tenant 'x' already exists", "invalid tenant name 'x'").
+ * Adds a tenant (name must be new and valid) with the given password (1 to
+ * TENANT_PASSWORD_MAX bytes), limit (at most TENANT_LIMIT_MAX) and caps; or -1 with
+ * err ("tenant 'x' already exists", "invalid tenant name 'x'") and tf unchanged.
  */
 int tenants_add(struct tenant_file *tf, const char *name, const char *password,
     uint64_t limit, unsigned caps, char *err, size_t errlen);
@@ -94,7 +118,14 @@ int tenant_set_password(struct tenant_entry *t, const char *password, size_t len
  * (buflen > TENANT_PASSWORD_LEN), from getrandom(). 0 or -1. */
 int tenant_generate_password(char *buf, size_t buflen);
 
-/* "read,write,flush" <-> bits. parse: 0 or -1 on an unknown word. format: buf. */
+/*
+ * One entry as the file's line "NAME:sha256$SALT$HASH:LIMIT:CAPS" (no newline) in
+ * buf; returns its length, or -1 if buflen is too small (TENANT_LINE_LEN is enough).
+ */
+int tenant_entry_format(const struct tenant_entry *t, char *buf, size_t buflen);
+
+/* "read,write,flush" <-> bits. parse: 0 or -1 on an unknown or empty word; "" is
+ * no caps. format: the words in the order above, "" for none, cut to buflen. */
 int tenant_caps_parse(const char *s, unsigned *caps);
 void tenant_caps_format(unsigned caps, char *buf, size_t buflen);
 
