@@ -1,0 +1,896 @@
+/*
+ * mctl tenant — manage the tenants file (lib/tenants.h): add, list, remove, passwd,
+ * limit, caps. A generated password is printed once and only its salted hash is
+ * stored. Changes are made under a lock on the file's directory (so two operators
+ * cannot lose each other's edit) and written atomically; a running mcd picks them
+ * up on SIGHUP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "mctl.h"
+#include "parse.h"
+#include "tenants.h"
+
+#define DEFAULT_TENANTS_PATH "etc/tenants"
+#define DEFAULT_LIMIT (64ULL << 20)
+#define LIMIT_MIN (1ULL << 10) /* below this a tenant could not store a single item */
+/*
+ * Shortest password accepted from --password-file. The hash is fast on purpose
+ * (lib/tenants.h), so only a long secret keeps a leaked file from being cracked.
+ */
+#define PASSWORD_FILE_MIN 16
+#define LOCK_WAIT_MS 5000 /* how long to wait for another mctl editing the file */
+#define LOCK_POLL_MS 50
+#define CONFIRM_LEN 16    /* an answer to "are you sure" */
+#define SIZE_TEXT_LEN 32  /* "1099511627776" or "64M" */
+#define CAPS_TEXT_LEN 64  /* "read,write,flush,admin" */
+
+enum opt_bit {
+	OPT_LIMIT = 1 << 0,
+	OPT_CAPS = 1 << 1,
+	OPT_ADMIN = 1 << 2,
+	OPT_PASSWORD_FILE = 1 << 3,
+};
+
+struct tenant_args {
+	const char *pos[2];
+	size_t npos;
+	const char *file, *limit, *caps, *password_file;
+	unsigned opts; /* enum opt_bit: which options were given */
+	bool admin, help;
+};
+
+struct tenant_sub {
+	const char *name;
+	int (*run)(struct mctl *ctx, const struct tenant_args *a, const char *path);
+	size_t npos;      /* positional arguments it takes */
+	unsigned opts;    /* options it accepts besides --file */
+};
+
+/* An edit in progress: the directory lock and the file as read. */
+struct edit {
+	int lock_fd;
+	struct tenant_file tf;
+	bool created; /* the file did not exist yet */
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: mctl tenant COMMAND [ARGS] [--file PATH] [--json] [--yes]\n"
+	    "\n"
+	    "Manages the tenants file that mcd authenticates against (docs/tenants.md).\n"
+	    "\n"
+	    "Commands:\n"
+	    "  add NAME [--limit SIZE] [--caps CAPS] [--admin] [--password-file F]\n"
+	    "                        add a tenant and print its generated password once\n"
+	    "                        (defaults: --limit 64M, --caps read,write,flush);\n"
+	    "                        --admin: an account for mcd's admin port only;\n"
+	    "                        --password-file: take the password from F's first line\n"
+	    "  list                  the tenants: name, memory limit, capabilities\n"
+	    "  remove NAME           delete a tenant (asks first unless --yes)\n"
+	    "  passwd NAME [--password-file F]\n"
+	    "                        give a tenant a new password, printed once\n"
+	    "  limit NAME SIZE       set a tenant's memory limit (e.g. 64M, 1G)\n"
+	    "  caps NAME CAPS        set its capabilities: a comma-separated subset of\n"
+	    "                        read,write,flush, or admin alone\n"
+	    "\n"
+	    "Options:\n"
+	    "  --file PATH   the tenants file (default: 'tenants' in [mcd] of the\n"
+	    "                configuration if it exists, else " DEFAULT_TENANTS_PATH ")\n"
+	    "  --json        print the result as one JSON document\n"
+	    "  --yes         do not ask for confirmation\n"
+	    "\n"
+	    "A running mcd re-reads the file on SIGHUP (kill -HUP <pid of mcd>).\n"
+	    "Exit status: 0 ok, 1 failed, 2 usage error, 3 tenants file or configuration "
+	    "unusable.\n");
+}
+
+/* --- arguments ----------------------------------------------------------------- */
+
+/*
+ * Whether argv[*i] is option opt ("--opt VALUE" or "--opt=VALUE"): 1 with *val set
+ * (and *i moved past a separate value), 0 if it is another word, -1 if the value
+ * is missing.
+ */
+static int
+match_option(int argc, char **argv, int *i, const char *opt, const char **val)
+{
+	size_t n = strlen(opt);
+
+	if (strncmp(argv[*i], opt, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+/* Parses argv[first..) into a; returns MCTL_EXIT_OK or the exit status. */
+static int
+parse_args(int argc, char **argv, int first, struct tenant_args *a)
+{
+	const struct {
+		const char *name;
+		unsigned bit;
+		const char **slot;
+	} valued[] = {
+		{ "--file", 0, &a->file },
+		{ "--limit", OPT_LIMIT, &a->limit },
+		{ "--caps", OPT_CAPS, &a->caps },
+		{ "--password-file", OPT_PASSWORD_FILE, &a->password_file },
+	};
+	bool options_done = false;
+	int i, m = 0;
+	size_t k;
+
+	for (i = first; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (!options_done && arg[0] == '-' && arg[1] != '\0') {
+			if (strcmp(arg, "--") == 0) {
+				options_done = true;
+				continue;
+			}
+			if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+				a->help = true;
+				continue;
+			}
+			if (strcmp(arg, "--admin") == 0) {
+				a->admin = true;
+				a->opts |= OPT_ADMIN;
+				continue;
+			}
+			for (k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
+				m = match_option(argc, argv, &i, valued[k].name, valued[k].slot);
+				if (m != 0)
+					break;
+			}
+			if (m == 0) {
+				mctl_error("unknown option '%s' (see mctl tenant --help)", arg);
+				return MCTL_EXIT_USAGE;
+			}
+			if (m < 0) {
+				mctl_error("option '%s' needs a value", valued[k].name);
+				return MCTL_EXIT_USAGE;
+			}
+			a->opts |= valued[k].bit;
+			continue;
+		}
+		if (a->npos == sizeof(a->pos) / sizeof(a->pos[0])) {
+			mctl_error("unexpected argument '%s' (see mctl tenant --help)", arg);
+			return MCTL_EXIT_USAGE;
+		}
+		a->pos[a->npos++] = arg;
+	}
+	return MCTL_EXIT_OK;
+}
+
+/* The name of the first option in bits (for "does not apply" errors). */
+static const char *
+option_name(unsigned bits)
+{
+	if (bits & OPT_LIMIT)
+		return "--limit";
+	if (bits & OPT_CAPS)
+		return "--caps";
+	if (bits & OPT_ADMIN)
+		return "--admin";
+	return "--password-file";
+}
+
+/* Checks a tenant name argument; prints the error. */
+static bool
+name_ok(const char *name)
+{
+	if (tenant_name_valid(name, strlen(name)))
+		return true;
+	mctl_error("invalid tenant name '%s' (1-%d characters of A-Z a-z 0-9 _ . -)", name,
+	    TENANT_NAME_MAX);
+	return false;
+}
+
+/* Parses a size argument ("64M") within the limits; prints the error. */
+static bool
+size_ok(const char *s, uint64_t *out)
+{
+	uint64_t v;
+
+	if (parse_size(s, &v) < 0) {
+		mctl_error("invalid size '%s' (e.g. 64M, 1G)", s);
+		return false;
+	}
+	if (v < LIMIT_MIN || v > TENANT_LIMIT_MAX) {
+		mctl_error("size '%s' out of range (1K to 1T)", s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * Parses a caps argument; admin does not mix with the others (an admin account
+ * logs in on the admin port and nowhere else). Prints the error.
+ */
+static bool
+caps_ok(const char *s, unsigned *out)
+{
+	unsigned caps;
+
+	if (tenant_caps_parse(s, &caps) < 0) {
+		mctl_error("invalid capabilities '%s' (a comma-separated subset of "
+			   "read,write,flush, or admin)",
+		    s);
+		return false;
+	}
+	if ((caps & TENANT_CAP_ADMIN) && caps != TENANT_CAP_ADMIN) {
+		mctl_error("capability 'admin' cannot be combined with others ('%s')", s);
+		return false;
+	}
+	*out = caps;
+	return true;
+}
+
+/* "64M" when exact in a binary unit, else the byte count. */
+static void
+format_size(uint64_t v, char *buf, size_t buflen)
+{
+	static const struct {
+		char suffix;
+		unsigned shift;
+	} units[] = { { 'T', 40 }, { 'G', 30 }, { 'M', 20 }, { 'K', 10 } };
+	size_t i;
+
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t unit = 1ULL << units[i].shift;
+		if (v >= unit && v % unit == 0) {
+			snprintf(buf, buflen, "%llu%c", (unsigned long long)(v / unit),
+			    units[i].suffix);
+			return;
+		}
+	}
+	snprintf(buf, buflen, "%llu", (unsigned long long)v);
+}
+
+static bool
+is_admin(const struct tenant_entry *t)
+{
+	return (t->caps & TENANT_CAP_ADMIN) != 0;
+}
+
+/* The limit as shown to people: an admin account has none that matters. */
+static void
+format_limit(const struct tenant_entry *t, char *buf, size_t buflen)
+{
+	if (is_admin(t))
+		snprintf(buf, buflen, "-");
+	else
+		format_size(t->limit, buf, buflen);
+}
+
+static json_t *
+caps_json(unsigned caps)
+{
+	char text[CAPS_TEXT_LEN];
+	json_t *arr = json_array();
+	const char *p = text;
+
+	tenant_caps_format(caps, text, sizeof(text));
+	while (arr != NULL && *p != '\0') {
+		size_t n = strcspn(p, ",");
+		json_array_append_new(arr, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return arr;
+}
+
+/* Prints doc (taking ownership) as one line of JSON on stdout. */
+static int
+print_json(json_t *doc)
+{
+	int rc;
+
+	if (doc == NULL) {
+		mctl_error("out of memory");
+		return MCTL_EXIT_FAIL;
+	}
+	rc = json_dumpf(doc, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(doc);
+	if (rc < 0 || fputc('\n', stdout) == EOF) {
+		mctl_error("cannot write the result");
+		return MCTL_EXIT_FAIL;
+	}
+	return MCTL_EXIT_OK;
+}
+
+/* --- the file: where it is, locking, reading, writing -------------------------- */
+
+/*
+ * The tenants file: --file, else `tenants` in [mcd] of the configuration if that
+ * file exists, else DEFAULT_TENANTS_PATH. Returns an exit status.
+ */
+static int
+resolve_path(const struct mctl *ctx, const char *file, char *out, size_t outlen)
+{
+	struct config cfg = { 0 };
+	struct config_errors errs = { 0 };
+	const char *v = NULL;
+	size_t i;
+	int rc = MCTL_EXIT_OK;
+
+	if (file != NULL) {
+		v = file;
+	} else if (ctx->config_path != NULL && access(ctx->config_path, F_OK) == 0) {
+		if (config_load(&cfg, ctx->config_path, &errs) == 0)
+			config_get_str(&cfg, "mcd", "tenants", NULL, &v, &errs);
+		if (errs.n > 0) {
+			for (i = 0; i < errs.n; i++)
+				mctl_error("%s", errs.msgs[i]);
+			if (errs.dropped > 0)
+				mctl_error("(%zu more errors)", errs.dropped);
+			rc = MCTL_EXIT_CONFIG;
+			goto out_release;
+		}
+	}
+	if (v == NULL)
+		v = DEFAULT_TENANTS_PATH;
+	if (v[0] == '\0' || strlen(v) >= outlen) {
+		mctl_error("invalid tenants file path '%s'", v);
+		rc = MCTL_EXIT_USAGE;
+		goto out_release;
+	}
+	memcpy(out, v, strlen(v) + 1);
+out_release:
+	config_release(&cfg);
+	config_errors_release(&errs);
+	return rc;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Locks the directory holding path: the file itself is replaced by rename, so a
+ * lock on it would not exclude a writer that opened the new one.
+ */
+static int
+lock_directory(const char *path, int *fd_out)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, waited = 0;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		mctl_error("cannot open directory '%s' of the tenants file: %s", dir,
+		    strerror(errno));
+		return MCTL_EXIT_FAIL;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			mctl_error("cannot lock directory '%s': %s", dir, strerror(errno));
+			close(fd);
+			return MCTL_EXIT_FAIL;
+		}
+		if (waited >= LOCK_WAIT_MS) {
+			mctl_error("'%s' is being changed by another mctl (waited %d s); try again",
+			    path, LOCK_WAIT_MS / 1000);
+			close(fd);
+			return MCTL_EXIT_FAIL;
+		}
+		sleep_ms(LOCK_POLL_MS);
+		waited += LOCK_POLL_MS;
+	}
+	*fd_out = fd;
+	return MCTL_EXIT_OK;
+}
+
+static void
+edit_end(struct edit *ed)
+{
+	tenants_release(&ed->tf);
+	if (ed->lock_fd >= 0)
+		close(ed->lock_fd); /* releases the flock */
+	ed->lock_fd = -1;
+}
+
+/* Locks and reads the file; a missing file is an empty one if create. */
+static int
+edit_begin(const char *path, bool create, struct edit *ed)
+{
+	char err[TENANTS_ERR_LEN];
+	struct stat st;
+	int rc;
+
+	memset(ed, 0, sizeof(*ed));
+	ed->lock_fd = -1;
+	rc = lock_directory(path, &ed->lock_fd);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (create && stat(path, &st) < 0 && errno == ENOENT) {
+		ed->created = true;
+		return MCTL_EXIT_OK;
+	}
+	if (tenants_load(&ed->tf, path, err, sizeof(err)) < 0) {
+		mctl_error("%s", err);
+		edit_end(ed);
+		return MCTL_EXIT_CONFIG;
+	}
+	return MCTL_EXIT_OK;
+}
+
+/* Saves and ends the edit. */
+static int
+edit_commit(const char *path, struct edit *ed)
+{
+	char err[TENANTS_ERR_LEN];
+	int rc = MCTL_EXIT_OK;
+
+	if (tenants_save(&ed->tf, path, err, sizeof(err)) < 0) {
+		mctl_error("cannot save the tenants file: %s", err);
+		rc = MCTL_EXIT_FAIL;
+	}
+	edit_end(ed);
+	return rc;
+}
+
+/* Reads a password from a file and checks it is strong and unambiguous on the wire. */
+static int
+read_password_file(const char *file, char *buf, size_t buflen)
+{
+	char err[TENANTS_ERR_LEN];
+	size_t i, n;
+
+	if (config_read_secret(file, buf, buflen, err, sizeof(err)) < 0) {
+		mctl_error("%s", err);
+		return MCTL_EXIT_FAIL;
+	}
+	n = strlen(buf);
+	for (i = 0; i < n; i++) {
+		if (buf[i] <= ' ' || buf[i] > '~')
+			break;
+	}
+	if (n < PASSWORD_FILE_MIN || n > TENANT_PASSWORD_MAX || i < n) {
+		explicit_bzero(buf, buflen);
+		mctl_error("password in '%s' must be %d to %d printable ASCII characters without "
+			   "spaces (or let mctl generate one)",
+		    file, PASSWORD_FILE_MIN, TENANT_PASSWORD_MAX);
+		return MCTL_EXIT_USAGE;
+	}
+	return MCTL_EXIT_OK;
+}
+
+/* The password for add/passwd: from --password-file, or generated. */
+static int
+get_password(const struct tenant_args *a, char *buf, size_t buflen, bool *generated)
+{
+	*generated = a->password_file == NULL;
+	if (!*generated)
+		return read_password_file(a->password_file, buf, buflen);
+	if (tenant_generate_password(buf, buflen) < 0) {
+		mctl_error("cannot generate a password: no randomness from getrandom()");
+		return MCTL_EXIT_FAIL;
+	}
+	return MCTL_EXIT_OK;
+}
+
+static void
+print_reload_hint(void)
+{
+	printf("A running mcd picks this up on SIGHUP: kill -HUP <pid of mcd>\n");
+}
+
+/* The once-only block: the password and how a client authenticates with it. */
+static void
+print_password_block(const struct tenant_entry *t, const char *password)
+{
+	printf("\nPassword, shown this once only (mcd stores only a salted hash;\n"
+	       "'mctl tenant passwd %s' makes a new one if it is lost):\n\n"
+	       "    %s\n\n",
+	    t->name, password);
+	printf("To authenticate, send this as the first command on a connection%s:\n\n"
+	       "    set %s 0 0 %zu\n"
+	       "    %s\n\n",
+	    is_admin(t) ? " to mcd's admin port" : "", t->name, strlen(password), password);
+}
+
+/* --- subcommands --------------------------------------------------------------- */
+
+static int
+run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	char password[CONFIG_SECRET_MAX], err[TENANTS_ERR_LEN], limit_text[SIZE_TEXT_LEN],
+	    caps_text[CAPS_TEXT_LEN];
+	const char *name = a->pos[0];
+	uint64_t limit = DEFAULT_LIMIT;
+	unsigned caps = TENANT_CAPS_DEFAULT;
+	struct tenant_entry shown;
+	struct edit ed;
+	bool generated, created;
+	int rc;
+
+	if (!name_ok(name))
+		return MCTL_EXIT_USAGE;
+	if (a->admin && (a->opts & (OPT_LIMIT | OPT_CAPS))) {
+		mctl_error("--admin takes neither --limit nor --caps (an admin account has "
+			   "caps 'admin' only)");
+		return MCTL_EXIT_USAGE;
+	}
+	if (a->limit != NULL && !size_ok(a->limit, &limit))
+		return MCTL_EXIT_USAGE;
+	if (a->caps != NULL && !caps_ok(a->caps, &caps))
+		return MCTL_EXIT_USAGE;
+	if (a->admin || caps == TENANT_CAP_ADMIN) {
+		caps = TENANT_CAP_ADMIN;
+		limit = 0; /* it stores nothing: it may only use the admin port */
+	}
+	rc = get_password(a, password, sizeof(password), &generated);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	rc = edit_begin(path, true, &ed);
+	if (rc != MCTL_EXIT_OK)
+		goto out_wipe;
+	if (tenants_add(&ed.tf, name, password, limit, caps, err, sizeof(err)) < 0) {
+		mctl_error("%s", err);
+		edit_end(&ed);
+		rc = MCTL_EXIT_FAIL;
+		goto out_wipe;
+	}
+	shown = *tenants_find(&ed.tf, name, strlen(name));
+	created = ed.created;
+	rc = edit_commit(path, &ed);
+	if (rc != MCTL_EXIT_OK)
+		goto out_wipe;
+	if (ctx->json) {
+		json_t *doc = json_pack("{s:s, s:I, s:o}", "name", name, "limit",
+		    (json_int_t)limit, "caps", caps_json(caps));
+		if (doc != NULL && generated)
+			json_object_set_new(doc, "password", json_string(password));
+		rc = print_json(doc);
+		goto out_wipe;
+	}
+	format_limit(&shown, limit_text, sizeof(limit_text));
+	tenant_caps_format(caps, caps_text, sizeof(caps_text));
+	printf("%s '%s' added to %s%s: limit %s, caps %s.\n",
+	    is_admin(&shown) ? "Admin account" : "Tenant", name, created ? "new file " : "", path,
+	    limit_text, caps_text[0] != '\0' ? caps_text : "(none)");
+	if (generated)
+		print_password_block(&shown, password);
+	else
+		printf("Its password is the one in '%s' (not shown).\n", a->password_file);
+	print_reload_hint();
+out_wipe:
+	explicit_bzero(password, sizeof(password));
+	return rc;
+}
+
+static int
+run_list(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	struct tenant_file tf = { 0 };
+	char err[TENANTS_ERR_LEN], limit_text[SIZE_TEXT_LEN], caps_text[CAPS_TEXT_LEN];
+	size_t i, width = 4;
+	json_t *arr;
+
+	if (tenants_load(&tf, path, err, sizeof(err)) < 0) {
+		if (access(path, F_OK) < 0 && errno == ENOENT)
+			mctl_error("%s (the first 'mctl tenant add' creates it)", err);
+		else
+			mctl_error("%s", err);
+		return MCTL_EXIT_CONFIG;
+	}
+	if (ctx->json) {
+		arr = json_array();
+		for (i = 0; arr != NULL && i < tf.n; i++) {
+			const struct tenant_entry *t = &tf.entries[i];
+			json_array_append_new(arr,
+			    json_pack("{s:s, s:I, s:o}", "name", t->name, "limit",
+				(json_int_t)t->limit, "caps", caps_json(t->caps)));
+		}
+		tenants_release(&tf);
+		return print_json(arr != NULL ? json_pack("{s:s, s:o}", "file", path, "tenants", arr)
+					      : NULL);
+	}
+	if (tf.n == 0) {
+		printf("No tenants in %s.\n", path);
+		tenants_release(&tf);
+		return MCTL_EXIT_OK;
+	}
+	for (i = 0; i < tf.n; i++) {
+		size_t n = strlen(tf.entries[i].name);
+		if (n > width)
+			width = n;
+	}
+	printf("%-*s  %8s  %s\n", (int)width, "NAME", "LIMIT", "CAPS");
+	for (i = 0; i < tf.n; i++) {
+		const struct tenant_entry *t = &tf.entries[i];
+		format_limit(t, limit_text, sizeof(limit_text));
+		tenant_caps_format(t->caps, caps_text, sizeof(caps_text));
+		printf("%-*s  %8s  %s\n", (int)width, t->name, limit_text,
+		    caps_text[0] != '\0' ? caps_text : "(none)");
+	}
+	tenants_release(&tf);
+	return MCTL_EXIT_OK;
+}
+
+/* Asks on the terminal; without one, only --yes confirms. */
+static int
+confirm(const struct mctl *ctx, const char *question)
+{
+	char answer[CONFIRM_LEN];
+
+	if (ctx->yes)
+		return MCTL_EXIT_OK;
+	if (!isatty(STDIN_FILENO)) {
+		mctl_error("%s: not confirmed (stdin is not a terminal; add --yes)", question);
+		return MCTL_EXIT_USAGE;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	if (fgets(answer, sizeof(answer), stdin) == NULL ||
+	    (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0)) {
+		mctl_error("not confirmed; nothing changed");
+		return MCTL_EXIT_FAIL;
+	}
+	return MCTL_EXIT_OK;
+}
+
+static int
+run_remove(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	char err[TENANTS_ERR_LEN], question[TENANT_NAME_MAX + 96];
+	const char *name = a->pos[0];
+	struct edit ed;
+	int rc;
+
+	if (!name_ok(name))
+		return MCTL_EXIT_USAGE;
+	rc = edit_begin(path, false, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (tenants_find(&ed.tf, name, strlen(name)) == NULL) {
+		mctl_error("no tenant '%s' in %s", name, path);
+		edit_end(&ed);
+		return MCTL_EXIT_FAIL;
+	}
+	snprintf(question, sizeof(question),
+	    "remove tenant '%s' (its connections close when mcd reloads)?", name);
+	rc = confirm(ctx, question);
+	if (rc == MCTL_EXIT_OK && tenants_remove(&ed.tf, name, err, sizeof(err)) < 0) {
+		mctl_error("%s", err);
+		rc = MCTL_EXIT_FAIL;
+	}
+	if (rc != MCTL_EXIT_OK) {
+		edit_end(&ed);
+		return rc;
+	}
+	rc = edit_commit(path, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (ctx->json)
+		return print_json(json_pack("{s:s, s:b}", "name", name, "removed", 1));
+	printf("Tenant '%s' removed from %s.\n", name, path);
+	print_reload_hint();
+	return MCTL_EXIT_OK;
+}
+
+static int
+run_passwd(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	char password[CONFIG_SECRET_MAX], err[TENANTS_ERR_LEN];
+	const char *name = a->pos[0];
+	struct tenant_entry shown;
+	struct edit ed;
+	bool generated;
+	int rc;
+
+	if (!name_ok(name))
+		return MCTL_EXIT_USAGE;
+	rc = get_password(a, password, sizeof(password), &generated);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	rc = edit_begin(path, false, &ed);
+	if (rc != MCTL_EXIT_OK)
+		goto out_wipe;
+	if (tenants_set_password(&ed.tf, name, password, err, sizeof(err)) < 0) {
+		mctl_error("%s in %s", err, path);
+		edit_end(&ed);
+		rc = MCTL_EXIT_FAIL;
+		goto out_wipe;
+	}
+	shown = *tenants_find(&ed.tf, name, strlen(name));
+	rc = edit_commit(path, &ed);
+	if (rc != MCTL_EXIT_OK)
+		goto out_wipe;
+	if (ctx->json) {
+		json_t *doc = json_pack("{s:s}", "name", name);
+		if (doc != NULL && generated)
+			json_object_set_new(doc, "password", json_string(password));
+		rc = print_json(doc);
+		goto out_wipe;
+	}
+	printf("New password set for '%s' in %s; the old one stops working when mcd reloads.\n",
+	    name, path);
+	if (generated)
+		print_password_block(&shown, password);
+	else
+		printf("It is the one in '%s' (not shown).\n", a->password_file);
+	print_reload_hint();
+out_wipe:
+	explicit_bzero(password, sizeof(password));
+	return rc;
+}
+
+static int
+run_limit(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	char limit_text[SIZE_TEXT_LEN];
+	const char *name = a->pos[0];
+	struct tenant_entry *t;
+	struct edit ed;
+	uint64_t limit;
+	int rc;
+
+	if (!name_ok(name) || !size_ok(a->pos[1], &limit))
+		return MCTL_EXIT_USAGE;
+	rc = edit_begin(path, false, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	t = tenants_find(&ed.tf, name, strlen(name));
+	if (t == NULL || is_admin(t)) {
+		if (t == NULL)
+			mctl_error("no tenant '%s' in %s", name, path);
+		else
+			mctl_error("'%s' is an admin account: it stores nothing, so it has no "
+				   "memory limit",
+			    name);
+		edit_end(&ed);
+		return MCTL_EXIT_FAIL;
+	}
+	t->limit = limit;
+	rc = edit_commit(path, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (ctx->json)
+		return print_json(json_pack("{s:s, s:I}", "name", name, "limit", (json_int_t)limit));
+	format_size(limit, limit_text, sizeof(limit_text));
+	printf("Tenant '%s' now has a memory limit of %s.\n", name, limit_text);
+	print_reload_hint();
+	return MCTL_EXIT_OK;
+}
+
+static int
+run_caps(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	char caps_text[CAPS_TEXT_LEN], limit_text[SIZE_TEXT_LEN];
+	const char *name = a->pos[0];
+	struct tenant_entry *t;
+	struct edit ed;
+	unsigned caps;
+	uint64_t limit;
+	bool limit_set = false;
+	int rc;
+
+	if (!name_ok(name) || !caps_ok(a->pos[1], &caps))
+		return MCTL_EXIT_USAGE;
+	rc = edit_begin(path, false, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	t = tenants_find(&ed.tf, name, strlen(name));
+	if (t == NULL) {
+		mctl_error("no tenant '%s' in %s", name, path);
+		edit_end(&ed);
+		return MCTL_EXIT_FAIL;
+	}
+	/* A former admin account has limit 0 and could store nothing as a tenant. */
+	if (caps != TENANT_CAP_ADMIN && t->limit == 0) {
+		t->limit = DEFAULT_LIMIT;
+		limit_set = true;
+	}
+	t->caps = caps;
+	limit = t->limit;
+	rc = edit_commit(path, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (ctx->json)
+		return print_json(json_pack("{s:s, s:o, s:I}", "name", name, "caps", caps_json(caps),
+		    "limit", (json_int_t)limit));
+	tenant_caps_format(caps, caps_text, sizeof(caps_text));
+	printf("Tenant '%s' now has caps %s.\n", name, caps_text[0] != '\0' ? caps_text : "(none)");
+	if (limit_set) {
+		format_size(limit, limit_text, sizeof(limit_text));
+		printf("Its memory limit was 0 and is now %s (change it with 'mctl tenant limit').\n",
+		    limit_text);
+	}
+	print_reload_hint();
+	return MCTL_EXIT_OK;
+}
+
+static const struct tenant_sub subs[] = {
+	{ "add", run_add, 1, OPT_LIMIT | OPT_CAPS | OPT_ADMIN | OPT_PASSWORD_FILE },
+	{ "list", run_list, 0, 0 },
+	{ "remove", run_remove, 1, 0 },
+	{ "passwd", run_passwd, 1, OPT_PASSWORD_FILE },
+	{ "limit", run_limit, 2, 0 },
+	{ "caps", run_caps, 2, 0 },
+};
+
+int
+cmd_tenant(struct mctl *ctx, int argc, char **argv)
+{
+	struct tenant_args a = { 0 };
+	const struct tenant_sub *sub = NULL;
+	char path[PATH_MAX];
+	size_t i;
+	int rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return MCTL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return MCTL_EXIT_OK;
+	}
+	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strcmp(argv[1], subs[i].name) == 0)
+			sub = &subs[i];
+	}
+	if (sub == NULL) {
+		mctl_error("unknown tenant command '%s' (see mctl tenant --help)", argv[1]);
+		return MCTL_EXIT_USAGE;
+	}
+	rc = parse_args(argc, argv, 2, &a);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (a.help) {
+		usage(stdout);
+		return MCTL_EXIT_OK;
+	}
+	if (a.opts & ~sub->opts) {
+		mctl_error("option '%s' does not apply to 'tenant %s' (see mctl tenant --help)",
+		    option_name(a.opts & ~sub->opts), sub->name);
+		return MCTL_EXIT_USAGE;
+	}
+	if (a.npos != sub->npos) {
+		mctl_error("'tenant %s' takes %zu argument%s, not %zu (see mctl tenant --help)",
+		    sub->name, sub->npos, sub->npos == 1 ? "" : "s", a.npos);
+		return MCTL_EXIT_USAGE;
+	}
+	rc = resolve_path(ctx, a.file, path, sizeof(path));
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	return sub->run(ctx, &a, path);
+}
