@@ -21,6 +21,16 @@
  *
  * The hash table grows incrementally (a few buckets moved per operation), so no
  * single call pays for rehashing a large table.
+ *
+ * LRU: a write puts the item at the head. A hit (get, touch, add on a hit) moves
+ * the item to the head only if it was last moved STORE_BUMP_INTERVAL_MS ago or
+ * more, as memcached does, to keep hot items from costing list updates on every
+ * read; a more recent hit marks it active instead, and eviction gives an active
+ * item at the tail one more trip to the head instead of dropping it.
+ *
+ * Keys: a key of length 0 or above STORE_KEY_MAX is never stored (reads, touch,
+ * delete and arith answer STORE_NOT_FOUND, store_set STORE_NOT_STORED); the
+ * protocol layer rejects such keys before they get here.
  */
 #ifndef MCOPS_STORE_H
 #define MCOPS_STORE_H
@@ -31,6 +41,8 @@
 
 #define STORE_KEY_MAX 250
 #define STORE_ITEM_OVERHEAD 64 /* bytes charged per item besides key and value */
+#define STORE_VALUE_MAX UINT32_MAX /* longer values (or appends) get STORE_TOO_LARGE */
+#define STORE_BUMP_INTERVAL_MS 60000 /* a hit moves an item to the LRU head at most this often */
 
 enum store_status {
 	STORE_OK = 0,       /* found / stored / deleted / touched */
@@ -120,6 +132,14 @@ struct store_result {
 	bool created;            /* vivified by this call */
 };
 
+/*
+ * Counters. curr_items counts items not flushed, including expired ones not yet
+ * reclaimed (as memcached does); an immediate flush drops it to 0 at once, a
+ * delayed one at the first call at or after its time. bytes counts every item
+ * still allocated, flushed ones included, until they are freed: flushed items sit
+ * at the LRU tail and every call frees a few of them, and a store that needs
+ * room frees them first.
+ */
 struct store_stats {
 	uint64_t limit;          /* limit_maxbytes */
 	uint64_t bytes;          /* charged bytes of live + not yet reclaimed items */
@@ -142,6 +162,19 @@ struct store;
 
 /* A new empty store with the given limit in bytes; NULL on allocation failure. */
 struct store *store_new(uint64_t limit);
+
+/*
+ * Where a store gets its memory (the store, its hash table and every item).
+ * alloc returns NULL on failure; the store then answers STORE_NOMEM and stays
+ * consistent. Tests use it to fail each allocation in turn.
+ */
+struct store_allocator {
+	void *(*alloc)(void *ctx, size_t size);
+	void (*release)(void *ctx, void *ptr);
+	void *ctx;
+};
+/* store_new with a given allocator (copied; NULL = malloc/free). */
+struct store *store_new_with_allocator(uint64_t limit, const struct store_allocator *alloc);
 /* Frees the store and every item. */
 void store_free(struct store *s);
 
@@ -153,33 +186,53 @@ void store_set_limit(struct store *s, uint64_t limit, int64_t now);
  * STORE_NOT_FOUND without calling fn, unless opts->vivify created an item, in which
  * case fn is called (empty value, win = true, created) and STORE_NOT_FOUND is still
  * returned (meta answers EN W). opts may be NULL.
+ *
+ * Win tokens (meta W/Z): a hit on a stale item, or with opts->recache on an item
+ * whose remaining TTL is below recache_below, gives win = true to the first caller;
+ * from then on every hit reports win_sent until the item is replaced (any store,
+ * append, incr/decr) or invalidated again. If vivify cannot allocate the item the
+ * result is STORE_NOMEM. gat (opts->touch) counts touch_hits/misses, not get_*.
  */
 enum store_status store_get(struct store *s, const char *key, size_t klen, int64_t now,
     const struct store_get_opts *opts, store_item_fn fn, void *arg);
 
-/* Stores value under key per opts->mode; *res (may be NULL) gets the new cas etc. */
+/*
+ * Stores value under key per opts->mode; *res (may be NULL) gets the new cas etc.
+ * As memcached's meta set: a cas with STORE_SET or STORE_REPLACE makes it a
+ * STORE_CAS; STORE_ADD ignores the cas (it stores only on a miss); append/prepend
+ * with a cas fail with STORE_EXISTS on a mismatch. With opts->invalidate, a cas
+ * below the item's stores the value marked stale, keeping the old expiry (and
+ * win_sent). On STORE_EXISTS and on add's STORE_NOT_STORED, *res describes the
+ * item found; on other failures it is zeroed. opts may be NULL (a plain set).
+ */
 enum store_status store_set(struct store *s, const char *key, size_t klen,
     const char *value, size_t vlen, int64_t now, const struct store_set_opts *opts,
     struct store_result *res);
 
+/* STORE_OK, STORE_NOT_FOUND, or STORE_EXISTS on a cas mismatch; opts may be NULL. */
 enum store_status store_delete(struct store *s, const char *key, size_t klen, int64_t now,
     const struct store_delete_opts *opts);
 
 /*
  * incr/decr of a decimal value (ASCII, up to 20 digits, no sign). The new value
  * is written back as decimal (length may change). STORE_NON_NUMERIC otherwise.
+ * A cas mismatch is STORE_EXISTS. On a miss with opts->vivify the item is created
+ * with `initial` (res->created, STORE_OK). The cas changes; flags are kept.
  */
 enum store_status store_arith(struct store *s, const char *key, size_t klen, int64_t now,
     const struct store_arith_opts *opts, struct store_result *res);
 
-/* Sets a new expiry (touch). STORE_OK or STORE_NOT_FOUND. */
+/* Sets a new expiry (touch). STORE_OK or STORE_NOT_FOUND. The cas is kept. */
 enum store_status store_touch(struct store *s, const char *key, size_t klen, int64_t now,
     int64_t exptime);
 
 /*
  * flush_all: every item stored before `at` is invalid from `at` on (at <= now:
  * at once). Items stored after the call but before a future `at` are invalid
- * too, as in memcached. Memory of flushed items is reclaimed lazily.
+ * too, as in memcached. Memory of flushed items is reclaimed lazily. A later
+ * call replaces a pending delayed flush. "Before" is the order of calls on the
+ * store, not only their millisecond: an item stored in the same millisecond
+ * before an immediate flush is gone, one stored after it survives.
  */
 void store_flush(struct store *s, int64_t now, int64_t at);
 
