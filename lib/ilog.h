@@ -433,7 +433,9 @@ enum ilog_status ilog_page_list(struct ilog *log, int64_t incident_id, struct il
     char *err, size_t errlen);
 /*
  * Pages of unresolved incidents whose next_deadline is set and <= until, earliest
- * deadline first: what the pager must act on now (until = now) or soon.
+ * deadline first: what the pager must act on now (until = now) or soon. Pages of
+ * acknowledged incidents are included (an acknowledgement timeout re-pages them);
+ * the pager decides from the incident's state what a deadline means.
  */
 enum ilog_status ilog_page_due(struct ilog *log, int64_t until, struct ilog_pages *out,
     char *err, size_t errlen);
