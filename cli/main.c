@@ -13,6 +13,7 @@
 
 static const struct mctl_command commands[] = {
 	{ "tenant", cmd_tenant, "add|list|remove|passwd ...", "manage the tenants file" },
+	{ "conns", cmd_conns, "--port P [--addr A] | --pid N", "TCP connection counts from the kernel" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -39,5 +39,6 @@ void mctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Command groups (cli/cmd_*.c). */
 int cmd_tenant(struct mctl *ctx, int argc, char **argv);
+int cmd_conns(struct mctl *ctx, int argc, char **argv);
 
 #endif

@@ -1,0 +1,527 @@
+/*
+ * mctl conns — fast connection counts for a listener or a process, read from the
+ * kernel (lib/conncount.h) instead of lsof. Output formats: docs/conns.md.
+ *
+ * Without --addr every listener on the port is shown, each counted at its own bound
+ * address; with none, the sockets with that local port are still counted (in both
+ * families, at the wildcard) because what lingers after a server died (CLOSE_WAIT,
+ * TIME_WAIT) is what an operator wants to see then — but the exit status is 1.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "conncount.h"
+#include "mctl.h"
+#include "parse.h"
+
+#define WATCH_MIN_MS 100
+#define WATCH_MAX_MS (3600 * 1000)
+#define COUNT_MAX 1000000
+#define PID_MAX 4194304       /* the kernel's PID_MAX_LIMIT */
+#define PORT_ROWS_MAX 20      /* ports listed in the human table for --pid */
+#define TIME_TEXT_MAX 32      /* "2024-01-02T03:04:05.678Z" */
+#define HINT_MAX 512          /* "listeners on port P: a, b, ..." */
+
+/* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
+static volatile sig_atomic_t stop_requested;
+
+struct conns_opts {
+	bool have_port, have_addr, have_pid, watch;
+	uint16_t port;
+	const char *addr_text;
+	struct conncount_addr addr;
+	pid_t pid;
+	enum conncount_method method;
+	int64_t interval_ms;
+	uint64_t count; /* samples; 0 = until interrupted */
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: mctl conns --port P [--addr A] [OPTIONS]\n"
+	    "       mctl conns --pid N [OPTIONS]\n"
+	    "\n"
+	    "Counts TCP sockets per state from the kernel (netlink sock_diag or /proc), at the\n"
+	    "cost of a few milliseconds where lsof takes seconds (docs/conns.md).\n"
+	    "\n"
+	    "  --port P          a listener's port; without --addr, every listener on it\n"
+	    "  --addr A          the listener's bound address: 127.0.0.1, ::1, [::], 0.0.0.0\n"
+	    "  --pid N           the TCP sockets that process N holds, per state and port\n"
+	    "  --method M        auto (default: netlink, else /proc), netlink or proc\n"
+	    "  --json            one JSON object per sample\n"
+	    "  --watch INTERVAL  sample every INTERVAL (2, 2s, 500ms; 100ms..1h) until Ctrl-C\n"
+	    "  --count N         with --watch: stop after N samples\n"
+	    "  -h, --help        this help\n"
+	    "\n"
+	    "Exit status: 0 ok; 1 no listener on the port/address, no such process,\n"
+	    "permission denied, or the kernel could not be read; 2 usage error.\n");
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int
+parse_opts(int argc, char **argv, struct conns_opts *o)
+{
+	uint64_t v;
+	int i;
+
+	memset(o, 0, sizeof(*o));
+	o->method = CONNCOUNT_AUTO;
+	for (i = 1; i < argc; i++) {
+		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
+			usage(stdout);
+			return 1;
+		}
+		if (val == NULL) {
+			mctl_error("conns: unknown option or missing value: '%s' (see mctl conns "
+				   "--help)", opt);
+			return -1;
+		}
+		i++;
+		if (strcmp(opt, "--port") == 0) {
+			if (parse_u64(val, 1, 65535, &v) < 0) {
+				mctl_error("conns: --port: not a port (1-65535): '%s'", val);
+				return -1;
+			}
+			o->port = (uint16_t)v;
+			o->have_port = true;
+		} else if (strcmp(opt, "--addr") == 0) {
+			o->addr_text = val;
+			o->have_addr = true;
+		} else if (strcmp(opt, "--pid") == 0) {
+			if (parse_u64(val, 1, PID_MAX, &v) < 0) {
+				mctl_error("conns: --pid: not a process id (1-%d): '%s'", PID_MAX, val);
+				return -1;
+			}
+			o->pid = (pid_t)v;
+			o->have_pid = true;
+		} else if (strcmp(opt, "--method") == 0) {
+			if (strcmp(val, "auto") == 0)
+				o->method = CONNCOUNT_AUTO;
+			else if (strcmp(val, "netlink") == 0)
+				o->method = CONNCOUNT_NETLINK;
+			else if (strcmp(val, "proc") == 0)
+				o->method = CONNCOUNT_PROC;
+			else {
+				mctl_error("conns: --method: expected auto, netlink or proc: '%s'", val);
+				return -1;
+			}
+		} else if (strcmp(opt, "--watch") == 0) {
+			if (parse_duration_ms(val, &o->interval_ms) < 0 ||
+			    o->interval_ms < WATCH_MIN_MS || o->interval_ms > WATCH_MAX_MS) {
+				mctl_error("conns: --watch: expected an interval from 100ms to 1h "
+					   "(2, 2s, 500ms): '%s'", val);
+				return -1;
+			}
+			o->watch = true;
+		} else if (strcmp(opt, "--count") == 0) {
+			if (parse_u64(val, 1, COUNT_MAX, &o->count) < 0) {
+				mctl_error("conns: --count: expected 1-%d: '%s'", COUNT_MAX, val);
+				return -1;
+			}
+		} else {
+			mctl_error("conns: unknown option '%s' (see mctl conns --help)", opt);
+			return -1;
+		}
+	}
+	if (o->have_pid == o->have_port) {
+		mctl_error("conns: give either --port or --pid (see mctl conns --help)");
+		return -1;
+	}
+	if (o->have_addr && !o->have_port) {
+		mctl_error("conns: --addr needs --port");
+		return -1;
+	}
+	if (o->count != 0 && !o->watch) {
+		mctl_error("conns: --count needs --watch");
+		return -1;
+	}
+	if (o->have_addr && conncount_addr_parse(o->addr_text, o->port, &o->addr) < 0) {
+		mctl_error("conns: --addr: not a numeric IPv4 or IPv6 address: '%s'", o->addr_text);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+time_text(char *buf, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	char sec[20]; /* "2024-01-02T03:04:05" */
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	if (strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		sec[0] = '\0';
+	snprintf(buf, cap, "%.19s.%03dZ", sec, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+static json_t *
+states_json(const uint64_t *states)
+{
+	json_t *o = json_object();
+	int s;
+
+	for (s = CONNCOUNT_STATE_FIRST; s <= CONNCOUNT_STATE_LAST; s++)
+		json_object_set_new(o, conncount_state_name(s), json_integer((json_int_t)states[s]));
+	return o;
+}
+
+static int
+print_json(json_t *doc)
+{
+	int rc = json_dumpf(doc, stdout, JSON_COMPACT);
+
+	json_decref(doc);
+	if (rc < 0)
+		return -1;
+	fputc('\n', stdout);
+	return 0;
+}
+
+/* The state rows of a human table: every state that is not zero, and ESTABLISHED always. */
+static void
+print_state_rows(const uint64_t *states, uint64_t total)
+{
+	int s;
+
+	printf("  %-14s %10s\n", "state", "sockets");
+	for (s = CONNCOUNT_STATE_FIRST; s <= CONNCOUNT_STATE_LAST; s++) {
+		if (states[s] != 0 || s == CONNCOUNT_ESTABLISHED)
+			printf("  %-14s %10llu\n", conncount_state_name(s),
+			    (unsigned long long)states[s]);
+	}
+	printf("  %-14s %10llu\n", "total", (unsigned long long)total);
+}
+
+static void
+print_listener(const struct conncount_listener *l)
+{
+	char where[CONNCOUNT_ADDR_TEXT_MAX];
+
+	conncount_addr_format(&l->addr, where, sizeof(where));
+	if (l->listen_sockets == 0)
+		printf("%s  no listener\n", where);
+	else if (l->backlog_known)
+		printf("%s  listening (%u socket%s), accept queue %llu of backlog %llu\n", where,
+		    l->listen_sockets, l->listen_sockets == 1 ? "" : "s",
+		    (unsigned long long)l->accept_queue, (unsigned long long)l->backlog);
+	else
+		printf("%s  listening (%u socket%s), accept queue %llu (backlog not shown by "
+		       "/proc)\n",
+		    where, l->listen_sockets, l->listen_sockets == 1 ? "" : "s",
+		    (unsigned long long)l->accept_queue);
+	print_state_rows(l->states, l->total);
+}
+
+static json_t *
+listener_json(const struct conncount_listener *l)
+{
+	char host[CONNCOUNT_ADDR_TEXT_MAX];
+	json_t *o = json_object();
+
+	conncount_addr_host(&l->addr, host, sizeof(host));
+	json_object_set_new(o, "address", json_string(host));
+	json_object_set_new(o, "port", json_integer(l->addr.port));
+	json_object_set_new(o, "family", json_string(l->addr.family == AF_INET ? "ipv4" : "ipv6"));
+	json_object_set_new(o, "listening", json_boolean(l->listen_sockets > 0));
+	json_object_set_new(o, "listen_sockets", json_integer(l->listen_sockets));
+	json_object_set_new(o, "accept_queue", json_integer((json_int_t)l->accept_queue));
+	json_object_set_new(o, "backlog",
+	    l->backlog_known ? json_integer((json_int_t)l->backlog) : json_null());
+	json_object_set_new(o, "total", json_integer((json_int_t)l->total));
+	json_object_set_new(o, "states", states_json(l->states));
+	return o;
+}
+
+static json_t *
+host_json(const struct conncount_host *h)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "listen_overflows", json_integer((json_int_t)h->listen_overflows));
+	json_object_set_new(o, "listen_drops", json_integer((json_int_t)h->listen_drops));
+	json_object_set_new(o, "curr_estab", json_integer((json_int_t)h->curr_estab));
+	json_object_set_new(o, "passive_opens", json_integer((json_int_t)h->passive_opens));
+	return o;
+}
+
+/* "; listeners on port P: [::]:P, ..." when some listener holds the port elsewhere. */
+static void
+listeners_hint(struct conncount *cc, uint16_t port, char *buf, size_t cap)
+{
+	struct conncount_addr found[CONNCOUNT_LISTENERS_MAX];
+	char where[CONNCOUNT_ADDR_TEXT_MAX], err[CONNCOUNT_ERR_MAX];
+	size_t n, i, len;
+
+	buf[0] = '\0';
+	if (conncount_find_listeners(cc, port, found, CONNCOUNT_LISTENERS_MAX, &n, err,
+		sizeof(err)) < 0 ||
+	    n == 0)
+		return;
+	snprintf(buf, cap, "; listening on port %u:", (unsigned)port);
+	for (i = 0; i < n && i < CONNCOUNT_LISTENERS_MAX; i++) {
+		len = strlen(buf);
+		conncount_addr_format(&found[i], where, sizeof(where));
+		snprintf(buf + len, cap - len, "%s %s", i == 0 ? "" : ",", where);
+	}
+}
+
+/*
+ * One sample for --port. Returns MCTL_EXIT_OK, MCTL_EXIT_FAIL with counts printed (no
+ * listener; *warned keeps the message to once per change while watching), or -1 when
+ * the kernel could not be read (message printed).
+ */
+static int
+sample_port(struct conncount *cc, const struct conns_opts *o, bool json, bool *warned)
+{
+	struct conncount_addr addrs[CONNCOUNT_LISTENERS_MAX];
+	struct conncount_listener ls[CONNCOUNT_LISTENERS_MAX];
+	struct conncount_host host;
+	char err[CONNCOUNT_ERR_MAX], when[TIME_TEXT_MAX], where[CONNCOUNT_ADDR_TEXT_MAX];
+	char hint[HINT_MAX];
+	size_t n, found, i;
+	bool listening;
+
+	if (o->have_addr) {
+		addrs[0] = o->addr;
+		n = 1;
+	} else {
+		if (conncount_find_listeners(cc, o->port, addrs, CONNCOUNT_LISTENERS_MAX, &found,
+			err, sizeof(err)) < 0) {
+			mctl_error("conns: %s", err);
+			return -1;
+		}
+		n = found < CONNCOUNT_LISTENERS_MAX ? found : CONNCOUNT_LISTENERS_MAX;
+		if (n == 0) {
+			/* Nothing listens: count what is left on the port in both families. */
+			conncount_addr_parse("0.0.0.0", o->port, &addrs[0]);
+			conncount_addr_parse("::", o->port, &addrs[1]);
+			n = 2;
+		}
+	}
+	listening = false;
+	for (i = 0; i < n; i++) {
+		if (conncount_read_listener(cc, &addrs[i], &ls[i], err, sizeof(err)) < 0) {
+			mctl_error("conns: %s", err);
+			return -1;
+		}
+		if (ls[i].listen_sockets > 0)
+			listening = true;
+	}
+	if (conncount_read_host(cc, &host, err, sizeof(err)) < 0) {
+		mctl_error("conns: %s", err);
+		return -1;
+	}
+
+	if (!listening && !*warned) {
+		if (o->have_addr) {
+			conncount_addr_format(&o->addr, where, sizeof(where));
+			listeners_hint(cc, o->port, hint, sizeof(hint));
+			mctl_error("conns: no listener on %s%s", where, hint);
+		} else {
+			mctl_error("conns: no listener on port %u; counting every socket with that "
+				   "local port", (unsigned)o->port);
+		}
+	}
+	*warned = !listening;
+
+	time_text(when, sizeof(when));
+	if (json) {
+		json_t *doc = json_object(), *arr = json_array();
+		json_object_set_new(doc, "time", json_string(when));
+		json_object_set_new(doc, "method",
+		    json_string(conncount_method_name(conncount_method(cc))));
+		json_object_set_new(doc, "port", json_integer(o->port));
+		json_object_set_new(doc, "listening", json_boolean(listening));
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, listener_json(&ls[i]));
+		json_object_set_new(doc, "listeners", arr);
+		json_object_set_new(doc, "host", host_json(&host));
+		if (print_json(doc) < 0) {
+			mctl_error("conns: writing the output failed");
+			return -1;
+		}
+	} else {
+		if (o->watch)
+			printf("%s\n", when);
+		for (i = 0; i < n; i++)
+			print_listener(&ls[i]);
+		printf("host: listen_overflows %llu, listen_drops %llu, curr_estab %llu, "
+		       "passive_opens %llu (%s)\n",
+		    (unsigned long long)host.listen_overflows,
+		    (unsigned long long)host.listen_drops, (unsigned long long)host.curr_estab,
+		    (unsigned long long)host.passive_opens,
+		    conncount_method_name(conncount_method(cc)));
+	}
+	fflush(stdout);
+	return listening ? MCTL_EXIT_OK : MCTL_EXIT_FAIL;
+}
+
+static int
+port_by_total(const void *a, const void *b)
+{
+	const struct conncount_port *x = *(const struct conncount_port *const *)a;
+	const struct conncount_port *y = *(const struct conncount_port *const *)b;
+
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+static void
+print_process(const struct conncount_process *p, struct conncount *cc)
+{
+	const struct conncount_port **order;
+	size_t i, rows;
+
+	printf("pid %ld: %llu fds, %llu sockets, %llu TCP (%s)\n", (long)p->pid,
+	    (unsigned long long)p->fds, (unsigned long long)p->socket_fds,
+	    (unsigned long long)p->tcp_sockets, conncount_method_name(conncount_method(cc)));
+	print_state_rows(p->states, p->tcp_sockets);
+	if (p->nports == 0)
+		return;
+	order = malloc(p->nports * sizeof(*order));
+	if (order == NULL)
+		return;
+	for (i = 0; i < p->nports; i++)
+		order[i] = &p->ports[i];
+	qsort(order, p->nports, sizeof(*order), port_by_total);
+	printf("  %-10s %8s %12s %8s %11s %8s\n", "local port", "total", "established", "listen",
+	    "close_wait", "other");
+	rows = p->nports < PORT_ROWS_MAX ? p->nports : PORT_ROWS_MAX;
+	for (i = 0; i < rows; i++) {
+		const struct conncount_port *pt = order[i];
+		uint64_t other = pt->total - pt->states[CONNCOUNT_ESTABLISHED] -
+		    pt->states[CONNCOUNT_LISTEN] - pt->states[CONNCOUNT_CLOSE_WAIT];
+		printf("  %-10u %8llu %12llu %8llu %11llu %8llu\n", (unsigned)pt->port,
+		    (unsigned long long)pt->total,
+		    (unsigned long long)pt->states[CONNCOUNT_ESTABLISHED],
+		    (unsigned long long)pt->states[CONNCOUNT_LISTEN],
+		    (unsigned long long)pt->states[CONNCOUNT_CLOSE_WAIT],
+		    (unsigned long long)other);
+	}
+	if (p->nports > rows)
+		printf("  (%zu more ports; --json lists them all)\n", p->nports - rows);
+	free(order);
+}
+
+static int
+sample_pid(struct conncount *cc, const struct conns_opts *o, bool json)
+{
+	struct conncount_process p;
+	char err[CONNCOUNT_ERR_MAX], when[TIME_TEXT_MAX];
+	size_t i;
+
+	if (conncount_read_process(cc, o->pid, &p, err, sizeof(err)) < 0) {
+		mctl_error("conns: %s", err);
+		return -1;
+	}
+	time_text(when, sizeof(when));
+	if (json) {
+		json_t *doc = json_object(), *ports = json_array();
+		json_object_set_new(doc, "time", json_string(when));
+		json_object_set_new(doc, "method",
+		    json_string(conncount_method_name(conncount_method(cc))));
+		json_object_set_new(doc, "pid", json_integer(p.pid));
+		json_object_set_new(doc, "fds", json_integer((json_int_t)p.fds));
+		json_object_set_new(doc, "socket_fds", json_integer((json_int_t)p.socket_fds));
+		json_object_set_new(doc, "tcp_sockets", json_integer((json_int_t)p.tcp_sockets));
+		json_object_set_new(doc, "states", states_json(p.states));
+		for (i = 0; i < p.nports; i++) {
+			json_t *po = json_object();
+			json_object_set_new(po, "port", json_integer(p.ports[i].port));
+			json_object_set_new(po, "total", json_integer((json_int_t)p.ports[i].total));
+			json_object_set_new(po, "states", states_json(p.ports[i].states));
+			json_array_append_new(ports, po);
+		}
+		json_object_set_new(doc, "ports", ports);
+		if (print_json(doc) < 0) {
+			mctl_error("conns: writing the output failed");
+			return -1;
+		}
+	} else {
+		if (o->watch)
+			printf("%s\n", when);
+		print_process(&p, cc);
+	}
+	fflush(stdout);
+	return MCTL_EXIT_OK;
+}
+
+/* Sleeps ms, returning early once a stop was requested. */
+static void
+sleep_interruptible(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	while (!stop_requested && nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int
+cmd_conns(struct mctl *ctx, int argc, char **argv)
+{
+	struct conns_opts o;
+	struct conncount cc;
+	struct sigaction sa, old_int, old_term;
+	char err[CONNCOUNT_ERR_MAX];
+	uint64_t done = 0;
+	bool warned = false;
+	int rc, status = MCTL_EXIT_OK;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc != 0)
+		return rc > 0 ? MCTL_EXIT_OK : MCTL_EXIT_USAGE;
+	if (conncount_open(&cc, o.method, err, sizeof(err)) < 0) {
+		mctl_error("conns: %s", err);
+		return MCTL_EXIT_FAIL;
+	}
+	if (o.watch) {
+		/* No SA_RESTART: Ctrl-C must cut the sleep between samples short. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+	}
+	for (;;) {
+		rc = o.have_pid ? sample_pid(&cc, &o, ctx->json) : sample_port(&cc, &o, ctx->json,
+		    &warned);
+		if (rc < 0) {
+			status = MCTL_EXIT_FAIL;
+			break;
+		}
+		status = rc;
+		done++;
+		if (!o.watch || stop_requested || (o.count != 0 && done >= o.count))
+			break;
+		sleep_interruptible(o.interval_ms);
+		if (stop_requested)
+			break;
+		if (!ctx->json)
+			printf("\n");
+	}
+	if (o.watch) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	conncount_close(&cc);
+	return status;
+}
