@@ -1,0 +1,953 @@
+/*
+ * exec — executes parsed requests for a connection: authentication, the classic
+ * and meta commands against the connection's tenant store, and the admin commands.
+ * Replies are appended to the worker's output (out_append); memcached's exact
+ * reply strings are used throughout.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "mcd.h"
+#include "parse.h"
+
+#define RPL_STORED "STORED"
+#define RPL_NOT_STORED "NOT_STORED"
+#define RPL_EXISTS "EXISTS"
+#define RPL_NOT_FOUND "NOT_FOUND"
+#define RPL_DELETED "DELETED"
+#define RPL_TOUCHED "TOUCHED"
+#define RPL_OK "OK"
+#define RPL_ERROR "ERROR"
+#define E_UNAUTH "CLIENT_ERROR unauthenticated"
+#define E_AUTH_FAIL "CLIENT_ERROR authentication failure"
+#define E_NO_WRITE "CLIENT_ERROR permission denied: tenant may not write"
+#define E_NO_READ "CLIENT_ERROR permission denied: tenant may not read"
+#define E_NO_FLUSH "CLIENT_ERROR permission denied: tenant may not flush"
+#define E_OOM_STORE "SERVER_ERROR out of memory storing object"
+#define E_TOO_LARGE "SERVER_ERROR object too large for cache"
+#define E_NON_NUMERIC "CLIENT_ERROR cannot increment or decrement non-numeric value"
+#define E_OOM "SERVER_ERROR out of memory"
+
+size_t
+out_u64(struct worker *w, uint64_t v)
+{
+	char buf[24];
+	size_t i = sizeof(buf);
+
+	do {
+		buf[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	out_append(w, buf + i, sizeof(buf) - i);
+	return sizeof(buf) - i;
+}
+
+static void
+out_i64(struct worker *w, int64_t v)
+{
+	if (v < 0) {
+		out_append(w, "-", 1);
+		out_u64(w, (uint64_t)(-(v + 1)) + 1);
+	} else {
+		out_u64(w, (uint64_t)v);
+	}
+}
+
+static bool
+is_meta(enum proto_cmd cmd)
+{
+	return cmd == CMD_MG || cmd == CMD_MS || cmd == CMD_MD || cmd == CMD_MA ||
+	    cmd == CMD_MN || cmd == CMD_ME;
+}
+
+static bool
+has_cap(const struct tenant *t, unsigned cap)
+{
+	return (atomic_load_explicit(&t->caps, memory_order_relaxed) & cap) != 0;
+}
+
+#define TCOUNT(t, field) \
+	atomic_fetch_add_explicit(&(t)->counters.field, 1, memory_order_relaxed)
+#define TCOUNT_N(t, field, n) \
+	atomic_fetch_add_explicit(&(t)->counters.field, (n), memory_order_relaxed)
+
+/* Replies line unless the request asked for no reply. */
+static void
+reply(struct conn *c, const struct proto_request *req, const char *line)
+{
+	if (!req->noreply)
+		out_str(c->w, line);
+}
+
+static bool
+denied(struct conn *c, const struct proto_request *req, const char *why)
+{
+	TCOUNT(c->tenant, denied);
+	(void)req;
+	out_str(c->w, why); /* a refusal is always said, even with noreply */
+	return true;
+}
+
+/* --- authentication ------------------------------------------------------------- */
+
+static bool
+exec_auth(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct tenant *t;
+	const char *sp;
+	unsigned caps;
+	bool ok;
+
+	if (req->cmd == CMD_QUIT)
+		return false;
+	if (req->cmd != CMD_SET) {
+		STAT_INC(w->stats.protocol_errors);
+		out_str(w, E_UNAUTH);
+		return true;
+	}
+	STAT_INC(w->stats.auth_cmds);
+	/* mcops: key = user, value = password. memcached -Y: value = "user password". */
+	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen);
+	if (t == NULL && (sp = memchr(req->data, ' ', req->dlen)) != NULL) {
+		size_t ulen = (size_t)(sp - req->data);
+		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1);
+	}
+	if (t != NULL) {
+		caps = atomic_load(&t->caps);
+		/* Admin accounts log in on the admin port only, and only they do. */
+		ok = c->listener->kind == LISTENER_ADMIN ? (caps & TENANT_CAP_ADMIN) != 0 :
+		    (caps & (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH)) != 0;
+		if (!ok) {
+			tenant_put(t);
+			t = NULL;
+		}
+	}
+	if (t == NULL) {
+		STAT_INC(w->stats.auth_errors);
+		LOG_LIMITED(LOG_LEVEL_INFO, "authentication failure on the %s port",
+		    c->listener->kind == LISTENER_ADMIN ? "admin" : "client");
+		out_str(w, E_AUTH_FAIL);
+		return ++c->auth_failures < MCD_AUTH_FAILURES_MAX;
+	}
+	c->tenant = t;
+	TCOUNT(t, auth_cmds);
+	TCOUNT(t, curr_connections);
+	TCOUNT(t, total_connections);
+	conn_ready(c);
+	reply(c, req, RPL_STORED);
+	return true;
+}
+
+/* --- retrieval -------------------------------------------------------------------- */
+
+struct get_ctx {
+	struct worker *w;
+	bool cas;
+};
+
+static void
+emit_value(void *arg, const struct store_item_info *it)
+{
+	struct get_ctx *g = arg;
+	struct worker *w = g->w;
+
+	out_append(w, "VALUE ", 6);
+	out_append(w, it->key, it->klen);
+	out_append(w, " ", 1);
+	out_u64(w, it->flags);
+	out_append(w, " ", 1);
+	out_u64(w, it->vlen);
+	if (g->cas) {
+		out_append(w, " ", 1);
+		out_u64(w, it->cas);
+	}
+	out_append(w, "\r\n", 2);
+	out_append(w, it->value, it->vlen);
+	out_append(w, "\r\n", 2);
+}
+
+static bool
+exec_get(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct get_ctx g = { w, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
+	struct store_get_opts opts = { 0 };
+	struct proto_token key;
+	size_t cursor = 0;
+	uint64_t n = 0;
+	bool touch = req->cmd == CMD_GAT || req->cmd == CMD_GATS;
+
+	if (!has_cap(t, TENANT_CAP_READ))
+		return denied(c, req, E_NO_READ);
+	if (touch && !has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	if (touch) {
+		opts.touch = true;
+		opts.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
+	}
+	while (proto_next_key(req, &cursor, &key)) {
+		store_get(t->store, key.p, key.len, w->now, touch ? &opts : NULL, emit_value, &g);
+		n++;
+	}
+	out_append(w, "END\r\n", 5);
+	if (touch) {
+		STAT_ADD(w->stats.cmd_touch, n);
+		TCOUNT_N(t, cmd_touch, n);
+	}
+	STAT_ADD(w->stats.cmd_get, n);
+	TCOUNT_N(t, cmd_get, n);
+	return true;
+}
+
+/* --- storage and the other classic commands ------------------------------------- */
+
+static bool
+exec_store(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct store_set_opts o = { 0 };
+	enum store_status st;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	switch (req->cmd) {
+	case CMD_SET: o.mode = STORE_SET; break;
+	case CMD_ADD: o.mode = STORE_ADD; break;
+	case CMD_REPLACE: o.mode = STORE_REPLACE; break;
+	case CMD_APPEND: o.mode = STORE_APPEND; break;
+	case CMD_PREPEND: o.mode = STORE_PREPEND; break;
+	default: o.mode = STORE_CAS; o.cas = req->cas; break;
+	}
+	o.flags = req->flags;
+	o.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
+	st = store_set(t->store, req->key.p, req->key.len, req->data, req->dlen, w->now, &o, NULL);
+	STAT_INC(w->stats.cmd_set);
+	TCOUNT(t, cmd_set);
+	switch (st) {
+	case STORE_OK: reply(c, req, RPL_STORED); break;
+	case STORE_NOT_STORED: reply(c, req, RPL_NOT_STORED); break;
+	case STORE_EXISTS: reply(c, req, RPL_EXISTS); break;
+	case STORE_NOT_FOUND: reply(c, req, RPL_NOT_FOUND); break;
+	case STORE_TOO_LARGE: out_str(w, E_TOO_LARGE); break;
+	default: out_str(w, E_OOM_STORE); break;
+	}
+	return true;
+}
+
+static bool
+exec_delete(struct conn *c, struct proto_request *req)
+{
+	struct tenant *t = c->tenant;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	if (store_delete(t->store, req->key.p, req->key.len, c->w->now, NULL) == STORE_OK)
+		reply(c, req, RPL_DELETED);
+	else
+		reply(c, req, RPL_NOT_FOUND);
+	return true;
+}
+
+static bool
+exec_arith(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct store_arith_opts o = { 0 };
+	struct store_result res;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	o.decr = req->cmd == CMD_DECR;
+	o.delta = req->delta;
+	switch (store_arith(t->store, req->key.p, req->key.len, w->now, &o, &res)) {
+	case STORE_OK:
+		if (!req->noreply) {
+			out_u64(w, res.value);
+			out_append(w, "\r\n", 2);
+		}
+		break;
+	case STORE_NOT_FOUND: reply(c, req, RPL_NOT_FOUND); break;
+	case STORE_NON_NUMERIC: reply(c, req, E_NON_NUMERIC); break;
+	case STORE_EXISTS: reply(c, req, RPL_EXISTS); break;
+	default: out_str(w, E_OOM); break;
+	}
+	return true;
+}
+
+static bool
+exec_touch(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	STAT_INC(w->stats.cmd_touch);
+	TCOUNT(t, cmd_touch);
+	if (store_touch(t->store, req->key.p, req->key.len, w->now,
+	    mcd_exptime(w->mcd, req->exptime, w->now)) == STORE_OK)
+		reply(c, req, RPL_TOUCHED);
+	else
+		reply(c, req, RPL_NOT_FOUND);
+	return true;
+}
+
+static int64_t
+flush_at(const struct worker *w, const struct proto_request *req)
+{
+	if (!req->has_arg || req->arg == 0)
+		return w->now;
+	return mcd_exptime(w->mcd, req->arg, w->now);
+}
+
+static bool
+exec_flush(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+
+	if (!has_cap(t, TENANT_CAP_FLUSH))
+		return denied(c, req, E_NO_FLUSH);
+	store_flush(t->store, w->now, flush_at(w, req));
+	STAT_INC(w->stats.cmd_flush);
+	TCOUNT(t, cmd_flush);
+	reply(c, req, RPL_OK);
+	return true;
+}
+
+static bool
+exec_verbosity(struct conn *c, struct proto_request *req)
+{
+	/* Only an operator changes the server's logging: a tenant gets OK and no change. */
+	if (req->has_arg && (c->listener->kind == LISTENER_ADMIN || !c->listener->auth)) {
+		enum log_level l = req->arg >= 2 ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+		log_set_level(l);
+		atomic_store(&c->w->mcd->verbosity, (int)req->arg);
+	}
+	reply(c, req, RPL_OK);
+	return true;
+}
+
+static bool
+exec_stats(struct conn *c, struct proto_request *req)
+{
+	if (req->ntokens == 0) {
+		if (c->listener->auth)
+			stats_write_tenant(c, c->tenant);
+		else
+			stats_write_global(c, req);
+		return true;
+	}
+	if (req->ntokens == 1 && req->tokens[0].len == 8 &&
+	    memcmp(req->tokens[0].p, "settings", 8) == 0) {
+		stats_write_settings(c);
+		return true;
+	}
+	out_str(c->w, RPL_ERROR);
+	return true;
+}
+
+static void
+out_version(struct worker *w)
+{
+	out_str(w, "VERSION " MCD_VERSION);
+}
+
+/* --- meta commands ---------------------------------------------------------------- */
+
+/* " k<key>" (base64 and " b" for binary keys). */
+static void
+meta_key(struct worker *w, const char *key, size_t klen, bool binary)
+{
+	char enc[(PROTO_KEY_MAX + 2) / 3 * 4 + 4];
+
+	out_append(w, " k", 2);
+	if (binary) {
+		size_t n = proto_base64_encode((const unsigned char *)key, klen, enc, sizeof(enc));
+		out_append(w, enc, n);
+		out_append(w, " b", 2);
+	} else {
+		out_append(w, key, klen);
+	}
+}
+
+static void
+meta_opaque(struct worker *w, const struct proto_meta_flag *f)
+{
+	out_append(w, " O", 2);
+	out_append(w, f->tok.p, f->tok.len);
+}
+
+static int64_t
+meta_i64(const struct proto_meta_flag *f)
+{
+	int64_t v = 0;
+
+	parse_i64_n(f->tok.p, f->tok.len, INT32_MIN, INT32_MAX, &v);
+	return v;
+}
+
+static uint64_t
+meta_u64(const struct proto_meta_flag *f)
+{
+	uint64_t v = 0;
+
+	parse_u64_n(f->tok.p, f->tok.len, 0, UINT64_MAX, &v);
+	return v;
+}
+
+/* TTL remaining in seconds, -1 for none. */
+static int64_t
+ttl_left(int64_t exptime, int64_t now)
+{
+	if (exptime == 0)
+		return -1;
+	if (exptime <= now)
+		return 0;
+	return (exptime - now + 999) / 1000;
+}
+
+struct mg_ctx {
+	struct conn *c;
+	const struct proto_request *req;
+	bool hit;
+};
+
+static void
+emit_mg(void *arg, const struct store_item_info *it)
+{
+	struct mg_ctx *g = arg;
+	struct worker *w = g->c->w;
+	const struct proto_request *req = g->req;
+	bool value = proto_meta_flag(req, 'v') != NULL;
+	size_t i;
+
+	g->hit = true;
+	if (value) {
+		out_append(w, "VA ", 3);
+		out_u64(w, it->vlen);
+	} else {
+		out_append(w, "HD", 2);
+	}
+	for (i = 0; i < req->nmflags; i++) {
+		const struct proto_meta_flag *f = &req->mflags[i];
+		switch (f->flag) {
+		case 'c': out_append(w, " c", 2); out_u64(w, it->cas); break;
+		case 'f': out_append(w, " f", 2); out_u64(w, it->flags); break;
+		case 'h': out_append(w, it->fetched ? " h1" : " h0", 3); break;
+		case 'k': meta_key(w, it->key, it->klen, req->key_binary); break;
+		case 'l':
+			out_append(w, " l", 2);
+			out_u64(w, (uint64_t)((w->now - it->last_access) / 1000));
+			break;
+		case 'O': meta_opaque(w, f); break;
+		case 's': out_append(w, " s", 2); out_u64(w, it->vlen); break;
+		case 't': out_append(w, " t", 2); out_i64(w, ttl_left(it->exptime, w->now)); break;
+		default: break;
+		}
+	}
+	if (it->win_sent)
+		out_append(w, " Z", 2);
+	if (it->stale)
+		out_append(w, " X", 2);
+	if (it->win)
+		out_append(w, " W", 2);
+	out_append(w, "\r\n", 2);
+	if (value) {
+		out_append(w, it->value, it->vlen);
+		out_append(w, "\r\n", 2);
+	}
+}
+
+static bool
+exec_mg(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct store_get_opts o = { 0 };
+	struct mg_ctx g = { c, req, false };
+	const struct proto_meta_flag *f;
+	enum store_status st;
+
+	if (!has_cap(t, TENANT_CAP_READ))
+		return denied(c, req, E_NO_READ);
+	if ((proto_meta_flag(req, 'T') || proto_meta_flag(req, 'N')) &&
+	    !has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	if ((f = proto_meta_flag(req, 'T')) != NULL) {
+		o.touch = true;
+		o.exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+		STAT_INC(w->stats.cmd_touch);
+		TCOUNT(t, cmd_touch);
+	}
+	if ((f = proto_meta_flag(req, 'N')) != NULL) {
+		o.vivify = true;
+		o.vivify_exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+	}
+	if ((f = proto_meta_flag(req, 'R')) != NULL) {
+		o.recache = true;
+		o.recache_below = meta_i64(f) * 1000;
+	}
+	o.no_bump = proto_meta_flag(req, 'u') != NULL;
+	STAT_INC(w->stats.cmd_get);
+	TCOUNT(t, cmd_get);
+	st = store_get(t->store, req->key.p, req->key.len, w->now, &o, emit_mg, &g);
+	if (st != STORE_OK && !g.hit) {
+		if (!req->noreply)
+			out_str(w, "EN");
+	}
+	return true;
+}
+
+static void
+meta_ret_flags(struct conn *c, const struct proto_request *req, const struct store_result *res,
+    bool with_value, int64_t now)
+{
+	struct worker *w = c->w;
+	size_t i;
+
+	for (i = 0; i < req->nmflags; i++) {
+		const struct proto_meta_flag *f = &req->mflags[i];
+		switch (f->flag) {
+		case 'O': meta_opaque(w, f); break;
+		case 'k': meta_key(w, req->key.p, req->key.len, req->key_binary); break;
+		case 'c':
+			if (res != NULL) {
+				out_append(w, " c", 2);
+				out_u64(w, res->cas);
+			}
+			break;
+		case 't':
+			if (res != NULL && with_value) {
+				out_append(w, " t", 2);
+				out_i64(w, ttl_left(res->exptime, now));
+			}
+			break;
+		default: break;
+		}
+	}
+	out_append(w, "\r\n", 2);
+}
+
+static bool
+exec_ms(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct store_set_opts o = { 0 };
+	struct store_result res = { 0 };
+	const struct proto_meta_flag *f;
+	enum store_status st;
+	const char *code;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	o.mode = STORE_SET;
+	if ((f = proto_meta_flag(req, 'M')) != NULL) {
+		switch (f->tok.p[0]) {
+		case 'E': case 'e': o.mode = STORE_ADD; break;
+		case 'A': case 'a': o.mode = STORE_APPEND; break;
+		case 'P': case 'p': o.mode = STORE_PREPEND; break;
+		case 'R': case 'r': o.mode = STORE_REPLACE; break;
+		case 'S': case 's': o.mode = STORE_SET; break;
+		default:
+			out_str(w, "CLIENT_ERROR invalid mode for ms M token");
+			return true;
+		}
+	}
+	if ((f = proto_meta_flag(req, 'F')) != NULL)
+		o.flags = (uint32_t)meta_u64(f);
+	if ((f = proto_meta_flag(req, 'T')) != NULL)
+		o.exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+	if ((f = proto_meta_flag(req, 'C')) != NULL) {
+		o.cas = meta_u64(f);
+		if (o.mode == STORE_SET || o.mode == STORE_REPLACE)
+			o.mode = STORE_CAS;
+	}
+	if ((f = proto_meta_flag(req, 'E')) != NULL)
+		o.new_cas = meta_u64(f);
+	o.invalidate = proto_meta_flag(req, 'I') != NULL;
+	if ((f = proto_meta_flag(req, 'N')) != NULL) {
+		o.vivify = true;
+		o.vivify_exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+	}
+	st = store_set(t->store, req->key.p, req->key.len, req->data, req->dlen, w->now, &o, &res);
+	STAT_INC(w->stats.cmd_set);
+	TCOUNT(t, cmd_set);
+	switch (st) {
+	case STORE_OK: code = "HD"; break;
+	case STORE_NOT_STORED: code = "NS"; break;
+	case STORE_EXISTS: code = "EX"; break;
+	case STORE_NOT_FOUND: code = "NF"; break;
+	case STORE_TOO_LARGE: out_str(w, E_TOO_LARGE); return true;
+	default: out_str(w, E_OOM_STORE); return true;
+	}
+	if (st == STORE_OK && req->noreply)
+		return true;
+	out_append(w, code, 2);
+	meta_ret_flags(c, req, st == STORE_OK ? &res : NULL, false, w->now);
+	return true;
+}
+
+static bool
+exec_md(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct store_delete_opts o = { 0 };
+	const struct proto_meta_flag *f;
+	enum store_status st;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	if ((f = proto_meta_flag(req, 'C')) != NULL)
+		o.cas = meta_u64(f);
+	o.invalidate = proto_meta_flag(req, 'I') != NULL;
+	if ((f = proto_meta_flag(req, 'T')) != NULL) {
+		o.touch = true;
+		o.exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+	}
+	st = store_delete(t->store, req->key.p, req->key.len, w->now, &o);
+	if (st == STORE_OK) {
+		if (req->noreply)
+			return true;
+		out_append(w, "HD", 2);
+	} else if (st == STORE_EXISTS) {
+		out_append(w, "EX", 2);
+	} else {
+		out_append(w, "NF", 2); /* q hides only HD, as in memcached */
+	}
+	meta_ret_flags(c, req, NULL, false, w->now);
+	return true;
+}
+
+static bool
+exec_ma(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct tenant *t = c->tenant;
+	struct store_arith_opts o = { 0 };
+	struct store_result res = { 0 };
+	const struct proto_meta_flag *f;
+	enum store_status st;
+	char num[24];
+	int n = 0;
+
+	if (!has_cap(t, TENANT_CAP_WRITE))
+		return denied(c, req, E_NO_WRITE);
+	o.delta = 1;
+	if ((f = proto_meta_flag(req, 'M')) != NULL) {
+		switch (f->tok.p[0]) {
+		case 'I': case 'i': case '+': o.decr = false; break;
+		case 'D': case 'd': case '-': o.decr = true; break;
+		default:
+			out_str(w, "CLIENT_ERROR invalid mode for ma M token");
+			return true;
+		}
+	}
+	if ((f = proto_meta_flag(req, 'D')) != NULL)
+		o.delta = meta_u64(f);
+	if ((f = proto_meta_flag(req, 'C')) != NULL)
+		o.cas = meta_u64(f);
+	if ((f = proto_meta_flag(req, 'N')) != NULL) {
+		o.vivify = true;
+		o.vivify_exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+		if ((f = proto_meta_flag(req, 'J')) != NULL)
+			o.initial = meta_u64(f);
+	}
+	if ((f = proto_meta_flag(req, 'T')) != NULL) {
+		o.touch = true;
+		o.exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
+	}
+	st = store_arith(t->store, req->key.p, req->key.len, w->now, &o, &res);
+	switch (st) {
+	case STORE_OK:
+		if (proto_meta_flag(req, 'v') != NULL) {
+			n = snprintf(num, sizeof(num), "%llu", (unsigned long long)res.value);
+			out_append(w, "VA ", 3);
+			out_u64(w, (uint64_t)n);
+		} else {
+			if (req->noreply)
+				return true;
+			out_append(w, "HD", 2);
+		}
+		meta_ret_flags(c, req, &res, true, w->now);
+		if (proto_meta_flag(req, 'v') != NULL) {
+			out_append(w, num, (size_t)n);
+			out_append(w, "\r\n", 2);
+		}
+		return true;
+	case STORE_NOT_FOUND:
+		out_append(w, "NF", 2); /* q hides only HD, as in memcached */
+		break;
+	case STORE_EXISTS:
+		out_append(w, "EX", 2);
+		break;
+	case STORE_NOT_STORED:
+		out_append(w, "NS", 2);
+		break;
+	case STORE_NON_NUMERIC:
+		out_str(w, E_NON_NUMERIC);
+		return true;
+	default:
+		out_str(w, E_OOM);
+		return true;
+	}
+	meta_ret_flags(c, req, NULL, false, w->now);
+	return true;
+}
+
+struct me_ctx {
+	struct worker *w;
+	bool binary;
+};
+
+static void
+emit_me(void *arg, const struct store_item_info *it)
+{
+	struct me_ctx *g = arg;
+	struct worker *w = g->w;
+	char line[160];
+	int n;
+
+	out_append(w, "ME ", 3);
+	if (g->binary) {
+		char enc[(PROTO_KEY_MAX + 2) / 3 * 4 + 4];
+		size_t k = proto_base64_encode((const unsigned char *)it->key, it->klen, enc,
+		    sizeof(enc));
+		out_append(w, enc, k);
+	} else {
+		out_append(w, it->key, it->klen);
+	}
+	/* exp is memcached's "now - exptime" (negative while live), kept for tools
+	 * that parse it. */
+	n = snprintf(line, sizeof(line), " exp=%lld la=%lld cas=%llu fetch=%s cls=1 size=%zu\r\n",
+	    (long long)(it->exptime == 0 ? -1 : -ttl_left(it->exptime, w->now)),
+	    (long long)((w->now - it->last_access) / 1000), (unsigned long long)it->cas,
+	    it->fetched ? "yes" : "no", it->klen + it->vlen + STORE_ITEM_OVERHEAD);
+	out_append(w, line, (size_t)n);
+}
+
+static bool
+exec_me(struct conn *c, struct proto_request *req)
+{
+	struct store_get_opts o = { .no_bump = true };
+	struct me_ctx g = { c->w, req->key_binary };
+
+	if (!has_cap(c->tenant, TENANT_CAP_READ))
+		return denied(c, req, E_NO_READ);
+	if (store_get(c->tenant->store, req->key.p, req->key.len, c->w->now, &o, emit_me, &g) !=
+	    STORE_OK)
+		out_str(c->w, "EN");
+	return true;
+}
+
+/* --- admin ------------------------------------------------------------------------- */
+
+struct flush_all_ctx {
+	int64_t now, at;
+	size_t n;
+};
+
+static void
+flush_one(void *arg, struct tenant *t)
+{
+	struct flush_all_ctx *f = arg;
+
+	store_flush(t->store, f->now, f->at);
+	f->n++;
+}
+
+static bool
+token_eq(const struct proto_token *t, const char *s)
+{
+	return t->len == strlen(s) && memcmp(t->p, s, t->len) == 0;
+}
+
+static bool
+exec_admin_other(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	char msg[256];
+	uint64_t n;
+	int64_t delay;
+
+	if (token_eq(&req->name, "flush_tenant")) {
+		struct tenant *t;
+		if (req->ntokens < 1 || req->ntokens > 2) {
+			out_str(w, "CLIENT_ERROR usage: flush_tenant NAME [delay]");
+			return true;
+		}
+		delay = 0;
+		if (req->ntokens == 2 && parse_i64_n(req->tokens[1].p, req->tokens[1].len, 0,
+		    INT32_MAX, &delay) < 0) {
+			out_str(w, "CLIENT_ERROR bad command line format");
+			return true;
+		}
+		t = tenant_find(&m->tenants, req->tokens[0].p, req->tokens[0].len);
+		if (t == NULL) {
+			out_str(w, "CLIENT_ERROR no such tenant");
+			return true;
+		}
+		store_flush(t->store, w->now, delay ? mcd_exptime(m, delay, w->now) : w->now);
+		tenant_put(t);
+		STAT_INC(w->stats.cmd_flush);
+		log_info("admin: flushed tenant '%.*s'", (int)req->tokens[0].len, req->tokens[0].p);
+		out_str(w, RPL_OK);
+		return true;
+	}
+	if (token_eq(&req->name, "shed")) {
+		if (req->ntokens != 1 || parse_u64_n(req->tokens[0].p, req->tokens[0].len, 1,
+		    UINT32_MAX, &n) < 0) {
+			out_str(w, "CLIENT_ERROR usage: shed N (N >= 1)");
+			return true;
+		}
+		mcd_broadcast(m, WMSG_SHED, n);
+		log_info("admin: shedding up to %llu client connections", (unsigned long long)n);
+		out_str(w, RPL_OK);
+		return true;
+	}
+	if (token_eq(&req->name, "drain")) {
+		if (req->ntokens != 1 || (!token_eq(&req->tokens[0], "on") &&
+		    !token_eq(&req->tokens[0], "off"))) {
+			out_str(w, "CLIENT_ERROR usage: drain on|off");
+			return true;
+		}
+		if (token_eq(&req->tokens[0], "on")) {
+			atomic_store(&m->draining, true);
+			mcd_broadcast(m, WMSG_DRAIN, 0);
+			log_info("admin: draining (new client connections refused)");
+		} else {
+			atomic_store(&m->draining, false);
+			log_info("admin: drain off (accepting client connections)");
+		}
+		out_str(w, RPL_OK);
+		return true;
+	}
+	if (token_eq(&req->name, "reload")) {
+		if (mcd_reload_tenants(m, msg, sizeof(msg)) < 0) {
+			log_err("admin reload: keeping the running tenants: %s", msg);
+			out_append(w, "SERVER_ERROR ", 13);
+			out_str(w, msg);
+		} else {
+			log_info("admin reload: %s", msg);
+			out_str(w, RPL_OK);
+		}
+		return true;
+	}
+	out_str(w, RPL_ERROR);
+	return true;
+}
+
+static bool
+exec_admin(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+
+	switch (req->cmd) {
+	case CMD_STATS:
+		if (req->ntokens == 0) {
+			stats_write_global(c, req);
+		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "settings")) {
+			stats_write_settings(c);
+		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "tenants")) {
+			stats_write_tenants(c);
+		} else {
+			out_str(w, RPL_ERROR);
+		}
+		return true;
+	case CMD_FLUSH_ALL: {
+		struct flush_all_ctx f = { w->now, flush_at(w, req), 0 };
+		tenant_registry_foreach(&w->mcd->tenants, flush_one, &f);
+		STAT_INC(w->stats.cmd_flush);
+		log_info("admin: flush_all of %zu tenants", f.n);
+		reply(c, req, RPL_OK);
+		return true;
+	}
+	case CMD_VERSION:
+		out_version(w);
+		return true;
+	case CMD_VERBOSITY:
+		return exec_verbosity(c, req);
+	case CMD_QUIT:
+		return false;
+	case CMD_OTHER:
+		return exec_admin_other(c, req);
+	default:
+		out_str(w, "CLIENT_ERROR not a data port: use the client port");
+		return true;
+	}
+}
+
+/* --- entry ------------------------------------------------------------------------- */
+
+bool
+exec_request(struct conn *c, struct proto_request *req, enum proto_status st)
+{
+	struct worker *w = c->w;
+
+	if (st == PROTO_ERROR || st == PROTO_SWALLOW) {
+		STAT_INC(w->stats.protocol_errors);
+		/* memcached's classic noreply hides errors too; meta errors always show. */
+		if (!req->noreply || is_meta(req->cmd))
+			out_str(w, req->error);
+		/* A set too large for the cache drops the old value, as memcached does. */
+		if (req->too_large && req->cmd == CMD_SET && c->tenant != NULL &&
+		    c->deadline == 0 && has_cap(c->tenant, TENANT_CAP_WRITE))
+			store_delete(c->tenant->store, req->key.p, req->key.len, w->now, NULL);
+		return true;
+	}
+	if (c->listener->auth && c->tenant == NULL)
+		return exec_auth(c, req);
+	if (c->listener->kind == LISTENER_ADMIN)
+		return exec_admin(c, req);
+	if (is_meta(req->cmd))
+		STAT_INC(w->stats.cmd_meta);
+	switch (req->cmd) {
+	case CMD_GET: case CMD_GETS: case CMD_GAT: case CMD_GATS:
+		return exec_get(c, req);
+	case CMD_SET: case CMD_ADD: case CMD_REPLACE: case CMD_APPEND: case CMD_PREPEND:
+	case CMD_CAS:
+		return exec_store(c, req);
+	case CMD_DELETE:
+		return exec_delete(c, req);
+	case CMD_INCR: case CMD_DECR:
+		return exec_arith(c, req);
+	case CMD_TOUCH:
+		return exec_touch(c, req);
+	case CMD_FLUSH_ALL:
+		return exec_flush(c, req);
+	case CMD_STATS:
+		return exec_stats(c, req);
+	case CMD_VERSION:
+		out_version(w);
+		return true;
+	case CMD_VERBOSITY:
+		return exec_verbosity(c, req);
+	case CMD_QUIT:
+		return false;
+	case CMD_MG:
+		return exec_mg(c, req);
+	case CMD_MS:
+		return exec_ms(c, req);
+	case CMD_MD:
+		return exec_md(c, req);
+	case CMD_MA:
+		return exec_ma(c, req);
+	case CMD_MN:
+		out_str(w, "MN");
+		return true;
+	case CMD_ME:
+		return exec_me(c, req);
+	default:
+		out_str(w, RPL_ERROR);
+		return true;
+	}
+}

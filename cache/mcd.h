@@ -1,0 +1,216 @@
+/*
+ * mcd — the cache server's shared definitions: settings, the server context,
+ * worker threads and connections. Internal to cache/; main.c fills the settings.
+ *
+ * Threads: the main thread accepts on every listener and hands each new socket to
+ * a worker (round robin) through the worker's queue and notify pipe. Each worker
+ * runs its own libevent loop and owns its connections outright; other threads talk
+ * to a worker only through its queue (shed, drain, close a tenant's connections,
+ * shut down).
+ *
+ * Memory of an idle connection: a struct conn (no buffers). Input and output go
+ * through the worker's scratch buffers; a connection keeps a buffer of its own only
+ * while it holds a partial request or unsent output.
+ */
+#ifndef MCOPS_MCD_H
+#define MCOPS_MCD_H
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "proto.h"
+#include "tenant.h"
+
+#define MCD_VERSION "1.6.18-mcops-0.1"
+#define MCD_THREADS_MAX 64
+#define MCD_LISTENERS_MAX 8
+#define MCD_READ_CHUNK (64 * 1024)        /* bytes read per read() */
+#define MCD_REQS_PER_EVENT 20             /* requests served before yielding (-R) */
+#define MCD_OUT_HIGH (4 * 1024 * 1024)    /* stop serving a connection above this */
+#define MCD_SCRATCH_KEEP (256 * 1024)     /* scratch output kept between events */
+#define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
+#define MCD_QUEUE_MAX 65536               /* pending messages per worker */
+#define MCD_ADDR_MAX 128
+
+enum listener_kind {
+	LISTENER_CLIENT,
+	LISTENER_TLS,
+	LISTENER_ADMIN,
+};
+
+struct listener {
+	enum listener_kind kind;
+	char addr[MCD_ADDR_MAX];          /* as configured, "host:port" */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	int fd;
+	struct event *ev;
+	bool auth;                        /* authentication required */
+	struct mcd *mcd;
+};
+
+struct mcd_settings {
+	char listen[MCD_ADDR_MAX];        /* -l */
+	int port;                         /* -p */
+	int threads;                      /* -t */
+	uint64_t memory;                  /* -m, bytes: default tenant's limit */
+	int max_connections;              /* -c */
+	uint64_t item_max;                /* -I */
+	int backlog;                      /* -b */
+	int64_t auth_timeout_ms;          /* --auth-timeout */
+	char tenants_path[4096];          /* --tenants; "" = no authentication */
+	char admin_listen[MCD_ADDR_MAX];
+	int admin_port;                   /* 0 = no admin listener */
+	int tls_port;                     /* 0 = no TLS listener */
+	char tls_listen[MCD_ADDR_MAX];
+	char tls_cert[4096], tls_key[4096];
+	char user[64];                    /* -u */
+	int verbose;
+};
+
+/* Worker counters: written by the owning thread only (relaxed), read by stats. */
+struct worker_stats {
+	_Atomic uint64_t curr_connections, total_connections;
+	_Atomic uint64_t conn_yields, bytes_read, bytes_written;
+	_Atomic uint64_t auth_cmds, auth_errors, auth_timeouts;
+	_Atomic uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush, cmd_meta;
+	_Atomic uint64_t protocol_errors, closed_line_too_long, oom_errors;
+};
+
+#define STAT_ADD(field, n) \
+	atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
+	    memory_order_relaxed)
+#define STAT_INC(field) STAT_ADD(field, 1)
+#define STAT_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+enum worker_msg_type {
+	WMSG_NEW_CONN,     /* fd, listener */
+	WMSG_SHED,         /* close up to n client connections */
+	WMSG_CLOSE_REMOVED,/* close connections of removed tenants */
+	WMSG_DRAIN,        /* close idle client connections */
+	WMSG_STOP,         /* finish and leave the loop */
+};
+
+struct worker_msg {
+	enum worker_msg_type type;
+	int fd;
+	struct listener *listener;
+	uint64_t n;
+};
+
+struct mcd;
+struct conn;
+
+struct worker {
+	int id;
+	struct mcd *mcd;
+	pthread_t thread;
+	struct event_base *base;
+	int notify_rd, notify_wr;
+	struct event *notify_ev;
+	struct event *tick_ev;
+	pthread_mutex_t qlock;
+	struct worker_msg *queue;
+	size_t qhead, qlen;
+	/* Every connection of this worker, and those not yet ready (TLS handshake or
+	 * authentication pending), the latter oldest first: their deadlines are in
+	 * order because every connection gets the same timeout. */
+	struct conn *conns;
+	struct conn *pending_head, *pending_tail;
+	size_t nconns;
+	struct event *stop_ev;
+	/* Scratch buffers for one event's work. */
+	char *rbuf;
+	char *obuf;
+	size_t olen, ocap;
+	bool oom;                 /* an output append failed this round */
+	int64_t now;              /* server clock (ms), refreshed per event */
+	bool stopping;
+	struct worker_stats stats;
+};
+
+struct conn {
+	int fd;
+	struct worker *w;
+	struct listener *listener;
+	struct tenant *tenant;        /* NULL until authenticated */
+	struct event ev;
+	struct conn *all_prev, *all_next;   /* worker's list of connections */
+	struct conn *pend_prev, *pend_next; /* worker's pending list */
+	char *in;                     /* unprocessed input (partial request) */
+	uint32_t inlen, incap;
+	char *out;                    /* unsent output */
+	uint32_t outlen, outoff, outcap;
+	uint64_t swallow;             /* bytes of input to discard */
+	int64_t deadline;             /* server clock ms; 0 once ready */
+	SSL *ssl;
+	uint8_t auth_failures;
+	bool writing;                 /* waiting for EV_WRITE */
+	bool close_after_write;
+	bool yielded;
+	bool handshaking;             /* TLS handshake in progress */
+	bool ssl_want_write;          /* the TLS layer needs writability to read */
+};
+
+struct mcd {
+	struct mcd_settings set;
+	struct tenant_registry tenants;
+	struct listener listeners[MCD_LISTENERS_MAX];
+	int nlisteners;
+	struct worker workers[MCD_THREADS_MAX];
+	int nworkers;
+	int next_worker;
+	struct event_base *base;      /* main thread: accept, signals */
+	struct event *sig_term, *sig_int, *sig_hup;
+	SSL_CTX *ssl_ctx;
+	struct event *accept_retry;   /* re-enables accepting after EMFILE */
+	pthread_mutex_t reload_lock;
+	_Atomic int curr_conns;       /* all workers, for the connection limit */
+	_Atomic uint64_t rejected_connections, listen_disabled_num;
+	_Atomic bool draining;
+	_Atomic int verbosity;
+	int64_t started_mono_ms;      /* server clock at start */
+	int64_t started_unix;         /* wall clock at start (s) */
+	volatile sig_atomic_t stop;
+};
+
+/* Server clock in ms (monotonic, never 0). */
+int64_t mcd_now(void);
+/* Unix time (s) on the server's clock. */
+int64_t mcd_unix_now(const struct mcd *m, int64_t now);
+/* memcached exptime (relative s, absolute Unix time, negative) -> absolute ms, 0 = never */
+int64_t mcd_exptime(const struct mcd *m, int64_t exptime, int64_t now);
+
+/* server.c */
+int mcd_setup(struct mcd *m, char *err, size_t errlen);
+int mcd_run(struct mcd *m);
+void mcd_teardown(struct mcd *m);
+int mcd_reload_tenants(struct mcd *m, char *err, size_t errlen);
+void mcd_broadcast(struct mcd *m, enum worker_msg_type type, uint64_t n);
+
+/* Marks c ready: authenticated (and TLS handshake done); leaves the deadline list. */
+void conn_ready(struct conn *c);
+
+/* Output of a connection's replies (exec.c appends through these). */
+void out_append(struct worker *w, const void *p, size_t len);
+void out_str(struct worker *w, const char *s);   /* s + "\r\n" */
+
+/* exec.c: executes one parsed request; returns false to close the connection. */
+bool exec_request(struct conn *c, struct proto_request *req, enum proto_status st);
+/* Appends the decimal form of v; returns the number of digits. */
+size_t out_u64(struct worker *w, uint64_t v);
+
+/* stats.c */
+void stats_write_global(struct conn *c, const struct proto_request *req);
+void stats_write_tenant(struct conn *c, struct tenant *t);
+void stats_write_settings(struct conn *c);
+void stats_write_tenants(struct conn *c);
+
+#endif

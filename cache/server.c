@@ -1,0 +1,1215 @@
+/*
+ * server — listeners, worker threads and connections of mcd (see mcd.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/thread.h>
+
+#include "log.h"
+#include "mcd.h"
+#include "parse.h"
+
+#define CLOCK_ORIGIN_MS 1000000 /* keeps the server clock far from 0 ("never") */
+#define ACCEPTS_PER_EVENT 64
+#define TICK_MS 100
+#define STOP_GRACE_MS 2000
+
+static const char too_many_conns[] = "ERROR Too many open connections\r\n";
+static const char draining_msg[] = "SERVER_ERROR node is draining\r\n";
+
+int64_t
+mcd_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + CLOCK_ORIGIN_MS;
+}
+
+int64_t
+mcd_unix_now(const struct mcd *m, int64_t now)
+{
+	return m->started_unix + (now - m->started_mono_ms) / 1000;
+}
+
+int64_t
+mcd_exptime(const struct mcd *m, int64_t exptime, int64_t now)
+{
+	const int64_t month = 60 * 60 * 24 * 30;
+	int64_t rel;
+
+	if (exptime == 0)
+		return 0;
+	if (exptime < 0)
+		return now - 1; /* negative: expired at once */
+	if (exptime > month) {
+		rel = exptime - mcd_unix_now(m, now);
+		if (rel <= 0)
+			return now - 1;
+		return now + rel * 1000;
+	}
+	return now + exptime * 1000;
+}
+
+/* --- addresses and listeners ---------------------------------------------------- */
+
+/* Copies src[0..n) and a NUL into dst; -1 if it does not fit. */
+static int
+copy_bounded(char *dst, size_t dstlen, const char *src, size_t n)
+{
+	if (n >= dstlen)
+		return -1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+/* Splits "host:port", "[v6]:port" or "host" (port from default_port). */
+static int
+split_hostport(const char *s, int default_port, char *host, size_t hostlen, int *port,
+    char *err, size_t errlen)
+{
+	const char *colon;
+	uint64_t p;
+	int rc;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
+			snprintf(err, errlen, "bad address '%s'", s);
+			return -1;
+		}
+		rc = copy_bounded(host, hostlen, s + 1, (size_t)(close - s - 1));
+		colon = close[1] == ':' ? close + 1 : NULL;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon != NULL && strchr(s, ':') != colon)
+			colon = NULL; /* a bare IPv6 address */
+		rc = copy_bounded(host, hostlen, s, colon != NULL ? (size_t)(colon - s) : strlen(s));
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "address too long: '%s'", s);
+		return -1;
+	}
+	*port = default_port;
+	if (colon != NULL) {
+		if (parse_u64(colon + 1, 1, 65535, &p) < 0) {
+			snprintf(err, errlen, "bad port in '%s'", s);
+			return -1;
+		}
+		*port = (int)p;
+	}
+	return 0;
+}
+
+static int
+listener_open(struct listener *l, const char *addr, int default_port, int backlog,
+    char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	char host[MCD_ADDR_MAX / 2], portstr[16];
+	int port, fd, one = 1, zero = 0, rc;
+
+	if (split_hostport(addr, default_port, host, sizeof(host), &port, err, errlen) < 0)
+		return -1;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto out_free;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+		goto out_close;
+	}
+	if (listen(fd, backlog) < 0) {
+		snprintf(err, errlen, "listen on %s:%d: %s", host, port, strerror(errno));
+		goto out_close;
+	}
+	memcpy(&l->sa, res->ai_addr, res->ai_addrlen);
+	l->salen = res->ai_addrlen;
+	if (res->ai_family == AF_INET6)
+		snprintf(l->addr, sizeof(l->addr), "[%s]:%d", host, port);
+	else
+		snprintf(l->addr, sizeof(l->addr), "%s:%d", host, port);
+	l->fd = fd;
+	freeaddrinfo(res);
+	return 0;
+out_close:
+	close(fd);
+out_free:
+	freeaddrinfo(res);
+	return -1;
+}
+
+/* --- output ---------------------------------------------------------------------- */
+
+void
+out_append(struct worker *w, const void *p, size_t len)
+{
+	if (w->olen + len > w->ocap) {
+		size_t cap = w->ocap ? w->ocap : 16384;
+		char *nb;
+		while (cap < w->olen + len)
+			cap *= 2;
+		nb = realloc(w->obuf, cap);
+		if (nb == NULL) {
+			w->oom = true;
+			return;
+		}
+		w->obuf = nb;
+		w->ocap = cap;
+	}
+	memcpy(w->obuf + w->olen, p, len);
+	w->olen += len;
+}
+
+void
+out_str(struct worker *w, const char *s)
+{
+	out_append(w, s, strlen(s));
+	out_append(w, "\r\n", 2);
+}
+
+/* --- connections ------------------------------------------------------------------ */
+
+static void conn_event(evutil_socket_t fd, short what, void *arg);
+
+static void
+pending_remove(struct worker *w, struct conn *c)
+{
+	if (c->deadline == 0)
+		return;
+	if (c->pend_prev != NULL)
+		c->pend_prev->pend_next = c->pend_next;
+	else
+		w->pending_head = c->pend_next;
+	if (c->pend_next != NULL)
+		c->pend_next->pend_prev = c->pend_prev;
+	else
+		w->pending_tail = c->pend_prev;
+	c->pend_prev = c->pend_next = NULL;
+	c->deadline = 0;
+}
+
+static void
+pending_add(struct worker *w, struct conn *c, int64_t deadline)
+{
+	c->deadline = deadline;
+	c->pend_next = NULL;
+	c->pend_prev = w->pending_tail;
+	if (w->pending_tail != NULL)
+		w->pending_tail->pend_next = c;
+	else
+		w->pending_head = c;
+	w->pending_tail = c;
+}
+
+void
+conn_ready(struct conn *c)
+{
+	pending_remove(c->w, c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	event_del(&c->ev);
+	pending_remove(w, c);
+	if (c->all_prev != NULL)
+		c->all_prev->all_next = c->all_next;
+	else
+		w->conns = c->all_next;
+	if (c->all_next != NULL)
+		c->all_next->all_prev = c->all_prev;
+	w->nconns--;
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	close(c->fd);
+	if (c->tenant != NULL) {
+		atomic_fetch_sub_explicit(&c->tenant->counters.curr_connections, 1,
+		    memory_order_relaxed);
+		tenant_put(c->tenant);
+	}
+	free(c->in);
+	free(c->out);
+	STAT_ADD(w->stats.curr_connections, (uint64_t)-1);
+	atomic_fetch_sub(&w->mcd->curr_conns, 1);
+	free(c);
+	if (w->stopping && w->nconns == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+static void
+conn_set_mode(struct conn *c, bool writing)
+{
+	if (c->writing == writing)
+		return;
+	event_del(&c->ev);
+	event_assign(&c->ev, c->w->base, c->fd, (writing ? EV_WRITE : EV_READ) | EV_PERSIST,
+	    conn_event, c);
+	event_add(&c->ev, NULL);
+	c->writing = writing;
+}
+
+static void
+conn_new(struct worker *w, int fd, struct listener *l)
+{
+	struct mcd *m = w->mcd;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory for a new connection; closed");
+		close(fd);
+		atomic_fetch_sub(&m->curr_conns, 1);
+		return;
+	}
+	c->fd = fd;
+	c->w = w;
+	c->listener = l;
+	STAT_INC(w->stats.curr_connections);
+	STAT_INC(w->stats.total_connections);
+	c->all_next = w->conns;
+	if (w->conns != NULL)
+		w->conns->all_prev = c;
+	w->conns = c;
+	w->nconns++;
+	event_assign(&c->ev, w->base, fd, EV_READ | EV_PERSIST, conn_event, c);
+	event_add(&c->ev, NULL);
+	if (l->kind == LISTENER_TLS) {
+		c->ssl = SSL_new(m->ssl_ctx);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+			LOG_LIMITED(LOG_LEVEL_WARN, "cannot set up TLS for a connection; closed");
+			conn_close(c);
+			return;
+		}
+		c->handshaking = true;
+	}
+	if (l->auth || c->handshaking)
+		pending_add(w, c, w->now + m->set.auth_timeout_ms);
+	if (!l->auth && l->kind != LISTENER_ADMIN) {
+		c->tenant = tenant_default(&m->tenants);
+		if (c->tenant != NULL) {
+			atomic_fetch_add_explicit(&c->tenant->counters.curr_connections, 1,
+			    memory_order_relaxed);
+			atomic_fetch_add_explicit(&c->tenant->counters.total_connections, 1,
+			    memory_order_relaxed);
+		}
+	}
+}
+
+/* Sends what it can of c->out; 0 all sent, 1 more to send, -1 error. */
+static int
+conn_flush(struct conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n;
+		size_t left = c->outlen - c->outoff;
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, c->out + c->outoff, (int)left);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					return 1;
+				return -1;
+			}
+			n = r;
+		} else {
+			n = send(c->fd, c->out + c->outoff, left, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return 1;
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+		}
+		c->outoff += (uint32_t)n;
+		STAT_ADD(c->w->stats.bytes_written, (uint64_t)n);
+	}
+	free(c->out);
+	c->out = NULL;
+	c->outlen = c->outoff = c->outcap = 0;
+	return 0;
+}
+
+/* Sends the worker's scratch output for c; keeps what does not go. -1 on error. */
+static int
+conn_send_scratch(struct conn *c)
+{
+	struct worker *w = c->w;
+	size_t off = 0;
+
+	while (off < w->olen) {
+		ssize_t n;
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, w->obuf + off, (int)(w->olen - off));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					break;
+				return -1;
+			}
+			n = r;
+		} else {
+			n = send(c->fd, w->obuf + off, w->olen - off, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+		}
+		off += (size_t)n;
+		STAT_ADD(w->stats.bytes_written, (uint64_t)n);
+	}
+	if (off < w->olen) {
+		size_t left = w->olen - off;
+		c->out = malloc(left);
+		if (c->out == NULL)
+			return -1;
+		memcpy(c->out, w->obuf + off, left);
+		c->outlen = c->outcap = (uint32_t)left;
+		c->outoff = 0;
+		conn_set_mode(c, true);
+	}
+	w->olen = 0;
+	if (w->ocap > MCD_SCRATCH_KEEP) {
+		free(w->obuf);
+		w->obuf = NULL;
+		w->ocap = 0;
+	}
+	return 0;
+}
+
+/* Keeps data[0..len) as c's unprocessed input. -1 on allocation failure. */
+static int
+conn_keep_input(struct conn *c, const char *data, size_t len)
+{
+	if (len == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->inlen = c->incap = 0;
+		return 0;
+	}
+	if (data >= c->in && c->in != NULL && data < c->in + c->incap) {
+		memmove(c->in, data, len);
+		c->inlen = (uint32_t)len;
+		return 0;
+	}
+	if (c->incap < len) {
+		char *nb = realloc(c->in, len);
+		if (nb == NULL)
+			return -1;
+		c->in = nb;
+		c->incap = (uint32_t)len;
+	}
+	memcpy(c->in, data, len);
+	c->inlen = (uint32_t)len;
+	return 0;
+}
+
+/* Ensures room for `more` bytes after c->in's data; -1 on failure. */
+static int
+conn_reserve_input(struct conn *c, size_t more)
+{
+	size_t want = (size_t)c->inlen + more;
+	char *nb;
+
+	if (want <= c->incap)
+		return 0;
+	if (want < 2 * (size_t)c->incap)
+		want = 2 * (size_t)c->incap;
+	nb = realloc(c->in, want);
+	if (nb == NULL)
+		return -1;
+	c->in = nb;
+	c->incap = (uint32_t)want;
+	return 0;
+}
+
+/* Largest input a connection may hold: one whole storage request or get line. */
+static size_t
+input_cap(const struct mcd *m)
+{
+	size_t cap = m->set.item_max + PROTO_LINE_MAX + 2;
+
+	return cap > PROTO_GET_LINE_MAX + 2 ? cap : PROTO_GET_LINE_MAX + 2;
+}
+
+/*
+ * Reads what is available and points data and len at every byte waiting to be
+ * parsed (in c->in or in the worker's read buffer). Returns 0, or -1 to close.
+ */
+static int
+conn_read(struct conn *c, const char **data, size_t *len)
+{
+	struct worker *w = c->w;
+	size_t cap = input_cap(w->mcd);
+	ssize_t n;
+
+	if (c->ssl == NULL && c->inlen == 0) {
+		n = recv(c->fd, w->rbuf, MCD_READ_CHUNK, 0);
+		if (n > 0) {
+			STAT_ADD(w->stats.bytes_read, (uint64_t)n);
+			*data = w->rbuf;
+			*len = (size_t)n;
+			return 0;
+		}
+		goto out_result;
+	}
+	/* Into the connection's own buffer (a partial request is waiting, or TLS). */
+	for (;;) {
+		size_t room;
+		if (c->inlen >= cap)
+			break;
+		room = cap - c->inlen < MCD_READ_CHUNK ? cap - c->inlen : MCD_READ_CHUNK;
+		if (conn_reserve_input(c, room) < 0)
+			return -1;
+		if (c->ssl != NULL) {
+			int r = SSL_read(c->ssl, c->in + c->inlen, (int)room);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					break;
+				return -1;
+			}
+			n = r;
+		} else {
+			n = recv(c->fd, c->in + c->inlen, room, 0);
+			if (n <= 0)
+				goto out_result;
+		}
+		c->inlen += (uint32_t)n;
+		STAT_ADD(w->stats.bytes_read, (uint64_t)n);
+		if (c->ssl == NULL || SSL_pending(c->ssl) == 0)
+			break;
+	}
+	if (c->ssl != NULL && c->inlen >= cap && SSL_pending(c->ssl) > 0)
+		c->yielded = true; /* more decrypted data waits: come back */
+	*data = c->in;
+	*len = c->inlen;
+	return 0;
+out_result:
+	if (n == 0)
+		return -1; /* the client closed */
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		*data = c->in;
+		*len = c->inlen;
+		return 0;
+	}
+	return -1;
+}
+
+/* Serves c: reads, executes complete requests, sends replies. */
+static void
+conn_serve(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct proto_limits lim = { .item_max = m->set.item_max };
+	struct proto_request req;
+	const char *data = c->in;
+	size_t len = c->inlen, used;
+	int reqs = 0;
+	bool yield = false, keep_open = true;
+
+	if (c->yielded) {
+		c->yielded = false;
+	} else if (conn_read(c, &data, &len) < 0) {
+		conn_close(c);
+		return;
+	}
+	while (len > 0) {
+		enum proto_status st;
+
+		if (c->swallow > 0) {
+			size_t k = c->swallow < len ? (size_t)c->swallow : len;
+			data += k;
+			len -= k;
+			c->swallow -= k;
+			continue;
+		}
+		if (reqs == MCD_REQS_PER_EVENT || w->olen > MCD_OUT_HIGH) {
+			yield = true;
+			STAT_INC(w->stats.conn_yields);
+			break;
+		}
+		st = proto_parse(data, len, &lim, &req, &used);
+		if (st == PROTO_INCOMPLETE)
+			break;
+		if (st == PROTO_CLOSE) {
+			STAT_INC(w->stats.closed_line_too_long);
+			LOG_LIMITED(LOG_LEVEL_INFO, "closed a connection: command line too long");
+			keep_open = false;
+			break;
+		}
+		reqs++;
+		keep_open = exec_request(c, &req, st);
+		data += used;
+		len -= used;
+		if (st == PROTO_SWALLOW)
+			c->swallow = req.swallow;
+		if (!keep_open || w->oom)
+			break;
+	}
+	if (w->oom) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory building a reply; connection closed");
+		STAT_INC(w->stats.oom_errors);
+		w->oom = false;
+		w->olen = 0;
+		conn_close(c);
+		return;
+	}
+	if (keep_open && conn_keep_input(c, data, len) < 0)
+		keep_open = false;
+	if (w->olen > 0 && conn_send_scratch(c) < 0) {
+		w->olen = 0;
+		conn_close(c);
+		return;
+	}
+	if (!keep_open) {
+		if (c->outlen > c->outoff) {
+			c->close_after_write = true;
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	if ((yield || c->yielded) && !c->writing) {
+		c->yielded = true;
+		event_active(&c->ev, EV_READ, 0);
+	} else if (yield) {
+		c->yielded = true; /* resumed when the output has drained */
+	}
+}
+
+static int
+tls_handshake(struct conn *c)
+{
+	int r = SSL_accept(c->ssl), e;
+
+	if (r == 1) {
+		c->handshaking = false;
+		if (!c->listener->auth)
+			pending_remove(c->w, c);
+		return 0;
+	}
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		conn_set_mode(c, false);
+		return 1;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		conn_set_mode(c, true);
+		return 1;
+	}
+	LOG_LIMITED(LOG_LEVEL_INFO, "TLS handshake failed: %s",
+	    ERR_reason_error_string(ERR_peek_last_error()) != NULL ?
+		ERR_reason_error_string(ERR_peek_last_error()) : "connection closed");
+	ERR_clear_error();
+	conn_close(c);
+	return -1;
+}
+
+static void
+conn_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int r;
+
+	(void)fd;
+	(void)what;
+	c->w->now = mcd_now();
+	if (c->handshaking) {
+		if (tls_handshake(c) != 0)
+			return;
+		conn_set_mode(c, false);
+	}
+	if (c->writing) {
+		r = conn_flush(c);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		if (r > 0)
+			return;
+		if (c->close_after_write) {
+			conn_close(c);
+			return;
+		}
+		conn_set_mode(c, false);
+		if (!c->yielded && c->inlen == 0)
+			return;
+		c->yielded = c->inlen > 0;
+	}
+	conn_serve(c);
+}
+
+/* --- workers -------------------------------------------------------------------- */
+
+static void
+worker_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	w->now = mcd_now();
+	while (w->pending_head != NULL && w->pending_head->deadline <= w->now) {
+		struct conn *c = w->pending_head;
+		if (c->handshaking)
+			LOG_LIMITED(LOG_LEVEL_INFO, "closed a connection: TLS handshake timed out");
+		else
+			LOG_LIMITED(LOG_LEVEL_INFO,
+			    "closed a connection: not authenticated within the deadline");
+		STAT_INC(w->stats.auth_timeouts);
+		conn_close(c);
+	}
+}
+
+static bool
+conn_idle(const struct conn *c)
+{
+	return c->inlen == 0 && c->outlen == c->outoff && c->swallow == 0;
+}
+
+static void
+worker_handle(struct worker *w, const struct worker_msg *msg)
+{
+	struct conn *c, *next;
+	uint64_t n;
+
+	switch (msg->type) {
+	case WMSG_NEW_CONN:
+		if (w->stopping) {
+			close(msg->fd);
+			atomic_fetch_sub(&w->mcd->curr_conns, 1);
+			break;
+		}
+		conn_new(w, msg->fd, msg->listener);
+		break;
+	case WMSG_SHED:
+		/* Idle client connections first: they lose nothing. */
+		n = msg->n;
+		for (int pass = 0; pass < 2 && n > 0; pass++) {
+			for (c = w->conns; c != NULL && n > 0; c = next) {
+				next = c->all_next;
+				if (c->listener->kind == LISTENER_ADMIN || (pass == 0 && !conn_idle(c)))
+					continue;
+				conn_close(c);
+				n--;
+			}
+		}
+		break;
+	case WMSG_CLOSE_REMOVED:
+		for (c = w->conns; c != NULL; c = next) {
+			next = c->all_next;
+			if (c->tenant != NULL && atomic_load(&c->tenant->removed))
+				conn_close(c);
+		}
+		break;
+	case WMSG_DRAIN:
+		for (c = w->conns; c != NULL; c = next) {
+			next = c->all_next;
+			if (c->listener->kind != LISTENER_ADMIN && conn_idle(c))
+				conn_close(c);
+		}
+		break;
+	case WMSG_STOP:
+		w->stopping = true;
+		for (c = w->conns; c != NULL; c = next) {
+			next = c->all_next;
+			if (c->outlen > c->outoff)
+				c->close_after_write = true;
+			else
+				conn_close(c);
+		}
+		if (w->nconns == 0) {
+			event_base_loopexit(w->base, NULL);
+		} else {
+			struct timeval tv = { STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000 };
+			event_base_loopexit(w->base, &tv);
+		}
+		break;
+	}
+}
+
+static void
+worker_notify(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	char drain[256];
+	struct worker_msg batch[64];
+	size_t n, i;
+
+	(void)what;
+	while (read(fd, drain, sizeof(drain)) > 0)
+		;
+	w->now = mcd_now();
+	for (;;) {
+		pthread_mutex_lock(&w->qlock);
+		for (n = 0; n < 64 && w->qlen > 0; n++) {
+			batch[n] = w->queue[w->qhead];
+			w->qhead = (w->qhead + 1) % MCD_QUEUE_MAX;
+			w->qlen--;
+		}
+		pthread_mutex_unlock(&w->qlock);
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++)
+			worker_handle(w, &batch[i]);
+	}
+}
+
+/* Queues msg for w; false if the queue is full. */
+static bool
+worker_post(struct worker *w, const struct worker_msg *msg)
+{
+	bool wake;
+
+	pthread_mutex_lock(&w->qlock);
+	if (w->qlen == MCD_QUEUE_MAX) {
+		pthread_mutex_unlock(&w->qlock);
+		return false;
+	}
+	w->queue[(w->qhead + w->qlen) % MCD_QUEUE_MAX] = *msg;
+	wake = w->qlen == 0;
+	w->qlen++;
+	pthread_mutex_unlock(&w->qlock);
+	if (wake) {
+		char b = 1;
+		ssize_t r = write(w->notify_wr, &b, 1);
+		(void)r; /* a full pipe already holds a wake-up */
+	}
+	return true;
+}
+
+void
+mcd_broadcast(struct mcd *m, enum worker_msg_type type, uint64_t n)
+{
+	struct worker_msg msg = { .type = type };
+	int i;
+
+	for (i = 0; i < m->nworkers; i++) {
+		/* Spread a shed count over the workers, rounding up. */
+		msg.n = type == WMSG_SHED ? (n + (uint64_t)m->nworkers - 1) / (uint64_t)m->nworkers : n;
+		if (!worker_post(&m->workers[i], &msg))
+			LOG_LIMITED(LOG_LEVEL_WARN, "worker %d queue full; message dropped", i);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static int
+worker_init(struct mcd *m, struct worker *w, int id, char *err, size_t errlen)
+{
+	int fds[2];
+	struct timeval tick = { 0, TICK_MS * 1000 };
+
+	w->id = id;
+	w->mcd = m;
+	pthread_mutex_init(&w->qlock, NULL);
+	w->queue = calloc(MCD_QUEUE_MAX, sizeof(*w->queue));
+	w->rbuf = malloc(MCD_READ_CHUNK);
+	w->base = event_base_new();
+	if (w->queue == NULL || w->rbuf == NULL || w->base == NULL) {
+		snprintf(err, errlen, "out of memory setting up worker %d", id);
+		return -1;
+	}
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	w->notify_rd = fds[0];
+	w->notify_wr = fds[1];
+	w->notify_ev = event_new(w->base, w->notify_rd, EV_READ | EV_PERSIST, worker_notify, w);
+	w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick, w);
+	if (w->notify_ev == NULL || w->tick_ev == NULL) {
+		snprintf(err, errlen, "out of memory setting up worker %d", id);
+		return -1;
+	}
+	event_add(w->notify_ev, NULL);
+	event_add(w->tick_ev, &tick);
+	w->now = mcd_now();
+	return 0;
+}
+
+static void
+worker_release(struct worker *w)
+{
+	struct conn *c, *next;
+
+	for (c = w->conns; c != NULL; c = next) {
+		next = c->all_next;
+		w->stopping = false;
+		conn_close(c);
+	}
+	if (w->notify_ev != NULL)
+		event_free(w->notify_ev);
+	if (w->tick_ev != NULL)
+		event_free(w->tick_ev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	if (w->notify_rd > 0)
+		close(w->notify_rd);
+	if (w->notify_wr > 0)
+		close(w->notify_wr);
+	free(w->queue);
+	free(w->rbuf);
+	free(w->obuf);
+	pthread_mutex_destroy(&w->qlock);
+}
+
+/* --- accepting -------------------------------------------------------------------- */
+
+static void accept_enable(struct mcd *m, bool on);
+
+static void
+accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	accept_enable(arg, true);
+}
+
+static void
+accept_enable(struct mcd *m, bool on)
+{
+	int i;
+
+	for (i = 0; i < m->nlisteners; i++) {
+		if (on)
+			event_add(m->listeners[i].ev, NULL);
+		else
+			event_del(m->listeners[i].ev);
+	}
+}
+
+static void
+listener_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct mcd *m = l->mcd;
+	int i;
+
+	(void)what;
+	for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct worker_msg msg;
+
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				struct timeval tv = { 0, 100000 };
+				LOG_LIMITED(LOG_LEVEL_WARN, "out of file descriptors; not accepting for 100 ms");
+				atomic_fetch_add(&m->listen_disabled_num, 1);
+				accept_enable(m, false);
+				event_add(m->accept_retry, &tv);
+			}
+			return; /* EAGAIN, ECONNABORTED, ... */
+		}
+		if (l->kind != LISTENER_ADMIN &&
+		    atomic_load(&m->curr_conns) >= m->set.max_connections) {
+			ssize_t r = send(cfd, too_many_conns, sizeof(too_many_conns) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)r;
+			close(cfd);
+			atomic_fetch_add(&m->rejected_connections, 1);
+			LOG_LIMITED(LOG_LEVEL_WARN, "connection limit (%d) reached; rejecting clients",
+			    m->set.max_connections);
+			continue;
+		}
+		if (l->kind != LISTENER_ADMIN && atomic_load(&m->draining)) {
+			ssize_t r = send(cfd, draining_msg, sizeof(draining_msg) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)r;
+			close(cfd);
+			continue;
+		}
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		atomic_fetch_add(&m->curr_conns, 1);
+		msg.type = WMSG_NEW_CONN;
+		msg.fd = cfd;
+		msg.listener = l;
+		msg.n = 0;
+		m->next_worker = (m->next_worker + 1) % m->nworkers;
+		if (!worker_post(&m->workers[m->next_worker], &msg)) {
+			close(cfd);
+			atomic_fetch_sub(&m->curr_conns, 1);
+			atomic_fetch_add(&m->rejected_connections, 1);
+		}
+	}
+}
+
+/* --- set-up, run, reload, teardown -------------------------------------------------- */
+
+static int
+tls_setup(struct mcd *m, char *err, size_t errlen)
+{
+	m->ssl_ctx = SSL_CTX_new(TLS_server_method());
+	if (m->ssl_ctx == NULL) {
+		snprintf(err, errlen, "cannot create a TLS context");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(m->ssl_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(m->ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(m->ssl_ctx, m->set.tls_cert) != 1) {
+		snprintf(err, errlen, "cannot load TLS certificate '%s': %s", m->set.tls_cert,
+		    ERR_reason_error_string(ERR_get_error()));
+		return -1;
+	}
+	if (SSL_CTX_use_PrivateKey_file(m->ssl_ctx, m->set.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(m->ssl_ctx) != 1) {
+		snprintf(err, errlen, "cannot load TLS key '%s': %s", m->set.tls_key,
+		    ERR_reason_error_string(ERR_get_error()));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+add_listener(struct mcd *m, enum listener_kind kind, const char *addr, int port, bool auth,
+    char *err, size_t errlen)
+{
+	struct listener *l = &m->listeners[m->nlisteners];
+	char spec[MCD_ADDR_MAX + 16];
+
+	/* "-l host" with "-p port": the port applies unless the address names one. */
+	snprintf(spec, sizeof(spec), "%s", addr);
+	memset(l, 0, sizeof(*l));
+	l->kind = kind;
+	l->auth = auth;
+	l->mcd = m;
+	if (listener_open(l, spec, port, m->set.backlog, err, errlen) < 0)
+		return -1;
+	l->ev = event_new(m->base, l->fd, EV_READ | EV_PERSIST, listener_accept, l);
+	if (l->ev == NULL) {
+		close(l->fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	event_add(l->ev, NULL);
+	m->nlisteners++;
+	return 0;
+}
+
+int
+mcd_reload_tenants(struct mcd *m, char *err, size_t errlen)
+{
+	struct tenant_file tf = { 0 };
+	size_t removed = 0;
+	int rc = -1;
+
+	if (m->set.tenants_path[0] == '\0') {
+		snprintf(err, errlen, "no tenants file configured");
+		return -1;
+	}
+	pthread_mutex_lock(&m->reload_lock);
+	if (tenants_load(&tf, m->set.tenants_path, err, errlen) < 0)
+		goto out;
+	if (tenant_registry_apply(&m->tenants, &tf, mcd_now(), &removed) < 0) {
+		snprintf(err, errlen, "out of memory applying the tenants file");
+		goto out;
+	}
+	if (removed > 0)
+		mcd_broadcast(m, WMSG_CLOSE_REMOVED, 0);
+	snprintf(err, errlen, "%zu tenants, %zu removed", tf.n, removed);
+	rc = 0;
+out:
+	tenants_release(&tf);
+	pthread_mutex_unlock(&m->reload_lock);
+	return rc;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct mcd *m = arg;
+	char msg[256];
+
+	(void)what;
+	if (sig == SIGHUP) {
+		if (m->set.tenants_path[0] == '\0') {
+			log_info("SIGHUP: no tenants file to re-read");
+			return;
+		}
+		if (mcd_reload_tenants(m, msg, sizeof(msg)) < 0)
+			log_err("SIGHUP: keeping the running tenants: %s", msg);
+		else
+			log_info("SIGHUP: tenants re-read: %s", msg);
+		return;
+	}
+	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	event_base_loopbreak(m->base);
+}
+
+static void
+raise_fd_limit(int want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur >= (rlim_t)want)
+		return;
+	rl.rlim_cur = (rlim_t)want;
+	if (rl.rlim_max < rl.rlim_cur)
+		rl.rlim_max = rl.rlim_cur;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+mcd_setup(struct mcd *m, char *err, size_t errlen)
+{
+	const struct mcd_settings *s = &m->set;
+	bool auth = s->tenants_path[0] != '\0';
+	int i;
+
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	pthread_mutex_init(&m->reload_lock, NULL);
+	m->started_mono_ms = mcd_now();
+	m->started_unix = (int64_t)time(NULL);
+	raise_fd_limit(s->max_connections + 64);
+	if (auth) {
+		struct tenant_file tf = { 0 };
+		if (tenants_load(&tf, s->tenants_path, err, errlen) < 0)
+			return -1;
+		memset(&m->tenants, 0, sizeof(m->tenants));
+		pthread_rwlock_init(&m->tenants.lock, NULL);
+		m->tenants.default_limit = s->memory;
+		if (tenant_registry_apply(&m->tenants, &tf, m->started_mono_ms, NULL) < 0) {
+			tenants_release(&tf);
+			snprintf(err, errlen, "out of memory loading tenants");
+			return -1;
+		}
+		tenants_release(&tf);
+	} else if (tenant_registry_init_default(&m->tenants, s->memory) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	m->base = event_base_new();
+	if (m->base == NULL) {
+		snprintf(err, errlen, "cannot create an event loop");
+		return -1;
+	}
+	m->accept_retry = evtimer_new(m->base, accept_retry, m);
+	if (s->tls_port != 0 && tls_setup(m, err, errlen) < 0)
+		return -1;
+	if (add_listener(m, LISTENER_CLIENT, s->listen, s->port, auth, err, errlen) < 0)
+		return -1;
+	if (s->tls_port != 0 && add_listener(m, LISTENER_TLS,
+	    s->tls_listen[0] ? s->tls_listen : s->listen, s->tls_port, auth, err, errlen) < 0)
+		return -1;
+	if (s->admin_port != 0 && add_listener(m, LISTENER_ADMIN, s->admin_listen,
+	    s->admin_port, auth, err, errlen) < 0)
+		return -1;
+	m->nworkers = s->threads;
+	for (i = 0; i < m->nworkers; i++) {
+		if (worker_init(m, &m->workers[i], i, err, errlen) < 0)
+			return -1;
+	}
+	m->sig_term = evsignal_new(m->base, SIGTERM, on_signal, m);
+	m->sig_int = evsignal_new(m->base, SIGINT, on_signal, m);
+	m->sig_hup = evsignal_new(m->base, SIGHUP, on_signal, m);
+	event_add(m->sig_term, NULL);
+	event_add(m->sig_int, NULL);
+	event_add(m->sig_hup, NULL);
+	return 0;
+}
+
+int
+mcd_run(struct mcd *m)
+{
+	int i;
+
+	for (i = 0; i < m->nworkers; i++) {
+		if (pthread_create(&m->workers[i].thread, NULL, worker_main, &m->workers[i]) != 0)
+			log_fatal("cannot start worker thread %d: %s", i, strerror(errno));
+	}
+	for (i = 0; i < m->nlisteners; i++)
+		log_info("listening on %s (%s%s)", m->listeners[i].addr,
+		    m->listeners[i].kind == LISTENER_ADMIN ? "admin" :
+		    m->listeners[i].kind == LISTENER_TLS ? "tls" : "client",
+		    m->listeners[i].auth ? ", authentication required" : "");
+	event_base_dispatch(m->base);
+	/* Stop accepting, let every worker finish what it was sending, then go. */
+	for (i = 0; i < m->nlisteners; i++) {
+		event_del(m->listeners[i].ev);
+		close(m->listeners[i].fd);
+		m->listeners[i].fd = -1;
+	}
+	mcd_broadcast(m, WMSG_STOP, 0);
+	for (i = 0; i < m->nworkers; i++)
+		pthread_join(m->workers[i].thread, NULL);
+	return 0;
+}
+
+void
+mcd_teardown(struct mcd *m)
+{
+	int i;
+
+	for (i = 0; i < m->nworkers; i++)
+		worker_release(&m->workers[i]);
+	for (i = 0; i < m->nlisteners; i++) {
+		if (m->listeners[i].ev != NULL)
+			event_free(m->listeners[i].ev);
+		if (m->listeners[i].fd >= 0)
+			close(m->listeners[i].fd);
+	}
+	if (m->accept_retry != NULL)
+		event_free(m->accept_retry);
+	if (m->sig_term != NULL)
+		event_free(m->sig_term);
+	if (m->sig_int != NULL)
+		event_free(m->sig_int);
+	if (m->sig_hup != NULL)
+		event_free(m->sig_hup);
+	if (m->base != NULL)
+		event_base_free(m->base);
+	if (m->ssl_ctx != NULL)
+		SSL_CTX_free(m->ssl_ctx);
+	tenant_registry_release(&m->tenants);
+	pthread_mutex_destroy(&m->reload_lock);
+}

@@ -1,0 +1,266 @@
+/*
+ * stats — the `stats` replies of mcd. Names are memcached's where the meaning is
+ * the same, so existing dashboards and exporters read them unchanged.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mcd.h"
+
+static void
+stat_u64(struct worker *w, const char *name, uint64_t v)
+{
+	out_append(w, "STAT ", 5);
+	out_append(w, name, strlen(name));
+	out_append(w, " ", 1);
+	out_u64(w, v);
+	out_append(w, "\r\n", 2);
+}
+
+static void
+stat_str(struct worker *w, const char *name, const char *v)
+{
+	out_append(w, "STAT ", 5);
+	out_append(w, name, strlen(name));
+	out_append(w, " ", 1);
+	out_append(w, v, strlen(v));
+	out_append(w, "\r\n", 2);
+}
+
+static void
+stat_prefixed(struct worker *w, const char *prefix, const char *name, uint64_t v)
+{
+	char full[TENANT_NAME_MAX + 96];
+
+	snprintf(full, sizeof(full), "%s:%s", prefix, name);
+	stat_u64(w, full, v);
+}
+
+/* Sums of the store counters of every tenant. */
+struct store_sum {
+	struct store_stats s;
+	size_t tenants;
+};
+
+static void
+add_store(void *arg, struct tenant *t)
+{
+	struct store_sum *sum = arg;
+	struct store_stats s;
+
+	store_get_stats(t->store, &s);
+	sum->s.limit += s.limit;
+	sum->s.bytes += s.bytes;
+	sum->s.curr_items += s.curr_items;
+	sum->s.total_items += s.total_items;
+	sum->s.evictions += s.evictions;
+	sum->s.evicted_unfetched += s.evicted_unfetched;
+	sum->s.expired_unfetched += s.expired_unfetched;
+	sum->s.reclaimed += s.reclaimed;
+	sum->s.get_hits += s.get_hits;
+	sum->s.get_misses += s.get_misses;
+	sum->s.get_expired += s.get_expired;
+	sum->s.get_flushed += s.get_flushed;
+	sum->s.touch_hits += s.touch_hits;
+	sum->s.touch_misses += s.touch_misses;
+	sum->s.delete_hits += s.delete_hits;
+	sum->s.delete_misses += s.delete_misses;
+	sum->s.incr_hits += s.incr_hits;
+	sum->s.incr_misses += s.incr_misses;
+	sum->s.decr_hits += s.decr_hits;
+	sum->s.decr_misses += s.decr_misses;
+	sum->s.cas_hits += s.cas_hits;
+	sum->s.cas_misses += s.cas_misses;
+	sum->s.cas_badval += s.cas_badval;
+	sum->tenants++;
+}
+
+static void
+write_store_stats(struct worker *w, const struct store_stats *s)
+{
+	stat_u64(w, "get_hits", s->get_hits);
+	stat_u64(w, "get_misses", s->get_misses);
+	stat_u64(w, "get_expired", s->get_expired);
+	stat_u64(w, "get_flushed", s->get_flushed);
+	stat_u64(w, "delete_misses", s->delete_misses);
+	stat_u64(w, "delete_hits", s->delete_hits);
+	stat_u64(w, "incr_misses", s->incr_misses);
+	stat_u64(w, "incr_hits", s->incr_hits);
+	stat_u64(w, "decr_misses", s->decr_misses);
+	stat_u64(w, "decr_hits", s->decr_hits);
+	stat_u64(w, "cas_misses", s->cas_misses);
+	stat_u64(w, "cas_hits", s->cas_hits);
+	stat_u64(w, "cas_badval", s->cas_badval);
+	stat_u64(w, "touch_hits", s->touch_hits);
+	stat_u64(w, "touch_misses", s->touch_misses);
+}
+
+static void
+write_store_tail(struct worker *w, const struct store_stats *s)
+{
+	stat_u64(w, "limit_maxbytes", s->limit);
+	stat_u64(w, "bytes", s->bytes);
+	stat_u64(w, "curr_items", s->curr_items);
+	stat_u64(w, "total_items", s->total_items);
+	stat_u64(w, "expired_unfetched", s->expired_unfetched);
+	stat_u64(w, "evicted_unfetched", s->evicted_unfetched);
+	stat_u64(w, "evictions", s->evictions);
+	stat_u64(w, "reclaimed", s->reclaimed);
+}
+
+static void
+write_rusage(struct worker *w)
+{
+	struct rusage ru;
+	char v[48];
+
+	getrusage(RUSAGE_SELF, &ru);
+	snprintf(v, sizeof(v), "%ld.%06ld", (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+	stat_str(w, "rusage_user", v);
+	snprintf(v, sizeof(v), "%ld.%06ld", (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec);
+	stat_str(w, "rusage_system", v);
+}
+
+void
+stats_write_global(struct conn *c, const struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct worker_stats t = { 0 };
+	struct store_sum sum = { 0 };
+	int i;
+
+	(void)req;
+	for (i = 0; i < m->nworkers; i++) {
+		struct worker_stats *s = &m->workers[i].stats;
+#define SUM(f) t.f += STAT_GET(s->f)
+		SUM(curr_connections); SUM(total_connections); SUM(conn_yields);
+		SUM(bytes_read); SUM(bytes_written); SUM(auth_cmds); SUM(auth_errors);
+		SUM(auth_timeouts); SUM(cmd_get); SUM(cmd_set); SUM(cmd_touch); SUM(cmd_flush);
+		SUM(cmd_meta); SUM(protocol_errors); SUM(closed_line_too_long); SUM(oom_errors);
+#undef SUM
+	}
+	tenant_registry_foreach(&m->tenants, add_store, &sum);
+	stat_u64(w, "pid", (uint64_t)getpid());
+	stat_u64(w, "uptime", (uint64_t)((w->now - m->started_mono_ms) / 1000));
+	stat_u64(w, "time", (uint64_t)mcd_unix_now(m, w->now));
+	stat_str(w, "version", MCD_VERSION);
+	stat_u64(w, "pointer_size", sizeof(void *) * 8);
+	write_rusage(w);
+	stat_u64(w, "max_connections", (uint64_t)m->set.max_connections);
+	stat_u64(w, "curr_connections", t.curr_connections);
+	stat_u64(w, "total_connections", t.total_connections);
+	stat_u64(w, "rejected_connections", atomic_load(&m->rejected_connections));
+	stat_u64(w, "connection_structures", t.curr_connections);
+	stat_u64(w, "cmd_get", t.cmd_get);
+	stat_u64(w, "cmd_set", t.cmd_set);
+	stat_u64(w, "cmd_flush", t.cmd_flush);
+	stat_u64(w, "cmd_touch", t.cmd_touch);
+	stat_u64(w, "cmd_meta", t.cmd_meta);
+	write_store_stats(w, &sum.s);
+	stat_u64(w, "auth_cmds", t.auth_cmds);
+	stat_u64(w, "auth_errors", t.auth_errors);
+	stat_u64(w, "auth_timeouts", t.auth_timeouts);
+	stat_u64(w, "bytes_read", t.bytes_read);
+	stat_u64(w, "bytes_written", t.bytes_written);
+	stat_u64(w, "accepting_conns", atomic_load(&m->draining) ? 0 : 1);
+	stat_u64(w, "listen_disabled_num", atomic_load(&m->listen_disabled_num));
+	stat_u64(w, "threads", (uint64_t)m->nworkers);
+	stat_u64(w, "conn_yields", t.conn_yields);
+	stat_u64(w, "protocol_errors", t.protocol_errors);
+	stat_u64(w, "closed_line_too_long", t.closed_line_too_long);
+	stat_u64(w, "out_of_memory_errors", t.oom_errors);
+	stat_u64(w, "log_lines", log_lines_total());
+	stat_u64(w, "log_lines_suppressed", log_suppressed_total());
+	stat_u64(w, "tenants", m->tenants.auth ? sum.tenants : 0);
+	write_store_tail(w, &sum.s);
+	out_append(w, "END\r\n", 5);
+}
+
+void
+stats_write_tenant(struct conn *c, struct tenant *t)
+{
+	struct worker *w = c->w;
+	struct tenant_counters *k = &t->counters;
+	struct store_stats s;
+
+	store_get_stats(t->store, &s);
+	stat_u64(w, "pid", (uint64_t)getpid());
+	stat_u64(w, "uptime", (uint64_t)((w->now - w->mcd->started_mono_ms) / 1000));
+	stat_u64(w, "time", (uint64_t)mcd_unix_now(w->mcd, w->now));
+	stat_str(w, "version", MCD_VERSION);
+	stat_str(w, "tenant", t->name);
+	stat_u64(w, "curr_connections", atomic_load(&k->curr_connections));
+	stat_u64(w, "total_connections", atomic_load(&k->total_connections));
+	stat_u64(w, "cmd_get", atomic_load(&k->cmd_get));
+	stat_u64(w, "cmd_set", atomic_load(&k->cmd_set));
+	stat_u64(w, "cmd_flush", atomic_load(&k->cmd_flush));
+	stat_u64(w, "cmd_touch", atomic_load(&k->cmd_touch));
+	write_store_stats(w, &s);
+	stat_u64(w, "auth_cmds", atomic_load(&k->auth_cmds));
+	stat_u64(w, "denied_cmds", atomic_load(&k->denied));
+	write_store_tail(w, &s);
+	out_append(w, "END\r\n", 5);
+}
+
+void
+stats_write_settings(struct conn *c)
+{
+	struct worker *w = c->w;
+	const struct mcd_settings *s = &w->mcd->set;
+
+	stat_u64(w, "maxbytes", s->memory);
+	stat_u64(w, "maxconns", (uint64_t)s->max_connections);
+	stat_u64(w, "tcpport", (uint64_t)s->port);
+	stat_str(w, "inter", s->listen);
+	stat_u64(w, "num_threads", (uint64_t)s->threads);
+	stat_u64(w, "item_size_max", s->item_max);
+	stat_u64(w, "tcp_backlog", (uint64_t)s->backlog);
+	stat_u64(w, "reqs_per_event", MCD_REQS_PER_EVENT);
+	stat_str(w, "auth_enabled_ascii", s->tenants_path[0] ? "yes" : "no");
+	stat_u64(w, "auth_timeout_ms", (uint64_t)s->auth_timeout_ms);
+	stat_u64(w, "admin_port", (uint64_t)s->admin_port);
+	stat_u64(w, "tls_port", (uint64_t)s->tls_port);
+	stat_str(w, "evictions", "on");
+	stat_str(w, "cas_enabled", "yes");
+	out_append(w, "END\r\n", 5);
+}
+
+static void
+write_one_tenant(void *arg, struct tenant *t)
+{
+	struct worker *w = arg;
+	struct tenant_counters *k = &t->counters;
+	struct store_stats s;
+	char caps[64], prefix[TENANT_NAME_MAX + 16];
+
+	store_get_stats(t->store, &s);
+	tenant_caps_format(atomic_load(&t->caps), caps, sizeof(caps));
+	snprintf(prefix, sizeof(prefix), "tenant:%s", t->name);
+	out_append(w, "STAT ", 5);
+	out_append(w, prefix, strlen(prefix));
+	out_append(w, ":caps ", 6);
+	out_str(w, caps[0] ? caps : "none");
+	stat_prefixed(w, prefix, "curr_connections", atomic_load(&k->curr_connections));
+	stat_prefixed(w, prefix, "total_connections", atomic_load(&k->total_connections));
+	stat_prefixed(w, prefix, "cmd_get", atomic_load(&k->cmd_get));
+	stat_prefixed(w, prefix, "cmd_set", atomic_load(&k->cmd_set));
+	stat_prefixed(w, prefix, "cmd_flush", atomic_load(&k->cmd_flush));
+	stat_prefixed(w, prefix, "get_hits", s.get_hits);
+	stat_prefixed(w, prefix, "get_misses", s.get_misses);
+	stat_prefixed(w, prefix, "curr_items", s.curr_items);
+	stat_prefixed(w, prefix, "bytes", s.bytes);
+	stat_prefixed(w, prefix, "limit_maxbytes", s.limit);
+	stat_prefixed(w, prefix, "evictions", s.evictions);
+	stat_prefixed(w, prefix, "denied_cmds", atomic_load(&k->denied));
+}
+
+void
+stats_write_tenants(struct conn *c)
+{
+	tenant_registry_foreach(&c->w->mcd->tenants, write_one_tenant, c->w);
+	out_append(c->w, "END\r\n", 5);
+}

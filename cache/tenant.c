@@ -1,0 +1,232 @@
+#include "tenant.h"
+
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct tenant *
+tenant_new(const char *name, uint64_t limit)
+{
+	struct tenant *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	if ((t->store = store_new(limit)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	atomic_store(&t->refs, 1);
+	return t;
+}
+
+void
+tenant_get(struct tenant *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void
+tenant_put(struct tenant *t)
+{
+	if (t == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+		store_free(t->store);
+		free(t);
+	}
+}
+
+int
+tenant_registry_init_default(struct tenant_registry *r, uint64_t limit)
+{
+	memset(r, 0, sizeof(*r));
+	pthread_rwlock_init(&r->lock, NULL);
+	r->default_limit = limit;
+	r->tenants = calloc(1, sizeof(*r->tenants));
+	if (r->tenants == NULL)
+		return -1;
+	if ((r->tenants[0] = tenant_new("", limit)) == NULL) {
+		free(r->tenants);
+		return -1;
+	}
+	atomic_store(&r->tenants[0]->caps, TENANT_CAPS_DEFAULT);
+	r->n = 1;
+	r->auth = false;
+	return 0;
+}
+
+static int
+cmp_tenant(const void *a, const void *b)
+{
+	const struct tenant *x = *(struct tenant *const *)a;
+	const struct tenant *y = *(struct tenant *const *)b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* Index of name in the sorted array, or -1. Caller holds the lock. */
+static ssize_t
+find_locked(const struct tenant_registry *r, const char *name, size_t len)
+{
+	size_t lo = 0, hi = r->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const char *mn = r->tenants[mid]->name;
+		size_t ml = strlen(mn);
+		int c = memcmp(mn, name, ml < len ? ml : len);
+		if (c == 0)
+			c = ml < len ? -1 : ml > len ? 1 : 0;
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+int
+tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf, int64_t now,
+    size_t *removed)
+{
+	struct tenant **next;
+	bool *kept;
+	size_t i, gone = 0;
+
+	next = calloc(tf->n ? tf->n : 1, sizeof(*next));
+	kept = calloc(r->n ? r->n : 1, sizeof(*kept));
+	if (next == NULL || kept == NULL) {
+		free(next);
+		free(kept);
+		return -1;
+	}
+	pthread_rwlock_wrlock(&r->lock);
+	/* First find or create every tenant of the file, without changing anything
+	 * visible, so that a failure leaves the registry as it was. */
+	for (i = 0; i < tf->n; i++) {
+		const struct tenant_entry *e = &tf->entries[i];
+		ssize_t at = r->auth ? find_locked(r, e->name, strlen(e->name)) : -1;
+		if (at >= 0) {
+			next[i] = r->tenants[at];
+			kept[at] = true;
+		} else if ((next[i] = tenant_new(e->name, e->limit)) == NULL) {
+			while (i-- > 0) {
+				ssize_t k = r->auth ? find_locked(r, next[i]->name,
+				    strlen(next[i]->name)) : -1;
+				if (k < 0 || r->tenants[k] != next[i])
+					tenant_put(next[i]);
+			}
+			pthread_rwlock_unlock(&r->lock);
+			free(next);
+			free(kept);
+			return -1;
+		}
+	}
+	/* Commit. */
+	for (i = 0; i < tf->n; i++) {
+		const struct tenant_entry *e = &tf->entries[i];
+		memcpy(next[i]->salt, e->salt, sizeof(e->salt));
+		memcpy(next[i]->hash, e->hash, sizeof(e->hash));
+		atomic_store(&next[i]->caps, e->caps);
+		store_set_limit(next[i]->store, e->limit, now);
+	}
+	for (i = 0; i < r->n; i++) {
+		if (!kept[i]) {
+			atomic_store(&r->tenants[i]->removed, true);
+			tenant_put(r->tenants[i]);
+			if (r->auth)
+				gone++;
+		}
+	}
+	free(r->tenants);
+	r->tenants = next;
+	r->n = tf->n;
+	r->auth = true;
+	qsort(r->tenants, r->n, sizeof(*r->tenants), cmp_tenant);
+	pthread_rwlock_unlock(&r->lock);
+	free(kept);
+	if (removed != NULL)
+		*removed = gone;
+	return 0;
+}
+
+void
+tenant_registry_release(struct tenant_registry *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		tenant_put(r->tenants[i]);
+	free(r->tenants);
+	pthread_rwlock_destroy(&r->lock);
+	memset(r, 0, sizeof(*r));
+}
+
+struct tenant *
+tenant_authenticate(struct tenant_registry *r, const char *name, size_t namelen,
+    const char *password, size_t pwlen)
+{
+	struct tenant_entry probe;
+	struct tenant *t = NULL;
+	ssize_t at;
+
+	if (namelen > TENANT_NAME_MAX || pwlen > TENANT_PASSWORD_MAX)
+		return NULL;
+	pthread_rwlock_rdlock(&r->lock);
+	at = r->auth ? find_locked(r, name, namelen) : -1;
+	if (at >= 0) {
+		memcpy(probe.salt, r->tenants[at]->salt, sizeof(probe.salt));
+		memcpy(probe.hash, r->tenants[at]->hash, sizeof(probe.hash));
+		if (tenant_verify(&probe, password, pwlen)) {
+			t = r->tenants[at];
+			tenant_get(t);
+		}
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return t;
+}
+
+struct tenant *
+tenant_default(struct tenant_registry *r)
+{
+	struct tenant *t = NULL;
+
+	pthread_rwlock_rdlock(&r->lock);
+	if (!r->auth && r->n == 1) {
+		t = r->tenants[0];
+		tenant_get(t);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return t;
+}
+
+struct tenant *
+tenant_find(struct tenant_registry *r, const char *name, size_t len)
+{
+	struct tenant *t = NULL;
+	ssize_t at;
+
+	pthread_rwlock_rdlock(&r->lock);
+	at = find_locked(r, name, len);
+	if (at >= 0) {
+		t = r->tenants[at];
+		tenant_get(t);
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return t;
+}
+
+void
+tenant_registry_foreach(struct tenant_registry *r, void (*fn)(void *arg, struct tenant *t),
+    void *arg)
+{
+	size_t i;
+
+	pthread_rwlock_rdlock(&r->lock);
+	for (i = 0; i < r->n; i++)
+		fn(arg, r->tenants[i]);
+	pthread_rwlock_unlock(&r->lock);
+}

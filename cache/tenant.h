@@ -1,0 +1,91 @@
+/*
+ * tenant — the running server's tenants: each with its own store, counters and
+ * credentials, looked up by name at authentication.
+ *
+ * The registry is rebuilt from the tenants file on start and on reload. A tenant
+ * that stays in the file keeps its struct (and its store: nothing is flushed by a
+ * reload); its password, limit and capabilities are updated in place. A tenant
+ * that left the file is marked removed; the server closes its connections, and the
+ * struct is freed when the last reference goes (tenant_put).
+ *
+ * Without a tenants file the registry holds one default tenant (name ""), used by
+ * every connection without authentication — memcached's behaviour.
+ */
+#ifndef MCOPS_TENANT_H
+#define MCOPS_TENANT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "tenants.h"
+
+/* Counters of one tenant, updated with relaxed atomics from every worker. */
+struct tenant_counters {
+	_Atomic uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush, cmd_meta;
+	_Atomic uint64_t curr_connections, total_connections;
+	_Atomic uint64_t bytes_read, bytes_written;
+	_Atomic uint64_t auth_cmds, auth_errors;
+	_Atomic uint64_t denied; /* commands refused for lack of a capability */
+};
+
+struct tenant {
+	char name[TENANT_NAME_MAX + 1];
+	struct store *store;           /* owned */
+	_Atomic unsigned caps;         /* enum tenant_cap bits */
+	_Atomic int refs;              /* registry + each connection */
+	_Atomic bool removed;          /* left the tenants file */
+	struct tenant_counters counters;
+	/* Credentials, read under the registry lock (they change on reload). */
+	uint8_t salt[TENANT_SALT_LEN];
+	uint8_t hash[TENANT_HASH_LEN];
+};
+
+struct tenant_registry {
+	pthread_rwlock_t lock;
+	struct tenant **tenants;       /* sorted by name */
+	size_t n;
+	bool auth;                     /* false: the single default tenant */
+	uint64_t default_limit;        /* memory of the default tenant (-m) */
+};
+
+/* No tenants file: one default tenant with `limit` bytes. 0 or -1 (no memory). */
+int tenant_registry_init_default(struct tenant_registry *r, uint64_t limit);
+
+/*
+ * Builds or updates the registry from a loaded tenants file (see the top of this
+ * header). `now` is the server clock (for shrinking limits). On failure (memory)
+ * returns -1 and leaves the registry as it was. *removed receives the number of
+ * tenants that were removed (their connections must be closed).
+ */
+int tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf,
+    int64_t now, size_t *removed);
+
+void tenant_registry_release(struct tenant_registry *r);
+
+/*
+ * Checks credentials. Returns the tenant with a reference taken (tenant_put it),
+ * or NULL if the name is unknown or the password wrong. Constant time in the hash.
+ */
+struct tenant *tenant_authenticate(struct tenant_registry *r, const char *name,
+    size_t namelen, const char *password, size_t pwlen);
+
+/* The default tenant (auth off) with a reference taken. */
+struct tenant *tenant_default(struct tenant_registry *r);
+
+/* A tenant by name with a reference taken, or NULL. */
+struct tenant *tenant_find(struct tenant_registry *r, const char *name, size_t len);
+
+void tenant_get(struct tenant *t);
+void tenant_put(struct tenant *t);
+
+/*
+ * Calls fn for every tenant under the registry's read lock (fn must not call
+ * back into the registry).
+ */
+void tenant_registry_foreach(struct tenant_registry *r,
+    void (*fn)(void *arg, struct tenant *t), void *arg);
+
+#endif
