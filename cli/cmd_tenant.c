@@ -644,19 +644,19 @@ run_list(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	return MCTL_EXIT_OK;
 }
 
-/* Asks on the terminal; without one, only --yes confirms. */
+/* Asks on the terminal; without one, only --yes confirms. what: "remove tenant 'x'". */
 static int
-confirm(const struct mctl *ctx, const char *question)
+confirm(const struct mctl *ctx, const char *what, const char *consequence)
 {
 	char answer[CONFIRM_LEN];
 
 	if (ctx->yes)
 		return MCTL_EXIT_OK;
 	if (!isatty(STDIN_FILENO)) {
-		mctl_error("%s: not confirmed (stdin is not a terminal; add --yes)", question);
+		mctl_error("%s: not confirmed (stdin is not a terminal; add --yes)", what);
 		return MCTL_EXIT_USAGE;
 	}
-	fprintf(stderr, "%s [y/N] ", question);
+	fprintf(stderr, "%s? %s [y/N] ", what, consequence);
 	fflush(stderr);
 	if (fgets(answer, sizeof(answer), stdin) == NULL ||
 	    (strcmp(answer, "y\n") != 0 && strcmp(answer, "yes\n") != 0)) {
@@ -669,31 +669,39 @@ confirm(const struct mctl *ctx, const char *question)
 static int
 run_remove(struct mctl *ctx, const struct tenant_args *a, const char *path)
 {
-	char err[TENANTS_ERR_LEN], question[TENANT_NAME_MAX + 96];
+	char err[TENANTS_ERR_LEN], what[TENANT_NAME_MAX + 32];
 	const char *name = a->pos[0];
 	struct edit ed;
 	int rc;
 
 	if (!name_ok(name))
 		return MCTL_EXIT_USAGE;
+	/*
+	 * Ask before taking the lock, so that a prompt left open does not block other
+	 * operators; the locked edit below checks again.
+	 */
+	if (!ctx->yes) {
+		rc = edit_begin(path, false, &ed);
+		if (rc != MCTL_EXIT_OK)
+			return rc;
+		rc = tenants_find(&ed.tf, name, strlen(name)) != NULL ? MCTL_EXIT_OK : MCTL_EXIT_FAIL;
+		edit_end(&ed);
+		if (rc != MCTL_EXIT_OK) {
+			mctl_error("no tenant '%s' in %s", name, path);
+			return rc;
+		}
+		snprintf(what, sizeof(what), "remove tenant '%s'", name);
+		rc = confirm(ctx, what, "Its connections close when mcd reloads.");
+		if (rc != MCTL_EXIT_OK)
+			return rc;
+	}
 	rc = edit_begin(path, false, &ed);
 	if (rc != MCTL_EXIT_OK)
 		return rc;
-	if (tenants_find(&ed.tf, name, strlen(name)) == NULL) {
-		mctl_error("no tenant '%s' in %s", name, path);
+	if (tenants_remove(&ed.tf, name, err, sizeof(err)) < 0) {
+		mctl_error("%s in %s", err, path);
 		edit_end(&ed);
 		return MCTL_EXIT_FAIL;
-	}
-	snprintf(question, sizeof(question),
-	    "remove tenant '%s' (its connections close when mcd reloads)?", name);
-	rc = confirm(ctx, question);
-	if (rc == MCTL_EXIT_OK && tenants_remove(&ed.tf, name, err, sizeof(err)) < 0) {
-		mctl_error("%s", err);
-		rc = MCTL_EXIT_FAIL;
-	}
-	if (rc != MCTL_EXIT_OK) {
-		edit_end(&ed);
-		return rc;
 	}
 	rc = edit_commit(path, &ed);
 	if (rc != MCTL_EXIT_OK)

@@ -281,3 +281,26 @@ def test_help_exits_0_and_bare_tenant_is_a_usage_error(work):
     assert r.returncode == 0
     r = mctl(work, "tenant")
     assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_concurrent_adds_lose_no_tenant(work):
+    """Each add reads, changes and renames the whole file; the directory lock keeps
+    parallel operators from overwriting each other's change."""
+    env = dict(os.environ)
+    env.pop("MCOPS_CONFIG", None)
+    names = [f"t{i}" for i in range(8)]
+    ps = [subprocess.Popen([binary("mctl"), "tenant", "add", n, "--json"], cwd=work, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE) for n in names]
+    try:
+        results = [p.communicate(timeout=20) for p in ps]
+    finally:
+        for p in ps:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=5)
+    assert [p.returncode for p in ps] == [0] * len(names), [r[1] for r in results]
+    e = entries(work / "etc" / "tenants")
+    assert sorted(e) == sorted(names)
+    for n, (out, _) in zip(names, results):
+        assert verifies(e[n], json.loads(out)["password"])
