@@ -8,12 +8,15 @@ import hashlib
 import json
 import os
 import re
+import signal
+import socket
 import stat
 import subprocess
+import time
 
 import pytest
 
-from conftest import binary
+from conftest import binary, free_port, wait_port
 
 SALT_HEX = 32
 HASH_HEX = 64
@@ -304,3 +307,38 @@ def test_concurrent_adds_lose_no_tenant(work):
     assert sorted(e) == sorted(names)
     for n, (out, _) in zip(names, results):
         assert verifies(e[n], json.loads(out)["password"])
+
+
+def auth_reply(port, name, password, timeout=5.0):
+    """Sends the auth set (and a version) to mcd; returns everything it answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(f"set {name} 0 0 {len(password)}\r\n{password}\r\nversion\r\n".encode())
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not (b"VERSION" in data or b"ERROR" in data):
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data.decode("ascii", "replace")
+
+
+def test_mcd_accepts_the_printed_password_and_a_new_one_after_sighup(work, procs):
+    """The file mctl writes is the file mcd reads: the password printed by add
+    authenticates, and after passwd and SIGHUP only the new one does."""
+    old = json.loads(mctl(work, "tenant", "add", "acme", "--json").stdout)["password"]
+    port = free_port()
+    mcd = procs.start([binary("mcd"), "-p", str(port), "-l", "127.0.0.1",
+                       "--tenants", str(work / "etc" / "tenants"),
+                       "--admin-port", str(free_port())], cwd=work)
+    wait_port(port, proc=mcd)
+    assert auth_reply(port, "acme", old).startswith("STORED\r\nVERSION")
+    assert "CLIENT_ERROR authentication failure" in auth_reply(port, "acme", old[:-1] + "!")
+
+    new = json.loads(mctl(work, "tenant", "passwd", "acme", "--json").stdout)["password"]
+    os.kill(mcd.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "STORED" not in auth_reply(port, "acme", new) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert auth_reply(port, "acme", new).startswith("STORED\r\nVERSION")
+    assert "CLIENT_ERROR authentication failure" in auth_reply(port, "acme", old)
