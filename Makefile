@@ -10,6 +10,8 @@
 # The targets a newcomer types (demo, check, bench) first run scripts/setup, which
 # installs the Debian packages the build and tests need and is silent when all are there.
 
+.DEFAULT_GOAL := all
+
 SAN ?= 0
 ifneq ($(CI),)
 WERROR ?= 1
