@@ -102,6 +102,8 @@ static const char *const migrations[ILOG_SCHEMA_VERSION] = {
 	"  WHERE event_id IS NOT NULL;"
 	"CREATE INDEX outbox_due ON outbox(next_attempt_at)"
 	"  WHERE done_at IS NULL AND gave_up_at IS NULL;"
+	"CREATE INDEX outbox_sink_due ON outbox(sink, next_attempt_at)"
+	"  WHERE done_at IS NULL AND gave_up_at IS NULL;"
 	"CREATE INDEX outbox_event ON outbox(event_id);"
 	"CREATE TABLE cursors ("
 	"  consumer TEXT PRIMARY KEY,"
@@ -2732,7 +2734,7 @@ ilog_prune(struct ilog *log, int64_t before, struct ilog_prune_result *res, char
 {
 	struct prune_args a = { .before = before };
 	struct ilog_prune_result total = { 0 };
-	enum ilog_status st;
+	enum ilog_status st = ILOG_OK;
 
 	for (a.phase = 0; a.phase < 3; a.phase++) {
 		do {

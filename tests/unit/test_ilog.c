@@ -1,0 +1,1254 @@
+/*
+ * Unit tests of lib/ilog: schema and migrations, incident transitions, idempotent
+ * open-or-update, events, tail and cursors, pages, the outbox's backoff (with an
+ * injected clock and random source), retention and export.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <sqlite3.h>
+
+#include "ilog.h"
+
+/* A fake clock: fixed time moved by tests; random values from a list, then 0. */
+struct fake {
+	int64_t now;
+	uint64_t randoms[8];
+	size_t nrandom, next_random;
+};
+
+static int64_t
+fake_now(void *arg)
+{
+	return ((struct fake *)arg)->now;
+}
+
+static uint64_t
+fake_random(void *arg)
+{
+	struct fake *f = arg;
+
+	return f->next_random < f->nrandom ? f->randoms[f->next_random++] : 0;
+}
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct ilog *log;
+	struct fake fake;
+	char err[ILOG_ERR_LEN];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct ilog_clock clock = { fake_now, fake_random, NULL };
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_ilog.XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/log.db", fx->dir);
+	fx->log = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
+	if (fx->log == NULL)
+		return -1;
+	fx->fake.now = 1700000000000;
+	clock.arg = &fx->fake;
+	ilog_set_clock(fx->log, &clock);
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+	struct dirent *de;
+	char p[400];
+	DIR *d;
+
+	ilog_close(fx->log);
+	/* Every file a test made lives in the fixture's directory. */
+	if ((d = opendir(fx->dir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", fx->dir, de->d_name);
+			unlink(p);
+		}
+		closedir(d);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static int64_t
+open_incident(struct fixture *fx, const char *fp, enum ilog_severity sev)
+{
+	struct ilog_incident_spec sp = { .fingerprint = fp, .kind = "storm", .cluster = "c1",
+		.node = "n1", .severity = sev, .title = "Connection storm on n1" };
+	struct ilog_upsert_result r;
+
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	return r.id;
+}
+
+static size_t
+count_events(struct fixture *fx, int64_t incident)
+{
+	struct ilog_events ev = { 0 };
+	size_t n;
+
+	assert_int_equal(ilog_timeline(fx->log, incident, &ev, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	n = ev.n;
+	ilog_events_release(&ev);
+	return n;
+}
+
+/* --- open-or-update ------------------------------------------------------------------- */
+
+static void
+upsert_same_fingerprint_returns_one_incident(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident_spec sp = { .fingerprint = "storm:c1", .kind = "storm",
+		.cluster = "c1", .severity = ILOG_SEVERITY_MINOR, .title = "Storm in c1",
+		.evidence_json = "{\"conns\": 900}" };
+	struct ilog_upsert_result r1, r2;
+	struct ilog_incident inc;
+	struct ilog_events ev = { 0 };
+
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r1, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_true(r1.created);
+	assert_false(r1.raised);
+	assert_true(r1.event_id > 0);
+	fx->fake.now += 1000;
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r2, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(r2.id, r1.id);
+	assert_false(r2.created);
+	assert_false(r2.raised);
+	assert_int_equal(r2.event_id, 0);
+	assert_int_equal(count_events(fx, r1.id), 1); /* a persisting condition adds nothing */
+
+	assert_int_equal(ilog_timeline(fx->log, r1.id, &ev, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_string_equal(ev.v[0].type, "opened");
+	assert_string_equal(ev.v[0].actor, "mcmon");
+	assert_non_null(strstr(ev.v[0].body_json, "\"evidence\":{\"conns\":900}"));
+	assert_int_equal(ev.v[0].at, 1700000000000);
+	ilog_events_release(&ev);
+
+	assert_int_equal(ilog_incident_find(fx->log, "storm:c1", &inc, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.id, r1.id);
+	assert_int_equal(inc.state, ILOG_STATE_OPEN);
+	assert_string_equal(inc.cluster, "c1");
+	assert_string_equal(inc.node, "");
+	assert_int_equal(inc.opened_at, 1700000000000);
+}
+
+static void
+upsert_raises_severity_and_never_lowers_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident_spec sp = { .fingerprint = "tail:c1", .kind = "latency",
+		.severity = ILOG_SEVERITY_MAJOR, .title = "Slow requests" };
+	struct ilog_upsert_result r;
+	struct ilog_incident inc;
+	struct ilog_events ev = { 0 };
+	int64_t id;
+
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	id = r.id;
+	sp.severity = ILOG_SEVERITY_MINOR;
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_false(r.raised);
+	assert_int_equal(r.previous, ILOG_SEVERITY_MAJOR);
+	sp.severity = ILOG_SEVERITY_CRITICAL;
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(r.id, id);
+	assert_true(r.raised);
+	assert_int_equal(r.previous, ILOG_SEVERITY_MAJOR);
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.severity, ILOG_SEVERITY_CRITICAL);
+	assert_int_equal(ilog_timeline(fx->log, id, &ev, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ev.n, 2);
+	assert_string_equal(ev.v[1].type, "severity");
+	assert_string_equal(ev.v[1].body_json, "{\"from\":\"major\",\"to\":\"critical\"}");
+	ilog_events_release(&ev);
+}
+
+static void
+upsert_after_resolve_opens_a_new_incident(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t a, b;
+
+	a = open_incident(fx, "down:n1", ILOG_SEVERITY_MAJOR);
+	assert_int_equal(ilog_incident_resolve(fx->log, a, "mcmon", "recovered", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	b = open_incident(fx, "down:n1", ILOG_SEVERITY_MAJOR);
+	assert_true(b > a);
+	/* The resolved one cannot come back while the new one is unresolved. */
+	assert_int_equal(ilog_incident_reopen(fx->log, a, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_non_null(strstr(fx->err, "unresolved for the same condition"));
+}
+
+static void
+upsert_without_fingerprint_always_opens(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident_spec sp = { .kind = "manual", .severity = ILOG_SEVERITY_MINOR,
+		.title = "Customer report" };
+	struct ilog_upsert_result r1, r2;
+
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mctl:ann", &r1, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mctl:ann", &r2, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_true(r1.created && r2.created);
+	assert_int_not_equal(r1.id, r2.id);
+}
+
+static void
+upsert_rejects_bad_arguments(void **state)
+{
+	struct fixture *fx = *state;
+	char title[ILOG_TITLE_MAX + 2];
+	struct ilog_incident_spec sp = { .kind = "storm", .severity = ILOG_SEVERITY_MINOR,
+		.title = "x" };
+	struct ilog_upsert_result r;
+	struct ilog_incidents list = { 0 };
+
+	sp.kind = "../../etc/passwd";
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "kind"));
+	sp.kind = "storm";
+	memset(title, 'a', sizeof(title) - 1);
+	title[sizeof(title) - 1] = '\0';
+	sp.title = title;
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "title is longer than 200 bytes"));
+	sp.title = "bad \xff utf8";
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "UTF-8"));
+	sp.title = "line\nbreak";
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	sp.title = "ok";
+	sp.severity = (enum ilog_severity)7;
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	sp.severity = ILOG_SEVERITY_MINOR;
+	sp.evidence_json = "[1, 2]";
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "not a JSON object"));
+	sp.evidence_json = NULL;
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "", &r, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_string_equal(fx->err, "actor is empty");
+	/* Nothing was written by any of them. */
+	assert_int_equal(ilog_incident_list(fx->log, NULL, &list, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(list.n, 0);
+	ilog_incidents_release(&list);
+}
+
+/* --- transitions ---------------------------------------------------------------------- */
+
+static void
+ack_resolve_reopen_follow_the_state_machine(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident inc;
+	int64_t id = open_incident(fx, "storm:n1", ILOG_SEVERITY_MAJOR), ev;
+
+	fx->fake.now += 60000;
+	assert_int_equal(ilog_incident_ack(fx->log, id, "mctl:ann", NULL, &ev, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_true(ev > 0);
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.state, ILOG_STATE_ACKNOWLEDGED);
+	assert_string_equal(inc.acked_by, "mctl:ann");
+	assert_int_equal(inc.acked_at, fx->fake.now);
+
+	fx->fake.now += 60000;
+	assert_int_equal(ilog_incident_resolve(fx->log, id, "xmpp:bob@localhost", "fixed", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
+	assert_string_equal(inc.resolved_by, "xmpp:bob@localhost");
+	assert_int_equal(inc.resolved_at, fx->fake.now);
+
+	assert_int_equal(ilog_incident_reopen(fx->log, id, "mctl:ann", "came back", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.state, ILOG_STATE_OPEN);
+	assert_int_equal(inc.acked_at, 0);
+	assert_string_equal(inc.acked_by, "");
+	assert_int_equal(inc.resolved_at, 0);
+	/* open -> resolved directly is allowed too. */
+	assert_int_equal(ilog_incident_resolve(fx->log, id, "mcmon", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(count_events(fx, id), 5);
+}
+
+static void
+invalid_transitions_are_refused_with_their_reason(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident inc;
+	int64_t id = open_incident(fx, "storm:n2", ILOG_SEVERITY_MINOR);
+
+	assert_int_equal(ilog_incident_reopen(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_string_equal(fx->err, "incident 1 is not resolved (it is open)");
+	assert_int_equal(ilog_incident_ack(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_ack(fx->log, id, "mctl:bob", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_string_equal(fx->err, "incident 1 is already acknowledged by mctl:ann");
+	assert_int_equal(ilog_incident_reopen(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_string_equal(fx->err, "incident 1 is not resolved (it is acknowledged)");
+	assert_int_equal(ilog_incident_resolve(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_ack(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_string_equal(fx->err, "incident 1 is resolved; reopen it first");
+	assert_int_equal(ilog_incident_resolve(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_string_equal(fx->err, "incident 1 is already resolved");
+	/* Refusals wrote nothing: opened, acked, resolved. */
+	assert_int_equal(count_events(fx, id), 3);
+
+	assert_int_equal(ilog_incident_ack(fx->log, 99, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_string_equal(fx->err, "no incident 99");
+	assert_int_equal(ilog_incident_resolve(fx->log, -1, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_incident_get(fx->log, 42, &inc, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+}
+
+static void
+notes_and_public_updates_are_kept_apart(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_public_entries pub = { 0 };
+	struct ilog_incident inc;
+	struct ilog_events ev = { 0 };
+	int64_t id = open_incident(fx, "storm:n3", ILOG_SEVERITY_MAJOR), pev;
+
+	assert_int_equal(ilog_incident_note(fx->log, id, "mctl:ann", "restarted proxy p3",
+	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_public_update(fx->log, id, "mctl:ann", ILOG_PUBLIC_IDENTIFIED,
+	    "A network change caused reconnects.", &pev, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_resolve(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	/* Notes and public updates are allowed on a resolved incident (postmortems). */
+	assert_int_equal(ilog_incident_note(fx->log, id, "mctl:ann", "postmortem: doc/pm-7",
+	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_public_update(fx->log, id, "mctl:ann", ILOG_PUBLIC_RESOLVED,
+	    "Resolved.", NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+
+	assert_int_equal(ilog_public_list(fx->log, id, &pub, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(pub.n, 2);
+	assert_int_equal(pub.v[0].status, ILOG_PUBLIC_IDENTIFIED);
+	assert_string_equal(pub.v[0].message, "A network change caused reconnects.");
+	assert_int_equal(pub.v[0].event_id, pev);
+	assert_int_equal(pub.v[1].status, ILOG_PUBLIC_RESOLVED);
+	ilog_public_entries_release(&pub);
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.public_status, ILOG_PUBLIC_RESOLVED);
+	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
+
+	assert_int_equal(ilog_timeline(fx->log, id, &ev, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ev.n, 6);
+	assert_string_equal(ev.v[1].type, "note");
+	assert_string_equal(ev.v[1].body_json, "{\"message\":\"restarted proxy p3\"}");
+	assert_string_equal(ev.v[2].type, "public_update");
+	ilog_events_release(&ev);
+
+	/* Abuse: an empty note, a bad public status, an empty public message. */
+	assert_int_equal(ilog_incident_note(fx->log, id, "mctl:ann", "", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_string_equal(fx->err, "note is empty");
+	assert_int_equal(ilog_public_update(fx->log, id, "mctl:ann", ILOG_PUBLIC_NONE, "x", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_public_update(fx->log, id, "mctl:ann", ILOG_PUBLIC_MONITORING, "",
+	    NULL, fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_public_update(fx->log, 77, "mctl:ann", ILOG_PUBLIC_MONITORING,
+	    "x", NULL, fx->err, sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(count_events(fx, id), 6);
+}
+
+static void
+names_parse_and_print_both_ways(void **state)
+{
+	enum ilog_state s;
+	enum ilog_severity sev;
+	enum ilog_public_status ps;
+	(void)state;
+
+	assert_int_equal(ilog_state_parse("acknowledged", &s), 0);
+	assert_int_equal(s, ILOG_STATE_ACKNOWLEDGED);
+	assert_int_equal(ilog_state_parse("Open", &s), -1);
+	assert_int_equal(ilog_severity_parse("critical", &sev), 0);
+	assert_string_equal(ilog_severity_name(sev), "critical");
+	assert_int_equal(ilog_severity_parse("urgent", &sev), -1);
+	assert_int_equal(ilog_public_status_parse("monitoring", &ps), 0);
+	assert_string_equal(ilog_public_status_name(ps), "monitoring");
+	assert_int_equal(ilog_public_status_parse("none", &ps), -1);
+	assert_int_equal(ilog_public_status_parse("postmortem", &ps), -1);
+	assert_string_equal(ilog_state_name((enum ilog_state)9), "?");
+	assert_true(ilog_kind_valid("node-down"));
+	assert_false(ilog_kind_valid("Node"));
+	assert_false(ilog_kind_valid("a/b"));
+	assert_false(ilog_kind_valid(""));
+}
+
+/* --- events, tail, cursors ------------------------------------------------------------- */
+
+static void
+append_accepts_any_type_with_a_json_object(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident inc;
+	struct ilog_events ev = { 0 };
+	int64_t id = open_incident(fx, "storm:n4", ILOG_SEVERITY_MINOR), e1, e2;
+	char *big;
+
+	fx->fake.now += 5000;
+	assert_int_equal(ilog_event_append(fx->log, id, "mcmon", "evidence",
+	    "{ \"conns\" : 1200, \"rate\": [1, 2] }", &e1, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "drain", NULL, &e2, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_true(e2 == e1 + 1);
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(inc.updated_at, fx->fake.now);
+	assert_int_equal(ilog_tail(fx->log, e1 - 1, 0, &ev, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ev.n, 2);
+	assert_string_equal(ev.v[0].body_json, "{\"conns\":1200,\"rate\":[1,2]}");
+	assert_int_equal(ev.v[1].incident_id, 0);
+	assert_string_equal(ev.v[1].body_json, "{}");
+	ilog_events_release(&ev);
+
+	assert_int_equal(ilog_event_append(fx->log, id, "mcmon", "Bad Type", "{}", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "event type 'Bad Type' is invalid"));
+	assert_int_equal(ilog_event_append(fx->log, id, "mcmon", "x", "{\"a\":", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "not valid JSON"));
+	assert_int_equal(ilog_event_append(fx->log, id, "mcmon", "x", "\"str\"", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_event_append(fx->log, id, "mcmon", "x", "{\"a\":1,\"a\":2}", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_event_append(fx->log, 555, "mcmon", "x", "{}", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	big = malloc(ILOG_BODY_MAX + 16);
+	memset(big, ' ', ILOG_BODY_MAX + 15);
+	big[0] = '{';
+	big[ILOG_BODY_MAX + 14] = '}';
+	big[ILOG_BODY_MAX + 15] = '\0';
+	assert_int_equal(ilog_event_append(fx->log, id, "mcmon", "x", big, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_non_null(strstr(fx->err, "longer than"));
+	free(big);
+	assert_int_equal(count_events(fx, id), 2);
+}
+
+static void
+tail_returns_bounded_batches_in_id_order(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_events ev = { 0 };
+	int64_t last = 0, seen = 0, i;
+	char body[64];
+
+	for (i = 0; i < 25; i++) {
+		snprintf(body, sizeof(body), "{\"n\":%lld}", (long long)i);
+		assert_int_equal(ilog_event_append(fx->log, 0, "test", "tick", body, NULL, fx->err,
+		    sizeof(fx->err)), ILOG_OK);
+	}
+	assert_int_equal(ilog_last_event_id(fx->log, &last, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(last, 25);
+	for (;;) {
+		assert_int_equal(ilog_tail(fx->log, seen, 10, &ev, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		if (ev.n == 0)
+			break;
+		assert_true(ev.n <= 10);
+		for (i = 0; i < (int64_t)ev.n; i++)
+			assert_int_equal(ev.v[i].id, seen + i + 1);
+		assert_int_equal(ev.truncated, seen + (int64_t)ev.n < 25);
+		seen = ev.v[ev.n - 1].id;
+	}
+	assert_int_equal(seen, 25);
+	ilog_events_release(&ev);
+}
+
+static void
+cursors_resume_where_each_consumer_stopped(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t c = -1;
+	char name[ILOG_CONSUMER_MAX + 2];
+
+	assert_int_equal(ilog_cursor_get(fx->log, "mcstatus", &c, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(c, 0);
+	assert_int_equal(ilog_cursor_set(fx->log, "mcstatus", 17, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(ilog_cursor_set(fx->log, "mcalert", 3, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(ilog_cursor_set(fx->log, "mcstatus", 21, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	/* A second connection (another process after a restart) sees the same. */
+	{
+		struct ilog *other = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
+		assert_non_null(other);
+		assert_int_equal(ilog_cursor_get(other, "mcstatus", &c, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		assert_int_equal(c, 21);
+		assert_int_equal(ilog_cursor_get(other, "mcalert", &c, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		assert_int_equal(c, 3);
+		ilog_close(other);
+	}
+	assert_int_equal(ilog_cursor_set(fx->log, "mcstatus", -5, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_ARG);
+	memset(name, 'c', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(ilog_cursor_set(fx->log, name, 1, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_ARG);
+	assert_int_equal(ilog_cursor_get(fx->log, "", &c, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_ARG);
+}
+
+static void
+changed_reports_commits_of_other_connections(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog *other = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
+	bool changed;
+
+	assert_non_null(other);
+	assert_int_equal(ilog_changed(fx->log, &changed, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_true(changed); /* first call */
+	assert_int_equal(ilog_changed(fx->log, &changed, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_false(changed);
+	assert_int_equal(ilog_event_append(fx->log, 0, "self", "tick", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_changed(fx->log, &changed, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_false(changed); /* own writes do not count */
+	assert_int_equal(ilog_event_append(other, 0, "other", "tick", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_changed(fx->log, &changed, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_true(changed);
+	assert_int_equal(ilog_changed(fx->log, &changed, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_false(changed);
+	ilog_close(other);
+}
+
+/* --- pages ------------------------------------------------------------------------------- */
+
+static void
+pages_record_delivery_and_acknowledgement(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_pages pages = { 0 };
+	int64_t id = open_incident(fx, "down:n9", ILOG_SEVERITY_CRITICAL), p1, p2, ev, dl;
+	int64_t t0 = fx->fake.now;
+
+	assert_int_equal(ilog_page_insert(fx->log, id, 0, "ann@localhost", t0 + 300000,
+	    "mcalert", &p1, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_page_next_deadline(fx->log, &dl, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(dl, t0 + 300000);
+	fx->fake.now += 1000;
+	assert_int_equal(ilog_page_mark(fx->log, p1, ILOG_PAGE_DELIVERED, "mcalert", NULL, &ev,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_true(ev > 0);
+	fx->fake.now += 1000;
+	assert_int_equal(ilog_page_mark(fx->log, p1, ILOG_PAGE_DELIVERED, "mcalert", NULL, &ev,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ev, 0); /* a second receipt is not a second event */
+
+	/* The deadline passes: escalate to the next step. */
+	assert_int_equal(ilog_page_due(fx->log, t0 + 299999, &pages, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(pages.n, 0);
+	assert_int_equal(ilog_page_due(fx->log, t0 + 300000, &pages, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(pages.n, 1);
+	assert_int_equal(pages.v[0].id, p1);
+	assert_int_equal(ilog_page_set_deadline(fx->log, p1, 0, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(ilog_page_insert(fx->log, id, 1, "bob@localhost", t0 + 600000,
+	    "mcalert", &p2, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_page_mark(fx->log, p2, ILOG_PAGE_FAILED, "mcalert",
+	    "recipient-unavailable", NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+
+	fx->fake.now += 5000;
+	assert_int_equal(ilog_incident_ack(fx->log, id, "xmpp:bob@localhost", NULL, NULL,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_page_list(fx->log, id, &pages, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(pages.n, 2);
+	assert_int_equal(pages.v[0].delivered_at, t0 + 1000);
+	assert_int_equal(pages.v[0].next_deadline, 0);
+	assert_int_equal(pages.v[0].acked_at, fx->fake.now);
+	assert_int_equal(pages.v[1].step, 1);
+	assert_string_equal(pages.v[1].target, "bob@localhost");
+	assert_int_not_equal(pages.v[1].failed_at, 0);
+	assert_string_equal(pages.v[1].detail, "recipient-unavailable");
+	assert_int_equal(pages.v[1].acked_at, fx->fake.now);
+
+	/* Resolved incidents have no pending deadlines and take no new pages. */
+	assert_int_equal(ilog_incident_resolve(fx->log, id, "mcmon", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_page_next_deadline(fx->log, &dl, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(dl, 0);
+	assert_int_equal(ilog_page_due(fx->log, INT64_MAX, &pages, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(pages.n, 0);
+	assert_int_equal(ilog_page_insert(fx->log, id, 2, "room@conference.localhost", 0,
+	    "mcalert", NULL, fx->err, sizeof(fx->err)), ILOG_ERR_STATE);
+	assert_int_equal(ilog_page_mark(fx->log, 999, ILOG_PAGE_DISPLAYED, "mcalert", NULL, NULL,
+	    fx->err, sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_page_set_deadline(fx->log, 999, 5, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+	ilog_pages_release(&pages);
+}
+
+/* --- outbox ------------------------------------------------------------------------------- */
+
+static void
+outbox_backs_off_with_jitter_then_gives_up(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_backoff policy = { .base_ms = 1000, .max_ms = 8000, .max_attempts = 5 };
+	struct ilog_outbox_items items = { 0 };
+	struct ilog_outbox_item it;
+	int64_t ev, item, next, t;
+	bool gave_up, created;
+	/* Expected delays: d = min(8000, 1000 * 2^(n-1)); d/2 + r % (d/2 + 1). */
+	static const uint64_t randoms[] = { 0, 1001, 7, 4000 };
+	static const int64_t expect[] = { 500, 1000 + 1001 % 1001, 2000 + 7, 4000 + 4000 };
+	int n;
+
+	memcpy(fx->fake.randoms, randoms, sizeof(randoms));
+	fx->fake.nrandom = 4;
+	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "note", "{}", &ev, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "webhook", ev, "{\"text\": \"hi\"}", &item,
+	    &created, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_true(created);
+	for (n = 0; n < 4; n++) {
+		t = fx->fake.now;
+		assert_int_equal(ilog_outbox_claim(fx->log, "webhook", 10, 30000, &items, fx->err,
+		    sizeof(fx->err)), ILOG_OK);
+		assert_int_equal(items.n, 1);
+		assert_int_equal(items.v[0].attempts, n + 1);
+		assert_string_equal(items.v[0].payload_json, "{\"text\":\"hi\"}");
+		/* Claimed: nobody else gets it within the lease. */
+		assert_int_equal(ilog_outbox_claim(fx->log, NULL, 10, 30000, &items, fx->err,
+		    sizeof(fx->err)), ILOG_OK);
+		assert_int_equal(items.n, 0);
+		assert_int_equal(ilog_outbox_fail(fx->log, item, "HTTP 503", &policy, 0, &gave_up,
+		    &next, fx->err, sizeof(fx->err)), ILOG_OK);
+		assert_false(gave_up);
+		assert_int_equal(next - t, expect[n]);
+		fx->fake.now = next - 1;
+		assert_int_equal(ilog_outbox_claim(fx->log, NULL, 10, 30000, &items, fx->err,
+		    sizeof(fx->err)), ILOG_OK);
+		assert_int_equal(items.n, 0); /* not due yet */
+		fx->fake.now = next;
+	}
+	assert_int_equal(ilog_outbox_claim(fx->log, "webhook", 10, 30000, &items, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(items.n, 1);
+	assert_int_equal(ilog_outbox_fail(fx->log, item, "HTTP 503", &policy, 0, &gave_up, &next,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_true(gave_up);
+	assert_int_equal(next, 0);
+	assert_int_equal(ilog_outbox_get(fx->log, item, &it, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(it.gave_up_at, fx->fake.now);
+	assert_string_equal(it.last_error, "gave up after 5 attempts: HTTP 503");
+	ilog_outbox_item_release(&it);
+	fx->fake.now += 86400000;
+	assert_int_equal(ilog_outbox_claim(fx->log, NULL, 10, 30000, &items, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(items.n, 0); /* given up for good */
+	assert_int_equal(ilog_outbox_complete(fx->log, item, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_STATE);
+	assert_non_null(strstr(fx->err, "was given up"));
+	ilog_outbox_items_release(&items);
+}
+
+static void
+outbox_honours_retry_after_and_caps_the_backoff(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_backoff policy = { .base_ms = 1000, .max_ms = 4000, .max_attempts = 0 };
+	struct ilog_outbox_items items = { 0 };
+	int64_t item, next;
+	size_t pending;
+	int64_t due;
+	int n;
+
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "mastodon", 0, "[1]", &item, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_claim(fx->log, "mastodon", 1, 1000, &items, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_fail(fx->log, item, "HTTP 429", &policy, 60000, NULL, &next,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(next - fx->fake.now, 60000);
+	/* With max_attempts 0 it never gives up; the delay stays within max_ms. */
+	for (n = 0; n < 30; n++) {
+		fx->fake.now = next;
+		assert_int_equal(ilog_outbox_claim(fx->log, "mastodon", 1, 1000, &items, fx->err,
+		    sizeof(fx->err)), ILOG_OK);
+		assert_int_equal(items.n, 1);
+		assert_int_equal(ilog_outbox_fail(fx->log, item, "timeout", &policy, 0, NULL, &next,
+		    fx->err, sizeof(fx->err)), ILOG_OK);
+		/* attempts n + 2: d = min(4000, 1000 * 2^(n+1)), delay in [d/2, d] */
+		assert_true(next - fx->fake.now >= (n == 0 ? 1000 : 2000));
+		assert_true(next - fx->fake.now <= (n == 0 ? 2000 : 4000));
+	}
+	assert_int_equal(ilog_outbox_pending(fx->log, "mastodon", &pending, &due, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(pending, 1);
+	assert_int_equal(due, next);
+	fx->fake.now = next;
+	assert_int_equal(ilog_outbox_claim(fx->log, "mastodon", 1, 1000, &items, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_complete(fx->log, item, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_complete(fx->log, item, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_STATE);
+	assert_non_null(strstr(fx->err, "already done"));
+	assert_int_equal(ilog_outbox_pending(fx->log, NULL, &pending, &due, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(pending, 0);
+	assert_int_equal(due, 0);
+
+	/* Abuse: bad policy, bad claim sizes, unknown item. */
+	policy.base_ms = 0;
+	assert_int_equal(ilog_outbox_fail(fx->log, item, "x", &policy, 0, NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_outbox_claim(fx->log, NULL, 0, 1000, &items, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_outbox_claim(fx->log, NULL, ILOG_OUTBOX_CLAIM_MAX + 1, 1000, &items,
+	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_outbox_complete(fx->log, 4242, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+	ilog_outbox_items_release(&items);
+}
+
+static void
+outbox_enqueue_is_idempotent_per_event_and_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t ev, a, b, c;
+	bool created;
+	size_t pending;
+
+	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "note", NULL, &ev, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", ev, "{}", &a, &created, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_true(created);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", ev, "{\"again\":1}", &b, &created,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_false(created);
+	assert_int_equal(a, b);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "mastodon", ev, "{}", &c, &created, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_true(created);
+	assert_int_not_equal(c, a);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", 9999, "{}", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", 0, "{not json", NULL, NULL,
+	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "", 0, "{}", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+
+	/* The per-sink bound: fill "flood" to one below its maximum behind the log's back
+	 * (fast), add the last one through the API; the next one is refused. */
+	{
+		sqlite3 *db;
+		char sql[512];
+
+		assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+		snprintf(sql, sizeof(sql), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+		    " FROM n WHERE i < %d) INSERT INTO outbox (sink, payload_json, created_at,"
+		    " next_attempt_at) SELECT 'flood', '1', 0, 0 FROM n", ILOG_OUTBOX_MAX - 1);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		sqlite3_close(db);
+	}
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "flood", 0, "1", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "flood", 0, "1", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_FULL);
+	assert_non_null(strstr(fx->err, "outbox of sink 'flood' is full"));
+	assert_int_equal(ilog_outbox_pending(fx->log, "flood", &pending, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(pending, ILOG_OUTBOX_MAX);
+	/* Other sinks are not affected. */
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", 0, "2", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+}
+
+/* --- listing, retention, export -------------------------------------------------------- */
+
+static void
+list_filters_by_state_cluster_and_kind(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incidents list = { 0 };
+	struct ilog_query q = { 0 };
+	struct ilog_incident_spec sp = { .fingerprint = "lat:c2", .kind = "latency",
+		.cluster = "c2", .severity = ILOG_SEVERITY_MINOR, .title = "Slow" };
+	int64_t a, b, c;
+
+	a = open_incident(fx, "storm:a", ILOG_SEVERITY_MINOR);
+	b = open_incident(fx, "storm:b", ILOG_SEVERITY_MINOR);
+	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	c = 3;
+	assert_int_equal(ilog_incident_resolve(fx->log, a, "mcmon", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_ack(fx->log, b, "mcmon", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+
+	assert_int_equal(ilog_incident_list(fx->log, &q, &list, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(list.n, 2); /* unresolved, newest first */
+	assert_int_equal(list.v[0].id, c);
+	assert_int_equal(list.v[1].id, b);
+	q.states = ILOG_STATES_ALL;
+	assert_int_equal(ilog_incident_list(fx->log, &q, &list, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(list.n, 3);
+	q.states = 1u << ILOG_STATE_RESOLVED;
+	assert_int_equal(ilog_incident_list(fx->log, &q, &list, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(list.n, 1);
+	assert_int_equal(list.v[0].id, a);
+	q.states = ILOG_STATES_ALL;
+	q.cluster = "c2";
+	assert_int_equal(ilog_incident_list(fx->log, &q, &list, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.v[0].kind, "latency");
+	q.cluster = NULL;
+	q.kind = "storm";
+	q.limit = 1;
+	assert_int_equal(ilog_incident_list(fx->log, &q, &list, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(list.n, 1);
+	assert_true(list.truncated);
+	q.states = 1u << 5;
+	assert_int_equal(ilog_incident_list(fx->log, &q, &list, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_ARG);
+	ilog_incidents_release(&list);
+}
+
+static void
+prune_removes_old_resolved_incidents_only(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_prune_result res;
+	struct ilog_incident inc;
+	struct ilog_backoff policy = { 1000, 1000, 1 };
+	struct ilog_outbox_items items = { 0 };
+	int64_t old, young, open, ev_old, ev_new, item, last;
+	int64_t day = 86400000;
+
+	old = open_incident(fx, "old", ILOG_SEVERITY_MINOR);
+	assert_int_equal(ilog_page_insert(fx->log, old, 0, "ann@localhost", 0, "mcalert", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_public_update(fx->log, old, "mctl:ann", ILOG_PUBLIC_RESOLVED, "ok",
+	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_incident_resolve(fx->log, old, "mcmon", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	open = open_incident(fx, "still-open", ILOG_SEVERITY_MINOR);
+	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "flush", NULL, &ev_old,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "hook", 0, "{}", &item, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_claim(fx->log, "hook", 1, 1000, &items, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_fail(fx->log, item, "x", &policy, 0, NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	ilog_outbox_items_release(&items);
+
+	fx->fake.now += 100 * day;
+	young = open_incident(fx, "young", ILOG_SEVERITY_MINOR);
+	assert_int_equal(ilog_incident_resolve(fx->log, young, "mcmon", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "flush", NULL, &ev_new,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_last_event_id(fx->log, &last, fx->err, sizeof(fx->err)), ILOG_OK);
+
+	assert_int_equal(ilog_prune(fx->log, fx->fake.now - 90 * day, &res, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(res.incidents, 1);
+	assert_int_equal(res.events, 4 + 1); /* opened, paged, public_update, resolved + flush */
+	assert_int_equal(res.outbox, 1);
+	assert_int_equal(ilog_incident_get(fx->log, old, &inc, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_incident_get(fx->log, open, &inc, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(ilog_incident_get(fx->log, young, &inc, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(count_events(fx, old), 0);
+	assert_int_equal(count_events(fx, open), 1);
+	/* Ids are never reused, so cursors stay meaningful. */
+	assert_int_equal(ilog_event_append(fx->log, 0, "t", "tick", NULL, &ev_new, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ev_new, last + 1);
+	(void)ev_old;
+	/* Pruning again finds nothing. */
+	assert_int_equal(ilog_prune(fx->log, fx->fake.now - 90 * day, &res, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(res.incidents + res.events + res.outbox, 0);
+}
+
+struct lines {
+	char buf[4096];
+	size_t len, count;
+	size_t stop_after; /* 0: never stop */
+};
+
+static int
+collect_line(void *arg, const char *line, size_t len)
+{
+	struct lines *l = arg;
+
+	if (l->stop_after != 0 && l->count == l->stop_after)
+		return -1;
+	if (l->len + len + 1 < sizeof(l->buf)) {
+		memcpy(l->buf + l->len, line, len);
+		l->len += len;
+		l->buf[l->len++] = '\n';
+		l->buf[l->len] = '\0';
+	}
+	l->count++;
+	return 0;
+}
+
+static void
+export_writes_one_json_line_per_event(void **state)
+{
+	struct fixture *fx = *state;
+	struct lines l = { .len = 0 };
+	int64_t id;
+
+	fx->fake.now = 1700000000123;
+	id = open_incident(fx, "storm:x", ILOG_SEVERITY_MINOR);
+	fx->fake.now += 1000;
+	assert_int_equal(ilog_incident_note(fx->log, id, "mctl:ann", "looking \"now\"", NULL,
+	    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "flush", "{\"ok\":true}",
+	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_export(fx->log, 0, collect_line, &l, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(l.count, 3);
+	assert_non_null(strstr(l.buf, "{\"id\":1,\"at\":1700000000123,"
+	    "\"time\":\"2023-11-14T22:13:20.123Z\",\"incident\":1,\"actor\":\"mcmon\","
+	    "\"type\":\"opened\",\"body\":{"));
+	assert_non_null(strstr(l.buf, "\"body\":{\"message\":\"looking \\\"now\\\"\"}}\n"));
+	assert_non_null(strstr(l.buf, "\"incident\":null,\"actor\":\"mctl:ann\",\"type\":\"flush\","
+	    "\"body\":{\"ok\":true}}\n"));
+	/* since filters by time. */
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(ilog_export(fx->log, 1700000001123, collect_line, &l, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(l.count, 2);
+	/* A writer that fails stops the export with an error. */
+	memset(&l, 0, sizeof(l));
+	l.stop_after = 1;
+	assert_int_equal(ilog_export(fx->log, 0, collect_line, &l, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_DB);
+	assert_string_equal(fx->err, "export stopped by its writer");
+}
+
+/* --- schema, files, concurrency ----------------------------------------------------------- */
+
+/* Version 1 of the schema as it was released (a frozen copy, on purpose). */
+static const char schema_v1[] =
+    "PRAGMA application_id = 1296256848;"
+    "CREATE TABLE incidents (id INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint TEXT,"
+    " kind TEXT NOT NULL, cluster TEXT, node TEXT,"
+    " severity INTEGER NOT NULL CHECK (severity BETWEEN 1 AND 3),"
+    " state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'resolved')),"
+    " title TEXT NOT NULL, opened_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    " acked_at INTEGER, acked_by TEXT, resolved_at INTEGER, resolved_by TEXT,"
+    " public_status TEXT);"
+    "CREATE UNIQUE INDEX incidents_unresolved_fingerprint ON incidents(fingerprint)"
+    " WHERE state != 'resolved';"
+    "CREATE INDEX incidents_resolved_at ON incidents(resolved_at) WHERE state = 'resolved';"
+    "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+    " incident_id INTEGER REFERENCES incidents(id) ON DELETE CASCADE, actor TEXT NOT NULL,"
+    " type TEXT NOT NULL, body_json TEXT NOT NULL DEFAULT '{}');"
+    "CREATE INDEX events_incident ON events(incident_id, id);"
+    "CREATE INDEX events_at ON events(at);"
+    "CREATE TABLE pages (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    " step INTEGER NOT NULL, target TEXT NOT NULL, sent_at INTEGER NOT NULL,"
+    " delivered_at INTEGER, displayed_at INTEGER, failed_at INTEGER, acked_at INTEGER,"
+    " next_deadline INTEGER, detail TEXT);"
+    "CREATE INDEX pages_incident ON pages(incident_id, id);"
+    "CREATE INDEX pages_deadline ON pages(next_deadline) WHERE next_deadline IS NOT NULL;"
+    "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL,"
+    " event_id INTEGER REFERENCES events(id) ON DELETE CASCADE, payload_json TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    " next_attempt_at INTEGER NOT NULL, done_at INTEGER, gave_up_at INTEGER,"
+    " last_error TEXT);"
+    "CREATE UNIQUE INDEX outbox_sink_event ON outbox(sink, event_id)"
+    " WHERE event_id IS NOT NULL;"
+    "CREATE INDEX outbox_due ON outbox(next_attempt_at)"
+    " WHERE done_at IS NULL AND gave_up_at IS NULL;"
+    "CREATE INDEX outbox_sink_due ON outbox(sink, next_attempt_at)"
+    " WHERE done_at IS NULL AND gave_up_at IS NULL;"
+    "CREATE INDEX outbox_event ON outbox(event_id);"
+    "CREATE TABLE cursors (consumer TEXT PRIMARY KEY, event_id INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "PRAGMA user_version = 1;"
+    "INSERT INTO incidents VALUES (1, 'storm:c1', 'storm', 'c1', NULL, 2, 'open', 'Storm',"
+    " 1000, 3000, NULL, NULL, NULL, NULL, 'identified');"
+    "INSERT INTO events VALUES (1, 1000, 1, 'mcmon', 'opened', '{}');"
+    "INSERT INTO events VALUES (2, 2000, 1, 'mctl:ann', 'public_update',"
+    " '{\"status\":\"investigating\",\"message\":\"Looking\"}');"
+    "INSERT INTO events VALUES (3, 3000, 1, 'mctl:ann', 'public_update',"
+    " '{\"status\":\"identified\",\"message\":\"Found it\"}');"
+    "INSERT INTO cursors VALUES ('mcstatus', 2, 3000);";
+
+static int64_t
+user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+make_db(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+opening_a_version_1_log_migrates_it_and_keeps_its_data(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_public_entries pub = { 0 };
+	struct ilog_options ro = { .readonly = true };
+	struct ilog_incident inc;
+	struct ilog *log;
+	char path[160];
+	int64_t c;
+
+	snprintf(path, sizeof(path), "%s/v1.db", fx->dir);
+	make_db(path, schema_v1);
+	/* Read-only cannot migrate: it says so and leaves the file alone. */
+	assert_null(ilog_open(path, &ro, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "schema version 1 needs migrating to 2"));
+	assert_int_equal(user_version(path), 1);
+
+	log = ilog_open(path, NULL, fx->err, sizeof(fx->err));
+	assert_non_null(log);
+	assert_int_equal(user_version(path), ILOG_SCHEMA_VERSION);
+	assert_int_equal(ilog_incident_get(log, 1, &inc, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_string_equal(inc.fingerprint, "storm:c1");
+	assert_int_equal(inc.public_status, ILOG_PUBLIC_IDENTIFIED);
+	assert_int_equal(ilog_public_list(log, 1, &pub, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(pub.n, 2);
+	assert_int_equal(pub.v[0].status, ILOG_PUBLIC_INVESTIGATING);
+	assert_string_equal(pub.v[0].message, "Looking");
+	assert_int_equal(pub.v[0].event_id, 2);
+	assert_string_equal(pub.v[1].message, "Found it");
+	ilog_public_entries_release(&pub);
+	assert_int_equal(ilog_cursor_get(log, "mcstatus", &c, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(c, 2);
+	/* The migrated file works like a new one, and ids continue. */
+	assert_int_equal(ilog_public_update(log, 1, "mctl:ann", ILOG_PUBLIC_MONITORING, "Better",
+	    &c, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(c, 4);
+	ilog_close(log);
+	/* Read-only works on a current file, and refuses writes. */
+	log = ilog_open(path, &ro, fx->err, sizeof(fx->err));
+	assert_non_null(log);
+	assert_int_equal(ilog_incident_note(log, 1, "mctl:ann", "x", NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_DB);
+	assert_non_null(strstr(fx->err, "read-only"));
+	ilog_close(log);
+	unlink(path);
+}
+
+static void
+opening_a_newer_or_foreign_file_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	char path[160];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/new.db", fx->dir);
+	make_db(path, "PRAGMA application_id = 1296256848; CREATE TABLE future (x);"
+		      "PRAGMA user_version = 9;");
+	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "schema version 9 is newer than this mcops supports (2)"));
+	assert_int_equal(user_version(path), 9); /* untouched */
+
+	make_db(path, "CREATE TABLE customers (name TEXT);");
+	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "is not an mcops incident log"));
+
+	unlink(path);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("this is a text file, long enough to look like a header to SQLite..........\n"
+	      "..................................................................\n", fp);
+	fclose(fp);
+	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "not a database"));
+	unlink(path);
+
+	snprintf(path, sizeof(path), "%s/missing/dir/x.db", fx->dir);
+	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
+	assert_non_null(strstr(fx->err, "cannot open"));
+	assert_non_null(strstr(fx->err, "No such file or directory"));
+}
+
+struct holder {
+	const char *path;
+	int hold_ms;
+	volatile int locked;
+};
+
+static void *
+hold_write_lock(void *arg)
+{
+	struct holder *h = arg;
+	struct timespec ts = { h->hold_ms / 1000, (long)(h->hold_ms % 1000) * 1000000L };
+	sqlite3 *db;
+
+	if (sqlite3_open(h->path, &db) != SQLITE_OK)
+		return NULL;
+	sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO cursors VALUES ('holder', 1, 1);", NULL,
+	    NULL, NULL);
+	h->locked = 1;
+	nanosleep(&ts, NULL);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return NULL;
+}
+
+static void
+a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_options opts = { .busy_timeout_ms = 20 };
+	struct holder h = { fx->path, 400, 0 };
+	struct ilog *log;
+	pthread_t t;
+	int64_t c;
+
+	log = ilog_open(fx->path, &opts, fx->err, sizeof(fx->err));
+	assert_non_null(log);
+	assert_int_equal(pthread_create(&t, NULL, hold_write_lock, &h), 0);
+	while (!h.locked)
+		usleep(1000);
+	/* The busy timeout (20 ms) runs out many times; the transaction is retried. */
+	assert_int_equal(ilog_event_append(log, 0, "test", "tick", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	pthread_join(t, NULL);
+	assert_int_equal(ilog_cursor_get(log, "holder", &c, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(c, 1);
+	ilog_close(log);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(upsert_same_fingerprint_returns_one_incident, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(upsert_raises_severity_and_never_lowers_it, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(upsert_after_resolve_opens_a_new_incident, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(upsert_without_fingerprint_always_opens, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(upsert_rejects_bad_arguments, setup, teardown),
+		cmocka_unit_test_setup_teardown(ack_resolve_reopen_follow_the_state_machine, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(invalid_transitions_are_refused_with_their_reason,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(notes_and_public_updates_are_kept_apart, setup,
+		    teardown),
+		cmocka_unit_test(names_parse_and_print_both_ways),
+		cmocka_unit_test_setup_teardown(append_accepts_any_type_with_a_json_object, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(tail_returns_bounded_batches_in_id_order, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(cursors_resume_where_each_consumer_stopped, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(changed_reports_commits_of_other_connections, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(pages_record_delivery_and_acknowledgement, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(outbox_backs_off_with_jitter_then_gives_up, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(outbox_honours_retry_after_and_caps_the_backoff,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(outbox_enqueue_is_idempotent_per_event_and_bounded,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(list_filters_by_state_cluster_and_kind, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(prune_removes_old_resolved_incidents_only, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(export_writes_one_json_line_per_event, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(opening_a_version_1_log_migrates_it_and_keeps_its_data,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(opening_a_newer_or_foreign_file_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(a_held_write_lock_delays_a_write_instead_of_failing_it,
+		    setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
