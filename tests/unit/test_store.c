@@ -672,6 +672,31 @@ eviction_follows_lru_and_bumped_items_survive(void **state)
 }
 
 static void
+hits_after_the_interval_order_the_lru_by_time_of_hit(void **state)
+{
+	struct store *s = store_new(4 * charge("a", 10));
+	const int64_t later = STORE_BUMP_INTERVAL_MS;
+	struct seen g;
+
+	(void)state;
+	assert_int_equal(put(s, "a", "0123456789", 0), STORE_OK);
+	assert_int_equal(put(s, "b", "0123456789", 0), STORE_OK);
+	assert_int_equal(put(s, "c", "0123456789", 0), STORE_OK);
+	assert_int_equal(put(s, "d", "0123456789", 0), STORE_OK);
+	/* b is hit before a, so b is the older of the two */
+	assert_int_equal(get(s, "b", later, &g), STORE_OK);
+	assert_int_equal(get(s, "a", later + 1, &g), STORE_OK);
+	assert_int_equal(put(s, "e", "0123456789", later + 2), STORE_OK);
+	assert_int_equal(put(s, "f", "0123456789", later + 3), STORE_OK);
+	assert_false(present(s, "c", later + 3));
+	assert_false(present(s, "d", later + 3));
+	assert_int_equal(put(s, "g", "0123456789", later + 4), STORE_OK);
+	assert_false(present(s, "b", later + 4));
+	assert_true(present(s, "a", later + 4));
+	store_free(s);
+}
+
+static void
 eviction_prefers_expired_items_near_the_tail(void **state)
 {
 	struct store *s = store_new(3 * charge("a", 10));
@@ -1236,6 +1261,7 @@ main(void)
 		cmocka_unit_test(flush_memory_is_reclaimed_within_a_few_calls),
 		cmocka_unit_test(flush_delayed_kills_items_stored_during_the_delay),
 		cmocka_unit_test(eviction_follows_lru_and_bumped_items_survive),
+		cmocka_unit_test(hits_after_the_interval_order_the_lru_by_time_of_hit),
 		cmocka_unit_test(eviction_prefers_expired_items_near_the_tail),
 		cmocka_unit_test(charged_bytes_never_exceed_the_limit),
 		cmocka_unit_test(too_large_changes_nothing),
