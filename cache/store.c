@@ -423,8 +423,10 @@ lru_move_to_head(struct store *s, struct item *it, int64_t now)
 static void
 item_bump(struct store *s, struct item *it, int64_t now)
 {
+	int64_t since;
+
 	it->last_access = now;
-	if (now - it->bumped_at >= STORE_BUMP_INTERVAL_MS)
+	if (!__builtin_sub_overflow(now, it->bumped_at, &since) && since >= STORE_BUMP_INTERVAL_MS)
 		lru_move_to_head(s, it, now);
 	else
 		it->bits |= ITEM_ACTIVE;
@@ -755,8 +757,9 @@ store_get(struct store *s, const char *key, size_t klen, int64_t now,
 		.fetched = (it->bits & ITEM_FETCHED) != 0,
 		.stale = (it->bits & ITEM_STALE) != 0,
 	};
+	int64_t left;
 	bool due = info.stale || (opts->recache && it->exptime != 0 &&
-	    it->exptime - now < opts->recache_below);
+	    !__builtin_sub_overflow(it->exptime, now, &left) && left < opts->recache_below);
 	if (it->bits & ITEM_TOKEN_SENT) {
 		info.win_sent = true;
 	} else if (due) {
