@@ -123,6 +123,7 @@ detect_defaults(struct detect_config *cfg)
 	cfg->tail_long_window_ms = 20 * 1000;
 	cfg->tail_slot_ms = 1000;
 	cfg->tail_min_samples = 50;
+	cfg->tail_long_min_samples = 150;
 	cfg->tail_clear_hold_ms = 30 * 1000;
 	cfg->down_failures = 3;
 	cfg->down_silence_ms = 2000;
@@ -184,6 +185,14 @@ check_relations(const struct detect_config *cfg, check_report report, void *ctx)
 	}
 	if (cfg->tail_min_samples == 0) {
 		report(ctx, "tail_min_samples", "must be at least 1");
+		bad++;
+	}
+	/* The long window is what keeps a few stray slow probes from opening an
+	 * incident; it can only do so with at least as many samples as the short. */
+	if (cfg->tail_long_min_samples < cfg->tail_min_samples) {
+		snprintf(msg, sizeof(msg), "must be at least tail_min_samples (%llu)",
+		    (unsigned long long)cfg->tail_min_samples);
+		report(ctx, "tail_long_min_samples", msg);
 		bad++;
 	}
 	if (!(cfg->storm_clear_fraction > 0 && cfg->storm_clear_fraction <= 1)) {
@@ -248,6 +257,34 @@ detect_config_check(const struct detect_config *cfg, char *err, size_t errlen)
 	struct first_problem fp = { err, errlen, false };
 
 	return check_relations(cfg, report_first, &fp) == 0 ? 0 : -1;
+}
+
+int
+detect_config_check_probe_rate(const struct detect_config *cfg, double probes_per_second,
+    char *err, size_t errlen)
+{
+	const struct {
+		const char *name;
+		int64_t window_ms;
+		uint64_t min;
+	} windows[] = {
+		{ "tail_short_window", cfg->tail_short_window_ms, cfg->tail_min_samples },
+		{ "tail_long_window", cfg->tail_long_window_ms, cfg->tail_long_min_samples },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
+		double held = (double)(windows[i].window_ms - cfg->tail_slot_ms) / 1000.0;
+		if (!(probes_per_second * held >= (double)windows[i].min)) {
+			snprintf(err, errlen,
+			    "%s: %g probes a second fill it with about %.0f probes, under its "
+			    "minimum of %llu",
+			    windows[i].name, probes_per_second, probes_per_second * held,
+			    (unsigned long long)windows[i].min);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 struct read_ctx {
@@ -363,6 +400,8 @@ detect_config_read(struct detect_config *cfg, struct config *file, const char *s
 	read_duration(&rc, "tail_slot", 1, 3600 * 1000, &cfg->tail_slot_ms);
 	config_get_u64(file, section, "tail_min_samples", 1, 1000000000, cfg->tail_min_samples,
 	    &cfg->tail_min_samples, errs);
+	config_get_u64(file, section, "tail_long_min_samples", 1, 1000000000,
+	    cfg->tail_long_min_samples, &cfg->tail_long_min_samples, errs);
 	read_duration(&rc, "tail_clear_hold", 0, day, &cfg->tail_clear_hold_ms);
 	read_u32(&rc, "down_failures", 1, 1000, &cfg->down_failures);
 	read_duration(&rc, "down_silence", 0, day, &cfg->down_silence_ms);
@@ -707,7 +746,7 @@ detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg, 
 	ev->p99_us = histogram_percentile(&tail->scratch, 99);
 
 	short_enough = ev->short_count >= cfg->tail_min_samples;
-	long_enough = ev->long_count >= cfg->tail_min_samples;
+	long_enough = ev->long_count >= cfg->tail_long_min_samples;
 	short_hot = short_enough && ev->short_fraction > cfg->tail_fraction;
 	hot = short_hot && long_enough && ev->long_fraction > cfg->tail_fraction;
 	quiet = short_enough && ev->short_fraction < cfg->tail_clear_fraction;

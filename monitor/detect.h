@@ -98,7 +98,8 @@ struct detect_config {
 	int64_t tail_short_window_ms;
 	int64_t tail_long_window_ms;
 	int64_t tail_slot_ms; /* resolution of both windows */
-	uint64_t tail_min_samples; /* each window needs this many probes to count */
+	uint64_t tail_min_samples; /* the short window needs this many probes to count */
+	uint64_t tail_long_min_samples; /* and the long one this many */
 	int64_t tail_clear_hold_ms;
 	/* Node down. */
 	uint32_t down_failures;   /* consecutive failed probes: down */
@@ -118,6 +119,14 @@ void detect_defaults(struct detect_config *cfg);
  * whole numbers of slots, ...). Returns 0, or -1 with err naming the key.
  */
 int detect_config_check(const struct detect_config *cfg, char *err, size_t errlen);
+
+/*
+ * Whether probes at probes_per_second can fill each tail window to its minimum
+ * sample count (a window holds one slot less than its length at worst): without
+ * that, tail detection could never fire. Returns 0, or -1 with err.
+ */
+int detect_config_check_probe_rate(const struct detect_config *cfg, double probes_per_second,
+    char *err, size_t errlen);
 
 /*
  * Fills cfg from `section` of file (normally "monitor"): defaults for absent keys,
@@ -261,10 +270,11 @@ void detect_tail_release(struct detect_tail *tail);
 void detect_tail_record(struct detect_tail *tail, int64_t now_ms, uint64_t latency_us);
 
 /*
- * Decides from the windows at now. Opens when both windows hold at least
- * tail_min_samples and both fractions are above tail_fraction (pending while only
- * the short one is); clears when the short window (with enough samples) has stayed
- * below tail_clear_fraction for tail_clear_hold. Too few samples is never "clear".
+ * Decides from the windows at now. Opens when the short window holds at least
+ * tail_min_samples, the long one tail_long_min_samples, and both fractions are
+ * above tail_fraction (pending while only the short one is); clears when the short
+ * window (with enough samples) has stayed below tail_clear_fraction for
+ * tail_clear_hold. Too few samples is never "clear".
  */
 enum detect_event detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg,
     int64_t now_ms);
