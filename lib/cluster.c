@@ -1,0 +1,425 @@
+/*
+ * cluster — see cluster.h.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "parse.h"
+
+#define ERR_LEN 256
+
+static void
+seterr(char *err, size_t errlen, const char *what, const char *s)
+{
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "%s '%.*s'", what, CLUSTER_ADDR_TEXT_MAX, s);
+}
+
+bool
+cluster_name_valid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= CLUSTER_NAME_MAX)
+			return false;
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return false;
+	}
+	return true;
+}
+
+static bool
+hostname_valid(const char *h, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > CLUSTER_HOST_MAX || h[0] == '.' || h[0] == '-')
+		return false;
+	/* All digits and dots is a malformed IPv4 literal, not a name ("127.000.0.1"). */
+	if (strspn(h, "0123456789.") >= len)
+		return false;
+	for (i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)h[i]) && h[i] != '.' && h[i] != '-')
+			return false;
+		if (h[i] == '.' && i + 1 < len && h[i + 1] == '.')
+			return false;
+	}
+	return true;
+}
+
+int
+cluster_addr_parse(const char *s, struct cluster_addr *out, char *err, size_t errlen)
+{
+	const char *host, *colon;
+	size_t hlen;
+	uint64_t port;
+	bool v6 = false;
+	unsigned char bin[16];
+	char tmp[CLUSTER_HOST_MAX + 1];
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+		if (close == NULL || close[1] != ':') {
+			seterr(err, errlen, "bad address (want [v6]:port)", s);
+			return -1;
+		}
+		host = s + 1;
+		hlen = (size_t)(close - host);
+		colon = close + 1;
+		v6 = true;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL) {
+			seterr(err, errlen, "bad address (want host:port or [v6]:port)", s);
+			return -1;
+		}
+		host = s;
+		hlen = (size_t)(colon - s);
+		if (memchr(host, ':', hlen) != NULL) {
+			seterr(err, errlen, "bad address (an IPv6 address needs brackets: [v6]:port)",
+			    s);
+			return -1;
+		}
+	}
+	if (parse_u64(colon + 1, 1, 65535, &port) != 0) {
+		seterr(err, errlen, "bad port in address", s);
+		return -1;
+	}
+	if (hlen == 0 || hlen >= sizeof(tmp)) {
+		seterr(err, errlen, "bad host in address", s);
+		return -1;
+	}
+	memcpy(tmp, host, hlen);
+	tmp[hlen] = '\0';
+	if (v6) {
+		if (inet_pton(AF_INET6, tmp, bin) != 1) {
+			seterr(err, errlen, "bad IPv6 address in", s);
+			return -1;
+		}
+		inet_ntop(AF_INET6, bin, out->host, sizeof(out->host));
+	} else if (inet_pton(AF_INET, tmp, bin) == 1) {
+		inet_ntop(AF_INET, bin, out->host, sizeof(out->host));
+	} else {
+		size_t i;
+		if (!hostname_valid(tmp, hlen)) {
+			seterr(err, errlen, "bad host in address", s);
+			return -1;
+		}
+		/* DNS names compare without case. */
+		for (i = 0; i <= hlen; i++)
+			out->host[i] = (char)tolower((unsigned char)tmp[i]);
+	}
+	out->port = (uint16_t)port;
+	snprintf(out->text, sizeof(out->text), v6 ? "[%s]:%u" : "%s:%u", out->host,
+	    (unsigned)out->port);
+	return 0;
+}
+
+bool
+clusters_owns(const char *section)
+{
+	return config_section_name(section, "cluster") != NULL ||
+	       config_section_name(section, "node") != NULL;
+}
+
+void
+clusters_release(struct clusters *cl)
+{
+	size_t i;
+
+	for (i = 0; i < cl->n; i++) {
+		/* A plain memset of memory about to be freed may be optimised away. */
+		explicit_bzero(cl->v[i].admin.password, sizeof(cl->v[i].admin.password));
+		explicit_bzero(cl->v[i].probe.password, sizeof(cl->v[i].probe.password));
+	}
+	free(cl->v);
+	free(cl->nodes);
+	memset(cl, 0, sizeof(*cl));
+}
+
+const struct cluster *
+clusters_find(const struct clusters *cl, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cl->n; i++) {
+		if (strcmp(cl->v[i].name, name) == 0)
+			return &cl->v[i];
+	}
+	return NULL;
+}
+
+const struct cluster_node *
+clusters_find_node(const struct clusters *cl, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cl->nnodes; i++) {
+		if (strcmp(cl->nodes[i].name, name) == 0)
+			return &cl->nodes[i];
+	}
+	return NULL;
+}
+
+/* A string value of at most max bytes; -1 (error added) if longer. */
+static int
+get_text(struct config *cfg, const char *section, const char *key, size_t max,
+    const char **out, int *line, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, section, key);
+
+	*out = NULL;
+	*line = 0;
+	if (e == NULL)
+		return 0;
+	*line = e->line;
+	if (strlen(e->value) > max) {
+		config_error(errs, cfg, e->line, "%s is longer than %zu bytes", key, max);
+		return -1;
+	}
+	if (e->value[0] == '\0') {
+		config_error(errs, cfg, e->line, "%s is empty", key);
+		return -1;
+	}
+	*out = e->value;
+	return 0;
+}
+
+/* The user/password_file pair of an account. */
+static void
+load_account(struct config *cfg, const char *section, const char *which,
+    struct cluster_account *acct, struct config_errors *errs)
+{
+	char ukey[32], fkey[48], err[ERR_LEN];
+	const char *user, *file;
+	int uline, fline;
+
+	snprintf(ukey, sizeof(ukey), "%s_user", which);
+	snprintf(fkey, sizeof(fkey), "%s_password_file", which);
+	if (get_text(cfg, section, ukey, CLUSTER_USER_MAX, &user, &uline, errs) != 0 ||
+	    get_text(cfg, section, fkey, 4096, &file, &fline, errs) != 0)
+		return;
+	if (user == NULL && file == NULL)
+		return;
+	if (user == NULL) {
+		config_error(errs, cfg, fline, "%s without %s", fkey, ukey);
+		return;
+	}
+	if (file == NULL) {
+		config_error(errs, cfg, uline, "%s without %s", ukey, fkey);
+		return;
+	}
+	if (config_read_secret(file, acct->password, sizeof(acct->password), err,
+	    sizeof(err)) != 0) {
+		config_error(errs, cfg, fline, "%s: %s", fkey, err);
+		return;
+	}
+	snprintf(acct->user, sizeof(acct->user), "%s", user);
+	acct->set = true;
+}
+
+/* A listener address of a node (out->port == 0 if absent or invalid). Returns the
+ * line of its key, or the section's if absent. */
+static int
+load_addr(struct config *cfg, const char *section, const char *key, bool required,
+    int section_line, const char *node, struct cluster_addr *out, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, section, key);
+	char err[ERR_LEN];
+
+	memset(out, 0, sizeof(*out));
+	if (e == NULL) {
+		if (required)
+			config_error(errs, cfg, section_line, "node %s has no %s address", node, key);
+		return section_line;
+	}
+	if (cluster_addr_parse(e->value, out, err, sizeof(err)) != 0)
+		config_error(errs, cfg, e->line, "%s: %s", key, err);
+	return e->line;
+}
+
+/* Reports a second section of the same kind and name. */
+static void
+check_duplicate_sections(struct config *cfg, struct config_errors *errs)
+{
+	size_t i, j;
+
+	for (i = 0; i < cfg->nsections; i++) {
+		if (!clusters_owns(cfg->sections[i]))
+			continue;
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->sections[i], cfg->sections[j]) == 0) {
+				config_error(errs, cfg, cfg->section_lines[i],
+				    "duplicate section [%s] (first at line %d)", cfg->sections[i],
+				    cfg->section_lines[j]);
+				break;
+			}
+		}
+	}
+}
+
+/* Whether the section at index i is the first with its name (duplicates are errors
+ * already; they are loaded once). */
+static bool
+first_of_its_name(const struct config *cfg, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		if (strcmp(cfg->sections[i], cfg->sections[j]) == 0)
+			return false;
+	}
+	return true;
+}
+
+static void
+load_clusters(struct clusters *cl, struct config *cfg, struct config_errors *errs)
+{
+	const char *name, *title;
+	struct cluster *c;
+	int line;
+	size_t i;
+
+	for (i = 0; i < cfg->nsections; i++) {
+		name = config_section_name(cfg->sections[i], "cluster");
+		if (name == NULL || !first_of_its_name(cfg, i))
+			continue;
+		if (!cluster_name_valid(name)) {
+			config_error(errs, cfg, cfg->section_lines[i], "invalid cluster name '%.*s'",
+			    CLUSTER_NAME_MAX + 1, name);
+			continue;
+		}
+		if (cl->n == CLUSTERS_MAX) {
+			config_error(errs, cfg, cfg->section_lines[i], "more than %d clusters",
+			    CLUSTERS_MAX);
+			return;
+		}
+		c = &cl->v[cl->n++];
+		memset(c, 0, sizeof(*c));
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		c->line = cfg->section_lines[i];
+		if (get_text(cfg, cfg->sections[i], "title", CLUSTER_TITLE_MAX, &title, &line,
+		    errs) == 0)
+			snprintf(c->title, sizeof(c->title), "%s", title != NULL ? title : name);
+		load_account(cfg, cfg->sections[i], "admin", &c->admin, errs);
+		load_account(cfg, cfg->sections[i], "probe", &c->probe, errs);
+	}
+}
+
+/* Reports addr if a listener of an earlier node has it, or if n's admin address is
+ * its own client address. */
+static void
+check_address_unique(struct clusters *cl, struct config *cfg, const struct cluster_node *n,
+    const struct cluster_addr *addr, const char *which, int line, struct config_errors *errs)
+{
+	const struct cluster_node *o;
+	size_t i;
+
+	if (addr->port == 0)
+		return;
+	if (addr == &n->admin && n->client.port == addr->port &&
+	    strcmp(n->client.host, addr->host) == 0) {
+		config_error(errs, cfg, line, "node %s: admin address %s is its client "
+		    "address too", n->name, addr->text);
+		return;
+	}
+	for (i = 0; i < cl->nnodes; i++) {
+		o = &cl->nodes[i];
+		if (o->client.port == addr->port && strcmp(o->client.host, addr->host) == 0) {
+			config_error(errs, cfg, line, "node %s: %s address %s is already used by "
+			    "node %s (client)", n->name, which, addr->text, o->name);
+			return;
+		}
+		if (o->admin.port == addr->port && strcmp(o->admin.host, addr->host) == 0) {
+			config_error(errs, cfg, line, "node %s: %s address %s is already used by "
+			    "node %s (admin)", n->name, which, addr->text, o->name);
+			return;
+		}
+	}
+}
+
+static void
+load_nodes(struct clusters *cl, struct config *cfg, struct config_errors *errs)
+{
+	const char *name, *cname;
+	struct cluster_node *n;
+	const struct cluster *c;
+	int cline, aline;
+	size_t i;
+
+	for (i = 0; i < cfg->nsections; i++) {
+		name = config_section_name(cfg->sections[i], "node");
+		if (name == NULL || !first_of_its_name(cfg, i))
+			continue;
+		if (!cluster_name_valid(name)) {
+			config_error(errs, cfg, cfg->section_lines[i], "invalid node name '%.*s'",
+			    CLUSTER_NAME_MAX + 1, name);
+			continue;
+		}
+		if (cl->nnodes == CLUSTER_NODES_MAX) {
+			config_error(errs, cfg, cfg->section_lines[i], "more than %d nodes",
+			    CLUSTER_NODES_MAX);
+			return;
+		}
+		n = &cl->nodes[cl->nnodes];
+		memset(n, 0, sizeof(*n));
+		snprintf(n->name, sizeof(n->name), "%s", name);
+		n->line = cfg->section_lines[i];
+		if (get_text(cfg, cfg->sections[i], "cluster", CLUSTER_NAME_MAX, &cname, &cline,
+		    errs) != 0)
+			continue;
+		if (cname == NULL) {
+			config_error(errs, cfg, n->line, "node %s has no cluster", name);
+			continue;
+		}
+		if ((c = clusters_find(cl, cname)) == NULL) {
+			config_error(errs, cfg, cline, "node %s: unknown cluster '%s'", name, cname);
+			continue;
+		}
+		n->cluster = (size_t)(c - cl->v);
+		cline = load_addr(cfg, cfg->sections[i], "client", true, n->line, name, &n->client,
+		    errs);
+		check_address_unique(cl, cfg, n, &n->client, "client", cline, errs);
+		aline = load_addr(cfg, cfg->sections[i], "admin", false, n->line, name, &n->admin,
+		    errs);
+		check_address_unique(cl, cfg, n, &n->admin, "admin", aline, errs);
+		cl->v[n->cluster].nnodes++;
+		cl->nnodes++;
+	}
+}
+
+int
+clusters_load(struct clusters *cl, struct config *cfg, struct config_errors *errs)
+{
+	size_t before = errs->n + errs->dropped, i;
+
+	clusters_release(cl);
+	cl->v = calloc(CLUSTERS_MAX, sizeof(*cl->v));
+	cl->nodes = calloc(CLUSTER_NODES_MAX, sizeof(*cl->nodes));
+	if (cl->v == NULL || cl->nodes == NULL) {
+		config_error(errs, cfg, 0, "out of memory loading the clusters");
+		clusters_release(cl);
+		return -1;
+	}
+	check_duplicate_sections(cfg, errs);
+	load_clusters(cl, cfg, errs);
+	load_nodes(cl, cfg, errs);
+	for (i = 0; i < cl->n; i++) {
+		if (cl->v[i].nnodes == 0)
+			config_error(errs, cfg, cl->v[i].line, "cluster %s has no nodes",
+			    cl->v[i].name);
+	}
+	if (errs->n + errs->dropped != before) {
+		clusters_release(cl);
+		return -1;
+	}
+	return 0;
+}
