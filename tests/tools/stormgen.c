@@ -19,6 +19,10 @@
  * A process may hold at most about 20,000 files here, so the work is spread over
  * several processes (fork) when one cannot hold it; each child gets a share of the
  * count, the hold level and the rate, reports back through a pipe, and is reaped.
+ * One source address has only ~28,000 ephemeral ports toward one destination, so
+ * with an IPv4 target child k connects from 127.0.0.(1 + k): each child has a port
+ * range of its own and a hold beyond 28,000 works. (::1 is a single address: an
+ * IPv6 hold stays below that.)
  * SIGTERM (or SIGINT) stops the run early, in every process, and still prints
  * the totals.
  *
@@ -73,6 +77,10 @@
 #define ERR_LEN 256
 
 #define NIL UINT32_MAX
+
+#ifndef IP_BIND_ADDRESS_NO_PORT /* linux/in.h has it; glibc's netinet/in.h may not */
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
 
 static volatile sig_atomic_t stop_requested;
 
@@ -146,6 +154,8 @@ struct storm {
 	int64_t start_ms, end_ms;
 	int report_fd;             /* a child's pipe to the parent, or -1 */
 	bool ready_sent;
+	bool bind_source;          /* connect from `source` (a child's own address) */
+	struct sockaddr_in source;
 };
 
 static int64_t
@@ -265,6 +275,15 @@ conn_open(struct storm *s, int64_t now)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (s->bind_source) {
+		/* the port is chosen at connect(), for this address and destination */
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&s->source, sizeof(s->source)) < 0) {
+			note_failure(s, errno);
+			close(fd);
+			return;
+		}
+	}
 	if (connect(fd, (const struct sockaddr *)&o->target.addr, o->target.len) < 0 &&
 	    errno != EINPROGRESS) {
 		note_failure(s, errno);
@@ -644,6 +663,12 @@ storm_setup(struct storm *s, const struct storm_opts *o, unsigned nprocs, unsign
 	if (o->hold > 0 && s->hold == 0) {
 		s->count = 0; /* more processes than held connections: this one idles */
 		s->slots = 1;
+	}
+	if (nprocs > 1 && o->target.addr.ss_family == AF_INET) {
+		s->bind_source = true;
+		s->source.sin_family = AF_INET;
+		s->source.sin_addr.s_addr = htonl(INADDR_LOOPBACK + k); /* 127.0.0.1 + k */
+		s->source.sin_port = 0;
 	}
 }
 
