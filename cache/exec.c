@@ -859,6 +859,8 @@ exec_admin(struct conn *c, struct proto_request *req)
 			stats_write_settings(c);
 		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "tenants")) {
 			stats_write_tenants(c);
+		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "kernel")) {
+			stats_write_kernel(c);
 		} else {
 			out_str(w, RPL_ERROR);
 		}

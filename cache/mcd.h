@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "conncount.h"
 #include "proto.h"
 #include "tenant.h"
 
@@ -38,6 +39,8 @@
 #define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
 #define MCD_QUEUE_MAX 65536               /* pending messages per worker */
 #define MCD_ADDR_MAX 128
+#define MCD_KERNEL_REFRESH_MS 1000        /* `stats kernel` reads the kernel this often at most */
+#define MCD_KERNEL_TEXT_MAX 8192          /* its cached reply */
 
 enum listener_kind {
 	LISTENER_CLIENT,
@@ -172,6 +175,13 @@ struct mcd {
 	SSL_CTX *ssl_ctx;
 	struct event *accept_retry;   /* re-enables accepting after EMFILE */
 	pthread_mutex_t reload_lock;
+	/* The kernel's view for `stats kernel`, cached (see MCD_KERNEL_REFRESH_MS). */
+	pthread_mutex_t kernel_lock;
+	struct conncount cc;
+	bool cc_open;
+	char kernel_text[MCD_KERNEL_TEXT_MAX];
+	size_t kernel_len;
+	int64_t kernel_at;
 	_Atomic int curr_conns;       /* all workers, for the connection limit */
 	_Atomic uint64_t rejected_connections, listen_disabled_num;
 	_Atomic bool draining;
@@ -212,5 +222,6 @@ void stats_write_global(struct conn *c, const struct proto_request *req);
 void stats_write_tenant(struct conn *c, struct tenant *t);
 void stats_write_settings(struct conn *c);
 void stats_write_tenants(struct conn *c);
+void stats_write_kernel(struct conn *c);
 
 #endif

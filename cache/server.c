@@ -1108,6 +1108,7 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	pthread_mutex_init(&m->reload_lock, NULL);
+	pthread_mutex_init(&m->kernel_lock, NULL);
 	m->started_mono_ms = mcd_now();
 	m->started_unix = (int64_t)time(NULL);
 	raise_fd_limit(s->max_connections + 64);
@@ -1211,5 +1212,8 @@ mcd_teardown(struct mcd *m)
 	if (m->ssl_ctx != NULL)
 		SSL_CTX_free(m->ssl_ctx);
 	tenant_registry_release(&m->tenants);
+	if (m->cc_open)
+		conncount_close(&m->cc);
+	pthread_mutex_destroy(&m->kernel_lock);
 	pthread_mutex_destroy(&m->reload_lock);
 }

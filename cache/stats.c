@@ -264,3 +264,101 @@ stats_write_tenants(struct conn *c)
 	tenant_registry_foreach(&c->w->mcd->tenants, write_one_tenant, c->w);
 	out_append(c->w, "END\r\n", 5);
 }
+
+static const char *const listener_names[] = { "client", "tls", "admin" };
+
+/* Re-reads the kernel's view of every listener into m->kernel_text. Lock held. */
+static void
+kernel_refresh(struct mcd *m)
+{
+	char err[CONNCOUNT_ERR_MAX], prefix[32], line[256];
+	struct conncount_listener l;
+	struct conncount_host h;
+	uint64_t not_accepted = 0, close_wait = 0, established = 0;
+	size_t len = 0;
+	int i;
+
+	m->kernel_text[0] = '\0';
+	if (!m->cc_open) {
+		if (conncount_open(&m->cc, CONNCOUNT_AUTO, err, sizeof(err)) < 0) {
+			LOG_LIMITED(LOG_LEVEL_WARN, "stats kernel: %s", err);
+			m->kernel_len = (size_t)snprintf(m->kernel_text, sizeof(m->kernel_text),
+			    "STAT kernel_error %s\r\n", err);
+			return;
+		}
+		m->cc_open = true;
+	}
+	for (i = 0; i < m->nlisteners; i++) {
+		struct listener *ls = &m->listeners[i];
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct conncount_addr a;
+
+		if (ls->fd < 0 || getsockname(ls->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    conncount_addr_from_sockaddr((struct sockaddr *)&ss, sl, &a) < 0)
+			continue;
+		if (conncount_read_listener(&m->cc, &a, &l, err, sizeof(err)) < 0) {
+			LOG_LIMITED(LOG_LEVEL_WARN, "stats kernel: %s", err);
+			continue;
+		}
+		snprintf(prefix, sizeof(prefix), "listener:%s", listener_names[ls->kind]);
+		snprintf(line, sizeof(line), "STAT %s:addr %s\r\n", prefix, ls->addr);
+		if (len + strlen(line) < sizeof(m->kernel_text)) {
+			memcpy(m->kernel_text + len, line, strlen(line) + 1);
+			len += strlen(line);
+		}
+		conncount_format_listener(&l, prefix, m->kernel_text, sizeof(m->kernel_text), &len);
+		if (ls->kind != LISTENER_ADMIN) {
+			not_accepted += l.accept_queue;
+			close_wait += l.states[CONNCOUNT_CLOSE_WAIT];
+			established += l.states[CONNCOUNT_ESTABLISHED];
+		}
+		snprintf(line, sizeof(line), "STAT kernel_method %s\r\n",
+		    conncount_method_name(l.method));
+		if (i == 0 && len + strlen(line) < sizeof(m->kernel_text)) {
+			memcpy(m->kernel_text + len, line, strlen(line) + 1);
+			len += strlen(line);
+		}
+	}
+	if (conncount_read_host(&m->cc, &h, err, sizeof(err)) == 0)
+		conncount_format_host(&h, m->kernel_text, sizeof(m->kernel_text), &len);
+	/* The operator's question during a storm: what does the kernel hold that the
+	 * server has not taken (accept queue) or not let go of (CLOSE_WAIT)? */
+	snprintf(line, sizeof(line),
+	    "STAT kernel_established %llu\r\nSTAT kernel_not_accepted %llu\r\n"
+	    "STAT kernel_close_wait %llu\r\n", (unsigned long long)established,
+	    (unsigned long long)not_accepted, (unsigned long long)close_wait);
+	if (len + strlen(line) < sizeof(m->kernel_text)) {
+		memcpy(m->kernel_text + len, line, strlen(line) + 1);
+		len += strlen(line);
+	}
+	m->kernel_len = len;
+}
+
+void
+stats_write_kernel(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct worker_stats t = { 0 };
+	int64_t age;
+	int i;
+
+	pthread_mutex_lock(&m->kernel_lock);
+	if (m->kernel_at == 0 || w->now - m->kernel_at >= MCD_KERNEL_REFRESH_MS) {
+		kernel_refresh(m);
+		m->kernel_at = mcd_now();
+	}
+	age = w->now > m->kernel_at ? w->now - m->kernel_at : 0;
+	out_append(w, m->kernel_text, m->kernel_len);
+	pthread_mutex_unlock(&m->kernel_lock);
+	for (i = 0; i < m->nworkers; i++) {
+		t.curr_connections += STAT_GET(m->workers[i].stats.curr_connections);
+		t.total_connections += STAT_GET(m->workers[i].stats.total_connections);
+	}
+	stat_u64(w, "kernel_age_ms", (uint64_t)age);
+	stat_u64(w, "curr_connections", t.curr_connections);
+	stat_u64(w, "total_connections", t.total_connections);
+	stat_u64(w, "rejected_connections", atomic_load(&m->rejected_connections));
+	out_append(w, "END\r\n", 5);
+}
