@@ -82,6 +82,9 @@ endef
 $(foreach b,$(BINARIES),$(eval $(call binary_rules,$(b))))
 FOLDER_LIBS := $(foreach b,$(BINARIES),$(if $($(b)_OBJ),$($(b)_LIB)))
 
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_OBJDIR := build/fuzz
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OBJDIR)/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
@@ -123,10 +126,9 @@ setup:
 check: setup
 	@$(MAKE) --no-print-directory _check
 
-_check: all $(UNIT_BIN)
-	@scripts/run-unit $(UNIT_BIN)
-	@MCOPS_BIN=$(abspath $(BINDIR)) MCOPS_TOOLS=$(abspath $(OBJDIR)) scripts/run-integration
-	@$(MAKE) --no-print-directory fuzz-short
+_check: all $(UNIT_BIN) $(FUZZ_BIN)
+	@MCOPS_BIN=$(abspath $(BINDIR)) MCOPS_TOOLS=$(abspath $(OBJDIR)) \
+		scripts/check $(UNIT_BIN) -- $(FUZZ_BIN)
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit $(UNIT_BIN)
@@ -136,9 +138,6 @@ integration: all
 
 # --- fuzzing (clang + libFuzzer) ---------------------------------------------------
 
-FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_OBJDIR := build/fuzz
-FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OBJDIR)/%)
 FUZZ_CFLAGS := -g -O1 -std=c11 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 10
