@@ -729,7 +729,7 @@ detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg, 
 	enum detect_event event = DETECT_EVENT_NONE;
 	uint64_t thr = ev->threshold_us;
 	bool short_enough, long_enough, short_hot, hot, quiet;
-	char err[64];
+	char err[CHECK_MSG_MAX];
 
 	histogram_window_count(&tail->window, now_ms, cfg->tail_short_window_ms, thr,
 	    &ev->short_count, &ev->short_slow);

@@ -923,6 +923,30 @@ idle_node_with_zero_samples_stays_finite(void **state)
 }
 
 static void
+single_poll_spike_is_pending_never_a_storm(void **state)
+{
+	struct detect_config cfg;
+	struct detect_storm s;
+	uint64_t rng = 10, total = 0;
+	int64_t t = T0;
+	unsigned opened = 0;
+	int i;
+	(void)state;
+
+	detect_defaults(&cfg);
+	detect_storm_init(&s);
+	feed(&s, &cfg, &t, &total, &rng, 1000, 10, 600, &opened);
+	/* One poll reads ten times the connections (a burst between two polls). */
+	for (i = 0; i < 20; i++) {
+		feed(&s, &cfg, &t, &total, &rng, 10000, 10, 1, &opened);
+		assert_int_equal(s.status.state, DETECT_PENDING);
+		feed(&s, &cfg, &t, &total, &rng, 1000, 10, 30, &opened);
+		assert_int_equal(s.status.state, DETECT_OK);
+	}
+	assert_int_equal(opened, 0);
+}
+
+static void
 level_cannot_trip_during_warmup(void **state)
 {
 	struct detect_config cfg;
@@ -1309,6 +1333,7 @@ main(void)
 		cmocka_unit_test(sample_without_elapsed_time_is_ignored),
 		cmocka_unit_test(quiet_node_near_zero_does_not_alarm_on_a_few_connections),
 		cmocka_unit_test(idle_node_with_zero_samples_stays_finite),
+		cmocka_unit_test(single_poll_spike_is_pending_never_a_storm),
 		cmocka_unit_test(level_cannot_trip_during_warmup),
 		cmocka_unit_test(accept_queue_and_listen_overflows_trip_on_their_own),
 		cmocka_unit_test(storm_worsens_once_as_it_grows),
