@@ -189,9 +189,19 @@ exec_get(struct conn *c, struct proto_request *req)
 		opts.touch = true;
 		opts.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
 	}
+	size_t start = w->olen;
+
 	while (proto_next_key(req, &cursor, &key)) {
 		store_get(t->store, key.p, key.len, w->now, touch ? &opts : NULL, emit_value, &g);
 		n++;
+		/* Replies are copied, not referenced: bound what one request may build. */
+		if (w->olen - start > MCD_OUT_REQUEST_MAX) {
+			w->olen = start;
+			out_str(w, "SERVER_ERROR out of memory writing get response");
+			LOG_LIMITED(LOG_LEVEL_WARN, "a multi-get reply exceeded %d bytes; refused",
+			    MCD_OUT_REQUEST_MAX);
+			return true;
+		}
 	}
 	out_append(w, "END\r\n", 5);
 	if (touch) {

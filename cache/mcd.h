@@ -35,6 +35,7 @@
 #define MCD_READ_CHUNK (64 * 1024)        /* bytes read per read() */
 #define MCD_REQS_PER_EVENT 20             /* requests served before yielding (-R) */
 #define MCD_OUT_HIGH (4 * 1024 * 1024)    /* stop serving a connection above this */
+#define MCD_OUT_REQUEST_MAX (64 * 1024 * 1024) /* largest reply to one multi-get */
 #define MCD_SCRATCH_KEEP (256 * 1024)     /* scratch output kept between events */
 #define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
 #define MCD_QUEUE_MAX 65536               /* pending messages per worker */

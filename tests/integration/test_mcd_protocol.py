@@ -263,3 +263,15 @@ def test_memccapable_ascii_passes(mcd):
                           "-t", "10"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "All tests passed" in out.stdout
+
+
+def test_a_multiget_reply_is_bounded(mcd):
+    r = mcd.raw()
+    big = b"b" * (1024 * 1024)
+    r.send(b"set big 0 0 %d\r\n" % len(big) + big + b"\r\n")
+    assert r.line() == "STORED"
+    # 70 copies of a 1 MiB value would be a 70 MiB reply: refused, connection kept
+    assert r.cmd("get " + " ".join(["big"] * 70) + "\r\n") == \
+        "SERVER_ERROR out of memory writing get response"
+    r.send("get big big\r\n")
+    assert r.line() == "VALUE big 0 %d" % len(big)
