@@ -399,11 +399,19 @@ load_nodes(struct clusters *cl, struct config *cfg, struct config_errors *errs)
 int
 clusters_load(struct clusters *cl, struct config *cfg, struct config_errors *errs)
 {
-	size_t before = errs->n + errs->dropped, i;
+	size_t before = errs->n + errs->dropped, i, nc = 0, nn = 0;
 
 	clusters_release(cl);
-	cl->v = calloc(CLUSTERS_MAX, sizeof(*cl->v));
-	cl->nodes = calloc(CLUSTER_NODES_MAX, sizeof(*cl->nodes));
+	/* Room for every section (at most the maxima), so the arrays never move. */
+	for (i = 0; i < cfg->nsections; i++) {
+		if (config_section_name(cfg->sections[i], "cluster") != NULL)
+			nc++;
+		else if (config_section_name(cfg->sections[i], "node") != NULL)
+			nn++;
+	}
+	cl->v = calloc(nc < CLUSTERS_MAX ? nc + 1 : CLUSTERS_MAX, sizeof(*cl->v));
+	cl->nodes = calloc(nn < CLUSTER_NODES_MAX ? nn + 1 : CLUSTER_NODES_MAX,
+	    sizeof(*cl->nodes));
 	if (cl->v == NULL || cl->nodes == NULL) {
 		config_error(errs, cfg, 0, "out of memory loading the clusters");
 		clusters_release(cl);

@@ -1,0 +1,555 @@
+/*
+ * mcclient — see mcclient.h.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mcclient.h"
+#include "parse.h"
+
+#define MCCLIENT_READ_CHUNK 16384
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int rc;
+
+	for (;;) {
+		left = deadline - monotonic_ms();
+		if (left <= 0)
+			return 0;
+		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+void
+mcclient_close(struct mcclient *c)
+{
+	if (c->connected)
+		close(c->fd);
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+static int
+connect_one(const struct addrinfo *ai, int64_t deadline, int *out_errno)
+{
+	int fd, rc, soerr = 0, one = 1;
+	socklen_t sl = sizeof(soerr);
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    ai->ai_protocol);
+	if (fd < 0) {
+		*out_errno = errno;
+		return -1;
+	}
+	rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	if (rc < 0 && errno == EINPROGRESS) {
+		rc = wait_fd(fd, POLLOUT, deadline);
+		if (rc == 0) {
+			*out_errno = ETIMEDOUT;
+			close(fd);
+			return -1;
+		}
+		if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+			*out_errno = errno;
+			close(fd);
+			return -1;
+		}
+		if (soerr != 0) {
+			*out_errno = soerr;
+			close(fd);
+			return -1;
+		}
+	} else if (rc < 0) {
+		*out_errno = errno;
+		close(fd);
+		return -1;
+	}
+	/* One command, one reply: do not wait for more bytes before sending. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+enum mcclient_status
+mcclient_connect(struct mcclient *c, const char *host, uint16_t port, int timeout_ms,
+    char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL, *ai;
+	char portstr[8];
+	int64_t deadline;
+	int rc, last_errno = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : 1;
+	snprintf(c->addr, sizeof(c->addr), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+	    host, (unsigned)port);
+	snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+	deadline = monotonic_ms() + c->timeout_ms;
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		seterr(err, errlen, "%s: cannot resolve: %s", c->addr, gai_strerror(rc));
+		return MCCLIENT_ERR_IO;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		c->fd = connect_one(ai, deadline, &last_errno);
+		if (c->fd >= 0)
+			break;
+	}
+	freeaddrinfo(res);
+	c->connected = c->fd >= 0;
+	if (c->fd < 0) {
+		if (last_errno == ETIMEDOUT)
+			seterr(err, errlen, "%s: connect: no answer within %d ms", c->addr,
+			    c->timeout_ms);
+		else
+			seterr(err, errlen, "%s: connect: %s", c->addr, strerror(last_errno));
+		return MCCLIENT_ERR_IO;
+	}
+	return MCCLIENT_OK;
+}
+
+static enum mcclient_status
+send_all(struct mcclient *c, const char *p, size_t n, int64_t deadline, char *err,
+    size_t errlen)
+{
+	ssize_t w;
+	int rc;
+
+	while (n > 0) {
+		w = send(c->fd, p, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			rc = wait_fd(c->fd, POLLOUT, deadline);
+			if (rc == 0) {
+				seterr(err, errlen, "%s: send: timed out after %d ms", c->addr,
+				    c->timeout_ms);
+				return MCCLIENT_ERR_IO;
+			}
+			if (rc > 0)
+				continue;
+		}
+		seterr(err, errlen, "%s: send: %s", c->addr, strerror(errno));
+		return MCCLIENT_ERR_IO;
+	}
+	return MCCLIENT_OK;
+}
+
+static bool
+line_is(const char *line, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+
+	return len == n && memcmp(line, word, n) == 0;
+}
+
+static bool
+line_starts(const char *line, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(line, prefix, n) == 0;
+}
+
+static bool
+line_is_error(const char *line, size_t len)
+{
+	return line_is(line, len, "ERROR") || line_starts(line, len, "ERROR ") ||
+	       line_starts(line, len, "CLIENT_ERROR") || line_starts(line, len, "SERVER_ERROR");
+}
+
+static bool
+line_is_terminal(const char *line, size_t len)
+{
+	static const char *const words[] = { "END", "OK", "STORED", "NOT_STORED", "EXISTS",
+		"NOT_FOUND", "DELETED", "TOUCHED", "RESET" };
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (line_is(line, len, words[i]))
+			return true;
+	}
+	if (line_is_error(line, len) || line_starts(line, len, "VERSION "))
+		return true;
+	/* incr/decr answer the new value alone. */
+	if (len > 0 && len <= 20 && strspn(line, "0123456789") >= len)
+		return true;
+	return false;
+}
+
+/*
+ * The data length of a "VALUE key flags bytes [cas]" line, or -1 if malformed.
+ */
+static int64_t
+value_bytes(const char *line, size_t len)
+{
+	const char *p = line, *end = line + len, *tok = NULL;
+	size_t toklen = 0;
+	uint64_t v;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		while (p < end && *p == ' ')
+			p++;
+		tok = p;
+		while (p < end && *p != ' ')
+			p++;
+		toklen = (size_t)(p - tok);
+		if (toklen == 0)
+			return -1;
+	}
+	if (parse_u64_n(tok, toklen, 0, MCCLIENT_REPLY_MAX, &v) != 0)
+		return -1;
+	return (int64_t)v;
+}
+
+/*
+ * Reads until a complete reply is in buf: sets c->reply_len and *last_off (offset of
+ * the terminal line). The reply is NUL-terminated in place of its final line end.
+ */
+static enum mcclient_status
+read_reply(struct mcclient *c, int64_t deadline, size_t *last_off, char *err, size_t errlen)
+{
+	size_t pos = 0, end, llen;
+	int64_t bytes;
+	ssize_t r;
+	char *nl, *nb;
+	int rc;
+
+	c->len = 0;
+	c->reply_len = 0;
+	for (;;) {
+		while (pos < c->len && (nl = memchr(c->buf + pos, '\n', c->len - pos)) != NULL) {
+			end = (size_t)(nl - c->buf);
+			llen = end - pos;
+			if (llen > 0 && c->buf[end - 1] == '\r')
+				llen--;
+			if (line_starts(c->buf + pos, llen, "VALUE ")) {
+				if ((bytes = value_bytes(c->buf + pos, llen)) < 0) {
+					seterr(err, errlen, "%s: malformed VALUE line", c->addr);
+					return MCCLIENT_ERR_PROTO;
+				}
+				if (c->len < end + 1 + (size_t)bytes + 2)
+					break; /* the data block is not all here yet */
+				pos = end + 1 + (size_t)bytes;
+				if (c->buf[pos] != '\r' || c->buf[pos + 1] != '\n') {
+					seterr(err, errlen, "%s: VALUE data not followed by CRLF", c->addr);
+					return MCCLIENT_ERR_PROTO;
+				}
+				pos += 2;
+				continue;
+			}
+			if (line_is_terminal(c->buf + pos, llen)) {
+				if (end + 1 != c->len) {
+					seterr(err, errlen, "%s: unexpected bytes after the reply", c->addr);
+					return MCCLIENT_ERR_PROTO;
+				}
+				c->buf[pos + llen] = '\0';
+				c->reply_len = pos + llen;
+				*last_off = pos;
+				return MCCLIENT_OK;
+			}
+			pos = end + 1;
+		}
+		if (c->len == MCCLIENT_REPLY_MAX) {
+			seterr(err, errlen, "%s: reply larger than %d bytes", c->addr,
+			    MCCLIENT_REPLY_MAX);
+			return MCCLIENT_ERR_PROTO;
+		}
+		if (c->cap - c->len < 2) { /* room for a byte and the NUL */
+			size_t ncap = c->cap == 0 ? MCCLIENT_READ_CHUNK : c->cap * 2;
+			if (ncap > MCCLIENT_REPLY_MAX + 1)
+				ncap = MCCLIENT_REPLY_MAX + 1;
+			if ((nb = realloc(c->buf, ncap)) == NULL) {
+				seterr(err, errlen, "%s: out of memory", c->addr);
+				return MCCLIENT_ERR_IO;
+			}
+			c->buf = nb;
+			c->cap = ncap;
+		}
+		r = recv(c->fd, c->buf + c->len, c->cap - 1 - c->len, 0);
+		if (r > 0) {
+			c->len += (size_t)r;
+			continue;
+		}
+		if (r == 0) {
+			seterr(err, errlen, "%s: connection closed by the server%s", c->addr,
+			    c->len > 0 ? " in the middle of a reply" : "");
+			return MCCLIENT_ERR_IO;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			seterr(err, errlen, "%s: receive: %s", c->addr, strerror(errno));
+			return MCCLIENT_ERR_IO;
+		}
+		rc = wait_fd(c->fd, POLLIN, deadline);
+		if (rc == 0) {
+			seterr(err, errlen, "%s: no reply within %d ms", c->addr, c->timeout_ms);
+			return MCCLIENT_ERR_IO;
+		}
+		if (rc < 0) {
+			seterr(err, errlen, "%s: receive: %s", c->addr, strerror(errno));
+			return MCCLIENT_ERR_IO;
+		}
+	}
+}
+
+static enum mcclient_status
+exchange(struct mcclient *c, const char *line, const void *data, size_t dlen, bool has_data,
+    const char **reply, const char **last, char *err, size_t errlen)
+{
+	int64_t deadline = monotonic_ms() + c->timeout_ms;
+	enum mcclient_status st;
+	size_t n = strnlen(line, MCCLIENT_LINE_MAX + 1), last_off;
+
+	if (!c->connected) {
+		seterr(err, errlen, "not connected");
+		return MCCLIENT_ERR_IO;
+	}
+	if (n > MCCLIENT_LINE_MAX || strpbrk(line, "\r\n") != NULL) {
+		seterr(err, errlen, "command line is longer than %d bytes or holds CR/LF",
+		    MCCLIENT_LINE_MAX);
+		return MCCLIENT_ERR_ARG;
+	}
+	if ((st = send_all(c, line, n, deadline, err, errlen)) != MCCLIENT_OK ||
+	    (st = send_all(c, "\r\n", 2, deadline, err, errlen)) != MCCLIENT_OK)
+		return st;
+	if (has_data && ((st = send_all(c, data, dlen, deadline, err, errlen)) != MCCLIENT_OK ||
+	    (st = send_all(c, "\r\n", 2, deadline, err, errlen)) != MCCLIENT_OK))
+		return st;
+	if ((st = read_reply(c, deadline, &last_off, err, errlen)) != MCCLIENT_OK)
+		return st;
+	if (reply != NULL)
+		*reply = c->buf;
+	if (last != NULL)
+		*last = c->buf + last_off;
+	if (line_is_error(c->buf + last_off, c->reply_len - last_off)) {
+		seterr(err, errlen, "%s: %s", c->addr, c->buf + last_off);
+		return MCCLIENT_ERR_REPLY;
+	}
+	return MCCLIENT_OK;
+}
+
+enum mcclient_status
+mcclient_command(struct mcclient *c, const char *line, const char **reply, const char **last,
+    char *err, size_t errlen)
+{
+	return exchange(c, line, NULL, 0, false, reply, last, err, errlen);
+}
+
+enum mcclient_status
+mcclient_command_data(struct mcclient *c, const char *line, const void *data, size_t len,
+    const char **reply, const char **last, char *err, size_t errlen)
+{
+	return exchange(c, line, data, len, true, reply, last, err, errlen);
+}
+
+enum mcclient_status
+mcclient_auth(struct mcclient *c, const char *user, const char *password, char *err,
+    size_t errlen)
+{
+	char line[MCCLIENT_LINE_MAX + 1];
+	size_t plen = strlen(password);
+	const char *last;
+	enum mcclient_status st;
+	int n;
+
+	if (user[0] == '\0' || strpbrk(user, " \r\n\t") != NULL ||
+	    strpbrk(password, "\r\n") != NULL) {
+		seterr(err, errlen, "%s: invalid user name or password", c->addr);
+		return MCCLIENT_ERR_ARG;
+	}
+	n = snprintf(line, sizeof(line), "set %s 0 0 %zu", user, plen);
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		seterr(err, errlen, "%s: user name too long", c->addr);
+		return MCCLIENT_ERR_ARG;
+	}
+	st = exchange(c, line, password, plen, true, NULL, &last, err, errlen);
+	if (st == MCCLIENT_ERR_REPLY) {
+		seterr(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user, last);
+		return st;
+	}
+	if (st != MCCLIENT_OK)
+		return st;
+	if (strcmp(last, "STORED") != 0) {
+		seterr(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user, last);
+		return MCCLIENT_ERR_REPLY;
+	}
+	return MCCLIENT_OK;
+}
+
+/* Visible ASCII (and spaces if allowed): what a stat name or value may hold. */
+static bool
+printable(const char *p, size_t n, bool spaces)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch < 0x20 || ch >= 0x7f || (ch == ' ' && !spaces))
+			return false;
+	}
+	return true;
+}
+
+void
+mcclient_stats_release(struct mcclient_stats *st)
+{
+	free(st->v);
+	st->v = NULL;
+	st->n = 0;
+}
+
+enum mcclient_status
+mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, char *err,
+    size_t errlen)
+{
+	const char *p = text, *end = text + len, *eol, *name, *sp;
+	size_t llen, nlen, vlen, cap = 0;
+	struct mcclient_stat *nv;
+	int lineno = 0;
+
+	mcclient_stats_release(st);
+	while (p < end) {
+		lineno++;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		llen = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
+		if (llen > 0 && p[llen - 1] == '\r')
+			llen--;
+		if (line_is(p, llen, "END"))
+			return MCCLIENT_OK;
+		if (!line_starts(p, llen, "STAT ")) {
+			seterr(err, errlen, "stats line %d is not a STAT line", lineno);
+			goto out_fail;
+		}
+		name = p + 5;
+		sp = memchr(name, ' ', llen - 5);
+		if (sp == NULL || sp == name) {
+			seterr(err, errlen, "stats line %d has no name and value", lineno);
+			goto out_fail;
+		}
+		nlen = (size_t)(sp - name);
+		vlen = llen - 5 - nlen - 1;
+		if (nlen > MCCLIENT_STAT_NAME_MAX || vlen > MCCLIENT_STAT_VALUE_MAX) {
+			seterr(err, errlen, "stats line %d is too long", lineno);
+			goto out_fail;
+		}
+		if (!printable(name, nlen, false) || !printable(sp + 1, vlen, true)) {
+			seterr(err, errlen, "stats line %d holds control characters", lineno);
+			goto out_fail;
+		}
+		if (st->n == MCCLIENT_STATS_MAX) {
+			seterr(err, errlen, "more than %d stats", MCCLIENT_STATS_MAX);
+			goto out_fail;
+		}
+		if (st->n == cap) {
+			cap = cap == 0 ? 64 : cap * 2;
+			if ((nv = realloc(st->v, cap * sizeof(*nv))) == NULL) {
+				seterr(err, errlen, "out of memory");
+				goto out_fail;
+			}
+			st->v = nv;
+		}
+		memcpy(st->v[st->n].name, name, nlen);
+		st->v[st->n].name[nlen] = '\0';
+		memcpy(st->v[st->n].value, sp + 1, vlen);
+		st->v[st->n].value[vlen] = '\0';
+		st->n++;
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+	seterr(err, errlen, "stats reply has no END");
+out_fail:
+	mcclient_stats_release(st);
+	return MCCLIENT_ERR_PROTO;
+}
+
+enum mcclient_status
+mcclient_stats(struct mcclient *c, const char *args, struct mcclient_stats *st, char *err,
+    size_t errlen)
+{
+	char line[MCCLIENT_LINE_MAX + 1];
+	const char *reply;
+	enum mcclient_status rc;
+	int n;
+
+	if (args != NULL && args[0] != '\0')
+		n = snprintf(line, sizeof(line), "stats %s", args);
+	else
+		n = snprintf(line, sizeof(line), "stats");
+	if (n < 0 || (size_t)n >= sizeof(line)) {
+		seterr(err, errlen, "stats arguments too long");
+		return MCCLIENT_ERR_ARG;
+	}
+	if ((rc = mcclient_command(c, line, &reply, NULL, err, errlen)) != MCCLIENT_OK)
+		return rc;
+	/* The reply's final "END" lost its CRLF to the NUL; the parser takes that. */
+	rc = mcclient_parse_stats(reply, c->reply_len, st, err, errlen);
+	if (rc != MCCLIENT_OK) {
+		char why[200];
+		snprintf(why, sizeof(why), "%s", err != NULL ? err : "");
+		seterr(err, errlen, "%s: %s", c->addr, why);
+	}
+	return rc;
+}
+
+const char *
+mcclient_stats_get(const struct mcclient_stats *st, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++) {
+		if (strcmp(st->v[i].name, name) == 0)
+			return st->v[i].value;
+	}
+	return NULL;
+}
