@@ -340,13 +340,10 @@ conncount_proc_parse_line(const char *line, size_t len, int family,
 			if (parse_proc_address(tok, toklen, family, s.local, &s.local_port) < 0)
 				return -1;
 			break;
-		case 2: {
-			uint8_t remote[16];
-			uint16_t rport;
-			if (parse_proc_address(tok, toklen, family, remote, &rport) < 0)
+		case 2:
+			if (parse_proc_address(tok, toklen, family, s.remote, &s.remote_port) < 0)
 				return -1;
 			break;
-		}
 		case 3:
 			if (toklen != 2 || hex_u32(tok, 2, &v) < 0 || v < CONNCOUNT_STATE_FIRST ||
 			    v > CONNCOUNT_STATE_LAST)
@@ -383,22 +380,179 @@ listener_add(struct conncount_listener *l, const struct conncount_socket *s)
 	}
 }
 
-void
-conncount_proc_add_text(const char *text, size_t len, int family,
-    const struct conncount_addr *a, struct conncount_listener *l)
+/* --- telling sockets apart ----------------------------------------------------- */
+
+/*
+ * A socket counted by the current listener count. The hash covers family, addresses
+ * and ports; the inode separates the listeners of an SO_REUSEPORT group, which share
+ * them. TIME_WAIT and request sockets have inode 0 but a 4-tuple of their own.
+ */
+struct conncount_seen {
+	uint64_t hash; /* 0: empty slot */
+	uint64_t inode;
+};
+
+static uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
 {
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t
+socket_hash(const struct conncount_socket *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	unsigned char family = (unsigned char)s->family;
+
+	h = fnv1a(h, &family, 1);
+	h = fnv1a(h, s->local, sizeof(s->local));
+	h = fnv1a(h, &s->local_port, sizeof(s->local_port));
+	h = fnv1a(h, s->remote, sizeof(s->remote));
+	h = fnv1a(h, &s->remote_port, sizeof(s->remote_port));
+	return h == 0 ? 1 : h;
+}
+
+static void
+seen_reset(struct conncount *cc)
+{
+	if (cc->seen != NULL)
+		memset(cc->seen, 0, cc->seen_cap * sizeof(*cc->seen));
+	cc->nseen = 0;
+}
+
+static size_t
+seen_slot(uint64_t hash, uint64_t inode, size_t mask)
+{
+	uint64_t x = hash ^ (inode * 0x9e3779b97f4a7c15ULL);
+
+	x ^= x >> 31;
+	return (size_t)(x & mask);
+}
+
+/* Doubles the open-addressing table (kept at most half full). */
+static int
+seen_grow(struct conncount *cc)
+{
+	size_t ncap = cc->seen_cap == 0 ? 1024 : cc->seen_cap * 2, i, j;
+	struct conncount_seen *t;
+
+	if (ncap > 2 * (size_t)CONNCOUNT_SOCKETS_MAX)
+		return -1;
+	t = calloc(ncap, sizeof(*t));
+	if (t == NULL)
+		return -1;
+	for (i = 0; i < cc->seen_cap; i++) {
+		if (cc->seen[i].hash == 0)
+			continue;
+		for (j = seen_slot(cc->seen[i].hash, cc->seen[i].inode, ncap - 1); t[j].hash != 0;
+		     j = (j + 1) & (ncap - 1))
+			;
+		t[j] = cc->seen[i];
+	}
+	free(cc->seen);
+	cc->seen = t;
+	cc->seen_cap = ncap;
+	return 0;
+}
+
+/* 1: first time this socket is seen; 0: seen before; -1: too many sockets. */
+static int
+seen_insert(struct conncount *cc, const struct conncount_socket *s)
+{
+	uint64_t hash = socket_hash(s);
+	size_t i;
+
+	if ((cc->nseen + 1) * 2 > cc->seen_cap && seen_grow(cc) < 0)
+		return -1;
+	for (i = seen_slot(hash, s->inode, cc->seen_cap - 1); cc->seen[i].hash != 0;
+	     i = (i + 1) & (cc->seen_cap - 1)) {
+		if (cc->seen[i].hash == hash && cc->seen[i].inode == s->inode)
+			return 0;
+	}
+	cc->seen[i].hash = hash;
+	cc->seen[i].inode = s->inode;
+	cc->nseen++;
+	return 1;
+}
+
+struct listener_scan {
+	struct conncount *cc;
+	const struct conncount_addr *addr;
+	struct conncount_listener *out;
+	bool overflow;
+};
+
+static void
+listener_socket(void *arg, const struct conncount_socket *s)
+{
+	struct listener_scan *ls = arg;
+	int r;
+
+	/* The kernel filtered already; checking again keeps both methods one rule. */
+	if (ls->overflow || !conncount_socket_matches(ls->addr, s))
+		return;
+	r = seen_insert(ls->cc, s);
+	if (r < 0)
+		ls->overflow = true;
+	else if (r == 1)
+		listener_add(ls->out, s);
+}
+
+static void
+listener_scan_begin(struct conncount *cc, const struct conncount_addr *a,
+    struct conncount_listener *l, struct listener_scan *ls)
+{
+	memset(l, 0, sizeof(*l));
+	l->addr = *a;
+	seen_reset(cc);
+	ls->cc = cc;
+	ls->addr = a;
+	ls->out = l;
+	ls->overflow = false;
+}
+
+static int
+listener_scan_end(const struct listener_scan *ls, char *err, size_t errlen)
+{
+	if (ls->overflow) {
+		set_err(err, errlen, "more than %u sockets on the listener, or out of memory",
+		    (unsigned)CONNCOUNT_SOCKETS_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conncount_count_text(struct conncount *cc, const char *text, size_t len, int family,
+    const struct conncount_addr *a, struct conncount_listener *out, char *err,
+    size_t errlen)
+{
+	struct conncount_listener l;
+	struct listener_scan ls;
 	struct conncount_socket s;
 	const char *p = text, *end = text + len, *nl;
 
+	listener_scan_begin(cc, a, &l, &ls);
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
 			nl = end;
-		if (conncount_proc_parse_line(p, (size_t)(nl - p), family, &s) == 0 &&
-		    conncount_socket_matches(a, &s))
-			listener_add(l, &s);
+		if (conncount_proc_parse_line(p, (size_t)(nl - p), family, &s) == 0)
+			listener_socket(&ls, &s);
 		p = nl + 1;
 	}
+	if (listener_scan_end(&ls, err, errlen) < 0)
+		return -1;
+	l.method = CONNCOUNT_PROC;
+	*out = l;
+	return 0;
 }
 
 /* --- /proc/net/netstat, /proc/net/snmp -------------------------------------------- */
@@ -638,6 +792,8 @@ socket_from_diag(const struct inet_diag_msg *m, struct conncount_socket *s)
 	s->family = m->idiag_family;
 	memcpy(s->local, m->id.idiag_src, sizeof(s->local));
 	s->local_port = ntohs(m->id.idiag_sport);
+	memcpy(s->remote, m->id.idiag_dst, sizeof(s->remote));
+	s->remote_port = ntohs(m->id.idiag_dport);
 	s->state = m->idiag_state;
 	s->rx_queue = m->idiag_rqueue;
 	s->tx_queue = m->idiag_wqueue;
@@ -858,6 +1014,7 @@ conncount_close(struct conncount *cc)
 	free(cc->buf);
 	free(cc->inodes);
 	free(cc->matches);
+	free(cc->seen);
 	free(cc->ports);
 	memset(cc, 0, sizeof(*cc));
 	cc->nl_fd = -1;
@@ -893,35 +1050,20 @@ scan(struct conncount *cc, int family, uint32_t states, const struct conncount_a
 
 /* --- queries ---------------------------------------------------------------------- */
 
-struct listener_scan {
-	const struct conncount_addr *addr;
-	struct conncount_listener *out;
-};
-
-static void
-listener_socket(void *arg, const struct conncount_socket *s)
-{
-	struct listener_scan *ls = arg;
-
-	/* The kernel filtered already; checking again keeps both methods one rule. */
-	if (conncount_socket_matches(ls->addr, s))
-		listener_add(ls->out, s);
-}
-
 int
 conncount_read_listener(struct conncount *cc, const struct conncount_addr *addr,
     struct conncount_listener *out, char *err, size_t errlen)
 {
 	struct conncount_listener l;
-	struct listener_scan ls = { addr, &l };
+	struct listener_scan ls;
 
 	if (addr->family != AF_INET && addr->family != AF_INET6) {
 		set_err(err, errlen, "not an IPv4 or IPv6 address");
 		return -1;
 	}
-	memset(&l, 0, sizeof(l));
-	l.addr = *addr;
-	if (scan(cc, addr->family, STATES_ALL, addr, listener_socket, &ls, err, errlen) < 0)
+	listener_scan_begin(cc, addr, &l, &ls);
+	if (scan(cc, addr->family, STATES_ALL, addr, listener_socket, &ls, err, errlen) < 0 ||
+	    listener_scan_end(&ls, err, errlen) < 0)
 		return -1;
 	l.method = cc->method;
 	l.backlog_known = cc->method == CONNCOUNT_NETLINK;

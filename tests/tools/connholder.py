@@ -17,6 +17,7 @@ stdout, or on the fd given with --reply-fd:
   connect_nb HOST PORT N     N non-blocking connects, not waited for
   shutdown clients|accepted  shutdown(SHUT_WR) on each
   close clients|accepted|listeners
+  abort clients|accepted     close with SO_LINGER 0: a reset, no TIME_WAIT left behind
   udp                        one bound UDP socket
   unixpair                   one AF_UNIX socket pair
   nofile                     raise RLIMIT_NOFILE to the hard limit -> ok LIMIT
@@ -31,6 +32,7 @@ import ipaddress
 import os
 import resource
 import socket
+import struct
 import sys
 import threading
 
@@ -161,6 +163,16 @@ class Holder:
             group.clear()
         return ""
 
+    def abort(self, which):
+        linger = struct.pack("ii", 1, 0)
+        with self.lock:
+            group = self.group(which)
+            for s in group:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                s.close()
+            group.clear()
+        return ""
+
     def group(self, which):
         groups = {"clients": self.clients, "accepted": self.accepted,
                   "listeners": self.listeners}
@@ -196,6 +208,7 @@ def main():
         "connect_nb": lambda host, port, n: h.connect(host, port, n, blocking=False),
         "shutdown": h.shutdown,
         "close": h.close,
+        "abort": h.abort,
         "udp": h.udp,
         "unixpair": h.unixpair,
         "pid": lambda: str(os.getpid()),

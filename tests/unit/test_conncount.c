@@ -16,6 +16,7 @@
 #include <linux/inet_diag.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -118,6 +119,8 @@ proc_line_ipv6_and_v4_mapped_are_decoded(void **state)
 	assert_int_equal(s.local_port, 11211);
 	assert_int_equal(s.state, CONNCOUNT_ESTABLISHED);
 	assert_int_equal(s.inode, 400002);
+	assert_memory_equal(s.remote, mapped.addr, 16);
+	assert_int_equal(s.remote_port, 0x8c16);
 	assert_int_equal(conncount_proc_parse_line(TCP6_LOOPBACK_ESTAB,
 			     strlen(TCP6_LOOPBACK_ESTAB), AF_INET6, &s), 0);
 	assert_memory_equal(s.local, lo6.addr, 16);
@@ -161,19 +164,35 @@ proc_line_rejects_header_and_malformed_lines(void **state)
 	assert_int_equal(conncount_proc_parse_line(buf, 70, AF_INET, &s), -1);
 }
 
+/* Counts the listener at host:port in text with a counter of its own. */
+static struct conncount_listener
+count_text(const char *text, int family, const char *host, uint16_t port)
+{
+	struct conncount cc;
+	struct conncount_listener l;
+	struct conncount_addr a = addr_of(host, port);
+	char err[CONNCOUNT_ERR_MAX];
+
+	assert_int_equal(conncount_open(&cc, CONNCOUNT_PROC, err, sizeof(err)), 0);
+	assert_int_equal(conncount_count_text(&cc, text, strlen(text), family, &a, &l, err,
+			     sizeof(err)), 0);
+	assert_int_equal(l.method, CONNCOUNT_PROC);
+	assert_memory_equal(&l.addr, &a, sizeof(a));
+	conncount_close(&cc);
+	return l;
+}
+
 static void
 proc_text_counts_only_the_listener_address_and_port(void **state)
 {
 	char text[4096];
 	struct conncount_listener l;
-	struct conncount_addr a = addr_of("127.0.0.1", 11211);
 	(void)state;
 
 	snprintf(text, sizeof(text), "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s", TCP4_HEADER, TCP4_LISTEN,
 	    TCP4_ESTAB, TCP4_CLOSE_WAIT, TCP4_TIME_WAIT, TCP4_SYN_RECV, TCP4_OTHER_ADDR,
 	    TCP4_CLIENT);
-	memset(&l, 0, sizeof(l));
-	conncount_proc_add_text(text, strlen(text), AF_INET, &a, &l);
+	l = count_text(text, AF_INET, "127.0.0.1", 11211);
 	assert_int_equal(l.states[CONNCOUNT_LISTEN], 1);
 	assert_int_equal(l.states[CONNCOUNT_ESTABLISHED], 1); /* not 127.0.0.2's, not the client */
 	assert_int_equal(l.states[CONNCOUNT_CLOSE_WAIT], 1);
@@ -184,14 +203,10 @@ proc_text_counts_only_the_listener_address_and_port(void **state)
 	assert_int_equal(l.accept_queue, 3);
 
 	/* A wildcard listener on the port takes every local address of its family... */
-	a = addr_of("0.0.0.0", 11211);
-	memset(&l, 0, sizeof(l));
-	conncount_proc_add_text(text, strlen(text), AF_INET, &a, &l);
+	l = count_text(text, AF_INET, "0.0.0.0", 11211);
 	assert_int_equal(l.states[CONNCOUNT_ESTABLISHED], 2);
 	/* ...and 127.0.0.2 has no listener: just the one client socket. */
-	a = addr_of("127.0.0.2", 11211);
-	memset(&l, 0, sizeof(l));
-	conncount_proc_add_text(text, strlen(text), AF_INET, &a, &l);
+	l = count_text(text, AF_INET, "127.0.0.2", 11211);
 	assert_int_equal(l.total, 1);
 	assert_int_equal(l.listen_sockets, 0);
 }
@@ -201,24 +216,77 @@ proc_text_dual_stack_listener_sees_ipv4_clients_as_mapped(void **state)
 {
 	char text[4096];
 	struct conncount_listener l;
-	struct conncount_addr any6 = addr_of("[::]", 11211);
-	struct conncount_addr mapped = addr_of("::ffff:127.0.0.1", 11211);
-	struct conncount_addr v4 = addr_of("127.0.0.1", 11211);
 	(void)state;
 
 	snprintf(text, sizeof(text), "%s\n%s\n%s\n", TCP6_LISTEN_ANY, TCP6_MAPPED_ESTAB,
 	    TCP6_LOOPBACK_ESTAB);
-	memset(&l, 0, sizeof(l));
-	conncount_proc_add_text(text, strlen(text), AF_INET6, &any6, &l);
+	l = count_text(text, AF_INET6, "[::]", 11211);
 	assert_int_equal(l.states[CONNCOUNT_ESTABLISHED], 2);
 	assert_int_equal(l.listen_sockets, 1);
-	memset(&l, 0, sizeof(l));
-	conncount_proc_add_text(text, strlen(text), AF_INET6, &mapped, &l);
+	l = count_text(text, AF_INET6, "::ffff:127.0.0.1", 11211);
 	assert_int_equal(l.total, 1);
 	/* An AF_INET address never matches the IPv6 table's sockets. */
-	memset(&l, 0, sizeof(l));
-	conncount_proc_add_text(text, strlen(text), AF_INET6, &v4, &l);
+	l = count_text(text, AF_INET6, "127.0.0.1", 11211);
 	assert_int_equal(l.total, 0);
+}
+
+/* A second listener of an SO_REUSEPORT group: same addresses, its own inode. */
+static const char TCP4_LISTEN_REUSEPORT[] =
+    "   7: 0100007F:2BCB 00000000:0000 0A 00000000:00000002 00:00000000 00000000  1000"
+    "        0 299475 1 0000000035064b1a 100 0 0 10 0";
+
+static void
+proc_text_socket_listed_twice_is_counted_once(void **state)
+{
+	char text[4096];
+	struct conncount_listener l;
+	(void)state;
+
+	/* What a /proc read resumed at a shifted position produces: repeated lines. */
+	snprintf(text, sizeof(text), "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n", TCP4_LISTEN,
+	    TCP4_ESTAB, TCP4_TIME_WAIT, TCP4_LISTEN_REUSEPORT, TCP4_ESTAB, TCP4_TIME_WAIT,
+	    TCP4_LISTEN, TCP4_CLOSE_WAIT);
+	l = count_text(text, AF_INET, "127.0.0.1", 11211);
+	assert_int_equal(l.states[CONNCOUNT_ESTABLISHED], 1);
+	assert_int_equal(l.states[CONNCOUNT_TIME_WAIT], 1);
+	assert_int_equal(l.states[CONNCOUNT_CLOSE_WAIT], 1);
+	assert_int_equal(l.listen_sockets, 2); /* two listeners, one of them listed twice */
+	assert_int_equal(l.accept_queue, 3 + 2);
+	assert_int_equal(l.total, 5);
+}
+
+static void
+proc_text_many_sockets_grow_the_set_and_a_reused_counter_starts_afresh(void **state)
+{
+	struct conncount cc;
+	struct conncount_listener l;
+	struct conncount_addr a = addr_of("127.0.0.1", 11211);
+	char err[CONNCOUNT_ERR_MAX], line[256];
+	char *text;
+	size_t cap = 10000 * 200, len = 0;
+	int i, pass;
+	(void)state;
+
+	/* 5000 TIME_WAIT sockets (inode 0, distinct peers), each listed twice. */
+	text = malloc(cap);
+	assert_non_null(text);
+	for (i = 0; i < 10000; i++) {
+		int n = snprintf(line, sizeof(line),
+		    "%5d: 0100007F:2BCB 0100007F:%04X 06 00000000:00000000 03:00000C2A 00000000"
+		    "     0        0 0 3 000000004f64ba8f\n", i, 1024 + i % 5000);
+		assert_true(n > 0 && len + (size_t)n <= cap);
+		memcpy(text + len, line, (size_t)n);
+		len += (size_t)n;
+	}
+	assert_int_equal(conncount_open(&cc, CONNCOUNT_PROC, err, sizeof(err)), 0);
+	for (pass = 0; pass < 2; pass++) {
+		assert_int_equal(conncount_count_text(&cc, text, len, AF_INET, &a, &l, err,
+				     sizeof(err)), 0);
+		assert_int_equal(l.states[CONNCOUNT_TIME_WAIT], 5000);
+		assert_int_equal(l.total, 5000);
+	}
+	conncount_close(&cc);
+	free(text);
 }
 
 /* --- bytecode --------------------------------------------------------------------- */
@@ -750,6 +818,8 @@ main(void)
 		cmocka_unit_test(proc_line_rejects_header_and_malformed_lines),
 		cmocka_unit_test(proc_text_counts_only_the_listener_address_and_port),
 		cmocka_unit_test(proc_text_dual_stack_listener_sees_ipv4_clients_as_mapped),
+		cmocka_unit_test(proc_text_socket_listed_twice_is_counted_once),
+		cmocka_unit_test(proc_text_many_sockets_grow_the_set_and_a_reused_counter_starts_afresh),
 		cmocka_unit_test(bytecode_wildcard_is_one_port_test),
 		cmocka_unit_test(bytecode_address_is_a_full_prefix_host_condition),
 		cmocka_unit_test(bytecode_refuses_small_buffers_and_unknown_families),
