@@ -300,24 +300,28 @@ idle_bytes() {
 	"$STORMGEN" --target "127.0.0.1:$port" --count 16 --command version >/dev/null 2>&1
 	sleep 0.5
 	before=$(rss_kb "$pid")
+	# the parent creates the file: a redirection of a background job happens in the
+	# child, later, and the wait below must never read an older file
+	sgout=$WORK/stormgen-$name.out
+	: >"$sgout"
 	"$STORMGEN" --target "127.0.0.1:$port" --hold "$IDLE_CONNS" --command version \
-		--inflight 500 --duration 120s >"$WORK/stormgen.out" 2>&1 &
+		--inflight 500 --duration 120s >>"$sgout" 2>&1 &
 	sg=$!
 	PIDS="$PIDS $sg"
 	i=0
-	while ! grep -q '^stormgen: holding' "$WORK/stormgen.out" && [ $i -lt 600 ] &&
+	while ! grep -q '^stormgen: holding' "$sgout" && [ $i -lt 600 ] &&
 		kill -0 "$sg" 2>/dev/null; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	held=$(sed -n 's/^stormgen: holding \([0-9]*\) connections/\1/p' "$WORK/stormgen.out")
+	held=$(sed -n 's/^stormgen: holding \([0-9]*\) connections/\1/p' "$sgout")
 	sleep 1
 	after=$(rss_kb "$pid")
 	stop_pid "$sg"
 	stop_server
 	if [ "${held:-0}" -ne "$IDLE_CONNS" ]; then
 		fail "stormgen held ${held:-no} of $IDLE_CONNS connections to $name:"
-		sed 's/^/    /' "$WORK/stormgen.out" >&2
+		sed 's/^/    /' "$sgout" >&2
 		return 1
 	fi
 	RESULT=$(((after - before) * 1024 / IDLE_CONNS))
