@@ -123,6 +123,21 @@ take_data(const char *buf, size_t len, size_t line_len, size_t dlen,
 	return PROTO_OK;
 }
 
+/* "<cmd> <key> <arg> [noreply]" (incr, decr, touch): a stray fourth token is
+ * ignored unless it says noreply, as memcached does. */
+static enum proto_status
+key_arg_noreply(const struct proto_token *t, size_t n, struct proto_request *req)
+{
+	if (n != 3 && n != 4)
+		return fail(req, "ERROR");
+	if (n == 4 && token_is(&t[3], "noreply"))
+		req->noreply = true;
+	req->key = t[1];
+	if (t[1].len > PROTO_KEY_MAX)
+		return fail(req, ERR_BAD_FORMAT);
+	return PROTO_OK;
+}
+
 static enum proto_status
 parse_storage(const char *buf, size_t len, size_t line_len, struct proto_token *t,
     size_t n, const struct proto_limits *lim, struct proto_request *req, size_t *consumed)
@@ -382,31 +397,15 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 		return PROTO_OK;
 
 	case CMD_INCR: case CMD_DECR:
-		if (n != 3 && n != 4)
-			return fail(req, "ERROR");
-		if (n == 4) {
-			if (!token_is(&t[3], "noreply"))
-				return fail(req, "ERROR");
-			req->noreply = true;
-		}
-		req->key = t[1];
-		if (t[1].len > PROTO_KEY_MAX)
-			return fail(req, ERR_BAD_FORMAT);
+		if ((st = key_arg_noreply(t, n, req)) != PROTO_OK)
+			return st;
 		if (token_u64(&t[2], UINT64_MAX, &req->delta) < 0)
 			return fail(req, ERR_DELTA);
 		return PROTO_OK;
 
 	case CMD_TOUCH:
-		if (n != 3 && n != 4)
-			return fail(req, "ERROR");
-		if (n == 4) {
-			if (!token_is(&t[3], "noreply"))
-				return fail(req, "ERROR");
-			req->noreply = true;
-		}
-		req->key = t[1];
-		if (t[1].len > PROTO_KEY_MAX)
-			return fail(req, ERR_BAD_FORMAT);
+		if ((st = key_arg_noreply(t, n, req)) != PROTO_OK)
+			return st;
 		if (token_i64(&t[2], INT64_MIN / 2, INT64_MAX / 2, &req->exptime) < 0)
 			return fail(req, ERR_EXPTIME);
 		return PROTO_OK;
