@@ -67,10 +67,12 @@ has_cap(const struct tenant *t, unsigned cap)
 	return (atomic_load_explicit(&t->caps, memory_order_relaxed) & cap) != 0;
 }
 
-#define TCOUNT(t, field) \
-	atomic_fetch_add_explicit(&(t)->counters.field, 1, memory_order_relaxed)
-#define TCOUNT_N(t, field, n) \
-	atomic_fetch_add_explicit(&(t)->counters.field, (n), memory_order_relaxed)
+#define TCOUNT_N(t, field, n)                                                            \
+	do {                                                                              \
+		if ((t)->counted)                                                         \
+			atomic_fetch_add_explicit(&(t)->counters.field, (n), memory_order_relaxed); \
+	} while (0)
+#define TCOUNT(t, field) TCOUNT_N(t, field, 1)
 
 /* Replies line unless the request asked for no reply. */
 static void

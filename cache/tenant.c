@@ -112,7 +112,9 @@ tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf, i
 		if (at >= 0) {
 			next[i] = r->tenants[at];
 			kept[at] = true;
-		} else if ((next[i] = tenant_new(e->name, e->limit)) == NULL) {
+		} else if ((next[i] = tenant_new(e->name, e->limit)) != NULL) {
+			next[i]->counted = true;
+		} else {
 			while (i-- > 0) {
 				ssize_t k = r->auth ? find_locked(r, next[i]->name,
 				    strlen(next[i]->name)) : -1;

@@ -37,6 +37,10 @@ struct tenant {
 	_Atomic unsigned caps;         /* enum tenant_cap bits */
 	_Atomic int refs;              /* registry + each connection */
 	_Atomic bool removed;          /* left the tenants file */
+	bool counted;                  /* keeps per-tenant command counters: the default
+	                                  tenant does not (the server's counters are its
+	                                  own, and every request would touch one shared
+	                                  cache line from every worker) */
 	struct tenant_counters counters;
 	/* Credentials, read under the registry lock (they change on reload). */
 	uint8_t salt[TENANT_SALT_LEN];
