@@ -13,6 +13,8 @@
 #define MCOPS_MCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define MCTL_EXIT_OK 0
 #define MCTL_EXIT_FAIL 1
@@ -40,5 +42,33 @@ void mctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Command groups (cli/cmd_*.c). */
 int cmd_tenant(struct mctl *ctx, int argc, char **argv);
 int cmd_conns(struct mctl *ctx, int argc, char **argv);
+int cmd_incidents(struct mctl *ctx, int argc, char **argv); /* cmd_incident.c */
+int cmd_show(struct mctl *ctx, int argc, char **argv);
+int cmd_open(struct mctl *ctx, int argc, char **argv);
+int cmd_ack(struct mctl *ctx, int argc, char **argv);
+int cmd_resolve(struct mctl *ctx, int argc, char **argv);
+int cmd_reopen(struct mctl *ctx, int argc, char **argv);
+int cmd_note(struct mctl *ctx, int argc, char **argv);
+int cmd_update(struct mctl *ctx, int argc, char **argv);
+int cmd_log(struct mctl *ctx, int argc, char **argv);       /* cmd_log.c */
+int cmd_flush(struct mctl *ctx, int argc, char **argv);     /* cmd_flush.c */
+
+/*
+ * The incident log as mctl opens it (cli/logdb.c): --db, else [log] path in the
+ * configuration if that file exists, else var/mcops.db (its directory is created).
+ * Prints the error and returns NULL if it cannot be opened (exit MCTL_EXIT_CONFIG).
+ */
+struct ilog;
+struct ilog *mctl_open_log(struct mctl *ctx);
+
+/* UTC times as mctl prints and reads them. */
+#define MCTL_TIME_MAX 32
+/* "2024-01-02T03:04:05.678Z"; "-" for 0. */
+void mctl_format_time(int64_t ms, char *buf, size_t len);
+/*
+ * A point in time: a duration before now ("90d", "12h", "1h30m") or a UTC date or
+ * time ("2024-01-02", "2024-01-02T03:04:05Z", "2024-01-02 03:04"). 0, or -1.
+ */
+int mctl_parse_time(const char *s, int64_t now_ms, int64_t *out_ms);
 
 #endif
