@@ -392,30 +392,30 @@ struct conncount_seen {
 	uint64_t inode;
 };
 
+/* A 64-bit finaliser (splitmix64's): cheap, and every input bit reaches every output bit. */
 static uint64_t
-fnv1a(uint64_t h, const void *p, size_t n)
+mix64(uint64_t x)
 {
-	const unsigned char *b = p;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
 }
 
 static uint64_t
 socket_hash(const struct conncount_socket *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	unsigned char family = (unsigned char)s->family;
+	uint64_t w[4], h;
 
-	h = fnv1a(h, &family, 1);
-	h = fnv1a(h, s->local, sizeof(s->local));
-	h = fnv1a(h, &s->local_port, sizeof(s->local_port));
-	h = fnv1a(h, s->remote, sizeof(s->remote));
-	h = fnv1a(h, &s->remote_port, sizeof(s->remote_port));
+	memcpy(w, s->local, 16);
+	memcpy(w + 2, s->remote, 16);
+	h = mix64(w[0] ^ ((uint64_t)s->family << 32 | (uint64_t)s->local_port << 16 |
+			     s->remote_port));
+	h = mix64(h ^ w[1]);
+	h = mix64(h ^ w[2]);
+	h = mix64(h ^ w[3]);
 	return h == 0 ? 1 : h;
 }
 
@@ -430,10 +430,7 @@ seen_reset(struct conncount *cc)
 static size_t
 seen_slot(uint64_t hash, uint64_t inode, size_t mask)
 {
-	uint64_t x = hash ^ (inode * 0x9e3779b97f4a7c15ULL);
-
-	x ^= x >> 31;
-	return (size_t)(x & mask);
+	return (size_t)((hash ^ (inode * 0x9e3779b97f4a7c15ULL)) & mask);
 }
 
 /* Doubles the open-addressing table (kept at most half full). */
