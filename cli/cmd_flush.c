@@ -304,10 +304,11 @@ cmd_flush(struct mctl *ctx, int argc, char **argv)
 		}
 	}
 
-	fprintf(progress, "About to flush %s on %zu node%s of cluster %s:\n",
-	    o.tenant != NULL ? "tenant" : "ALL tenants", n, n == 1 ? "" : "s", c->name);
 	if (o.tenant != NULL)
-		fprintf(progress, "  tenant %s\n", o.tenant);
+		fprintf(progress, "About to flush tenant '%s'", o.tenant);
+	else
+		fprintf(progress, "About to flush ALL tenants");
+	fprintf(progress, " on %zu node%s of cluster %s:\n", n, n == 1 ? "" : "s", c->name);
 	for (i = 0; i < n; i++)
 		fprintf(progress, "  %-16s admin %s\n", targets[i]->name,
 		    targets[i]->admin.port != 0 ? targets[i]->admin.text : "(none configured)");
