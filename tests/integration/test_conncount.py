@@ -11,13 +11,14 @@ import os
 import pwd
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import ROOT, binary
+from conftest import ROOT, binary, free_port, wait_port
 
 HOLDER = os.path.join(ROOT, "tests", "tools", "connholder.py")
 N = 50
@@ -387,3 +388,79 @@ def test_watch_stops_on_ctrl_c(procs, tmp_path):
     wait_for(lambda: "listening" in procs.log(p), "the first sample")
     os.kill(p.pid, signal.SIGINT)
     assert p.wait(timeout=5) == 0
+
+
+# --- mcd's `stats kernel` -------------------------------------------------------------
+
+def admin_stats(s, command):
+    s.sendall(command.encode() + b"\r\n")
+    data = b""
+    while not data.endswith(b"END\r\n"):
+        chunk = s.recv(65536)
+        assert chunk, f"admin port closed; got {data!r}"
+        assert not data.startswith(b"ERROR"), data
+        data += chunk
+    stats = {}
+    for line in data.decode().splitlines():
+        w = line.split()
+        if len(w) == 3 and w[0] == "STAT":
+            stats[w[1]] = w[2]
+    return stats
+
+
+def test_mcd_stats_kernel_matches_mctl_conns(procs):
+    cport, aport = free_port(), free_port()
+    mcd = procs.start([binary("mcd"), "-p", str(cport), "-l", "127.0.0.1", "--admin-port",
+                       str(aport), "-t", "2", "-b", "333"], name="mcd")
+    wait_port(aport, proc=mcd)
+    h = Holder(procs)
+    h.cmd(f"connect 127.0.0.1 {cport} 20")
+    h.cmd(f"connect 127.0.0.1 {aport} 3")
+
+    def settled():
+        doc, _ = conns_json("--port", str(cport), method="netlink")
+        lst = doc["listeners"][0]
+        return lst["states"]["established"] == 20 and lst["total"] == 21 and \
+            lst["accept_queue"] == 0
+    wait_for(settled, "mcd to accept the 20 connections")
+
+    # The asking connection stays open while mctl counts, so both see it.
+    admin = socket.create_connection(("127.0.0.1", aport), timeout=5)
+    for attempt in range(3):
+        stats = admin_stats(admin, "stats kernel")
+        docs = {port: conns_json("--port", str(port), "--addr", "127.0.0.1")[0]["listeners"][0]
+                for port in (cport, aport)}
+        mismatched = []
+        for kind, port in (("client", cport), ("admin", aport)):
+            lst = docs[port]
+            ours = dict(lst["states"], accept_queue=lst["accept_queue"], backlog=lst["backlog"])
+            for name, value in ours.items():
+                if stats.get(f"listener:{kind}:{name}") != str(value):
+                    mismatched.append((kind, name, stats.get(f"listener:{kind}:{name}"), value))
+        if not mismatched:
+            break
+        time.sleep(1.1)  # mcd serves a view up to a second old: let it refresh
+    assert not mismatched, mismatched
+
+    # A stats storm is not a netlink storm: within a second mcd answers from its cache,
+    # even though 5 more clients arrived; after it, the new count.
+    time.sleep(1.1)
+    t0 = time.monotonic()
+    first = admin_stats(admin, "stats kernel")["listener:client:established"]
+    h.cmd(f"connect 127.0.0.1 {cport} 5")
+    wait_for(lambda: conns_json("--port", str(cport))[0]["listeners"][0]["states"][
+        "established"] == 25, "the 5 new connections")
+    repeated = [admin_stats(admin, "stats kernel")["listener:client:established"]
+                for _ in range(50)]
+    if time.monotonic() - t0 < 0.9:
+        assert first == "20" and set(repeated) == {"20"}, repeated
+    time.sleep(1.1)
+    assert admin_stats(admin, "stats kernel")["listener:client:established"] == "25"
+    admin.close()
+    assert stats["listener:client:established"] == "20"
+    assert stats["listener:client:backlog"] == "333"
+    # The admin connection asking counts too: the 3 held ones and this one.
+    assert stats["listener:admin:established"] == "4"
+    assert stats["kernel_method"] == "netlink"
+    for name in ("listen_overflows", "listen_drops", "curr_estab", "passive_opens"):
+        assert stats[f"host:{name}"].isdigit()
