@@ -34,9 +34,12 @@
 #define PROC_PATH_MAX 64
 #define FD_LINK_MAX 64 /* "socket:[18446744073709551615]" fits */
 
-/* A process's socket found in a TCP table (see conncount_read_process). */
+/*
+ * What a TCP table says of one of a process's socket inodes (cc->inodes[i] is
+ * cc->matches[i]'s): state 0 until the socket is found. Indexing by inode makes a
+ * socket that a torn dump hands out twice count once.
+ */
 struct conncount_match {
-	uint64_t inode;
 	uint16_t port;
 	uint8_t state;
 };
@@ -1164,14 +1167,6 @@ u64_compare(const void *a, const void *b)
 }
 
 static int
-match_by_inode(const void *a, const void *b)
-{
-	const struct conncount_match *x = a, *y = b;
-
-	return x->inode < y->inode ? -1 : x->inode > y->inode;
-}
-
-static int
 match_by_port(const void *a, const void *b)
 {
 	const struct conncount_match *x = a, *y = b;
@@ -1253,15 +1248,19 @@ static void
 process_socket(void *arg, const struct conncount_socket *s)
 {
 	struct conncount *cc = arg;
+	const uint64_t *found;
 	struct conncount_match *m;
 
-	if (s->inode == 0 || cc->nmatches == cc->matches_cap ||
-	    bsearch(&s->inode, cc->inodes, cc->ninodes, sizeof(uint64_t), u64_compare) == NULL)
+	if (s->inode == 0)
 		return;
-	m = &cc->matches[cc->nmatches++];
-	m->inode = s->inode;
-	m->port = s->local_port;
-	m->state = (uint8_t)s->state;
+	found = bsearch(&s->inode, cc->inodes, cc->ninodes, sizeof(uint64_t), u64_compare);
+	if (found == NULL)
+		return;
+	m = &cc->matches[found - cc->inodes];
+	if (m->state == 0) {
+		m->port = s->local_port;
+		m->state = (uint8_t)s->state;
+	}
 }
 
 int
@@ -1285,9 +1284,7 @@ conncount_read_process(struct conncount *cc, pid_t pid, struct conncount_process
 	p.pid = pid;
 	if (collect_inodes(cc, pid, &p, err, errlen) < 0)
 		return -1;
-	/* Each socket inode matches at most one table entry (duplicates are removed below),
-	 * so as many matches and ports as inodes suffice; a torn dump is capped, not grown. */
-	cc->nmatches = 0;
+	/* One match slot per inode, and at most as many ports. */
 	if (grow((void **)&cc->matches, &cc->matches_cap, cc->ninodes, sizeof(*cc->matches),
 		CONNCOUNT_FDS_MAX) < 0 ||
 	    grow((void **)&cc->ports, &cc->ports_cap, cc->ninodes, sizeof(*cc->ports),
@@ -1295,6 +1292,8 @@ conncount_read_process(struct conncount *cc, pid_t pid, struct conncount_process
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
+	if (cc->ninodes > 0)
+		memset(cc->matches, 0, cc->ninodes * sizeof(*cc->matches));
 	if (cc->ninodes > 0) {
 		if (scan(cc, AF_INET, STATES_HELD, NULL, process_socket, cc, err, errlen) < 0 ||
 		    scan(cc, AF_INET6, STATES_HELD, NULL, process_socket, cc, err, errlen) < 0)
@@ -1302,10 +1301,9 @@ conncount_read_process(struct conncount *cc, pid_t pid, struct conncount_process
 	}
 	p.method = cc->method;
 
-	/* A socket moving between hash chains during a dump can be seen twice. */
-	qsort(cc->matches, cc->nmatches, sizeof(*cc->matches), match_by_inode);
-	for (i = 0, j = 0; i < cc->nmatches; i++) {
-		if (j == 0 || cc->matches[j - 1].inode != cc->matches[i].inode)
+	/* The found ones, grouped by port. */
+	for (i = 0, j = 0; i < cc->ninodes; i++) {
+		if (cc->matches[i].state != 0)
 			cc->matches[j++] = cc->matches[i];
 	}
 	cc->nmatches = j;
