@@ -182,7 +182,7 @@ struct conncount {
 	char *buf;                    /* CONNCOUNT_BUF_SIZE bytes */
 	uint64_t *inodes;             /* a process's socket inodes, sorted */
 	size_t ninodes, inodes_cap;
-	struct conncount_match *matches; /* per socket inode: found in a TCP table as */
+	struct conncount_match *matches; /* per socket inode: its port and state once found */
 	size_t nmatches, matches_cap;
 	struct conncount_seen *seen;  /* sockets counted in this listener count (a set) */
 	size_t nseen, seen_cap;
