@@ -46,6 +46,8 @@ time_option(int argc, char **argv, const char *flag, bool required, int64_t now,
 		return 0;
 	}
 	if (argc != 4 || strcmp(argv[2], flag) != 0) {
+		mctl_error("log %s: %s TIME %s", argv[1], flag,
+		    required ? "is required, and nothing else" : "is the only option");
 		usage(stderr);
 		return MCTL_EXIT_USAGE;
 	}
