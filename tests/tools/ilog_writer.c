@@ -4,12 +4,14 @@
  *
  *   ilog_writer write --db PATH --writer W --events N [--fingerprints F]
  *                     [--transitions] [--print-commits] [--interval-us U] [--sync-full]
+ *                     [--plain]
  *       For i in 0..N-1: open-or-update the incident of fingerprint "fp-(i % F)"
  *       (severity rising with i, so raises happen), append a "tick" event
  *       {"writer": W, "seq": i} to it, and with --transitions every fourth step try
  *       an ack or a resolve of it, or a reopen of the incident this writer resolved
  *       last (refusals from racing writers are expected and counted). --print-commits prints "committed SEQ EVENT_ID MONO_NS" after
- *       each append returns. Ends with one JSON line of counts. Exit 1 on any error
+ *       each append returns. --plain: only the appends, to no incident (for
+ *       throughput). Ends with one JSON line of counts. Exit 1 on any error
  *       other than an expected refusal (so a "database is locked" fails the run).
  *
  *   ilog_writer tail --db PATH --count N [--poll-us U] [--timeout-ms T]
@@ -35,7 +37,7 @@ struct opts {
 	const char *mode;
 	const char *db;
 	uint64_t writer, events, fingerprints, count, interval_us, poll_us, timeout_ms;
-	bool transitions, print_commits, sync_full;
+	bool transitions, print_commits, sync_full, plain;
 };
 
 static int64_t
@@ -53,6 +55,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: ilog_writer write --db PATH --writer W --events N [--fingerprints F]\n"
 	    "                   [--transitions] [--print-commits] [--interval-us U] [--sync-full]\n"
+	    "                   [--plain]\n"
 	    "       ilog_writer tail --db PATH --count N [--poll-us U] [--timeout-ms T]\n");
 }
 
@@ -80,6 +83,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 			continue;
 		} else if (strcmp(a, "--sync-full") == 0) {
 			o->sync_full = true;
+			continue;
+		} else if (strcmp(a, "--plain") == 0) {
+			o->plain = true;
 			continue;
 		}
 		if (v == NULL)
@@ -143,14 +149,18 @@ run_write(const struct opts *o)
 	}
 	snprintf(actor, sizeof(actor), "writer:%llu", (unsigned long long)o->writer);
 	for (i = 0; i < o->events; i++) {
-		snprintf(fp, sizeof(fp), "fp-%llu", (unsigned long long)(i % o->fingerprints));
-		spec.fingerprint = fp;
-		spec.severity = (enum ilog_severity)(1 + (i / o->fingerprints) % 3);
-		if (must(ilog_incident_upsert(log, &spec, actor, &res, err, sizeof(err)), "upsert",
-		    err) != 0)
-			goto out_fail;
-		opened += res.created;
-		raised += res.raised;
+		res.id = 0;
+		if (!o->plain) {
+			snprintf(fp, sizeof(fp), "fp-%llu",
+			    (unsigned long long)(i % o->fingerprints));
+			spec.fingerprint = fp;
+			spec.severity = (enum ilog_severity)(1 + (i / o->fingerprints) % 3);
+			if (must(ilog_incident_upsert(log, &spec, actor, &res, err, sizeof(err)),
+			    "upsert", err) != 0)
+				goto out_fail;
+			opened += res.created;
+			raised += res.raised;
+		}
 		snprintf(body, sizeof(body), "{\"writer\":%llu,\"seq\":%llu}",
 		    (unsigned long long)o->writer, (unsigned long long)i);
 		if (must(ilog_event_append(log, res.id, actor, "tick", body, &ev, err, sizeof(err)),
@@ -161,7 +171,7 @@ run_write(const struct opts *o)
 			    (long long)mono_ns());
 			fflush(stdout);
 		}
-		if (o->transitions && i % 4 == 3) {
+		if (o->transitions && !o->plain && i % 4 == 3) {
 			switch ((i / 4) % 3) {
 			case 0:
 				st = ilog_incident_ack(log, res.id, actor, NULL, NULL, err, sizeof(err));
