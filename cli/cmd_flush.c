@@ -199,6 +199,7 @@ flush_node(const struct cluster *c, const struct cluster_node *n, const char *te
 	if (mcclient_connect(&mc, n->admin.host, n->admin.port, (int)timeout_ms, err,
 	    sizeof(err)) != MCCLIENT_OK) {
 		snprintf(out->error, sizeof(out->error), "%s", err);
+		out->ms = monotonic_ms() - t0;
 		return;
 	}
 	if (c->admin.set &&
