@@ -324,6 +324,8 @@ def main():
     iw30, _ = results[("in-process netlink", 30000)]
     print(f"growth 1k -> 30k (30x the connections): mctl netlink {nw30 / nw1:.1f}x, "
           f"in-process netlink {iw30 / iw1:.1f}x")
+    print("in-process netlink per connection: " + ", ".join(
+        f"{n}: {results[('in-process netlink', n)][0] * 1000 / n:.2f} us" for n in SIZES))
 
     if mcd is None:
         print(f"mcd stats kernel: not measured: {mcd_note}")
