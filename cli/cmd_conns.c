@@ -398,8 +398,10 @@ print_process(const struct conncount_process *p, struct conncount *cc)
 	if (p->nports == 0)
 		return;
 	order = malloc(p->nports * sizeof(*order));
-	if (order == NULL)
+	if (order == NULL) {
+		printf("  (%zu local ports; out of memory for their table)\n", p->nports);
 		return;
+	}
 	for (i = 0; i < p->nports; i++)
 		order[i] = &p->ports[i];
 	qsort(order, p->nports, sizeof(*order), port_by_total);
