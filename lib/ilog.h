@@ -36,7 +36,8 @@
  * failure, put a one-line English message in the caller's err[errlen] (err may be
  * NULL). Messages name the subject: "incident 7 is resolved; reopen it first",
  * "no incident 42", "event type 'Bad Type' is invalid". A failed call changes nothing
- * in the database. Output structs are only valid when ILOG_OK is returned.
+ * in the database (except ilog_prune, which works in batches: see there). Output
+ * structs are only valid when ILOG_OK is returned.
  *
  * Schema: versioned with PRAGMA user_version and forward migrations applied by
  * ilog_open() in one transaction. A database newer than ILOG_SCHEMA_VERSION is refused

@@ -468,33 +468,33 @@ mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, ch
 			return MCCLIENT_OK;
 		if (!line_starts(p, llen, "STAT ")) {
 			seterr(err, errlen, "stats line %d is not a STAT line", lineno);
-			goto out_fail;
+			goto out_release_stats;
 		}
 		name = p + 5;
 		sp = memchr(name, ' ', llen - 5);
 		if (sp == NULL || sp == name) {
 			seterr(err, errlen, "stats line %d has no name and value", lineno);
-			goto out_fail;
+			goto out_release_stats;
 		}
 		nlen = (size_t)(sp - name);
 		vlen = llen - 5 - nlen - 1;
 		if (nlen > MCCLIENT_STAT_NAME_MAX || vlen > MCCLIENT_STAT_VALUE_MAX) {
 			seterr(err, errlen, "stats line %d is too long", lineno);
-			goto out_fail;
+			goto out_release_stats;
 		}
 		if (!printable(name, nlen, false) || !printable(sp + 1, vlen, true)) {
 			seterr(err, errlen, "stats line %d holds control characters", lineno);
-			goto out_fail;
+			goto out_release_stats;
 		}
 		if (st->n == MCCLIENT_STATS_MAX) {
 			seterr(err, errlen, "more than %d stats", MCCLIENT_STATS_MAX);
-			goto out_fail;
+			goto out_release_stats;
 		}
 		if (st->n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
 			if ((nv = realloc(st->v, cap * sizeof(*nv))) == NULL) {
 				seterr(err, errlen, "out of memory");
-				goto out_fail;
+				goto out_release_stats;
 			}
 			st->v = nv;
 		}
@@ -508,7 +508,7 @@ mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, ch
 		p = eol + 1;
 	}
 	seterr(err, errlen, "stats reply has no END");
-out_fail:
+out_release_stats:
 	mcclient_stats_release(st);
 	return MCCLIENT_ERR_PROTO;
 }

@@ -157,7 +157,7 @@ run_write(const struct opts *o)
 			spec.severity = (enum ilog_severity)(1 + (i / o->fingerprints) % 3);
 			if (must(ilog_incident_upsert(log, &spec, actor, &res, err, sizeof(err)),
 			    "upsert", err) != 0)
-				goto out_fail;
+				goto out_close;
 			opened += res.created;
 			raised += res.raised;
 		}
@@ -165,7 +165,7 @@ run_write(const struct opts *o)
 		    (unsigned long long)o->writer, (unsigned long long)i);
 		if (must(ilog_event_append(log, res.id, actor, "tick", body, &ev, err, sizeof(err)),
 		    "append", err) != 0)
-			goto out_fail;
+			goto out_close;
 		if (o->print_commits) {
 			printf("committed %llu %lld %lld\n", (unsigned long long)i, (long long)ev,
 			    (long long)mono_ns());
@@ -196,7 +196,7 @@ run_write(const struct opts *o)
 			if (st == ILOG_ERR_STATE)
 				refused++;
 			else if (must(st, "transition", err) != 0)
-				goto out_fail;
+				goto out_close;
 		}
 		if (o->interval_us > 0)
 			usleep((useconds_t)o->interval_us);
@@ -210,7 +210,7 @@ run_write(const struct opts *o)
 	    (unsigned long long)resolved, (unsigned long long)reopened,
 	    (unsigned long long)refused, (double)(mono_ns() - t0) / 1e6);
 	return 0;
-out_fail:
+out_close:
 	ilog_close(log);
 	return 1;
 }
@@ -234,7 +234,7 @@ run_tail(const struct opts *o)
 	}
 	/* Start from what is there now: only what commits from here on is timed. */
 	if (must(ilog_last_event_id(log, &last, err, sizeof(err)), "last id", err) != 0)
-		goto out_fail;
+		goto out_close;
 	printf("ready %lld\n", (long long)last);
 	fflush(stdout);
 	while (seen < o->count) {
@@ -242,17 +242,17 @@ run_tail(const struct opts *o)
 			fprintf(stderr, "ilog_writer: tail: saw %llu of %llu ticks in %llu ms\n",
 			    (unsigned long long)seen, (unsigned long long)o->count,
 			    (unsigned long long)o->timeout_ms);
-			goto out_fail;
+			goto out_close;
 		}
 		if (must(ilog_changed(log, &changed, err, sizeof(err)), "changed", err) != 0)
-			goto out_fail;
+			goto out_close;
 		if (!changed) {
 			usleep((useconds_t)o->poll_us);
 			continue;
 		}
 		do {
 			if (must(ilog_tail(log, last, 0, &evs, err, sizeof(err)), "tail", err) != 0)
-				goto out_fail;
+				goto out_close;
 			now = mono_ns();
 			for (i = 0; i < evs.n; i++) {
 				if (strcmp(evs.v[i].type, "tick") == 0) {
@@ -267,7 +267,7 @@ run_tail(const struct opts *o)
 	ilog_events_release(&evs);
 	ilog_close(log);
 	return 0;
-out_fail:
+out_close:
 	ilog_events_release(&evs);
 	ilog_close(log);
 	return 1;
