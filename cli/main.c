@@ -16,13 +16,13 @@ static const struct mctl_command commands[] = {
 	{ "conns", cmd_conns, "--port P [--addr A] | --pid N", "TCP connection counts from the kernel" },
 	{ "incidents", cmd_incidents, "[--all | --state S] [--cluster C]", "list incidents" },
 	{ "show", cmd_show, "N", "an incident's timeline, pages, public updates" },
-	{ "open", cmd_open, "--title T --severity S [--cluster C]", "open an incident by hand" },
+	{ "open", cmd_open, "--title T --severity S [...]", "open an incident by hand" },
 	{ "ack", cmd_ack, "N [--message M]", "acknowledge an incident" },
 	{ "resolve", cmd_resolve, "N [--message M]", "resolve an incident" },
 	{ "reopen", cmd_reopen, "N [--message M]", "reopen a resolved incident" },
 	{ "note", cmd_note, "N TEXT...", "add an internal note" },
 	{ "update", cmd_update, "N --status S --message TEXT", "post a public status update" },
-	{ "log", cmd_log, "export [--since T] | prune --before T", "export or prune the log" },
+	{ "log", cmd_log, "export [--since T] | prune ...", "export or prune the log" },
 	{ "flush", cmd_flush, "NODE | --cluster C [--tenant T]", "flush a node or a cluster" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
