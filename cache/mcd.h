@@ -175,6 +175,7 @@ struct mcd {
 	struct event *sig_term, *sig_int, *sig_hup;
 	SSL_CTX *ssl_ctx;
 	struct event *accept_retry;   /* re-enables accepting after EMFILE */
+	struct event *cron;           /* once a second: report suppressed log lines */
 	pthread_mutex_t reload_lock;
 	/* The kernel's view for `stats kernel`, cached (see MCD_KERNEL_REFRESH_MS). */
 	pthread_mutex_t kernel_lock;

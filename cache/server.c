@@ -1079,6 +1079,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(m->base);
 }
 
+/* The main thread's periodic jobs: report what the log limits suppressed. */
+static void
+mcd_cron(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush_suppressed();
+}
+
 static void
 raise_fd_limit(int want)
 {
@@ -1135,6 +1145,15 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 		return -1;
 	}
 	m->accept_retry = evtimer_new(m->base, accept_retry, m);
+	m->cron = event_new(m->base, -1, EV_PERSIST, mcd_cron, m);
+	if (m->accept_retry == NULL || m->cron == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	{
+		struct timeval second = { 1, 0 };
+		event_add(m->cron, &second);
+	}
 	if (s->tls_port != 0 && tls_setup(m, err, errlen) < 0)
 		return -1;
 	if (add_listener(m, LISTENER_CLIENT, s->listen, s->port, auth, err, errlen) < 0)
@@ -1201,6 +1220,9 @@ mcd_teardown(struct mcd *m)
 	}
 	if (m->accept_retry != NULL)
 		event_free(m->accept_retry);
+	if (m->cron != NULL)
+		event_free(m->cron);
+	log_flush_suppressed();
 	if (m->sig_term != NULL)
 		event_free(m->sig_term);
 	if (m->sig_int != NULL)

@@ -15,6 +15,7 @@ static struct {
 	char ident[64];
 	_Atomic uint64_t suppressed_total;
 	_Atomic uint64_t lines_total;
+	struct log_limit *limits; /* every limit that has printed, for flushing */
 } logger = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.foreground = 1,
@@ -136,12 +137,48 @@ log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	pthread_mutex_lock(&logger.lock);
+	snprintf(lim->last, sizeof(lim->last), "%s", line);
+	lim->last_level = level;
+	if (!lim->registered) {
+		lim->registered = true;
+		lim->next = logger.limits;
+		logger.limits = lim;
+	}
+	pthread_mutex_unlock(&logger.lock);
 	if (dropped > 0) {
 		len = strlen(line);
 		snprintf(line + len, sizeof(line) - len, " (%llu more suppressed)",
 		    (unsigned long long)dropped);
 	}
 	log_write(level, line);
+}
+
+void
+log_flush_suppressed(void)
+{
+	char lines[8][LOG_LIMIT_TEXT_MAX + 48];
+	enum log_level levels[8];
+	struct log_limit *lim;
+	int64_t now = monotonic_ms();
+	size_t n = 0, i;
+
+	/* Collect under the lock, write after it (log_write takes it too). */
+	pthread_mutex_lock(&logger.lock);
+	for (lim = logger.limits; lim != NULL && n < 8; lim = lim->next) {
+		uint64_t dropped;
+		if (now < atomic_load(&lim->next_ms) || atomic_load(&lim->suppressed) == 0)
+			continue;
+		dropped = atomic_exchange(&lim->suppressed, 0);
+		if (dropped == 0)
+			continue;
+		snprintf(lines[n], sizeof(lines[n]), "%s (%llu more suppressed)", lim->last,
+		    (unsigned long long)dropped);
+		levels[n++] = lim->last_level;
+	}
+	pthread_mutex_unlock(&logger.lock);
+	for (i = 0; i < n; i++)
+		log_write(levels[i], lines[i]);
 }
 
 uint64_t

@@ -17,6 +17,7 @@
 
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum log_level {
@@ -54,12 +55,18 @@ void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
  * A call site's rate limit: at most one line per period_ms. Zero-initialise with
  * LOG_LIMIT_INIT; static storage at the call site is the intended use.
  */
+#define LOG_LIMIT_TEXT_MAX 160
 struct log_limit {
 	_Atomic int64_t next_ms;      /* monotonic ms before which lines are suppressed */
 	_Atomic uint64_t suppressed;  /* lines dropped since the last printed one */
 	int period_ms;
+	/* Kept for log_flush_suppressed (under the logger's lock): */
+	char last[LOG_LIMIT_TEXT_MAX];/* the last line printed, cut */
+	enum log_level last_level;
+	struct log_limit *next;       /* registered limits */
+	bool registered;
 };
-#define LOG_LIMIT_INIT(period) { 0, 0, (period) }
+#define LOG_LIMIT_INIT(period) { .period_ms = (period) }
 
 /* Prints or counts, as described above. */
 void log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
@@ -71,6 +78,13 @@ void log_limited(struct log_limit *lim, enum log_level level, const char *fmt, .
 		static struct log_limit log_limit_site_ = LOG_LIMIT_INIT(10000); \
 		log_limited(&log_limit_site_, (level), __VA_ARGS__);             \
 	} while (0)
+
+/*
+ * Reports what the limits suppressed in periods that have ended, as one line per
+ * site: "<its last line> (N more suppressed)". Without it a storm that stops within a
+ * period would never say how big it was. Daemons call it about once a second.
+ */
+void log_flush_suppressed(void);
 
 /* Lines suppressed by every limit since start (for `stats`). */
 uint64_t log_suppressed_total(void);
