@@ -17,9 +17,34 @@ struct load_state {
 	FILE *fp;
 	const char *text; /* for config_load_string */
 	int line;
-	char last_section[256];
 	bool oom;
 };
+
+static int add_section(struct config *cfg, const char *section, int line);
+
+/*
+ * inih calls the handler for keys only (Debian builds it without
+ * INI_CALL_HANDLER_ON_NEW_SECTION), so section headers are recorded here, with
+ * their own line, as the reader hands each line over: a section without keys exists
+ * too. The name is what inih takes: the text between '[' and the first ']'.
+ */
+static void
+note_section(struct load_state *st, const char *line)
+{
+	const char *p = line, *end;
+	char name[256];
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p != '[' || (end = strchr(p + 1, ']')) == NULL)
+		return;
+	if ((size_t)(end - p - 1) >= sizeof(name))
+		return;
+	memcpy(name, p + 1, (size_t)(end - p - 1));
+	name[end - p - 1] = '\0';
+	if (add_section(st->cfg, name, st->line) < 0)
+		st->oom = true;
+}
 
 static char *
 reader_file(char *buf, int size, void *stream)
@@ -27,8 +52,10 @@ reader_file(char *buf, int size, void *stream)
 	struct load_state *st = stream;
 	char *r = fgets(buf, size, st->fp);
 
-	if (r != NULL)
+	if (r != NULL) {
 		st->line++;
+		note_section(st, buf);
+	}
 	return r;
 }
 
@@ -49,6 +76,7 @@ reader_string(char *buf, int size, void *stream)
 	buf[n] = '\0';
 	st->text = p + n;
 	st->line++;
+	note_section(st, buf);
 	return buf;
 }
 
@@ -80,12 +108,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 	struct config *cfg = st->cfg;
 	struct config_entry *e;
 
-	if (strcmp(section, st->last_section) != 0 || cfg->nsections == 0) {
-		snprintf(st->last_section, sizeof(st->last_section), "%s", section);
-		if (add_section(cfg, section, st->line) < 0)
-			goto oom;
-	}
-	if (name == NULL) /* a new section without keys (INI_CALL_HANDLER_ON_NEW_SECTION) */
+	if (name == NULL) /* a section header: already noted by the reader */
 		return 1;
 	if (cfg->n == cfg->cap) {
 		size_t cap = cfg->cap ? cfg->cap * 2 : 32;

@@ -89,6 +89,26 @@ syntax_error_names_its_line(void **state)
 }
 
 static void
+sections_are_recorded_with_their_header_line_even_without_keys(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	(void)state;
+
+	assert_int_equal(config_load_string(&cfg, "s.conf",
+	    "# top\n[cluster c1]\n\n  [node n1]\ncluster = c1\n[empty]\n", &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_int_equal(cfg.nsections, 3);
+	assert_string_equal(cfg.sections[0], "cluster c1");
+	assert_int_equal(cfg.section_lines[0], 2);
+	assert_string_equal(cfg.sections[1], "node n1");
+	assert_int_equal(cfg.section_lines[1], 4);
+	assert_string_equal(cfg.sections[2], "empty");
+	assert_int_equal(cfg.section_lines[2], 6);
+	config_release(&cfg);
+}
+
+static void
 missing_file_is_an_error(void **state)
 {
 	struct config cfg;
@@ -109,6 +129,7 @@ main(void)
 		cmocka_unit_test(getters_read_typed_values),
 		cmocka_unit_test(every_error_is_reported_with_file_and_line),
 		cmocka_unit_test(syntax_error_names_its_line),
+		cmocka_unit_test(sections_are_recorded_with_their_header_line_even_without_keys),
 		cmocka_unit_test(missing_file_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
