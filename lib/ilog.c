@@ -207,6 +207,8 @@ enum stmt_id {
 	ST_PRUNE_DEL_INC,
 	ST_PRUNE_DEL_EV,
 	ST_PRUNE_DEL_OB,
+	ST_PAGE_CLEAR_OTHERS,
+	ST_EV_OF_TYPE,
 	ST_COUNT
 };
 
@@ -301,6 +303,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PRUNE_DEL_OB] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
 			    " WHERE (done_at IS NOT NULL AND done_at < ?1)"
 			    "    OR (gave_up_at IS NOT NULL AND gave_up_at < ?1) LIMIT ?2)",
+	[ST_PAGE_CLEAR_OTHERS] = "UPDATE pages SET next_deadline = NULL WHERE incident_id = ?1"
+				 " AND id != ?2 AND next_deadline IS NOT NULL",
+	[ST_EV_OF_TYPE] = "SELECT " EVENT_COLS " FROM events WHERE type = ?1"
+			  " AND incident_id IS NULL ORDER BY id DESC LIMIT ?2",
 };
 
 struct ilog {
@@ -1929,6 +1935,46 @@ ilog_tail(struct ilog *log, int64_t after_id, size_t max, struct ilog_events *ou
 	return st;
 }
 
+struct type_args {
+	const char *type;
+	size_t max;
+	struct ilog_events *out;
+};
+
+static enum ilog_status
+of_type_body(struct ilog *log, void *arg, char *err, size_t errlen)
+{
+	struct type_args *a = arg;
+	enum ilog_status st;
+	sqlite3_stmt *s;
+
+	ilog_events_release(a->out);
+	if ((st = prep(log, ST_EV_OF_TYPE, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_text(s, 1, a->type, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, (int64_t)a->max + 1);
+	return collect_events(log, s, a->max, a->out, err, errlen);
+}
+
+enum ilog_status
+ilog_events_of_type(struct ilog *log, const char *type, size_t max, struct ilog_events *out,
+    char *err, size_t errlen)
+{
+	struct type_args a = { type, max == 0 || max > ILOG_TAIL_MAX ? ILOG_TAIL_MAX : max,
+		out };
+	enum ilog_status st;
+
+	if (!event_type_valid(type)) {
+		ilog_events_release(out);
+		seterr(err, errlen, "event type '%s' is invalid", type != NULL ? type : "");
+		return ILOG_ERR_ARG;
+	}
+	st = run_txn(log, false, of_type_body, &a, err, errlen);
+	if (st != ILOG_OK)
+		ilog_events_release(out);
+	return st;
+}
+
 struct i64_args {
 	enum stmt_id which;
 	const char *text;  /* bound to ?1 if set */
@@ -2040,6 +2086,9 @@ struct page_insert_args {
 	int64_t deadline;
 	const char *actor;
 	int64_t page_id;
+	const json_t *extra;  /* ilog_page_escalate(): members added to the event body */
+	bool clear_others;    /* ilog_page_escalate(): stop the incident's other deadlines */
+	int64_t event_id;
 };
 
 static enum ilog_status
@@ -2070,14 +2119,26 @@ page_insert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if ((st = exec_done(log, s, "cannot record a page", err, errlen)) != ILOG_OK)
 		return st;
 	a->page_id = sqlite3_last_insert_rowid(log->db);
-	body = json_pack("{s:I, s:i, s:s}", "page_id", (json_int_t)a->page_id, "step", a->step,
-	    "target", a->target);
-	if (body == NULL) {
+	if (a->clear_others) {
+		if ((st = prep(log, ST_PAGE_CLEAR_OTHERS, &s, err, errlen)) != ILOG_OK)
+			return st;
+		sqlite3_bind_int64(s, 1, a->incident_id);
+		sqlite3_bind_int64(s, 2, a->page_id);
+		if ((st = exec_done(log, s, "cannot stop the previous deadline", err, errlen)) !=
+		    ILOG_OK)
+			return st;
+	}
+	/* The extra members first, so that they can never replace the page's own. */
+	body = a->extra != NULL ? json_deep_copy(a->extra) : json_object();
+	if (body == NULL || json_object_set_new(body, "page_id", json_integer(a->page_id)) != 0 ||
+	    json_object_set_new(body, "step", json_integer(a->step)) != 0 ||
+	    json_object_set_new(body, "target", json_string(a->target)) != 0) {
+		json_decref(body);
 		seterr(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
-	st = insert_event(log, now, a->incident_id, a->actor, ILOG_EV_PAGED, body, NULL, err,
-	    errlen);
+	st = insert_event(log, now, a->incident_id, a->actor, ILOG_EV_PAGED, body, &a->event_id,
+	    err, errlen);
 	json_decref(body);
 	return st;
 }
@@ -2086,7 +2147,8 @@ enum ilog_status
 ilog_page_insert(struct ilog *log, int64_t incident_id, int step, const char *target,
     int64_t next_deadline, const char *actor, int64_t *page_id, char *err, size_t errlen)
 {
-	struct page_insert_args a = { incident_id, step, target, next_deadline, actor, 0 };
+	struct page_insert_args a = { incident_id, step, target, next_deadline, actor, 0, NULL,
+		false, 0 };
 	enum ilog_status st;
 
 	if ((st = check_actor(actor, err, errlen)) != ILOG_OK ||
@@ -2100,6 +2162,39 @@ ilog_page_insert(struct ilog *log, int64_t incident_id, int step, const char *ta
 	st = run_txn(log, true, page_insert_body, &a, err, errlen);
 	if (st == ILOG_OK && page_id != NULL)
 		*page_id = a.page_id;
+	return st;
+}
+
+enum ilog_status
+ilog_page_escalate(struct ilog *log, int64_t incident_id, int step, const char *target,
+    int64_t next_deadline, const char *extra_json, const char *actor, int64_t *page_id,
+    int64_t *event_id, char *err, size_t errlen)
+{
+	struct page_insert_args a = { incident_id, step, target, next_deadline, actor, 0, NULL,
+		true, 0 };
+	enum ilog_status st;
+	json_t *extra = NULL;
+
+	if ((st = check_actor(actor, err, errlen)) != ILOG_OK ||
+	    (st = check_text(target, ILOG_TARGET_MAX, false, TEXT_LINE, "page target", err,
+	    errlen)) != ILOG_OK)
+		return st;
+	if (next_deadline < 0) {
+		seterr(err, errlen, "deadline %lld is invalid", (long long)next_deadline);
+		return ILOG_ERR_ARG;
+	}
+	if (extra_json != NULL &&
+	    (extra = parse_json(extra_json, true, "page body", err, errlen)) == NULL)
+		return ILOG_ERR_ARG;
+	a.extra = extra;
+	st = run_txn(log, true, page_insert_body, &a, err, errlen);
+	json_decref(extra);
+	if (st == ILOG_OK) {
+		if (page_id != NULL)
+			*page_id = a.page_id;
+		if (event_id != NULL)
+			*event_id = a.event_id;
+	}
 	return st;
 }
 

@@ -343,6 +343,15 @@ enum ilog_status ilog_timeline(struct ilog *log, int64_t incident_id, struct ilo
 enum ilog_status ilog_tail(struct ilog *log, int64_t after_id, size_t max,
     struct ilog_events *out, char *err, size_t errlen);
 
+/*
+ * Events of one type about no incident, newest first, at most max (0 or more than
+ * ILOG_TAIL_MAX = ILOG_TAIL_MAX); truncated says older ones were left out. For the
+ * few records that belong to no incident (on-call overrides, test pages). Scans the
+ * events table: for commands and start-up, not for every poll. Replaces out's content.
+ */
+enum ilog_status ilog_events_of_type(struct ilog *log, const char *type, size_t max,
+    struct ilog_events *out, char *err, size_t errlen);
+
 /* The highest event id (0 for an empty log). Cheap: one index lookup. */
 enum ilog_status ilog_last_event_id(struct ilog *log, int64_t *id, char *err, size_t errlen);
 
@@ -426,6 +435,18 @@ enum ilog_page_mark {
  */
 enum ilog_status ilog_page_mark(struct ilog *log, int64_t page_id, enum ilog_page_mark mark,
     const char *actor, const char *detail, int64_t *event_id, char *err, size_t errlen);
+/*
+ * One escalation step, atomically: records a page as ilog_page_insert() does and, in
+ * the same transaction, clears the next_deadline of every other page of the incident.
+ * So an incident never has two pending deadlines, and a crash can never leave "the
+ * next step paged" without "the previous step's deadline stopped" (or the reverse).
+ * extra_json: NULL, or a JSON object whose members are added to the "paged" event's
+ * body (page_id, step and target always come from the page: extra cannot replace
+ * them). *page_id and *event_id (the "paged" event) may be NULL.
+ */
+enum ilog_status ilog_page_escalate(struct ilog *log, int64_t incident_id, int step,
+    const char *target, int64_t next_deadline, const char *extra_json, const char *actor,
+    int64_t *page_id, int64_t *event_id, char *err, size_t errlen);
 /* Sets (or with 0 clears) a page's next escalation deadline. No event. */
 enum ilog_status ilog_page_set_deadline(struct ilog *log, int64_t page_id, int64_t deadline,
     char *err, size_t errlen);
