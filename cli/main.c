@@ -24,6 +24,9 @@ static const struct mctl_command commands[] = {
 	{ "update", cmd_update, "N --status S --message TEXT", "post a public status update" },
 	{ "log", cmd_log, "export [--since T] | prune ...", "export or prune the log" },
 	{ "flush", cmd_flush, "NODE | --cluster C [--tenant T]", "flush a node or a cluster" },
+	{ "drain", cmd_drain, "NODE | --cluster C on|off", "refuse new clients / accept again" },
+	{ "rebalance", cmd_rebalance, "NODE | --cluster C [--shed N]",
+	    "close connections above the mean" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -51,7 +51,9 @@ int cmd_reopen(struct mctl *ctx, int argc, char **argv);
 int cmd_note(struct mctl *ctx, int argc, char **argv);
 int cmd_update(struct mctl *ctx, int argc, char **argv);
 int cmd_log(struct mctl *ctx, int argc, char **argv);       /* cmd_log.c */
-int cmd_flush(struct mctl *ctx, int argc, char **argv);     /* cmd_flush.c */
+int cmd_flush(struct mctl *ctx, int argc, char **argv);     /* cmd_node.c */
+int cmd_drain(struct mctl *ctx, int argc, char **argv);
+int cmd_rebalance(struct mctl *ctx, int argc, char **argv);
 
 /*
  * The incident log as mctl opens it (cli/logdb.c): --db, else [log] path in the
