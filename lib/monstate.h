@@ -1,0 +1,113 @@
+/*
+ * monstate — the monitor's latest view of every node, as a small JSON file that
+ * mcmon rewrites atomically (a temporary file in the same directory, then rename)
+ * after every evaluation, and that `mctl status` reads without calling the daemon:
+ * no daemon calls another, and a reader never sees half a file.
+ *
+ * The file (version 1):
+ *   {"version":1, "written_at":<UTC ms>, "pid":<mcmon's pid>,
+ *    "interval_ms":<how often it is rewritten>, "tail_threshold_us":<slow above>,
+ *    "clusters":[{"name","title","storm","storm_severity","in_storm","involved"}],
+ *    "nodes":[{"name","cluster","up","polled","poll_ok","poll_error",
+ *              "connections","rate_known","new_connections_per_second",
+ *              "probes","p50_us","p99_us","slow_fraction",
+ *              "storm","storm_severity","tail","tail_severity","down","down_severity",
+ *              "last_probe_ok_at"}]}
+ * Detector states are the words "ok", "pending", "firing", "recovering"; severities
+ * "none", "minor", "major", "critical". A reader calls the view stale when
+ * written_at is more than a few intervals old (the monitor is not running).
+ *
+ * Errors: 0 / -1 with a one-line message in the caller's err. Nothing here logs.
+ */
+#ifndef MCOPS_MONSTATE_H
+#define MCOPS_MONSTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MONSTATE_VERSION 1
+#define MONSTATE_FILE_MAX (8 * 1024 * 1024) /* bytes a reader accepts */
+#define MONSTATE_NAME_MAX 64                /* cluster and node names */
+#define MONSTATE_TITLE_MAX 128
+#define MONSTATE_WORD_MAX 15                /* a state or severity word */
+#define MONSTATE_ERROR_MAX 160              /* a poll's error text */
+#define MONSTATE_CLUSTERS_MAX 64
+#define MONSTATE_NODES_MAX 1024
+#define MONSTATE_PATH_MAX 4096
+
+struct monstate_cluster {
+	char name[MONSTATE_NAME_MAX + 1];
+	char title[MONSTATE_TITLE_MAX + 1];
+	char storm[MONSTATE_WORD_MAX + 1];          /* the cluster's storm episode */
+	char storm_severity[MONSTATE_WORD_MAX + 1];
+	uint64_t in_storm;                          /* nodes in storm now */
+	uint64_t involved;                          /* nodes in this episode */
+};
+
+struct monstate_node {
+	char name[MONSTATE_NAME_MAX + 1];
+	char cluster[MONSTATE_NAME_MAX + 1];
+	bool up;      /* the node-down detector has no incident open */
+	bool polled;  /* an admin poll has succeeded at least once */
+	bool poll_ok; /* the latest admin poll succeeded */
+	char poll_error[MONSTATE_ERROR_MAX + 1]; /* "" unless the latest poll failed */
+	uint64_t connections;                    /* curr_connections, latest good poll */
+	bool rate_known;
+	double new_connections_per_second;
+	uint64_t probes;                         /* probes in the short tail window */
+	uint64_t p50_us, p99_us;                 /* of the short window */
+	double slow_fraction;                    /* short window, above tail_threshold_us */
+	char storm[MONSTATE_WORD_MAX + 1];
+	char storm_severity[MONSTATE_WORD_MAX + 1];
+	char tail[MONSTATE_WORD_MAX + 1];
+	char tail_severity[MONSTATE_WORD_MAX + 1];
+	char down[MONSTATE_WORD_MAX + 1];
+	char down_severity[MONSTATE_WORD_MAX + 1];
+	int64_t last_probe_ok_at;                /* UTC ms; 0 if never */
+};
+
+/* Caller-owned. Zero it before the first read; free with monstate_release(). */
+struct monstate {
+	int64_t written_at; /* UTC ms */
+	int64_t pid;
+	int64_t interval_ms;
+	uint64_t tail_threshold_us;
+	struct monstate_cluster *clusters; /* owned */
+	size_t nclusters;
+	struct monstate_node *nodes; /* owned */
+	size_t nnodes;
+};
+
+/*
+ * Allocates room for nclusters and nnodes (zeroed), replacing st's arrays. For the
+ * writer, which then fills them. -1 with err if over a maximum or out of memory.
+ */
+int monstate_alloc(struct monstate *st, size_t nclusters, size_t nnodes, char *err,
+    size_t errlen);
+void monstate_release(struct monstate *st);
+
+/* The JSON text of st, NUL-terminated, malloc'd (the caller frees it); NULL on no memory. */
+char *monstate_format(const struct monstate *st);
+
+/*
+ * Writes st to path atomically: path.tmp in the same directory (mode 0644), fsync
+ * not needed (a view, not a record), then rename. -1 with err on failure, in which
+ * case path is unchanged and the temporary file removed.
+ */
+int monstate_write(const char *path, const struct monstate *st, char *err, size_t errlen);
+
+/*
+ * Parses text[0..len) into st (released first). Unknown fields are ignored, so a
+ * newer writer's additions do not break an older reader; a missing or mistyped
+ * known field, a string too long for its buffer, an unknown version or more than a
+ * maximum is an error ("nodes[3].name: expected a string of at most 64 bytes").
+ * On failure st is left empty.
+ */
+int monstate_parse(const char *text, size_t len, struct monstate *st, char *err,
+    size_t errlen);
+
+/* Reads path (at most MONSTATE_FILE_MAX bytes) and parses it. */
+int monstate_read(const char *path, struct monstate *st, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,489 @@
+/*
+ * metrics — see metrics.h.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "metrics.h"
+
+#define LABELS_MAX PROMTEXT_LABELS_MAX
+
+/* Per-node counters and gauges straight from the latest poll, memcached_exporter's names. */
+static const struct {
+	const char *name;
+	enum promtext_type type;
+	const char *help;
+	size_t offset;
+} node_stats[] = {
+	{ "memcached_uptime_seconds", PROMTEXT_GAUGE, "Seconds the node has been running.",
+	    offsetof(struct watch_stats, uptime) },
+	{ "memcached_current_connections", PROMTEXT_GAUGE, "Open connections (curr_connections).",
+	    offsetof(struct watch_stats, curr_connections) },
+	{ "memcached_connections_total", PROMTEXT_COUNTER,
+	    "Connections accepted since the node started (total_connections).",
+	    offsetof(struct watch_stats, total_connections) },
+	{ "memcached_connections_rejected_total", PROMTEXT_COUNTER,
+	    "Connections refused at max_connections (rejected_connections).",
+	    offsetof(struct watch_stats, rejected_connections) },
+	{ "memcached_max_connections", PROMTEXT_GAUGE, "The connection limit.",
+	    offsetof(struct watch_stats, max_connections) },
+	{ "memcached_connections_yielded_total", PROMTEXT_COUNTER,
+	    "Times a busy connection yielded to others (conn_yields).",
+	    offsetof(struct watch_stats, conn_yields) },
+	{ "memcached_connections_listener_disabled_total", PROMTEXT_COUNTER,
+	    "Times the listener stopped accepting at the limit (listen_disabled_num).",
+	    offsetof(struct watch_stats, listen_disabled_num) },
+	{ "memcached_current_items", PROMTEXT_GAUGE, "Items stored.",
+	    offsetof(struct watch_stats, curr_items) },
+	{ "memcached_current_bytes", PROMTEXT_GAUGE, "Bytes used by items.",
+	    offsetof(struct watch_stats, bytes) },
+	{ "memcached_limit_bytes", PROMTEXT_GAUGE, "Memory limit for items in bytes.",
+	    offsetof(struct watch_stats, limit_maxbytes) },
+	{ "memcached_items_evicted_total", PROMTEXT_COUNTER, "Items evicted to make room.",
+	    offsetof(struct watch_stats, evictions) },
+};
+
+struct page {
+	const struct watch *w;
+	struct promtext *out;
+};
+
+static size_t
+node_labels(const struct watch_node *n, struct promtext_label *l)
+{
+	l[0].name = "cluster";
+	l[0].value = n->cluster_name;
+	l[1].name = "node";
+	l[1].value = n->name;
+	return 2;
+}
+
+static uint64_t
+stat_at(const struct watch_stats *st, size_t offset)
+{
+	return *(const uint64_t *)((const char *)st + offset);
+}
+
+static void
+render_node_stats(struct page *p)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, k, nl;
+
+	promtext_family(p->out, "memcached_up", PROMTEXT_GAUGE,
+	    "Whether the latest admin poll of the node succeeded.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->has_admin)
+			continue;
+		nl = node_labels(n, l);
+		promtext_sample_u64(p->out, l, nl, n->poll_ok ? 1 : 0);
+	}
+	for (k = 0; k < sizeof(node_stats) / sizeof(node_stats[0]); k++) {
+		promtext_family(p->out, node_stats[k].name, node_stats[k].type, node_stats[k].help);
+		for (i = 0; i < p->w->nnodes; i++) {
+			const struct watch_node *n = &p->w->nodes[i];
+			if (!n->polled)
+				continue;
+			nl = node_labels(n, l);
+			promtext_sample_u64(p->out, l, nl, stat_at(&n->stats, node_stats[k].offset));
+		}
+	}
+	promtext_family(p->out, "memcached_commands_total", PROMTEXT_COUNTER,
+	    "Commands served, by command and status.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->polled)
+			continue;
+		nl = node_labels(n, l);
+		l[nl].name = "command";
+		l[nl + 1].name = "status";
+		l[nl].value = "get";
+		l[nl + 1].value = "hit";
+		promtext_sample_u64(p->out, l, nl + 2, n->stats.get_hits);
+		l[nl + 1].value = "miss";
+		promtext_sample_u64(p->out, l, nl + 2, n->stats.get_misses);
+		l[nl].value = "set";
+		l[nl + 1].value = "hit";
+		promtext_sample_u64(p->out, l, nl + 2, n->stats.cmd_set);
+	}
+}
+
+static void
+render_kernel(struct page *p)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, s, nl;
+	int ls;
+
+	promtext_family(p->out, "memcached_kernel_connections", PROMTEXT_GAUGE,
+	    "Sockets of each listener by TCP state, as the kernel counts them (stats kernel).");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->polled || !n->stats.has_kernel)
+			continue;
+		nl = node_labels(n, l);
+		l[nl].name = "listener";
+		l[nl + 1].name = "state";
+		for (ls = 0; ls < WATCH_LISTENERS; ls++) {
+			if (!n->stats.listener[ls].present)
+				continue;
+			l[nl].value = watch_listener_name((enum watch_listener)ls);
+			for (s = 0; s < WATCH_TCP_STATES; s++) {
+				l[nl + 1].value = watch_tcp_state_name(s);
+				promtext_sample_u64(p->out, l, nl + 2, n->stats.listener[ls].states[s]);
+			}
+		}
+	}
+	promtext_family(p->out, "memcached_kernel_accept_queue", PROMTEXT_GAUGE,
+	    "Connections the kernel completed that the node has not accepted yet.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->polled || !n->stats.has_kernel)
+			continue;
+		nl = node_labels(n, l);
+		l[nl].name = "listener";
+		for (ls = 0; ls < WATCH_LISTENERS; ls++) {
+			if (!n->stats.listener[ls].present)
+				continue;
+			l[nl].value = watch_listener_name((enum watch_listener)ls);
+			promtext_sample_u64(p->out, l, nl + 1, n->stats.listener[ls].accept_queue);
+		}
+	}
+	promtext_family(p->out, "memcached_kernel_backlog", PROMTEXT_GAUGE,
+	    "The listen backlog of each listener.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->polled || !n->stats.has_kernel)
+			continue;
+		nl = node_labels(n, l);
+		l[nl].name = "listener";
+		for (ls = 0; ls < WATCH_LISTENERS; ls++) {
+			if (!n->stats.listener[ls].present)
+				continue;
+			l[nl].value = watch_listener_name((enum watch_listener)ls);
+			promtext_sample_u64(p->out, l, nl + 1, n->stats.listener[ls].backlog);
+		}
+	}
+	promtext_family(p->out, "memcached_host_listen_overflows_total", PROMTEXT_COUNTER,
+	    "Listen queue overflows of the node's host (all its listeners, host-wide).");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->polled || !n->stats.host_known)
+			continue;
+		nl = node_labels(n, l);
+		promtext_sample_u64(p->out, l, nl, n->stats.listen_overflows);
+	}
+	promtext_family(p->out, "memcached_host_listen_drops_total", PROMTEXT_COUNTER,
+	    "Connection requests dropped at listen by the node's host (host-wide).");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->polled || !n->stats.host_known)
+			continue;
+		nl = node_labels(n, l);
+		promtext_sample_u64(p->out, l, nl, n->stats.listen_drops);
+	}
+	promtext_family(p->out, "memcached_new_connections_per_second", PROMTEXT_GAUGE,
+	    "New connections per second between the two latest polls.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (!n->storm.evidence.rate_known)
+			continue;
+		nl = node_labels(n, l);
+		promtext_sample(p->out, l, nl, n->storm.evidence.rate);
+	}
+}
+
+static void
+histogram_sample(struct promtext *out, const struct promtext_label *l, size_t nl,
+    const struct histogram *h, const uint64_t *bounds, size_t nbounds)
+{
+	uint64_t cumulative[HISTOGRAM_BOUNDS_MAX];
+	size_t b;
+
+	for (b = 0; b < nbounds; b++)
+		cumulative[b] = histogram_count_at_most(h, bounds[b]);
+	promtext_histogram_us(out, l, nl, bounds, cumulative, nbounds, h->count,
+	    (double)h->sum_us / 1e6);
+}
+
+static void
+render_probes(struct page *p)
+{
+	struct promtext_label l[LABELS_MAX];
+	char help[200], thr[32];
+	size_t i, nl;
+
+	promtext_format_us(p->w->cfg->detect.tail_threshold_us, thr, sizeof(thr));
+	promtext_family(p->out, "memcached_probe_duration_seconds", PROMTEXT_HISTOGRAM,
+	    "Latency of the monitor's probes (a canary get or set); a timed-out probe counts "
+	    "with its timeout.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		nl = node_labels(n, l);
+		histogram_sample(p->out, l, nl, &n->latency, p->w->export_bounds, p->w->nexport);
+	}
+	snprintf(help, sizeof(help),
+	    "Fraction of probes slower than the tail threshold (%s s) over the detector's short "
+	    "and long windows.", thr);
+	promtext_family(p->out, "memcached_probe_slow_ratio", PROMTEXT_GAUGE, help);
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		nl = node_labels(n, l);
+		l[nl].name = "window";
+		l[nl].value = "short";
+		promtext_sample(p->out, l, nl + 1, n->tail.evidence.short_fraction);
+		l[nl].value = "long";
+		promtext_sample(p->out, l, nl + 1, n->tail.evidence.long_fraction);
+	}
+}
+
+static void
+render_detectors(struct page *p)
+{
+	struct promtext_label l[LABELS_MAX];
+	const struct detect_status *st[3];
+	static const char *const names[3] = { "storm", "tail", "down" };
+	size_t i, nl, d;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			promtext_family(p->out, "mcmon_detector_state", PROMTEXT_GAUGE,
+			    "State of each node's detectors: 0 ok, 1 pending, 2 firing, 3 "
+			    "recovering.");
+		else
+			promtext_family(p->out, "mcmon_detector_severity", PROMTEXT_GAUGE,
+			    "Severity while a detector fires: 0 none, 1 minor, 2 major, 3 critical.");
+		for (i = 0; i < p->w->nnodes; i++) {
+			const struct watch_node *n = &p->w->nodes[i];
+			st[0] = &n->storm.status;
+			st[1] = &n->tail.status;
+			st[2] = &n->down.status;
+			nl = node_labels(n, l);
+			l[nl].name = "detector";
+			for (d = 0; d < 3; d++) {
+				l[nl].value = names[d];
+				promtext_sample_u64(p->out, l, nl + 1,
+				    pass == 0 ? (uint64_t)st[d]->state : (uint64_t)st[d]->severity);
+			}
+		}
+	}
+	promtext_family(p->out, "mcmon_cluster_storm_state", PROMTEXT_GAUGE,
+	    "State of each cluster's storm episode: 0 ok, 2 firing, 3 recovering.");
+	for (i = 0; i < p->w->nclusters; i++) {
+		l[0].name = "cluster";
+		l[0].value = p->w->clusters[i].name;
+		promtext_sample_u64(p->out, l, 1, (uint64_t)p->w->clusters[i].detector.status.state);
+	}
+	promtext_family(p->out, "mcmon_cluster_storm_nodes", PROMTEXT_GAUGE,
+	    "Nodes of each cluster in storm now.");
+	for (i = 0; i < p->w->nclusters; i++) {
+		l[0].name = "cluster";
+		l[0].value = p->w->clusters[i].name;
+		promtext_sample_u64(p->out, l, 1, p->w->clusters[i].detector.evidence.in_storm);
+	}
+}
+
+/* A per-node counter of the monitor's own. */
+static void
+node_counter(struct page *p, const char *name, const char *help, size_t offset, bool admin_only)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, nl;
+
+	promtext_family(p->out, name, PROMTEXT_COUNTER, help);
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		if (admin_only && !n->has_admin)
+			continue;
+		nl = node_labels(n, l);
+		promtext_sample_u64(p->out, l, nl,
+		    *(const uint64_t *)((const char *)n + offset));
+	}
+}
+
+static void
+render_health(struct page *p, const struct metrics_daemon *d)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, nl;
+
+	promtext_family(p->out, "mcmon_probes_total", PROMTEXT_COUNTER,
+	    "Probes by result: ok, timeout (counted as slow too), failed.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		nl = node_labels(n, l);
+		l[nl].name = "result";
+		l[nl].value = "ok";
+		promtext_sample_u64(p->out, l, nl + 1, n->probes_ok);
+		l[nl].value = "timeout";
+		promtext_sample_u64(p->out, l, nl + 1, n->probes_timeout);
+		l[nl].value = "failed";
+		promtext_sample_u64(p->out, l, nl + 1, n->probes_failed);
+	}
+	node_counter(p, "mcmon_probes_dropped_total",
+	    "Probes not sent because the previous one was still in flight.",
+	    offsetof(struct watch_node, probes_dropped), false);
+	node_counter(p, "mcmon_polls_total", "Admin polls (stats and stats kernel) made.",
+	    offsetof(struct watch_node, polls), true);
+	node_counter(p, "mcmon_polls_failed_total", "Admin polls that failed or timed out.",
+	    offsetof(struct watch_node, polls_failed), true);
+	promtext_family(p->out, "mcmon_poll_duration_seconds", PROMTEXT_HISTOGRAM,
+	    "Duration of the successful admin polls of every node.");
+	histogram_sample(p->out, NULL, 0, &p->w->poll_duration, p->w->export_bounds,
+	    p->w->nexport);
+	promtext_family(p->out, "mcmon_incidents_opened_total", PROMTEXT_COUNTER,
+	    "Incidents this process opened in the incident log.");
+	promtext_sample_u64(p->out, NULL, 0, p->w->incidents_opened);
+	promtext_family(p->out, "mcmon_incidents_resolved_total", PROMTEXT_COUNTER,
+	    "Incidents this process resolved.");
+	promtext_sample_u64(p->out, NULL, 0, p->w->incidents_resolved);
+	promtext_family(p->out, "mcmon_incident_log_events_total", PROMTEXT_COUNTER,
+	    "Events this process wrote to the incident log.");
+	promtext_sample_u64(p->out, NULL, 0, p->w->events_written);
+	promtext_family(p->out, "mcmon_incident_log_errors_total", PROMTEXT_COUNTER,
+	    "Incident log writes that failed (retried at the next evaluation).");
+	promtext_sample_u64(p->out, NULL, 0, p->w->incident_errors);
+	promtext_family(p->out, "mcmon_state_file_errors_total", PROMTEXT_COUNTER,
+	    "Writes of the state file for mctl status that failed.");
+	promtext_sample_u64(p->out, NULL, 0, d->state_write_errors);
+	promtext_family(p->out, "mcmon_reloads_total", PROMTEXT_COUNTER,
+	    "Configuration reloads (SIGHUP) by result.");
+	l[0].name = "result";
+	l[0].value = "ok";
+	promtext_sample_u64(p->out, l, 1, d->reloads_ok);
+	l[0].value = "failed";
+	promtext_sample_u64(p->out, l, 1, d->reloads_failed);
+	promtext_family(p->out, "mcmon_evaluation_duration_seconds", PROMTEXT_GAUGE,
+	    "How long the latest evaluation (detectors, incident log, state file) took.");
+	promtext_sample(p->out, NULL, 0, d->last_evaluate_seconds);
+	promtext_family(p->out, "mcmon_start_time_seconds", PROMTEXT_GAUGE,
+	    "Start time of the monitor process since the Unix epoch.");
+	promtext_sample(p->out, NULL, 0, d->start_time_seconds);
+}
+
+int
+metrics_render(const struct watch *w, const struct metrics_daemon *d, struct promtext *out)
+{
+	struct page p = { w, out };
+
+	render_node_stats(&p);
+	render_kernel(&p);
+	render_probes(&p);
+	render_detectors(&p);
+	render_health(&p, d);
+	return out->failed ? -1 : 0;
+}
+
+/* --- the HTTP server ------------------------------------------------------------- */
+
+struct metrics_server {
+	struct evhttp *http;
+	metrics_render_fn render;
+	void *arg;
+	uint64_t scrapes;
+};
+
+static void
+reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (body == NULL) {
+		evhttp_send_error(req, HTTP_INTERNAL, NULL);
+		return;
+	}
+	evbuffer_add(body, text, strlen(text));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; charset=utf-8");
+	evhttp_send_reply(req, code, reason, body);
+	evbuffer_free(body);
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	struct metrics_server *s = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	struct evhttp_uri *parsed = evhttp_uri_parse(uri);
+	const char *path = parsed != NULL ? evhttp_uri_get_path(parsed) : NULL;
+	struct promtext page;
+	struct evbuffer *body;
+	char msg[PROMTEXT_ERROR_MAX + 32];
+
+	if (path == NULL || strcmp(path, METRICS_PATH) != 0) {
+		if (path != NULL && strcmp(path, "/") == 0)
+			reply_text(req, HTTP_OK, "OK", "mcmon: the metrics are at /metrics\n");
+		else
+			reply_text(req, HTTP_NOTFOUND, "Not Found", "not found; try /metrics\n");
+		evhttp_uri_free(parsed);
+		return;
+	}
+	evhttp_uri_free(parsed);
+	promtext_init(&page);
+	if (s->render(s->arg, &page) < 0 || (body = evbuffer_new()) == NULL) {
+		snprintf(msg, sizeof(msg), "cannot render the metrics: %s\n",
+		    page.failed ? page.error : "out of memory");
+		promtext_release(&page);
+		reply_text(req, HTTP_INTERNAL, "Internal Server Error", msg);
+		return;
+	}
+	s->scrapes++;
+	evbuffer_add(body, page.buf != NULL ? page.buf : "", page.len);
+	promtext_release(&page);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    METRICS_CONTENT_TYPE);
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+struct metrics_server *
+metrics_server_start(struct event_base *base, const char *host, uint16_t port,
+    metrics_render_fn render, void *arg, char *err, size_t errlen)
+{
+	struct metrics_server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (s->http = evhttp_new(base)) == NULL) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->render = render;
+	s->arg = arg;
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(s->http, METRICS_HEADERS_MAX);
+	evhttp_set_max_body_size(s->http, 0);
+	evhttp_set_timeout(s->http, METRICS_TIMEOUT_S);
+	evhttp_set_gencb(s->http, on_request, s);
+	if (evhttp_bind_socket(s->http, host, port) != 0) {
+		snprintf(err, errlen, "metrics_listen %s:%u: cannot listen (in use, or not an "
+		    "address of this host)", host, (unsigned)port);
+		evhttp_free(s->http);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+metrics_server_stop(struct metrics_server *s)
+{
+	if (s == NULL)
+		return;
+	evhttp_free(s->http);
+	free(s);
+}
+
+uint64_t
+metrics_server_scrapes(const struct metrics_server *s)
+{
+	return s->scrapes;
+}

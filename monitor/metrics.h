@@ -1,0 +1,55 @@
+/*
+ * metrics — the monitor's /metrics page in the Prometheus text format, and the
+ * small HTTP server (libevent's evhttp) that serves it.
+ *
+ * Names follow memcached_exporter where the meaning is the same
+ * (memcached_up, memcached_current_connections, memcached_connections_total, ...);
+ * what mcops adds about a node is memcached_* too (the kernel's view, new
+ * connections per second, the probe latency histogram with a bucket at the tail
+ * threshold and the slow fraction); the monitor's own state and health is mcmon_*
+ * (detector states, polls, failed polls, dropped probes, poll duration, incident
+ * log writes, reloads). Labels: cluster and node, plus listener, state, window,
+ * detector, result where a family needs one; never anything about clients. The page
+ * is rendered from the watch on each scrape (docs/monitor.md lists every family).
+ */
+#ifndef MCOPS_METRICS_H
+#define MCOPS_METRICS_H
+
+#include <stdint.h>
+
+#include "promtext.h"
+#include "watch.h"
+
+#define METRICS_PATH "/metrics"
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define METRICS_TIMEOUT_S 10         /* a scrape's connection */
+#define METRICS_HEADERS_MAX 8192     /* bytes of a request's headers */
+
+/* The daemon's own numbers that the watch does not hold. */
+struct metrics_daemon {
+	uint64_t reloads_ok, reloads_failed;
+	uint64_t state_write_errors;
+	double last_evaluate_seconds; /* how long the latest evaluation took */
+	double start_time_seconds;    /* UTC, of this process */
+};
+
+/* Renders the page into out (initialised by the caller). -1 with out->error. */
+int metrics_render(const struct watch *w, const struct metrics_daemon *d, struct promtext *out);
+
+/* Called for each scrape: render the current page into out. */
+typedef int (*metrics_render_fn)(void *arg, struct promtext *out);
+
+struct metrics_server;
+struct event_base;
+
+/*
+ * Listens on host:port (a numeric address) and serves METRICS_PATH by calling
+ * render(arg); GET and HEAD only, other paths 404. NULL with err if it cannot bind.
+ */
+struct metrics_server *metrics_server_start(struct event_base *base, const char *host,
+    uint16_t port, metrics_render_fn render, void *arg, char *err, size_t errlen);
+void metrics_server_stop(struct metrics_server *s);
+/* Scrapes served. */
+uint64_t metrics_server_scrapes(const struct metrics_server *s);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * watch — what the monitor knows of every node and cluster, and the glue that
+ * turns the detectors' verdicts (detect.h) into incidents (ilog.h).
+ *
+ * The collector hands it what it saw — a node's admin poll (the text of `stats` and
+ * `stats kernel`), a failed poll, each probe's outcome and latency — and once per
+ * evaluation interval watch_evaluate() lets the detectors decide and brings the
+ * incident log in line with them. No socket, no timer and no clock here: every
+ * call takes `now_ms` (monotonic milliseconds), so tests drive it with a fake clock
+ * and a temporary log.
+ *
+ * Incidents (kinds name docs/runbooks/<kind>.md):
+ *   connection_storm  one per cluster ("connection_storm:<cluster>"): the cluster's
+ *                     storm episode, however many nodes it touches or hops across
+ *   latency_tail      one per node ("latency_tail:<cluster>:<node>")
+ *   node_down         one per node ("node_down:<cluster>:<node>")
+ * For each, per evaluation, at most one step:
+ *   none    -> open      the detector fires: open-or-update by fingerprint (an
+ *                        "opened" event carrying the evidence), then an "evidence"
+ *                        event with the numbers that tripped it
+ *   open    -> open      severity rose: a "severity" event (with the evidence); else
+ *                        news (a storm reached another node): an "evidence" event;
+ *                        else at most one "evidence" event per evidence_interval
+ *   open    -> holding   the detector cleared: nothing written yet
+ *   holding -> open      it fired again within resolve_hold: the same incident
+ *                        continues (an "evidence" event says so), so a flapping
+ *                        node is one incident
+ *   holding -> none      clear for resolve_hold: "resolved", with a summary
+ * A latency tail does not open while its node is down (the down incident says it).
+ * A write that fails is counted and retried at the next evaluation.
+ *
+ * At start, watch_adopt() takes over the unresolved incidents a previous run left
+ * open: each waits in "holding" for as long as its detector needs to see the
+ * condition again, and is resolved if it does not ("not seen again after the
+ * monitor restarted"); one of a node or cluster no longer configured is resolved
+ * at once. watch_take_over() does the same across a configuration reload, keeping
+ * the detectors' learnt state for every node that stays.
+ */
+#ifndef MCOPS_WATCH_H
+#define MCOPS_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "detect.h"
+#include "histogram.h"
+#include "ilog.h"
+#include "monconfig.h"
+#include "monstate.h"
+
+#define WATCH_ACTOR "mcmon"
+#define WATCH_ERROR_MAX 160
+#define WATCH_TCP_STATES 12 /* established .. new_syn_recv, as `stats kernel` names them */
+#define WATCH_KIND_STORM "connection_storm"
+#define WATCH_KIND_TAIL "latency_tail"
+#define WATCH_KIND_DOWN "node_down"
+
+/* The listeners `stats kernel` reports. */
+enum watch_listener {
+	WATCH_LISTENER_CLIENT,
+	WATCH_LISTENER_TLS,
+	WATCH_LISTENER_ADMIN,
+	WATCH_LISTENERS,
+};
+
+/* The TCP state names of `stats kernel`, index = position in the arrays below. */
+const char *watch_tcp_state_name(size_t i);
+const char *watch_listener_name(enum watch_listener l);
+
+/* The numbers of a node's latest good poll. */
+struct watch_stats {
+	uint64_t uptime, curr_connections, total_connections, rejected_connections,
+	    max_connections, conn_yields, listen_disabled_num, curr_items, bytes,
+	    limit_maxbytes, evictions, cmd_get, cmd_set, get_hits, get_misses;
+	bool has_kernel; /* `stats kernel` answered */
+	struct {
+		bool present;
+		uint64_t states[WATCH_TCP_STATES];
+		uint64_t accept_queue, backlog;
+	} listener[WATCH_LISTENERS];
+	uint64_t not_accepted;     /* kernel_not_accepted: client listeners' accept queues */
+	bool host_known;
+	uint64_t listen_overflows, listen_drops; /* host-wide, cumulative */
+};
+
+enum watch_phase {
+	WATCH_NONE = 0, /* no incident */
+	WATCH_OPEN,
+	WATCH_HOLDING,  /* the detector cleared; resolved after the hold */
+};
+
+/* One detector's incident in the log. */
+struct watch_incident {
+	enum watch_phase phase;
+	int64_t id;
+	enum ilog_severity severity;
+	int64_t hold_since_ms, hold_ms;
+	int64_t last_evidence_ms;
+	bool adopted;          /* taken over from an earlier run, not yet seen again */
+	bool closed_elsewhere; /* resolved by someone else while the condition lasts */
+	size_t involved_written; /* storms: nodes named in the last evidence */
+	/* An opening or worsening seen between two evaluations, so that a condition
+	 * that came and went within one interval still opens its incident. */
+	bool latched;
+	enum detect_severity latched_severity;
+};
+
+enum watch_probe_outcome {
+	WATCH_PROBE_OK,
+	WATCH_PROBE_TIMEOUT, /* recorded as slow, with its timeout as latency */
+	WATCH_PROBE_FAILED,  /* refused, reset, wrong answer */
+};
+
+struct watch_node {
+	char name[CLUSTER_NAME_MAX + 1];
+	char cluster_name[CLUSTER_NAME_MAX + 1];
+	size_t cluster;   /* index into watch.clusters */
+	size_t position;  /* index among its cluster's nodes */
+	bool has_admin;   /* polled for stats */
+
+	struct detect_storm storm;
+	struct detect_tail tail;
+	struct detect_down down;
+	struct watch_incident tail_incident, down_incident;
+	bool storm_latched;
+	enum detect_severity storm_latched_severity;
+
+	bool polled, poll_ok;
+	char poll_error[WATCH_ERROR_MAX];
+	struct watch_stats stats;
+	uint64_t polls, polls_failed;
+
+	struct histogram latency; /* every recorded probe since start, export bounds */
+	uint64_t probes_ok, probes_timeout, probes_failed, probes_dropped;
+	char probe_error[WATCH_ERROR_MAX]; /* the latest failure */
+	int64_t last_probe_ok_wall_ms;     /* UTC ms */
+};
+
+struct watch_cluster {
+	char name[CLUSTER_NAME_MAX + 1];
+	char title[CLUSTER_TITLE_MAX + 1];
+	struct detect_cluster detector;
+	struct watch_incident storm_incident;
+	struct watch_node **nodes; /* owned array of borrowed pointers, cluster order */
+	size_t nnodes;
+};
+
+struct watch {
+	const struct monconfig *cfg; /* borrowed, outlives the watch */
+	struct ilog *log;            /* borrowed */
+	struct watch_cluster *clusters;
+	size_t nclusters;
+	struct watch_node *nodes;
+	size_t nnodes;
+	uint64_t export_bounds[HISTOGRAM_BOUNDS_MAX]; /* `le` of the latency histograms */
+	size_t nexport;
+	struct histogram poll_duration; /* successful polls of every node */
+	uint64_t incident_errors;       /* incident log writes that failed */
+	uint64_t incidents_opened, incidents_resolved, events_written;
+	int64_t (*wall_ms)(void); /* UTC ms for the state view; replaceable in tests */
+};
+
+/*
+ * Builds the state of every configured node and cluster (fresh detectors, no
+ * incidents). cfg and log are borrowed. -1 with err on no memory.
+ */
+int watch_init(struct watch *w, const struct monconfig *cfg, struct ilog *log, char *err,
+    size_t errlen);
+void watch_release(struct watch *w);
+
+/*
+ * After a reload: moves from old every node (by cluster and node name) and cluster
+ * (by name) that w has too: detectors, incidents, counters. Tail windows move only
+ * if their shape (threshold, slot, long window) is unchanged; a cluster's storm
+ * episode only if its list of nodes is. Incidents of nodes and clusters that are no
+ * longer configured are resolved. old is left to be released.
+ */
+void watch_take_over(struct watch *w, struct watch *old, int64_t now_ms);
+
+/* At start: see the top of this file. -1 with err if the log cannot be read. */
+int watch_adopt(struct watch *w, int64_t now_ms, char *err, size_t errlen);
+
+/*
+ * A node's admin poll: the replies to `stats` and `stats kernel`, in that order, as
+ * received (the second may be an error: a node without the kernel view). Feeds the
+ * storm detector. A first reply that is not a stats block counts as a failed poll.
+ */
+void watch_poll(struct watch *w, struct watch_node *n, const char *reply, size_t len,
+    int64_t duration_us, int64_t now_ms);
+void watch_poll_failed(struct watch *w, struct watch_node *n, const char *error,
+    int64_t now_ms);
+
+/* A probe's outcome. latency_us: the probe's (OK) or its timeout (TIMEOUT). */
+void watch_probe(struct watch *w, struct watch_node *n, enum watch_probe_outcome outcome,
+    uint64_t latency_us, const char *error, int64_t now_ms);
+/* A probe that was due while the previous one was still in flight. */
+void watch_probe_dropped(struct watch *w, struct watch_node *n);
+
+/* The evaluation: detectors decide, incidents follow (top of this file). */
+void watch_evaluate(struct watch *w, int64_t now_ms);
+
+/* The view for `mctl status` (st's arrays are replaced). -1 with err on no memory. */
+int watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms,
+    char *err, size_t errlen);
+
+/* By name, or NULL. */
+struct watch_node *watch_find_node(struct watch *w, const char *cluster, const char *node);
+
+#endif
