@@ -14,6 +14,7 @@
 static const struct mctl_command commands[] = {
 	{ "tenant", cmd_tenant, "add|list|remove|passwd ...", "manage the tenants file" },
 	{ "conns", cmd_conns, "--port P [--addr A] | --pid N", "TCP connection counts from the kernel" },
+	{ "status", cmd_status, "[--cluster C] [--watch I]", "the cluster overview from the monitor" },
 	{ "incidents", cmd_incidents, "[--all | --state S] [--cluster C]", "list incidents" },
 	{ "show", cmd_show, "N", "an incident's timeline, pages, public updates" },
 	{ "open", cmd_open, "--title T --severity S [...]", "open an incident by hand" },

@@ -42,6 +42,7 @@ void mctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Command groups (cli/cmd_*.c). */
 int cmd_tenant(struct mctl *ctx, int argc, char **argv);
 int cmd_conns(struct mctl *ctx, int argc, char **argv);
+int cmd_status(struct mctl *ctx, int argc, char **argv);   /* cmd_status.c */
 int cmd_incidents(struct mctl *ctx, int argc, char **argv); /* cmd_incident.c */
 int cmd_show(struct mctl *ctx, int argc, char **argv);
 int cmd_open(struct mctl *ctx, int argc, char **argv);
