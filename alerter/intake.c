@@ -1,0 +1,426 @@
+/*
+ * intake — see intake.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "intake.h"
+#include "log.h"
+
+struct intake {
+	struct evhttp *http;
+	struct ilog *log;
+	const char *token;
+	uint64_t served, refused;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void
+intake_batch_release(struct intake_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		free(b->v[i].evidence_json);
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A string member of obj, or NULL. */
+static const char *
+str_member(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Copies s into buf[len] as one line of text: control characters become spaces, and
+ * a cut never splits a UTF-8 character. */
+static void
+copy_line(const char *s, char *buf, size_t len)
+{
+	size_t n = strlen(s), i;
+
+	if (n >= len) {
+		n = len - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+	buf[n] = '\0';
+}
+
+static bool
+fingerprint_ok(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || s[0] == '\0')
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i >= INTAKE_FINGERPRINT_MAX)
+			return false;
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+			(s[i] >= 'A' && s[i] <= 'Z') || s[i] == '-' || s[i] == '_'))
+			return false;
+	}
+	return true;
+}
+
+static enum ilog_severity
+severity_of(const char *s)
+{
+	static const char *const critical[] = { "critical", "page", "fatal", "emergency" };
+	static const char *const minor[] = { "warning", "warn", "minor", "info", "low", "notice" };
+	size_t i;
+
+	if (s == NULL)
+		return ILOG_SEVERITY_MAJOR;
+	for (i = 0; i < sizeof(critical) / sizeof(critical[0]); i++)
+		if (strcasecmp(s, critical[i]) == 0)
+			return ILOG_SEVERITY_CRITICAL;
+	for (i = 0; i < sizeof(minor) / sizeof(minor[0]); i++)
+		if (strcasecmp(s, minor[i]) == 0)
+			return ILOG_SEVERITY_MINOR;
+	return ILOG_SEVERITY_MAJOR;
+}
+
+/* The evidence JSON of an alert, at most INTAKE_EVIDENCE_MAX bytes; NULL on no memory. */
+static char *
+evidence_of(json_t *alert, const json_t *labels, const json_t *annotations)
+{
+	json_t *ev = json_object();
+	char *text;
+	const char *s;
+
+	if (ev == NULL)
+		return NULL;
+	json_object_set_new(ev, "source", json_string("alertmanager"));
+	if ((s = str_member(labels, "alertname")) != NULL)
+		json_object_set_new(ev, "alertname", json_string(s));
+	if ((s = str_member(alert, "startsAt")) != NULL)
+		json_object_set_new(ev, "startsAt", json_string(s));
+	if ((s = str_member(alert, "generatorURL")) != NULL && strlen(s) < 1024)
+		json_object_set_new(ev, "generatorURL", json_string(s));
+	if (json_is_object(annotations))
+		json_object_set(ev, "annotations", (json_t *)annotations);
+	if (json_is_object(labels))
+		json_object_set(ev, "labels", (json_t *)labels);
+	/* Too big: the annotations go first (descriptions are long), then the labels. */
+	while ((text = json_dumps(ev, JSON_COMPACT)) != NULL && strlen(text) > INTAKE_EVIDENCE_MAX) {
+		free(text);
+		text = NULL;
+		if (json_object_del(ev, "annotations") != 0 && json_object_del(ev, "labels") != 0 &&
+		    json_object_del(ev, "generatorURL") != 0)
+			break;
+	}
+	json_decref(ev);
+	return text;
+}
+
+/* One alert into out; -1 if it cannot be used. */
+static int
+parse_alert(json_t *alert, struct intake_alert *out)
+{
+	const json_t *labels = json_object_get(alert, "labels");
+	const json_t *annotations = json_object_get(alert, "annotations");
+	const char *status = str_member(alert, "status");
+	const char *fp = str_member(alert, "fingerprint");
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(alert) || status == NULL || !fingerprint_ok(fp))
+		return -1;
+	if (strcmp(status, "firing") == 0)
+		out->firing = true;
+	else if (strcmp(status, "resolved") != 0)
+		return -1;
+	snprintf(out->fingerprint, sizeof(out->fingerprint), "am:%s", fp);
+	s = str_member(labels, "kind");
+	snprintf(out->kind, sizeof(out->kind), "%s", s != NULL && ilog_kind_valid(s) ? s : INTAKE_KIND);
+	if ((s = str_member(labels, "cluster")) != NULL && cluster_name_valid(s) &&
+	    strlen(s) <= ILOG_NAME_MAX)
+		snprintf(out->cluster, sizeof(out->cluster), "%s", s);
+	if ((s = str_member(labels, "node")) != NULL && cluster_name_valid(s) &&
+	    strlen(s) <= ILOG_NAME_MAX)
+		snprintf(out->node, sizeof(out->node), "%s", s);
+	out->severity = severity_of(str_member(labels, "severity"));
+	if ((s = str_member(annotations, "summary")) == NULL || s[0] == '\0')
+		if ((s = str_member(annotations, "title")) == NULL || s[0] == '\0')
+			if ((s = str_member(labels, "alertname")) == NULL || s[0] == '\0')
+				s = "Alertmanager alert";
+	copy_line(s, out->title, sizeof(out->title));
+	/* A title of blanks only would be refused by the log. */
+	if (strspn(out->title, " ") == strlen(out->title))
+		snprintf(out->title, sizeof(out->title), "Alertmanager alert");
+	if ((out->evidence_json = evidence_of(alert, labels, annotations)) == NULL)
+		return -1;
+	return 0;
+}
+
+int
+intake_parse(const char *body, size_t len, struct intake_batch *out, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *alerts, *alert;
+	size_t i;
+
+	intake_batch_release(out);
+	if (len > INTAKE_BODY_MAX) {
+		seterr(err, errlen, "the body is larger than %d bytes", INTAKE_BODY_MAX);
+		return -1;
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		seterr(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+		return -1;
+	}
+	alerts = json_object_get(root, "alerts");
+	if (!json_is_object(root) || !json_is_array(alerts)) {
+		seterr(err, errlen, "not an Alertmanager webhook: no \"alerts\" array");
+		json_decref(root);
+		return -1;
+	}
+	if (json_array_size(alerts) > INTAKE_ALERTS_MAX) {
+		seterr(err, errlen, "more than %d alerts in one request", INTAKE_ALERTS_MAX);
+		json_decref(root);
+		return -1;
+	}
+	if (json_array_size(alerts) > 0 &&
+	    (out->v = calloc(json_array_size(alerts), sizeof(*out->v))) == NULL) {
+		seterr(err, errlen, "out of memory");
+		json_decref(root);
+		return -1;
+	}
+	json_array_foreach(alerts, i, alert) {
+		if (parse_alert(alert, &out->v[out->n]) == 0)
+			out->n++;
+		else
+			out->skipped++;
+	}
+	json_decref(root);
+	return 0;
+}
+
+enum ilog_status
+intake_apply(struct ilog *log, const struct intake_batch *b, struct intake_result *res,
+    char *err, size_t errlen)
+{
+	struct ilog_upsert_result up;
+	struct ilog_incident inc;
+	enum ilog_status st;
+	size_t i;
+
+	memset(res, 0, sizeof(*res));
+	for (i = 0; i < b->n; i++) {
+		const struct intake_alert *a = &b->v[i];
+
+		if (a->firing) {
+			struct ilog_incident_spec spec = { a->fingerprint, a->kind, a->cluster,
+				a->node, a->severity, a->title, a->evidence_json };
+			st = ilog_incident_upsert(log, &spec, INTAKE_ACTOR, &up, err, errlen);
+			if (st == ILOG_OK && up.created)
+				res->opened++;
+			else if (st == ILOG_OK)
+				res->updated++;
+		} else {
+			st = ilog_incident_find(log, a->fingerprint, &inc, err, errlen);
+			if (st == ILOG_ERR_NOT_FOUND) {
+				res->ignored++;
+				continue;
+			}
+			if (st == ILOG_OK)
+				st = ilog_incident_resolve(log, inc.id, INTAKE_ACTOR,
+				    "resolved in Alertmanager", NULL, err, errlen);
+			if (st == ILOG_OK)
+				res->resolved++;
+		}
+		if (st == ILOG_ERR_DB)
+			return st;
+		if (st != ILOG_OK)
+			res->ignored++;
+	}
+	return ILOG_OK;
+}
+
+/* --- the listener ---------------------------------------------------------------- */
+
+static void
+reply(struct evhttp_request *req, int code, const char *reason, const char *json)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "application/json");
+	if (out != NULL)
+		evbuffer_add_printf(out, "%s\n", json);
+	evhttp_send_reply(req, code, reason, out);
+	if (out != NULL)
+		evbuffer_free(out);
+}
+
+static void
+reply_error(struct evhttp_request *req, int code, const char *reason, const char *msg)
+{
+	json_t *j = json_pack("{s:s, s:s}", "status", "error", "error", msg);
+	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	reply(req, code, reason, text != NULL ? text : "{\"status\":\"error\"}");
+	free(text);
+	json_decref(j);
+}
+
+/* Constant-time comparison: the token must not leak through timing. */
+static bool
+token_matches(const char *header, const char *token)
+{
+	static const char prefix[] = "Bearer ";
+	size_t hl, tl, i;
+	unsigned char diff = 0;
+
+	if (header == NULL || strncmp(header, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	header += sizeof(prefix) - 1;
+	hl = strlen(header);
+	tl = strlen(token);
+	if (hl != tl)
+		return false;
+	for (i = 0; i < tl; i++)
+		diff |= (unsigned char)(header[i] ^ token[i]);
+	return diff == 0;
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+	struct intake *in = arg;
+	struct intake_batch batch = { 0 };
+	struct intake_result res;
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	char err[ILOG_ERR_LEN], summary[160];
+	size_t len;
+	char *data;
+
+	if (path != NULL && strcmp(path, "/healthz") == 0 && cmd == EVHTTP_REQ_GET) {
+		reply(req, 200, "OK", "{\"status\":\"ok\"}");
+		return;
+	}
+	if (path == NULL || strcmp(path, INTAKE_PATH) != 0) {
+		in->refused++;
+		reply_error(req, 404, "Not Found", "POST Alertmanager webhooks to " INTAKE_PATH);
+		return;
+	}
+	if (cmd != EVHTTP_REQ_POST) {
+		in->refused++;
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		reply_error(req, 405, "Method Not Allowed", "only POST");
+		return;
+	}
+	if (in->token != NULL &&
+	    !token_matches(evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization"), in->token)) {
+		in->refused++;
+		LOG_LIMITED(LOG_LEVEL_WARN, "intake: a request without the right bearer token "
+					    "was refused");
+		reply_error(req, 401, "Unauthorized", "a bearer token is required");
+		return;
+	}
+	len = evbuffer_get_length(body);
+	if ((data = (char *)evbuffer_pullup(body, -1)) == NULL && len > 0) {
+		reply_error(req, 500, "Internal Server Error", "out of memory");
+		return;
+	}
+	if (intake_parse(data != NULL ? data : "", len, &batch, err, sizeof(err)) != 0) {
+		in->refused++;
+		LOG_LIMITED(LOG_LEVEL_WARN, "intake: a payload was refused: %s", err);
+		reply_error(req, 400, "Bad Request", err);
+		return;
+	}
+	if (intake_apply(in->log, &batch, &res, err, sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "intake: cannot record alerts: %s", err);
+		intake_batch_release(&batch);
+		reply_error(req, 500, "Internal Server Error", "the incident log cannot be written");
+		return;
+	}
+	in->served++;
+	if (res.opened > 0 || res.resolved > 0)
+		log_info("intake: %zu alerts: %zu opened, %zu updated, %zu resolved, %zu ignored",
+		    batch.n + batch.skipped, res.opened, res.updated, res.resolved,
+		    res.ignored + batch.skipped);
+	snprintf(summary, sizeof(summary),
+	    "{\"status\":\"ok\",\"opened\":%zu,\"updated\":%zu,\"resolved\":%zu,\"ignored\":%zu}",
+	    res.opened, res.updated, res.resolved, res.ignored + batch.skipped);
+	intake_batch_release(&batch);
+	reply(req, 200, "OK", summary);
+}
+
+struct intake *
+intake_start(struct event_base *base, const struct cluster_addr *addr, const char *token,
+    struct ilog *log, char *err, size_t errlen)
+{
+	struct intake *in = calloc(1, sizeof(*in));
+
+	if (in == NULL) {
+		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	in->log = log;
+	in->token = token;
+	if ((in->http = evhttp_new(base)) == NULL) {
+		seterr(err, errlen, "cannot create the HTTP server");
+		free(in);
+		return NULL;
+	}
+	evhttp_set_max_body_size(in->http, INTAKE_BODY_MAX);
+	evhttp_set_max_headers_size(in->http, 16384);
+	evhttp_set_timeout(in->http, 10);
+	evhttp_set_allowed_methods(in->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(in->http, handle, in);
+	if (evhttp_bind_socket(in->http, addr->host, addr->port) != 0) {
+		seterr(err, errlen, "cannot listen on %s", addr->text);
+		evhttp_free(in->http);
+		free(in);
+		return NULL;
+	}
+	return in;
+}
+
+void
+intake_stop(struct intake *in)
+{
+	if (in == NULL)
+		return;
+	evhttp_free(in->http);
+	free(in);
+}
+
+void
+intake_counts(const struct intake *in, uint64_t *served, uint64_t *refused)
+{
+	*served = in->served;
+	*refused = in->refused;
+}

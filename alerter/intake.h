@@ -1,0 +1,104 @@
+/*
+ * intake — Alertmanager's webhook into the incident log, so that an existing
+ * Prometheus setup pages through mcops. Two layers: intake_parse() and
+ * intake_apply() are plain functions (tested and fuzzed without a server); the
+ * listener is libevent's evhttp on the daemon's event base.
+ *
+ * HTTP: POST /alertmanager with Alertmanager's webhook JSON (version 4; unknown
+ * fields are ignored); GET /healthz answers "ok". Replies: 200 with a small JSON
+ * summary; 400 for a body that is not such a payload (Alertmanager does not retry
+ * it); 401 without the configured bearer token; 404/405 for other paths and methods;
+ * 413 for a body over INTAKE_BODY_MAX; 500 when the log cannot be written
+ * (Alertmanager retries).
+ *
+ * Mapping of each alert (actor "alertmanager"):
+ *   fingerprint   "am:" + the alert's fingerprint: one incident per alert while it
+ *                 fires, deduplicated by the log's unique open fingerprint
+ *   status        firing: open or update (a higher severity raises it); resolved:
+ *                 resolve the open incident with that fingerprint, if any
+ *   kind          labels.kind if it is a valid kind, else "alertmanager"
+ *   cluster/node  labels.cluster / labels.node when they are valid names
+ *   severity      labels.severity: critical|page -> critical; warning|minor|info|low
+ *                 -> minor; anything else (major, error, high, none) -> major
+ *   title         annotations.summary, else annotations.title, else
+ *                 labels.alertname, cut to ILOG_TITLE_MAX
+ *   evidence      {"source":"alertmanager", "alertname", "labels", "annotations",
+ *                 "startsAt", "generatorURL"} (labels and annotations dropped if the
+ *                 evidence would exceed INTAKE_EVIDENCE_MAX)
+ */
+#ifndef MCOPS_ALERTER_INTAKE_H
+#define MCOPS_ALERTER_INTAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "cluster.h"
+#include "ilog.h"
+
+#define INTAKE_BODY_MAX (1024 * 1024)   /* bytes of one POST */
+#define INTAKE_ALERTS_MAX 1000          /* alerts of one POST */
+#define INTAKE_EVIDENCE_MAX 8192        /* bytes of one alert's evidence JSON */
+#define INTAKE_FINGERPRINT_MAX 64       /* bytes of Alertmanager's fingerprint */
+#define INTAKE_PATH "/alertmanager"
+#define INTAKE_ACTOR "alertmanager"
+#define INTAKE_KIND "alertmanager"
+
+struct intake_alert {
+	bool firing;
+	char fingerprint[ILOG_FINGERPRINT_MAX + 1];
+	char kind[ILOG_KIND_MAX + 1];
+	char cluster[ILOG_NAME_MAX + 1];
+	char node[ILOG_NAME_MAX + 1];
+	enum ilog_severity severity;
+	char title[ILOG_TITLE_MAX + 1];
+	char *evidence_json;            /* owned by the batch */
+};
+
+/* Caller-owned: zero it, free it with intake_batch_release(). */
+struct intake_batch {
+	struct intake_alert *v;
+	size_t n;
+	size_t skipped;                 /* alerts without a usable fingerprint */
+};
+
+/*
+ * Parses one webhook body (len bytes, need not be NUL-terminated) into out (its
+ * previous content released). Returns 0, or -1 with err set for a body that is not
+ * a JSON object with an "alerts" array of at most INTAKE_ALERTS_MAX objects. Alerts
+ * that cannot be used (no fingerprint, a bad status) are counted in skipped.
+ */
+int intake_parse(const char *body, size_t len, struct intake_batch *out, char *err,
+    size_t errlen);
+void intake_batch_release(struct intake_batch *b);
+
+struct intake_result {
+	size_t opened, updated, resolved, ignored;
+};
+
+/*
+ * Records a batch in the log. Idempotent: the same payload again opens nothing new
+ * and resolves nothing twice. Stops at the first failure of the log (ILOG_ERR_DB),
+ * leaving what was recorded before it; other refusals count as ignored.
+ */
+enum ilog_status intake_apply(struct ilog *log, const struct intake_batch *b,
+    struct intake_result *res, char *err, size_t errlen);
+
+/* The listener. */
+struct intake;
+
+/*
+ * Listens on addr with the event base (borrowed, as are log and token, for the
+ * listener's life). token: NULL, or the bearer token requests must carry. NULL with
+ * err set if it cannot listen.
+ */
+struct intake *intake_start(struct event_base *base, const struct cluster_addr *addr,
+    const char *token, struct ilog *log, char *err, size_t errlen);
+/* Stops listening and frees the listener. NULL is a no-op. */
+void intake_stop(struct intake *in);
+/* Requests served and refused since start (for the logs). */
+void intake_counts(const struct intake *in, uint64_t *served, uint64_t *refused);
+
+#endif

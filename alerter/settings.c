@@ -1,0 +1,310 @@
+/*
+ * settings — see settings.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "parse.h"
+#include "settings.h"
+
+#define SECTION "alerter"
+
+bool
+settings_owns(const char *section)
+{
+	return strcmp(section, SECTION) == 0 || rotations_owns(section) ||
+	       esc_policy_owns(section);
+}
+
+bool
+settings_authorized(const struct alerter_settings *s, const char *jid)
+{
+	size_t i;
+
+	for (i = 0; i < s->nauthorized; i++)
+		if (jid_equal(s->authorized[i], jid))
+			return true;
+	return false;
+}
+
+/* Copies a string value into a fixed buffer, reporting one that does not fit. */
+static int
+copy_value(struct config *cfg, const char *key, char *buf, size_t len,
+    struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, key);
+
+	if (e == NULL)
+		return 0;
+	if (strlen(e->value) >= len) {
+		config_error(errs, cfg, e->line, "%s: longer than %zu bytes", key, len - 1);
+		return -1;
+	}
+	snprintf(buf, len, "%s", e->value);
+	return 0;
+}
+
+static void
+add_authorized(struct alerter_settings *s, const char *jid)
+{
+	if (s->nauthorized < SETTINGS_AUTHORIZED_MAX && !settings_authorized(s, jid))
+		snprintf(s->authorized[s->nauthorized++], sizeof(s->authorized[0]), "%s", jid);
+}
+
+static int
+load_authorized(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, "authorized");
+	char jid[JID_MAX + 1];
+	const char *p;
+	size_t i, j, len;
+	int rc = 0;
+
+	if (e == NULL) {
+		/* Everyone the policy may page may also answer it. */
+		for (i = 0; i < s->rotations.n; i++)
+			for (j = 0; j < s->rotations.v[i].nmembers; j++)
+				add_authorized(s, s->rotations.v[i].members[j]);
+		for (i = 0; i < s->policy.nsteps; i++)
+			if (s->policy.steps[i].target.kind == ESC_TARGET_JID)
+				add_authorized(s, s->policy.steps[i].target.name);
+		if (s->policy.has_final && s->policy.final.kind == ESC_TARGET_JID)
+			add_authorized(s, s->policy.final.name);
+		return 0;
+	}
+	for (p = e->value;;) {
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, ", \t");
+		if (len > JID_MAX) {
+			config_error(errs, cfg, e->line, "authorized: an entry is too long");
+			return -1;
+		}
+		memcpy(jid, p, len);
+		jid[len] = '\0';
+		p += len;
+		if (!jid_bare_valid(jid)) {
+			config_error(errs, cfg, e->line, "authorized: '%s' is not a JID", jid);
+			rc = -1;
+		} else if (s->nauthorized == SETTINGS_AUTHORIZED_MAX) {
+			config_error(errs, cfg, e->line, "authorized: more than %d JIDs",
+			    SETTINGS_AUTHORIZED_MAX);
+			return -1;
+		} else {
+			add_authorized(s, jid);
+		}
+	}
+	return rc;
+}
+
+/* A duration key of [alerter] in [min, max]. */
+static int
+get_duration(struct config *cfg, const char *key, int64_t def, int64_t min, int64_t max,
+    int64_t *out, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, key);
+
+	*out = def;
+	if (e == NULL)
+		return 0;
+	if (parse_duration_ms(e->value, out) != 0 || *out < min || *out > max) {
+		config_error(errs, cfg, e->line, "%s: '%s' is not a duration from %lldms to %llds",
+		    key, e->value, (long long)min, (long long)(max / 1000));
+		*out = def;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_server(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, "server");
+	struct cluster_addr addr;
+	char err[CONFIG_ERR_MAX];
+
+	if (e == NULL)
+		return 0;
+	if (cluster_addr_parse(e->value, &addr, err, sizeof(err)) != 0) {
+		config_error(errs, cfg, e->line, "server: %s", err);
+		return -1;
+	}
+	snprintf(s->server_host, sizeof(s->server_host), "%s", addr.host);
+	s->server_port = addr.port;
+	return 0;
+}
+
+static int
+load_secret(struct config *cfg, const char *key, bool required, char *buf, size_t len,
+    bool *have, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, key);
+	char err[CONFIG_ERR_MAX];
+
+	if (have != NULL)
+		*have = false;
+	if (e == NULL) {
+		if (required)
+			config_error(errs, cfg, 0, "[alerter] needs %s", key);
+		return required ? -1 : 0;
+	}
+	if (config_read_secret(e->value, buf, len, err, sizeof(err)) != 0) {
+		config_error(errs, cfg, e->line, "%s: %s", key, err);
+		return -1;
+	}
+	if (have != NULL)
+		*have = true;
+	return 0;
+}
+
+static int
+load_alerter(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
+{
+	struct config_entry *e;
+	char err[CONFIG_ERR_MAX];
+	int rc = 0;
+
+	if ((e = config_find(cfg, SECTION, "jid")) == NULL) {
+		config_error(errs, cfg, 0, "[alerter] needs jid (the pager's account)");
+		rc = -1;
+	} else if (!jid_bare_valid(e->value)) {
+		config_error(errs, cfg, e->line, "jid: '%s' is not a JID (user@domain)", e->value);
+		rc = -1;
+	} else {
+		snprintf(s->jid, sizeof(s->jid), "%s", e->value);
+	}
+	if (load_secret(cfg, "password_file", true, s->password, sizeof(s->password), NULL,
+	    errs) != 0)
+		rc = -1;
+	snprintf(s->resource, sizeof(s->resource), "mcalert");
+	snprintf(s->nick, sizeof(s->nick), "mcalert");
+	if (copy_value(cfg, "resource", s->resource, sizeof(s->resource), errs) != 0 ||
+	    copy_value(cfg, "nick", s->nick, sizeof(s->nick), errs) != 0)
+		rc = -1;
+	if (strchr(s->resource, '/') != NULL || s->resource[0] == '\0' || s->nick[0] == '\0') {
+		config_error(errs, cfg, 0, "[alerter] resource and nick must be non-empty, no '/'");
+		rc = -1;
+	}
+	if (load_server(s, cfg, errs) != 0)
+		rc = -1;
+	if (config_get_bool(cfg, SECTION, "tls", true, &s->tls, errs) != 0 ||
+	    config_get_bool(cfg, SECTION, "tls_insecure", false, &s->tls_insecure, errs) != 0 ||
+	    copy_value(cfg, "tls_ca", s->tls_ca, sizeof(s->tls_ca), errs) != 0)
+		rc = -1;
+	if (!s->tls && (s->tls_ca[0] != '\0' || s->tls_insecure)) {
+		config_error(errs, cfg, 0, "[alerter] tls_ca and tls_insecure need tls = on");
+		rc = -1;
+	}
+	if (copy_value(cfg, "db", s->db_path, sizeof(s->db_path), errs) != 0)
+		rc = -1;
+	if (s->db_path[0] == '\0' && (e = config_find(cfg, "log", "path")) != NULL &&
+	    e->value[0] != '\0') {
+		if (strlen(e->value) >= sizeof(s->db_path)) {
+			config_error(errs, cfg, e->line, "path: too long");
+			rc = -1;
+		} else {
+			snprintf(s->db_path, sizeof(s->db_path), "%s", e->value);
+		}
+	}
+	if (s->db_path[0] == '\0')
+		snprintf(s->db_path, sizeof(s->db_path), "%s", SETTINGS_DEFAULT_DB);
+	if (get_duration(cfg, "ack_timeout", 30 * 60000, 0, 7LL * 86400000,
+	    &s->policy.ack_timeout_ms, errs) != 0 ||
+	    get_duration(cfg, "late_after", 10000, 0, 3600000, &s->late_after_ms, errs) != 0 ||
+	    get_duration(cfg, "fallback_after", 5 * 60000, 0, 86400000, &s->fallback_after_ms,
+	    errs) != 0 ||
+	    get_duration(cfg, "fallback_timeout", 5000, 100, 60000, &s->fallback_timeout_ms,
+	    errs) != 0 ||
+	    get_duration(cfg, "reconnect_min", 1000, 10, 3600000, &s->reconnect_min_ms, errs) !=
+	    0 ||
+	    get_duration(cfg, "reconnect_max", 60000, 10, 3600000, &s->reconnect_max_ms, errs) !=
+	    0 ||
+	    get_duration(cfg, "ping_interval", 60000, 100, 3600000, &s->ping_interval_ms, errs) !=
+	    0 ||
+	    get_duration(cfg, "ping_timeout", 20000, 100, 600000, &s->ping_timeout_ms, errs) !=
+	    0)
+		rc = -1;
+	if (s->reconnect_max_ms < s->reconnect_min_ms) {
+		config_error(errs, cfg, 0, "[alerter] reconnect_max is less than reconnect_min");
+		rc = -1;
+	}
+	if ((e = config_find(cfg, SECTION, "intake")) != NULL) {
+		if (cluster_addr_parse(e->value, &s->intake, err, sizeof(err)) != 0) {
+			config_error(errs, cfg, e->line, "intake: %s", err);
+			rc = -1;
+		} else {
+			s->has_intake = true;
+		}
+	}
+	if (load_secret(cfg, "intake_token_file", false, s->intake_token,
+	    sizeof(s->intake_token), &s->has_intake_token, errs) != 0)
+		rc = -1;
+	if (s->has_intake_token && !s->has_intake) {
+		config_error(errs, cfg, 0, "[alerter] intake_token_file needs intake");
+		rc = -1;
+	}
+	if (copy_value(cfg, "fallback_url", s->fallback_url, sizeof(s->fallback_url), errs) !=
+	    0)
+		rc = -1;
+	if (s->fallback_url[0] != '\0' && strncmp(s->fallback_url, "http://", 7) != 0 &&
+	    strncmp(s->fallback_url, "https://", 8) != 0) {
+		config_error(errs, cfg, config_find(cfg, SECTION, "fallback_url")->line,
+		    "fallback_url: only http:// and https:// URLs");
+		rc = -1;
+	}
+	snprintf(s->runbook_base, sizeof(s->runbook_base), "docs/runbooks/");
+	if (copy_value(cfg, "runbook_base", s->runbook_base, sizeof(s->runbook_base), errs) !=
+	    0)
+		rc = -1;
+	return rc;
+}
+
+int
+settings_load(struct alerter_settings *s, const char *path, struct config_errors *errs)
+{
+	struct config cfg;
+	int rc = 0;
+
+	memset(s, 0, sizeof(*s));
+	memset(&cfg, 0, sizeof(cfg));
+	if (config_load(&cfg, path, errs) != 0) {
+		config_release(&cfg);
+		return -1;
+	}
+	if (errs->n > 0)
+		rc = -1;
+	if (rotations_load(&s->rotations, &cfg, errs) != 0)
+		rc = -1;
+	/* The policy is loaded first: load_alerter() sets its ack timeout. */
+	if (esc_policy_load(&s->policy, &cfg, &s->rotations, errs) != 0)
+		rc = -1;
+	if (load_alerter(s, &cfg, errs) != 0)
+		rc = -1;
+	if (load_authorized(s, &cfg, errs) != 0)
+		rc = -1;
+	config_check_unknown(&cfg, settings_owns, errs);
+	if (errs->n > 0 || errs->dropped > 0)
+		rc = -1;
+	config_release(&cfg);
+	if (rc != 0)
+		settings_release(s);
+	return rc;
+}
+
+void
+settings_release(struct alerter_settings *s)
+{
+	rotations_release(&s->rotations);
+	/* volatile: the wipe must not be optimised away as a dead store. */
+	{
+		volatile char *p = s->password;
+		size_t i;
+		for (i = 0; i < sizeof(s->password); i++)
+			p[i] = 0;
+		p = s->intake_token;
+		for (i = 0; i < sizeof(s->intake_token); i++)
+			p[i] = 0;
+	}
+}

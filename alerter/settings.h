@@ -1,0 +1,94 @@
+/*
+ * settings — mcalert's configuration: [alerter], the rotations ([oncall], [oncall
+ * NAME]) and the escalation policy ([escalation], [maintenance NAME]), read in one
+ * pass that reports every error as "file:line: message" (docs/alerter.md has every
+ * key). The [log] path is read too when [alerter] names no database, so mcalert and
+ * mctl find the same log.
+ *
+ *     [alerter]
+ *     jid = mcalert@example.com         ; required: the pager's account
+ *     password_file = etc/secrets/mcalert.pw   ; required: its password, first line
+ *     server = xmpp.example.com:5222    ; default: the JID's domain (DNS SRV)
+ *     tls = on                          ; on (required) | off (plain: loopback tests)
+ *     tls_ca = /etc/ssl/certs/ours.pem  ; trust this CA instead of the system's
+ *     tls_insecure = no                 ; yes: accept any certificate (never in use)
+ *     resource = mcalert                ; nick = mcalert (name in rooms)
+ *     db = var/mcops.db                 ; default: [log] path, else var/mcops.db
+ *     authorized = alice@x, bob@x       ; who may send commands; default: everyone
+ *                                       ; named by the rotations and the steps
+ *     ack_timeout = 30m                 ; 0: an acknowledgement stops paging for good
+ *     late_after = 10s                  ; a page sent this long after it was decided
+ *                                       ; is marked late
+ *     intake = 127.0.0.1:9095           ; Alertmanager webhook listener (off if absent)
+ *     intake_token_file = ...           ; then require "Authorization: Bearer <token>"
+ *     fallback_url = https://hooks.example.com/page   ; webhook when XMPP is down
+ *     fallback_after = 5m               ; ... for this long
+ *     fallback_timeout = 5s
+ *     reconnect_min = 1s                ; reconnect backoff: from, with jitter
+ *     reconnect_max = 60s               ; ... up to
+ *     ping_interval = 60s               ; XEP-0199 keepalive to the server
+ *     ping_timeout = 20s                ; no answer: the connection is dead
+ *     runbook_base = docs/runbooks/     ; pages link <runbook_base><kind>.md
+ */
+#ifndef MCOPS_ALERTER_SETTINGS_H
+#define MCOPS_ALERTER_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "config.h"
+#include "escalation.h"
+#include "jid.h"
+#include "rotation.h"
+
+#define SETTINGS_PATH_MAX 1024
+#define SETTINGS_URL_MAX 2048
+#define SETTINGS_RESOURCE_MAX 64
+#define SETTINGS_AUTHORIZED_MAX 256
+#define SETTINGS_DEFAULT_DB "var/mcops.db"
+
+struct alerter_settings {
+	char jid[JID_MAX + 1];
+	char password[CONFIG_SECRET_MAX];
+	char resource[SETTINGS_RESOURCE_MAX + 1];
+	char nick[SETTINGS_RESOURCE_MAX + 1];
+	char server_host[CLUSTER_HOST_MAX + 1]; /* "" = the JID's domain, by SRV */
+	uint16_t server_port;                   /* 0 = default */
+	bool tls;
+	bool tls_insecure;
+	char tls_ca[SETTINGS_PATH_MAX];
+	char db_path[SETTINGS_PATH_MAX];
+	char authorized[SETTINGS_AUTHORIZED_MAX][JID_MAX + 1];
+	size_t nauthorized;
+	int64_t late_after_ms;
+	bool has_intake;
+	struct cluster_addr intake;
+	bool has_intake_token;
+	char intake_token[CONFIG_SECRET_MAX];
+	char fallback_url[SETTINGS_URL_MAX];    /* "" = no fallback */
+	int64_t fallback_after_ms;
+	int64_t fallback_timeout_ms;
+	int64_t reconnect_min_ms, reconnect_max_ms;
+	int64_t ping_interval_ms, ping_timeout_ms;
+	char runbook_base[SETTINGS_PATH_MAX];
+	struct rotations rotations;
+	struct esc_policy policy;                /* with ack_timeout_ms from [alerter] */
+};
+
+/*
+ * Loads path into s (caller-owned, zeroed or released; large: allocate it). Returns
+ * 0, or -1 with every problem in errs ("file:line: message"); s is then released.
+ * Unknown keys in the sections mcalert owns are errors.
+ */
+int settings_load(struct alerter_settings *s, const char *path, struct config_errors *errs);
+/* Frees what s holds and wipes the secrets. */
+void settings_release(struct alerter_settings *s);
+/* True if jid (bare) may send commands. */
+bool settings_authorized(const struct alerter_settings *s, const char *jid);
+/* True for the sections whose keys mcalert checks: alerter, oncall..., escalation,
+ * maintenance NAME. */
+bool settings_owns(const char *section);
+
+#endif
