@@ -409,7 +409,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	case PHASE_CONNECTING:
 		dns_err = bufferevent_socket_get_dns_error(bev);
 		if (dns_err != 0)
-			snprintf(error, sizeof(error), "resolve %s: %s", c->host,
+			snprintf(error, sizeof(error), "resolve %.100s: %s", c->host,
 			    evutil_gai_strerror(dns_err));
 		else
 			snprintf(error, sizeof(error), "connect: %s",
@@ -498,7 +498,7 @@ start_connect(struct mcconn *c)
 	    0) {
 		int dns_err = bufferevent_socket_get_dns_error(c->bev);
 		if (dns_err != 0)
-			snprintf(error, sizeof(error), "resolve %s: %s", c->host,
+			snprintf(error, sizeof(error), "resolve %.100s: %s", c->host,
 			    evutil_gai_strerror(dns_err));
 		else
 			snprintf(error, sizeof(error), "connect: %s",

@@ -1,0 +1,433 @@
+"""mcmon against real mcd nodes: each detector opens its incident from a real fault
+and resolves it when the fault is gone; /metrics passes a strict exposition check.
+
+Faults: the test tools' fault proxy delays a fraction of the probe replies (this
+kernel has no netem), stormgen opens connections at a high rate, SIGKILL takes a node
+away. Intervals are short (mcmontest.FAST), every wait is bounded and every process
+is stopped by pid.
+"""
+import math
+import re
+import subprocess
+import time
+
+import pytest
+
+from conftest import binary, tool
+from mcmontest import Deployment, control, wait_for
+
+
+@pytest.fixture
+def dep(procs, tmp_path):
+    d = Deployment(procs, tmp_path)
+    yield d
+    # A clean stop: exit 0, and (under ASan) no leak or error report.
+    if d.mcmon is not None and d.mcmon.poll() is None:
+        d.stop_mcmon()
+
+
+# --- incidents from real faults ---------------------------------------------------------
+
+def test_fault_proxy_tail_opens_a_latency_incident_that_resolves_after_switching_off(dep):
+    dep.start_node("n1")
+    ctl = dep.start_proxy("n1")
+    dep.start_mcmon()
+    # Healthy first: the windows fill with fast probes and nothing opens.
+    wait_for("a full short window", lambda: (dep.view() or {}).get("nodes", [{}])[0]
+             .get("probes", 0) >= 50, 20)
+    time.sleep(1.0)
+    assert dep.incidents() == [], dep.incidents()
+
+    assert control(ctl, "delay 0.3 30ms 50ms") == "OK"
+    started = time.monotonic()
+    inc = dep.wait_incident("latency_tail", 15)
+    opened_after = time.monotonic() - started
+    assert inc["fingerprint"] == "latency_tail:c1:n1"
+    assert (inc["cluster"], inc["node"], inc["state"]) == ("c1", "n1", "open")
+    ev = dep.events(inc["id"])
+    assert ev[0]["type"] == "opened" and ev[0]["actor"] == "mcmon"
+    evidence = [e["body"] for e in ev if e["type"] == "evidence"]
+    assert evidence, ev
+    first = evidence[0]
+    assert first["threshold_us"] == 20000
+    assert first["short_fraction"] > 0.05 and first["long_fraction"] > 0.05
+    assert first["short_count"] >= 50 and first["long_count"] >= 100
+    assert first["p99_us"] >= 20000  # evidence, not the decision
+
+    assert control(ctl, "off") == "OK"
+    off = time.monotonic()
+    resolved = dep.wait_incident("latency_tail", 20, state="resolved")
+    assert resolved["id"] == inc["id"]
+    assert resolved["resolved_by"] == "mcmon"
+    last = dep.events(inc["id"])[-1]
+    assert last["type"] == "resolved" and last["body"]["message"].startswith("cleared")
+    # One incident for the whole episode, and a bounded number of events for it.
+    assert len(dep.incidents("latency_tail")) == 1
+    assert len(dep.events(inc["id"])) <= 8, dep.events(inc["id"])
+    print(f"tail: opened {opened_after:.1f}s after the fault, resolved "
+          f"{time.monotonic() - off:.1f}s after it ended")
+
+
+def test_a_few_stray_slow_probes_open_no_latency_incident(dep):
+    dep.start_node("n1")
+    ctl = dep.start_proxy("n1")
+    dep.start_mcmon()
+    wait_for("a full long window", lambda: (dep.view() or {}).get("nodes", [{}])[0]
+             .get("probes", 0) >= 50, 20)
+    # 1% slow is well under tail_fraction (5%): seen by the metrics, not an incident.
+    assert control(ctl, "delay 0.01 30ms 50ms") == "OK"
+    time.sleep(6)
+    assert dep.incidents("latency_tail") == []
+    node = dep.view()["nodes"][0]
+    assert node["tail"] in ("ok", "pending"), node
+
+
+def test_stormgen_opens_one_cluster_storm_incident_naming_the_node(dep):
+    dep.start_node("n1")
+    dep.start_node("n2")
+    dep.start_mcmon()
+    # The baselines learn a quiet minute in a few polls (storm_warmup = 5).
+    time.sleep(2.5)
+    assert dep.incidents() == []
+
+    n1 = dep.nodes["n1"]
+    started = time.monotonic()
+    gen = subprocess.Popen([tool("tests/tools/stormgen"), "--target", f"127.0.0.1:{n1.port}",
+                            "--rate", "800", "--count", "6000", "--duration", "6s"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        inc = dep.wait_incident("connection_storm", 10)
+        opened_after = time.monotonic() - started
+    finally:
+        out, _ = gen.communicate(timeout=30)
+    assert gen.returncode == 0, out
+    assert inc["fingerprint"] == "connection_storm:c1"
+    assert (inc["cluster"], inc["node"] or "") == ("c1", "")
+    evidence = [e["body"] for e in dep.events(inc["id"]) if e["type"] == "evidence"]
+    assert evidence[0]["involved"] == ["n1"]
+    n1_ev = evidence[0]["node_evidence"]["n1"]
+    assert "rate" in n1_ev["tripped"]
+    assert n1_ev["rate"] > n1_ev["rate_trip"] >= 100
+    # The storm on n1 is one cluster incident, never one per node or per poll.
+    assert len(dep.incidents("connection_storm")) == 1
+    resolved = dep.wait_incident("connection_storm", 20, state="resolved")
+    assert resolved["id"] == inc["id"]
+    assert len(dep.incidents()) == 1, dep.incidents()
+    print(f"storm: opened {opened_after:.1f}s after stormgen started")
+
+
+def test_killing_a_node_opens_node_down_and_restarting_it_resolves_it(dep):
+    n1 = dep.start_node("n1")
+    dep.start_node("n2")
+    dep.start_mcmon()
+    wait_for("both nodes probed", lambda: all(
+        n["probes"] > 0 for n in (dep.view() or {}).get("nodes", [{"probes": 0}])), 20)
+
+    dep.kill_node("n1")
+    killed = time.monotonic()
+    inc = dep.wait_incident("node_down", 10)
+    opened_after = time.monotonic() - killed
+    assert inc["fingerprint"] == "node_down:c1:n1"
+    assert inc["severity"] == 2  # major
+    body = [e["body"] for e in dep.events(inc["id"]) if e["type"] == "evidence"][0]
+    assert body["node"] == "n1" and body["failures"] >= 1
+    assert "refused" in body["last_error"].lower() or body["by_silence"], body
+    # Only the killed node: n2 answers on.
+    assert [r["node"] for r in dep.incidents("node_down")] == ["n1"]
+
+    dep.start_node("n1", port=n1.port, admin_port=n1.admin_port)
+    restarted = time.monotonic()
+    resolved = dep.wait_incident("node_down", 15, state="resolved")
+    assert resolved["id"] == inc["id"]
+    view = wait_for("n1 up in the view", lambda: [
+        n for n in (dep.view() or {}).get("nodes", []) if n["name"] == "n1" and n["up"]], 5)
+    assert view[0]["down"] == "ok"
+    # The restart is not mistaken for a connection storm, nor the kill for a tail.
+    assert dep.incidents("connection_storm") == [] and dep.incidents("latency_tail") == []
+    print(f"down: opened {opened_after:.1f}s after the kill, resolved "
+          f"{time.monotonic() - restarted:.1f}s after the restart")
+
+
+def test_an_incident_left_open_by_a_stopped_monitor_is_taken_over_and_resolved(dep):
+    n1 = dep.start_node("n1")
+    dep.start_mcmon()
+    wait_for("n1 probed", lambda: (dep.view() or {}).get("nodes", [{}])[0]
+             .get("probes", 0) > 0, 20)
+    dep.kill_node("n1")
+    inc = dep.wait_incident("node_down", 10)
+    dep.stop_mcmon()                      # leaves the incident open
+    assert dep.incidents("node_down")[0]["state"] == "open"
+    dep.start_node("n1", port=n1.port, admin_port=n1.admin_port)
+    dep.start_mcmon()
+    resolved = dep.wait_incident("node_down", 20, state="resolved")
+    assert resolved["id"] == inc["id"]
+    msg = dep.events(inc["id"])[-1]["body"]["message"]
+    assert "not seen again" in msg
+    assert len(dep.incidents()) == 1
+
+
+def test_an_incident_of_a_node_removed_from_the_configuration_is_resolved_on_reload(dep):
+    dep.start_node("n1")
+    n2 = dep.start_node("n2")
+    dep.start_mcmon()
+    dep.kill_node("n2")
+    inc = dep.wait_incident("node_down", 10)
+    assert inc["node"] == "n2"
+    dep.write_config(nodes=["n1"])
+    dep.mcmon.send_signal(1)  # SIGHUP
+    resolved = dep.wait_incident("node_down", 10, state="resolved")
+    assert "no longer watched" in dep.events(inc["id"])[-1]["body"]["message"]
+    assert resolved["id"] == inc["id"]
+    wait_for("a view without n2", lambda: [n["name"] for n in (dep.view() or {})
+                                           .get("nodes", [])] == ["n1"], 5)
+    del n2
+
+
+def test_sighup_with_a_broken_configuration_keeps_the_running_one(dep):
+    dep.start_node("n1")
+    dep.start_mcmon()
+    wait_for("a view", dep.view, 10)
+    dep.config.write_text(dep.config.read_text().replace("probe_rate = 50",
+                                                         "probe_rate = fast"))
+    dep.mcmon.send_signal(1)
+    wait_for("the reload's errors in the log", lambda: "keeping the running configuration"
+             in dep.mcmon_log(), 10)
+    assert re.search(r"mcops\.conf:\d+: probe_rate", dep.mcmon_log())
+    assert dep.mcmon.poll() is None
+    _, text = dep.metrics()
+    assert 'mcmon_reloads_total{result="failed"} 1' in text
+    before = dep.view()["written_at"]
+    wait_for("the view still written", lambda: dep.view()["written_at"] > before, 5)
+
+
+def test_check_mode_reports_every_error_with_file_and_line(tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[monitor]\npoll_interval = soon\nprobe_rate = 0\nmetrics_listen = nowhere\n"
+                   "poll_timeout = 5s\ncolour = blue\n\n[node n1]\ncluster = c9\n"
+                   "client = 127.0.0.1:1\n")
+    out = subprocess.run([binary("mcmon"), "-n", "-f", str(bad)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 2
+    for line, key in ((2, "poll_interval"), (3, "probe_rate"), (4, "metrics_listen"),
+                      (6, "colour")):
+        assert re.search(rf"bad\.conf:{line}: .*{key}", out.stderr), (key, out.stderr)
+    assert "c9" in out.stderr
+    good = tmp_path / "good.conf"
+    good.write_text("[cluster c1]\n[node n1]\ncluster = c1\nclient = 127.0.0.1:11211\n")
+    out = subprocess.run([binary("mcmon"), "-n", "-f", str(good)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert "1 clusters, 1 nodes" in out.stdout
+
+
+# --- /metrics -----------------------------------------------------------------------------
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r"[a-zA-Z_][a-zA-Z0-9_]*"
+SAMPLE = re.compile(rf"^({NAME})(?:\{{(.*)\}})? (\S+)(?: (-?\d+))?$")
+
+
+class ExpositionError(AssertionError):
+    pass
+
+
+def parse_labels(text):
+    """Label pairs of a sample, strictly: only \\\\, \\" and \\n escapes."""
+    labels, i = [], 0
+    while i < len(text):
+        m = re.compile(rf"({LABEL})=\"").match(text, i)
+        if not m:
+            raise ExpositionError(f"bad label at {text[i:]!r}")
+        i = m.end()
+        value = []
+        while True:
+            if i >= len(text):
+                raise ExpositionError(f"unterminated label value in {text!r}")
+            c = text[i]
+            if c == "\\":
+                nxt = text[i + 1:i + 2]
+                if nxt not in ("\\", '"', "n"):
+                    raise ExpositionError(f"bad escape \\{nxt} in {text!r}")
+                value.append({"\\": "\\", '"': '"', "n": "\n"}[nxt])
+                i += 2
+            elif c == '"':
+                i += 1
+                break
+            elif c == "\n":
+                raise ExpositionError("raw newline in a label value")
+            else:
+                value.append(c)
+                i += 1
+        name = m.group(1)
+        if name in (n for n, _ in labels):
+            raise ExpositionError(f"label {name} twice in {text!r}")
+        labels.append((name, "".join(value)))
+        if i < len(text):
+            if text[i] != ",":
+                raise ExpositionError(f"expected ',' in {text!r}")
+            i += 1
+    return labels
+
+
+def parse_value(s):
+    if s in ("+Inf", "-Inf", "NaN"):
+        return float(s.replace("Inf", "inf").replace("NaN", "nan"))
+    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", s):
+        raise ExpositionError(f"bad value {s!r}")
+    return float(s)
+
+
+def check_exposition(text):
+    """Strict text format 0.0.4 check; returns {family: type}. Raises ExpositionError."""
+    if not text.endswith("\n"):
+        raise ExpositionError("the page does not end with a newline")
+    families, closed, series = {}, set(), set()
+    current = None
+    helped = set()
+    hist = {}  # (family, labels without le) -> [(le, count)], sum, count
+    for line in text[:-1].split("\n"):
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            if name in helped or name in closed or (current and current != name and
+                                                    name in families):
+                raise ExpositionError(f"HELP for {name} twice")
+            if current and current != name:
+                closed.add(current)
+            current = name
+            helped.add(name)
+            continue
+        if line.startswith("# TYPE "):
+            parts = line.split(" ")
+            if len(parts) != 4 or parts[3] not in ("counter", "gauge", "histogram",
+                                                   "summary", "untyped"):
+                raise ExpositionError(f"bad TYPE line {line!r}")
+            name = parts[2]
+            if name in families or name in closed:
+                raise ExpositionError(f"TYPE for {name} twice")
+            if current != name:
+                if current:
+                    closed.add(current)
+                current = name
+            if parts[3] == "counter" and not name.endswith("_total"):
+                raise ExpositionError(f"counter {name} does not end in _total")
+            families[name] = parts[3]
+            continue
+        if line.startswith("#") or line == "":
+            raise ExpositionError(f"unexpected line {line!r}")
+        m = SAMPLE.match(line)
+        if not m:
+            raise ExpositionError(f"bad sample line {line!r}")
+        name, labels = m.group(1), parse_labels(m.group(2) or "")
+        value = parse_value(m.group(3))
+        fam = name
+        if current and families.get(current) == "histogram":
+            for suffix in ("_bucket", "_sum", "_count"):
+                if name == current + suffix:
+                    fam = current
+        if fam != current or current not in families:
+            raise ExpositionError(f"sample {name} outside its family (in {current}), "
+                                  "or before its TYPE")
+        key = (name, tuple(labels))
+        if key in series:
+            raise ExpositionError(f"series {key} twice")
+        series.add(key)
+        if families[fam] == "counter" and not value >= 0:
+            raise ExpositionError(f"counter {name} is {value}")
+        if families[fam] == "histogram":
+            rest = tuple(l for l in labels if l[0] != "le")
+            h = hist.setdefault((fam, rest), {"buckets": [], "sum": None, "count": None})
+            if name.endswith("_bucket"):
+                le = dict(labels).get("le")
+                if le is None:
+                    raise ExpositionError(f"bucket without le: {line!r}")
+                if h["sum"] is not None or h["count"] is not None:
+                    raise ExpositionError(f"bucket after _sum/_count: {line!r}")
+                h["buckets"].append((parse_value(le), value))
+            elif name.endswith("_sum"):
+                h["sum"] = value
+            else:
+                h["count"] = value
+    for (fam, rest), h in hist.items():
+        b = h["buckets"]
+        if not b or b[-1][0] != math.inf:
+            raise ExpositionError(f"{fam}{rest}: buckets do not end with +Inf")
+        for (le1, c1), (le2, c2) in zip(b, b[1:]):
+            if not le2 > le1:
+                raise ExpositionError(f"{fam}{rest}: le not increasing ({le1}, {le2})")
+            if c2 < c1:
+                raise ExpositionError(f"{fam}{rest}: buckets not cumulative")
+        if h["count"] is None or h["sum"] is None:
+            raise ExpositionError(f"{fam}{rest}: _sum or _count missing")
+        if b[-1][1] != h["count"]:
+            raise ExpositionError(f"{fam}{rest}: +Inf bucket {b[-1][1]} != _count {h['count']}")
+    return families
+
+
+GOOD_PAGE = """# HELP a_total A counter.
+# TYPE a_total counter
+a_total{x="q\\"uote\\\\back\\nline"} 3
+# HELP h A histogram.
+# TYPE h histogram
+h_bucket{le="0.005"} 1
+h_bucket{le="+Inf"} 2
+h_sum 0.5
+h_count 2
+"""
+
+
+@pytest.mark.parametrize("bad,why", [
+    (GOOD_PAGE + "a_total 4\n", "interleaved"),
+    (GOOD_PAGE.replace('h_bucket{le="+Inf"} 2', 'h_bucket{le="+Inf"} 0'), "cumulative"),
+    (GOOD_PAGE.replace("h_count 2", "h_count 3"), "+Inf equal to _count"),
+    (GOOD_PAGE.replace('h_bucket{le="+Inf"} 2\n', ""), "ends with +Inf"),
+    (GOOD_PAGE.replace("a_total", "a"), "counter without _total"),
+    (GOOD_PAGE.replace('\\"uote', '"uote'), "unescaped quote"),
+    (GOOD_PAGE.replace("\\\\back", "\\back"), "bad escape"),
+    (GOOD_PAGE.replace("# TYPE h histogram\n", ""), "no TYPE"),
+    (GOOD_PAGE + "# HELP a_total Again.\n# TYPE a_total counter\n", "family twice"),
+])
+def test_the_exposition_checker_rejects_broken_pages(bad, why):
+    check_exposition(GOOD_PAGE)
+    with pytest.raises(ExpositionError):
+        check_exposition(bad)
+
+
+def test_metrics_page_passes_a_strict_exposition_check(dep):
+    dep.start_node("n1")
+    dep.start_node("n2")
+    dep.start_mcmon()
+    wait_for("both nodes polled", lambda: all(
+        n["polled"] for n in (dep.view() or {}).get("nodes", [{"polled": False}])), 20)
+    time.sleep(0.5)
+    ctype, text = dep.metrics()
+    assert ctype.startswith("text/plain; version=0.0.4")
+    families = check_exposition(text)
+    for name, kind in (("memcached_up", "gauge"), ("memcached_current_connections", "gauge"),
+                       ("memcached_connections_total", "counter"),
+                       ("memcached_kernel_connections", "gauge"),
+                       ("memcached_new_connections_per_second", "gauge"),
+                       ("memcached_probe_duration_seconds", "histogram"),
+                       ("memcached_probe_slow_ratio", "gauge"),
+                       ("mcmon_detector_state", "gauge"),
+                       ("mcmon_poll_duration_seconds", "histogram"),
+                       ("mcmon_polls_failed_total", "counter"),
+                       ("mcmon_probes_dropped_total", "counter")):
+        assert families.get(name) == kind, (name, families.get(name))
+    # A bucket boundary exactly at the tail threshold (20 ms).
+    assert re.search(r'memcached_probe_duration_seconds_bucket\{cluster="c1",node="n1",'
+                     r'le="0\.02"\} \d+', text)
+    assert re.search(r'memcached_up\{cluster="c1",node="n2"\} 1', text)
+    assert re.search(r'memcached_kernel_connections\{cluster="c1",node="n1",'
+                     r'listener="client",state="established"\} [1-9]', text)
+    # Only /metrics is served, and only GET/HEAD.
+    import urllib.error
+    import urllib.request
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"http://127.0.0.1:{dep.metrics_port}/nope", timeout=5)
+    assert e.value.code == 404
+    req = urllib.request.Request(f"http://127.0.0.1:{dep.metrics_port}/metrics",
+                                 data=b"", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=5)
+    assert e.value.code in (405, 501)
+
