@@ -1,0 +1,508 @@
+/*
+ * Unit tests of monitor/mcconn: the framing of replies (table-driven, with the
+ * malformed cases beside the good ones), and the connection itself against a small
+ * scripted server on the same event loop: authentication, persistence, deadlines,
+ * resets, malformed and extra replies, busy and freed connections.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "monitor/mcconn.h"
+
+/* --- framing ------------------------------------------------------------------------ */
+
+static void
+frames_complete_partial_and_malformed_replies(void **state)
+{
+	static const struct {
+		const char *text;
+		enum mcconn_reply_kind kind;
+		int rc;
+		size_t len; /* when rc == 1 */
+		bool error;
+	} cases[] = {
+		{ "STORED\r\n", MCCONN_REPLY_LINE, 1, 8, false },
+		{ "STORED\r\nEXTRA", MCCONN_REPLY_LINE, 1, 8, false },
+		{ "STOR", MCCONN_REPLY_LINE, 0, 0, false },
+		{ "ERROR\r\n", MCCONN_REPLY_LINE, 1, 7, true },
+		{ "ERROR Too many open connections\r\n", MCCONN_REPLY_STATS, 1, 33, true },
+		{ "ERRORS\r\n", MCCONN_REPLY_LINE, 1, 8, false },
+		{ "CLIENT_ERROR bad\r\n", MCCONN_REPLY_GET, 1, 18, true },
+		{ "SERVER_ERROR oom\n", MCCONN_REPLY_LINE, 1, 17, true },
+		{ "STAT a 1\r\nSTAT b two words\r\nEND\r\n", MCCONN_REPLY_STATS, 1, 33, false },
+		{ "STAT a 1\r\nSTAT b 2\r\nEN", MCCONN_REPLY_STATS, 0, 0, false },
+		{ "STAT a 1\r\nEND\r\nSTAT x 1\r\nEND\r\n", MCCONN_REPLY_STATS, 1, 15, false },
+		{ "END\r\n", MCCONN_REPLY_STATS, 1, 5, false },
+		{ "STAT a 1\r\nSERVER_ERROR busy\r\n", MCCONN_REPLY_STATS, 1, 29, true },
+		{ "STAT a 1\r\nVALUE x\r\n", MCCONN_REPLY_STATS, -1, 0, false },
+		{ "STATa 1\r\n", MCCONN_REPLY_STATS, -1, 0, false },
+		{ "END\r\n", MCCONN_REPLY_GET, 1, 5, false },
+		{ "VALUE k 0 2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, 1, 22, false },
+		{ "VALUE k 0 5 99\r\nEND\r\n\r\nEND\r\n", MCCONN_REPLY_GET, 1, 28, false },
+		{ "VALUE k 0 2\r\nhi\r\nVALUE j 1 0\r\n\r\nEND\r\n", MCCONN_REPLY_GET, 1, 37, false },
+		{ "VALUE k 0 4\r\nhi", MCCONN_REPLY_GET, 0, 0, false },
+		{ "VALUE k 0 2\r\nhiXXEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "VALUE k 0 -2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "VALUE k x 2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "VALUE k 0\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "VALUE  0 2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "VALUE k 0 99999999999\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "VALUE k 0 1048576\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "HELLO\r\n", MCCONN_REPLY_GET, -1, 0, false },
+		{ "", MCCONN_REPLY_LINE, 0, 0, false },
+	};
+	size_t i, len;
+	bool error;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rc = mcconn_frame(cases[i].text, strlen(cases[i].text), cases[i].kind, &len, &error);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu (%s): rc %d, expected %d", i, cases[i].text, rc,
+			    cases[i].rc);
+		if (rc == 1 && (len != cases[i].len || error != cases[i].error))
+			fail_msg("case %zu (%s): len %zu error %d, expected %zu %d", i,
+			    cases[i].text, len, error, cases[i].len, cases[i].error);
+	}
+}
+
+static void
+frames_refuse_lines_and_replies_over_their_caps(void **state)
+{
+	size_t len, n = MCCONN_LINE_MAX + 10, off = 0;
+	char *buf = malloc(MCCONN_REPLY_MAX + 100);
+	bool error;
+
+	(void)state;
+	assert_non_null(buf);
+	/* A line without a newline: more is needed until the line cap, then malformed. */
+	memset(buf, 'a', n);
+	assert_int_equal(mcconn_frame(buf, MCCONN_LINE_MAX - 1, MCCONN_REPLY_LINE, &len, &error),
+	    0);
+	assert_int_equal(mcconn_frame(buf, n, MCCONN_REPLY_LINE, &len, &error), -1);
+	/* Endless STAT lines: malformed past MCCONN_REPLY_MAX. */
+	while (off + 16 < MCCONN_REPLY_MAX + 50) {
+		memcpy(buf + off, "STAT aaaa 1234\r\n", 16);
+		off += 16;
+	}
+	assert_int_equal(mcconn_frame(buf, off, MCCONN_REPLY_STATS, &len, &error), -1);
+	free(buf);
+}
+
+/* --- a scripted server ------------------------------------------------------------ */
+
+#define PASSWORD "s3cret-pw"
+
+struct server {
+	struct evconnlistener *listener;
+	uint16_t port;
+	int accepted;
+	struct bufferevent *last; /* the latest connection, for closing it from a test */
+};
+
+struct client {
+	int calls;
+	struct mcconn_result r;
+	char reply[4096];
+	char error[MCCONN_ERROR_MAX];
+	struct event_base *base;
+};
+
+/* Answers each complete command by its first word (see the tests). */
+static void
+server_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev), *out = bufferevent_get_output(bev);
+	char *line;
+	size_t n;
+
+	(void)arg;
+	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
+		if (strncmp(line, "set ", 4) == 0) {
+			char *data = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+			if (data == NULL) {
+				/* Wait for the data line: put the command back. */
+				evbuffer_prepend(in, "\r\n", 2);
+				evbuffer_prepend(in, line, strlen(line));
+				free(line);
+				return;
+			}
+			if (strncmp(line, "set ops ", 8) != 0 || strcmp(data, PASSWORD) == 0)
+				evbuffer_add_printf(out, "STORED\r\n");
+			else
+				evbuffer_add_printf(out, "CLIENT_ERROR authentication failure\r\n");
+			free(data);
+		} else if (strcmp(line, "stats") == 0) {
+			evbuffer_add_printf(out, "STAT pid 1\r\nEND\r\n");
+		} else if (strncmp(line, "get ", 4) == 0) {
+			evbuffer_add_printf(out, "VALUE k 0 2\r\nhi\r\nEND\r\n");
+		} else if (strcmp(line, "junk") == 0) {
+			evbuffer_add_printf(out, "NOT A STAT\r\n");
+		} else if (strcmp(line, "fail") == 0) {
+			evbuffer_add_printf(out, "SERVER_ERROR out of memory\r\n");
+		} else if (strcmp(line, "extra") == 0) {
+			evbuffer_add_printf(out, "STAT a 1\r\nEND\r\nSTAT b 2\r\nEND\r\n");
+		} else if (strcmp(line, "bye") == 0) {
+			free(line);
+			bufferevent_free(bev);
+			return;
+		} /* "hang": no answer */
+		free(line);
+	}
+}
+
+static void
+server_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct server *s = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (s->last == bev)
+			s->last = NULL;
+		bufferevent_free(bev);
+	}
+}
+
+static void
+server_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+    void *arg)
+{
+	struct server *s = arg;
+	struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+
+	(void)sa;
+	(void)len;
+	s->accepted++;
+	s->last = bev;
+	bufferevent_setcb(bev, server_read, NULL, server_event, s);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void
+server_start(struct event_base *base, struct server *s)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+
+	memset(s, 0, sizeof(*s));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->listener = evconnlistener_new_bind(base, server_accept, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16, (struct sockaddr *)&sin, sizeof(sin));
+	assert_non_null(s->listener);
+	getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&sin, &sl);
+	s->port = ntohs(sin.sin_port);
+}
+
+static void
+on_done(void *arg, const struct mcconn_result *r)
+{
+	struct client *c = arg;
+
+	c->calls++;
+	c->r = *r;
+	snprintf(c->reply, sizeof(c->reply), "%.*s", (int)r->reply_len,
+	    r->reply != NULL ? r->reply : "");
+	snprintf(c->error, sizeof(c->error), "%s", r->error);
+	c->r.reply = NULL;
+	c->r.error = c->error;
+	event_base_loopbreak(c->base);
+}
+
+/* Runs the loop until the callback (or 5 s). */
+static void
+wait_done(struct client *c, int calls)
+{
+	struct timeval limit = { 5, 0 };
+
+	while (c->calls < calls) {
+		event_base_loopexit(c->base, &limit);
+		event_base_dispatch(c->base);
+		if (c->calls < calls)
+			fail_msg("no callback within 5 s");
+	}
+}
+
+struct live {
+	struct event_base *base;
+	struct server server;
+	struct client client;
+	struct mcconn *conn;
+};
+
+static int
+live_setup(void **state)
+{
+	struct live *lv = calloc(1, sizeof(*lv));
+
+	lv->base = event_base_new();
+	server_start(lv->base, &lv->server);
+	lv->client.base = lv->base;
+	*state = lv;
+	return 0;
+}
+
+static int
+live_teardown(void **state)
+{
+	struct live *lv = *state;
+
+	mcconn_free(lv->conn);
+	if (lv->server.last != NULL)
+		bufferevent_free(lv->server.last);
+	evconnlistener_free(lv->server.listener);
+	event_base_free(lv->base);
+	free(lv);
+	return 0;
+}
+
+static struct mcconn *
+connect_as(struct live *lv, uint16_t port, const char *user, const char *password)
+{
+	struct mcconn_target t = { "127.0.0.1", port, user, password, 1000 };
+	char err[MCCONN_ERROR_MAX];
+	struct mcconn *c = mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err));
+
+	assert_non_null(c);
+	return c;
+}
+
+static int
+send_line(struct live *lv, const char *line, enum mcconn_reply_kind kind, int timeout_ms)
+{
+	char err[MCCONN_ERROR_MAX];
+
+	return mcconn_request(lv->conn, line, strlen(line), kind, 1, timeout_ms, err, sizeof(err));
+}
+
+static void
+authenticated_requests_share_one_persistent_connection(void **state)
+{
+	struct live *lv = *state;
+
+	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
+	assert_int_equal(send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000), 0);
+	/* The outcome comes from the loop, never from inside the request call. */
+	assert_int_equal(lv->client.calls, 0);
+	assert_true(mcconn_busy(lv->conn));
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	assert_string_equal(lv->client.reply, "STAT pid 1\r\nEND\r\n");
+	assert_true(lv->client.r.latency_us >= 0 && lv->client.r.latency_us < 1000000);
+	assert_true(mcconn_ready(lv->conn));
+	assert_int_equal(send_line(lv, "get k\r\n", MCCONN_REPLY_GET, 1000), 0);
+	wait_done(&lv->client, 2);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	assert_string_equal(lv->client.reply, "VALUE k 0 2\r\nhi\r\nEND\r\n");
+	assert_int_equal(mcconn_connects(lv->conn), 1);
+	assert_int_equal(lv->server.accepted, 1);
+}
+
+static void
+a_refused_account_is_an_auth_failure_without_the_password(void **state)
+{
+	struct live *lv = *state;
+
+	lv->conn = connect_as(lv, lv->server.port, "ops", "wrong-password");
+	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_ERR_AUTH);
+	assert_string_equal(lv->client.error,
+	    "authentication as ops refused: CLIENT_ERROR authentication failure");
+	assert_null(strstr(lv->client.error, "wrong-password"));
+	assert_false(mcconn_ready(lv->conn));
+}
+
+static void
+a_refused_connection_is_reported_from_the_loop(void **state)
+{
+	struct live *lv = *state;
+	struct server gone;
+
+	/* A port that was listening a moment ago and is closed now. */
+	server_start(lv->base, &gone);
+	evconnlistener_free(gone.listener);
+	lv->conn = connect_as(lv, gone.port, NULL, NULL);
+	assert_int_equal(send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000), 0);
+	assert_int_equal(lv->client.calls, 0);
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_ERR_CONNECT);
+	assert_non_null(strstr(lv->client.error, "refused"));
+	/* Retried on the next request, not before. */
+	assert_int_equal(mcconn_connect_attempts(lv->conn), 1);
+	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 2);
+	assert_int_equal(mcconn_connect_attempts(lv->conn), 2);
+	assert_int_equal(mcconn_connects(lv->conn), 0);
+}
+
+static void
+no_reply_times_out_at_the_deadline_and_the_next_request_reconnects(void **state)
+{
+	struct live *lv = *state;
+
+	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
+	send_line(lv, "hang\r\n", MCCONN_REPLY_LINE, 150);
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_ERR_TIMEOUT);
+	assert_int_equal(lv->client.r.latency_us, 150000);
+	assert_string_equal(lv->client.error, "no reply within 150 ms");
+	assert_false(mcconn_busy(lv->conn));
+	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 2);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	assert_int_equal(mcconn_connects(lv->conn), 2);
+}
+
+static void
+a_closed_connection_malformed_and_extra_replies_fail_the_request(void **state)
+{
+	struct live *lv = *state;
+
+	lv->conn = connect_as(lv, lv->server.port, NULL, NULL);
+	send_line(lv, "bye\r\n", MCCONN_REPLY_LINE, 1000);
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_ERR_CLOSED);
+	assert_string_equal(lv->client.error, "closed by the server");
+
+	send_line(lv, "junk\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 2);
+	assert_int_equal(lv->client.r.status, MCCONN_ERR_PROTO);
+	assert_string_equal(lv->client.error, "malformed reply");
+
+	send_line(lv, "extra\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 3);
+	/* Either the extra bytes came with the reply or just after it: never the next
+	 * request's answer. */
+	if (lv->client.r.status == MCCONN_OK) {
+		send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+		wait_done(&lv->client, 4);
+		assert_int_not_equal(lv->client.r.status, MCCONN_OK);
+	} else {
+		assert_int_equal(lv->client.r.status, MCCONN_ERR_PROTO);
+		assert_non_null(strstr(lv->client.error, "unexpected bytes"));
+	}
+	assert_true(mcconn_connects(lv->conn) >= 3);
+}
+
+static void
+an_error_reply_keeps_the_connection(void **state)
+{
+	struct live *lv = *state;
+
+	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
+	send_line(lv, "fail\r\n", MCCONN_REPLY_LINE, 1000);
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_ERR_REPLY);
+	assert_string_equal(lv->client.error, "SERVER_ERROR out of memory");
+	assert_string_equal(lv->client.reply, "SERVER_ERROR out of memory\r\n");
+	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 2);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	assert_int_equal(mcconn_connects(lv->conn), 1);
+}
+
+static void
+busy_and_invalid_requests_are_refused_and_free_drops_the_callback(void **state)
+{
+	struct live *lv = *state;
+	char err[MCCONN_ERROR_MAX], big[MCCONN_REQUEST_MAX + 1];
+	struct timeval short_run = { 0, 200000 };
+
+	lv->conn = connect_as(lv, lv->server.port, NULL, NULL);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(mcconn_request(lv->conn, big, sizeof(big), MCCONN_REPLY_LINE, 1, 100,
+	    err, sizeof(err)), -1);
+	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCCONN_REPLY_STATS, 0, 100, err,
+	    sizeof(err)), -1);
+	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCCONN_REPLY_STATS, 1, 0, err,
+	    sizeof(err)), -1);
+	assert_int_equal(send_line(lv, "hang\r\n", MCCONN_REPLY_LINE, 100), 0);
+	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCCONN_REPLY_STATS, 1, 100, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "a request is in flight");
+	mcconn_free(lv->conn);
+	lv->conn = NULL;
+	event_base_loopexit(lv->base, &short_run);
+	event_base_dispatch(lv->base);
+	assert_int_equal(lv->client.calls, 0);
+}
+
+static void
+an_idle_connection_closed_by_the_server_is_reopened(void **state)
+{
+	struct live *lv = *state;
+	struct timeval short_run = { 0, 100000 };
+
+	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
+	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 1);
+	assert_non_null(lv->server.last);
+	bufferevent_free(lv->server.last);
+	lv->server.last = NULL;
+	event_base_loopexit(lv->base, &short_run);
+	event_base_dispatch(lv->base);
+	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	wait_done(&lv->client, 2);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	assert_int_equal(mcconn_connects(lv->conn), 2);
+}
+
+static void
+invalid_targets_are_refused(void **state)
+{
+	struct live *lv = *state;
+	struct mcconn_target t = { "127.0.0.1", 0, NULL, NULL, 1000 };
+	char err[MCCONN_ERROR_MAX];
+
+	assert_null(mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err)));
+	t.port = 1;
+	t.user = "ops";
+	assert_null(mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err)));
+	assert_string_equal(err, "invalid account");
+	t.user = NULL;
+	t.connect_timeout_ms = 0;
+	assert_null(mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err)));
+	t.connect_timeout_ms = 100;
+	t.host = "";
+	assert_null(mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err)));
+	assert_string_equal(mcconn_status_name(MCCONN_ERR_TIMEOUT), "timeout");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(frames_complete_partial_and_malformed_replies),
+		cmocka_unit_test(frames_refuse_lines_and_replies_over_their_caps),
+#define LIVE(t) cmocka_unit_test_setup_teardown(t, live_setup, live_teardown)
+		LIVE(authenticated_requests_share_one_persistent_connection),
+		LIVE(a_refused_account_is_an_auth_failure_without_the_password),
+		LIVE(a_refused_connection_is_reported_from_the_loop),
+		LIVE(no_reply_times_out_at_the_deadline_and_the_next_request_reconnects),
+		LIVE(a_closed_connection_malformed_and_extra_replies_fail_the_request),
+		LIVE(an_error_reply_keeps_the_connection),
+		LIVE(busy_and_invalid_requests_are_refused_and_free_drops_the_callback),
+		LIVE(an_idle_connection_closed_by_the_server_is_reopened),
+		LIVE(invalid_targets_are_refused),
+#undef LIVE
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
