@@ -1,0 +1,1617 @@
+/*
+ * alerter — see alerter.h.
+ *
+ * The loop (alerter_run): one round every ALERTER_TICK_MS at most —
+ *   xclient_run()     libstrophe reads and writes; callbacks mark incidents dirty,
+ *                     record receipts and failures, answer chat commands
+ *   intake            the Alertmanager listener's pending requests
+ *   tail              new events of the log (anyone's): incidents to look at again,
+ *                     notices to send, overrides, test pages
+ *   reconcile         every incident that is dirty or whose deadline came: decide
+ *                     (escalation.h), record, send
+ *   sweep             every ALERTER_SWEEP_MS all unresolved incidents are looked at
+ *                     again, whatever the events said
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "alerter.h"
+#include "command.h"
+#include "fallback.h"
+#include "intake.h"
+#include "log.h"
+#include "message.h"
+#include "parse.h"
+#include "utctime.h"
+#include "xmpp.h"
+
+#define ALERTER_TICK_MS 50
+#define ALERTER_SWEEP_MS 30000        /* every unresolved incident looked at again */
+#define ALERTER_TAIL_POLL_MS 1000     /* tail even without a data_version change */
+#define ALERTER_TRACKED_MAX ILOG_LIST_MAX
+#define ALERTER_SENT_MAX 4096         /* pages handed to XMPP, remembered */
+#define ALERTER_NOTICES_MAX 64        /* notices waiting for a session */
+#define ALERTER_TESTS_MAX 32          /* test pages waiting or awaiting a receipt */
+#define ALERTER_TEST_MAX_AGE_MS (5 * 60000)
+#define ALERTER_NOTICE_MAX_AGE_MS (10 * 60000)
+#define ALERTER_REFUSED_MAX 256
+#define ALERTER_REFUSAL_PERIOD_MS 60000
+#define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
+#define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
+#define ALERTER_LIST_SHOWN 20         /* incidents listed by the chat command */
+#define ALERTER_ID_MAX 64
+#define ALERTER_REPLY_MAX 4096
+
+struct tracked {
+	int64_t id;
+	int64_t wake_at;  /* 0: nothing pending */
+	bool dirty;
+};
+
+struct sent {
+	int64_t page_id;
+	int64_t incident_id;
+	uint64_t session;
+};
+
+struct notice {
+	char to[ILOG_TARGET_MAX + 1]; /* a JID or "room:..." */
+	char body[MESSAGE_MAX];
+};
+
+struct test_page {
+	int64_t request;              /* the "page_test" event */
+	char target[JID_MAX + 1];
+	char actor[ILOG_ACTOR_MAX + 1];
+	int64_t requested_at;
+	uint64_t sent_session;        /* 0: not sent yet */
+	bool done;                    /* delivered or failed: recorded */
+};
+
+struct refusal {
+	char jid[JID_MAX + 1];
+	int64_t last_reply;
+};
+
+struct alerter {
+	struct alerter_settings *set;
+	bool debug;
+	struct ilog *log;
+	struct xclient *xc;
+	struct event_base *base;
+	struct intake *intake;
+	struct fallback fb;
+	bool has_fallback;
+	struct rotation_overrides ov;
+
+	int64_t cursor;
+	bool wrote;                   /* our own writes: data_version does not show them */
+	int64_t next_tail, next_sweep;
+	bool fallback_armed;
+
+	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
+	size_t ntracked;
+	struct sent *sent;            /* ALERTER_SENT_MAX, a ring */
+	size_t nsent, sent_next;
+	struct notice *notices;       /* ALERTER_NOTICES_MAX */
+	size_t nnotices;
+	struct test_page tests[ALERTER_TESTS_MAX];
+	size_t ntests;
+	struct refusal *refused;      /* ALERTER_REFUSED_MAX */
+	size_t nrefused;
+	uint64_t msg_seq;
+};
+
+/* One incident as the log shows it, with what the pager derived from it. */
+struct snap {
+	struct ilog_incident inc;
+	struct ilog_events tl;
+	struct ilog_pages pages;
+	struct esc_view view;
+	const struct ilog_page *last;
+	const struct ilog_page *prev;
+	char reason[32];
+	int round;
+	bool late_recorded;
+	bool fallback_done;
+	const char *evidence_body;    /* the latest evidence, borrowed from tl */
+};
+
+static void
+snap_release(struct snap *s)
+{
+	ilog_events_release(&s->tl);
+	ilog_pages_release(&s->pages);
+}
+
+static void
+mark_wrote(struct alerter *a)
+{
+	a->wrote = true;
+}
+
+/* --- tracked incidents ------------------------------------------------------------- */
+
+static struct tracked *
+track(struct alerter *a, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntracked; i++) {
+		if (a->tracked[i].id == id) {
+			a->tracked[i].dirty = true;
+			return &a->tracked[i];
+		}
+	}
+	if (a->ntracked == ALERTER_TRACKED_MAX) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "more than %d unresolved incidents: #%" PRId64
+		    " waits for the next sweep", ALERTER_TRACKED_MAX, id);
+		return NULL;
+	}
+	a->tracked[a->ntracked] = (struct tracked){ id, 0, true };
+	return &a->tracked[a->ntracked++];
+}
+
+static void
+untrack(struct alerter *a, size_t i)
+{
+	a->tracked[i] = a->tracked[--a->ntracked];
+}
+
+static void
+mark_all_dirty(struct alerter *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntracked; i++)
+		a->tracked[i].dirty = true;
+}
+
+static void
+mark_incident_dirty(struct alerter *a, int64_t id)
+{
+	if (id > 0)
+		track(a, id);
+}
+
+/* --- pages handed to XMPP ---------------------------------------------------------- */
+
+static struct sent *
+sent_find(struct alerter *a, int64_t page_id)
+{
+	size_t i;
+
+	for (i = 0; i < a->nsent; i++)
+		if (a->sent[i].page_id == page_id)
+			return &a->sent[i];
+	return NULL;
+}
+
+static void
+sent_add(struct alerter *a, int64_t page_id, int64_t incident_id, uint64_t session)
+{
+	struct sent *s = sent_find(a, page_id);
+
+	if (s == NULL) {
+		s = &a->sent[a->sent_next];
+		a->sent_next = (a->sent_next + 1) % ALERTER_SENT_MAX;
+		if (a->nsent < ALERTER_SENT_MAX)
+			a->nsent++;
+	}
+	*s = (struct sent){ page_id, incident_id, session };
+}
+
+/* "mcalert-<kind><number>-..." -> number, or 0. */
+static int64_t
+id_number(const char *id, char kind)
+{
+	static const char prefix[] = "mcalert-";
+	const char *p;
+	size_t len;
+	uint64_t v;
+
+	if (id == NULL || strncmp(id, prefix, sizeof(prefix) - 1) != 0 ||
+	    id[sizeof(prefix) - 1] != kind)
+		return 0;
+	p = id + sizeof(prefix);
+	len = strcspn(p, "-");
+	if (parse_u64_n(p, len, 1, INT64_MAX, &v) != 0)
+		return 0;
+	return (int64_t)v;
+}
+
+/* --- the snapshot of an incident ---------------------------------------------------- */
+
+static json_t *
+body_of(const struct ilog_event *ev)
+{
+	return json_loads(ev->body_json != NULL ? ev->body_json : "{}", 0, NULL);
+}
+
+static int64_t
+body_page_id(json_t *body)
+{
+	json_t *v = json_object_get(body, "page_id");
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static bool
+has_evidence(const struct ilog_event *ev)
+{
+	json_t *body = body_of(ev);
+	bool yes = json_is_object(json_object_get(body, "evidence"));
+
+	json_decref(body);
+	return yes;
+}
+
+/* Reads the incident, its timeline and pages into s and derives the view. Returns
+ * ILOG_OK, ILOG_ERR_NOT_FOUND, or another failure with err set. */
+static enum ilog_status
+snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size_t errlen)
+{
+	enum ilog_status st;
+	int64_t last_event = 0;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if ((st = ilog_incident_get(a->log, id, &s->inc, err, errlen)) != ILOG_OK ||
+	    (st = ilog_timeline(a->log, id, &s->tl, err, errlen)) != ILOG_OK ||
+	    (st = ilog_page_list(a->log, id, &s->pages, err, errlen)) != ILOG_OK)
+		return st;
+	s->view.state = s->inc.state;
+	s->view.severity = s->inc.severity;
+	snprintf(s->view.cluster, sizeof(s->view.cluster), "%s", s->inc.cluster);
+	if (s->pages.n > 0) {
+		s->last = &s->pages.v[s->pages.n - 1];
+		s->prev = s->pages.n > 1 ? &s->pages.v[s->pages.n - 2] : NULL;
+	}
+	for (i = 0; i < s->tl.n; i++) {
+		const struct ilog_event *ev = &s->tl.v[i];
+		json_t *body;
+
+		if (strcmp(ev->type, ILOG_EV_OPENED) == 0 || strcmp(ev->type, ILOG_EV_REOPENED) == 0 ||
+		    strcmp(ev->type, ILOG_EV_SEVERITY) == 0) {
+			s->view.trigger_event = ev->id;
+			s->view.trigger = ev->type[0] == 'o' ? ESC_TRIGGER_OPENED :
+					  ev->type[0] == 'r' ? ESC_TRIGGER_REOPENED :
+							       ESC_TRIGGER_SEVERITY;
+			if (ev->type[0] == 'r')
+				s->view.ack_event = 0; /* a reopen clears the acknowledgement */
+			/* An opening or a rise carries evidence only in its "evidence" member. */
+			if (ev->type[0] != 'r' && has_evidence(ev))
+				s->evidence_body = ev->body_json;
+			continue;
+		}
+		if (strcmp(ev->type, ILOG_EV_EVIDENCE) == 0) {
+			s->evidence_body = ev->body_json;
+			continue;
+		}
+		if (strcmp(ev->type, ILOG_EV_ACKED) == 0 ||
+		    strcmp(ev->type, ALERTER_EV_ACK_RENEWED) == 0) {
+			s->view.ack_event = ev->id;
+			s->view.ack_at = ev->at;
+			continue;
+		}
+		if (s->last == NULL || (strcmp(ev->type, ILOG_EV_PAGED) != 0 &&
+		    strcmp(ev->type, ALERTER_EV_LATE) != 0 &&
+		    strcmp(ev->type, ALERTER_EV_FALLBACK) != 0))
+			continue;
+		if ((body = body_of(ev)) == NULL)
+			continue;
+		if (body_page_id(body) == s->last->id) {
+			if (ev->type[5] == 'l') {
+				s->late_recorded = true;
+			} else if (ev->type[5] == 'f') {
+				s->fallback_done = true;
+			} else {
+				json_t *v;
+				last_event = ev->id;
+				s->view.last.suppressed = json_is_true(json_object_get(body, "suppressed"));
+				v = json_object_get(body, "reason");
+				snprintf(s->reason, sizeof(s->reason), "%s",
+				    json_is_string(v) ? json_string_value(v) : "");
+				v = json_object_get(body, "round");
+				s->round = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+			}
+		}
+		json_decref(body);
+	}
+	if (s->inc.state != ILOG_STATE_ACKNOWLEDGED) {
+		s->view.ack_event = 0;
+		s->view.ack_at = 0;
+	} else if (s->view.ack_event == 0) {
+		/* The acknowledgement fell outside a truncated timeline: it is the newest. */
+		s->view.ack_event = INT64_MAX;
+		s->view.ack_at = s->inc.acked_at;
+	}
+	if (s->last != NULL) {
+		s->view.has_page = true;
+		s->view.last.page_id = s->last->id;
+		/* Its "paged" event outside a truncated timeline: after the trigger. */
+		s->view.last.event = last_event != 0 ? last_event : s->view.trigger_event + 1;
+		s->view.last.position = s->last->step - 1;
+		s->view.last.sent_at = s->last->sent_at;
+		s->view.last.deadline = s->last->next_deadline;
+		s->view.last.failed_at = s->last->failed_at;
+	}
+	return ILOG_OK;
+}
+
+/* --- sending pages ------------------------------------------------------------------ */
+
+static enum esc_reason
+reason_parse(const char *s)
+{
+	static const enum esc_reason all[] = { ESC_REASON_OPENED, ESC_REASON_REOPENED,
+		ESC_REASON_SEVERITY, ESC_REASON_TIMEOUT, ESC_REASON_FAILED, ESC_REASON_ACK_TIMEOUT,
+		ESC_REASON_MAINTENANCE_OVER };
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(s, esc_reason_name(all[i])) == 0)
+			return all[i];
+	return ESC_REASON_OPENED;
+}
+
+static void
+page_body(struct alerter *a, const struct snap *s, int64_t now, int64_t late_ms, char *buf,
+    size_t len)
+{
+	const struct esc_policy *p = &a->set->policy;
+	char evidence[MESSAGE_EVIDENCE_MAX + 1];
+	struct page_text t;
+	int step, round;
+
+	memset(&t, 0, sizeof(t));
+	message_evidence(s->evidence_body, evidence, sizeof(evidence));
+	esc_position_target(p, s->last->step - 1, &step, &round);
+	t.incident = &s->inc;
+	t.evidence = evidence;
+	t.runbook_base = a->set->runbook_base;
+	t.step = step;
+	t.round = round;
+	t.rounds = (int)p->repeat + 1;
+	t.nsteps = p->nsteps;
+	t.reason = reason_parse(s->reason);
+	t.prev_wait_ms = s->prev != NULL ? esc_position_wait(p, s->prev->step - 1) : 0;
+	t.prev_target = s->prev != NULL ? s->prev->target : "";
+	t.prev_detail = s->prev != NULL ? s->prev->detail : "";
+	t.ack_age_ms = s->view.ack_at > 0 ? now - s->view.ack_at : 0;
+	if (t.reason == ESC_REASON_ACK_TIMEOUT && s->inc.acked_at > 0)
+		t.ack_age_ms = now - s->inc.acked_at;
+	t.late_ms = late_ms;
+	message_page(&t, buf, len);
+}
+
+/* True if the newest page still wants to reach its target. */
+static bool
+page_pending(const struct snap *s)
+{
+	const struct ilog_page *p = s->last;
+
+	if (p == NULL || s->view.last.suppressed || p->failed_at != 0 || p->delivered_at != 0 ||
+	    s->inc.state == ILOG_STATE_RESOLVED)
+		return false;
+	/* Acknowledged since it was sent: nobody needs it any more. */
+	if (s->inc.state == ILOG_STATE_ACKNOWLEDGED && s->view.ack_event > s->view.last.event)
+		return false;
+	return true;
+}
+
+static void
+record_late(struct alerter *a, const struct snap *s, int64_t late_ms)
+{
+	char body[ILOG_TARGET_MAX + 128], err[ILOG_ERR_LEN];
+	json_t *j;
+	char *text;
+
+	if (s->late_recorded)
+		return;
+	j = json_pack("{s:I, s:s, s:I}", "page_id", (json_int_t)s->last->id, "target",
+	    s->last->target, "late_ms", (json_int_t)late_ms);
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return;
+	snprintf(body, sizeof(body), "%s", text);
+	free(text);
+	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_LATE, body, NULL, err,
+	    sizeof(err)) != ILOG_OK)
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a late page: %s", err);
+	mark_wrote(a);
+}
+
+/* Marks the newest page failed with detail; the next decision moves on. */
+static void
+fail_page(struct alerter *a, const struct snap *s, const char *detail)
+{
+	char err[ILOG_ERR_LEN];
+
+	if (ilog_page_mark(a->log, s->last->id, ILOG_PAGE_FAILED, ALERTER_ACTOR, detail, NULL, err,
+	    sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot mark page %" PRId64 " failed: %s", s->last->id, err);
+		return;
+	}
+	mark_wrote(a);
+	log_info("#%" PRId64 ": the page to %s failed: %s", s->inc.id, s->last->target, detail);
+}
+
+/*
+ * Sends the newest page if it is pending and not handed to this session yet.
+ * Returns true if the page was marked failed (the caller decides again).
+ */
+static bool
+transmit(struct alerter *a, const struct snap *s, int64_t now)
+{
+	const char *target = s->last->target;
+	bool room = strncmp(target, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) == 0;
+	const char *to = room ? target + strlen(ESC_ROOM_PREFIX) : target;
+	uint64_t session = xclient_session(a->xc);
+	char body[MESSAGE_MAX], id[ALERTER_ID_MAX];
+	struct sent *prior = sent_find(a, s->last->id);
+	int64_t late_ms = 0;
+
+	if (!page_pending(s) || xclient_state(a->xc) != XCLIENT_ONLINE ||
+	    (prior != NULL && prior->session == session))
+		return false;
+	if (!room && !jid_bare_valid(to)) {
+		fail_page(a, s, "not a JID (a rotation that no longer exists?)");
+		return true;
+	}
+	if (room) {
+		enum xclient_room rs = xclient_room_state(a->xc, to);
+		if (rs == XROOM_FAILED) {
+			fail_page(a, s, "the room could not be joined");
+			return true;
+		}
+		if (rs != XROOM_JOINED)
+			return false; /* joining: sent when the room answers */
+	} else if (xclient_presence_of(a->xc, to) == XPRESENCE_UNAVAILABLE) {
+		fail_page(a, s, "target offline");
+		return true;
+	}
+	if (now - s->last->sent_at > a->set->late_after_ms)
+		late_ms = now - s->last->sent_at;
+	page_body(a, s, now, late_ms, body, sizeof(body));
+	snprintf(id, sizeof(id), "mcalert-p%" PRId64 "-s%" PRIu64, s->last->id, session);
+	if (xclient_send(a->xc, to, room, id, body, !room) != 0)
+		return false;
+	sent_add(a, s->last->id, s->inc.id, session);
+	if (late_ms > 0) {
+		record_late(a, s, late_ms);
+		log_info("#%" PRId64 ": sent the page to %s late (%" PRId64 " ms)", s->inc.id, target,
+		    late_ms);
+	} else {
+		log_debug("#%" PRId64 ": sent the page to %s", s->inc.id, target);
+	}
+	return false;
+}
+
+/* Posts the newest page to the fallback webhook when XMPP has been down long enough. */
+static void
+fallback(struct alerter *a, const struct snap *s, int64_t now)
+{
+	char body[MESSAGE_MAX], err[ILOG_ERR_LEN], rec[ILOG_TARGET_MAX + 128];
+	json_t *j;
+	char *payload;
+	long status = 0;
+
+	if (!a->has_fallback || !page_pending(s) || s->fallback_done ||
+	    xclient_state(a->xc) == XCLIENT_ONLINE ||
+	    xclient_down_ms(a->xc) < a->set->fallback_after_ms)
+		return;
+	page_body(a, s, now, now - s->last->sent_at > a->set->late_after_ms ?
+	    now - s->last->sent_at : 0, body, sizeof(body));
+	j = json_pack("{s:s, s:I, s:I, s:s, s:i, s:s, s:s}", "text", body, "incident",
+	    (json_int_t)s->inc.id, "page_id", (json_int_t)s->last->id, "target", s->last->target,
+	    "step", s->last->step, "severity", ilog_severity_name(s->inc.severity), "title",
+	    s->inc.title);
+	payload = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (payload == NULL)
+		return;
+	if (fallback_post(&a->fb, payload, &status, err, sizeof(err)) != 0) {
+		free(payload);
+		LOG_LIMITED(LOG_LEVEL_WARN, "#%" PRId64 ": the fallback webhook failed: %s "
+		    "(retried at the next sweep)", s->inc.id, err);
+		return;
+	}
+	free(payload);
+	snprintf(rec, sizeof(rec), "{\"page_id\":%" PRId64 ",\"status\":%ld}", s->last->id,
+	    status);
+	j = json_loads(rec, 0, NULL);
+	if (j != NULL) {
+		json_object_set_new(j, "target", json_string(s->last->target));
+		payload = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (payload != NULL &&
+		    ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_FALLBACK, payload,
+		    NULL, err, sizeof(err)) != ILOG_OK)
+			LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a fallback page: %s", err);
+		free(payload);
+		mark_wrote(a);
+	}
+	log_info("#%" PRId64 ": the page for %s went to the fallback webhook (HTTP %ld)",
+	    s->inc.id, s->last->target, status);
+}
+
+/* --- deciding ----------------------------------------------------------------------- */
+
+/* Records a page decision. Returns the log's status. */
+static enum ilog_status
+record_page(struct alerter *a, const struct snap *s, const struct esc_decision *d, char *err,
+    size_t errlen)
+{
+	json_t *extra = json_pack("{s:i, s:i, s:s}", "position", d->position, "round", d->round,
+	    "reason", esc_reason_name(d->reason));
+	enum ilog_status st;
+	int64_t page_id = 0;
+	char *text;
+
+	if (extra == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ILOG_ERR_DB;
+	}
+	if (d->via[0] != '\0')
+		json_object_set_new(extra, "via", json_string(d->via));
+	if (d->suppressed) {
+		json_object_set_new(extra, "suppressed", json_true());
+		json_object_set_new(extra, "window", json_string(d->window));
+	}
+	text = json_dumps(extra, JSON_COMPACT);
+	json_decref(extra);
+	if (text == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return ILOG_ERR_DB;
+	}
+	st = ilog_page_escalate(a->log, s->inc.id, d->position + 1, d->target, d->deadline, text,
+	    ALERTER_ACTOR, &page_id, NULL, err, errlen);
+	free(text);
+	if (st == ILOG_OK) {
+		mark_wrote(a);
+		if (d->suppressed)
+			log_info("#%" PRId64 ": step %d for %s held by maintenance window '%s' "
+				 "(recorded, not sent)", s->inc.id, d->position + 1, d->target,
+			    d->window);
+		else
+			log_info("#%" PRId64 ": paging step %d (%s) -> %s", s->inc.id, d->position + 1,
+			    esc_reason_name(d->reason), d->target);
+	}
+	return st;
+}
+
+/* Brings one incident's escalation up to date at now. */
+static void
+reconcile(struct alerter *a, struct tracked *t, int64_t now)
+{
+	char err[ILOG_ERR_LEN];
+	struct esc_decision d;
+	struct snap s;
+	enum ilog_status st;
+	int n;
+
+	t->dirty = false;
+	for (n = 0; n < ALERTER_DECISIONS_MAX; n++) {
+		st = snap_load(a, t->id, &s, err, sizeof(err));
+		if (st == ILOG_ERR_NOT_FOUND || (st == ILOG_OK && s.inc.state == ILOG_STATE_RESOLVED)) {
+			snap_release(&s);
+			t->id = 0; /* the caller drops it */
+			return;
+		}
+		if (st != ILOG_OK) {
+			snap_release(&s);
+			LOG_LIMITED(LOG_LEVEL_ERR, "cannot read incident %" PRId64 ": %s", t->id, err);
+			t->wake_at = now + ALERTER_ERROR_RETRY_MS;
+			return;
+		}
+		if (s.pages.truncated) {
+			/* A guard against a runaway escalation, not a state that policies reach. */
+			LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 " has more than %d pages: no more are sent",
+			    t->id, ILOG_PAGES_MAX);
+			snap_release(&s);
+			t->wake_at = 0;
+			return;
+		}
+		if (s.last != NULL && transmit(a, &s, now)) {
+			snap_release(&s);
+			continue; /* the page failed: decide again */
+		}
+		fallback(a, &s, now);
+		esc_decide(&a->set->policy, &a->set->rotations, &a->ov, &s.view, now, &d);
+		if (d.action == ESC_PAGE) {
+			st = record_page(a, &s, &d, err, sizeof(err));
+			snap_release(&s);
+			if (st == ILOG_OK || st == ILOG_ERR_STATE)
+				continue; /* recorded (or resolved meanwhile): look again */
+			LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 ": cannot record a page: %s", t->id, err);
+			t->wake_at = now + ALERTER_ERROR_RETRY_MS;
+			return;
+		}
+		/* Keep the log's deadline equal to the decision's, for `mctl show`. */
+		if (s.last != NULL && s.last->next_deadline != d.deadline) {
+			if (ilog_page_set_deadline(a->log, s.last->id, d.deadline, err, sizeof(err)) !=
+			    ILOG_OK)
+				LOG_LIMITED(LOG_LEVEL_ERR, "cannot set a deadline: %s", err);
+			mark_wrote(a);
+		}
+		t->wake_at = d.deadline;
+		snap_release(&s);
+		return;
+	}
+	LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 ": %d decisions in a row; looking again later",
+	    t->id, ALERTER_DECISIONS_MAX);
+	t->wake_at = now + ALERTER_ERROR_RETRY_MS;
+}
+
+static void
+reconcile_due(struct alerter *a, int64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntracked;) {
+		struct tracked *t = &a->tracked[i];
+
+		if (t->dirty || (t->wake_at != 0 && now >= t->wake_at))
+			reconcile(a, t, now);
+		if (t->id == 0)
+			untrack(a, i);
+		else
+			i++;
+	}
+}
+
+/* --- notices, replies, test pages -------------------------------------------------- */
+
+static void
+send_text(struct alerter *a, const char *to, bool room, const char *text)
+{
+	char id[ALERTER_ID_MAX];
+
+	snprintf(id, sizeof(id), "mcalert-n%" PRIu64, ++a->msg_seq);
+	if (xclient_send(a->xc, to, room, id, text, false) != 0)
+		LOG_LIMITED(LOG_LEVEL_WARN, "a message to %s was not sent: offline", to);
+}
+
+static void
+queue_notice(struct alerter *a, const char *to, const char *body)
+{
+	struct notice *n;
+
+	if (xclient_state(a->xc) == XCLIENT_ONLINE) {
+		bool room = strncmp(to, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) == 0;
+		if (room && xclient_room_state(a->xc, to + strlen(ESC_ROOM_PREFIX)) != XROOM_JOINED)
+			goto queue;
+		send_text(a, room ? to + strlen(ESC_ROOM_PREFIX) : to, room, body);
+		return;
+	}
+queue:
+	if (a->nnotices == ALERTER_NOTICES_MAX) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "more than %d notices wait for the chat server; "
+		    "the oldest are dropped", ALERTER_NOTICES_MAX);
+		memmove(&a->notices[0], &a->notices[1], (ALERTER_NOTICES_MAX - 1) * sizeof(a->notices[0]));
+		a->nnotices--;
+	}
+	n = &a->notices[a->nnotices++];
+	snprintf(n->to, sizeof(n->to), "%s", to);
+	snprintf(n->body, sizeof(n->body), "%s", body);
+}
+
+static void
+flush_notices(struct alerter *a)
+{
+	size_t i, kept = 0;
+
+	if (xclient_state(a->xc) != XCLIENT_ONLINE)
+		return;
+	for (i = 0; i < a->nnotices; i++) {
+		struct notice *n = &a->notices[i];
+		bool room = strncmp(n->to, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) == 0;
+		const char *to = room ? n->to + strlen(ESC_ROOM_PREFIX) : n->to;
+
+		if (room && xclient_room_state(a->xc, to) == XROOM_JOINING) {
+			a->notices[kept++] = *n;
+			continue;
+		}
+		if (!room || xclient_room_state(a->xc, to) == XROOM_JOINED)
+			send_text(a, to, room, n->body);
+	}
+	a->nnotices = kept;
+}
+
+/* "#42 acknowledged by ..." to everyone paged for the incident but the actor. */
+static void
+notify(struct alerter *a, const struct ilog_event *ev, const char *verb)
+{
+	struct ilog_incident inc;
+	struct ilog_pages pages = { 0 };
+	char err[ILOG_ERR_LEN], body[MESSAGE_MAX];
+	const char *who = message_who(ev->actor);
+	size_t i, j;
+
+	if (ilog_incident_get(a->log, ev->incident_id, &inc, err, sizeof(err)) != ILOG_OK ||
+	    ilog_page_list(a->log, ev->incident_id, &pages, err, sizeof(err)) != ILOG_OK) {
+		ilog_pages_release(&pages);
+		return;
+	}
+	message_notice(inc.id, verb, ev->actor, inc.title, body, sizeof(body));
+	for (i = 0; i < pages.n; i++) {
+		const struct ilog_page *p = &pages.v[i];
+
+		if (jid_equal(p->target, who) || p->failed_at != 0)
+			continue;
+		for (j = 0; j < i; j++)
+			if (jid_equal(pages.v[j].target, p->target) && pages.v[j].failed_at == 0)
+				break;
+		if (j < i)
+			continue; /* once per target */
+		/* A page held by maintenance never reached anyone: no notice either. */
+		if (p->delivered_at == 0 && sent_find(a, p->id) == NULL &&
+		    strncmp(p->target, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) != 0)
+			continue;
+		queue_notice(a, p->target, body);
+	}
+	ilog_pages_release(&pages);
+}
+
+static void
+record_test(struct alerter *a, const struct test_page *t, const char *type, const char *detail)
+{
+	char err[ILOG_ERR_LEN];
+	json_t *j = json_pack("{s:I, s:s}", "request", (json_int_t)t->request, "target", t->target);
+	char *text;
+
+	if (j != NULL && detail != NULL)
+		json_object_set_new(j, "detail", json_string(detail));
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return;
+	if (ilog_event_append(a->log, 0, ALERTER_ACTOR, type, text, NULL, err, sizeof(err)) !=
+	    ILOG_OK)
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a test page: %s", err);
+	free(text);
+	mark_wrote(a);
+}
+
+static struct test_page *
+find_test(struct alerter *a, int64_t request)
+{
+	size_t i;
+
+	for (i = 0; i < a->ntests; i++)
+		if (a->tests[i].request == request)
+			return &a->tests[i];
+	return NULL;
+}
+
+static void
+queue_test(struct alerter *a, const struct ilog_event *ev)
+{
+	json_t *body = body_of(ev), *target = json_object_get(body, "target");
+	struct test_page t;
+
+	memset(&t, 0, sizeof(t));
+	t.request = ev->id;
+	t.requested_at = ev->at;
+	snprintf(t.actor, sizeof(t.actor), "%s", ev->actor);
+	if (!json_is_string(target) || !jid_bare_valid(json_string_value(target))) {
+		json_decref(body);
+		record_test(a, &t, ALERTER_EV_TEST_FAILED, "the request names no JID");
+		return;
+	}
+	snprintf(t.target, sizeof(t.target), "%s", json_string_value(target));
+	json_decref(body);
+	if (find_test(a, t.request) != NULL)
+		return;
+	if (a->ntests == ALERTER_TESTS_MAX) {
+		record_test(a, &t, ALERTER_EV_TEST_FAILED, "too many test pages at once");
+		return;
+	}
+	a->tests[a->ntests++] = t;
+}
+
+static void
+run_tests(struct alerter *a, int64_t now)
+{
+	char body[MESSAGE_MAX], id[ALERTER_ID_MAX];
+	uint64_t session = xclient_session(a->xc);
+	size_t i, kept = 0;
+
+	for (i = 0; i < a->ntests; i++) {
+		struct test_page *t = &a->tests[i];
+
+		if (!t->done && now - t->requested_at > ALERTER_TEST_MAX_AGE_MS) {
+			record_test(a, t, ALERTER_EV_TEST_FAILED, t->sent_session == 0 ?
+			    "the chat server was unreachable" : "no delivery receipt");
+			t->done = true;
+		}
+		if (t->done)
+			continue;
+		if (t->sent_session != session && xclient_state(a->xc) == XCLIENT_ONLINE) {
+			message_test_page(t->request, t->actor, body, sizeof(body));
+			snprintf(id, sizeof(id), "mcalert-t%" PRId64 "-s%" PRIu64, t->request, session);
+			if (xclient_send(a->xc, t->target, false, id, body, true) == 0) {
+				if (t->sent_session == 0)
+					record_test(a, t, ALERTER_EV_TEST_SENT, NULL);
+				t->sent_session = session;
+				log_info("test page %" PRId64 " sent to %s", t->request, t->target);
+			}
+		}
+		a->tests[kept++] = *t;
+	}
+	a->ntests = kept;
+}
+
+/* --- the log's events ---------------------------------------------------------------- */
+
+static void update_contacts(struct alerter *a);
+
+static void
+handle_event(struct alerter *a, const struct ilog_event *ev, int64_t now)
+{
+	char err[ILOG_ERR_LEN];
+	int rc;
+
+	if (ev->incident_id != 0)
+		mark_incident_dirty(a, ev->incident_id);
+	if (ev->incident_id != 0 && now - ev->at < ALERTER_NOTICE_MAX_AGE_MS) {
+		if (strcmp(ev->type, ILOG_EV_ACKED) == 0)
+			notify(a, ev, "acknowledged");
+		else if (strcmp(ev->type, ILOG_EV_RESOLVED) == 0)
+			notify(a, ev, "resolved");
+		return;
+	}
+	if (ev->incident_id != 0)
+		return;
+	if (strcmp(ev->type, ALERTER_EV_TEST) == 0) {
+		if (now - ev->at < ALERTER_TEST_MAX_AGE_MS)
+			queue_test(a, ev);
+		return;
+	}
+	rc = rotation_overrides_apply(&a->ov, ev, now, err, sizeof(err));
+	if (rc < 0)
+		LOG_LIMITED(LOG_LEVEL_WARN, "on-call override ignored: %s", err);
+	if (rc > 0) {
+		log_info("on-call override %s (event %" PRId64 " by %s)",
+		    strcmp(ev->type, ROTATION_EV_CANCEL) == 0 ? "cancelled" : "recorded", ev->id,
+		    ev->actor);
+		update_contacts(a);
+	}
+}
+
+static void
+tail(struct alerter *a, int64_t now)
+{
+	struct ilog_events evs = { 0 };
+	char err[ILOG_ERR_LEN];
+	int batches;
+	size_t i;
+
+	for (batches = 0; batches < 10; batches++) {
+		if (ilog_tail(a->log, a->cursor, 0, &evs, err, sizeof(err)) != ILOG_OK) {
+			LOG_LIMITED(LOG_LEVEL_ERR, "cannot read the log: %s", err);
+			break;
+		}
+		for (i = 0; i < evs.n; i++)
+			handle_event(a, &evs.v[i], now);
+		if (evs.n > 0) {
+			a->cursor = evs.v[evs.n - 1].id;
+			if (ilog_cursor_set(a->log, ALERTER_CONSUMER, a->cursor, err, sizeof(err)) !=
+			    ILOG_OK)
+				LOG_LIMITED(LOG_LEVEL_ERR, "cannot store the cursor: %s", err);
+		}
+		if (!evs.truncated)
+			break;
+	}
+	ilog_events_release(&evs);
+}
+
+/* Every unresolved incident of the log, tracked and dirty. */
+static void
+sweep(struct alerter *a)
+{
+	struct ilog_query q = { 0 };
+	struct ilog_incidents list = { 0 };
+	char err[ILOG_ERR_LEN];
+	size_t i;
+
+	if (ilog_incident_list(a->log, &q, &list, err, sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot list incidents: %s", err);
+		return;
+	}
+	for (i = 0; i < list.n; i++)
+		track(a, list.v[i].id);
+	mark_all_dirty(a);
+	ilog_incidents_release(&list);
+}
+
+/* --- chat commands ---------------------------------------------------------------- */
+
+static void
+reply(struct alerter *a, const char *to, const char *text)
+{
+	char id[ALERTER_ID_MAX];
+
+	snprintf(id, sizeof(id), "mcalert-r%" PRIu64, ++a->msg_seq);
+	xclient_send(a->xc, to, false, id, text, false);
+}
+
+static bool
+refuse(struct alerter *a, const char *bare, int64_t now)
+{
+	struct refusal *r = NULL;
+	size_t i, oldest = 0;
+
+	for (i = 0; i < a->nrefused; i++) {
+		if (jid_equal(a->refused[i].jid, bare)) {
+			r = &a->refused[i];
+			break;
+		}
+		if (a->refused[i].last_reply < a->refused[oldest].last_reply)
+			oldest = i;
+	}
+	if (r == NULL) {
+		log_warn("refused a command from %s: not an authorized JID (further attempts from "
+			 "it are not logged)", bare);
+		r = a->nrefused < ALERTER_REFUSED_MAX ? &a->refused[a->nrefused++] : &a->refused[oldest];
+		snprintf(r->jid, sizeof(r->jid), "%s", bare);
+		r->last_reply = 0;
+	}
+	if (r->last_reply != 0 && now - r->last_reply < ALERTER_REFUSAL_PERIOD_MS)
+		return false;
+	r->last_reply = now;
+	return true;
+}
+
+/* The incident of the sender's latest page among the unresolved ones, or 0. */
+static int64_t
+latest_page_for(struct alerter *a, const char *bare)
+{
+	struct ilog_pages pages = { 0 };
+	char err[ILOG_ERR_LEN];
+	int64_t best_at = 0, best = 0;
+	size_t i, j;
+
+	for (i = 0; i < a->ntracked; i++) {
+		if (ilog_page_list(a->log, a->tracked[i].id, &pages, err, sizeof(err)) != ILOG_OK)
+			continue;
+		for (j = 0; j < pages.n; j++) {
+			if (jid_equal(pages.v[j].target, bare) && pages.v[j].sent_at >= best_at) {
+				best_at = pages.v[j].sent_at;
+				best = pages.v[j].incident_id;
+			}
+		}
+	}
+	ilog_pages_release(&pages);
+	return best;
+}
+
+static void
+command_ack(struct alerter *a, const char *from, const char *actor, const struct command *c,
+    char *out, size_t len)
+{
+	char err[ILOG_ERR_LEN], bare[JID_MAX + 1], d[MESSAGE_DURATION_MAX], body[COMMAND_TEXT_MAX + 32];
+	struct snap s;
+	int64_t id = c->id;
+	enum ilog_status st;
+
+	jid_bare(from, bare, sizeof(bare));
+	if (id == 0 && (id = latest_page_for(a, bare)) == 0) {
+		snprintf(out, len, "You have no unresolved page. Say \"ack N\" for incident N.");
+		return;
+	}
+	st = snap_load(a, id, &s, err, sizeof(err));
+	if (st == ILOG_ERR_NOT_FOUND) {
+		snprintf(out, len, "There is no incident #%" PRId64 ".", id);
+	} else if (st != ILOG_OK) {
+		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
+	} else if (s.inc.state == ILOG_STATE_RESOLVED) {
+		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", id,
+		    message_who(s.inc.resolved_by));
+	} else if (s.inc.state == ILOG_STATE_OPEN) {
+		st = ilog_incident_ack(a->log, id, actor, c->message, NULL, err, sizeof(err));
+		mark_wrote(a);
+		if (st != ILOG_OK) {
+			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
+		} else {
+			message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
+			if (a->set->policy.ack_timeout_ms > 0)
+				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped. If it is still "
+				    "open in %s, it is paged again.", id, d);
+			else
+				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped.", id);
+			log_info("#%" PRId64 " acknowledged by %s", id, actor);
+		}
+	} else if (s.view.has_page && s.view.last.event > s.view.ack_event) {
+		/* Paged again after its ack timeout: this acknowledgement renews it. */
+		json_t *j = json_object();
+		char *text;
+		if (j != NULL && c->message[0] != '\0')
+			json_object_set_new(j, "message", json_string(c->message));
+		text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		snprintf(body, sizeof(body), "%s", text != NULL ? text : "{}");
+		free(text);
+		st = ilog_event_append(a->log, id, actor, ALERTER_EV_ACK_RENEWED, body, NULL, err,
+		    sizeof(err));
+		mark_wrote(a);
+		if (st != ILOG_OK)
+			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
+		else
+			snprintf(out, len, "#%" PRId64 " acknowledged again: paging stopped.", id);
+		log_info("#%" PRId64 " acknowledged again by %s", id, actor);
+	} else {
+		snprintf(out, len, "#%" PRId64 " is already acknowledged by %s.", id,
+		    message_who(s.inc.acked_by));
+	}
+	if (st != ILOG_ERR_NOT_FOUND)
+		snap_release(&s);
+	mark_incident_dirty(a, id);
+}
+
+static void
+command_resolve(struct alerter *a, const char *actor, const struct command *c, char *out,
+    size_t len)
+{
+	struct ilog_incident inc;
+	char err[ILOG_ERR_LEN];
+	enum ilog_status st = ilog_incident_get(a->log, c->id, &inc, err, sizeof(err));
+
+	if (st == ILOG_ERR_NOT_FOUND) {
+		snprintf(out, len, "There is no incident #%" PRId64 ".", c->id);
+		return;
+	}
+	if (st == ILOG_OK && inc.state == ILOG_STATE_RESOLVED) {
+		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", c->id,
+		    message_who(inc.resolved_by));
+		return;
+	}
+	if (st == ILOG_OK)
+		st = ilog_incident_resolve(a->log, c->id, actor, c->message, NULL, err, sizeof(err));
+	mark_wrote(a);
+	if (st != ILOG_OK) {
+		snprintf(out, len, "#%" PRId64 " could not be resolved: %s", c->id, err);
+		return;
+	}
+	snprintf(out, len, "#%" PRId64 " resolved.", c->id);
+	log_info("#%" PRId64 " resolved by %s", c->id, actor);
+	mark_incident_dirty(a, c->id);
+}
+
+/* Appends to out[len] at *used, cutting what does not fit. */
+static void __attribute__((format(printf, 4, 5)))
+add(char *out, size_t len, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *used, len - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
+}
+
+static void
+command_status(struct alerter *a, int64_t now, char *out, size_t len)
+{
+	char when[UTC_TEXT_MAX], d[MESSAGE_DURATION_MAX];
+	struct oncall now_oc, next_oc;
+	size_t used = 0, i, open = 0, acked = 0;
+
+	if (xclient_state(a->xc) == XCLIENT_ONLINE)
+		add(out, len, &used, "mcalert: online (session %" PRIu64 ")\n",
+		    xclient_session(a->xc));
+	for (i = 0; i < a->set->rotations.n; i++) {
+		const struct rotation *r = &a->set->rotations.v[i];
+		rotation_oncall(r, &a->ov, now, &now_oc);
+		rotation_oncall(r, &a->ov, now_oc.end, &next_oc);
+		utc_format(now_oc.end, when, sizeof(when));
+		add(out, len, &used, "On call (%s): %s%s until %s, then %s\n", r->name, now_oc.jid,
+		    now_oc.override_id != 0 ? " (override)" : "", when, next_oc.jid);
+	}
+	for (i = 0; i < a->ntracked; i++) {
+		struct ilog_incident inc;
+		char err[ILOG_ERR_LEN];
+		if (ilog_incident_get(a->log, a->tracked[i].id, &inc, err, sizeof(err)) != ILOG_OK)
+			continue;
+		if (inc.state == ILOG_STATE_OPEN)
+			open++;
+		else if (inc.state == ILOG_STATE_ACKNOWLEDGED)
+			acked++;
+	}
+	add(out, len, &used, "Incidents: %zu open, %zu acknowledged", open, acked);
+	message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
+	if (a->set->policy.ack_timeout_ms > 0)
+		add(out, len, &used, " (ack timeout %s)", d);
+}
+
+static void
+command_incidents(struct alerter *a, int64_t now, char *out, size_t len)
+{
+	struct ilog_query q = { 0 };
+	struct ilog_incidents list = { 0 };
+	struct ilog_pages pages = { 0 };
+	char err[ILOG_ERR_LEN], d[MESSAGE_DURATION_MAX];
+	size_t used = 0, i;
+
+	q.limit = ALERTER_LIST_SHOWN;
+	if (ilog_incident_list(a->log, &q, &list, err, sizeof(err)) != ILOG_OK) {
+		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
+		return;
+	}
+	if (list.n == 0)
+		add(out, len, &used, "No unresolved incidents.");
+	for (i = 0; i < list.n; i++) {
+		const struct ilog_incident *inc = &list.v[i];
+		add(out, len, &used, "%s#%" PRId64 " %s %s: %s", i > 0 ? "\n" : "", inc->id,
+		    ilog_severity_name(inc->severity), ilog_state_name(inc->state), inc->title);
+		if (inc->cluster[0] != '\0')
+			add(out, len, &used, " [%s]", inc->cluster);
+		if (ilog_page_list(a->log, inc->id, &pages, err, sizeof(err)) == ILOG_OK &&
+		    pages.n > 0) {
+			const struct ilog_page *p = &pages.v[pages.n - 1];
+			add(out, len, &used, " - step %d -> %s", p->step, p->target);
+			if (p->next_deadline > now) {
+				message_duration(p->next_deadline - now, d, sizeof(d));
+				add(out, len, &used, ", next in %s", d);
+			}
+		}
+	}
+	if (list.truncated)
+		add(out, len, &used, "\n(more: see mctl incidents)");
+	ilog_pages_release(&pages);
+	ilog_incidents_release(&list);
+}
+
+static void
+on_chat(void *arg, const char *from, const char *body)
+{
+	struct alerter *a = arg;
+	char bare[JID_MAX + 1], actor[ILOG_ACTOR_MAX + 1], out[ALERTER_REPLY_MAX];
+	int64_t now = ilog_now(a->log);
+	struct command c;
+
+	if (jid_bare(from, bare, sizeof(bare)) != 0)
+		return;
+	if (!settings_authorized(a->set, bare)) {
+		if (refuse(a, bare, now))
+			reply(a, from, "Sorry, you are not allowed to give mcalert commands. "
+				       "Ask the on-call team to add your address.");
+		return;
+	}
+	command_parse(body, &c);
+	if (strlen(bare) + 5 > ILOG_ACTOR_MAX) {
+		reply(a, from, "Your address is too long for the incident log; use mctl.");
+		return;
+	}
+	snprintf(actor, sizeof(actor), "xmpp:%s", bare);
+	out[0] = '\0';
+	switch (c.verb) {
+	case COMMAND_ACK:
+		command_ack(a, from, actor, &c, out, sizeof(out));
+		break;
+	case COMMAND_RESOLVE:
+		command_resolve(a, actor, &c, out, sizeof(out));
+		break;
+	case COMMAND_STATUS:
+		command_status(a, now, out, sizeof(out));
+		break;
+	case COMMAND_INCIDENTS:
+		command_incidents(a, now, out, sizeof(out));
+		break;
+	case COMMAND_HELP:
+		snprintf(out, sizeof(out), "%s", command_help());
+		break;
+	case COMMAND_EMPTY:
+		return;
+	case COMMAND_BAD:
+		snprintf(out, sizeof(out), "%s. Say \"help\" for the commands.", c.error);
+		break;
+	case COMMAND_TOO_LONG:
+		snprintf(out, sizeof(out), "That message is too long for a command.");
+		break;
+	case COMMAND_UNKNOWN:
+		snprintf(out, sizeof(out), "Unknown command \"%s\". Say \"help\" for the commands.",
+		    c.word);
+		break;
+	}
+	reply(a, from, out);
+}
+
+/* --- XMPP events ------------------------------------------------------------------- */
+
+static void
+on_online(void *arg)
+{
+	struct alerter *a = arg;
+
+	log_info("connected to the chat server as %s (session %" PRIu64 ")", a->set->jid,
+	    xclient_session(a->xc));
+	a->fallback_armed = false;
+	mark_all_dirty(a);
+}
+
+static void
+on_offline(void *arg, const char *why)
+{
+	struct alerter *a = arg;
+
+	log_warn("lost the chat server: %s; reconnecting", why);
+	(void)a;
+}
+
+static void
+mark_page(struct alerter *a, const char *id, enum ilog_page_mark mark, const char *from,
+    const char *detail)
+{
+	char actor[ILOG_ACTOR_MAX + 1], bare[JID_MAX + 1], err[ILOG_ERR_LEN];
+	int64_t page = id_number(id, 'p'), request = id_number(id, 't');
+	struct test_page *t;
+	struct sent *s;
+
+	if (page > 0) {
+		if (jid_bare(from, bare, sizeof(bare)) != 0 || strlen(bare) + 5 > ILOG_ACTOR_MAX)
+			snprintf(actor, sizeof(actor), "%s", ALERTER_ACTOR);
+		else
+			snprintf(actor, sizeof(actor), "xmpp:%s", bare);
+		if (ilog_page_mark(a->log, page, mark, actor, detail, NULL, err, sizeof(err)) !=
+		    ILOG_OK)
+			LOG_LIMITED(LOG_LEVEL_WARN, "cannot mark page %" PRId64 ": %s", page, err);
+		mark_wrote(a);
+		if ((s = sent_find(a, page)) != NULL)
+			mark_incident_dirty(a, s->incident_id);
+		if (mark == ILOG_PAGE_FAILED)
+			log_info("page %" PRId64 " to %s failed: %s", page, from, detail);
+		return;
+	}
+	if (request > 0 && (t = find_test(a, request)) != NULL && !t->done &&
+	    mark != ILOG_PAGE_DISPLAYED) {
+		record_test(a, t, mark == ILOG_PAGE_DELIVERED ? ALERTER_EV_TEST_DELIVERED :
+		    ALERTER_EV_TEST_FAILED, detail);
+		t->done = true;
+		log_info("test page %" PRId64 " to %s %s", request, t->target,
+		    mark == ILOG_PAGE_DELIVERED ? "delivered" : "failed");
+	}
+}
+
+static void
+on_receipt(void *arg, const char *from, const char *id)
+{
+	mark_page(arg, id, ILOG_PAGE_DELIVERED, from, NULL);
+}
+
+static void
+on_displayed(void *arg, const char *from, const char *id)
+{
+	mark_page(arg, id, ILOG_PAGE_DISPLAYED, from, NULL);
+}
+
+static void
+on_bounce(void *arg, const char *from, const char *id, const char *condition)
+{
+	char detail[128];
+
+	snprintf(detail, sizeof(detail), "bounced: %s", condition);
+	mark_page(arg, id, ILOG_PAGE_FAILED, from, detail);
+}
+
+static void
+on_room_echo(void *arg, const char *room, const char *id)
+{
+	char from[JID_MAX + 1];
+
+	snprintf(from, sizeof(from), "%s", room);
+	mark_page(arg, id, ILOG_PAGE_DELIVERED, from, NULL);
+}
+
+static void
+on_presence(void *arg, const char *bare, enum xclient_presence p)
+{
+	struct alerter *a = arg;
+
+	log_debug("presence of %s: %s", bare, p == XPRESENCE_AVAILABLE ? "available" :
+	    p == XPRESENCE_UNAVAILABLE ? "unavailable" : "unknown");
+	if (p == XPRESENCE_UNAVAILABLE)
+		mark_all_dirty(a);
+}
+
+static void
+on_room_state(void *arg, const char *room, enum xclient_room st, const char *why)
+{
+	struct alerter *a = arg;
+
+	if (st == XROOM_JOINED)
+		log_info("joined room %s", room);
+	else if (st == XROOM_FAILED)
+		log_warn("room %s: %s", room, why != NULL ? why : "failed");
+	if (st == XROOM_JOINED || st == XROOM_FAILED)
+		mark_all_dirty(a);
+}
+
+/* --- setup --------------------------------------------------------------------------- */
+
+/* Everyone whose presence matters and the rooms to be in. */
+static void
+update_contacts(struct alerter *a)
+{
+	const char *contacts[XCLIENT_CONTACTS_MAX], *rooms[XCLIENT_ROOMS_MAX];
+	const struct alerter_settings *s = a->set;
+	size_t nc = 0, nr = 0, i, j;
+
+#define ADD_CONTACT(j_)                                             \
+	do {                                                        \
+		if (nc < XCLIENT_CONTACTS_MAX)                      \
+			contacts[nc++] = (j_);                      \
+	} while (0)
+	for (i = 0; i < s->rotations.n; i++)
+		for (j = 0; j < s->rotations.v[i].nmembers; j++)
+			ADD_CONTACT(s->rotations.v[i].members[j]);
+	for (i = 0; i < s->nauthorized; i++)
+		ADD_CONTACT(s->authorized[i]);
+	for (i = 0; i < a->ov.n; i++)
+		ADD_CONTACT(a->ov.v[i].jid);
+	for (i = 0; i <= s->policy.nsteps; i++) {
+		const struct esc_target *t = i < s->policy.nsteps ? &s->policy.steps[i].target :
+				       s->policy.has_final ? &s->policy.final : NULL;
+		if (t == NULL)
+			continue;
+		if (t->kind == ESC_TARGET_JID)
+			ADD_CONTACT(t->name);
+		else if (t->kind == ESC_TARGET_ROOM && nr < XCLIENT_ROOMS_MAX)
+			rooms[nr++] = t->name;
+	}
+#undef ADD_CONTACT
+	xclient_set_contacts(a->xc, contacts, nc);
+	xclient_set_rooms(a->xc, rooms, nr);
+}
+
+static struct xclient *
+make_client(struct alerter *a, char *err, size_t errlen)
+{
+	const struct alerter_settings *s = a->set;
+	struct xclient_options o = { s->jid, s->password, s->resource, s->nick, s->server_host,
+		s->server_port, s->tls, s->tls_insecure, s->tls_ca, s->reconnect_min_ms,
+		s->reconnect_max_ms, s->ping_interval_ms, s->ping_timeout_ms, a->debug };
+	struct xclient_events ev = { a, on_online, on_offline, on_receipt, on_displayed,
+		on_bounce, on_room_echo, on_chat, on_presence, on_room_state };
+
+	return xclient_new(&o, &ev, err, errlen);
+}
+
+static int
+start_intake(struct alerter *a, char *err, size_t errlen)
+{
+	if (!a->set->has_intake)
+		return 0;
+	a->intake = intake_start(a->base, &a->set->intake,
+	    a->set->has_intake_token ? a->set->intake_token : NULL, a->log, err, errlen);
+	return a->intake != NULL ? 0 : -1;
+}
+
+static int
+start_fallback(struct alerter *a, char *err, size_t errlen)
+{
+	a->has_fallback = false;
+	if (a->set->fallback_url[0] == '\0')
+		return 0;
+	if (fallback_init(&a->fb, a->set->fallback_url, a->set->fallback_timeout_ms, err,
+	    errlen) != 0)
+		return -1;
+	a->has_fallback = true;
+	return 0;
+}
+
+struct alerter *
+alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
+{
+	struct alerter *a = calloc(1, sizeof(*a));
+	char lerr[ILOG_ERR_LEN];
+
+	if (a == NULL) {
+		snprintf(err, errlen, "out of memory");
+		settings_release(set);
+		free(set);
+		return NULL;
+	}
+	a->set = set;
+	a->debug = debug;
+	a->tracked = calloc(ALERTER_TRACKED_MAX, sizeof(*a->tracked));
+	a->sent = calloc(ALERTER_SENT_MAX, sizeof(*a->sent));
+	a->notices = calloc(ALERTER_NOTICES_MAX, sizeof(*a->notices));
+	a->refused = calloc(ALERTER_REFUSED_MAX, sizeof(*a->refused));
+	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->refused == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((a->log = ilog_open(set->db_path, NULL, lerr, sizeof(lerr))) == NULL) {
+		snprintf(err, errlen, "cannot open the incident log %s: %s", set->db_path, lerr);
+		goto fail;
+	}
+	if ((a->base = event_base_new()) == NULL) {
+		snprintf(err, errlen, "cannot create an event base");
+		goto fail;
+	}
+	if (start_intake(a, err, errlen) != 0 || start_fallback(a, err, errlen) != 0)
+		goto fail;
+	if ((a->xc = make_client(a, err, errlen)) == NULL)
+		goto fail;
+	return a;
+fail:
+	alerter_free(a);
+	return NULL;
+}
+
+void
+alerter_free(struct alerter *a)
+{
+	if (a == NULL)
+		return;
+	xclient_free(a->xc);
+	intake_stop(a->intake);
+	if (a->base != NULL)
+		event_base_free(a->base);
+	if (a->has_fallback)
+		fallback_release(&a->fb);
+	ilog_close(a->log);
+	rotation_overrides_release(&a->ov);
+	if (a->set != NULL) {
+		settings_release(a->set);
+		free(a->set);
+	}
+	free(a->tracked);
+	free(a->sent);
+	free(a->notices);
+	free(a->refused);
+	free(a);
+}
+
+/* The connection settings differ: the client must be made again. */
+static bool
+connection_changed(const struct alerter_settings *x, const struct alerter_settings *y)
+{
+	return strcmp(x->jid, y->jid) != 0 || strcmp(x->password, y->password) != 0 ||
+	       strcmp(x->resource, y->resource) != 0 || strcmp(x->nick, y->nick) != 0 ||
+	       strcmp(x->server_host, y->server_host) != 0 || x->server_port != y->server_port ||
+	       x->tls != y->tls || x->tls_insecure != y->tls_insecure ||
+	       strcmp(x->tls_ca, y->tls_ca) != 0 || x->reconnect_min_ms != y->reconnect_min_ms ||
+	       x->reconnect_max_ms != y->reconnect_max_ms ||
+	       x->ping_interval_ms != y->ping_interval_ms ||
+	       x->ping_timeout_ms != y->ping_timeout_ms;
+}
+
+static void
+reload(struct alerter *a, const char *path)
+{
+	struct alerter_settings *n = calloc(1, sizeof(*n)), *old = a->set;
+	struct config_errors errs = { 0 };
+	char err[256];
+	size_t i;
+
+	if (n == NULL) {
+		log_err("reload: out of memory; the running configuration stays");
+		return;
+	}
+	if (settings_load(n, path, &errs) != 0) {
+		for (i = 0; i < errs.n; i++)
+			log_err("%s", errs.msgs[i]);
+		log_err("reload: %s has errors; the running configuration stays", path);
+		config_errors_release(&errs);
+		free(n);
+		return;
+	}
+	config_errors_release(&errs);
+	if (strcmp(n->db_path, old->db_path) != 0 || n->has_intake != old->has_intake ||
+	    strcmp(n->intake.text, old->intake.text) != 0)
+		log_warn("reload: a new database or intake address takes a restart; "
+			 "the running ones stay");
+	snprintf(n->db_path, sizeof(n->db_path), "%s", old->db_path);
+	n->has_intake = old->has_intake;
+	n->intake = old->intake;
+	if (connection_changed(old, n)) {
+		struct xclient *fresh;
+		a->set = n;
+		if ((fresh = make_client(a, err, sizeof(err))) == NULL) {
+			a->set = old;
+			log_err("reload: %s; the running configuration stays", err);
+			settings_release(n);
+			free(n);
+			return;
+		}
+		xclient_free(a->xc);
+		a->xc = fresh;
+	}
+	a->set = n;
+	if (a->has_fallback)
+		fallback_release(&a->fb);
+	if (start_fallback(a, err, sizeof(err)) != 0)
+		log_err("reload: fallback: %s", err);
+	/* The intake listener borrows the token: it now lives in n. */
+	if (a->intake != NULL) {
+		intake_stop(a->intake);
+		a->intake = NULL;
+		if (start_intake(a, err, sizeof(err)) != 0)
+			log_err("reload: intake: %s", err);
+	}
+	settings_release(old);
+	free(old);
+	update_contacts(a);
+	mark_all_dirty(a);
+	log_info("configuration reloaded");
+}
+
+int
+alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_t *reload_flag,
+    const char *config_path)
+{
+	char err[ILOG_ERR_LEN];
+	bool changed;
+	int64_t now, last_id;
+
+	if (ilog_cursor_get(a->log, ALERTER_CONSUMER, &a->cursor, err, sizeof(err)) != ILOG_OK) {
+		log_err("cannot read the cursor: %s", err);
+		return 1;
+	}
+	if (a->cursor == 0) {
+		/* First start: the history is not news. Unresolved incidents are found by
+		 * the sweep below; old acknowledgements need no notices. */
+		if (ilog_last_event_id(a->log, &last_id, err, sizeof(err)) != ILOG_OK ||
+		    ilog_cursor_set(a->log, ALERTER_CONSUMER, last_id, err, sizeof(err)) != ILOG_OK) {
+			log_err("cannot start the cursor: %s", err);
+			return 1;
+		}
+		a->cursor = last_id;
+	}
+	now = ilog_now(a->log);
+	if (rotation_overrides_read(a->log, now, &a->ov, err, sizeof(err)) != 0)
+		log_err("cannot read the on-call overrides: %s", err);
+	update_contacts(a);
+	sweep(a);
+	a->next_sweep = now + ALERTER_SWEEP_MS;
+	log_info("started: %zu unresolved incidents, cursor at event %" PRId64, a->ntracked,
+	    a->cursor);
+	while (!*stop) {
+		if (*reload_flag) {
+			*reload_flag = 0;
+			reload(a, config_path);
+		}
+		xclient_run(a->xc, ALERTER_TICK_MS);
+		event_base_loop(a->base, EVLOOP_NONBLOCK);
+		now = ilog_now(a->log);
+		changed = false;
+		if (ilog_changed(a->log, &changed, err, sizeof(err)) != ILOG_OK)
+			LOG_LIMITED(LOG_LEVEL_ERR, "cannot poll the log: %s", err);
+		if (changed || a->wrote || now >= a->next_tail) {
+			a->wrote = false;
+			a->next_tail = now + ALERTER_TAIL_POLL_MS;
+			tail(a, now);
+		}
+		if (now >= a->next_sweep) {
+			a->next_sweep = now + ALERTER_SWEEP_MS;
+			sweep(a);
+		}
+		if (!a->fallback_armed && a->has_fallback &&
+		    xclient_down_ms(a->xc) >= a->set->fallback_after_ms) {
+			a->fallback_armed = true;
+			log_warn("the chat server has been unreachable for %" PRId64 " ms: pages go "
+				 "to the fallback webhook", xclient_down_ms(a->xc));
+			mark_all_dirty(a);
+		}
+		reconcile_due(a, now);
+		flush_notices(a);
+		run_tests(a, now);
+	}
+	log_info("stopping");
+	return 0;
+}
