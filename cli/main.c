@@ -28,6 +28,9 @@ static const struct mctl_command commands[] = {
 	{ "drain", cmd_drain, "NODE | --cluster C on|off", "refuse new clients / accept again" },
 	{ "rebalance", cmd_rebalance, "NODE | --cluster C [--shed N]",
 	    "close connections above the mean" },
+	{ "oncall", cmd_oncall, "[override JID --until T | cancel ID]",
+	    "who is on call now and next; overrides" },
+	{ "page", cmd_page, "--test JID [--wait D]", "send a test page through mcalert" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

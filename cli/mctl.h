@@ -55,6 +55,8 @@ int cmd_log(struct mctl *ctx, int argc, char **argv);       /* cmd_log.c */
 int cmd_flush(struct mctl *ctx, int argc, char **argv);     /* cmd_node.c */
 int cmd_drain(struct mctl *ctx, int argc, char **argv);
 int cmd_rebalance(struct mctl *ctx, int argc, char **argv);
+int cmd_oncall(struct mctl *ctx, int argc, char **argv);    /* cmd_oncall.c */
+int cmd_page(struct mctl *ctx, int argc, char **argv);
 
 /*
  * The incident log as mctl opens it (cli/logdb.c): --db, else [log] path in the
