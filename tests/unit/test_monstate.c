@@ -1,0 +1,199 @@
+/*
+ * Unit tests of lib/monstate: the monitor's view round-trips through its file, is
+ * replaced atomically, and a reader refuses what is not a view of this version
+ * (malformed JSON, wrong types, strings too long for their buffers, too many nodes).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "monstate.h"
+
+static void
+fill(struct monstate *st)
+{
+	assert_int_equal(monstate_alloc(st, 1, 2, NULL, 0), 0);
+	st->written_at = 1700000000123;
+	st->pid = 4242;
+	st->interval_ms = 1000;
+	st->tail_threshold_us = 5000;
+	snprintf(st->clusters[0].name, sizeof(st->clusters[0].name), "c1");
+	snprintf(st->clusters[0].title, sizeof(st->clusters[0].title), "US \"East\" \\ 1");
+	snprintf(st->clusters[0].storm, sizeof(st->clusters[0].storm), "firing");
+	snprintf(st->clusters[0].storm_severity, sizeof(st->clusters[0].storm_severity), "major");
+	st->clusters[0].in_storm = 1;
+	st->clusters[0].involved = 2;
+	for (int i = 0; i < 2; i++) {
+		struct monstate_node *n = &st->nodes[i];
+		snprintf(n->name, sizeof(n->name), "n%d", i + 1);
+		snprintf(n->cluster, sizeof(n->cluster), "c1");
+		n->up = i == 0;
+		n->polled = true;
+		n->poll_ok = i == 0;
+		snprintf(n->poll_error, sizeof(n->poll_error), "%s",
+		    i == 0 ? "" : "connect: Connection refused");
+		n->connections = 1234;
+		n->rate_known = true;
+		n->new_connections_per_second = 12.5;
+		n->probes = 95;
+		n->p50_us = 210;
+		n->p99_us = 14800;
+		n->slow_fraction = 0.156;
+		snprintf(n->storm, sizeof(n->storm), "ok");
+		snprintf(n->storm_severity, sizeof(n->storm_severity), "none");
+		snprintf(n->tail, sizeof(n->tail), "firing");
+		snprintf(n->tail_severity, sizeof(n->tail_severity), "critical");
+		snprintf(n->down, sizeof(n->down), i == 0 ? "ok" : "firing");
+		snprintf(n->down_severity, sizeof(n->down_severity), i == 0 ? "none" : "major");
+		n->last_probe_ok_at = 1700000000000;
+	}
+}
+
+static void
+a_view_round_trips_through_its_file(void **state)
+{
+	struct monstate out = { 0 }, in = { 0 };
+	char dir[] = "/tmp/test_monstate.XXXXXX", path[64], tmp[72], err[256];
+	struct stat sb;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mcmon.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fill(&out);
+	assert_int_equal(monstate_write(path, &out, err, sizeof(err)), 0);
+	assert_int_equal(stat(tmp, &sb), -1); /* no temporary file left behind */
+	assert_int_equal(monstate_read(path, &in, err, sizeof(err)), 0);
+	assert_int_equal(in.written_at, out.written_at);
+	assert_int_equal(in.pid, 4242);
+	assert_int_equal(in.interval_ms, 1000);
+	assert_int_equal(in.tail_threshold_us, 5000);
+	assert_int_equal(in.nclusters, 1);
+	assert_memory_equal(&in.clusters[0], &out.clusters[0], sizeof(in.clusters[0]));
+	assert_int_equal(in.nnodes, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(in.nodes[i].name, out.nodes[i].name);
+		assert_int_equal(in.nodes[i].up, out.nodes[i].up);
+		assert_string_equal(in.nodes[i].poll_error, out.nodes[i].poll_error);
+		assert_true(in.nodes[i].new_connections_per_second == 12.5);
+		assert_true(in.nodes[i].slow_fraction > 0.1559 && in.nodes[i].slow_fraction < 0.1561);
+		assert_int_equal(in.nodes[i].p99_us, 14800);
+		assert_string_equal(in.nodes[i].down_severity, out.nodes[i].down_severity);
+		assert_int_equal(in.nodes[i].last_probe_ok_at, 1700000000000);
+	}
+	/* Rewriting replaces it whole. */
+	out.nnodes = 1;
+	assert_int_equal(monstate_write(path, &out, err, sizeof(err)), 0);
+	assert_int_equal(monstate_read(path, &in, err, sizeof(err)), 0);
+	assert_int_equal(in.nnodes, 1);
+	out.nnodes = 2;
+	monstate_release(&in);
+	monstate_release(&out);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void
+a_write_into_a_missing_directory_fails_and_leaves_nothing(void **state)
+{
+	struct monstate st = { 0 };
+	char err[256];
+
+	(void)state;
+	fill(&st);
+	assert_int_equal(monstate_write("/nonexistent-dir/mcmon.json", &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent-dir/mcmon.json.tmp"));
+	monstate_release(&st);
+}
+
+static void
+a_reader_refuses_what_is_not_a_view(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *why;
+	} bad[] = {
+		{ "", "not JSON" },
+		{ "[]", "not a JSON object" },
+		{ "{\"version\":2}", "version 2 is not 1" },
+		{ "{\"version\":1}", "written_at" },
+		{ "{\"version\":1,\"written_at\":1,\"pid\":1,\"interval_ms\":1,"
+		  "\"tail_threshold_us\":1,\"clusters\":{},\"nodes\":[]}", "must be arrays" },
+		{ "{\"version\":1,\"written_at\":1,\"pid\":1,\"interval_ms\":1,"
+		  "\"tail_threshold_us\":1,\"clusters\":[7],\"nodes\":[]}", "clusters[0]" },
+		{ "{\"version\":1,\"written_at\":1,\"pid\":1,\"interval_ms\":1,"
+		  "\"tail_threshold_us\":-1,\"clusters\":[],\"nodes\":[]}", "tail_threshold_us" },
+		{ "{\"version\":1,\"written_at\":1,\"pid\":1,\"interval_ms\":1,"
+		  "\"tail_threshold_us\":1,\"clusters\":[],\"nodes\":[{\"name\":\"n1\"}]}",
+		  "nodes[0].cluster" },
+		{ "{\"version\":1,\"version\":1}", "not JSON" },
+	};
+	struct monstate st = { 0 };
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (monstate_parse(bad[i].text, strlen(bad[i].text), &st, err, sizeof(err)) != -1)
+			fail_msg("case %zu parsed", i);
+		if (strstr(err, bad[i].why) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, err, bad[i].why);
+		assert_int_equal(st.nnodes, 0);
+		assert_null(st.nodes);
+	}
+}
+
+static void
+strings_too_long_and_numbers_out_of_range_are_refused(void **state)
+{
+	struct monstate out = { 0 }, in = { 0 };
+	char err[256], *text, *p, *mutated;
+	size_t len;
+
+	(void)state;
+	fill(&out);
+	text = monstate_format(&out);
+	assert_non_null(text);
+	assert_int_equal(monstate_parse(text, strlen(text), &in, err, sizeof(err)), 0);
+	/* A name longer than MONSTATE_NAME_MAX. */
+	len = strlen(text) + 200;
+	mutated = malloc(len);
+	p = strstr(text, "\"name\":\"n1\"");
+	assert_non_null(p);
+	snprintf(mutated, len, "%.*s\"name\":\"%070d\"%s", (int)(p - text), text, 1,
+	    p + strlen("\"name\":\"n1\""));
+	assert_int_equal(monstate_parse(mutated, strlen(mutated), &in, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nodes[0].name: expected a string of at most 64 bytes"));
+	/* A slow fraction above 1. */
+	p = strstr(text, "\"slow_fraction\":");
+	snprintf(mutated, len, "%.*s\"slow_fraction\":1.5,%s", (int)(p - text), text,
+	    strchr(p, ',') + 1);
+	assert_int_equal(monstate_parse(mutated, strlen(mutated), &in, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "slow_fraction"));
+	free(mutated);
+	free(text);
+	monstate_release(&out);
+	monstate_release(&in);
+	/* More nodes than the maximum. */
+	assert_int_equal(monstate_alloc(&out, 1, MONSTATE_NODES_MAX + 1, err, sizeof(err)), -1);
+	assert_null(out.nodes);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_view_round_trips_through_its_file),
+		cmocka_unit_test(a_write_into_a_missing_directory_fails_and_leaves_nothing),
+		cmocka_unit_test(a_reader_refuses_what_is_not_a_view),
+		cmocka_unit_test(strings_too_long_and_numbers_out_of_range_are_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
