@@ -45,6 +45,7 @@
 #define ALERTER_REFUSAL_PERIOD_MS 60000
 #define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
 #define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
+#define ALERTER_SETTLE_MS 2000        /* after connecting, presence may still arrive */
 #define ALERTER_LIST_SHOWN 20         /* incidents listed by the chat command */
 #define ALERTER_ID_MAX 64
 #define ALERTER_REPLY_MAX 4096
@@ -95,6 +96,7 @@ struct alerter {
 	bool wrote;                   /* our own writes: data_version does not show them */
 	int64_t next_tail, next_sweep;
 	bool fallback_armed;
+	int64_t settle_until;         /* until then, a target of unknown presence waits */
 
 	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
 	size_t ntracked;
@@ -475,9 +477,17 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 		}
 		if (rs != XROOM_JOINED)
 			return false; /* joining: sent when the room answers */
-	} else if (xclient_presence_of(a->xc, to) == XPRESENCE_UNAVAILABLE) {
-		fail_page(a, s, "target offline");
-		return true;
+	} else {
+		enum xclient_presence pr = xclient_presence_of(a->xc, to);
+		/* Just connected: after a server restart everyone reconnects at once, and
+		 * the first word on a target's presence may be a moment old. Give it that
+		 * moment rather than fail the page for nothing. */
+		if (pr != XPRESENCE_AVAILABLE && now < a->settle_until)
+			return false;
+		if (pr == XPRESENCE_UNAVAILABLE) {
+			fail_page(a, s, "target offline");
+			return true;
+		}
 	}
 	if (now - s->last->sent_at > a->set->late_after_ms)
 		late_ms = now - s->last->sent_at;
@@ -1240,6 +1250,7 @@ on_online(void *arg)
 	log_info("connected to the chat server as %s (session %" PRIu64 ")", a->set->jid,
 	    xclient_session(a->xc));
 	a->fallback_armed = false;
+	a->settle_until = ilog_now(a->log) + ALERTER_SETTLE_MS;
 	mark_all_dirty(a);
 }
 
@@ -1323,7 +1334,7 @@ on_presence(void *arg, const char *bare, enum xclient_presence p)
 
 	log_debug("presence of %s: %s", bare, p == XPRESENCE_AVAILABLE ? "available" :
 	    p == XPRESENCE_UNAVAILABLE ? "unavailable" : "unknown");
-	if (p == XPRESENCE_UNAVAILABLE)
+	if (p != XPRESENCE_UNKNOWN)
 		mark_all_dirty(a);
 }
 
@@ -1606,6 +1617,10 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 			a->fallback_armed = true;
 			log_warn("the chat server has been unreachable for %" PRId64 " ms: pages go "
 				 "to the fallback webhook", xclient_down_ms(a->xc));
+			mark_all_dirty(a);
+		}
+		if (a->settle_until != 0 && now >= a->settle_until) {
+			a->settle_until = 0;
 			mark_all_dirty(a);
 		}
 		reconcile_due(a, now);

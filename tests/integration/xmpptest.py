@@ -142,6 +142,13 @@ class Engineer:
         self.client.connect(address=("127.0.0.1", self.port), use_ssl=False,
                             force_starttls=False, disable_starttls=True)
         self.loop.run_forever()
+        # Let slixmpp's own tasks end before the loop closes, quietly.
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.close()
 
     def start(self, timeout=15):
         self.thread.start()

@@ -1,0 +1,389 @@
+"""mcalert against a private Prosody, with slixmpp clients playing the engineers.
+
+One Prosody serves the whole module (accounts are registered once); each test has its
+own incident log, configuration and mcalert. Waits in the configurations are seconds,
+so each test takes a few seconds; every wait here is bounded.
+"""
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import Procs, binary, free_port, wait_port
+from xmpptest import (MUC, Engineer, Log, Prosody, jid, start_mcalert, wait_log_line,
+                      write_config)
+
+USERS = ["mcalert", "alice", "bob", "carol", "mallory"]
+ROOM = f"ops@{MUC}"
+MCALERT = jid("mcalert") + "/mcalert"
+
+
+@pytest.fixture(scope="module")
+def prosody(tmp_path_factory):
+    d = tmp_path_factory.mktemp("prosody")
+    ps = Procs(d)
+    server = Prosody(ps, d, USERS, group=["mcalert", "alice", "bob", "carol"])
+    server.start()
+    yield server
+    ps.stop_all()
+
+
+@pytest.fixture
+def engineers(prosody):
+    started = []
+
+    def start(user, **kw):
+        e = Engineer(user, prosody.port, **kw).start()
+        started.append(e)
+        return e
+
+    yield start
+    for e in started:
+        e.stop()
+
+
+@pytest.fixture
+def world(tmp_path, procs, prosody):
+    """An incident log and a function that writes a configuration and starts mcalert."""
+    db = str(tmp_path / "mcops.db")
+    log = Log(db)
+    log.mctl("incidents")  # creates the log
+
+    def start(**kw):
+        kw.setdefault("steps", ["oncall", jid("bob")])
+        kw.setdefault("authorized", ["alice", "bob", "carol"])
+        cfg = write_config(str(tmp_path / "mcops.conf"), port=prosody.port, db=db, **kw)
+        p = start_mcalert(procs, cfg)
+        wait_log_line(procs, p, "connected to the chat server")
+        wait_log_line(procs, p, "started:")
+        return p
+
+    log.start = start
+    log.tmp = tmp_path
+    return log
+
+
+def ack_reply(m):
+    return "paging stopped" in m["body"]
+
+
+def test_a_page_arrives_with_its_facts_and_its_receipt_is_recorded(world, engineers):
+    alice = engineers("alice")
+    world.start()
+    inc = world.open(title="Connection storm on c1")
+    page = alice.wait_page(inc, timeout=5)
+    body = page["body"]
+    assert f"[mcops] #{inc} MAJOR: Connection storm on c1" in body
+    assert "Runbook: docs/runbooks/manual.md" in body
+    assert f'"ack {inc}"' in body
+    assert "Step 1 of 2" in body
+    rows = world.wait(lambda: [p for p in world.pages(inc) if p[4]], what="a receipt")
+    assert rows[0][2] == jid("alice") and rows[0][1] == 1
+    delivered = world.events(inc, "delivered")
+    assert delivered and delivered[0][3] == "xmpp:" + jid("alice")
+    assert json.loads(world.events(inc, "paged")[0][5])["reason"] == "opened"
+    # Abuse: a second incident is a second page, not a repeat of the first.
+    other = world.open(title="Latency tail on c1")
+    assert other != inc
+    alice.wait_page(other, timeout=5)
+    assert len(alice.pages(inc)) == 1
+
+
+def test_an_unacknowledged_page_escalates_to_the_second_step_after_its_wait(world, engineers):
+    alice, bob = engineers("alice"), engineers("bob")
+    world.start(waits=["2s", "30s"], final="room:" + ROOM)
+    t0 = time.monotonic()
+    inc = world.open()
+    alice.wait_page(inc, timeout=5)
+    page = bob.wait_page(inc, timeout=6)
+    waited = page["at"] - t0
+    assert 1.8 <= waited <= 4.0, waited
+    assert "Step 2 of 2" in page["body"] and "not acknowledged within 2s" in page["body"]
+    world.wait(lambda: world.pages(inc)[0][7] is None, what="the first deadline stopped")
+    rows = world.pages(inc)
+    assert [(r[1], r[2]) for r in rows] == [(1, jid("alice")), (2, jid("bob"))]
+    # Only the newest page holds a deadline.
+    assert rows[0][7] is None and rows[1][7] is not None
+    # Abuse: nothing more is paged before the second wait ends.
+    time.sleep(1.0)
+    assert len(world.pages(inc)) == 2 and len(alice.pages(inc)) == 1
+
+
+def test_an_ack_by_chat_stops_the_escalation_and_is_recorded_with_the_jid(world, engineers):
+    alice, bob = engineers("alice"), engineers("bob")
+    world.start(waits=["2s", "2s"])
+    inc = world.open()
+    alice.wait_page(inc, timeout=5)
+    t = time.monotonic()
+    alice.say(MCALERT, f"ack {inc} looking at it")
+    reply = alice.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=5, what="ack reply")
+    assert f"#{inc} acknowledged" in reply["body"]
+    assert world.state(inc) == ("acknowledged", "xmpp:" + jid("alice"))
+    acked = world.events(inc, "acked")
+    assert len(acked) == 1 and json.loads(acked[0][5])["message"] == "looking at it"
+    time.sleep(3.0)
+    assert bob.pages(inc) == [] and len(world.pages(inc)) == 1
+    # Abuse: the same command again changes nothing and says so.
+    t = time.monotonic()
+    alice.say(MCALERT, f"ack #{inc}")
+    again = alice.wait_text("already acknowledged", timeout=5, after=t)
+    assert "alice@localhost" in again["body"]
+    assert len(world.events(inc, "acked")) == 1
+
+
+def test_ack_without_a_number_takes_your_latest_page_and_others_hear_of_it(world, engineers):
+    alice, bob = engineers("alice"), engineers("bob")
+    world.start(waits=["1s", "30s"])
+    inc = world.open()
+    bob.wait_page(inc, timeout=6)
+    t = time.monotonic()
+    bob.say(MCALERT, "ack")
+    bob.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=5, what="ack reply")
+    assert world.state(inc) == ("acknowledged", "xmpp:" + jid("bob"))
+    note = alice.wait_text(f"#{inc} acknowledged by bob@localhost", timeout=5)
+    assert "Connection storm" in note["body"]
+    # Abuse: bob hears no notice of his own acknowledgement.
+    time.sleep(0.5)
+    assert not [m for m in bob.texts() if "acknowledged by bob" in m]
+
+
+def test_an_offline_primary_makes_the_secondary_be_paged_at_once(world, engineers):
+    bob = engineers("bob")  # alice, the on-call, is not online
+    world.start(waits=["20s", "20s"])
+    t0 = time.monotonic()
+    inc = world.open()
+    page = bob.wait_page(inc, timeout=5)
+    assert page["at"] - t0 < 3.0  # not the 20 s wait
+    assert "failed" in page["body"] and jid("alice") in page["body"]
+    rows = world.pages(inc)
+    assert rows[0][2] == jid("alice") and rows[0][5] is not None
+    assert rows[0][6] in ("target offline", "bounced: service-unavailable",
+                          "bounced: recipient-unavailable"), rows[0][6]
+    assert world.events(inc, "page_failed")
+
+
+def test_an_unauthorised_jid_can_neither_acknowledge_nor_resolve(world, engineers, procs):
+    alice, mallory = engineers("alice"), engineers("mallory")
+    p = world.start(waits=["30s", "30s"])
+    inc = world.open()
+    alice.wait_page(inc, timeout=5)
+    for text in (f"ack {inc}", f"resolve {inc}", f"ack {inc}"):
+        mallory.say(MCALERT, text)
+    refusal = mallory.wait_text("not allowed", timeout=5)
+    assert "Sorry" in refusal["body"]
+    time.sleep(1.0)
+    assert world.state(inc) == ("open", None)
+    assert not world.events(inc, "acked") and not world.events(inc, "resolved")
+    # Refused once in the log, however many times it tries; one reply per minute.
+    assert procs.log(p).count("refused a command from mallory@localhost") == 1
+    assert len([m for m in mallory.texts() if "not allowed" in m]) == 1
+
+
+def test_the_final_step_reaches_the_team_room(world, engineers):
+    carol = engineers("carol", room=ROOM)
+    world.start(steps=["oncall"], waits=["1s"], final="room:" + ROOM)
+    inc = world.open()
+    page = carol.wait_for(lambda m: m["type"] == "groupchat" and f"#{inc} " in m["body"],
+                          timeout=8, what="a page in the room")
+    assert "Final step" in page["body"]
+    rows = world.wait(lambda: [r for r in world.pages(inc) if r[2] == "room:" + ROOM and r[4]],
+                      what="the room's echo recorded as delivery")
+    assert rows[0][1] == 2
+    # Abuse: the escalation ends there; nothing follows the final step.
+    time.sleep(1.5)
+    assert len(world.pages(inc)) == 2
+
+
+def test_the_ack_timeout_pages_an_acknowledged_open_incident_again(world, engineers):
+    alice = engineers("alice")
+    world.start(steps=["oncall"], waits=["30s"], ack_timeout="2s")
+    inc = world.open()
+    first = alice.wait_page(inc, timeout=5)
+    t = time.monotonic()
+    alice.say(MCALERT, f"ack {inc}")
+    alice.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=5, what="ack reply")
+    again = alice.wait_page(inc, timeout=6, after=first["at"])
+    assert "still open" in again["body"] and again["at"] - t >= 1.8
+    assert json.loads(world.events(inc, "paged")[-1][5])["reason"] == "ack_timeout"
+    t = time.monotonic()
+    alice.say(MCALERT, f"ack {inc}")
+    alice.wait_text("acknowledged again", timeout=5, after=t)
+    assert len(world.events(inc, "ack_renewed")) == 1
+    # Abuse: a resolved incident is never paged again.
+    world.mctl("resolve", str(inc))
+    n = len(alice.pages(inc))
+    time.sleep(2.5)
+    assert len(alice.pages(inc)) == n
+
+
+def test_chat_commands_answer_and_resolve_is_harmless_when_repeated(world, engineers):
+    alice = engineers("alice")
+    world.start(waits=["30s", "30s"])
+    inc = world.open(title="Node down: n1")
+    alice.wait_page(inc, timeout=5)
+    for cmd, expect in (("help", "ack N [note]"), ("status", "On call (oncall): alice@localhost"),
+                        ("incidents", f"#{inc} major open: Node down: n1"),
+                        ("frobnicate", 'Unknown command "frobnicate"'),
+                        ("resolve", "resolve needs an incident number"),
+                        ("ack 99999", "There is no incident #99999")):
+        t = time.monotonic()
+        alice.say(MCALERT, cmd)
+        alice.wait_text(expect, timeout=5, after=t)
+    t = time.monotonic()
+    alice.say(MCALERT, f"resolve {inc} restarted n1")
+    alice.wait_text(f"#{inc} resolved.", timeout=5, after=t)
+    assert world.state(inc)[0] == "resolved"
+    t = time.monotonic()
+    alice.say(MCALERT, f"resolve {inc}")
+    alice.wait_text("already resolved", timeout=5, after=t)
+    assert len(world.events(inc, "resolved")) == 1
+
+
+def test_a_prosody_restart_mid_escalation_reconnects_and_continues_without_a_duplicate(
+        world, engineers, prosody, procs):
+    alice = engineers("alice")
+    p = world.start(waits=["3s", "30s"])
+    inc = world.open()
+    alice.wait_page(inc, timeout=5)
+    world.wait(lambda: world.pages(inc)[0][4], what="the receipt")
+    alice.stop()
+    prosody.stop()
+    wait_log_line(procs, p, "lost the chat server")
+    # The second step's deadline passes while the server is down: decided, recorded.
+    world.wait(lambda: len(world.pages(inc)) == 2, timeout=8, what="the second step recorded")
+    time.sleep(1.5)  # longer than late_after: the page goes out late
+    prosody.start()
+    alice2, bob = engineers("alice"), engineers("bob")
+    page = bob.wait_page(inc, timeout=10)
+    assert "LATE by" in page["body"]
+    assert procs.log(p).count("connected to the chat server") >= 2
+    late = world.wait(lambda: world.events(inc, "page_late"), what="the late mark")
+    assert json.loads(late[0][5])["target"] == jid("bob")
+    time.sleep(1.0)
+    assert alice2.pages(inc) == []           # the delivered page is not sent again
+    assert len(bob.pages(inc)) == 1
+    assert [r[1] for r in world.pages(inc)] == [1, 2]
+
+
+def test_mcalert_killed_and_restarted_resumes_the_escalation_at_the_right_step(
+        world, engineers, procs):
+    alice, bob = engineers("alice"), engineers("bob")
+    p = world.start(waits=["3s", "3s"], final="room:" + ROOM)
+    t0 = time.monotonic()
+    inc = world.open()
+    alice.wait_page(inc, timeout=5)
+    world.wait(lambda: world.pages(inc)[0][4], what="the receipt")
+    procs.stop(p, sig=signal.SIGKILL)
+    time.sleep(0.5)
+    p2 = start_mcalert(procs, str(world.tmp / "mcops.conf"), name="mcalert2")
+    wait_log_line(procs, p2, "connected to the chat server")
+    page = bob.wait_page(inc, timeout=8)
+    assert 2.5 <= page["at"] - t0 <= 6.0, page["at"] - t0
+    time.sleep(1.0)
+    assert len(alice.pages(inc)) == 1 and len(bob.pages(inc)) == 1
+    assert [r[1] for r in world.pages(inc)] == [1, 2]
+    # Killed again after the deadline passed: the next step is paged once on restart.
+    procs.stop(p2, sig=signal.SIGKILL)
+    time.sleep(3.5)
+    p3 = start_mcalert(procs, str(world.tmp / "mcops.conf"), name="mcalert3")
+    wait_log_line(procs, p3, "paging step 3")
+    time.sleep(1.0)
+    assert [r[1] for r in world.pages(inc)] == [1, 2, 3]
+    assert procs.log(p3).count("paging step") == 1
+
+
+def _post(port, payload, token=None, method="POST", path="/alertmanager"):
+    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"{}")
+
+
+def _alert(status, fp="3d7a1b2c4e5f6071"):
+    return {
+        "version": "4", "status": status, "receiver": "mcops", "groupKey": "{}:{}",
+        "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+        "externalURL": "http://alertmanager", "truncatedAlerts": 0, "unknownField": [1],
+        "alerts": [{
+            "status": status, "fingerprint": fp,
+            "labels": {"alertname": "MemcacheDown", "severity": "critical", "cluster": "c1",
+                       "node": "n1", "kind": "node_down"},
+            "annotations": {"summary": "n1 is not answering"},
+            "startsAt": "2024-05-01T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus/graph"}]}
+
+
+def test_an_alertmanager_payload_opens_and_then_resolves_an_incident(world, engineers, tmp_path):
+    alice = engineers("alice")
+    port = free_port()
+    token = tmp_path / "intake.token"
+    token.write_text("s3cret-token\n")
+    world.start(extra_alerter=f"intake = 127.0.0.1:{port}\nintake_token_file = {token}",
+                waits=["30s", "30s"])
+    wait_port(port)
+    status, body = _post(port, _alert("firing"), token="s3cret-token")
+    assert status == 200 and body["opened"] == 1
+    rows = world.q("SELECT id, kind, severity, cluster, node, title, state FROM incidents"
+                   " WHERE fingerprint = 'am:3d7a1b2c4e5f6071'")
+    assert len(rows) == 1
+    inc, kind, severity, cluster, node, title, state = rows[0]
+    assert (kind, severity, cluster, node, title, state) == (
+        "node_down", 3, "c1", "n1", "n1 is not answering", "open")
+    page = alice.wait_page(inc, timeout=5)
+    assert "CRITICAL" in page["body"] and "Runbook: docs/runbooks/node_down.md" in page["body"]
+    # Alertmanager repeats a firing alert: still one incident.
+    status, body = _post(port, _alert("firing"), token="s3cret-token")
+    assert status == 200 and body["opened"] == 0 and body["updated"] == 1
+    status, body = _post(port, _alert("resolved"), token="s3cret-token")
+    assert status == 200 and body["resolved"] == 1
+    assert world.state(inc)[0] == "resolved"
+    assert world.events(inc, "resolved")[0][3] == "alertmanager"
+    alice.wait_text(f"#{inc} resolved by alertmanager", timeout=5)
+    # Abuse: no token, a wrong one, not JSON, not a webhook, a wrong method or path.
+    assert _post(port, _alert("firing", fp="aa"))[0] == 401
+    assert _post(port, _alert("firing", fp="aa"), token="wrong")[0] == 401
+    assert _post(port, b"{not json", token="s3cret-token")[0] == 400
+    assert _post(port, {"alerts": "nope"}, token="s3cret-token")[0] == 400
+    assert _post(port, b"", token="s3cret-token", method="GET")[0] == 405
+    assert _post(port, _alert("firing"), token="s3cret-token", path="/other")[0] == 404
+    assert len(world.q("SELECT id FROM incidents")) == 1
+
+
+def test_mctl_oncall_override_redirects_pages_and_a_test_page_is_delivered(world, engineers):
+    alice, bob = engineers("alice"), engineers("bob")
+    world.start(waits=["30s", "30s"], members=["alice", "carol"])
+    cfg = str(world.tmp / "mcops.conf")
+    r = world.mctl("-f", cfg, "--json", "oncall")
+    now = json.loads(r.stdout)["rotations"][0]
+    assert now["rotation"] == "oncall" and now["now"]["jid"] in (jid("alice"), jid("carol"))
+    r = world.mctl("-f", cfg, "--json", "oncall", "override", jid("bob"), "--until", "1h")
+    override = json.loads(r.stdout)["id"]
+    r = world.mctl("-f", cfg, "oncall")
+    assert f"oncall: {jid('bob')} (override)" in r.stdout
+    time.sleep(1.2)  # mcalert tails the override within a second
+    inc = world.open()
+    page = bob.wait_page(inc, timeout=5)
+    assert "Step 1 of 2" in page["body"]
+    assert json.loads(world.events(inc, "paged")[0][5])["via"] == "oncall:oncall"
+    world.mctl("-f", cfg, "oncall", "cancel", str(override))
+    assert "(override)" not in world.mctl("-f", cfg, "oncall").stdout
+    r = world.mctl("page", "--test", jid("alice"), "--wait", "10s")
+    assert "delivered to alice@localhost" in r.stdout
+    alice.wait_text("Test page", timeout=5)
+    # Abuse: a test page to someone offline fails; bad arguments are usage errors.
+    r = world.mctl("page", "--test", jid("mallory"), "--wait", "10s", check=False)
+    assert r.returncode == 1 and "failed" in r.stdout
+    assert world.mctl("page", "--test", "not-a-jid", check=False).returncode == 2
+    assert world.mctl("-f", cfg, "oncall", "override", jid("bob"), "--until", "yesterday",
+                      check=False).returncode == 2
+    assert world.mctl("-f", cfg, "oncall", "cancel", "424242", check=False).returncode == 1
