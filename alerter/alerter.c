@@ -662,9 +662,11 @@ reconcile(struct alerter *a, struct tracked *t, int64_t now)
 	t->wake_at = now + ALERTER_ERROR_RETRY_MS;
 }
 
-static void
+/* Reconciles what is due; returns the earliest wake-up still pending (0: none). */
+static int64_t
 reconcile_due(struct alerter *a, int64_t now)
 {
+	int64_t next = 0;
 	size_t i;
 
 	for (i = 0; i < a->ntracked;) {
@@ -672,11 +674,15 @@ reconcile_due(struct alerter *a, int64_t now)
 
 		if (t->dirty || (t->wake_at != 0 && now >= t->wake_at))
 			reconcile(a, t, now);
-		if (t->id == 0)
+		if (t->id == 0) {
 			untrack(a, i);
-		else
-			i++;
+			continue;
+		}
+		if (t->wake_at != 0 && (next == 0 || t->wake_at < next))
+			next = t->wake_at;
+		i++;
 	}
+	return next;
 }
 
 /* --- notices, replies, test pages -------------------------------------------------- */
@@ -1568,7 +1574,8 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 {
 	char err[ILOG_ERR_LEN];
 	bool changed;
-	int64_t now, last_id;
+	int64_t now, last_id, wake = 0;
+	int timeout;
 
 	if (ilog_cursor_get(a->log, ALERTER_CONSUMER, &a->cursor, err, sizeof(err)) != ILOG_OK) {
 		log_err("cannot read the cursor: %s", err);
@@ -1597,7 +1604,13 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 			*reload_flag = 0;
 			reload(a, config_path);
 		}
-		xclient_run(a->xc, ALERTER_TICK_MS);
+		/* Sleep a tick at most, less when a deadline falls inside it. */
+		timeout = ALERTER_TICK_MS;
+		if (wake != 0) {
+			int64_t left = wake - ilog_now(a->log);
+			timeout = left < 1 ? 1 : left < ALERTER_TICK_MS ? (int)left : ALERTER_TICK_MS;
+		}
+		xclient_run(a->xc, timeout);
 		event_base_loop(a->base, EVLOOP_NONBLOCK);
 		now = ilog_now(a->log);
 		changed = false;
@@ -1623,7 +1636,7 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 			a->settle_until = 0;
 			mark_all_dirty(a);
 		}
-		reconcile_due(a, now);
+		wake = reconcile_due(a, now);
 		flush_notices(a);
 		run_tests(a, now);
 	}
