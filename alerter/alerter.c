@@ -952,6 +952,19 @@ sweep(struct alerter *a)
 
 /* --- chat commands ---------------------------------------------------------------- */
 
+/* "xmpp:<bare>" into buf[len]; -1 if it does not fit (the log's actors are short). */
+static int
+xmpp_actor(const char *bare, char *buf, size_t len)
+{
+	size_t n = strlen(bare);
+
+	if (n + 6 > len)
+		return -1;
+	memcpy(buf, "xmpp:", 5);
+	memcpy(buf + 5, bare, n + 1);
+	return 0;
+}
+
 static void
 reply(struct alerter *a, const char *to, const char *text)
 {
@@ -1208,11 +1221,10 @@ on_chat(void *arg, const char *from, const char *body)
 		return;
 	}
 	command_parse(body, &c);
-	if (strlen(bare) + 5 > ILOG_ACTOR_MAX) {
+	if (xmpp_actor(bare, actor, sizeof(actor)) != 0) {
 		reply(a, from, "Your address is too long for the incident log; use mctl.");
 		return;
 	}
-	snprintf(actor, sizeof(actor), "xmpp:%s", bare);
 	out[0] = '\0';
 	switch (c.verb) {
 	case COMMAND_ACK:
@@ -1279,10 +1291,9 @@ mark_page(struct alerter *a, const char *id, enum ilog_page_mark mark, const cha
 	struct sent *s;
 
 	if (page > 0) {
-		if (jid_bare(from, bare, sizeof(bare)) != 0 || strlen(bare) + 5 > ILOG_ACTOR_MAX)
+		if (jid_bare(from, bare, sizeof(bare)) != 0 ||
+		    xmpp_actor(bare, actor, sizeof(actor)) != 0)
 			snprintf(actor, sizeof(actor), "%s", ALERTER_ACTOR);
-		else
-			snprintf(actor, sizeof(actor), "xmpp:%s", bare);
 		if (ilog_page_mark(a->log, page, mark, actor, detail, NULL, err, sizeof(err)) !=
 		    ILOG_OK)
 			LOG_LIMITED(LOG_LEVEL_WARN, "cannot mark page %" PRId64 ": %s", page, err);
