@@ -107,19 +107,24 @@ set_state(struct xclient *c, enum xclient_state s)
 	c->state_since = mono_ms();
 }
 
-/* The backoff before the next attempt (see xmpp.h). */
+int64_t
+xclient_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempts, uint64_t random)
+{
+	int64_t d = min_ms;
+	unsigned i;
+
+	for (i = 1; i < attempts && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	return d / 2 + (int64_t)(random % (uint64_t)(d / 2 + 1));
+}
+
 static void
 schedule_reconnect(struct xclient *c)
 {
-	int64_t d = c->reconnect_min_ms;
-	unsigned i;
-
-	for (i = 1; i < c->attempts && d < c->reconnect_max_ms; i++)
-		d *= 2;
-	if (d > c->reconnect_max_ms)
-		d = c->reconnect_max_ms;
-	d = d / 2 + (int64_t)(next_random(c) % (uint64_t)(d / 2 + 1));
-	c->next_attempt = mono_ms() + d;
+	c->next_attempt = mono_ms() + xclient_backoff_ms(c->reconnect_min_ms, c->reconnect_max_ms,
+	    c->attempts, next_random(c));
 }
 
 static void

@@ -127,6 +127,14 @@ enum xclient_room xclient_room_state(const struct xclient *c, const char *room);
 int xclient_send(struct xclient *c, const char *to, bool groupchat, const char *id,
     const char *body, bool want_receipt);
 
+/*
+ * The wait before the next connection attempt after `attempts` failures in a row
+ * (1 = the first): d = min(max_ms, min_ms * 2^(attempts - 1)), then "equal jitter",
+ * d/2 + random % (d/2 + 1): never less than half of d, so that a crowd of clients
+ * spreads out without any of them hammering a server that just came back.
+ */
+int64_t xclient_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempts, uint64_t random);
+
 /* Drops the connection now (the next one follows the backoff). */
 void xclient_disconnect(struct xclient *c);
 
