@@ -57,6 +57,7 @@ struct xclient {
 	char host[256];
 	uint16_t port;
 	bool tls, tls_insecure;
+	bool debug;
 	char tls_ca[1024];
 	int64_t reconnect_min_ms, reconnect_max_ms, ping_interval_ms, ping_timeout_ms;
 
@@ -127,12 +128,17 @@ schedule_reconnect(struct xclient *c)
 	    c->attempts, next_random(c));
 }
 
+/* libstrophe's own words: its warnings and errors (a certificate that fails
+ * verification, a TLS handshake refused) are the only place some causes show. */
 static void
 strophe_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 {
-	(void)arg;
-	(void)level;
-	log_debug("xmpp %s: %s", area, msg);
+	const struct xclient *c = arg;
+
+	if (level >= XMPP_LEVEL_WARN)
+		LOG_LIMITED(LOG_LEVEL_WARN, "xmpp %s: %s", area, msg);
+	else if (c->debug)
+		log_debug("xmpp %s: %s", area, msg);
 }
 
 /* --- contacts and rooms ------------------------------------------------------------ */
@@ -604,6 +610,9 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 		schedule_reconnect(c);
 		if (was_online && c->ev.offline != NULL)
 			c->ev.offline(c->ev.arg, c->last_error);
+		if (!was_online)
+			LOG_LIMITED(LOG_LEVEL_WARN, "cannot reach the chat server: %s (attempt %u; "
+			    "retrying with backoff)", c->last_error, c->attempts);
 	}
 }
 
@@ -727,6 +736,7 @@ xclient_new(const struct xclient_options *opt, const struct xclient_events *even
 	c->port = opt->port;
 	c->tls = opt->tls;
 	c->tls_insecure = opt->tls_insecure;
+	c->debug = opt->debug;
 	snprintf(c->tls_ca, sizeof(c->tls_ca), "%s", opt->tls_ca != NULL ? opt->tls_ca : "");
 	c->reconnect_min_ms = opt->reconnect_min_ms > 0 ? opt->reconnect_min_ms : 1000;
 	c->reconnect_max_ms = opt->reconnect_max_ms >= c->reconnect_min_ms ?
@@ -739,7 +749,7 @@ xclient_new(const struct xclient_options *opt, const struct xclient_events *even
 	xmpp_initialize();
 	c->logger.handler = strophe_log;
 	c->logger.userdata = c;
-	if ((c->ctx = xmpp_ctx_new(NULL, opt->debug ? &c->logger : NULL)) == NULL) {
+	if ((c->ctx = xmpp_ctx_new(NULL, &c->logger)) == NULL) {
 		snprintf(err, errlen, "cannot create the XMPP context");
 		xmpp_shutdown();
 		goto fail;

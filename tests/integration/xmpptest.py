@@ -34,7 +34,7 @@ def password(user):
 class Prosody:
     """A private Prosody: start(), stop(), restart() (same port, same accounts)."""
 
-    def __init__(self, procs, directory, users, group=None):
+    def __init__(self, procs, directory, users, group=None, tls=False):
         self.procs = procs
         self.dir = str(directory)
         self.users = list(users)
@@ -44,6 +44,26 @@ class Prosody:
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
         self.config = os.path.join(self.dir, "prosody.cfg.lua")
+        self.cert = os.path.join(self.dir, "certs", "localhost.crt")
+        if tls:
+            # A self-signed certificate for the domain: trusted only through tls_ca.
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", os.path.join(self.dir, "certs", "localhost.key"),
+                            "-out", self.cert, "-days", "2", "-subj", f"/CN={DOMAIN}",
+                            "-addext", f"subjectAltName=DNS:{DOMAIN}"],
+                           check=True, timeout=60, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            tls_lines = (f'modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "groups";'
+                         f' "posix"; "tls" }}\n'
+                         f'modules_disabled = {{ "s2s"; "offline" }}\n'
+                         f'c2s_require_encryption = true\n'
+                         f'ssl = {{ certificate = "{self.cert}"; '
+                         f'key = "{self.dir}/certs/localhost.key"; }}\n')
+        else:
+            tls_lines = ('modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "groups";'
+                         ' "posix" }\n'
+                         'modules_disabled = { "s2s"; "tls"; "offline" }\n'
+                         'c2s_require_encryption = false\n')
         with open(os.path.join(self.dir, "groups.txt"), "w") as f:
             f.write("[Oncall]\n" + "".join(jid(u) + "\n" for u in self.group))
         with open(self.config, "w") as f:
@@ -57,10 +77,7 @@ c2s_ports = {{ {self.port} }}
 component_ports = {{ }}
 http_ports = {{ }}
 https_ports = {{ }}
-modules_enabled = {{ "roster"; "saslauth"; "disco"; "ping"; "groups"; "posix" }}
-modules_disabled = {{ "s2s"; "tls"; "offline" }}
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
+{tls_lines}allow_unencrypted_plain_auth = true
 authentication = "internal_hashed"
 groups_file = "{self.dir}/groups.txt"
 log = {{ info = "{self.dir}/prosody.log" }}
@@ -209,13 +226,13 @@ class Engineer:
 
 def write_config(path, *, port, db, steps, waits=None, repeat=0, final=None,
                  ack_timeout="0", authorized=None, extra_alerter="", members=None,
-                 extra=""):
+                 extra="", tls="off"):
     """An mcops.conf for mcalert against the private Prosody on port."""
     pwfile = os.path.join(os.path.dirname(path), "mcalert.pw")
     with open(pwfile, "w") as f:
         f.write(password("mcalert") + "\n")
     lines = ["[alerter]", f"jid = {jid('mcalert')}", f"password_file = {pwfile}",
-             f"server = 127.0.0.1:{port}", "tls = off", f"db = {db}",
+             f"server = 127.0.0.1:{port}", f"tls = {tls}", f"db = {db}",
              f"ack_timeout = {ack_timeout}", "reconnect_min = 200ms", "reconnect_max = 1s",
              "ping_interval = 2s", "ping_timeout = 2s", "late_after = 1s"]
     if authorized is not None:
