@@ -46,6 +46,8 @@
 #define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
 #define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
 #define ALERTER_SETTLE_MS 2000        /* after connecting, presence may still arrive */
+#define ALERTER_FALLBACK_RETRY_MS 30000 /* after a failed fallback post: a blocking call
+                                           must not stall the loop once per incident */
 #define ALERTER_LIST_SHOWN 20         /* incidents listed by the chat command */
 #define ALERTER_ID_MAX 64
 #define ALERTER_REPLY_MAX 4096
@@ -97,6 +99,7 @@ struct alerter {
 	int64_t next_tail, next_sweep;
 	bool fallback_armed;
 	int64_t settle_until;         /* until then, a target of unknown presence waits */
+	int64_t fallback_retry_at;    /* after a failed post, no post before then */
 
 	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
 	size_t ntracked;
@@ -516,7 +519,7 @@ fallback(struct alerter *a, const struct snap *s, int64_t now)
 	long status = 0;
 
 	if (!a->has_fallback || !page_pending(s) || s->fallback_done ||
-	    xclient_state(a->xc) == XCLIENT_ONLINE ||
+	    xclient_state(a->xc) == XCLIENT_ONLINE || now < a->fallback_retry_at ||
 	    xclient_down_ms(a->xc) < a->set->fallback_after_ms)
 		return;
 	page_body(a, s, now, now - s->last->sent_at > a->set->late_after_ms ?
@@ -531,8 +534,9 @@ fallback(struct alerter *a, const struct snap *s, int64_t now)
 		return;
 	if (fallback_post(&a->fb, payload, &status, err, sizeof(err)) != 0) {
 		free(payload);
+		a->fallback_retry_at = now + ALERTER_FALLBACK_RETRY_MS;
 		LOG_LIMITED(LOG_LEVEL_WARN, "#%" PRId64 ": the fallback webhook failed: %s "
-		    "(retried at the next sweep)", s->inc.id, err);
+		    "(retried in %d s)", s->inc.id, err, ALERTER_FALLBACK_RETRY_MS / 1000);
 		return;
 	}
 	free(payload);
@@ -1565,6 +1569,7 @@ reload(struct alerter *a, const char *path)
 		fallback_release(&a->fb);
 	if (start_fallback(a, err, sizeof(err)) != 0)
 		log_err("reload: fallback: %s", err);
+	a->fallback_retry_at = 0;
 	/* The intake listener borrows the token: it now lives in n. */
 	if (a->intake != NULL) {
 		intake_stop(a->intake);

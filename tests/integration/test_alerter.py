@@ -233,6 +233,8 @@ def test_chat_commands_answer_and_resolve_is_harmless_when_repeated(world, engin
         t = time.monotonic()
         alice.say(MCALERT, cmd)
         alice.wait_text(expect, timeout=5, after=t)
+    # mcalert answers XEP-0199 pings itself (libstrophe does not).
+    assert alice.ping(MCALERT) < 2.0
     t = time.monotonic()
     alice.say(MCALERT, f"resolve {inc} restarted n1")
     alice.wait_text(f"#{inc} resolved.", timeout=5, after=t)
@@ -387,3 +389,17 @@ def test_mctl_oncall_override_redirects_pages_and_a_test_page_is_delivered(world
     assert world.mctl("-f", cfg, "oncall", "override", jid("bob"), "--until", "yesterday",
                       check=False).returncode == 2
     assert world.mctl("-f", cfg, "oncall", "cancel", "424242", check=False).returncode == 1
+
+
+def test_a_server_that_stops_answering_is_detected_by_pings_and_left(world, prosody, procs):
+    p = world.start()
+    os.kill(prosody.proc.pid, signal.SIGSTOP)
+    try:
+        # ping_interval and ping_timeout are 2 s each in the tests' configuration.
+        wait_log_line(procs, p, "no answer to a ping", timeout=10)
+    finally:
+        os.kill(prosody.proc.pid, signal.SIGCONT)
+    deadline = time.monotonic() + 15
+    while procs.log(p).count("connected to the chat server") < 2:
+        assert time.monotonic() < deadline, procs.log(p)
+        time.sleep(0.1)

@@ -173,6 +173,12 @@ class Engineer:
             raise TimeoutError(f"{self.jid} did not come online")
         return self
 
+    def ping(self, to, timeout=5.0):
+        """An XEP-0199 ping to a full JID; the round trip in seconds (raises if none)."""
+        fut = asyncio.run_coroutine_threadsafe(
+            self.client.plugin["xep_0199"].ping(jid=to, timeout=timeout), self.loop)
+        return fut.result(timeout + 2)
+
     def say(self, to, body):
         self.loop.call_soon_threadsafe(
             lambda: self.client.send_message(mto=to, mbody=body, mtype="chat"))
