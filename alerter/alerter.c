@@ -313,9 +313,9 @@ snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size_t errle
 		if ((body = body_of(ev)) == NULL)
 			continue;
 		if (body_page_id(body) == s->last->id) {
-			if (ev->type[5] == 'l') {
+			if (strcmp(ev->type, ALERTER_EV_LATE) == 0) {
 				s->late_recorded = true;
-			} else if (ev->type[5] == 'f') {
+			} else if (strcmp(ev->type, ALERTER_EV_FALLBACK) == 0) {
 				s->fallback_done = true;
 			} else {
 				json_t *v;
@@ -394,6 +394,9 @@ page_body(struct alerter *a, const struct snap *s, int64_t now, int64_t late_ms,
 	if (t.reason == ESC_REASON_ACK_TIMEOUT && s->inc.acked_at > 0)
 		t.ack_age_ms = now - s->inc.acked_at;
 	t.late_ms = late_ms;
+	/* Rooms carry no commands: say where to send them. */
+	if (strncmp(s->last->target, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) == 0)
+		t.ack_to = a->set->jid;
 	message_page(&t, buf, len);
 }
 

@@ -174,9 +174,12 @@ message_page(const struct page_text *p, char *buf, size_t len)
 		message_duration(p->late_ms, d, sizeof(d));
 		text_add(&t, "LATE by %s: the chat server was unreachable\n", d);
 	}
-	text_add(&t, "Reply \"ack %lld\" to acknowledge, \"resolve %lld\" when it is over, "
-		     "\"help\" for more.",
-	    (long long)inc->id, (long long)inc->id);
+	if (p->ack_to != NULL)
+		text_add(&t, "Send \"ack %lld\" to %s to acknowledge, \"resolve %lld\" when it is "
+			     "over.", (long long)inc->id, p->ack_to, (long long)inc->id);
+	else
+		text_add(&t, "Reply \"ack %lld\" to acknowledge, \"resolve %lld\" when it is over, "
+			     "\"help\" for more.", (long long)inc->id, (long long)inc->id);
 }
 
 void

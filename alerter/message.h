@@ -38,6 +38,8 @@ struct page_text {
 	const char *prev_detail;      /* FAILED: why ("offline", "bounced: ...") */
 	int64_t ack_age_ms;           /* ACK_TIMEOUT: since the acknowledgement */
 	int64_t late_ms;              /* > 0: the page is late by this much */
+	const char *ack_to;           /* NULL: reply to the page; else the JID that takes
+	                                 commands (pages to rooms, where commands are not read) */
 };
 
 /* The page text. */

@@ -190,6 +190,7 @@ def test_the_final_step_reaches_the_team_room(world, engineers):
     page = carol.wait_for(lambda m: m["type"] == "groupchat" and f"#{inc} " in m["body"],
                           timeout=8, what="a page in the room")
     assert "Final step" in page["body"]
+    assert f'Send "ack {inc}" to mcalert@localhost' in page["body"]
     rows = world.wait(lambda: [r for r in world.pages(inc) if r[2] == "room:" + ROOM and r[4]],
                       what="the room's echo recorded as delivery")
     assert rows[0][1] == 2

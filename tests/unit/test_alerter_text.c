@@ -138,6 +138,10 @@ a_page_names_the_incident_evidence_runbook_step_and_how_to_ack(void **state)
 	message_page(&t, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "Final step: the page to alice@x failed (target offline)"));
 	assert_non_null(strstr(buf, "LATE by 42s"));
+	/* A page to a room says where commands go. */
+	t.ack_to = "pager@x";
+	message_page(&t, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "Send \"ack 42\" to pager@x to acknowledge"));
 }
 
 static void
