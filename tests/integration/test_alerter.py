@@ -86,6 +86,12 @@ def test_a_page_arrives_with_its_facts_and_its_receipt_is_recorded(world, engine
     delivered = world.events(inc, "delivered")
     assert delivered and delivered[0][3] == "xmpp:" + jid("alice")
     assert json.loads(world.events(inc, "paged")[0][5])["reason"] == "opened"
+    # The page is markable: a displayed marker is recorded too, and is not an ack.
+    alice.mark_displayed(page)
+    shown = world.wait(lambda: world.events(inc, "displayed"), what="the displayed marker")
+    assert shown[0][3] == "xmpp:" + jid("alice")
+    assert world.q("SELECT displayed_at FROM pages WHERE incident_id = ?", inc)[0][0]
+    assert world.state(inc)[0] == "open"
     # Abuse: a second incident is a second page, not a repeat of the first.
     other = world.open(title="Latency tail on c1")
     assert other != inc

@@ -125,6 +125,7 @@ class Engineer:
         self.client.register_plugin("xep_0184")
         self.client.register_plugin("xep_0045")
         self.client.register_plugin("xep_0199")
+        self.client.register_plugin("xep_0333")
         self.client.plugin["xep_0184"].auto_ack = receipts
         self.client.add_event_handler("session_start", self._start)
         self.client.add_event_handler("message", self._message)
@@ -178,6 +179,12 @@ class Engineer:
         fut = asyncio.run_coroutine_threadsafe(
             self.client.plugin["xep_0199"].ping(jid=to, timeout=timeout), self.loop)
         return fut.result(timeout + 2)
+
+    def mark_displayed(self, message):
+        """Sends a chat marker (XEP-0333) saying the message was shown."""
+        self.loop.call_soon_threadsafe(
+            lambda: self.client.plugin["xep_0333"].send_marker(message["from"], message["id"],
+                                                               "displayed"))
 
     def say(self, to, body):
         self.loop.call_soon_threadsafe(
