@@ -250,6 +250,29 @@ def test_chat_commands_answer_and_resolve_is_harmless_when_repeated(world, engin
     alice.say(MCALERT, f"resolve {inc}")
     alice.wait_text("already resolved", timeout=5, after=t)
     assert len(world.events(inc, "resolved")) == 1
+    # Reopened: a new escalation from step 1.
+    t = time.monotonic()
+    world.mctl("reopen", str(inc))
+    page = alice.wait_page(inc, timeout=5, after=t)
+    assert "the incident was reopened" in page["body"]
+
+
+def test_a_maintenance_window_records_pages_without_sending_them(world, engineers):
+    alice = engineers("alice")
+    start = time.strftime("%Y-%m-%d %H:%M", time.gmtime(time.time() - 120))
+    world.start(waits=["1s", "1s"],
+                extra=f"[maintenance upgrade]\nstart = {start}\nduration = 1h\nclusters = c1\n")
+    inc = world.open()  # cluster c1
+    paged = world.wait(lambda: world.events(inc, "paged"), what="the held page recorded")
+    body = json.loads(paged[0][5])
+    assert body["suppressed"] is True and body["window"] == "upgrade"
+    time.sleep(2.0)
+    assert alice.pages(inc) == []
+    assert len(world.pages(inc)) == 1  # held: no escalation through the window
+    # Abuse: an incident of another cluster is paged as usual.
+    r = world.mctl("--json", "open", "--title", "Elsewhere", "--severity", "major",
+                   "--cluster", "c2")
+    alice.wait_page(json.loads(r.stdout)["id"], timeout=5)
 
 
 def test_a_prosody_restart_mid_escalation_reconnects_and_continues_without_a_duplicate(
