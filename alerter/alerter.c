@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "alerter.h"
-#include "command.h"
+#include "daemon.h"
 #include "fallback.h"
 #include "intake.h"
 #include "log.h"
@@ -32,112 +32,15 @@
 #include "utctime.h"
 #include "xmpp.h"
 
-#define ALERTER_TICK_MS 50
-#define ALERTER_SWEEP_MS 30000        /* every unresolved incident looked at again */
-#define ALERTER_TAIL_POLL_MS 1000     /* tail even without a data_version change */
-#define ALERTER_TRACKED_MAX ILOG_LIST_MAX
-#define ALERTER_SENT_MAX 4096         /* pages handed to XMPP, remembered */
-#define ALERTER_NOTICES_MAX 64        /* notices waiting for a session */
-#define ALERTER_TESTS_MAX 32          /* test pages waiting or awaiting a receipt */
-#define ALERTER_TEST_MAX_AGE_MS (5 * 60000)
-#define ALERTER_NOTICE_MAX_AGE_MS (10 * 60000)
-#define ALERTER_REFUSED_MAX 256
-#define ALERTER_REFUSAL_PERIOD_MS 60000
-#define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
-#define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
-#define ALERTER_SETTLE_MS 2000        /* after connecting, presence may still arrive */
-#define ALERTER_FALLBACK_RETRY_MS 30000 /* after a failed fallback post: a blocking call
-                                           must not stall the loop once per incident */
-#define ALERTER_LIST_SHOWN 20         /* incidents listed by the chat command */
-#define ALERTER_ID_MAX 64
-#define ALERTER_REPLY_MAX 4096
-
-struct tracked {
-	int64_t id;
-	int64_t wake_at;  /* 0: nothing pending */
-	bool dirty;
-};
-
-struct sent {
-	int64_t page_id;
-	int64_t incident_id;
-	uint64_t session;
-};
-
-struct notice {
-	char to[ILOG_TARGET_MAX + 1]; /* a JID or "room:..." */
-	char body[MESSAGE_MAX];
-};
-
-struct test_page {
-	int64_t request;              /* the "page_test" event */
-	char target[JID_MAX + 1];
-	char actor[ILOG_ACTOR_MAX + 1];
-	int64_t requested_at;
-	uint64_t sent_session;        /* 0: not sent yet */
-	bool done;                    /* delivered or failed: recorded */
-};
-
-struct refusal {
-	char jid[JID_MAX + 1];
-	int64_t last_reply;
-};
-
-struct alerter {
-	struct alerter_settings *set;
-	bool debug;
-	struct ilog *log;
-	struct xclient *xc;
-	struct event_base *base;
-	struct intake *intake;
-	struct fallback fb;
-	bool has_fallback;
-	struct rotation_overrides ov;
-
-	int64_t cursor;
-	bool wrote;                   /* our own writes: data_version does not show them */
-	int64_t next_tail, next_sweep;
-	bool fallback_armed;
-	int64_t settle_until;         /* until then, a target of unknown presence waits */
-	int64_t fallback_retry_at;    /* after a failed post, no post before then */
-
-	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
-	size_t ntracked;
-	struct sent *sent;            /* ALERTER_SENT_MAX, a ring */
-	size_t nsent, sent_next;
-	struct notice *notices;       /* ALERTER_NOTICES_MAX */
-	size_t nnotices;
-	struct test_page tests[ALERTER_TESTS_MAX];
-	size_t ntests;
-	struct refusal *refused;      /* ALERTER_REFUSED_MAX */
-	size_t nrefused;
-	uint64_t msg_seq;
-};
-
-/* One incident as the log shows it, with what the pager derived from it. */
-struct snap {
-	struct ilog_incident inc;
-	struct ilog_events tl;
-	struct ilog_pages pages;
-	struct esc_view view;
-	const struct ilog_page *last;
-	const struct ilog_page *prev;
-	char reason[32];
-	int round;
-	bool late_recorded;
-	bool fallback_done;
-	const char *evidence_body;    /* the latest evidence, borrowed from tl */
-};
-
-static void
-snap_release(struct snap *s)
+void
+alerter_snap_release(struct snap *s)
 {
 	ilog_events_release(&s->tl);
 	ilog_pages_release(&s->pages);
 }
 
-static void
-mark_wrote(struct alerter *a)
+void
+alerter_mark_wrote(struct alerter *a)
 {
 	a->wrote = true;
 }
@@ -179,8 +82,8 @@ mark_all_dirty(struct alerter *a)
 		a->tracked[i].dirty = true;
 }
 
-static void
-mark_incident_dirty(struct alerter *a, int64_t id)
+void
+alerter_mark_dirty(struct alerter *a, int64_t id)
 {
 	if (id > 0)
 		track(a, id);
@@ -260,8 +163,8 @@ has_evidence(const struct ilog_event *ev)
 
 /* Reads the incident, its timeline and pages into s and derives the view. Returns
  * ILOG_OK, ILOG_ERR_NOT_FOUND, or another failure with err set. */
-static enum ilog_status
-snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size_t errlen)
+enum ilog_status
+alerter_snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size_t errlen)
 {
 	enum ilog_status st;
 	int64_t last_event = 0;
@@ -435,7 +338,7 @@ record_late(struct alerter *a, const struct snap *s, int64_t late_ms)
 	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_LATE, body, NULL, err,
 	    sizeof(err)) != ILOG_OK)
 		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a late page: %s", err);
-	mark_wrote(a);
+	alerter_mark_wrote(a);
 }
 
 /* Marks the newest page failed with detail; the next decision moves on. */
@@ -449,7 +352,7 @@ fail_page(struct alerter *a, const struct snap *s, const char *detail)
 		LOG_LIMITED(LOG_LEVEL_ERR, "cannot mark page %" PRId64 " failed: %s", s->last->id, err);
 		return;
 	}
-	mark_wrote(a);
+	alerter_mark_wrote(a);
 	log_info("#%" PRId64 ": the page to %s failed: %s", s->inc.id, s->last->target, detail);
 }
 
@@ -555,7 +458,7 @@ fallback(struct alerter *a, const struct snap *s, int64_t now)
 		    NULL, err, sizeof(err)) != ILOG_OK)
 			LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a fallback page: %s", err);
 		free(payload);
-		mark_wrote(a);
+		alerter_mark_wrote(a);
 	}
 	log_info("#%" PRId64 ": the page for %s went to the fallback webhook (HTTP %ld)",
 	    s->inc.id, s->last->target, status);
@@ -594,7 +497,7 @@ record_page(struct alerter *a, const struct snap *s, const struct esc_decision *
 	    ALERTER_ACTOR, &page_id, NULL, err, errlen);
 	free(text);
 	if (st == ILOG_OK) {
-		mark_wrote(a);
+		alerter_mark_wrote(a);
 		if (d->suppressed)
 			log_info("#%" PRId64 ": step %d for %s held by maintenance window '%s' "
 				 "(recorded, not sent)", s->inc.id, d->position + 1, d->target,
@@ -618,14 +521,14 @@ reconcile(struct alerter *a, struct tracked *t, int64_t now)
 
 	t->dirty = false;
 	for (n = 0; n < ALERTER_DECISIONS_MAX; n++) {
-		st = snap_load(a, t->id, &s, err, sizeof(err));
+		st = alerter_snap_load(a, t->id, &s, err, sizeof(err));
 		if (st == ILOG_ERR_NOT_FOUND || (st == ILOG_OK && s.inc.state == ILOG_STATE_RESOLVED)) {
-			snap_release(&s);
+			alerter_snap_release(&s);
 			t->id = 0; /* the caller drops it */
 			return;
 		}
 		if (st != ILOG_OK) {
-			snap_release(&s);
+			alerter_snap_release(&s);
 			LOG_LIMITED(LOG_LEVEL_ERR, "cannot read incident %" PRId64 ": %s", t->id, err);
 			t->wake_at = now + ALERTER_ERROR_RETRY_MS;
 			return;
@@ -634,19 +537,19 @@ reconcile(struct alerter *a, struct tracked *t, int64_t now)
 			/* A guard against a runaway escalation, not a state that policies reach. */
 			LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 " has more than %d pages: no more are sent",
 			    t->id, ILOG_PAGES_MAX);
-			snap_release(&s);
+			alerter_snap_release(&s);
 			t->wake_at = 0;
 			return;
 		}
 		if (s.last != NULL && transmit(a, &s, now)) {
-			snap_release(&s);
+			alerter_snap_release(&s);
 			continue; /* the page failed: decide again */
 		}
 		fallback(a, &s, now);
 		esc_decide(&a->set->policy, &a->set->rotations, &a->ov, &s.view, now, &d);
 		if (d.action == ESC_PAGE) {
 			st = record_page(a, &s, &d, err, sizeof(err));
-			snap_release(&s);
+			alerter_snap_release(&s);
 			if (st == ILOG_OK || st == ILOG_ERR_STATE)
 				continue; /* recorded (or resolved meanwhile): look again */
 			LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 ": cannot record a page: %s", t->id, err);
@@ -658,10 +561,10 @@ reconcile(struct alerter *a, struct tracked *t, int64_t now)
 			if (ilog_page_set_deadline(a->log, s.last->id, d.deadline, err, sizeof(err)) !=
 			    ILOG_OK)
 				LOG_LIMITED(LOG_LEVEL_ERR, "cannot set a deadline: %s", err);
-			mark_wrote(a);
+			alerter_mark_wrote(a);
 		}
 		t->wake_at = d.deadline;
-		snap_release(&s);
+		alerter_snap_release(&s);
 		return;
 	}
 	LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 ": %d decisions in a row; looking again later",
@@ -802,7 +705,7 @@ record_test(struct alerter *a, const struct test_page *t, const char *type, cons
 	    ILOG_OK)
 		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a test page: %s", err);
 	free(text);
-	mark_wrote(a);
+	alerter_mark_wrote(a);
 }
 
 static struct test_page *
@@ -885,7 +788,7 @@ handle_event(struct alerter *a, const struct ilog_event *ev, int64_t now)
 	int rc;
 
 	if (ev->incident_id != 0)
-		mark_incident_dirty(a, ev->incident_id);
+		alerter_mark_dirty(a, ev->incident_id);
 	if (ev->incident_id != 0 && now - ev->at < ALERTER_NOTICE_MAX_AGE_MS) {
 		if (strcmp(ev->type, ILOG_EV_ACKED) == 0)
 			notify(a, ev, "acknowledged");
@@ -957,314 +860,6 @@ sweep(struct alerter *a)
 	ilog_incidents_release(&list);
 }
 
-/* --- chat commands ---------------------------------------------------------------- */
-
-/* "xmpp:<bare>" into buf[len]; -1 if it does not fit (the log's actors are short). */
-static int
-xmpp_actor(const char *bare, char *buf, size_t len)
-{
-	size_t n = strlen(bare);
-
-	if (n + 6 > len)
-		return -1;
-	memcpy(buf, "xmpp:", 5);
-	memcpy(buf + 5, bare, n + 1);
-	return 0;
-}
-
-static void
-reply(struct alerter *a, const char *to, const char *text)
-{
-	char id[ALERTER_ID_MAX];
-
-	snprintf(id, sizeof(id), "mcalert-r%" PRIu64, ++a->msg_seq);
-	xclient_send(a->xc, to, false, id, text, false);
-}
-
-static bool
-refuse(struct alerter *a, const char *bare, int64_t now)
-{
-	struct refusal *r = NULL;
-	size_t i, oldest = 0;
-
-	for (i = 0; i < a->nrefused; i++) {
-		if (jid_equal(a->refused[i].jid, bare)) {
-			r = &a->refused[i];
-			break;
-		}
-		if (a->refused[i].last_reply < a->refused[oldest].last_reply)
-			oldest = i;
-	}
-	if (r == NULL) {
-		log_warn("refused a command from %s: not an authorized JID (further attempts from "
-			 "it are not logged)", bare);
-		r = a->nrefused < ALERTER_REFUSED_MAX ? &a->refused[a->nrefused++] : &a->refused[oldest];
-		snprintf(r->jid, sizeof(r->jid), "%s", bare);
-		r->last_reply = 0;
-	}
-	if (r->last_reply != 0 && now - r->last_reply < ALERTER_REFUSAL_PERIOD_MS)
-		return false;
-	r->last_reply = now;
-	return true;
-}
-
-/* The incident of the sender's latest page among the unresolved ones, or 0. */
-static int64_t
-latest_page_for(struct alerter *a, const char *bare)
-{
-	struct ilog_pages pages = { 0 };
-	char err[ILOG_ERR_LEN];
-	int64_t best_at = 0, best = 0;
-	size_t i, j;
-
-	for (i = 0; i < a->ntracked; i++) {
-		if (ilog_page_list(a->log, a->tracked[i].id, &pages, err, sizeof(err)) != ILOG_OK)
-			continue;
-		for (j = 0; j < pages.n; j++) {
-			if (jid_equal(pages.v[j].target, bare) && pages.v[j].sent_at >= best_at) {
-				best_at = pages.v[j].sent_at;
-				best = pages.v[j].incident_id;
-			}
-		}
-	}
-	ilog_pages_release(&pages);
-	return best;
-}
-
-static void
-command_ack(struct alerter *a, const char *from, const char *actor, const struct command *c,
-    char *out, size_t len)
-{
-	char err[ILOG_ERR_LEN], bare[JID_MAX + 1], d[MESSAGE_DURATION_MAX], body[COMMAND_TEXT_MAX + 32];
-	struct snap s;
-	int64_t id = c->id;
-	enum ilog_status st;
-
-	jid_bare(from, bare, sizeof(bare));
-	if (id == 0 && (id = latest_page_for(a, bare)) == 0) {
-		snprintf(out, len, "You have no unresolved page. Say \"ack N\" for incident N.");
-		return;
-	}
-	st = snap_load(a, id, &s, err, sizeof(err));
-	if (st == ILOG_ERR_NOT_FOUND) {
-		snprintf(out, len, "There is no incident #%" PRId64 ".", id);
-	} else if (st != ILOG_OK) {
-		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
-	} else if (s.inc.state == ILOG_STATE_RESOLVED) {
-		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", id,
-		    message_who(s.inc.resolved_by));
-	} else if (s.inc.state == ILOG_STATE_OPEN) {
-		st = ilog_incident_ack(a->log, id, actor, c->message, NULL, err, sizeof(err));
-		mark_wrote(a);
-		if (st != ILOG_OK) {
-			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
-		} else {
-			message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
-			if (a->set->policy.ack_timeout_ms > 0)
-				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped. If it is still "
-				    "open in %s, it is paged again.", id, d);
-			else
-				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped.", id);
-			log_info("#%" PRId64 " acknowledged by %s", id, actor);
-		}
-	} else if (s.view.has_page && s.view.last.event > s.view.ack_event) {
-		/* Paged again after its ack timeout: this acknowledgement renews it. */
-		json_t *j = json_object();
-		char *text;
-		if (j != NULL && c->message[0] != '\0')
-			json_object_set_new(j, "message", json_string(c->message));
-		text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-		json_decref(j);
-		snprintf(body, sizeof(body), "%s", text != NULL ? text : "{}");
-		free(text);
-		st = ilog_event_append(a->log, id, actor, ALERTER_EV_ACK_RENEWED, body, NULL, err,
-		    sizeof(err));
-		mark_wrote(a);
-		if (st != ILOG_OK)
-			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
-		else
-			snprintf(out, len, "#%" PRId64 " acknowledged again: paging stopped.", id);
-		log_info("#%" PRId64 " acknowledged again by %s", id, actor);
-	} else {
-		snprintf(out, len, "#%" PRId64 " is already acknowledged by %s.", id,
-		    message_who(s.inc.acked_by));
-	}
-	if (st != ILOG_ERR_NOT_FOUND)
-		snap_release(&s);
-	mark_incident_dirty(a, id);
-}
-
-static void
-command_resolve(struct alerter *a, const char *actor, const struct command *c, char *out,
-    size_t len)
-{
-	struct ilog_incident inc;
-	char err[ILOG_ERR_LEN];
-	enum ilog_status st = ilog_incident_get(a->log, c->id, &inc, err, sizeof(err));
-
-	if (st == ILOG_ERR_NOT_FOUND) {
-		snprintf(out, len, "There is no incident #%" PRId64 ".", c->id);
-		return;
-	}
-	if (st == ILOG_OK && inc.state == ILOG_STATE_RESOLVED) {
-		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", c->id,
-		    message_who(inc.resolved_by));
-		return;
-	}
-	if (st == ILOG_OK)
-		st = ilog_incident_resolve(a->log, c->id, actor, c->message, NULL, err, sizeof(err));
-	mark_wrote(a);
-	if (st != ILOG_OK) {
-		snprintf(out, len, "#%" PRId64 " could not be resolved: %s", c->id, err);
-		return;
-	}
-	snprintf(out, len, "#%" PRId64 " resolved.", c->id);
-	log_info("#%" PRId64 " resolved by %s", c->id, actor);
-	mark_incident_dirty(a, c->id);
-}
-
-/* Appends to out[len] at *used, cutting what does not fit. */
-static void __attribute__((format(printf, 4, 5)))
-add(char *out, size_t len, size_t *used, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*used + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(out + *used, len - *used, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
-}
-
-static void
-command_status(struct alerter *a, int64_t now, char *out, size_t len)
-{
-	char when[UTC_TEXT_MAX], d[MESSAGE_DURATION_MAX];
-	struct oncall now_oc, next_oc;
-	size_t used = 0, i, open = 0, acked = 0;
-
-	if (xclient_state(a->xc) == XCLIENT_ONLINE)
-		add(out, len, &used, "mcalert: online (session %" PRIu64 ")\n",
-		    xclient_session(a->xc));
-	for (i = 0; i < a->set->rotations.n; i++) {
-		const struct rotation *r = &a->set->rotations.v[i];
-		rotation_oncall(r, &a->ov, now, &now_oc);
-		rotation_oncall(r, &a->ov, now_oc.end, &next_oc);
-		utc_format(now_oc.end, when, sizeof(when));
-		add(out, len, &used, "On call (%s): %s%s until %s, then %s\n", r->name, now_oc.jid,
-		    now_oc.override_id != 0 ? " (override)" : "", when, next_oc.jid);
-	}
-	for (i = 0; i < a->ntracked; i++) {
-		struct ilog_incident inc;
-		char err[ILOG_ERR_LEN];
-		if (ilog_incident_get(a->log, a->tracked[i].id, &inc, err, sizeof(err)) != ILOG_OK)
-			continue;
-		if (inc.state == ILOG_STATE_OPEN)
-			open++;
-		else if (inc.state == ILOG_STATE_ACKNOWLEDGED)
-			acked++;
-	}
-	add(out, len, &used, "Incidents: %zu open, %zu acknowledged", open, acked);
-	message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
-	if (a->set->policy.ack_timeout_ms > 0)
-		add(out, len, &used, " (ack timeout %s)", d);
-}
-
-static void
-command_incidents(struct alerter *a, int64_t now, char *out, size_t len)
-{
-	struct ilog_query q = { 0 };
-	struct ilog_incidents list = { 0 };
-	struct ilog_pages pages = { 0 };
-	char err[ILOG_ERR_LEN], d[MESSAGE_DURATION_MAX];
-	size_t used = 0, i;
-
-	q.limit = ALERTER_LIST_SHOWN;
-	if (ilog_incident_list(a->log, &q, &list, err, sizeof(err)) != ILOG_OK) {
-		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
-		return;
-	}
-	if (list.n == 0)
-		add(out, len, &used, "No unresolved incidents.");
-	for (i = 0; i < list.n; i++) {
-		const struct ilog_incident *inc = &list.v[i];
-		add(out, len, &used, "%s#%" PRId64 " %s %s: %s", i > 0 ? "\n" : "", inc->id,
-		    ilog_severity_name(inc->severity), ilog_state_name(inc->state), inc->title);
-		if (inc->cluster[0] != '\0')
-			add(out, len, &used, " [%s]", inc->cluster);
-		if (ilog_page_list(a->log, inc->id, &pages, err, sizeof(err)) == ILOG_OK &&
-		    pages.n > 0) {
-			const struct ilog_page *p = &pages.v[pages.n - 1];
-			add(out, len, &used, " - step %d -> %s", p->step, p->target);
-			if (p->next_deadline > now) {
-				message_duration(p->next_deadline - now, d, sizeof(d));
-				add(out, len, &used, ", next in %s", d);
-			}
-		}
-	}
-	if (list.truncated)
-		add(out, len, &used, "\n(more: see mctl incidents)");
-	ilog_pages_release(&pages);
-	ilog_incidents_release(&list);
-}
-
-static void
-on_chat(void *arg, const char *from, const char *body)
-{
-	struct alerter *a = arg;
-	char bare[JID_MAX + 1], actor[ILOG_ACTOR_MAX + 1], out[ALERTER_REPLY_MAX];
-	int64_t now = ilog_now(a->log);
-	struct command c;
-
-	if (jid_bare(from, bare, sizeof(bare)) != 0)
-		return;
-	if (!settings_authorized(a->set, bare)) {
-		if (refuse(a, bare, now))
-			reply(a, from, "Sorry, you are not allowed to give mcalert commands. "
-				       "Ask the on-call team to add your address.");
-		return;
-	}
-	command_parse(body, &c);
-	if (xmpp_actor(bare, actor, sizeof(actor)) != 0) {
-		reply(a, from, "Your address is too long for the incident log; use mctl.");
-		return;
-	}
-	out[0] = '\0';
-	switch (c.verb) {
-	case COMMAND_ACK:
-		command_ack(a, from, actor, &c, out, sizeof(out));
-		break;
-	case COMMAND_RESOLVE:
-		command_resolve(a, actor, &c, out, sizeof(out));
-		break;
-	case COMMAND_STATUS:
-		command_status(a, now, out, sizeof(out));
-		break;
-	case COMMAND_INCIDENTS:
-		command_incidents(a, now, out, sizeof(out));
-		break;
-	case COMMAND_HELP:
-		snprintf(out, sizeof(out), "%s", command_help());
-		break;
-	case COMMAND_EMPTY:
-		return;
-	case COMMAND_BAD:
-		snprintf(out, sizeof(out), "%s. Say \"help\" for the commands.", c.error);
-		break;
-	case COMMAND_TOO_LONG:
-		snprintf(out, sizeof(out), "That message is too long for a command.");
-		break;
-	case COMMAND_UNKNOWN:
-		snprintf(out, sizeof(out), "Unknown command \"%s\". Say \"help\" for the commands.",
-		    c.word);
-		break;
-	}
-	reply(a, from, out);
-}
-
 /* --- XMPP events ------------------------------------------------------------------- */
 
 static void
@@ -1299,14 +894,14 @@ mark_page(struct alerter *a, const char *id, enum ilog_page_mark mark, const cha
 
 	if (page > 0) {
 		if (jid_bare(from, bare, sizeof(bare)) != 0 ||
-		    xmpp_actor(bare, actor, sizeof(actor)) != 0)
+		    alerter_actor(bare, actor, sizeof(actor)) != 0)
 			snprintf(actor, sizeof(actor), "%s", ALERTER_ACTOR);
 		if (ilog_page_mark(a->log, page, mark, actor, detail, NULL, err, sizeof(err)) !=
 		    ILOG_OK)
 			LOG_LIMITED(LOG_LEVEL_WARN, "cannot mark page %" PRId64 ": %s", page, err);
-		mark_wrote(a);
+		alerter_mark_wrote(a);
 		if ((s = sent_find(a, page)) != NULL)
-			mark_incident_dirty(a, s->incident_id);
+			alerter_mark_dirty(a, s->incident_id);
 		if (mark == ILOG_PAGE_FAILED)
 			log_info("page %" PRId64 " to %s failed: %s", page, from, detail);
 		return;
@@ -1420,7 +1015,7 @@ make_client(struct alerter *a, char *err, size_t errlen)
 		s->server_port, s->tls, s->tls_insecure, s->tls_ca, s->reconnect_min_ms,
 		s->reconnect_max_ms, s->ping_interval_ms, s->ping_timeout_ms, a->debug };
 	struct xclient_events ev = { a, on_online, on_offline, on_receipt, on_displayed,
-		on_bounce, on_room_echo, on_chat, on_presence, on_room_state };
+		on_bounce, on_room_echo, alerter_chat, on_presence, on_room_state };
 
 	return xclient_new(&o, &ev, err, errlen);
 }

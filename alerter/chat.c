@@ -1,0 +1,326 @@
+/*
+ * chat — the commands engineers send mcalert (command.h parses them): who may, what
+ * each does to the log, and the replies. Declared in daemon.h.
+ *
+ * Only authorized JIDs (settings.h) are obeyed. Anyone else gets one refusal per
+ * ALERTER_REFUSAL_PERIOD_MS and one line in the daemon's log, ever; nothing else
+ * happens. Every change is recorded with the actor "xmpp:<bare JID>".
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "command.h"
+#include "daemon.h"
+#include "log.h"
+#include "utctime.h"
+
+/* "xmpp:<bare>" into buf[len]; -1 if it does not fit (the log's actors are short). */
+int
+alerter_actor(const char *bare, char *buf, size_t len)
+{
+	size_t n = strlen(bare);
+
+	if (n + 6 > len)
+		return -1;
+	memcpy(buf, "xmpp:", 5);
+	memcpy(buf + 5, bare, n + 1);
+	return 0;
+}
+
+static void
+reply(struct alerter *a, const char *to, const char *text)
+{
+	char id[ALERTER_ID_MAX];
+
+	snprintf(id, sizeof(id), "mcalert-r%" PRIu64, ++a->msg_seq);
+	xclient_send(a->xc, to, false, id, text, false);
+}
+
+static bool
+refuse(struct alerter *a, const char *bare, int64_t now)
+{
+	struct refusal *r = NULL;
+	size_t i, oldest = 0;
+
+	for (i = 0; i < a->nrefused; i++) {
+		if (jid_equal(a->refused[i].jid, bare)) {
+			r = &a->refused[i];
+			break;
+		}
+		if (a->refused[i].last_reply < a->refused[oldest].last_reply)
+			oldest = i;
+	}
+	if (r == NULL) {
+		log_warn("refused a command from %s: not an authorized JID (further attempts from "
+			 "it are not logged)", bare);
+		r = a->nrefused < ALERTER_REFUSED_MAX ? &a->refused[a->nrefused++] : &a->refused[oldest];
+		snprintf(r->jid, sizeof(r->jid), "%s", bare);
+		r->last_reply = 0;
+	}
+	if (r->last_reply != 0 && now - r->last_reply < ALERTER_REFUSAL_PERIOD_MS)
+		return false;
+	r->last_reply = now;
+	return true;
+}
+
+/* The incident of the sender's latest page among the unresolved ones, or 0. */
+static int64_t
+latest_page_for(struct alerter *a, const char *bare)
+{
+	struct ilog_pages pages = { 0 };
+	char err[ILOG_ERR_LEN];
+	int64_t best_at = 0, best = 0;
+	size_t i, j;
+
+	for (i = 0; i < a->ntracked; i++) {
+		if (ilog_page_list(a->log, a->tracked[i].id, &pages, err, sizeof(err)) != ILOG_OK)
+			continue;
+		for (j = 0; j < pages.n; j++) {
+			if (jid_equal(pages.v[j].target, bare) && pages.v[j].sent_at >= best_at) {
+				best_at = pages.v[j].sent_at;
+				best = pages.v[j].incident_id;
+			}
+		}
+	}
+	ilog_pages_release(&pages);
+	return best;
+}
+
+static void
+command_ack(struct alerter *a, const char *from, const char *actor, const struct command *c,
+    char *out, size_t len)
+{
+	char err[ILOG_ERR_LEN], bare[JID_MAX + 1], d[MESSAGE_DURATION_MAX], body[COMMAND_TEXT_MAX + 32];
+	struct snap s;
+	int64_t id = c->id;
+	enum ilog_status st;
+
+	jid_bare(from, bare, sizeof(bare));
+	if (id == 0 && (id = latest_page_for(a, bare)) == 0) {
+		snprintf(out, len, "You have no unresolved page. Say \"ack N\" for incident N.");
+		return;
+	}
+	st = alerter_snap_load(a, id, &s, err, sizeof(err));
+	if (st == ILOG_ERR_NOT_FOUND) {
+		snprintf(out, len, "There is no incident #%" PRId64 ".", id);
+	} else if (st != ILOG_OK) {
+		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
+	} else if (s.inc.state == ILOG_STATE_RESOLVED) {
+		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", id,
+		    message_who(s.inc.resolved_by));
+	} else if (s.inc.state == ILOG_STATE_OPEN) {
+		st = ilog_incident_ack(a->log, id, actor, c->message, NULL, err, sizeof(err));
+		alerter_mark_wrote(a);
+		if (st != ILOG_OK) {
+			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
+		} else {
+			message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
+			if (a->set->policy.ack_timeout_ms > 0)
+				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped. If it is still "
+				    "open in %s, it is paged again.", id, d);
+			else
+				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped.", id);
+			log_info("#%" PRId64 " acknowledged by %s", id, actor);
+		}
+	} else if (s.view.has_page && s.view.last.event > s.view.ack_event) {
+		/* Paged again after its ack timeout: this acknowledgement renews it. */
+		json_t *j = json_object();
+		char *text;
+		if (j != NULL && c->message[0] != '\0')
+			json_object_set_new(j, "message", json_string(c->message));
+		text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		snprintf(body, sizeof(body), "%s", text != NULL ? text : "{}");
+		free(text);
+		st = ilog_event_append(a->log, id, actor, ALERTER_EV_ACK_RENEWED, body, NULL, err,
+		    sizeof(err));
+		alerter_mark_wrote(a);
+		if (st != ILOG_OK)
+			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
+		else
+			snprintf(out, len, "#%" PRId64 " acknowledged again: paging stopped.", id);
+		log_info("#%" PRId64 " acknowledged again by %s", id, actor);
+	} else {
+		snprintf(out, len, "#%" PRId64 " is already acknowledged by %s.", id,
+		    message_who(s.inc.acked_by));
+	}
+	if (st != ILOG_ERR_NOT_FOUND)
+		alerter_snap_release(&s);
+	alerter_mark_dirty(a, id);
+}
+
+static void
+command_resolve(struct alerter *a, const char *actor, const struct command *c, char *out,
+    size_t len)
+{
+	struct ilog_incident inc;
+	char err[ILOG_ERR_LEN];
+	enum ilog_status st = ilog_incident_get(a->log, c->id, &inc, err, sizeof(err));
+
+	if (st == ILOG_ERR_NOT_FOUND) {
+		snprintf(out, len, "There is no incident #%" PRId64 ".", c->id);
+		return;
+	}
+	if (st == ILOG_OK && inc.state == ILOG_STATE_RESOLVED) {
+		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", c->id,
+		    message_who(inc.resolved_by));
+		return;
+	}
+	if (st == ILOG_OK)
+		st = ilog_incident_resolve(a->log, c->id, actor, c->message, NULL, err, sizeof(err));
+	alerter_mark_wrote(a);
+	if (st != ILOG_OK) {
+		snprintf(out, len, "#%" PRId64 " could not be resolved: %s", c->id, err);
+		return;
+	}
+	snprintf(out, len, "#%" PRId64 " resolved.", c->id);
+	log_info("#%" PRId64 " resolved by %s", c->id, actor);
+	alerter_mark_dirty(a, c->id);
+}
+
+/* Appends to out[len] at *used, cutting what does not fit. */
+static void __attribute__((format(printf, 4, 5)))
+add(char *out, size_t len, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*used + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *used, len - *used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*used = *used + (size_t)n < len ? *used + (size_t)n : len - 1;
+}
+
+static void
+command_status(struct alerter *a, int64_t now, char *out, size_t len)
+{
+	char when[UTC_TEXT_MAX], d[MESSAGE_DURATION_MAX];
+	struct oncall now_oc, next_oc;
+	size_t used = 0, i, open = 0, acked = 0;
+
+	if (xclient_state(a->xc) == XCLIENT_ONLINE)
+		add(out, len, &used, "mcalert: online (session %" PRIu64 ")\n",
+		    xclient_session(a->xc));
+	for (i = 0; i < a->set->rotations.n; i++) {
+		const struct rotation *r = &a->set->rotations.v[i];
+		rotation_oncall(r, &a->ov, now, &now_oc);
+		rotation_oncall(r, &a->ov, now_oc.end, &next_oc);
+		utc_format(now_oc.end, when, sizeof(when));
+		add(out, len, &used, "On call (%s): %s%s until %s, then %s\n", r->name, now_oc.jid,
+		    now_oc.override_id != 0 ? " (override)" : "", when, next_oc.jid);
+	}
+	for (i = 0; i < a->ntracked; i++) {
+		struct ilog_incident inc;
+		char err[ILOG_ERR_LEN];
+		if (ilog_incident_get(a->log, a->tracked[i].id, &inc, err, sizeof(err)) != ILOG_OK)
+			continue;
+		if (inc.state == ILOG_STATE_OPEN)
+			open++;
+		else if (inc.state == ILOG_STATE_ACKNOWLEDGED)
+			acked++;
+	}
+	add(out, len, &used, "Incidents: %zu open, %zu acknowledged", open, acked);
+	message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
+	if (a->set->policy.ack_timeout_ms > 0)
+		add(out, len, &used, " (ack timeout %s)", d);
+}
+
+static void
+command_incidents(struct alerter *a, int64_t now, char *out, size_t len)
+{
+	struct ilog_query q = { 0 };
+	struct ilog_incidents list = { 0 };
+	struct ilog_pages pages = { 0 };
+	char err[ILOG_ERR_LEN], d[MESSAGE_DURATION_MAX];
+	size_t used = 0, i;
+
+	q.limit = ALERTER_LIST_SHOWN;
+	if (ilog_incident_list(a->log, &q, &list, err, sizeof(err)) != ILOG_OK) {
+		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
+		return;
+	}
+	if (list.n == 0)
+		add(out, len, &used, "No unresolved incidents.");
+	for (i = 0; i < list.n; i++) {
+		const struct ilog_incident *inc = &list.v[i];
+		add(out, len, &used, "%s#%" PRId64 " %s %s: %s", i > 0 ? "\n" : "", inc->id,
+		    ilog_severity_name(inc->severity), ilog_state_name(inc->state), inc->title);
+		if (inc->cluster[0] != '\0')
+			add(out, len, &used, " [%s]", inc->cluster);
+		if (ilog_page_list(a->log, inc->id, &pages, err, sizeof(err)) == ILOG_OK &&
+		    pages.n > 0) {
+			const struct ilog_page *p = &pages.v[pages.n - 1];
+			add(out, len, &used, " - step %d -> %s", p->step, p->target);
+			if (p->next_deadline > now) {
+				message_duration(p->next_deadline - now, d, sizeof(d));
+				add(out, len, &used, ", next in %s", d);
+			}
+		}
+	}
+	if (list.truncated)
+		add(out, len, &used, "\n(more: see mctl incidents)");
+	ilog_pages_release(&pages);
+	ilog_incidents_release(&list);
+}
+
+void
+alerter_chat(void *arg, const char *from, const char *body)
+{
+	struct alerter *a = arg;
+	char bare[JID_MAX + 1], actor[ILOG_ACTOR_MAX + 1], out[ALERTER_REPLY_MAX];
+	int64_t now = ilog_now(a->log);
+	struct command c;
+
+	if (jid_bare(from, bare, sizeof(bare)) != 0)
+		return;
+	if (!settings_authorized(a->set, bare)) {
+		if (refuse(a, bare, now))
+			reply(a, from, "Sorry, you are not allowed to give mcalert commands. "
+				       "Ask the on-call team to add your address.");
+		return;
+	}
+	command_parse(body, &c);
+	if (alerter_actor(bare, actor, sizeof(actor)) != 0) {
+		reply(a, from, "Your address is too long for the incident log; use mctl.");
+		return;
+	}
+	out[0] = '\0';
+	switch (c.verb) {
+	case COMMAND_ACK:
+		command_ack(a, from, actor, &c, out, sizeof(out));
+		break;
+	case COMMAND_RESOLVE:
+		command_resolve(a, actor, &c, out, sizeof(out));
+		break;
+	case COMMAND_STATUS:
+		command_status(a, now, out, sizeof(out));
+		break;
+	case COMMAND_INCIDENTS:
+		command_incidents(a, now, out, sizeof(out));
+		break;
+	case COMMAND_HELP:
+		snprintf(out, sizeof(out), "%s", command_help());
+		break;
+	case COMMAND_EMPTY:
+		return;
+	case COMMAND_BAD:
+		snprintf(out, sizeof(out), "%s. Say \"help\" for the commands.", c.error);
+		break;
+	case COMMAND_TOO_LONG:
+		snprintf(out, sizeof(out), "That message is too long for a command.");
+		break;
+	case COMMAND_UNKNOWN:
+		snprintf(out, sizeof(out), "Unknown command \"%s\". Say \"help\" for the commands.",
+		    c.word);
+		break;
+	}
+	reply(a, from, out);
+}
