@@ -138,7 +138,13 @@ log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	pthread_mutex_lock(&logger.lock);
-	snprintf(lim->last, sizeof(lim->last), "%s", line);
+	{
+		size_t keep = strlen(line);
+		if (keep > sizeof(lim->last) - 1)
+			keep = sizeof(lim->last) - 1; /* cut: the summary line only names the kind */
+		memcpy(lim->last, line, keep);
+		lim->last[keep] = '\0';
+	}
 	lim->last_level = level;
 	if (!lim->registered) {
 		lim->registered = true;
@@ -172,8 +178,8 @@ log_flush_suppressed(void)
 		dropped = atomic_exchange(&lim->suppressed, 0);
 		if (dropped == 0)
 			continue;
-		snprintf(lines[n], sizeof(lines[n]), "%s (%llu more suppressed)", lim->last,
-		    (unsigned long long)dropped);
+		snprintf(lines[n], sizeof(lines[n]), "%.*s (%llu more suppressed)",
+		    (int)(LOG_LIMIT_TEXT_MAX - 1), lim->last, (unsigned long long)dropped);
 		levels[n++] = lim->last_level;
 	}
 	pthread_mutex_unlock(&logger.lock);
