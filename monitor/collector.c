@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -22,12 +21,18 @@ struct collector_node {
 	const struct cluster_node *node; /* borrowed from the configuration */
 	struct mcconn *admin;            /* NULL without an admin address */
 	struct mcconn *probe;
-	struct event *poll_timer, *probe_timer;
-	int64_t next_poll_ms, next_probe_ms;
 	char key[KEY_MAX + 1];
 	uint64_t seq;
 	bool probe_is_get; /* the probe in flight (or the next one) reads the key */
 	bool poll_failing, probe_failing;
+};
+
+/* Nodes [first, first + count) share these timers. */
+struct collector_group {
+	struct collector *col;
+	size_t first, count;
+	struct event *poll_timer, *probe_timer;
+	int64_t next_poll_ms, next_probe_ms;
 };
 
 int64_t
@@ -37,17 +42,6 @@ collector_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* splitmix64: phases only, nothing that needs to be unpredictable. */
-static uint64_t
-next_random(struct collector *col)
-{
-	uint64_t z = (col->random_state += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
 }
 
 static void
@@ -97,23 +91,33 @@ on_poll_done(void *arg, const struct mcconn_result *r)
 }
 
 static void
-on_poll_timer(evutil_socket_t fd, short what, void *arg)
+poll_node(struct collector_node *cn, int64_t now)
 {
-	struct collector_node *cn = arg;
 	const struct monconfig_settings *set = &cn->col->cfg->set;
-	int64_t now = collector_now_ms();
 	char err[MCCONN_ERROR_MAX];
 
-	(void)fd;
-	(void)what;
-	cn->next_poll_ms = next_due(cn->next_poll_ms, set->poll_interval_ms, now);
-	arm_at(cn->poll_timer, cn->next_poll_ms, now);
 	/* poll_timeout <= poll_interval: busy only when a connect overran; skip it. */
-	if (mcconn_busy(cn->admin))
+	if (cn->admin == NULL || mcconn_busy(cn->admin))
 		return;
 	if (mcconn_request(cn->admin, POLL_REQUEST, strlen(POLL_REQUEST), MCCONN_REPLY_STATS, 2,
 	    (int)set->poll_timeout_ms, err, sizeof(err)) < 0)
 		watch_poll_failed(cn->col->watch, cn->wn, err, now);
+}
+
+static void
+on_poll_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector_group *g = arg;
+	struct collector *col = g->col;
+	int64_t now = collector_now_ms();
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	g->next_poll_ms = next_due(g->next_poll_ms, col->cfg->set.poll_interval_ms, now);
+	arm_at(g->poll_timer, g->next_poll_ms, now);
+	for (i = g->first; i < g->first + g->count; i++)
+		poll_node(&col->nodes[i], now);
 }
 
 /* --- probes -------------------------------------------------------------------------- */
@@ -166,18 +170,12 @@ on_probe_done(void *arg, const struct mcconn_result *r)
 }
 
 static void
-on_probe_timer(evutil_socket_t fd, short what, void *arg)
+probe_node(struct collector_node *cn, int64_t now)
 {
-	struct collector_node *cn = arg;
 	const struct monconfig_settings *set = &cn->col->cfg->set;
-	int64_t now = collector_now_ms();
 	char req[KEY_MAX + 64], err[MCCONN_ERROR_MAX], value[24];
 	int n;
 
-	(void)fd;
-	(void)what;
-	cn->next_probe_ms = next_due(cn->next_probe_ms, monconfig_probe_period_ms(set), now);
-	arm_at(cn->probe_timer, cn->next_probe_ms, now);
 	if (mcconn_busy(cn->probe)) {
 		watch_probe_dropped(cn->col->watch, cn->wn);
 		return;
@@ -197,16 +195,32 @@ on_probe_timer(evutil_socket_t fd, short what, void *arg)
 		    now);
 }
 
+static void
+on_probe_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct collector_group *g = arg;
+	struct collector *col = g->col;
+	int64_t now = collector_now_ms();
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	g->next_probe_ms = next_due(g->next_probe_ms, monconfig_probe_period_ms(&col->cfg->set),
+	    now);
+	arm_at(g->probe_timer, g->next_probe_ms, now);
+	for (i = g->first; i < g->first + g->count; i++)
+		probe_node(&col->nodes[i], now);
+}
+
 /* --- set-up -------------------------------------------------------------------------- */
 
 static int
 node_start(struct collector *col, struct collector_node *cn, struct watch_node *wn,
-    const struct cluster_node *node, int64_t now, char *err, size_t errlen)
+    const struct cluster_node *node, char *err, size_t errlen)
 {
 	const struct cluster *c = &col->cfg->clusters.v[node->cluster];
 	const struct monconfig_settings *set = &col->cfg->set;
 	struct mcconn_target t;
-	int64_t period = monconfig_probe_period_ms(set);
 
 	cn->col = col;
 	cn->wn = wn;
@@ -222,12 +236,6 @@ node_start(struct collector *col, struct collector_node *cn, struct watch_node *
 	cn->probe = mcconn_new(col->base, col->dns, &t, on_probe_done, cn, err, errlen);
 	if (cn->probe == NULL)
 		return -1;
-	cn->probe_timer = evtimer_new(col->base, on_probe_timer, cn);
-	if (cn->probe_timer == NULL)
-		goto out_nomem;
-	cn->next_probe_ms = now + (int64_t)(next_random(col) % (uint64_t)period);
-	arm_at(cn->probe_timer, cn->next_probe_ms, now);
-
 	if (node->admin.port == 0)
 		return 0;
 	t.host = node->admin.host;
@@ -235,30 +243,50 @@ node_start(struct collector *col, struct collector_node *cn, struct watch_node *
 	t.user = c->admin.set ? c->admin.user : NULL;
 	t.password = c->admin.set ? c->admin.password : NULL;
 	cn->admin = mcconn_new(col->base, col->dns, &t, on_poll_done, cn, err, errlen);
-	if (cn->admin == NULL)
+	return cn->admin != NULL ? 0 : -1;
+}
+
+/* Group g of n: its nodes, and its phase, evenly spread over each period. */
+static int
+group_start(struct collector *col, struct collector_group *g, size_t index, int64_t now,
+    char *err, size_t errlen)
+{
+	const struct monconfig_settings *set = &col->cfg->set;
+	int64_t probe_period = monconfig_probe_period_ms(set);
+
+	g->col = col;
+	g->first = index * COLLECTOR_GROUP_MAX;
+	g->count = col->nnodes - g->first < COLLECTOR_GROUP_MAX ? col->nnodes - g->first :
+	    COLLECTOR_GROUP_MAX;
+	g->probe_timer = evtimer_new(col->base, on_probe_timer, g);
+	g->poll_timer = evtimer_new(col->base, on_poll_timer, g);
+	if (g->probe_timer == NULL || g->poll_timer == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
-	cn->poll_timer = evtimer_new(col->base, on_poll_timer, cn);
-	if (cn->poll_timer == NULL)
-		goto out_nomem;
-	cn->next_poll_ms =
-	    now + (int64_t)(next_random(col) % (uint64_t)set->poll_interval_ms);
-	arm_at(cn->poll_timer, cn->next_poll_ms, now);
+	}
+	g->next_probe_ms = now + probe_period * (int64_t)index / (int64_t)col->ngroups;
+	g->next_poll_ms = now + set->poll_interval_ms * (int64_t)index / (int64_t)col->ngroups;
+	arm_at(g->probe_timer, g->next_probe_ms, now);
+	arm_at(g->poll_timer, g->next_poll_ms, now);
 	return 0;
-out_nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
 }
 
 static void
 node_stop(struct collector_node *cn)
 {
-	if (cn->poll_timer != NULL)
-		event_free(cn->poll_timer);
-	if (cn->probe_timer != NULL)
-		event_free(cn->probe_timer);
 	mcconn_free(cn->admin);
 	mcconn_free(cn->probe);
 	memset(cn, 0, sizeof(*cn));
+}
+
+static void
+group_stop(struct collector_group *g)
+{
+	if (g->poll_timer != NULL)
+		event_free(g->poll_timer);
+	if (g->probe_timer != NULL)
+		event_free(g->probe_timer);
+	memset(g, 0, sizeof(*g));
 }
 
 int
@@ -267,32 +295,38 @@ collector_start(struct collector *col, struct event_base *base, struct evdns_bas
 {
 	const struct clusters *cl = &w->cfg->clusters;
 	int64_t now = collector_now_ms();
-	size_t i;
+	size_t i, ngroups = (cl->nnodes + COLLECTOR_GROUP_MAX - 1) / COLLECTOR_GROUP_MAX;
 
 	memset(col, 0, sizeof(*col));
 	col->base = base;
 	col->dns = dns;
 	col->watch = w;
 	col->cfg = w->cfg;
-	col->random_state = (uint64_t)now ^ ((uint64_t)getpid() << 32);
 	if (w->nnodes != cl->nnodes) {
 		snprintf(err, errlen, "the watch does not match the configuration");
 		return -1;
 	}
 	col->nodes = calloc(cl->nnodes > 0 ? cl->nnodes : 1, sizeof(*col->nodes));
-	if (col->nodes == NULL) {
+	col->groups = calloc(ngroups > 0 ? ngroups : 1, sizeof(*col->groups));
+	if (col->nodes == NULL || col->groups == NULL) {
+		collector_stop(col);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (i = 0; i < cl->nnodes; i++) {
 		col->nnodes = i + 1;
-		if (node_start(col, &col->nodes[i], &w->nodes[i], &cl->nodes[i], now, err,
-		    errlen) < 0) {
+		if (node_start(col, &col->nodes[i], &w->nodes[i], &cl->nodes[i], err, errlen) < 0) {
 			collector_stop(col);
 			return -1;
 		}
 	}
-	col->nnodes = cl->nnodes;
+	for (i = 0; i < ngroups; i++) {
+		col->ngroups = i + 1;
+		if (group_start(col, &col->groups[i], i, now, err, errlen) < 0) {
+			collector_stop(col);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -301,9 +335,14 @@ collector_stop(struct collector *col)
 {
 	size_t i;
 
+	for (i = 0; col->groups != NULL && i < col->ngroups; i++)
+		group_stop(&col->groups[i]);
 	for (i = 0; col->nodes != NULL && i < col->nnodes; i++)
 		node_stop(&col->nodes[i]);
+	free(col->groups);
 	free(col->nodes);
+	col->groups = NULL;
 	col->nodes = NULL;
+	col->ngroups = 0;
 	col->nnodes = 0;
 }

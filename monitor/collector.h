@@ -10,9 +10,14 @@
  * its own requests. Outcomes go to the watch (watch_poll, watch_probe, ...), which
  * decides; the collector decides nothing.
  *
- * Timing: each node's timers start at a random phase within their period, so nodes
- * do not all fire at once, and keep their cadence without drift. A probe that falls
- * due while the previous one is still in flight is dropped and counted, never
+ * Timing: nodes share their timers in groups of at most COLLECTOR_GROUP_MAX, and the
+ * groups are spread evenly over the period, so a probe round costs the process one
+ * wakeup per group instead of one per node (the wakeups, not the requests, are most
+ * of what watching a node costs). A group's requests go out back to back, each
+ * timed from its own write; its replies may be read in one batch, which can add the
+ * handling of the replies before it (a few µs each, at most COLLECTOR_GROUP_MAX of
+ * them) to a probe's latency. Timers keep their cadence without drift. A probe that
+ * falls due while the previous one is still in flight is dropped and counted, never
  * queued: a slow node must not build a backlog. A connection is re-established on
  * the next request after a failure, so a dead node is retried once per period.
  *
@@ -29,10 +34,12 @@
 #include "watch.h"
 
 #define COLLECTOR_CANARY_TTL_S 600 /* the canary key expires if the monitor goes away */
+#define COLLECTOR_GROUP_MAX 16     /* nodes sharing one wakeup */
 
 struct event_base;
 struct evdns_base;
-struct collector_node; /* one node's connections and timers (collector.c) */
+struct collector_node;  /* one node's connections (collector.c) */
+struct collector_group; /* the timers of up to COLLECTOR_GROUP_MAX nodes (collector.c) */
 
 struct collector {
 	struct event_base *base;   /* borrowed */
@@ -41,7 +48,8 @@ struct collector {
 	const struct monconfig *cfg; /* borrowed: the watch's */
 	struct collector_node *nodes; /* owned */
 	size_t nnodes;
-	uint64_t random_state;
+	struct collector_group *groups; /* owned */
+	size_t ngroups;
 };
 
 /*

@@ -1,7 +1,15 @@
 /*
  * mcconn — see mcconn.h.
+ *
+ * The socket is driven directly (send/recv on a non-blocking descriptor, one read
+ * and one write event) rather than through a bufferevent: a probe is a few bytes
+ * each way, and the buffer layer's extra work per read (a FIONREAD ioctl, chained
+ * buffers) and per write (a loop turn waiting for "writable") was most of what a
+ * probe cost the process besides the kernel's own.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -10,9 +18,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -23,13 +30,26 @@
 #include "parse.h"
 
 #define AUTH_MAX (CLUSTER_USER_MAX + CONFIG_SECRET_MAX + 64) /* the auth request */
+#define INPUT_INITIAL 8192                              /* a poll's replies fit */
+#define INPUT_MAX (MCCONN_REPLY_MAX + MCCONN_LINE_MAX)   /* then a reply is too large */
+#define OUTPUT_MAX (MCCONN_REQUEST_MAX + AUTH_MAX)       /* auth + request, unsent */
 
 enum phase {
 	PHASE_IDLE,         /* no socket */
+	PHASE_RESOLVING,    /* a name being resolved */
 	PHASE_CONNECTING,
 	PHASE_AUTHENTICATING,
 	PHASE_READY,        /* connected, authenticated, nothing in flight */
 	PHASE_WAITING,      /* a request sent, its replies awaited */
+};
+
+/*
+ * A name resolution in flight. evdns reports a cancelled request later, from the
+ * loop, so the callback's argument must outlive the connection: the ticket is
+ * detached (c = NULL) on close and freed by the callback.
+ */
+struct dns_ticket {
+	struct mcconn *c;
 };
 
 struct mcconn {
@@ -44,10 +64,19 @@ struct mcconn {
 	mcconn_done_fn done;
 	void *arg;
 
-	struct bufferevent *bev; /* owned; NULL when idle */
-	struct event *timer;     /* owned: the deadline of the phase in progress */
+	int fd;                   /* -1 when idle */
+	struct event *read_ev;    /* owned: EV_READ | EV_PERSIST on fd */
+	struct event *write_ev;   /* owned: EV_WRITE on fd (connecting, unsent bytes) */
+	struct event *timer;      /* owned: the deadline of the phase in progress */
+	struct dns_ticket *ticket; /* a resolution in flight, or NULL */
+	struct evdns_getaddrinfo_request *dns_req;
 	enum phase phase;
 	bool busy;
+
+	char *in;                 /* owned: received bytes not yet consumed */
+	size_t in_len, in_cap;
+	char out[OUTPUT_MAX];     /* bytes the kernel has not taken yet */
+	size_t out_len, out_off;
 
 	/* The request in flight. */
 	char request[MCCONN_REQUEST_MAX];
@@ -222,10 +251,26 @@ mcconn_frame(const char *buf, size_t len, enum mcconn_reply_kind kind, size_t *r
 static void
 close_socket(struct mcconn *c)
 {
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
+	if (c->ticket != NULL) {
+		c->ticket->c = NULL; /* the callback frees it */
+		evdns_getaddrinfo_cancel(c->dns_req);
+		c->ticket = NULL;
+		c->dns_req = NULL;
 	}
+	if (c->read_ev != NULL) {
+		event_free(c->read_ev);
+		c->read_ev = NULL;
+	}
+	if (c->write_ev != NULL) {
+		event_free(c->write_ev);
+		c->write_ev = NULL;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	c->in_len = 0;
+	c->out_len = c->out_off = 0;
 	c->phase = PHASE_IDLE;
 }
 
@@ -268,15 +313,70 @@ arm(struct mcconn *c, int ms)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Forward: a failure found while starting something is reported from the loop. */
-static void defer_failure(struct mcconn *c, enum mcconn_status status, const char *error);
+/* Reports a failure from the loop rather than from inside mcconn_request(). */
+static void
+defer_failure(struct mcconn *c, enum mcconn_status status, const char *error)
+{
+	struct timeval now = { 0, 0 };
+
+	close_socket(c);
+	c->deferred = true;
+	c->deferred_status = status;
+	snprintf(c->deferred_error, sizeof(c->deferred_error), "%s", error);
+	evtimer_add(c->timer, &now);
+}
+
+/* Sends what is queued; what the kernel does not take waits for the write event. */
+static int
+flush_output(struct mcconn *c, char *error, size_t errlen)
+{
+	ssize_t n;
+
+	while (c->out_off < c->out_len) {
+		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(c->write_ev, NULL);
+			return 0;
+		}
+		snprintf(error, errlen, "send: %s", n < 0 ? strerror(errno) : "closed");
+		return -1;
+	}
+	c->out_len = c->out_off = 0;
+	return 0;
+}
+
+/* Queues data and writes it at once: a request goes out in one send() from here. */
+static int
+write_now(struct mcconn *c, const void *data, size_t len, char *error, size_t errlen)
+{
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	if (len > sizeof(c->out) - c->out_len) {
+		snprintf(error, errlen, "send: more than %zu bytes unsent", sizeof(c->out));
+		return -1;
+	}
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+	return flush_output(c, error, errlen);
+}
 
 static void
 send_request(struct mcconn *c)
 {
-	if (bufferevent_write(c->bev, c->request, c->request_len) != 0) {
-		close_socket(c);
-		defer_failure(c, MCCONN_ERR_CLOSED, "send: out of memory");
+	char error[MCCONN_ERROR_MAX];
+
+	if (write_now(c, c->request, c->request_len, error, sizeof(error)) < 0) {
+		defer_failure(c, MCCONN_ERR_CLOSED, error);
 		return;
 	}
 	c->sent_ns = monotonic_ns();
@@ -287,14 +387,15 @@ send_request(struct mcconn *c)
 static void
 send_auth(struct mcconn *c)
 {
-	char line[AUTH_MAX];
+	char line[AUTH_MAX], error[MCCONN_ERROR_MAX];
 	int n;
 
 	n = snprintf(line, sizeof(line), "set %s 0 0 %zu\r\n%s\r\n", c->user,
 	    strlen(c->password), c->password);
-	if (n < 0 || (size_t)n >= sizeof(line) || bufferevent_write(c->bev, line, (size_t)n) != 0) {
+	if (n < 0 || (size_t)n >= sizeof(line) ||
+	    write_now(c, line, (size_t)n, error, sizeof(error)) < 0) {
 		explicit_bzero(line, sizeof(line));
-		close_socket(c);
+		explicit_bzero(c->out, sizeof(c->out));
 		defer_failure(c, MCCONN_ERR_CONNECT, "authentication: cannot send");
 		return;
 	}
@@ -303,55 +404,55 @@ send_auth(struct mcconn *c)
 }
 
 static void
-on_read(struct bufferevent *bev, void *arg)
+consume(struct mcconn *c, size_t n)
 {
-	struct mcconn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t len = evbuffer_get_length(in), off = 0, rlen;
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+}
+
+/* The authentication's reply: STORED, or the refusal. */
+static void
+auth_reply(struct mcconn *c)
+{
 	char error[MCCONN_ERROR_MAX];
-	const char *data;
+	size_t rlen;
+	bool error_line;
+	int rc = mcconn_frame(c->in, c->in_len, MCCONN_REPLY_LINE, &rlen, &error_line);
+
+	if (rc == 0)
+		return;
+	/* A secret went through the output buffer: do not leave it there. */
+	explicit_bzero(c->out, sizeof(c->out));
+	if (rc == 1 && rlen == 8 && memcmp(c->in, "STORED\r\n", 8) == 0) {
+		consume(c, rlen);
+		c->phase = PHASE_READY;
+		send_request(c);
+		return;
+	}
+	if (rc == 1) {
+		while (rlen > 0 && (c->in[rlen - 1] == '\n' || c->in[rlen - 1] == '\r'))
+			rlen--;
+		snprintf(error, sizeof(error), "authentication as %s refused: %.*s", c->user,
+		    (int)(rlen > 100 ? 100 : rlen), c->in);
+	} else {
+		snprintf(error, sizeof(error), "authentication as %s: malformed reply", c->user);
+	}
+	finish(c, MCCONN_ERR_AUTH, NULL, 0, 0, error);
+}
+
+/* The request's replies, once all of them are in. */
+static void
+request_replies(struct mcconn *c)
+{
+	char error[MCCONN_ERROR_MAX];
+	size_t off = 0, rlen;
 	bool error_line, any_error = false;
+	int64_t latency;
 	unsigned i;
 	int rc;
 
-	if (c->phase != PHASE_AUTHENTICATING && c->phase != PHASE_WAITING) {
-		/* Unsolicited bytes: whatever they are, the stream is out of step. */
-		close_socket(c);
-		return;
-	}
-	if (len > MCCONN_REPLY_MAX + MCCONN_LINE_MAX) {
-		snprintf(error, sizeof(error), "reply larger than %d bytes", MCCONN_REPLY_MAX);
-		finish(c, c->phase == PHASE_WAITING ? MCCONN_ERR_PROTO : MCCONN_ERR_CONNECT, NULL,
-		    0, 0, error);
-		return;
-	}
-	data = (const char *)evbuffer_pullup(in, -1);
-	if (data == NULL)
-		return;
-	if (c->phase == PHASE_AUTHENTICATING) {
-		rc = mcconn_frame(data, len, MCCONN_REPLY_LINE, &rlen, &error_line);
-		if (rc == 0)
-			return;
-		if (rc == 1 && rlen == 8 && memcmp(data, "STORED\r\n", 8) == 0) {
-			evbuffer_drain(in, rlen);
-			c->phase = PHASE_READY;
-			send_request(c);
-			return;
-		}
-		if (rc == 1) {
-			while (rlen > 0 && (data[rlen - 1] == '\n' || data[rlen - 1] == '\r'))
-				rlen--;
-			snprintf(error, sizeof(error), "authentication as %s refused: %.*s",
-			    c->user, (int)(rlen > 100 ? 100 : rlen), data);
-		} else {
-			snprintf(error, sizeof(error), "authentication as %s: malformed reply",
-			    c->user);
-		}
-		finish(c, MCCONN_ERR_AUTH, NULL, 0, 0, error);
-		return;
-	}
 	for (i = 0; i < c->nreplies; i++) {
-		rc = mcconn_frame(data + off, len - off, c->kind, &rlen, &error_line);
+		rc = mcconn_frame(c->in + off, c->in_len - off, c->kind, &rlen, &error_line);
 		if (rc == 0)
 			return;
 		if (rc < 0) {
@@ -360,79 +461,128 @@ on_read(struct bufferevent *bev, void *arg)
 			return;
 		}
 		if (error_line && !any_error) {
-			int show = (int)(rlen > 100 ? 100 : rlen);
-			while (show > 0 && (data[off + (size_t)show - 1] == '\n' ||
-			    data[off + (size_t)show - 1] == '\r'))
+			size_t show = rlen > 100 ? 100 : rlen;
+			while (show > 0 && (c->in[off + show - 1] == '\n' ||
+			    c->in[off + show - 1] == '\r'))
 				show--;
-			snprintf(error, sizeof(error), "%.*s", show, data + off);
+			snprintf(error, sizeof(error), "%.*s", (int)show, c->in + off);
 			any_error = true;
 		}
 		off += rlen;
 	}
-	if (len > off) {
+	if (c->in_len > off) {
 		/* More than was asked for: the next request would read it. */
-		snprintf(error, sizeof(error), "%zu unexpected bytes after the reply", len - off);
+		snprintf(error, sizeof(error), "%zu unexpected bytes after the reply",
+		    c->in_len - off);
 		finish(c, MCCONN_ERR_PROTO, NULL, 0, 0, error);
 		return;
 	}
-	{
-		int64_t latency = (monotonic_ns() - c->sent_ns) / 1000;
-		/* The callback reads the replies in place; they are drained after it. A
-		 * request it starts cannot be answered before we return to the loop. */
-		finish(c, any_error ? MCCONN_ERR_REPLY : MCCONN_OK, data, off,
-		    latency > 0 ? latency : 0, any_error ? error : "");
-		if (c->bev != NULL)
-			evbuffer_drain(bufferevent_get_input(c->bev), off);
+	latency = (monotonic_ns() - c->sent_ns) / 1000;
+	/* The callback reads the replies in place; they are consumed after it. A request
+	 * it starts cannot be answered before we return to the loop. */
+	c->in_len = 0;
+	finish(c, any_error ? MCCONN_ERR_REPLY : MCCONN_OK, c->in, off, latency > 0 ? latency : 0,
+	    any_error ? error : "");
+}
+
+/* The peer closed (n == 0) or the socket failed (errno). */
+static void
+lost(struct mcconn *c, bool eof)
+{
+	char error[MCCONN_ERROR_MAX];
+	int e = errno;
+
+	switch (c->phase) {
+	case PHASE_AUTHENTICATING:
+		finish(c, MCCONN_ERR_CONNECT, NULL, 0, 0, "closed during authentication");
+		break;
+	case PHASE_WAITING:
+		snprintf(error, sizeof(error), "%s", eof ? "closed by the server" : strerror(e));
+		finish(c, MCCONN_ERR_CLOSED, NULL, 0, 0, error);
+		break;
+	default:
+		close_socket(c); /* an idle connection went away: reconnect when needed */
+		break;
 	}
 }
 
 static void
-on_event(struct bufferevent *bev, short what, void *arg)
+on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct mcconn *c = arg;
+	ssize_t n;
+	char *bigger;
+
+	(void)what;
+	if (c->in_len == c->in_cap) {
+		if (c->in_cap >= INPUT_MAX) {
+			finish(c, c->phase == PHASE_WAITING ? MCCONN_ERR_PROTO : MCCONN_ERR_CONNECT,
+			    NULL, 0, 0, "reply larger than 1 MiB");
+			return;
+		}
+		bigger = realloc(c->in, c->in_cap * 2 < INPUT_MAX ? c->in_cap * 2 : INPUT_MAX);
+		if (bigger == NULL) {
+			finish(c, MCCONN_ERR_PROTO, NULL, 0, 0, "out of memory for a reply");
+			return;
+		}
+		c->in = bigger;
+		c->in_cap = c->in_cap * 2 < INPUT_MAX ? c->in_cap * 2 : INPUT_MAX;
+	}
+	n = recv(fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		lost(c, n == 0);
+		return;
+	}
+	c->in_len += (size_t)n;
+	switch (c->phase) {
+	case PHASE_AUTHENTICATING:
+		auth_reply(c);
+		break;
+	case PHASE_WAITING:
+		request_replies(c);
+		break;
+	default:
+		/* Unsolicited bytes: whatever they are, the stream is out of step. */
+		close_socket(c);
+		break;
+	}
+}
+
+static void
+connected(struct mcconn *c)
+{
+	c->connects++;
+	if (c->auth)
+		send_auth(c);
+	else
+		send_request(c);
+}
+
+static void
+on_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct mcconn *c = arg;
 	char error[MCCONN_ERROR_MAX];
-	int one = 1, dns_err;
+	socklen_t len = sizeof(int);
+	int e = 0;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		c->connects++;
-		/* Small requests: do not let Nagle hold a probe back. */
-		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (c->auth)
-			send_auth(c);
-		else
-			send_request(c);
+	(void)what;
+	if (c->phase == PHASE_CONNECTING) {
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+			e = errno;
+		if (e != 0) {
+			snprintf(error, sizeof(error), "connect: %s", strerror(e));
+			finish(c, MCCONN_ERR_CONNECT, NULL, 0, 0, error);
+			return;
+		}
+		connected(c);
 		return;
 	}
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	switch (c->phase) {
-	case PHASE_CONNECTING:
-		dns_err = bufferevent_socket_get_dns_error(bev);
-		if (dns_err != 0)
-			snprintf(error, sizeof(error), "resolve %.100s: %s", c->host,
-			    evutil_gai_strerror(dns_err));
-		else
-			snprintf(error, sizeof(error), "connect: %s",
-			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		finish(c, MCCONN_ERR_CONNECT, NULL, 0, 0, error);
-		break;
-	case PHASE_AUTHENTICATING:
-		snprintf(error, sizeof(error), "closed during authentication");
-		finish(c, MCCONN_ERR_CONNECT, NULL, 0, 0, error);
-		break;
-	case PHASE_WAITING:
-		if (what & BEV_EVENT_EOF)
-			snprintf(error, sizeof(error), "closed by the server");
-		else
-			snprintf(error, sizeof(error), "%s",
-			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		finish(c, MCCONN_ERR_CLOSED, NULL, 0, 0, error);
-		break;
-	case PHASE_IDLE:
-	case PHASE_READY:
-		close_socket(c); /* an idle connection went away: reconnect when needed */
-		break;
-	}
+	if (flush_output(c, error, sizeof(error)) < 0)
+		finish(c, c->phase == PHASE_WAITING ? MCCONN_ERR_CLOSED : MCCONN_ERR_CONNECT, NULL,
+		    0, 0, error);
 }
 
 static void
@@ -449,9 +599,11 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	switch (c->phase) {
+	case PHASE_RESOLVING:
 	case PHASE_CONNECTING:
 	case PHASE_AUTHENTICATING:
 		snprintf(error, sizeof(error), "%s not done within %d ms",
+		    c->phase == PHASE_RESOLVING ? "resolving" :
 		    c->phase == PHASE_CONNECTING ? "connect" : "authentication",
 		    c->connect_timeout_ms);
 		finish(c, MCCONN_ERR_CONNECT, NULL, 0, 0, error);
@@ -466,46 +618,121 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Reports a failure from the loop rather than from inside mcconn_request(). */
+/* Opens the socket and starts connecting to sa. Failures are deferred. */
 static void
-defer_failure(struct mcconn *c, enum mcconn_status status, const char *error)
+connect_to(struct mcconn *c, const struct sockaddr *sa, socklen_t salen)
 {
-	struct timeval now = { 0, 0 };
+	char error[MCCONN_ERROR_MAX];
+	int one = 1;
 
-	c->deferred = true;
-	c->deferred_status = status;
-	snprintf(c->deferred_error, sizeof(c->deferred_error), "%s", error);
-	evtimer_add(c->timer, &now);
+	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		snprintf(error, sizeof(error), "socket: %s", strerror(errno));
+		defer_failure(c, MCCONN_ERR_CONNECT, error);
+		return;
+	}
+	/* Small requests: do not let Nagle hold a probe back. */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->read_ev = event_new(c->base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->write_ev = event_new(c->base, c->fd, EV_WRITE, on_writable, c);
+	if (c->read_ev == NULL || c->write_ev == NULL || event_add(c->read_ev, NULL) != 0) {
+		defer_failure(c, MCCONN_ERR_CONNECT, "connect: out of memory");
+		return;
+	}
+	c->phase = PHASE_CONNECTING;
+	if (connect(c->fd, sa, salen) == 0) {
+		connected(c);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		snprintf(error, sizeof(error), "connect: %s", strerror(errno));
+		defer_failure(c, MCCONN_ERR_CONNECT, error);
+		return;
+	}
+	event_add(c->write_ev, NULL);
+}
+
+static void
+connect_to_first(struct mcconn *c, int result, struct evutil_addrinfo *ai)
+{
+	char error[MCCONN_ERROR_MAX];
+
+	if (result != 0 || ai == NULL) {
+		snprintf(error, sizeof(error), "resolve %.100s: %s", c->host,
+		    evutil_gai_strerror(result != 0 ? result : EVUTIL_EAI_NONAME));
+		defer_failure(c, MCCONN_ERR_CONNECT, error);
+		return;
+	}
+	connect_to(c, ai->ai_addr, (socklen_t)ai->ai_addrlen);
+}
+
+static void
+on_resolved(int result, struct evutil_addrinfo *ai, void *arg)
+{
+	struct dns_ticket *t = arg;
+	struct mcconn *c = t->c;
+
+	free(t);
+	if (c == NULL) { /* cancelled: the connection is gone or closed */
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		return;
+	}
+	c->ticket = NULL;
+	c->dns_req = NULL;
+	connect_to_first(c, result, ai);
+	if (ai != NULL)
+		evutil_freeaddrinfo(ai);
 }
 
 static void
 start_connect(struct mcconn *c)
 {
-	char error[MCCONN_ERROR_MAX];
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	struct evutil_addrinfo hints, *ai = NULL;
+	char port[8];
+	int rc;
 
 	c->attempts++;
-	c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		defer_failure(c, MCCONN_ERR_CONNECT, "connect: out of memory");
+	arm(c, c->connect_timeout_ms);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, c->host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(c->port);
+		connect_to(c, (struct sockaddr *)sin, sizeof(*sin));
 		return;
 	}
-	bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	c->phase = PHASE_CONNECTING;
-	arm(c, c->connect_timeout_ms);
-	/* A numeric host is resolved at once; a name through evdns when given one. */
-	if (bufferevent_socket_connect_hostname(c->bev, c->dns, AF_UNSPEC, c->host, c->port) !=
-	    0) {
-		int dns_err = bufferevent_socket_get_dns_error(c->bev);
-		if (dns_err != 0)
-			snprintf(error, sizeof(error), "resolve %.100s: %s", c->host,
-			    evutil_gai_strerror(dns_err));
-		else
-			snprintf(error, sizeof(error), "connect: %s",
-			    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		close_socket(c);
-		defer_failure(c, MCCONN_ERR_CONNECT, error);
+	if (inet_pton(AF_INET6, c->host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(c->port);
+		connect_to(c, (struct sockaddr *)sin6, sizeof(*sin6));
+		return;
 	}
+	snprintf(port, sizeof(port), "%u", (unsigned)c->port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	if (c->dns == NULL) {
+		/* No resolver: a blocking lookup (mcmon makes one when any name is used). */
+		rc = evutil_getaddrinfo(c->host, port, &hints, &ai);
+		connect_to_first(c, rc, ai);
+		if (ai != NULL)
+			evutil_freeaddrinfo(ai);
+		return;
+	}
+	if ((c->ticket = calloc(1, sizeof(*c->ticket))) == NULL) {
+		defer_failure(c, MCCONN_ERR_CONNECT, "resolve: out of memory");
+		return;
+	}
+	c->ticket->c = c;
+	c->phase = PHASE_RESOLVING;
+	/* NULL when answered at once: the callback has run (and freed the ticket). */
+	c->dns_req = evdns_getaddrinfo(c->dns, c->host, port, &hints, on_resolved, c->ticket);
+	if (c->dns_req == NULL)
+		c->ticket = NULL;
 }
 
 struct mcconn *
@@ -532,12 +759,18 @@ mcconn_new(struct event_base *base, struct evdns_base *dns, const struct mcconn_
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
+	c->fd = -1;
 	c->timer = evtimer_new(base, on_timer, c);
-	if (c->timer == NULL) {
+	c->in = malloc(INPUT_INITIAL);
+	if (c->timer == NULL || c->in == NULL) {
+		if (c->timer != NULL)
+			event_free(c->timer);
+		free(c->in);
 		free(c);
 		seterr(err, errlen, "out of memory");
 		return NULL;
 	}
+	c->in_cap = INPUT_INITIAL;
 	c->base = base;
 	c->dns = dns;
 	snprintf(c->host, sizeof(c->host), "%s", t->host);
@@ -561,6 +794,8 @@ mcconn_free(struct mcconn *c)
 	close_socket(c);
 	event_free(c->timer);
 	explicit_bzero(c->password, sizeof(c->password));
+	explicit_bzero(c->out, sizeof(c->out));
+	free(c->in);
 	free(c);
 }
 
@@ -573,7 +808,7 @@ mcconn_busy(const struct mcconn *c)
 bool
 mcconn_ready(const struct mcconn *c)
 {
-	return c->phase == PHASE_READY || (c->phase == PHASE_WAITING);
+	return c->phase == PHASE_READY || c->phase == PHASE_WAITING;
 }
 
 int

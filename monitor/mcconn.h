@@ -22,6 +22,9 @@
  * the moment the request is handed to the socket to the end of its last reply;
  * connecting and authenticating are not part of it.
  *
+ * Requests are written to the socket at once (not a loop turn later), so the
+ * process must ignore SIGPIPE, as every mcops daemon does.
+ *
  * The password is copied, never put into an error text, and wiped on free.
  */
 #ifndef MCOPS_MCCONN_H

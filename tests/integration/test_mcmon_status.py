@@ -64,8 +64,9 @@ def test_status_shows_a_down_node_and_its_open_incident(dep):
                                    if n["name"] == "n2" and n["probes"] > 0], 20)
     dep.kill_node("n2")
     inc = dep.wait_incident("node_down", 10)
-    wait_for("n2 down in the view", lambda: [n for n in dep.view()["nodes"]
-                                             if n["name"] == "n2" and not n["up"]], 5)
+    wait_for("n2 down in the view, its latest poll failed", lambda: [
+        n for n in dep.view()["nodes"] if n["name"] == "n2" and not n["up"] and not
+        n["poll_ok"]], 5)
     rc, docs, out = status_json(dep)
     assert rc == 0, out.stderr
     n2 = [n for n in docs[0]["nodes"] if n["name"] == "n2"][0]
