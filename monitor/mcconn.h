@@ -22,8 +22,8 @@
  * the moment the request is handed to the socket to the end of its last reply;
  * connecting and authenticating are not part of it.
  *
- * Requests are written to the socket at once (not a loop turn later), so the
- * process must ignore SIGPIPE, as every mcops daemon does.
+ * Requests are written to the socket at once (not a loop turn later), with
+ * MSG_NOSIGNAL: a peer that went away is an error, never a SIGPIPE.
  *
  * The password is copied, never put into an error text, and wiped on free.
  */

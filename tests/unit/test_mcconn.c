@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,6 +504,5 @@ main(void)
 		LIVE(invalid_targets_are_refused),
 #undef LIVE
 	};
-	signal(SIGPIPE, SIG_IGN); /* as the daemons do: mcconn writes at once */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
