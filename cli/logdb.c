@@ -13,6 +13,7 @@
 #include "ilog.h"
 #include "mctl.h"
 #include "parse.h"
+#include "utctime.h"
 
 #define DB_PATH_MAX 4096
 #define DEFAULT_DB_DIR "var"
@@ -100,68 +101,6 @@ mctl_format_time(int64_t ms, char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
 }
 
-/* Reads exactly n digits at *p into *out, advancing *p. */
-static int
-digits(const char **p, int n, int *out)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
-/* "YYYY-MM-DD[(T| )HH:MM[:SS[.fff]]][Z]", UTC. */
-static int
-parse_utc(const char *s, int64_t *out)
-{
-	struct tm tm = { 0 };
-	const char *p = s;
-	int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
-	time_t t;
-
-	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
-	    digits(&p, 2, &d))
-		return -1;
-	if (*p == 'T' || *p == ' ') {
-		p++;
-		if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi))
-			return -1;
-		if (*p == ':') {
-			p++;
-			if (digits(&p, 2, &sec))
-				return -1;
-			if (*p == '.') {
-				p++;
-				if (digits(&p, 3, &ms))
-					return -1;
-			}
-		}
-	}
-	if (*p == 'Z')
-		p++;
-	if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	/* timegm normalises 31 February into March: refuse what did not round-trip. */
-	if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1)
-		return -1;
-	*out = (int64_t)t * 1000 + ms;
-	return 0;
-}
-
 int
 mctl_parse_time(const char *s, int64_t now_ms, int64_t *out_ms)
 {
@@ -171,5 +110,5 @@ mctl_parse_time(const char *s, int64_t now_ms, int64_t *out_ms)
 		*out_ms = now_ms - d;
 		return 0;
 	}
-	return parse_utc(s, out_ms);
+	return utc_parse(s, out_ms);
 }
