@@ -57,6 +57,8 @@ DIR_mctl := cli
 DIR_mcmon := monitor
 DIR_mcalert := alerter
 DIR_mcstatus := statuspage
+# Folder archives a binary links besides its own (mctl renders the status site).
+EXTRA_mctl = $(OBJDIR)/libstatuspage.a
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
@@ -74,7 +76,7 @@ $$($(1)_LIB): $$($(1)_OBJ)
 	$$(AR) rcs $$@ $$^
 ifneq ($$(wildcard $$(DIR_$(1))/main.c),)
 BUILT_BINARIES += $$(BINDIR)/$(1)
-$$(BINDIR)/$(1): $$(OBJDIR)/$$(DIR_$(1))/main.o $$($(1)_LIB) $$(LIBMCOPS)
+$$(BINDIR)/$(1): $$(OBJDIR)/$$(DIR_$(1))/main.o $$($(1)_LIB) $$(EXTRA_$(1)) $$(LIBMCOPS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS_ALL)
 endif

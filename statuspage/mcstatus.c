@@ -1,0 +1,380 @@
+/*
+ * mcstatus — see mcstatus.h.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "ilog.h"
+#include "log.h"
+#include "mcstatus.h"
+#include "model.h"
+#include "payload.h"
+#include "serve.h"
+#include "site.h"
+#include "spconfig.h"
+
+#define STARTED_EVENT "statuspage_started"
+
+struct mcstatus {
+	char config_path[SP_PATH_MAX];
+	struct config cfg;
+	struct sp_config sp;
+	struct ilog *log;
+	struct event_base *base;
+	struct event *tick, *sigterm, *sigint, *sighup;
+	struct serve *serve;
+	int64_t cursor;
+	int64_t next_render;
+	bool fatal;
+	struct textbuf payload;
+	/* Sinks: names of the outbox queues each public change goes to. */
+	char (*sinks)[ILOG_SINK_MAX + 1];
+	size_t nsinks;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+errors_join(const struct config_errors *errs, char *err, size_t errlen)
+{
+	size_t i, o = 0;
+
+	err[0] = '\0';
+	for (i = 0; i < errs->n && o < errlen; i++)
+		o += (size_t)snprintf(err + o, errlen - o, "%s%s", i ? "\n" : "", errs->msgs[i]);
+	if (errs->dropped && o < errlen)
+		snprintf(err + o, errlen - o, "\n(%zu more errors)", errs->dropped);
+}
+
+static bool
+owns(const char *section)
+{
+	return spconfig_owns(section);
+}
+
+/* Loads path into cfg and sp; 0, or -1 with every problem in err. */
+static int
+load(const char *path, struct config *cfg, struct sp_config *sp, char *err, size_t errlen)
+{
+	struct config_errors errs = { 0 };
+	int rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_load(cfg, path, &errs) < 0) {
+		errors_join(&errs, err, errlen);
+		config_errors_release(&errs);
+		config_release(cfg);
+		return -1;
+	}
+	spconfig_load(cfg, sp, true, &errs);
+	config_check_unknown(cfg, owns, &errs);
+	if (errs.n + errs.dropped > 0) {
+		errors_join(&errs, err, errlen);
+		config_release(cfg);
+		rc = -1;
+	}
+	config_errors_release(&errs);
+	return rc;
+}
+
+int
+mcstatus_check(const char *path, char *err, size_t errlen)
+{
+	struct config cfg;
+	struct sp_config *sp = malloc(sizeof(*sp));
+	int rc;
+
+	if (sp == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = load(path, &cfg, sp, err, errlen);
+	if (rc == 0)
+		config_release(&cfg);
+	free(sp);
+	return rc;
+}
+
+/* Renders the site from the log as it is now. 0, or -1 (logged, rate-limited). */
+static int
+render(struct mcstatus *d, struct model *m)
+{
+	char err[MCSTATUS_ERR_MAX];
+	struct site_result res;
+	int64_t t0 = now_ms();
+
+	if (model_load(m, &d->sp, d->log, t0, err, sizeof(err)) < 0) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "reading the incident log: %s", err);
+		return -1;
+	}
+	if (site_render(m, d->sp.dir, &res, err, sizeof(err)) < 0) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "writing the site: %s", err);
+		model_release(m);
+		return -1;
+	}
+	d->next_render = t0 + d->sp.rerender_ms;
+	if (res.written > 0)
+		log_debug("rendered %zu files (%zu unchanged) in %lld ms", res.written,
+		    res.unchanged, (long long)(now_ms() - t0));
+	return 0;
+}
+
+/* Enqueues ev's public update for every sink. 0, or -1 (the batch is retried). */
+static int
+enqueue(struct mcstatus *d, const struct model *m, const struct ilog_event *ev)
+{
+	char err[ILOG_ERR_LEN];
+	size_t i;
+	int rc;
+
+	if (d->nsinks == 0)
+		return 0;
+	if ((rc = payload_build(m, ev, &d->payload)) <= 0) {
+		if (rc < 0)
+			LOG_LIMITED(LOG_LEVEL_ERR, "event %lld: cannot build its payload",
+			    (long long)ev->id);
+		return rc;
+	}
+	for (i = 0; i < d->nsinks; i++)
+		if (ilog_outbox_enqueue(d->log, d->sinks[i], ev->id, d->payload.data, NULL, NULL,
+			err, sizeof(err)) != ILOG_OK) {
+			LOG_LIMITED(LOG_LEVEL_ERR, "sink %s: cannot queue event %lld: %s",
+			    d->sinks[i], (long long)ev->id, err);
+			return -1;
+		}
+	return 0;
+}
+
+/* Handles the events after the cursor, batch by batch. */
+static void
+process(struct mcstatus *d)
+{
+	struct ilog_events evs = { 0 };
+	char err[ILOG_ERR_LEN];
+	struct model m;
+	size_t i;
+
+	for (;;) {
+		bool public = false, rendered = false;
+		size_t done = 0;
+
+		if (ilog_tail(d->log, d->cursor, 0, &evs, err, sizeof(err)) != ILOG_OK) {
+			LOG_LIMITED(LOG_LEVEL_ERR, "tailing the incident log: %s", err);
+			break;
+		}
+		if (evs.n == 0)
+			break;
+		for (i = 0; i < evs.n; i++)
+			if (payload_event_is_public(evs.v[i].type))
+				public = true;
+		if (public) {
+			if (render(d, &m) < 0)
+				break;
+			rendered = true;
+			for (done = 0; done < evs.n; done++)
+				if (payload_event_is_public(evs.v[done].type) &&
+				    enqueue(d, &m, &evs.v[done]) < 0)
+					break;
+			model_release(&m);
+		} else {
+			done = evs.n;
+		}
+		if (done > 0) {
+			int64_t last = evs.v[done - 1].id;
+
+			if (ilog_cursor_set(d->log, MCSTATUS_CONSUMER, last, err, sizeof(err)) !=
+			    ILOG_OK)
+				LOG_LIMITED(LOG_LEVEL_ERR, "storing the cursor: %s", err);
+			else
+				d->cursor = last;
+		}
+		(void)rendered;
+		if (done < evs.n || !evs.truncated)
+			break;
+	}
+	ilog_events_release(&evs);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct mcstatus *d = arg;
+	char err[ILOG_ERR_LEN];
+	bool changed = false;
+	struct model m;
+
+	(void)fd;
+	(void)what;
+	if (ilog_changed(d->log, &changed, err, sizeof(err)) != ILOG_OK)
+		LOG_LIMITED(LOG_LEVEL_ERR, "polling the incident log: %s", err);
+	if (changed)
+		process(d);
+	if (now_ms() >= d->next_render && render(d, &m) == 0)
+		model_release(&m);
+	log_flush_suppressed();
+}
+
+static void
+on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct mcstatus *d = arg;
+
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct mcstatus *d = arg;
+	char err[MCSTATUS_ERR_MAX * 4];
+	struct sp_config *sp = malloc(sizeof(*sp));
+	struct config cfg;
+
+	(void)sig;
+	(void)what;
+	if (sp == NULL || load(d->config_path, &cfg, sp, err, sizeof(err)) < 0) {
+		log_err("reload refused, keeping the running configuration:\n%s",
+		    sp == NULL ? "out of memory" : err);
+		free(sp);
+		return;
+	}
+	if (strcmp(sp->db_path, d->sp.db_path) != 0 || strcmp(sp->listen, d->sp.listen) != 0 ||
+	    strcmp(sp->dir, d->sp.dir) != 0)
+		log_warn("reload: [log] path, [statuspage] dir and listen take effect at the "
+			 "next start");
+	snprintf(sp->db_path, sizeof(sp->db_path), "%s", d->sp.db_path);
+	snprintf(sp->listen, sizeof(sp->listen), "%s", d->sp.listen);
+	snprintf(sp->dir, sizeof(sp->dir), "%s", d->sp.dir);
+	config_release(&d->cfg);
+	d->cfg = cfg;
+	d->sp = *sp;
+	free(sp);
+	d->next_render = 0; /* names and components may have changed */
+	log_info("configuration reloaded");
+}
+
+struct mcstatus *
+mcstatus_new(const char *config_path, char *err, size_t errlen)
+{
+	struct mcstatus *d = calloc(1, sizeof(*d));
+	struct timeval tv;
+	struct ilog_events first = { 0 };
+	int64_t last = 0;
+
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
+	if (load(config_path, &d->cfg, &d->sp, err, errlen) < 0) {
+		free(d);
+		return NULL;
+	}
+	if (mkdir(d->sp.dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "[statuspage] dir %s: %s", d->sp.dir, strerror(errno));
+		goto fail;
+	}
+	if ((d->log = ilog_open(d->sp.db_path, NULL, err, errlen)) == NULL)
+		goto fail;
+	if (ilog_cursor_get(d->log, MCSTATUS_CONSUMER, &d->cursor, err, errlen) != ILOG_OK ||
+	    ilog_last_event_id(d->log, &last, err, errlen) != ILOG_OK ||
+	    ilog_tail(d->log, 0, 1, &first, err, errlen) != ILOG_OK)
+		goto fail;
+	if (first.n == 0 &&
+	    ilog_event_append(d->log, 0, MCSTATUS_CONSUMER, STARTED_EVENT, NULL, &last, err,
+		errlen) != ILOG_OK) {
+		/* An empty log: this event marks when the page's history starts (days before
+		 * it show "No data"). */
+		ilog_events_release(&first);
+		goto fail;
+	}
+	ilog_events_release(&first);
+	if (d->cursor == 0 && last > 0) {
+		/* A first run pushes nothing from before it: the sinks get what happens
+		 * from now on, the page shows the whole history. */
+		d->cursor = last;
+		if (ilog_cursor_set(d->log, MCSTATUS_CONSUMER, last, err, errlen) != ILOG_OK)
+			goto fail;
+		log_info("first run: publishing the changes after event %lld", (long long)last);
+	}
+	if ((d->base = event_base_new()) == NULL) {
+		snprintf(err, errlen, "cannot create the event loop");
+		goto fail;
+	}
+	if (d->sp.listen[0] != '\0' &&
+	    (d->serve = serve_start(d->base, d->sp.listen, d->sp.dir, err, errlen)) == NULL)
+		goto fail;
+	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
+	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop, d);
+	d->sigint = evsignal_new(d->base, SIGINT, on_stop, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, on_reload, d);
+	if (d->tick == NULL || d->sigterm == NULL || d->sigint == NULL || d->sighup == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	tv.tv_sec = d->sp.poll_ms / 1000;
+	tv.tv_usec = (d->sp.poll_ms % 1000) * 1000;
+	event_add(d->tick, &tv);
+	event_add(d->sigterm, NULL);
+	event_add(d->sigint, NULL);
+	event_add(d->sighup, NULL);
+	return d;
+fail:
+	mcstatus_free(d);
+	return NULL;
+}
+
+int
+mcstatus_run(struct mcstatus *d)
+{
+	struct model m;
+
+	log_info("publishing %s to %s%s%s, %zu components, %zu sinks", d->sp.name, d->sp.dir,
+	    d->sp.listen[0] ? ", serving on " : "", d->sp.listen, d->sp.ncomps, d->nsinks);
+	/* Catch up first: what happened while we were down, then the page as it is. */
+	process(d);
+	if (render(d, &m) == 0)
+		model_release(&m);
+	event_base_dispatch(d->base);
+	return d->fatal ? -1 : 0;
+}
+
+void
+mcstatus_free(struct mcstatus *d)
+{
+	if (d == NULL)
+		return;
+	if (d->tick != NULL)
+		event_free(d->tick);
+	if (d->sigterm != NULL)
+		event_free(d->sigterm);
+	if (d->sigint != NULL)
+		event_free(d->sigint);
+	if (d->sighup != NULL)
+		event_free(d->sighup);
+	serve_stop(d->serve);
+	if (d->base != NULL)
+		event_base_free(d->base);
+	ilog_close(d->log);
+	textbuf_release(&d->payload);
+	free(d->sinks);
+	config_release(&d->cfg);
+	free(d);
+}

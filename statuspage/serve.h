@@ -1,0 +1,26 @@
+/*
+ * serve — a small read-only HTTP server for the site directory, so a deployment
+ * without a web server (the demo) can show the page. GET and HEAD only; paths with
+ * "..", "%" or a NUL are refused; "/" and directories serve their index.html; ETag and
+ * If-None-Match for cheap polling; strict security headers (no script runs, nothing
+ * loads from elsewhere). In production a real web server (or the put sink's second
+ * origin) serves the same files.
+ */
+#ifndef MCSTATUS_SERVE_H
+#define MCSTATUS_SERVE_H
+
+#include <stddef.h>
+
+struct event_base;
+struct serve;
+
+#define SERVE_FILE_MAX (16u << 20)
+#define SERVE_TIMEOUT_S 10
+
+/* Listens on listen ("host:port", "[v6]:port") and serves dir (borrowed: it must live
+ * as long as the server). NULL with err set if it cannot. */
+struct serve *serve_start(struct event_base *base, const char *listen, const char *dir,
+    char *err, size_t errlen);
+void serve_stop(struct serve *s);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * spconfig — see spconfig.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "spconfig.h"
+
+#define SECTION "statuspage"
+
+bool
+spconfig_owns(const char *section)
+{
+	return strcmp(section, SECTION) == 0 ||
+	       config_section_name(section, "component") != NULL;
+}
+
+static int
+copy_str(struct config *cfg, const char *section, const char *key, char *buf, size_t len,
+    struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, section, key);
+
+	if (e == NULL)
+		return 0;
+	if (strlen(e->value) >= len) {
+		config_error(errs, cfg, e->line, "%s: longer than %zu bytes", key, len - 1);
+		return -1;
+	}
+	snprintf(buf, len, "%s", e->value);
+	return 0;
+}
+
+static bool
+name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ILOG_NAME_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
+}
+
+/* One-line public text: no control characters (they would break the HTML and feeds). */
+static bool
+text_valid(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int
+cluster_title(struct config *cfg, const char *cluster, char *buf, size_t len,
+    struct config_errors *errs)
+{
+	char section[ILOG_NAME_MAX + 16];
+	struct config_entry *e;
+
+	snprintf(section, sizeof(section), "cluster %s", cluster);
+	snprintf(buf, len, "%s", cluster);
+	if ((e = config_find(cfg, section, "title")) == NULL)
+		return 0;
+	if (strlen(e->value) >= len || !text_valid(e->value)) {
+		config_error(errs, cfg, e->line, "title: not a one-line name of at most %zu bytes",
+		    len - 1);
+		return -1;
+	}
+	snprintf(buf, len, "%s", e->value);
+	return 0;
+}
+
+static int
+load_component(struct config *cfg, const char *section, int line, struct sp_config *out,
+    struct config_errors *errs)
+{
+	const char *name = config_section_name(section, "component");
+	struct sp_component *c;
+	struct config_entry *e;
+	int rc = 0;
+
+	if (!name_valid(name)) {
+		config_error(errs, cfg, line, "[%s]: a component's name is 1..%d of "
+		    "[A-Za-z0-9_.-]", section, ILOG_NAME_MAX);
+		return -1;
+	}
+	if (out->ncomps == SP_COMPONENTS_MAX) {
+		config_error(errs, cfg, line, "more than %d components", SP_COMPONENTS_MAX);
+		return -1;
+	}
+	c = &out->comps[out->ncomps];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->id, sizeof(c->id), "%s", name);
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	if (copy_str(cfg, section, "title", c->name, sizeof(c->name), errs) < 0 ||
+	    copy_str(cfg, section, "description", c->description, sizeof(c->description),
+		errs) < 0)
+		rc = -1;
+	if (!text_valid(c->name) || !text_valid(c->description)) {
+		config_error(errs, cfg, line, "[%s]: title and description are one line", section);
+		rc = -1;
+	}
+	if ((e = config_find(cfg, section, "clusters")) != NULL) {
+		const char *p = e->value;
+		size_t n;
+
+		for (;;) {
+			p += strspn(p, " \t,");
+			if (*p == '\0')
+				break;
+			n = strcspn(p, " \t,");
+			if (n > ILOG_NAME_MAX || c->nclusters == SP_CLUSTERS_PER_COMPONENT) {
+				config_error(errs, cfg, e->line, "clusters: at most %d names of at "
+				    "most %d bytes", SP_CLUSTERS_PER_COMPONENT, ILOG_NAME_MAX);
+				return -1;
+			}
+			memcpy(c->clusters[c->nclusters], p, n);
+			c->clusters[c->nclusters][n] = '\0';
+			if (!name_valid(c->clusters[c->nclusters])) {
+				config_error(errs, cfg, e->line, "clusters: '%s' is not a cluster name",
+				    c->clusters[c->nclusters]);
+				return -1;
+			}
+			c->nclusters++;
+			p += n;
+		}
+		if (c->nclusters == 0) {
+			config_error(errs, cfg, e->line, "clusters: empty");
+			return -1;
+		}
+	} else {
+		snprintf(c->clusters[0], sizeof(c->clusters[0]), "%s", name);
+		c->nclusters = 1;
+	}
+	if (rc == 0)
+		out->ncomps++;
+	return rc;
+}
+
+int
+spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
+    struct config_errors *errs)
+{
+	size_t before = errs->n + errs->dropped, i;
+	struct config_entry *e;
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->db_path, sizeof(out->db_path), "var/mcops.db");
+	snprintf(out->name, sizeof(out->name), "mcops status");
+	snprintf(out->id, sizeof(out->id), "mcops");
+	if ((e = config_find(cfg, "log", "path")) != NULL) {
+		if (strlen(e->value) >= sizeof(out->db_path) || e->value[0] == '\0')
+			config_error(errs, cfg, e->line, "path: empty or too long");
+		else
+			snprintf(out->db_path, sizeof(out->db_path), "%s", e->value);
+	}
+	copy_str(cfg, SECTION, "dir", out->dir, sizeof(out->dir), errs);
+	if (require_dir && out->dir[0] == '\0')
+		config_error(errs, cfg, 0, "[statuspage] dir: required (the site directory)");
+	copy_str(cfg, SECTION, "name", out->name, sizeof(out->name), errs);
+	if (!text_valid(out->name) || out->name[0] == '\0')
+		config_error(errs, cfg, 0, "[statuspage] name: one line, not empty");
+	if ((e = config_find(cfg, SECTION, "id")) != NULL) {
+		if (!name_valid(e->value))
+			config_error(errs, cfg, e->line, "id: 1..%d of [A-Za-z0-9_.-]", ILOG_NAME_MAX);
+		else
+			snprintf(out->id, sizeof(out->id), "%s", e->value);
+	}
+	if ((e = config_find(cfg, SECTION, "url")) != NULL) {
+		size_t n = strlen(e->value);
+
+		if ((strncmp(e->value, "http://", 7) != 0 && strncmp(e->value, "https://", 8) != 0) ||
+		    n + 2 > sizeof(out->url) || !text_valid(e->value) ||
+		    strpbrk(e->value, " \"<>'") != NULL)
+			config_error(errs, cfg, e->line, "url: an http:// or https:// URL");
+		else
+			snprintf(out->url, sizeof(out->url), "%s%s", e->value,
+			    e->value[n - 1] == '/' ? "" : "/");
+	}
+	copy_str(cfg, SECTION, "listen", out->listen, sizeof(out->listen), errs);
+	config_get_duration_ms(cfg, SECTION, "poll", 100, &out->poll_ms, errs);
+	if (out->poll_ms < 10 || out->poll_ms > 10000)
+		config_error(errs, cfg, 0, "[statuspage] poll: between 10ms and 10s");
+	config_get_duration_ms(cfg, SECTION, "rerender", 60000, &out->rerender_ms, errs);
+	if (out->rerender_ms < 1000 || out->rerender_ms > 3600000)
+		config_error(errs, cfg, 0, "[statuspage] rerender: between 1s and 1h");
+
+	for (i = 0; i < cfg->nsections; i++)
+		if (config_section_name(cfg->sections[i], "component") != NULL)
+			load_component(cfg, cfg->sections[i], cfg->section_lines[i], out, errs);
+	if (out->ncomps == 0) {
+		/* By default one component per cluster, named by the cluster's title. */
+		for (i = 0; i < cfg->nsections; i++) {
+			struct sp_component *c;
+
+			if ((s = config_section_name(cfg->sections[i], "cluster")) == NULL ||
+			    !name_valid(s))
+				continue;
+			if (out->ncomps == SP_COMPONENTS_MAX) {
+				config_error(errs, cfg, cfg->section_lines[i],
+				    "more than %d clusters for one page", SP_COMPONENTS_MAX);
+				break;
+			}
+			c = &out->comps[out->ncomps++];
+			memset(c, 0, sizeof(*c));
+			snprintf(c->id, sizeof(c->id), "%s", s);
+			cluster_title(cfg, s, c->name, sizeof(c->name), errs);
+			snprintf(c->clusters[0], sizeof(c->clusters[0]), "%s", s);
+			c->nclusters = 1;
+		}
+	}
+	return errs->n + errs->dropped > before ? -1 : 0;
+}
+
+uint64_t
+spconfig_affected(const struct sp_config *c, const char *cluster)
+{
+	uint64_t mask = 0;
+	size_t i, j;
+
+	if (cluster == NULL || cluster[0] == '\0')
+		return 0;
+	for (i = 0; i < c->ncomps; i++)
+		for (j = 0; j < c->comps[i].nclusters; j++)
+			if (strcmp(c->comps[i].clusters[j], cluster) == 0)
+				mask |= (uint64_t)1 << i;
+	return mask;
+}
