@@ -31,6 +31,7 @@ static const struct mctl_command commands[] = {
 	{ "oncall", cmd_oncall, "[override JID --until T | cancel ID]",
 	    "who is on call now and next; overrides" },
 	{ "page", cmd_page, "--test JID [--wait D]", "send a test page through mcalert" },
+	{ "statuspage", cmd_statuspage, "render DIR | sinks", "render the status site; sink queues" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

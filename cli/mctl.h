@@ -57,6 +57,7 @@ int cmd_drain(struct mctl *ctx, int argc, char **argv);
 int cmd_rebalance(struct mctl *ctx, int argc, char **argv);
 int cmd_oncall(struct mctl *ctx, int argc, char **argv);    /* cmd_oncall.c */
 int cmd_page(struct mctl *ctx, int argc, char **argv);
+int cmd_statuspage(struct mctl *ctx, int argc, char **argv); /* cmd_statuspage.c */
 
 /*
  * The incident log as mctl opens it (cli/logdb.c): --db, else [log] path in the
