@@ -430,7 +430,8 @@ model_build(struct model *m, const struct sp_config *cfg, const struct ilog_inci
 		}
 		m->nincidents = i + 1;
 	}
-	qsort(m->incidents, m->nincidents, sizeof(*m->incidents), cmp_incident);
+	if (m->nincidents > 1)
+		qsort(m->incidents, m->nincidents, sizeof(*m->incidents), cmp_incident);
 	m->updated_at = m->data_start != 0 ? m->data_start : now;
 	for (i = 0; i < m->nincidents; i++) {
 		const struct model_incident *mi = &m->incidents[i];
