@@ -1,0 +1,125 @@
+"""The status page as a browser renders it: headless Chromium loads index.html in each
+state (all operational, degraded, outage, resolved); the rendered DOM's text says what
+the state is in words (never colour alone), and a screenshot of each state is kept in
+build/test-artifacts/statuspage/."""
+import html.parser
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from conftest import ROOT
+from sptest import (SECRETS, assert_no_secrets, indicator, mctl, open_incident, start, wait_for,
+                    write_config)
+
+CHROMIUM = shutil.which("chromium")
+ARTIFACTS = os.path.join(ROOT, "build", "test-artifacts", "statuspage")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                "(scripts/setup installs it)")
+
+
+def chromium(url, *args):
+    with tempfile.TemporaryDirectory() as profile:
+        r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-background-networking", "--no-first-run",
+                            "--disable-component-update", "--disable-sync",
+                            f"--user-data-dir={profile}", "--window-size=1280,1400", *args, url],
+                           capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+    return r.stdout.decode("utf-8")
+
+
+class Text(html.parser.HTMLParser):
+    """The visible text of a DOM, and the accessible names of the day bars."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self.labels, self.skip = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "script", "title"):
+            self.skip += 1
+        a = dict(attrs)
+        if a.get("role") == "img" and "aria-label" in a:
+            self.labels.append(a["aria-label"])
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script", "title"):
+            self.skip -= 1
+
+    def handle_data(self, data):
+        if not self.skip and data.strip():
+            self.parts.append(" ".join(data.split()))
+
+    @property
+    def text(self):
+        return " ".join(self.parts)
+
+
+def render(site, state, tmp_path, dark=False):
+    """A snapshot of the site loaded by Chromium: the DOM's text; a screenshot kept."""
+    snap = tmp_path / f"snap-{state}"
+    shutil.copytree(site, snap)
+    dom = chromium(f"file://{snap}/index.html", "--dump-dom")
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, f"{state}.png")
+    chromium(f"file://{snap}/index.html", f"--screenshot={shot}",
+             *(["--force-dark-mode", "--blink-settings=preferredColorScheme=0"] if dark else []))
+    assert os.path.getsize(shot) > 10000, "the screenshot has content"
+    p = Text()
+    p.feed(dom)
+    return p
+
+
+def test_the_rendered_page_says_each_state_in_words(procs, tmp_path):
+    conf, site, db = write_config(tmp_path)
+    start(procs, conf)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+
+    page = render(site, "operational", tmp_path)
+    assert "All Systems Operational" in page.text
+    assert page.text.count("Operational") >= 3  # the banner and both components
+    assert "Active incidents" not in page.text
+    assert "No incidents in the last 90 days." in page.text
+    assert "UTC" in page.text and "Incident history (Atom feed)" in page.text
+    assert len(page.labels) == 180 and page.labels[0].endswith("No data")
+
+    tail = open_incident(db, "latency_tail", "c1", "minor")
+    mctl(conf, "update", str(tail), "--status", "identified",
+         "--message", "We identified a slow network path.")
+    wait_for(lambda: "identified a slow" in (site / "index.html").read_text(),
+             what="the degraded page")
+    page = render(site, "degraded", tmp_path)
+    assert "Minor Service Outage" in page.text
+    assert "Active incidents" in page.text
+    assert "Elevated latency in US-East C1" in page.text
+    assert "Degraded performance" in page.text
+    assert "Identified — We identified a slow network path." in page.text
+    assert "Investigating — We are investigating elevated latency in US-East C1." in page.text
+    assert page.text.index("Identified —") < page.text.index("Investigating —"), \
+        "newest update first"
+
+    down = open_incident(db, "node_down", "c2", "critical")
+    wait_for(lambda: indicator(site) == "critical", what="the outage page")
+    page = render(site, "outage", tmp_path, dark=True)
+    assert "Major System Outage" in page.text
+    assert "Major outage" in page.text and "Degraded availability in EU-West C2" in page.text
+    assert "Critical impact" in page.text
+
+    mctl(conf, "resolve", str(tail))
+    mctl(conf, "resolve", str(down))
+    wait_for(lambda: indicator(site) == "none", what="the resolved page")
+    page = render(site, "resolved", tmp_path)
+    assert "All Systems Operational" in page.text
+    assert "Active incidents" not in page.text
+    assert "Past incidents" in page.text
+    assert "Elevated latency in US-East C1 (Minor impact) — resolved" in page.text
+    today = [l for l in page.labels if not l.endswith("No data")]
+    assert any("degraded performance" in l for l in today)
+    assert any("major outage" in l for l in today)
+    for s in SECRETS:
+        assert s not in page.text
+    assert_no_secrets(site)
