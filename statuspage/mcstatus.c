@@ -277,6 +277,7 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	struct timeval tv;
 	struct ilog_events first = { 0 };
 	int64_t last = 0;
+	size_t n;
 
 	if (d == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -291,6 +292,8 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 		snprintf(err, errlen, "[statuspage] dir %s: %s", d->sp.dir, strerror(errno));
 		goto fail;
 	}
+	if ((n = site_clean_temporary(d->sp.dir)) > 0)
+		log_info("removed %zu temporary files a previous run left in %s", n, d->sp.dir);
 	if ((d->log = ilog_open(d->sp.db_path, NULL, err, errlen)) == NULL)
 		goto fail;
 	if (ilog_cursor_get(d->log, MCSTATUS_CONSUMER, &d->cursor, err, errlen) != ILOG_OK ||

@@ -1,6 +1,7 @@
 /*
  * site — see site.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -181,4 +182,37 @@ site_render(const struct model *m, const char *dir, struct site_result *res, cha
 out:
 	textbuf_release(&b);
 	return rc;
+}
+
+static bool
+is_temporary(const char *name)
+{
+	const char *t = strstr(name, ".tmp.");
+
+	return t != NULL && t[5] != '\0' && strspn(t + 5, "0123456789") == strlen(t + 5);
+}
+
+size_t
+site_clean_temporary(const char *dir)
+{
+	static const char *const subdirs[] = { "", "/incidents", "/api/v2", "/api/v2/incidents" };
+	char path[SITE_PATH_MAX], file[SITE_PATH_MAX * 2];
+	struct dirent *de;
+	size_t i, n = 0;
+	DIR *d;
+
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", dir, subdirs[i]);
+		if ((d = opendir(path)) == NULL)
+			continue;
+		while ((de = readdir(d)) != NULL) {
+			if (!is_temporary(de->d_name))
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+			if (unlink(file) == 0)
+				n++;
+		}
+		closedir(d);
+	}
+	return n;
 }

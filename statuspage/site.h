@@ -33,4 +33,8 @@ int site_write_file(const char *dir, const char *path, const char *data, size_t 
 int site_render(const struct model *m, const char *dir, struct site_result *res, char *err,
     size_t errlen);
 
+/* Removes the temporary files a killed writer left in dir and its subdirectories
+ * ("NAME.tmp.PID"). Call it before the first render. Returns how many were removed. */
+size_t site_clean_temporary(const char *dir);
+
 #endif
