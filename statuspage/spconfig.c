@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model.h"
 #include "spconfig.h"
 
 #define SECTION "statuspage"
@@ -41,14 +42,18 @@ name_valid(const char *s)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-/* One-line public text: no control characters (they would break the HTML and feeds). */
+/* One-line public text: valid UTF-8 (JSON needs it) without control characters (they
+ * would break the HTML and the feed). Values longer than any field are refused anyway. */
 static bool
 text_valid(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
+	char clean[SP_URL_MAX * 3 + 1];
+	size_t n = strlen(s);
+
+	if (n > SP_URL_MAX || strchr(s, '\n') != NULL)
+		return false;
+	model_clean_text(s, clean, sizeof(clean));
+	return strcmp(clean, s) == 0;
 }
 
 static int

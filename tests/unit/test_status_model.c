@@ -124,6 +124,14 @@ component_sections_replace_the_default_and_bad_ones_are_reported(void **state)
 	assert_non_null(strstr(errs.msgs[1], "url"));
 	assert_non_null(strstr(errs.msgs[0], "dir"));
 	config_errors_release(&errs);
+
+	/* A public name must be valid UTF-8: JSON could not carry it otherwise. */
+	memset(&errs, 0, sizeof(errs));
+	sp = load_conf("[statuspage]\ndir = d\n[cluster c1]\ntitle = Caf\xe9\n", -1, &errs);
+	free(sp);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msgs[0], "title"));
+	config_errors_release(&errs);
 }
 
 static void
