@@ -202,6 +202,8 @@ enum stmt_id {
 	ST_OB_RETRY,
 	ST_OB_GIVE_UP,
 	ST_OB_PENDING,
+	ST_OB_HEAD,
+	ST_OB_STATS,
 	ST_PRUNE_SELECT,
 	ST_PRUNE_COUNT_EV,
 	ST_PRUNE_DEL_INC,
@@ -294,6 +296,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_OB_GIVE_UP] = "UPDATE outbox SET gave_up_at = ?2, last_error = ?3 WHERE id = ?1",
 	[ST_OB_PENDING] = "SELECT count(*), min(next_attempt_at) FROM outbox WHERE " UNFINISHED
 			  " AND (?1 IS NULL OR sink = ?1)",
+	[ST_OB_HEAD] = "SELECT id, next_attempt_at FROM outbox WHERE sink = ?1 AND " UNFINISHED
+		       " ORDER BY id LIMIT 1",
+	[ST_OB_STATS] = "SELECT count(*) FILTER (WHERE " UNFINISHED "),"
+			" count(*) FILTER (WHERE done_at IS NOT NULL),"
+			" count(*) FILTER (WHERE gave_up_at IS NOT NULL),"
+			" max(done_at), max(gave_up_at) FROM outbox WHERE sink = ?1",
 	[ST_PRUNE_SELECT] = "SELECT id FROM incidents WHERE state = 'resolved'"
 			    " AND resolved_at < ?1 ORDER BY id LIMIT ?2",
 	[ST_PRUNE_COUNT_EV] = "SELECT count(*) FROM events WHERE incident_id = ?1",
@@ -2764,6 +2772,149 @@ ilog_outbox_pending(struct ilog *log, const char *sink, size_t *count, int64_t *
 			*next_due = a.next_due;
 	}
 	return st;
+}
+
+struct head_args {
+	const char *sink;
+	int64_t lease_ms;
+	struct ilog_outbox_item *out;
+	int64_t next_due;
+	bool claimed;
+};
+
+static enum ilog_status
+claim_head_body(struct ilog *log, void *arg, char *err, size_t errlen)
+{
+	struct head_args *a = arg;
+	int64_t now = ilog_now(log), id;
+	enum ilog_status st;
+	sqlite3_stmt *s;
+
+	a->claimed = false;
+	a->next_due = 0;
+	if ((st = prep(log, ST_OB_HEAD, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_text(s, 1, a->sink, -1, SQLITE_STATIC);
+	st = step_row(log, s, "cannot read the outbox", err, errlen);
+	if (st != ILOG_OK) {
+		sqlite3_reset(s);
+		return st == ILOG_ERR_NOT_FOUND ? ILOG_OK : st;
+	}
+	id = sqlite3_column_int64(s, 0);
+	a->next_due = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	if (a->next_due > now)
+		return ILOG_OK;
+	if ((st = prep(log, ST_OB_CLAIM, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now + a->lease_ms);
+	if ((st = exec_done(log, s, "cannot claim", err, errlen)) != ILOG_OK)
+		return st;
+	ilog_outbox_item_release(a->out);
+	if ((st = load_outbox(log, id, a->out, err, errlen)) != ILOG_OK)
+		return st;
+	a->claimed = true;
+	return ILOG_OK;
+}
+
+enum ilog_status
+ilog_outbox_claim_head(struct ilog *log, const char *sink, int64_t lease_ms,
+    struct ilog_outbox_item *out, int64_t *next_due, char *err, size_t errlen)
+{
+	struct head_args a = { sink, lease_ms, out, 0, false };
+	enum ilog_status st;
+
+	out->payload_json = NULL;
+	if (next_due != NULL)
+		*next_due = 0;
+	if ((st = check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err, errlen)) !=
+	    ILOG_OK)
+		return st;
+	if (lease_ms <= 0) {
+		seterr(err, errlen, "lease of %lld ms is invalid", (long long)lease_ms);
+		return ILOG_ERR_ARG;
+	}
+	if ((st = run_txn(log, true, claim_head_body, &a, err, errlen)) != ILOG_OK)
+		return st;
+	if (next_due != NULL)
+		*next_due = a.next_due;
+	if (!a.claimed) {
+		seterr(err, errlen, a.next_due ? "the head of sink '%s' is not due yet" :
+		    "sink '%s' has nothing to push", sink);
+		return ILOG_ERR_NOT_FOUND;
+	}
+	if (next_due != NULL)
+		*next_due = 0;
+	return ILOG_OK;
+}
+
+struct stats_args {
+	const char *sink;
+	struct ilog_outbox_stats *out;
+};
+
+static enum ilog_status
+outbox_stats_body(struct ilog *log, void *arg, char *err, size_t errlen)
+{
+	struct stats_args *a = arg;
+	enum ilog_status st;
+	sqlite3_stmt *s;
+	int64_t id;
+
+	memset(a->out, 0, sizeof(*a->out));
+	if ((st = prep(log, ST_OB_STATS, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_text(s, 1, a->sink, -1, SQLITE_STATIC);
+	st = step_row(log, s, "cannot read the outbox", err, errlen);
+	if (st == ILOG_OK) {
+		a->out->pending = (size_t)sqlite3_column_int64(s, 0);
+		a->out->done = (size_t)sqlite3_column_int64(s, 1);
+		a->out->gave_up = (size_t)sqlite3_column_int64(s, 2);
+		a->out->last_done_at = sqlite3_column_int64(s, 3);
+		a->out->last_gave_up_at = sqlite3_column_int64(s, 4);
+	}
+	sqlite3_reset(s);
+	if (st != ILOG_OK)
+		return st;
+	if ((st = prep(log, ST_OB_HEAD, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_text(s, 1, a->sink, -1, SQLITE_STATIC);
+	st = step_row(log, s, "cannot read the outbox", err, errlen);
+	if (st != ILOG_OK) {
+		sqlite3_reset(s);
+		return st == ILOG_ERR_NOT_FOUND ? ILOG_OK : st;
+	}
+	id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if ((st = load_outbox(log, id, &a->out->head, err, errlen)) != ILOG_OK)
+		return st;
+	a->out->has_head = true;
+	return ILOG_OK;
+}
+
+enum ilog_status
+ilog_outbox_stats(struct ilog *log, const char *sink, struct ilog_outbox_stats *out,
+    char *err, size_t errlen)
+{
+	struct stats_args a = { sink, out };
+	enum ilog_status st;
+
+	memset(out, 0, sizeof(*out));
+	if ((st = check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err, errlen)) !=
+	    ILOG_OK)
+		return st;
+	st = run_txn(log, false, outbox_stats_body, &a, err, errlen);
+	if (st != ILOG_OK)
+		ilog_outbox_stats_release(out);
+	return st;
+}
+
+void
+ilog_outbox_stats_release(struct ilog_outbox_stats *s)
+{
+	ilog_outbox_item_release(&s->head);
+	s->has_head = false;
 }
 
 /* --- retention --------------------------------------------------------------------------- */

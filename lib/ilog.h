@@ -540,6 +540,32 @@ void ilog_outbox_item_release(struct ilog_outbox_item *item);
 enum ilog_status ilog_outbox_pending(struct ilog *log, const char *sink, size_t *count,
     int64_t *next_due, char *err, size_t errlen);
 
+/*
+ * In-order delivery for one sink: claims, as ilog_outbox_claim() does, the sink's
+ * oldest unfinished item (the lowest id) if it is due. A newer item is never claimed
+ * while an older one of the same sink is unfinished, so a sink receives its pushes in
+ * the order they were enqueued. If the oldest is not due yet, or there is none:
+ * ILOG_ERR_NOT_FOUND, nothing changed, and *next_due (may be NULL) = when it is due
+ * (0 if there is none). out: free with ilog_outbox_item_release().
+ */
+enum ilog_status ilog_outbox_claim_head(struct ilog *log, const char *sink, int64_t lease_ms,
+    struct ilog_outbox_item *out, int64_t *next_due, char *err, size_t errlen);
+
+/* A sink's queue, for operators. Release with ilog_outbox_stats_release(). */
+struct ilog_outbox_stats {
+	size_t pending;              /* unfinished */
+	size_t done;
+	size_t gave_up;
+	int64_t last_done_at;        /* 0 if none */
+	int64_t last_gave_up_at;     /* 0 if none */
+	bool has_head;
+	struct ilog_outbox_item head; /* the oldest unfinished: attempts, next attempt,
+	                                 last_error (why it is still waiting) */
+};
+enum ilog_status ilog_outbox_stats(struct ilog *log, const char *sink,
+    struct ilog_outbox_stats *out, char *err, size_t errlen);
+void ilog_outbox_stats_release(struct ilog_outbox_stats *s);
+
 /* --- retention and export ---------------------------------------------------------- */
 
 struct ilog_prune_result {

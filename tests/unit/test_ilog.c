@@ -710,6 +710,86 @@ outbox_backs_off_with_jitter_then_gives_up(void **state)
 }
 
 static void
+outbox_claim_head_keeps_a_sink_in_order_and_stats_say_why_it_waits(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_backoff policy = { 1000, 60000, 0 };
+	struct ilog_backoff permanent = { 1000, 60000, 1 };
+	struct ilog_outbox_stats st;
+	struct ilog_outbox_item it;
+	int64_t ids[3], other, due;
+	bool gave_up;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		assert_int_equal(ilog_outbox_enqueue(fx->log, "chat", 0, "{}", &ids[i], NULL,
+		    fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "mastodon", 0, "{}", &other, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(it.id, ids[0]);
+	assert_int_equal(it.attempts, 1);
+	ilog_outbox_item_release(&it);
+	assert_int_equal(ilog_outbox_fail(fx->log, ids[0], "HTTP 503", &policy, 5000, &gave_up,
+	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+
+	/* The head waits 5 s: the next two are due but are not claimed before it. */
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(due, fx->fake.now + 5000);
+	assert_int_equal(ilog_outbox_stats(fx->log, "chat", &st, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(st.pending, 3);
+	assert_true(st.has_head);
+	assert_int_equal(st.head.id, ids[0]);
+	assert_string_equal(st.head.last_error, "HTTP 503");
+	ilog_outbox_stats_release(&st);
+	/* Another sink is not held up by it. */
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "mastodon", 30000, &it, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(it.id, other);
+	ilog_outbox_item_release(&it);
+
+	fx->fake.now += 5000;
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(it.id, ids[0]);
+	ilog_outbox_item_release(&it);
+	/* Claimed under a lease: not claimable again until it ends. */
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(due, fx->fake.now + 30000);
+	assert_int_equal(ilog_outbox_complete(fx->log, ids[0], fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(it.id, ids[1]);
+	ilog_outbox_item_release(&it);
+	/* A permanent failure gives the item up and lets the next one go. */
+	assert_int_equal(ilog_outbox_fail(fx->log, ids[1], "HTTP 400", &permanent, 0, &gave_up,
+	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_true(gave_up);
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(it.id, ids[2]);
+	ilog_outbox_item_release(&it);
+	assert_int_equal(ilog_outbox_complete(fx->log, ids[2], fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(due, 0);
+	assert_int_equal(ilog_outbox_stats(fx->log, "chat", &st, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(st.pending, 0);
+	assert_int_equal(st.done, 2);
+	assert_int_equal(st.gave_up, 1);
+	assert_int_equal(st.last_done_at, fx->fake.now);
+	assert_false(st.has_head);
+	ilog_outbox_stats_release(&st);
+	assert_int_equal(ilog_outbox_claim_head(fx->log, "bad\nsink", 30000, &it, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_ARG);
+}
+
+static void
 outbox_honours_retry_after_and_caps_the_backoff(void **state)
 {
 	struct fixture *fx = *state;
@@ -1232,6 +1312,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(outbox_backs_off_with_jitter_then_gives_up, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    outbox_claim_head_keeps_a_sink_in_order_and_stats_say_why_it_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_honours_retry_after_and_caps_the_backoff,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(outbox_enqueue_is_idempotent_per_event_and_bounded,
