@@ -2,6 +2,8 @@
  * mctl statuspage — the status publisher from the operator's side:
  *   render DIR   renders the whole public site from the log into DIR, once, exactly as
  *                mcstatus would (to preview, to rebuild, to publish by other means)
+ *   sinks        each configured sink's queue in the log's outbox: what waits, why,
+ *                when it is tried next, what went out and what was given up
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "mctl.h"
 #include "../statuspage/model.h"
 #include "../statuspage/site.h"
+#include "../statuspage/sink.h"
 #include "../statuspage/spconfig.h"
 
 #define RENDER_ERR_MAX 512
@@ -87,6 +90,108 @@ out:
 	return rc;
 }
 
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static int
+sinks(struct mctl *ctx)
+{
+	struct config cfg = { 0 };
+	struct config_errors errs = { 0 };
+	char err[ILOG_ERR_LEN], done[MCTL_TIME_MAX], next[MCTL_TIME_MAX];
+	struct ilog *log = NULL;
+	size_t i, n = 0;
+	int rc = MCTL_EXIT_CONFIG;
+
+	if (config_load(&cfg, ctx->config_path, &errs) < 0) {
+		for (i = 0; i < errs.n; i++)
+			mctl_error("%s", errs.msgs[i]);
+		goto out;
+	}
+	if ((log = mctl_open_log(ctx)) == NULL)
+		goto out;
+	rc = MCTL_EXIT_OK;
+	if (ctx->json)
+		printf("[");
+	/* Names and types straight from the sections: listing needs no secrets. */
+	for (i = 0; i < cfg.nsections; i++) {
+		const char *name = config_section_name(cfg.sections[i], "sink"), *type;
+		struct config_entry *e;
+		struct ilog_outbox_stats st;
+
+		if (name == NULL)
+			continue;
+		e = config_find(&cfg, cfg.sections[i], "type");
+		type = e != NULL ? e->value : "?";
+		if (ilog_outbox_stats(log, name, &st, err, sizeof(err)) != ILOG_OK) {
+			mctl_error("statuspage sinks: %s: %s", name, err);
+			rc = MCTL_EXIT_FAIL;
+			continue;
+		}
+		mctl_format_time(st.last_done_at, done, sizeof(done));
+		mctl_format_time(st.has_head ? st.head.next_attempt_at : 0, next, sizeof(next));
+		if (ctx->json) {
+			printf("%s{\"sink\":", n ? "," : "");
+			json_str(name);
+			printf(",\"type\":");
+			json_str(type);
+			printf(",\"pending\":%zu,\"done\":%zu,\"gave_up\":%zu,\"last_success\":",
+			    st.pending, st.done, st.gave_up);
+			if (st.last_done_at)
+				json_str(done);
+			else
+				printf("null");
+			printf(",\"next_attempt\":");
+			if (st.has_head)
+				json_str(next);
+			else
+				printf("null");
+			printf(",\"attempts\":%u,\"last_error\":", st.has_head ? st.head.attempts : 0);
+			if (st.has_head && st.head.last_error[0])
+				json_str(st.head.last_error);
+			else
+				printf("null");
+			printf("}");
+		} else {
+			if (n == 0)
+				printf("%-16s %-10s %7s %7s %7s  %-24s %s\n", "SINK", "TYPE", "PENDING",
+				    "DONE", "GAVE_UP", "LAST SUCCESS", "WAITING ON");
+			printf("%-16s %-10s %7zu %7zu %7zu  %-24s ", name, type, st.pending, st.done,
+			    st.gave_up, done);
+			if (st.has_head && st.head.last_error[0])
+				printf("%s (attempt %u, next %s)\n", st.head.last_error,
+				    st.head.attempts, next);
+			else if (st.has_head)
+				printf("next push at %s\n", next);
+			else
+				printf("-\n");
+		}
+		n++;
+		ilog_outbox_stats_release(&st);
+	}
+	if (ctx->json)
+		printf("]\n");
+	else if (n == 0)
+		printf("no [sink NAME] sections in %s\n", ctx->config_path);
+out:
+	ilog_close(log);
+	config_errors_release(&errs);
+	config_release(&cfg);
+	return rc;
+}
+
 int
 cmd_statuspage(struct mctl *ctx, int argc, char **argv)
 {
@@ -102,6 +207,8 @@ cmd_statuspage(struct mctl *ctx, int argc, char **argv)
 		}
 		return render(ctx, argv[2]);
 	}
+	if (argc == 2 && strcmp(argv[1], "sinks") == 0)
+		return sinks(ctx);
 	usage(stderr);
 	return MCTL_EXIT_USAGE;
 }

@@ -2,6 +2,7 @@
  * mcstatus — see mcstatus.h.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +18,10 @@
 #include "mcstatus.h"
 #include "model.h"
 #include "payload.h"
+#include "push.h"
 #include "serve.h"
 #include "site.h"
+#include "sink.h"
 #include "spconfig.h"
 
 #define STARTED_EVENT "statuspage_started"
@@ -28,6 +31,7 @@ struct mcstatus {
 	struct config cfg;
 	struct sp_config sp;
 	struct ilog *log;
+	pthread_mutex_t dblock;  /* log is shared with the sinks' threads (push.h) */
 	struct event_base *base;
 	struct event *tick, *sigterm, *sigint, *sighup;
 	struct serve *serve;
@@ -35,9 +39,11 @@ struct mcstatus {
 	int64_t next_render;
 	bool fatal;
 	struct textbuf payload;
-	/* Sinks: names of the outbox queues each public change goes to. */
-	char (*sinks)[ILOG_SINK_MAX + 1];
+	/* Sinks: each public change is queued for every one; push.c delivers. */
+	struct sink_conf *sinks; /* SINKS_MAX */
 	size_t nsinks;
+	struct push *push;
+	bool enqueued;           /* since the last push_notify() */
 };
 
 static int64_t
@@ -64,12 +70,14 @@ errors_join(const struct config_errors *errs, char *err, size_t errlen)
 static bool
 owns(const char *section)
 {
-	return spconfig_owns(section);
+	return spconfig_owns(section) || sink_owns(section);
 }
 
-/* Loads path into cfg and sp; 0, or -1 with every problem in err. */
+/* Loads path into cfg, sp and sinks (SINKS_MAX, *nsinks set); 0, or -1 with every
+ * problem in err. */
 static int
-load(const char *path, struct config *cfg, struct sp_config *sp, char *err, size_t errlen)
+load(const char *path, struct config *cfg, struct sp_config *sp, struct sink_conf *sinks,
+    size_t *nsinks, char *err, size_t errlen)
 {
 	struct config_errors errs = { 0 };
 	int rc = 0;
@@ -82,6 +90,7 @@ load(const char *path, struct config *cfg, struct sp_config *sp, char *err, size
 		return -1;
 	}
 	spconfig_load(cfg, sp, true, &errs);
+	sink_load_all(cfg, sinks, nsinks, &errs);
 	config_check_unknown(cfg, owns, &errs);
 	if (errs.n + errs.dropped > 0) {
 		errors_join(&errs, err, errlen);
@@ -97,15 +106,17 @@ mcstatus_check(const char *path, char *err, size_t errlen)
 {
 	struct config cfg;
 	struct sp_config *sp = malloc(sizeof(*sp));
-	int rc;
+	struct sink_conf *sinks = calloc(SINKS_MAX, sizeof(*sinks));
+	size_t n;
+	int rc = -1;
 
-	if (sp == NULL) {
+	if (sp == NULL || sinks == NULL)
 		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	rc = load(path, &cfg, sp, err, errlen);
-	if (rc == 0)
+	else if ((rc = load(path, &cfg, sp, sinks, &n, err, errlen)) == 0)
 		config_release(&cfg);
+	if (sinks != NULL)
+		explicit_bzero(sinks, SINKS_MAX * sizeof(*sinks));
+	free(sinks);
 	free(sp);
 	return rc;
 }
@@ -150,13 +161,15 @@ enqueue(struct mcstatus *d, const struct model *m, const struct ilog_event *ev)
 			    (long long)ev->id);
 		return rc;
 	}
-	for (i = 0; i < d->nsinks; i++)
-		if (ilog_outbox_enqueue(d->log, d->sinks[i], ev->id, d->payload.data, NULL, NULL,
-			err, sizeof(err)) != ILOG_OK) {
+	for (i = 0; i < d->nsinks; i++) {
+		if (ilog_outbox_enqueue(d->log, d->sinks[i].name, ev->id, d->payload.data, NULL,
+			NULL, err, sizeof(err)) != ILOG_OK) {
 			LOG_LIMITED(LOG_LEVEL_ERR, "sink %s: cannot queue event %lld: %s",
-			    d->sinks[i], (long long)ev->id, err);
+			    d->sinks[i].name, (long long)ev->id, err);
 			return -1;
 		}
+		d->enqueued = true;
+	}
 	return 0;
 }
 
@@ -204,6 +217,10 @@ process(struct mcstatus *d)
 				d->cursor = last;
 		}
 		(void)rendered;
+		if (d->enqueued) {
+			push_notify(d->push);
+			d->enqueued = false;
+		}
 		if (done < evs.n || !evs.truncated)
 			break;
 	}
@@ -215,17 +232,20 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mcstatus *d = arg;
 	char err[ILOG_ERR_LEN];
-	bool changed = false;
+	int64_t last = 0;
 	struct model m;
 
 	(void)fd;
 	(void)what;
-	if (ilog_changed(d->log, &changed, err, sizeof(err)) != ILOG_OK)
+	pthread_mutex_lock(&d->dblock);
+	/* The highest event id against the cursor: one index lookup per poll. */
+	if (ilog_last_event_id(d->log, &last, err, sizeof(err)) != ILOG_OK)
 		LOG_LIMITED(LOG_LEVEL_ERR, "polling the incident log: %s", err);
-	if (changed)
+	else if (last > d->cursor)
 		process(d);
 	if (now_ms() >= d->next_render && render(d, &m) == 0)
 		model_release(&m);
+	pthread_mutex_unlock(&d->dblock);
 	log_flush_suppressed();
 }
 
@@ -245,14 +265,19 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	struct mcstatus *d = arg;
 	char err[MCSTATUS_ERR_MAX * 4];
 	struct sp_config *sp = malloc(sizeof(*sp));
+	struct sink_conf *sinks = calloc(SINKS_MAX, sizeof(*sinks));
+	struct push *push;
 	struct config cfg;
+	size_t nsinks = 0;
 
 	(void)sig;
 	(void)what;
-	if (sp == NULL || load(d->config_path, &cfg, sp, err, sizeof(err)) < 0) {
+	if (sp == NULL || sinks == NULL ||
+	    load(d->config_path, &cfg, sp, sinks, &nsinks, err, sizeof(err)) < 0) {
 		log_err("reload refused, keeping the running configuration:\n%s",
-		    sp == NULL ? "out of memory" : err);
+		    sp == NULL || sinks == NULL ? "out of memory" : err);
 		free(sp);
+		free(sinks);
 		return;
 	}
 	if (strcmp(sp->db_path, d->sp.db_path) != 0 || strcmp(sp->listen, d->sp.listen) != 0 ||
@@ -262,12 +287,26 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	snprintf(sp->db_path, sizeof(sp->db_path), "%s", d->sp.db_path);
 	snprintf(sp->listen, sizeof(sp->listen), "%s", d->sp.listen);
 	snprintf(sp->dir, sizeof(sp->dir), "%s", d->sp.dir);
+	/* The sinks' threads restart with the new settings; what was queued stays queued
+	 * in the log and goes out in order (a removed sink's queue just waits). */
+	push_stop(d->push);
+	d->push = NULL;
+	if ((push = push_start(d->log, &d->dblock, sinks, nsinks, sp->dir, err, sizeof(err))) ==
+	    NULL)
+		log_err("reload: the sinks cannot start (%s); restart mcstatus", err);
+	d->push = push;
+	explicit_bzero(d->sinks, SINKS_MAX * sizeof(*d->sinks));
+	memcpy(d->sinks, sinks, nsinks * sizeof(*sinks));
+	d->nsinks = nsinks;
+	explicit_bzero(sinks, SINKS_MAX * sizeof(*sinks));
+	free(sinks);
 	config_release(&d->cfg);
 	d->cfg = cfg;
 	d->sp = *sp;
 	free(sp);
 	d->next_render = 0; /* names and components may have changed */
-	log_info("configuration reloaded");
+	push_notify(d->push);
+	log_info("configuration reloaded, %zu sinks", d->nsinks);
 }
 
 struct mcstatus *
@@ -284,7 +323,14 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 		return NULL;
 	}
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
-	if (load(config_path, &d->cfg, &d->sp, err, errlen) < 0) {
+	pthread_mutex_init(&d->dblock, NULL);
+	if ((d->sinks = calloc(SINKS_MAX, sizeof(*d->sinks))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(d);
+		return NULL;
+	}
+	if (load(config_path, &d->cfg, &d->sp, d->sinks, &d->nsinks, err, errlen) < 0) {
+		free(d->sinks);
 		free(d);
 		return NULL;
 	}
@@ -317,6 +363,9 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 			goto fail;
 		log_info("first run: publishing the changes after event %lld", (long long)last);
 	}
+	if ((d->push = push_start(d->log, &d->dblock, d->sinks, d->nsinks, d->sp.dir, err,
+	    errlen)) == NULL)
+		goto fail;
 	if ((d->base = event_base_new()) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		goto fail;
@@ -352,9 +401,11 @@ mcstatus_run(struct mcstatus *d)
 	log_info("publishing %s to %s%s%s, %zu components, %zu sinks", d->sp.name, d->sp.dir,
 	    d->sp.listen[0] ? ", serving on " : "", d->sp.listen, d->sp.ncomps, d->nsinks);
 	/* Catch up first: what happened while we were down, then the page as it is. */
+	pthread_mutex_lock(&d->dblock);
 	process(d);
 	if (render(d, &m) == 0)
 		model_release(&m);
+	pthread_mutex_unlock(&d->dblock);
 	event_base_dispatch(d->base);
 	return d->fatal ? -1 : 0;
 }
@@ -364,6 +415,7 @@ mcstatus_free(struct mcstatus *d)
 {
 	if (d == NULL)
 		return;
+	push_stop(d->push);
 	if (d->tick != NULL)
 		event_free(d->tick);
 	if (d->sigterm != NULL)
@@ -377,6 +429,9 @@ mcstatus_free(struct mcstatus *d)
 		event_base_free(d->base);
 	ilog_close(d->log);
 	textbuf_release(&d->payload);
+	pthread_mutex_destroy(&d->dblock);
+	if (d->sinks != NULL)
+		explicit_bzero(d->sinks, SINKS_MAX * sizeof(*d->sinks));
 	free(d->sinks);
 	config_release(&d->cfg);
 	free(d);
