@@ -48,7 +48,7 @@ url_valid(const char *s)
 	for (i = 0; s[i] != '\0'; i++)
 		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f || s[i] == '"' || s[i] == '\\')
 			return false;
-	return strlen(s) > 8;
+	return s[s[4] == 's' ? 8 : 7] != '\0' && s[s[4] == 's' ? 8 : 7] != '/'; /* a host */
 }
 
 static void
