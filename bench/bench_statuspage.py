@@ -5,11 +5,14 @@
   2. the time to render the whole site once (mctl statuspage render) with that history;
   3. the time from a public change committed to the log (mctl update) to the page on
      disk showing it (the file's mtime minus the event's time; target < 1 s), median of
-     20, with mcstatus's default poll of 100 ms, on the same 90-day history.
+     20, with mcstatus's default poll of 100 ms, on the same 90-day history;
+  4. in the same run, the time from the change to each sink's receipt at a local HTTP
+     receiver: a chat webhook, a signed webhook, Mastodon, and the PUT of index.html.
 
 Bounded: 20 changes, each waited for at most 10 s. Every process is stopped by pid.
 """
 import gzip
+import http.server
 import json
 import os
 import shutil
@@ -19,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -37,6 +41,44 @@ def config(d, clusters):
         for i in range(1, clusters + 1):
             f.write(f"[cluster c{i}]\ntitle = Region {i} cache\n")
     return conf
+
+
+class Receiver:
+    """Records when each request arrived (wall clock, like the log's times)."""
+
+    def __init__(self):
+        self.got = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                with outer.lock:
+                    outer.got.append((time.time() * 1000, self.path, body))
+                out = b'{"id":"1"}'
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+            do_POST = do_PUT = do_PATCH = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def first(self, prefix, needle):
+        with self.lock:
+            for at, path, body in self.got:
+                if path.startswith(prefix) and needle in body:
+                    return at
+        return None
 
 
 def mctl(conf, *args):
@@ -64,6 +106,15 @@ def main():
               f"{'PASS' if gz <= GZIP_TARGET else 'MISS'}")
         print(f"full render (mctl statuspage render, all files): {render_ms:.0f} ms")
 
+        rx = Receiver()
+        with open(f"{d}/key", "w") as f:
+            f.write("bench-key\n")
+        with open(conf, "a") as f:
+            for name, typ, path in (("chat", "chat", "/chat"), ("hook", "webhook", "/hook"),
+                                    ("masto", "mastodon", "/m"), ("mirror", "put", "/put/")):
+                secret = f"secret_file = {d}/key\n" if typ in ("webhook", "mastodon") else ""
+                f.write(f"[sink {name}]\ntype = {typ}\nurl = http://127.0.0.1:{rx.port}{path}\n"
+                        f"rate = 50\n{secret}")
         # An open incident to post public updates to.
         inc = json.loads(mctl(conf, "--json", "open", "--title", "bench", "--severity", "minor",
                               "--cluster", "c1"))["id"]
@@ -75,6 +126,8 @@ def main():
             time.sleep(0.01)
         db = sqlite3.connect(f"file:{d}/mcops.db?mode=ro", uri=True)
         lat = []
+        sinks = {"chat": [], "hook": [], "masto": [], "mirror": []}
+        prefixes = {"chat": "/chat", "hook": "/hook", "masto": "/m/", "mirror": "/put/index.html"}
         for i in range(CHANGES):
             msg = f"Update number {i} of the benchmark."
             ev = json.loads(mctl(conf, "--json", "update", str(inc), "--status", "identified",
@@ -92,6 +145,14 @@ def main():
                 time.sleep(0.001)
             else:
                 print(f"change {i}: not on the page after 10 s")
+            for name, prefix in prefixes.items():
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    t = rx.first(prefix, msg.encode())
+                    if t is not None:
+                        sinks[name].append(t - at)
+                        break
+                    time.sleep(0.001)
             time.sleep(0.05 + (i % 5) * 0.023)  # land at different points of the poll
         db.close()
         if lat:
@@ -101,6 +162,13 @@ def main():
                   f"{lat[int(len(lat) * 0.9) - 1]:.0f} ms, max {lat[-1]:.0f} ms over {len(lat)} "
                   f"changes (poll 100 ms; target < {LATENCY_TARGET_MS} ms): "
                   f"{'PASS' if len(lat) == CHANGES and lat[-1] < LATENCY_TARGET_MS else 'MISS'}")
+        for name, v in sinks.items():
+            if v:
+                v.sort()
+                print(f"public change -> {name} sink receipt: median {statistics.median(v):.0f} ms, "
+                      f"max {v[-1]:.0f} ms over {len(v)} changes")
+            else:
+                print(f"public change -> {name} sink receipt: nothing received")
     finally:
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
