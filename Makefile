@@ -92,7 +92,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
 
-.PHONY: all setup check _check unit integration fuzz fuzz-short bench _bench demo _demo drill clean tools
+.PHONY: all setup check _check unit integration fuzz fuzz-short bench _bench demo _demo drill _drill clean tools
 
 all: $(BUILT_BINARIES) tools
 
@@ -179,6 +179,13 @@ demo: setup
 
 _demo: all
 	@scripts/demo
+
+# The incident drill (docs/drill.md): the whole toolkit, four outages, timed.
+drill: setup
+	@$(MAKE) --no-print-directory _drill
+
+_drill: all
+	@MCOPS_BIN=$(abspath $(BINDIR)) MCOPS_TOOLS=$(abspath $(OBJDIR)) /usr/bin/python3 tests/drill/drill.py
 
 clean:
 	rm -rf build bin
