@@ -4,6 +4,7 @@
 #   make check      unit tests, integration tests, a short fuzz pass (SAN=1: ASan+UBSan)
 #   make bench      benchmarks against peers (memcached, lsof, ss)
 #   make demo       run the local deployment (the README's run command)
+#   make drill      the incident drill against the whole toolkit (docs/drill.md)
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target)
 #   make clean
 #
