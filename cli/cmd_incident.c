@@ -440,7 +440,7 @@ cmd_open(struct mctl *ctx, int argc, char **argv)
 	}
 	if ((log = mctl_open_log(ctx)) == NULL)
 		return MCTL_EXIT_CONFIG;
-	st = ilog_incident_upsert(log, &spec, ctx->actor, &res, err, sizeof(err));
+	st = ilog_incident_upsert(log, &spec, mctl_actor(ctx), &res, err, sizeof(err));
 	ilog_close(log);
 	if (st != ILOG_OK) {
 		mctl_error("open: %s", err);
@@ -498,13 +498,13 @@ transition(struct mctl *ctx, int argc, char **argv, enum change change)
 		return MCTL_EXIT_CONFIG;
 	switch (change) {
 	case CHANGE_ACK:
-		st = ilog_incident_ack(log, id, ctx->actor, message, &ev, err, sizeof(err));
+		st = ilog_incident_ack(log, id, mctl_actor(ctx), message, &ev, err, sizeof(err));
 		break;
 	case CHANGE_RESOLVE:
-		st = ilog_incident_resolve(log, id, ctx->actor, message, &ev, err, sizeof(err));
+		st = ilog_incident_resolve(log, id, mctl_actor(ctx), message, &ev, err, sizeof(err));
 		break;
 	default:
-		st = ilog_incident_reopen(log, id, ctx->actor, message, &ev, err, sizeof(err));
+		st = ilog_incident_reopen(log, id, mctl_actor(ctx), message, &ev, err, sizeof(err));
 		break;
 	}
 	ilog_close(log);
@@ -514,9 +514,9 @@ transition(struct mctl *ctx, int argc, char **argv, enum change change)
 	}
 	if (ctx->json)
 		print_json(json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)id, "state",
-		    new_state[change], "event_id", (json_int_t)ev, "actor", ctx->actor));
+		    new_state[change], "event_id", (json_int_t)ev, "actor", mctl_actor(ctx)));
 	else
-		printf("incident %lld %s by %s\n", (long long)id, done[change], ctx->actor);
+		printf("incident %lld %s by %s\n", (long long)id, done[change], mctl_actor(ctx));
 	return MCTL_EXIT_OK;
 }
 
@@ -576,7 +576,7 @@ cmd_note(struct mctl *ctx, int argc, char **argv)
 	text[len] = '\0';
 	if ((log = mctl_open_log(ctx)) == NULL)
 		return MCTL_EXIT_CONFIG;
-	st = ilog_incident_note(log, id, ctx->actor, text, &ev, err, sizeof(err));
+	st = ilog_incident_note(log, id, mctl_actor(ctx), text, &ev, err, sizeof(err));
 	ilog_close(log);
 	if (st != ILOG_OK) {
 		mctl_error("note: %s", err);
@@ -584,7 +584,7 @@ cmd_note(struct mctl *ctx, int argc, char **argv)
 	}
 	if (ctx->json)
 		print_json(json_pack("{s:I, s:I, s:s}", "id", (json_int_t)id, "event_id",
-		    (json_int_t)ev, "actor", ctx->actor));
+		    (json_int_t)ev, "actor", mctl_actor(ctx)));
 	else
 		printf("note added to incident %lld\n", (long long)id);
 	return MCTL_EXIT_OK;
@@ -636,7 +636,7 @@ cmd_update(struct mctl *ctx, int argc, char **argv)
 	}
 	if ((log = mctl_open_log(ctx)) == NULL)
 		return MCTL_EXIT_CONFIG;
-	st = ilog_public_update(log, id, ctx->actor, ps, message, &ev, err, sizeof(err));
+	st = ilog_public_update(log, id, mctl_actor(ctx), ps, message, &ev, err, sizeof(err));
 	ilog_close(log);
 	if (st != ILOG_OK) {
 		mctl_error("update: %s", err);

@@ -543,7 +543,7 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 	body = event_body(&o, c, results, n, failed);
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (text == NULL ||
-	    ilog_event_append(log, o.incident, ctx->actor, events[op], text, &event_id, err,
+	    ilog_event_append(log, o.incident, mctl_actor(ctx), events[op], text, &event_id, err,
 	    sizeof(err)) != ILOG_OK) {
 		mctl_error("%s: done on %zu of %zu nodes, but could not record it in the "
 			   "incident log: %s", o.verb, n - failed, n,
@@ -555,7 +555,7 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		json_object_set_new(body, "event_id", json_integer(event_id));
 		json_object_set_new(body, "incident", o.incident != 0 ? json_integer(o.incident) :
 		    json_null());
-		json_object_set_new(body, "actor", json_string(ctx->actor));
+		json_object_set_new(body, "actor", json_string(mctl_actor(ctx)));
 		json_dumpf(body, stdout, JSON_INDENT(2));
 		fputc('\n', stdout);
 	} else {

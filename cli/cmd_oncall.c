@@ -230,7 +230,7 @@ override(struct mctl *ctx, const struct rotations *rot, const char *rotation, in
 	}
 	if ((log = mctl_open_log(ctx)) == NULL)
 		return MCTL_EXIT_CONFIG;
-	rc = rotation_override_record(log, rotation, who, from, until, ctx->actor, &id, err,
+	rc = rotation_override_record(log, rotation, who, from, until, mctl_actor(ctx), &id, err,
 	    sizeof(err));
 	ilog_close(log);
 	if (rc != 0) {
@@ -264,7 +264,7 @@ cancel(struct mctl *ctx, int argc, char **argv)
 	}
 	if ((log = mctl_open_log(ctx)) == NULL)
 		return MCTL_EXIT_CONFIG;
-	rc = rotation_override_cancel(log, (int64_t)id, ctx->actor, err, sizeof(err));
+	rc = rotation_override_cancel(log, (int64_t)id, mctl_actor(ctx), err, sizeof(err));
 	ilog_close(log);
 	if (rc != 0) {
 		mctl_error("oncall cancel: %s", err);
@@ -395,7 +395,7 @@ cmd_page(struct mctl *ctx, int argc, char **argv)
 	free(text);
 	if ((log = mctl_open_log(ctx)) == NULL)
 		return MCTL_EXIT_CONFIG;
-	if (ilog_event_append(log, 0, ctx->actor, EV_PAGE_TEST, body, &id, err, sizeof(err)) !=
+	if (ilog_event_append(log, 0, mctl_actor(ctx), EV_PAGE_TEST, body, &id, err, sizeof(err)) !=
 	    ILOG_OK) {
 		ilog_close(log);
 		mctl_error("page: %s", err);

@@ -70,17 +70,22 @@ usage(FILE *fp)
 		    "3 configuration or database unusable.\n");
 }
 
-static void
-set_actor(struct mctl *ctx)
+/* Looked up when a command first records something: the user database (NSS) costs
+ * more than a read-only command like `mctl conns` does itself. */
+const char *
+mctl_actor(struct mctl *ctx)
 {
 	const char *name = NULL;
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd *pw;
 
-	if (pw != NULL)
+	if (ctx->actor[0] != '\0')
+		return ctx->actor;
+	if ((pw = getpwuid(getuid())) != NULL)
 		name = pw->pw_name;
 	if (name == NULL)
 		name = getenv("USER");
 	snprintf(ctx->actor, sizeof(ctx->actor), "mctl:%s", name != NULL ? name : "unknown");
+	return ctx->actor;
 }
 
 int
@@ -111,7 +116,6 @@ main(int argc, char **argv)
 	ctx.config_path = getenv("MCOPS_CONFIG");
 	if (ctx.config_path == NULL)
 		ctx.config_path = "etc/mcops.conf";
-	set_actor(&ctx);
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);

@@ -26,7 +26,7 @@ struct mctl {
 	const char *db_path;     /* --db, default from config or var/mcops.db */
 	bool json;               /* --json */
 	bool yes;                /* --yes: skip confirmations */
-	char actor[96];          /* "mctl:<unix user>" */
+	char actor[96];          /* "mctl:<unix user>": use mctl_actor(), which fills it */
 };
 
 struct mctl_command {
@@ -35,6 +35,9 @@ struct mctl_command {
 	const char *usage;   /* one line: arguments */
 	const char *summary; /* one line: what it does */
 };
+
+/* "mctl:<unix user>", for the events a command records (looked up once, lazily). */
+const char *mctl_actor(struct mctl *ctx);
 
 /* Prints "mctl: <fmt>\n" to stderr. */
 void mctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
