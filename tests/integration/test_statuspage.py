@@ -213,3 +213,28 @@ def test_mctl_statuspage_render_writes_the_same_site_once(procs, tmp_path):
     assert_no_secrets(out)
     assert mctl(conf, "statuspage", "render", check=False).returncode == 2
     assert mctl(conf, "statuspage", "bogus", check=False).returncode == 2
+
+
+def test_sighup_renames_the_page_and_a_bad_configuration_keeps_the_running_one(
+        procs, tmp_path):
+    conf, site, db = write_config(tmp_path)
+    p = start(procs, conf)
+    wait_for(lambda: read_json(site, "api/v2/status.json")["page"]["name"] == "Example Cache",
+             what="the first render")
+    text = conf.read_text()
+    conf.write_text(text.replace("title = US-East C1", "title = Virginia cache")
+                    .replace("name = Example Cache", "name = Renamed Cache"))
+    os.kill(p.pid, signal.SIGHUP)
+    wait_for(lambda: read_json(site, "api/v2/status.json")["page"]["name"] == "Renamed Cache",
+             what="the reloaded name")
+    assert components(site)["c1"] == "operational"
+    assert read_json(site, "api/v2/components.json")["components"][0]["name"] == "Virginia cache"
+    # A broken file is refused; the page keeps its name and the daemon runs on.
+    conf.write_text(conf.read_text() + "[statuspage]\nurl = not a url\n")
+    os.kill(p.pid, signal.SIGHUP)
+    wait_for(lambda: "reload refused" in procs.log(p), what="the refusal in the log")
+    inc = open_incident(db, "latency_tail", "c1", "minor")
+    wait_for(lambda: indicator(site) == "minor", what="work after a refused reload")
+    assert read_json(site, "api/v2/status.json")["page"]["name"] == "Renamed Cache"
+    assert unresolved(site)[0]["name"] == "Elevated latency in Virginia cache"
+    assert p.poll() is None and inc > 0
