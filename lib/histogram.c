@@ -93,11 +93,30 @@ histogram_init(struct histogram *h, const uint64_t *bounds, size_t nbounds, char
 void
 histogram_reset(struct histogram *h)
 {
-	memset(h->fine, 0, sizeof(h->fine));
+	if (h->fine_hi > h->fine_lo && h->fine_hi <= HISTOGRAM_FINE_MAX)
+		memset(&h->fine[h->fine_lo], 0, (h->fine_hi - h->fine_lo) * sizeof(h->fine[0]));
+	else if (h->fine_hi != h->fine_lo)
+		memset(h->fine, 0, sizeof(h->fine)); /* a range out of step: clear it all */
+	h->fine_lo = h->fine_hi = 0;
 	memset(h->bound_counts, 0, sizeof(h->bound_counts));
 	h->count = 0;
 	h->sum_us = 0;
 	h->saturated = 0;
+}
+
+/* Widens the in-use range of fine[] to cover [lo, hi). */
+static void
+fine_widen(struct histogram *h, uint32_t lo, uint32_t hi)
+{
+	if (h->fine_lo == h->fine_hi) {
+		h->fine_lo = lo;
+		h->fine_hi = hi;
+		return;
+	}
+	if (lo < h->fine_lo)
+		h->fine_lo = lo;
+	if (hi > h->fine_hi)
+		h->fine_hi = hi;
 }
 
 /* Index of the first bound >= value, or nbounds: the interval the value falls in. */
@@ -126,10 +145,13 @@ void
 histogram_record_n(struct histogram *h, uint64_t value_us, uint64_t count)
 {
 	uint64_t product;
+	size_t idx;
 
 	if (count == 0)
 		return;
-	h->fine[histogram_fine_index(value_us)] += count;
+	idx = histogram_fine_index(value_us);
+	h->fine[idx] += count;
+	fine_widen(h, (uint32_t)idx, (uint32_t)idx + 1);
 	h->bound_counts[bound_interval(h, value_us)] += count;
 	h->count += count;
 	if (value_us > HISTOGRAM_MAX_US)
@@ -160,8 +182,10 @@ histogram_merge(struct histogram *dst, const struct histogram *src, char *err, s
 		snprintf(err, errlen, "cannot merge histograms with different bounds");
 		return -1;
 	}
-	for (i = 0; i < HISTOGRAM_FINE_MAX; i++)
+	for (i = src->fine_lo; i < src->fine_hi && i < HISTOGRAM_FINE_MAX; i++)
 		dst->fine[i] += src->fine[i];
+	if (src->fine_hi > src->fine_lo)
+		fine_widen(dst, src->fine_lo, src->fine_hi);
 	for (i = 0; i <= src->nbounds; i++)
 		dst->bound_counts[i] += src->bound_counts[i];
 	dst->count += src->count;
@@ -185,7 +209,7 @@ histogram_percentile(const struct histogram *h, double p)
 		p = 100;
 	r = ceil(p / 100.0 * (double)h->count);
 	rank = r < 1 ? 1 : r >= (double)h->count ? h->count : (uint64_t)r;
-	for (i = 0; i < HISTOGRAM_FINE_MAX; i++) {
+	for (i = h->fine_lo; i < h->fine_hi && i < HISTOGRAM_FINE_MAX; i++) {
 		seen += h->fine[i];
 		if (seen >= rank)
 			return histogram_fine_highest(i);
@@ -198,7 +222,7 @@ histogram_min(const struct histogram *h)
 {
 	size_t i;
 
-	for (i = 0; i < HISTOGRAM_FINE_MAX; i++)
+	for (i = h->fine_lo; i < h->fine_hi && i < HISTOGRAM_FINE_MAX; i++)
 		if (h->fine[i] != 0)
 			return histogram_fine_lowest(i);
 	return 0;
@@ -209,7 +233,8 @@ histogram_max(const struct histogram *h)
 {
 	size_t i;
 
-	for (i = HISTOGRAM_FINE_MAX; i > 0; i--)
+	for (i = h->fine_hi < HISTOGRAM_FINE_MAX ? h->fine_hi : HISTOGRAM_FINE_MAX; i > h->fine_lo;
+	     i--)
 		if (h->fine[i - 1] != 0)
 			return histogram_fine_highest(i - 1);
 	return 0;
@@ -251,7 +276,7 @@ histogram_count_at_most(const struct histogram *h, uint64_t value_us)
 			return 0;
 		last--;
 	}
-	for (i = 0; i <= last; i++)
+	for (i = h->fine_lo; i <= last && i < h->fine_hi; i++)
 		n += h->fine[i];
 	return n;
 }

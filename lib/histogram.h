@@ -45,6 +45,11 @@ struct histogram {
 	uint64_t count;
 	uint64_t sum_us;    /* of the values as recorded (not clamped); saturates */
 	uint64_t saturated; /* values above HISTOGRAM_MAX_US */
+	/* fine[i] is non-zero only for fine_lo <= i < fine_hi (equal: none). Latencies
+	 * cluster in a few buckets, so resets, merges and scans touch those, not all
+	 * HISTOGRAM_FINE_MAX (a monitor merges window slots every evaluation). Zeroed
+	 * memory is an empty range. */
+	uint32_t fine_lo, fine_hi;
 };
 
 /*
