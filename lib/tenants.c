@@ -11,10 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
 #include "parse.h"
+#include "sha256.h"
 
 #define HASH_PREFIX "sha256$"
 #define HASH_PREFIX_LEN (sizeof(HASH_PREFIX) - 1)
@@ -198,22 +196,16 @@ tenant_entry_format(const struct tenant_entry *t, char *buf, size_t buflen)
 	return n;
 }
 
-/* SHA-256(salt || password) into out. 0 or -1 (libcrypto failure). */
-static int
+/* SHA-256(salt || password) into out. */
+static void
 salted_hash(const uint8_t *salt, const char *password, size_t len, uint8_t *out)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned int outlen = 0;
-	int ok;
+	struct sha256 c;
 
-	if (md == NULL)
-		return -1;
-	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(md, salt, TENANT_SALT_LEN) == 1 &&
-	    EVP_DigestUpdate(md, password, len) == 1 && EVP_DigestFinal_ex(md, out, &outlen) == 1 &&
-	    outlen == TENANT_HASH_LEN;
-	EVP_MD_CTX_free(md);
-	return ok ? 0 : -1;
+	sha256_init(&c);
+	sha256_update(&c, salt, TENANT_SALT_LEN);
+	sha256_update(&c, password, len);
+	sha256_final(&c, out);
 }
 
 /* Fills buf with len bytes from the kernel's CSPRNG. 0 or -1. */
@@ -242,8 +234,9 @@ tenant_set_password(struct tenant_entry *t, const char *password, size_t len)
 
 	if (len == 0 || len > TENANT_PASSWORD_MAX)
 		return -1;
-	if (random_bytes(salt, sizeof(salt)) < 0 || salted_hash(salt, password, len, hash) < 0)
+	if (random_bytes(salt, sizeof(salt)) < 0)
 		return -1;
+	salted_hash(salt, password, len, hash);
 	memcpy(t->salt, salt, sizeof(salt));
 	memcpy(t->hash, hash, sizeof(hash));
 	return 0;
@@ -257,10 +250,9 @@ tenant_verify(const struct tenant_entry *t, const char *password, size_t len)
 
 	if (len > TENANT_PASSWORD_MAX)
 		return false;
-	if (salted_hash(t->salt, password, len, hash) < 0)
-		return false;
-	ok = CRYPTO_memcmp(hash, t->hash, TENANT_HASH_LEN) == 0;
-	OPENSSL_cleanse(hash, sizeof(hash));
+	salted_hash(t->salt, password, len, hash);
+	ok = timingsafe_compare(hash, t->hash, TENANT_HASH_LEN) == 0;
+	explicit_bzero(hash, sizeof(hash));
 	return ok;
 }
 
@@ -278,7 +270,7 @@ tenant_generate_password(char *buf, size_t buflen)
 		return -1;
 	while (n < TENANT_PASSWORD_LEN) {
 		if (random_bytes(rnd, sizeof(rnd)) < 0) {
-			OPENSSL_cleanse(rnd, sizeof(rnd));
+			explicit_bzero(rnd, sizeof(rnd));
 			return -1;
 		}
 		for (i = 0; i < sizeof(rnd) && n < TENANT_PASSWORD_LEN; i++) {
@@ -287,7 +279,7 @@ tenant_generate_password(char *buf, size_t buflen)
 		}
 	}
 	buf[n] = '\0';
-	OPENSSL_cleanse(rnd, sizeof(rnd));
+	explicit_bzero(rnd, sizeof(rnd));
 	return 0;
 }
 
@@ -336,7 +328,7 @@ void
 tenants_release(struct tenant_file *tf)
 {
 	if (tf->entries != NULL)
-		OPENSSL_cleanse(tf->entries, tf->cap * sizeof(tf->entries[0]));
+		explicit_bzero(tf->entries, tf->cap * sizeof(tf->entries[0]));
 	free(tf->entries);
 	tf->entries = NULL;
 	tf->n = tf->cap = 0;
@@ -414,7 +406,7 @@ tenants_add(struct tenant_file *tf, const char *name, const char *password, uint
 	memmove(&tf->entries[at + 1], &tf->entries[at], (tf->n - at) * sizeof(e));
 	tf->entries[at] = e;
 	tf->n++;
-	OPENSSL_cleanse(&e, sizeof(e));
+	explicit_bzero(&e, sizeof(e));
 	return 0;
 }
 
@@ -433,7 +425,7 @@ tenants_remove(struct tenant_file *tf, const char *name, char *err, size_t errle
 	at = (size_t)(e - tf->entries);
 	memmove(e, e + 1, (tf->n - at - 1) * sizeof(*e));
 	tf->n--;
-	OPENSSL_cleanse(&tf->entries[tf->n], sizeof(tf->entries[0]));
+	explicit_bzero(&tf->entries[tf->n], sizeof(tf->entries[0]));
 	return 0;
 }
 
@@ -641,13 +633,13 @@ tenants_parse_buffer(struct tenant_file *tf, const char *name, const char *buf, 
 		tf->n = tf->cap = n;
 	}
 	if (items != NULL)
-		OPENSSL_cleanse(items, cap * sizeof(*items));
+		explicit_bzero(items, cap * sizeof(*items));
 	free(items);
 	return 0;
 
 out_free_items:
 	if (items != NULL)
-		OPENSSL_cleanse(items, cap * sizeof(*items));
+		explicit_bzero(items, cap * sizeof(*items));
 	free(items);
 	return -1;
 }
@@ -717,12 +709,12 @@ tenants_load(struct tenant_file *tf, const char *path, char *err, size_t errlen)
 	}
 	close(fd);
 	rc = tenants_parse_buffer(tf, path, buf, len, err, errlen);
-	OPENSSL_cleanse(buf, len);
+	explicit_bzero(buf, len);
 	free(buf);
 	return rc;
 
 out_free_buf:
-	OPENSSL_cleanse(buf, cap);
+	explicit_bzero(buf, cap);
 	free(buf);
 out_close_fd:
 	close(fd);
@@ -775,7 +767,7 @@ write_entries(int fd, const struct tenant_file *tf)
 		out[used++] = '\n';
 	}
 	n = write_all(fd, out, used);
-	OPENSSL_cleanse(out, sizeof(out));
+	explicit_bzero(out, sizeof(out));
 	return n;
 }
 

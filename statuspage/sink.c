@@ -7,9 +7,8 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
+#include "sha256.h"
 #include "sink.h"
 
 #define MASTODON_TEXT_MAX 500 /* characters in a status */
@@ -199,12 +198,15 @@ sink_request_release(struct sink_request *r)
 void
 sink_hmac_hex(const char *key, const char *data, size_t len, char out[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	static const char hex[] = "0123456789abcdef";
+	uint8_t md[SHA256_LEN];
+	size_t i;
 
-	HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)data, len, md, &mdlen);
-	for (i = 0; i < mdlen && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hmac_sha256(key, strlen(key), data, len, md);
+	for (i = 0; i < SHA256_LEN; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
 	out[64] = '\0';
 }
 
