@@ -318,6 +318,12 @@ def main():
             nw, nc = results[("mctl netlink", n)]
             cells.append(f"{n}: {ow / nw:6.1f}x / {oc / max(nc, 0.001):6.1f}x")
         print(f"  {other:<10} " + "   ".join(cells))
+    cells = []
+    for n in SIZES:
+        ow, oc = results[("lsof", n)]
+        iw, ic = results[("in-process netlink", n)]
+        cells.append(f"{n}: {ow / iw:6.1f}x / {oc / max(ic, 0.001):6.1f}x")
+    print("  lsof / in-process netlink (no process start, a warm table): " + "   ".join(cells))
     nw1, _ = results[("mctl netlink", 1000)]
     nw30, _ = results[("mctl netlink", 30000)]
     iw1, _ = results[("in-process netlink", 1000)]
