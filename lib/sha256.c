@@ -84,6 +84,8 @@ sha256_update(struct sha256 *c, const void *data, size_t len)
 	const uint8_t *p = data;
 	size_t n;
 
+	if (len == 0)
+		return; /* data may be NULL */
 	c->length += len;
 	if (c->used > 0) {
 		n = SHA256_BLOCK - c->used < len ? SHA256_BLOCK - c->used : len;
