@@ -250,6 +250,8 @@ alerter_snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size
 		s->view.last.sent_at = s->last->sent_at;
 		s->view.last.deadline = s->last->next_deadline;
 		s->view.last.failed_at = s->last->failed_at;
+		s->view.last.kept_clock = strcmp(s->reason, "severity") == 0 && s->prev != NULL &&
+					  s->prev->step == s->last->step;
 	}
 	return ILOG_OK;
 }

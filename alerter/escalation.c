@@ -472,6 +472,15 @@ trigger_reason(enum esc_trigger t)
 	return ESC_REASON_OPENED;
 }
 
+/* When the position after the newest page is due (without an acknowledgement). */
+static int64_t
+next_due(const struct esc_policy *p, const struct esc_view *v)
+{
+	if (v->last.kept_clock)
+		return v->last.deadline;
+	return v->last.sent_at + esc_position_wait(p, v->last.position);
+}
+
 void
 esc_decide(const struct esc_policy *p, const struct rotations *rot,
     const struct rotation_overrides *ov, const struct esc_view *v, int64_t now,
@@ -500,7 +509,16 @@ esc_decide(const struct esc_policy *p, const struct rotations *rot,
 			decide_page(p, rot, ov, v, 0, ESC_REASON_ACK_TIMEOUT, now, out);
 		return;
 	}
-	if (!v->has_page || v->last.event < v->trigger_event) {
+	if (v->has_page && v->last.event < v->trigger_event && v->trigger == ESC_TRIGGER_SEVERITY &&
+	    !v->last.suppressed && v->last.failed_at == 0) {
+		due = next_due(p, v);
+		decide_page(p, rot, ov, v, v->last.position, ESC_REASON_SEVERITY, now, out);
+		if (out->action == ESC_PAGE && !out->suppressed)
+			out->deadline = v->last.position + 1 < esc_positions(p) ? due : 0;
+		return;
+	}
+	if (!v->has_page ||
+	    (v->last.event < v->trigger_event && v->trigger != ESC_TRIGGER_SEVERITY)) {
 		decide_page(p, rot, ov, v, 0, trigger_reason(v->trigger), now, out);
 		return;
 	}
@@ -521,7 +539,7 @@ esc_decide(const struct esc_policy *p, const struct rotations *rot,
 		decide_page(p, rot, ov, v, next, ESC_REASON_FAILED, now, out);
 		return;
 	}
-	due = v->last.sent_at + esc_position_wait(p, v->last.position);
+	due = next_due(p, v);
 	if (now < due)
 		decide_wait(out, due);
 	else

@@ -24,8 +24,15 @@
  *
  * The rules (esc_decide):
  *  - A resolved incident, or one below min_severity, needs nothing.
- *  - An incident whose latest trigger (opened, reopened, severity raised) came after
- *    its latest page starts again at position 0.
+ *  - An incident whose latest trigger (opened, reopened) came after its latest page
+ *    starts again at position 0.
+ *  - A severity rise after the latest page pages that page's position again (reason
+ *    SEVERITY: whoever has the incident now hears it got worse) and keeps its deadline,
+ *    so a worsening incident escalates as soon as a steady one would; restarting at
+ *    position 0 on every rise would hold the next step back by up to a wait per rise.
+ *    A rise before any page pages position 0; after a failed or held page it changes
+ *    nothing below (the failed page's next position is paged at once, the held one
+ *    when its window ends, each with the new severity).
  *  - A page that failed (a bounce, an offline target) moves to the next position at
  *    once; otherwise the next position is paged when the last page's wait is over.
  *    After the last position nothing more is paged: the escalation is exhausted.
@@ -158,6 +165,8 @@ struct esc_view {
 		int64_t deadline;
 		int64_t failed_at;
 		bool suppressed;
+		bool kept_clock;  /* a severity re-page of the position before it: its
+		                     deadline, not sent_at + wait, is when the next is due */
 	} last;
 };
 

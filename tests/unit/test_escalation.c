@@ -116,6 +116,8 @@ decide(struct world *w, struct sim *s, int64_t now)
 static void
 sim_page(struct sim *s, int64_t now)
 {
+	int prev_position = s->v.last.position;
+
 	assert_int_equal(s->d.action, ESC_PAGE);
 	s->v.has_page = true;
 	s->v.last.page_id = ++s->pages;
@@ -125,6 +127,8 @@ sim_page(struct sim *s, int64_t now)
 	s->v.last.deadline = s->d.deadline;
 	s->v.last.failed_at = 0;
 	s->v.last.suppressed = s->d.suppressed;
+	s->v.last.kept_clock = s->d.reason == ESC_REASON_SEVERITY && s->pages > 1 &&
+			       s->d.position == prev_position;
 }
 
 /* Decides at now, expects a page to target for reason, records it. */
@@ -372,7 +376,36 @@ an_incident_acknowledged_before_any_page_is_never_paged_until_its_ack_timeout(vo
 }
 
 static void
-a_reopen_or_a_severity_rise_restarts_at_step_one_but_not_while_acknowledged(void **state)
+a_severity_rise_repages_the_current_step_and_keeps_its_deadline(void **state)
+{
+	struct world *w = *state;
+	struct sim s;
+	int64_t t = T0 + S;
+
+	sim_open(&s, "c1", ILOG_SEVERITY_MAJOR);
+	expect_page(w, &s, t, "alice@x.org", ESC_REASON_OPENED, 0);
+	/* A rise during step 1's wait: step 1 hears it, step 2 is still due at t + 5m. */
+	s.v.severity = ILOG_SEVERITY_CRITICAL;
+	s.v.trigger = ESC_TRIGGER_SEVERITY;
+	s.v.trigger_event = s.next_event++;
+	expect_page(w, &s, t + 4 * M, "alice@x.org", ESC_REASON_SEVERITY, 0);
+	assert_int_equal(s.d.deadline, t + 5 * M);
+	/* Seen again (a replayed event) it does not page twice, and the clock held. */
+	expect_wait(w, &s, t + 4 * M + 1, t + 5 * M);
+	expect_page(w, &s, t + 5 * M, "carol@x.org", ESC_REASON_TIMEOUT, 1);
+	/* A rise during step 2's wait goes to step 2, due as before at t + 15m. */
+	s.v.trigger_event = s.next_event++;
+	expect_page(w, &s, t + 14 * M, "carol@x.org", ESC_REASON_SEVERITY, 1);
+	expect_wait(w, &s, t + 14 * M + 1, t + 15 * M);
+	/* Two rises in a row keep the same deadline. */
+	s.v.trigger_event = s.next_event++;
+	expect_page(w, &s, t + 14 * M + 30 * S, "carol@x.org", ESC_REASON_SEVERITY, 1);
+	expect_wait(w, &s, t + 14 * M + 31 * S, t + 15 * M);
+	expect_page(w, &s, t + 15 * M, "alice@x.org", ESC_REASON_TIMEOUT, 2);
+}
+
+static void
+a_severity_rise_after_the_last_step_tells_the_last_target_again(void **state)
 {
 	struct world *w = *state;
 	struct sim s;
@@ -381,17 +414,50 @@ a_reopen_or_a_severity_rise_restarts_at_step_one_but_not_while_acknowledged(void
 	sim_open(&s, "c1", ILOG_SEVERITY_MAJOR);
 	expect_page(w, &s, t, "alice@x.org", ESC_REASON_OPENED, 0);
 	expect_page(w, &s, t + 5 * M, "carol@x.org", ESC_REASON_TIMEOUT, 1);
-	/* The severity rises: a new escalation, from the first step. */
+	expect_page(w, &s, t + 15 * M, "alice@x.org", ESC_REASON_TIMEOUT, 2);
+	expect_page(w, &s, t + 20 * M, "carol@x.org", ESC_REASON_TIMEOUT, 3);
+	expect_page(w, &s, t + 30 * M, "room:ops@conference.x.org", ESC_REASON_TIMEOUT, 4);
+	assert_int_equal(s.d.deadline, 0);
+	expect_idle(w, &s, t + 40 * M);
 	s.v.severity = ILOG_SEVERITY_CRITICAL;
 	s.v.trigger = ESC_TRIGGER_SEVERITY;
 	s.v.trigger_event = s.next_event++;
-	expect_page(w, &s, t + 6 * M, "alice@x.org", ESC_REASON_SEVERITY, 0);
-	/* Seen again (a replayed event) it does not page twice. */
-	expect_wait(w, &s, t + 6 * M + 1, t + 11 * M);
-	/* Acknowledged, then the severity rises again: the person on it keeps it. */
+	expect_page(w, &s, t + 41 * M, "room:ops@conference.x.org", ESC_REASON_SEVERITY, 4);
+	assert_int_equal(s.d.deadline, 0);
+	expect_idle(w, &s, t + 42 * M);
+}
+
+static void
+a_severity_rise_after_a_failed_page_moves_on_at_once(void **state)
+{
+	struct world *w = *state;
+	struct sim s;
+	int64_t t = T0 + S;
+
+	sim_open(&s, "c1", ILOG_SEVERITY_MAJOR);
+	expect_page(w, &s, t, "alice@x.org", ESC_REASON_OPENED, 0);
+	s.v.last.failed_at = t + S; /* alice is offline */
+	s.v.trigger = ESC_TRIGGER_SEVERITY;
+	s.v.trigger_event = s.next_event++;
+	expect_page(w, &s, t + 2 * S, "carol@x.org", ESC_REASON_FAILED, 1);
+}
+
+static void
+a_reopen_restarts_at_step_one_and_a_rise_while_acknowledged_pages_nobody(void **state)
+{
+	struct world *w = *state;
+	struct sim s;
+	int64_t t = T0 + S;
+
+	sim_open(&s, "c1", ILOG_SEVERITY_MAJOR);
+	expect_page(w, &s, t, "alice@x.org", ESC_REASON_OPENED, 0);
+	expect_page(w, &s, t + 5 * M, "carol@x.org", ESC_REASON_TIMEOUT, 1);
+	/* Acknowledged, then the severity rises: the person on it keeps it. */
 	s.v.state = ILOG_STATE_ACKNOWLEDGED;
 	s.v.ack_event = s.next_event++;
 	s.v.ack_at = t + 7 * M;
+	s.v.severity = ILOG_SEVERITY_CRITICAL;
+	s.v.trigger = ESC_TRIGGER_SEVERITY;
 	s.v.trigger_event = s.next_event++;
 	expect_wait(w, &s, t + 8 * M, t + 37 * M);
 	/* Resolved, then reopened: a new escalation. */
@@ -533,8 +599,16 @@ main(void)
 		    an_incident_acknowledged_before_any_page_is_never_paged_until_its_ack_timeout,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    a_reopen_or_a_severity_rise_restarts_at_step_one_but_not_while_acknowledged,
+		    a_severity_rise_repages_the_current_step_and_keeps_its_deadline, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_severity_rise_after_the_last_step_tells_the_last_target_again, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(a_severity_rise_after_a_failed_page_moves_on_at_once,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_reopen_restarts_at_step_one_and_a_rise_while_acknowledged_pages_nobody, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(resolved_and_minor_incidents_page_nobody, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
