@@ -109,6 +109,9 @@ class Engineer:
     delivery receipts (XEP-0184) unless told not to, can send chat and join rooms."""
 
     def __init__(self, user, port, receipts=True, room=None):
+        import logging
+        # Without the optional C stringprep slixmpp warns once on import; not ours.
+        logging.getLogger("slixmpp.stringprep").setLevel(logging.ERROR)
         import slixmpp  # Debian's python3-slixmpp
 
         self.user = user
