@@ -619,7 +619,7 @@ detect_cluster_init(struct detect_cluster *cluster, size_t nnodes, char *err, si
 }
 
 enum detect_event
-detect_cluster_update(struct detect_cluster *cluster, const struct detect_config *cfg,
+detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
     const struct detect_status *nodes, int64_t now_ms)
 {
 	struct detect_cluster_evidence *ev = &cluster->evidence;
@@ -670,7 +670,7 @@ detect_cluster_update(struct detect_cluster *cluster, const struct detect_config
 				event = DETECT_EVENT_WORSENED;
 			break;
 		}
-		if (now_ms - cluster->last_storm_ms < cfg->cluster_grace_ms) {
+		if (now_ms - cluster->last_storm_ms < grace_ms) {
 			status_set(st, DETECT_RECOVERING, now_ms);
 			break;
 		}

@@ -211,9 +211,11 @@ struct detect_cluster_evidence {
 };
 
 /*
- * One episode per cluster: it opens when a node enters a storm, stays open while
- * any node is in storm and for cluster_grace after the last one left (so a storm
- * hopping between nodes is one episode), and records which nodes took part.
+ * One episode per cluster of one node-level condition (a storm; a latency tail): it
+ * opens when a node's detector fires, stays open while any node's does and for a
+ * grace after the last one cleared (so a storm hopping between nodes is one
+ * episode), and records which nodes took part. The evidence's names say "storm";
+ * for tails read "in tail".
  */
 struct detect_cluster {
 	struct detect_status status;
@@ -227,13 +229,14 @@ struct detect_cluster {
 int detect_cluster_init(struct detect_cluster *cluster, size_t nnodes, char *err, size_t errlen);
 
 /*
- * nodes[0..nnodes): each node's storm status (state and severity), index = node.
- * Severity: the highest of the nodes in storm, at least major once two nodes took
- * part, critical when at least half the cluster (and two nodes) storm at once.
- * _WORSENED also when a node joins the episode (evidence.last_joined says which).
+ * nodes[0..nnodes): each node's status (state and severity), index = node; grace_ms:
+ * how long the episode outlives its last node (cluster_grace for storms). Severity:
+ * the highest of the nodes firing, at least major once two nodes took part, critical
+ * when at least half the cluster (and two nodes) fire at once. _WORSENED also when a
+ * node joins the episode (evidence.last_joined says which).
  */
-enum detect_event detect_cluster_update(struct detect_cluster *cluster,
-    const struct detect_config *cfg, const struct detect_status *nodes, int64_t now_ms);
+enum detect_event detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
+    const struct detect_status *nodes, int64_t now_ms);
 
 /* --- latency tail (one per node) ------------------------------------------------------ */
 

@@ -114,6 +114,8 @@ watch_init(struct watch *w, const struct monconfig *cfg, struct ilog *log, char 
 		struct watch_cluster *c = &w->clusters[i];
 		/* clusters_load refuses a cluster without nodes; keep the detector valid. */
 		if (detect_cluster_init(&c->detector, c->nnodes > 0 ? c->nnodes : 1, err,
+		    errlen) < 0 ||
+		    detect_cluster_init(&c->tail_detector, c->nnodes > 0 ? c->nnodes : 1, err,
 		    errlen) < 0)
 			goto out_fail;
 	}
@@ -439,10 +441,39 @@ subject_incident(const struct subject *s)
 {
 	switch (s->kind) {
 	case SUBJECT_STORM: return &s->cluster->storm_incident;
-	case SUBJECT_TAIL: return &s->node->tail_incident;
+	case SUBJECT_TAIL: return &s->cluster->tail_incident;
 	case SUBJECT_DOWN: return &s->node->down_incident;
 	}
 	return NULL;
+}
+
+/* The cluster episode behind a cluster-wide incident; NULL for a node's own. */
+static const struct detect_cluster *
+subject_episode(const struct subject *s)
+{
+	switch (s->kind) {
+	case SUBJECT_STORM: return &s->cluster->detector;
+	case SUBJECT_TAIL: return &s->cluster->tail_detector;
+	case SUBJECT_DOWN: break;
+	}
+	return NULL;
+}
+
+/* The worst tail among the cluster's nodes in the episode (for the title). */
+static const struct watch_node *
+worst_tail(const struct watch_cluster *c)
+{
+	const struct watch_node *worst = NULL;
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++) {
+		const struct watch_node *n = c->nodes[i];
+		if (!c->tail_detector.involved[i])
+			continue;
+		if (worst == NULL || n->tail.evidence.short_fraction > worst->tail.evidence.short_fraction)
+			worst = n;
+	}
+	return worst;
 }
 
 static void
@@ -471,6 +502,7 @@ static void
 title(const struct subject *s, char *buf, size_t len)
 {
 	const struct detect_tail_evidence *te;
+	const struct watch_node *worst;
 	char thr[LATENCY_TEXT_MAX];
 
 	switch (s->kind) {
@@ -478,10 +510,20 @@ title(const struct subject *s, char *buf, size_t len)
 		snprintf(buf, len, "Connection storm in cluster %s", s->cluster->name);
 		break;
 	case SUBJECT_TAIL:
-		te = &s->node->tail.evidence;
+		worst = worst_tail(s->cluster);
+		if (worst == NULL) {
+			snprintf(buf, len, "Latency tail on %s", s->cluster->name);
+			break;
+		}
+		te = &worst->tail.evidence;
 		latency_text(te->threshold_us, thr, sizeof(thr));
-		snprintf(buf, len, "Latency tail on %s/%s: %.1f%% of probes slower than %s",
-		    s->cluster->name, s->node->name, 100.0 * te->short_fraction, thr);
+		if (s->cluster->tail_detector.evidence.in_storm > 1)
+			snprintf(buf, len, "Latency tail on %s: %zu nodes, up to %.1f%% of probes "
+			    "slower than %s", s->cluster->name,
+			    s->cluster->tail_detector.evidence.in_storm, 100.0 * te->short_fraction, thr);
+		else
+			snprintf(buf, len, "Latency tail on %s/%s: %.1f%% of probes slower than %s",
+			    s->cluster->name, worst->name, 100.0 * te->short_fraction, thr);
 		break;
 	case SUBJECT_DOWN:
 		snprintf(buf, len, "Node %s/%s is down", s->cluster->name, s->node->name);
@@ -564,6 +606,28 @@ tail_json(const struct watch_node *n)
 }
 
 static json_t *
+tail_cluster_json(const struct watch_cluster *c)
+{
+	const struct detect_cluster_evidence *e = &c->tail_detector.evidence;
+	json_t *involved = json_array(), *nodes = json_object();
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++) {
+		const struct watch_node *n = c->nodes[i];
+		if (!c->tail_detector.involved[i])
+			continue;
+		json_array_append_new(involved, json_string(n->name));
+		json_object_set_new(nodes, n->name, tail_json(n));
+	}
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "cluster", c->name, "nodes",
+	    count(e->nodes), "in_tail", count(e->in_storm), "peak_in_tail",
+	    count(e->peak_in_storm), "involved", involved, "last_joined",
+	    e->involved > 0 && e->last_joined < c->nnodes ? c->nodes[e->last_joined]->name : "",
+	    "tail_state", detect_state_name(c->tail_detector.status.state), "node_evidence",
+	    nodes);
+}
+
+static json_t *
 down_json(const struct watch_node *n)
 {
 	const struct detect_down_evidence *e = &n->down.evidence;
@@ -585,7 +649,7 @@ evidence(const struct subject *s, const char *note)
 
 	switch (s->kind) {
 	case SUBJECT_STORM: o = storm_json(s->cluster); break;
-	case SUBJECT_TAIL: o = tail_json(s->node); break;
+	case SUBJECT_TAIL: o = tail_cluster_json(s->cluster); break;
 	case SUBJECT_DOWN: o = down_json(s->node); break;
 	}
 	if (o == NULL)
@@ -598,23 +662,17 @@ evidence(const struct subject *s, const char *note)
 }
 
 static void
-summary(const struct subject *s, char *buf, size_t len)
+summary(const struct subject *s, const struct watch_incident *inc, char *buf, size_t len)
 {
-	const struct detect_tail_evidence *te;
-	const struct detect_cluster_evidence *ce;
-	char thr[LATENCY_TEXT_MAX];
 
 	switch (s->kind) {
 	case SUBJECT_STORM:
-		ce = &s->cluster->detector.evidence;
 		snprintf(buf, len, "cleared: no node of %s in storm (%zu took part, %zu at once at "
-		    "most)", s->cluster->name, ce->involved, ce->peak_in_storm);
+		    "most)", s->cluster->name, inc->involved, inc->peak);
 		break;
 	case SUBJECT_TAIL:
-		te = &s->node->tail.evidence;
-		latency_text(te->threshold_us, thr, sizeof(thr));
-		snprintf(buf, len, "cleared: %.1f%% of the last %llu probes slower than %s",
-		    100.0 * te->short_fraction, (unsigned long long)te->short_count, thr);
+		snprintf(buf, len, "cleared: no node of %s with a latency tail (%zu took part, %zu "
+		    "at once at most)", s->cluster->name, inc->involved, inc->peak);
 		break;
 	case SUBJECT_DOWN:
 		snprintf(buf, len, "cleared: %u probes in a row answered",
@@ -665,8 +723,8 @@ append_evidence(struct watch *w, const struct subject *s, struct watch_incident 
 	}
 	w->events_written++;
 	inc->last_evidence_ms = now_ms;
-	if (s->kind == SUBJECT_STORM)
-		inc->involved_written = s->cluster->detector.evidence.involved;
+	if (subject_episode(s) != NULL)
+		inc->involved_written = subject_episode(s)->evidence.involved;
 	return 0;
 }
 
@@ -711,8 +769,8 @@ upsert(struct watch *w, const struct subject *s, struct watch_incident *inc,
 	inc->id = res.id;
 	inc->severity = res.previous > severity && !res.created ? res.previous : severity;
 	inc->closed_elsewhere = false;
-	if (s->kind == SUBJECT_STORM && res.event_id != 0)
-		inc->involved_written = s->cluster->detector.evidence.involved;
+	if (subject_episode(s) != NULL && res.event_id != 0)
+		inc->involved_written = subject_episode(s)->evidence.involved;
 	return 0;
 }
 
@@ -763,8 +821,15 @@ reconcile(struct watch *w, const struct subject *s, bool active, enum detect_sev
 	struct watch_incident *inc = subject_incident(s);
 	enum ilog_severity severity = to_ilog(sev);
 	const struct monconfig_settings *set = &w->cfg->set;
+	const struct detect_cluster *episode = subject_episode(s);
 	char message[SUMMARY_MAX];
 	bool created = false, news;
+
+	/* The episode forgets its nodes when it ends; the incident resolves later. */
+	if (episode != NULL && episode->evidence.involved > inc->involved)
+		inc->involved = episode->evidence.involved;
+	if (episode != NULL && episode->evidence.peak_in_storm > inc->peak)
+		inc->peak = episode->evidence.peak_in_storm;
 
 	switch (inc->phase) {
 	case WATCH_NONE:
@@ -791,8 +856,8 @@ reconcile(struct watch *w, const struct subject *s, bool active, enum detect_sev
 		}
 		if (inc->closed_elsewhere)
 			return;
-		news = s->kind == SUBJECT_STORM &&
-		    s->cluster->detector.evidence.involved > inc->involved_written;
+		news = subject_episode(s) != NULL &&
+		    subject_episode(s)->evidence.involved > inc->involved_written;
 		if (!news && (set->evidence_interval_ms == 0 ||
 		    now_ms - inc->last_evidence_ms < set->evidence_interval_ms))
 			return;
@@ -830,7 +895,7 @@ reconcile(struct watch *w, const struct subject *s, bool active, enum detect_sev
 			snprintf(message, sizeof(message),
 			    "cleared: not seen again after the monitor restarted");
 		else
-			summary(s, message, sizeof(message));
+			summary(s, inc, message, sizeof(message));
 		resolve(w, s, inc, message);
 	}
 }
@@ -860,8 +925,7 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 		enum detect_event ev;
 		ev = detect_down_tick(&n->down, dc, now_ms);
 		latch(&n->down_incident, ev, n->down.status.severity);
-		ev = detect_tail_evaluate(&n->tail, dc, now_ms);
-		latch(&n->tail_incident, ev, n->tail.status.severity);
+		(void)detect_tail_evaluate(&n->tail, dc, now_ms);
 	}
 	for (i = 0; i < w->nclusters; i++) {
 		struct watch_cluster *c = &w->clusters[i];
@@ -884,7 +948,7 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 		}
 		if (c->nnodes == 0)
 			continue;
-		ev = detect_cluster_update(&c->detector, dc, statuses, now_ms);
+		ev = detect_cluster_update(&c->detector, dc->cluster_grace_ms, statuses, now_ms);
 		latch(&c->storm_incident, ev, c->detector.status.severity);
 		active = detect_status_open(&c->detector.status);
 		sev = c->detector.status.severity;
@@ -894,22 +958,35 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 	for (i = 0; i < w->nnodes; i++) {
 		struct watch_node *n = &w->nodes[i];
 		struct subject down = { SUBJECT_DOWN, &w->clusters[n->cluster], n };
-		struct subject tail = { SUBJECT_TAIL, &w->clusters[n->cluster], n };
-		bool active = detect_status_open(&n->down.status), node_down;
+		bool active = detect_status_open(&n->down.status);
 		enum detect_severity sev = n->down.status.severity;
 
 		take_latch(&n->down_incident, &active, &sev);
 		reconcile(w, &down, active, sev, now_ms);
-		node_down = active || n->down_incident.phase != WATCH_NONE;
+	}
+	for (i = 0; i < w->nclusters; i++) {
+		struct watch_cluster *c = &w->clusters[i];
+		struct subject s = { SUBJECT_TAIL, c, NULL };
+		bool active;
+		enum detect_severity sev;
 
-		active = detect_status_open(&n->tail.status);
-		sev = n->tail.status.severity;
-		take_latch(&n->tail_incident, &active, &sev);
-		/* A down node's probes say nothing about a tail; its own incident says
-		 * what is wrong. One already open runs its course. */
-		if (node_down && n->tail_incident.phase == WATCH_NONE)
-			active = false;
-		reconcile(w, &tail, active, sev, now_ms);
+		for (j = 0; j < c->nnodes && j < DETECT_CLUSTER_NODES_MAX; j++) {
+			struct watch_node *n = c->nodes[j];
+			statuses[j] = n->tail.status;
+			/* A down node's probes say nothing about a tail: its own incident
+			 * says what is wrong. */
+			if (detect_status_open(&n->down.status) ||
+			    n->down_incident.phase != WATCH_NONE)
+				memset(&statuses[j], 0, sizeof(statuses[j]));
+		}
+		if (c->nnodes == 0)
+			continue;
+		/* No grace beyond the nodes' own tail_clear_hold: resolve_hold keeps a
+		 * tail that comes back soon one incident. */
+		(void)detect_cluster_update(&c->tail_detector, 0, statuses, now_ms);
+		active = detect_status_open(&c->tail_detector.status);
+		sev = c->tail_detector.status.severity;
+		reconcile(w, &s, active, sev, now_ms);
 	}
 }
 
@@ -966,19 +1043,18 @@ parse_fingerprint(const char *fp, enum subject_kind *kind, char *cluster, char *
 			return false;
 		snprintf(node, CLUSTER_NAME_MAX + 1, "%s", q + 1);
 	}
-	if ((*kind == SUBJECT_STORM) != (q == NULL))
+	/* Storms and tails are a cluster's; a node's tail is an older version's. */
+	if ((*kind == SUBJECT_STORM && q != NULL) || (*kind == SUBJECT_DOWN && q == NULL))
 		return false;
 	return cluster_name_valid(cluster) && (q == NULL || cluster_name_valid(node));
 }
 
 static void
-resolve_unwatched(struct watch *w, int64_t id, const char *what)
+resolve_with(struct watch *w, int64_t id, const char *message)
 {
-	char message[SUMMARY_MAX], err[ILOG_ERR_LEN];
+	char err[ILOG_ERR_LEN];
 	enum ilog_status rc;
 
-	snprintf(message, sizeof(message), "no longer watched: %s is not in the configuration",
-	    what);
 	rc = ilog_incident_resolve(w->log, id, WATCH_ACTOR, message, NULL, err, sizeof(err));
 	if (rc == ILOG_OK) {
 		w->events_written++;
@@ -988,6 +1064,16 @@ resolve_unwatched(struct watch *w, int64_t id, const char *what)
 		w->incident_errors++;
 		log_err("incident log: resolve %lld: %s", (long long)id, err);
 	}
+}
+
+static void
+resolve_unwatched(struct watch *w, int64_t id, const char *what)
+{
+	char message[SUMMARY_MAX];
+
+	snprintf(message, sizeof(message), "no longer watched: %s is not in the configuration",
+	    what);
+	resolve_with(w, id, message);
 }
 
 int
@@ -1010,6 +1096,12 @@ watch_adopt(struct watch *w, int64_t now_ms, char *err, size_t errlen)
 
 		if (!parse_fingerprint(row->fingerprint, &kind, cluster, node))
 			continue; /* not one of ours */
+		if (kind == SUBJECT_TAIL && node[0] != '\0') {
+			snprintf(what, sizeof(what), "superseded: latency tails are one incident "
+			    "per cluster now (latency_tail:%s)", cluster);
+			resolve_with(w, row->id, what);
+			continue;
+		}
 		s.kind = kind;
 		s.cluster = find_cluster(w, cluster);
 		s.node = node[0] != '\0' ? watch_find_node(w, cluster, node) : NULL;
@@ -1086,13 +1178,11 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 		if (n == NULL) {
 			snprintf(what, sizeof(what), "node %s of cluster %s", o->name,
 			    o->cluster_name);
-			resolve_removed(w, &o->tail_incident, what);
 			resolve_removed(w, &o->down_incident, what);
 			continue;
 		}
 		n->storm = o->storm;
 		n->down = o->down;
-		n->tail_incident = o->tail_incident;
 		n->down_incident = o->down_incident;
 		n->storm_latched = o->storm_latched;
 		n->storm_latched_severity = o->storm_latched_severity;
@@ -1116,7 +1206,6 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 			n->tail = o->tail;
 			o->tail = fresh;
 		}
-		memset(&o->tail_incident, 0, sizeof(o->tail_incident));
 		memset(&o->down_incident, 0, sizeof(o->down_incident));
 	}
 	for (i = 0; i < old->nclusters; i++) {
@@ -1126,12 +1215,17 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 		if (c == NULL) {
 			snprintf(what, sizeof(what), "cluster %s", o->name);
 			resolve_removed(w, &o->storm_incident, what);
+			resolve_removed(w, &o->tail_incident, what);
 			continue;
 		}
 		c->storm_incident = o->storm_incident;
-		if (same_members(c, o))
+		c->tail_incident = o->tail_incident;
+		if (same_members(c, o)) {
 			c->detector = o->detector;
+			c->tail_detector = o->tail_detector;
+		}
 		memset(&o->storm_incident, 0, sizeof(o->storm_incident));
+		memset(&o->tail_incident, 0, sizeof(o->tail_incident));
 	}
 	if (same_bounds)
 		w->poll_duration = old->poll_duration;

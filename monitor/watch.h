@@ -12,21 +12,26 @@
  * Incidents (kinds name docs/runbooks/<kind>.md):
  *   connection_storm  one per cluster ("connection_storm:<cluster>"): the cluster's
  *                     storm episode, however many nodes it touches or hops across
- *   latency_tail      one per node ("latency_tail:<cluster>:<node>")
+ *   latency_tail      one per cluster ("latency_tail:<cluster>"): the cluster's tail
+ *                     episode, however many of its nodes are slow (a tail on every
+ *                     node is one problem, and one page, not one per node); the
+ *                     evidence names the nodes and their numbers
  *   node_down         one per node ("node_down:<cluster>:<node>")
  * For each, per evaluation, at most one step:
  *   none    -> open      the detector fires: open-or-update by fingerprint (an
  *                        "opened" event carrying the evidence), then an "evidence"
  *                        event with the numbers that tripped it
  *   open    -> open      severity rose: a "severity" event (with the evidence); else
- *                        news (a storm reached another node): an "evidence" event;
+ *                        news (a storm or tail reached another node): an "evidence" event;
  *                        else at most one "evidence" event per evidence_interval
  *   open    -> holding   the detector cleared: nothing written yet
  *   holding -> open      it fired again within resolve_hold: the same incident
  *                        continues (an "evidence" event says so), so a flapping
  *                        node is one incident
  *   holding -> none      clear for resolve_hold: "resolved", with a summary
- * A latency tail does not open while its node is down (the down incident says it).
+ * A down node takes no part in a tail episode (its down incident says what is wrong).
+ * An unresolved per-node tail incident left by an older version ("latency_tail:
+ * <cluster>:<node>") is resolved at start, pointing at the per-cluster one.
  * A write that fails is counted and retried at the next evaluation.
  *
  * At start, watch_adopt() takes over the unresolved incidents a previous run left
@@ -99,7 +104,9 @@ struct watch_incident {
 	int64_t last_evidence_ms;
 	bool adopted;          /* taken over from an earlier run, not yet seen again */
 	bool closed_elsewhere; /* resolved by someone else while the condition lasts */
-	size_t involved_written; /* storms: nodes named in the last evidence */
+	size_t involved_written; /* storms, tails: nodes named in the last evidence */
+	size_t involved, peak;   /* storms, tails: the episode's, kept past its end for
+	                            the resolution's summary */
 	/* An opening or worsening seen between two evaluations, so that a condition
 	 * that came and went within one interval still opens its incident. */
 	bool latched;
@@ -122,7 +129,7 @@ struct watch_node {
 	struct detect_storm storm;
 	struct detect_tail tail;
 	struct detect_down down;
-	struct watch_incident tail_incident, down_incident;
+	struct watch_incident down_incident;
 	bool storm_latched;
 	enum detect_severity storm_latched_severity;
 
@@ -140,8 +147,10 @@ struct watch_node {
 struct watch_cluster {
 	char name[CLUSTER_NAME_MAX + 1];
 	char title[CLUSTER_TITLE_MAX + 1];
-	struct detect_cluster detector;
+	struct detect_cluster detector; /* storms */
 	struct watch_incident storm_incident;
+	struct detect_cluster tail_detector;
+	struct watch_incident tail_incident;
 	struct watch_node **nodes; /* owned array of borrowed pointers, cluster order */
 	size_t nnodes;
 };

@@ -26,6 +26,17 @@ def dep(procs, tmp_path):
         d.stop_mcmon()
 
 
+def wait_probes(dep, what, count=50, timeout=60):
+    """Waits until the node's short window holds count probes, so that a detector could
+    fire; on a timeout says what the monitor saw."""
+    try:
+        wait_for(what, lambda: (dep.view() or {}).get("nodes", [{}])[0]
+                 .get("probes", 0) >= count, timeout)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; view: {dep.view()}; mcmon log:\n"
+                             f"{dep.mcmon_log()[-3000:]}") from None
+
+
 # --- incidents from real faults ---------------------------------------------------------
 
 def test_fault_proxy_tail_opens_a_latency_incident_that_resolves_after_switching_off(dep):
@@ -33,8 +44,7 @@ def test_fault_proxy_tail_opens_a_latency_incident_that_resolves_after_switching
     ctl = dep.start_proxy("n1")
     dep.start_mcmon()
     # Healthy first: the windows fill with fast probes and nothing opens.
-    wait_for("a full short window", lambda: (dep.view() or {}).get("nodes", [{}])[0]
-             .get("probes", 0) >= 50, 20)
+    wait_probes(dep, "a full short window")
     time.sleep(1.0)
     assert dep.incidents() == [], dep.incidents()
 
@@ -42,13 +52,16 @@ def test_fault_proxy_tail_opens_a_latency_incident_that_resolves_after_switching
     started = time.monotonic()
     inc = dep.wait_incident("latency_tail", 15)
     opened_after = time.monotonic() - started
-    assert inc["fingerprint"] == "latency_tail:c1:n1"
-    assert (inc["cluster"], inc["node"], inc["state"]) == ("c1", "n1", "open")
+    # A cluster's incident, naming the slow node.
+    assert inc["fingerprint"] == "latency_tail:c1"
+    assert (inc["cluster"], inc["node"], inc["state"]) == ("c1", None, "open")
+    assert inc["title"].startswith("Latency tail on c1/n1: "), inc["title"]
     ev = dep.events(inc["id"])
     assert ev[0]["type"] == "opened" and ev[0]["actor"] == "mcmon"
     evidence = [e["body"] for e in ev if e["type"] == "evidence"]
     assert evidence, ev
-    first = evidence[0]
+    assert evidence[0]["involved"] == ["n1"]
+    first = evidence[0]["node_evidence"]["n1"]
     assert first["threshold_us"] == 20000
     assert first["short_fraction"] > 0.05 and first["long_fraction"] > 0.05
     assert first["short_count"] >= 50 and first["long_count"] >= 100
@@ -72,8 +85,7 @@ def test_a_few_stray_slow_probes_open_no_latency_incident(dep):
     dep.start_node("n1")
     ctl = dep.start_proxy("n1")
     dep.start_mcmon()
-    wait_for("a full long window", lambda: (dep.view() or {}).get("nodes", [{}])[0]
-             .get("probes", 0) >= 50, 20)
+    wait_probes(dep, "a full long window")
     # 1% slow is well under tail_fraction (5%): seen by the metrics, not an incident.
     assert control(ctl, "delay 0.01 30ms 50ms") == "OK"
     time.sleep(6)

@@ -164,6 +164,7 @@ poll_node(struct fixture *fx, size_t i, uint64_t curr, uint64_t rate)
 struct world {
 	bool failing[3];     /* probes refused */
 	uint64_t slow_every; /* every n-th probe takes 9 ms (0: none) */
+	bool fast[3];        /* never slow, whatever slow_every says */
 	uint64_t rate[3];    /* extra new connections per second */
 };
 
@@ -191,7 +192,8 @@ simulate(struct fixture *fx, int64_t ms, const struct world *wd)
 				    "connect: Connection refused", fx->now);
 			else
 				watch_probe(&fx->w, &fx->w.nodes[i], WATCH_PROBE_OK,
-				    wd->slow_every != 0 && k % wd->slow_every == 0 ? 9000 : 300, NULL,
+				    wd->slow_every != 0 && k % wd->slow_every == 0 && !wd->fast[i] ?
+					9000 : 300, NULL,
 				    fx->now);
 		}
 		if ((fx->now - start) % POLL_MS == 0) {
@@ -378,7 +380,7 @@ node_down_turning_critical_writes_one_severity_event(void **state)
 /* --- latency tail ------------------------------------------------------------------- */
 
 static void
-tail_opens_per_node_and_not_while_the_node_is_down(void **state)
+a_tail_on_every_node_is_one_cluster_incident(void **state)
 {
 	struct fixture *fx = *state;
 	struct ilog_incident inc;
@@ -387,18 +389,59 @@ tail_opens_per_node_and_not_while_the_node_is_down(void **state)
 
 	run(fx, 5000, NULL, 0);
 	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
-	run(fx, 6000, NULL, 5); /* every fifth probe at 9 ms: 20% slow */
-	id = find_open(fx, "latency_tail:c1:n1", &inc);
+	run(fx, 6000, NULL, 5); /* every fifth probe at 9 ms on every node: 20% slow */
+	id = find_open(fx, "latency_tail:c1", &inc);
 	assert_true(id > 0);
 	assert_string_equal(inc.kind, "latency_tail");
+	assert_true(inc.node[0] == '\0');
+	assert_non_null(strstr(inc.title, "Latency tail on c1: 3 nodes"));
 	assert_non_null(strstr(inc.title, "slower than 5ms"));
+	/* Three of three nodes at once. */
+	assert_int_equal(inc.severity, ILOG_SEVERITY_CRITICAL);
 	assert_int_equal(count_events(fx, id, "evidence", body, sizeof(body)), 1);
+	assert_non_null(strstr(body, "\"involved\":[\"n1\",\"n2\",\"n3\"]"));
 	assert_non_null(strstr(body, "\"threshold_us\":5000"));
-	/* One per node. */
-	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_UNRESOLVED), 3);
+	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_UNRESOLVED), 1);
 	run(fx, 10000, NULL, 0);
 	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(count_events(fx, id, "resolved", body, sizeof(body)), 1);
+	assert_non_null(strstr(body, "no node of c1 with a latency tail (3 took part"));
+}
 
+static void
+a_tail_spreading_to_another_node_is_news_in_the_same_incident(void **state)
+{
+	struct fixture *fx = *state;
+	struct world wd;
+	struct ilog_incident inc;
+	char body[4096];
+	int64_t id;
+
+	run(fx, 5000, NULL, 0);
+	memset(&wd, 0, sizeof(wd));
+	wd.slow_every = 5;
+	wd.fast[0] = wd.fast[2] = true; /* n2 alone */
+	simulate(fx, 6000, &wd);
+	id = find_open(fx, "latency_tail:c1", &inc);
+	assert_true(id > 0);
+	assert_non_null(strstr(inc.title, "Latency tail on c1/n2: "));
+	/* n3 joins: the same incident, an evidence event naming both, major. */
+	wd.fast[2] = false;
+	simulate(fx, 6000, &wd);
+	assert_int_equal(find_open(fx, "latency_tail:c1", &inc), id);
+	assert_true(inc.severity >= ILOG_SEVERITY_MAJOR);
+	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_ALL), 1);
+	assert_true(count_events(fx, id, "evidence", body, sizeof(body)) >= 2);
+	assert_non_null(strstr(body, "\"involved\":[\"n2\",\"n3\"]"));
+}
+
+static void
+a_down_node_takes_no_part_in_a_tail(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_incident inc;
+
+	run(fx, 5000, NULL, 0);
 	/* A node whose probes time out: down, and no tail incident for it. */
 	for (int k = 0; k < 200; k++) {
 		fx->now += 20;
@@ -540,13 +583,19 @@ adopted_incidents_resolve_unless_seen_again(void **state)
 	bool fail[3] = { false, true, false };
 	char err[ILOG_ERR_LEN], body[4096];
 	struct ilog_incident inc;
-	int64_t gone, lasting, removed, manual;
+	int64_t gone, lasting, removed, manual, legacy;
 
 	gone = open_by_hand(fx, "node_down:c1:n1", "node_down", "n1");
 	lasting = open_by_hand(fx, "node_down:c1:n2", "node_down", "n2");
 	removed = open_by_hand(fx, "node_down:c1:n9", "node_down", "n9");
 	manual = open_by_hand(fx, "something:else", "manual", NULL);
+	legacy = open_by_hand(fx, "latency_tail:c1:n1", "latency_tail", "n1");
 	assert_int_equal(watch_adopt(&fx->w, fx->now, err, sizeof(err)), 0);
+	/* An older version's per-node tail: resolved, pointing at the cluster's. */
+	assert_int_equal(ilog_incident_get(fx->log, legacy, &inc, err, sizeof(err)), ILOG_OK);
+	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
+	assert_int_equal(count_events(fx, legacy, "resolved", body, sizeof(body)), 1);
+	assert_non_null(strstr(body, "one incident per cluster now (latency_tail:c1)"));
 	/* A node no longer configured: resolved at once. */
 	assert_int_equal(ilog_incident_get(fx->log, removed, &inc, err, sizeof(err)), ILOG_OK);
 	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
@@ -700,7 +749,11 @@ main(void)
 		    down_seen_and_gone_between_two_evaluations_still_opens, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    node_down_turning_critical_writes_one_severity_event, setup, teardown),
-		cmocka_unit_test_setup_teardown(tail_opens_per_node_and_not_while_the_node_is_down,
+		cmocka_unit_test_setup_teardown(a_tail_on_every_node_is_one_cluster_incident, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_tail_spreading_to_another_node_is_news_in_the_same_incident, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_down_node_takes_no_part_in_a_tail,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(stray_slow_probes_open_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(storm_hopping_across_nodes_is_one_cluster_incident,
