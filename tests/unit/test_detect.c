@@ -274,8 +274,9 @@ cluster_step(struct world *w)
 
 	for (i = 0; i < w->n; i++)
 		statuses[i] = w->nodes[i].storm.status;
-	tally_add(&w->cluster_tally, detect_cluster_update(&w->cluster, w->cfg.cluster_grace_ms, statuses, w->now),
-	    w->now, "cluster storm");
+	tally_add(&w->cluster_tally,
+	    detect_cluster_update(&w->cluster, w->cfg.cluster_grace_ms, statuses, w->now), w->now,
+	    "cluster storm");
 	if (w->cluster.evidence.involved > w->max_involved)
 		w->max_involved = w->cluster.evidence.involved;
 	if (before == DETECT_RECOVERING && w->cluster.status.state == DETECT_FIRING)
