@@ -196,10 +196,26 @@ view_stale(const struct monstate *st, int64_t now)
 	return now - st->written_at > STALE_INTERVALS * st->interval_ms + STALE_SLACK_MS;
 }
 
+/* A detector word of the view that means "taking part": firing or recovering. */
+static bool
+detector_open(const char *state)
+{
+	return strcmp(state, "firing") == 0 || strcmp(state, "recovering") == 0;
+}
+
+/* A node's own incidents, and its cluster's storm or tail while it takes part. */
 static bool
 incident_of_node(const struct ilog_incident *inc, const struct monstate_node *n)
 {
-	return strcmp(inc->cluster, n->cluster) == 0 && strcmp(inc->node, n->name) == 0;
+	if (strcmp(inc->cluster, n->cluster) != 0)
+		return false;
+	if (inc->node[0] != '\0')
+		return strcmp(inc->node, n->name) == 0;
+	if (strcmp(inc->kind, "connection_storm") == 0)
+		return detector_open(n->storm);
+	if (strcmp(inc->kind, "latency_tail") == 0)
+		return detector_open(n->tail);
+	return false;
 }
 
 static bool

@@ -6,6 +6,7 @@ kernel has no netem), stormgen opens connections at a high rate, SIGKILL takes a
 away. Intervals are short (mcmontest.FAST), every wait is bounded and every process
 is stopped by pid.
 """
+import json
 import math
 import re
 import subprocess
@@ -66,6 +67,18 @@ def test_fault_proxy_tail_opens_a_latency_incident_that_resolves_after_switching
     assert first["short_fraction"] > 0.05 and first["long_fraction"] > 0.05
     assert first["short_count"] >= 50 and first["long_count"] >= 100
     assert first["p99_us"] >= 20000  # evidence, not the decision
+
+    # mctl status lists the cluster's tail on the cluster and on the node taking part.
+    def tail_on_n1():
+        r = dep.mctl("--json", "status")
+        if r.returncode != 0:
+            return None
+        doc = json.loads(r.stdout.splitlines()[0])
+        n1 = [n for n in doc["nodes"] if n["name"] == "n1"][0]
+        ids = [i["id"] for i in n1["incidents"]]
+        return doc if inc["id"] in ids else None
+    doc = wait_for("the tail incident on n1's row of mctl status", tail_on_n1, 10)
+    assert [i["id"] for i in doc["clusters"][0]["incidents"]] == [inc["id"]]
 
     assert control(ctl, "off") == "OK"
     off = time.monotonic()
