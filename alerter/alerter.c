@@ -211,6 +211,7 @@ alerter_snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size
 		}
 		if (s->last == NULL || (strcmp(ev->type, ILOG_EV_PAGED) != 0 &&
 		    strcmp(ev->type, ALERTER_EV_LATE) != 0 &&
+		    strcmp(ev->type, ALERTER_EV_SENT) != 0 &&
 		    strcmp(ev->type, ALERTER_EV_FALLBACK) != 0))
 			continue;
 		if ((body = body_of(ev)) == NULL)
@@ -218,6 +219,8 @@ alerter_snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size
 		if (body_page_id(body) == s->last->id) {
 			if (strcmp(ev->type, ALERTER_EV_LATE) == 0) {
 				s->late_recorded = true;
+			} else if (strcmp(ev->type, ALERTER_EV_SENT) == 0) {
+				s->sent_recorded = true;
 			} else if (strcmp(ev->type, ALERTER_EV_FALLBACK) == 0) {
 				s->fallback_done = true;
 			} else {
@@ -343,6 +346,31 @@ record_late(struct alerter *a, const struct snap *s, int64_t late_ms)
 	alerter_mark_wrote(a);
 }
 
+/*
+ * Records that the newest page was handed to the chat server in session, so that a
+ * later process knows it went out (see transmit()).
+ */
+static void
+record_sent(struct alerter *a, const struct snap *s, uint64_t session)
+{
+	char body[ILOG_TARGET_MAX + 128], err[ILOG_ERR_LEN];
+	json_t *j;
+	char *text;
+
+	j = json_pack("{s:I, s:s, s:I}", "page_id", (json_int_t)s->last->id, "target",
+	    s->last->target, "session", (json_int_t)(session & INT64_MAX));
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (text == NULL)
+		return;
+	snprintf(body, sizeof(body), "%s", text);
+	free(text);
+	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_SENT, body, NULL, err,
+	    sizeof(err)) != ILOG_OK)
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a sent page: %s", err);
+	alerter_mark_wrote(a);
+}
+
 /* Marks the newest page failed with detail; the next decision moves on. */
 static void
 fail_page(struct alerter *a, const struct snap *s, const char *detail)
@@ -361,6 +389,12 @@ fail_page(struct alerter *a, const struct snap *s, const char *detail)
 /*
  * Sends the newest page if it is pending and not handed to this session yet.
  * Returns true if the page was marked failed (the caller decides again).
+ *
+ * After a reconnect a page not yet receipted is sent again: a stanza in flight when a
+ * connection drops is lost. A page an earlier process handed over (a page_sent event)
+ * is not: the process died, not necessarily the connection's stanzas, and its
+ * receipt went to the dead session; sending it again is a duplicate in the common
+ * case, and if it was lost after all, the escalation's deadline pages the next step.
  */
 static bool
 transmit(struct alerter *a, const struct snap *s, int64_t now)
@@ -374,8 +408,14 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 	int64_t late_ms = 0;
 
 	if (!page_pending(s) || xclient_state(a->xc) != XCLIENT_ONLINE ||
-	    (prior != NULL && prior->session == session))
+	    (prior != NULL && (prior->session == session || prior->session == SENT_EARLIER_RUN)))
 		return false;
+	if (prior == NULL && s->sent_recorded) {
+		sent_add(a, s->last->id, s->inc.id, SENT_EARLIER_RUN);
+		log_info("#%" PRId64 ": the page to %s went out before a restart; not sent again",
+		    s->inc.id, target);
+		return false;
+	}
 	if (!room && !jid_bare_valid(to)) {
 		fail_page(a, s, "not a JID (a rotation that no longer exists?)");
 		return true;
@@ -407,6 +447,8 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 	if (xclient_send(a->xc, to, room, id, body, !room) != 0)
 		return false;
 	sent_add(a, s->last->id, s->inc.id, session);
+	if (!s->sent_recorded)
+		record_sent(a, s, session);
 	if (late_ms > 0) {
 		record_late(a, s, late_ms);
 		log_info("#%" PRId64 ": sent the page to %s late (%" PRId64 " ms)", s->inc.id, target,

@@ -45,6 +45,7 @@
 #define ALERTER_CONSUMER "mcalert"       /* its cursor */
 #define ALERTER_ACTOR "mcalert"
 #define ALERTER_EV_ACK_RENEWED "ack_renewed"
+#define ALERTER_EV_SENT "page_sent" /* a page handed to the chat server */
 #define ALERTER_EV_LATE "page_late"
 #define ALERTER_EV_FALLBACK "page_fallback"
 #define ALERTER_EV_TEST "page_test"

@@ -56,8 +56,10 @@ struct tracked {
 struct sent {
 	int64_t page_id;
 	int64_t incident_id;
-	uint64_t session;
+	uint64_t session; /* the XMPP session it was handed to; SENT_EARLIER_RUN: by an
+	                     earlier process, so not by this one */
 };
+#define SENT_EARLIER_RUN UINT64_MAX
 
 struct notice {
 	char to[ILOG_TARGET_MAX + 1]; /* a JID or "room:..." */
@@ -121,6 +123,7 @@ struct snap {
 	int round;
 	bool late_recorded;
 	bool fallback_done;
+	bool sent_recorded;           /* the newest page was handed to the chat server */
 	const char *evidence_body;    /* the latest evidence, borrowed from tl */
 };
 

@@ -328,6 +328,25 @@ def test_mcalert_killed_and_restarted_resumes_the_escalation_at_the_right_step(
     assert procs.log(p3).count("paging step") == 1
 
 
+def test_a_page_sent_before_a_kill_is_not_sent_again_after_the_restart(
+        world, engineers, procs):
+    # alice's client sends no receipt, as when the receipt went to the killed session.
+    alice = engineers("alice", receipts=False)
+    p = world.start(waits=["30s", "30s"])
+    inc = world.open()
+    alice.wait_page(inc, timeout=5)
+    sent = world.wait(lambda: world.events(inc, "page_sent"), what="the page_sent event")
+    assert json.loads(sent[0][5])["target"] == jid("alice")
+    assert not world.pages(inc)[0][4]  # no receipt
+    procs.stop(p, sig=signal.SIGKILL)
+    p2 = start_mcalert(procs, str(world.tmp / "mcops.conf"), name="mcalert2")
+    wait_log_line(procs, p2, "went out before a restart; not sent again")
+    time.sleep(1.5)
+    assert len(alice.pages(inc)) == 1
+    assert len(world.events(inc, "page_sent")) == 1
+    assert [r[1] for r in world.pages(inc)] == [1]
+
+
 def _post(port, payload, token=None, method="POST", path="/alertmanager"):
     data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
