@@ -323,51 +323,23 @@ page_pending(const struct snap *s)
 	return true;
 }
 
+/* Appends an event of type about the newest page: its id, its target, and name = value. */
 static void
-record_late(struct alerter *a, const struct snap *s, int64_t late_ms)
+record_page_event(struct alerter *a, const struct snap *s, const char *type, const char *name,
+    int64_t value)
 {
-	char body[ILOG_TARGET_MAX + 128], err[ILOG_ERR_LEN];
-	json_t *j;
-	char *text;
+	char err[ILOG_ERR_LEN];
+	json_t *j = json_pack("{s:I, s:s, s:I}", "page_id", (json_int_t)s->last->id, "target",
+	    s->last->target, name, (json_int_t)value);
+	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 
-	if (s->late_recorded)
-		return;
-	j = json_pack("{s:I, s:s, s:I}", "page_id", (json_int_t)s->last->id, "target",
-	    s->last->target, "late_ms", (json_int_t)late_ms);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (text == NULL)
 		return;
-	snprintf(body, sizeof(body), "%s", text);
-	free(text);
-	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_LATE, body, NULL, err,
+	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, type, text, NULL, err,
 	    sizeof(err)) != ILOG_OK)
-		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a late page: %s", err);
-	alerter_mark_wrote(a);
-}
-
-/*
- * Records that the newest page was handed to the chat server in session, so that a
- * later process knows it went out (see transmit()).
- */
-static void
-record_sent(struct alerter *a, const struct snap *s, uint64_t session)
-{
-	char body[ILOG_TARGET_MAX + 128], err[ILOG_ERR_LEN];
-	json_t *j;
-	char *text;
-
-	j = json_pack("{s:I, s:s, s:I}", "page_id", (json_int_t)s->last->id, "target",
-	    s->last->target, "session", (json_int_t)(session & INT64_MAX));
-	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (text == NULL)
-		return;
-	snprintf(body, sizeof(body), "%s", text);
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record %s: %s", type, err);
 	free(text);
-	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_SENT, body, NULL, err,
-	    sizeof(err)) != ILOG_OK)
-		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a sent page: %s", err);
 	alerter_mark_wrote(a);
 }
 
@@ -447,10 +419,12 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 	if (xclient_send(a->xc, to, room, id, body, !room) != 0)
 		return false;
 	sent_add(a, s->last->id, s->inc.id, session);
+	/* Recorded, so that a later process knows it went out. */
 	if (!s->sent_recorded)
-		record_sent(a, s, session);
+		record_page_event(a, s, ALERTER_EV_SENT, "session", (int64_t)(session & INT64_MAX));
 	if (late_ms > 0) {
-		record_late(a, s, late_ms);
+		if (!s->late_recorded)
+			record_page_event(a, s, ALERTER_EV_LATE, "late_ms", late_ms);
 		log_info("#%" PRId64 ": sent the page to %s late (%" PRId64 " ms)", s->inc.id, target,
 		    late_ms);
 	} else {
@@ -463,7 +437,7 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 static void
 fallback(struct alerter *a, const struct snap *s, int64_t now)
 {
-	char body[MESSAGE_MAX], err[ILOG_ERR_LEN], rec[ILOG_TARGET_MAX + 128];
+	char body[MESSAGE_MAX], err[ILOG_ERR_LEN];
 	json_t *j;
 	char *payload;
 	long status = 0;
@@ -490,20 +464,7 @@ fallback(struct alerter *a, const struct snap *s, int64_t now)
 		return;
 	}
 	free(payload);
-	snprintf(rec, sizeof(rec), "{\"page_id\":%" PRId64 ",\"status\":%ld}", s->last->id,
-	    status);
-	j = json_loads(rec, 0, NULL);
-	if (j != NULL) {
-		json_object_set_new(j, "target", json_string(s->last->target));
-		payload = json_dumps(j, JSON_COMPACT);
-		json_decref(j);
-		if (payload != NULL &&
-		    ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, ALERTER_EV_FALLBACK, payload,
-		    NULL, err, sizeof(err)) != ILOG_OK)
-			LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a fallback page: %s", err);
-		free(payload);
-		alerter_mark_wrote(a);
-	}
+	record_page_event(a, s, ALERTER_EV_FALLBACK, "status", status);
 	log_info("#%" PRId64 ": the page for %s went to the fallback webhook (HTTP %ld)",
 	    s->inc.id, s->last->target, status);
 }

@@ -166,6 +166,20 @@ hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
 	explicit_bzero(inner, sizeof(inner));
 }
 
+void
+hex_encode(const void *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *p = in;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
 int
 timingsafe_compare(const void *a, const void *b, size_t len)
 {

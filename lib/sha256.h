@@ -43,6 +43,8 @@ void sha256(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 /* HMAC-SHA-256 of data under key (any length). */
 void hmac_sha256(const void *key, size_t keylen, const void *data, size_t len,
     uint8_t out[SHA256_LEN]);
+/* Writes in[0..len) as 2*len lowercase hex digits and a NUL into out. */
+void hex_encode(const void *in, size_t len, char *out);
 /* 0 if a and b hold the same len bytes; the time taken depends on len only. */
 int timingsafe_compare(const void *a, const void *b, size_t len);
 

@@ -22,7 +22,6 @@
 #define QUOTE_MAX 48      /* bytes of a bad field quoted in an error message */
 #define SAVE_BUF_LEN 8192 /* tenants_save writes in chunks of this size */
 
-static const char HEX[] = "0123456789abcdef";
 
 static const struct {
 	const char *word;
@@ -56,18 +55,6 @@ quote(char *dst, size_t dstlen, const char *s, size_t len)
 			dst[n++] = '.';
 	}
 	dst[n] = '\0';
-}
-
-static void
-hex_encode(const uint8_t *in, size_t len, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = HEX[in[i] >> 4];
-		out[2 * i + 1] = HEX[in[i] & 15];
-	}
-	out[2 * len] = '\0';
 }
 
 static int

@@ -422,7 +422,7 @@ enum subject_kind { SUBJECT_STORM, SUBJECT_TAIL, SUBJECT_DOWN };
 struct subject {
 	enum subject_kind kind;
 	struct watch_cluster *cluster;
-	struct watch_node *node; /* NULL for a storm */
+	struct watch_node *node; /* NULL for a cluster's (storm, tail) */
 };
 
 static const char *
@@ -448,7 +448,7 @@ subject_incident(const struct subject *s)
 }
 
 /* The cluster episode behind a cluster-wide incident; NULL for a node's own. */
-static const struct detect_cluster *
+static struct detect_cluster *
 subject_episode(const struct subject *s)
 {
 	switch (s->kind) {
@@ -913,6 +913,28 @@ take_latch(struct watch_incident *inc, bool *active, enum detect_severity *sev)
 	inc->latched_severity = DETECT_SEVERITY_NONE;
 }
 
+/*
+ * A cluster's episode of kind (storm or tail) from its nodes' statuses, and its
+ * incident brought in line. Tails have no grace of their own beyond the nodes'
+ * tail_clear_hold: resolve_hold keeps a tail that comes back soon one incident.
+ */
+static void
+episode_step(struct watch *w, struct watch_cluster *c, enum subject_kind kind,
+    const struct detect_status *statuses, int64_t now_ms)
+{
+	struct subject s = { kind, c, NULL };
+	struct detect_cluster *d = subject_episode(&s);
+	struct watch_incident *inc = subject_incident(&s);
+	int64_t grace = kind == SUBJECT_STORM ? w->cfg->detect.cluster_grace_ms : 0;
+	enum detect_event ev = detect_cluster_update(d, grace, statuses, now_ms);
+	bool active = detect_status_open(&d->status);
+	enum detect_severity sev = d->status.severity;
+
+	latch(inc, ev, sev);
+	take_latch(inc, &active, &sev);
+	reconcile(w, &s, active, sev, now_ms);
+}
+
 void
 watch_evaluate(struct watch *w, int64_t now_ms)
 {
@@ -929,10 +951,6 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 	}
 	for (i = 0; i < w->nclusters; i++) {
 		struct watch_cluster *c = &w->clusters[i];
-		struct subject s = { SUBJECT_STORM, c, NULL };
-		enum detect_event ev;
-		bool active;
-		enum detect_severity sev;
 
 		for (j = 0; j < c->nnodes && j < DETECT_CLUSTER_NODES_MAX; j++) {
 			struct watch_node *n = c->nodes[j];
@@ -946,14 +964,8 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 			n->storm_latched = false;
 			n->storm_latched_severity = DETECT_SEVERITY_NONE;
 		}
-		if (c->nnodes == 0)
-			continue;
-		ev = detect_cluster_update(&c->detector, dc->cluster_grace_ms, statuses, now_ms);
-		latch(&c->storm_incident, ev, c->detector.status.severity);
-		active = detect_status_open(&c->detector.status);
-		sev = c->detector.status.severity;
-		take_latch(&c->storm_incident, &active, &sev);
-		reconcile(w, &s, active, sev, now_ms);
+		if (c->nnodes > 0)
+			episode_step(w, c, SUBJECT_STORM, statuses, now_ms);
 	}
 	for (i = 0; i < w->nnodes; i++) {
 		struct watch_node *n = &w->nodes[i];
@@ -966,9 +978,6 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 	}
 	for (i = 0; i < w->nclusters; i++) {
 		struct watch_cluster *c = &w->clusters[i];
-		struct subject s = { SUBJECT_TAIL, c, NULL };
-		bool active;
-		enum detect_severity sev;
 
 		for (j = 0; j < c->nnodes && j < DETECT_CLUSTER_NODES_MAX; j++) {
 			struct watch_node *n = c->nodes[j];
@@ -979,14 +988,8 @@ watch_evaluate(struct watch *w, int64_t now_ms)
 			    n->down_incident.phase != WATCH_NONE)
 				memset(&statuses[j], 0, sizeof(statuses[j]));
 		}
-		if (c->nnodes == 0)
-			continue;
-		/* No grace beyond the nodes' own tail_clear_hold: resolve_hold keeps a
-		 * tail that comes back soon one incident. */
-		(void)detect_cluster_update(&c->tail_detector, 0, statuses, now_ms);
-		active = detect_status_open(&c->tail_detector.status);
-		sev = c->tail_detector.status.severity;
-		reconcile(w, &s, active, sev, now_ms);
+		if (c->nnodes > 0)
+			episode_step(w, c, SUBJECT_TAIL, statuses, now_ms);
 	}
 }
 

@@ -198,16 +198,10 @@ sink_request_release(struct sink_request *r)
 void
 sink_hmac_hex(const char *key, const char *data, size_t len, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	uint8_t md[SHA256_LEN];
-	size_t i;
 
 	hmac_sha256(key, strlen(key), data, len, md);
-	for (i = 0; i < SHA256_LEN; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	hex_encode(md, sizeof(md), out);
 }
 
 static void

@@ -243,6 +243,16 @@ retry_max = 2s
     def incidents(self, kind=None, since_id=0):
         return [i for i in self.dep.incidents(kind) if i["id"] > since_id]
 
+    def timeline(self, incident):
+        """`mctl show`'s events of an incident, and the nodes its evidence names."""
+        show = json.loads(self.mctl("--json", "show", str(incident)))
+        events = show.get("events", show.get("timeline", []))
+        involved = set()
+        for e in events:
+            if e["type"] == "evidence":
+                involved.update((e.get("body") or {}).get("involved", []))
+        return [e["type"] for e in events], involved
+
     def pages(self, incident):
         return self.dep.query("SELECT * FROM pages WHERE incident_id = ? ORDER BY id", incident)
 
@@ -335,11 +345,7 @@ def scenario_tail(k, tl):
     if len(tails) != 1:
         raise Failed(f"{len(tails)} latency_tail incidents for one cluster-wide tail: "
                      f"{[t['fingerprint'] for t in tails]}")
-    show = json.loads(k.mctl("--json", "show", str(inc)))
-    involved = set()
-    for e in show.get("events", show.get("timeline", [])):
-        if e["type"] == "evidence":
-            involved.update((e.get("body") or {}).get("involved", []))
+    _, involved = k.timeline(inc)
     tl.say(s, f"one incident for the cluster; slow nodes in its evidence: "
               f"{', '.join(sorted(involved)) or '?'}")
 
@@ -415,14 +421,9 @@ def scenario_storm(k, tl):
     if len(alice.pages(inc)) != 1 or k.engineers["bob"].pages(inc):
         raise Failed(f"#{inc} paged {len(alice.pages(inc))} times (alice), "
                      f"{len(k.engineers['bob'].pages(inc))} (bob)")
-    show = json.loads(k.mctl("--json", "show", str(inc)))
-    types = [e["type"] for e in show.get("events", show.get("timeline", []))]
+    types, involved = k.timeline(inc)
     if "flush" not in types:
         raise Failed(f"no flush on #{inc}'s timeline: {types}")
-    involved = set()
-    for e in show.get("events", show.get("timeline", [])):
-        if e["type"] == "evidence":
-            involved.update((e.get("body") or {}).get("involved", []))
     tl.say(s, f"timeline of #{inc}: {', '.join(dict.fromkeys(types))}; "
               f"nodes involved: {', '.join(sorted(involved)) or '?'}")
 

@@ -106,6 +106,15 @@ sim_open(struct sim *s, const char *cluster, enum ilog_severity sev)
 	s->v.trigger_event = s->next_event++;
 }
 
+/* A severity event: the incident now stands at sev. */
+static void
+sim_rise(struct sim *s, enum ilog_severity sev)
+{
+	s->v.severity = sev;
+	s->v.trigger = ESC_TRIGGER_SEVERITY;
+	s->v.trigger_event = s->next_event++;
+}
+
 static void
 decide(struct world *w, struct sim *s, int64_t now)
 {
@@ -385,20 +394,18 @@ a_severity_rise_repages_the_current_step_and_keeps_its_deadline(void **state)
 	sim_open(&s, "c1", ILOG_SEVERITY_MAJOR);
 	expect_page(w, &s, t, "alice@x.org", ESC_REASON_OPENED, 0);
 	/* A rise during step 1's wait: step 1 hears it, step 2 is still due at t + 5m. */
-	s.v.severity = ILOG_SEVERITY_CRITICAL;
-	s.v.trigger = ESC_TRIGGER_SEVERITY;
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
 	expect_page(w, &s, t + 4 * M, "alice@x.org", ESC_REASON_SEVERITY, 0);
 	assert_int_equal(s.d.deadline, t + 5 * M);
 	/* Seen again (a replayed event) it does not page twice, and the clock held. */
 	expect_wait(w, &s, t + 4 * M + 1, t + 5 * M);
 	expect_page(w, &s, t + 5 * M, "carol@x.org", ESC_REASON_TIMEOUT, 1);
 	/* A rise during step 2's wait goes to step 2, due as before at t + 15m. */
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
 	expect_page(w, &s, t + 14 * M, "carol@x.org", ESC_REASON_SEVERITY, 1);
 	expect_wait(w, &s, t + 14 * M + 1, t + 15 * M);
 	/* Two rises in a row keep the same deadline. */
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
 	expect_page(w, &s, t + 14 * M + 30 * S, "carol@x.org", ESC_REASON_SEVERITY, 1);
 	expect_wait(w, &s, t + 14 * M + 31 * S, t + 15 * M);
 	expect_page(w, &s, t + 15 * M, "alice@x.org", ESC_REASON_TIMEOUT, 2);
@@ -419,9 +426,7 @@ a_severity_rise_after_the_last_step_tells_the_last_target_again(void **state)
 	expect_page(w, &s, t + 30 * M, "room:ops@conference.x.org", ESC_REASON_TIMEOUT, 4);
 	assert_int_equal(s.d.deadline, 0);
 	expect_idle(w, &s, t + 40 * M);
-	s.v.severity = ILOG_SEVERITY_CRITICAL;
-	s.v.trigger = ESC_TRIGGER_SEVERITY;
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
 	expect_page(w, &s, t + 41 * M, "room:ops@conference.x.org", ESC_REASON_SEVERITY, 4);
 	assert_int_equal(s.d.deadline, 0);
 	expect_idle(w, &s, t + 42 * M);
@@ -437,8 +442,7 @@ a_severity_rise_after_a_failed_page_moves_on_at_once(void **state)
 	sim_open(&s, "c1", ILOG_SEVERITY_MAJOR);
 	expect_page(w, &s, t, "alice@x.org", ESC_REASON_OPENED, 0);
 	s.v.last.failed_at = t + S; /* alice is offline */
-	s.v.trigger = ESC_TRIGGER_SEVERITY;
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
 	expect_page(w, &s, t + 2 * S, "carol@x.org", ESC_REASON_FAILED, 1);
 }
 
@@ -456,9 +460,7 @@ a_reopen_restarts_at_step_one_and_a_rise_while_acknowledged_pages_nobody(void **
 	s.v.state = ILOG_STATE_ACKNOWLEDGED;
 	s.v.ack_event = s.next_event++;
 	s.v.ack_at = t + 7 * M;
-	s.v.severity = ILOG_SEVERITY_CRITICAL;
-	s.v.trigger = ESC_TRIGGER_SEVERITY;
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
 	expect_wait(w, &s, t + 8 * M, t + 37 * M);
 	/* Resolved, then reopened: a new escalation. */
 	s.v.state = ILOG_STATE_RESOLVED;
@@ -478,9 +480,7 @@ resolved_and_minor_incidents_page_nobody(void **state)
 
 	sim_open(&s, "c1", ILOG_SEVERITY_MINOR); /* below min_severity = major */
 	expect_idle(w, &s, T0);
-	s.v.severity = ILOG_SEVERITY_MAJOR;
-	s.v.trigger = ESC_TRIGGER_SEVERITY;
-	s.v.trigger_event = s.next_event++;
+	sim_rise(&s, ILOG_SEVERITY_MAJOR);
 	expect_page(w, &s, T0 + S, "alice@x.org", ESC_REASON_SEVERITY, 0);
 	s.v.state = ILOG_STATE_RESOLVED;
 	expect_idle(w, &s, T0 + 10 * M);
