@@ -92,7 +92,7 @@ class Deployment:
         self.db = tmp_path / "mcops.db"
         self.state = tmp_path / "mcmon.json"
         self.config = tmp_path / "mcops.conf"
-        self.metrics_port = free_port()
+        self.metrics_port = None  # chosen with the first configuration (see write_config)
         self.nodes = {}
         self.mcmon = None
 
@@ -131,6 +131,10 @@ class Deployment:
     def write_config(self, cluster="c1", monitor=None, nodes=None, extra=""):
         settings = dict(FAST)
         settings.update(monitor or {})
+        # Chosen as late as possible: a port picked early can be taken meanwhile by a
+        # process that binds port 0 (the fault proxy does), and mcmon then cannot listen.
+        if self.metrics_port is None:
+            self.metrics_port = free_port()
         lines = ["[log]", f"path = {self.db}", "", "[monitor]",
                  f"metrics_listen = 127.0.0.1:{self.metrics_port}",
                  f"state_file = {self.state}"]

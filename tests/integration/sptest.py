@@ -146,9 +146,25 @@ def check_incident(i):
     assert i["incident_updates"][0]["status"] == i["status"]
 
 
+def read_one_render(site, timeout=5.0):
+    """Every JSON document, all from one render: each file is replaced atomically, but a
+    reader can fall between two files of a render in progress, so read until they agree
+    (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        docs = {rel: read_json(site, rel) for rel in JSON_FILES}
+        s = docs["api/v2/summary.json"]
+        if (len({json.dumps(d.get("page"), sort_keys=True) for d in docs.values()}) == 1 and
+                docs["api/v2/incidents/unresolved.json"].get("incidents") == s.get("incidents")
+                and docs["api/v2/status.json"].get("status") == s.get("status")) or \
+                time.monotonic() > deadline:
+            return docs
+        time.sleep(0.05)
+
+
 def check_all_json(site):
     """Every JSON document against the Statuspage v2 shapes; returns summary.json."""
-    docs = {rel: read_json(site, rel) for rel in JSON_FILES}
+    docs = read_one_render(site)
     for rel, d in docs.items():
         check_page(d["page"])
     s = docs["api/v2/summary.json"]
