@@ -1144,6 +1144,14 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create an event loop");
 		return -1;
 	}
+	/* Signals before the listeners: once a port accepts, a SIGHUP (a reload right after
+	 * start) must find its handler, not the default action that ends the process. */
+	m->sig_term = evsignal_new(m->base, SIGTERM, on_signal, m);
+	m->sig_int = evsignal_new(m->base, SIGINT, on_signal, m);
+	m->sig_hup = evsignal_new(m->base, SIGHUP, on_signal, m);
+	event_add(m->sig_term, NULL);
+	event_add(m->sig_int, NULL);
+	event_add(m->sig_hup, NULL);
 	m->accept_retry = evtimer_new(m->base, accept_retry, m);
 	m->cron = event_new(m->base, -1, EV_PERSIST, mcd_cron, m);
 	if (m->accept_retry == NULL || m->cron == NULL) {
@@ -1169,12 +1177,6 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 		if (worker_init(m, &m->workers[i], i, err, errlen) < 0)
 			return -1;
 	}
-	m->sig_term = evsignal_new(m->base, SIGTERM, on_signal, m);
-	m->sig_int = evsignal_new(m->base, SIGINT, on_signal, m);
-	m->sig_hup = evsignal_new(m->base, SIGHUP, on_signal, m);
-	event_add(m->sig_term, NULL);
-	event_add(m->sig_int, NULL);
-	event_add(m->sig_hup, NULL);
 	return 0;
 }
 

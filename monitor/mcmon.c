@@ -315,9 +315,8 @@ mcmon_setup(struct mcmon *m, const char *config_path, struct monconfig *cfg, cha
 		snprintf(err, errlen, "incident log: %s", why);
 		return -1;
 	}
-	if (set->metrics_enabled &&
-	    (m->metrics = start_metrics(m, set, err, errlen)) == NULL)
-		return -1;
+	/* Signals before the /metrics port: once it accepts, a SIGHUP must find its
+	 * handler, not the default action that ends the process. */
 	m->evaluate_timer = evtimer_new(m->base, on_evaluate, m);
 	m->sighup = evsignal_new(m->base, SIGHUP, on_signal, m);
 	m->sigterm = evsignal_new(m->base, SIGTERM, on_signal, m);
@@ -328,6 +327,9 @@ mcmon_setup(struct mcmon *m, const char *config_path, struct monconfig *cfg, cha
 		snprintf(err, errlen, "cannot set up timers and signals");
 		return -1;
 	}
+	if (set->metrics_enabled &&
+	    (m->metrics = start_metrics(m, set, err, errlen)) == NULL)
+		return -1;
 	if (collector_start(&m->collector, m->base, m->dns, &m->watch, err, errlen) < 0)
 		return -1;
 	m->next_evaluate_ms = now + set->evaluate_interval_ms;

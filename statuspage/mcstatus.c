@@ -370,9 +370,8 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create the event loop");
 		goto fail;
 	}
-	if (d->sp.listen[0] != '\0' &&
-	    (d->serve = serve_start(d->base, d->sp.listen, d->sp.dir, err, errlen)) == NULL)
-		goto fail;
+	/* Signals before the page's port: once it accepts, a SIGHUP must find its handler,
+	 * not the default action that ends the process. */
 	d->tick = event_new(d->base, -1, EV_PERSIST, on_tick, d);
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop, d);
 	d->sigint = evsignal_new(d->base, SIGINT, on_stop, d);
@@ -381,12 +380,15 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	tv.tv_sec = d->sp.poll_ms / 1000;
-	tv.tv_usec = (d->sp.poll_ms % 1000) * 1000;
-	event_add(d->tick, &tv);
 	event_add(d->sigterm, NULL);
 	event_add(d->sigint, NULL);
 	event_add(d->sighup, NULL);
+	if (d->sp.listen[0] != '\0' &&
+	    (d->serve = serve_start(d->base, d->sp.listen, d->sp.dir, err, errlen)) == NULL)
+		goto fail;
+	tv.tv_sec = d->sp.poll_ms / 1000;
+	tv.tv_usec = (d->sp.poll_ms % 1000) * 1000;
+	event_add(d->tick, &tv);
 	return d;
 fail:
 	mcstatus_free(d);
