@@ -386,14 +386,23 @@ listener_add(struct conncount_listener *l, const struct conncount_socket *s)
 /* --- telling sockets apart ----------------------------------------------------- */
 
 /*
- * A socket counted by the current listener count. The hash covers family, addresses
- * and ports; the inode separates the listeners of an SO_REUSEPORT group, which share
- * them. TIME_WAIT and request sockets have inode 0 but a 4-tuple of their own.
+ * Repeats are told apart over a window, not the whole table. Both readers walk the
+ * kernel's hash tables bucket by bucket and resume each piece (a netlink message of
+ * at most 32 KiB, ~270 sockets; a /proc read of one page) at a bucket and an offset
+ * in its chain. A socket is handed out again only when its bucket's chain changed
+ * under that resume point, so its first copy was in the piece just before, a few
+ * hundred sockets back at most. Two generations of SEEN_GENERATION sockets each
+ * remember at least the last SEEN_GENERATION, whatever the table's size, in 32 KiB
+ * that stay in cache. (A set of every socket cost a 32,768-slot table and ~250 page
+ * faults per count at 10,000 connections: a page fault is ~11 us on this kind of VM.)
+ *
+ * A socket is its key: a 64-bit hash of family, addresses, ports and inode (the
+ * inode separates the listeners of an SO_REUSEPORT group, which share the rest;
+ * TIME_WAIT and request sockets have inode 0 but a 4-tuple of their own). A new
+ * socket is taken for one of the window's 2,048 with odds of about 2^-53.
  */
-struct conncount_seen {
-	uint64_t hash; /* 0: empty slot */
-	uint64_t inode;
-};
+#define SEEN_GENERATION 1024u             /* sockets one generation holds */
+#define SEEN_SLOTS (2u * SEEN_GENERATION) /* per generation: at most half full */
 
 /* A 64-bit finaliser (splitmix64's): cheap, and every input bit reaches every output bit. */
 static uint64_t
@@ -407,8 +416,9 @@ mix64(uint64_t x)
 	return x;
 }
 
+/* Never 0, which marks an empty slot. */
 static uint64_t
-socket_hash(const struct conncount_socket *s)
+socket_key(const struct conncount_socket *s)
 {
 	uint64_t w[4], h;
 
@@ -419,65 +429,50 @@ socket_hash(const struct conncount_socket *s)
 	h = mix64(h ^ w[1]);
 	h = mix64(h ^ w[2]);
 	h = mix64(h ^ w[3]);
+	h = mix64(h ^ s->inode);
 	return h == 0 ? 1 : h;
 }
 
 static void
 seen_reset(struct conncount *cc)
 {
-	if (cc->seen != NULL)
-		memset(cc->seen, 0, cc->seen_cap * sizeof(*cc->seen));
+	memset(cc->seen, 0, 2 * SEEN_SLOTS * sizeof(*cc->seen));
+	cc->seen_gen = 0;
 	cc->nseen = 0;
 }
 
-static size_t
-seen_slot(uint64_t hash, uint64_t inode, size_t mask)
+/* The slot of key in generation gen, or the empty slot where it would go. */
+static uint64_t *
+seen_find(struct conncount *cc, unsigned gen, uint64_t key)
 {
-	return (size_t)((hash ^ (inode * 0x9e3779b97f4a7c15ULL)) & mask);
+	uint64_t *t = cc->seen + (size_t)gen * SEEN_SLOTS;
+	size_t i = (size_t)key & (SEEN_SLOTS - 1);
+
+	while (t[i] != 0 && t[i] != key)
+		i = (i + 1) & (SEEN_SLOTS - 1);
+	return &t[i];
 }
 
-/* Doubles the open-addressing table (kept at most half full). */
-static int
-seen_grow(struct conncount *cc)
-{
-	size_t ncap = cc->seen_cap == 0 ? 1024 : cc->seen_cap * 2, i, j;
-	struct conncount_seen *t;
-
-	if (ncap > 2 * (size_t)CONNCOUNT_SOCKETS_MAX)
-		return -1;
-	t = calloc(ncap, sizeof(*t));
-	if (t == NULL)
-		return -1;
-	for (i = 0; i < cc->seen_cap; i++) {
-		if (cc->seen[i].hash == 0)
-			continue;
-		for (j = seen_slot(cc->seen[i].hash, cc->seen[i].inode, ncap - 1); t[j].hash != 0;
-		     j = (j + 1) & (ncap - 1))
-			;
-		t[j] = cc->seen[i];
-	}
-	free(cc->seen);
-	cc->seen = t;
-	cc->seen_cap = ncap;
-	return 0;
-}
-
-/* 1: first time this socket is seen; 0: seen before; -1: too many sockets. */
+/* 1: not among the sockets of the window; 0: a repeat. */
 static int
 seen_insert(struct conncount *cc, const struct conncount_socket *s)
 {
-	uint64_t hash = socket_hash(s);
-	size_t i;
+	uint64_t key = socket_key(s), *slot;
 
-	if ((cc->nseen + 1) * 2 > cc->seen_cap && seen_grow(cc) < 0)
-		return -1;
-	for (i = seen_slot(hash, s->inode, cc->seen_cap - 1); cc->seen[i].hash != 0;
-	     i = (i + 1) & (cc->seen_cap - 1)) {
-		if (cc->seen[i].hash == hash && cc->seen[i].inode == s->inode)
-			return 0;
+	if (*seen_find(cc, cc->seen_gen ^ 1, key) != 0)
+		return 0;
+	slot = seen_find(cc, cc->seen_gen, key);
+	if (*slot != 0)
+		return 0;
+	if (cc->nseen == SEEN_GENERATION) {
+		/* The older generation goes; the current one becomes the older. */
+		cc->seen_gen ^= 1;
+		memset(cc->seen + (size_t)cc->seen_gen * SEEN_SLOTS, 0,
+		    SEEN_SLOTS * sizeof(*cc->seen));
+		cc->nseen = 0;
+		slot = seen_find(cc, cc->seen_gen, key);
 	}
-	cc->seen[i].hash = hash;
-	cc->seen[i].inode = s->inode;
+	*slot = key;
 	cc->nseen++;
 	return 1;
 }
@@ -486,46 +481,33 @@ struct listener_scan {
 	struct conncount *cc;
 	const struct conncount_addr *addr;
 	struct conncount_listener *out;
-	bool overflow;
 };
 
 static void
 listener_socket(void *arg, const struct conncount_socket *s)
 {
 	struct listener_scan *ls = arg;
-	int r;
 
 	/* The kernel filtered already; checking again keeps both methods one rule. */
-	if (ls->overflow || !conncount_socket_matches(ls->addr, s))
-		return;
-	r = seen_insert(ls->cc, s);
-	if (r < 0)
-		ls->overflow = true;
-	else if (r == 1)
+	if (conncount_socket_matches(ls->addr, s) && seen_insert(ls->cc, s) == 1)
 		listener_add(ls->out, s);
 }
 
-static void
+/* -1 (and err) when cc was never opened or is closed. */
+static int
 listener_scan_begin(struct conncount *cc, const struct conncount_addr *a,
-    struct conncount_listener *l, struct listener_scan *ls)
+    struct conncount_listener *l, struct listener_scan *ls, char *err, size_t errlen)
 {
+	if (cc->seen == NULL) {
+		set_err(err, errlen, "connection counter is not open");
+		return -1;
+	}
 	memset(l, 0, sizeof(*l));
 	l->addr = *a;
 	seen_reset(cc);
 	ls->cc = cc;
 	ls->addr = a;
 	ls->out = l;
-	ls->overflow = false;
-}
-
-static int
-listener_scan_end(const struct listener_scan *ls, char *err, size_t errlen)
-{
-	if (ls->overflow) {
-		set_err(err, errlen, "more than %u sockets on the listener, or out of memory",
-		    (unsigned)CONNCOUNT_SOCKETS_MAX);
-		return -1;
-	}
 	return 0;
 }
 
@@ -539,7 +521,8 @@ conncount_count_text(struct conncount *cc, const char *text, size_t len, int fam
 	struct conncount_socket s;
 	const char *p = text, *end = text + len, *nl;
 
-	listener_scan_begin(cc, a, &l, &ls);
+	if (listener_scan_begin(cc, a, &l, &ls, err, errlen) < 0)
+		return -1;
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -548,8 +531,6 @@ conncount_count_text(struct conncount *cc, const char *text, size_t len, int fam
 			listener_socket(&ls, &s);
 		p = nl + 1;
 	}
-	if (listener_scan_end(&ls, err, errlen) < 0)
-		return -1;
 	l.method = CONNCOUNT_PROC;
 	*out = l;
 	return 0;
@@ -985,7 +966,12 @@ conncount_open(struct conncount *cc, enum conncount_method method, char *err, si
 	cc->nl_fd = -1;
 	cc->requested = method;
 	cc->buf = malloc(CONNCOUNT_BUF_SIZE);
-	if (cc->buf == NULL) {
+	cc->seen = malloc(2 * SEEN_SLOTS * sizeof(*cc->seen));
+	if (cc->buf == NULL || cc->seen == NULL) {
+		free(cc->buf);
+		free(cc->seen);
+		cc->buf = NULL;
+		cc->seen = NULL;
 		set_err(err, errlen, "out of memory");
 		return -1;
 	}
@@ -1061,9 +1047,8 @@ conncount_read_listener(struct conncount *cc, const struct conncount_addr *addr,
 		set_err(err, errlen, "not an IPv4 or IPv6 address");
 		return -1;
 	}
-	listener_scan_begin(cc, addr, &l, &ls);
-	if (scan(cc, addr->family, STATES_ALL, addr, listener_socket, &ls, err, errlen) < 0 ||
-	    listener_scan_end(&ls, err, errlen) < 0)
+	if (listener_scan_begin(cc, addr, &l, &ls, err, errlen) < 0 ||
+	    scan(cc, addr->family, STATES_ALL, addr, listener_socket, &ls, err, errlen) < 0)
 		return -1;
 	l.method = cc->method;
 	l.backlog_known = cc->method == CONNCOUNT_NETLINK;

@@ -24,7 +24,8 @@
  * Neither is a snapshot: the kernel hands the table out in pieces (a netlink message
  * of ~32 KiB, a /proc read of one page) and resumes each piece by its position in a
  * hash chain, while connections come and go. A socket can then be handed out twice —
- * counted once here: sockets are told apart by addresses, ports and inode — or, if it
+ * counted once here: sockets are told apart by addresses, ports and inode over the
+ * last 1,024 or more sockets, farther back than a resumed piece repeats — or, if it
  * moved, missed. /proc resumes every ~25 lines, so under churn it is the worse of the
  * two (seen here: 10,401 lines for 8,000 established connections).
  *
@@ -73,7 +74,6 @@
 #define CONNCOUNT_BUF_SIZE 65536     /* one netlink receive or /proc read, bytes */
 #define CONNCOUNT_LINE_MAX 512       /* longest /proc/net/tcp* line accepted */
 #define CONNCOUNT_FDS_MAX (1u << 22) /* most socket fds of one process examined */
-#define CONNCOUNT_SOCKETS_MAX (1u << 22) /* most sockets one listener count tells apart */
 #define CONNCOUNT_LISTENERS_MAX 32   /* listeners conncount_find_listeners reports */
 #define CONNCOUNT_BYTECODE_MAX 64    /* longest filter conncount_bytecode_build writes */
 #define CONNCOUNT_ADDR_TEXT_MAX 64   /* "[v6 address]:65535" and NUL */
@@ -171,7 +171,6 @@ struct conncount_socket {
 };
 
 struct conncount_match; /* private to conncount.c */
-struct conncount_seen;
 
 /* Caller-owned; the fields are private to conncount.c. */
 struct conncount {
@@ -184,8 +183,9 @@ struct conncount {
 	size_t ninodes, inodes_cap;
 	struct conncount_match *matches; /* per socket inode: its port and state once found */
 	size_t nmatches, matches_cap;
-	struct conncount_seen *seen;  /* sockets counted in this listener count (a set) */
-	size_t nseen, seen_cap;
+	uint64_t *seen;               /* keys of the latest sockets counted: two generations */
+	size_t nseen;                 /* in the current generation */
+	unsigned seen_gen;            /* which of the two is current */
 	struct conncount_port *ports;
 	size_t nports, ports_cap;
 };
@@ -292,8 +292,8 @@ bool conncount_socket_matches(const struct conncount_addr *a, const struct connc
 /*
  * Counts the listener at *a in text[len] (whole lines of /proc/net/tcp for AF_INET or
  * tcp6 for AF_INET6, header allowed) exactly as conncount_read_listener does with the
- * proc method: malformed lines skipped, a socket listed twice counted once. Uses cc's
- * buffers (any method). -1 only when more than CONNCOUNT_SOCKETS_MAX sockets match.
+ * proc method: malformed lines skipped, a socket listed again within the last 1,024
+ * sockets counted once. Uses cc's buffers (any method). -1 only when cc is not open.
  */
 int conncount_count_text(struct conncount *cc, const char *text, size_t len, int family,
     const struct conncount_addr *a, struct conncount_listener *out, char *err,

@@ -256,34 +256,40 @@ proc_text_socket_listed_twice_is_counted_once(void **state)
 }
 
 static void
-proc_text_many_sockets_grow_the_set_and_a_reused_counter_starts_afresh(void **state)
+proc_text_repeats_within_1000_sockets_of_10000_count_once_and_a_reused_counter_starts_afresh(
+    void **state)
 {
 	struct conncount cc;
 	struct conncount_listener l;
 	struct conncount_addr a = addr_of("127.0.0.1", 11211);
 	char err[CONNCOUNT_ERR_MAX], line[256];
 	char *text;
-	size_t cap = 10000 * 200, len = 0;
-	int i, pass;
+	size_t cap = 20000 * 200, len = 0;
+	int i, copy, pass;
 	(void)state;
 
-	/* 5000 TIME_WAIT sockets (inode 0, distinct peers), each listed twice. */
+	/* 10,000 TIME_WAIT sockets (inode 0, distinct peer ports); after socket i comes
+	 * socket i - 1000 again: a repeat 1,000 sockets after the first copy, farther than
+	 * any resumed netlink message or /proc read reaches back. */
 	text = malloc(cap);
 	assert_non_null(text);
 	for (i = 0; i < 10000; i++) {
-		int n = snprintf(line, sizeof(line),
-		    "%5d: 0100007F:2BCB 0100007F:%04X 06 00000000:00000000 03:00000C2A 00000000"
-		    "     0        0 0 3 000000004f64ba8f\n", i, 1024 + i % 5000);
-		assert_true(n > 0 && len + (size_t)n <= cap);
-		memcpy(text + len, line, (size_t)n);
-		len += (size_t)n;
+		for (copy = 0; copy < (i >= 1000 ? 2 : 1); copy++) {
+			int peer = 1024 + (copy == 0 ? i : i - 1000);
+			int n = snprintf(line, sizeof(line),
+			    "%5d: 0100007F:2BCB 0100007F:%04X 06 00000000:00000000 03:00000C2A "
+			    "00000000     0        0 0 3 000000004f64ba8f\n", i, peer);
+			assert_true(n > 0 && len + (size_t)n <= cap);
+			memcpy(text + len, line, (size_t)n);
+			len += (size_t)n;
+		}
 	}
 	assert_int_equal(conncount_open(&cc, CONNCOUNT_PROC, err, sizeof(err)), 0);
 	for (pass = 0; pass < 2; pass++) {
 		assert_int_equal(conncount_count_text(&cc, text, len, AF_INET, &a, &l, err,
 				     sizeof(err)), 0);
-		assert_int_equal(l.states[CONNCOUNT_TIME_WAIT], 5000);
-		assert_int_equal(l.total, 5000);
+		assert_int_equal(l.states[CONNCOUNT_TIME_WAIT], 10000);
+		assert_int_equal(l.total, 10000);
 	}
 	conncount_close(&cc);
 	free(text);
@@ -799,14 +805,22 @@ unopened_counter_refuses_work(void **state)
 	struct conncount_listener l;
 	struct conncount_host h;
 	struct conncount_addr a = addr_of("127.0.0.1", 1);
-	char err[CONNCOUNT_ERR_MAX];
+	char err[CONNCOUNT_ERR_MAX], text[1024];
 	(void)state;
 
 	memset(&cc, 0, sizeof(cc));
 	cc.nl_fd = -1;
 	assert_int_equal(conncount_read_listener(&cc, &a, &l, err, sizeof(err)), -1);
+	assert_string_equal(err, "connection counter is not open");
 	assert_int_equal(conncount_read_host(&cc, &h, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not open"));
+	/* And after conncount_close. */
+	snprintf(text, sizeof(text), "%s\n", TCP4_ESTAB);
+	assert_int_equal(conncount_open(&cc, CONNCOUNT_PROC, err, sizeof(err)), 0);
+	conncount_close(&cc);
+	assert_int_equal(conncount_count_text(&cc, text, strlen(text), AF_INET, &a, &l, err,
+			     sizeof(err)), -1);
+	assert_string_equal(err, "connection counter is not open");
 }
 
 int
@@ -819,7 +833,8 @@ main(void)
 		cmocka_unit_test(proc_text_counts_only_the_listener_address_and_port),
 		cmocka_unit_test(proc_text_dual_stack_listener_sees_ipv4_clients_as_mapped),
 		cmocka_unit_test(proc_text_socket_listed_twice_is_counted_once),
-		cmocka_unit_test(proc_text_many_sockets_grow_the_set_and_a_reused_counter_starts_afresh),
+		cmocka_unit_test(
+		    proc_text_repeats_within_1000_sockets_of_10000_count_once_and_a_reused_counter_starts_afresh),
 		cmocka_unit_test(bytecode_wildcard_is_one_port_test),
 		cmocka_unit_test(bytecode_address_is_a_full_prefix_host_condition),
 		cmocka_unit_test(bytecode_refuses_small_buffers_and_unknown_families),
