@@ -252,9 +252,12 @@ sample_json(const struct monstate *st, const struct ilog_incidents *incs, bool i
 				json_array_append_new(list, incident_json(&incs->v[j]));
 		}
 		json_array_append_new(clusters,
-		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "name", c->name, "title",
-			c->title, "storm", c->storm, "storm_severity", c->storm_severity, "in_storm",
-			(json_int_t)c->in_storm, "involved", (json_int_t)c->involved, "incidents",
+		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:o}", "name",
+			c->name, "title", c->title, "storm", c->storm, "storm_severity",
+			c->storm_severity, "in_storm", (json_int_t)c->in_storm, "involved",
+			(json_int_t)c->involved, "tail", c->tail, "tail_severity", c->tail_severity,
+			"in_tail", (json_int_t)c->in_tail, "tail_involved",
+			(json_int_t)c->tail_involved, "incidents",
 			incidents_known ? list : (json_decref(list), json_null())));
 	}
 	for (i = 0; i < st->nnodes; i++) {
@@ -358,10 +361,15 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
 			continue;
 		detector_cell(c->storm, c->storm_severity, storm, sizeof(storm));
 		incidents_cell(incs, incidents_known, NULL, c, inc_text, sizeof(inc_text));
+		detector_cell(c->tail, c->tail_severity, tail, sizeof(tail));
 		printf("cluster %s (%s): storm %s", c->name, c->title, storm);
 		if (c->involved > 0)
 			printf(", %llu node(s) in storm, %llu involved",
 			    (unsigned long long)c->in_storm, (unsigned long long)c->involved);
+		printf("; tail %s", tail);
+		if (c->tail_involved > 0)
+			printf(", %llu node(s) with a tail, %llu involved",
+			    (unsigned long long)c->in_tail, (unsigned long long)c->tail_involved);
 		printf("; incidents %s\n", inc_text);
 		printf("  %-12s %-5s %7s %8s %9s %9s %6s %-15s %-15s %-15s %s\n", "node", "state",
 		    "conns", "new/s", "p50", "p99", "slow", "storm", "tail", "down", "incidents");

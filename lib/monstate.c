@@ -84,9 +84,11 @@ count_json(uint64_t v)
 static json_t *
 cluster_json(const struct monstate_cluster *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "name", c->name, "title", c->title,
-	    "storm", c->storm, "storm_severity", c->storm_severity, "in_storm", count_json(c->in_storm),
-	    "involved", count_json(c->involved));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:o}", "name", c->name,
+	    "title", c->title, "storm", c->storm, "storm_severity", c->storm_severity, "in_storm",
+	    count_json(c->in_storm), "involved", count_json(c->involved), "tail", c->tail,
+	    "tail_severity", c->tail_severity, "in_tail", count_json(c->in_tail), "tail_involved",
+	    count_json(c->tail_involved));
 }
 
 static json_t *
@@ -289,6 +291,19 @@ read_cluster(struct reader *r, json_t *o, struct monstate_cluster *c)
 	    get_string(r, o, "storm_severity", c->storm_severity, sizeof(c->storm_severity)) < 0 ||
 	    get_uint(r, o, "in_storm", &c->in_storm) < 0 ||
 	    get_uint(r, o, "involved", &c->involved) < 0)
+		return -1;
+	/* Added after version 1 was first written: absent means an older writer. */
+	if (json_object_get(o, "tail") == NULL) {
+		snprintf(c->tail, sizeof(c->tail), "ok");
+		snprintf(c->tail_severity, sizeof(c->tail_severity), "none");
+		c->in_tail = 0;
+		c->tail_involved = 0;
+		return 0;
+	}
+	if (get_string(r, o, "tail", c->tail, sizeof(c->tail)) < 0 ||
+	    get_string(r, o, "tail_severity", c->tail_severity, sizeof(c->tail_severity)) < 0 ||
+	    get_uint(r, o, "in_tail", &c->in_tail) < 0 ||
+	    get_uint(r, o, "tail_involved", &c->tail_involved) < 0)
 		return -1;
 	return 0;
 }

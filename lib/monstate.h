@@ -7,7 +7,8 @@
  * The file (version 1):
  *   {"version":1, "written_at":<UTC ms>, "pid":<mcmon's pid>,
  *    "interval_ms":<how often it is rewritten>, "tail_threshold_us":<slow above>,
- *    "clusters":[{"name","title","storm","storm_severity","in_storm","involved"}],
+ *    "clusters":[{"name","title","storm","storm_severity","in_storm","involved",
+ *                 "tail","tail_severity","in_tail","tail_involved"}],
  *    "nodes":[{"name","cluster","up","polled","poll_ok","poll_error",
  *              "connections","rate_known","new_connections_per_second",
  *              "probes","p50_us","p99_us","slow_fraction",
@@ -15,7 +16,9 @@
  *              "last_probe_ok_at"}]}
  * Detector states are the words "ok", "pending", "firing", "recovering"; severities
  * "none", "minor", "major", "critical". A reader calls the view stale when
- * written_at is more than a few intervals old (the monitor is not running).
+ * written_at is more than a few intervals old (the monitor is not running). A
+ * cluster's tail fields are its latency-tail episode (one incident per cluster); a
+ * file from an mcmon older than them reads as "ok", "none", 0, 0.
  *
  * Errors: 0 / -1 with a one-line message in the caller's err. Nothing here logs.
  */
@@ -43,6 +46,10 @@ struct monstate_cluster {
 	char storm_severity[MONSTATE_WORD_MAX + 1];
 	uint64_t in_storm;                          /* nodes in storm now */
 	uint64_t involved;                          /* nodes in this episode */
+	char tail[MONSTATE_WORD_MAX + 1];           /* the cluster's latency-tail episode */
+	char tail_severity[MONSTATE_WORD_MAX + 1];
+	uint64_t in_tail;                           /* nodes with a tail now */
+	uint64_t tail_involved;                     /* nodes in this tail episode */
 };
 
 struct monstate_node {

@@ -1268,6 +1268,12 @@ watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, 
 		    detect_severity_name(c->detector.status.severity));
 		mc->in_storm = c->detector.evidence.in_storm;
 		mc->involved = c->detector.evidence.involved;
+		word(mc->tail, sizeof(mc->tail), detect_state_name(c->tail_detector.status.state));
+		word(mc->tail_severity, sizeof(mc->tail_severity),
+		    detect_severity_name(c->tail_detector.status.severity));
+		/* The cluster detector counts "in storm" whatever its nodes detect. */
+		mc->in_tail = c->tail_detector.evidence.in_storm;
+		mc->tail_involved = c->tail_detector.evidence.involved;
 	}
 	for (i = 0; i < w->nnodes; i++) {
 		const struct watch_node *n = &w->nodes[i];

@@ -78,7 +78,14 @@ def test_fault_proxy_tail_opens_a_latency_incident_that_resolves_after_switching
         ids = [i["id"] for i in n1["incidents"]]
         return doc if inc["id"] in ids else None
     doc = wait_for("the tail incident on n1's row of mctl status", tail_on_n1, 10)
-    assert [i["id"] for i in doc["clusters"][0]["incidents"]] == [inc["id"]]
+    c1 = doc["clusters"][0]
+    assert [i["id"] for i in c1["incidents"]] == [inc["id"]]
+    # The cluster row shows the tail episode itself, as it shows a storm's.
+    assert c1["tail"] in ("firing", "recovering"), c1
+    assert c1["tail_severity"] != "none" and c1["tail_involved"] == 1, c1
+    human = dep.mctl("status").stdout.splitlines()[0]
+    assert "; tail firing/" in human or "; tail recovering/" in human, human
+    assert "1 involved" in human.split("; tail ")[1], human
 
     assert control(ctl, "off") == "OK"
     off = time.monotonic()

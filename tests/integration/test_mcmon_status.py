@@ -36,6 +36,9 @@ def test_status_shows_every_node_with_its_numbers(dep):
     assert [c["name"] for c in doc["clusters"]] == ["c1"]
     assert doc["clusters"][0]["title"] == "Test cluster"
     assert doc["clusters"][0]["incidents"] == []
+    assert (doc["clusters"][0]["tail"], doc["clusters"][0]["tail_severity"],
+            doc["clusters"][0]["in_tail"], doc["clusters"][0]["tail_involved"]) == (
+                "ok", "none", 0, 0)
     nodes = {n["name"]: n for n in doc["nodes"]}
     assert set(nodes) == {"n1", "n2"}
     for n in nodes.values():
@@ -50,7 +53,7 @@ def test_status_shows_every_node_with_its_numbers(dep):
     human = dep.mctl("status")
     assert human.returncode == 0, human.stderr
     lines = human.stdout.splitlines()
-    assert lines[0].startswith("cluster c1 (Test cluster): storm ok")
+    assert lines[0].startswith("cluster c1 (Test cluster): storm ok; tail ok; incidents -")
     assert any(l.split()[:2] == ["n1", "up"] for l in lines), human.stdout
     assert any(l.split()[:2] == ["n2", "up"] for l in lines), human.stdout
     assert lines[-1].startswith("monitor: pid")

@@ -30,6 +30,10 @@ fill(struct monstate *st)
 	snprintf(st->clusters[0].storm_severity, sizeof(st->clusters[0].storm_severity), "major");
 	st->clusters[0].in_storm = 1;
 	st->clusters[0].involved = 2;
+	snprintf(st->clusters[0].tail, sizeof(st->clusters[0].tail), "recovering");
+	snprintf(st->clusters[0].tail_severity, sizeof(st->clusters[0].tail_severity), "critical");
+	st->clusters[0].in_tail = 0;
+	st->clusters[0].tail_involved = 2;
 	for (int i = 0; i < 2; i++) {
 		struct monstate_node *n = &st->nodes[i];
 		snprintf(n->name, sizeof(n->name), "n%d", i + 1);
@@ -186,6 +190,37 @@ strings_too_long_and_numbers_out_of_range_are_refused(void **state)
 	assert_null(out.nodes);
 }
 
+static void
+a_cluster_from_a_writer_without_tail_fields_reads_as_no_tail(void **state)
+{
+	static const char older[] =
+	    "{\"version\":1,\"written_at\":1,\"pid\":1,\"interval_ms\":1000,"
+	    "\"tail_threshold_us\":5000,\"clusters\":[{\"name\":\"c1\",\"title\":\"C\","
+	    "\"storm\":\"ok\",\"storm_severity\":\"none\",\"in_storm\":0,\"involved\":0}],"
+	    "\"nodes\":[]}";
+	static const char mistyped[] =
+	    "{\"version\":1,\"written_at\":1,\"pid\":1,\"interval_ms\":1000,"
+	    "\"tail_threshold_us\":5000,\"clusters\":[{\"name\":\"c1\",\"title\":\"C\","
+	    "\"storm\":\"ok\",\"storm_severity\":\"none\",\"in_storm\":0,\"involved\":0,"
+	    "\"tail\":\"firing\",\"tail_severity\":\"major\",\"in_tail\":-1,"
+	    "\"tail_involved\":1}],\"nodes\":[]}";
+	struct monstate st = { 0 };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(monstate_parse(older, strlen(older), &st, err, sizeof(err)), 0);
+	assert_int_equal(st.nclusters, 1);
+	assert_string_equal(st.clusters[0].tail, "ok");
+	assert_string_equal(st.clusters[0].tail_severity, "none");
+	assert_int_equal(st.clusters[0].in_tail, 0);
+	assert_int_equal(st.clusters[0].tail_involved, 0);
+	/* Present, the fields are checked like the others. */
+	assert_int_equal(monstate_parse(mistyped, strlen(mistyped), &st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "clusters[0].in_tail: expected an integer of at least 0"));
+	assert_int_equal(st.nclusters, 0);
+	monstate_release(&st);
+}
+
 int
 main(void)
 {
@@ -194,6 +229,7 @@ main(void)
 		cmocka_unit_test(a_write_into_a_missing_directory_fails_and_leaves_nothing),
 		cmocka_unit_test(a_reader_refuses_what_is_not_a_view),
 		cmocka_unit_test(strings_too_long_and_numbers_out_of_range_are_refused),
+		cmocka_unit_test(a_cluster_from_a_writer_without_tail_fields_reads_as_no_tail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
