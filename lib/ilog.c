@@ -11,12 +11,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -933,12 +935,69 @@ exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, si
 	}
 }
 
+/*
+ * Creates path, empty, mode 0600 (SQLite would use 0644, and the -wal and -shm files
+ * copy the database's mode). Returns 0, also if path exists by then, or -1 with errno.
+ *
+ * Never by opening path itself. Closing any descriptor of a file drops every POSIX
+ * lock this process holds on it, those of this process's SQLite connections to the
+ * file included (SQLite's locks belong to the process; it keeps its own descriptors
+ * open until the file's last connection closes for that reason). A connection that
+ * has lost its shared lock lets another process, closing what it then takes for the
+ * last connection, checkpoint and delete the -wal and -shm files under it: from then
+ * on that connection reads an old snapshot and other processes never see its
+ * commits. So the file is made under a name nobody else opens, closed, and only then
+ * linked into place. link() never replaces a file: a racing creator's file is kept.
+ * (A crash between the two leaves an empty "<path>.XXXXXX" behind.)
+ */
+static int
+create_new_file(const char *path)
+{
+	char tmp[PATH_MAX];
+	int fd, rc, link_errno;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(tmp)) < 0) /* mode 0600 */
+		return -1;
+	close(fd);
+	rc = link(tmp, path);
+	link_errno = errno;
+	unlink(tmp);
+	if (rc == 0 || link_errno == EEXIST)
+		return 0;
+	if (link_errno != EPERM && link_errno != ENOTSUP && link_errno != ENOSYS) {
+		errno = link_errno;
+		return -1;
+	}
+	/* A file system without hard links: create path itself. It did not exist an
+	 * instant ago, so no connection of this process can have it open. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return errno == EEXIST ? 0 : -1;
+	close(fd);
+	return 0;
+}
+
+/* Makes sure the database file exists, private if this call creates it. */
+static enum ilog_status
+create_private(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 || (errno == ENOENT && create_new_file(path) == 0))
+		return ILOG_OK;
+	seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	return ILOG_ERR_DB;
+}
+
 struct ilog *
 ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t errlen)
 {
 	struct ilog_options defaults = { 0 };
 	struct ilog *log;
-	int flags, rc, fd;
+	int flags, rc;
 
 	if (opts == NULL)
 		opts = &defaults;
@@ -954,14 +1013,8 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 	log->rng |= 1; /* xorshift must not start at zero */
 
 	if (!opts->readonly) {
-		/* Create it ourselves so that it is private (SQLite would use 0644); the
-		 * -wal and -shm files copy the database file's mode. */
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		if (create_private(path, err, errlen) != ILOG_OK)
 			goto out_free;
-		}
-		close(fd);
 		flags = SQLITE_OPEN_READWRITE;
 	} else {
 		flags = SQLITE_OPEN_READONLY;

@@ -30,7 +30,10 @@
  * commit wait for the disk.
  *
  * Threads: a struct ilog is one connection; use it from one thread at a time. Open one
- * per thread or process.
+ * per thread or process. Several connections to one file in one process each see the
+ * commits of every other connection and process (ilog never opens the database file
+ * outside SQLite: closing such a descriptor would drop the locks of the process's
+ * connections, and with them the -wal file they read).
  *
  * Errors: functions return enum ilog_status (ILOG_OK = 0, every failure < 0) and, on
  * failure, put a one-line English message in the caller's err[errlen] (err may be

@@ -9,9 +9,12 @@
 #include <stdint.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1280,8 +1283,206 @@ a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
 	ilog_close(log);
 }
 
+/* --- snapshots: every connection sees what the others committed ------------------------ */
+
+/*
+ * The reads the daemons poll with, each in the shape that stops a statement early or
+ * fails part-way (a batch cut short, a missing row, a writer that stops an export).
+ * After each returns, another connection commits an event and the polling connection
+ * must see it: no read may leave a statement or a transaction (and so an old WAL
+ * snapshot) open behind it.
+ */
+static void
+reads_leave_no_snapshot_open_so_the_next_poll_sees_new_commits(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog *other = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
+	struct ilog_query one = { .states = ILOG_STATES_ALL, .limit = 1 };
+	struct ilog_events ev = { 0 };
+	struct ilog_incidents incs = { 0 };
+	struct ilog_pages pages = { 0 };
+	struct ilog_outbox_item it = { 0 };
+	struct ilog_incident inc;
+	struct lines l = { .stop_after = 1 };
+	int64_t id, v, last, appended;
+	size_t n;
+	bool changed;
+	int read;
+
+	assert_non_null(other);
+	id = open_incident(fx, "storm:a", ILOG_SEVERITY_MAJOR);
+	(void)open_incident(fx, "storm:b", ILOG_SEVERITY_MINOR);
+	assert_int_equal(ilog_page_insert(fx->log, id, 0, "ann@localhost", fx->fake.now,
+	    "mcalert", NULL, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue(fx->log, "webhook", 0, "{}", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_cursor_set(fx->log, "mcalert", 1, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(ilog_last_event_id(fx->log, &last, fx->err, sizeof(fx->err)), ILOG_OK);
+	for (read = 0; read < 12; read++) {
+		switch (read) {
+		case 0: /* more are waiting: the batch stops at a row */
+			assert_int_equal(ilog_tail(fx->log, 0, 1, &ev, fx->err, sizeof(fx->err)),
+			    ILOG_OK);
+			assert_true(ev.truncated);
+			break;
+		case 1:
+			assert_int_equal(ilog_timeline(fx->log, id, &ev, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		case 2:
+			assert_int_equal(ilog_incident_list(fx->log, &one, &incs, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			assert_true(incs.truncated);
+			break;
+		case 3:
+			assert_int_equal(ilog_changed(fx->log, &changed, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		case 4:
+			assert_int_equal(ilog_cursor_get(fx->log, "mcalert", &v, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		case 5:
+			assert_int_equal(ilog_page_due(fx->log, INT64_MAX, &pages, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		case 6:
+			assert_int_equal(ilog_page_next_deadline(fx->log, &v, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		case 7:
+			assert_int_equal(ilog_outbox_pending(fx->log, NULL, &n, &v, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		case 8: /* nothing to claim */
+			assert_int_equal(ilog_outbox_claim_head(fx->log, "none", 1000, &it, &v,
+			    fx->err, sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+			break;
+		case 9:
+			assert_int_equal(ilog_incident_get(fx->log, 999, &inc, fx->err,
+			    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
+			break;
+		case 10:
+			assert_int_equal(ilog_events_of_type(fx->log, "tick", 1, &ev, fx->err,
+			    sizeof(fx->err)), ILOG_OK);
+			break;
+		default: /* its writer stops it after one line */
+			l.count = 0;
+			assert_int_equal(ilog_export(fx->log, 0, collect_line, &l, fx->err,
+			    sizeof(fx->err)), ILOG_ERR_DB);
+			break;
+		}
+		assert_int_equal(ilog_event_append(other, 0, "other", "tick", NULL, &appended,
+		    fx->err, sizeof(fx->err)), ILOG_OK);
+		assert_int_equal(ilog_tail(fx->log, last, 0, &ev, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		assert_int_equal(ev.n, 1);
+		assert_int_equal(ev.v[0].id, appended);
+		assert_int_equal(ilog_changed(fx->log, &changed, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		last = appended;
+	}
+	ilog_events_release(&ev);
+	ilog_incidents_release(&incs);
+	ilog_pages_release(&pages);
+	ilog_close(other);
+}
+
+#define OTHER_PROCESS_ARG "--append-as-another-process"
+
+/* This binary's helper mode (see main): appends one event to the log at path, as any
+ * other process would. Exits 0 if it did. */
+static int
+append_as_another_process(const char *path)
+{
+	char err[ILOG_ERR_LEN];
+	struct ilog *log = ilog_open(path, NULL, err, sizeof(err));
+	enum ilog_status st;
+
+	if (log == NULL)
+		return 1;
+	st = ilog_event_append(log, 0, "other", "tick", NULL, NULL, err, sizeof(err));
+	ilog_close(log);
+	return st == ILOG_OK ? 0 : 1;
+}
+
+/*
+ * Runs this binary again, in its helper mode, as a process of its own: SQLite's file
+ * locks belong to a process, and a fork()ed child would inherit this one's SQLite
+ * state instead of opening the file afresh.
+ */
+static void
+another_process_appends(const char *path)
+{
+	char *argv[] = { (char *)"test_ilog", (char *)OTHER_PROCESS_ARG, (char *)path, NULL };
+	pid_t pid;
+	int status;
+
+	assert_int_equal(posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/*
+ * Opening a second connection to the file in this process must not cost the first
+ * one its locks. If it did, a process that closes its connection would take itself
+ * for the last one, checkpoint, and delete the -wal and -shm files under this
+ * process's connections: from then on they read an old snapshot, and commits of
+ * other processes never reach them.
+ */
+static void
+a_second_connection_in_this_process_keeps_other_processes_commits_visible(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog *second = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
+	int64_t last;
+	int i;
+
+	assert_non_null(second);
+	for (i = 1; i <= 3; i++) {
+		another_process_appends(fx->path);
+		assert_int_equal(ilog_last_event_id(fx->log, &last, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		assert_int_equal(last, i);
+		assert_int_equal(ilog_last_event_id(second, &last, fx->err, sizeof(fx->err)),
+		    ILOG_OK);
+		assert_int_equal(last, i);
+	}
+	ilog_close(second);
+	another_process_appends(fx->path);
+	assert_int_equal(ilog_last_event_id(fx->log, &last, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(last, 4);
+}
+
+/* A new log is created private, without opening it outside SQLite (see above): only
+ * the database and its -wal and -shm files are left in the directory. */
+static void
+a_new_log_file_is_private_and_leaves_no_temporary_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct dirent *de;
+	struct stat sb;
+	size_t files = 0;
+	DIR *d;
+
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_non_null(d = opendir(fx->dir));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		assert_true(strcmp(de->d_name, "log.db") == 0 ||
+		    strcmp(de->d_name, "log.db-wal") == 0 || strcmp(de->d_name, "log.db-shm") == 0);
+		files++;
+	}
+	closedir(d);
+	assert_true(files >= 1);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(upsert_same_fingerprint_returns_one_incident, setup,
@@ -1330,7 +1531,16 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(a_held_write_lock_delays_a_write_instead_of_failing_it,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    reads_leave_no_snapshot_open_so_the_next_poll_sees_new_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_second_connection_in_this_process_keeps_other_processes_commits_visible, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(a_new_log_file_is_private_and_leaves_no_temporary_file,
+		    setup, teardown),
 	};
 
+	if (argc == 3 && strcmp(argv[1], OTHER_PROCESS_ARG) == 0)
+		return append_as_another_process(argv[2]);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
