@@ -29,9 +29,11 @@ struct push;
 /*
  * Starts a thread per sink (sinks and site_dir are copied). The threads share the
  * caller's log connection, each call under dblock, which the caller also holds around
- * its own use of log: one connection per process. (A second connection to the same
- * file in this process went on reading an old snapshot after the first push here,
- * while other processes saw every commit.) NULL with err set.
+ * its own use of log: one connection per process. (A second connection once went on
+ * reading an old snapshot here; the cause was ilog_open() closing a descriptor of the
+ * file, which dropped this process's SQLite locks, since fixed in lib/ilog.c. One
+ * connection stays: the sinks' calls are short.)
+ * NULL with err set.
  */
 struct push *push_start(struct ilog *log, pthread_mutex_t *dblock,
     const struct sink_conf *sinks, size_t n, const char *site_dir, char *err,
