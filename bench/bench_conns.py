@@ -8,8 +8,11 @@ and 30,000 established loopback connections:
   lsof          `lsof -nP -iTCP:P -sTCP:ESTABLISHED | wc -l`
 
 and, for reference, lib/conncount inside a long-running process (bench/conncount_cost:
-the counter opened once, as mcd's `stats kernel` uses it). If bin/mcd answers
-`stats kernel` on its admin port, its cost under 10,000 connections is measured too.
+the counter opened once, as mcd's `stats kernel` uses it), the first count of a new
+process by the library alone (what a one-shot command pays the kernel), and that
+process as a whole (starting, opening, one count: the least a one-shot command costs).
+If bin/mcd answers `stats kernel` on its admin port, its cost under 10,000 connections
+is measured too.
 
 Per method and size: the median wall time and the median CPU time (user + system of
 the command and its children, from RUSAGE_CHILDREN) over several runs. Then the
@@ -211,6 +214,17 @@ def mcd_stats_kernel(clients, conns):
             mcd.wait(timeout=5)
 
 
+def library_cost(port, n, runs):
+    """bench/conncount_cost: the median wall and CPU ms of a count by lib/conncount,
+    the counter opened once and read `runs` times in one process."""
+    r = subprocess.run([COST, "--port", str(port), "--method", "netlink", "--runs",
+                        str(runs)], capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+    fields = dict(kv.split("=") for kv in r.stdout.split())
+    if r.returncode != 0 or int(fields["established"]) != n:
+        raise RuntimeError(f"conncount_cost: {r.stdout} {r.stderr}")
+    return float(fields["wall_us"]) / 1000, float(fields["cpu_us"]) / 1000
+
+
 def grow_to(servers, clients, port, n, have):
     deadline = time.monotonic() + SETUP_TIMEOUT
     while have < n:
@@ -277,13 +291,17 @@ def main():
                 elif name == "ss" and int(out.strip()) != n:
                     raise RuntimeError(f"ss counted {out.strip()}, expected {n}")
                 results[(name, n)] = (wall, cpu)
-            r = subprocess.run([COST, "--port", str(port), "--method", "netlink", "--runs",
-                                "50"], capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
-            fields = dict(kv.split("=") for kv in r.stdout.split())
-            if r.returncode != 0 or int(fields["established"]) != n:
-                raise RuntimeError(f"conncount_cost: {r.stdout} {r.stderr}")
-            results[("in-process netlink", n)] = (float(fields["wall_us"]) / 1000,
-                                                  float(fields["cpu_us"]) / 1000)
+            results[("in-process netlink", n)] = library_cost(port, n, 50)
+            # One count in a new process, without starting a command: the kernel's
+            # part of a one-shot count, caches and all.
+            firsts = [library_cost(port, n, 1) for _ in range(RUNS)]
+            results[("library, first count", n)] = (
+                statistics.median(w for w, _ in firsts), statistics.median(c for _, c in firsts))
+            # The same as a whole process (libc only, no output): the least a one-shot
+            # command can cost here.
+            wall, cpu, _ = measure([COST, "--port", str(port), "--method", "netlink", "--runs",
+                                    "1"], RUNS)
+            results[("bare one-count process", n)] = (wall, cpu)
     finally:
         # Resets instead of closes: 30,000 TIME_WAIT sockets would slow everyone's
         # tests for a minute.
@@ -296,9 +314,10 @@ def main():
         for h in servers + clients:
             h.stop()
 
-    names = ["in-process netlink", "mctl netlink", "mctl proc", "ss", "lsof"]
+    names = ["in-process netlink", "library, first count", "bare one-count process",
+             "mctl netlink", "mctl proc", "ss", "lsof"]
     print()
-    print(f"{'method':<20}" + "".join(f"{f'{n} wall/cpu ms':>22}" for n in SIZES))
+    print(f"{'method':<22}" + "".join(f"{f'{n} wall/cpu ms':>22}" for n in SIZES))
     for name in names:
         cells = []
         for n in SIZES:
@@ -307,7 +326,7 @@ def main():
                 cells.append(f"{w:>12.1f} /{c:>8.1f}")
             else:
                 cells.append(f"{'-':>22}")
-        print(f"{name:<20}" + "".join(f"{c:>22}" for c in cells))
+        print(f"{name:<22}" + "".join(f"{c:>22}" for c in cells))
 
     print()
     print("ratios (cost of the other / cost of mctl netlink), wall and CPU:")
@@ -324,6 +343,13 @@ def main():
         iw, ic = results[("in-process netlink", n)]
         cells.append(f"{n}: {ow / iw:6.1f}x / {oc / max(ic, 0.001):6.1f}x")
     print("  lsof / in-process netlink (no process start, a warm table): " + "   ".join(cells))
+    cells = []
+    for n in SIZES:
+        ow, oc = results[("lsof", n)]
+        bw, bc = results[("bare one-count process", n)]
+        cells.append(f"{n}: {ow / bw:6.1f}x / {oc / max(bc, 0.001):6.1f}x")
+    print("  lsof / bare one-count process (the least a one-shot command costs): " +
+          "   ".join(cells))
     nw1, _ = results[("mctl netlink", 1000)]
     nw30, _ = results[("mctl netlink", 30000)]
     iw1, _ = results[("in-process netlink", 1000)]
