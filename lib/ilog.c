@@ -325,6 +325,7 @@ struct ilog {
 	struct ilog_clock clock;
 	uint64_t rng;            /* default random generator's state (xorshift64*) */
 	bool readonly;
+	int busy_retry_ms;       /* run_txn gives up on a busy database after this */
 	bool data_version_known;
 	int64_t data_version;
 	char path[512];          /* for messages only; cut if longer */
@@ -697,12 +698,12 @@ typedef enum ilog_status (*txn_fn)(struct ilog *log, void *arg, char *err, size_
  * Runs fn inside one transaction (BEGIN IMMEDIATE when writing: the write lock is
  * taken up front, so two writers never deadlock on a lock upgrade) and commits it.
  * While SQLite reports busy, after its own busy timeout, the whole transaction is
- * rolled back and run again, for up to ILOG_BUSY_RETRY_MS.
+ * rolled back and run again, for up to log->busy_retry_ms.
  */
 static enum ilog_status
 run_txn(struct ilog *log, bool write, txn_fn fn, void *arg, char *err, size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + ILOG_BUSY_RETRY_MS;
+	int64_t deadline = monotonic_ms() + log->busy_retry_ms;
 	enum ilog_status st;
 	sqlite3_stmt *s;
 
@@ -727,8 +728,8 @@ run_txn(struct ilog *log, bool write, txn_fn fn, void *arg, char *err, size_t er
 		if (st != ILOG_RETRY)
 			return st;
 		if (monotonic_ms() >= deadline) {
-			seterr(err, errlen, "%s: the database stayed busy for %d s (another process "
-			    "holds its write lock)", log->path, ILOG_BUSY_RETRY_MS / 1000);
+			seterr(err, errlen, "%s: the database stayed busy for %.1f s (another process "
+			    "holds its write lock)", log->path, log->busy_retry_ms / 1000.0);
 			return ILOG_ERR_DB;
 		}
 		sleep_ms(ILOG_RETRY_SLEEP_MS + (int)(default_random(log) % ILOG_RETRY_SLEEP_MS));
@@ -1028,6 +1029,7 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 	sqlite3_extended_result_codes(log->db, 1);
 	sqlite3_busy_timeout(log->db,
 	    opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : ILOG_BUSY_TIMEOUT_MS);
+	log->busy_retry_ms = ILOG_BUSY_RETRY_MS; /* opening waits as long as it must */
 	if (exec_pragma(log, "PRAGMA foreign_keys = ON", NULL, err, errlen) != ILOG_OK)
 		goto out_close;
 	if (!opts->readonly) {
@@ -1042,6 +1044,8 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 		if (run_txn(log, false, check_version_body, NULL, err, errlen) != ILOG_OK)
 			goto out_close;
 	}
+	if (opts->busy_retry_ms > 0)
+		log->busy_retry_ms = opts->busy_retry_ms;
 	return log;
 
 out_close:

@@ -160,6 +160,10 @@ struct ilog_clock {
 
 struct ilog_options {
 	int busy_timeout_ms; /* 0: ILOG_BUSY_TIMEOUT_MS */
+	int busy_retry_ms;   /* how long one call retries a busy transaction; 0:
+	                        ILOG_BUSY_RETRY_MS. A daemon whose event loop must not
+	                        stall sets it short and retries the work later itself.
+	                        Opening (migrations) always waits ILOG_BUSY_RETRY_MS. */
 	bool readonly;       /* no writes, no creation, no migration: an older schema is
 	                        an error ("run any write command to migrate") */
 	bool sync_full;      /* synchronous=FULL instead of NORMAL */

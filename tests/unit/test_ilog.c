@@ -1283,6 +1283,39 @@ a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
 	ilog_close(log);
 }
 
+/*
+ * With busy_retry_ms set short, a write that meets a held lock fails soon instead of
+ * waiting it out (60 s by default): the holder here lets go after 1.5 s, so a call
+ * that ignored the option would succeed. Nothing of it is written; once the lock is
+ * gone the same write succeeds.
+ */
+static void
+a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing(void **state)
+{
+	struct fixture *fx = *state;
+	struct ilog_options opts = { .busy_timeout_ms = 20, .busy_retry_ms = 200 };
+	struct holder h = { fx->path, 1500, 0 };
+	struct ilog_events ev = { 0 };
+	struct ilog *log;
+	pthread_t t;
+
+	log = ilog_open(fx->path, &opts, fx->err, sizeof(fx->err));
+	assert_non_null(log);
+	assert_int_equal(pthread_create(&t, NULL, hold_write_lock, &h), 0);
+	while (!h.locked)
+		usleep(1000);
+	assert_int_equal(ilog_event_append(log, 0, "test", "tick", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_ERR_DB);
+	assert_non_null(strstr(fx->err, "the database stayed busy for 0.2 s"));
+	pthread_join(t, NULL);
+	assert_int_equal(ilog_tail(log, 0, 0, &ev, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ev.n, 0);
+	assert_int_equal(ilog_event_append(log, 0, "test", "tick", NULL, NULL, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	ilog_events_release(&ev);
+	ilog_close(log);
+}
+
 /* --- snapshots: every connection sees what the others committed ------------------------ */
 
 /*
@@ -1528,6 +1561,9 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(opening_a_version_1_log_migrates_it_and_keeps_its_data,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(opening_a_newer_or_foreign_file_is_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(a_held_write_lock_delays_a_write_instead_of_failing_it,
 		    setup, teardown),
