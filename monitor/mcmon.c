@@ -73,15 +73,27 @@ ensure_parent(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Every write to the log happens on the event loop that also probes, polls and serves
+ * /metrics. While another process holds the log's write lock, a write gives up after
+ * about a quarter of a second (ilog's default would retry for a minute, and the loop
+ * would stand still for as long: no probes, no /metrics); it is counted and the
+ * evaluation retries it next time.
+ */
+#define MCMON_LOG_BUSY_TIMEOUT_MS 50
+#define MCMON_LOG_BUSY_RETRY_MS 250
+
 static struct ilog *
 open_log(const char *path, char *err, size_t errlen)
 {
+	struct ilog_options opts = { .busy_timeout_ms = MCMON_LOG_BUSY_TIMEOUT_MS,
+		.busy_retry_ms = MCMON_LOG_BUSY_RETRY_MS };
 	char why[ILOG_ERR_LEN];
 	struct ilog *log;
 
 	if (ensure_parent(path, err, errlen) < 0)
 		return NULL;
-	log = ilog_open(path, NULL, why, sizeof(why));
+	log = ilog_open(path, &opts, why, sizeof(why));
 	if (log == NULL)
 		snprintf(err, errlen, "incident log: %s", why);
 	return log;

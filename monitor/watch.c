@@ -1155,12 +1155,31 @@ same_members(const struct watch_cluster *a, const struct watch_cluster *b)
 	return true;
 }
 
+/* old's incident of a node or cluster that is gone, resolved in old's log. */
 static void
-resolve_removed(struct watch *w, struct watch_incident *inc, const char *what)
+resolve_removed(struct watch *old, struct watch_incident *inc, const char *what)
 {
 	if (inc->phase != WATCH_NONE && !inc->closed_elsewhere)
-		resolve_unwatched(w, inc->id, what);
+		resolve_unwatched(old, inc->id, what);
 	memset(inc, 0, sizeof(*inc));
+}
+
+/*
+ * Moves old's incident into w's place, or, when w writes to another incident log
+ * (where the same id is another incident), resolves it in old's log: the detector
+ * keeps its state, and w opens the incident again in its own log if the condition
+ * lasts.
+ */
+static void
+move_incident(struct watch *w, struct watch_incident *to, struct watch *old,
+    struct watch_incident *from)
+{
+	if (w->log == old->log)
+		*to = *from;
+	else if (from->phase != WATCH_NONE && !from->closed_elsewhere)
+		resolve_with(old, from->id, "no longer watched here: the monitor writes to "
+		    "another incident log now");
+	memset(from, 0, sizeof(*from));
 }
 
 void
@@ -1169,10 +1188,9 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 	bool tail_shape = same_tail_shape(&w->cfg->detect, &old->cfg->detect);
 	bool same_bounds = w->nexport == old->nexport &&
 	    memcmp(w->export_bounds, old->export_bounds, w->nexport * sizeof(uint64_t)) == 0;
-	char what[200];
+	char what[200], err[ILOG_ERR_LEN];
 	size_t i;
 
-	(void)now_ms;
 	for (i = 0; i < old->nnodes; i++) {
 		struct watch_node *o = &old->nodes[i];
 		struct watch_node *n = watch_find_node(w, o->cluster_name, o->name);
@@ -1181,12 +1199,12 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 		if (n == NULL) {
 			snprintf(what, sizeof(what), "node %s of cluster %s", o->name,
 			    o->cluster_name);
-			resolve_removed(w, &o->down_incident, what);
+			resolve_removed(old, &o->down_incident, what);
 			continue;
 		}
 		n->storm = o->storm;
 		n->down = o->down;
-		n->down_incident = o->down_incident;
+		move_incident(w, &n->down_incident, old, &o->down_incident);
 		n->storm_latched = o->storm_latched;
 		n->storm_latched_severity = o->storm_latched_severity;
 		n->polled = o->polled;
@@ -1209,7 +1227,6 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 			n->tail = o->tail;
 			o->tail = fresh;
 		}
-		memset(&o->down_incident, 0, sizeof(o->down_incident));
 	}
 	for (i = 0; i < old->nclusters; i++) {
 		struct watch_cluster *o = &old->clusters[i];
@@ -1217,18 +1234,16 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 
 		if (c == NULL) {
 			snprintf(what, sizeof(what), "cluster %s", o->name);
-			resolve_removed(w, &o->storm_incident, what);
-			resolve_removed(w, &o->tail_incident, what);
+			resolve_removed(old, &o->storm_incident, what);
+			resolve_removed(old, &o->tail_incident, what);
 			continue;
 		}
-		c->storm_incident = o->storm_incident;
-		c->tail_incident = o->tail_incident;
+		move_incident(w, &c->storm_incident, old, &o->storm_incident);
+		move_incident(w, &c->tail_incident, old, &o->tail_incident);
 		if (same_members(c, o)) {
 			c->detector = o->detector;
 			c->tail_detector = o->tail_detector;
 		}
-		memset(&o->storm_incident, 0, sizeof(o->storm_incident));
-		memset(&o->tail_incident, 0, sizeof(o->tail_incident));
 	}
 	if (same_bounds)
 		w->poll_duration = old->poll_duration;
@@ -1236,6 +1251,11 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 	w->incidents_opened = old->incidents_opened;
 	w->incidents_resolved = old->incidents_resolved;
 	w->events_written = old->events_written;
+	/* Another log: what an earlier run left open there is ours, as at a start. */
+	if (w->log != old->log && watch_adopt(w, now_ms, err, sizeof(err)) < 0) {
+		w->incident_errors++;
+		log_err("incident log: cannot take over its open incidents: %s", err);
+	}
 }
 
 /* --- the view for mctl status ------------------------------------------------------ */

@@ -183,7 +183,10 @@ void watch_release(struct watch *w);
  * (by name) that w has too: detectors, incidents, counters. Tail windows move only
  * if their shape (threshold, slot, long window) is unchanged; a cluster's storm
  * episode only if its list of nodes is. Incidents of nodes and clusters that are no
- * longer configured are resolved. old is left to be released.
+ * longer configured are resolved. When w writes to another incident log than old,
+ * old's incidents are resolved in old's log instead of moved (their ids mean other
+ * incidents in w's), and w takes over the unresolved ones of its log as
+ * watch_adopt() does. old is left to be released.
  */
 void watch_take_over(struct watch *w, struct watch *old, int64_t now_ms);
 

@@ -9,6 +9,7 @@ straight from the SQLite incident log, read only.
 import json
 import os
 import re
+import resource
 import socket
 import sqlite3
 import subprocess
@@ -149,10 +150,16 @@ class Deployment:
                       f"admin = 127.0.0.1:{n.admin_port}", ""]
         self.config.write_text("\n".join(lines) + extra)
 
-    def start_mcmon(self, **kw):
+    def start_mcmon(self, fd_limit=None, **kw):
+        """Starts mcmon; fd_limit caps its open descriptors (RLIMIT_NOFILE)."""
         if not self.config.exists():
             self.write_config(**kw)
-        self.mcmon = self.procs.start([binary("mcmon"), "-f", str(self.config)], name="mcmon")
+        extra = {}
+        if fd_limit is not None:
+            extra["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                             (fd_limit, fd_limit))
+        self.mcmon = self.procs.start([binary("mcmon"), "-f", str(self.config)], name="mcmon",
+                                      **extra)
         wait_port(self.metrics_port, proc=self.mcmon)
         return self.mcmon
 

@@ -10,6 +10,7 @@ import json
 import math
 import re
 import subprocess
+import sys
 import time
 
 import pytest
@@ -178,6 +179,42 @@ def test_killing_a_node_opens_node_down_and_restarting_it_resolves_it(dep):
     assert dep.incidents("connection_storm") == [] and dep.incidents("latency_tail") == []
     print(f"down: opened {opened_after:.1f}s after the kill, resolved "
           f"{time.monotonic() - restarted:.1f}s after the restart")
+
+
+def test_a_log_locked_by_another_process_delays_the_incident_not_the_monitor(dep):
+    dep.start_node("n1")
+    dep.start_node("n2")
+    dep.start_mcmon()
+    wait_for("both nodes probed", lambda: all(
+        n["probes"] > 0 for n in (dep.view() or {}).get("nodes", [{"probes": 0}])), 20)
+    # Another process takes the log's write lock and keeps it for 6 s.
+    holder = dep.procs.start([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(6)\n"
+        "c.execute('ROLLBACK')\n"), str(dep.db)], name="lockholder")
+    wait_for("the lock taken", lambda: "locked" in dep.procs.log(holder), 10)
+    dep.kill_node("n1")
+    # While the lock is held the monitor goes on: /metrics answers, the view is
+    # rewritten, and the failed writes are counted.
+    def errors_counted():
+        _, page = dep.metrics()
+        m = re.search(r"^mcmon_incident_log_errors_total (\d+)", page, re.M)
+        return m is not None and int(m.group(1)) > 0
+    wait_for("failed log writes counted while the lock is held", errors_counted, 5)
+    assert holder.poll() is None, "the lock was let go before the monitor was checked"
+    before = (dep.view() or {}).get("written_at", 0)
+    wait_for("the view rewritten while the lock is held",
+             lambda: (dep.view() or {}).get("written_at", 0) > before, 3)
+    assert holder.poll() is None, "the lock was let go before the monitor was checked"
+    assert dep.incidents("node_down") == []
+    # Once it is let go, the incident the evaluation kept retrying is written.
+    holder.wait(timeout=15)
+    inc = dep.wait_incident("node_down", 10)
+    assert inc["node"] == "n1"
+    assert len(dep.incidents("node_down")) == 1
 
 
 def test_an_incident_left_open_by_a_stopped_monitor_is_taken_over_and_resolved(dep):
@@ -463,3 +500,64 @@ def test_metrics_page_passes_a_strict_exposition_check(dep):
         urllib.request.urlopen(req, timeout=5)
     assert e.value.code in (405, 501)
 
+
+
+# --- /metrics under abuse ---------------------------------------------------------------
+
+def test_a_flood_of_idle_metrics_clients_does_not_starve_the_monitor_of_descriptors(dep):
+    """100 scrapers that connect and never finish their request, against a monitor allowed
+    64 descriptors: it must not take more than it can hold (nor spin on accept() failing
+    and log each failure), and must keep writing its view and reloading meanwhile."""
+    import socket
+    dep.start_node("n1")
+    dep.start_mcmon(fd_limit=64)
+    wait_for("a view", dep.view, 10)
+    socks = []
+    try:
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", dep.metrics_port), timeout=5)
+            s.sendall(b"GET /met")
+            socks.append(s)
+        time.sleep(1)
+        before = dep.view()["written_at"]
+        dep.mcmon.send_signal(1)  # SIGHUP: reads the configuration file
+        wait_for("the reload", lambda: "reloaded:" in dep.mcmon_log(), 5)
+        wait_for("the view still written", lambda: dep.view()["written_at"] > before, 5)
+        log = dep.mcmon_log()
+        assert len(log) < 20000, log[-2000:]
+        assert not dep.incidents("node_down")
+    finally:
+        for s in socks:
+            s.close()
+    # The clients gone, a scrape is answered.
+    _, text = dep.metrics()
+    assert 'mcmon_reloads_total{result="ok"} 1' in text
+
+
+def test_a_metrics_client_trickling_its_request_is_cut_off_at_the_deadline(dep):
+    """A request that never ends (one more header byte a second) must not hold its
+    connection past METRICS_TIMEOUT_S (10 s) from the connect, whatever its activity."""
+    import socket
+    dep.start_node("n1")
+    dep.start_mcmon()
+    s = socket.create_connection(("127.0.0.1", dep.metrics_port), timeout=5)
+    t0 = time.monotonic()
+    closed_after = None
+    try:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+        s.settimeout(1)
+        while time.monotonic() - t0 < 16:
+            try:
+                s.sendall(b"x")
+                if s.recv(4096) == b"":
+                    closed_after = time.monotonic() - t0
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed_after = time.monotonic() - t0
+                break
+    finally:
+        s.close()
+    assert closed_after is not None and closed_after < 12.5, closed_after
+    dep.metrics()  # and the server still answers

@@ -702,6 +702,87 @@ reload_keeps_learnt_state_and_resolves_removed_nodes(void **state)
 	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
 }
 
+/*
+ * A reload that points [log] path at another incident log: the incidents the
+ * running watch holds are ids of the old log, and must not be written to (or
+ * resolved in) the new one, where the same id is another incident.
+ */
+static void
+reload_onto_another_incident_log_leaves_that_logs_incidents_alone(void **state)
+{
+	struct fixture *fx = *state;
+	bool fail[3] = { false, false, true };
+	struct ilog_incident_spec spec;
+	struct ilog_upsert_result res;
+	struct ilog_incident inc;
+	struct monconfig cfg2;
+	struct ilog *other;
+	struct watch w2;
+	char err[ILOG_ERR_LEN], path[192];
+	int64_t id, other_id;
+
+	run(fx, 3000, NULL, 0);
+	run(fx, 2000, fail, 0);
+	id = find_open(fx, "node_down:c1:n3", &inc);
+	assert_true(id > 0);
+
+	/* The other log already holds an incident of its own, with the same id. */
+	snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+	other = ilog_open(path, NULL, err, sizeof(err));
+	assert_non_null(other);
+	memset(&spec, 0, sizeof(spec));
+	spec.fingerprint = "disk_full:db1";
+	spec.kind = "disk_full";
+	spec.severity = ILOG_SEVERITY_MAJOR;
+	spec.title = "Disk full on db1";
+	assert_int_equal(ilog_incident_upsert(other, &spec, "someone", &res, err, sizeof(err)),
+	    ILOG_OK);
+	other_id = res.id;
+	assert_int_equal(other_id, id);
+
+	assert_int_equal(load_config(&cfg2, config_text), 0);
+	assert_int_equal(watch_init(&w2, &cfg2, other, err, sizeof(err)), 0);
+	w2.wall_ms = fake_wall;
+	watch_take_over(&w2, &fx->w, fx->now);
+	watch_release(&fx->w);
+	fx->w = w2;
+	monconfig_release(&fx->cfg);
+	fx->cfg = cfg2;
+	fx->w.cfg = &fx->cfg;
+
+	/* n3 stays down a while, then recovers for longer than resolve_hold. */
+	run(fx, 2000, fail, 0);
+	run(fx, 8000, NULL, 0);
+
+	/* The other log's own incident is untouched... */
+	assert_int_equal(ilog_incident_get(other, other_id, &inc, err, sizeof(err)), ILOG_OK);
+	assert_string_equal(inc.fingerprint, "disk_full:db1");
+	assert_int_equal(inc.state, ILOG_STATE_OPEN);
+	/* ... and n3's outage is told in the log the monitor writes to now. */
+	assert_int_equal(ilog_incident_find(other, "node_down:c1:n3", &inc, err, sizeof(err)),
+	    ILOG_ERR_NOT_FOUND);
+	{
+		struct ilog_query q = { 0 };
+		struct ilog_incidents list = { 0 };
+		size_t i, found = 0;
+		q.states = ILOG_STATES_ALL;
+		q.kind = "node_down";
+		assert_int_equal(ilog_incident_list(other, &q, &list, err, sizeof(err)), ILOG_OK);
+		for (i = 0; i < list.n; i++)
+			found += strcmp(list.v[i].fingerprint, "node_down:c1:n3") == 0 &&
+			    list.v[i].state == ILOG_STATE_RESOLVED;
+		ilog_incidents_release(&list);
+		assert_int_equal(found, 1);
+	}
+	/* The old log's incident is not left open for ever. */
+	assert_int_equal(ilog_incident_get(fx->log, id, &inc, err, sizeof(err)), ILOG_OK);
+	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
+	watch_release(&fx->w);
+	fx->w.nnodes = 0;
+	ilog_close(other);
+	assert_int_equal(watch_init(&fx->w, &fx->cfg, fx->log, err, sizeof(err)), 0);
+}
+
 static void
 snapshot_gives_mctl_status_its_view(void **state)
 {
@@ -768,6 +849,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(reload_keeps_learnt_state_and_resolves_removed_nodes,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    reload_onto_another_incident_log_leaves_that_logs_incidents_alone, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(snapshot_gives_mctl_status_its_view, setup,
 		    teardown),
 	};
