@@ -39,6 +39,12 @@ alerter_snap_release(struct snap *s)
 	ilog_pages_release(&s->pages);
 }
 
+uint64_t
+alerter_session(const struct alerter *a)
+{
+	return a->session_base + xclient_session(a->xc);
+}
+
 void
 alerter_mark_wrote(struct alerter *a)
 {
@@ -116,23 +122,49 @@ sent_add(struct alerter *a, int64_t page_id, int64_t incident_id, uint64_t sessi
 	*s = (struct sent){ page_id, incident_id, session };
 }
 
-/* "mcalert-<kind><number>-..." -> number, or 0. */
+/*
+ * Our message ids: "mcalert-p<page>-i<incident>-s<session>" for pages,
+ * "mcalert-t<request>-s<session>" for test pages. id_number(id, 'p') is the first
+ * part's number if it is of that kind; id_part(id, 'i') the number of a later part.
+ * 0 when absent or malformed.
+ */
 static int64_t
-id_number(const char *id, char kind)
+part_number(const char *p, char kind)
 {
-	static const char prefix[] = "mcalert-";
-	const char *p;
 	size_t len;
 	uint64_t v;
 
-	if (id == NULL || strncmp(id, prefix, sizeof(prefix) - 1) != 0 ||
-	    id[sizeof(prefix) - 1] != kind)
+	if (*p != kind)
 		return 0;
-	p = id + sizeof(prefix);
+	p++;
 	len = strcspn(p, "-");
 	if (parse_u64_n(p, len, 1, INT64_MAX, &v) != 0)
 		return 0;
 	return (int64_t)v;
+}
+
+static int64_t
+id_number(const char *id, char kind)
+{
+	static const char prefix[] = "mcalert-";
+
+	if (id == NULL || strncmp(id, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	return part_number(id + sizeof(prefix) - 1, kind);
+}
+
+static int64_t
+id_part(const char *id, char kind)
+{
+	static const char prefix[] = "mcalert-";
+	const char *p;
+
+	if (id == NULL || strncmp(id, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	for (p = strchr(id + sizeof(prefix) - 1, '-'); p != NULL; p = strchr(p + 1, '-'))
+		if (p[1] == kind)
+			return part_number(p + 1, kind);
+	return 0;
 }
 
 /* --- the snapshot of an incident ---------------------------------------------------- */
@@ -374,7 +406,7 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 	const char *target = s->last->target;
 	bool room = strncmp(target, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) == 0;
 	const char *to = room ? target + strlen(ESC_ROOM_PREFIX) : target;
-	uint64_t session = xclient_session(a->xc);
+	uint64_t session = alerter_session(a);
 	char body[MESSAGE_MAX], id[ALERTER_ID_MAX];
 	struct sent *prior = sent_find(a, s->last->id);
 	int64_t late_ms = 0;
@@ -415,7 +447,8 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 	if (now - s->last->sent_at > a->set->late_after_ms)
 		late_ms = now - s->last->sent_at;
 	page_body(a, s, now, late_ms, body, sizeof(body));
-	snprintf(id, sizeof(id), "mcalert-p%" PRId64 "-s%" PRIu64, s->last->id, session);
+	snprintf(id, sizeof(id), "mcalert-p%" PRId64 "-i%" PRId64 "-s%" PRIu64, s->last->id,
+	    s->inc.id, session);
 	if (xclient_send(a->xc, to, room, id, body, !room) != 0)
 		return false;
 	sent_add(a, s->last->id, s->inc.id, session);
@@ -754,7 +787,7 @@ static void
 run_tests(struct alerter *a, int64_t now)
 {
 	char body[MESSAGE_MAX], id[ALERTER_ID_MAX];
-	uint64_t session = xclient_session(a->xc);
+	uint64_t session = alerter_session(a);
 	size_t i, kept = 0;
 
 	for (i = 0; i < a->ntests; i++) {
@@ -873,7 +906,7 @@ on_online(void *arg)
 	struct alerter *a = arg;
 
 	log_info("connected to the chat server as %s (session %" PRIu64 ")", a->set->jid,
-	    xclient_session(a->xc));
+	    alerter_session(a));
 	a->fallback_armed = false;
 	a->settle_until = ilog_now(a->log) + ALERTER_SETTLE_MS;
 	mark_all_dirty(a);
@@ -888,31 +921,78 @@ on_offline(void *arg, const char *why)
 	(void)a;
 }
 
+/* True if the sender's bare JID is the target ("a@b" or "room:r@c") it answers for. */
+static bool
+is_target(const char *target, const char *bare)
+{
+	size_t plen = strlen(ESC_ROOM_PREFIX);
+
+	if (strncmp(target, ESC_ROOM_PREFIX, plen) == 0)
+		return jid_equal(target + plen, bare);
+	return jid_equal(target, bare);
+}
+
+/*
+ * Whether page (of incident, from the message id; 0: unknown) was sent to bare: a
+ * receipt, a marker or a bounce counts only from the page's target, so that nobody
+ * else, guessing an id, can mark a page delivered or make the escalation skip a step.
+ * *incident is set to the page's incident.
+ */
+static bool
+page_answered_by(struct alerter *a, int64_t page, int64_t *incident, const char *bare)
+{
+	struct ilog_pages pages = { 0 };
+	char err[ILOG_ERR_LEN];
+	struct sent *s;
+	bool yes = false;
+	size_t i;
+
+	if (*incident == 0 && (s = sent_find(a, page)) != NULL)
+		*incident = s->incident_id;
+	if (*incident == 0)
+		return false;
+	if (ilog_page_list(a->log, *incident, &pages, err, sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "cannot check who answers page %" PRId64 ": %s", page,
+		    err);
+		return false;
+	}
+	for (i = 0; i < pages.n; i++)
+		if (pages.v[i].id == page)
+			yes = is_target(pages.v[i].target, bare);
+	ilog_pages_release(&pages);
+	return yes;
+}
+
 static void
 mark_page(struct alerter *a, const char *id, enum ilog_page_mark mark, const char *from,
     const char *detail)
 {
 	char actor[ILOG_ACTOR_MAX + 1], bare[JID_MAX + 1], err[ILOG_ERR_LEN];
 	int64_t page = id_number(id, 'p'), request = id_number(id, 't');
+	int64_t incident = id_part(id, 'i');
 	struct test_page *t;
-	struct sent *s;
 
+	if (jid_bare(from, bare, sizeof(bare)) != 0)
+		return; /* no JID of a person or a room: not an answer to anything of ours */
 	if (page > 0) {
-		if (jid_bare(from, bare, sizeof(bare)) != 0 ||
-		    alerter_actor(bare, actor, sizeof(actor)) != 0)
+		if (!page_answered_by(a, page, &incident, bare)) {
+			LOG_LIMITED(LOG_LEVEL_WARN, "ignored a %s for page %" PRId64 " from %s: not "
+			    "its target", mark == ILOG_PAGE_FAILED ? "bounce" : "receipt", page, bare);
+			return;
+		}
+		if (alerter_actor(bare, actor, sizeof(actor)) != 0)
 			snprintf(actor, sizeof(actor), "%s", ALERTER_ACTOR);
 		if (ilog_page_mark(a->log, page, mark, actor, detail, NULL, err, sizeof(err)) !=
 		    ILOG_OK)
 			LOG_LIMITED(LOG_LEVEL_WARN, "cannot mark page %" PRId64 ": %s", page, err);
 		alerter_mark_wrote(a);
-		if ((s = sent_find(a, page)) != NULL)
-			alerter_mark_dirty(a, s->incident_id);
+		alerter_mark_dirty(a, incident);
 		if (mark == ILOG_PAGE_FAILED)
 			log_info("page %" PRId64 " to %s failed: %s", page, from, detail);
 		return;
 	}
 	if (request > 0 && (t = find_test(a, request)) != NULL && !t->done &&
-	    mark != ILOG_PAGE_DISPLAYED) {
+	    mark != ILOG_PAGE_DISPLAYED && jid_equal(t->target, bare)) {
 		record_test(a, t, mark == ILOG_PAGE_DELIVERED ? ALERTER_EV_TEST_DELIVERED :
 		    ALERTER_EV_TEST_FAILED, detail);
 		t->done = true;
@@ -1164,6 +1244,7 @@ reload(struct alerter *a, const char *path)
 			free(n);
 			return;
 		}
+		a->session_base += xclient_session(a->xc);
 		xclient_free(a->xc);
 		a->xc = fresh;
 	}

@@ -208,7 +208,7 @@ command_status(struct alerter *a, int64_t now, char *out, size_t len)
 
 	if (xclient_state(a->xc) == XCLIENT_ONLINE)
 		add(out, len, &used, "mcalert: online (session %" PRIu64 ")\n",
-		    xclient_session(a->xc));
+		    alerter_session(a));
 	for (i = 0; i < a->set->rotations.n; i++) {
 		const struct rotation *r = &a->set->rotations.v[i];
 		rotation_oncall(r, &a->ov, now, &now_oc);

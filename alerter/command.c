@@ -26,6 +26,21 @@ command_help(void)
 	       "  help              this list";
 }
 
+/* The longest prefix of s[0..n) of at most max bytes that does not end inside a UTF-8
+ * character: a quoted word cut in the middle of one would be text no XML may carry. */
+static int
+cut_len(const char *s, size_t n, size_t max)
+{
+	size_t k;
+
+	if (n <= max)
+		return (int)n;
+	k = max;
+	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+		k--; /* s[k] continues a character that started before it */
+	return (int)k;
+}
+
 /* Copies the rest of the text (trimmed) into out->message. */
 static void
 take_message(const char *p, struct command *out)
@@ -81,8 +96,8 @@ command_parse(const char *text, struct command *out)
 	word = p;
 	len = strcspn(p, " \t\r\n");
 	p += len;
-	snprintf(out->word, sizeof(out->word), "%.*s",
-	    (int)(len > COMMAND_WORD_MAX ? COMMAND_WORD_MAX : len), word);
+	snprintf(out->word, sizeof(out->word), "%.*s", cut_len(word, len, COMMAND_WORD_MAX),
+	    word);
 	while (blank(*p))
 		p++;
 	if (strcasecmp(out->word, "ack") == 0 || strcasecmp(out->word, "resolve") == 0) {
@@ -97,7 +112,7 @@ command_parse(const char *text, struct command *out)
 		}
 		if (take_id(&p, &out->id) != 0) {
 			snprintf(out->error, sizeof(out->error), "'%.*s' is not an incident number",
-			    (int)strcspn(p, " \t\r\n") > 20 ? 20 : (int)strcspn(p, " \t\r\n"), p);
+			    cut_len(p, strcspn(p, " \t\r\n"), 20), p);
 			out->verb = COMMAND_BAD;
 			return;
 		}

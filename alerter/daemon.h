@@ -109,6 +109,8 @@ struct alerter {
 	struct refusal *refused;      /* ALERTER_REFUSED_MAX */
 	size_t nrefused;
 	uint64_t msg_seq;
+	uint64_t session_base;        /* sessions of the clients a reload replaced: a new
+	                                 client counts from 1 again */
 };
 
 /* One incident as the log shows it, with what the pager derived from it. */
@@ -140,6 +142,12 @@ enum ilog_status alerter_snap_load(struct alerter *a, int64_t id, struct snap *s
 void alerter_mark_wrote(struct alerter *a);
 /* The incident is looked at again at the next round. */
 void alerter_mark_dirty(struct alerter *a, int64_t id);
+
+/*
+ * The current XMPP session, unique over the process's life (also across the clients
+ * that reloads replace), so that "handed to this session" never confuses two.
+ */
+uint64_t alerter_session(const struct alerter *a);
 
 /* "xmpp:<bare>" into buf[len]; -1 if it does not fit an actor. */
 int alerter_actor(const char *bare, char *buf, size_t len);

@@ -65,7 +65,8 @@ struct xclient {
 	int64_t state_since;      /* monotonic ms */
 	int64_t down_since;       /* monotonic ms; valid unless online */
 	int64_t next_attempt;     /* monotonic ms */
-	unsigned attempts;        /* failed attempts since the last session */
+	unsigned attempts;        /* failed attempts (and short sessions) since the
+	                             last session that lasted */
 	uint64_t sessions;
 	uint64_t rng;
 
@@ -577,8 +578,8 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 
 	(void)conn;
 	if (status == XMPP_CONN_CONNECT) {
+		/* attempts is not reset here: only a session that lasts does (below). */
 		set_state(c, XCLIENT_ONLINE);
-		c->attempts = 0;
 		c->sessions++;
 		c->ping_outstanding = false;
 		c->last_ping = mono_ms();
@@ -603,6 +604,8 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 	{
 		bool was_online = c->state == XCLIENT_ONLINE;
 
+		if (was_online && mono_ms() - c->state_since >= XCLIENT_SESSION_STABLE_MS)
+			c->attempts = 0;
 		c->attempts++;
 		set_state(c, XCLIENT_DOWN);
 		c->release_conn = true;
@@ -827,18 +830,97 @@ xclient_room_state(const struct xclient *c, const char *room)
 	return XROOM_NONE;
 }
 
+/*
+ * The UTF-8 sequence at s: its length, or 0 if it is not one (a cut character, an
+ * overlong form, a surrogate). *ok says whether XML may carry the character.
+ */
+static size_t
+utf8_char(const unsigned char *s, bool *ok)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	*ok = false;
+	if (s[0] < 0x80) {
+		*ok = s[0] >= 0x20 || s[0] == '\t' || s[0] == '\n' || s[0] == '\r';
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	*ok = cp != 0xfffe && cp != 0xffff;
+	return n;
+}
+
+size_t
+xclient_text_clean(const char *in, char *out, size_t len)
+{
+	static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+	const unsigned char *p = (const unsigned char *)in;
+	size_t used = 0, n, step;
+	bool ok;
+
+	if (len == 0)
+		return 0;
+	while (*p != '\0') {
+		const char *from = (const char *)p;
+
+		n = step = utf8_char(p, &ok);
+		if (step == 0)
+			step = 1; /* one bad byte at a time: what follows may be good */
+		if (!ok) {
+			from = replacement;
+			n = sizeof(replacement) - 1;
+		}
+		if (used + n >= len)
+			break;
+		memcpy(out + used, from, n);
+		used += n;
+		p += step;
+	}
+	out[used] = '\0';
+	return used;
+}
+
 int
 xclient_send(struct xclient *c, const char *to, bool groupchat, const char *id,
     const char *body, bool want_receipt)
 {
 	xmpp_stanza_t *m, *k;
+	size_t cap;
+	char *text;
 
 	if (c->state != XCLIENT_ONLINE || c->conn == NULL)
 		return -1;
-	m = xmpp_message_new(c->ctx, groupchat ? "groupchat" : "chat", to, id);
-	if (m == NULL)
+	/* Each bad byte may become three: U+FFFD. */
+	cap = strlen(body) * 3 + 1;
+	if ((text = malloc(cap)) == NULL)
 		return -1;
-	xmpp_message_set_body(m, body);
+	xclient_text_clean(body, text, cap);
+	m = xmpp_message_new(c->ctx, groupchat ? "groupchat" : "chat", to, id);
+	if (m == NULL) {
+		free(text);
+		return -1;
+	}
+	xmpp_message_set_body(m, text);
+	free(text);
 	if (want_receipt) {
 		k = xmpp_stanza_new(c->ctx);
 		xmpp_stanza_set_name(k, "request");

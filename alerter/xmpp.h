@@ -6,7 +6,11 @@
  * What it adds to libstrophe, which does none of it by itself:
  *  - reconnection: after a failed or lost connection it waits a backoff that doubles
  *    from reconnect_min to reconnect_max with "equal jitter" (never less than half of
- *    it, the rest random), and resets it once a session is established;
+ *    it, the rest random), and resets it once a session has lasted
+ *    XCLIENT_SESSION_STABLE_MS (a server that ends every session at once, say for a
+ *    stanza it refuses or another client with our resource, is not hammered);
+ *  - well-formed output: a body is sent as XML 1.0 text whatever bytes it holds
+ *    (xclient_text_clean), since one ill-formed stanza costs the whole session;
  *  - keepalive: it answers XEP-0199 pings, sends its own to the server every
  *    ping_interval, and drops a connection whose ping is unanswered after
  *    ping_timeout (the next attempt follows the backoff);
@@ -41,6 +45,8 @@
 #define XCLIENT_BODY_MAX 65536      /* bytes of an incoming body passed on; longer ones
                                        are dropped */
 #define XCLIENT_CONNECT_TIMEOUT_MS 30000 /* a session not established by then is dropped */
+#define XCLIENT_SESSION_STABLE_MS 10000 /* a session that lasted this long resets the
+                                           backoff; one the server ends sooner does not */
 
 enum xclient_state {
 	XCLIENT_DOWN,
@@ -119,10 +125,21 @@ enum xclient_presence xclient_presence_of(const struct xclient *c, const char *b
 enum xclient_room xclient_room_state(const struct xclient *c, const char *room);
 
 /*
+ * Copies in to out[len] as text XML 1.0 can carry: every byte sequence that is not
+ * UTF-8 (a cut character, an overlong form, a surrogate) and every character XML
+ * forbids (controls other than tab, newline and return; U+FFFE, U+FFFF) becomes
+ * U+FFFD. Cut at a character boundary if out is too small; always NUL-terminated
+ * (len > 0). Returns the bytes written. A server closes the stream of a client that
+ * sends anything else, and a page would then be sent again at every reconnection.
+ */
+size_t xclient_text_clean(const char *in, char *out, size_t len);
+
+/*
  * Sends a message: to a bare or full JID as "chat", or to a room as "groupchat".
  * id is the message id (receipts, markers and bounces refer to it). With
- * want_receipt a delivery receipt is requested and the message is markable.
- * Returns 0 when handed to the connection, -1 when not online.
+ * want_receipt a delivery receipt is requested and the message is markable. The body
+ * goes out through xclient_text_clean().
+ * Returns 0 when handed to the connection, -1 when not online (or out of memory).
  */
 int xclient_send(struct xclient *c, const char *to, bool groupchat, const char *id,
     const char *body, bool want_receipt);

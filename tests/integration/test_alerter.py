@@ -452,3 +452,116 @@ def test_a_server_that_stops_answering_is_detected_by_pings_and_left(world, pros
     while procs.log(p).count("connected to the chat server") < 2:
         assert time.monotonic() < deadline, procs.log(p)
         time.sleep(0.1)
+
+
+def _send_raw(engineer, build):
+    """Builds and sends a stanza on the engineer's own loop (build(client) -> stanza)."""
+    done = __import__("threading").Event()
+
+    def _go():
+        build(engineer.client).send()
+        done.set()
+
+    engineer.loop.call_soon_threadsafe(_go)
+    assert done.wait(5)
+
+
+def test_a_reply_cut_inside_a_character_does_not_cost_the_pager_its_session(
+        world, engineers, procs):
+    alice = engineers("alice")
+    p = world.start(waits=["30s", "30s"])
+    # An unknown verb longer than the reply quotes, with a two-byte character
+    # straddling the cut: the reply must still be well-formed XML.
+    verb = "x" + "é" * 40
+    t = time.monotonic()
+    alice.say(MCALERT, verb)
+    reply = alice.wait_text("Unknown command", timeout=5, after=t)
+    assert "\ufffd" not in reply["body"]
+    time.sleep(1.0)
+    assert "lost the chat server" not in procs.log(p)
+    t = time.monotonic()
+    alice.say(MCALERT, "ack " + "☃" * 10)
+    alice.wait_text("is not an incident number", timeout=5, after=t)
+    time.sleep(1.0)
+    assert "lost the chat server" not in procs.log(p)
+
+
+def test_a_title_with_a_character_xml_forbids_is_still_paged_once(world, engineers, procs):
+    alice = engineers("alice")
+    p = world.start(waits=["30s", "30s"])
+    inc = world.open(title="Disk full \uffff on n1")
+    page = alice.wait_page(inc, timeout=8)
+    assert "Disk full" in page["body"]
+    time.sleep(1.5)
+    assert "lost the chat server" not in procs.log(p)
+    assert len(alice.pages(inc)) == 1
+
+
+def test_receipts_and_bounces_count_only_from_the_page_target(world, engineers):
+    # alice sends no receipt by herself: the test sends them by hand.
+    alice, bob, mallory = (engineers("alice", receipts=False), engineers("bob"),
+                           engineers("mallory"))
+    world.start(waits=["30s", "30s"])
+    inc = world.open()
+    page = alice.wait_page(inc, timeout=5)
+    pid = page["id"]
+
+    def receipt(c):
+        m = c.make_message(mto=MCALERT)
+        m["receipt"] = pid
+        return m
+
+    def bounce(c):
+        m = c.make_message(mto=MCALERT, mtype="error")
+        m["id"] = pid
+        m["error"]["type"] = "cancel"
+        m["error"]["condition"] = "service-unavailable"
+        return m
+
+    # Abuse: someone who was not paged forges a receipt and a bounce for the page.
+    _send_raw(mallory, receipt)
+    _send_raw(mallory, bounce)
+    _send_raw(bob, bounce)
+    time.sleep(1.5)
+    rows = world.pages(inc)
+    assert len(rows) == 1 and rows[0][4] is None and rows[0][5] is None, rows
+    assert not world.events(inc, "delivered") and not world.events(inc, "page_failed")
+    assert bob.pages(inc) == []
+    # The target's own receipt counts.
+    _send_raw(alice, receipt)
+    world.wait(lambda: world.pages(inc)[0][4], what="alice's receipt recorded")
+    assert world.events(inc, "delivered")[0][3] == "xmpp:" + jid("alice")
+
+
+def test_a_reload_onto_a_new_connection_sends_an_unreceipted_page_again(
+        world, engineers, procs):
+    # alice's client sends no receipt: the page stays unconfirmed.
+    alice = engineers("alice", receipts=False)
+    p = world.start(waits=["30s", "30s"])
+    inc = world.open()
+    first = alice.wait_page(inc, timeout=5)
+    cfg = world.tmp / "mcops.conf"
+    cfg.write_text(cfg.read_text().replace("[alerter]\n", "[alerter]\nresource = pager2\n", 1))
+    p.send_signal(signal.SIGHUP)
+    wait_log_line(procs, p, "configuration reloaded")
+    # A new connection is a reconnection: the unconfirmed page goes out on it once.
+    again = alice.wait_page(inc, timeout=8, after=first["at"])
+    assert again["id"] != first["id"]
+    time.sleep(1.5)
+    assert len(alice.pages(inc)) == 2
+    assert [r[1] for r in world.pages(inc)] == [1]
+    assert len(world.events(inc, "page_sent")) == 1
+
+
+def test_two_pagers_on_one_resource_back_off_instead_of_kicking_each_other_in_a_loop(
+        world, procs):
+    # A restart that overlaps the old process (or a stray copy) logs in with the same
+    # account and resource: the server ends the other's session at each login.
+    p1 = world.start(waits=["30s", "30s"])
+    p2 = start_mcalert(procs, str(world.tmp / "mcops.conf"), name="mcalert2")
+    time.sleep(6.0)
+    logins = sum(procs.log(p).count("connected to the chat server") for p in (p1, p2))
+    # reconnect_min = 200ms, reconnect_max = 1s in the tests' configuration: sessions
+    # the server ends at once must walk the backoff up, not restart it each time.
+    assert logins <= 18, logins  # about 12; 30 and more when each login resets it
+    assert p1.poll() is None and p2.poll() is None

@@ -1,9 +1,11 @@
 /*
  * Unit tests of the alerter's texts and parsers: chat commands (alerter/command),
  * page and notice texts and the evidence summary (alerter/message), and the
- * Alertmanager webhook reader and its effect on the log (alerter/intake).
+ * Alertmanager webhook reader and its effect on the log (alerter/intake), and the
+ * text every outgoing body is made into (alerter/xmpp: xclient_text_clean).
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include "alerter/command.h"
 #include "alerter/intake.h"
 #include "alerter/message.h"
+#include "alerter/xmpp.h"
 
 static void
 commands_parse_verbs_numbers_and_notes(void **state)
@@ -83,6 +86,101 @@ commands_refuse_bad_numbers_unknown_verbs_and_floods(void **state)
 	command_parse(big, &c);
 	assert_int_equal(c.verb, COMMAND_UNKNOWN);
 	assert_int_equal(strlen(c.word), COMMAND_WORD_MAX);
+}
+
+/* True if s is UTF-8 that XML 1.0 may carry (what a server accepts in a body). */
+static bool
+xml_text_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		uint32_t cp;
+		size_t n, i;
+
+		if (*p < 0x80) {
+			if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+				return false;
+			p++;
+			continue;
+		}
+		n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+		if (n == 0)
+			return false;
+		cp = *p & (0xff >> (n + 1));
+		for (i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff || cp > 0x10ffff)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+static void
+commands_quote_long_words_without_cutting_a_character(void **state)
+{
+	char text[200];
+	struct command c;
+	size_t i;
+
+	(void)state;
+	/* "x" then two-byte characters: the verb's 32-byte cut falls inside one. */
+	snprintf(text, sizeof(text), "x");
+	for (i = 0; i < 40; i++)
+		strcat(text, "\xc3\xa9");
+	command_parse(text, &c);
+	assert_int_equal(c.verb, COMMAND_UNKNOWN);
+	assert_true(xml_text_ok(c.word));
+	assert_int_equal(strlen(c.word), 31);
+	/* Three-byte characters after "ack": the 20-byte quote falls inside one. */
+	snprintf(text, sizeof(text), "ack ");
+	for (i = 0; i < 10; i++)
+		strcat(text, "\xe2\x98\x83");
+	command_parse(text, &c);
+	assert_int_equal(c.verb, COMMAND_BAD);
+	assert_true(xml_text_ok(c.error));
+	assert_non_null(strstr(c.error, "\xe2\x98\x83\xe2\x98\x83' is not an incident number"));
+	/* Abuse: plain ASCII is still cut at exactly the maximum. */
+	command_parse("ack 12345678901234567890123x", &c);
+	assert_int_equal(c.verb, COMMAND_BAD);
+	assert_non_null(strstr(c.error, "'12345678901234567890' is not"));
+}
+
+static void
+outgoing_text_is_always_xml_whatever_the_bytes(void **state)
+{
+	char out[64];
+	size_t n;
+
+	(void)state;
+	/* Good text passes unchanged: ASCII, tab and newline, 2/3/4-byte characters. */
+	n = xclient_text_clean("ack 42\tok\n\xc3\xa9\xe2\x98\x83\xf0\x9f\x94\xa5", out, sizeof(out));
+	assert_string_equal(out, "ack 42\tok\n\xc3\xa9\xe2\x98\x83\xf0\x9f\x94\xa5");
+	assert_int_equal(n, strlen(out));
+	/* U+FFFF and U+FFFE (valid UTF-8, forbidden in XML) become U+FFFD. */
+	xclient_text_clean("Disk \xef\xbf\xbf full \xef\xbf\xbe", out, sizeof(out));
+	assert_string_equal(out, "Disk \xef\xbf\xbd full \xef\xbf\xbd");
+	/* Controls, a cut character, a stray continuation byte, an overlong form, a
+	 * surrogate: each bad byte becomes U+FFFD and what follows is kept. */
+	xclient_text_clean("a\x01" "b\xc3" "c\x80" "d\xc0\xaf" "e\xed\xa0\x80" "f", out,
+	    sizeof(out));
+	assert_true(xml_text_ok(out));
+	assert_non_null(strstr(out, "a\xef\xbf\xbd" "b\xef\xbf\xbd" "c\xef\xbf\xbd" "d"));
+	assert_int_equal(out[strlen(out) - 1], 'f');
+	/* Abuse: a buffer too small is cut at a character boundary, never inside one. */
+	n = xclient_text_clean("\xe2\x98\x83\xe2\x98\x83\xe2\x98\x83", out, 8);
+	assert_int_equal(n, 6);
+	assert_true(xml_text_ok(out));
+	n = xclient_text_clean("\xff\xff\xff", out, 5);
+	assert_int_equal(n, 3);
+	assert_string_equal(out, "\xef\xbf\xbd");
+	assert_int_equal(xclient_text_clean("", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
 }
 
 static struct ilog_incident
@@ -346,6 +444,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(commands_parse_verbs_numbers_and_notes),
 		cmocka_unit_test(commands_refuse_bad_numbers_unknown_verbs_and_floods),
+		cmocka_unit_test(commands_quote_long_words_without_cutting_a_character),
+		cmocka_unit_test(outgoing_text_is_always_xml_whatever_the_bytes),
 		cmocka_unit_test(a_page_names_the_incident_evidence_runbook_step_and_how_to_ack),
 		cmocka_unit_test(texts_are_cut_to_their_buffer_without_splitting_a_character),
 		cmocka_unit_test(evidence_is_flattened_bounded_and_kept_on_one_line),
