@@ -109,30 +109,59 @@ utf8_len(const unsigned char *s)
 	return n;
 }
 
+/* The code point of the valid n-byte sequence at s. */
+static unsigned
+utf8_code_point(const unsigned char *s, size_t n)
+{
+	unsigned cp = n == 1 ? s[0] : n == 2 ? s[0] & 0x1fu : n == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	return cp;
+}
+
+/*
+ * Characters that are valid UTF-8 but must not reach a page, a feed or a chat:
+ *   - C0 (but \n) and C1 control characters, DEL: they break HTML and the feed;
+ *   - U+FFFE and U+FFFF: not XML characters, one makes the whole Atom feed unreadable;
+ *   - bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069):
+ *     one left open reverses the text after it (the time, the link in a chat message).
+ * Returns the replacement ("" to keep the character).
+ */
+static const char *
+unsafe_replacement(unsigned cp)
+{
+	if ((cp < 0x20 && cp != '\n') || (cp >= 0x7f && cp <= 0x9f))
+		return " ";
+	if (cp == 0xfffe || cp == 0xffff)
+		return "\xef\xbf\xbd";
+	if ((cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+		return " ";
+	return "";
+}
+
 void
 model_clean_text(const char *s, char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t o = 0, n;
+	const char *rep;
+	size_t o = 0, n, r;
 
 	if (len == 0)
 		return;
 	while (*p != '\0') {
 		if ((n = utf8_len(p)) == 0) {
-			if (o + 3 >= len)
-				break;
-			memcpy(buf + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			p++;
-			continue;
+			rep = "\xef\xbf\xbd";
+			n = 1;
+		} else {
+			rep = unsafe_replacement(utf8_code_point(p, n));
 		}
-		if (o + n >= len)
+		r = rep[0] != '\0' ? strlen(rep) : n;
+		if (o + r >= len)
 			break;
-		if (n == 1 && ((*p < 0x20 && *p != '\n') || *p == 0x7f))
-			buf[o] = ' ';
-		else
-			memcpy(buf + o, p, n);
-		o += n;
+		memcpy(buf + o, rep[0] != '\0' ? rep : (const char *)p, r);
+		o += r;
 		p += n;
 	}
 	buf[o] = '\0';
@@ -223,7 +252,10 @@ static int
 build_incident(struct model_incident *mi, const struct sp_config *cfg,
     const struct ilog_incident *in, const struct ilog_public_entries *pub, int64_t now)
 {
-	char where[SP_NAME_MAX * 4 + 16], text[sizeof(where) + 256], id[MODEL_UPDATE_ID_MAX];
+	/* Room for every component's name: a cut here could split a character, and a name
+	 * that is not UTF-8 makes every JSON document and payload fail (jansson refuses). */
+	char where[SP_COMPONENTS_MAX * (SP_NAME_MAX + 2) + 1], text[sizeof(where) + 256];
+	char id[MODEL_UPDATE_ID_MAX];
 	size_t t, i, npub = pub != NULL ? pub->n : 0;
 	bool public_resolved = false;
 	int64_t public_resolved_at = 0;
@@ -239,7 +271,8 @@ build_incident(struct model_incident *mi, const struct sp_config *cfg,
 		if (strcmp(templates[t].kind, in->kind) == 0)
 			break;
 	public_where(cfg, mi->components, where, sizeof(where));
-	snprintf(mi->name, sizeof(mi->name), templates[t].name, where);
+	snprintf(text, sizeof(text), templates[t].name, where);
+	model_clean_text(text, mi->name, sizeof(mi->name)); /* cut at a character boundary */
 	if ((mi->updates = calloc(npub + 2, sizeof(*mi->updates))) == NULL)
 		return -1;
 

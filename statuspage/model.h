@@ -63,7 +63,7 @@ struct model_update {
 	int64_t at;
 	int64_t event_id;               /* the log event behind it (0 if unknown) */
 	enum ilog_public_status status;
-	char *body;                     /* owned; valid UTF-8 without control characters */
+	char *body;                     /* owned; model_clean_text()'s output */
 	bool automatic;
 };
 
@@ -135,8 +135,10 @@ const char *model_status_label(enum model_status s);      /* "Degraded performan
 const char *model_indicator_description(enum model_impact i); /* "All Systems Operational" */
 enum model_status model_impact_status(enum model_impact i);
 
-/* s with invalid UTF-8 bytes replaced by U+FFFD and control characters (but \n) by
- * spaces, into buf (always terminated, cut at a character boundary). */
+/* s with invalid UTF-8 bytes and the non-characters U+FFFE, U+FFFF (not XML) replaced
+ * by U+FFFD, and C0 (but \n) and C1 control characters and the bidirectional
+ * embeddings, overrides and isolates (U+202A..E, U+2066..9) by spaces, into buf (always
+ * terminated, cut at a character boundary). */
 void model_clean_text(const char *s, char *buf, size_t len);
 
 #endif

@@ -197,6 +197,11 @@ perform(struct worker *w, const char *method, const char *url, const char *const
 		snprintf(why, whylen, "stopping");
 		return SINK_RETRY;
 	}
+	if (rc == CURLE_URL_MALFORMAT) {
+		/* Never sent, and never will be: retrying would hold the sink's queue. */
+		snprintf(why, whylen, "%s", curl_easy_strerror(rc)); /* not the url: a secret */
+		return SINK_GIVE_UP;
+	}
 	if (rc != CURLE_OK) {
 		snprintf(why, whylen, "%s", curl_easy_strerror(rc));
 		return SINK_RETRY;
@@ -471,10 +476,15 @@ handle(struct worker *w, struct ilog_outbox_item *it)
 	else
 		v = push_requests(w, it, &retry_after_ms, &abandoned, why, sizeof(why));
 	if (abandoned) {
-		/* Shutting down: due again at once for the next run (the attempt counts). */
+		/* Shutting down or reloading: due again after the first backoff. The remote
+		 * never answered, so this must not give the item up, whatever max_attempts
+		 * says (with max_attempts = 1 every SIGHUP lost the push in flight). */
+		struct ilog_backoff again = w->conf.backoff;
+
+		again.max_attempts = 0;
 		pthread_mutex_lock(w->p->dblock);
-		ilog_outbox_fail(w->log, it->id, "interrupted by a shutdown", &w->conf.backoff, 0,
-		    NULL, NULL, err, sizeof(err));
+		ilog_outbox_fail(w->log, it->id, "interrupted by a shutdown", &again, 0, NULL, NULL,
+		    err, sizeof(err));
 		pthread_mutex_unlock(w->p->dblock);
 		return;
 	}

@@ -9,20 +9,31 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "cluster.h"
+#include "log.h"
 #include "serve.h"
 
 #define SERVE_PATH_MAX 1024
 #define SERVE_HEADERS_MAX 8192
+#define SERVE_PAUSE_MS 250       /* accepting pauses this long when full */
 
 struct serve {
 	struct evhttp *http;
+	struct evconnlistener *listener; /* owned by http */
+	struct event *resume;
 	const char *dir;
+	/* Accept no more connections while the lowest free descriptor is at or above it:
+	 * visitors never take the descriptors the site writer, the log and the sinks need,
+	 * and never more than about SERVE_CONNECTIONS_MAX. */
+	int fd_ceiling;
 };
 
 static const char *
@@ -122,10 +133,91 @@ on_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(body);
 }
 
+/* The lowest descriptor free now (-1 if none is). */
+static int
+lowest_free_fd(const struct serve *s)
+{
+	int fd = fcntl(evconnlistener_get_fd(s->listener), F_DUPFD_CLOEXEC, 0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static void
+pause_accepting(struct serve *s)
+{
+	struct timeval tv = { 0, SERVE_PAUSE_MS * 1000 };
+
+	evconnlistener_disable(s->listener);
+	event_add(s->resume, &tv);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct serve *s = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(s->listener);
+}
+
+/* Called by evhttp for each accepted connection, before it reads: when this one
+ * fills the budget, stop accepting for a while (the kernel's backlog holds the rest).
+ * NULL: evhttp makes its usual bufferevent. */
+static struct bufferevent *
+on_connection(struct event_base *base, void *arg)
+{
+	struct serve *s = arg;
+	int fd = lowest_free_fd(s);
+
+	(void)base;
+	if (fd < 0 || fd >= s->fd_ceiling) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "serve: %s, accepting again in %d ms",
+		    fd < 0 ? "no descriptor left" : "at the connection limit", SERVE_PAUSE_MS);
+		pause_accepting(s);
+	}
+	return NULL;
+}
+
+/* accept() failed with something other than "try again" (out of descriptors, of
+ * memory): libevent would call it again at once, forever, so pause instead. */
+static void
+on_accept_error(struct evconnlistener *listener, void *arg)
+{
+	struct serve *s = arg;
+
+	(void)listener;
+	LOG_LIMITED(LOG_LEVEL_WARN, "serve: cannot accept a connection: %s; accepting again in "
+	    "%d ms", strerror(errno), SERVE_PAUSE_MS);
+	pause_accepting(s);
+}
+
+static int
+fd_ceiling(int lowest_free)
+{
+	struct rlimit rl;
+	rlim_t limit = 1024;
+	int ceiling;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		limit = rl.rlim_cur; /* RLIM_INFINITY is the largest value: cut below */
+	if (limit > (rlim_t)(1 << 20))
+		limit = 1 << 20;
+	ceiling = (int)limit - SERVE_FD_RESERVE;
+	if (ceiling > lowest_free + SERVE_CONNECTIONS_MAX)
+		ceiling = lowest_free + SERVE_CONNECTIONS_MAX;
+	if (ceiling < lowest_free + 4) /* a tiny limit: still serve a few */
+		ceiling = lowest_free + 4;
+	return ceiling;
+}
+
 struct serve *
 serve_start(struct event_base *base, const char *listen, const char *dir, char *err,
     size_t errlen)
 {
+	struct evhttp_bound_socket *bound;
 	struct cluster_addr addr;
 	struct serve *s;
 
@@ -142,13 +234,24 @@ serve_start(struct event_base *base, const char *listen, const char *dir, char *
 	evhttp_set_max_body_size(s->http, 0);
 	evhttp_set_timeout(s->http, SERVE_TIMEOUT_S);
 	evhttp_set_gencb(s->http, on_request, s);
-	if (evhttp_bind_socket(s->http, addr.host, addr.port) != 0) {
-		snprintf(err, errlen, "listen %s: cannot listen (in use, or not an address of "
-		    "this host)", addr.text);
+	if ((s->resume = evtimer_new(base, on_resume, s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		evhttp_free(s->http);
 		free(s);
 		return NULL;
 	}
+	if ((bound = evhttp_bind_socket_with_handle(s->http, addr.host, addr.port)) == NULL) {
+		snprintf(err, errlen, "listen %s: cannot listen (in use, or not an address of "
+		    "this host)", addr.text);
+		event_free(s->resume);
+		evhttp_free(s->http);
+		free(s);
+		return NULL;
+	}
+	s->listener = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(s->listener, on_accept_error);
+	s->fd_ceiling = fd_ceiling(lowest_free_fd(s));
+	evhttp_set_bevcb(s->http, on_connection, s);
 	return s;
 }
 
@@ -158,5 +261,6 @@ serve_stop(struct serve *s)
 	if (s == NULL)
 		return;
 	evhttp_free(s->http);
+	event_free(s->resume);
 	free(s);
 }

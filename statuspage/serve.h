@@ -3,8 +3,10 @@
  * without a web server (the demo) can show the page. GET and HEAD only; paths with
  * "..", "%" or a NUL are refused; "/" and directories serve their index.html; ETag and
  * If-None-Match for cheap polling; strict security headers (no script runs, nothing
- * loads from elsewhere). In production a real web server (or the put sink's second
- * origin) serves the same files.
+ * loads from elsewhere). Connections are capped (SERVE_CONNECTIONS_MAX, and never the
+ * last SERVE_FD_RESERVE descriptors): when full, or when accept() fails, accepting
+ * pauses briefly instead of spinning. In production a real web server (or the put
+ * sink's second origin) serves the same files.
  */
 #ifndef MCSTATUS_SERVE_H
 #define MCSTATUS_SERVE_H
@@ -16,6 +18,9 @@ struct serve;
 
 #define SERVE_FILE_MAX (16u << 20)
 #define SERVE_TIMEOUT_S 10
+#define SERVE_CONNECTIONS_MAX 256 /* open at once, about (counted in descriptors) */
+#define SERVE_FD_RESERVE 32       /* descriptors visitors never take: the site writer, the
+				     log, the sinks' connections need them */
 
 /* Listens on listen ("host:port", "[v6]:port") and serves dir (borrowed: it must live
  * as long as the server). NULL with err set if it cannot. */

@@ -13,6 +13,8 @@
 
 #define MASTODON_TEXT_MAX 500 /* characters in a status */
 #define RETRY_AFTER_MAX_MS (24LL * 3600 * 1000)
+#define SINK_RETRY_BASE_MAX_MS (3600LL * 1000) /* retry_base */
+#define SINK_RETRY_MAX_MS (24LL * 3600 * 1000) /* retry_max */
 
 static const char *const type_names[] = { "chat", "webhook", "statuspage", "mastodon", "put" };
 
@@ -144,9 +146,18 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
 	if (config_get_duration_ms(cfg, section, "timeout", 10000, &s->timeout_ms, errs) == 0 &&
 	    (s->timeout_ms < 1000 || s->timeout_ms > 60000))
 		config_error(errs, cfg, 0, "[%s] timeout: between 1s and 60s", section);
-	config_get_duration_ms(cfg, section, "retry_base", 1000, &ms, errs);
-	s->backoff.base_ms = ms < 100 ? 100 : ms;
-	config_get_duration_ms(cfg, section, "retry_max", 600000, &ms, errs);
+	/* Bounded: the log schedules the next attempt at now + backoff, which must not
+	 * overflow (a wrapped time is due at once, forever). */
+	if (config_get_duration_ms(cfg, section, "retry_base", 1000, &ms, errs) == 0 &&
+	    ms > SINK_RETRY_BASE_MAX_MS)
+		config_error(errs, cfg, 0, "[%s] retry_base: at most 1h", section);
+	s->backoff.base_ms = ms < 100 ? 100 : ms > SINK_RETRY_BASE_MAX_MS ?
+	    SINK_RETRY_BASE_MAX_MS : ms;
+	if (config_get_duration_ms(cfg, section, "retry_max", 600000, &ms, errs) == 0 &&
+	    ms > SINK_RETRY_MAX_MS)
+		config_error(errs, cfg, 0, "[%s] retry_max: at most 24h", section);
+	if (ms > SINK_RETRY_MAX_MS)
+		ms = SINK_RETRY_MAX_MS;
 	s->backoff.max_ms = ms < s->backoff.base_ms ? s->backoff.base_ms : ms;
 	config_get_u64(cfg, section, "max_attempts", 0, 1000000, 0, &attempts, errs);
 	s->backoff.max_attempts = (unsigned)attempts;
@@ -265,6 +276,29 @@ cut_chars(const char *s, size_t max, struct textbuf *b)
 		textbuf_puts(b, "\xe2\x80\xa6");
 }
 
+/* s as literal chat text: Slack (and Mattermost) read <...> as a link or a mention
+ * (<!channel> notifies everyone) and want exactly &, < and > escaped. */
+static void
+chat_escape(const char *s, struct textbuf *b)
+{
+	const char *run = s;
+
+	for (; *s != '\0'; s++) {
+		const char *rep;
+
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		default: continue;
+		}
+		textbuf_add(b, run, (size_t)(s - run));
+		textbuf_puts(b, rep);
+		run = s + 1;
+	}
+	textbuf_add(b, run, (size_t)(s - run));
+}
+
 static size_t
 count_chars(const char *s)
 {
@@ -358,12 +392,19 @@ sink_build(const struct sink_conf *s, const char *payload, const char *remote_id
 	event_id = json_integer_value(json_object_get(p, "event_id"));
 	snprintf(key, sizeof(key), "mcops-%s-%lld", s->name, (long long)event_id);
 	switch (s->type) {
-	case SINK_CHAT:
+	case SINK_CHAT: {
+		struct textbuf shown = { 0 };
+
 		snprintf(r->method, sizeof(r->method), "POST");
 		snprintf(r->url, sizeof(r->url), "%s", s->url);
 		*n = 1;
-		rc = dump_into(json_pack("{s:s}", "text", text), &r->body);
+		chat_escape(text, &shown);
+		rc = textbuf_failed(&shown) ? -1 :
+		    dump_into(json_pack("{s:s}", "text", shown.data != NULL ? shown.data : ""),
+			&r->body);
+		textbuf_release(&shown);
 		break;
+	}
 	case SINK_WEBHOOK:
 		snprintf(r->method, sizeof(r->method), "POST");
 		snprintf(r->url, sizeof(r->url), "%s", s->url);
@@ -506,10 +547,15 @@ sink_answer_id(const char *body, char *out, size_t len)
 	json_t *o = body != NULL ? json_loads(body, 0, NULL) : NULL, *id;
 	int rc = -1;
 
+	/* The id becomes a URL path segment and a JSON value: only [A-Za-z0-9_.-], and
+	 * not "." or ".." (which the URL would resolve to the parent). A control
+	 * character made every later request of the sink fail in curl, retried forever. */
 	id = json_object_get(o, "id");
 	if (json_is_string(id) && strlen(json_string_value(id)) > 0 &&
 	    strlen(json_string_value(id)) < len &&
-	    strcspn(json_string_value(id), "/?#% \"\\") == strlen(json_string_value(id))) {
+	    strspn(json_string_value(id), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789_.-") == strlen(json_string_value(id)) &&
+	    strcmp(json_string_value(id), ".") != 0 && strcmp(json_string_value(id), "..") != 0) {
 		snprintf(out, len, "%s", json_string_value(id));
 		rc = 0;
 	} else if (json_is_integer(id)) {

@@ -14,8 +14,8 @@
  *                                          ; mastodon: access token; put: "user:password"
  *     rate = 1               ; requests per second at most (default 1)
  *     timeout = 10s          ; per request (1s..60s)
- *     retry_base = 1s        ; backoff after the first failure, doubling, with jitter
- *     retry_max = 10m        ; the longest backoff
+ *     retry_base = 1s        ; backoff after the first failure (at most 1h), doubling
+ *     retry_max = 10m        ; the longest backoff (at most 24h)
  *     max_attempts = 0       ; 0: never give up (a remote down for a day loses nothing)
  *     page_id = abc123       ; statuspage: the remote page
  *     components = c1:xyz c2:uvw ; statuspage: local component id -> remote id
@@ -105,7 +105,8 @@ enum sink_verdict {
 enum sink_verdict sink_judge(long status, const char *retry_after, const char *body,
     int64_t now_ms, int64_t *retry_after_ms, char *why, size_t whylen);
 
-/* The remote id in an answer's JSON body ("id": string or number), or -1. */
+/* The remote id in an answer's JSON body ("id": a number, or a string of
+ * [A-Za-z0-9_.-] other than "." and ".."), or -1. */
 int sink_answer_id(const char *body, char *out, size_t len);
 
 #endif

@@ -2,13 +2,16 @@
 import gzip
 import os
 import re
+import resource
 import signal
+import socket
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 
-from conftest import binary, free_port
+from conftest import binary, free_port, wait_port
 from sptest import (SECRETS, assert_no_secrets, check_all_json, indicator, mctl,
                     open_incident, read_json, start, wait_for, write_config)
 
@@ -238,3 +241,66 @@ def test_sighup_renames_the_page_and_a_bad_configuration_keeps_the_running_one(
     assert read_json(site, "api/v2/status.json")["page"]["name"] == "Renamed Cache"
     assert unresolved(site)[0]["name"] == "Elevated latency in Virginia cache"
     assert p.poll() is None and inc > 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_many_idle_connections_neither_spin_the_server_nor_stop_the_page(procs, tmp_path):
+    port = free_port()
+    conf, site, db = write_config(tmp_path, port=port)
+    # 64 descriptors: the visitors below could take every one the process may open.
+    p = procs.start([binary("mcstatus"), "-f", str(conf)], preexec_fn=lambda:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64)))
+    wait_port(port, proc=p)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    held = []
+    try:
+        for _ in range(100):  # idle, as slow clients; the server times them out at 10 s
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+        time.sleep(0.5)
+        t0, cpu0 = time.monotonic(), cpu_seconds(p.pid)
+        open_incident(db, "latency_tail", "c1", "minor")
+        wait_for(lambda: indicator(site) == "minor", timeout=5,
+                 what="the page updated while visitors hold connections")
+        time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
+        busy = (cpu_seconds(p.pid) - cpu0) / (time.monotonic() - t0)
+        assert busy < 0.3, f"mcstatus used {busy:.0%} of a CPU while full"
+        assert len(procs.log(p).splitlines()) < 20, "the log stays bounded"
+    finally:
+        for s in held:
+            s.close()
+    # Once they are gone, the page is served again.
+    def served():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/status.json",
+                                    timeout=2) as r:
+            return r.status == 200 and b'"minor"' in r.read()
+    wait_for(served, timeout=5, what="the page served again")
+    assert p.poll() is None
+
+
+def test_an_update_with_markup_noncharacters_and_bidi_controls_is_shown_as_text(
+        procs, tmp_path):
+    conf, site, db = write_config(tmp_path)
+    start(procs, conf)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    inc = open_incident(db, "latency_tail", "c1", "minor")
+    msg = ("<script>alert(1)</script> \"q\" 'a' & <img src=x onerror=alert(2)> "
+           "odd\uffff\ufffe \u202egnp.exe\u2066 C1\u0085 end")
+    mctl(conf, "update", str(inc), "--status", "identified", "--message", msg)
+    wait_for(lambda: unresolved(site) and unresolved(site)[0]["status"] == "identified",
+             what="the update on the page")
+    body = unresolved(site)[0]["incident_updates"][0]["body"]
+    assert body == ("<script>alert(1)</script> \"q\" 'a' & <img src=x onerror=alert(2)> "
+                    "odd\ufffd\ufffd  gnp.exe  C1  end")
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &quot;q&quot; &#39;a&#39; &amp;" in html
+    # The feed stays well-formed XML (U+FFFF is not an XML character) with the text.
+    [entry] = [e for e in atom_entries(site)
+               if e.find(ATOM + "title").text.endswith(": Identified")]
+    assert entry.find(ATOM + "content").text == body
+    check_all_json(site)

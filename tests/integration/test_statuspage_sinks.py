@@ -347,3 +347,29 @@ http {{
     wait_for(same, timeout=20, what="nginx's copy equal to the site")
     assert (root / "status" / "api" / "v2" / "summary.json").exists()
     assert (root / "status" / "incidents" / f"{inc}.html").exists()
+
+
+def test_a_push_interrupted_by_a_reload_is_retried_not_given_up(procs, tmp_path, receiver):
+    # max_attempts = 1: a push the remote refuses is given up at once, but one that
+    # mcstatus itself abandoned (SIGHUP restarts the sinks' threads) never got an answer.
+    receiver.rule = answer_ids(receiver)
+    conf, site, db = write_config(tmp_path, extra=sink_config(
+        tmp_path, receiver, only={"hook"},
+        retry="retry_base = 100ms\nretry_max = 1s\nmax_attempts = 1\n"))
+    p = start(procs, conf)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    receiver.hold = threading.Event()  # the push hangs in the remote
+    inc = open_incident(db, "latency_tail", "c1", "minor")
+    wait_for(lambda: len(receiver.got("/hook")) == 1, what="a push in flight")
+    os.kill(p.pid, signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in procs.log(p), what="the reload")
+    receiver.hold.set()
+    receiver.hold = None
+    wait_for(lambda: len(receiver.got("/hook")) >= 2, timeout=15,
+             what="the interrupted push sent again")
+    q = wait_for(lambda: (lambda q: q if q["done"] == 1 else None)(
+        json.loads(mctl(conf, "--json", "statuspage", "sinks").stdout)[0]),
+        what="the push recorded as done")
+    assert q["gave_up"] == 0 and q["pending"] == 0
+    assert {json.loads(x["body"])["incident"]["id"] for x in receiver.got("/hook")} == {str(inc)}
+    assert "gave up" not in procs.log(p)
