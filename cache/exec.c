@@ -425,6 +425,9 @@ ttl_left(int64_t exptime, int64_t now)
 	return (exptime - now + 999) / 1000;
 }
 
+static void meta_ret_flags(struct conn *c, const struct proto_request *req,
+    const struct store_result *res, bool with_value, int64_t now);
+
 struct mg_ctx {
 	struct conn *c;
 	const struct proto_request *req;
@@ -510,9 +513,10 @@ exec_mg(struct conn *c, struct proto_request *req)
 	STAT_INC(w->stats.cmd_get);
 	TCOUNT(t, cmd_get);
 	st = store_get(t->store, req->key.p, req->key.len, w->now, &o, emit_mg, &g);
-	if (st != STORE_OK && !g.hit) {
-		if (!req->noreply)
-			out_str(w, "EN");
+	if (st != STORE_OK && !g.hit && !req->noreply) {
+		/* A miss carries O and k as in memcached, so pipelines can be matched. */
+		out_append(w, "EN", 2);
+		meta_ret_flags(c, req, NULL, false, w->now);
 	}
 	return true;
 }

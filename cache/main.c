@@ -166,7 +166,15 @@ load_config(struct mcd_settings *s, const char *path, const char *node)
 		if (config_get_u64(&cfg, "mcd", "max_connections", 1, 1000000,
 		    (uint64_t)s->max_connections, &u, &errs) == 0)
 			s->max_connections = (int)u;
-		config_get_size(&cfg, "mcd", "item_size_max", s->item_max, &s->item_max, &errs);
+		/* The same bounds as -I: the input buffers are sized from it. */
+		if (config_get_size(&cfg, "mcd", "item_size_max", s->item_max, &u, &errs) == 0) {
+			if (u < MCD_ITEM_SIZE_MIN || u > MCD_ITEM_SIZE_MAX)
+				config_error(&errs, &cfg, config_find(&cfg, "mcd", "item_size_max")->line,
+				    "item_size_max: '%s' is not a size from 1k to 1g",
+				    config_find(&cfg, "mcd", "item_size_max")->value);
+			else
+				s->item_max = u;
+		}
 		if (config_get_u64(&cfg, "mcd", "backlog", 1, 65535, (uint64_t)s->backlog, &u, &errs) == 0)
 			s->backlog = (int)u;
 		if (config_get_duration_ms(&cfg, "mcd", "auth_timeout", s->auth_timeout_ms, &d, &errs) == 0)
@@ -261,7 +269,7 @@ apply_options(struct mcd_settings *s, int argc, char **argv)
 			if (opt_u64("-c", optarg, 1, 1000000, &u) == 0) s->max_connections = (int)u; else bad = 1;
 			break;
 		case 'I':
-			if (parse_size(optarg, &u) < 0 || u < 1024 || u > (1ULL << 30)) {
+			if (parse_size(optarg, &u) < 0 || u < MCD_ITEM_SIZE_MIN || u > MCD_ITEM_SIZE_MAX) {
 				log_err("-I: '%s' is not a size from 1k to 1g", optarg);
 				bad = 1;
 			} else {

@@ -40,6 +40,8 @@
 #define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
 #define MCD_QUEUE_MAX 65536               /* pending messages per worker */
 #define MCD_ADDR_MAX 128
+#define MCD_ITEM_SIZE_MIN 1024            /* -I, item_size_max: smallest accepted */
+#define MCD_ITEM_SIZE_MAX (1ULL << 30)    /* and largest (input buffers are 32-bit) */
 #define MCD_KERNEL_REFRESH_MS 1000        /* `stats kernel` reads the kernel this often at most */
 #define MCD_KERNEL_TEXT_MAX 8192          /* its cached reply */
 

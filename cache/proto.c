@@ -335,7 +335,11 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 		    (len >= 5 && memcmp(buf, "gats ", 5) == 0))
 			limit = PROTO_GET_LINE_MAX;
 		*consumed = len + 1;
-		return len > limit ? PROTO_CLOSE : PROTO_INCOMPLETE;
+		/* A line of exactly `limit` bytes may have its "\r" here and its "\n"
+		 * still to come: whether it is served must not depend on the split. */
+		if (len > limit + 1 || (len == limit + 1 && buf[limit] != '\r'))
+			return PROTO_CLOSE;
+		return PROTO_INCOMPLETE;
 	}
 	line_len = (size_t)(nl - buf) + 1;
 	content_len = line_len - 1;
@@ -366,8 +370,17 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 
 	n = tokenize(buf, content_len, t, PROTO_TOKENS_MAX);
 	if (n > PROTO_TOKENS_MAX) {
-		if (req->cmd == CMD_MG || req->cmd == CMD_MS || req->cmd == CMD_MD ||
-		    req->cmd == CMD_MA)
+		if (req->cmd == CMD_MS) {
+			/* The first tokens are there: discard the data block, as after any
+			 * other flag error, rather than run it as commands. */
+			uint64_t dlen;
+			if (token_u64(&t[2], INT32_MAX - 2, &dlen) < 0)
+				return fail(req, ERR_BAD_FORMAT);
+			req->error = ERR_META_LONG;
+			req->swallow = (size_t)dlen + 2;
+			return PROTO_SWALLOW;
+		}
+		if (req->cmd == CMD_MG || req->cmd == CMD_MD || req->cmd == CMD_MA)
 			return fail(req, ERR_META_LONG);
 		return fail(req, "ERROR");
 	}

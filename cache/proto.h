@@ -8,7 +8,7 @@
  *
  * Framing follows memcached 1.6:
  *  - A command line ends in "\n" (an optional "\r" before it is dropped).
- *  - A line longer than PROTO_LINE_MAX without a newline closes the connection,
+ *  - A line longer than PROTO_LINE_MAX (not counting its "\r\n") closes the connection,
  *    unless it starts with "get " or "gets " (a large multi-get), which may be up to
  *    PROTO_GET_LINE_MAX.
  *  - Storage commands (set/add/replace/append/prepend/cas/ms) are followed by a

@@ -58,6 +58,10 @@ mcd_exptime(const struct mcd *m, int64_t exptime, int64_t now)
 		rel = exptime - mcd_unix_now(m, now);
 		if (rel <= 0)
 			return now - 1;
+		/* A Unix time this far out lives as long as the server: clamped, since
+		 * rel * 1000 would overflow into the past (or to 0, "never"). */
+		if (rel > (INT64_MAX - now) / 1000)
+			return INT64_MAX;
 		return now + rel * 1000;
 	}
 	return now + exptime * 1000;
@@ -456,11 +460,14 @@ conn_reserve_input(struct conn *c, size_t more)
 	return 0;
 }
 
-/* Largest input a connection may hold: one whole storage request or get line. */
+/* Largest input a connection may hold: one whole storage request (a command line
+ * of PROTO_LINE_MAX bytes and its "\r\n", then the data block and its "\r\n") or
+ * one get line. Every request proto_parse may call incomplete must fit, or the
+ * connection could neither read nor finish it. */
 static size_t
 input_cap(const struct mcd *m)
 {
-	size_t cap = m->set.item_max + PROTO_LINE_MAX + 2;
+	size_t cap = PROTO_LINE_MAX + 2 + m->set.item_max + 2;
 
 	return cap > PROTO_GET_LINE_MAX + 2 ? cap : PROTO_GET_LINE_MAX + 2;
 }
@@ -564,6 +571,14 @@ conn_serve(struct conn *c)
 			break;
 		}
 		st = proto_parse(data, len, &lim, &req, &used);
+		if (st == PROTO_INCOMPLETE && len >= input_cap(m)) {
+			/* Cannot happen with input_cap right; if it did, the full buffer
+			 * would never be read from again and the event would fire forever. */
+			LOG_LIMITED(LOG_LEVEL_WARN, "closed a connection: request larger than its "
+			    "input buffer");
+			keep_open = false;
+			break;
+		}
 		if (st == PROTO_INCOMPLETE)
 			break;
 		if (st == PROTO_CLOSE) {

@@ -275,3 +275,68 @@ def test_a_multiget_reply_is_bounded(mcd):
         "SERVER_ERROR out of memory writing get response"
     r.send("get big big\r\n")
     assert r.line() == "VALUE big 0 %d" % len(big)
+
+
+def _cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_largest_item_after_the_longest_command_line_is_stored_without_spinning(mcd):
+    # A command line of the full 2048 bytes followed by a value of the full item
+    # size is a valid request: it must be served, and the worker must not busy-loop
+    # on a connection whose buffer is full (it did, at 100% CPU, forever).
+    r = mcd.raw()
+    size = 1024 * 1024
+    line = b"set k 0 0 %d" % size
+    line += b" " * (2048 - len(line)) + b"\r\n"
+    r.send(line + b"v" * size + b"\r\n")
+    assert r.line() == "STORED"
+    r.send("get k\r\n")
+    assert r.line() == "VALUE k 0 %d" % size
+    assert r.read(size + 2) == b"v" * size + b"\r\n"
+    assert r.line() == "END"
+    r.close()
+    before = _cpu_seconds(mcd.proc.pid)
+    time.sleep(1.0)
+    assert _cpu_seconds(mcd.proc.pid) - before < 0.5
+
+
+def test_far_future_unix_exptime_keeps_the_item(mcd):
+    # A Unix exptime far in the future must not overflow into "already expired".
+    r = mcd.raw()
+    far = 9999999999999999
+    assert r.cmd("set k 0 %d 1\r\nx\r\n" % far) == "STORED"
+    r.send("get k\r\n")
+    assert r.until_end() == (["VALUE k 0 1", "x"], "END")
+    assert r.cmd("touch k %d\r\n" % (2 ** 62 - 1)) == "TOUCHED"
+    r.send("gat %d k\r\n" % (2 ** 61))
+    assert r.until_end() == (["VALUE k 0 1", "x"], "END")
+    r.send("get k\r\n")
+    assert r.until_end() == (["VALUE k 0 1", "x"], "END")
+
+
+def test_meta_get_miss_returns_opaque_and_key(mcd):
+    # As memcached 1.6: a miss still carries O and k, so a pipelining client can
+    # match it to its request.
+    r = mcd.raw()
+    assert r.cmd("mg missing v k O123\r\n") == "EN kmissing O123"
+    assert r.cmd("mg bWlzc2luZw== b O7 k v\r\n") == "EN O7 kbWlzc2luZw== b"
+    r.send("mg missing O9 q\r\nmn\r\n")
+    assert r.line() == "MN"
+    assert r.cmd("mg missing v\r\n") == "EN"
+
+
+def test_out_of_range_item_size_in_the_config_is_a_clear_error(tmp_path):
+    for value in ("0", "100", "8g"):
+        cfg = tmp_path / "mcd.conf"
+        cfg.write_text("[mcd]\nitem_size_max = %s\n" % value)
+        out = subprocess.run([binary("mcd"), "-n", "-f", str(cfg)], capture_output=True,
+                             text=True, timeout=10)
+        assert out.returncode == 2, (value, out.stdout, out.stderr)
+        assert "item_size_max" in out.stderr and ":2" in out.stderr, out.stderr
+    cfg.write_text("[mcd]\nitem_size_max = 2m\n")
+    out = subprocess.run([binary("mcd"), "-n", "-f", str(cfg)], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr

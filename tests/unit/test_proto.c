@@ -78,6 +78,51 @@ line_without_newline_is_incomplete_until_too_long(void **state)
 	assert_int_equal(proto_parse(buf, sizeof(buf), &lim, &req, &used), PROTO_INCOMPLETE);
 }
 
+/* Every proper prefix of a well-formed request is incomplete, never an error or a
+ * close: a request split across reads at any byte is served as if whole. */
+static void
+every_prefix_of_a_valid_request_is_incomplete(void **state)
+{
+	static char longest[2048 + 2 + 1 + 2 + 1];
+	static char longest_get[PROTO_GET_LINE_MAX + 2 + 1];
+	const char *reqs[] = {
+		"set k 0 0 5\r\nhello\r\n",
+		"get a bb ccc\r\n",
+		"ms k 3 T0 F7 c k O42\r\nabc\r\n",
+		"mg k v f k O1 s t\r\n",
+		"incr n 18446744073709551615 noreply\r\n",
+		longest,
+		longest_get,
+	};
+	struct proto_request req;
+	size_t used;
+	(void)state;
+
+	/* A command line of exactly PROTO_LINE_MAX bytes before its "\r\n". */
+	memset(longest, ' ', 2048);
+	memcpy(longest, "set k 0 0 1", 11);
+	memcpy(longest + 2048, "\r\nx\r\n", 6);
+	memset(longest_get, 'k', PROTO_GET_LINE_MAX);
+	memcpy(longest_get, "get ", 4);
+	for (size_t i = 4; i < PROTO_GET_LINE_MAX; i += 200)
+		longest_get[i] = ' ';
+	memcpy(longest_get + PROTO_GET_LINE_MAX, "\r\n", 3);
+	for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++) {
+		size_t len = strlen(reqs[r]);
+		/* the whole get line is long: check its tail, where the limit is */
+		size_t from = len > 4096 ? len - 4096 : 1;
+
+		assert_int_equal(proto_parse(reqs[r], len, &lim, &req, &used), PROTO_OK);
+		assert_int_equal(used, len);
+		for (size_t n = from; n < len; n++) {
+			enum proto_status st = proto_parse(reqs[r], n, &lim, &req, &used);
+			if (st != PROTO_INCOMPLETE)
+				fail_msg("request %zu cut after %zu of %zu bytes: status %d", r, n,
+				    len, (int)st);
+		}
+	}
+}
+
 static void
 set_waits_for_its_whole_data_block(void **state)
 {
@@ -230,6 +275,12 @@ meta_set_swallows_data_after_a_flag_error(void **state)
 	assert_int_equal(used, 12);
 	assert_int_equal(req.swallow, 4);
 	assert_int_equal(parse("ms key x\r\n", &req, &used), PROTO_ERROR);
+	/* More tokens than a line may hold: the data block is not run as commands. */
+	assert_int_equal(parse("ms key 9 T1 T2 T3 T4 T5 T6 T7 T8 T9 T10 T11 T12 T13 T14 T15 "
+	    "T16 T17 T18 T19 T20 T21 T22 T23 T24 T25\r\nflush_all\r\n", &req, &used),
+	    PROTO_SWALLOW);
+	assert_string_equal(req.error, "CLIENT_ERROR options flags are too long");
+	assert_int_equal(req.swallow, 11);
 	assert_int_equal(parse("mn\r\n", &req, &used), PROTO_OK);
 	assert_int_equal(req.cmd, CMD_MN);
 }
@@ -277,6 +328,7 @@ main(void)
 		cmocka_unit_test(get_with_many_keys_iterates_them),
 		cmocka_unit_test(get_without_key_or_with_long_key_is_an_error),
 		cmocka_unit_test(line_without_newline_is_incomplete_until_too_long),
+		cmocka_unit_test(every_prefix_of_a_valid_request_is_incomplete),
 		cmocka_unit_test(set_waits_for_its_whole_data_block),
 		cmocka_unit_test(storage_errors_match_memcached),
 		cmocka_unit_test(noreply_and_cas),
