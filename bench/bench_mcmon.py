@@ -235,7 +235,17 @@ def time_to_detect(b):
             tails.append(wait_new(db, "latency_tail", known, 40))
         finally:
             assert control(proxy_ctl, "off") == "OK"
-        wait_resolved(db, "latency_tail", 60)
+        try:
+            wait_resolved(db, "latency_tail", 60)
+        except TimeoutError:
+            # Seen on this VM: after the proxy stops delaying, 2-10% of the probes
+            # through its extra hop still take over 5 ms (the machine's own scheduling
+            # latency; the proxy's counters show no delay), so the tail lasts. Said,
+            # and the remaining trials skipped: a new incident cannot open meanwhile.
+            print(f"  note: the latency_tail incident was still open 60 s after the fault "
+                  f"ended (slow probes without an injected delay); {len(tails)} trial(s) "
+                  "kept", flush=True)
+            break
     results["latency_tail (15% at 5-15 ms)"] = tails
 
     # connection storm on n2.
