@@ -84,7 +84,10 @@ struct mcconn {
 	enum mcconn_reply_kind kind;
 	unsigned nreplies;
 	int timeout_ms;
-	int64_t sent_ns;
+	int64_t sent_ns;          /* monotonic, when the request went to the kernel */
+	int64_t sent_real_ns;     /* the same moment on the wall clock (0: unknown) */
+	int64_t rx_real_ns;       /* the kernel's receive time of the latest bytes read
+	                             (wall clock; 0: none since the request was sent) */
 
 	/* A failure found inside mcconn_request(), reported from the loop. */
 	bool deferred;
@@ -131,6 +134,35 @@ monotonic_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t
+realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * From send to the last reply: measured by when the kernel received the reply's last
+ * bytes (SO_TIMESTAMPNS), not by when the loop came round to read them. The monitor's
+ * own work (an evaluation, a log write, a scrape) or its process not being scheduled
+ * must not show as the server's latency: a probe answered in 0.3 ms while the loop
+ * was busy for 6 ms read as slow, so one node's open tail incident (whose evaluation
+ * writes) kept its own tail going. The kernel's stamp is on the wall clock; when it
+ * is missing or does not fit inside the loop's own measure (the wall clock stepped),
+ * the loop's measure stands.
+ */
+static int64_t
+reply_latency_us(const struct mcconn *c)
+{
+	int64_t loop = monotonic_ns() - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
+
+	if (c->sent_real_ns != 0 && c->rx_real_ns != 0 && kernel >= 0 && kernel <= loop)
+		return kernel / 1000;
+	return loop > 0 ? loop / 1000 : 0;
 }
 
 /* --- framing ------------------------------------------------------------------------- */
@@ -380,6 +412,8 @@ send_request(struct mcconn *c)
 		return;
 	}
 	c->sent_ns = monotonic_ns();
+	c->sent_real_ns = realtime_ns();
+	c->rx_real_ns = 0;
 	c->phase = PHASE_WAITING;
 	arm(c, c->timeout_ms);
 }
@@ -477,11 +511,11 @@ request_replies(struct mcconn *c)
 		finish(c, MCCONN_ERR_PROTO, NULL, 0, 0, error);
 		return;
 	}
-	latency = (monotonic_ns() - c->sent_ns) / 1000;
+	latency = reply_latency_us(c);
 	/* The callback reads the replies in place; they are consumed after it. A request
 	 * it starts cannot be answered before we return to the loop. */
 	c->in_len = 0;
-	finish(c, any_error ? MCCONN_ERR_REPLY : MCCONN_OK, c->in, off, latency > 0 ? latency : 0,
+	finish(c, any_error ? MCCONN_ERR_REPLY : MCCONN_OK, c->in, off, latency,
 	    any_error ? error : "");
 }
 
@@ -506,6 +540,38 @@ lost(struct mcconn *c, bool eof)
 	}
 }
 
+/* recv() into c->in, keeping the kernel's receive stamp of what was read. */
+static ssize_t
+read_stamped(struct mcconn *c, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { c->in + c->in_len, c->in_cap - c->in_len };
+	struct msghdr msg;
+	struct cmsghdr *cm;
+	struct timespec ts;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = control.buf;
+	msg.msg_controllen = sizeof(control.buf);
+	n = recvmsg(fd, &msg, MSG_DONTWAIT);
+	if (n <= 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(ts))) {
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			c->rx_real_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+		}
+	}
+	return n;
+}
+
 static void
 on_readable(evutil_socket_t fd, short what, void *arg)
 {
@@ -528,7 +594,7 @@ on_readable(evutil_socket_t fd, short what, void *arg)
 		c->in = bigger;
 		c->in_cap = c->in_cap * 2 < INPUT_MAX ? c->in_cap * 2 : INPUT_MAX;
 	}
-	n = recv(fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+	n = read_stamped(c, fd);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -631,8 +697,10 @@ connect_to(struct mcconn *c, const struct sockaddr *sa, socklen_t salen)
 		defer_failure(c, MCCONN_ERR_CONNECT, error);
 		return;
 	}
-	/* Small requests: do not let Nagle hold a probe back. */
+	/* Small requests: do not let Nagle hold a probe back. Receive stamps: see
+	 * reply_latency_us() (without them the loop's own measure is used). */
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	c->read_ev = event_new(c->base, c->fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->write_ev = event_new(c->base, c->fd, EV_WRITE, on_writable, c);
 	if (c->read_ev == NULL || c->write_ev == NULL || event_add(c->read_ev, NULL) != 0) {

@@ -13,7 +13,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <event2/buffer.h>
@@ -465,6 +467,82 @@ an_idle_connection_closed_by_the_server_is_reopened(void **state)
 	assert_int_equal(mcconn_connects(lv->conn), 2);
 }
 
+/* A server on a thread of its own, so that it answers while the test's loop stands
+ * still: accepts one connection and answers every line at once. */
+struct eager_server {
+	int listen_fd;
+	uint16_t port;
+	pthread_t thread;
+};
+
+static void *
+eager_serve(void *arg)
+{
+	struct eager_server *es = arg;
+	char buf[256];
+	ssize_t n, i;
+	int fd = accept(es->listen_fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (i = 0; i < n; i++)
+			if (buf[i] == '\n' && write(fd, "VERSION 1\r\n", 11) != 11)
+				break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+eager_start(struct eager_server *es)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	es->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(es->listen_fd >= 0);
+	assert_int_equal(bind(es->listen_fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(es->listen_fd, 1), 0);
+	assert_int_equal(getsockname(es->listen_fd, (struct sockaddr *)&sin, &len), 0);
+	es->port = ntohs(sin.sin_port);
+	assert_int_equal(pthread_create(&es->thread, NULL, eager_serve, es), 0);
+}
+
+/*
+ * The latency is when the reply reached this host, not when the loop came round to
+ * read it: a reply that arrives while the loop is busy (here: not running for 300 ms
+ * after the send) is measured at its arrival.
+ */
+static void
+a_reply_waiting_while_the_loop_is_busy_is_timed_by_its_arrival(void **state)
+{
+	struct live *lv = *state;
+	struct eager_server es;
+	struct mcconn_target t = { "127.0.0.1", 0, NULL, NULL, 1000 };
+	char err[MCCONN_ERROR_MAX];
+
+	eager_start(&es);
+	t.port = es.port;
+	lv->conn = mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err));
+	assert_non_null(lv->conn);
+	assert_int_equal(send_line(lv, "version\r\n", MCCONN_REPLY_LINE, 2000), 0);
+	wait_done(&lv->client, 1);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	/* Connected: this request goes out now; the loop then stands still. */
+	assert_int_equal(send_line(lv, "version\r\n", MCCONN_REPLY_LINE, 2000), 0);
+	usleep(300 * 1000);
+	wait_done(&lv->client, 2);
+	assert_int_equal(lv->client.r.status, MCCONN_OK);
+	assert_string_equal(lv->client.reply, "VERSION 1\r\n");
+	assert_true(lv->client.r.latency_us < 150 * 1000);
+	mcconn_free(lv->conn); /* closes the connection: the server thread ends */
+	lv->conn = NULL;
+	pthread_join(es.thread, NULL);
+	close(es.listen_fd);
+}
+
 static void
 invalid_targets_are_refused(void **state)
 {
@@ -502,6 +580,7 @@ main(void)
 		LIVE(busy_and_invalid_requests_are_refused_and_free_drops_the_callback),
 		LIVE(an_idle_connection_closed_by_the_server_is_reopened),
 		LIVE(invalid_targets_are_refused),
+		LIVE(a_reply_waiting_while_the_loop_is_busy_is_timed_by_its_arrival),
 #undef LIVE
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
