@@ -18,6 +18,7 @@
 #include <strophe.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "xmpp.h"
 
 #define NS_PING "urn:xmpp:ping"
@@ -831,41 +832,17 @@ xclient_room_state(const struct xclient *c, const char *room)
 }
 
 /*
- * The UTF-8 sequence at s: its length, or 0 if it is not one (a cut character, an
- * overlong form, a surrogate). *ok says whether XML may carry the character.
+ * The UTF-8 sequence at s: its length, or 0 if it is not one. *ok says whether XML
+ * may carry the character (not C0 controls but tab and line ends, not U+FFFE/FFFF).
  */
 static size_t
 utf8_char(const unsigned char *s, bool *ok)
 {
-	size_t n, i;
 	uint32_t cp;
+	size_t n = utf8_decode(s, &cp);
 
-	*ok = false;
-	if (s[0] < 0x80) {
-		*ok = s[0] >= 0x20 || s[0] == '\t' || s[0] == '\n' || s[0] == '\r';
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	*ok = cp != 0xfffe && cp != 0xffff;
+	*ok = n > 0 && (cp >= 0x20 || cp == '\t' || cp == '\n' || cp == '\r') &&
+	    cp != 0xfffe && cp != 0xffff;
 	return n;
 }
 

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "ilog.h"
+#include "utf8.h"
 
 #define ILOG_APPLICATION_ID 1296256848 /* 0x4d434f50, "MCOP": marks our files */
 #define ILOG_PRUNE_BATCH 200           /* incidents or rows removed per transaction */
@@ -417,39 +418,6 @@ ilog_set_clock(struct ilog *log, const struct ilog_clock *clock)
 	log->clock = *clock;
 }
 
-/* Length of a valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and values past U+10FFFF are not text. */
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return n;
-}
-
 enum text_rule {
 	TEXT_LINE,      /* one line: no control characters */
 	TEXT_MULTILINE, /* newlines and tabs allowed */
@@ -486,7 +454,7 @@ check_text(const char *s, size_t max, bool optional, enum text_rule rule, const 
 			seterr(err, errlen, "%s contains a control character", what);
 			return ILOG_ERR_ARG;
 		}
-		if ((n = utf8_seq(p)) == 0) {
+		if ((n = utf8_decode(p, NULL)) == 0) {
 			seterr(err, errlen, "%s is not valid UTF-8", what);
 			return ILOG_ERR_ARG;
 		}
@@ -949,7 +917,8 @@ exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, si
  * on that connection reads an old snapshot and other processes never see its
  * commits. So the file is made under a name nobody else opens, closed, and only then
  * linked into place. link() never replaces a file: a racing creator's file is kept.
- * (A crash between the two leaves an empty "<path>.XXXXXX" behind.)
+ * (A crash between mkstemp() and unlink() leaves that empty temporary file behind:
+ * the path followed by a dot and six random characters.)
  */
 static int
 create_new_file(const char *path)
@@ -957,6 +926,7 @@ create_new_file(const char *path)
 	char tmp[PATH_MAX];
 	int fd, rc, link_errno;
 
+	/* mkstemp() replaces the six X with random characters. */
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;

@@ -128,21 +128,18 @@ mcconn_status_name(enum mcconn_status status)
 }
 
 static int64_t
-monotonic_ns(void)
+timespec_ns(const struct timespec *ts)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
 }
 
 static int64_t
-realtime_ns(void)
+clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	clock_gettime(id, &ts);
+	return timespec_ns(&ts);
 }
 
 /*
@@ -158,7 +155,7 @@ realtime_ns(void)
 static int64_t
 reply_latency_us(const struct mcconn *c)
 {
-	int64_t loop = monotonic_ns() - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
+	int64_t loop = clock_ns(CLOCK_MONOTONIC) - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
 
 	if (c->sent_real_ns != 0 && c->rx_real_ns != 0 && kernel >= 0 && kernel <= loop)
 		return kernel / 1000;
@@ -411,8 +408,8 @@ send_request(struct mcconn *c)
 		defer_failure(c, MCCONN_ERR_CLOSED, error);
 		return;
 	}
-	c->sent_ns = monotonic_ns();
-	c->sent_real_ns = realtime_ns();
+	c->sent_ns = clock_ns(CLOCK_MONOTONIC);
+	c->sent_real_ns = clock_ns(CLOCK_REALTIME);
 	c->rx_real_ns = 0;
 	c->phase = PHASE_WAITING;
 	arm(c, c->timeout_ms);
@@ -566,7 +563,7 @@ read_stamped(struct mcconn *c, int fd)
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(ts))) {
 			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-			c->rx_real_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+			c->rx_real_ns = timespec_ns(&ts);
 		}
 	}
 	return n;

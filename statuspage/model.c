@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "utf8.h"
 
 /* Public names and first updates by incident kind. "%s" is where: the affected
  * components' public names, or the page's name. */
@@ -82,45 +83,6 @@ model_impact_status(enum model_impact i)
 }
 
 /* The length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	size_t n, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* The code point of the valid n-byte sequence at s. */
-static unsigned
-utf8_code_point(const unsigned char *s, size_t n)
-{
-	unsigned cp = n == 1 ? s[0] : n == 2 ? s[0] & 0x1fu : n == 3 ? s[0] & 0x0fu : s[0] & 0x07u;
-	size_t i;
-
-	for (i = 1; i < n; i++)
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	return cp;
-}
-
 /*
  * Characters that are valid UTF-8 but must not reach a page, a feed or a chat:
  *   - C0 (but \n) and C1 control characters, DEL: they break HTML and the feed;
@@ -147,15 +109,16 @@ model_clean_text(const char *s, char *buf, size_t len)
 	const unsigned char *p = (const unsigned char *)s;
 	const char *rep;
 	size_t o = 0, n, r;
+	uint32_t cp;
 
 	if (len == 0)
 		return;
 	while (*p != '\0') {
-		if ((n = utf8_len(p)) == 0) {
+		if ((n = utf8_decode(p, &cp)) == 0) {
 			rep = "\xef\xbf\xbd";
 			n = 1;
 		} else {
-			rep = unsafe_replacement(utf8_code_point(p, n));
+			rep = unsafe_replacement(cp);
 		}
 		r = rep[0] != '\0' ? strlen(rep) : n;
 		if (o + r >= len)

@@ -276,29 +276,6 @@ cut_chars(const char *s, size_t max, struct textbuf *b)
 		textbuf_puts(b, "\xe2\x80\xa6");
 }
 
-/* s as literal chat text: Slack (and Mattermost) read <...> as a link or a mention
- * (<!channel> notifies everyone) and want exactly &, < and > escaped. */
-static void
-chat_escape(const char *s, struct textbuf *b)
-{
-	const char *run = s;
-
-	for (; *s != '\0'; s++) {
-		const char *rep;
-
-		switch (*s) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		default: continue;
-		}
-		textbuf_add(b, run, (size_t)(s - run));
-		textbuf_puts(b, rep);
-		run = s + 1;
-	}
-	textbuf_add(b, run, (size_t)(s - run));
-}
-
 static size_t
 count_chars(const char *s)
 {
@@ -398,7 +375,7 @@ sink_build(const struct sink_conf *s, const char *payload, const char *remote_id
 		snprintf(r->method, sizeof(r->method), "POST");
 		snprintf(r->url, sizeof(r->url), "%s", s->url);
 		*n = 1;
-		chat_escape(text, &shown);
+		textbuf_escape_markup(&shown, text);
 		rc = textbuf_failed(&shown) ? -1 :
 		    dump_into(json_pack("{s:s}", "text", shown.data != NULL ? shown.data : ""),
 			&r->body);

@@ -96,8 +96,9 @@ textbuf_printf(struct textbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-void
-textbuf_escape(struct textbuf *b, const char *s)
+/* s with & < > as entities, and " ' too if quotes. */
+static void
+escape(struct textbuf *b, const char *s, bool quotes)
 {
 	const char *run = s;
 
@@ -108,13 +109,27 @@ textbuf_escape(struct textbuf *b, const char *s)
 		case '&': rep = "&amp;"; break;
 		case '<': rep = "&lt;"; break;
 		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&#39;"; break;
-		default: continue;
+		case '"': rep = quotes ? "&quot;" : NULL; break;
+		case '\'': rep = quotes ? "&#39;" : NULL; break;
+		default: rep = NULL; break;
 		}
+		if (rep == NULL)
+			continue;
 		textbuf_add(b, run, (size_t)(s - run));
 		textbuf_puts(b, rep);
 		run = s + 1;
 	}
 	textbuf_add(b, run, (size_t)(s - run));
+}
+
+void
+textbuf_escape(struct textbuf *b, const char *s)
+{
+	escape(b, s, true);
+}
+
+void
+textbuf_escape_markup(struct textbuf *b, const char *s)
+{
+	escape(b, s, false);
 }

@@ -29,5 +29,8 @@ void textbuf_printf(struct textbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* s escaped for HTML and XML text and attribute values (& < > " '). */
 void textbuf_escape(struct textbuf *b, const char *s);
+/* s with only & < > escaped: literal text for chat markup (Slack and Mattermost read
+ * <...> as a link or a mention and want exactly these three escaped). */
+void textbuf_escape_markup(struct textbuf *b, const char *s);
 
 #endif
