@@ -404,13 +404,17 @@ send_request(struct mcconn *c)
 {
 	char error[MCCONN_ERROR_MAX];
 
+	/* Stamped before the write: a server on another CPU can answer, and the kernel
+	 * stamp its reply, before write() returns here, and a reply stamped before its
+	 * request was sent would read as a stepped clock (the loop's measure, stall and
+	 * all, would stand). Monotonic first, so the kernel's span fits inside it. */
+	c->sent_ns = clock_ns(CLOCK_MONOTONIC);
+	c->sent_real_ns = clock_ns(CLOCK_REALTIME);
+	c->rx_real_ns = 0;
 	if (write_now(c, c->request, c->request_len, error, sizeof(error)) < 0) {
 		defer_failure(c, MCCONN_ERR_CLOSED, error);
 		return;
 	}
-	c->sent_ns = clock_ns(CLOCK_MONOTONIC);
-	c->sent_real_ns = clock_ns(CLOCK_REALTIME);
-	c->rx_real_ns = 0;
 	c->phase = PHASE_WAITING;
 	arm(c, c->timeout_ms);
 }
