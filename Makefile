@@ -61,7 +61,7 @@ DIR_mcstatus := statuspage
 # Folder archives a binary links besides its own (mctl renders the status site).
 EXTRA_mctl = $(OBJDIR)/libstatuspage.a
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*.c lib/ilog/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
 LIBMCOPS := $(OBJDIR)/libmcops.a
 

@@ -25,6 +25,7 @@
 #include "alerter.h"
 #include "daemon.h"
 #include "fallback.h"
+#include "ilog_pages.h"
 #include "intake.h"
 #include "log.h"
 #include "message.h"

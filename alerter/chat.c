@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "daemon.h"
+#include "ilog_pages.h"
 #include "log.h"
 #include "utctime.h"
 

@@ -20,6 +20,7 @@
 #include "escalation.h"
 #include "fallback.h"
 #include "ilog.h"
+#include "ilog_pages.h"
 #include "intake.h"
 #include "jid.h"
 #include "message.h"

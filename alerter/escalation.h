@@ -53,6 +53,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_pages.h"
 #include "jid.h"
 #include "rotation.h"
 

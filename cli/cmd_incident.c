@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "ilog.h"
+#include "ilog_pages.h"
 #include "mctl.h"
 #include "parse.h"
 

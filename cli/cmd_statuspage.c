@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_outbox.h"
 #include "mctl.h"
 #include "../statuspage/model.h"
 #include "../statuspage/site.h"

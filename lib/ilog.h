@@ -12,10 +12,14 @@
  *                  transaction as the change, so the two can never disagree.
  *   public_updates the customer-facing narrative of an incident (status + message),
  *                  kept apart from internal notes; each also appears as an event.
- *   pages          the pager's state: who was paged at which step, delivery, display,
- *                  failure, acknowledgement, the next escalation deadline.
- *   outbox         pushes to remote sinks waiting to be made, with retry state.
  *   cursors        how far each tailing consumer has processed the events.
+ *   pages          the pager's state: who was paged at which step, delivery, display,
+ *                  failure, acknowledgement, the next escalation deadline. Its calls
+ *                  are in lib/ilog_pages.h, for mcalert (and `mctl show`).
+ *   outbox         pushes to remote sinks waiting to be made, with retry state. Its
+ *                  calls are in lib/ilog_outbox.h, for mcstatus (and `mctl statuspage`).
+ * This header holds what every daemon shares: opening the log, incidents, events,
+ * cursors, public updates, retention and export.
  *
  * Concurrency: any number of processes may open the same file. WAL mode, a busy
  * timeout, and every write is one short BEGIN IMMEDIATE transaction that is retried
@@ -65,14 +69,9 @@
 #define ILOG_MESSAGE_MAX 4096     /* notes, public update messages, resolve messages */
 #define ILOG_BODY_MAX 65536       /* an event body or outbox payload, JSON text bytes */
 #define ILOG_CONSUMER_MAX 64      /* cursor names */
-#define ILOG_SINK_MAX 64          /* outbox sink names */
-#define ILOG_TARGET_MAX 512       /* a page target: a JID or a room */
 #define ILOG_LIST_MAX 1000        /* incidents returned by one list call */
 #define ILOG_TAIL_MAX 1000        /* events returned by one tail call */
 #define ILOG_TIMELINE_MAX 10000   /* events of one incident returned by a timeline */
-#define ILOG_PAGES_MAX 1000       /* pages returned by one call */
-#define ILOG_OUTBOX_CLAIM_MAX 100 /* items returned by one claim */
-#define ILOG_OUTBOX_MAX 10000     /* unfinished items one sink may hold */
 #define ILOG_BUSY_TIMEOUT_MS 5000 /* default SQLite busy timeout */
 #define ILOG_BUSY_RETRY_MS 60000  /* give up retrying a busy transaction after this */
 
@@ -84,7 +83,8 @@ enum ilog_status {
 	ILOG_ERR_STATE = -3,     /* not allowed in the current state (an invalid
 	                            transition, a reopen that would clash) */
 	ILOG_ERR_ARG = -4,       /* an argument is invalid (too long, bad word, not JSON) */
-	ILOG_ERR_FULL = -5,      /* a named maximum was reached (ILOG_OUTBOX_MAX) */
+	ILOG_ERR_FULL = -5,      /* a named maximum was reached (ILOG_OUTBOX_MAX,
+	                            lib/ilog_outbox.h) */
 };
 
 enum ilog_state {
@@ -113,7 +113,8 @@ enum ilog_public_status {
 };
 
 /*
- * Event types written by this module, with their bodies (JSON objects). Other types
+ * Event types written by this header's calls, with their bodies (JSON objects). The
+ * page calls write theirs (paged, delivered, ...: lib/ilog_pages.h). Other types
  * (evidence, escalated, flush, rebalance, drain, ...) are appended by their owners
  * with ilog_event_append() and any JSON object body.
  *   opened        {"fingerprint"?, "kind", "cluster"?, "node"?, "severity", "title",
@@ -124,8 +125,6 @@ enum ilog_public_status {
  *   reopened      {"message"?}
  *   note          {"message"}
  *   public_update {"status": "identified", "message", "public_update_id"}
- *   paged         {"page_id", "step", "target"}
- *   delivered / displayed / page_failed   {"page_id", "target", "detail"?}
  */
 #define ILOG_EV_OPENED "opened"
 #define ILOG_EV_SEVERITY "severity"
@@ -135,10 +134,6 @@ enum ilog_public_status {
 #define ILOG_EV_REOPENED "reopened"
 #define ILOG_EV_NOTE "note"
 #define ILOG_EV_PUBLIC_UPDATE "public_update"
-#define ILOG_EV_PAGED "paged"
-#define ILOG_EV_DELIVERED "delivered"
-#define ILOG_EV_DISPLAYED "displayed"
-#define ILOG_EV_PAGE_FAILED "page_failed"
 #define ILOG_EV_ESCALATED "escalated"
 #define ILOG_EV_FLUSH "flush"
 #define ILOG_EV_REBALANCE "rebalance"
@@ -399,179 +394,6 @@ struct ilog_public_entries {
 enum ilog_status ilog_public_list(struct ilog *log, int64_t incident_id,
     struct ilog_public_entries *out, char *err, size_t errlen);
 void ilog_public_entries_release(struct ilog_public_entries *list);
-
-/* --- pages (the pager's state) -------------------------------------------------------- */
-
-struct ilog_page {
-	int64_t id;
-	int64_t incident_id;
-	int step;                      /* escalation step, the pager's numbering */
-	char target[ILOG_TARGET_MAX + 1];
-	int64_t sent_at;
-	int64_t delivered_at;          /* 0 = not yet (a receipt: a device got it) */
-	int64_t displayed_at;          /* 0 = not yet (a marker: it was shown) */
-	int64_t failed_at;             /* 0 = no failure (bounce, target offline) */
-	int64_t acked_at;              /* 0 = the incident was not acknowledged since */
-	int64_t next_deadline;         /* 0 = none pending */
-	char detail[ILOG_MESSAGE_MAX + 1]; /* failure text, "" if none */
-};
-struct ilog_pages {
-	struct ilog_page *v;
-	size_t n;
-	bool truncated;
-};
-void ilog_pages_release(struct ilog_pages *list);
-
-/*
- * Records a page sent now to target at step, with its escalation deadline (0 for
- * none), and a "paged" event, in one transaction. The incident must be unresolved
- * (ILOG_ERR_STATE otherwise). *page_id (may be NULL) gets the page's id.
- */
-enum ilog_status ilog_page_insert(struct ilog *log, int64_t incident_id, int step,
-    const char *target, int64_t next_deadline, const char *actor, int64_t *page_id,
-    char *err, size_t errlen);
-
-enum ilog_page_mark {
-	ILOG_PAGE_DELIVERED, /* sets delivered_at, "delivered" event */
-	ILOG_PAGE_DISPLAYED, /* sets displayed_at, "displayed" event */
-	ILOG_PAGE_FAILED,    /* sets failed_at and detail, "page_failed" event */
-};
-/*
- * Marks a page. Idempotent: a mark already set keeps its first time and writes no
- * second event (*event_id = 0). detail: NULL or up to ILOG_MESSAGE_MAX bytes.
- */
-enum ilog_status ilog_page_mark(struct ilog *log, int64_t page_id, enum ilog_page_mark mark,
-    const char *actor, const char *detail, int64_t *event_id, char *err, size_t errlen);
-/*
- * One escalation step, atomically: records a page as ilog_page_insert() does and, in
- * the same transaction, clears the next_deadline of every other page of the incident.
- * So an incident never has two pending deadlines, and a crash can never leave "the
- * next step paged" without "the previous step's deadline stopped" (or the reverse).
- * extra_json: NULL, or a JSON object whose members are added to the "paged" event's
- * body (page_id, step and target always come from the page: extra cannot replace
- * them). *page_id and *event_id (the "paged" event) may be NULL.
- */
-enum ilog_status ilog_page_escalate(struct ilog *log, int64_t incident_id, int step,
-    const char *target, int64_t next_deadline, const char *extra_json, const char *actor,
-    int64_t *page_id, int64_t *event_id, char *err, size_t errlen);
-/* Sets (or with 0 clears) a page's next escalation deadline. No event. */
-enum ilog_status ilog_page_set_deadline(struct ilog *log, int64_t page_id, int64_t deadline,
-    char *err, size_t errlen);
-/* An incident's pages, oldest first. */
-enum ilog_status ilog_page_list(struct ilog *log, int64_t incident_id, struct ilog_pages *out,
-    char *err, size_t errlen);
-/*
- * Pages of unresolved incidents whose next_deadline is set and <= until, earliest
- * deadline first: what the pager must act on now (until = now) or soon. Pages of
- * acknowledged incidents are included (an acknowledgement timeout re-pages them);
- * the pager decides from the incident's state what a deadline means.
- */
-enum ilog_status ilog_page_due(struct ilog *log, int64_t until, struct ilog_pages *out,
-    char *err, size_t errlen);
-/* The earliest pending deadline of any unresolved incident's page; 0 if none. */
-enum ilog_status ilog_page_next_deadline(struct ilog *log, int64_t *deadline, char *err,
-    size_t errlen);
-
-/* --- outbox (pushes to remote sinks) ----------------------------------------------- */
-
-/*
- * Retry policy of a failed push. After the n-th failed attempt (n >= 1) the next
- * attempt is due after
- *     d = min(max_ms, base_ms * 2^(n-1));   delay = d/2 + random() % (d/2 + 1)
- * ("equal jitter": never less than half the backoff, spread over the other half), or
- * after retry_after_ms if the remote asked for longer. After max_attempts failed
- * attempts the item is given up: never claimed again, last_error says why.
- */
-struct ilog_backoff {
-	int64_t base_ms;       /* e.g. 1000 */
-	int64_t max_ms;        /* e.g. 3600000 */
-	unsigned max_attempts; /* e.g. 20; 0 = never give up */
-};
-
-struct ilog_outbox_item {
-	int64_t id;
-	char sink[ILOG_SINK_MAX + 1];
-	int64_t event_id;        /* 0 for none */
-	char *payload_json;      /* owned by the list holding the item */
-	unsigned attempts;       /* attempts started, including the current claim */
-	int64_t created_at;
-	int64_t next_attempt_at;
-	int64_t done_at;         /* 0 = not done */
-	int64_t gave_up_at;      /* 0 = not given up */
-	char last_error[ILOG_ERR_LEN];
-};
-struct ilog_outbox_items {
-	struct ilog_outbox_item *v;
-	size_t n;
-};
-void ilog_outbox_items_release(struct ilog_outbox_items *list);
-
-/*
- * Enqueues a push for sink, due now. payload_json: a JSON value, at most
- * ILOG_BODY_MAX bytes. Idempotent per (sink, event_id) when event_id != 0: enqueuing
- * the same event for the same sink again returns the existing item's id (*created
- * false), so a publisher replaying events after a crash pushes each once. More than
- * ILOG_OUTBOX_MAX unfinished items for one sink: ILOG_ERR_FULL. created may be NULL.
- */
-enum ilog_status ilog_outbox_enqueue(struct ilog *log, const char *sink, int64_t event_id,
-    const char *payload_json, int64_t *item_id, bool *created, char *err, size_t errlen);
-
-/*
- * Claims up to max (<= ILOG_OUTBOX_CLAIM_MAX) due items of sink (NULL: any sink),
- * oldest due first: each one's attempts is incremented and next_attempt_at moved to
- * now + lease_ms, so a process that dies mid-push leaves the item to be retried after
- * the lease, and two claimers never get the same item within a lease. Replaces out's
- * content.
- */
-enum ilog_status ilog_outbox_claim(struct ilog *log, const char *sink, size_t max,
-    int64_t lease_ms, struct ilog_outbox_items *out, char *err, size_t errlen);
-/* The push succeeded: done_at = now. Completing a finished item is ILOG_ERR_STATE. */
-enum ilog_status ilog_outbox_complete(struct ilog *log, int64_t item_id, char *err,
-    size_t errlen);
-/*
- * The push failed with error_text (kept in last_error, cut to ILOG_ERR_LEN-1):
- * schedules the next attempt by policy and retry_after_ms (0 if the remote gave no
- * hint), or gives the item up after policy->max_attempts. *gave_up (may be NULL) says
- * which; *next_at (may be NULL) gets the next attempt time (0 if given up).
- */
-enum ilog_status ilog_outbox_fail(struct ilog *log, int64_t item_id, const char *error_text,
-    const struct ilog_backoff *policy, int64_t retry_after_ms, bool *gave_up,
-    int64_t *next_at, char *err, size_t errlen);
-/* One item by id (to inspect its state), or ILOG_ERR_NOT_FOUND. out's payload is
- * owned by out: free it with ilog_outbox_item_release(). */
-enum ilog_status ilog_outbox_get(struct ilog *log, int64_t item_id,
-    struct ilog_outbox_item *out, char *err, size_t errlen);
-void ilog_outbox_item_release(struct ilog_outbox_item *item);
-/* Unfinished (not done, not given up) items of sink (NULL: all) and the earliest time
- * one of them is due (0 if none): how long a publisher may sleep. */
-enum ilog_status ilog_outbox_pending(struct ilog *log, const char *sink, size_t *count,
-    int64_t *next_due, char *err, size_t errlen);
-
-/*
- * In-order delivery for one sink: claims, as ilog_outbox_claim() does, the sink's
- * oldest unfinished item (the lowest id) if it is due. A newer item is never claimed
- * while an older one of the same sink is unfinished, so a sink receives its pushes in
- * the order they were enqueued. If the oldest is not due yet, or there is none:
- * ILOG_ERR_NOT_FOUND, nothing changed, and *next_due (may be NULL) = when it is due
- * (0 if there is none). out: free with ilog_outbox_item_release().
- */
-enum ilog_status ilog_outbox_claim_head(struct ilog *log, const char *sink, int64_t lease_ms,
-    struct ilog_outbox_item *out, int64_t *next_due, char *err, size_t errlen);
-
-/* A sink's queue, for operators. Release with ilog_outbox_stats_release(). */
-struct ilog_outbox_stats {
-	size_t pending;              /* unfinished */
-	size_t done;
-	size_t gave_up;
-	int64_t last_done_at;        /* 0 if none */
-	int64_t last_gave_up_at;     /* 0 if none */
-	bool has_head;
-	struct ilog_outbox_item head; /* the oldest unfinished: attempts, next attempt,
-	                                 last_error (why it is still waiting) */
-};
-enum ilog_status ilog_outbox_stats(struct ilog *log, const char *sink,
-    struct ilog_outbox_stats *out, char *err, size_t errlen);
-void ilog_outbox_stats_release(struct ilog_outbox_stats *s);
 
 /* --- retention and export ---------------------------------------------------------- */
 

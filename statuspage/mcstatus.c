@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_outbox.h"
 #include "log.h"
 #include "mcstatus.h"
 #include "model.h"

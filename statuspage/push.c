@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "ilog_outbox.h"
 #include "push.h"
 
 #define LEASE_SLACK_MS 5000

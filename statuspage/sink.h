@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_outbox.h"
 #include "spconfig.h"
 #include "textbuf.h"
 

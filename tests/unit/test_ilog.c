@@ -22,6 +22,8 @@
 #include <sqlite3.h>
 
 #include "ilog.h"
+#include "ilog_outbox.h"
+#include "ilog_pages.h"
 
 /* A fake clock: fixed time moved by tests; random values from a list, then 0. */
 struct fake {

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "ilog.h"
+#include "ilog_pages.h"
 
 struct fixture {
 	char dir[64];
