@@ -24,7 +24,6 @@
 #define ILOG_OUTBOX_CLAIM_MAX 100 /* items returned by one claim */
 #define ILOG_OUTBOX_MAX 10000     /* unfinished items one sink may hold */
 
-
 /*
  * Retry policy of a failed push. After the n-th failed attempt (n >= 1) the next
  * attempt is due after

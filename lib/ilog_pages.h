@@ -18,6 +18,7 @@
 #ifndef MCOPS_ILOG_PAGES_H
 #define MCOPS_ILOG_PAGES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,6 @@
 #define ILOG_EV_DELIVERED "delivered"
 #define ILOG_EV_DISPLAYED "displayed"
 #define ILOG_EV_PAGE_FAILED "page_failed"
-
 
 struct ilog_page {
 	int64_t id;

@@ -175,8 +175,8 @@ ilog_prep(struct ilog *log, enum stmt_id id, sqlite3_stmt **out, char *err, size
 	int rc;
 
 	if (log->stmt[id] == NULL) {
-		rc = sqlite3_prepare_v3(log->db, ilog_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-		    &log->stmt[id], NULL);
+		rc = sqlite3_prepare_v3(log->db, ilog_stmt_sql[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &log->stmt[id], NULL);
 		if (rc != SQLITE_OK) {
 			log->stmt[id] = NULL;
 			return ilog_db_fail(log, rc, "cannot prepare a query", err, errlen);
@@ -272,7 +272,8 @@ ilog_call(struct ilog *log, enum ilog_mode mode, ilog_body_fn body, void *arg, c
 		if (st == ILOG_OK) {
 			st = body(log, arg, err, errlen);
 			reset_all(log);
-			if (st == ILOG_OK && (st = ilog_prep(log, ST_COMMIT, &s, err, errlen)) == ILOG_OK)
+			if (st == ILOG_OK &&
+			    (st = ilog_prep(log, ST_COMMIT, &s, err, errlen)) == ILOG_OK)
 				st = ilog_exec(log, s, "cannot commit", err, errlen);
 			if (st != ILOG_OK && !sqlite3_get_autocommit(log->db)) {
 				if (ilog_prep(log, ST_ROLLBACK, &s, NULL, 0) == ILOG_OK)
@@ -307,7 +308,8 @@ i64_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		return st;
 	if (a->text != NULL)
 		sqlite3_bind_text(s, 1, a->text, -1, SQLITE_TRANSIENT);
-	return ilog_query_i64(log, s, 0, &a->value, "cannot read the incident log", err, errlen);
+	return ilog_query_i64(log, s, 0, &a->value, "cannot read the incident log", err,
+	    errlen);
 }
 
 enum ilog_status
@@ -407,21 +409,30 @@ check_meta(struct ilog *log, const struct meta *m, char *err, size_t errlen)
 	return ILOG_OK;
 }
 
+/*
+ * Brings the schema to ILOG_SCHEMA_VERSION, or on a read-only log (which must never
+ * write) only checks that it is there.
+ */
 static enum ilog_status
-migrate_body(struct ilog *log, void *arg, char *err, size_t errlen)
+schema_body(struct ilog *log, void *arg, char *err, size_t errlen)
 {
 	struct meta m;
 	enum ilog_status st;
 	char *emsg = NULL;
 	int64_t v;
 	int rc;
-	(void)arg;
 
 	if ((st = read_meta(log, &m, err, errlen)) != ILOG_OK)
 		return st;
 	if ((st = check_meta(log, &m, err, errlen)) != ILOG_OK)
 		return st;
-	for (v = m.user_version; v < ILOG_SCHEMA_VERSION; v++) {
+	if (log->readonly && m.user_version < ILOG_SCHEMA_VERSION) {
+		seterr(err, errlen, "%s: schema version %lld needs migrating to %d; open it "
+		    "read-write once (any write command) first", log->path,
+		    (long long)m.user_version, ILOG_SCHEMA_VERSION);
+		return ILOG_ERR_DB;
+	}
+	for (v = m.user_version; !log->readonly && v < ILOG_SCHEMA_VERSION; v++) {
 		rc = sqlite3_exec(log->db, ilog_migrations[v], NULL, NULL, &emsg);
 		if (rc != SQLITE_OK) {
 			if (is_busy(rc)) {
@@ -433,26 +444,6 @@ migrate_body(struct ilog *log, void *arg, char *err, size_t errlen)
 			sqlite3_free(emsg);
 			return ILOG_ERR_DB;
 		}
-	}
-	return ILOG_OK;
-}
-
-static enum ilog_status
-check_version_body(struct ilog *log, void *arg, char *err, size_t errlen)
-{
-	struct meta m;
-	enum ilog_status st;
-	(void)arg;
-
-	if ((st = read_meta(log, &m, err, errlen)) != ILOG_OK)
-		return st;
-	if ((st = check_meta(log, &m, err, errlen)) != ILOG_OK)
-		return st;
-	if (m.user_version < ILOG_SCHEMA_VERSION) {
-		seterr(err, errlen, "%s: schema version %lld needs migrating to %d; open it "
-		    "read-write once (any write command) first", log->path,
-		    (long long)m.user_version, ILOG_SCHEMA_VERSION);
-		return ILOG_ERR_DB;
 	}
 	return ILOG_OK;
 }
@@ -594,12 +585,10 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 		if (exec_pragma(log, opts->sync_full ? "PRAGMA synchronous = FULL" :
 			"PRAGMA synchronous = NORMAL", NULL, err, errlen) != ILOG_OK)
 			goto out_close;
-		if (ilog_call(log, ILOG_WRITE, migrate_body, NULL, err, errlen) != ILOG_OK)
-			goto out_close;
-	} else {
-		if (ilog_call(log, ILOG_READ, check_version_body, NULL, err, errlen) != ILOG_OK)
-			goto out_close;
 	}
+	if (ilog_call(log, opts->readonly ? ILOG_READ : ILOG_WRITE, schema_body, NULL, err,
+	    errlen) != ILOG_OK)
+		goto out_close;
 	if (opts->busy_retry_ms > 0)
 		log->busy_retry_ms = opts->busy_retry_ms;
 	return log;

@@ -253,8 +253,8 @@ ilog_cursor_get(struct ilog *log, const char *consumer, int64_t *event_id, char 
 {
 	enum ilog_status st;
 
-	if ((st = ilog_check_text(consumer, ILOG_CONSUMER_MAX, false, TEXT_LINE, "consumer", err,
-	    errlen)) != ILOG_OK)
+	if ((st = ilog_check_text(consumer, ILOG_CONSUMER_MAX, false, TEXT_LINE, "consumer",
+	    err, errlen)) != ILOG_OK)
 		return st;
 	return ilog_read_i64(log, ST_CUR_GET, consumer, event_id, err, errlen);
 }
@@ -286,8 +286,8 @@ ilog_cursor_set(struct ilog *log, const char *consumer, int64_t event_id, char *
 	struct cursor_args a = { consumer, event_id };
 	enum ilog_status st;
 
-	if ((st = ilog_check_text(consumer, ILOG_CONSUMER_MAX, false, TEXT_LINE, "consumer", err,
-	    errlen)) != ILOG_OK)
+	if ((st = ilog_check_text(consumer, ILOG_CONSUMER_MAX, false, TEXT_LINE, "consumer",
+	    err, errlen)) != ILOG_OK)
 		return st;
 	if (event_id < 0) {
 		seterr(err, errlen, "cursor %lld is invalid", (long long)event_id);
@@ -340,7 +340,8 @@ prune_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		if ((st = ilog_prep(log, ST_PRUNE_COUNT_EV, &s, err, errlen)) != ILOG_OK)
 			return st;
 		sqlite3_bind_int64(s, 1, ids[i]);
-		if ((st = ilog_query_i64(log, s, 0, &v, "cannot prune", err, errlen)) != ILOG_OK)
+		if ((st = ilog_query_i64(log, s, 0, &v, "cannot prune", err, errlen)) !=
+		    ILOG_OK)
 			return st;
 		a->events += (size_t)v;
 		if ((st = ilog_prep(log, ST_PRUNE_DEL_INC, &s, err, errlen)) != ILOG_OK)

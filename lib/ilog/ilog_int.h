@@ -96,7 +96,6 @@ enum stmt_id {
 	ST_COUNT
 };
 
-
 extern const char *const ilog_stmt_sql[ST_COUNT];
 /* ilog_migrations[v] takes a database from schema version v to v + 1. */
 extern const char *const ilog_migrations[ILOG_SCHEMA_VERSION];

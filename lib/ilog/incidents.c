@@ -14,6 +14,19 @@ static const char *const severity_names[] = { "?", "minor", "major", "critical" 
 static const char *const public_names[] = { "none", "investigating", "identified",
 	"monitoring", "resolved" };
 
+/* The index of s among names[first..last], or -1: what every *_parse looks up. */
+static int
+find_name(const char *const *names, int first, int last, const char *s)
+{
+	int i;
+
+	for (i = first; i <= last; i++) {
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
 const char *
 ilog_state_name(enum ilog_state s)
 {
@@ -23,15 +36,11 @@ ilog_state_name(enum ilog_state s)
 int
 ilog_state_parse(const char *s, enum ilog_state *out)
 {
-	int i;
+	int i = find_name(state_names, ILOG_STATE_OPEN, ILOG_STATE_RESOLVED, s);
 
-	for (i = 0; i <= ILOG_STATE_RESOLVED; i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum ilog_state)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i >= 0)
+		*out = (enum ilog_state)i;
+	return i >= 0 ? 0 : -1;
 }
 
 const char *
@@ -43,15 +52,11 @@ ilog_severity_name(enum ilog_severity s)
 int
 ilog_severity_parse(const char *s, enum ilog_severity *out)
 {
-	int i;
+	int i = find_name(severity_names, ILOG_SEVERITY_MINOR, ILOG_SEVERITY_CRITICAL, s);
 
-	for (i = ILOG_SEVERITY_MINOR; i <= ILOG_SEVERITY_CRITICAL; i++) {
-		if (strcmp(s, severity_names[i]) == 0) {
-			*out = (enum ilog_severity)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i >= 0)
+		*out = (enum ilog_severity)i;
+	return i >= 0 ? 0 : -1;
 }
 
 const char *
@@ -63,15 +68,11 @@ ilog_public_status_name(enum ilog_public_status s)
 int
 ilog_public_status_parse(const char *s, enum ilog_public_status *out)
 {
-	int i;
+	int i = find_name(public_names, ILOG_PUBLIC_INVESTIGATING, ILOG_PUBLIC_RESOLVED, s);
 
-	for (i = ILOG_PUBLIC_INVESTIGATING; i <= ILOG_PUBLIC_RESOLVED; i++) {
-		if (strcmp(s, public_names[i]) == 0) {
-			*out = (enum ilog_public_status)i;
-			return 0;
-		}
-	}
-	return -1;
+	if (i >= 0)
+		*out = (enum ilog_public_status)i;
+	return i >= 0 ? 0 : -1;
 }
 
 static bool
@@ -260,7 +261,8 @@ upsert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 			sqlite3_bind_int64(s, 1, inc.id);
 			sqlite3_bind_int(s, 2, sp->severity);
 			sqlite3_bind_int64(s, 3, now);
-			if ((st = ilog_exec(log, s, "cannot raise a severity", err, errlen)) != ILOG_OK)
+			if ((st = ilog_exec(log, s, "cannot raise a severity", err, errlen)) !=
+			    ILOG_OK)
 				return st;
 			body = json_pack("{s:s, s:s}", "from", ilog_severity_name(inc.severity),
 			    "to", ilog_severity_name(sp->severity));
@@ -270,8 +272,8 @@ upsert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 				seterr(err, errlen, "out of memory");
 				return ILOG_ERR_DB;
 			}
-			st = ilog_insert_event(log, now, inc.id, a->actor, ILOG_EV_SEVERITY, body,
-			    &a->res.event_id, err, errlen);
+			st = ilog_insert_event(log, now, inc.id, a->actor, ILOG_EV_SEVERITY,
+			    body, &a->res.event_id, err, errlen);
 			json_decref(body);
 			a->res.raised = st == ILOG_OK;
 			return st;
@@ -307,8 +309,8 @@ upsert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	json_object_set_new(body, "title", json_string(sp->title));
 	if (a->evidence != NULL)
 		json_object_set(body, "evidence", a->evidence);
-	st = ilog_insert_event(log, now, a->res.id, a->actor, ILOG_EV_OPENED, body, &a->res.event_id,
-	    err, errlen);
+	st = ilog_insert_event(log, now, a->res.id, a->actor, ILOG_EV_OPENED, body,
+	    &a->res.event_id, err, errlen);
 	json_decref(body);
 	return st;
 }
@@ -342,7 +344,8 @@ ilog_incident_upsert(struct ilog *log, const struct ilog_incident_spec *spec,
 		return ILOG_ERR_ARG;
 	}
 	if (spec->evidence_json != NULL) {
-		a.evidence = ilog_parse_json(spec->evidence_json, true, "evidence", err, errlen);
+		a.evidence =
+		    ilog_parse_json(spec->evidence_json, true, "evidence", err, errlen);
 		if (a.evidence == NULL)
 			return ILOG_ERR_ARG;
 	}
@@ -446,7 +449,8 @@ transition_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		sqlite3_bind_int64(s, 2, now);
 		if (a->tr != TR_REOPEN)
 			sqlite3_bind_text(s, 3, a->actor, -1, SQLITE_TRANSIENT);
-		if ((st = ilog_exec(log, s, "cannot change an incident", err, errlen)) != ILOG_OK)
+		if ((st = ilog_exec(log, s, "cannot change an incident", err, errlen)) !=
+		    ILOG_OK)
 			return st;
 	}
 	if (a->tr == TR_ACK) {
@@ -564,8 +568,8 @@ public_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
-	st = ilog_insert_event(log, now, a->id, a->actor, ILOG_EV_PUBLIC_UPDATE, body, &a->event_id,
-	    err, errlen);
+	st = ilog_insert_event(log, now, a->id, a->actor, ILOG_EV_PUBLIC_UPDATE, body,
+	    &a->event_id, err, errlen);
 	json_decref(body);
 	if (st != ILOG_OK)
 		return st;
@@ -592,8 +596,8 @@ ilog_public_update(struct ilog *log, int64_t id, const char *actor,
 		    "monitoring or resolved)", (int)status);
 		return ILOG_ERR_ARG;
 	}
-	if ((st = ilog_check_text(message, ILOG_MESSAGE_MAX, false, TEXT_MULTILINE, "message", err,
-	    errlen)) != ILOG_OK)
+	if ((st = ilog_check_text(message, ILOG_MESSAGE_MAX, false, TEXT_MULTILINE, "message",
+	    err, errlen)) != ILOG_OK)
 		return st;
 	st = ilog_call(log, ILOG_WRITE, public_body, &a, err, errlen);
 	if (st == ILOG_OK && event_id != NULL)
@@ -617,8 +621,8 @@ public_list_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if ((st = ilog_prep(log, ST_PUB_LIST, &s, err, errlen)) != ILOG_OK)
 		return st;
 	sqlite3_bind_int64(s, 1, a->id);
-	return ilog_collect(log, s, &public_rows, SIZE_MAX, (void **)&a->out->v, &a->out->n, NULL,
-	    err, errlen);
+	return ilog_collect(log, s, &public_rows, SIZE_MAX, (void **)&a->out->v, &a->out->n,
+	    NULL, err, errlen);
 }
 
 enum ilog_status

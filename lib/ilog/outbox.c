@@ -28,7 +28,6 @@ read_outbox(sqlite3_stmt *s, struct ilog_outbox_item *it)
 	return it->payload_json != NULL ? 0 : -1;
 }
 
-
 void
 ilog_outbox_item_release(struct ilog_outbox_item *item)
 {
@@ -69,7 +68,8 @@ enqueue_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		if ((st = ilog_prep(log, ST_EV_EXISTS, &s, err, errlen)) != ILOG_OK)
 			return st;
 		sqlite3_bind_int64(s, 1, a->event_id);
-		if ((st = ilog_query_i64(log, s, 0, &v, "cannot read events", err, errlen)) != ILOG_OK)
+		if ((st = ilog_query_i64(log, s, 0, &v, "cannot read events", err, errlen)) !=
+		    ILOG_OK)
 			return st;
 		if (v == 0) {
 			seterr(err, errlen, "no event %lld", (long long)a->event_id);
@@ -79,7 +79,8 @@ enqueue_body(struct ilog *log, void *arg, char *err, size_t errlen)
 			return st;
 		sqlite3_bind_text(s, 1, a->sink, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(s, 2, a->event_id);
-		if ((st = ilog_query_i64(log, s, 0, &v, "cannot read the outbox", err, errlen)) != ILOG_OK)
+		if ((st = ilog_query_i64(log, s, 0, &v, "cannot read the outbox", err,
+		    errlen)) != ILOG_OK)
 			return st;
 		if (v != 0) {
 			a->item_id = v;
@@ -89,7 +90,8 @@ enqueue_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if ((st = ilog_prep(log, ST_OB_COUNT_SINK, &s, err, errlen)) != ILOG_OK)
 		return st;
 	sqlite3_bind_text(s, 1, a->sink, -1, SQLITE_TRANSIENT);
-	if ((st = ilog_query_i64(log, s, 0, &v, "cannot read the outbox", err, errlen)) != ILOG_OK)
+	if ((st = ilog_query_i64(log, s, 0, &v, "cannot read the outbox", err, errlen)) !=
+	    ILOG_OK)
 		return st;
 	if (v >= ILOG_OUTBOX_MAX) {
 		seterr(err, errlen, "the outbox of sink '%s' is full (%d unfinished items)",
@@ -118,8 +120,8 @@ ilog_outbox_enqueue(struct ilog *log, const char *sink, int64_t event_id,
 	json_t *j;
 	char *text;
 
-	if ((st = ilog_check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err, errlen)) !=
-	    ILOG_OK)
+	if ((st = ilog_check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err,
+	    errlen)) != ILOG_OK)
 		return st;
 	if (event_id < 0) {
 		seterr(err, errlen, "no event %lld", (long long)event_id);
@@ -264,7 +266,7 @@ struct finish_args {
 	int64_t next_at;
 };
 
-/* The delay before the attempt after the n-th failure (see ilog.h). */
+/* The delay before the attempt after the n-th failure (see ilog_outbox.h). */
 static int64_t
 backoff_delay(struct ilog *log, const struct ilog_backoff *p, unsigned n)
 {
@@ -483,8 +485,8 @@ ilog_outbox_claim_head(struct ilog *log, const char *sink, int64_t lease_ms,
 	out->payload_json = NULL;
 	if (next_due != NULL)
 		*next_due = 0;
-	if ((st = ilog_check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err, errlen)) !=
-	    ILOG_OK)
+	if ((st = ilog_check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err,
+	    errlen)) != ILOG_OK)
 		return st;
 	if (lease_ms <= 0) {
 		seterr(err, errlen, "lease of %lld ms is invalid", (long long)lease_ms);
@@ -556,8 +558,8 @@ ilog_outbox_stats(struct ilog *log, const char *sink, struct ilog_outbox_stats *
 	enum ilog_status st;
 
 	memset(out, 0, sizeof(*out));
-	if ((st = ilog_check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err, errlen)) !=
-	    ILOG_OK)
+	if ((st = ilog_check_text(sink, ILOG_SINK_MAX, false, TEXT_LINE, "sink", err,
+	    errlen)) != ILOG_OK)
 		return st;
 	st = ilog_call(log, ILOG_READ, outbox_stats_body, &a, err, errlen);
 	if (st != ILOG_OK)

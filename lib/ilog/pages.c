@@ -83,8 +83,8 @@ page_insert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 			return st;
 		sqlite3_bind_int64(s, 1, a->incident_id);
 		sqlite3_bind_int64(s, 2, a->page_id);
-		if ((st = ilog_exec(log, s, "cannot stop the previous deadline", err, errlen)) !=
-		    ILOG_OK)
+		if ((st = ilog_exec(log, s, "cannot stop the previous deadline", err,
+		    errlen)) != ILOG_OK)
 			return st;
 	}
 	/* The extra members first, so that they can never replace the page's own. */
@@ -96,8 +96,8 @@ page_insert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
-	st = ilog_insert_event(log, now, a->incident_id, a->actor, ILOG_EV_PAGED, body, &a->event_id,
-	    err, errlen);
+	st = ilog_insert_event(log, now, a->incident_id, a->actor, ILOG_EV_PAGED, body,
+	    &a->event_id, err, errlen);
 	json_decref(body);
 	return st;
 }
@@ -224,8 +224,8 @@ page_mark_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		seterr(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
-	st = ilog_insert_event(log, now, p.incident_id, a->actor, type[a->mark], body, &a->event_id,
-	    err, errlen);
+	st = ilog_insert_event(log, now, p.incident_id, a->actor, type[a->mark], body,
+	    &a->event_id, err, errlen);
 	json_decref(body);
 	return st;
 }

@@ -113,7 +113,6 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	"PRAGMA user_version = 2;",
 };
 
-
 /* --- statements -------------------------------------------------------------------- */
 
 #define INCIDENT_COLS                                                                \
