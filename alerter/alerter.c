@@ -23,14 +23,96 @@
 #include <jansson.h>
 
 #include "alerter.h"
+#include "chat.h"
 #include "daemon.h"
+#include "escalation.h"
 #include "fallback.h"
+#include "ilog.h"
 #include "intake.h"
+#include "jid.h"
 #include "log.h"
 #include "message.h"
 #include "parse.h"
+#include "rotation.h"
+#include "settings.h"
 #include "utctime.h"
 #include "xmpp.h"
+
+#define ALERTER_TICK_MS 50
+#define ALERTER_SWEEP_MS 30000        /* every unresolved incident looked at again */
+#define ALERTER_TAIL_POLL_MS 1000     /* tail even without a data_version change */
+#define ALERTER_TRACKED_MAX ILOG_LIST_MAX
+#define ALERTER_SENT_MAX 4096         /* pages handed to XMPP, remembered */
+#define ALERTER_NOTICES_MAX 64        /* notices waiting for a session */
+#define ALERTER_TESTS_MAX 32          /* test pages waiting or awaiting a receipt */
+#define ALERTER_TEST_MAX_AGE_MS (5 * 60000)
+#define ALERTER_NOTICE_MAX_AGE_MS (10 * 60000)
+#define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
+#define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
+#define ALERTER_SETTLE_MS 2000        /* after connecting, presence may still arrive */
+#define ALERTER_FALLBACK_RETRY_MS 30000 /* after a failed fallback post: a blocking call
+                                           must not stall the loop once per incident */
+#define ALERTER_ID_MAX 64
+
+struct tracked {
+	int64_t id;
+	int64_t wake_at;  /* 0: nothing pending */
+	bool dirty;
+};
+
+struct sent {
+	int64_t page_id;
+	int64_t incident_id;
+	uint64_t session; /* the XMPP session it was handed to; SENT_EARLIER_RUN: by an
+	                     earlier process, so not by this one */
+};
+#define SENT_EARLIER_RUN UINT64_MAX
+
+struct notice {
+	char to[ILOG_TARGET_MAX + 1]; /* a JID or "room:..." */
+	char body[MESSAGE_MAX];
+};
+
+struct test_page {
+	int64_t request;              /* the "page_test" event */
+	char target[JID_MAX + 1];
+	char actor[ILOG_ACTOR_MAX + 1];
+	int64_t requested_at;
+	uint64_t sent_session;        /* 0: not sent yet */
+	bool done;                    /* delivered or failed: recorded */
+};
+
+struct alerter {
+	struct alerter_settings *set;
+	bool debug;
+	struct ilog *log;
+	struct xclient *xc;
+	struct event_base *base;
+	struct intake *intake;
+	struct fallback fb;
+	bool has_fallback;
+	struct rotation_overrides ov;
+
+	int64_t cursor;
+	bool wrote;                   /* our own writes: data_version does not show them */
+	int64_t next_tail, next_sweep;
+	bool fallback_armed;
+	int64_t settle_until;         /* until then, a target of unknown presence waits */
+	int64_t fallback_retry_at;    /* after a failed post, no post before then */
+
+	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
+	size_t ntracked;
+	struct sent *sent;            /* ALERTER_SENT_MAX, a ring */
+	size_t nsent, sent_next;
+	struct notice *notices;       /* ALERTER_NOTICES_MAX */
+	size_t nnotices;
+	struct test_page tests[ALERTER_TESTS_MAX];
+	size_t ntests;
+	struct chat *chat;
+	uint64_t msg_seq;
+	uint64_t session_base;        /* sessions of the clients a reload replaced: a new
+	                                 client counts from 1 again */
+};
 
 void
 alerter_snap_release(struct snap *s)
@@ -49,6 +131,63 @@ void
 alerter_mark_wrote(struct alerter *a)
 {
 	a->wrote = true;
+}
+
+struct ilog *
+alerter_log(struct alerter *a)
+{
+	return a->log;
+}
+
+const struct alerter_settings *
+alerter_config(const struct alerter *a)
+{
+	return a->set;
+}
+
+const struct rotation_overrides *
+alerter_overrides(const struct alerter *a)
+{
+	return &a->ov;
+}
+
+bool
+alerter_online(const struct alerter *a)
+{
+	return xclient_state(a->xc) == XCLIENT_ONLINE;
+}
+
+void
+alerter_reply(struct alerter *a, const char *to, const char *text)
+{
+	char id[ALERTER_ID_MAX];
+
+	snprintf(id, sizeof(id), "mcalert-r%" PRIu64, ++a->msg_seq);
+	xclient_send(a->xc, to, false, id, text, false);
+}
+
+size_t
+alerter_tracked_count(const struct alerter *a)
+{
+	return a->ntracked;
+}
+
+int64_t
+alerter_tracked_id(const struct alerter *a, size_t i)
+{
+	return a->tracked[i].id;
+}
+
+int
+alerter_actor(const char *bare, char *buf, size_t len)
+{
+	size_t n = strlen(bare);
+
+	if (n + 6 > len)
+		return -1;
+	memcpy(buf, "xmpp:", 5);
+	memcpy(buf + 5, bare, n + 1);
+	return 0;
 }
 
 /* --- tracked incidents ------------------------------------------------------------- */
@@ -1092,6 +1231,14 @@ update_contacts(struct alerter *a)
 	xclient_set_rooms(a->xc, rooms, nr);
 }
 
+static void
+on_chat(void *arg, const char *from, const char *body)
+{
+	struct alerter *a = arg;
+
+	chat_message(a->chat, from, body);
+}
+
 static struct xclient *
 make_client(struct alerter *a, char *err, size_t errlen)
 {
@@ -1100,7 +1247,7 @@ make_client(struct alerter *a, char *err, size_t errlen)
 		s->server_port, s->tls, s->tls_insecure, s->tls_ca, s->reconnect_min_ms,
 		s->reconnect_max_ms, s->ping_interval_ms, s->ping_timeout_ms, a->debug };
 	struct xclient_events ev = { a, on_online, on_offline, on_receipt, on_displayed,
-		on_bounce, on_room_echo, alerter_chat, on_presence, on_room_state };
+		on_bounce, on_room_echo, on_chat, on_presence, on_room_state };
 
 	return xclient_new(&o, &ev, err, errlen);
 }
@@ -1145,8 +1292,8 @@ alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
 	a->tracked = calloc(ALERTER_TRACKED_MAX, sizeof(*a->tracked));
 	a->sent = calloc(ALERTER_SENT_MAX, sizeof(*a->sent));
 	a->notices = calloc(ALERTER_NOTICES_MAX, sizeof(*a->notices));
-	a->refused = calloc(ALERTER_REFUSED_MAX, sizeof(*a->refused));
-	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->refused == NULL) {
+	a->chat = chat_new(a);
+	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->chat == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -1188,7 +1335,7 @@ alerter_free(struct alerter *a)
 	free(a->tracked);
 	free(a->sent);
 	free(a->notices);
-	free(a->refused);
+	chat_free(a->chat);
 	free(a);
 }
 
