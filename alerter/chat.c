@@ -71,6 +71,24 @@ refuse(struct chat *c, const char *bare, int64_t now)
 	return true;
 }
 
+/* The reply when a change waits for the log: the incident, what, and what follows. */
+#define KEPT_REPLY "#%" PRId64 ": the incident log is busy (another process holds it); " \
+		   "your %s is kept and recorded as soon as it is free%s."
+
+/* A change to incident id by actor (type: an event's; text: its body or message),
+ * through the daemon, which keeps it while the log is busy. */
+static enum ilog_status
+write_change(struct alerter *a, enum log_write_kind kind, int64_t id, const char *actor,
+    const char *type, const char *text, bool *queued, char *err, size_t errlen)
+{
+	struct log_write w = { .kind = kind, .incident_id = id };
+
+	snprintf(w.actor, sizeof(w.actor), "%s", actor);
+	snprintf(w.type, sizeof(w.type), "%s", type != NULL ? type : "");
+	snprintf(w.text, sizeof(w.text), "%s", text);
+	return alerter_write(a, &w, queued, err, errlen);
+}
+
 /* The incident of the sender's latest page among the unresolved ones, or 0. */
 static int64_t
 latest_page_for(struct alerter *a, const char *bare)
@@ -104,6 +122,7 @@ command_ack(struct alerter *a, const char *from, const char *actor, const struct
 	struct snap s;
 	int64_t id = c->id;
 	enum ilog_status st;
+	bool queued = false;
 
 	jid_bare(from, bare, sizeof(bare));
 	if (id == 0 && (id = latest_page_for(a, bare)) == 0) {
@@ -119,9 +138,13 @@ command_ack(struct alerter *a, const char *from, const char *actor, const struct
 		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", id,
 		    message_who(s.inc.resolved_by));
 	} else if (s.inc.state == ILOG_STATE_OPEN) {
-		st = ilog_incident_ack(alerter_log(a), id, actor, c->message, NULL, err, sizeof(err));
-		alerter_mark_wrote(a);
-		if (st != ILOG_OK) {
+		st = write_change(a, LOG_WRITE_ACK, id, actor, NULL, c->message, &queued, err,
+		    sizeof(err));
+		if (queued) {
+			snprintf(out, len, KEPT_REPLY, id, "acknowledgement", "; paging stops then");
+			log_info("#%" PRId64 ": the acknowledgement by %s waits for the busy log", id,
+			    actor);
+		} else if (st != ILOG_OK) {
 			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
 		} else {
 			message_duration(set->policy.ack_timeout_ms, d, sizeof(d));
@@ -142,10 +165,11 @@ command_ack(struct alerter *a, const char *from, const char *actor, const struct
 		json_decref(j);
 		snprintf(body, sizeof(body), "%s", text != NULL ? text : "{}");
 		free(text);
-		st = ilog_event_append(alerter_log(a), id, actor, ALERTER_EV_ACK_RENEWED, body, NULL, err,
-		    sizeof(err));
-		alerter_mark_wrote(a);
-		if (st != ILOG_OK)
+		st = write_change(a, LOG_WRITE_EVENT, id, actor, ALERTER_EV_ACK_RENEWED, body, &queued,
+		    err, sizeof(err));
+		if (queued)
+			snprintf(out, len, KEPT_REPLY, id, "acknowledgement", "; paging stops then");
+		else if (st != ILOG_OK)
 			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
 		else
 			snprintf(out, len, "#%" PRId64 " acknowledged again: paging stopped.", id);
@@ -166,6 +190,7 @@ command_resolve(struct alerter *a, const char *actor, const struct command *c, c
 	struct ilog_incident inc;
 	char err[ILOG_ERR_LEN];
 	enum ilog_status st = ilog_incident_get(alerter_log(a), c->id, &inc, err, sizeof(err));
+	bool queued = false;
 
 	if (st == ILOG_ERR_NOT_FOUND) {
 		snprintf(out, len, "There is no incident #%" PRId64 ".", c->id);
@@ -177,8 +202,13 @@ command_resolve(struct alerter *a, const char *actor, const struct command *c, c
 		return;
 	}
 	if (st == ILOG_OK)
-		st = ilog_incident_resolve(alerter_log(a), c->id, actor, c->message, NULL, err, sizeof(err));
-	alerter_mark_wrote(a);
+		st = write_change(a, LOG_WRITE_RESOLVE, c->id, actor, NULL, c->message, &queued, err,
+		    sizeof(err));
+	if (queued) {
+		snprintf(out, len, KEPT_REPLY, c->id, "resolution", "");
+		log_info("#%" PRId64 ": the resolution by %s waits for the busy log", c->id, actor);
+		return;
+	}
 	if (st != ILOG_OK) {
 		snprintf(out, len, "#%" PRId64 " could not be resolved: %s", c->id, err);
 		return;

@@ -22,6 +22,7 @@
 #include "alerter.h"
 #include "escalation.h"
 #include "ilog.h"
+#include "pending.h"
 #include "rotation.h"
 #include "settings.h"
 
@@ -52,6 +53,16 @@ enum ilog_status alerter_snap_load(struct alerter *a, int64_t id, struct snap *s
     size_t errlen);
 /* Notes a write of ours (data_version does not show them): the log is tailed again. */
 void alerter_mark_wrote(struct alerter *a);
+/*
+ * Does w in the log now or, while another process keeps the log busy, queues it to be
+ * done at a later tick, in order (pending.h). Returns ILOG_OK when done; ILOG_ERR_DB
+ * with *queued true when it waits (err says why), false when it is lost (no room, or
+ * the log failed otherwise); or the log's refusal (ILOG_ERR_STATE, _NOT_FOUND, _ARG)
+ * with err. Every write of the pager goes through here but the escalation's own
+ * steps, which are decided again at each round instead.
+ */
+enum ilog_status alerter_write(struct alerter *a, const struct log_write *w, bool *queued,
+    char *err, size_t errlen);
 /* The incident is looked at again at the next round. */
 void alerter_mark_dirty(struct alerter *a, int64_t id);
 
