@@ -5,6 +5,7 @@
  *   xclient_run()     libstrophe reads and writes; callbacks mark incidents dirty,
  *                     record receipts and failures, answer chat commands
  *   intake            the Alertmanager listener's pending requests
+ *   pending           writes the log refused while busy, in order (pending.h)
  *   tail              new events of the log (anyone's): incidents to look at again,
  *                     notices to send, overrides, test pages
  *   reconcile         every incident that is dirty or whose deadline came: decide
@@ -1612,14 +1613,16 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 	if (a->cursor == 0) {
 		/* First start: the history is not news. Unresolved incidents are found by
 		 * the sweep below; old acknowledgements need no notices. */
-		if (ilog_last_event_id(a->log, &last_id, err, sizeof(err)) != ILOG_OK ||
-		    ilog_cursor_set(a->log, ALERTER_CONSUMER, last_id, err, sizeof(err)) != ILOG_OK) {
+		if (ilog_last_event_id(a->log, &last_id, err, sizeof(err)) != ILOG_OK) {
 			log_err("cannot start the cursor: %s", err);
 			return 1;
 		}
 		a->cursor = last_id;
+	} else {
+		a->cursor_saved = a->cursor;
 	}
-	a->cursor_saved = a->cursor;
+	/* A first start's cursor is stored by the first round (save_cursor), which also
+	 * waits out a log that another process holds. */
 	now = ilog_now(a->log);
 	if (rotation_overrides_read(a->log, now, &a->ov, err, sizeof(err)) != 0)
 		log_err("cannot read the on-call overrides: %s", err);
