@@ -385,7 +385,7 @@ handle(struct evhttp_request *req, void *arg)
 		const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 		    "Authorization");
 		if (!token_matches(in, auth)) {
-			/* Nothing of the request is read, kept or logged: not its body, not
+			/* Nothing of the request is parsed, kept or logged: not its body, not
 			 * the token it tried. */
 			in->refused++;
 			in->unauthorized++;
