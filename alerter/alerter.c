@@ -5,6 +5,7 @@
  *   xclient_run()     libstrophe reads and writes; callbacks mark incidents dirty,
  *                     record receipts and failures, answer chat commands
  *   intake            the Alertmanager listener's pending requests
+ *   pending           writes the log refused while busy, in order (pending.h)
  *   tail              new events of the log (anyone's): incidents to look at again,
  *                     notices to send, overrides, test pages
  *   reconcile         every incident that is dirty or whose deadline came: decide
@@ -23,15 +24,111 @@
 #include <jansson.h>
 
 #include "alerter.h"
+#include "chat.h"
 #include "daemon.h"
+#include "escalation.h"
 #include "fallback.h"
+#include "ilog.h"
 #include "ilog_pages.h"
 #include "intake.h"
+#include "jid.h"
 #include "log.h"
 #include "message.h"
 #include "parse.h"
+#include "pending.h"
+#include "rotation.h"
+#include "settings.h"
 #include "utctime.h"
 #include "xmpp.h"
+
+#define ALERTER_TICK_MS 50
+#define ALERTER_SWEEP_MS 30000        /* every unresolved incident looked at again */
+#define ALERTER_TAIL_POLL_MS 1000     /* tail even without a data_version change */
+#define ALERTER_TRACKED_MAX ILOG_LIST_MAX
+#define ALERTER_SENT_MAX 4096         /* pages handed to XMPP, remembered */
+#define ALERTER_NOTICES_MAX 64        /* notices waiting for a session */
+#define ALERTER_TESTS_MAX 32          /* test pages waiting or awaiting a receipt */
+#define ALERTER_TEST_MAX_AGE_MS (5 * 60000)
+#define ALERTER_NOTICE_MAX_AGE_MS (10 * 60000)
+#define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
+#define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
+#define ALERTER_SETTLE_MS 2000        /* after connecting, presence may still arrive */
+#define ALERTER_FALLBACK_RETRY_MS 30000 /* after a failed fallback post: a blocking call
+                                           must not stall the loop once per incident */
+#define ALERTER_ID_MAX 64
+/*
+ * While another process holds the log's write lock (a backup, mctl, a stuck process),
+ * a write gives up after about a quarter of a second instead of ilog's minute: the
+ * loop that answers XMPP pings, runs the escalation timers and serves /healthz must
+ * not stand still. What the log refused waits in a struct pending and is written
+ * again at the next tick; at most one refused write is tried per tick.
+ */
+#define ALERTER_LOG_BUSY_TIMEOUT_MS 50
+#define ALERTER_LOG_BUSY_RETRY_MS 250
+
+struct tracked {
+	int64_t id;
+	int64_t wake_at;  /* 0: nothing pending */
+	bool dirty;
+};
+
+struct sent {
+	int64_t page_id;
+	int64_t incident_id;
+	uint64_t session; /* the XMPP session it was handed to; SENT_EARLIER_RUN: by an
+	                     earlier process, so not by this one */
+};
+#define SENT_EARLIER_RUN UINT64_MAX
+
+struct notice {
+	char to[ILOG_TARGET_MAX + 1]; /* a JID or "room:..." */
+	char body[MESSAGE_MAX];
+};
+
+struct test_page {
+	int64_t request;              /* the "page_test" event */
+	char target[JID_MAX + 1];
+	char actor[ILOG_ACTOR_MAX + 1];
+	int64_t requested_at;
+	uint64_t sent_session;        /* 0: not sent yet */
+	bool done;                    /* delivered or failed: recorded */
+};
+
+struct alerter {
+	struct alerter_settings *set;
+	bool debug;
+	struct ilog *log;
+	struct xclient *xc;
+	struct event_base *base;
+	struct intake *intake;
+	struct fallback fb;
+	bool has_fallback;
+	struct rotation_overrides ov;
+
+	int64_t cursor;
+	bool wrote;                   /* our own writes: data_version does not show them */
+	bool round_busy;              /* the log refused a write this round: no more tries */
+	struct pending pending;       /* writes the busy log refused, in order */
+	struct intake_health health;  /* the log's waits, shown by /healthz */
+	int64_t cursor_saved;         /* the cursor as the log has it */
+	int64_t next_tail, next_sweep;
+	bool fallback_armed;
+	int64_t settle_until;         /* until then, a target of unknown presence waits */
+	int64_t fallback_retry_at;    /* after a failed post, no post before then */
+
+	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
+	size_t ntracked;
+	struct sent *sent;            /* ALERTER_SENT_MAX, a ring */
+	size_t nsent, sent_next;
+	struct notice *notices;       /* ALERTER_NOTICES_MAX */
+	size_t nnotices;
+	struct test_page tests[ALERTER_TESTS_MAX];
+	size_t ntests;
+	struct chat *chat;
+	uint64_t msg_seq;
+	uint64_t session_base;        /* sessions of the clients a reload replaced: a new
+	                                 client counts from 1 again */
+};
 
 void
 alerter_snap_release(struct snap *s)
@@ -50,6 +147,180 @@ void
 alerter_mark_wrote(struct alerter *a)
 {
 	a->wrote = true;
+}
+
+/* --- writing to a log that may be busy ------------------------------------------- */
+
+/* The log refused a write (err): no more tries this round; reported once per spell. */
+static void
+log_refused(struct alerter *a, const char *err)
+{
+	a->round_busy = true;
+	a->health.log_busy++;
+	if (a->health.log_busy_since != 0)
+		return;
+	a->health.log_busy_since = ilog_now(a->log);
+	log_warn("the incident log refuses writes: %s (another process holds it?); paging, "
+		 "pings and timers go on, and the writes are retried at every tick", err);
+}
+
+/* A write went through: a busy spell, if any, is over. */
+static void
+log_accepted(struct alerter *a)
+{
+	if (a->health.log_busy_since == 0)
+		return;
+	log_info("the incident log takes writes again after %" PRId64 " ms (%" PRIu64
+		 " refused writes; %zu still waiting)", ilog_now(a->log) - a->health.log_busy_since,
+	    a->health.log_busy, a->pending.n);
+	a->health.log_busy_since = 0;
+}
+
+/* Whether a write may be tried now: none refused this round, none waiting before it. */
+static bool
+log_ready(const struct alerter *a)
+{
+	return !a->round_busy && a->pending.n == 0;
+}
+
+enum ilog_status
+alerter_write(struct alerter *a, const struct log_write *w, bool *queued, char *err,
+    size_t errlen)
+{
+	enum ilog_status st;
+
+	*queued = false;
+	if (log_ready(a)) {
+		st = log_write_apply(a->log, w, err, errlen);
+		if (st == ILOG_ERR_DB) {
+			log_refused(a, err);
+		} else {
+			log_accepted(a);
+			alerter_mark_wrote(a);
+			return st;
+		}
+	} else {
+		snprintf(err, errlen, "the incident log is busy");
+	}
+	if (pending_add(&a->pending, w) != 0) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "more than %d writes wait for the incident log: a %s "
+		    "write is lost (%" PRIu64 " so far)", PENDING_MAX,
+		    w->kind == LOG_WRITE_EVENT ? w->type : "page or incident", a->pending.dropped);
+		return ILOG_ERR_DB;
+	}
+	a->health.log_waiting = a->pending.n;
+	*queued = true;
+	return ILOG_ERR_DB;
+}
+
+static void
+pending_done(void *arg, const struct log_write *w)
+{
+	struct alerter *a = arg;
+
+	alerter_mark_dirty(a, w->incident_id);
+	if (w->kind == LOG_WRITE_ACK || w->kind == LOG_WRITE_RESOLVE)
+		log_info("#%" PRId64 " %s by %s (recorded once the log was free)", w->incident_id,
+		    w->kind == LOG_WRITE_ACK ? "acknowledged" : "resolved", w->actor);
+}
+
+static void
+pending_dropped(void *arg, const struct log_write *w, enum ilog_status st, const char *err)
+{
+	struct alerter *a = arg;
+
+	alerter_mark_dirty(a, w->incident_id);
+	LOG_LIMITED(LOG_LEVEL_WARN, "a write that waited for the log was refused: %s", err);
+}
+
+/* Writes what waited for the log, first thing in a round, so nothing overtakes it. */
+static void
+flush_pending(struct alerter *a)
+{
+	char err[ILOG_ERR_LEN];
+
+	if (a->pending.n == 0)
+		return;
+	if (pending_flush(&a->pending, a->log, pending_done, pending_dropped, a, err,
+	    sizeof(err)) != ILOG_OK)
+		log_refused(a, err);
+	else
+		log_accepted(a);
+	a->health.log_waiting = a->pending.n;
+	alerter_mark_wrote(a);
+}
+
+/* The cursor, when it moved and the log takes writes. */
+static void
+save_cursor(struct alerter *a)
+{
+	char err[ILOG_ERR_LEN];
+
+	if (a->cursor == a->cursor_saved || !log_ready(a))
+		return;
+	if (ilog_cursor_set(a->log, ALERTER_CONSUMER, a->cursor, err, sizeof(err)) != ILOG_OK) {
+		log_refused(a, err);
+		return;
+	}
+	log_accepted(a);
+	a->cursor_saved = a->cursor;
+}
+
+struct ilog *
+alerter_log(struct alerter *a)
+{
+	return a->log;
+}
+
+const struct alerter_settings *
+alerter_config(const struct alerter *a)
+{
+	return a->set;
+}
+
+const struct rotation_overrides *
+alerter_overrides(const struct alerter *a)
+{
+	return &a->ov;
+}
+
+bool
+alerter_online(const struct alerter *a)
+{
+	return xclient_state(a->xc) == XCLIENT_ONLINE;
+}
+
+void
+alerter_reply(struct alerter *a, const char *to, const char *text)
+{
+	char id[ALERTER_ID_MAX];
+
+	snprintf(id, sizeof(id), "mcalert-r%" PRIu64, ++a->msg_seq);
+	xclient_send(a->xc, to, false, id, text, false);
+}
+
+size_t
+alerter_tracked_count(const struct alerter *a)
+{
+	return a->ntracked;
+}
+
+int64_t
+alerter_tracked_id(const struct alerter *a, size_t i)
+{
+	return a->tracked[i].id;
+}
+
+int
+alerter_actor(const char *bare, char *buf, size_t len)
+{
+	size_t n = strlen(bare);
+
+	if (n + 6 > len)
+		return -1;
+	memcpy(buf, "xmpp:", 5);
+	memcpy(buf + 5, bare, n + 1);
+	return 0;
 }
 
 /* --- tracked incidents ------------------------------------------------------------- */
@@ -356,12 +627,44 @@ page_pending(const struct snap *s)
 	return true;
 }
 
+/* Appends an event of ours now, or once the busy log takes it. */
+static void
+append_event(struct alerter *a, int64_t incident_id, const char *type, const char *body)
+{
+	struct log_write w = { .kind = LOG_WRITE_EVENT, .incident_id = incident_id };
+	char err[ILOG_ERR_LEN];
+	bool queued;
+
+	snprintf(w.actor, sizeof(w.actor), "%s", ALERTER_ACTOR);
+	snprintf(w.type, sizeof(w.type), "%s", type);
+	if (strlen(body) >= sizeof(w.text)) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record %s: its body is too long", type);
+		return;
+	}
+	snprintf(w.text, sizeof(w.text), "%s", body);
+	if (alerter_write(a, &w, &queued, err, sizeof(err)) != ILOG_OK && !queued)
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record %s: %s", type, err);
+}
+
+/* Marks page_id (of incident_id) as actor says, now or once the busy log takes it.
+ * Returns the log's status (ILOG_ERR_DB with *queued when it waits). */
+static enum ilog_status
+mark_page_as(struct alerter *a, int64_t incident_id, int64_t page_id, enum ilog_page_mark mark,
+    const char *actor, const char *detail, bool *queued, char *err, size_t errlen)
+{
+	struct log_write w = { .kind = LOG_WRITE_PAGE_MARK, .incident_id = incident_id,
+		.page_id = page_id, .mark = mark };
+
+	snprintf(w.actor, sizeof(w.actor), "%s", actor);
+	snprintf(w.text, sizeof(w.text), "%s", detail != NULL ? detail : "");
+	return alerter_write(a, &w, queued, err, errlen);
+}
+
 /* Appends an event of type about the newest page: its id, its target, and name = value. */
 static void
 record_page_event(struct alerter *a, const struct snap *s, const char *type, const char *name,
     int64_t value)
 {
-	char err[ILOG_ERR_LEN];
 	json_t *j = json_pack("{s:I, s:s, s:I}", "page_id", (json_int_t)s->last->id, "target",
 	    s->last->target, name, (json_int_t)value);
 	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -369,31 +672,33 @@ record_page_event(struct alerter *a, const struct snap *s, const char *type, con
 	json_decref(j);
 	if (text == NULL)
 		return;
-	if (ilog_event_append(a->log, s->inc.id, ALERTER_ACTOR, type, text, NULL, err,
-	    sizeof(err)) != ILOG_OK)
-		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record %s: %s", type, err);
+	append_event(a, s->inc.id, type, text);
 	free(text);
-	alerter_mark_wrote(a);
 }
 
-/* Marks the newest page failed with detail; the next decision moves on. */
-static void
+/* Marks the newest page failed with detail; the next decision moves on. Returns true
+ * if it is recorded (false: it waits for the busy log, or failed). */
+static bool
 fail_page(struct alerter *a, const struct snap *s, const char *detail)
 {
 	char err[ILOG_ERR_LEN];
+	bool queued;
 
-	if (ilog_page_mark(a->log, s->last->id, ILOG_PAGE_FAILED, ALERTER_ACTOR, detail, NULL, err,
-	    sizeof(err)) != ILOG_OK) {
-		LOG_LIMITED(LOG_LEVEL_ERR, "cannot mark page %" PRId64 " failed: %s", s->last->id, err);
-		return;
+	if (mark_page_as(a, s->inc.id, s->last->id, ILOG_PAGE_FAILED, ALERTER_ACTOR, detail,
+	    &queued, err, sizeof(err)) != ILOG_OK) {
+		if (!queued)
+			LOG_LIMITED(LOG_LEVEL_ERR, "cannot mark page %" PRId64 " failed: %s",
+			    s->last->id, err);
+		return false;
 	}
-	alerter_mark_wrote(a);
 	log_info("#%" PRId64 ": the page to %s failed: %s", s->inc.id, s->last->target, detail);
+	return true;
 }
 
 /*
  * Sends the newest page if it is pending and not handed to this session yet.
- * Returns true if the page was marked failed (the caller decides again).
+ * Returns true if the page was marked failed (the caller decides again); a failure
+ * that waits for the busy log is decided on once it is recorded.
  *
  * After a reconnect a page not yet receipted is sent again: a stanza in flight when a
  * connection drops is lost. A page an earlier process handed over (a page_sent event)
@@ -421,16 +726,12 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 		    s->inc.id, target);
 		return false;
 	}
-	if (!room && !jid_bare_valid(to)) {
-		fail_page(a, s, "not a JID (a rotation that no longer exists?)");
-		return true;
-	}
+	if (!room && !jid_bare_valid(to))
+		return fail_page(a, s, "not a JID (a rotation that no longer exists?)");
 	if (room) {
 		enum xclient_room rs = xclient_room_state(a->xc, to);
-		if (rs == XROOM_FAILED) {
-			fail_page(a, s, "the room could not be joined");
-			return true;
-		}
+		if (rs == XROOM_FAILED)
+			return fail_page(a, s, "the room could not be joined");
 		if (rs != XROOM_JOINED)
 			return false; /* joining: sent when the room answers */
 	} else {
@@ -440,10 +741,8 @@ transmit(struct alerter *a, const struct snap *s, int64_t now)
 		 * moment rather than fail the page for nothing. */
 		if (pr != XPRESENCE_AVAILABLE && now < a->settle_until)
 			return false;
-		if (pr == XPRESENCE_UNAVAILABLE) {
-			fail_page(a, s, "target offline");
-			return true;
-		}
+		if (pr == XPRESENCE_UNAVAILABLE)
+			return fail_page(a, s, "target offline");
 	}
 	if (now - s->last->sent_at > a->set->late_after_ms)
 		late_ms = now - s->last->sent_at;
@@ -520,6 +819,11 @@ record_page(struct alerter *a, const struct snap *s, const struct esc_decision *
 		snprintf(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
+	if (!log_ready(a)) {
+		json_decref(extra);
+		snprintf(err, errlen, "the incident log is busy");
+		return ILOG_ERR_DB;
+	}
 	if (d->via[0] != '\0')
 		json_object_set_new(extra, "via", json_string(d->via));
 	if (d->suppressed) {
@@ -535,6 +839,10 @@ record_page(struct alerter *a, const struct snap *s, const struct esc_decision *
 	st = ilog_page_escalate(a->log, s->inc.id, d->position + 1, d->target, d->deadline, text,
 	    ALERTER_ACTOR, &page_id, NULL, err, errlen);
 	free(text);
+	if (st == ILOG_ERR_DB)
+		log_refused(a, err);
+	else
+		log_accepted(a);
 	if (st == ILOG_OK) {
 		alerter_mark_wrote(a);
 		if (d->suppressed)
@@ -591,16 +899,26 @@ reconcile(struct alerter *a, struct tracked *t, int64_t now)
 			alerter_snap_release(&s);
 			if (st == ILOG_OK || st == ILOG_ERR_STATE)
 				continue; /* recorded (or resolved meanwhile): look again */
+			if (a->round_busy) {
+				t->dirty = true; /* the log is busy: decided again next tick */
+				return;
+			}
 			LOG_LIMITED(LOG_LEVEL_ERR, "#%" PRId64 ": cannot record a page: %s", t->id, err);
 			t->wake_at = now + ALERTER_ERROR_RETRY_MS;
 			return;
 		}
 		/* Keep the log's deadline equal to the decision's, for `mctl show`. */
 		if (s.last != NULL && s.last->next_deadline != d.deadline) {
-			if (ilog_page_set_deadline(a->log, s.last->id, d.deadline, err, sizeof(err)) !=
-			    ILOG_OK)
-				LOG_LIMITED(LOG_LEVEL_ERR, "cannot set a deadline: %s", err);
-			alerter_mark_wrote(a);
+			if (!log_ready(a)) {
+				t->dirty = true;
+			} else if (ilog_page_set_deadline(a->log, s.last->id, d.deadline, err,
+			    sizeof(err)) != ILOG_OK) {
+				log_refused(a, err);
+				t->dirty = true;
+			} else {
+				log_accepted(a);
+				alerter_mark_wrote(a);
+			}
 		}
 		t->wake_at = d.deadline;
 		alerter_snap_release(&s);
@@ -730,7 +1048,6 @@ notify(struct alerter *a, const struct ilog_event *ev, const char *verb)
 static void
 record_test(struct alerter *a, const struct test_page *t, const char *type, const char *detail)
 {
-	char err[ILOG_ERR_LEN];
 	json_t *j = json_pack("{s:I, s:s}", "request", (json_int_t)t->request, "target", t->target);
 	char *text;
 
@@ -740,11 +1057,8 @@ record_test(struct alerter *a, const struct test_page *t, const char *type, cons
 	json_decref(j);
 	if (text == NULL)
 		return;
-	if (ilog_event_append(a->log, 0, ALERTER_ACTOR, type, text, NULL, err, sizeof(err)) !=
-	    ILOG_OK)
-		LOG_LIMITED(LOG_LEVEL_ERR, "cannot record a test page: %s", err);
+	append_event(a, 0, type, text);
 	free(text);
-	alerter_mark_wrote(a);
 }
 
 static struct test_page *
@@ -868,16 +1182,13 @@ tail(struct alerter *a, int64_t now)
 		}
 		for (i = 0; i < evs.n; i++)
 			handle_event(a, &evs.v[i], now);
-		if (evs.n > 0) {
+		if (evs.n > 0)
 			a->cursor = evs.v[evs.n - 1].id;
-			if (ilog_cursor_set(a->log, ALERTER_CONSUMER, a->cursor, err, sizeof(err)) !=
-			    ILOG_OK)
-				LOG_LIMITED(LOG_LEVEL_ERR, "cannot store the cursor: %s", err);
-		}
 		if (!evs.truncated)
 			break;
 	}
 	ilog_events_release(&evs);
+	save_cursor(a);
 }
 
 /* Every unresolved incident of the log, tracked and dirty. */
@@ -972,6 +1283,7 @@ mark_page(struct alerter *a, const char *id, enum ilog_page_mark mark, const cha
 	int64_t page = id_number(id, 'p'), request = id_number(id, 't');
 	int64_t incident = id_part(id, 'i');
 	struct test_page *t;
+	bool queued;
 
 	if (jid_bare(from, bare, sizeof(bare)) != 0)
 		return; /* no JID of a person or a room: not an answer to anything of ours */
@@ -983,10 +1295,9 @@ mark_page(struct alerter *a, const char *id, enum ilog_page_mark mark, const cha
 		}
 		if (alerter_actor(bare, actor, sizeof(actor)) != 0)
 			snprintf(actor, sizeof(actor), "%s", ALERTER_ACTOR);
-		if (ilog_page_mark(a->log, page, mark, actor, detail, NULL, err, sizeof(err)) !=
-		    ILOG_OK)
+		if (mark_page_as(a, incident, page, mark, actor, detail, &queued, err, sizeof(err)) !=
+		    ILOG_OK && !queued)
 			LOG_LIMITED(LOG_LEVEL_WARN, "cannot mark page %" PRId64 ": %s", page, err);
-		alerter_mark_wrote(a);
 		alerter_mark_dirty(a, incident);
 		if (mark == ILOG_PAGE_FAILED)
 			log_info("page %" PRId64 " to %s failed: %s", page, from, detail);
@@ -1093,6 +1404,14 @@ update_contacts(struct alerter *a)
 	xclient_set_rooms(a->xc, rooms, nr);
 }
 
+static void
+on_chat(void *arg, const char *from, const char *body)
+{
+	struct alerter *a = arg;
+
+	chat_message(a->chat, from, body);
+}
+
 static struct xclient *
 make_client(struct alerter *a, char *err, size_t errlen)
 {
@@ -1101,7 +1420,7 @@ make_client(struct alerter *a, char *err, size_t errlen)
 		s->server_port, s->tls, s->tls_insecure, s->tls_ca, s->reconnect_min_ms,
 		s->reconnect_max_ms, s->ping_interval_ms, s->ping_timeout_ms, a->debug };
 	struct xclient_events ev = { a, on_online, on_offline, on_receipt, on_displayed,
-		on_bounce, on_room_echo, alerter_chat, on_presence, on_room_state };
+		on_bounce, on_room_echo, on_chat, on_presence, on_room_state };
 
 	return xclient_new(&o, &ev, err, errlen);
 }
@@ -1113,7 +1432,10 @@ start_intake(struct alerter *a, char *err, size_t errlen)
 		return 0;
 	a->intake = intake_start(a->base, &a->set->intake,
 	    a->set->has_intake_token ? a->set->intake_token : NULL, a->log, err, errlen);
-	return a->intake != NULL ? 0 : -1;
+	if (a->intake == NULL)
+		return -1;
+	intake_set_health(a->intake, &a->health);
+	return 0;
 }
 
 static int
@@ -1133,6 +1455,8 @@ struct alerter *
 alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
 {
 	struct alerter *a = calloc(1, sizeof(*a));
+	struct ilog_options log_opts = { .busy_timeout_ms = ALERTER_LOG_BUSY_TIMEOUT_MS,
+		.busy_retry_ms = ALERTER_LOG_BUSY_RETRY_MS };
 	char lerr[ILOG_ERR_LEN];
 
 	if (a == NULL) {
@@ -1146,12 +1470,16 @@ alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
 	a->tracked = calloc(ALERTER_TRACKED_MAX, sizeof(*a->tracked));
 	a->sent = calloc(ALERTER_SENT_MAX, sizeof(*a->sent));
 	a->notices = calloc(ALERTER_NOTICES_MAX, sizeof(*a->notices));
-	a->refused = calloc(ALERTER_REFUSED_MAX, sizeof(*a->refused));
-	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->refused == NULL) {
+	a->chat = chat_new(a);
+	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->chat == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((a->log = ilog_open(set->db_path, NULL, lerr, sizeof(lerr))) == NULL) {
+	if (pending_init(&a->pending) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((a->log = ilog_open(set->db_path, &log_opts, lerr, sizeof(lerr))) == NULL) {
 		snprintf(err, errlen, "cannot open the incident log %s: %s", set->db_path, lerr);
 		goto fail;
 	}
@@ -1181,6 +1509,7 @@ alerter_free(struct alerter *a)
 	if (a->has_fallback)
 		fallback_release(&a->fb);
 	ilog_close(a->log);
+	pending_release(&a->pending);
 	rotation_overrides_release(&a->ov);
 	if (a->set != NULL) {
 		settings_release(a->set);
@@ -1189,7 +1518,7 @@ alerter_free(struct alerter *a)
 	free(a->tracked);
 	free(a->sent);
 	free(a->notices);
-	free(a->refused);
+	chat_free(a->chat);
 	free(a);
 }
 
@@ -1285,13 +1614,16 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 	if (a->cursor == 0) {
 		/* First start: the history is not news. Unresolved incidents are found by
 		 * the sweep below; old acknowledgements need no notices. */
-		if (ilog_last_event_id(a->log, &last_id, err, sizeof(err)) != ILOG_OK ||
-		    ilog_cursor_set(a->log, ALERTER_CONSUMER, last_id, err, sizeof(err)) != ILOG_OK) {
+		if (ilog_last_event_id(a->log, &last_id, err, sizeof(err)) != ILOG_OK) {
 			log_err("cannot start the cursor: %s", err);
 			return 1;
 		}
 		a->cursor = last_id;
+	} else {
+		a->cursor_saved = a->cursor;
 	}
+	/* A first start's cursor is stored by the first round (save_cursor), which also
+	 * waits out a log that another process holds. */
 	now = ilog_now(a->log);
 	if (rotation_overrides_read(a->log, now, &a->ov, err, sizeof(err)) != 0)
 		log_err("cannot read the on-call overrides: %s", err);
@@ -1313,6 +1645,8 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 		}
 		xclient_run(a->xc, timeout);
 		event_base_loop(a->base, EVLOOP_NONBLOCK);
+		a->round_busy = false;
+		flush_pending(a);
 		now = ilog_now(a->log);
 		changed = false;
 		if (ilog_changed(a->log, &changed, err, sizeof(err)) != ILOG_OK)

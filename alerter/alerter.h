@@ -16,8 +16,9 @@
  * What lives only in memory, and is rebuilt after a restart: which pages were handed
  * to the current XMPP session (so that, after a reconnection or a restart, the
  * latest undelivered page of each incident is sent again, marked late when it is),
- * notices not sent yet (acknowledged/resolved messages; lost by a crash), and the
- * rate limits of refusals.
+ * notices not sent yet (acknowledged/resolved messages; lost by a crash), writes
+ * that wait for a log another process keeps busy (pending.h; lost by a crash), and
+ * the rate limits of refusals.
  *
  * Events mcalert writes (actor "mcalert" unless said):
  *   paged          (ilog) + {"position", "round", "reason", "via"?, "suppressed"?,

@@ -1,10 +1,5 @@
 /*
- * chat — the commands engineers send mcalert (command.h parses them): who may, what
- * each does to the log, and the replies. Declared in daemon.h.
- *
- * Only authorized JIDs (settings.h) are obeyed. Anyone else gets one refusal per
- * ALERTER_REFUSAL_PERIOD_MS and one line in the daemon's log, ever; nothing else
- * happens. Every change is recorded with the actor "xmpp:<bare JID>".
+ * chat — see chat.h.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -14,59 +9,84 @@
 
 #include <jansson.h>
 
+#include "chat.h"
 #include "command.h"
 #include "daemon.h"
-#include "ilog_pages.h"
+#include "jid.h"
 #include "log.h"
+#include "message.h"
 #include "utctime.h"
 
-/* "xmpp:<bare>" into buf[len]; -1 if it does not fit (the log's actors are short). */
-int
-alerter_actor(const char *bare, char *buf, size_t len)
-{
-	size_t n = strlen(bare);
+struct refusal {
+	char jid[JID_MAX + 1];
+	int64_t last_reply;
+};
 
-	if (n + 6 > len)
-		return -1;
-	memcpy(buf, "xmpp:", 5);
-	memcpy(buf + 5, bare, n + 1);
-	return 0;
+struct chat {
+	struct alerter *a;
+	struct refusal refused[CHAT_REFUSED_MAX];
+	size_t nrefused;
+};
+
+struct chat *
+chat_new(struct alerter *a)
+{
+	struct chat *c = calloc(1, sizeof(*c));
+
+	if (c != NULL)
+		c->a = a;
+	return c;
 }
 
-static void
-reply(struct alerter *a, const char *to, const char *text)
+void
+chat_free(struct chat *c)
 {
-	char id[ALERTER_ID_MAX];
-
-	snprintf(id, sizeof(id), "mcalert-r%" PRIu64, ++a->msg_seq);
-	xclient_send(a->xc, to, false, id, text, false);
+	free(c);
 }
 
 static bool
-refuse(struct alerter *a, const char *bare, int64_t now)
+refuse(struct chat *c, const char *bare, int64_t now)
 {
 	struct refusal *r = NULL;
 	size_t i, oldest = 0;
 
-	for (i = 0; i < a->nrefused; i++) {
-		if (jid_equal(a->refused[i].jid, bare)) {
-			r = &a->refused[i];
+	for (i = 0; i < c->nrefused; i++) {
+		if (jid_equal(c->refused[i].jid, bare)) {
+			r = &c->refused[i];
 			break;
 		}
-		if (a->refused[i].last_reply < a->refused[oldest].last_reply)
+		if (c->refused[i].last_reply < c->refused[oldest].last_reply)
 			oldest = i;
 	}
 	if (r == NULL) {
 		log_warn("refused a command from %s: not an authorized JID (further attempts from "
 			 "it are not logged)", bare);
-		r = a->nrefused < ALERTER_REFUSED_MAX ? &a->refused[a->nrefused++] : &a->refused[oldest];
+		r = c->nrefused < CHAT_REFUSED_MAX ? &c->refused[c->nrefused++] : &c->refused[oldest];
 		snprintf(r->jid, sizeof(r->jid), "%s", bare);
 		r->last_reply = 0;
 	}
-	if (r->last_reply != 0 && now - r->last_reply < ALERTER_REFUSAL_PERIOD_MS)
+	if (r->last_reply != 0 && now - r->last_reply < CHAT_REFUSAL_PERIOD_MS)
 		return false;
 	r->last_reply = now;
 	return true;
+}
+
+/* The reply when a change waits for the log: the incident, what, and what follows. */
+#define KEPT_REPLY "#%" PRId64 ": the incident log is busy (another process holds it); " \
+		   "your %s is kept and recorded as soon as it is free%s."
+
+/* A change to incident id by actor (type: an event's; text: its body or message),
+ * through the daemon, which keeps it while the log is busy. */
+static enum ilog_status
+write_change(struct alerter *a, enum log_write_kind kind, int64_t id, const char *actor,
+    const char *type, const char *text, bool *queued, char *err, size_t errlen)
+{
+	struct log_write w = { .kind = kind, .incident_id = id };
+
+	snprintf(w.actor, sizeof(w.actor), "%s", actor);
+	snprintf(w.type, sizeof(w.type), "%s", type != NULL ? type : "");
+	snprintf(w.text, sizeof(w.text), "%s", text);
+	return alerter_write(a, &w, queued, err, errlen);
 }
 
 /* The incident of the sender's latest page among the unresolved ones, or 0. */
@@ -78,8 +98,9 @@ latest_page_for(struct alerter *a, const char *bare)
 	int64_t best_at = 0, best = 0;
 	size_t i, j;
 
-	for (i = 0; i < a->ntracked; i++) {
-		if (ilog_page_list(a->log, a->tracked[i].id, &pages, err, sizeof(err)) != ILOG_OK)
+	for (i = 0; i < alerter_tracked_count(a); i++) {
+		if (ilog_page_list(alerter_log(a), alerter_tracked_id(a, i), &pages, err,
+		    sizeof(err)) != ILOG_OK)
 			continue;
 		for (j = 0; j < pages.n; j++) {
 			if (jid_equal(pages.v[j].target, bare) && pages.v[j].sent_at >= best_at) {
@@ -96,10 +117,12 @@ static void
 command_ack(struct alerter *a, const char *from, const char *actor, const struct command *c,
     char *out, size_t len)
 {
+	const struct alerter_settings *set = alerter_config(a);
 	char err[ILOG_ERR_LEN], bare[JID_MAX + 1], d[MESSAGE_DURATION_MAX], body[COMMAND_TEXT_MAX + 32];
 	struct snap s;
 	int64_t id = c->id;
 	enum ilog_status st;
+	bool queued = false;
 
 	jid_bare(from, bare, sizeof(bare));
 	if (id == 0 && (id = latest_page_for(a, bare)) == 0) {
@@ -115,13 +138,17 @@ command_ack(struct alerter *a, const char *from, const char *actor, const struct
 		snprintf(out, len, "#%" PRId64 " is already resolved (by %s).", id,
 		    message_who(s.inc.resolved_by));
 	} else if (s.inc.state == ILOG_STATE_OPEN) {
-		st = ilog_incident_ack(a->log, id, actor, c->message, NULL, err, sizeof(err));
-		alerter_mark_wrote(a);
-		if (st != ILOG_OK) {
+		st = write_change(a, LOG_WRITE_ACK, id, actor, NULL, c->message, &queued, err,
+		    sizeof(err));
+		if (queued) {
+			snprintf(out, len, KEPT_REPLY, id, "acknowledgement", "; paging stops then");
+			log_info("#%" PRId64 ": the acknowledgement by %s waits for the busy log", id,
+			    actor);
+		} else if (st != ILOG_OK) {
 			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
 		} else {
-			message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
-			if (a->set->policy.ack_timeout_ms > 0)
+			message_duration(set->policy.ack_timeout_ms, d, sizeof(d));
+			if (set->policy.ack_timeout_ms > 0)
 				snprintf(out, len, "#%" PRId64 " acknowledged: paging stopped. If it is still "
 				    "open in %s, it is paged again.", id, d);
 			else
@@ -138,10 +165,11 @@ command_ack(struct alerter *a, const char *from, const char *actor, const struct
 		json_decref(j);
 		snprintf(body, sizeof(body), "%s", text != NULL ? text : "{}");
 		free(text);
-		st = ilog_event_append(a->log, id, actor, ALERTER_EV_ACK_RENEWED, body, NULL, err,
-		    sizeof(err));
-		alerter_mark_wrote(a);
-		if (st != ILOG_OK)
+		st = write_change(a, LOG_WRITE_EVENT, id, actor, ALERTER_EV_ACK_RENEWED, body, &queued,
+		    err, sizeof(err));
+		if (queued)
+			snprintf(out, len, KEPT_REPLY, id, "acknowledgement", "; paging stops then");
+		else if (st != ILOG_OK)
 			snprintf(out, len, "#%" PRId64 " could not be acknowledged: %s", id, err);
 		else
 			snprintf(out, len, "#%" PRId64 " acknowledged again: paging stopped.", id);
@@ -161,7 +189,8 @@ command_resolve(struct alerter *a, const char *actor, const struct command *c, c
 {
 	struct ilog_incident inc;
 	char err[ILOG_ERR_LEN];
-	enum ilog_status st = ilog_incident_get(a->log, c->id, &inc, err, sizeof(err));
+	enum ilog_status st = ilog_incident_get(alerter_log(a), c->id, &inc, err, sizeof(err));
+	bool queued = false;
 
 	if (st == ILOG_ERR_NOT_FOUND) {
 		snprintf(out, len, "There is no incident #%" PRId64 ".", c->id);
@@ -173,8 +202,13 @@ command_resolve(struct alerter *a, const char *actor, const struct command *c, c
 		return;
 	}
 	if (st == ILOG_OK)
-		st = ilog_incident_resolve(a->log, c->id, actor, c->message, NULL, err, sizeof(err));
-	alerter_mark_wrote(a);
+		st = write_change(a, LOG_WRITE_RESOLVE, c->id, actor, NULL, c->message, &queued, err,
+		    sizeof(err));
+	if (queued) {
+		snprintf(out, len, KEPT_REPLY, c->id, "resolution", "");
+		log_info("#%" PRId64 ": the resolution by %s waits for the busy log", c->id, actor);
+		return;
+	}
 	if (st != ILOG_OK) {
 		snprintf(out, len, "#%" PRId64 " could not be resolved: %s", c->id, err);
 		return;
@@ -203,25 +237,27 @@ add(char *out, size_t len, size_t *used, const char *fmt, ...)
 static void
 command_status(struct alerter *a, int64_t now, char *out, size_t len)
 {
+	const struct alerter_settings *set = alerter_config(a);
 	char when[UTC_TEXT_MAX], d[MESSAGE_DURATION_MAX];
 	struct oncall now_oc, next_oc;
 	size_t used = 0, i, open = 0, acked = 0;
 
-	if (xclient_state(a->xc) == XCLIENT_ONLINE)
+	if (alerter_online(a))
 		add(out, len, &used, "mcalert: online (session %" PRIu64 ")\n",
 		    alerter_session(a));
-	for (i = 0; i < a->set->rotations.n; i++) {
-		const struct rotation *r = &a->set->rotations.v[i];
-		rotation_oncall(r, &a->ov, now, &now_oc);
-		rotation_oncall(r, &a->ov, now_oc.end, &next_oc);
+	for (i = 0; i < set->rotations.n; i++) {
+		const struct rotation *r = &set->rotations.v[i];
+		rotation_oncall(r, alerter_overrides(a), now, &now_oc);
+		rotation_oncall(r, alerter_overrides(a), now_oc.end, &next_oc);
 		utc_format(now_oc.end, when, sizeof(when));
 		add(out, len, &used, "On call (%s): %s%s until %s, then %s\n", r->name, now_oc.jid,
 		    now_oc.override_id != 0 ? " (override)" : "", when, next_oc.jid);
 	}
-	for (i = 0; i < a->ntracked; i++) {
+	for (i = 0; i < alerter_tracked_count(a); i++) {
 		struct ilog_incident inc;
 		char err[ILOG_ERR_LEN];
-		if (ilog_incident_get(a->log, a->tracked[i].id, &inc, err, sizeof(err)) != ILOG_OK)
+		if (ilog_incident_get(alerter_log(a), alerter_tracked_id(a, i), &inc, err,
+		    sizeof(err)) != ILOG_OK)
 			continue;
 		if (inc.state == ILOG_STATE_OPEN)
 			open++;
@@ -229,8 +265,8 @@ command_status(struct alerter *a, int64_t now, char *out, size_t len)
 			acked++;
 	}
 	add(out, len, &used, "Incidents: %zu open, %zu acknowledged", open, acked);
-	message_duration(a->set->policy.ack_timeout_ms, d, sizeof(d));
-	if (a->set->policy.ack_timeout_ms > 0)
+	message_duration(set->policy.ack_timeout_ms, d, sizeof(d));
+	if (set->policy.ack_timeout_ms > 0)
 		add(out, len, &used, " (ack timeout %s)", d);
 }
 
@@ -243,8 +279,8 @@ command_incidents(struct alerter *a, int64_t now, char *out, size_t len)
 	char err[ILOG_ERR_LEN], d[MESSAGE_DURATION_MAX];
 	size_t used = 0, i;
 
-	q.limit = ALERTER_LIST_SHOWN;
-	if (ilog_incident_list(a->log, &q, &list, err, sizeof(err)) != ILOG_OK) {
+	q.limit = CHAT_LIST_SHOWN;
+	if (ilog_incident_list(alerter_log(a), &q, &list, err, sizeof(err)) != ILOG_OK) {
 		snprintf(out, len, "Sorry, the incident log cannot be read: %s", err);
 		return;
 	}
@@ -256,7 +292,7 @@ command_incidents(struct alerter *a, int64_t now, char *out, size_t len)
 		    ilog_severity_name(inc->severity), ilog_state_name(inc->state), inc->title);
 		if (inc->cluster[0] != '\0')
 			add(out, len, &used, " [%s]", inc->cluster);
-		if (ilog_page_list(a->log, inc->id, &pages, err, sizeof(err)) == ILOG_OK &&
+		if (ilog_page_list(alerter_log(a), inc->id, &pages, err, sizeof(err)) == ILOG_OK &&
 		    pages.n > 0) {
 			const struct ilog_page *p = &pages.v[pages.n - 1];
 			add(out, len, &used, " - step %d -> %s", p->step, p->target);
@@ -273,24 +309,24 @@ command_incidents(struct alerter *a, int64_t now, char *out, size_t len)
 }
 
 void
-alerter_chat(void *arg, const char *from, const char *body)
+chat_message(struct chat *ch, const char *from, const char *body)
 {
-	struct alerter *a = arg;
-	char bare[JID_MAX + 1], actor[ILOG_ACTOR_MAX + 1], out[ALERTER_REPLY_MAX];
-	int64_t now = ilog_now(a->log);
+	struct alerter *a = ch->a;
+	char bare[JID_MAX + 1], actor[ILOG_ACTOR_MAX + 1], out[CHAT_REPLY_MAX];
+	int64_t now = ilog_now(alerter_log(a));
 	struct command c;
 
 	if (jid_bare(from, bare, sizeof(bare)) != 0)
 		return;
-	if (!settings_authorized(a->set, bare)) {
-		if (refuse(a, bare, now))
-			reply(a, from, "Sorry, you are not allowed to give mcalert commands. "
+	if (!settings_authorized(alerter_config(a), bare)) {
+		if (refuse(ch, bare, now))
+			alerter_reply(a, from, "Sorry, you are not allowed to give mcalert commands. "
 				       "Ask the on-call team to add your address.");
 		return;
 	}
 	command_parse(body, &c);
 	if (alerter_actor(bare, actor, sizeof(actor)) != 0) {
-		reply(a, from, "Your address is too long for the incident log; use mctl.");
+		alerter_reply(a, from, "Your address is too long for the incident log; use mctl.");
 		return;
 	}
 	out[0] = '\0';
@@ -323,5 +359,5 @@ alerter_chat(void *arg, const char *from, const char *body)
 		    c.word);
 		break;
 	}
-	reply(a, from, out);
+	alerter_reply(a, from, out);
 }

@@ -1,11 +1,16 @@
 /*
- * daemon — mcalert's internal definitions, shared by alerter.c (the loop, the log,
- * the escalations, the XMPP events) and chat.c (the chat commands). Not a contract
+ * daemon — what the daemon's loop (alerter.c) offers the modules beside it in
+ * alerter/ (chat.c): reading an incident as the pager sees it, the log, the running
+ * configuration, replying in chat, and telling the loop what changed. Not a contract
  * for anyone outside alerter/: alerter.h is.
  *
- * Ownership: one struct alerter, made by alerter_new(), owns everything here; a struct
- * snap owns its lists until alerter_snap_release(). Single-threaded: every function
- * runs on the daemon's loop.
+ * struct alerter stays private to alerter.c: the other modules go through these
+ * functions only, so that the loop's own bookkeeping (what was sent to which session,
+ * which incidents wait for what) can change without them. Ownership: one struct
+ * alerter, made by alerter_new(), owns everything these functions return (borrowed
+ * by the caller until the call returns, or until a reload for the configuration); a
+ * struct snap owns its lists until alerter_snap_release(). Single-threaded: every
+ * function runs on the daemon's loop.
  */
 #ifndef MCOPS_ALERTER_DAEMON_H
 #define MCOPS_ALERTER_DAEMON_H
@@ -14,105 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <event2/event.h>
-
 #include "alerter.h"
 #include "escalation.h"
-#include "fallback.h"
 #include "ilog.h"
 #include "ilog_pages.h"
-#include "intake.h"
-#include "jid.h"
-#include "message.h"
+#include "pending.h"
 #include "rotation.h"
 #include "settings.h"
-#include "xmpp.h"
-
-#define ALERTER_TICK_MS 50
-#define ALERTER_SWEEP_MS 30000        /* every unresolved incident looked at again */
-#define ALERTER_TAIL_POLL_MS 1000     /* tail even without a data_version change */
-#define ALERTER_TRACKED_MAX ILOG_LIST_MAX
-#define ALERTER_SENT_MAX 4096         /* pages handed to XMPP, remembered */
-#define ALERTER_NOTICES_MAX 64        /* notices waiting for a session */
-#define ALERTER_TESTS_MAX 32          /* test pages waiting or awaiting a receipt */
-#define ALERTER_TEST_MAX_AGE_MS (5 * 60000)
-#define ALERTER_NOTICE_MAX_AGE_MS (10 * 60000)
-#define ALERTER_REFUSED_MAX 256
-#define ALERTER_REFUSAL_PERIOD_MS 60000
-#define ALERTER_DECISIONS_MAX 64      /* decisions for one incident in one reconcile */
-#define ALERTER_ERROR_RETRY_MS 1000   /* after a failed log call */
-#define ALERTER_SETTLE_MS 2000        /* after connecting, presence may still arrive */
-#define ALERTER_FALLBACK_RETRY_MS 30000 /* after a failed fallback post: a blocking call
-                                           must not stall the loop once per incident */
-#define ALERTER_LIST_SHOWN 20         /* incidents listed by the chat command */
-#define ALERTER_ID_MAX 64
-#define ALERTER_REPLY_MAX 4096
-
-struct tracked {
-	int64_t id;
-	int64_t wake_at;  /* 0: nothing pending */
-	bool dirty;
-};
-
-struct sent {
-	int64_t page_id;
-	int64_t incident_id;
-	uint64_t session; /* the XMPP session it was handed to; SENT_EARLIER_RUN: by an
-	                     earlier process, so not by this one */
-};
-#define SENT_EARLIER_RUN UINT64_MAX
-
-struct notice {
-	char to[ILOG_TARGET_MAX + 1]; /* a JID or "room:..." */
-	char body[MESSAGE_MAX];
-};
-
-struct test_page {
-	int64_t request;              /* the "page_test" event */
-	char target[JID_MAX + 1];
-	char actor[ILOG_ACTOR_MAX + 1];
-	int64_t requested_at;
-	uint64_t sent_session;        /* 0: not sent yet */
-	bool done;                    /* delivered or failed: recorded */
-};
-
-struct refusal {
-	char jid[JID_MAX + 1];
-	int64_t last_reply;
-};
-
-struct alerter {
-	struct alerter_settings *set;
-	bool debug;
-	struct ilog *log;
-	struct xclient *xc;
-	struct event_base *base;
-	struct intake *intake;
-	struct fallback fb;
-	bool has_fallback;
-	struct rotation_overrides ov;
-
-	int64_t cursor;
-	bool wrote;                   /* our own writes: data_version does not show them */
-	int64_t next_tail, next_sweep;
-	bool fallback_armed;
-	int64_t settle_until;         /* until then, a target of unknown presence waits */
-	int64_t fallback_retry_at;    /* after a failed post, no post before then */
-
-	struct tracked *tracked;      /* ALERTER_TRACKED_MAX */
-	size_t ntracked;
-	struct sent *sent;            /* ALERTER_SENT_MAX, a ring */
-	size_t nsent, sent_next;
-	struct notice *notices;       /* ALERTER_NOTICES_MAX */
-	size_t nnotices;
-	struct test_page tests[ALERTER_TESTS_MAX];
-	size_t ntests;
-	struct refusal *refused;      /* ALERTER_REFUSED_MAX */
-	size_t nrefused;
-	uint64_t msg_seq;
-	uint64_t session_base;        /* sessions of the clients a reload replaced: a new
-	                                 client counts from 1 again */
-};
 
 /* One incident as the log shows it, with what the pager derived from it. */
 struct snap {
@@ -141,6 +54,16 @@ enum ilog_status alerter_snap_load(struct alerter *a, int64_t id, struct snap *s
     size_t errlen);
 /* Notes a write of ours (data_version does not show them): the log is tailed again. */
 void alerter_mark_wrote(struct alerter *a);
+/*
+ * Does w in the log now or, while another process keeps the log busy, queues it to be
+ * done at a later tick, in order (pending.h). Returns ILOG_OK when done; ILOG_ERR_DB
+ * with *queued true when it waits (err says why), false when it is lost (no room, or
+ * the log failed otherwise); or the log's refusal (ILOG_ERR_STATE, _NOT_FOUND, _ARG)
+ * with err. Every write of the pager goes through here but the escalation's own
+ * steps, which are decided again at each round instead.
+ */
+enum ilog_status alerter_write(struct alerter *a, const struct log_write *w, bool *queued,
+    char *err, size_t errlen);
 /* The incident is looked at again at the next round. */
 void alerter_mark_dirty(struct alerter *a, int64_t id);
 
@@ -152,7 +75,21 @@ uint64_t alerter_session(const struct alerter *a);
 
 /* "xmpp:<bare>" into buf[len]; -1 if it does not fit an actor. */
 int alerter_actor(const char *bare, char *buf, size_t len);
-/* A chat message from a full JID: a command, answered (struct xclient_events.chat). */
-void alerter_chat(void *arg, const char *from, const char *body);
+
+/* The incident log (borrowed). */
+struct ilog *alerter_log(struct alerter *a);
+/* The running configuration (borrowed; replaced by a reload, so not kept). */
+const struct alerter_settings *alerter_config(const struct alerter *a);
+/* The on-call overrides in force (borrowed, like the configuration). */
+const struct rotation_overrides *alerter_overrides(const struct alerter *a);
+/* True while connected to the chat server. */
+bool alerter_online(const struct alerter *a);
+/* Sends text to a full or bare JID as a chat message of ours; dropped when offline
+ * (a reply is worth nothing later). */
+void alerter_reply(struct alerter *a, const char *to, const char *text);
+/* The unresolved incidents the pager follows: how many, and the i-th one's id
+ * (0 <= i < count; the order changes when incidents come and go). */
+size_t alerter_tracked_count(const struct alerter *a);
+int64_t alerter_tracked_id(const struct alerter *a, size_t i);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * intake — see intake.h.
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +15,15 @@
 
 #include "intake.h"
 #include "log.h"
+#include "sha256.h"
 
 struct intake {
 	struct evhttp *http;
 	struct ilog *log;
-	const char *token;
-	uint64_t served, refused;
+	bool open;                      /* no token: said so, on loopback (settings.h) */
+	uint8_t token_digest[SHA256_LEN];
+	uint64_t served, refused, unauthorized;
+	const struct intake_health *health; /* borrowed; NULL: none */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -291,24 +295,62 @@ reply_error(struct evhttp_request *req, int code, const char *reason, const char
 	json_decref(j);
 }
 
-/* Constant-time comparison: the token must not leak through timing. */
+/*
+ * Whether an Authorization header carries the token, as Alertmanager's http_config
+ * "authorization" sends it: "Bearer <token>" (the scheme's case does not matter,
+ * RFC 7235). The comparison is of SHA-256 digests, in constant time: neither where
+ * a guess differs nor its length shows in the time taken.
+ */
 static bool
-token_matches(const char *header, const char *token)
+token_matches(const struct intake *in, const char *header)
 {
-	static const char prefix[] = "Bearer ";
-	size_t hl, tl, i;
-	unsigned char diff = 0;
+	static const char scheme[] = "Bearer";
+	uint8_t digest[SHA256_LEN];
+	size_t n = sizeof(scheme) - 1;
+	bool yes;
 
-	if (header == NULL || strncmp(header, prefix, sizeof(prefix) - 1) != 0)
+	if (header == NULL || strncasecmp(header, scheme, n) != 0 || header[n] != ' ')
 		return false;
-	header += sizeof(prefix) - 1;
-	hl = strlen(header);
-	tl = strlen(token);
-	if (hl != tl)
-		return false;
-	for (i = 0; i < tl; i++)
-		diff |= (unsigned char)(header[i] ^ token[i]);
-	return diff == 0;
+	header += n;
+	header += strspn(header, " ");
+	sha256(header, strlen(header), digest);
+	yes = timingsafe_compare(digest, in->token_digest, sizeof(digest)) == 0;
+	memset(digest, 0, sizeof(digest));
+	return yes;
+}
+
+/* The peer of a request as "host:port", for the daemon's log (never a header). */
+static void
+peer_of(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	const char *host = NULL;
+	uint16_t port = 0;
+
+	if (conn != NULL)
+		evhttp_connection_get_peer(conn, (char **)&host, &port);
+	snprintf(buf, len, "%s:%u", host != NULL ? host : "?", (unsigned)port);
+}
+
+/* The intake's counters and the daemon's health, for GET /healthz. */
+static void
+reply_health(struct intake *in, struct evhttp_request *req)
+{
+	const struct intake_health *h = in->health;
+	json_t *j = json_pack("{s:s, s:{s:I, s:I, s:I}}", "status", "ok", "intake", "served",
+	    (json_int_t)in->served, "refused", (json_int_t)in->refused, "unauthorized",
+	    (json_int_t)in->unauthorized);
+	char *text;
+
+	if (j != NULL && h != NULL)
+		json_object_set_new(j, "log", json_pack("{s:b, s:I, s:I, s:I}", "busy",
+		    h->log_busy_since != 0, "busy_ms", (json_int_t)(h->log_busy_since != 0 ?
+		    ilog_now(in->log) - h->log_busy_since : 0), "busy_total", (json_int_t)h->log_busy,
+		    "waiting_writes", (json_int_t)h->log_waiting));
+	text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	reply(req, 200, "OK", text != NULL ? text : "{\"status\":\"ok\"}");
+	free(text);
+	json_decref(j);
 }
 
 static void
@@ -320,12 +362,12 @@ handle(struct evhttp_request *req, void *arg)
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	char err[ILOG_ERR_LEN], summary[160];
+	char err[ILOG_ERR_LEN], summary[160], peer[INTAKE_PEER_MAX];
 	size_t len;
 	char *data;
 
 	if (path != NULL && strcmp(path, "/healthz") == 0 && cmd == EVHTTP_REQ_GET) {
-		reply(req, 200, "OK", "{\"status\":\"ok\"}");
+		reply_health(in, req);
 		return;
 	}
 	if (path == NULL || strcmp(path, INTAKE_PATH) != 0) {
@@ -339,14 +381,27 @@ handle(struct evhttp_request *req, void *arg)
 		reply_error(req, 405, "Method Not Allowed", "only POST");
 		return;
 	}
-	if (in->token != NULL &&
-	    !token_matches(evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization"), in->token)) {
-		in->refused++;
-		LOG_LIMITED(LOG_LEVEL_WARN, "intake: a request without the right bearer token "
-					    "was refused");
-		reply_error(req, 401, "Unauthorized", "a bearer token is required");
-		return;
+	if (!in->open) {
+		const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+		    "Authorization");
+		if (!token_matches(in, auth)) {
+			/* Nothing of the request is parsed, kept or logged: not its body, not
+			 * the token it tried. */
+			in->refused++;
+			in->unauthorized++;
+			peer_of(req, peer, sizeof(peer));
+			LOG_LIMITED(LOG_LEVEL_WARN, "intake: refused a request from %s: %s "
+			    "(%" PRIu64 " refused so far)", peer, auth == NULL ?
+			    "no Authorization header" : "not the configured bearer token",
+			    in->unauthorized);
+			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+			    "Bearer realm=\"mcalert\"");
+			reply_error(req, 401, "Unauthorized", auth == NULL ?
+			    "this intake needs \"Authorization: Bearer <token>\" (Alertmanager: "
+			    "http_config.authorization.credentials_file)" :
+			    "the bearer token is not the one this intake was given");
+			return;
+		}
 	}
 	len = evbuffer_get_length(body);
 	if ((data = (char *)evbuffer_pullup(body, -1)) == NULL && len > 0) {
@@ -388,7 +443,9 @@ intake_start(struct event_base *base, const struct cluster_addr *addr, const cha
 		return NULL;
 	}
 	in->log = log;
-	in->token = token;
+	in->open = token == NULL;
+	if (token != NULL)
+		sha256(token, strlen(token), in->token_digest);
 	if ((in->http = evhttp_new(base)) == NULL) {
 		seterr(err, errlen, "cannot create the HTTP server");
 		free(in);
@@ -423,4 +480,16 @@ intake_counts(const struct intake *in, uint64_t *served, uint64_t *refused)
 {
 	*served = in->served;
 	*refused = in->refused;
+}
+
+uint64_t
+intake_unauthorized(const struct intake *in)
+{
+	return in->unauthorized;
+}
+
+void
+intake_set_health(struct intake *in, const struct intake_health *h)
+{
+	in->health = h;
 }

@@ -5,11 +5,20 @@
  * listener is libevent's evhttp on the daemon's event base.
  *
  * HTTP: POST /alertmanager with Alertmanager's webhook JSON (version 4; unknown
- * fields are ignored); GET /healthz answers "ok". Replies: 200 with a small JSON
- * summary; 400 for a body that is not such a payload (Alertmanager does not retry
- * it); 401 without the configured bearer token; 404/405 for other paths and methods;
- * 413 for a body over INTAKE_BODY_MAX; 500 when the log cannot be written
- * (Alertmanager retries).
+ * fields are ignored); GET /healthz answers {"status":"ok"} with the intake's
+ * counters and, when the daemon gave it (intake_set_health), whether the incident
+ * log is busy. Replies: 200 with a small JSON summary; 400 for a body that is not
+ * such a payload (Alertmanager does not retry it); 401 without the configured
+ * bearer token; 404/405 for other paths and methods; 413 for a body over
+ * INTAKE_BODY_MAX; 500 when the log cannot be written (Alertmanager retries).
+ *
+ * Authentication: "Authorization: Bearer <token>", which is what Alertmanager's
+ * webhook_config sends with http_config.authorization (credentials or
+ * credentials_file; type Bearer is the default). The token is compared in constant
+ * time; a request without it gets 401 with a JSON body saying what is missing, is
+ * counted (refused, unauthorized), logged rate-limited with its peer address (never
+ * the header), and changes nothing. Only an intake the daemon was told is open
+ * (settings.h: intake_open, loopback only) takes requests without a token.
  *
  * Mapping of each alert (actor "alertmanager"):
  *   fingerprint   "am:" + the alert's fingerprint: one incident per alert while it
@@ -45,6 +54,7 @@
 #define INTAKE_PATH "/alertmanager"
 #define INTAKE_ACTOR "alertmanager"
 #define INTAKE_KIND "alertmanager"
+#define INTAKE_PEER_MAX 80              /* "host:port" of a peer, for the log */
 
 struct intake_alert {
 	bool firing;
@@ -90,9 +100,9 @@ enum ilog_status intake_apply(struct ilog *log, const struct intake_batch *b,
 struct intake;
 
 /*
- * Listens on addr with the event base (borrowed, as are log and token, for the
- * listener's life). token: NULL, or the bearer token requests must carry. NULL with
- * err set if it cannot listen.
+ * Listens on addr with the event base (borrowed, as is log, for the listener's
+ * life). token: the bearer token requests must carry (only its digest is kept), or
+ * NULL for an intake that is open on purpose. NULL with err set if it cannot listen.
  */
 struct intake *intake_start(struct event_base *base, const struct cluster_addr *addr,
     const char *token, struct ilog *log, char *err, size_t errlen);
@@ -100,5 +110,16 @@ struct intake *intake_start(struct event_base *base, const struct cluster_addr *
 void intake_stop(struct intake *in);
 /* Requests served and refused since start (for the logs). */
 void intake_counts(const struct intake *in, uint64_t *served, uint64_t *refused);
+/* Of the refused, those without the right bearer token. */
+uint64_t intake_unauthorized(const struct intake *in);
+
+/* The daemon's state that /healthz shows beside the intake's own counters. */
+struct intake_health {
+	int64_t log_busy_since;         /* UTC ms the log first refused a write; 0: not busy */
+	uint64_t log_busy;              /* writes the log refused as busy, since start */
+	uint64_t log_waiting;           /* writes waiting for the log now */
+};
+/* Shows h (borrowed; NULL: nothing) in /healthz. */
+void intake_set_health(struct intake *in, const struct intake_health *h);
 
 #endif

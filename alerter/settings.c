@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "parse.h"
 #include "settings.h"
 
@@ -159,6 +162,62 @@ load_secret(struct config *cfg, const char *key, bool required, char *buf, size_
 	return 0;
 }
 
+/* True for a numeric loopback address: 127.0.0.0/8, ::1, ::ffff:127.x.y.z. A name
+ * ("localhost") is not taken on trust: it resolves to whatever the resolver says. */
+static bool
+is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &v6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&v6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
+	return false;
+}
+
+/*
+ * The intake opens and resolves incidents, and so pages people: it needs a token,
+ * unless the operator wrote that it is open and it listens on loopback only.
+ */
+static int
+check_intake(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, "intake");
+	struct config_entry *o = config_find(cfg, SECTION, "intake_open");
+	int line = e != NULL ? e->line : 0;
+
+	if (!s->has_intake) {
+		if (s->has_intake_token || s->intake_open) {
+			config_error(errs, cfg, o != NULL ? o->line : 0,
+			    "[alerter] intake_token_file and intake_open need intake");
+			return -1;
+		}
+		return 0;
+	}
+	if (s->intake_open && s->has_intake_token) {
+		config_error(errs, cfg, o->line, "intake_open: the intake has a token "
+		    "(intake_token_file); say one or the other");
+		return -1;
+	}
+	if (s->intake_open && !is_loopback(s->intake.host)) {
+		config_error(errs, cfg, o->line, "intake_open: '%s' is not a loopback address "
+		    "(127.0.0.1, ::1): anyone who reaches an open intake can open and resolve "
+		    "incidents; set intake_token_file", s->intake.host);
+		return -1;
+	}
+	/* A token file that could not be read is reported where it is named. */
+	if (!s->intake_open && config_find(cfg, SECTION, "intake_token_file") == NULL) {
+		config_error(errs, cfg, line, "intake: needs intake_token_file (the bearer token "
+		    "Alertmanager sends; see docs/alerter.md), or intake_open = yes on a "
+		    "loopback address");
+		return -1;
+	}
+	return 0;
+}
+
 static int
 load_alerter(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
 {
@@ -241,10 +300,10 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 	if (load_secret(cfg, "intake_token_file", false, s->intake_token,
 	    sizeof(s->intake_token), &s->has_intake_token, errs) != 0)
 		rc = -1;
-	if (s->has_intake_token && !s->has_intake) {
-		config_error(errs, cfg, 0, "[alerter] intake_token_file needs intake");
+	if (config_get_bool(cfg, SECTION, "intake_open", false, &s->intake_open, errs) != 0)
 		rc = -1;
-	}
+	if (check_intake(s, cfg, errs) != 0)
+		rc = -1;
 	if (copy_value(cfg, "fallback_url", s->fallback_url, sizeof(s->fallback_url), errs) !=
 	    0)
 		rc = -1;

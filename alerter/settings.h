@@ -20,7 +20,9 @@
  *     late_after = 10s                  ; a page sent this long after it was decided
  *                                       ; is marked late
  *     intake = 127.0.0.1:9095           ; Alertmanager webhook listener (off if absent)
- *     intake_token_file = ...           ; then require "Authorization: Bearer <token>"
+ *     intake_token_file = ...           ; required with intake: the token requests carry
+ *                                       ; as "Authorization: Bearer <token>"
+ *     intake_open = no                  ; yes: no token (only on a loopback address)
  *     fallback_url = https://hooks.example.com/page   ; webhook when XMPP is down
  *     fallback_after = 5m               ; ... for this long
  *     fallback_timeout = 5s
@@ -67,6 +69,7 @@ struct alerter_settings {
 	struct cluster_addr intake;
 	bool has_intake_token;
 	char intake_token[CONFIG_SECRET_MAX];
+	bool intake_open;                       /* no token, said so; loopback only */
 	char fallback_url[SETTINGS_URL_MAX];    /* "" = no fallback */
 	int64_t fallback_after_ms;
 	int64_t fallback_timeout_ms;

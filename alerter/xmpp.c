@@ -130,17 +130,67 @@ schedule_reconnect(struct xclient *c)
 	    c->attempts, next_random(c));
 }
 
+int
+xclient_log_redact(const char *msg, const char *password, char *out, size_t len)
+{
+	static const char *const secret_elements[] = { "<auth", "<response" };
+	const char *p, *open = NULL, *gt;
+	size_t i, n;
+
+	if (len == 0)
+		return 0;
+	if (len > XCLIENT_LOG_LINE_MAX)
+		len = XCLIENT_LOG_LINE_MAX;
+	/* Legacy authentication (XEP-0078) carries the password in the clear. */
+	if (strstr(msg, "jabber:iq:auth") != NULL &&
+	    (strstr(msg, "<password") != NULL || strstr(msg, "<digest") != NULL)) {
+		snprintf(out, len, "[a jabber:iq:auth stanza, withheld: it carries credentials]");
+		return 1;
+	}
+	/* SASL: the element's attributes stay (they name the mechanism), its data goes. */
+	if (strstr(msg, "xmpp-sasl") != NULL) {
+		for (i = 0; i < sizeof(secret_elements) / sizeof(secret_elements[0]); i++) {
+			n = strlen(secret_elements[i]);
+			for (p = strstr(msg, secret_elements[i]); p != NULL;
+			     p = strstr(p + n, secret_elements[i]))
+				if (p[n] == ' ' || p[n] == '>' || p[n] == '/')
+					break;
+			if (p != NULL && (open == NULL || p < open))
+				open = p;
+		}
+	}
+	if (open != NULL) {
+		gt = strchr(open, '>');
+		n = gt != NULL ? (size_t)(gt - msg) + 1 : (size_t)(open - msg);
+		snprintf(out, len, "%.*s[redacted]", (int)(n < len ? n : len - 1), msg);
+		return 1;
+	}
+	/* Whatever else carries the password is not printed either. */
+	if (password != NULL && password[0] != '\0' && strstr(msg, password) != NULL) {
+		snprintf(out, len, "[a line that carries the password, withheld]");
+		return 1;
+	}
+	snprintf(out, len, "%s", msg);
+	return 0;
+}
+
 /* libstrophe's own words: its warnings and errors (a certificate that fails
- * verification, a TLS handshake refused) are the only place some causes show. */
+ * verification, a TLS handshake refused) are the only place some causes show. With -d,
+ * its debug lines too, which include every stanza sent and received: what carries
+ * credentials is redacted first (xclient_log_redact). */
 static void
 strophe_log(void *arg, xmpp_log_level_t level, const char *area, const char *msg)
 {
 	const struct xclient *c = arg;
+	char safe[XCLIENT_LOG_LINE_MAX];
 
+	if (level < XMPP_LEVEL_WARN && !c->debug)
+		return;
+	xclient_log_redact(msg, c->password, safe, sizeof(safe));
 	if (level >= XMPP_LEVEL_WARN)
-		LOG_LIMITED(LOG_LEVEL_WARN, "xmpp %s: %s", area, msg);
-	else if (c->debug)
-		log_debug("xmpp %s: %s", area, msg);
+		LOG_LIMITED(LOG_LEVEL_WARN, "xmpp %s: %s", area, safe);
+	else
+		log_debug("xmpp %s: %s", area, safe);
 }
 
 /* --- contacts and rooms ------------------------------------------------------------ */

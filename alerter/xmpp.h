@@ -152,6 +152,18 @@ int xclient_send(struct xclient *c, const char *to, bool groupchat, const char *
  */
 int64_t xclient_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempts, uint64_t random);
 
+#define XCLIENT_LOG_LINE_MAX 4096 /* bytes of one libstrophe line passed to the log */
+
+/*
+ * One line of libstrophe's own log, made safe to print into out[len] (always
+ * NUL-terminated; cut at XCLIENT_LOG_LINE_MAX): the data of SASL <auth> and
+ * <response> elements (PLAIN carries the password in base64; SCRAM's proof is
+ * derived from it) is replaced by "[redacted]", a legacy jabber:iq:auth stanza is
+ * withheld whole, and a line that still contains password (if not NULL or empty)
+ * anywhere is withheld. Returns 1 if anything was redacted or withheld, else 0.
+ */
+int xclient_log_redact(const char *msg, const char *password, char *out, size_t len);
+
 /* Drops the connection now (the next one follows the backoff). */
 void xclient_disconnect(struct xclient *c);
 

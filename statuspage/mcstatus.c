@@ -341,7 +341,8 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	}
 	if ((n = site_clean_temporary(d->sp.dir)) > 0)
 		log_info("removed %zu temporary files a previous run left in %s", n, d->sp.dir);
-	if ((d->log = ilog_open(d->sp.db_path, NULL, err, errlen)) == NULL)
+	if ((d->log = ilog_open(d->sp.db_path, &(const struct ilog_options){ .busy_timeout_ms = 50,
+	    .busy_retry_ms = 250 }, err, errlen)) == NULL) /* as mcmon's: a held log is retried */
 		goto fail;
 	if (ilog_cursor_get(d->log, MCSTATUS_CONSUMER, &d->cursor, err, errlen) != ILOG_OK ||
 	    ilog_last_event_id(d->log, &last, err, errlen) != ILOG_OK ||

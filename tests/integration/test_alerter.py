@@ -565,3 +565,137 @@ def test_two_pagers_on_one_resource_back_off_instead_of_kicking_each_other_in_a_
     # the server ends at once must walk the backoff up, not restart it each time.
     assert logins <= 18, logins  # about 12; 30 and more when each login resets it
     assert p1.poll() is None and p2.poll() is None
+
+
+def _health(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as r:
+        return json.loads(r.read())
+
+
+def test_a_log_locked_by_another_process_stops_neither_pings_nor_timers_and_loses_nothing(
+        world, engineers, procs, tmp_path):
+    import sys
+    alice, bob = engineers("alice"), engineers("bob")
+    port = free_port()
+    token = tmp_path / "intake.token"
+    token.write_text("lock-test-token\n")
+    p = world.start(extra_alerter=f"intake = 127.0.0.1:{port}\nintake_token_file = {token}",
+                    waits=["2s", "30s"])
+    wait_port(port)
+    escalating, acked = world.open(title="Storm A"), world.open(title="Storm B")
+    alice.wait_page(escalating, timeout=5)
+    alice.wait_page(acked, timeout=5)
+    world.wait(lambda: all(r[4] for i in (escalating, acked) for r in world.pages(i)),
+               timeout=5, what="both receipts recorded")
+    # Another process takes the log's write lock and keeps it for 8 s.
+    holder = procs.start([sys.executable, "-c", (
+        "import sqlite3, sys, time\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)\n"
+        "c.execute('BEGIN IMMEDIATE')\n"
+        "print('locked', flush=True)\n"
+        "time.sleep(8)\n"
+        "c.execute('ROLLBACK')\n"), world.db], name="lockholder")
+    world.wait(lambda: "locked" in procs.log(holder), timeout=10, what="the lock taken")
+    t0 = time.monotonic()
+    # An acknowledgement by chat is kept, not refused.
+    alice.say(MCALERT, f"ack {acked}")
+    alice.wait_text(f"#{acked}: the incident log is busy", timeout=5)
+    # The first step's 2 s pass with the lock held: the second step is due. Meanwhile
+    # mcalert answers pings and /healthz, and says that the log is busy.
+    while time.monotonic() - t0 < 3:
+        alice.ping(MCALERT, timeout=2)
+        h = _health(port)
+        time.sleep(0.2)
+    assert h["log"]["busy"] is True and h["log"]["busy_total"] > 0, h
+    assert h["log"]["waiting_writes"] >= 1, h
+    assert holder.poll() is None, "the lock was let go before mcalert was checked"
+    assert world.state(acked)[0] == "open"
+    assert not bob.pages(escalating)
+    wait_log_line(procs, p, "the incident log refuses writes")
+    # Once it is let go: the ack is written (and stops that incident's escalation), the
+    # due step is recorded and paged, and /healthz says so.
+    assert holder.wait(timeout=15) == 0
+    bob.wait_page(escalating, timeout=10)
+    world.wait(lambda: world.state(acked) == ("acknowledged", "xmpp:" + jid("alice")),
+               timeout=5, what="the kept acknowledgement recorded")
+    assert [r[1] for r in world.pages(escalating)] == [1, 2]
+    assert [r[1] for r in world.pages(acked)] == [1]
+    world.wait(lambda: not _health(port)["log"]["busy"], timeout=5, what="healthz not busy")
+    assert _health(port)["log"]["waiting_writes"] == 0
+    wait_log_line(procs, p, "the incident log takes writes again")
+    assert not bob.pages(acked)
+
+
+
+@pytest.fixture
+def plain_prosody(tmp_path_factory, procs):
+    """A Prosody that offers SASL PLAIN only: the password itself goes over the wire,
+    base64-encoded, in the <auth> element."""
+    d = tmp_path_factory.mktemp("prosody-plain")
+    server = Prosody(procs, d, ["mcalert", "alice", "bob"], group=["mcalert", "alice", "bob"])
+    with open(server.config) as f:
+        text = f.read()
+    with open(server.config, "w") as f:
+        f.write(text.replace('VirtualHost "localhost"\n', 'VirtualHost "localhost"\n'
+                             '  disable_sasl_mechanisms = { "SCRAM-SHA-1"; "SCRAM-SHA-256";'
+                             ' "DIGEST-MD5" }\n'))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM"])
+def test_debug_logging_through_a_page_never_shows_the_password_or_the_intake_token(
+        mechanism, world, procs, tmp_path, request):
+    import base64
+    from xmpptest import password
+    server = request.getfixturevalue("plain_prosody" if mechanism == "PLAIN" else "prosody")
+    alice = Engineer("alice", server.port)
+    # slixmpp refuses PLAIN without TLS unless told: loopback only, as mcalert here.
+    alice.client["feature_mechanisms"].unencrypted_plain = True
+    alice.start()
+    try:
+        port = free_port()
+        secret_token = "intake-9d8c7b6a5f4e3d2c1b0a"
+        (tmp_path / "intake.token").write_text(secret_token + "\n")
+        cfg = write_config(str(tmp_path / "mcops.conf"), port=server.port, db=world.db,
+                           steps=["oncall", jid("bob")], waits=["30s", "30s"],
+                           authorized=["alice", "bob"],
+                           extra_alerter=f"intake = 127.0.0.1:{port}\n"
+                                         f"intake_token_file = {tmp_path / 'intake.token'}")
+        p = procs.start([binary("mcalert"), "-d", "-f", cfg], name="mcalert")
+        wait_log_line(procs, p, "connected to the chat server")
+        wait_port(port)
+        inc = world.open(title="Debugged storm")
+        alice.wait_page(inc, timeout=5)
+        alice.say(MCALERT, f"ack {inc}")
+        alice.wait_text("paging stopped", timeout=5)
+        _post(port, _alert("firing", fp="dd01"), token=secret_token)
+        _post(port, _alert("firing", fp="dd02"), token="not-" + secret_token)
+        # A reconnection authenticates again.
+        server.restart()
+        deadline = time.monotonic() + 15
+        while procs.log(p).count("connected to the chat server") < 2:
+            assert time.monotonic() < deadline, procs.log(p)
+            time.sleep(0.1)
+        assert procs.stop(p) == 0
+    finally:
+        alice.stop()
+    out = procs.log(p)
+    assert "SENT:" in out and "RECV:" in out, "libstrophe's debug log is not there"
+    assert f'mechanism="{mechanism}' in out, "not the mechanism this test is about"
+    pw, user = password("mcalert"), "mcalert"
+    forms = {pw, secret_token}
+    # SASL PLAIN's message "authzid NUL user NUL password" in base64, with and without
+    # an authorization identity and padding, and the password alone in base64.
+    for authzid in ("", jid("mcalert")):
+        raw = base64.b64encode(f"{authzid}\0{user}\0{pw}".encode()).decode()
+        forms |= {raw, raw.rstrip("=")}
+    forms.add(base64.b64encode(pw.encode()).decode().rstrip("="))
+    for form in forms:
+        assert form not in out, f"{form!r} is in mcalert's log"
+    # SCRAM's client messages carry no password, but its proof is derived from it:
+    # no SASL element the client sends keeps its data.
+    for line in out.splitlines():
+        if "xmpp-sasl" in line and ("<auth" in line or "<response" in line):
+            assert line.endswith("[redacted]"), line

@@ -1,6 +1,7 @@
 /*
  * Unit tests of alerter/xmpp that need no server: the reconnection backoff (doubling,
- * capped, with equal jitter) and a client that cannot connect reporting its state.
+ * capped, with equal jitter), a client that cannot connect reporting its state, and
+ * the redaction of credentials from libstrophe's debug lines.
  * The protocol itself is tested against Prosody (tests/integration/test_alerter*.py).
  */
 #include <stdarg.h>
@@ -76,6 +77,52 @@ a_client_without_a_server_stays_down_and_knows_nobody(void **state)
 	xclient_free(c);
 }
 
+static void
+sasl_data_is_redacted_from_debug_lines_but_the_mechanism_stays(void **state)
+{
+	/* "\0mcalert\0pw-mcalert" in base64, as libstrophe sends PLAIN. */
+	static const char plain[] = "SENT: <auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" "
+				    "mechanism=\"PLAIN\">AG1jYWxlcnQAcHctbWNhbGVydA==</auth>";
+	static const char scram[] = "SENT: <response xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\">"
+				    "Yz1iaXdzLHI9YWJjLHA9cHJvb2Y=</response>";
+	char out[XCLIENT_LOG_LINE_MAX];
+
+	assert_int_equal(xclient_log_redact(plain, "pw-mcalert", out, sizeof(out)), 1);
+	assert_string_equal(out, "SENT: <auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" "
+				 "mechanism=\"PLAIN\">[redacted]");
+	assert_int_equal(xclient_log_redact(scram, "pw-mcalert", out, sizeof(out)), 1);
+	assert_null(strstr(out, "Yz1i"));
+	assert_non_null(strstr(out, "[redacted]"));
+	/* Abuse: an element cut before its '>' leaves nothing of its data either. */
+	assert_int_equal(xclient_log_redact("SENT: <auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+	    "mechanism='PLAIN'", NULL, out, sizeof(out)), 1);
+	assert_string_equal(out, "SENT: [redacted]");
+	/* A tiny buffer still ends with a NUL and shows no data. */
+	assert_int_equal(xclient_log_redact(plain, NULL, out, 12), 1);
+	assert_int_equal(strlen(out), 11);
+}
+
+static void
+legacy_auth_and_any_line_with_the_password_are_withheld(void **state)
+{
+	char out[XCLIENT_LOG_LINE_MAX];
+
+	assert_int_equal(xclient_log_redact("SENT: <iq type=\"set\"><query xmlns=\"jabber:iq:auth\">"
+	    "<username>mcalert</username><password>pw-mcalert</password></query></iq>", NULL, out,
+	    sizeof(out)), 1);
+	assert_null(strstr(out, "pw-mcalert"));
+	assert_int_equal(xclient_log_redact("xmpp: something said pw-mcalert", "pw-mcalert", out,
+	    sizeof(out)), 1);
+	assert_null(strstr(out, "pw-mcalert"));
+	/* Ordinary stanzas pass unchanged, the challenge and success included. */
+	assert_int_equal(xclient_log_redact("RECV: <challenge xmlns=\"urn:ietf:params:xml:ns:"
+	    "xmpp-sasl\">cj1hYmM=</challenge>", "pw-mcalert", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "cj1hYmM="));
+	assert_int_equal(xclient_log_redact("SENT: <message to=\"a@b\"><body>auth</body></message>",
+	    "pw-mcalert", out, sizeof(out)), 0);
+	assert_string_equal(out, "SENT: <message to=\"a@b\"><body>auth</body></message>");
+}
+
 int
 main(void)
 {
@@ -83,6 +130,8 @@ main(void)
 		cmocka_unit_test(backoff_doubles_from_the_minimum_up_to_the_maximum),
 		cmocka_unit_test(backoff_jitter_stays_within_half_to_all_of_the_step_even_when_abused),
 		cmocka_unit_test(a_client_without_a_server_stays_down_and_knows_nobody),
+		cmocka_unit_test(sasl_data_is_redacted_from_debug_lines_but_the_mechanism_stays),
+		cmocka_unit_test(legacy_auth_and_any_line_with_the_password_are_withheld),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
