@@ -7,6 +7,8 @@
 
 #include "kind.h"
 
+#define EVIDENCE_KEY_MAX 48 /* "peak_in_<label>" */
+
 /* In the order watch evaluates them: node down before latency tails, which leave a
  * down node out of their episode. */
 static const struct kind_ops *const registry[] = {
@@ -73,4 +75,32 @@ json_t *
 kind_json_count(uint64_t v)
 {
 	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
+}
+
+json_t *
+kind_episode_evidence(const struct kind_subject *s,
+    json_t *(*node_json)(const struct watch_node *n, size_t k, bool involved))
+{
+	const struct watch_cluster *c = s->cluster;
+	const struct detect_cluster *d = &c->episode[s->kind];
+	const struct detect_cluster_evidence *e = &d->evidence;
+	const char *label = kinds_at(s->kind)->label;
+	char in[EVIDENCE_KEY_MAX], peak[EVIDENCE_KEY_MAX], state[EVIDENCE_KEY_MAX];
+	json_t *involved = json_array(), *nodes = json_object(), *o;
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++) {
+		if (d->involved[i])
+			json_array_append_new(involved, json_string(c->nodes[i]->name));
+		if ((o = node_json(c->nodes[i], s->kind, d->involved[i])) != NULL)
+			json_object_set_new(nodes, c->nodes[i]->name, o);
+	}
+	snprintf(in, sizeof(in), "in_%s", label);
+	snprintf(peak, sizeof(peak), "peak_in_%s", label);
+	snprintf(state, sizeof(state), "%s_state", label);
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "cluster", c->name, "nodes",
+	    kind_json_count(e->nodes), in, kind_json_count(e->in_storm), peak,
+	    kind_json_count(e->peak_in_storm), "involved", involved, "last_joined",
+	    e->involved > 0 && e->last_joined < c->nnodes ? c->nodes[e->last_joined]->name : "",
+	    state, detect_state_name(d->status.state), "node_evidence", nodes);
 }

@@ -99,6 +99,16 @@ int kind_registry(const struct kind_ops *ops[KINDS_MAX], size_t order[KINDS_MAX]
 json_t *kind_json_real(double v);
 json_t *kind_json_count(uint64_t v);
 
+/*
+ * The evidence of a cluster's kind: {"cluster", "nodes", "in_<label>",
+ * "peak_in_<label>", "involved" (the episode's nodes), "last_joined", "<label>_state",
+ * "node_evidence": {node: node_json(...)}}. node_json gets each node of the cluster,
+ * in order, and whether it took part in the episode, and returns its evidence or
+ * NULL to leave it out. NULL on no memory.
+ */
+json_t *kind_episode_evidence(const struct kind_subject *s,
+    json_t *(*node_json)(const struct watch_node *n, size_t k, bool involved));
+
 /* The kinds' detectors, for what is not a kind's own (the view's numbers, metrics,
  * tests). The node's, or its cluster's episode. */
 struct detect_storm *kind_storm_detector(const struct watch_node *n);

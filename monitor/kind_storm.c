@@ -88,11 +88,17 @@ storm_title(const struct kind_subject *s, char *buf, size_t len)
 	snprintf(buf, len, "Connection storm in cluster %s", s->cluster->name);
 }
 
+/* A node in storm now or during the episode: its numbers. */
 static json_t *
-storm_node_json(const struct detect_storm_evidence *e)
+storm_node_json(const struct watch_node *n, size_t k, bool involved)
 {
-	json_t *tripped = json_array();
+	const struct storm_node *s = node_of(n, k);
+	const struct detect_storm_evidence *e = &s->detector.evidence;
+	json_t *tripped;
 
+	if (!involved && !detect_storm_active(&s->detector))
+		return NULL;
+	tripped = json_array();
 	if (e->tripped & DETECT_STORM_LEVEL)
 		json_array_append_new(tripped, json_string("level"));
 	if (e->tripped & DETECT_STORM_RATE)
@@ -115,26 +121,7 @@ storm_node_json(const struct detect_storm_evidence *e)
 static json_t *
 storm_evidence(const struct kind_subject *s)
 {
-	const struct watch_cluster *c = s->cluster;
-	const struct detect_cluster *d = &c->episode[s->kind];
-	const struct detect_cluster_evidence *e = &d->evidence;
-	json_t *involved = json_array(), *nodes = json_object();
-	size_t i;
-
-	for (i = 0; i < c->nnodes; i++) {
-		const struct storm_node *sn = node_of(c->nodes[i], s->kind);
-		if (d->involved[i])
-			json_array_append_new(involved, json_string(c->nodes[i]->name));
-		if (detect_storm_active(&sn->detector) || d->involved[i])
-			json_object_set_new(nodes, c->nodes[i]->name,
-			    storm_node_json(&sn->detector.evidence));
-	}
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "cluster", c->name, "nodes",
-	    kind_json_count(e->nodes), "in_storm", kind_json_count(e->in_storm), "peak_in_storm",
-	    kind_json_count(e->peak_in_storm), "involved", involved, "last_joined",
-	    e->involved > 0 && e->last_joined < c->nnodes ? c->nodes[e->last_joined]->name : "",
-	    "storm_state", json_string(detect_state_name(d->status.state)), "node_evidence",
-	    nodes);
+	return kind_episode_evidence(s, storm_node_json);
 }
 
 static void

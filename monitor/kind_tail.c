@@ -136,12 +136,15 @@ tail_title(const struct kind_subject *s, char *buf, size_t len)
 		    c->name, worst->name, 100.0 * te->short_fraction, thr);
 }
 
+/* A node that took part in the episode: its numbers. */
 static json_t *
-tail_node_json(const struct watch_node *n, size_t k)
+tail_node_json(const struct watch_node *n, size_t k, bool involved)
 {
 	const struct detect_tail *t = tail_of(n, k);
 	const struct detect_tail_evidence *e = &t->evidence;
 
+	if (!involved)
+		return NULL;
 	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "cluster", n->cluster_name, "node", n->name, "threshold_us",
 	    kind_json_count(e->threshold_us), "short_count", kind_json_count(e->short_count),
@@ -156,24 +159,7 @@ tail_node_json(const struct watch_node *n, size_t k)
 static json_t *
 tail_evidence(const struct kind_subject *s)
 {
-	const struct watch_cluster *c = s->cluster;
-	const struct detect_cluster *d = &c->episode[s->kind];
-	const struct detect_cluster_evidence *e = &d->evidence;
-	json_t *involved = json_array(), *nodes = json_object();
-	size_t i;
-
-	for (i = 0; i < c->nnodes; i++) {
-		const struct watch_node *n = c->nodes[i];
-		if (!d->involved[i])
-			continue;
-		json_array_append_new(involved, json_string(n->name));
-		json_object_set_new(nodes, n->name, tail_node_json(n, s->kind));
-	}
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "cluster", c->name, "nodes",
-	    kind_json_count(e->nodes), "in_tail", kind_json_count(e->in_storm), "peak_in_tail",
-	    kind_json_count(e->peak_in_storm), "involved", involved, "last_joined",
-	    e->involved > 0 && e->last_joined < c->nnodes ? c->nodes[e->last_joined]->name : "",
-	    "tail_state", detect_state_name(d->status.state), "node_evidence", nodes);
+	return kind_episode_evidence(s, tail_node_json);
 }
 
 static void

@@ -1,7 +1,6 @@
 /*
  * watch — see watch.h.
  */
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,6 @@
 
 #define FINGERPRINT_MAX ILOG_FINGERPRINT_MAX
 #define SUMMARY_MAX 300 /* a resolve message */
-
 
 static int64_t
 default_wall_ms(void)
