@@ -9,16 +9,14 @@
  * call takes `now_ms` (monotonic milliseconds), so tests drive it with a fake clock
  * and a temporary log.
  *
- * Incidents, one kind per row of lib/kinds.h (each names docs/runbooks/<kind>.md), what
- * each does in the monitor in a file of its own (kind.h: kind_storm.c, kind_tail.c,
- * kind_down.c); a cluster's kind is one incident per cluster, a node's one per node:
- *   connection_storm  one per cluster ("connection_storm:<cluster>"): the cluster's
- *                     storm episode, however many nodes it touches or hops across
- *   latency_tail      one per cluster ("latency_tail:<cluster>"): the cluster's tail
- *                     episode, however many of its nodes are slow (a tail on every
- *                     node is one problem, and one page, not one per node); the
- *                     evidence names the nodes and their numbers
- *   node_down         one per node ("node_down:<cluster>:<node>")
+ * Incidents: one kind per row of lib/kinds.h (each names docs/runbooks/<kind>.md); what
+ * a kind detects, and the title, evidence and summary it writes, are in a file of its
+ * own (kind.h: kind_storm.c, kind_tail.c, kind_down.c). A cluster's kind
+ * (connection_storm, latency_tail) is one incident per cluster ("<kind>:<cluster>"):
+ * the cluster's episode, however many of its nodes it touches or hops across (a tail
+ * on every node is one problem, and one page, not one per node); the evidence names
+ * the nodes and their numbers. A node's kind (node_down) is one incident per node
+ * ("<kind>:<cluster>:<node>").
  * For each, per evaluation, at most one step:
  *   none    -> open      the detector fires: open-or-update by fingerprint (an
  *                        "opened" event carrying the evidence), then an "evidence"
@@ -31,9 +29,10 @@
  *                        continues (an "evidence" event says so), so a flapping
  *                        node is one incident
  *   holding -> none      clear for resolve_hold: "resolved", with a summary
- * A down node takes no part in a tail episode (its down incident says what is wrong).
- * An unresolved per-node tail incident left by an older version ("latency_tail:
- * <cluster>:<node>") is resolved at start, pointing at the per-cluster one.
+ * A kind may leave a node out of its episode (a down node takes no part in a tail: its
+ * down incident says what is wrong). An unresolved per-node incident of a cluster's
+ * kind left by an older version ("latency_tail:<cluster>:<node>") is resolved at
+ * start, pointing at the per-cluster one.
  * A write that fails is counted and retried at the next evaluation.
  *
  * At start, watch_adopt() takes over the unresolved incidents a previous run left
