@@ -459,7 +459,8 @@ resolved_elsewhere(struct watch *w, struct watch_incident *inc)
 
 /*
  * One step of an incident towards its detector's verdict (see watch.h): active and
- * severity from the detector (latches included), news for a storm that spread.
+ * severity from the detector (latches included), news for an episode that reached
+ * another node.
  */
 static void
 reconcile(struct watch *w, const struct kind_subject *s, bool active, enum detect_severity sev,
