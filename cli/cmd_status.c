@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "kinds.h"
 #include "mctl.h"
 #include "monstate.h"
 #include "parse.h"
@@ -203,19 +204,19 @@ detector_open(const char *state)
 	return strcmp(state, "firing") == 0 || strcmp(state, "recovering") == 0;
 }
 
-/* A node's own incidents, and its cluster's storm or tail while it takes part. */
+/* A node's own incidents, and its cluster's (a storm, a tail) while it takes part. */
 static bool
 incident_of_node(const struct ilog_incident *inc, const struct monstate_node *n)
 {
+	int k;
+
 	if (strcmp(inc->cluster, n->cluster) != 0)
 		return false;
 	if (inc->node[0] != '\0')
 		return strcmp(inc->node, n->name) == 0;
-	if (strcmp(inc->kind, "connection_storm") == 0)
-		return detector_open(n->storm);
-	if (strcmp(inc->kind, "latency_tail") == 0)
-		return detector_open(n->tail);
-	return false;
+	k = kinds_index(inc->kind);
+	return k >= 0 && kinds_at((size_t)k)->scope == KIND_SCOPE_CLUSTER &&
+	    detector_open(n->kinds[k].state);
 }
 
 static bool
@@ -235,34 +236,51 @@ incident_json(const struct ilog_incident *inc)
 	    (json_int_t)inc->opened_at);
 }
 
+/* A cluster's episodes, under the view's own keys (lib/monstate.h): "storm",
+ * "storm_severity", "in_storm", "involved", "tail", ... */
+static void
+cluster_kinds_json(json_t *o, const struct monstate_cluster *c)
+{
+	struct monstate_keys key;
+	size_t k;
+
+	for (k = 0; o != NULL && k < kinds_count(); k++) {
+		const struct monstate_episode *e = &c->kinds[k];
+		if (kinds_at(k)->scope != KIND_SCOPE_CLUSTER)
+			continue;
+		monstate_keys(kinds_at(k), &key);
+		json_object_set_new(o, key.state, json_string(e->detector.state));
+		json_object_set_new(o, key.severity, json_string(e->detector.severity));
+		json_object_set_new(o, key.in, json_integer((json_int_t)e->in));
+		json_object_set_new(o, key.involved, json_integer((json_int_t)e->involved));
+	}
+}
+
 static json_t *
 sample_json(const struct monstate *st, const struct ilog_incidents *incs, bool incidents_known,
     const char *cluster, int64_t now)
 {
 	json_t *doc, *clusters = json_array(), *nodes = json_array();
-	size_t i, j;
+	size_t i, j, k;
 
 	for (i = 0; i < st->nclusters; i++) {
 		const struct monstate_cluster *c = &st->clusters[i];
-		json_t *list = json_array();
+		json_t *list = json_array(), *o;
 		if (cluster != NULL && strcmp(cluster, c->name) != 0)
 			continue;
 		for (j = 0; incidents_known && j < incs->n; j++) {
 			if (incident_of_cluster(&incs->v[j], c))
 				json_array_append_new(list, incident_json(&incs->v[j]));
 		}
-		json_array_append_new(clusters,
-		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:o}", "name",
-			c->name, "title", c->title, "storm", c->storm, "storm_severity",
-			c->storm_severity, "in_storm", (json_int_t)c->in_storm, "involved",
-			(json_int_t)c->involved, "tail", c->tail, "tail_severity", c->tail_severity,
-			"in_tail", (json_int_t)c->in_tail, "tail_involved",
-			(json_int_t)c->tail_involved, "incidents",
-			incidents_known ? list : (json_decref(list), json_null())));
+		o = json_pack("{s:s, s:s}", "name", c->name, "title", c->title);
+		cluster_kinds_json(o, c);
+		json_object_set_new(o, "incidents",
+		    incidents_known ? list : (json_decref(list), json_null()));
+		json_array_append_new(clusters, o);
 	}
 	for (i = 0; i < st->nnodes; i++) {
 		const struct monstate_node *n = &st->nodes[i];
-		json_t *list = json_array(), *o;
+		json_t *list = json_array(), *o, *detectors;
 		if (cluster != NULL && strcmp(cluster, n->cluster) != 0)
 			continue;
 		for (j = 0; incidents_known && j < incs->n; j++) {
@@ -276,10 +294,12 @@ sample_json(const struct monstate *st, const struct ilog_incidents *incs, bool i
 		    n->rate_known ? json_real(n->new_connections_per_second) : json_null(), "probes",
 		    (json_int_t)n->probes, "p50_us", (json_int_t)n->p50_us, "p99_us",
 		    (json_int_t)n->p99_us, "slow_fraction", n->slow_fraction);
-		json_object_set_new(o, "detectors",
-		    json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:{s:s, s:s}}", "storm", "state", n->storm,
-			"severity", n->storm_severity, "tail", "state", n->tail, "severity",
-			n->tail_severity, "down", "state", n->down, "severity", n->down_severity));
+		detectors = json_object();
+		for (k = 0; k < kinds_count(); k++)
+			json_object_set_new(detectors, kinds_at(k)->label,
+			    json_pack("{s:s, s:s}", "state", n->kinds[k].state, "severity",
+				n->kinds[k].severity));
+		json_object_set_new(o, "detectors", detectors);
 		json_object_set_new(o, "last_probe_ok_at", json_integer(n->last_probe_ok_at));
 		json_object_set_new(o, "incidents",
 		    incidents_known ? list : (json_decref(list), json_null()));
@@ -351,28 +371,37 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
     const char *cluster, int64_t now)
 {
 	char conns[CELL_MAX], rate[CELL_MAX], p50[CELL_MAX], p99[CELL_MAX], slow[CELL_MAX];
-	char storm[CELL_MAX], tail[CELL_MAX], down[CELL_MAX], when[TIME_TEXT_MAX];
+	char cell[CELL_MAX], when[TIME_TEXT_MAX];
 	char inc_text[INCIDENTS_TEXT_MAX];
-	size_t i, j;
+	size_t i, j, k;
+	bool first;
 
 	for (i = 0; i < st->nclusters; i++) {
 		const struct monstate_cluster *c = &st->clusters[i];
 		if (cluster != NULL && strcmp(cluster, c->name) != 0)
 			continue;
-		detector_cell(c->storm, c->storm_severity, storm, sizeof(storm));
 		incidents_cell(incs, incidents_known, NULL, c, inc_text, sizeof(inc_text));
-		detector_cell(c->tail, c->tail_severity, tail, sizeof(tail));
-		printf("cluster %s (%s): storm %s", c->name, c->title, storm);
-		if (c->involved > 0)
-			printf(", %llu node(s) in storm, %llu involved",
-			    (unsigned long long)c->in_storm, (unsigned long long)c->involved);
-		printf("; tail %s", tail);
-		if (c->tail_involved > 0)
-			printf(", %llu node(s) with a tail, %llu involved",
-			    (unsigned long long)c->in_tail, (unsigned long long)c->tail_involved);
+		printf("cluster %s (%s)", c->name, c->title);
+		/* "storm firing/major, 2 node(s) in storm, 3 involved; tail ok" */
+		first = true;
+		for (k = 0; k < kinds_count(); k++) {
+			const struct kind *kd = kinds_at(k);
+			const struct monstate_episode *e = &c->kinds[k];
+			if (kd->scope != KIND_SCOPE_CLUSTER)
+				continue;
+			detector_cell(e->detector.state, e->detector.severity, cell, sizeof(cell));
+			printf("%s%s %s", first ? ": " : "; ", kd->label, cell);
+			if (e->involved > 0)
+				printf(", %llu node(s) %s, %llu involved", (unsigned long long)e->in,
+				    kd->involvement, (unsigned long long)e->involved);
+			first = false;
+		}
 		printf("; incidents %s\n", inc_text);
-		printf("  %-12s %-5s %7s %8s %9s %9s %6s %-15s %-15s %-15s %s\n", "node", "state",
-		    "conns", "new/s", "p50", "p99", "slow", "storm", "tail", "down", "incidents");
+		printf("  %-12s %-5s %7s %8s %9s %9s %6s ", "node", "state", "conns", "new/s",
+		    "p50", "p99", "slow");
+		for (k = 0; k < kinds_count(); k++)
+			printf("%-15s ", kinds_at(k)->label);
+		printf("%s\n", "incidents");
 		for (j = 0; j < st->nnodes; j++) {
 			const struct monstate_node *n = &st->nodes[j];
 			bool probed = n->probes > 0;
@@ -393,13 +422,15 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
 				snprintf(slow, sizeof(slow), "%.1f%%", 100.0 * n->slow_fraction);
 			else
 				snprintf(slow, sizeof(slow), "-");
-			detector_cell(n->storm, n->storm_severity, storm, sizeof(storm));
-			detector_cell(n->tail, n->tail_severity, tail, sizeof(tail));
-			detector_cell(n->down, n->down_severity, down, sizeof(down));
 			incidents_cell(incs, incidents_known, n, NULL, inc_text, sizeof(inc_text));
-			printf("  %-12s %-5s %7s %8s %9s %9s %6s %-15s %-15s %-15s %s\n", n->name,
-			    n->up ? "up" : "DOWN", conns, rate, p50, p99, slow, storm, tail, down,
-			    inc_text);
+			printf("  %-12s %-5s %7s %8s %9s %9s %6s ", n->name, n->up ? "up" : "DOWN",
+			    conns, rate, p50, p99, slow);
+			for (k = 0; k < kinds_count(); k++) {
+				detector_cell(n->kinds[k].state, n->kinds[k].severity, cell,
+				    sizeof(cell));
+				printf("%-15s ", cell);
+			}
+			printf("%s\n", inc_text);
 			if (n->polled && !n->poll_ok)
 				printf("  %-12s admin poll failing: %s\n", "", n->poll_error);
 		}

@@ -81,14 +81,59 @@ count_json(uint64_t v)
 	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
+void
+monstate_keys(const struct kind *k, struct monstate_keys *keys)
+{
+	snprintf(keys->state, sizeof(keys->state), "%s", k->label);
+	snprintf(keys->severity, sizeof(keys->severity), "%s_severity", k->label);
+	snprintf(keys->in, sizeof(keys->in), "in_%s", k->label);
+	/* The first writers named the storm's "involved"; the name is kept for them. */
+	if (strcmp(k->name, "connection_storm") == 0)
+		snprintf(keys->involved, sizeof(keys->involved), "involved");
+	else
+		snprintf(keys->involved, sizeof(keys->involved), "%s_involved", k->label);
+}
+
+/* Whether every version-1 writer wrote the fields of kind k: those are required,
+ * the others may be absent (a writer older than the kind). Never grows. */
+static bool
+always_written(const struct kind *k, bool cluster)
+{
+	static const char *const v1_cluster[] = { "connection_storm" };
+	static const char *const v1_node[] = { "connection_storm", "latency_tail", "node_down" };
+	const char *const *v = cluster ? v1_cluster : v1_node;
+	size_t i, n = cluster ? sizeof(v1_cluster) / sizeof(v1_cluster[0]) :
+				sizeof(v1_node) / sizeof(v1_node[0]);
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(v[i], k->name) == 0)
+			return true;
+	}
+	return false;
+}
+
 static json_t *
 cluster_json(const struct monstate_cluster *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:o, s:o}", "name", c->name,
-	    "title", c->title, "storm", c->storm, "storm_severity", c->storm_severity, "in_storm",
-	    count_json(c->in_storm), "involved", count_json(c->involved), "tail", c->tail,
-	    "tail_severity", c->tail_severity, "in_tail", count_json(c->in_tail), "tail_involved",
-	    count_json(c->tail_involved));
+	json_t *o = json_pack("{s:s, s:s}", "name", c->name, "title", c->title);
+	struct monstate_keys f;
+	size_t i;
+
+	for (i = 0; o != NULL && i < kinds_count(); i++) {
+		const struct kind *k = kinds_at(i);
+		const struct monstate_episode *e = &c->kinds[i];
+		if (k->scope != KIND_SCOPE_CLUSTER)
+			continue;
+		monstate_keys(k, &f);
+		if (json_object_set_new(o, f.state, json_string(e->detector.state)) != 0 ||
+		    json_object_set_new(o, f.severity, json_string(e->detector.severity)) != 0 ||
+		    json_object_set_new(o, f.in, count_json(e->in)) != 0 ||
+		    json_object_set_new(o, f.involved, count_json(e->involved)) != 0) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
 }
 
 static json_t *
@@ -98,20 +143,28 @@ node_json(const struct monstate_node *n)
 	    "cluster", n->cluster, "up", n->up, "polled", n->polled, "poll_ok", n->poll_ok,
 	    "poll_error", n->poll_error, "connections", count_json(n->connections), "rate_known",
 	    n->rate_known, "new_connections_per_second", real(n->new_connections_per_second));
-	json_t *more = json_pack("{s:o, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:I}",
-	    "probes", count_json(n->probes), "p50_us", count_json(n->p50_us), "p99_us", count_json(n->p99_us),
-	    "slow_fraction", real(n->slow_fraction), "storm", n->storm, "storm_severity",
-	    n->storm_severity, "tail", n->tail, "tail_severity", n->tail_severity, "down",
-	    n->down, "down_severity", n->down_severity, "last_probe_ok_at",
-	    (json_int_t)n->last_probe_ok_at);
+	json_t *more = json_pack("{s:o, s:o, s:o, s:o}", "probes", count_json(n->probes),
+	    "p50_us", count_json(n->p50_us), "p99_us", count_json(n->p99_us), "slow_fraction",
+	    real(n->slow_fraction));
+	struct monstate_keys f;
+	size_t i;
 
-	if (o == NULL || more == NULL || json_object_update(o, more) != 0) {
-		json_decref(o);
-		json_decref(more);
-		return NULL;
+	if (o == NULL || more == NULL || json_object_update(o, more) != 0)
+		goto out_fail;
+	for (i = 0; i < kinds_count(); i++) {
+		monstate_keys(kinds_at(i), &f);
+		if (json_object_set_new(o, f.state, json_string(n->kinds[i].state)) != 0 ||
+		    json_object_set_new(o, f.severity, json_string(n->kinds[i].severity)) != 0)
+			goto out_fail;
 	}
+	if (json_object_set_new(o, "last_probe_ok_at", json_integer(n->last_probe_ok_at)) != 0)
+		goto out_fail;
 	json_decref(more);
 	return o;
+out_fail:
+	json_decref(o);
+	json_decref(more);
+	return NULL;
 }
 
 char *
@@ -278,39 +331,59 @@ get_number(struct reader *r, json_t *obj, const char *key, double max, double *o
 	return 0;
 }
 
+/* A kind's fields in o: required if every version-1 writer wrote them, else absent
+ * reads as "ok", "none", 0, 0. in and involved only for a cluster's kind (in != NULL). */
+static int
+read_kind(struct reader *r, json_t *o, const struct kind *k, struct monstate_detector *d,
+    uint64_t *in, uint64_t *involved)
+{
+	struct monstate_keys f;
+
+	monstate_keys(k, &f);
+	if (json_object_get(o, f.state) == NULL && !always_written(k, in != NULL)) {
+		snprintf(d->state, sizeof(d->state), "ok");
+		snprintf(d->severity, sizeof(d->severity), "none");
+		if (in != NULL) {
+			*in = 0;
+			*involved = 0;
+		}
+		return 0;
+	}
+	if (get_string(r, o, f.state, d->state, sizeof(d->state)) < 0 ||
+	    get_string(r, o, f.severity, d->severity, sizeof(d->severity)) < 0)
+		return -1;
+	if (in != NULL &&
+	    (get_uint(r, o, f.in, in) < 0 || get_uint(r, o, f.involved, involved) < 0))
+		return -1;
+	return 0;
+}
+
 static int
 read_cluster(struct reader *r, json_t *o, struct monstate_cluster *c)
 {
+	size_t i;
+
 	if (!json_is_object(o)) {
 		seterr(r->err, r->errlen, "%s: expected an object", r->where);
 		return -1;
 	}
 	if (get_string(r, o, "name", c->name, sizeof(c->name)) < 0 ||
-	    get_string(r, o, "title", c->title, sizeof(c->title)) < 0 ||
-	    get_string(r, o, "storm", c->storm, sizeof(c->storm)) < 0 ||
-	    get_string(r, o, "storm_severity", c->storm_severity, sizeof(c->storm_severity)) < 0 ||
-	    get_uint(r, o, "in_storm", &c->in_storm) < 0 ||
-	    get_uint(r, o, "involved", &c->involved) < 0)
+	    get_string(r, o, "title", c->title, sizeof(c->title)) < 0)
 		return -1;
-	/* Added after version 1 was first written: absent means an older writer. */
-	if (json_object_get(o, "tail") == NULL) {
-		snprintf(c->tail, sizeof(c->tail), "ok");
-		snprintf(c->tail_severity, sizeof(c->tail_severity), "none");
-		c->in_tail = 0;
-		c->tail_involved = 0;
-		return 0;
+	for (i = 0; i < kinds_count(); i++) {
+		struct monstate_episode *e = &c->kinds[i];
+		if (kinds_at(i)->scope == KIND_SCOPE_CLUSTER &&
+		    read_kind(r, o, kinds_at(i), &e->detector, &e->in, &e->involved) < 0)
+			return -1;
 	}
-	if (get_string(r, o, "tail", c->tail, sizeof(c->tail)) < 0 ||
-	    get_string(r, o, "tail_severity", c->tail_severity, sizeof(c->tail_severity)) < 0 ||
-	    get_uint(r, o, "in_tail", &c->in_tail) < 0 ||
-	    get_uint(r, o, "tail_involved", &c->tail_involved) < 0)
-		return -1;
 	return 0;
 }
 
 static int
 read_node(struct reader *r, json_t *o, struct monstate_node *n)
 {
+	size_t i;
+
 	if (!json_is_object(o)) {
 		seterr(r->err, r->errlen, "%s: expected an object", r->where);
 		return -1;
@@ -326,16 +399,13 @@ read_node(struct reader *r, json_t *o, struct monstate_node *n)
 		0 ||
 	    get_uint(r, o, "probes", &n->probes) < 0 || get_uint(r, o, "p50_us", &n->p50_us) < 0 ||
 	    get_uint(r, o, "p99_us", &n->p99_us) < 0 ||
-	    get_number(r, o, "slow_fraction", 1, &n->slow_fraction) < 0 ||
-	    get_string(r, o, "storm", n->storm, sizeof(n->storm)) < 0 ||
-	    get_string(r, o, "storm_severity", n->storm_severity, sizeof(n->storm_severity)) < 0 ||
-	    get_string(r, o, "tail", n->tail, sizeof(n->tail)) < 0 ||
-	    get_string(r, o, "tail_severity", n->tail_severity, sizeof(n->tail_severity)) < 0 ||
-	    get_string(r, o, "down", n->down, sizeof(n->down)) < 0 ||
-	    get_string(r, o, "down_severity", n->down_severity, sizeof(n->down_severity)) < 0 ||
-	    get_int(r, o, "last_probe_ok_at", 0, &n->last_probe_ok_at) < 0)
+	    get_number(r, o, "slow_fraction", 1, &n->slow_fraction) < 0)
 		return -1;
-	return 0;
+	for (i = 0; i < kinds_count(); i++) {
+		if (read_kind(r, o, kinds_at(i), &n->kinds[i], NULL, NULL) < 0)
+			return -1;
+	}
+	return get_int(r, o, "last_probe_ok_at", 0, &n->last_probe_ok_at);
 }
 
 int

@@ -7,18 +7,25 @@
  * The file (version 1):
  *   {"version":1, "written_at":<UTC ms>, "pid":<mcmon's pid>,
  *    "interval_ms":<how often it is rewritten>, "tail_threshold_us":<slow above>,
- *    "clusters":[{"name","title","storm","storm_severity","in_storm","involved",
- *                 "tail","tail_severity","in_tail","tail_involved"}],
+ *    "clusters":[{"name","title", and for each cluster's kind of lib/kinds.h (in its
+ *                 order) "<label>","<label>_severity","in_<label>","<label>_involved"}],
  *    "nodes":[{"name","cluster","up","polled","poll_ok","poll_error",
  *              "connections","rate_known","new_connections_per_second",
  *              "probes","p50_us","p99_us","slow_fraction",
- *              "storm","storm_severity","tail","tail_severity","down","down_severity",
+ *              for each kind "<label>","<label>_severity",
  *              "last_probe_ok_at"}]}
+ * which, with today's kinds, is exactly the file the first writers wrote:
+ *    clusters: "storm","storm_severity","in_storm","involved" (the storm's
+ *              "<label>_involved" is "involved": the name it had first),
+ *              "tail","tail_severity","in_tail","tail_involved"
+ *    nodes:    "storm","storm_severity","tail","tail_severity","down","down_severity"
  * Detector states are the words "ok", "pending", "firing", "recovering"; severities
  * "none", "minor", "major", "critical". A reader calls the view stale when
- * written_at is more than a few intervals old (the monitor is not running). A
- * cluster's tail fields are its latency-tail episode (one incident per cluster); a
- * file from an mcmon older than them reads as "ok", "none", 0, 0.
+ * written_at is more than a few intervals old (the monitor is not running). A kind's
+ * fields that every version-1 writer wrote (the cluster's storm; the node's storm, tail
+ * and down) are required; those of a kind added later (the cluster's tail was the
+ * first) may be absent, from a writer older than the kind, and then read as "ok",
+ * "none", 0, 0.
  *
  * Errors: 0 / -1 with a one-line message in the caller's err. Nothing here logs.
  */
@@ -29,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kinds.h"
+
 #define MONSTATE_VERSION 1
 #define MONSTATE_FILE_MAX (8 * 1024 * 1024) /* bytes a reader accepts */
 #define MONSTATE_NAME_MAX 64                /* cluster and node names */
@@ -38,18 +47,26 @@
 #define MONSTATE_CLUSTERS_MAX 64
 #define MONSTATE_NODES_MAX 1024
 #define MONSTATE_PATH_MAX 4096
+#define MONSTATE_KEY_MAX 48                 /* a kind's field name: "<label>_severity" */
+
+/* A detector's word pair: state and severity. */
+struct monstate_detector {
+	char state[MONSTATE_WORD_MAX + 1];
+	char severity[MONSTATE_WORD_MAX + 1];
+};
+
+/* A cluster's episode of one of the cluster's kinds (lib/kinds.h). */
+struct monstate_episode {
+	struct monstate_detector detector;
+	uint64_t in;       /* nodes taking part now ("in_storm") */
+	uint64_t involved; /* nodes that took part in this episode */
+};
 
 struct monstate_cluster {
 	char name[MONSTATE_NAME_MAX + 1];
 	char title[MONSTATE_TITLE_MAX + 1];
-	char storm[MONSTATE_WORD_MAX + 1];          /* the cluster's storm episode */
-	char storm_severity[MONSTATE_WORD_MAX + 1];
-	uint64_t in_storm;                          /* nodes in storm now */
-	uint64_t involved;                          /* nodes in this episode */
-	char tail[MONSTATE_WORD_MAX + 1];           /* the cluster's latency-tail episode */
-	char tail_severity[MONSTATE_WORD_MAX + 1];
-	uint64_t in_tail;                           /* nodes with a tail now */
-	uint64_t tail_involved;                     /* nodes in this tail episode */
+	/* By kinds.h index; only the cluster's kinds (KIND_SCOPE_CLUSTER) are used. */
+	struct monstate_episode kinds[KINDS_MAX];
 };
 
 struct monstate_node {
@@ -65,14 +82,17 @@ struct monstate_node {
 	uint64_t probes;                         /* probes in the short tail window */
 	uint64_t p50_us, p99_us;                 /* of the short window */
 	double slow_fraction;                    /* short window, above tail_threshold_us */
-	char storm[MONSTATE_WORD_MAX + 1];
-	char storm_severity[MONSTATE_WORD_MAX + 1];
-	char tail[MONSTATE_WORD_MAX + 1];
-	char tail_severity[MONSTATE_WORD_MAX + 1];
-	char down[MONSTATE_WORD_MAX + 1];
-	char down_severity[MONSTATE_WORD_MAX + 1];
+	struct monstate_detector kinds[KINDS_MAX]; /* by kinds.h index: every kind */
 	int64_t last_probe_ok_at;                /* UTC ms; 0 if never */
 };
+
+/* The names of a kind's fields in the file (above); `mctl status --json` uses them too. */
+struct monstate_keys {
+	char state[MONSTATE_KEY_MAX], severity[MONSTATE_KEY_MAX], in[MONSTATE_KEY_MAX],
+	    involved[MONSTATE_KEY_MAX]; /* in, involved: a cluster's kind only */
+};
+
+void monstate_keys(const struct kind *k, struct monstate_keys *keys);
 
 /* Caller-owned. Zero it before the first read; free with monstate_release(). */
 struct monstate {

@@ -7,18 +7,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "kinds.h"
 #include "log.h"
 #include "mcmon.h"
 
 static void
 usage(FILE *fp)
 {
+	size_t k;
+
 	fprintf(fp,
 	    "usage: mcmon [-f CONFIG] [-n] [-d] [-h]\n"
 	    "\n"
 	    "Watches the nodes of every [cluster] in CONFIG: admin stats and the kernel's\n"
 	    "view of connections, latency probes on a canary key; opens and resolves\n"
-	    "incidents (connection_storm, latency_tail, node_down) in the incident log;\n"
+	    "incidents (");
+	for (k = 0; k < kinds_count(); k++) /* lib/kinds.h */
+		fprintf(fp, "%s%s", k > 0 ? ", " : "", kinds_at(k)->name);
+	fprintf(fp,
+	    ") in the incident log;\n"
 	    "serves Prometheus /metrics; writes its view for 'mctl status'.\n"
 	    "\n"
 	    "  -f CONFIG  configuration file (default $MCOPS_CONFIG or etc/mcops.conf)\n"

@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "kind.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -30,31 +31,31 @@ static const struct {
 	size_t offset;
 } node_stats[] = {
 	{ "memcached_uptime_seconds", PROMTEXT_GAUGE, "Seconds the node has been running.",
-	    offsetof(struct watch_stats, uptime) },
+	    offsetof(struct nodestats, uptime) },
 	{ "memcached_current_connections", PROMTEXT_GAUGE, "Open connections (curr_connections).",
-	    offsetof(struct watch_stats, curr_connections) },
+	    offsetof(struct nodestats, curr_connections) },
 	{ "memcached_connections_total", PROMTEXT_COUNTER,
 	    "Connections accepted since the node started (total_connections).",
-	    offsetof(struct watch_stats, total_connections) },
+	    offsetof(struct nodestats, total_connections) },
 	{ "memcached_connections_rejected_total", PROMTEXT_COUNTER,
 	    "Connections refused at max_connections (rejected_connections).",
-	    offsetof(struct watch_stats, rejected_connections) },
+	    offsetof(struct nodestats, rejected_connections) },
 	{ "memcached_max_connections", PROMTEXT_GAUGE, "The connection limit.",
-	    offsetof(struct watch_stats, max_connections) },
+	    offsetof(struct nodestats, max_connections) },
 	{ "memcached_connections_yielded_total", PROMTEXT_COUNTER,
 	    "Times a busy connection yielded to others (conn_yields).",
-	    offsetof(struct watch_stats, conn_yields) },
+	    offsetof(struct nodestats, conn_yields) },
 	{ "memcached_connections_listener_disabled_total", PROMTEXT_COUNTER,
 	    "Times the listener stopped accepting at the limit (listen_disabled_num).",
-	    offsetof(struct watch_stats, listen_disabled_num) },
+	    offsetof(struct nodestats, listen_disabled_num) },
 	{ "memcached_current_items", PROMTEXT_GAUGE, "Items stored.",
-	    offsetof(struct watch_stats, curr_items) },
+	    offsetof(struct nodestats, curr_items) },
 	{ "memcached_current_bytes", PROMTEXT_GAUGE, "Bytes used by items.",
-	    offsetof(struct watch_stats, bytes) },
+	    offsetof(struct nodestats, bytes) },
 	{ "memcached_limit_bytes", PROMTEXT_GAUGE, "Memory limit for items in bytes.",
-	    offsetof(struct watch_stats, limit_maxbytes) },
+	    offsetof(struct nodestats, limit_maxbytes) },
 	{ "memcached_items_evicted_total", PROMTEXT_COUNTER, "Items evicted to make room.",
-	    offsetof(struct watch_stats, evictions) },
+	    offsetof(struct nodestats, evictions) },
 };
 
 struct page {
@@ -73,7 +74,7 @@ node_labels(const struct watch_node *n, struct promtext_label *l)
 }
 
 static uint64_t
-stat_at(const struct watch_stats *st, size_t offset)
+stat_at(const struct nodestats *st, size_t offset)
 {
 	return *(const uint64_t *)((const char *)st + offset);
 }
@@ -139,12 +140,12 @@ render_kernel(struct page *p)
 		nl = node_labels(n, l);
 		l[nl].name = "listener";
 		l[nl + 1].name = "state";
-		for (ls = 0; ls < WATCH_LISTENERS; ls++) {
+		for (ls = 0; ls < NODESTATS_LISTENERS; ls++) {
 			if (!n->stats.listener[ls].present)
 				continue;
-			l[nl].value = watch_listener_name((enum watch_listener)ls);
-			for (s = 0; s < WATCH_TCP_STATES; s++) {
-				l[nl + 1].value = watch_tcp_state_name(s);
+			l[nl].value = nodestats_listener_name((enum nodestats_listener)ls);
+			for (s = 0; s < NODESTATS_TCP_STATES; s++) {
+				l[nl + 1].value = nodestats_tcp_state_name(s);
 				promtext_sample_u64(p->out, l, nl + 2, n->stats.listener[ls].states[s]);
 			}
 		}
@@ -157,10 +158,10 @@ render_kernel(struct page *p)
 			continue;
 		nl = node_labels(n, l);
 		l[nl].name = "listener";
-		for (ls = 0; ls < WATCH_LISTENERS; ls++) {
+		for (ls = 0; ls < NODESTATS_LISTENERS; ls++) {
 			if (!n->stats.listener[ls].present)
 				continue;
-			l[nl].value = watch_listener_name((enum watch_listener)ls);
+			l[nl].value = nodestats_listener_name((enum nodestats_listener)ls);
 			promtext_sample_u64(p->out, l, nl + 1, n->stats.listener[ls].accept_queue);
 		}
 	}
@@ -172,10 +173,10 @@ render_kernel(struct page *p)
 			continue;
 		nl = node_labels(n, l);
 		l[nl].name = "listener";
-		for (ls = 0; ls < WATCH_LISTENERS; ls++) {
+		for (ls = 0; ls < NODESTATS_LISTENERS; ls++) {
 			if (!n->stats.listener[ls].present)
 				continue;
-			l[nl].value = watch_listener_name((enum watch_listener)ls);
+			l[nl].value = nodestats_listener_name((enum nodestats_listener)ls);
 			promtext_sample_u64(p->out, l, nl + 1, n->stats.listener[ls].backlog);
 		}
 	}
@@ -201,10 +202,11 @@ render_kernel(struct page *p)
 	    "New connections per second between the two latest polls.");
 	for (i = 0; i < p->w->nnodes; i++) {
 		const struct watch_node *n = &p->w->nodes[i];
-		if (!n->storm.evidence.rate_known)
+		const struct detect_storm *storm = kind_storm_detector(n);
+		if (!storm->evidence.rate_known)
 			continue;
 		nl = node_labels(n, l);
-		promtext_sample(p->out, l, nl, n->storm.evidence.rate);
+		promtext_sample(p->out, l, nl, storm->evidence.rate);
 	}
 }
 
@@ -246,9 +248,9 @@ render_probes(struct page *p)
 		nl = node_labels(n, l);
 		l[nl].name = "window";
 		l[nl].value = "short";
-		promtext_sample(p->out, l, nl + 1, n->tail.evidence.short_fraction);
+		promtext_sample(p->out, l, nl + 1, kind_tail_detector(n)->evidence.short_fraction);
 		l[nl].value = "long";
-		promtext_sample(p->out, l, nl + 1, n->tail.evidence.long_fraction);
+		promtext_sample(p->out, l, nl + 1, kind_tail_detector(n)->evidence.long_fraction);
 	}
 }
 
@@ -256,9 +258,8 @@ static void
 render_detectors(struct page *p)
 {
 	struct promtext_label l[LABELS_MAX];
-	const struct detect_status *st[3];
-	static const char *const names[3] = { "storm", "tail", "down" };
-	size_t i, nl, d;
+	const struct detect_status *st;
+	size_t i, nl, k;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -271,15 +272,13 @@ render_detectors(struct page *p)
 			    "Severity while a detector fires: 0 none, 1 minor, 2 major, 3 critical.");
 		for (i = 0; i < p->w->nnodes; i++) {
 			const struct watch_node *n = &p->w->nodes[i];
-			st[0] = &n->storm.status;
-			st[1] = &n->tail.status;
-			st[2] = &n->down.status;
 			nl = node_labels(n, l);
 			l[nl].name = "detector";
-			for (d = 0; d < 3; d++) {
-				l[nl].value = names[d];
+			for (k = 0; k < kinds_count(); k++) { /* lib/kinds.h: each kind's label */
+				st = watch_node_status(p->w, n, k);
+				l[nl].value = kinds_at(k)->label;
 				promtext_sample_u64(p->out, l, nl + 1,
-				    pass == 0 ? (uint64_t)st[d]->state : (uint64_t)st[d]->severity);
+				    pass == 0 ? (uint64_t)st->state : (uint64_t)st->severity);
 			}
 		}
 	}
@@ -288,14 +287,16 @@ render_detectors(struct page *p)
 	for (i = 0; i < p->w->nclusters; i++) {
 		l[0].name = "cluster";
 		l[0].value = p->w->clusters[i].name;
-		promtext_sample_u64(p->out, l, 1, (uint64_t)p->w->clusters[i].detector.status.state);
+		promtext_sample_u64(p->out, l, 1,
+		    (uint64_t)kind_storm_episode(&p->w->clusters[i])->status.state);
 	}
 	promtext_family(p->out, "mcmon_cluster_storm_nodes", PROMTEXT_GAUGE,
 	    "Nodes of each cluster in storm now.");
 	for (i = 0; i < p->w->nclusters; i++) {
 		l[0].name = "cluster";
 		l[0].value = p->w->clusters[i].name;
-		promtext_sample_u64(p->out, l, 1, p->w->clusters[i].detector.evidence.in_storm);
+		promtext_sample_u64(p->out, l, 1,
+		    kind_storm_episode(&p->w->clusters[i])->evidence.in_storm);
 	}
 }
 

@@ -9,14 +9,14 @@
  * call takes `now_ms` (monotonic milliseconds), so tests drive it with a fake clock
  * and a temporary log.
  *
- * Incidents (kinds name docs/runbooks/<kind>.md):
- *   connection_storm  one per cluster ("connection_storm:<cluster>"): the cluster's
- *                     storm episode, however many nodes it touches or hops across
- *   latency_tail      one per cluster ("latency_tail:<cluster>"): the cluster's tail
- *                     episode, however many of its nodes are slow (a tail on every
- *                     node is one problem, and one page, not one per node); the
- *                     evidence names the nodes and their numbers
- *   node_down         one per node ("node_down:<cluster>:<node>")
+ * Incidents: one kind per row of lib/kinds.h (each names docs/runbooks/<kind>.md); what
+ * a kind detects, and the title, evidence and summary it writes, are in a file of its
+ * own (kind.h: kind_storm.c, kind_tail.c, kind_down.c). A cluster's kind
+ * (connection_storm, latency_tail) is one incident per cluster ("<kind>:<cluster>"):
+ * the cluster's episode, however many of its nodes it touches or hops across (a tail
+ * on every node is one problem, and one page, not one per node); the evidence names
+ * the nodes and their numbers. A node's kind (node_down) is one incident per node
+ * ("<kind>:<cluster>:<node>").
  * For each, per evaluation, at most one step:
  *   none    -> open      the detector fires: open-or-update by fingerprint (an
  *                        "opened" event carrying the evidence), then an "evidence"
@@ -29,9 +29,10 @@
  *                        continues (an "evidence" event says so), so a flapping
  *                        node is one incident
  *   holding -> none      clear for resolve_hold: "resolved", with a summary
- * A down node takes no part in a tail episode (its down incident says what is wrong).
- * An unresolved per-node tail incident left by an older version ("latency_tail:
- * <cluster>:<node>") is resolved at start, pointing at the per-cluster one.
+ * A kind may leave a node out of its episode (a down node takes no part in a tail: its
+ * down incident says what is wrong). An unresolved per-node incident of a cluster's
+ * kind left by an older version ("latency_tail:<cluster>:<node>") is resolved at
+ * start, pointing at the per-cluster one.
  * A write that fails is counted and retried at the next evaluation.
  *
  * At start, watch_adopt() takes over the unresolved incidents a previous run left
@@ -51,43 +52,13 @@
 #include "detect.h"
 #include "histogram.h"
 #include "ilog.h"
+#include "kinds.h"
 #include "monconfig.h"
 #include "monstate.h"
+#include "nodestats.h"
 
 #define WATCH_ACTOR "mcmon"
 #define WATCH_ERROR_MAX 160
-#define WATCH_TCP_STATES 12 /* established .. new_syn_recv, as `stats kernel` names them */
-#define WATCH_KIND_STORM "connection_storm"
-#define WATCH_KIND_TAIL "latency_tail"
-#define WATCH_KIND_DOWN "node_down"
-
-/* The listeners `stats kernel` reports. */
-enum watch_listener {
-	WATCH_LISTENER_CLIENT,
-	WATCH_LISTENER_TLS,
-	WATCH_LISTENER_ADMIN,
-	WATCH_LISTENERS,
-};
-
-/* The TCP state names of `stats kernel`, index = position in the arrays below. */
-const char *watch_tcp_state_name(size_t i);
-const char *watch_listener_name(enum watch_listener l);
-
-/* The numbers of a node's latest good poll. */
-struct watch_stats {
-	uint64_t uptime, curr_connections, total_connections, rejected_connections,
-	    max_connections, conn_yields, listen_disabled_num, curr_items, bytes,
-	    limit_maxbytes, evictions, cmd_get, cmd_set, get_hits, get_misses;
-	bool has_kernel; /* `stats kernel` answered */
-	struct {
-		bool present;
-		uint64_t states[WATCH_TCP_STATES];
-		uint64_t accept_queue, backlog;
-	} listener[WATCH_LISTENERS];
-	uint64_t not_accepted;     /* kernel_not_accepted: client listeners' accept queues */
-	bool host_known;
-	uint64_t listen_overflows, listen_drops; /* host-wide, cumulative */
-};
 
 enum watch_phase {
 	WATCH_NONE = 0, /* no incident */
@@ -104,8 +75,8 @@ struct watch_incident {
 	int64_t last_evidence_ms;
 	bool adopted;          /* taken over from an earlier run, not yet seen again */
 	bool closed_elsewhere; /* resolved by someone else while the condition lasts */
-	size_t involved_written; /* storms, tails: nodes named in the last evidence */
-	size_t involved, peak;   /* storms, tails: the episode's, kept past its end for
+	size_t involved_written; /* a cluster's kind: nodes named in the last evidence */
+	size_t involved, peak;   /* a cluster's kind: the episode's, kept past its end for
 	                            the resolution's summary */
 	/* An opening or worsening seen between two evaluations, so that a condition
 	 * that came and went within one interval still opens its incident. */
@@ -126,16 +97,14 @@ struct watch_node {
 	size_t position;  /* index among its cluster's nodes */
 	bool has_admin;   /* polled for stats */
 
-	struct detect_storm storm;
-	struct detect_tail tail;
-	struct detect_down down;
-	struct watch_incident down_incident;
-	bool storm_latched;
-	enum detect_severity storm_latched_severity;
+	/* By kinds.h index: each kind's detector state (owned; its kind_ops.node_size
+	 * bytes, see kind.h) and, for a node's kind, its incident. */
+	void *kind_state[KINDS_MAX];
+	struct watch_incident incident[KINDS_MAX];
 
 	bool polled, poll_ok;
 	char poll_error[WATCH_ERROR_MAX];
-	struct watch_stats stats;
+	struct nodestats stats; /* the latest good poll */
 	uint64_t polls, polls_failed;
 
 	struct histogram latency; /* every recorded probe since start, export bounds */
@@ -147,13 +116,14 @@ struct watch_node {
 struct watch_cluster {
 	char name[CLUSTER_NAME_MAX + 1];
 	char title[CLUSTER_TITLE_MAX + 1];
-	struct detect_cluster detector; /* storms */
-	struct watch_incident storm_incident;
-	struct detect_cluster tail_detector;
-	struct watch_incident tail_incident;
+	/* By kinds.h index, for a cluster's kind: its episode and its incident. */
+	struct detect_cluster episode[KINDS_MAX];
+	struct watch_incident incident[KINDS_MAX];
 	struct watch_node **nodes; /* owned array of borrowed pointers, cluster order */
 	size_t nnodes;
 };
+
+struct kind_ops;
 
 struct watch {
 	const struct monconfig *cfg; /* borrowed, outlives the watch */
@@ -168,6 +138,9 @@ struct watch {
 	uint64_t incident_errors;       /* incident log writes that failed */
 	uint64_t incidents_opened, incidents_resolved, events_written;
 	int64_t (*wall_ms)(void); /* UTC ms for the state view; replaceable in tests */
+	const struct kind_ops *ops[KINDS_MAX]; /* by kinds.h index (kind.h) */
+	size_t order[KINDS_MAX];  /* kinds.h indices in the order they are evaluated */
+	size_t nkinds;
 };
 
 /*
@@ -218,5 +191,17 @@ int watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_
 
 /* By name, or NULL. */
 struct watch_node *watch_find_node(struct watch *w, const char *cluster, const char *node);
+
+/* The status of node n's detector of kind k (kinds.h index): metrics, the view. */
+const struct detect_status *watch_node_status(const struct watch *w, const struct watch_node *n,
+    size_t k);
+
+/*
+ * For the kinds' hooks (kind.h): notes on inc that its detector opened or worsened
+ * (ev) since the last evaluation, so that a condition that came and went within one
+ * interval still opens its incident.
+ */
+void watch_incident_latch(struct watch_incident *inc, enum detect_event ev,
+    enum detect_severity severity);
 
 #endif

@@ -5,24 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kinds.h"
 #include "model.h"
 #include "utf8.h"
-
-/* Public names and first updates by incident kind. "%s" is where: the affected
- * components' public names, or the page's name. */
-static const struct {
-	const char *kind;
-	const char *name;
-	const char *first;
-} templates[] = {
-	{ "latency_tail", "Elevated latency in %s", "We are investigating elevated latency in %s." },
-	{ "connection_storm", "Connection errors in %s",
-	    "We are investigating connection errors and timeouts in %s." },
-	{ "node_down", "Degraded availability in %s",
-	    "We are investigating degraded availability in %s. Some requests may fail or "
-	    "miss the cache." },
-	{ NULL, "Service disruption in %s", "We are investigating an issue affecting %s." },
-};
 
 #define RESOLVED_TEXT "This incident has been resolved."
 #define PARTIAL_WEIGHT 0.3 /* a partial outage counts as 30% down, as on hosted pages */
@@ -219,7 +204,7 @@ build_incident(struct model_incident *mi, const struct sp_config *cfg,
 	 * that is not UTF-8 makes every JSON document and payload fail (jansson refuses). */
 	char where[SP_COMPONENTS_MAX * (SP_NAME_MAX + 2) + 1], text[sizeof(where) + 256];
 	char id[MODEL_UPDATE_ID_MAX];
-	size_t t, i, npub = pub != NULL ? pub->n : 0;
+	size_t i, npub = pub != NULL ? pub->n : 0;
 	bool public_resolved = false;
 	int64_t public_resolved_at = 0;
 
@@ -230,17 +215,16 @@ build_incident(struct model_incident *mi, const struct sp_config *cfg,
 	if (mi->impact < MODEL_IMPACT_MINOR || mi->impact > MODEL_IMPACT_CRITICAL)
 		mi->impact = MODEL_IMPACT_MINOR;
 	mi->created_at = in->opened_at;
-	for (t = 0; templates[t].kind != NULL; t++)
-		if (strcmp(templates[t].kind, in->kind) == 0)
-			break;
 	public_where(cfg, mi->components, where, sizeof(where));
-	snprintf(text, sizeof(text), templates[t].name, where);
+	/* The kind's public name (lib/kinds.h); "%s" is where: the affected components'
+	 * public names, or the page's name. */
+	snprintf(text, sizeof(text), kinds_public_title(in->kind), where);
 	model_clean_text(text, mi->name, sizeof(mi->name)); /* cut at a character boundary */
 	if ((mi->updates = calloc(npub + 2, sizeof(*mi->updates))) == NULL)
 		return -1;
 
 	snprintf(id, sizeof(id), "%lld-opened", (long long)in->id);
-	snprintf(text, sizeof(text), templates[t].first, where);
+	snprintf(text, sizeof(text), kinds_public_first(in->kind), where);
 	if (add_update(mi, id, in->opened_at, 0, ILOG_PUBLIC_INVESTIGATING, text, true) < 0)
 		return -1;
 	for (i = 0; i < npub; i++) {

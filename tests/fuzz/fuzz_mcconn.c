@@ -1,7 +1,7 @@
 /*
  * Fuzz target: what a node sends back to the monitor — the reply framing of
  * monitor/mcconn.h (mcconn_frame) and the parsing of an admin poll into a node's
- * stats and its storm sample (monitor/watch.h watch_poll).
+ * stats (monitor/nodestats.h) and its storm sample (monitor/watch.h watch_poll).
  *
  * The first byte picks the reply kind; the rest is the reply. Beyond "does not
  * crash", it checks the contracts: a complete reply lies within the input and ends

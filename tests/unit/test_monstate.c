@@ -16,6 +16,13 @@
 
 #include "monstate.h"
 
+/* Indices into the per-kind arrays (lib/kinds.h). */
+#define STORM kinds_index("connection_storm")
+#define TAIL kinds_index("latency_tail")
+#define DOWN kinds_index("node_down")
+
+#define word(field, text) snprintf((field), sizeof(field), "%s", (text))
+
 static void
 fill(struct monstate *st)
 {
@@ -26,14 +33,14 @@ fill(struct monstate *st)
 	st->tail_threshold_us = 5000;
 	snprintf(st->clusters[0].name, sizeof(st->clusters[0].name), "c1");
 	snprintf(st->clusters[0].title, sizeof(st->clusters[0].title), "US \"East\" \\ 1");
-	snprintf(st->clusters[0].storm, sizeof(st->clusters[0].storm), "firing");
-	snprintf(st->clusters[0].storm_severity, sizeof(st->clusters[0].storm_severity), "major");
-	st->clusters[0].in_storm = 1;
-	st->clusters[0].involved = 2;
-	snprintf(st->clusters[0].tail, sizeof(st->clusters[0].tail), "recovering");
-	snprintf(st->clusters[0].tail_severity, sizeof(st->clusters[0].tail_severity), "critical");
-	st->clusters[0].in_tail = 0;
-	st->clusters[0].tail_involved = 2;
+	word(st->clusters[0].kinds[STORM].detector.state, "firing");
+	word(st->clusters[0].kinds[STORM].detector.severity, "major");
+	st->clusters[0].kinds[STORM].in = 1;
+	st->clusters[0].kinds[STORM].involved = 2;
+	word(st->clusters[0].kinds[TAIL].detector.state, "recovering");
+	word(st->clusters[0].kinds[TAIL].detector.severity, "critical");
+	st->clusters[0].kinds[TAIL].in = 0;
+	st->clusters[0].kinds[TAIL].involved = 2;
 	for (int i = 0; i < 2; i++) {
 		struct monstate_node *n = &st->nodes[i];
 		snprintf(n->name, sizeof(n->name), "n%d", i + 1);
@@ -50,12 +57,12 @@ fill(struct monstate *st)
 		n->p50_us = 210;
 		n->p99_us = 14800;
 		n->slow_fraction = 0.156;
-		snprintf(n->storm, sizeof(n->storm), "ok");
-		snprintf(n->storm_severity, sizeof(n->storm_severity), "none");
-		snprintf(n->tail, sizeof(n->tail), "firing");
-		snprintf(n->tail_severity, sizeof(n->tail_severity), "critical");
-		snprintf(n->down, sizeof(n->down), i == 0 ? "ok" : "firing");
-		snprintf(n->down_severity, sizeof(n->down_severity), i == 0 ? "none" : "major");
+		word(n->kinds[STORM].state, "ok");
+		word(n->kinds[STORM].severity, "none");
+		word(n->kinds[TAIL].state, "firing");
+		word(n->kinds[TAIL].severity, "critical");
+		word(n->kinds[DOWN].state, i == 0 ? "ok" : "firing");
+		word(n->kinds[DOWN].severity, i == 0 ? "none" : "major");
 		n->last_probe_ok_at = 1700000000000;
 	}
 }
@@ -89,7 +96,8 @@ a_view_round_trips_through_its_file(void **state)
 		assert_true(in.nodes[i].new_connections_per_second == 12.5);
 		assert_true(in.nodes[i].slow_fraction > 0.1559 && in.nodes[i].slow_fraction < 0.1561);
 		assert_int_equal(in.nodes[i].p99_us, 14800);
-		assert_string_equal(in.nodes[i].down_severity, out.nodes[i].down_severity);
+		assert_string_equal(in.nodes[i].kinds[DOWN].severity,
+		    out.nodes[i].kinds[DOWN].severity);
 		assert_int_equal(in.nodes[i].last_probe_ok_at, 1700000000000);
 	}
 	/* Rewriting replaces it whole. */
@@ -210,14 +218,47 @@ a_cluster_from_a_writer_without_tail_fields_reads_as_no_tail(void **state)
 	(void)state;
 	assert_int_equal(monstate_parse(older, strlen(older), &st, err, sizeof(err)), 0);
 	assert_int_equal(st.nclusters, 1);
-	assert_string_equal(st.clusters[0].tail, "ok");
-	assert_string_equal(st.clusters[0].tail_severity, "none");
-	assert_int_equal(st.clusters[0].in_tail, 0);
-	assert_int_equal(st.clusters[0].tail_involved, 0);
+	assert_string_equal(st.clusters[0].kinds[TAIL].detector.state, "ok");
+	assert_string_equal(st.clusters[0].kinds[TAIL].detector.severity, "none");
+	assert_int_equal(st.clusters[0].kinds[TAIL].in, 0);
+	assert_int_equal(st.clusters[0].kinds[TAIL].involved, 0);
 	/* Present, the fields are checked like the others. */
 	assert_int_equal(monstate_parse(mistyped, strlen(mistyped), &st, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "clusters[0].in_tail: expected an integer of at least 0"));
 	assert_int_equal(st.nclusters, 0);
+	monstate_release(&st);
+}
+
+static void
+the_file_keeps_the_field_names_and_order_of_its_first_writers(void **state)
+{
+	/* Older and newer mcmon and mctl read it: the per-kind fields come out under
+	 * the names and in the order version 1 always had. */
+	static const char want[] =
+	    "{\"version\":1,\"written_at\":1700000000123,\"pid\":4242,\"interval_ms\":1000,"
+	    "\"tail_threshold_us\":5000,\"clusters\":[{\"name\":\"c1\",\"title\":\"US \\\"East\\\" \\\\ 1\","
+	    "\"storm\":\"firing\",\"storm_severity\":\"major\",\"in_storm\":1,\"involved\":2,"
+	    "\"tail\":\"recovering\",\"tail_severity\":\"critical\",\"in_tail\":0,\"tail_involved\":2}],"
+	    "\"nodes\":[{\"name\":\"n1\",\"cluster\":\"c1\",\"up\":true,\"polled\":true,"
+	    "\"poll_ok\":true,\"poll_error\":\"\",\"connections\":1234,\"rate_known\":true,"
+	    "\"new_connections_per_second\":12.5,\"probes\":95,\"p50_us\":210,\"p99_us\":14800,"
+	    "\"slow_fraction\":0.156,\"storm\":\"ok\",\"storm_severity\":\"none\",\"tail\":\"firing\","
+	    "\"tail_severity\":\"critical\",\"down\":\"ok\",\"down_severity\":\"none\","
+	    "\"last_probe_ok_at\":1700000000000},{\"name\":\"n2\",\"cluster\":\"c1\","
+	    "\"up\":false,\"polled\":true,\"poll_ok\":false,\"poll_error\":\"connect: Connection refused\","
+	    "\"connections\":1234,\"rate_known\":true,\"new_connections_per_second\":12.5,"
+	    "\"probes\":95,\"p50_us\":210,\"p99_us\":14800,\"slow_fraction\":0.156,"
+	    "\"storm\":\"ok\",\"storm_severity\":\"none\",\"tail\":\"firing\",\"tail_severity\":\"critical\","
+	    "\"down\":\"firing\",\"down_severity\":\"major\",\"last_probe_ok_at\":1700000000000}]}";
+	struct monstate st = { 0 };
+	char *text;
+
+	(void)state;
+	fill(&st);
+	text = monstate_format(&st);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	free(text);
 	monstate_release(&st);
 }
 
@@ -230,6 +271,7 @@ main(void)
 		cmocka_unit_test(a_reader_refuses_what_is_not_a_view),
 		cmocka_unit_test(strings_too_long_and_numbers_out_of_range_are_refused),
 		cmocka_unit_test(a_cluster_from_a_writer_without_tail_fields_reads_as_no_tail),
+		cmocka_unit_test(the_file_keeps_the_field_names_and_order_of_its_first_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,12 +16,17 @@
 #include "ilog.h"
 #include "log.h"
 #include "monitor/monconfig.h"
+#include "monitor/kind.h"
 #include "monitor/watch.h"
 
 #define T0 10000000 /* the fake monotonic clock's start */
 #define EVAL_MS 500
 #define POLL_MS 500
 #define STATS_TEXT_MAX 2048
+
+/* Indices into the per-kind arrays (lib/kinds.h). */
+#define STORM kinds_index("connection_storm")
+#define DOWN kinds_index("node_down")
 
 static const char config_text[] =
     "[monitor]\n"
@@ -350,7 +355,7 @@ down_seen_and_gone_between_two_evaluations_still_opens(void **state)
 		fx->now += 20;
 		watch_probe(&fx->w, &fx->w.nodes[2], WATCH_PROBE_OK, 300, NULL, fx->now);
 	}
-	assert_int_equal(fx->w.nodes[2].down.status.state, DETECT_OK);
+	assert_int_equal(kind_down_detector(&fx->w.nodes[2])->status.state, DETECT_OK);
 	fx->now += 400;
 	watch_evaluate(&fx->w, fx->now);
 	id = find_open(fx, "node_down:c1:n3", &inc);
@@ -519,11 +524,11 @@ poll_replies_are_parsed_and_garbage_is_a_failed_poll(void **state)
 	assert_int_equal(n->stats.rejected_connections, 4);
 	assert_int_equal(n->stats.get_hits, 7);
 	assert_true(n->stats.has_kernel);
-	assert_true(n->stats.listener[WATCH_LISTENER_CLIENT].present);
-	assert_false(n->stats.listener[WATCH_LISTENER_TLS].present);
-	assert_int_equal(n->stats.listener[WATCH_LISTENER_CLIENT].states[0], 33);
-	assert_int_equal(n->stats.listener[WATCH_LISTENER_CLIENT].states[5], 3); /* time_wait */
-	assert_int_equal(n->stats.listener[WATCH_LISTENER_CLIENT].backlog, 1024);
+	assert_true(n->stats.listener[NODESTATS_LISTENER_CLIENT].present);
+	assert_false(n->stats.listener[NODESTATS_LISTENER_TLS].present);
+	assert_int_equal(n->stats.listener[NODESTATS_LISTENER_CLIENT].states[0], 33);
+	assert_int_equal(n->stats.listener[NODESTATS_LISTENER_CLIENT].states[5], 3); /* time_wait */
+	assert_int_equal(n->stats.listener[NODESTATS_LISTENER_CLIENT].backlog, 1024);
 	assert_int_equal(n->stats.listen_overflows, 96);
 	assert_int_equal(n->stats.listen_drops, 97);
 
@@ -655,7 +660,7 @@ a_failed_write_is_retried_at_the_next_evaluation(void **state)
 	fx->w.log = readonly;
 	run(fx, 2000, fail, 0);
 	assert_true(fx->w.incident_errors > 0);
-	assert_int_equal(fx->w.nodes[0].down_incident.phase, WATCH_NONE);
+	assert_int_equal(fx->w.nodes[0].incident[DOWN].phase, WATCH_NONE);
 	fx->w.log = fx->log;
 	run(fx, 600, fail, 0);
 	assert_true(find_open(fx, "node_down:c1:n1", &inc) > 0);
@@ -675,6 +680,7 @@ reload_keeps_learnt_state_and_resolves_removed_nodes(void **state)
 	const char *cut = strstr(config_text, "[node n3]");
 	char text[sizeof(config_text)];
 	int64_t id;
+	uint64_t learnt;
 
 	run(fx, 5000, NULL, 0);
 	run(fx, 2000, fail, 0);
@@ -683,10 +689,11 @@ reload_keeps_learnt_state_and_resolves_removed_nodes(void **state)
 	snprintf(text, sizeof(text), "%.*s", (int)(cut - config_text), config_text);
 	assert_int_equal(load_config(&cfg2, text), 0);
 	assert_int_equal(watch_init(&w2, &cfg2, fx->log, err, sizeof(err)), 0);
+	learnt = kind_storm_detector(&fx->w.nodes[0])->level.n;
 	watch_take_over(&w2, &fx->w, fx->now);
 	assert_int_equal(w2.nnodes, 2);
-	assert_int_equal(w2.nodes[0].storm.level.n, fx->w.nodes[0].storm.level.n);
-	assert_true(w2.nodes[0].storm.level.n >= 10);
+	assert_int_equal(kind_storm_detector(&w2.nodes[0])->level.n, learnt);
+	assert_true(learnt >= 10);
 	assert_true(w2.nodes[1].probes_ok > 0);
 	assert_int_equal(ilog_incident_get(fx->log, id, &inc, err, sizeof(err)), ILOG_OK);
 	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
@@ -799,7 +806,7 @@ snapshot_gives_mctl_status_its_view(void **state)
 	assert_int_equal(st.tail_threshold_us, 5000);
 	assert_int_equal(st.nclusters, 1);
 	assert_string_equal(st.clusters[0].name, "c1");
-	assert_string_equal(st.clusters[0].storm, "ok");
+	assert_string_equal(st.clusters[0].kinds[STORM].detector.state, "ok");
 	assert_int_equal(st.nnodes, 3);
 	assert_string_equal(st.nodes[0].name, "n1");
 	assert_true(st.nodes[0].up);
@@ -811,8 +818,8 @@ snapshot_gives_mctl_status_its_view(void **state)
 	assert_true(st.nodes[0].probes >= 20);
 	assert_int_equal(st.nodes[0].p50_us >= 300 && st.nodes[0].p50_us < 310, 1);
 	assert_false(st.nodes[1].up);
-	assert_string_equal(st.nodes[1].down, "firing");
-	assert_string_equal(st.nodes[1].down_severity, "major");
+	assert_string_equal(st.nodes[1].kinds[DOWN].state, "firing");
+	assert_string_equal(st.nodes[1].kinds[DOWN].severity, "major");
 	assert_int_equal(st.nodes[1].last_probe_ok_at, fake_wall());
 	monstate_release(&st);
 }

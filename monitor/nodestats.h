@@ -1,0 +1,57 @@
+/*
+ * nodestats — a node's numbers, read from the text of its admin port's `stats` and
+ * `stats kernel` replies (docs/mcd.md): memcached's general counters, and the
+ * kernel's view of each listener's sockets by TCP state.
+ *
+ * Pure: no socket, no clock, nothing logged. Names it does not know are skipped, so
+ * a newer mcd's additions change nothing; a value that is not a number is skipped
+ * too. This is the monitor's only reader of `stats` text.
+ */
+#ifndef MCOPS_NODESTATS_H
+#define MCOPS_NODESTATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NODESTATS_TCP_STATES 12 /* established .. new_syn_recv, as `stats kernel` names them */
+
+/* The listeners `stats kernel` reports. */
+enum nodestats_listener {
+	NODESTATS_LISTENER_CLIENT,
+	NODESTATS_LISTENER_TLS,
+	NODESTATS_LISTENER_ADMIN,
+	NODESTATS_LISTENERS,
+};
+
+/* The TCP state names of `stats kernel`, index = position in the arrays below;
+ * "unknown" past the end. */
+const char *nodestats_tcp_state_name(size_t i);
+const char *nodestats_listener_name(enum nodestats_listener l);
+
+/* The numbers of one poll. Absent numbers are 0. */
+struct nodestats {
+	uint64_t uptime, curr_connections, total_connections, rejected_connections,
+	    max_connections, conn_yields, listen_disabled_num, curr_items, bytes,
+	    limit_maxbytes, evictions, cmd_get, cmd_set, get_hits, get_misses;
+	bool has_kernel; /* `stats kernel` answered */
+	struct {
+		bool present;
+		uint64_t states[NODESTATS_TCP_STATES];
+		uint64_t accept_queue, backlog;
+	} listener[NODESTATS_LISTENERS];
+	uint64_t not_accepted;     /* kernel_not_accepted: client listeners' accept queues */
+	bool host_known;
+	uint64_t listen_overflows, listen_drops; /* host-wide, cumulative */
+};
+
+/*
+ * Parses reply[0..len): the replies to `stats` and `stats kernel`, in that order, as
+ * received (the second may be an error: a node without the kernel view, which leaves
+ * has_kernel false). Fills st (zeroed first) and returns 0; returns -1 if the first
+ * reply is not a stats block, with err saying "stats: <the start of the reply>".
+ */
+int nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err,
+    size_t errlen);
+
+#endif
