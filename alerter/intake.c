@@ -8,15 +8,14 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "httpd.h"
 #include "intake.h"
 #include "log.h"
 
 struct intake {
-	struct evhttp *http;
+	struct httpd *http; /* owned */
 	struct ilog *log;
 	const char *token;
 	uint64_t served, refused;
@@ -267,21 +266,18 @@ intake_apply(struct ilog *log, const struct intake_batch *b, struct intake_resul
 /* --- the listener ---------------------------------------------------------------- */
 
 static void
-reply(struct evhttp_request *req, int code, const char *reason, const char *json)
+reply(struct httpd_response *req, int code, const char *reason, const char *json)
 {
-	struct evbuffer *out = evbuffer_new();
+	struct evbuffer *out = httpd_body(req);
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
-	if (out != NULL)
-		evbuffer_add_printf(out, "%s\n", json);
-	evhttp_send_reply(req, code, reason, out);
-	if (out != NULL)
-		evbuffer_free(out);
+	(void)reason; /* the listener says the standard reason phrase */
+	httpd_reply(req, code, "application/json", NULL, 0);
+	if (evbuffer_add_printf(out, "%s\n", json) < 0)
+		httpd_reply(req, 500, NULL, NULL, 0);
 }
 
 static void
-reply_error(struct evhttp_request *req, int code, const char *reason, const char *msg)
+reply_error(struct httpd_response *req, int code, const char *reason, const char *msg)
 {
 	json_t *j = json_pack("{s:s, s:s}", "status", "error", "error", msg);
 	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -312,19 +308,17 @@ token_matches(const char *header, const char *token)
 }
 
 static void
-handle(struct evhttp_request *req, void *arg)
+handle(void *arg, const struct httpd_request *http, struct httpd_response *req)
 {
 	struct intake *in = arg;
 	struct intake_batch batch = { 0 };
 	struct intake_result res;
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *path = http->path;
 	char err[ILOG_ERR_LEN], summary[160];
 	size_t len;
-	char *data;
+	const char *data;
 
-	if (path != NULL && strcmp(path, "/healthz") == 0 && cmd == EVHTTP_REQ_GET) {
+	if (path != NULL && strcmp(path, "/healthz") == 0 && strcmp(http->method, "GET") == 0) {
 		reply(req, 200, "OK", "{\"status\":\"ok\"}");
 		return;
 	}
@@ -333,26 +327,22 @@ handle(struct evhttp_request *req, void *arg)
 		reply_error(req, 404, "Not Found", "POST Alertmanager webhooks to " INTAKE_PATH);
 		return;
 	}
-	if (cmd != EVHTTP_REQ_POST) {
+	if (strcmp(http->method, "POST") != 0) {
 		in->refused++;
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		httpd_header(req, "Allow", "POST");
 		reply_error(req, 405, "Method Not Allowed", "only POST");
 		return;
 	}
 	if (in->token != NULL &&
-	    !token_matches(evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization"), in->token)) {
+	    !token_matches(httpd_request_header(http, "Authorization"), in->token)) {
 		in->refused++;
 		LOG_LIMITED(LOG_LEVEL_WARN, "intake: a request without the right bearer token "
 					    "was refused");
 		reply_error(req, 401, "Unauthorized", "a bearer token is required");
 		return;
 	}
-	len = evbuffer_get_length(body);
-	if ((data = (char *)evbuffer_pullup(body, -1)) == NULL && len > 0) {
-		reply_error(req, 500, "Internal Server Error", "out of memory");
-		return;
-	}
+	len = http->body_len;
+	data = http->body;
 	if (intake_parse(data != NULL ? data : "", len, &batch, err, sizeof(err)) != 0) {
 		in->refused++;
 		LOG_LIMITED(LOG_LEVEL_WARN, "intake: a payload was refused: %s", err);
@@ -381,7 +371,15 @@ struct intake *
 intake_start(struct event_base *base, const struct cluster_addr *addr, const char *token,
     struct ilog *log, char *err, size_t errlen)
 {
+	static const struct httpd_limits limits = {
+		.connections_max = INTAKE_CONNECTIONS_MAX,
+		.timeout_ms = INTAKE_TIMEOUT_MS,
+		.headers_max = INTAKE_HEADERS_MAX,
+		.body_max = INTAKE_BODY_MAX,
+		.accept_retry_ms = INTAKE_ACCEPT_RETRY_MS,
+	};
 	struct intake *in = calloc(1, sizeof(*in));
+	char why[256];
 
 	if (in == NULL) {
 		seterr(err, errlen, "out of memory");
@@ -389,20 +387,9 @@ intake_start(struct event_base *base, const struct cluster_addr *addr, const cha
 	}
 	in->log = log;
 	in->token = token;
-	if ((in->http = evhttp_new(base)) == NULL) {
-		seterr(err, errlen, "cannot create the HTTP server");
-		free(in);
-		return NULL;
-	}
-	evhttp_set_max_body_size(in->http, INTAKE_BODY_MAX);
-	evhttp_set_max_headers_size(in->http, 16384);
-	evhttp_set_timeout(in->http, 10);
-	evhttp_set_allowed_methods(in->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(in->http, handle, in);
-	if (evhttp_bind_socket(in->http, addr->host, addr->port) != 0) {
-		seterr(err, errlen, "cannot listen on %s", addr->text);
-		evhttp_free(in->http);
+	if ((in->http = httpd_start(base, addr->host, addr->port, &limits, handle, in, why,
+	    sizeof(why))) == NULL) {
+		seterr(err, errlen, "cannot listen on %s: %s", addr->text, why);
 		free(in);
 		return NULL;
 	}
@@ -414,7 +401,7 @@ intake_stop(struct intake *in)
 {
 	if (in == NULL)
 		return;
-	evhttp_free(in->http);
+	httpd_stop(in->http);
 	free(in);
 }
 
