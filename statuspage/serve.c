@@ -10,6 +10,9 @@
 #include <unistd.h>
 
 #include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include <linux/openat2.h>
 
 #include <event2/buffer.h>
 
@@ -44,6 +47,64 @@ content_type(const char *path)
 	return "application/octet-stream";
 }
 
+/* One path component at a time from dirfd, refusing a symlink at any depth: the
+ * kernel has no openat2 (before Linux 5.6). The path has no "..", "//" or "%". */
+static int
+open_walking(int dirfd, const char *rel)
+{
+	char part[SERVE_PATH_MAX];
+	const char *slash;
+	size_t n;
+	int fd = dirfd, next;
+
+	for (;;) {
+		slash = strchr(rel, '/');
+		if (slash == NULL)
+			return openat(fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		n = (size_t)(slash - rel);
+		if (n == 0 || n >= sizeof(part)) {
+			errno = ENOENT;
+			next = -1;
+		} else {
+			memcpy(part, rel, n);
+			part[n] = '\0';
+			next = openat(fd, part, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_DIRECTORY);
+		}
+		if (fd != dirfd)
+			close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+		rel = slash + 1;
+	}
+}
+
+/*
+ * Opens rel (relative, no leading '/') beneath the directory root for reading, with
+ * no symlink at any depth: a symlinked directory inside the site must not serve what
+ * it points at (O_NOFOLLOW alone guards only the last component). openat2's
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it, else a walk.
+ */
+static int
+open_beneath(const char *root, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int dirfd, fd, e;
+
+	if ((dirfd = open(root, O_RDONLY | O_CLOEXEC | O_DIRECTORY)) < 0)
+		return -1;
+	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS)
+		fd = open_walking(dirfd, rel);
+	e = errno;
+	close(dirfd);
+	errno = e;
+	return fd;
+}
+
 static void
 plain(struct httpd_response *res, int code, const char *text)
 {
@@ -72,9 +133,8 @@ on_request(void *arg, const struct httpd_request *req, struct httpd_response *re
 		return;
 	}
 	n = strlen(path);
-	snprintf(full, sizeof(full), "%s%s%s", s->dir, path,
-	    path[n - 1] == '/' ? "index.html" : "");
-	if ((fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+	snprintf(full, sizeof(full), "%s%s", path + 1, path[n - 1] == '/' ? "index.html" : "");
+	if ((fd = open_beneath(s->dir, full)) < 0) {
 		plain(res, 404, "404 Not Found\n");
 		return;
 	}
