@@ -266,19 +266,17 @@ httpd_request_header(const struct httpd_request *req, const char *name)
 	return NULL;
 }
 
-/*
- * Splits c->head (NUL-terminated, lines ending in LF or CRLF, the blank line
- * dropped) into req. Returns 0 or the status to refuse with.
- */
-static int
-parse_head(struct conn *c, struct httpd_request *req, struct httpd_header *hdrs)
+int
+httpd_parse_head(char *head, size_t body_max, struct httpd_request *req,
+    struct httpd_header *hdrs, size_t *body_len)
 {
-	char *p = c->head, *eol, *next, *sp1, *sp2, *colon, *q;
+	char *p = head, *eol, *next, *sp1, *sp2, *colon, *q;
 	const char *v;
 	uint64_t clen = 0;
 
 	memset(req, 0, sizeof(*req));
 	req->headers = hdrs;
+	*body_len = 0;
 	eol = strchr(p, '\n');
 	if (eol == NULL)
 		return 400;
@@ -338,9 +336,9 @@ parse_head(struct conn *c, struct httpd_request *req, struct httpd_header *hdrs)
 	if ((v = httpd_request_header(req, "Content-Length")) != NULL &&
 	    parse_u64(v, 0, UINT64_MAX, &clen) != 0)
 		return 400;
-	if (clen > c->h->lim.body_max)
+	if (clen > body_max)
 		return 413;
-	c->body_len = (size_t)clen;
+	*body_len = (size_t)clen;
 	return 0;
 }
 
@@ -411,7 +409,8 @@ on_read(struct bufferevent *bev, void *arg)
 			c->head[hlen - 2] = '\0';
 		evbuffer_drain(in, hlen);
 		c->have_head = true;
-		if ((status = parse_head(c, &c->req, c->hdrs)) != 0) {
+		if ((status = httpd_parse_head(c->head, c->h->lim.body_max, &c->req, c->hdrs,
+		    &c->body_len)) != 0) {
 			conn_refuse(c, status, false);
 			return;
 		}

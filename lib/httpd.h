@@ -99,6 +99,17 @@ struct httpd_counts {
 	uint64_t accept_errors;
 };
 
+/*
+ * The request head parser, exposed for tests and fuzzing: splits head (the request
+ * line and headers, NUL-terminated, lines ending in LF or CRLF, without the blank
+ * line) in place into req (pointing into head) and hdrs (HTTPD_HEADERS_COUNT
+ * entries), with *body_len its Content-Length. Returns 0, or the status to refuse the
+ * request with: 400 (not HTTP/1.x, a malformed header or length), 411 (chunked),
+ * 413 (a length over body_max), 431 (too many headers). req's body is left empty.
+ */
+int httpd_parse_head(char *head, size_t body_max, struct httpd_request *req,
+    struct httpd_header *hdrs, size_t *body_len);
+
 struct httpd;
 
 /*

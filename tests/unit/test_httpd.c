@@ -266,6 +266,26 @@ malformed_requests_get_400_411_413_431(void **state)
 	assert_int_equal(counts.requests, 0);
 }
 
+static void
+more_header_lines_than_the_count_cap_get_431(void **state)
+{
+	struct httpd_header hdrs[HTTPD_HEADERS_COUNT];
+	struct httpd_request req;
+	char head[64 + (HTTPD_HEADERS_COUNT + 1) * 8];
+	size_t body_len, off, i;
+
+	(void)state;
+	off = (size_t)snprintf(head, sizeof(head), "GET / HTTP/1.1");
+	for (i = 0; i < HTTPD_HEADERS_COUNT; i++)
+		off += (size_t)snprintf(head + off, sizeof(head) - off, "\r\nX: %zu", i % 10);
+	assert_int_equal(httpd_parse_head(head, 0, &req, hdrs, &body_len), 0);
+	assert_int_equal(req.nheaders, HTTPD_HEADERS_COUNT);
+	off = (size_t)snprintf(head, sizeof(head), "GET / HTTP/1.1");
+	for (i = 0; i <= HTTPD_HEADERS_COUNT; i++)
+		off += (size_t)snprintf(head + off, sizeof(head) - off, "\r\nX: %zu", i % 10);
+	assert_int_equal(httpd_parse_head(head, 0, &req, hdrs, &body_len), 431);
+}
+
 /* Sends one more header byte on every check: the client is never idle. */
 static bool
 trickle_until_closed(void *arg)
@@ -394,6 +414,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(hands_the_handler_the_whole_request),
 		T(malformed_requests_get_400_411_413_431),
+		T(more_header_lines_than_the_count_cap_get_431),
 		T(a_trickling_or_idle_request_gets_408_at_the_deadline),
 		T(at_the_cap_the_oldest_incomplete_request_makes_room),
 		T(at_the_cap_with_every_answer_in_flight_a_newcomer_gets_503),
