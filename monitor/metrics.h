@@ -24,7 +24,7 @@
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_TIMEOUT_MS 10000     /* a connection's whole life, from its accept */
 #define METRICS_HEADERS_MAX 8192     /* bytes of a request's line and headers */
-#define METRICS_BODY_MAX 0           /* scrapes carry no body */
+#define METRICS_BODY_MAX 1024        /* a small body is read so that a POST gets its 405 */
 #define METRICS_CONNECTIONS_MAX 16   /* open at once; see metrics_server_start() */
 #define METRICS_ACCEPT_RETRY_MS 1000 /* accept() failed (no descriptor left): pause */
 
@@ -53,7 +53,7 @@ struct event_base;
  * is incomplete, so idle or trickling sockets never keep a scrape out (503 only when
  * all of them are being answered); each connection lives at most METRICS_TIMEOUT_MS
  * from its accept (408 if its request is not complete by then); a request's line and
- * headers at most METRICS_HEADERS_MAX bytes (431); a body 413. NULL with err if it
+ * headers at most METRICS_HEADERS_MAX bytes (431); a body over METRICS_BODY_MAX 413. NULL with err if it
  * cannot bind.
  */
 struct metrics_server *metrics_server_start(struct event_base *base, const char *host,

@@ -22,6 +22,7 @@
 
 #define SERVE_PATH_MAX 1024
 #define SERVE_HEADERS_MAX 8192
+#define SERVE_BODY_MAX 1024      /* a small body is read so that a PUT gets its 405 */
 #define SERVE_PAUSE_MS 250       /* accept() failed (no descriptor left): pause */
 
 struct serve {
@@ -212,7 +213,7 @@ serve_start(struct event_base *base, const char *listen, const char *dir, char *
 		.connections_max = connections_cap(),
 		.timeout_ms = SERVE_TIMEOUT_MS,
 		.headers_max = SERVE_HEADERS_MAX,
-		.body_max = 0,
+		.body_max = SERVE_BODY_MAX,
 		.accept_retry_ms = SERVE_PAUSE_MS,
 	};
 	struct cluster_addr addr;

@@ -7,7 +7,7 @@
  * (SERVE_CONNECTIONS_MAX, and never the last SERVE_FD_RESERVE descriptors) and a new
  * one evicts the oldest incomplete request (503 when all are being answered); each
  * connection lives at most SERVE_TIMEOUT_MS (408 if its request is not in by then);
- * headers over 8 KiB get 431, a request with a body 413. In production a real web
+ * headers over 8 KiB get 431, a body over 1 KiB 413. In production a real web
  * server (or the put sink's second origin) serves the same files.
  */
 #ifndef MCSTATUS_SERVE_H
