@@ -9,16 +9,15 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "httpd.h"
 #include "intake.h"
 #include "log.h"
 #include "sha256.h"
 
 struct intake {
-	struct evhttp *http;
+	struct httpd *http; /* owned */
 	struct ilog *log;
 	bool open;                      /* no token: said so, on loopback (settings.h) */
 	uint8_t token_digest[SHA256_LEN];
@@ -271,21 +270,18 @@ intake_apply(struct ilog *log, const struct intake_batch *b, struct intake_resul
 /* --- the listener ---------------------------------------------------------------- */
 
 static void
-reply(struct evhttp_request *req, int code, const char *reason, const char *json)
+reply(struct httpd_response *req, int code, const char *reason, const char *json)
 {
-	struct evbuffer *out = evbuffer_new();
+	struct evbuffer *out = httpd_body(req);
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "application/json");
-	if (out != NULL)
-		evbuffer_add_printf(out, "%s\n", json);
-	evhttp_send_reply(req, code, reason, out);
-	if (out != NULL)
-		evbuffer_free(out);
+	(void)reason; /* the listener says the standard reason phrase */
+	httpd_reply(req, code, "application/json", NULL, 0);
+	if (evbuffer_add_printf(out, "%s\n", json) < 0)
+		httpd_reply(req, 500, NULL, NULL, 0);
 }
 
 static void
-reply_error(struct evhttp_request *req, int code, const char *reason, const char *msg)
+reply_error(struct httpd_response *req, int code, const char *reason, const char *msg)
 {
 	json_t *j = json_pack("{s:s, s:s}", "status", "error", "error", msg);
 	char *text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -319,22 +315,9 @@ token_matches(const struct intake *in, const char *header)
 	return yes;
 }
 
-/* The peer of a request as "host:port", for the daemon's log (never a header). */
-static void
-peer_of(struct evhttp_request *req, char *buf, size_t len)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	const char *host = NULL;
-	uint16_t port = 0;
-
-	if (conn != NULL)
-		evhttp_connection_get_peer(conn, (char **)&host, &port);
-	snprintf(buf, len, "%s:%u", host != NULL ? host : "?", (unsigned)port);
-}
-
 /* The intake's counters and the daemon's health, for GET /healthz. */
 static void
-reply_health(struct intake *in, struct evhttp_request *req)
+reply_health(struct intake *in, struct httpd_response *req)
 {
 	const struct intake_health *h = in->health;
 	json_t *j = json_pack("{s:s, s:{s:I, s:I, s:I}}", "status", "ok", "intake", "served",
@@ -354,19 +337,17 @@ reply_health(struct intake *in, struct evhttp_request *req)
 }
 
 static void
-handle(struct evhttp_request *req, void *arg)
+handle(void *arg, const struct httpd_request *http, struct httpd_response *req)
 {
 	struct intake *in = arg;
 	struct intake_batch batch = { 0 };
 	struct intake_result res;
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	char err[ILOG_ERR_LEN], summary[160], peer[INTAKE_PEER_MAX];
+	const char *path = http->path;
+	char err[ILOG_ERR_LEN], summary[160];
 	size_t len;
-	char *data;
+	const char *data;
 
-	if (path != NULL && strcmp(path, "/healthz") == 0 && cmd == EVHTTP_REQ_GET) {
+	if (path != NULL && strcmp(path, "/healthz") == 0 && strcmp(http->method, "GET") == 0) {
 		reply_health(in, req);
 		return;
 	}
@@ -375,27 +356,25 @@ handle(struct evhttp_request *req, void *arg)
 		reply_error(req, 404, "Not Found", "POST Alertmanager webhooks to " INTAKE_PATH);
 		return;
 	}
-	if (cmd != EVHTTP_REQ_POST) {
+	if (strcmp(http->method, "POST") != 0) {
 		in->refused++;
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "POST");
+		httpd_header(req, "Allow", "POST");
 		reply_error(req, 405, "Method Not Allowed", "only POST");
 		return;
 	}
 	if (!in->open) {
-		const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-		    "Authorization");
+		const char *auth = httpd_request_header(http, "Authorization");
+
 		if (!token_matches(in, auth)) {
 			/* Nothing of the request is parsed, kept or logged: not its body, not
 			 * the token it tried. */
 			in->refused++;
 			in->unauthorized++;
-			peer_of(req, peer, sizeof(peer));
 			LOG_LIMITED(LOG_LEVEL_WARN, "intake: refused a request from %s: %s "
-			    "(%" PRIu64 " refused so far)", peer, auth == NULL ?
+			    "(%" PRIu64 " refused so far)", http->peer, auth == NULL ?
 			    "no Authorization header" : "not the configured bearer token",
 			    in->unauthorized);
-			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-			    "Bearer realm=\"mcalert\"");
+			httpd_header(req, "WWW-Authenticate", "Bearer realm=\"mcalert\"");
 			reply_error(req, 401, "Unauthorized", auth == NULL ?
 			    "this intake needs \"Authorization: Bearer <token>\" (Alertmanager: "
 			    "http_config.authorization.credentials_file)" :
@@ -403,11 +382,8 @@ handle(struct evhttp_request *req, void *arg)
 			return;
 		}
 	}
-	len = evbuffer_get_length(body);
-	if ((data = (char *)evbuffer_pullup(body, -1)) == NULL && len > 0) {
-		reply_error(req, 500, "Internal Server Error", "out of memory");
-		return;
-	}
+	len = http->body_len;
+	data = http->body;
 	if (intake_parse(data != NULL ? data : "", len, &batch, err, sizeof(err)) != 0) {
 		in->refused++;
 		LOG_LIMITED(LOG_LEVEL_WARN, "intake: a payload was refused: %s", err);
@@ -436,7 +412,15 @@ struct intake *
 intake_start(struct event_base *base, const struct cluster_addr *addr, const char *token,
     struct ilog *log, char *err, size_t errlen)
 {
+	static const struct httpd_limits limits = {
+		.connections_max = INTAKE_CONNECTIONS_MAX,
+		.timeout_ms = INTAKE_TIMEOUT_MS,
+		.headers_max = INTAKE_HEADERS_MAX,
+		.body_max = INTAKE_BODY_MAX,
+		.accept_retry_ms = INTAKE_ACCEPT_RETRY_MS,
+	};
 	struct intake *in = calloc(1, sizeof(*in));
+	char why[256];
 
 	if (in == NULL) {
 		seterr(err, errlen, "out of memory");
@@ -446,20 +430,9 @@ intake_start(struct event_base *base, const struct cluster_addr *addr, const cha
 	in->open = token == NULL;
 	if (token != NULL)
 		sha256(token, strlen(token), in->token_digest);
-	if ((in->http = evhttp_new(base)) == NULL) {
-		seterr(err, errlen, "cannot create the HTTP server");
-		free(in);
-		return NULL;
-	}
-	evhttp_set_max_body_size(in->http, INTAKE_BODY_MAX);
-	evhttp_set_max_headers_size(in->http, 16384);
-	evhttp_set_timeout(in->http, 10);
-	evhttp_set_allowed_methods(in->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(in->http, handle, in);
-	if (evhttp_bind_socket(in->http, addr->host, addr->port) != 0) {
-		seterr(err, errlen, "cannot listen on %s", addr->text);
-		evhttp_free(in->http);
+	if ((in->http = httpd_start(base, addr->host, addr->port, &limits, handle, in, why,
+	    sizeof(why))) == NULL) {
+		seterr(err, errlen, "cannot listen on %s: %s", addr->text, why);
 		free(in);
 		return NULL;
 	}
@@ -471,7 +444,7 @@ intake_stop(struct intake *in)
 {
 	if (in == NULL)
 		return;
-	evhttp_free(in->http);
+	httpd_stop(in->http);
 	free(in);
 }
 

@@ -2,7 +2,7 @@
  * intake — Alertmanager's webhook into the incident log, so that an existing
  * Prometheus setup pages through mcops. Two layers: intake_parse() and
  * intake_apply() are plain functions (tested and fuzzed without a server); the
- * listener is libevent's evhttp on the daemon's event base.
+ * listener is lib/httpd.h on the daemon's event base.
  *
  * HTTP: POST /alertmanager with Alertmanager's webhook JSON (version 4; unknown
  * fields are ignored); GET /healthz answers {"status":"ok"} with the intake's
@@ -10,7 +10,12 @@
  * log is busy. Replies: 200 with a small JSON summary; 400 for a body that is not
  * such a payload (Alertmanager does not retry it); 401 without the configured
  * bearer token; 404/405 for other paths and methods; 413 for a body over
- * INTAKE_BODY_MAX; 500 when the log cannot be written (Alertmanager retries).
+ * INTAKE_BODY_MAX (before it is read); 500 when the log cannot be written
+ * (Alertmanager retries). Listener limits (lib/httpd.h): at most
+ * INTAKE_CONNECTIONS_MAX connections (a new one evicts the oldest incomplete request;
+ * 503 when all are being answered), each living at most INTAKE_TIMEOUT_MS from its
+ * accept (408 if the request is not in by then), headers at most INTAKE_HEADERS_MAX
+ * bytes (431). One request per connection.
  *
  * Authentication: "Authorization: Bearer <token>", which is what Alertmanager's
  * webhook_config sends with http_config.authorization (credentials or
@@ -48,6 +53,10 @@
 #include "ilog.h"
 
 #define INTAKE_BODY_MAX (1024 * 1024)   /* bytes of one POST */
+#define INTAKE_HEADERS_MAX 16384        /* bytes of a request's line and headers */
+#define INTAKE_CONNECTIONS_MAX 32       /* open at once */
+#define INTAKE_TIMEOUT_MS 10000         /* a connection's whole life, from its accept */
+#define INTAKE_ACCEPT_RETRY_MS 1000     /* accept() failed (no descriptor left): pause */
 #define INTAKE_ALERTS_MAX 1000          /* alerts of one POST */
 #define INTAKE_EVIDENCE_MAX 8192        /* bytes of one alert's evidence JSON */
 #define INTAKE_FINGERPRINT_MAX 64       /* bytes of Alertmanager's fingerprint */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "mcclient.h"
-#include "parse.h"
+#include "mcreply.h"
 
 #define MCCLIENT_READ_CHUNK 16384
 
@@ -182,121 +182,35 @@ send_all(struct mcclient *c, const char *p, size_t n, int64_t deadline, char *er
 	return MCCLIENT_OK;
 }
 
-static bool
-line_is(const char *line, size_t len, const char *word)
-{
-	size_t n = strlen(word);
-
-	return len == n && memcmp(line, word, n) == 0;
-}
-
-static bool
-line_starts(const char *line, size_t len, const char *prefix)
-{
-	size_t n = strlen(prefix);
-
-	return len >= n && memcmp(line, prefix, n) == 0;
-}
-
-static bool
-line_is_error(const char *line, size_t len)
-{
-	return line_is(line, len, "ERROR") || line_starts(line, len, "ERROR ") ||
-	       line_starts(line, len, "CLIENT_ERROR") || line_starts(line, len, "SERVER_ERROR");
-}
-
-static bool
-line_is_terminal(const char *line, size_t len)
-{
-	static const char *const words[] = { "END", "OK", "STORED", "NOT_STORED", "EXISTS",
-		"NOT_FOUND", "DELETED", "TOUCHED", "RESET" };
-	size_t i;
-
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (line_is(line, len, words[i]))
-			return true;
-	}
-	if (line_is_error(line, len) || line_starts(line, len, "VERSION "))
-		return true;
-	/* incr/decr answer the new value alone. */
-	if (len > 0 && len <= 20 && strspn(line, "0123456789") >= len)
-		return true;
-	return false;
-}
-
 /*
- * The data length of a "VALUE key flags bytes [cas]" line, or -1 if malformed.
- */
-static int64_t
-value_bytes(const char *line, size_t len)
-{
-	const char *p = line, *end = line + len, *tok = NULL;
-	size_t toklen = 0;
-	uint64_t v;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		while (p < end && *p == ' ')
-			p++;
-		tok = p;
-		while (p < end && *p != ' ')
-			p++;
-		toklen = (size_t)(p - tok);
-		if (toklen == 0)
-			return -1;
-	}
-	if (parse_u64_n(tok, toklen, 0, MCCLIENT_REPLY_MAX, &v) != 0)
-		return -1;
-	return (int64_t)v;
-}
-
-/*
- * Reads until a complete reply is in buf: sets c->reply_len and *last_off (offset of
- * the terminal line). The reply is NUL-terminated in place of its final line end.
+ * Reads until a complete reply of kind is in buf: sets c->reply_len and *f. The reply
+ * is NUL-terminated in place of its final line end.
  */
 static enum mcclient_status
-read_reply(struct mcclient *c, int64_t deadline, size_t *last_off, char *err, size_t errlen)
+read_reply(struct mcclient *c, enum mcreply_kind kind, int64_t deadline,
+    struct mcreply_frame *f, char *err, size_t errlen)
 {
-	size_t pos = 0, end, llen;
-	int64_t bytes;
+	enum mcreply_status fs;
 	ssize_t r;
-	char *nl, *nb;
+	char *nb;
 	int rc;
 
 	c->len = 0;
 	c->reply_len = 0;
 	for (;;) {
-		while (pos < c->len && (nl = memchr(c->buf + pos, '\n', c->len - pos)) != NULL) {
-			end = (size_t)(nl - c->buf);
-			llen = end - pos;
-			if (llen > 0 && c->buf[end - 1] == '\r')
-				llen--;
-			if (line_starts(c->buf + pos, llen, "VALUE ")) {
-				if ((bytes = value_bytes(c->buf + pos, llen)) < 0) {
-					seterr(err, errlen, "%s: malformed VALUE line", c->addr);
-					return MCCLIENT_ERR_PROTO;
-				}
-				if (c->len < end + 1 + (size_t)bytes + 2)
-					break; /* the data block is not all here yet */
-				pos = end + 1 + (size_t)bytes;
-				if (c->buf[pos] != '\r' || c->buf[pos + 1] != '\n') {
-					seterr(err, errlen, "%s: VALUE data not followed by CRLF", c->addr);
-					return MCCLIENT_ERR_PROTO;
-				}
-				pos += 2;
-				continue;
+		fs = c->len > 0 ? mcreply_frame(c->buf, c->len, kind, f) : MCREPLY_MORE;
+		if (fs == MCREPLY_MALFORMED) {
+			seterr(err, errlen, "%s: %s", c->addr, f->why);
+			return MCCLIENT_ERR_PROTO;
+		}
+		if (fs == MCREPLY_COMPLETE) {
+			if (f->len != c->len) {
+				seterr(err, errlen, "%s: unexpected bytes after the reply", c->addr);
+				return MCCLIENT_ERR_PROTO;
 			}
-			if (line_is_terminal(c->buf + pos, llen)) {
-				if (end + 1 != c->len) {
-					seterr(err, errlen, "%s: unexpected bytes after the reply", c->addr);
-					return MCCLIENT_ERR_PROTO;
-				}
-				c->buf[pos + llen] = '\0';
-				c->reply_len = pos + llen;
-				*last_off = pos;
-				return MCCLIENT_OK;
-			}
-			pos = end + 1;
+			c->buf[f->last_off + f->last_len] = '\0';
+			c->reply_len = f->last_off + f->last_len;
+			return MCCLIENT_OK;
 		}
 		if (c->len == MCCLIENT_REPLY_MAX) {
 			seterr(err, errlen, "%s: reply larger than %d bytes", c->addr,
@@ -344,11 +258,12 @@ read_reply(struct mcclient *c, int64_t deadline, size_t *last_off, char *err, si
 
 static enum mcclient_status
 exchange(struct mcclient *c, const char *line, const void *data, size_t dlen, bool has_data,
-    const char **reply, const char **last, char *err, size_t errlen)
+    enum mcreply_kind kind, const char **reply, const char **last, char *err, size_t errlen)
 {
 	int64_t deadline = monotonic_ms() + c->timeout_ms;
 	enum mcclient_status st;
-	size_t n = strnlen(line, MCCLIENT_LINE_MAX + 1), last_off;
+	struct mcreply_frame f;
+	size_t n = strnlen(line, MCCLIENT_LINE_MAX + 1);
 
 	if (!c->connected) {
 		seterr(err, errlen, "not connected");
@@ -365,14 +280,14 @@ exchange(struct mcclient *c, const char *line, const void *data, size_t dlen, bo
 	if (has_data && ((st = send_all(c, data, dlen, deadline, err, errlen)) != MCCLIENT_OK ||
 	    (st = send_all(c, "\r\n", 2, deadline, err, errlen)) != MCCLIENT_OK))
 		return st;
-	if ((st = read_reply(c, deadline, &last_off, err, errlen)) != MCCLIENT_OK)
+	if ((st = read_reply(c, kind, deadline, &f, err, errlen)) != MCCLIENT_OK)
 		return st;
 	if (reply != NULL)
 		*reply = c->buf;
 	if (last != NULL)
-		*last = c->buf + last_off;
-	if (line_is_error(c->buf + last_off, c->reply_len - last_off)) {
-		seterr(err, errlen, "%s: %s", c->addr, c->buf + last_off);
+		*last = c->buf + f.last_off;
+	if (f.error) {
+		seterr(err, errlen, "%s: %s", c->addr, c->buf + f.last_off);
 		return MCCLIENT_ERR_REPLY;
 	}
 	return MCCLIENT_OK;
@@ -382,14 +297,14 @@ enum mcclient_status
 mcclient_command(struct mcclient *c, const char *line, const char **reply, const char **last,
     char *err, size_t errlen)
 {
-	return exchange(c, line, NULL, 0, false, reply, last, err, errlen);
+	return exchange(c, line, NULL, 0, false, MCREPLY_ANY, reply, last, err, errlen);
 }
 
 enum mcclient_status
 mcclient_command_data(struct mcclient *c, const char *line, const void *data, size_t len,
     const char **reply, const char **last, char *err, size_t errlen)
 {
-	return exchange(c, line, data, len, true, reply, last, err, errlen);
+	return exchange(c, line, data, len, true, MCREPLY_ANY, reply, last, err, errlen);
 }
 
 enum mcclient_status
@@ -412,7 +327,7 @@ mcclient_auth(struct mcclient *c, const char *user, const char *password, char *
 		seterr(err, errlen, "%s: user name too long", c->addr);
 		return MCCLIENT_ERR_ARG;
 	}
-	st = exchange(c, line, password, plen, true, NULL, &last, err, errlen);
+	st = exchange(c, line, password, plen, true, MCREPLY_LINE, NULL, &last, err, errlen);
 	if (st == MCCLIENT_ERR_REPLY) {
 		seterr(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user, last);
 		return st;
@@ -424,20 +339,6 @@ mcclient_auth(struct mcclient *c, const char *user, const char *password, char *
 		return MCCLIENT_ERR_REPLY;
 	}
 	return MCCLIENT_OK;
-}
-
-/* Visible ASCII (and spaces if allowed): what a stat name or value may hold. */
-static bool
-printable(const char *p, size_t n, bool spaces)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)p[i];
-		if (ch < 0x20 || ch >= 0x7f || (ch == ' ' && !spaces))
-			return false;
-	}
-	return true;
 }
 
 void
@@ -452,38 +353,17 @@ enum mcclient_status
 mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, char *err,
     size_t errlen)
 {
-	const char *p = text, *end = text + len, *eol, *name, *sp;
-	size_t llen, nlen, vlen, cap = 0;
+	struct mcreply_stats_iter it;
+	struct mcreply_stat one;
 	struct mcclient_stat *nv;
-	int lineno = 0;
+	size_t cap = 0;
+	int rc;
 
 	mcclient_stats_release(st);
-	while (p < end) {
-		lineno++;
-		eol = memchr(p, '\n', (size_t)(end - p));
-		llen = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
-		if (llen > 0 && p[llen - 1] == '\r')
-			llen--;
-		if (line_is(p, llen, "END"))
-			return MCCLIENT_OK;
-		if (!line_starts(p, llen, "STAT ")) {
-			seterr(err, errlen, "stats line %d is not a STAT line", lineno);
-			goto out_release_stats;
-		}
-		name = p + 5;
-		sp = memchr(name, ' ', llen - 5);
-		if (sp == NULL || sp == name) {
-			seterr(err, errlen, "stats line %d has no name and value", lineno);
-			goto out_release_stats;
-		}
-		nlen = (size_t)(sp - name);
-		vlen = llen - 5 - nlen - 1;
-		if (nlen > MCCLIENT_STAT_NAME_MAX || vlen > MCCLIENT_STAT_VALUE_MAX) {
-			seterr(err, errlen, "stats line %d is too long", lineno);
-			goto out_release_stats;
-		}
-		if (!printable(name, nlen, false) || !printable(sp + 1, vlen, true)) {
-			seterr(err, errlen, "stats line %d holds control characters", lineno);
+	mcreply_stats_begin(&it, text, len);
+	while ((rc = mcreply_stats_next(&it, &one)) == 1) {
+		if (one.name_len > MCCLIENT_STAT_NAME_MAX || one.value_len > MCCLIENT_STAT_VALUE_MAX) {
+			seterr(err, errlen, "stats line %d is too long", it.lineno);
 			goto out_release_stats;
 		}
 		if (st->n == MCCLIENT_STATS_MAX) {
@@ -498,16 +378,18 @@ mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, ch
 			}
 			st->v = nv;
 		}
-		memcpy(st->v[st->n].name, name, nlen);
-		st->v[st->n].name[nlen] = '\0';
-		memcpy(st->v[st->n].value, sp + 1, vlen);
-		st->v[st->n].value[vlen] = '\0';
+		memcpy(st->v[st->n].name, one.name, one.name_len);
+		st->v[st->n].name[one.name_len] = '\0';
+		memcpy(st->v[st->n].value, one.value, one.value_len);
+		st->v[st->n].value[one.value_len] = '\0';
 		st->n++;
-		if (eol == NULL)
-			break;
-		p = eol + 1;
 	}
-	seterr(err, errlen, "stats reply has no END");
+	if (rc == 0)
+		return MCCLIENT_OK;
+	if (strcmp(it.why, "has no END") == 0)
+		seterr(err, errlen, "stats reply has no END");
+	else
+		seterr(err, errlen, "stats line %d %s", it.lineno, it.why);
 out_release_stats:
 	mcclient_stats_release(st);
 	return MCCLIENT_ERR_PROTO;
@@ -530,7 +412,8 @@ mcclient_stats(struct mcclient *c, const char *args, struct mcclient_stats *st, 
 		seterr(err, errlen, "stats arguments too long");
 		return MCCLIENT_ERR_ARG;
 	}
-	if ((rc = mcclient_command(c, line, &reply, NULL, err, errlen)) != MCCLIENT_OK)
+	if ((rc = exchange(c, line, NULL, 0, false, MCREPLY_STATS, &reply, NULL, err,
+	    errlen)) != MCCLIENT_OK)
 		return rc;
 	/* The reply's final "END" lost its CRLF to the NUL; the parser takes that. */
 	rc = mcclient_parse_stats(reply, c->reply_len, st, err, errlen);

@@ -6,11 +6,11 @@
  *
  * The monitor does not use it: it has its own non-blocking prober.
  *
- * A reply is complete at its terminal line: END, OK, STORED, NOT_STORED, EXISTS,
- * NOT_FOUND, DELETED, TOUCHED, ERROR (alone or with a message), CLIENT_ERROR ...,
- * SERVER_ERROR ..., VERSION ..., or a number (incr/decr). VALUE blocks are skipped by
- * their byte count, so a stored "END" inside a value does not end the reply. Meta
- * commands (mg, ms, ...) are not supported.
+ * Replies are framed by lib/mcreply.h: a command's reply as MCREPLY_ANY (complete at
+ * its terminal line: END, OK, STORED, NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED,
+ * an error line, VERSION ..., or a number), the authentication's as one line, stats as
+ * STAT lines up to END; a line longer than MCREPLY_LINE_MAX is malformed. Bytes after
+ * the reply are a protocol error. Meta commands (mg, ms, ...) are not supported.
  *
  * Errors: 0 / enum mcclient_status < 0 with a message in the caller's err:
  * "127.0.0.1:11311: connect: Connection refused", "...: no reply within 2000 ms",
@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MCCLIENT_REPLY_MAX (1024 * 1024) /* bytes of one reply */
+#include "mcreply.h"
+
+#define MCCLIENT_REPLY_MAX MCREPLY_MAX   /* bytes of one reply */
 #define MCCLIENT_LINE_MAX 2048           /* bytes of one command line, without CRLF */
 #define MCCLIENT_STATS_MAX 4096          /* STAT lines kept from one reply */
 #define MCCLIENT_STAT_NAME_MAX 128

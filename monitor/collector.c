@@ -99,7 +99,7 @@ poll_node(struct collector_node *cn, int64_t now)
 	/* poll_timeout <= poll_interval: busy only when a connect overran; skip it. */
 	if (cn->admin == NULL || mcconn_busy(cn->admin))
 		return;
-	if (mcconn_request(cn->admin, POLL_REQUEST, strlen(POLL_REQUEST), MCCONN_REPLY_STATS, 2,
+	if (mcconn_request(cn->admin, POLL_REQUEST, strlen(POLL_REQUEST), MCREPLY_STATS, 2,
 	    (int)set->poll_timeout_ms, err, sizeof(err)) < 0)
 		watch_poll_failed(cn->col->watch, cn->wn, err, now);
 }
@@ -189,7 +189,7 @@ probe_node(struct collector_node *cn, int64_t now)
 	}
 	if (n < 0 || (size_t)n >= sizeof(req) ||
 	    mcconn_request(cn->probe, req, (size_t)n,
-	    cn->probe_is_get ? MCCONN_REPLY_GET : MCCONN_REPLY_LINE, 1, (int)set->probe_timeout_ms,
+	    cn->probe_is_get ? MCREPLY_GET : MCREPLY_LINE, 1, (int)set->probe_timeout_ms,
 	    err, sizeof(err)) < 0)
 		watch_probe(cn->col->watch, cn->wn, WATCH_PROBE_FAILED, 0, "cannot build a probe",
 		    now);

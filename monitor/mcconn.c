@@ -27,7 +27,6 @@
 #include "cluster.h"
 #include "config.h"
 #include "mcconn.h"
-#include "parse.h"
 
 #define AUTH_MAX (CLUSTER_USER_MAX + CONFIG_SECRET_MAX + 64) /* the auth request */
 #define INPUT_INITIAL 8192                              /* a poll's replies fit */
@@ -81,7 +80,7 @@ struct mcconn {
 	/* The request in flight. */
 	char request[MCCONN_REQUEST_MAX];
 	size_t request_len;
-	enum mcconn_reply_kind kind;
+	enum mcreply_kind kind;
 	unsigned nreplies;
 	int timeout_ms;
 	int64_t sent_ns;          /* monotonic, when the request went to the kernel */
@@ -162,117 +161,18 @@ reply_latency_us(const struct mcconn *c)
 	return loop > 0 ? loop / 1000 : 0;
 }
 
-/* --- framing ------------------------------------------------------------------------- */
-
-static bool
-line_is(const char *p, size_t n, const char *word)
-{
-	size_t wl = strlen(word);
-
-	return n == wl && memcmp(p, word, wl) == 0;
-}
-
-static bool
-line_starts(const char *p, size_t n, const char *prefix)
-{
-	size_t pl = strlen(prefix);
-
-	return n >= pl && memcmp(p, prefix, pl) == 0;
-}
-
-static bool
-is_error_line(const char *p, size_t n)
-{
-	return line_is(p, n, "ERROR") || line_starts(p, n, "ERROR ") ||
-	    line_starts(p, n, "CLIENT_ERROR") || line_starts(p, n, "SERVER_ERROR");
-}
-
-/* The byte count of "VALUE <key> <flags> <bytes>[ <cas>]"; -1 if malformed. */
-static int
-value_bytes(const char *p, size_t n, uint64_t *bytes)
-{
-	const char *end = p + n, *tok, *sp;
-	uint64_t flags;
-	int i;
-
-	p += 6; /* "VALUE " */
-	for (i = 0; i < 3; i++) {
-		tok = p;
-		sp = memchr(tok, ' ', (size_t)(end - tok));
-		if (sp == NULL)
-			sp = end;
-		if (sp == tok)
-			return -1;
-		if (i == 1 && parse_u64_n(tok, (size_t)(sp - tok), 0, UINT32_MAX, &flags) < 0)
-			return -1;
-		if (i == 2)
-			return parse_u64_n(tok, (size_t)(sp - tok), 0, MCCONN_REPLY_MAX, bytes);
-		if (sp == end)
-			return -1;
-		p = sp + 1;
-	}
-	return -1;
-}
+/* --- framing (lib/mcreply) ------------------------------------------------------- */
 
 int
-mcconn_frame(const char *buf, size_t len, enum mcconn_reply_kind kind, size_t *reply_len,
+mcconn_frame(const char *buf, size_t len, enum mcreply_kind kind, size_t *reply_len,
     bool *error_line)
 {
-	size_t off = 0, avail, llen, next;
-	const char *line, *nl;
-	uint64_t bytes;
+	struct mcreply_frame f;
+	enum mcreply_status rc = mcreply_frame(buf, len, kind, &f);
 
-	*error_line = false;
-	*reply_len = 0;
-	for (;;) {
-		if (off > MCCONN_REPLY_MAX)
-			return -1;
-		avail = len - off;
-		line = buf + off;
-		nl = memchr(line, '\n', avail < MCCONN_LINE_MAX ? avail : MCCONN_LINE_MAX);
-		if (nl == NULL)
-			return avail >= MCCONN_LINE_MAX ? -1 : 0;
-		llen = (size_t)(nl - line);
-		next = off + llen + 1;
-		if (llen > 0 && line[llen - 1] == '\r')
-			llen--;
-		if (is_error_line(line, llen)) {
-			*error_line = true;
-			*reply_len = next;
-			return 1;
-		}
-		switch (kind) {
-		case MCCONN_REPLY_LINE:
-			*reply_len = next;
-			return 1;
-		case MCCONN_REPLY_STATS:
-			if (line_is(line, llen, "END")) {
-				*reply_len = next;
-				return next > MCCONN_REPLY_MAX ? -1 : 1;
-			}
-			if (!line_starts(line, llen, "STAT "))
-				return -1;
-			off = next;
-			break;
-		case MCCONN_REPLY_GET:
-			if (line_is(line, llen, "END")) {
-				*reply_len = next;
-				return next > MCCONN_REPLY_MAX ? -1 : 1;
-			}
-			if (!line_starts(line, llen, "VALUE ") || value_bytes(line, llen, &bytes) < 0)
-				return -1;
-			if (next + bytes + 2 > MCCONN_REPLY_MAX)
-				return -1;
-			if (len < next + bytes + 2)
-				return 0;
-			if (buf[next + bytes] != '\r' || buf[next + bytes + 1] != '\n')
-				return -1;
-			off = next + (size_t)bytes + 2;
-			break;
-		default:
-			return -1;
-		}
-	}
+	*reply_len = f.len;
+	*error_line = f.error;
+	return (int)rc;
 }
 
 /* --- the connection ---------------------------------------------------------------- */
@@ -450,25 +350,22 @@ static void
 auth_reply(struct mcconn *c)
 {
 	char error[MCCONN_ERROR_MAX];
-	size_t rlen;
-	bool error_line;
-	int rc = mcconn_frame(c->in, c->in_len, MCCONN_REPLY_LINE, &rlen, &error_line);
+	struct mcreply_frame f;
+	enum mcreply_status rc = mcreply_frame(c->in, c->in_len, MCREPLY_LINE, &f);
 
-	if (rc == 0)
+	if (rc == MCREPLY_MORE)
 		return;
 	/* A secret went through the output buffer: do not leave it there. */
 	explicit_bzero(c->out, sizeof(c->out));
-	if (rc == 1 && rlen == 8 && memcmp(c->in, "STORED\r\n", 8) == 0) {
-		consume(c, rlen);
+	if (rc == MCREPLY_COMPLETE && f.len == 8 && memcmp(c->in, "STORED\r\n", 8) == 0) {
+		consume(c, f.len);
 		c->phase = PHASE_READY;
 		send_request(c);
 		return;
 	}
-	if (rc == 1) {
-		while (rlen > 0 && (c->in[rlen - 1] == '\n' || c->in[rlen - 1] == '\r'))
-			rlen--;
+	if (rc == MCREPLY_COMPLETE) {
 		snprintf(error, sizeof(error), "authentication as %s refused: %.*s", c->user,
-		    (int)(rlen > 100 ? 100 : rlen), c->in);
+		    (int)(f.last_len > 100 ? 100 : f.last_len), c->in + f.last_off);
 	} else {
 		snprintf(error, sizeof(error), "authentication as %s: malformed reply", c->user);
 	}
@@ -480,30 +377,31 @@ static void
 request_replies(struct mcconn *c)
 {
 	char error[MCCONN_ERROR_MAX];
-	size_t off = 0, rlen;
-	bool error_line, any_error = false;
+	struct mcreply_frame f;
+	enum mcreply_status rc;
+	size_t off = 0;
+	bool any_error = false;
 	int64_t latency;
 	unsigned i;
-	int rc;
 
 	for (i = 0; i < c->nreplies; i++) {
-		rc = mcconn_frame(c->in + off, c->in_len - off, c->kind, &rlen, &error_line);
-		if (rc == 0)
+		rc = mcreply_frame(c->in + off, c->in_len - off, c->kind, &f);
+		if (rc == MCREPLY_MORE)
 			return;
-		if (rc < 0) {
+		if (rc == MCREPLY_MALFORMED) {
 			snprintf(error, sizeof(error), "malformed reply");
 			finish(c, MCCONN_ERR_PROTO, NULL, 0, 0, error);
 			return;
 		}
-		if (error_line && !any_error) {
-			size_t show = rlen > 100 ? 100 : rlen;
+		if (f.error && !any_error) {
+			size_t show = f.len > 100 ? 100 : f.len;
 			while (show > 0 && (c->in[off + show - 1] == '\n' ||
 			    c->in[off + show - 1] == '\r'))
 				show--;
 			snprintf(error, sizeof(error), "%.*s", (int)show, c->in + off);
 			any_error = true;
 		}
-		off += rlen;
+		off += f.len;
 	}
 	if (c->in_len > off) {
 		/* More than was asked for: the next request would read it. */
@@ -881,7 +779,7 @@ mcconn_ready(const struct mcconn *c)
 }
 
 int
-mcconn_request(struct mcconn *c, const char *request, size_t len, enum mcconn_reply_kind kind,
+mcconn_request(struct mcconn *c, const char *request, size_t len, enum mcreply_kind kind,
     unsigned nreplies, int timeout_ms, char *err, size_t errlen)
 {
 	if (c->busy) {

@@ -34,8 +34,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MCCONN_REPLY_MAX (1024 * 1024) /* bytes of the replies to one request */
-#define MCCONN_LINE_MAX 4096           /* one reply line, CRLF included */
+#include "mcreply.h"
+
+#define MCCONN_REPLY_MAX MCREPLY_MAX     /* bytes of one reply */
+#define MCCONN_LINE_MAX MCREPLY_LINE_MAX /* one reply line, CRLF included */
 #define MCCONN_REQUEST_MAX 4096        /* bytes of one request */
 #define MCCONN_ERROR_MAX 160           /* an outcome's error text */
 #define MCCONN_REPLIES_MAX 8           /* replies expected from one request */
@@ -43,12 +45,11 @@
 struct event_base;
 struct evdns_base;
 
-/* How a reply ends (the framing of the text protocol). */
-enum mcconn_reply_kind {
-	MCCONN_REPLY_LINE,  /* one line: STORED, DELETED, OK, a number, an error ... */
-	MCCONN_REPLY_STATS, /* STAT lines up to END */
-	MCCONN_REPLY_GET,   /* VALUE blocks (skipped by their byte count) up to END */
-};
+/* How a reply ends: lib/mcreply.h frames every reply (MCREPLY_LINE, _STATS, _GET). The
+ * old names stay for code that frames a poll's reply itself. */
+#define MCCONN_REPLY_LINE MCREPLY_LINE
+#define MCCONN_REPLY_STATS MCREPLY_STATS
+#define MCCONN_REPLY_GET MCREPLY_GET
 
 enum mcconn_status {
 	MCCONN_OK = 0,
@@ -111,21 +112,18 @@ bool mcconn_ready(const struct mcconn *c);
  * with err if busy or the arguments are invalid (no callback then).
  */
 int mcconn_request(struct mcconn *c, const char *request, size_t len,
-    enum mcconn_reply_kind kind, unsigned nreplies, int timeout_ms, char *err, size_t errlen);
+    enum mcreply_kind kind, unsigned nreplies, int timeout_ms, char *err, size_t errlen);
 
 /* Connections opened (successfully connected) and attempted since mcconn_new. */
 uint64_t mcconn_connects(const struct mcconn *c);
 uint64_t mcconn_connect_attempts(const struct mcconn *c);
 
 /*
- * Framing, exposed for tests and fuzzing. Looks for one complete reply of kind at
- * the start of buf[0..len): returns 1 with *reply_len (bytes, CRLF included) and
- * *error_line (the reply is, or ends in, ERROR / CLIENT_ERROR / SERVER_ERROR); 0 if
- * more bytes are needed; -1 if malformed (a stats line that is not STAT or END, a
- * bad VALUE header, a value block not followed by CRLF, a line longer than
- * MCCONN_LINE_MAX, a reply longer than MCCONN_REPLY_MAX).
+ * mcreply_frame() in the shape the poll parser (monitor/watch.c) calls: 1 with
+ * *reply_len and *error_line, 0 for more bytes, -1 if malformed. New code calls
+ * mcreply_frame() directly; this goes once watch.c does.
  */
-int mcconn_frame(const char *buf, size_t len, enum mcconn_reply_kind kind, size_t *reply_len,
+int mcconn_frame(const char *buf, size_t len, enum mcreply_kind kind, size_t *reply_len,
     bool *error_line);
 
 #endif

@@ -7,16 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
-#include <event2/listener.h>
-#include <event2/util.h>
-
+#include "httpd.h"
 #include "kind.h"
 #include "log.h"
 #include "metrics.h"
@@ -391,100 +382,24 @@ metrics_render(const struct watch *w, const struct metrics_daemon *d, struct pro
 	return out->failed ? -1 : 0;
 }
 
-/* --- the HTTP server ------------------------------------------------------------- */
-
-/*
- * A small HTTP/1.x server of its own rather than evhttp: libevent 2.1's evhttp has no
- * limit on connections and only an inactivity timeout, so scrapers that connect and
- * trickle their request (or never read the page) could hold any number of
- * descriptors for as long as they like, until the probes and polls, the state file
- * and a reload could not open one; and with no descriptor left, its accept() failed
- * on every loop turn with a line in the log each time. Here at most
- * METRICS_CONNECTIONS_MAX connections are open at once (the others wait in the
- * kernel's backlog), each lives at most METRICS_TIMEOUT_S from its accept, a request
- * is read up to METRICS_HEADERS_MAX bytes, and one answer ends the connection.
- */
-
-struct metrics_conn {
-	struct metrics_server *s;
-	struct bufferevent *bev; /* owned; closes the socket */
-	struct event *deadline;  /* owned */
-	struct metrics_conn *prev, *next;
-	bool answered; /* the reply is queued; the connection ends once it is sent */
-};
+/* --- the HTTP server (lib/httpd) --------------------------------------------------- */
 
 struct metrics_server {
-	struct event_base *base;
-	struct evconnlistener *listener; /* owned */
-	struct event *resume;            /* owned: accepting again after accept() failed */
-	bool accept_paused;              /* accept() failed; waiting for resume */
+	struct httpd *httpd; /* owned */
 	metrics_render_fn render;
 	void *arg;
 	uint64_t scrapes;
-	struct metrics_conn *conns; /* owned, open connections */
-	size_t nconns;
 };
 
-/* Accepts when neither the connection limit nor an accept failure says otherwise. */
 static void
-update_accepting(struct metrics_server *s)
+answer_text(struct httpd_response *res, int code, const char *text)
 {
-	if (!s->accept_paused && s->nconns < METRICS_CONNECTIONS_MAX)
-		evconnlistener_enable(s->listener);
-	else
-		evconnlistener_disable(s->listener);
+	httpd_reply(res, code, "text/plain; charset=utf-8", text, strlen(text));
 }
 
 static void
-conn_free(struct metrics_conn *c)
+serve_metrics(struct metrics_server *s, struct httpd_response *res)
 {
-	struct metrics_server *s = c->s;
-
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	s->nconns--;
-	bufferevent_free(c->bev);
-	event_free(c->deadline);
-	free(c);
-	if (s->nconns == METRICS_CONNECTIONS_MAX - 1)
-		update_accepting(s); /* a place came free */
-}
-
-/* Queues the whole answer; the connection ends when it has been sent. */
-static void
-answer(struct metrics_conn *c, int code, const char *reason, const char *content_type,
-    const char *extra_header, const char *body, size_t len, bool head)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-
-	c->answered = true;
-	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-	    "%zu\r\n%sConnection: close\r\n\r\n", code, reason, content_type, len,
-	    extra_header != NULL ? extra_header : "") < 0 ||
-	    (!head && len > 0 && evbuffer_add(out, body, len) < 0)) {
-		conn_free(c);
-		return;
-	}
-	bufferevent_enable(c->bev, EV_WRITE);
-}
-
-static void
-answer_text(struct metrics_conn *c, int code, const char *reason, const char *extra_header,
-    const char *text, bool head)
-{
-	answer(c, code, reason, "text/plain; charset=utf-8", extra_header, text, strlen(text),
-	    head);
-}
-
-static void
-serve_metrics(struct metrics_conn *c, bool head)
-{
-	struct metrics_server *s = c->s;
 	struct promtext page;
 	char msg[PROMTEXT_ERROR_MAX + 32];
 
@@ -492,239 +407,58 @@ serve_metrics(struct metrics_conn *c, bool head)
 	if (s->render(s->arg, &page) < 0) {
 		snprintf(msg, sizeof(msg), "cannot render the metrics: %s\n", page.error);
 		promtext_release(&page);
-		answer_text(c, 500, "Internal Server Error", NULL, msg, head);
+		answer_text(res, 500, msg);
 		return;
 	}
 	s->scrapes++;
-	answer(c, 200, "OK", METRICS_CONTENT_TYPE, NULL, page.buf != NULL ? page.buf : "",
-	    page.len, head);
+	httpd_reply(res, 200, METRICS_CONTENT_TYPE, page.buf != NULL ? page.buf : "", page.len);
 	promtext_release(&page);
 }
 
-static bool
-token_is(const char *p, size_t n, const char *word)
-{
-	return strlen(word) == n && memcmp(p, word, n) == 0;
-}
-
-/* The request line "METHOD target HTTP/1.x" of line[0..len), answered. */
 static void
-serve_request(struct metrics_conn *c, const char *line, size_t len)
+on_request(void *arg, const struct httpd_request *req, struct httpd_response *res)
 {
-	const char *end = line + len, *sp1, *sp2, *target, *path, *q;
-	size_t tlen, plen;
-	bool head;
+	struct metrics_server *s = arg;
 
-	sp1 = memchr(line, ' ', len);
-	sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1)) : NULL;
-	if (sp1 == NULL || sp2 == NULL || sp2 == sp1 + 1 || (size_t)(end - sp2 - 1) != 8 ||
-	    memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-		answer_text(c, 400, "Bad Request", NULL, "bad request\n", false);
+	if (!req->head && strcmp(req->method, "GET") != 0) {
+		httpd_header(res, "Allow", "GET, HEAD");
+		answer_text(res, 405, "only GET and HEAD\n");
 		return;
 	}
-	head = token_is(line, (size_t)(sp1 - line), "HEAD");
-	if (!head && !token_is(line, (size_t)(sp1 - line), "GET")) {
-		answer_text(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n",
-		    "only GET and HEAD\n", false);
-		return;
-	}
-	target = sp1 + 1;
-	tlen = (size_t)(sp2 - target);
-	path = target;
-	/* The absolute form "http://host:port/metrics" names the same path. */
-	if (tlen > 7 && memcmp(target, "http://", 7) == 0) {
-		path = memchr(target + 7, '/', tlen - 7);
-		if (path == NULL)
-			path = sp2;
-	}
-	q = memchr(path, '?', (size_t)(sp2 - path));
-	plen = (size_t)((q != NULL ? q : sp2) - path);
-	if (token_is(path, plen, METRICS_PATH))
-		serve_metrics(c, head);
-	else if (token_is(path, plen, "/"))
-		answer_text(c, 200, "OK", NULL, "mcmon: the metrics are at /metrics\n", head);
+	if (strcmp(req->path, METRICS_PATH) == 0)
+		serve_metrics(s, res);
+	else if (strcmp(req->path, "/") == 0)
+		answer_text(res, 200, "mcmon: the metrics are at /metrics\n");
 	else
-		answer_text(c, 404, "Not Found", NULL, "not found; try /metrics\n", head);
-}
-
-static void
-on_conn_read(struct bufferevent *bev, void *arg)
-{
-	struct metrics_conn *c = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t len = evbuffer_get_length(in), scan = len < METRICS_HEADERS_MAX ? len :
-	    METRICS_HEADERS_MAX;
-	const char *p, *nl, *end_crlf, *end_lf;
-	size_t llen;
-
-	if (c->answered) {
-		evbuffer_drain(in, len);
-		return;
-	}
-	if ((p = (const char *)evbuffer_pullup(in, (ev_ssize_t)scan)) == NULL) {
-		conn_free(c);
-		return;
-	}
-	end_crlf = memmem(p, scan, "\r\n\r\n", 4);
-	end_lf = memmem(p, scan, "\n\n", 2);
-	if (end_crlf == NULL && end_lf == NULL) {
-		if (len >= METRICS_HEADERS_MAX)
-			answer_text(c, 431, "Request Header Fields Too Large", NULL,
-			    "request headers too large\n", false);
-		return; /* more to come, until the deadline */
-	}
-	nl = memchr(p, '\n', scan);
-	llen = (size_t)(nl - p);
-	if (llen > 0 && p[llen - 1] == '\r')
-		llen--;
-	serve_request(c, p, llen);
-}
-
-static void
-on_conn_written(struct bufferevent *bev, void *arg)
-{
-	struct metrics_conn *c = arg;
-
-	if (c->answered && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		conn_free(c);
-}
-
-static void
-on_conn_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct metrics_conn *c = arg;
-
-	(void)bev;
-	/* A client that half-closes after its request still gets the answer. */
-	if (c->answered && !(what & BEV_EVENT_ERROR))
-		return;
-	conn_free(c);
-}
-
-static void
-on_conn_deadline(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	conn_free(arg);
-}
-
-static void
-on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *sa,
-    int salen, void *arg)
-{
-	struct metrics_server *s = arg;
-	struct timeval life = { METRICS_TIMEOUT_S, 0 };
-	struct metrics_conn *c = calloc(1, sizeof(*c));
-
-	(void)listener;
-	(void)sa;
-	(void)salen;
-	if (c == NULL) {
-		evutil_closesocket(fd);
-		return;
-	}
-	c->s = s;
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	c->deadline = evtimer_new(s->base, on_conn_deadline, c);
-	if (c->bev == NULL || c->deadline == NULL) {
-		if (c->bev != NULL)
-			bufferevent_free(c->bev);
-		else
-			evutil_closesocket(fd);
-		if (c->deadline != NULL)
-			event_free(c->deadline);
-		free(c);
-		return;
-	}
-	c->next = s->conns;
-	if (s->conns != NULL)
-		s->conns->prev = c;
-	s->conns = c;
-	s->nconns++;
-	bufferevent_setcb(c->bev, on_conn_read, on_conn_written, on_conn_event, c);
-	evtimer_add(c->deadline, &life);
-	if (bufferevent_enable(c->bev, EV_READ) != 0) {
-		conn_free(c);
-		return;
-	}
-	if (s->nconns >= METRICS_CONNECTIONS_MAX)
-		update_accepting(s);
-}
-
-/* accept() failed for a reason that will not pass by itself at once (no descriptor
- * left): pause rather than fail again on every turn of the loop. */
-static void
-on_accept_error(struct evconnlistener *listener, void *arg)
-{
-	struct metrics_server *s = arg;
-	struct timeval pause = { METRICS_ACCEPT_RETRY_MS / 1000,
-		(METRICS_ACCEPT_RETRY_MS % 1000) * 1000 };
-	int e = EVUTIL_SOCKET_ERROR();
-
-	(void)listener;
-	LOG_LIMITED(LOG_LEVEL_WARN, "metrics: accept: %s; not accepting for %d ms", strerror(e),
-	    METRICS_ACCEPT_RETRY_MS);
-	s->accept_paused = true;
-	update_accepting(s);
-	evtimer_add(s->resume, &pause);
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct metrics_server *s = arg;
-
-	(void)fd;
-	(void)what;
-	s->accept_paused = false;
-	update_accepting(s);
+		answer_text(res, 404, "not found; try /metrics\n");
 }
 
 struct metrics_server *
 metrics_server_start(struct event_base *base, const char *host, uint16_t port,
     metrics_render_fn render, void *arg, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t salen;
+	static const struct httpd_limits limits = {
+		.connections_max = METRICS_CONNECTIONS_MAX,
+		.timeout_ms = METRICS_TIMEOUT_MS,
+		.headers_max = METRICS_HEADERS_MAX,
+		.body_max = METRICS_BODY_MAX,
+		.accept_retry_ms = METRICS_ACCEPT_RETRY_MS,
+	};
 	struct metrics_server *s;
+	char why[256];
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		salen = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		salen = sizeof(*sin6);
-	} else {
-		snprintf(err, errlen, "metrics_listen %s:%u: not a numeric address", host,
-		    (unsigned)port);
-		return NULL;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->resume = evtimer_new(base, on_resume, s)) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	s->base = base;
 	s->render = render;
 	s->arg = arg;
-	s->listener = evconnlistener_new_bind(base, on_accept, s, LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, METRICS_BACKLOG, (struct sockaddr *)&ss,
-	    (int)salen);
-	if (s->listener == NULL) {
-		snprintf(err, errlen, "metrics_listen %s:%u: cannot listen (in use, or not an "
-		    "address of this host)", host, (unsigned)port);
-		event_free(s->resume);
+	s->httpd = httpd_start(base, host, port, &limits, on_request, s, why, sizeof(why));
+	if (s->httpd == NULL) {
+		snprintf(err, errlen, "metrics_listen: %s", why);
 		free(s);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(s->listener, on_accept_error);
 	return s;
 }
 
@@ -733,10 +467,7 @@ metrics_server_stop(struct metrics_server *s)
 {
 	if (s == NULL)
 		return;
-	while (s->conns != NULL)
-		conn_free(s->conns);
-	evconnlistener_free(s->listener);
-	event_free(s->resume);
+	httpd_stop(s->httpd);
 	free(s);
 }
 

@@ -1,6 +1,6 @@
 /*
- * metrics — the monitor's /metrics page in the Prometheus text format, and the
- * small HTTP server (on libevent's listener and bufferevents) that serves it.
+ * metrics — the monitor's /metrics page in the Prometheus text format, and its
+ * HTTP server (lib/httpd.h, which holds the caps and deadlines).
  *
  * Names follow memcached_exporter where the meaning is the same
  * (memcached_up, memcached_current_connections, memcached_connections_total, ...);
@@ -22,10 +22,10 @@
 
 #define METRICS_PATH "/metrics"
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define METRICS_TIMEOUT_S 10         /* a connection's whole life, from its accept */
+#define METRICS_TIMEOUT_MS 10000     /* a connection's whole life, from its accept */
 #define METRICS_HEADERS_MAX 8192     /* bytes of a request's line and headers */
-#define METRICS_CONNECTIONS_MAX 16   /* open at once; more wait in the listen backlog */
-#define METRICS_BACKLOG 128          /* the listen backlog */
+#define METRICS_BODY_MAX 1024        /* a small body is read so that a POST gets its 405 */
+#define METRICS_CONNECTIONS_MAX 16   /* open at once; see metrics_server_start() */
 #define METRICS_ACCEPT_RETRY_MS 1000 /* accept() failed (no descriptor left): pause */
 
 /* The daemon's own numbers that the watch does not hold. */
@@ -47,11 +47,14 @@ struct event_base;
 
 /*
  * Listens on host:port (a numeric address) and serves METRICS_PATH by calling
- * render(arg); GET and HEAD only (405), other paths 404. One request per connection
- * (Connection: close); at most METRICS_CONNECTIONS_MAX connections at once, each
- * closed METRICS_TIMEOUT_S after its accept whatever it is doing, a request's line
- * and headers at most METRICS_HEADERS_MAX bytes (431). NULL with err if it cannot
- * bind.
+ * render(arg) ("/" says where the metrics are); GET and HEAD only (405), other paths
+ * 404. One request per connection (Connection: close). Limits (lib/httpd.h): at most
+ * METRICS_CONNECTIONS_MAX connections, and a new one evicts the oldest whose request
+ * is incomplete, so idle or trickling sockets never keep a scrape out (503 only when
+ * all of them are being answered); each connection lives at most METRICS_TIMEOUT_MS
+ * from its accept (408 if its request is not complete by then); a request's line and
+ * headers at most METRICS_HEADERS_MAX bytes (431); a body over METRICS_BODY_MAX 413. NULL with err if it
+ * cannot bind.
  */
 struct metrics_server *metrics_server_start(struct event_base *base, const char *host,
     uint16_t port, metrics_render_fn render, void *arg, char *err, size_t errlen);

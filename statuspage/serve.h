@@ -3,10 +3,12 @@
  * without a web server (the demo) can show the page. GET and HEAD only; paths with
  * "..", "%" or a NUL are refused; "/" and directories serve their index.html; ETag and
  * If-None-Match for cheap polling; strict security headers (no script runs, nothing
- * loads from elsewhere). Connections are capped (SERVE_CONNECTIONS_MAX, and never the
- * last SERVE_FD_RESERVE descriptors): when full, or when accept() fails, accepting
- * pauses briefly instead of spinning. In production a real web server (or the put
- * sink's second origin) serves the same files.
+ * loads from elsewhere). The listener is lib/httpd.h: connections are capped
+ * (SERVE_CONNECTIONS_MAX, and never the last SERVE_FD_RESERVE descriptors) and a new
+ * one evicts the oldest incomplete request (503 when all are being answered); each
+ * connection lives at most SERVE_TIMEOUT_MS (408 if its request is not in by then);
+ * headers over 8 KiB get 431, a body over 1 KiB 413. In production a real web
+ * server (or the put sink's second origin) serves the same files.
  */
 #ifndef MCSTATUS_SERVE_H
 #define MCSTATUS_SERVE_H
@@ -17,7 +19,7 @@ struct event_base;
 struct serve;
 
 #define SERVE_FILE_MAX (16u << 20)
-#define SERVE_TIMEOUT_S 10
+#define SERVE_TIMEOUT_MS 10000 /* a connection's whole life, from its accept */
 #define SERVE_CONNECTIONS_MAX 256 /* open at once, about (counted in descriptors) */
 #define SERVE_FD_RESERVE 32       /* descriptors visitors never take: the site writer, the
 				     log, the sinks' connections need them */

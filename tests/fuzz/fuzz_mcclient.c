@@ -1,6 +1,7 @@
 /*
  * Fuzz target: the parsers of what a memcache node sends back and of node addresses
- * (lib/mcclient.h mcclient_parse_stats, lib/cluster.h cluster_addr_parse).
+ * (lib/mcclient.h mcclient_parse_stats, over lib/mcreply.h's STAT iterator; lib/cluster.h
+ * cluster_addr_parse).
  *
  * Beyond "does not crash", it checks the contracts: parsed stats have bounded,
  * NUL-terminated names without spaces; a failure leaves no stats; an accepted

@@ -1,19 +1,17 @@
 /*
- * Fuzz target: what a node sends back to the monitor — the reply framing of
- * monitor/mcconn.h (mcconn_frame) and the parsing of an admin poll into a node's
- * stats (monitor/nodestats.h) and its storm sample (monitor/watch.h watch_poll).
+ * Fuzz target: what a node sends back to the monitor — the parsing of an admin poll
+ * into a node's stats (monitor/nodestats.h) and its storm sample (monitor/watch.h
+ * watch_poll). The framing of replies is lib/mcreply's, fuzzed by fuzz_mcreply.c.
  *
- * The first byte picks the reply kind; the rest is the reply. Beyond "does not
- * crash", it checks the contracts: a complete reply lies within the input and ends
- * with a newline; framing a prefix of a complete reply never claims a different
- * reply; a poll either succeeds or is counted as failed with an error text.
+ * The first byte is skipped (the corpus keeps its kind byte); the rest is the reply.
+ * Beyond "does not crash", it checks the contract: a poll either succeeds or is
+ * counted as failed with an error text.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "monitor/mcconn.h"
 #include "monitor/monconfig.h"
 #include "monitor/watch.h"
 
@@ -43,29 +41,6 @@ the_watch(void)
 	return &w;
 }
 
-static void
-check_frame(const char *text, size_t len, enum mcconn_reply_kind kind)
-{
-	size_t rlen, plen;
-	bool error_line, perror_line;
-	int rc = mcconn_frame(text, len, kind, &rlen, &error_line);
-
-	if (rc < -1 || rc > 1)
-		abort();
-	if (rc != 1)
-		return;
-	if (rlen == 0 || rlen > len || rlen > MCCONN_REPLY_MAX || text[rlen - 1] != '\n')
-		abort();
-	/* The same reply with nothing after it frames the same. */
-	if (mcconn_frame(text, rlen, kind, &plen, &perror_line) != 1 || plen != rlen ||
-	    perror_line != error_line)
-		abort();
-	/* A strict prefix is never complete at a different length. */
-	if (rlen > 1 && mcconn_frame(text, rlen - 1, kind, &plen, &perror_line) == 1 &&
-	    plen >= rlen)
-		abort();
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -76,7 +51,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	check_frame((const char *)data + 1, size - 1, (enum mcconn_reply_kind)(data[0] % 3));
 	failed = n->polls_failed;
 	now += 1000;
 	watch_poll(w, n, (const char *)data + 1, size - 1, 100, now);

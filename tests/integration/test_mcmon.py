@@ -561,3 +561,44 @@ def test_a_metrics_client_trickling_its_request_is_cut_off_at_the_deadline(dep):
         s.close()
     assert closed_after is not None and closed_after < 12.5, closed_after
     dep.metrics()  # and the server still answers
+
+
+def test_a_full_house_of_idle_and_trickling_metrics_clients_does_not_keep_a_scrape_out(dep):
+    """METRICS_CONNECTIONS_MAX (16) sockets that connected and sit idle or trickle their
+    request used to take /metrics offline until their deadline (10 s): the scrape waited
+    in the backlog. Now the scrape evicts the oldest incomplete one and is answered while
+    the other 15 are still open. Synchronised on the sockets, not on a clock: after the
+    scrape, exactly the oldest has been closed by the server."""
+    import select
+    import socket
+    import urllib.request
+    dep.start_node("n1")
+    dep.start_mcmon()
+    wait_for("a view", dep.view, 10)
+    held = []
+    try:
+        for i in range(16):
+            s = socket.create_connection(("127.0.0.1", dep.metrics_port), timeout=5)
+            if i % 4 == 3:  # a trickler: a request that never ends
+                s.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+            held.append(s)
+        for s in held[3::4]:
+            s.sendall(b"x")
+        # The timeout is a safety net only: the old server answered after 10 s.
+        with urllib.request.urlopen(f"http://127.0.0.1:{dep.metrics_port}/metrics",
+                                    timeout=30) as r:
+            assert r.status == 200
+            assert "memcached_up" in r.read().decode()
+
+        def closed_by_server(s):
+            if not select.select([s], [], [], 0)[0]:
+                return False
+            try:
+                return s.recv(1) == b""
+            except OSError:
+                return True
+        closed = [i for i, s in enumerate(held) if closed_by_server(s)]
+        assert closed == [0], f"sockets closed by the server: {closed}"
+    finally:
+        for s in held:
+            s.close()

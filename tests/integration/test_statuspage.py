@@ -168,6 +168,30 @@ def test_served_over_http_with_etags_and_nothing_outside_its_directory(procs, tm
         assert e.code in (405, 413, 501)
 
 
+def test_a_symlinked_directory_inside_the_site_serves_nothing(procs, tmp_path):
+    """O_NOFOLLOW guards only a path's last component: a symlink to a directory outside
+    the site, placed inside it, must not make that directory's files public."""
+    port = free_port()
+    conf, site, db = write_config(tmp_path, port=port)
+    secret = tmp_path / "private"
+    secret.mkdir()
+    (secret / "notes.txt").write_text("private")
+    start(procs, conf, port=port)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    os.symlink(secret, site / "linked")
+    os.symlink(site / "api", site / "api-alias")  # even one pointing inside the site
+    for path in ("/linked/notes.txt", "/linked/", "/api-alias/v2/summary.json"):
+        try:
+            urllib.request.urlopen(base + path, timeout=10)
+            raise AssertionError(f"{path} was served")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404, (path, e.code)
+    # Real directories still serve.
+    with urllib.request.urlopen(base + "/api/v2/summary.json", timeout=10) as r:
+        assert r.status == 200
+
+
 def test_a_bad_configuration_is_refused_with_every_error_and_its_line(tmp_path):
     conf, site, db = write_config(
         tmp_path, extra="[statuspage]\nurl = ftp://nope\ncolour = blue\n[component x/y]\n")

@@ -26,7 +26,7 @@ struct script {
 	uint16_t port;
 	size_t request_len;        /* bytes to read before answering */
 	const char *chunks[4];
-	size_t big;                /* if non-zero: send this many 'x' bytes as STAT noise */
+	size_t big;                /* if non-zero: send this many bytes of STAT lines */
 	int hold_ms;               /* keep the connection open this long before closing */
 	char request[4096];
 	pthread_t thread;
@@ -56,8 +56,10 @@ serve(void *arg)
 	}
 	if (s->big != 0) {
 		char *b = malloc(s->big);
-		memset(b, 'x', s->big);
-		memcpy(b, "STAT ", 5);
+		size_t off;
+		/* Well-formed lines: it is the whole reply that is too large. */
+		for (off = 0; off < s->big; off++)
+			b[off] = "STAT x 1234567\r\n"[off % 16];
 		(void)send(fd, b, s->big, MSG_NOSIGNAL);
 		free(b);
 	}

@@ -1,8 +1,7 @@
 /*
- * Unit tests of monitor/mcconn: the framing of replies (table-driven, with the
- * malformed cases beside the good ones), and the connection itself against a small
- * scripted server on the same event loop: authentication, persistence, deadlines,
- * resets, malformed and extra replies, busy and freed connections.
+ * Unit tests of monitor/mcconn against a small scripted server on the same event
+ * loop: authentication, persistence, deadlines, resets, malformed and extra replies,
+ * busy and freed connections. (The framing itself is lib/mcreply's: test_mcreply.c.)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,87 +26,6 @@
 #include <event2/listener.h>
 
 #include "monitor/mcconn.h"
-
-/* --- framing ------------------------------------------------------------------------ */
-
-static void
-frames_complete_partial_and_malformed_replies(void **state)
-{
-	static const struct {
-		const char *text;
-		enum mcconn_reply_kind kind;
-		int rc;
-		size_t len; /* when rc == 1 */
-		bool error;
-	} cases[] = {
-		{ "STORED\r\n", MCCONN_REPLY_LINE, 1, 8, false },
-		{ "STORED\r\nEXTRA", MCCONN_REPLY_LINE, 1, 8, false },
-		{ "STOR", MCCONN_REPLY_LINE, 0, 0, false },
-		{ "ERROR\r\n", MCCONN_REPLY_LINE, 1, 7, true },
-		{ "ERROR Too many open connections\r\n", MCCONN_REPLY_STATS, 1, 33, true },
-		{ "ERRORS\r\n", MCCONN_REPLY_LINE, 1, 8, false },
-		{ "CLIENT_ERROR bad\r\n", MCCONN_REPLY_GET, 1, 18, true },
-		{ "SERVER_ERROR oom\n", MCCONN_REPLY_LINE, 1, 17, true },
-		{ "STAT a 1\r\nSTAT b two words\r\nEND\r\n", MCCONN_REPLY_STATS, 1, 33, false },
-		{ "STAT a 1\r\nSTAT b 2\r\nEN", MCCONN_REPLY_STATS, 0, 0, false },
-		{ "STAT a 1\r\nEND\r\nSTAT x 1\r\nEND\r\n", MCCONN_REPLY_STATS, 1, 15, false },
-		{ "END\r\n", MCCONN_REPLY_STATS, 1, 5, false },
-		{ "STAT a 1\r\nSERVER_ERROR busy\r\n", MCCONN_REPLY_STATS, 1, 29, true },
-		{ "STAT a 1\r\nVALUE x\r\n", MCCONN_REPLY_STATS, -1, 0, false },
-		{ "STATa 1\r\n", MCCONN_REPLY_STATS, -1, 0, false },
-		{ "END\r\n", MCCONN_REPLY_GET, 1, 5, false },
-		{ "VALUE k 0 2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, 1, 22, false },
-		{ "VALUE k 0 5 99\r\nEND\r\n\r\nEND\r\n", MCCONN_REPLY_GET, 1, 28, false },
-		{ "VALUE k 0 2\r\nhi\r\nVALUE j 1 0\r\n\r\nEND\r\n", MCCONN_REPLY_GET, 1, 37, false },
-		{ "VALUE k 0 4\r\nhi", MCCONN_REPLY_GET, 0, 0, false },
-		{ "VALUE k 0 2\r\nhiXXEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "VALUE k 0 -2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "VALUE k x 2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "VALUE k 0\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "VALUE  0 2\r\nhi\r\nEND\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "VALUE k 0 99999999999\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "VALUE k 0 1048576\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "HELLO\r\n", MCCONN_REPLY_GET, -1, 0, false },
-		{ "", MCCONN_REPLY_LINE, 0, 0, false },
-	};
-	size_t i, len;
-	bool error;
-	int rc;
-
-	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		rc = mcconn_frame(cases[i].text, strlen(cases[i].text), cases[i].kind, &len, &error);
-		if (rc != cases[i].rc)
-			fail_msg("case %zu (%s): rc %d, expected %d", i, cases[i].text, rc,
-			    cases[i].rc);
-		if (rc == 1 && (len != cases[i].len || error != cases[i].error))
-			fail_msg("case %zu (%s): len %zu error %d, expected %zu %d", i,
-			    cases[i].text, len, error, cases[i].len, cases[i].error);
-	}
-}
-
-static void
-frames_refuse_lines_and_replies_over_their_caps(void **state)
-{
-	size_t len, n = MCCONN_LINE_MAX + 10, off = 0;
-	char *buf = malloc(MCCONN_REPLY_MAX + 100);
-	bool error;
-
-	(void)state;
-	assert_non_null(buf);
-	/* A line without a newline: more is needed until the line cap, then malformed. */
-	memset(buf, 'a', n);
-	assert_int_equal(mcconn_frame(buf, MCCONN_LINE_MAX - 1, MCCONN_REPLY_LINE, &len, &error),
-	    0);
-	assert_int_equal(mcconn_frame(buf, n, MCCONN_REPLY_LINE, &len, &error), -1);
-	/* Endless STAT lines: malformed past MCCONN_REPLY_MAX. */
-	while (off + 16 < MCCONN_REPLY_MAX + 50) {
-		memcpy(buf + off, "STAT aaaa 1234\r\n", 16);
-		off += 16;
-	}
-	assert_int_equal(mcconn_frame(buf, off, MCCONN_REPLY_STATS, &len, &error), -1);
-	free(buf);
-}
 
 /* --- a scripted server ------------------------------------------------------------ */
 
@@ -290,7 +208,7 @@ connect_as(struct live *lv, uint16_t port, const char *user, const char *passwor
 }
 
 static int
-send_line(struct live *lv, const char *line, enum mcconn_reply_kind kind, int timeout_ms)
+send_line(struct live *lv, const char *line, enum mcreply_kind kind, int timeout_ms)
 {
 	char err[MCCONN_ERROR_MAX];
 
@@ -303,7 +221,7 @@ authenticated_requests_share_one_persistent_connection(void **state)
 	struct live *lv = *state;
 
 	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
-	assert_int_equal(send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000), 0);
+	assert_int_equal(send_line(lv, "stats\r\n", MCREPLY_STATS, 1000), 0);
 	/* The outcome comes from the loop, never from inside the request call. */
 	assert_int_equal(lv->client.calls, 0);
 	assert_true(mcconn_busy(lv->conn));
@@ -312,7 +230,7 @@ authenticated_requests_share_one_persistent_connection(void **state)
 	assert_string_equal(lv->client.reply, "STAT pid 1\r\nEND\r\n");
 	assert_true(lv->client.r.latency_us >= 0 && lv->client.r.latency_us < 1000000);
 	assert_true(mcconn_ready(lv->conn));
-	assert_int_equal(send_line(lv, "get k\r\n", MCCONN_REPLY_GET, 1000), 0);
+	assert_int_equal(send_line(lv, "get k\r\n", MCREPLY_GET, 1000), 0);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	assert_string_equal(lv->client.reply, "VALUE k 0 2\r\nhi\r\nEND\r\n");
@@ -326,7 +244,7 @@ a_refused_account_is_an_auth_failure_without_the_password(void **state)
 	struct live *lv = *state;
 
 	lv->conn = connect_as(lv, lv->server.port, "ops", "wrong-password");
-	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 1);
 	assert_int_equal(lv->client.r.status, MCCONN_ERR_AUTH);
 	assert_string_equal(lv->client.error,
@@ -345,14 +263,14 @@ a_refused_connection_is_reported_from_the_loop(void **state)
 	server_start(lv->base, &gone);
 	evconnlistener_free(gone.listener);
 	lv->conn = connect_as(lv, gone.port, NULL, NULL);
-	assert_int_equal(send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000), 0);
+	assert_int_equal(send_line(lv, "stats\r\n", MCREPLY_STATS, 1000), 0);
 	assert_int_equal(lv->client.calls, 0);
 	wait_done(&lv->client, 1);
 	assert_int_equal(lv->client.r.status, MCCONN_ERR_CONNECT);
 	assert_non_null(strstr(lv->client.error, "refused"));
 	/* Retried on the next request, not before. */
 	assert_int_equal(mcconn_connect_attempts(lv->conn), 1);
-	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(mcconn_connect_attempts(lv->conn), 2);
 	assert_int_equal(mcconn_connects(lv->conn), 0);
@@ -364,13 +282,13 @@ no_reply_times_out_at_the_deadline_and_the_next_request_reconnects(void **state)
 	struct live *lv = *state;
 
 	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
-	send_line(lv, "hang\r\n", MCCONN_REPLY_LINE, 150);
+	send_line(lv, "hang\r\n", MCREPLY_LINE, 150);
 	wait_done(&lv->client, 1);
 	assert_int_equal(lv->client.r.status, MCCONN_ERR_TIMEOUT);
 	assert_int_equal(lv->client.r.latency_us, 150000);
 	assert_string_equal(lv->client.error, "no reply within 150 ms");
 	assert_false(mcconn_busy(lv->conn));
-	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	assert_int_equal(mcconn_connects(lv->conn), 2);
@@ -382,22 +300,22 @@ a_closed_connection_malformed_and_extra_replies_fail_the_request(void **state)
 	struct live *lv = *state;
 
 	lv->conn = connect_as(lv, lv->server.port, NULL, NULL);
-	send_line(lv, "bye\r\n", MCCONN_REPLY_LINE, 1000);
+	send_line(lv, "bye\r\n", MCREPLY_LINE, 1000);
 	wait_done(&lv->client, 1);
 	assert_int_equal(lv->client.r.status, MCCONN_ERR_CLOSED);
 	assert_string_equal(lv->client.error, "closed by the server");
 
-	send_line(lv, "junk\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "junk\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_ERR_PROTO);
 	assert_string_equal(lv->client.error, "malformed reply");
 
-	send_line(lv, "extra\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "extra\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 3);
 	/* Either the extra bytes came with the reply or just after it: never the next
 	 * request's answer. */
 	if (lv->client.r.status == MCCONN_OK) {
-		send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+		send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 		wait_done(&lv->client, 4);
 		assert_int_not_equal(lv->client.r.status, MCCONN_OK);
 	} else {
@@ -413,12 +331,12 @@ an_error_reply_keeps_the_connection(void **state)
 	struct live *lv = *state;
 
 	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
-	send_line(lv, "fail\r\n", MCCONN_REPLY_LINE, 1000);
+	send_line(lv, "fail\r\n", MCREPLY_LINE, 1000);
 	wait_done(&lv->client, 1);
 	assert_int_equal(lv->client.r.status, MCCONN_ERR_REPLY);
 	assert_string_equal(lv->client.error, "SERVER_ERROR out of memory");
 	assert_string_equal(lv->client.reply, "SERVER_ERROR out of memory\r\n");
-	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	assert_int_equal(mcconn_connects(lv->conn), 1);
@@ -433,14 +351,14 @@ busy_and_invalid_requests_are_refused_and_free_drops_the_callback(void **state)
 
 	lv->conn = connect_as(lv, lv->server.port, NULL, NULL);
 	memset(big, 'x', sizeof(big));
-	assert_int_equal(mcconn_request(lv->conn, big, sizeof(big), MCCONN_REPLY_LINE, 1, 100,
+	assert_int_equal(mcconn_request(lv->conn, big, sizeof(big), MCREPLY_LINE, 1, 100,
 	    err, sizeof(err)), -1);
-	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCCONN_REPLY_STATS, 0, 100, err,
+	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCREPLY_STATS, 0, 100, err,
 	    sizeof(err)), -1);
-	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCCONN_REPLY_STATS, 1, 0, err,
+	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCREPLY_STATS, 1, 0, err,
 	    sizeof(err)), -1);
-	assert_int_equal(send_line(lv, "hang\r\n", MCCONN_REPLY_LINE, 100), 0);
-	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCCONN_REPLY_STATS, 1, 100, err,
+	assert_int_equal(send_line(lv, "hang\r\n", MCREPLY_LINE, 100), 0);
+	assert_int_equal(mcconn_request(lv->conn, "stats\r\n", 7, MCREPLY_STATS, 1, 100, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "a request is in flight");
 	mcconn_free(lv->conn);
@@ -457,14 +375,14 @@ an_idle_connection_closed_by_the_server_is_reopened(void **state)
 	struct timeval short_run = { 0, 100000 };
 
 	lv->conn = connect_as(lv, lv->server.port, "ops", PASSWORD);
-	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 1);
 	assert_non_null(lv->server.last);
 	bufferevent_free(lv->server.last);
 	lv->server.last = NULL;
 	event_base_loopexit(lv->base, &short_run);
 	event_base_dispatch(lv->base);
-	send_line(lv, "stats\r\n", MCCONN_REPLY_STATS, 1000);
+	send_line(lv, "stats\r\n", MCREPLY_STATS, 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	assert_int_equal(mcconn_connects(lv->conn), 2);
@@ -557,13 +475,13 @@ a_reply_waiting_while_the_loop_is_busy_is_timed_by_its_arrival(void **state)
 	t.port = es.port;
 	lv->conn = mcconn_new(lv->base, NULL, &t, on_done, &lv->client, err, sizeof(err));
 	assert_non_null(lv->conn);
-	assert_int_equal(send_line(lv, "version\r\n", MCCONN_REPLY_LINE, 10000), 0);
+	assert_int_equal(send_line(lv, "version\r\n", MCREPLY_LINE, 10000), 0);
 	wait_done(&lv->client, 1);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	eager_wait_replied(&es);
 	/* Connected: this request goes out now; the loop then stands still. */
 	before = monotonic_ns();
-	assert_int_equal(send_line(lv, "version\r\n", MCCONN_REPLY_LINE, 10000), 0);
+	assert_int_equal(send_line(lv, "version\r\n", MCREPLY_LINE, 10000), 0);
 	eager_wait_replied(&es);
 	replied = monotonic_ns();
 	usleep(300 * 1000);
@@ -606,8 +524,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(frames_complete_partial_and_malformed_replies),
-		cmocka_unit_test(frames_refuse_lines_and_replies_over_their_caps),
 #define LIVE(t) cmocka_unit_test_setup_teardown(t, live_setup, live_teardown)
 		LIVE(authenticated_requests_share_one_persistent_connection),
 		LIVE(a_refused_account_is_an_auth_failure_without_the_password),
