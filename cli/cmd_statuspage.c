@@ -13,10 +13,7 @@
 #include "config.h"
 #include "ilog.h"
 #include "mctl.h"
-#include "../statuspage/model.h"
-#include "../statuspage/site.h"
-#include "../statuspage/sink.h"
-#include "../statuspage/spconfig.h"
+#include "statussite/statussite.h"
 
 #define RENDER_ERR_MAX 512
 

@@ -30,8 +30,7 @@
 
 #include "config.h"
 #include "ilog.h"
-#include "spconfig.h"
-#include "textbuf.h"
+#include "statussite/statussite.h"
 
 #define SINKS_MAX 16
 #define SINK_HEADERS_MAX 8

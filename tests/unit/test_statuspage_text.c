@@ -16,9 +16,8 @@
 
 #include <jansson.h>
 
-#include "statuspage/model.h"
-#include "statuspage/payload.h"
-#include "statuspage/render.h"
+#include "statussite/statussite.h"
+#include "lib/statussite/render.h" /* the renderers, tested one by one */
 #include "statuspage/sink.h"
 
 #define NOW (1764633600000LL + 12 * 3600 * 1000LL) /* 2025-12-02T12:00Z */

@@ -1,5 +1,5 @@
 /*
- * payload — see payload.h.
+ * payload — see statussite.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
-#include "payload.h"
 #include "render.h"
+#include "statussite.h"
 
 bool
 payload_event_is_public(const char *type)

@@ -3,13 +3,15 @@
  * HTML pages (render_html.c) and the Atom feed (render_atom.c). Pure: each writes into
  * a textbuf and returns 0, or -1 if the buffer failed (out of memory or TEXTBUF_MAX).
  * Everything they print comes from the model, whose text is public by construction
- * (see model.h).
+ * (see statussite.h, "model").
+ *
+ * Private to lib/statussite/: the rest of the tree gets the files through site_render()
+ * and a public change through payload_build() (statussite.h).
  */
-#ifndef MCSTATUS_RENDER_H
-#define MCSTATUS_RENDER_H
+#ifndef STATUSSITE_RENDER_H
+#define STATUSSITE_RENDER_H
 
-#include "model.h"
-#include "textbuf.h"
+#include "statussite.h"
 
 #define RENDER_TIME_MAX 32
 #define RENDER_INCIDENTS_JSON_MAX 50 /* incidents.json holds the latest 50, as Statuspage's */

@@ -1,11 +1,11 @@
 /*
- * model — see model.h.
+ * model — see statussite.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model.h"
+#include "statussite.h"
 #include "utf8.h"
 
 /* Public names and first updates by incident kind. "%s" is where: the affected
