@@ -148,7 +148,7 @@ chat_sink(void)
 
 	assert_non_null(s);
 	snprintf(s->name, sizeof(s->name), "team-chat");
-	s->type = SINK_CHAT;
+	s->ops = sink_ops_find("chat");
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:9/hooks/abc");
 	return s;
 }
