@@ -58,8 +58,19 @@ DIR_mctl := cli
 DIR_mcmon := monitor
 DIR_mcalert := alerter
 DIR_mcstatus := statuspage
-# Folder archives a binary links besides its own (mctl renders the status site).
-EXTRA_mctl = $(OBJDIR)/libstatuspage.a
+# The status site renderer (lib/statussite/: configuration, model, renderers, site
+# writing; public header statussite.h) is an archive of its own, linked by the two
+# binaries that render the site: mcstatus and `mctl statuspage render`.
+STATUSSITE_SRC := $(wildcard lib/statussite/*.c)
+STATUSSITE_OBJ := $(STATUSSITE_SRC:%.c=$(OBJDIR)/%.o)
+STATUSSITE := $(OBJDIR)/libstatussite.a
+$(STATUSSITE): $(STATUSSITE_OBJ)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+# Archives a binary links besides its own folder's and libmcops.a.
+EXTRA_mctl = $(STATUSSITE)
+EXTRA_mcstatus = $(STATUSSITE)
 
 LIB_SRC := $(wildcard lib/*.c lib/ilog/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(OBJDIR)/%.o)
@@ -83,7 +94,7 @@ $$(BINDIR)/$(1): $$(OBJDIR)/$$(DIR_$(1))/main.o $$($(1)_LIB) $$(EXTRA_$(1)) $$(L
 endif
 endef
 $(foreach b,$(BINARIES),$(eval $(call binary_rules,$(b))))
-FOLDER_LIBS := $(foreach b,$(BINARIES),$(if $($(b)_OBJ),$($(b)_LIB)))
+FOLDER_LIBS := $(foreach b,$(BINARIES),$(if $($(b)_OBJ),$($(b)_LIB))) $(STATUSSITE)
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_OBJDIR := build/fuzz
@@ -145,7 +156,8 @@ FUZZ_CFLAGS := -g -O1 -std=c11 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_SECONDS ?= 60
 FUZZ_SHORT_SECONDS ?= 10
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_OBJDIR)/%.o)
-FUZZ_FOLDER_OBJ := $(foreach b,$(BINARIES),$($(b)_SRC:%.c=$(FUZZ_OBJDIR)/%.o))
+FUZZ_FOLDER_OBJ := $(foreach b,$(BINARIES),$($(b)_SRC:%.c=$(FUZZ_OBJDIR)/%.o)) \
+	$(STATUSSITE_SRC:%.c=$(FUZZ_OBJDIR)/%.o)
 
 $(FUZZ_OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)

@@ -14,10 +14,7 @@
 #include "ilog.h"
 #include "ilog_outbox.h"
 #include "mctl.h"
-#include "../statuspage/model.h"
-#include "../statuspage/site.h"
-#include "../statuspage/sink.h"
-#include "../statuspage/spconfig.h"
+#include "statussite/statussite.h"
 
 #define RENDER_ERR_MAX 512
 

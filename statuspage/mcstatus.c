@@ -17,13 +17,10 @@
 #include "ilog_outbox.h"
 #include "log.h"
 #include "mcstatus.h"
-#include "model.h"
-#include "payload.h"
 #include "push.h"
 #include "serve.h"
-#include "site.h"
 #include "sink.h"
-#include "spconfig.h"
+#include "statussite/statussite.h"
 
 #define STARTED_EVENT "statuspage_started"
 

@@ -212,8 +212,8 @@ perform(struct worker *w, const char *method, const char *url, const char *const
 	    w->answer.len ? w->answer.data : NULL, now_ms(), retry_after_ms, why, whylen);
 }
 
-/* The remote id this sink keeps for an incident: its first (statuspage: the remote
- * incident) or its latest (mastodon: the status to reply to). "" if none. */
+/* The remote id this sink keeps for an incident: its first (SINK_REMOTE_FIRST) or its
+ * latest (SINK_REMOTE_LATEST). "" if none. */
 static void
 remote_id(struct worker *w, int64_t incident, bool latest, char *out, size_t len)
 {
@@ -300,8 +300,8 @@ push_requests(struct worker *w, const struct ilog_outbox_item *it, int64_t *retr
 		return SINK_RETRY;
 	}
 	rid[0] = '\0';
-	if (w->conf.type == SINK_STATUSPAGE || w->conf.type == SINK_MASTODON)
-		remote_id(w, incident, w->conf.type == SINK_MASTODON, rid, sizeof(rid));
+	if (w->conf.ops->remote != SINK_REMOTE_NONE)
+		remote_id(w, incident, w->conf.ops->remote == SINK_REMOTE_LATEST, rid, sizeof(rid));
 	if (sink_build(&w->conf, it->payload_json, rid, now_ms() / 1000, reqs, &n, err,
 		sizeof(err)) < 0) {
 		snprintf(why, whylen, "%s", err);
@@ -472,7 +472,7 @@ handle(struct worker *w, struct ilog_outbox_item *it)
 	enum ilog_status st;
 	bool abandoned = false, gave_up = false;
 
-	if (w->conf.type == SINK_PUT)
+	if (w->conf.ops->build == NULL) /* a type without requests mirrors the site */
 		v = push_site(w, &retry_after_ms, &abandoned, why, sizeof(why));
 	else
 		v = push_requests(w, it, &retry_after_ms, &abandoned, why, sizeof(why));
@@ -605,7 +605,7 @@ push_start(struct ilog *log, pthread_mutex_t *dblock, const struct sink_conf *si
 		curl_easy_setopt(w->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(w->curl, CURLOPT_XFERINFODATA, w);
 		curl_easy_setopt(w->curl, CURLOPT_NOPROGRESS, 0L);
-		if (w->conf.type == SINK_PUT && w->conf.secret[0] != '\0')
+		if (w->conf.ops->basic_auth && w->conf.secret[0] != '\0')
 			curl_easy_setopt(w->curl, CURLOPT_USERPWD, w->conf.secret);
 	}
 	for (i = 0; i < n; i++) {

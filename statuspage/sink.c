@@ -16,18 +16,336 @@
 #define SINK_RETRY_BASE_MAX_MS (3600LL * 1000) /* retry_base */
 #define SINK_RETRY_MAX_MS (24LL * 3600 * 1000) /* retry_max */
 
-static const char *const type_names[] = { "chat", "webhook", "statuspage", "mastodon", "put" };
+/* --- requests: what every type builds with ------------------------------------------------ */
+
+void
+sink_request_release(struct sink_request *r)
+{
+	textbuf_release(&r->body);
+}
+
+void
+sink_hmac_hex(const char *key, const char *data, size_t len, char out[65])
+{
+	uint8_t md[SHA256_LEN];
+
+	hmac_sha256(key, strlen(key), data, len, md);
+	hex_encode(md, sizeof(md), out);
+}
+
+static void
+header(struct sink_request *r, const char *fmt, const char *a, const char *b)
+{
+	if (r->nheaders < SINK_HEADERS_MAX)
+		snprintf(r->headers[r->nheaders++], SINK_HEADER_MAX, fmt, a, b);
+}
+
+static int
+dump_into(json_t *o, struct textbuf *b)
+{
+	char *s;
+
+	if (o == NULL)
+		return -1;
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s == NULL)
+		return -1;
+	textbuf_puts(b, s);
+	free(s);
+	return textbuf_failed(b) ? -1 : 0;
+}
+
+static const char *
+str(json_t *o, const char *a, const char *b)
+{
+	json_t *v = json_object_get(o, a);
+
+	if (b != NULL)
+		v = json_object_get(v, b);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* --- chat: Slack/Mattermost-compatible incoming webhooks ---------------------------------- */
+
+static int
+chat_build(const struct sink_conf *s, const struct sink_change *c, struct sink_request *reqs,
+    size_t *n)
+{
+	struct sink_request *r = &reqs[0];
+	struct textbuf shown = { 0 };
+	int rc;
+
+	snprintf(r->method, sizeof(r->method), "POST");
+	snprintf(r->url, sizeof(r->url), "%s", s->url);
+	*n = 1;
+	textbuf_escape_markup(&shown, c->text);
+	rc = textbuf_failed(&shown) ? -1 :
+	    dump_into(json_pack("{s:s}", "text", shown.data != NULL ? shown.data : ""), &r->body);
+	textbuf_release(&shown);
+	return rc;
+}
+
+static const struct sink_ops chat_ops = {
+	.name = "chat",
+	.build = chat_build,
+};
+
+/* --- webhook: the payload itself, signed -------------------------------------------------- */
+
+static int
+webhook_build(const struct sink_conf *s, const struct sink_change *c,
+    struct sink_request *reqs, size_t *n)
+{
+	struct sink_request *r = &reqs[0];
+	struct textbuf signed_text = { 0 };
+	char ts[24], evs[24], sig[65];
+
+	snprintf(r->method, sizeof(r->method), "POST");
+	snprintf(r->url, sizeof(r->url), "%s", s->url);
+	*n = 1;
+	if (dump_into(json_incref(c->payload), &r->body) < 0)
+		return -1;
+	snprintf(ts, sizeof(ts), "%lld", (long long)c->now_s);
+	textbuf_printf(&signed_text, "%s.%s", ts, r->body.data);
+	if (textbuf_failed(&signed_text)) {
+		textbuf_release(&signed_text);
+		return -1;
+	}
+	sink_hmac_hex(s->secret, signed_text.data, signed_text.len, sig);
+	textbuf_release(&signed_text);
+	snprintf(evs, sizeof(evs), "%lld", c->event_id);
+	header(r, "X-Mcops-Event: %s%s", evs, "");
+	header(r, "X-Mcops-Timestamp: %s%s", ts, "");
+	header(r, "X-Mcops-Signature: sha256=%s%s", sig, "");
+	header(r, "Idempotency-Key: %s%s", c->idempotency_key, "");
+	return 0;
+}
+
+static const struct sink_ops webhook_ops = {
+	.name = "webhook",
+	.needs_secret = true,
+	.build = webhook_build,
+};
+
+/* --- statuspage: a hosted status page's API ----------------------------------------------- */
+
+static const char *
+remote_component(const struct sink_conf *s, const char *local)
+{
+	size_t i;
+
+	for (i = 0; i < s->ncomps; i++)
+		if (strcmp(s->comps[i].local, local) == 0)
+			return s->comps[i].remote;
+	return NULL;
+}
+
+static int
+statuspage_requests(const struct sink_conf *s, json_t *p, const char *remote_id,
+    struct sink_request *reqs, size_t *n)
+{
+	json_t *comps = json_object_get(p, "components"), *c, *map = json_object(), *ids =
+	    json_array();
+	const char *status = str(p, "incident", "status"), *body = str(p, "update", "body");
+	const char *name = str(p, "incident", "name"), *impact = str(p, "incident", "impact");
+	struct sink_request *r;
+	size_t i;
+
+	if (map == NULL || ids == NULL || status == NULL || body == NULL || name == NULL ||
+	    impact == NULL) {
+		json_decref(map);
+		json_decref(ids);
+		return -1;
+	}
+	/* Components first, each an idempotent PATCH; the incident last, so a retry after
+	 * a failure part-way repeats only idempotent requests. */
+	json_array_foreach(comps, i, c) {
+		const char *local = str(c, "id", NULL), *st = str(c, "status", NULL), *remote;
+
+		if (local == NULL || st == NULL || (remote = remote_component(s, local)) == NULL)
+			continue;
+		json_object_set_new(map, remote, json_string(st));
+		json_array_append_new(ids, json_string(remote));
+		r = &reqs[(*n)++];
+		snprintf(r->method, sizeof(r->method), "PATCH");
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/components/%s", s->url, s->page_id,
+		    remote);
+		if (dump_into(json_pack("{s:{s:s}}", "component", "status", st), &r->body) < 0)
+			goto fail;
+	}
+	r = &reqs[(*n)++];
+	if (remote_id[0] == '\0') {
+		snprintf(r->method, sizeof(r->method), "POST");
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
+		r->remember_id = true;
+		if (dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:O, s:O}}", "incident", "name", name,
+			"status", status, "impact_override", impact, "body", body, "components", map,
+			"component_ids", ids), &r->body) < 0)
+			goto fail;
+	} else {
+		snprintf(r->method, sizeof(r->method), "PATCH");
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
+		    remote_id);
+		if (dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
+			"body", body, "components", map, "component_ids", ids), &r->body) < 0)
+			goto fail;
+	}
+	json_decref(map);
+	json_decref(ids);
+	return 0;
+fail:
+	json_decref(map);
+	json_decref(ids);
+	return -1;
+}
+
+static int
+statuspage_build(const struct sink_conf *s, const struct sink_change *c,
+    struct sink_request *reqs, size_t *n)
+{
+	int rc = statuspage_requests(s, c->payload, c->remote_id, reqs, n);
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		header(&reqs[i], "Authorization: OAuth %s%s", s->secret, "");
+	return rc;
+}
+
+static void
+statuspage_check(struct config *cfg, const char *section, int line, const struct sink_conf *s,
+    struct config_errors *errs)
+{
+	if (s->page_id[0] == '\0')
+		config_error(errs, cfg, line, "[%s]: a statuspage sink needs page_id", section);
+}
+
+static const struct sink_ops statuspage_ops = {
+	.name = "statuspage",
+	.needs_secret = true,
+	.remote = SINK_REMOTE_FIRST,
+	.check = statuspage_check,
+	.build = statuspage_build,
+};
+
+/* --- mastodon: a status, each update a reply to the previous one -------------------------- */
+
+/* Up to max characters of s (UTF-8), with "…" if cut. */
+static void
+cut_chars(const char *s, size_t max, struct textbuf *b)
+{
+	size_t bytes = 0, chars = 0;
+
+	while (s[bytes] != '\0' && chars < max) {
+		bytes++;
+		while (((unsigned char)s[bytes] & 0xc0) == 0x80)
+			bytes++;
+		chars++;
+	}
+	textbuf_add(b, s, bytes);
+	if (s[bytes] != '\0')
+		textbuf_puts(b, "\xe2\x80\xa6");
+}
+
+static size_t
+count_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static int
+mastodon_build(const struct sink_conf *s, const struct sink_change *c,
+    struct sink_request *reqs, size_t *n)
+{
+	struct sink_request *r = &reqs[0];
+	struct textbuf status = { 0 };
+	int rc;
+
+	snprintf(r->method, sizeof(r->method), "POST");
+	snprintf(r->url, sizeof(r->url), "%s/api/v1/statuses", s->url);
+	r->remember_id = true;
+	*n = 1;
+	if (count_chars(c->text) <= MASTODON_TEXT_MAX) {
+		textbuf_puts(&status, c->text);
+	} else {
+		/* Keep the link: cut the update's words instead. */
+		const char *link = str(c->payload, "incident", "shortlink");
+
+		cut_chars(c->text, MASTODON_TEXT_MAX - 2 - (link ? count_chars(link) : 0),
+		    &status);
+		if (link != NULL)
+			textbuf_printf(&status, " %s", link);
+	}
+	rc = textbuf_failed(&status) ? -1 :
+	    dump_into(c->remote_id[0] ? json_pack("{s:s, s:s, s:s}", "status", status.data,
+					    "visibility", s->visibility, "in_reply_to_id",
+					    c->remote_id) :
+					json_pack("{s:s, s:s}", "status", status.data, "visibility",
+					    s->visibility), &r->body);
+	textbuf_release(&status);
+	header(r, "Authorization: Bearer %s%s", s->secret, "");
+	header(r, "Idempotency-Key: %s%s", c->idempotency_key, "");
+	return rc;
+}
+
+static const struct sink_ops mastodon_ops = {
+	.name = "mastodon",
+	.needs_secret = true,
+	.remote = SINK_REMOTE_LATEST,
+	.build = mastodon_build,
+};
+
+/* --- put: the rendered site, file by file, to a second origin (push.c) -------------------- */
+
+static const struct sink_ops put_ops = {
+	.name = "put",
+	.url_is_directory = true,
+	.basic_auth = true,
+};
+
+/* --- the types ---------------------------------------------------------------------------- */
+
+/* In the order the configuration errors list them. */
+static const struct sink_ops *const sink_types[] = {
+	&chat_ops, &webhook_ops, &statuspage_ops, &mastodon_ops, &put_ops,
+};
+#define SINK_TYPES_N (sizeof(sink_types) / sizeof(sink_types[0]))
+#define SINK_TYPE_LIST_MAX 128
+
+const struct sink_ops *
+sink_ops_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SINK_TYPES_N; i++)
+		if (strcmp(name, sink_types[i]->name) == 0)
+			return sink_types[i];
+	return NULL;
+}
+
+/* "chat, webhook, statuspage, mastodon or put", for the configuration's errors. */
+static void
+type_list(char *buf, size_t len)
+{
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < SINK_TYPES_N && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s",
+		    i == 0 ? "" : i + 1 == SINK_TYPES_N ? " or " : ", ", sink_types[i]->name);
+}
+
+/* --- the [sink NAME] sections ------------------------------------------------------------- */
 
 bool
 sink_owns(const char *section)
 {
 	return config_section_name(section, "sink") != NULL;
-}
-
-const char *
-sink_type_name(enum sink_type t)
-{
-	return (unsigned)t < sizeof(type_names) / sizeof(type_names[0]) ? type_names[t] : "?";
 }
 
 static bool
@@ -93,8 +411,8 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
     struct config_errors *errs)
 {
 	const char *name = config_section_name(section, "sink"), *v;
-	size_t before = errs->n + errs->dropped, i;
-	char err[CONFIG_ERR_MAX];
+	size_t before = errs->n + errs->dropped;
+	char err[CONFIG_ERR_MAX], types[SINK_TYPE_LIST_MAX];
 	struct config_entry *e;
 	uint64_t attempts;
 	int64_t ms;
@@ -106,18 +424,13 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
 		return -1;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	if ((e = config_find(cfg, section, "type")) == NULL) {
-		config_error(errs, cfg, line, "[%s]: type is required (chat, webhook, statuspage, "
-		    "mastodon or put)", section);
-	} else {
-		for (i = 0; i < sizeof(type_names) / sizeof(type_names[0]); i++)
-			if (strcmp(e->value, type_names[i]) == 0)
-				break;
-		if (i == sizeof(type_names) / sizeof(type_names[0]))
-			config_error(errs, cfg, e->line, "type: '%s' is not chat, webhook, "
-			    "statuspage, mastodon or put", e->value);
-		s->type = (enum sink_type)i;
-	}
+	type_list(types, sizeof(types));
+	/* Without a type (s->ops NULL) the other keys are still checked, as for a type
+	 * with no needs of its own, so that one run reports every problem. */
+	if ((e = config_find(cfg, section, "type")) == NULL)
+		config_error(errs, cfg, line, "[%s]: type is required (%s)", section, types);
+	else if ((s->ops = sink_ops_find(e->value)) == NULL)
+		config_error(errs, cfg, e->line, "type: '%s' is not %s", e->value, types);
 	if ((e = config_find(cfg, section, "url")) == NULL) {
 		config_error(errs, cfg, line, "[%s]: url is required", section);
 	} else if (!url_valid(e->value) || strlen(e->value) + 2 > sizeof(s->url)) {
@@ -126,9 +439,7 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
 	} else {
 		size_t n = strlen(e->value);
 
-		/* put appends file paths: its url is a directory; the others append paths
-		 * that start with "/". */
-		if (s->type == SINK_PUT)
+		if (s->ops != NULL && s->ops->url_is_directory)
 			snprintf(s->url, sizeof(s->url), "%s%s", e->value,
 			    e->value[n - 1] == '/' ? "" : "/");
 		else
@@ -138,10 +449,9 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
 	if ((e = config_find(cfg, section, "secret_file")) != NULL &&
 	    config_read_secret(e->value, s->secret, sizeof(s->secret), err, sizeof(err)) < 0)
 		config_error(errs, cfg, e->line, "secret_file: %s", err);
-	if (s->secret[0] == '\0' && (s->type == SINK_WEBHOOK || s->type == SINK_STATUSPAGE ||
-	    s->type == SINK_MASTODON))
+	if (s->secret[0] == '\0' && s->ops != NULL && s->ops->needs_secret)
 		config_error(errs, cfg, line, "[%s]: a %s sink needs secret_file", section,
-		    sink_type_name(s->type));
+		    s->ops->name);
 	config_get_double(cfg, section, "rate", 0.01, 100, 1, &s->rate, errs);
 	if (config_get_duration_ms(cfg, section, "timeout", 10000, &s->timeout_ms, errs) == 0 &&
 	    (s->timeout_ms < 1000 || s->timeout_ms > 60000))
@@ -167,8 +477,8 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
 		else
 			snprintf(s->page_id, sizeof(s->page_id), "%s", e->value);
 	}
-	if (s->type == SINK_STATUSPAGE && s->page_id[0] == '\0')
-		config_error(errs, cfg, line, "[%s]: a statuspage sink needs page_id", section);
+	if (s->ops != NULL && s->ops->check != NULL)
+		s->ops->check(cfg, section, line, s, errs);
 	load_components(cfg, section, s, errs);
 	config_get_str(cfg, section, "visibility", "public", &v, errs);
 	if (strcmp(v, "public") != 0 && strcmp(v, "unlisted") != 0 && strcmp(v, "private") != 0)
@@ -200,163 +510,16 @@ sink_load_all(struct config *cfg, struct sink_conf *out, size_t *n, struct confi
 	return rc;
 }
 
-void
-sink_request_release(struct sink_request *r)
-{
-	textbuf_release(&r->body);
-}
-
-void
-sink_hmac_hex(const char *key, const char *data, size_t len, char out[65])
-{
-	uint8_t md[SHA256_LEN];
-
-	hmac_sha256(key, strlen(key), data, len, md);
-	hex_encode(md, sizeof(md), out);
-}
-
-static void
-header(struct sink_request *r, const char *fmt, const char *a, const char *b)
-{
-	if (r->nheaders < SINK_HEADERS_MAX)
-		snprintf(r->headers[r->nheaders++], SINK_HEADER_MAX, fmt, a, b);
-}
-
-static int
-dump_into(json_t *o, struct textbuf *b)
-{
-	char *s;
-
-	if (o == NULL)
-		return -1;
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (s == NULL)
-		return -1;
-	textbuf_puts(b, s);
-	free(s);
-	return textbuf_failed(b) ? -1 : 0;
-}
-
-static const char *
-str(json_t *o, const char *a, const char *b)
-{
-	json_t *v = json_object_get(o, a);
-
-	if (b != NULL)
-		v = json_object_get(v, b);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static const char *
-remote_component(const struct sink_conf *s, const char *local)
-{
-	size_t i;
-
-	for (i = 0; i < s->ncomps; i++)
-		if (strcmp(s->comps[i].local, local) == 0)
-			return s->comps[i].remote;
-	return NULL;
-}
-
-/* Up to max characters of s (UTF-8), with "…" if cut. */
-static void
-cut_chars(const char *s, size_t max, struct textbuf *b)
-{
-	size_t bytes = 0, chars = 0;
-
-	while (s[bytes] != '\0' && chars < max) {
-		bytes++;
-		while (((unsigned char)s[bytes] & 0xc0) == 0x80)
-			bytes++;
-		chars++;
-	}
-	textbuf_add(b, s, bytes);
-	if (s[bytes] != '\0')
-		textbuf_puts(b, "\xe2\x80\xa6");
-}
-
-static size_t
-count_chars(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
-static int
-build_statuspage(const struct sink_conf *s, json_t *p, const char *remote_id,
-    struct sink_request *reqs, size_t *n)
-{
-	json_t *comps = json_object_get(p, "components"), *c, *map = json_object(), *ids =
-	    json_array();
-	const char *status = str(p, "incident", "status"), *body = str(p, "update", "body");
-	const char *name = str(p, "incident", "name"), *impact = str(p, "incident", "impact");
-	struct sink_request *r;
-	size_t i;
-
-	if (map == NULL || ids == NULL || status == NULL || body == NULL || name == NULL ||
-	    impact == NULL) {
-		json_decref(map);
-		json_decref(ids);
-		return -1;
-	}
-	/* Components first, each an idempotent PATCH; the incident last, so a retry after
-	 * a failure part-way repeats only idempotent requests. */
-	json_array_foreach(comps, i, c) {
-		const char *local = str(c, "id", NULL), *st = str(c, "status", NULL), *remote;
-
-		if (local == NULL || st == NULL || (remote = remote_component(s, local)) == NULL)
-			continue;
-		json_object_set_new(map, remote, json_string(st));
-		json_array_append_new(ids, json_string(remote));
-		r = &reqs[(*n)++];
-		snprintf(r->method, sizeof(r->method), "PATCH");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/components/%s", s->url, s->page_id,
-		    remote);
-		if (dump_into(json_pack("{s:{s:s}}", "component", "status", st), &r->body) < 0)
-			goto fail;
-	}
-	r = &reqs[(*n)++];
-	if (remote_id[0] == '\0') {
-		snprintf(r->method, sizeof(r->method), "POST");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
-		r->remember_id = true;
-		if (dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:O, s:O}}", "incident", "name", name,
-			"status", status, "impact_override", impact, "body", body, "components", map,
-			"component_ids", ids), &r->body) < 0)
-			goto fail;
-	} else {
-		snprintf(r->method, sizeof(r->method), "PATCH");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
-		    remote_id);
-		if (dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
-			"body", body, "components", map, "component_ids", ids), &r->body) < 0)
-			goto fail;
-	}
-	json_decref(map);
-	json_decref(ids);
-	return 0;
-fail:
-	json_decref(map);
-	json_decref(ids);
-	return -1;
-}
-
 int
 sink_build(const struct sink_conf *s, const char *payload, const char *remote_id,
     int64_t now_s, struct sink_request *reqs, size_t *n, char *err, size_t errlen)
 {
 	json_t *p = json_loads(payload, 0, NULL);
 	const char *text = p != NULL ? str(p, "text", NULL) : NULL;
-	char ts[24], evs[24], sig[65], key[ILOG_SINK_MAX + 40];
-	struct sink_request *r = &reqs[0];
-	json_int_t event_id;
+	char key[ILOG_SINK_MAX + 40];
+	struct sink_change c;
 	size_t i;
-	int rc = -1;
+	int rc;
 
 	*n = 0;
 	for (i = 0; i < SINK_REQUESTS_MAX; i++)
@@ -366,85 +529,19 @@ sink_build(const struct sink_conf *s, const char *payload, const char *remote_id
 		json_decref(p);
 		return -1;
 	}
-	event_id = json_integer_value(json_object_get(p, "event_id"));
-	snprintf(key, sizeof(key), "mcops-%s-%lld", s->name, (long long)event_id);
-	switch (s->type) {
-	case SINK_CHAT: {
-		struct textbuf shown = { 0 };
-
-		snprintf(r->method, sizeof(r->method), "POST");
-		snprintf(r->url, sizeof(r->url), "%s", s->url);
-		*n = 1;
-		textbuf_escape_markup(&shown, text);
-		rc = textbuf_failed(&shown) ? -1 :
-		    dump_into(json_pack("{s:s}", "text", shown.data != NULL ? shown.data : ""),
-			&r->body);
-		textbuf_release(&shown);
-		break;
-	}
-	case SINK_WEBHOOK:
-		snprintf(r->method, sizeof(r->method), "POST");
-		snprintf(r->url, sizeof(r->url), "%s", s->url);
-		*n = 1;
-		if ((rc = dump_into(json_incref(p), &r->body)) < 0)
-			break;
-		snprintf(ts, sizeof(ts), "%lld", (long long)now_s);
-		{
-			struct textbuf signed_text = { 0 };
-
-			textbuf_printf(&signed_text, "%s.%s", ts, r->body.data);
-			if (textbuf_failed(&signed_text)) {
-				textbuf_release(&signed_text);
-				rc = -1;
-				break;
-			}
-			sink_hmac_hex(s->secret, signed_text.data, signed_text.len, sig);
-			textbuf_release(&signed_text);
-		}
-		snprintf(evs, sizeof(evs), "%lld", (long long)event_id);
-		header(r, "X-Mcops-Event: %s%s", evs, "");
-		header(r, "X-Mcops-Timestamp: %s%s", ts, "");
-		header(r, "X-Mcops-Signature: sha256=%s%s", sig, "");
-		header(r, "Idempotency-Key: %s%s", key, "");
-		break;
-	case SINK_STATUSPAGE:
-		rc = build_statuspage(s, p, remote_id, reqs, n);
-		for (i = 0; i < *n; i++)
-			header(&reqs[i], "Authorization: OAuth %s%s", s->secret, "");
-		break;
-	case SINK_MASTODON: {
-		struct textbuf status = { 0 };
-
-		snprintf(r->method, sizeof(r->method), "POST");
-		snprintf(r->url, sizeof(r->url), "%s/api/v1/statuses", s->url);
-		r->remember_id = true;
-		*n = 1;
-		if (count_chars(text) <= MASTODON_TEXT_MAX) {
-			textbuf_puts(&status, text);
-		} else {
-			/* Keep the link: cut the update's words instead. */
-			const char *link = str(p, "incident", "shortlink");
-
-			cut_chars(text, MASTODON_TEXT_MAX - 2 - (link ? count_chars(link) : 0),
-			    &status);
-			if (link != NULL)
-				textbuf_printf(&status, " %s", link);
-		}
-		rc = textbuf_failed(&status) ? -1 :
-		    dump_into(remote_id[0] ? json_pack("{s:s, s:s, s:s}", "status", status.data,
-					 "visibility", s->visibility, "in_reply_to_id", remote_id) :
-					     json_pack("{s:s, s:s}", "status", status.data,
-						 "visibility", s->visibility), &r->body);
-		textbuf_release(&status);
-		header(r, "Authorization: Bearer %s%s", s->secret, "");
-		header(r, "Idempotency-Key: %s%s", key, "");
-		break;
-	}
-	case SINK_PUT:
-		snprintf(err, errlen, "a put sink sends the site, not requests");
+	if (s->ops->build == NULL) {
+		snprintf(err, errlen, "a %s sink sends the site, not requests", s->ops->name);
 		json_decref(p);
 		return -1;
 	}
+	c.payload = p;
+	c.text = text;
+	c.event_id = (long long)json_integer_value(json_object_get(p, "event_id"));
+	snprintf(key, sizeof(key), "mcops-%s-%lld", s->name, c.event_id);
+	c.idempotency_key = key;
+	c.remote_id = remote_id;
+	c.now_s = now_s;
+	rc = s->ops->build(s, &c, reqs, n);
 	for (i = 0; i < *n; i++)
 		header(&reqs[i], "Content-Type: %s%s", "application/json", "");
 	json_decref(p);
@@ -457,6 +554,8 @@ sink_build(const struct sink_conf *s, const char *payload, const char *remote_id
 	}
 	return 0;
 }
+
+/* --- answers ------------------------------------------------------------------------------ */
 
 static int64_t
 parse_retry_after(const char *v, int64_t now_ms)

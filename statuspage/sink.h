@@ -1,8 +1,12 @@
 /*
  * sink — where mcstatus pushes public changes, and what one push sends: the [sink
- * NAME] sections of the configuration, the HTTP requests of each kind of sink built
- * from a payload (payload.h), and what an answer means. Pure: no network here (push.c
- * performs the requests), so every request and every verdict is unit-tested.
+ * NAME] sections of the configuration, the HTTP requests of each type of sink built
+ * from a payload (statussite.h, "payload"), and what an answer means. Pure: no network
+ * here (push.c performs the requests), so every request and every verdict is
+ * unit-tested.
+ *
+ * What differs between types is one struct sink_ops per type, in sink.c's table (as
+ * curl's TLS backends, lib/vtls/vtls_int.h); nothing else tests a sink's type.
  *
  *     [sink team-chat]
  *     type = chat | webhook | statuspage | mastodon | put
@@ -28,11 +32,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config.h"
 #include "ilog.h"
 #include "ilog_outbox.h"
-#include "spconfig.h"
-#include "textbuf.h"
+#include "statussite/statussite.h"
 
 #define SINKS_MAX 16
 #define SINK_HEADERS_MAX 8
@@ -41,12 +46,59 @@
 #define SINK_REMOTE_ID_MAX 128
 #define SINK_EVENT_REMOTE "sink_remote" /* the log event that remembers a remote id */
 
-enum sink_type { SINK_CHAT, SINK_WEBHOOK, SINK_STATUSPAGE, SINK_MASTODON, SINK_PUT };
+struct sink_conf;
+struct sink_request;
+
+/* Which remote id a push needs (push.c finds it in the incident's timeline, where
+ * each answer's id was remembered as a SINK_EVENT_REMOTE event). */
+enum sink_remote {
+	SINK_REMOTE_NONE,
+	SINK_REMOTE_FIRST,  /* the id the first push created: the remote incident to update */
+	SINK_REMOTE_LATEST, /* the id the latest push created: the status to reply to */
+};
+
+/* One public change as a type's build() sees it: the payload, parsed, with what every
+ * type needs already checked and derived. */
+struct sink_change {
+	json_t *payload;             /* borrowed */
+	const char *text;            /* its "text": the change in one line */
+	long long event_id;
+	const char *idempotency_key; /* "mcops-SINK-EVENT": the same for every retry */
+	const char *remote_id;       /* as ops->remote asks, "" if none (see sink_build) */
+	int64_t now_s;
+};
+
+/*
+ * A sink type. Registering one is this struct and a row in sink.c's table. What an
+ * answer means (sink_judge), pacing, retries and the outbox are the same for all.
+ */
+struct sink_ops {
+	const char *name;        /* `type = NAME` */
+	bool needs_secret;       /* secret_file is required */
+	bool url_is_directory;   /* the url keeps its trailing "/" (file paths follow); the
+	                            others drop it (paths starting with "/" follow) */
+	bool basic_auth;         /* the secret is "user:password" for HTTP basic auth */
+	enum sink_remote remote;
+	/* Checks this type's own keys in a loaded s (line: the section's), into errs.
+	 * NULL: nothing beyond the shared keys. */
+	void (*check)(struct config *cfg, const char *section, int line,
+	    const struct sink_conf *s, struct config_errors *errs);
+	/* The requests that push c, in order, into reqs[0..*n) (zeroed, at most
+	 * SINK_REQUESTS_MAX, with their bodies; Content-Type is added after). 0, or -1
+	 * if the payload is not what this type needs (the caller releases reqs[0..*n)).
+	 * NULL: the type sends no requests of its own but mirrors the rendered site
+	 * (push.c). */
+	int (*build)(const struct sink_conf *s, const struct sink_change *c,
+	    struct sink_request *reqs, size_t *n);
+};
+
+/* The type called name, or NULL. */
+const struct sink_ops *sink_ops_find(const char *name);
 
 struct sink_conf {
 	char name[ILOG_SINK_MAX + 1];
-	enum sink_type type;
-	char url[SP_URL_MAX];           /* without a trailing "/" (put: with one) */
+	const struct sink_ops *ops;     /* never NULL in a sink sink_load_all() kept */
+	char url[SP_URL_MAX];           /* see ops->url_is_directory */
 	char secret[CONFIG_SECRET_MAX]; /* "" if none */
 	double rate;
 	int64_t timeout_ms;
@@ -61,7 +113,6 @@ struct sink_conf {
 };
 
 bool sink_owns(const char *section);
-const char *sink_type_name(enum sink_type t);
 /* Every [sink NAME] into out (at most SINKS_MAX); problems into errs. 0 or -1. */
 int sink_load_all(struct config *cfg, struct sink_conf *out, size_t *n,
     struct config_errors *errs);
@@ -79,11 +130,11 @@ struct sink_request {
 void sink_request_release(struct sink_request *r);
 
 /*
- * The requests that push one payload (payload.h's JSON object) to a chat, webhook,
- * statuspage or mastodon sink, in order, into reqs[0..*n). remote_id: the remote
- * incident (statuspage) or the previous status to reply to (mastodon), "" if none.
- * now_s: the signature's timestamp. 0, or -1 with err set (a payload that is not what
- * payload.h promises: the item can never succeed).
+ * The requests that push one payload (statussite.h's JSON object) to sink s, in order,
+ * into reqs[0..*n). remote_id: the id s->ops->remote asks for (the remote incident,
+ * the previous status to reply to), "" if none. now_s: the signature's timestamp. 0,
+ * or -1 with err set (a payload that is not what statussite.h promises, or a sink
+ * that mirrors the site: the item can never succeed).
  */
 #define SINK_REQUESTS_MAX (SP_COMPONENTS_MAX + 1)
 int sink_build(const struct sink_conf *s, const char *payload, const char *remote_id,

@@ -15,9 +15,8 @@
 
 #include <jansson.h>
 
-#include "statuspage/model.h"
-#include "statuspage/payload.h"
-#include "statuspage/render.h"
+#include "statussite/statussite.h"
+#include "lib/statussite/render.h" /* the renderers, fuzzed one by one */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -261,7 +261,10 @@ def test_sighup_renames_the_page_and_a_bad_configuration_keeps_the_running_one(
     os.kill(p.pid, signal.SIGHUP)
     wait_for(lambda: "reload refused" in procs.log(p), what="the refusal in the log")
     inc = open_incident(db, "latency_tail", "c1", "minor")
-    wait_for(lambda: indicator(site) == "minor", what="work after a refused reload")
+    # unresolved.json is written after status.json: wait for the file read below, not
+    # for an earlier one of the same render.
+    wait_for(lambda: indicator(site) == "minor" and unresolved(site),
+             what="work after a refused reload")
     assert read_json(site, "api/v2/status.json")["page"]["name"] == "Renamed Cache"
     assert unresolved(site)[0]["name"] == "Elevated latency in Virginia cache"
     assert p.poll() is None and inc > 0

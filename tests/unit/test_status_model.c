@@ -16,12 +16,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "statuspage/model.h"
-#include "statuspage/payload.h"
-#include "statuspage/render.h"
-#include "statuspage/site.h"
-#include "statuspage/spconfig.h"
-#include "statuspage/textbuf.h"
+#include "statussite/statussite.h"
+#include "lib/statussite/render.h" /* the renderers, tested one by one */
 
 #define DAY MODEL_DAY_MS
 #define HOUR (3600LL * 1000)

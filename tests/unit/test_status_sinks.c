@@ -84,7 +84,7 @@ sinks_are_read_with_defaults_and_bad_ones_are_reported(void **state)
 	n = load(text, sinks, 0, &errs);
 	assert_int_equal(n, 2);
 	assert_string_equal(sinks[0].url, "http://127.0.0.1:9/hook");
-	assert_int_equal(sinks[0].type, SINK_CHAT);
+	assert_string_equal(sinks[0].ops->name, "chat");
 	assert_true(sinks[0].rate == 1.0);
 	assert_int_equal(sinks[0].timeout_ms, 10000);
 	assert_int_equal(sinks[0].backoff.max_attempts, 0); /* never give up by default */
@@ -100,6 +100,43 @@ sinks_are_read_with_defaults_and_bad_ones_are_reported(void **state)
 	assert_int_equal(n, 0);
 	/* w: url, no secret; m: type; s: no secret, no page_id; bad/name */
 	assert_int_equal(errs.n, 6);
+	config_errors_release(&errs);
+}
+
+static void
+types_are_found_by_name_and_errors_list_every_registered_one(void **state)
+{
+	static const char *const names[] = { "chat", "webhook", "statuspage", "mastodon", "put" };
+	struct config_errors errs = { 0 };
+	struct sink_request reqs[SINK_REQUESTS_MAX];
+	char err[256];
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_non_null(sink_ops_find(names[i]));
+		assert_string_equal(sink_ops_find(names[i])->name, names[i]);
+	}
+	assert_null(sink_ops_find("pigeon"));
+	assert_null(sink_ops_find(""));
+
+	load("[sink m]\ntype = pigeon\nurl = http://x.y\n[sink n]\nurl = http://x.y\n", sinks, -1,
+	    &errs);
+	assert_int_equal(errs.n, 2);
+	assert_non_null(strstr(errs.msgs[0],
+	    "type: 'pigeon' is not chat, webhook, statuspage, mastodon or put"));
+	assert_non_null(strstr(errs.msgs[1],
+	    "type is required (chat, webhook, statuspage, mastodon or put)"));
+	config_errors_release(&errs);
+
+	/* put mirrors the site: its url stays a directory, and it builds no requests. */
+	n = load("[sink p]\ntype = put\nurl = http://x.y/mirror\n", sinks, 0, &errs);
+	assert_int_equal(n, 1);
+	assert_string_equal(sinks[0].url, "http://x.y/mirror/");
+	assert_true(sinks[0].ops->basic_auth);
+	assert_int_equal(sink_build(&sinks[0], payload, "", 0, reqs, &n, err, sizeof(err)), -1);
+	assert_int_equal(n, 0);
+	assert_string_equal(err, "a put sink sends the site, not requests");
 	config_errors_release(&errs);
 }
 
@@ -298,6 +335,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sinks_are_read_with_defaults_and_bad_ones_are_reported),
+		cmocka_unit_test(types_are_found_by_name_and_errors_list_every_registered_one),
 		cmocka_unit_test(hmac_matches_rfc_4231),
 		cmocka_unit_test(each_kind_builds_its_exact_requests),
 		cmocka_unit_test(a_long_mastodon_status_is_cut_but_keeps_its_link),

@@ -16,9 +16,8 @@
 
 #include <jansson.h>
 
-#include "statuspage/model.h"
-#include "statuspage/payload.h"
-#include "statuspage/render.h"
+#include "statussite/statussite.h"
+#include "lib/statussite/render.h" /* the renderers, tested one by one */
 #include "statuspage/sink.h"
 
 #define NOW (1764633600000LL + 12 * 3600 * 1000LL) /* 2025-12-02T12:00Z */
@@ -149,7 +148,7 @@ chat_sink(void)
 
 	assert_non_null(s);
 	snprintf(s->name, sizeof(s->name), "team-chat");
-	s->type = SINK_CHAT;
+	s->ops = sink_ops_find("chat");
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:9/hooks/abc");
 	return s;
 }

@@ -30,8 +30,8 @@ render_incident_url(const struct model *m, int64_t id, char *buf, size_t len)
 	snprintf(buf, len, "%sincidents/%lld.html", m->cfg->url, (long long)id);
 }
 
-static json_t *
-jtime(int64_t ms)
+json_t *
+render_json_time(int64_t ms)
 {
 	char buf[RENDER_TIME_MAX];
 
@@ -54,7 +54,8 @@ static json_t *
 page_json(const struct model *m)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", m->cfg->id, "name", m->cfg->name,
-	    "url", m->cfg->url, "time_zone", "Etc/UTC", "updated_at", jtime(m->updated_at));
+	    "url", m->cfg->url, "time_zone", "Etc/UTC", "updated_at",
+	    render_json_time(m->updated_at));
 }
 
 static json_t *
@@ -76,7 +77,8 @@ component_json(const struct model *m, size_t i)
 	start[10] = '\0'; /* the date part */
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:b, s:s, s:n, s:s, s:b, s:b}",
 	    "id", c->id, "name", c->name, "status", model_status_name(mc->status),
-	    "created_at", jtime(created), "updated_at", jtime(mc->updated_at),
+	    "created_at", render_json_time(created),
+	    "updated_at", render_json_time(mc->updated_at),
 	    "position", (int)i + 1,
 	    "description", c->description[0] ? json_string(c->description) : json_null(),
 	    "showcase", 1, "start_date", start, "group_id", "page_id", m->cfg->id,
@@ -137,17 +139,19 @@ incident_json(const struct model *m, const struct model_incident *mi)
 
 		json_array_append_new(ups, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:b}",
 		    "id", up->id, "status", ilog_public_status_name(up->status), "body", up->body,
-		    "incident_id", jid(mi->id), "created_at", jtime(up->at), "updated_at",
-		    jtime(up->at), "display_at", jtime(up->at), "affected_components",
-		    affected_json(m, mi, u), "deliver_notifications", 1));
+		    "incident_id", jid(mi->id), "created_at", render_json_time(up->at),
+		    "updated_at", render_json_time(up->at), "display_at", render_json_time(up->at),
+		    "affected_components", affected_json(m, mi, u), "deliver_notifications", 1));
 	}
 	render_incident_url(m, mi->id, link, sizeof(link));
 	o = json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:s, s:o, s:o}",
 	    "id", jid(mi->id), "name", mi->name, "status", ilog_public_status_name(mi->status),
-	    "created_at", jtime(mi->created_at), "updated_at", jtime(mi->updated_at),
-	    "monitoring_at", jtime(mi->monitoring_at), "resolved_at", jtime(mi->resolved_at),
+	    "created_at", render_json_time(mi->created_at),
+	    "updated_at", render_json_time(mi->updated_at),
+	    "monitoring_at", render_json_time(mi->monitoring_at),
+	    "resolved_at", render_json_time(mi->resolved_at),
 	    "impact", model_impact_name(mi->impact), "shortlink", link,
-	    "started_at", jtime(mi->created_at), "page_id", m->cfg->id,
+	    "started_at", render_json_time(mi->created_at), "page_id", m->cfg->id,
 	    "incident_updates", ups, "components", components_json(m, mi->components));
 	return o;
 }

@@ -44,17 +44,6 @@ entry_id(const struct model *m, const struct model_incident *mi, const struct mo
 	}
 }
 
-static const char *
-label(enum ilog_public_status s)
-{
-	switch (s) {
-	case ILOG_PUBLIC_IDENTIFIED: return "Identified";
-	case ILOG_PUBLIC_MONITORING: return "Monitoring";
-	case ILOG_PUBLIC_RESOLVED: return "Resolved";
-	default: return "Investigating";
-	}
-}
-
 int
 render_atom(const struct model *m, struct textbuf *out)
 {
@@ -107,7 +96,7 @@ render_atom(const struct model *m, struct textbuf *out)
 		entry_id(m, mi, up, out);
 		textbuf_puts(out, "</id>\n<title>");
 		textbuf_escape(out, mi->name);
-		textbuf_printf(out, ": %s</title>\n", label(up->status));
+		textbuf_printf(out, ": %s</title>\n", render_public_label(up->status));
 		render_time_iso(up->at, t, sizeof(t));
 		textbuf_printf(out, "<published>%s</published>\n<updated>%s</updated>\n", t, t);
 		render_incident_url(m, mi->id, link, sizeof(link));

@@ -3,13 +3,17 @@
  * HTML pages (render_html.c) and the Atom feed (render_atom.c). Pure: each writes into
  * a textbuf and returns 0, or -1 if the buffer failed (out of memory or TEXTBUF_MAX).
  * Everything they print comes from the model, whose text is public by construction
- * (see model.h).
+ * (see statussite.h, "model").
+ *
+ * Private to lib/statussite/: the rest of the tree gets the files through site_render()
+ * and a public change through payload_build() (statussite.h).
  */
-#ifndef MCSTATUS_RENDER_H
-#define MCSTATUS_RENDER_H
+#ifndef STATUSSITE_RENDER_H
+#define STATUSSITE_RENDER_H
 
-#include "model.h"
-#include "textbuf.h"
+#include <jansson.h>
+
+#include "statussite.h"
 
 #define RENDER_TIME_MAX 32
 #define RENDER_INCIDENTS_JSON_MAX 50 /* incidents.json holds the latest 50, as Statuspage's */
@@ -27,6 +31,12 @@ void render_time_iso(int64_t ms, char *buf, size_t len);
 /* The public link to an incident's page: url + "incidents/N.html" (relative without a
  * configured url). */
 void render_incident_url(const struct model *m, int64_t id, char *buf, size_t len);
+
+/* ms as render_time_iso() in a JSON string, or JSON null for 0 (not set). New
+ * reference, NULL if out of memory (json_pack() takes that as a failure). */
+json_t *render_json_time(int64_t ms);
+/* A public status as the pages and the feed name it: "Investigating" ... "Resolved". */
+const char *render_public_label(enum ilog_public_status s);
 
 int render_json(const struct model *m, enum render_json_doc doc, struct textbuf *out);
 /* One incident as Statuspage's incident object (for sinks and tests). */

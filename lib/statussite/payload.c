@@ -1,5 +1,5 @@
 /*
- * payload — see payload.h.
+ * payload — see statussite.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 
 #include <jansson.h>
 
-#include "payload.h"
 #include "render.h"
+#include "statussite.h"
 
 bool
 payload_event_is_public(const char *type)
@@ -58,28 +58,6 @@ event_update(const struct model_incident *mi, const struct ilog_event *ev)
 	return find_update(mi, id);
 }
 
-static const char *
-label(enum ilog_public_status s)
-{
-	switch (s) {
-	case ILOG_PUBLIC_IDENTIFIED: return "Identified";
-	case ILOG_PUBLIC_MONITORING: return "Monitoring";
-	case ILOG_PUBLIC_RESOLVED: return "Resolved";
-	default: return "Investigating";
-	}
-}
-
-static json_t *
-jtime(int64_t ms)
-{
-	char buf[RENDER_TIME_MAX];
-
-	if (ms == 0)
-		return json_null();
-	render_time_iso(ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
 int
 payload_build(const struct model *m, const struct ilog_event *ev, struct textbuf *out)
 {
@@ -123,21 +101,21 @@ payload_build(const struct model *m, const struct ilog_event *ev, struct textbuf
 	textbuf_printf(&text, "%s: %s - %s: %s %s",
 	    up->status == ILOG_PUBLIC_RESOLVED ? "Resolved" :
 						 model_indicator_description(mi->impact),
-	    mi->name, label(up->status), up->body, link);
+	    mi->name, render_public_label(up->status), up->body, link);
 	snprintf(iid, sizeof(iid), "%lld", (long long)mi->id);
 	doc = json_pack("{s:I, s:s, s:o, s:{s:s, s:s, s:s}, s:s, s:s,"
 			" s:{s:s, s:s, s:s, s:s, s:s, s:o, s:o},"
 			" s:{s:s, s:s, s:s, s:o}, s:o, s:s?}",
-	    "event_id", (json_int_t)ev->id, "type", type, "at", jtime(up->at),
+	    "event_id", (json_int_t)ev->id, "type", type, "at", render_json_time(up->at),
 	    "page", "id", m->cfg->id, "name", m->cfg->name, "url", m->cfg->url,
 	    "indicator", model_impact_name(m->indicator),
 	    "description", model_indicator_description(m->indicator),
 	    "incident", "id", iid, "name", mi->name, "status", ilog_public_status_name(up->status),
 	    "impact", model_impact_name(mi->impact), "shortlink", link,
-	    "created_at", jtime(mi->created_at), "resolved_at",
-	    up->status == ILOG_PUBLIC_RESOLVED ? jtime(up->at) : json_null(),
+	    "created_at", render_json_time(mi->created_at), "resolved_at",
+	    up->status == ILOG_PUBLIC_RESOLVED ? render_json_time(up->at) : json_null(),
 	    "update", "id", up->id, "status", ilog_public_status_name(up->status), "body", up->body,
-	    "created_at", jtime(up->at), "components", comps,
+	    "created_at", render_json_time(up->at), "components", comps,
 	    "text", textbuf_failed(&text) ? NULL : text.data);
 	textbuf_release(&text);
 	if (doc == NULL)

@@ -1,5 +1,5 @@
 /*
- * site — see site.h.
+ * site — see statussite.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "render.h"
-#include "site.h"
+#include "statussite.h"
 
 #define SITE_PATH_MAX 4096
 

@@ -1,11 +1,10 @@
 /*
- * spconfig — see spconfig.h.
+ * spconfig — see statussite.h.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
-#include "spconfig.h"
+#include "statussite.h"
 
 #define SECTION "statuspage"
 

@@ -73,8 +73,8 @@ add_time(struct textbuf *b, int64_t ms)
 	textbuf_printf(b, "<time datetime=\"%s\">%s</time>", iso, human);
 }
 
-static const char *
-public_label(enum ilog_public_status s)
+const char *
+render_public_label(enum ilog_public_status s)
 {
 	switch (s) {
 	case ILOG_PUBLIC_IDENTIFIED: return "Identified";
@@ -131,7 +131,7 @@ updates(struct textbuf *b, const struct model_incident *mi)
 	for (u = mi->nupdates; u-- > 0;) {
 		const struct model_update *up = &mi->updates[u];
 
-		textbuf_printf(b, "<li><strong>%s</strong> — ", public_label(up->status));
+		textbuf_printf(b, "<li><strong>%s</strong> — ", render_public_label(up->status));
 		textbuf_escape(b, up->body);
 		textbuf_puts(b, "<br><small>");
 		add_time(b, up->at);
@@ -165,7 +165,7 @@ incident_box(const struct model *m, struct textbuf *b, const struct model_incide
 	textbuf_escape(b, mi->name);
 	textbuf_printf(b, "</a></h3><p class=\"s%d\"><strong>%s impact</strong> · %s</p>",
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
-	    public_label(mi->status));
+	    render_public_label(mi->status));
 	affected(m, b, mi);
 	updates(b, mi);
 	textbuf_puts(b, "</article>\n");
@@ -303,7 +303,7 @@ render_incident_html(const struct model *m, const struct model_incident *mi,
 	textbuf_escape(out, mi->name);
 	textbuf_printf(out, "</h2><p class=\"s%d\"><strong>%s impact</strong> · %s</p>",
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
-	    mi->active ? public_label(mi->status) : "Resolved");
+	    mi->active ? render_public_label(mi->status) : "Resolved");
 	affected(m, out, mi);
 	textbuf_puts(out, "<p class=\"mu\">Started ");
 	add_time(out, mi->created_at);

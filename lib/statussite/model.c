@@ -1,12 +1,12 @@
 /*
- * model — see model.h.
+ * model — see statussite.h.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kinds.h"
-#include "model.h"
+#include "statussite.h"
 #include "utf8.h"
 
 #define RESOLVED_TEXT "This incident has been resolved."

@@ -1,12 +1,12 @@
 /*
- * textbuf — see textbuf.h.
+ * textbuf — see statussite.h.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "textbuf.h"
+#include "statussite.h"
 
 void
 textbuf_release(struct textbuf *b)
