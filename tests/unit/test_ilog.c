@@ -21,34 +21,14 @@
 
 #include <sqlite3.h>
 
+#include "helper.h"
 #include "ilog.h"
-
-/* A fake clock: fixed time moved by tests; random values from a list, then 0. */
-struct fake {
-	int64_t now;
-	uint64_t randoms[8];
-	size_t nrandom, next_random;
-};
-
-static int64_t
-fake_now(void *arg)
-{
-	return ((struct fake *)arg)->now;
-}
-
-static uint64_t
-fake_random(void *arg)
-{
-	struct fake *f = arg;
-
-	return f->next_random < f->nrandom ? f->randoms[f->next_random++] : 0;
-}
 
 struct fixture {
 	char dir[64];
 	char path[128];
 	struct ilog *log;
-	struct fake fake;
+	struct test_clock fake; /* tests move fake.now and fill fake.randoms */
 	char err[ILOG_ERR_LEN];
 };
 
@@ -56,16 +36,15 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct ilog_clock clock = { fake_now, fake_random, NULL };
+	struct ilog_clock clock = { test_clock_now, test_clock_random, NULL };
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_ilog.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (fx == NULL || test_dir_make(fx->dir, sizeof(fx->dir), "test_ilog") < 0)
 		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/log.db", fx->dir);
+	test_dir_file(fx->path, sizeof(fx->path), fx->dir, "log.db");
 	fx->log = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
 	if (fx->log == NULL)
 		return -1;
-	fx->fake.now = 1700000000000;
+	test_clock_init(&fx->fake, TEST_CLOCK_START_MS);
 	clock.arg = &fx->fake;
 	ilog_set_clock(fx->log, &clock);
 	*state = fx;
@@ -76,22 +55,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	struct dirent *de;
-	char p[400];
-	DIR *d;
 
 	ilog_close(fx->log);
 	/* Every file a test made lives in the fixture's directory. */
-	if ((d = opendir(fx->dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", fx->dir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(fx->dir);
+	test_dir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
