@@ -101,6 +101,9 @@ FUZZ_OBJDIR := build/fuzz
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OBJDIR)/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
+# What every unit test shares (temporary directories, a fake clock, a temporary
+# incident log): compiled once, linked into each test binary.
+UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
 
@@ -119,10 +122,16 @@ $(OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(OBJDIR)/tests/%: tests/unit/%.c $(FOLDER_LIBS) $(LIBMCOPS)
+# An explicit rule, so that make keeps the object instead of removing it as an
+# intermediate file after each link.
+$(UNIT_HELPER_OBJ): tests/unit/helper.c tests/unit/helper.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(FOLDER_LIBS) $(LIBMCOPS) \
-		$(LDFLAGS) $(LIBS_ALL) $(call pkglibs,cmocka)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -c -o $@ $<
+
+$(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_OBJ) $(FOLDER_LIBS) $(LIBMCOPS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(UNIT_HELPER_OBJ) \
+		$(FOLDER_LIBS) $(LIBMCOPS) $(LDFLAGS) $(LIBS_ALL) $(call pkglibs,cmocka)
 
 $(OBJDIR)/tests/tools/%: tests/tools/%.c $(LIBMCOPS)
 	@mkdir -p $(@D)

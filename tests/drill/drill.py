@@ -41,7 +41,12 @@ from conftest import Procs, binary, free_port, tool  # noqa: E402
 from mcmontest import FAST, Deployment, control  # noqa: E402
 from xmpptest import Engineer, Prosody, jid, password  # noqa: E402
 
-# Seconds. The reasons are in docs/drill.md.
+# Seconds. The reasons are in docs/drill.md. These are the product's promise (what an
+# on-call team should expect from these settings), so the drill keeps them as bounds on
+# elapsed time, unlike the tests, which never assert on elapsed time. Each is several
+# times what its mechanism needs (a poll interval, a wait plus slack) so that a loaded
+# 2-core machine under AddressSanitizer meets it; each step is timed from the moment
+# the toolkit could start on it, not from the drill's own set-up (an mctl run, a login).
 BOUNDS = {
     "tail: detect": 20,
     "tail: page": 5,
@@ -315,8 +320,10 @@ def scenario_tail(k, tl):
     tl.say(s, f"bob acknowledged {', '.join('#%d' % i['id'] for i in tails)} by chat")
 
     msg = "We identified slow responses in the network path to the cache and are rerouting."
-    t_upd = time.monotonic()
     k.mctl("update", str(inc), "--status", "identified", "--message", msg)
+    # Timed from when the update is in the log (mctl has returned): the bound is
+    # mcstatus's, not how long mctl takes to start on a loaded machine.
+    t_upd = time.monotonic()
     tl.say(s, f"public update posted on #{inc} (mctl update)")
     wait("the update on the status page", lambda: msg in k.index(), 10, step=0.02)
     tl.step("tail: public update on the page", time.monotonic() - t_upd)
@@ -441,10 +448,12 @@ def scenario_xmpp_down(k, tl):
     tl.say(s, f"incident #{inc} opened while the XMPP server is down")
     time.sleep(3)
     k.prosody.start()
-    t_back = time.monotonic()
     tl.say(s, "Prosody back")
     alice = k.engineers["alice"] = Engineer("alice", k.prosody.port).start()
     k.engineers["bob"] = Engineer("bob", k.prosody.port).start()
+    # Timed from when alice can receive it: the engineers' own logins are the drill's
+    # set-up; mcalert's reconnection, if slower, is inside the measure.
+    t_back = time.monotonic()
     page = alice.wait_page(inc, timeout=BOUNDS["xmpp down: page after return"] + 10)
     tl.step("xmpp down: page after return", time.monotonic() - t_back)
     if "LATE" not in page["body"]:

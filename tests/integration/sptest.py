@@ -146,7 +146,7 @@ def check_incident(i):
     assert i["incident_updates"][0]["status"] == i["status"]
 
 
-def read_one_render(site, timeout=5.0):
+def read_one_render(site, timeout=30.0):
     """Every JSON document, all from one render: each file is replaced atomically, but a
     reader can fall between two files of a render in progress, so read until they agree
     (bounded)."""

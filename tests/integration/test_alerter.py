@@ -75,7 +75,7 @@ def test_a_page_arrives_with_its_facts_and_its_receipt_is_recorded(world, engine
     alice = engineers("alice")
     world.start()
     inc = world.open(title="Connection storm on c1")
-    page = alice.wait_page(inc, timeout=5)
+    page = alice.wait_page(inc, timeout=15)
     body = page["body"]
     assert f"[mcops] #{inc} MAJOR: Connection storm on c1" in body
     assert "Runbook: docs/runbooks/manual.md" in body
@@ -95,7 +95,7 @@ def test_a_page_arrives_with_its_facts_and_its_receipt_is_recorded(world, engine
     # Abuse: a second incident is a second page, not a repeat of the first.
     other = world.open(title="Latency tail on c1")
     assert other != inc
-    alice.wait_page(other, timeout=5)
+    alice.wait_page(other, timeout=15)
     assert len(alice.pages(inc)) == 1
 
 
@@ -104,14 +104,20 @@ def test_an_unacknowledged_page_escalates_to_the_second_step_after_its_wait(worl
     world.start(waits=["2s", "30s"], final="room:" + ROOM)
     t0 = time.monotonic()
     inc = world.open()
-    alice.wait_page(inc, timeout=5)
-    page = bob.wait_page(inc, timeout=6)
-    waited = page["at"] - t0
-    assert 1.8 <= waited <= 4.0, waited
+    alice.wait_page(inc, timeout=15)
+    deadline = world.wait(lambda: world.pages(inc)[0][7], what="the first step's deadline")
+    page = bob.wait_page(inc, timeout=30)
+    # Never before the wait: a lower bound holds on any machine. How late after it
+    # depends on the machine, so what is checked is the pager's decision, in the log:
+    # the wait ran out (the reason), and step 2 went out at or after step 1's deadline,
+    # which was step 1's page plus wait1.
+    assert page["at"] - t0 >= 1.8, page["at"] - t0
     assert "Step 2 of 2" in page["body"] and "not acknowledged within 2s" in page["body"]
     world.wait(lambda: world.pages(inc)[0][7] is None, what="the first deadline stopped")
     rows = world.pages(inc)
     assert [(r[1], r[2]) for r in rows] == [(1, jid("alice")), (2, jid("bob"))]
+    assert deadline - rows[0][3] == 2000 and rows[1][3] >= deadline, (deadline, rows)
+    assert json.loads(world.events(inc, "paged")[-1][5])["reason"] == "timeout"
     # Only the newest page holds a deadline.
     assert rows[0][7] is None and rows[1][7] is not None
     # Abuse: nothing more is paged before the second wait ends.
@@ -123,10 +129,10 @@ def test_an_ack_by_chat_stops_the_escalation_and_is_recorded_with_the_jid(world,
     alice, bob = engineers("alice"), engineers("bob")
     world.start(waits=["2s", "2s"])
     inc = world.open()
-    alice.wait_page(inc, timeout=5)
+    alice.wait_page(inc, timeout=15)
     t = time.monotonic()
     alice.say(MCALERT, f"ack {inc} looking at it")
-    reply = alice.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=5, what="ack reply")
+    reply = alice.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=15, what="ack reply")
     assert f"#{inc} acknowledged" in reply["body"]
     assert world.state(inc) == ("acknowledged", "xmpp:" + jid("alice"))
     acked = world.events(inc, "acked")
@@ -136,7 +142,7 @@ def test_an_ack_by_chat_stops_the_escalation_and_is_recorded_with_the_jid(world,
     # Abuse: the same command again changes nothing and says so.
     t = time.monotonic()
     alice.say(MCALERT, f"ack #{inc}")
-    again = alice.wait_text("already acknowledged", timeout=5, after=t)
+    again = alice.wait_text("already acknowledged", timeout=15, after=t)
     assert "alice@localhost" in again["body"]
     assert len(world.events(inc, "acked")) == 1
 
@@ -145,12 +151,12 @@ def test_ack_without_a_number_takes_your_latest_page_and_others_hear_of_it(world
     alice, bob = engineers("alice"), engineers("bob")
     world.start(waits=["1s", "30s"])
     inc = world.open()
-    bob.wait_page(inc, timeout=6)
+    bob.wait_page(inc, timeout=15)
     t = time.monotonic()
     bob.say(MCALERT, "ack")
-    bob.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=5, what="ack reply")
+    bob.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=15, what="ack reply")
     assert world.state(inc) == ("acknowledged", "xmpp:" + jid("bob"))
-    note = alice.wait_text(f"#{inc} acknowledged by bob@localhost", timeout=5)
+    note = alice.wait_text(f"#{inc} acknowledged by bob@localhost", timeout=15)
     assert "Connection storm" in note["body"]
     # Abuse: bob hears no notice of his own acknowledgement.
     time.sleep(0.5)
@@ -160,10 +166,11 @@ def test_ack_without_a_number_takes_your_latest_page_and_others_hear_of_it(world
 def test_an_offline_primary_makes_the_secondary_be_paged_at_once(world, engineers):
     bob = engineers("bob")  # alice, the on-call, is not online
     world.start(waits=["20s", "20s"])
-    t0 = time.monotonic()
     inc = world.open()
-    page = bob.wait_page(inc, timeout=5)
-    assert page["at"] - t0 < 5.0  # not the 20 s wait (at most the 2 s presence settling)
+    page = bob.wait_page(inc, timeout=30)
+    # Paged because the first page failed, not because the 20 s wait ran out: the
+    # reason the pager recorded says which, however long the machine took.
+    assert json.loads(world.events(inc, "paged")[-1][5])["reason"] == "failed"
     assert "failed" in page["body"] and jid("alice") in page["body"]
     rows = world.pages(inc)
     assert rows[0][2] == jid("alice") and rows[0][5] is not None
@@ -176,10 +183,10 @@ def test_an_unauthorised_jid_can_neither_acknowledge_nor_resolve(world, engineer
     alice, mallory = engineers("alice"), engineers("mallory")
     p = world.start(waits=["30s", "30s"])
     inc = world.open()
-    alice.wait_page(inc, timeout=5)
+    alice.wait_page(inc, timeout=15)
     for text in (f"ack {inc}", f"resolve {inc}", f"ack {inc}"):
         mallory.say(MCALERT, text)
-    refusal = mallory.wait_text("not allowed", timeout=5)
+    refusal = mallory.wait_text("not allowed", timeout=15)
     assert "Sorry" in refusal["body"]
     time.sleep(1.0)
     assert world.state(inc) == ("open", None)
@@ -194,7 +201,7 @@ def test_the_final_step_reaches_the_team_room(world, engineers):
     world.start(steps=["oncall"], waits=["1s"], final="room:" + ROOM)
     inc = world.open()
     page = carol.wait_for(lambda m: m["type"] == "groupchat" and f"#{inc} " in m["body"],
-                          timeout=8, what="a page in the room")
+                          timeout=15, what="a page in the room")
     assert "Final step" in page["body"]
     assert f'Send "ack {inc}" to mcalert@localhost' in page["body"]
     rows = world.wait(lambda: [r for r in world.pages(inc) if r[2] == "room:" + ROOM and r[4]],
@@ -209,16 +216,16 @@ def test_the_ack_timeout_pages_an_acknowledged_open_incident_again(world, engine
     alice = engineers("alice")
     world.start(steps=["oncall"], waits=["30s"], ack_timeout="2s")
     inc = world.open()
-    first = alice.wait_page(inc, timeout=5)
+    first = alice.wait_page(inc, timeout=15)
     t = time.monotonic()
     alice.say(MCALERT, f"ack {inc}")
-    alice.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=5, what="ack reply")
-    again = alice.wait_page(inc, timeout=6, after=first["at"])
+    alice.wait_for(lambda m: ack_reply(m) and m["at"] > t, timeout=15, what="ack reply")
+    again = alice.wait_page(inc, timeout=15, after=first["at"])
     assert "still open" in again["body"] and again["at"] - t >= 1.8
     assert json.loads(world.events(inc, "paged")[-1][5])["reason"] == "ack_timeout"
     t = time.monotonic()
     alice.say(MCALERT, f"ack {inc}")
-    alice.wait_text("acknowledged again", timeout=5, after=t)
+    alice.wait_text("acknowledged again", timeout=15, after=t)
     assert len(world.events(inc, "ack_renewed")) == 1
     # Abuse: a resolved incident is never paged again.
     world.mctl("resolve", str(inc))
@@ -231,7 +238,7 @@ def test_chat_commands_answer_and_resolve_is_harmless_when_repeated(world, engin
     alice = engineers("alice")
     world.start(waits=["30s", "30s"])
     inc = world.open(title="Node down: n1")
-    alice.wait_page(inc, timeout=5)
+    alice.wait_page(inc, timeout=15)
     for cmd, expect in (("help", "ack N [note]"), ("status", "On call (oncall): alice@localhost"),
                         ("incidents", f"#{inc} major open: Node down: n1"),
                         ("frobnicate", 'Unknown command "frobnicate"'),
@@ -239,21 +246,22 @@ def test_chat_commands_answer_and_resolve_is_harmless_when_repeated(world, engin
                         ("ack 99999", "There is no incident #99999")):
         t = time.monotonic()
         alice.say(MCALERT, cmd)
-        alice.wait_text(expect, timeout=5, after=t)
-    # mcalert answers XEP-0199 pings itself (libstrophe does not).
-    assert alice.ping(MCALERT) < 2.0
+        alice.wait_text(expect, timeout=15, after=t)
+    # mcalert answers XEP-0199 pings itself (libstrophe does not): ping() raises
+    # without an answer.
+    alice.ping(MCALERT, timeout=15)
     t = time.monotonic()
     alice.say(MCALERT, f"resolve {inc} restarted n1")
-    alice.wait_text(f"#{inc} resolved.", timeout=5, after=t)
+    alice.wait_text(f"#{inc} resolved.", timeout=15, after=t)
     assert world.state(inc)[0] == "resolved"
     t = time.monotonic()
     alice.say(MCALERT, f"resolve {inc}")
-    alice.wait_text("already resolved", timeout=5, after=t)
+    alice.wait_text("already resolved", timeout=15, after=t)
     assert len(world.events(inc, "resolved")) == 1
     # Reopened: a new escalation from step 1.
     t = time.monotonic()
     world.mctl("reopen", str(inc))
-    page = alice.wait_page(inc, timeout=5, after=t)
+    page = alice.wait_page(inc, timeout=15, after=t)
     assert "the incident was reopened" in page["body"]
 
 
@@ -272,7 +280,7 @@ def test_a_maintenance_window_records_pages_without_sending_them(world, engineer
     # Abuse: an incident of another cluster is paged as usual.
     r = world.mctl("--json", "open", "--title", "Elsewhere", "--severity", "major",
                    "--cluster", "c2")
-    alice.wait_page(json.loads(r.stdout)["id"], timeout=5)
+    alice.wait_page(json.loads(r.stdout)["id"], timeout=15)
 
 
 def test_a_prosody_restart_mid_escalation_reconnects_and_continues_without_a_duplicate(
@@ -280,17 +288,17 @@ def test_a_prosody_restart_mid_escalation_reconnects_and_continues_without_a_dup
     alice = engineers("alice")
     p = world.start(waits=["3s", "30s"])
     inc = world.open()
-    alice.wait_page(inc, timeout=5)
+    alice.wait_page(inc, timeout=15)
     world.wait(lambda: world.pages(inc)[0][4], what="the receipt")
     alice.stop()
     prosody.stop()
     wait_log_line(procs, p, "lost the chat server")
     # The second step's deadline passes while the server is down: decided, recorded.
-    world.wait(lambda: len(world.pages(inc)) == 2, timeout=8, what="the second step recorded")
+    world.wait(lambda: len(world.pages(inc)) == 2, timeout=15, what="the second step recorded")
     time.sleep(1.5)  # longer than late_after: the page goes out late
     prosody.start()
     alice2, bob = engineers("alice"), engineers("bob")
-    page = bob.wait_page(inc, timeout=10)
+    page = bob.wait_page(inc, timeout=30)
     assert "LATE by" in page["body"]
     assert procs.log(p).count("connected to the chat server") >= 2
     late = world.wait(lambda: world.events(inc, "page_late"), what="the late mark")
@@ -307,14 +315,21 @@ def test_mcalert_killed_and_restarted_resumes_the_escalation_at_the_right_step(
     p = world.start(waits=["3s", "3s"], final="room:" + ROOM)
     t0 = time.monotonic()
     inc = world.open()
-    alice.wait_page(inc, timeout=5)
+    alice.wait_page(inc, timeout=15)
     world.wait(lambda: world.pages(inc)[0][4], what="the receipt")
+    deadline = world.pages(inc)[0][7]
+    assert deadline is not None
     procs.stop(p, sig=signal.SIGKILL)
     time.sleep(0.5)
     p2 = start_mcalert(procs, str(world.tmp / "mcops.conf"), name="mcalert2")
     wait_log_line(procs, p2, "connected to the chat server")
-    page = bob.wait_page(inc, timeout=8)
-    assert 2.5 <= page["at"] - t0 <= 6.0, page["at"] - t0
+    # The restarted pager keeps step 1's deadline (it lives in the log): checked on the
+    # log, not on a clock, so a slow restart cannot make it look reset or kept.
+    rows = world.pages(inc)
+    assert len(rows) == 2 or rows[0][7] == deadline, (deadline, rows)
+    page = bob.wait_page(inc, timeout=30)
+    assert page["at"] - t0 >= 2.5, page["at"] - t0  # never before the wait
+    assert world.pages(inc)[1][3] >= deadline
     time.sleep(1.0)
     assert len(alice.pages(inc)) == 1 and len(bob.pages(inc)) == 1
     assert [r[1] for r in world.pages(inc)] == [1, 2]
@@ -334,7 +349,7 @@ def test_a_page_sent_before_a_kill_is_not_sent_again_after_the_restart(
     alice = engineers("alice", receipts=False)
     p = world.start(waits=["30s", "30s"])
     inc = world.open()
-    alice.wait_page(inc, timeout=5)
+    alice.wait_page(inc, timeout=15)
     sent = world.wait(lambda: world.events(inc, "page_sent"), what="the page_sent event")
     assert json.loads(sent[0][5])["target"] == jid("alice")
     assert not world.pages(inc)[0][4]  # no receipt
@@ -354,7 +369,7 @@ def _post(port, payload, token=None, method="POST", path="/alertmanager"):
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=15) as r:
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
@@ -390,7 +405,7 @@ def test_an_alertmanager_payload_opens_and_then_resolves_an_incident(world, engi
     inc, kind, severity, cluster, node, title, state = rows[0]
     assert (kind, severity, cluster, node, title, state) == (
         "node_down", 3, "c1", "n1", "n1 is not answering", "open")
-    page = alice.wait_page(inc, timeout=5)
+    page = alice.wait_page(inc, timeout=15)
     assert "CRITICAL" in page["body"] and "Runbook: docs/runbooks/node_down.md" in page["body"]
     # Alertmanager repeats a firing alert: still one incident.
     status, body = _post(port, _alert("firing"), token="s3cret-token")
@@ -399,7 +414,7 @@ def test_an_alertmanager_payload_opens_and_then_resolves_an_incident(world, engi
     assert status == 200 and body["resolved"] == 1
     assert world.state(inc)[0] == "resolved"
     assert world.events(inc, "resolved")[0][3] == "alertmanager"
-    alice.wait_text(f"#{inc} resolved by alertmanager", timeout=5)
+    alice.wait_text(f"#{inc} resolved by alertmanager", timeout=15)
     # Abuse: no token, a wrong one, not JSON, not a webhook, a wrong method or path.
     assert _post(port, _alert("firing", fp="aa"))[0] == 401
     assert _post(port, _alert("firing", fp="aa"), token="wrong")[0] == 401
@@ -410,9 +425,10 @@ def test_an_alertmanager_payload_opens_and_then_resolves_an_incident(world, engi
     assert len(world.q("SELECT id FROM incidents")) == 1
 
 
-def test_mctl_oncall_override_redirects_pages_and_a_test_page_is_delivered(world, engineers):
+def test_mctl_oncall_override_redirects_pages_and_a_test_page_is_delivered(world, engineers,
+                                                                          procs):
     alice, bob = engineers("alice"), engineers("bob")
-    world.start(waits=["30s", "30s"], members=["alice", "carol"])
+    p = world.start(waits=["30s", "30s"], members=["alice", "carol"])
     cfg = str(world.tmp / "mcops.conf")
     r = world.mctl("-f", cfg, "--json", "oncall")
     now = json.loads(r.stdout)["rotations"][0]
@@ -421,16 +437,16 @@ def test_mctl_oncall_override_redirects_pages_and_a_test_page_is_delivered(world
     override = json.loads(r.stdout)["id"]
     r = world.mctl("-f", cfg, "oncall")
     assert f"oncall: {jid('bob')} (override)" in r.stdout
-    time.sleep(1.2)  # mcalert tails the override within a second
+    wait_log_line(procs, p, "on-call override recorded")  # mcalert has tailed it
     inc = world.open()
-    page = bob.wait_page(inc, timeout=5)
+    page = bob.wait_page(inc, timeout=15)
     assert "Step 1 of 2" in page["body"]
     assert json.loads(world.events(inc, "paged")[0][5])["via"] == "oncall:oncall"
     world.mctl("-f", cfg, "oncall", "cancel", str(override))
     assert "(override)" not in world.mctl("-f", cfg, "oncall").stdout
     r = world.mctl("page", "--test", jid("alice"), "--wait", "10s")
     assert "delivered to alice@localhost" in r.stdout
-    alice.wait_text("Test page", timeout=5)
+    alice.wait_text("Test page", timeout=15)
     # Abuse: a test page to someone offline fails; bad arguments are usage errors.
     r = world.mctl("page", "--test", jid("mallory"), "--wait", "10s", check=False)
     assert r.returncode == 1 and "failed" in r.stdout
@@ -445,7 +461,7 @@ def test_a_server_that_stops_answering_is_detected_by_pings_and_left(world, pros
     os.kill(prosody.proc.pid, signal.SIGSTOP)
     try:
         # ping_interval and ping_timeout are 2 s each in the tests' configuration.
-        wait_log_line(procs, p, "no answer to a ping", timeout=10)
+        wait_log_line(procs, p, "no answer to a ping", timeout=20)
     finally:
         os.kill(prosody.proc.pid, signal.SIGCONT)
     deadline = time.monotonic() + 15
@@ -475,13 +491,13 @@ def test_a_reply_cut_inside_a_character_does_not_cost_the_pager_its_session(
     verb = "x" + "é" * 40
     t = time.monotonic()
     alice.say(MCALERT, verb)
-    reply = alice.wait_text("Unknown command", timeout=5, after=t)
+    reply = alice.wait_text("Unknown command", timeout=15, after=t)
     assert "\ufffd" not in reply["body"]
     time.sleep(1.0)
     assert "lost the chat server" not in procs.log(p)
     t = time.monotonic()
     alice.say(MCALERT, "ack " + "☃" * 10)
-    alice.wait_text("is not an incident number", timeout=5, after=t)
+    alice.wait_text("is not an incident number", timeout=15, after=t)
     time.sleep(1.0)
     assert "lost the chat server" not in procs.log(p)
 
@@ -490,7 +506,7 @@ def test_a_title_with_a_character_xml_forbids_is_still_paged_once(world, enginee
     alice = engineers("alice")
     p = world.start(waits=["30s", "30s"])
     inc = world.open(title="Disk full \uffff on n1")
-    page = alice.wait_page(inc, timeout=8)
+    page = alice.wait_page(inc, timeout=15)
     assert "Disk full" in page["body"]
     time.sleep(1.5)
     assert "lost the chat server" not in procs.log(p)
@@ -503,7 +519,7 @@ def test_receipts_and_bounces_count_only_from_the_page_target(world, engineers):
                            engineers("mallory"))
     world.start(waits=["30s", "30s"])
     inc = world.open()
-    page = alice.wait_page(inc, timeout=5)
+    page = alice.wait_page(inc, timeout=15)
     pid = page["id"]
 
     def receipt(c):
@@ -539,13 +555,13 @@ def test_a_reload_onto_a_new_connection_sends_an_unreceipted_page_again(
     alice = engineers("alice", receipts=False)
     p = world.start(waits=["30s", "30s"])
     inc = world.open()
-    first = alice.wait_page(inc, timeout=5)
+    first = alice.wait_page(inc, timeout=15)
     cfg = world.tmp / "mcops.conf"
     cfg.write_text(cfg.read_text().replace("[alerter]\n", "[alerter]\nresource = pager2\n", 1))
     p.send_signal(signal.SIGHUP)
     wait_log_line(procs, p, "configuration reloaded")
     # A new connection is a reconnection: the unconfirmed page goes out on it once.
-    again = alice.wait_page(inc, timeout=8, after=first["at"])
+    again = alice.wait_page(inc, timeout=15, after=first["at"])
     assert again["id"] != first["id"]
     time.sleep(1.5)
     assert len(alice.pages(inc)) == 2

@@ -25,6 +25,7 @@ def test_stats_kernel_matches_mctl_conns_and_is_cached(procs):
         clients.append(r)
     time.sleep(1.2)  # past the refresh interval of an earlier read
     admin = Raw(m.admin_port)
+    first_asked = time.monotonic()
     st = admin.stats("kernel")
     want = mctl_conns(m.port)
     assert st["listener:client:addr"] == "127.0.0.1:%d" % m.port
@@ -38,13 +39,24 @@ def test_stats_kernel_matches_mctl_conns_and_is_cached(procs):
                  "host:passive_opens", "kernel_not_accepted", "kernel_close_wait"):
         assert name in st
     # A stats storm is not a netlink storm: within the second, the cached view is served.
+    # Whether this second read falls within that second depends on the machine, so the
+    # check is what was allowed: the old view with its age under a second, or a new one
+    # only if this test's own clock (which brackets mcd's) says a second had passed.
     for c in clients[:20]:
         c.close()
     again = admin.stats("kernel")
-    assert again["listener:client:established"] == st["listener:client:established"]
-    assert int(again["kernel_age_ms"]) >= 0
-    time.sleep(1.2)
-    fresh = admin.stats("kernel")
+    if again["listener:client:established"] == st["listener:client:established"]:
+        assert 0 <= int(again["kernel_age_ms"]) < 1000, again["kernel_age_ms"]
+    else:
+        assert time.monotonic() - first_asked >= 1.0, again
+    # After the second, a new view, which the 20 closes reach once mcd has closed its
+    # ends (waited for: each read more than a second after the one before).
+    deadline = time.monotonic() + 30
+    while True:
+        time.sleep(1.2)
+        fresh = admin.stats("kernel")
+        if int(fresh["listener:client:established"]) == 20 or time.monotonic() > deadline:
+            break
     assert int(fresh["listener:client:established"]) == 20
     assert int(fresh["kernel_age_ms"]) < 1000
 

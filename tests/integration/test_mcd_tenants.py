@@ -72,7 +72,7 @@ def test_repeated_failures_close_the_connection(mcd, tenants):
     r = mcd.raw()
     for _ in range(3):
         assert r.auth("acme", "bad") == "CLIENT_ERROR authentication failure"
-    assert r.closed(timeout=5)
+    assert r.closed(timeout=30)
 
 
 def test_any_command_before_auth_is_refused(mcd):
@@ -84,10 +84,12 @@ def test_any_command_before_auth_is_refused(mcd):
 
 
 def test_unauthenticated_connection_is_closed_after_the_deadline(mcd):
+    t0 = time.monotonic()  # before the connect: the deadline cannot start earlier
     r = mcd.raw()
-    t0 = time.monotonic()
-    assert r.closed(timeout=5)
-    assert time.monotonic() - t0 < 3.0
+    # Closed, and not before the 1 s deadline; how long after it depends on the machine
+    # (the counter below says it was the deadline that closed it).
+    assert r.closed(timeout=30)
+    assert time.monotonic() - t0 >= 0.9
     a = Raw(mcd.admin_port)
     assert a.auth("ops", mcd_pw_cache["ops"]) == "STORED"
     assert int(a.stats()["auth_timeouts"]) >= 1
@@ -200,7 +202,7 @@ def test_admin_port_stats_flush_tenant_shed_and_drain(mcd, tenants):
     assert a.cmd("get k\r\n") == "CLIENT_ERROR not a data port: use the client port"
     assert a.cmd("shed 0\r\n").startswith("CLIENT_ERROR usage: shed N")
     assert a.cmd("shed 100\r\n") == "OK"
-    assert acme.closed(timeout=5) and beta.closed(timeout=5)
+    assert acme.closed(timeout=30) and beta.closed(timeout=30)
     assert a.cmd("drain on\r\n") == "OK"
     s = socket.create_connection(("127.0.0.1", mcd.port), timeout=5)
     assert s.recv(100) == b"SERVER_ERROR node is draining\r\n"
@@ -219,14 +221,14 @@ def test_sighup_reloads_tenants_and_closes_removed_ones(mcd, tenants):
     subprocess.run([binary("mctl"), "--yes", "tenant", "remove", "beta", "--file", str(path)],
                    check=True, capture_output=True, timeout=30)
     os.kill(mcd.proc.pid, signal.SIGHUP)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while True:
         g = mcd.raw()
         if g.auth("gamma", newpw) == "STORED":
             break
         assert time.monotonic() < deadline, "gamma never became valid"
         time.sleep(0.1)
-    assert beta.closed(timeout=5)  # the removed tenant's connection is closed
+    assert beta.closed(timeout=30)  # the removed tenant's connection is closed
     assert mcd.raw().auth("beta", pw["beta"]) == "CLIENT_ERROR authentication failure"
     acme.send("get k\r\n")  # the others keep their connections and their data
     assert acme.until_end() == (["VALUE k 0 1", "1"], "END")
@@ -237,7 +239,11 @@ def test_sighup_with_a_broken_file_keeps_the_running_tenants(mcd, tenants):
     with open(path, "a") as f:
         f.write("this line is not a tenant\n")
     os.kill(mcd.proc.pid, signal.SIGHUP)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 30  # the refusal, waited for in mcd's log
+    while "keeping the running tenants" not in open(mcd.proc.log_path).read():
+        assert time.monotonic() < deadline, "the reload was never refused"
+        assert mcd.proc.poll() is None
+        time.sleep(0.05)
     assert mcd.proc.poll() is None
     assert login(mcd, pw, "acme").cmd("set k 0 0 1\r\n1\r\n") == "STORED"
 
@@ -263,7 +269,7 @@ def test_tls_port(procs, tenants, tmp_path):
     # a plain-text client on the TLS port gets nothing useful and is closed
     p = socket.create_connection(("127.0.0.1", m.tls_port), timeout=5)
     p.sendall(b"get big\r\n")
-    assert Raw(None, sock=p).closed(timeout=5)
+    assert Raw(None, sock=p).closed(timeout=30)
 
 
 def test_bad_tenants_file_is_a_clear_startup_error(tmp_path):

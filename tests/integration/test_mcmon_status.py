@@ -66,7 +66,7 @@ def test_status_shows_a_down_node_and_its_open_incident(dep):
     wait_for("n2 probed", lambda: [n for n in (dep.view() or {}).get("nodes", [])
                                    if n["name"] == "n2" and n["probes"] > 0], 20)
     dep.kill_node("n2")
-    inc = dep.wait_incident("node_down", 10)
+    inc = dep.wait_incident("node_down", 60)
     wait_for("n2 down in the view, its latest poll failed", lambda: [
         n for n in dep.view()["nodes"] if n["name"] == "n2" and not n["up"] and not
         n["poll_ok"]], 5)
@@ -87,13 +87,13 @@ def test_status_shows_a_down_node_and_its_open_incident(dep):
 def test_watch_prints_count_samples_and_stops(dep):
     dep.start_node("n1")
     dep.start_mcmon()
-    wait_for("a view", dep.view, 10)
-    started = time.monotonic()
+    wait_for("a view", dep.view, 30)
+    # That --count ends it is checked by its returning at all (dep.mctl's timeout fails
+    # the test otherwise), not by a bound on how long three samples take.
     rc, docs, out = status_json(dep, "--watch", "300ms", "--count", "3")
     assert rc == 0, out.stderr
     assert len(docs) == 3
     assert docs[0]["monitor"]["written_at"] < docs[2]["monitor"]["written_at"]
-    assert time.monotonic() - started < 10
 
 
 def test_a_stale_or_missing_view_is_an_error(dep):
@@ -101,7 +101,7 @@ def test_a_stale_or_missing_view_is_an_error(dep):
     rc, _, out = status_json(dep, "--state", str(dep.dir / "nothing.json"))
     assert rc == 1 and "no view from the monitor" in out.stderr
     dep.start_mcmon()
-    wait_for("a view", dep.view, 10)
+    wait_for("a view", dep.view, 30)
     dep.stop_mcmon()
     # evaluate_interval 200 ms: stale after 3 intervals and 2 s of slack.
     time.sleep(3.0)
@@ -121,7 +121,7 @@ def test_a_stale_or_missing_view_is_an_error(dep):
 def test_bad_arguments_and_unknown_clusters_are_refused(dep, args, code, message):
     dep.start_node("n1")
     dep.start_mcmon()
-    wait_for("a view", dep.view, 10)
+    wait_for("a view", dep.view, 30)
     out = dep.mctl("status", *args)
     assert out.returncode == code, (out.stdout, out.stderr)
     assert message in out.stderr

@@ -60,7 +60,7 @@ def test_rebalance_closes_connections_above_the_cluster_mean(cluster):
     assert by["n1"]["connections"] == 30 and by["n1"]["shed"] == 15 and by["n1"]["ok"]
     assert by["n2"]["connections"] == 0 and by["n2"]["shed"] == 0 and by["n2"]["ok"]
     assert not by["n3"]["ok"] and "refused" in by["n3"]["error"]
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while int(admin_stats(c, "n1")["curr_connections"]) > 16:  # 15 left + this admin one
         assert time.monotonic() < deadline
         time.sleep(0.1)
@@ -75,7 +75,7 @@ def test_rebalance_with_shed_closes_that_many(cluster):
     out = c.mctl("--yes", "rebalance", "n2", "--shed", "4")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "[1/1] n2 ... closing 4 connections" in out.stdout
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while int(admin_stats(c, "n2")["curr_connections"]) > 7:  # 6 left + the admin one
         assert time.monotonic() < deadline
         time.sleep(0.1)

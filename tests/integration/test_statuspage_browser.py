@@ -103,7 +103,11 @@ def test_the_rendered_page_says_each_state_in_words(procs, tmp_path):
         "newest update first"
 
     down = open_incident(db, "node_down", "c2", "critical")
-    wait_for(lambda: indicator(site) == "critical", what="the outage page")
+    # The render writes status.json and index.html one after the other: wait for the
+    # page the browser is given.
+    wait_for(lambda: indicator(site) == "critical" and
+             "Degraded availability in EU-West C2" in (site / "index.html").read_text(),
+             what="the outage page")
     page = render(site, "outage", tmp_path, dark=True)
     assert "Major System Outage" in page.text
     assert "Major outage" in page.text and "Degraded availability in EU-West C2" in page.text
@@ -111,7 +115,9 @@ def test_the_rendered_page_says_each_state_in_words(procs, tmp_path):
 
     mctl(conf, "resolve", str(tail))
     mctl(conf, "resolve", str(down))
-    wait_for(lambda: indicator(site) == "none", what="the resolved page")
+    wait_for(lambda: indicator(site) == "none" and
+             "Active incidents" not in (site / "index.html").read_text(),
+             what="the resolved page")
     page = render(site, "resolved", tmp_path)
     assert "All Systems Operational" in page.text
     assert "Active incidents" not in page.text

@@ -34,7 +34,7 @@ def start_memcached(procs, *extra):
     return port
 
 
-def wait_log(procs, p, pattern, timeout=10.0):
+def wait_log(procs, p, pattern, timeout=30.0):
     """Waits until p's output matches pattern; returns the match."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -119,29 +119,43 @@ def test_faultproxy_delays_the_configured_fraction_of_responses(procs):
     lat = c.timed_gets(400)
     c.close()
     lat.sort()
-    # peers.md: p50 about 0.2 ms and 15% above 5 ms; the band is wide because the
-    # machine is shared, but 0% or 50% would fail it
-    assert 0.07 <= slow_fraction(lat) <= 0.26, slow_fraction(lat)
-    assert lat[len(lat) // 2] < 0.003, lat[len(lat) // 2]
+    # How many responses the proxy delayed is its own count (seeded: the same on every
+    # run), not a reading of the clock, which a busy machine slows for every response.
     st = status(ctl)
     assert st["chunks"] == 401
-    assert 30 <= st["delayed"] <= 95, st
-    # a delay is never longer than the range's maximum plus scheduling slack
-    assert lat[-1] < 0.015 + 0.050
+    assert 30 <= st["delayed"] <= 95, st  # 15%, not 0% or 50%
+    # Every delayed response took at least the range's minimum: a lower bound, true
+    # however slow the machine (one delayed chunk may be the set's reply).
+    assert sum(1 for x in lat if x >= SLOW_S) >= st["delayed"] - 1, lat
+    # peers.md: p50 about 0.2 ms. The median response is an undelayed one, so it is
+    # under the range's minimum unless the machine itself takes 5 ms per round trip.
+    assert lat[len(lat) // 2] < SLOW_S, lat[len(lat) // 2]
+    # A delay is never longer than the range's maximum; the allowance for scheduling is
+    # generous for a busy 2-core machine and still fails a delay in the wrong unit.
+    assert lat[-1] < 0.015 + 1.0
 
 
 def test_faultproxy_off_removes_the_delay(procs):
+    # Which responses were delayed is the proxy's own count, not a reading of the
+    # clock (a busy machine makes undelayed responses slow too); the clock only gives
+    # the lower bound every delayed response meets.
     mc = start_memcached(procs)
-    port, ctl, _ = start_proxy(procs, mc)
+    port, ctl, _ = start_proxy(procs, mc, "--seed", "2")
     c = Client(port)
     c.request(b"set k 0 0 1\r\nx\r\n", b"\r\n")
-    assert slow_fraction(c.timed_gets(100)) <= 0.05  # no fault configured yet
+    c.timed_gets(100)
+    assert status(ctl)["delayed"] == 0  # no fault configured yet
     assert control(ctl, "delay 0.5 5ms 10ms") == ["OK"]
-    assert slow_fraction(c.timed_gets(100)) >= 0.3
+    lat = c.timed_gets(100)
+    on = status(ctl)["delayed"]
+    assert on >= 30, on
+    assert sum(1 for x in lat if x >= SLOW_S) >= on
     assert control(ctl, "off") == ["OK"]
-    assert slow_fraction(c.timed_gets(200)) <= 0.05
+    c.timed_gets(200)
     c.close()
-    assert status(ctl)["delay_fraction"] == 0
+    st = status(ctl)
+    assert st["delayed"] == on, st  # nothing delayed after "off"
+    assert st["delay_fraction"] == 0
 
 
 def test_faultproxy_keeps_response_order_and_large_values_intact(procs):
@@ -234,7 +248,7 @@ def test_faultproxy_stops_on_sigterm(procs):
     c = Client(port)
     c.s.sendall(b"version\r\n")  # a response held for a second when the signal comes
     time.sleep(0.1)
-    assert procs.stop(p, timeout=5) == 0
+    assert procs.stop(p, timeout=30) == 0
     c.close()
 
 
@@ -292,7 +306,7 @@ class Listener:
             key.fileobj.close()
         sel.close()
 
-    def wait_for(self, pred, timeout=10.0):
+    def wait_for(self, pred, timeout=30.0):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
@@ -346,32 +360,39 @@ def stormgen_processes(port):
 
 def test_stormgen_opens_and_closes_the_requested_number_of_connections(procs, listener):
     rc, t, elapsed, _ = run_stormgen(procs, "--target", f"127.0.0.1:{listener.port}",
-                                     "--count", "300", "--duration", "20s")
+                                     "--count", "300", "--duration", "10m", timeout=120)
     assert rc == 0
     assert (t["started"], t["opened"], t["closed"], t["failed"]) == (300, 300, 300, 0)
-    assert elapsed < 15  # stopped by itself when done, not at the duration
+    # Stopped by itself when done, not at the duration: ten minutes away, so that no
+    # machine is slow enough to blur the two.
+    assert t["elapsed_ms"] < 600000
     assert listener.wait_for(lambda s: s.accepted == 300 and s.closed == 300)
 
 
 def test_stormgen_stops_at_its_duration_however_large_the_count(procs, listener):
     rc, t, elapsed, _ = run_stormgen(procs, "--target", f"127.0.0.1:{listener.port}",
-                                     "--count", "1000000", "--rate", "50", "--duration", "1s")
+                                     "--count", "1000000", "--rate", "50", "--duration", "1s",
+                                     timeout=60)
     assert rc == 0
-    assert 0.9 <= elapsed < 6
-    assert 35 <= t["started"] <= 55, t  # 50/s for one second
+    # A million at 50/s would take hours: any end is the duration's, never before it.
+    assert elapsed >= 0.9 and t["elapsed_ms"] >= 1000, (elapsed, t)
+    # 50/s for one second. The rate is a ceiling (what is due by the clock, plus one);
+    # the floor is lower than the rate because a busy machine may not run stormgen
+    # during the last part of its second, and what was not started by then is not.
+    assert 20 <= t["started"] <= 55, t
     assert listener.wait_for(lambda s: s.accepted == t["opened"] and s.closed == s.accepted)
 
 
 def test_stormgen_holds_connections_over_processes_until_sigterm(procs, listener):
     p = procs.start([STORMGEN, "--target", f"127.0.0.1:{listener.port}", "--hold", "40",
-                     "--procs", "2", "--duration", "60s"], name="stormgen")
+                     "--procs", "2", "--duration", "10m"], name="stormgen")
     wait_log(procs, p, r"stormgen: holding 40 connections")
     assert listener.wait_for(lambda s: s.open == 40)
     assert len(stormgen_processes(listener.port)) == 3  # the parent and two children
-    assert procs.stop(p, timeout=5) == 0
+    assert procs.stop(p, timeout=30) == 0
     t = totals(procs.log(p))
     assert (t["opened"], t["closed"], t["held_peak"], t["procs"]) == (40, 40, 40, 2)
-    assert t["elapsed_ms"] < 30000  # the signal ended it, not the duration
+    assert t["elapsed_ms"] < 600000  # the signal ended it, not the (ten minute) duration
     assert listener.wait_for(lambda s: s.closed == 40 and s.open == 0)
     # every child was reaped: none left, not even as a zombie
     assert stormgen_processes(listener.port) == []
@@ -381,10 +402,11 @@ def test_stormgen_hold_rotates_the_oldest_connection_past_the_level(procs, liste
     rc, t, _, _ = run_stormgen(procs, "--target", f"127.0.0.1:{listener.port}", "--hold", "20",
                                "--count", "100", "--rate", "400", "--duration", "2s")
     assert rc == 0
+    # stormgen's own peak is the rotation's evidence. The listener's peak is not: it
+    # takes pending accepts before it reads closes, so a listener thread the machine
+    # runs late sees more at once (up to all 100) whatever stormgen did.
     assert (t["opened"], t["held_peak"], t["closed"]) == (100, 20, 100)
-    # without rotation the listener would see up to 100 at once; it sees a little
-    # more than 20 because it takes pending accepts before it reads the closes
-    assert listener.peak <= 35, listener.peak
+    assert listener.wait_for(lambda s: s.accepted == 100 and s.closed == 100, timeout=30)
 
 
 def test_stormgen_authenticates_and_sends_a_command(procs, tmp_path):

@@ -19,6 +19,7 @@
 #include "alerter/intake.h"
 #include "alerter/message.h"
 #include "alerter/xmpp.h"
+#include "helper.h"
 
 static void
 commands_parse_verbs_numbers_and_notes(void **state)
@@ -398,18 +399,18 @@ alertmanager_payloads_that_are_not_webhooks_are_refused(void **state)
 static void
 applying_a_batch_opens_once_and_resolves_once(void **state)
 {
-	char dir[] = "/tmp/test_alerter_text.XXXXXX", path[128], p2[160], err[ILOG_ERR_LEN];
 	static const char resolved[] =
 	    "{\"alerts\":[{\"status\":\"resolved\",\"fingerprint\":\"3d7a1b2c\"}]}";
 	struct intake_batch b = { 0 };
 	struct intake_result r;
 	struct ilog_incident inc;
+	struct test_ilog t;
 	struct ilog *log;
+	char err[ILOG_ERR_LEN];
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/log.db", dir);
-	assert_non_null(log = ilog_open(path, NULL, err, sizeof(err)));
+	assert_int_equal(test_ilog_open(&t, "test_alerter_text"), 0);
+	log = t.log;
 	assert_int_equal(intake_parse(webhook, strlen(webhook), &b, err, sizeof(err)), 0);
 	assert_int_equal(intake_apply(log, &b, &r, err, sizeof(err)), ILOG_OK);
 	assert_int_equal(r.opened, 1);
@@ -429,13 +430,7 @@ applying_a_batch_opens_once_and_resolves_once(void **state)
 	assert_int_equal(inc.state, ILOG_STATE_RESOLVED);
 	assert_string_equal(inc.resolved_by, INTAKE_ACTOR);
 	intake_batch_release(&b);
-	ilog_close(log);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
-	unlink(path);
-	rmdir(dir);
+	test_ilog_close(&t);
 }
 
 int

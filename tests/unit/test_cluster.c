@@ -11,9 +11,10 @@
 #include <cmocka.h>
 
 #include "cluster.h"
+#include "helper.h"
 
-static char secret_dir[64];
-static char ops_pw[128], probe_pw[128], empty_pw[128];
+static char secret_dir[TEST_PATH_MAX];
+static char ops_pw[TEST_PATH_MAX], probe_pw[TEST_PATH_MAX], empty_pw[TEST_PATH_MAX];
 
 static void
 write_file(const char *path, const char *text)
@@ -29,12 +30,11 @@ static int
 setup_secrets(void **state)
 {
 	(void)state;
-	snprintf(secret_dir, sizeof(secret_dir), "/tmp/test_cluster.XXXXXX");
-	if (mkdtemp(secret_dir) == NULL)
+	if (test_dir_make(secret_dir, sizeof(secret_dir), "test_cluster") < 0)
 		return -1;
-	snprintf(ops_pw, sizeof(ops_pw), "%s/ops.pw", secret_dir);
-	snprintf(probe_pw, sizeof(probe_pw), "%s/probe.pw", secret_dir);
-	snprintf(empty_pw, sizeof(empty_pw), "%s/empty.pw", secret_dir);
+	test_dir_file(ops_pw, sizeof(ops_pw), secret_dir, "ops.pw");
+	test_dir_file(probe_pw, sizeof(probe_pw), secret_dir, "probe.pw");
+	test_dir_file(empty_pw, sizeof(empty_pw), secret_dir, "empty.pw");
 	write_file(ops_pw, "s3cret-ops\n");
 	write_file(probe_pw, "probe-pass");
 	write_file(empty_pw, "");
@@ -45,11 +45,7 @@ static int
 teardown_secrets(void **state)
 {
 	(void)state;
-	unlink(ops_pw);
-	unlink(probe_pw);
-	unlink(empty_pw);
-	rmdir(secret_dir);
-	return 0;
+	return test_dir_remove(secret_dir);
 }
 
 /* Loads text (with %1$s = ops_pw, %2$s = probe_pw, %3$s = empty_pw) into cl. */

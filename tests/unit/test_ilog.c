@@ -21,36 +21,16 @@
 
 #include <sqlite3.h>
 
+#include "helper.h"
 #include "ilog.h"
 #include "ilog_outbox.h"
 #include "ilog_pages.h"
-
-/* A fake clock: fixed time moved by tests; random values from a list, then 0. */
-struct fake {
-	int64_t now;
-	uint64_t randoms[8];
-	size_t nrandom, next_random;
-};
-
-static int64_t
-fake_now(void *arg)
-{
-	return ((struct fake *)arg)->now;
-}
-
-static uint64_t
-fake_random(void *arg)
-{
-	struct fake *f = arg;
-
-	return f->next_random < f->nrandom ? f->randoms[f->next_random++] : 0;
-}
 
 struct fixture {
 	char dir[64];
 	char path[128];
 	struct ilog *log;
-	struct fake fake;
+	struct test_clock fake; /* tests move fake.now and fill fake.randoms */
 	char err[ILOG_ERR_LEN];
 };
 
@@ -58,16 +38,15 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct ilog_clock clock = { fake_now, fake_random, NULL };
+	struct ilog_clock clock = { test_clock_now, test_clock_random, NULL };
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_ilog.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (fx == NULL || test_dir_make(fx->dir, sizeof(fx->dir), "test_ilog") < 0)
 		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/log.db", fx->dir);
+	test_dir_file(fx->path, sizeof(fx->path), fx->dir, "log.db");
 	fx->log = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
 	if (fx->log == NULL)
 		return -1;
-	fx->fake.now = 1700000000000;
+	test_clock_init(&fx->fake, TEST_CLOCK_START_MS);
 	clock.arg = &fx->fake;
 	ilog_set_clock(fx->log, &clock);
 	*state = fx;
@@ -78,22 +57,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	struct dirent *de;
-	char p[400];
-	DIR *d;
 
 	ilog_close(fx->log);
 	/* Every file a test made lives in the fixture's directory. */
-	if ((d = opendir(fx->dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", fx->dir, de->d_name);
-			unlink(p);
-		}
-		closedir(d);
-	}
-	rmdir(fx->dir);
+	test_dir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -1239,8 +1206,9 @@ opening_a_newer_or_foreign_file_is_refused(void **state)
 
 struct holder {
 	const char *path;
-	int hold_ms;
+	int hold_ms;           /* < 0: until release is set (at most a minute) */
 	volatile int locked;
+	volatile int release;
 };
 
 static void *
@@ -1255,7 +1223,14 @@ hold_write_lock(void *arg)
 	sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO cursors VALUES ('holder', 1, 1);", NULL,
 	    NULL, NULL);
 	h->locked = 1;
-	nanosleep(&ts, NULL);
+	if (h->hold_ms >= 0) {
+		nanosleep(&ts, NULL);
+	} else {
+		int waited;
+
+		for (waited = 0; !h->release && waited < 60000; waited++)
+			usleep(1000);
+	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(db);
 	return NULL;
@@ -1266,7 +1241,7 @@ a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
 {
 	struct fixture *fx = *state;
 	struct ilog_options opts = { .busy_timeout_ms = 20 };
-	struct holder h = { fx->path, 400, 0 };
+	struct holder h = { fx->path, 400, 0, 0 };
 	struct ilog *log;
 	pthread_t t;
 	int64_t c;
@@ -1287,16 +1262,16 @@ a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
 
 /*
  * With busy_retry_ms set short, a write that meets a held lock fails soon instead of
- * waiting it out (60 s by default): the holder here lets go after 1.5 s, so a call
- * that ignored the option would succeed. Nothing of it is written; once the lock is
- * gone the same write succeeds.
+ * waiting it out (60 s by default): the holder here keeps the lock until the call has
+ * returned, so a call that ignored the option would never return. Nothing of it is
+ * written; once the lock is gone the same write succeeds.
  */
 static void
 a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing(void **state)
 {
 	struct fixture *fx = *state;
 	struct ilog_options opts = { .busy_timeout_ms = 20, .busy_retry_ms = 200 };
-	struct holder h = { fx->path, 1500, 0 };
+	struct holder h = { fx->path, -1, 0, 0 };
 	struct ilog_events ev = { 0 };
 	struct ilog *log;
 	pthread_t t;
@@ -1309,6 +1284,7 @@ a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing(void **sta
 	assert_int_equal(ilog_event_append(log, 0, "test", "tick", NULL, NULL, fx->err,
 	    sizeof(fx->err)), ILOG_ERR_DB);
 	assert_non_null(strstr(fx->err, "the database stayed busy for 0.2 s"));
+	h.release = 1;
 	pthread_join(t, NULL);
 	assert_int_equal(ilog_tail(log, 0, 0, &ev, fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ev.n, 0);

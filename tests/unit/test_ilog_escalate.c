@@ -16,37 +16,28 @@
 
 #include <jansson.h>
 
+#include "helper.h"
 #include "ilog.h"
 #include "ilog_pages.h"
 
 struct fixture {
-	char dir[64];
-	char path[128];
-	struct ilog *log;
-	int64_t now;
+	struct test_ilog il;
+	struct ilog *log; /* il.log */
+	struct test_clock clock;
 	char err[ILOG_ERR_LEN];
 };
-
-static int64_t
-fake_now(void *arg)
-{
-	return ((struct fixture *)arg)->now;
-}
 
 static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct ilog_clock clock = { fake_now, NULL, NULL };
+	struct ilog_clock clock = { test_clock_now, NULL, NULL };
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_ilog_escalate.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (fx == NULL || test_ilog_open(&fx->il, "test_ilog_escalate") < 0)
 		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/log.db", fx->dir);
-	if ((fx->log = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err))) == NULL)
-		return -1;
-	fx->now = 1700000000000;
-	clock.arg = fx;
+	fx->log = fx->il.log;
+	test_clock_init(&fx->clock, TEST_CLOCK_START_MS);
+	clock.arg = &fx->clock;
 	ilog_set_clock(fx->log, &clock);
 	*state = fx;
 	return 0;
@@ -56,15 +47,8 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	char p[200];
 
-	ilog_close(fx->log);
-	snprintf(p, sizeof(p), "%s-wal", fx->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", fx->path);
-	unlink(p);
-	unlink(fx->path);
-	rmdir(fx->dir);
+	test_ilog_close(&fx->il);
 	free(fx);
 	return 0;
 }
@@ -89,11 +73,11 @@ escalating_stops_every_other_deadline_of_the_incident_only(void **state)
 	int64_t p1, p2, p3, pb, deadline;
 	struct ilog_pages pages = { 0 };
 
-	assert_int_equal(ilog_page_insert(fx->log, a, 1, "x@h", fx->now + 1000, "mcalert", &p1,
+	assert_int_equal(ilog_page_insert(fx->log, a, 1, "x@h", fx->clock.now + 1000, "mcalert", &p1,
 	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_page_insert(fx->log, b, 1, "x@h", fx->now + 500, "mcalert", &pb,
+	assert_int_equal(ilog_page_insert(fx->log, b, 1, "x@h", fx->clock.now + 500, "mcalert", &pb,
 	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_page_escalate(fx->log, a, 2, "y@h", fx->now + 2000, NULL,
+	assert_int_equal(ilog_page_escalate(fx->log, a, 2, "y@h", fx->clock.now + 2000, NULL,
 	    "mcalert", &p2, NULL, fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ilog_page_list(fx->log, a, &pages, fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(pages.n, 2);
@@ -101,11 +85,11 @@ escalating_stops_every_other_deadline_of_the_incident_only(void **state)
 	assert_int_equal(pages.v[0].next_deadline, 0);
 	assert_int_equal(pages.v[1].id, p2);
 	assert_int_equal(pages.v[1].step, 2);
-	assert_int_equal(pages.v[1].next_deadline, fx->now + 2000);
+	assert_int_equal(pages.v[1].next_deadline, fx->clock.now + 2000);
 	/* The other incident's deadline is untouched: the earliest is still b's. */
 	assert_int_equal(ilog_page_next_deadline(fx->log, &deadline, fx->err, sizeof(fx->err)),
 	    ILOG_OK);
-	assert_int_equal(deadline, fx->now + 500);
+	assert_int_equal(deadline, fx->clock.now + 500);
 	/* A last step without a deadline leaves the incident with none pending. */
 	assert_int_equal(ilog_page_escalate(fx->log, a, 3, "room:r@c", 0, NULL, "mcalert", &p3,
 	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);

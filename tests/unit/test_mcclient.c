@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -19,15 +20,20 @@
 
 #include "mcclient.h"
 
+/* The timeout of every exchange here that is not about a timeout: far above what a
+ * loopback exchange takes on a busy machine, so only a hang reaches it. */
+#define TIMEOUT_MS 10000
+
 /* The server: accepts one connection, reads one request (up to its expected
- * length), then sends each chunk with a short pause, then closes (or holds). */
+ * length), then sends each chunk with a short pause, then closes (or holds the
+ * connection until the client closes it). */
 struct script {
 	int lfd;
 	uint16_t port;
 	size_t request_len;        /* bytes to read before answering */
 	const char *chunks[4];
 	size_t big;                /* if non-zero: send this many bytes of STAT lines */
-	int hold_ms;               /* keep the connection open this long before closing */
+	bool hold;                 /* keep the connection open until the client closes it */
 	char request[4096];
 	pthread_t thread;
 };
@@ -63,8 +69,12 @@ serve(void *arg)
 		(void)send(fd, b, s->big, MSG_NOSIGNAL);
 		free(b);
 	}
-	if (s->hold_ms > 0)
-		usleep((useconds_t)s->hold_ms * 1000);
+	if (s->hold) {
+		char c;
+
+		while (read(fd, &c, 1) > 0)
+			;
+	}
 	close(fd);
 	return NULL;
 }
@@ -103,7 +113,7 @@ reply_split_across_packets_with_end_inside_a_value(void **state)
 	(void)state;
 
 	start(&s);
-	assert_int_equal(mcclient_connect(&c, "127.0.0.1", s.port, 2000, err, sizeof(err)),
+	assert_int_equal(mcclient_connect(&c, "127.0.0.1", s.port, TIMEOUT_MS, err, sizeof(err)),
 	    MCCLIENT_OK);
 	assert_int_equal(mcclient_command(&c, "get k j", &reply, &last, err, sizeof(err)),
 	    MCCLIENT_OK);
@@ -125,7 +135,7 @@ auth_sends_the_set_and_reports_a_refusal(void **state)
 	(void)state;
 
 	start(&ok);
-	assert_int_equal(mcclient_connect(&c, "localhost", ok.port, 2000, err, sizeof(err)),
+	assert_int_equal(mcclient_connect(&c, "localhost", ok.port, TIMEOUT_MS, err, sizeof(err)),
 	    MCCLIENT_OK);
 	assert_int_equal(mcclient_auth(&c, "ops", "hunter22", err, sizeof(err)), MCCLIENT_OK);
 	assert_string_equal(ok.request, "set ops 0 0 8\r\nhunter22\r\n");
@@ -133,7 +143,7 @@ auth_sends_the_set_and_reports_a_refusal(void **state)
 	finish(&ok);
 
 	start(&bad);
-	assert_int_equal(mcclient_connect(&c, "127.0.0.1", bad.port, 2000, err, sizeof(err)),
+	assert_int_equal(mcclient_connect(&c, "127.0.0.1", bad.port, TIMEOUT_MS, err, sizeof(err)),
 	    MCCLIENT_OK);
 	assert_int_equal(mcclient_auth(&c, "ops", "wrongpwd", err, sizeof(err)),
 	    MCCLIENT_ERR_REPLY);
@@ -155,7 +165,7 @@ server_errors_are_replies_with_their_line(void **state)
 	(void)state;
 
 	start(&s);
-	assert_int_equal(mcclient_connect(&c, "127.0.0.1", s.port, 2000, err, sizeof(err)),
+	assert_int_equal(mcclient_connect(&c, "127.0.0.1", s.port, TIMEOUT_MS, err, sizeof(err)),
 	    MCCLIENT_OK);
 	assert_int_equal(mcclient_command(&c, "flush_tenant nope", NULL, &last, err,
 	    sizeof(err)), MCCLIENT_ERR_REPLY);
@@ -171,7 +181,9 @@ server_errors_are_replies_with_their_line(void **state)
 static void
 silence_times_out_and_hangup_is_reported(void **state)
 {
-	struct script quiet = { .request_len = 9, .hold_ms = 700 };
+	/* Silent until the client gives up: its timeout is what ends the exchange, however
+	 * slowly this machine runs the two threads. */
+	struct script quiet = { .request_len = 9, .hold = true };
 	struct script hangup = { .request_len = 9, .chunks = { "STAT pid 1\r\n" } };
 	struct mcclient c;
 	char err[256];
@@ -187,8 +199,8 @@ silence_times_out_and_hangup_is_reported(void **state)
 	finish(&quiet);
 
 	start(&hangup);
-	assert_int_equal(mcclient_connect(&c, "127.0.0.1", hangup.port, 2000, err, sizeof(err)),
-	    MCCLIENT_OK);
+	assert_int_equal(mcclient_connect(&c, "127.0.0.1", hangup.port, TIMEOUT_MS, err,
+	    sizeof(err)), MCCLIENT_OK);
 	assert_int_equal(mcclient_command(&c, "stats x", NULL, NULL, err, sizeof(err)),
 	    MCCLIENT_ERR_IO);
 	assert_non_null(strstr(err, "connection closed by the server in the middle of a reply"));
@@ -205,7 +217,7 @@ oversized_reply_is_refused(void **state)
 	(void)state;
 
 	start(&s);
-	assert_int_equal(mcclient_connect(&c, "127.0.0.1", s.port, 5000, err, sizeof(err)),
+	assert_int_equal(mcclient_connect(&c, "127.0.0.1", s.port, TIMEOUT_MS, err, sizeof(err)),
 	    MCCLIENT_OK);
 	assert_int_equal(mcclient_command(&c, "stats", NULL, NULL, err, sizeof(err)),
 	    MCCLIENT_ERR_PROTO);
@@ -230,7 +242,7 @@ connect_to_a_closed_port_fails_cleanly(void **state)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
 	close(fd);
-	assert_int_equal(mcclient_connect(&c, "127.0.0.1", ntohs(sin.sin_port), 1000, err,
+	assert_int_equal(mcclient_connect(&c, "127.0.0.1", ntohs(sin.sin_port), TIMEOUT_MS, err,
 	    sizeof(err)), MCCLIENT_ERR_IO);
 	assert_non_null(strstr(err, "connect: Connection refused"));
 	mcclient_close(&c); /* safe after a failed connect */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "helper.h"
 #include "monstate.h"
 
 /* Indices into the per-kind arrays (lib/kinds.h). */
@@ -71,13 +72,13 @@ static void
 a_view_round_trips_through_its_file(void **state)
 {
 	struct monstate out = { 0 }, in = { 0 };
-	char dir[] = "/tmp/test_monstate.XXXXXX", path[64], tmp[72], err[256];
+	char dir[TEST_PATH_MAX], path[TEST_PATH_MAX], tmp[TEST_PATH_MAX], err[256];
 	struct stat sb;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/mcmon.json", dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(test_dir_make(dir, sizeof(dir), "test_monstate"), 0);
+	test_dir_file(path, sizeof(path), dir, "mcmon.json");
+	test_dir_file(tmp, sizeof(tmp), dir, "mcmon.json.tmp");
 	fill(&out);
 	assert_int_equal(monstate_write(path, &out, err, sizeof(err)), 0);
 	assert_int_equal(stat(tmp, &sb), -1); /* no temporary file left behind */
@@ -108,8 +109,7 @@ a_view_round_trips_through_its_file(void **state)
 	out.nnodes = 2;
 	monstate_release(&in);
 	monstate_release(&out);
-	unlink(path);
-	rmdir(dir);
+	assert_int_equal(test_dir_remove(dir), 0);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "helper.h"
 #include "jid.h"
 #include "rotation.h"
 #include "utctime.h"
@@ -256,15 +257,15 @@ applying_events_adds_overrides_and_cancellations_remove_them(void **state)
 static void
 overrides_recorded_in_the_log_read_back_without_the_cancelled(void **state)
 {
-	char dir[] = "/tmp/test_rotation.XXXXXX", path[128], p2[160], err[ILOG_ERR_LEN];
 	struct rotation_overrides ov = { 0 };
+	struct test_ilog t;
 	struct ilog *log;
+	char err[ILOG_ERR_LEN];
 	int64_t id1, id2, id3;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/log.db", dir);
-	assert_non_null(log = ilog_open(path, NULL, err, sizeof(err)));
+	assert_int_equal(test_ilog_open(&t, "test_rotation"), 0);
+	log = t.log;
 	assert_int_equal(rotation_override_record(log, "oncall", "dan@example.com", T0,
 	    T0 + D, "mctl:ann", &id1, err, sizeof(err)), 0);
 	assert_int_equal(rotation_override_record(log, "db", "eve@example.com", T0, T0 + 2 * D,
@@ -288,13 +289,7 @@ overrides_recorded_in_the_log_read_back_without_the_cancelled(void **state)
 	assert_string_equal(ov.v[0].rotation, "oncall");
 	assert_int_equal(ov.v[0].until, T0 + D);
 	rotation_overrides_release(&ov);
-	ilog_close(log);
-	snprintf(p2, sizeof(p2), "%s-wal", path);
-	unlink(p2);
-	snprintf(p2, sizeof(p2), "%s-shm", path);
-	unlink(p2);
-	unlink(path);
-	rmdir(dir);
+	test_ilog_close(&t);
 	(void)id3;
 }
 

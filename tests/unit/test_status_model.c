@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "helper.h"
 #include "statussite/statussite.h"
 #include "lib/statussite/render.h" /* the renderers, tested one by one */
 
@@ -487,17 +488,17 @@ payloads_exist_for_public_changes_only(void **state)
 static void
 site_files_are_replaced_whole_and_unchanged_ones_are_left_alone(void **state)
 {
-	char dir[] = "/tmp/test_site.XXXXXX", path[256], err[256], buf[16];
+	char dir[TEST_PATH_MAX], path[TEST_PATH_MAX], err[256], buf[16];
 	struct stat st1, st2;
 	int changed;
 	FILE *fp;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(test_dir_make(dir, sizeof(dir), "test_site"), 0);
 	assert_int_equal(site_write_file(dir, "a/b/c.json", "{}\n", 3, &changed, err,
 	    sizeof(err)), 0);
 	assert_int_equal(changed, 1);
-	snprintf(path, sizeof(path), "%s/a/b/c.json", dir);
+	test_dir_file(path, sizeof(path), dir, "a/b/c.json");
 	assert_int_equal(stat(path, &st1), 0);
 	assert_int_equal(site_write_file(dir, "a/b/c.json", "{}\n", 3, &changed, err,
 	    sizeof(err)), 0);
@@ -514,12 +515,7 @@ site_files_are_replaced_whole_and_unchanged_ones_are_left_alone(void **state)
 	assert_string_equal(buf, "[1]\n");
 	assert_int_equal(site_write_file(dir, "../escape", "x", 1, &changed, err, sizeof(err)), -1);
 	assert_int_equal(site_write_file(dir, "/etc/x", "x", 1, &changed, err, sizeof(err)), -1);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/a/b", dir);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/a", dir);
-	rmdir(path);
-	rmdir(dir);
+	assert_int_equal(test_dir_remove(dir), 0);
 }
 
 int

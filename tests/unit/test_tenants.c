@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "tenants.h"
 
 /* A known vector, computed independently: SHA-256(00 01 .. 0f || password). */
@@ -422,56 +422,16 @@ entry_format_is_the_file_line_and_refuses_a_short_buffer(void **state)
 	tenants_release(&tf);
 }
 
-/* A fresh temporary directory (path in dir) for file tests. */
-static void
-make_dir(char *dir, size_t len)
-{
-	snprintf(dir, len, "/tmp/test_tenants.XXXXXX");
-	assert_non_null(mkdtemp(dir));
-}
-
-static size_t
-count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static void
-remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[512];
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void
 save_then_load_round_trips_with_mode_0600(void **state)
 {
 	struct tenant_file tf = { 0 }, back = { 0 };
-	char dir[64], path[128], err[TENANTS_ERR_LEN];
+	char dir[TEST_PATH_MAX], path[TEST_PATH_MAX], err[TENANTS_ERR_LEN];
 	struct stat st1, st2;
 	mode_t old_umask = umask(0); /* a permissive umask must not loosen the mode */
 	(void)state;
-	make_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/tenants", dir);
+	assert_int_equal(test_dir_make(dir, sizeof(dir), "test_tenants"), 0);
+	test_dir_file(path, sizeof(path), dir, "tenants");
 	assert_int_equal(tenants_add(&tf, "b", "password-b-0123", 1 << 20, TENANT_CAPS_DEFAULT, err,
 			     sizeof(err)),
 	    0);
@@ -482,7 +442,7 @@ save_then_load_round_trips_with_mode_0600(void **state)
 	umask(old_umask);
 	assert_int_equal(stat(path, &st1), 0);
 	assert_int_equal(st1.st_mode & 07777, 0600);
-	assert_int_equal(count_files(dir), 1); /* no temporary file left behind */
+	assert_int_equal(test_dir_count(dir), 1); /* no temporary file left behind */
 
 	assert_int_equal(tenants_load(&back, path, err, sizeof(err)), 0);
 	assert_int_equal(back.n, 2);
@@ -505,35 +465,35 @@ save_then_load_round_trips_with_mode_0600(void **state)
 
 	tenants_release(&tf);
 	tenants_release(&back);
-	remove_dir(dir);
+	assert_int_equal(test_dir_remove(dir), 0);
 }
 
 static void
 save_fails_cleanly_in_a_missing_directory(void **state)
 {
 	struct tenant_file tf = { 0 };
-	char dir[64], path[128], err[TENANTS_ERR_LEN];
+	char dir[TEST_PATH_MAX], path[TEST_PATH_MAX], err[TENANTS_ERR_LEN];
 	(void)state;
-	make_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/missing/tenants", dir);
+	assert_int_equal(test_dir_make(dir, sizeof(dir), "test_tenants"), 0);
+	test_dir_file(path, sizeof(path), dir, "missing/tenants");
 	assert_int_equal(tenants_save(&tf, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot create a temporary file"));
 	assert_int_equal(tenants_save(&tf, "", err, sizeof(err)), -1);
-	snprintf(path, sizeof(path), "%s/", dir);
+	test_dir_file(path, sizeof(path), dir, "");
 	assert_int_equal(tenants_save(&tf, path, err, sizeof(err)), -1);
-	assert_int_equal(count_files(dir), 0);
-	remove_dir(dir);
+	assert_int_equal(test_dir_count(dir), 0);
+	assert_int_equal(test_dir_remove(dir), 0);
 }
 
 static void
 load_reports_missing_directory_and_oversized_files(void **state)
 {
 	struct tenant_file tf = { 0 };
-	char dir[64], path[128], err[TENANTS_ERR_LEN];
+	char dir[TEST_PATH_MAX], path[TEST_PATH_MAX], err[TENANTS_ERR_LEN];
 	int fd;
 	(void)state;
-	make_dir(dir, sizeof(dir));
-	snprintf(path, sizeof(path), "%s/none", dir);
+	assert_int_equal(test_dir_make(dir, sizeof(dir), "test_tenants"), 0);
+	test_dir_file(path, sizeof(path), dir, "none");
 	assert_int_equal(tenants_load(&tf, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot open: No such file or directory"));
 	assert_int_equal(strncmp(err, path, strlen(path)), 0);
@@ -542,7 +502,7 @@ load_reports_missing_directory_and_oversized_files(void **state)
 	assert_non_null(strstr(err, "not a regular file"));
 
 	/* A sparse file one byte over the maximum: refused without parsing. */
-	snprintf(path, sizeof(path), "%s/big", dir);
+	test_dir_file(path, sizeof(path), dir, "big");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, (off_t)TENANTS_FILE_MAX + 1), 0);
@@ -550,7 +510,7 @@ load_reports_missing_directory_and_oversized_files(void **state)
 	assert_int_equal(tenants_load(&tf, path, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "file too large"));
 	assert_int_equal(tf.n, 0);
-	remove_dir(dir);
+	assert_int_equal(test_dir_remove(dir), 0);
 }
 
 int

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "helper.h"
 #include "ilog.h"
 #include "log.h"
 #include "monitor/monconfig.h"
@@ -57,20 +58,13 @@ static const char config_text[] =
     "[node n3]\ncluster = c1\nclient = 127.0.0.1:1003\nadmin = 127.0.0.1:2003\n";
 
 struct fixture {
-	char dir[64];
-	char path[128];
+	struct test_ilog il;
 	struct monconfig cfg;
-	struct ilog *log;
+	struct ilog *log; /* il.log */
 	struct watch w;
 	int64_t now;
 	uint64_t total[3]; /* each node's total_connections */
 };
-
-static int64_t
-fake_wall(void)
-{
-	return 1700000000000LL;
-}
 
 static int
 load_config(struct monconfig *cfg, const char *text)
@@ -92,18 +86,18 @@ setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	char err[ILOG_ERR_LEN];
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/test_watch.XXXXXX");
-	if (fx == NULL || mkdtemp(fx->dir) == NULL)
+	if (fx == NULL || load_config(&fx->cfg, config_text) < 0)
 		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/mcops.db", fx->dir);
-	if (load_config(&fx->cfg, config_text) < 0)
+	if (test_ilog_open(&fx->il, "test_watch") < 0) {
+		fprintf(stderr, "%s\n", fx->il.err);
 		return -1;
-	fx->log = ilog_open(fx->path, NULL, err, sizeof(err));
-	if (fx->log == NULL || watch_init(&fx->w, &fx->cfg, fx->log, err, sizeof(err)) < 0) {
+	}
+	fx->log = fx->il.log;
+	if (watch_init(&fx->w, &fx->cfg, fx->log, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
-	fx->w.wall_ms = fake_wall;
+	fx->w.wall_ms = test_clock_start;
 	fx->now = T0;
 	*state = fx;
 	return 0;
@@ -113,14 +107,10 @@ static int
 teardown(void **state)
 {
 	struct fixture *fx = *state;
-	char cmd[160];
 
 	watch_release(&fx->w);
-	ilog_close(fx->log);
+	test_ilog_close(&fx->il);
 	monconfig_release(&fx->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
-		return -1;
 	free(fx);
 	return 0;
 }
@@ -655,7 +645,7 @@ a_failed_write_is_retried_at_the_next_evaluation(void **state)
 	struct ilog *readonly;
 
 	ro.readonly = true;
-	readonly = ilog_open(fx->path, &ro, err, sizeof(err));
+	readonly = ilog_open(fx->il.path, &ro, err, sizeof(err));
 	assert_non_null(readonly);
 	fx->w.log = readonly;
 	run(fx, 2000, fail, 0);
@@ -704,7 +694,7 @@ reload_keeps_learnt_state_and_resolves_removed_nodes(void **state)
 	monconfig_release(&fx->cfg);
 	fx->cfg = cfg2;
 	fx->w.cfg = &fx->cfg;
-	fx->w.wall_ms = fake_wall;
+	fx->w.wall_ms = test_clock_start;
 	run(fx, 2000, NULL, 0);
 	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
 }
@@ -734,7 +724,7 @@ reload_onto_another_incident_log_leaves_that_logs_incidents_alone(void **state)
 	assert_true(id > 0);
 
 	/* The other log already holds an incident of its own, with the same id. */
-	snprintf(path, sizeof(path), "%s/other.db", fx->dir);
+	test_dir_file(path, sizeof(path), fx->il.dir, "other.db");
 	other = ilog_open(path, NULL, err, sizeof(err));
 	assert_non_null(other);
 	memset(&spec, 0, sizeof(spec));
@@ -749,7 +739,7 @@ reload_onto_another_incident_log_leaves_that_logs_incidents_alone(void **state)
 
 	assert_int_equal(load_config(&cfg2, config_text), 0);
 	assert_int_equal(watch_init(&w2, &cfg2, other, err, sizeof(err)), 0);
-	w2.wall_ms = fake_wall;
+	w2.wall_ms = test_clock_start;
 	watch_take_over(&w2, &fx->w, fx->now);
 	watch_release(&fx->w);
 	fx->w = w2;
@@ -801,7 +791,7 @@ snapshot_gives_mctl_status_its_view(void **state)
 	run(fx, 3000, NULL, 0);
 	run(fx, 3000, fail, 0);
 	assert_int_equal(watch_snapshot(&fx->w, &st, 500, err, sizeof(err)), 0);
-	assert_int_equal(st.written_at, fake_wall());
+	assert_int_equal(st.written_at, test_clock_start());
 	assert_int_equal(st.interval_ms, 500);
 	assert_int_equal(st.tail_threshold_us, 5000);
 	assert_int_equal(st.nclusters, 1);
@@ -820,7 +810,7 @@ snapshot_gives_mctl_status_its_view(void **state)
 	assert_false(st.nodes[1].up);
 	assert_string_equal(st.nodes[1].kinds[DOWN].state, "firing");
 	assert_string_equal(st.nodes[1].kinds[DOWN].severity, "major");
-	assert_int_equal(st.nodes[1].last_probe_ok_at, fake_wall());
+	assert_int_equal(st.nodes[1].last_probe_ok_at, test_clock_start());
 	monstate_release(&st);
 }
 
