@@ -84,7 +84,8 @@ void ketama_release(struct ketama *k);
 
 /*
  * The server (an index into the list given to ketama_init()) that holds key, or -1
- * when libcrypto could not hash it (out of memory).
+ * when libcrypto could not hash it (out of memory). k must be built: a lookup on
+ * an empty continuum is a caller's bug.
  */
 int ketama_lookup(const struct ketama *k, const void *key, size_t keylen);
 
