@@ -559,6 +559,15 @@ poll_replies_are_parsed_and_garbage_is_a_failed_poll(void **state)
 	assert_true(n->poll_ok);
 	assert_int_equal(n->stats.curr_connections, 0);
 	assert_int_equal(n->stats.total_connections, 0);
+	/* A malformed STAT line costs that line only, not the poll. */
+	{
+		const char *odd = "STAT curr_connections 7\r\nSTAT pointer_size\r\n"
+				  "STAT ctl\x01 1\r\nSTAT total_connections 70\r\nEND\r\n";
+		watch_poll(&fx->w, n, odd, strlen(odd), 10, fx->now);
+	}
+	assert_true(n->poll_ok);
+	assert_int_equal(n->stats.curr_connections, 7);
+	assert_int_equal(n->stats.total_connections, 70);
 }
 
 /* --- adoption, reload, others' actions ----------------------------------------------- */
