@@ -1674,6 +1674,9 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 		wake = reconcile_due(a, now);
 		flush_notices(a);
 		run_tests(a, now);
+		if (a->intake != NULL && intake_accept_news(a->intake, err, sizeof(err)))
+			LOG_LIMITED(LOG_LEVEL_WARN, "intake: %s", err);
+		log_flush_suppressed();
 	}
 	log_info("stopping");
 	return 0;

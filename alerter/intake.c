@@ -461,6 +461,12 @@ intake_unauthorized(const struct intake *in)
 	return in->unauthorized;
 }
 
+int
+intake_accept_news(struct intake *in, char *msg, size_t len)
+{
+	return httpd_accept_news(in->http, msg, len);
+}
+
 void
 intake_set_health(struct intake *in, const struct intake_health *h)
 {

@@ -121,6 +121,8 @@ void intake_stop(struct intake *in);
 void intake_counts(const struct intake *in, uint64_t *served, uint64_t *refused);
 /* Of the refused, those without the right bearer token. */
 uint64_t intake_unauthorized(const struct intake *in);
+/* httpd_accept_news() of the listener (lib/httpd.h): for the daemon's loop to log. */
+int intake_accept_news(struct intake *in, char *msg, size_t len);
 
 /* The daemon's state that /healthz shows beside the intake's own counters. */
 struct intake_health {

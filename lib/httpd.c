@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ struct httpd {
 	size_t nconns;
 	uint16_t port;
 	struct httpd_counts counts;
+	uint64_t accept_errors_told; /* by httpd_accept_news() */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -574,6 +576,7 @@ on_accept_error(struct evconnlistener *listener, void *arg)
 
 	(void)listener;
 	h->counts.accept_errors++;
+	h->counts.accept_errno = EVUTIL_SOCKET_ERROR();
 	update_accepting(h, true);
 	evtimer_add(h->resume, &pause);
 }
@@ -672,4 +675,18 @@ void
 httpd_counts(const struct httpd *h, struct httpd_counts *out)
 {
 	*out = h->counts;
+}
+
+int
+httpd_accept_news(struct httpd *h, char *msg, size_t len)
+{
+	uint64_t n = h->counts.accept_errors - h->accept_errors_told;
+
+	if (n == 0)
+		return 0;
+	h->accept_errors_told = h->counts.accept_errors;
+	seterr(msg, len, "accept() failed %" PRIu64 " time%s: %s; accepting paused %d ms each time",
+	    n, n == 1 ? "" : "s", evutil_socket_error_to_string(h->counts.accept_errno),
+	    h->lim.accept_retry_ms);
+	return 1;
 }

@@ -98,6 +98,7 @@ struct httpd_counts {
 	uint64_t timed_out;    /* requests answered 408 (or answers cut off) */
 	uint64_t refused;      /* 400, 411, 413, 431 */
 	uint64_t accept_errors;
+	int accept_errno;      /* of the latest accept error; 0 before one */
 };
 
 /*
@@ -129,5 +130,11 @@ uint16_t httpd_port(const struct httpd *h);
 /* Connections open now. */
 size_t httpd_connections(const struct httpd *h);
 void httpd_counts(const struct httpd *h, struct httpd_counts *out);
+/*
+ * For the daemon's periodic timer, which logs what this returns (library code does
+ * not): 1 with msg ("accept() failed 3 times: Too many open files; accepting paused
+ * 1000 ms each time") if accept() failed since the previous call, else 0.
+ */
+int httpd_accept_news(struct httpd *h, char *msg, size_t len);
 
 #endif

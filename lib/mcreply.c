@@ -166,7 +166,7 @@ mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind, struct mcrepl
 
 /* --- STAT lines ---------------------------------------------------------------------- */
 
-enum { ITER_GOING, ITER_END, ITER_FAILED };
+enum { ITER_GOING, ITER_END, ITER_BAD_LINE, ITER_FAILED };
 
 /* Visible ASCII (and spaces if allowed). */
 static bool
@@ -200,6 +200,25 @@ iter_fail(struct mcreply_stats_iter *it, const char *why)
 	return -1;
 }
 
+/* A malformed line: it->p is already past it, so mcreply_stats_skip() can go on. */
+static int
+iter_bad_line(struct mcreply_stats_iter *it, const char *why)
+{
+	it->why = why;
+	it->state = ITER_BAD_LINE;
+	return -1;
+}
+
+bool
+mcreply_stats_skip(struct mcreply_stats_iter *it)
+{
+	if (it->state != ITER_BAD_LINE)
+		return false;
+	it->why = "";
+	it->state = ITER_GOING;
+	return true;
+}
+
 int
 mcreply_stats_next(struct mcreply_stats_iter *it, struct mcreply_stat *stat)
 {
@@ -208,7 +227,7 @@ mcreply_stats_next(struct mcreply_stats_iter *it, struct mcreply_stat *stat)
 
 	if (it->state == ITER_END)
 		return 0;
-	if (it->state == ITER_FAILED)
+	if (it->state == ITER_FAILED || it->state == ITER_BAD_LINE)
 		return -1;
 	if (it->p >= it->end)
 		return iter_fail(it, "has no END");
@@ -224,16 +243,16 @@ mcreply_stats_next(struct mcreply_stats_iter *it, struct mcreply_stat *stat)
 		return 0;
 	}
 	if (!line_starts(line, llen, "STAT "))
-		return iter_fail(it, "is not a STAT line");
+		return iter_bad_line(it, "is not a STAT line");
 	stat->name = line + 5;
 	sp = memchr(stat->name, ' ', llen - 5);
 	if (sp == NULL || sp == stat->name)
-		return iter_fail(it, "has no name and value");
+		return iter_bad_line(it, "has no name and value");
 	stat->name_len = (size_t)(sp - stat->name);
 	stat->value = sp + 1;
 	stat->value_len = llen - 5 - stat->name_len - 1;
 	if (!printable(stat->name, stat->name_len, false) ||
 	    !printable(stat->value, stat->value_len, true))
-		return iter_fail(it, "holds control characters");
+		return iter_bad_line(it, "holds control characters");
 	return 1;
 }

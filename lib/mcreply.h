@@ -84,7 +84,7 @@ struct mcreply_stats_iter {
 	int lineno;       /* of the line last looked at, from 1 */
 	const char *why;  /* after -1: "is not a STAT line", "has no name and value",
 	                     "holds control characters", "has no END" */
-	int state;        /* going, at END, failed */
+	int state;        /* going, at END, at a malformed line, failed */
 };
 
 /* Starts iterating text[0..len): a stats reply, as framed by MCREPLY_STATS (its final
@@ -97,5 +97,12 @@ void mcreply_stats_begin(struct mcreply_stats_iter *it, const char *text, size_t
  * or -1, further calls return the same.
  */
 int mcreply_stats_next(struct mcreply_stats_iter *it, struct mcreply_stat *stat);
+
+/*
+ * After -1 on a malformed line: goes on with the line after it (returns true), for a
+ * reader that would rather lose one line than the reply. False when there is nothing
+ * to go on with (the text ended without END): the iteration stays failed.
+ */
+bool mcreply_stats_skip(struct mcreply_stats_iter *it);
 
 #endif

@@ -30,7 +30,7 @@
 
 #define AUTH_MAX (CLUSTER_USER_MAX + CONFIG_SECRET_MAX + 64) /* the auth request */
 #define INPUT_INITIAL 8192                              /* a poll's replies fit */
-#define INPUT_MAX (MCCONN_REPLY_MAX + MCCONN_LINE_MAX)   /* then a reply is too large */
+#define INPUT_MAX (MCREPLY_MAX + MCREPLY_LINE_MAX)       /* then a reply is too large */
 #define OUTPUT_MAX (MCCONN_REQUEST_MAX + AUTH_MAX)       /* auth + request, unsent */
 
 enum phase {
@@ -159,20 +159,6 @@ reply_latency_us(const struct mcconn *c)
 	if (c->sent_real_ns != 0 && c->rx_real_ns != 0 && kernel >= 0 && kernel <= loop)
 		return kernel / 1000;
 	return loop > 0 ? loop / 1000 : 0;
-}
-
-/* --- framing (lib/mcreply) ------------------------------------------------------- */
-
-int
-mcconn_frame(const char *buf, size_t len, enum mcreply_kind kind, size_t *reply_len,
-    bool *error_line)
-{
-	struct mcreply_frame f;
-	enum mcreply_status rc = mcreply_frame(buf, len, kind, &f);
-
-	*reply_len = f.len;
-	*error_line = f.error;
-	return (int)rc;
 }
 
 /* --- the connection ---------------------------------------------------------------- */

@@ -36,20 +36,13 @@
 
 #include "mcreply.h"
 
-#define MCCONN_REPLY_MAX MCREPLY_MAX     /* bytes of one reply */
-#define MCCONN_LINE_MAX MCREPLY_LINE_MAX /* one reply line, CRLF included */
-#define MCCONN_REQUEST_MAX 4096        /* bytes of one request */
-#define MCCONN_ERROR_MAX 160           /* an outcome's error text */
-#define MCCONN_REPLIES_MAX 8           /* replies expected from one request */
+/* A reply is framed by lib/mcreply.h, under its caps (MCREPLY_MAX, MCREPLY_LINE_MAX). */
+#define MCCONN_REQUEST_MAX 4096 /* bytes of one request */
+#define MCCONN_ERROR_MAX 160    /* an outcome's error text */
+#define MCCONN_REPLIES_MAX 8    /* replies expected from one request */
 
 struct event_base;
 struct evdns_base;
-
-/* How a reply ends: lib/mcreply.h frames every reply (MCREPLY_LINE, _STATS, _GET). The
- * old names stay for code that frames a poll's reply itself. */
-#define MCCONN_REPLY_LINE MCREPLY_LINE
-#define MCCONN_REPLY_STATS MCREPLY_STATS
-#define MCCONN_REPLY_GET MCREPLY_GET
 
 enum mcconn_status {
 	MCCONN_OK = 0,
@@ -117,13 +110,5 @@ int mcconn_request(struct mcconn *c, const char *request, size_t len,
 /* Connections opened (successfully connected) and attempted since mcconn_new. */
 uint64_t mcconn_connects(const struct mcconn *c);
 uint64_t mcconn_connect_attempts(const struct mcconn *c);
-
-/*
- * mcreply_frame() in the shape the poll parser (monitor/watch.c) calls: 1 with
- * *reply_len and *error_line, 0 for more bytes, -1 if malformed. New code calls
- * mcreply_frame() directly; this goes once watch.c does.
- */
-int mcconn_frame(const char *buf, size_t len, enum mcreply_kind kind, size_t *reply_len,
-    bool *error_line);
 
 #endif

@@ -104,6 +104,8 @@ render(void *arg, struct promtext *out)
 {
 	struct mcmon *m = arg;
 
+	if (m->metrics != NULL) /* the server calling is the one in m (never mid-reload) */
+		metrics_server_counts(m->metrics, &m->daemon.http);
 	return metrics_render(&m->watch, &m->daemon, out);
 }
 
@@ -161,10 +163,14 @@ on_evaluate(evutil_socket_t fd, short what, void *arg)
 {
 	struct mcmon *m = arg;
 	int64_t period = m->cfg->set.evaluate_interval_ms, now;
+	char msg[MCMON_ERR_MAX];
 
 	(void)fd;
 	(void)what;
 	mcmon_evaluate(m);
+	if (m->metrics != NULL && metrics_server_accept_news(m->metrics, msg, sizeof(msg)))
+		LOG_LIMITED(LOG_LEVEL_WARN, "metrics listener: %s", msg);
+	log_flush_suppressed();
 	now = collector_now_ms();
 	m->next_evaluate_ms += period;
 	if (m->next_evaluate_ms < now - period)

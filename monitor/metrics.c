@@ -309,6 +309,31 @@ node_counter(struct page *p, const char *name, const char *help, size_t offset, 
 	}
 }
 
+/* The /metrics listener's own refusals (lib/httpd.h counts them, nothing logs them). */
+static void
+render_http(struct page *p, const struct httpd_counts *c)
+{
+	const struct {
+		const char *reason;
+		uint64_t n;
+	} reasons[] = {
+		{ "busy", c->busy }, { "evicted", c->evicted }, { "timeout", c->timed_out },
+		{ "bad_request", c->refused }, { "accept_error", c->accept_errors },
+	};
+	struct promtext_label l = { "reason", NULL };
+	size_t i;
+
+	promtext_family(p->out, "mcmon_http_refused_total", PROMTEXT_COUNTER,
+	    "Connections the /metrics listener turned away since it started, by reason: busy "
+	    "(503 at the connection cap), evicted (an incomplete request closed to make room), "
+	    "timeout (408, or an answer not read in time), bad_request (400, 411, 413, 431), "
+	    "accept_error (accept() failed).");
+	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		l.value = reasons[i].reason;
+		promtext_sample_u64(p->out, &l, 1, reasons[i].n);
+	}
+}
+
 static void
 render_health(struct page *p, const struct metrics_daemon *d)
 {
@@ -361,6 +386,7 @@ render_health(struct page *p, const struct metrics_daemon *d)
 	promtext_sample_u64(p->out, l, 1, d->reloads_ok);
 	l[0].value = "failed";
 	promtext_sample_u64(p->out, l, 1, d->reloads_failed);
+	render_http(p, &d->http);
 	promtext_family(p->out, "mcmon_evaluation_duration_seconds", PROMTEXT_GAUGE,
 	    "How long the latest evaluation (detectors, incident log, state file) took.");
 	promtext_sample(p->out, NULL, 0, d->last_evaluate_seconds);
@@ -475,4 +501,16 @@ uint64_t
 metrics_server_scrapes(const struct metrics_server *s)
 {
 	return s->scrapes;
+}
+
+void
+metrics_server_counts(const struct metrics_server *s, struct httpd_counts *out)
+{
+	httpd_counts(s->httpd, out);
+}
+
+int
+metrics_server_accept_news(struct metrics_server *s, char *msg, size_t len)
+{
+	return httpd_accept_news(s->httpd, msg, len);
 }

@@ -8,7 +8,7 @@
  * connections per second, the probe latency histogram with a bucket at the tail
  * threshold and the slow fraction); the monitor's own state and health is mcmon_*
  * (detector states, polls, failed polls, dropped probes, poll duration, incident
- * log writes, reloads). Labels: cluster and node, plus listener, state, window,
+ * log writes, reloads, what the /metrics listener's limits turned away). Labels: cluster and node, plus listener, state, window,
  * detector, result where a family needs one; never anything about clients. The page
  * is rendered from the watch on each scrape (docs/monitor.md lists every family).
  */
@@ -17,6 +17,7 @@
 
 #include <stdint.h>
 
+#include "httpd.h"
 #include "promtext.h"
 #include "watch.h"
 
@@ -34,6 +35,7 @@ struct metrics_daemon {
 	uint64_t state_write_errors;
 	double last_evaluate_seconds; /* how long the latest evaluation took */
 	double start_time_seconds;    /* UTC, of this process */
+	struct httpd_counts http;     /* the /metrics listener's, since it started */
 };
 
 /* Renders the page into out (initialised by the caller). -1 with out->error. */
@@ -61,5 +63,9 @@ struct metrics_server *metrics_server_start(struct event_base *base, const char 
 void metrics_server_stop(struct metrics_server *s);
 /* Scrapes served. */
 uint64_t metrics_server_scrapes(const struct metrics_server *s);
+/* What the listener's limits did (lib/httpd.h), for the page. */
+void metrics_server_counts(const struct metrics_server *s, struct httpd_counts *out);
+/* httpd_accept_news() of the listener: for the daemon's timer to log. */
+int metrics_server_accept_news(struct metrics_server *s, char *msg, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "mcconn.h"
+#include "mcreply.h"
 #include "nodestats.h"
 #include "parse.h"
 
@@ -50,44 +50,23 @@ static const struct {
 	{ "get_misses", offsetof(struct nodestats, get_misses) },
 };
 
-/* One "STAT name value" line: name and value, or false. */
-static bool
-split_stat(const char *line, size_t len, const char **name, size_t *nlen, const char **value,
-    size_t *vlen)
-{
-	const char *sp;
-
-	if (len < 5 || memcmp(line, "STAT ", 5) != 0)
-		return false;
-	*name = line + 5;
-	sp = memchr(*name, ' ', len - 5);
-	if (sp == NULL || sp == *name)
-		return false;
-	*nlen = (size_t)(sp - *name);
-	*value = sp + 1;
-	*vlen = len - 5 - *nlen - 1;
-	return true;
-}
-
 static bool
 token_is(const char *p, size_t n, const char *word)
 {
 	return strlen(word) == n && memcmp(p, word, n) == 0;
 }
 
-typedef void (*stat_fn)(struct nodestats *st, const char *name, size_t nlen,
-    const char *value, size_t vlen);
+typedef void (*stat_fn)(struct nodestats *st, const struct mcreply_stat *s);
 
 static void
-general_stat(struct nodestats *st, const char *name, size_t nlen, const char *value,
-    size_t vlen)
+general_stat(struct nodestats *st, const struct mcreply_stat *s)
 {
 	uint64_t v;
 	size_t i;
 
 	for (i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++) {
-		if (token_is(name, nlen, stat_fields[i].name)) {
-			if (parse_u64_n(value, vlen, 0, UINT64_MAX, &v) == 0)
+		if (token_is(s->name, s->name_len, stat_fields[i].name)) {
+			if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) == 0)
 				*(uint64_t *)((char *)st + stat_fields[i].offset) = v;
 			return;
 		}
@@ -96,14 +75,13 @@ general_stat(struct nodestats *st, const char *name, size_t nlen, const char *va
 
 /* listener:<kind>:<field>, host:<field>, kernel_not_accepted. */
 static void
-kernel_stat(struct nodestats *st, const char *name, size_t nlen, const char *value,
-    size_t vlen)
+kernel_stat(struct nodestats *st, const struct mcreply_stat *s)
 {
-	const char *kind, *field, *colon;
-	size_t klen, flen, i, l;
+	const char *name = s->name, *kind, *field, *colon;
+	size_t nlen = s->name_len, klen, flen, i, l;
 	uint64_t v;
 
-	if (parse_u64_n(value, vlen, 0, UINT64_MAX, &v) < 0)
+	if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) < 0)
 		return; /* addresses, the method's name */
 	if (token_is(name, nlen, "kernel_not_accepted")) {
 		st->not_accepted = v;
@@ -150,42 +128,45 @@ kernel_stat(struct nodestats *st, const char *name, size_t nlen, const char *val
 	}
 }
 
+/*
+ * A line the iterator finds malformed ("STAT x" without a value, control characters)
+ * is skipped, as an unknown name or a value that is not a number is: the reply was
+ * framed whole, so the stream is still in step, and failing the poll for one odd line
+ * (of a stat the monitor may not even read) would blind the detectors to the node.
+ */
 static void
 parse_block(struct nodestats *st, const char *p, size_t len, stat_fn fn)
 {
-	const char *end = p + len, *nl, *name, *value;
-	size_t llen, nlen, vlen;
+	struct mcreply_stats_iter it;
+	struct mcreply_stat s;
+	int rc;
 
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		llen = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-		if (llen > 0 && p[llen - 1] == '\r')
-			llen--;
-		if (split_stat(p, llen, &name, &nlen, &value, &vlen))
-			fn(st, name, nlen, value, vlen);
-		if (nl == NULL)
-			break;
-		p = nl + 1;
+	mcreply_stats_begin(&it, p, len);
+	for (;;) {
+		rc = mcreply_stats_next(&it, &s);
+		if (rc == 1)
+			fn(st, &s);
+		else if (rc == 0 || !mcreply_stats_skip(&it))
+			return;
 	}
 }
 
 int
 nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err, size_t errlen)
 {
-	size_t first, second;
-	bool error_line;
+	struct mcreply_frame first, second;
 
 	memset(st, 0, sizeof(*st));
-	if (mcconn_frame(reply, len, MCCONN_REPLY_STATS, &first, &error_line) != 1 || error_line) {
+	if (mcreply_frame(reply, len, MCREPLY_STATS, &first) != MCREPLY_COMPLETE || first.error) {
 		int show = (int)(len > ERROR_SHOWN_MAX ? ERROR_SHOWN_MAX : len);
 		while (show > 0 && (reply[show - 1] == '\n' || reply[show - 1] == '\r'))
 			show--;
 		snprintf(err, errlen, "stats: %.*s", show, reply);
 		return -1;
 	}
-	parse_block(st, reply, first, general_stat);
-	if (mcconn_frame(reply + first, len - first, MCCONN_REPLY_STATS, &second, &error_line) ==
-	    1 && !error_line)
-		parse_block(st, reply + first, second, kernel_stat);
+	parse_block(st, reply, first.len, general_stat);
+	if (mcreply_frame(reply + first.len, len - first.len, MCREPLY_STATS, &second) ==
+	    MCREPLY_COMPLETE && !second.error)
+		parse_block(st, reply + first.len, second.len, kernel_stat);
 	return 0;
 }

@@ -5,7 +5,8 @@
  *
  * Pure: no socket, no clock, nothing logged. Names it does not know are skipped, so
  * a newer mcd's additions change nothing; a value that is not a number is skipped
- * too. This is the monitor's only reader of `stats` text.
+ * too, and so is a malformed STAT line. The replies are framed and their lines read by
+ * lib/mcreply.h. This is the monitor's only reader of `stats` text.
  */
 #ifndef MCOPS_NODESTATS_H
 #define MCOPS_NODESTATS_H

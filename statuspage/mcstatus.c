@@ -244,6 +244,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	if (now_ms() >= d->next_render && render(d, &m) == 0)
 		model_release(&m);
 	pthread_mutex_unlock(&d->dblock);
+	if (d->serve != NULL && serve_accept_news(d->serve, err, sizeof(err)))
+		LOG_LIMITED(LOG_LEVEL_WARN, "status site: %s", err);
 	log_flush_suppressed();
 }
 

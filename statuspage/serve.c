@@ -244,3 +244,9 @@ serve_stop(struct serve *s)
 	httpd_stop(s->httpd);
 	free(s);
 }
+
+int
+serve_accept_news(struct serve *s, char *msg, size_t len)
+{
+	return httpd_accept_news(s->httpd, msg, len);
+}

@@ -29,5 +29,7 @@ struct serve;
 struct serve *serve_start(struct event_base *base, const char *listen, const char *dir,
     char *err, size_t errlen);
 void serve_stop(struct serve *s);
+/* httpd_accept_news() of the listener (lib/httpd.h): for the daemon's timer to log. */
+int serve_accept_news(struct serve *s, char *msg, size_t len);
 
 #endif

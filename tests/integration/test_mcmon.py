@@ -623,3 +623,49 @@ def test_a_full_house_of_idle_and_trickling_metrics_clients_does_not_keep_a_scra
     finally:
         for s in held:
             s.close()
+
+
+def test_metrics_count_what_the_metrics_listener_turned_away(dep):
+    """lib/httpd counts its refusals and nothing else reads them: mcmon exports its own
+    listener's in mcmon_http_refused_total{reason}. A body over 1 KiB is a bad_request
+    (413); a full house of idle sockets makes the next scrape evict the
+    oldest (evicted). Synchronised on the answers, not on a clock."""
+    import socket
+    import urllib.request
+    dep.start_node("n1")
+    dep.start_mcmon()
+    wait_for("a view", dep.view, 10)
+
+    def refused(text, reason):
+        m = re.search(r'^mcmon_http_refused_total\{reason="%s"\} (\d+)$' % reason, text, re.M)
+        assert m, (reason, text[-2000:])
+        return int(m.group(1))
+
+    _, text = dep.metrics()
+    assert {r: refused(text, r) for r in ("busy", "evicted", "timeout", "bad_request",
+                                          "accept_error")} == dict.fromkeys(
+        ("busy", "evicted", "timeout", "bad_request", "accept_error"), 0)
+
+    with socket.create_connection(("127.0.0.1", dep.metrics_port), timeout=5) as s:
+        # Only the head: the body is refused before it is read (sent, it would be
+        # unread at the close and reset the connection before the answer is read).
+        s.sendall(b"POST /metrics HTTP/1.1\r\nContent-Length: 2000\r\n\r\n")
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+
+    held = [socket.create_connection(("127.0.0.1", dep.metrics_port), timeout=5)
+            for _ in range(16)]  # METRICS_CONNECTIONS_MAX, all idle
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{dep.metrics_port}/metrics",
+                                    timeout=30) as r:
+            text = r.read().decode()
+    finally:
+        for s in held:
+            s.close()
+    assert refused(text, "bad_request") == 1
+    assert refused(text, "evicted") == 1
+    assert refused(text, "busy") == 0
+    assert refused(text, "accept_error") == 0
+    check_exposition(text)

@@ -4,7 +4,8 @@
  * 408 at the deadline (however the client trickles), 431 past the header cap, 413 past
  * the body cap, 411 without a length, 400 for what is not HTTP/1.x; at the connection
  * cap the oldest incomplete request is evicted for a new one, and 503 comes only when
- * every connection is being answered.
+ * every connection is being answered; a failing accept() pauses accepting, is counted
+ * and told once.
  *
  * The server runs on this thread's loop; the test pumps it until what it waits for
  * (an answer, a close, a count) is seen, within a bound on loop turns. Nothing asserts
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -394,6 +396,49 @@ at_the_cap_with_every_answer_in_flight_a_newcomer_gets_503(void **state)
 	client_close(&late);
 }
 
+static bool
+accept_failed(void *arg)
+{
+	struct fixture *f = arg;
+	struct httpd_counts counts;
+
+	httpd_counts(f->h, &counts);
+	return counts.accept_errors > 0;
+}
+
+static void
+an_accept_error_is_counted_told_once_and_accepting_resumes(void **state)
+{
+	struct fixture *f = *state;
+	struct rlimit old, none;
+	struct client c;
+	char msg[256];
+	int lowest;
+
+	start(f, 4, 60000, 1024, 0);
+	assert_int_equal(httpd_accept_news(f->h, msg, sizeof(msg)), 0);
+	client_open(f, &c);
+	/* No descriptor left for the server's accept(): every one below the limit is open. */
+	lowest = dup(0);
+	assert_true(lowest >= 0);
+	close(lowest);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	none = old;
+	none.rlim_cur = (rlim_t)lowest;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &none), 0);
+	pump(f, accept_failed, f, "accept() failing");
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(httpd_accept_news(f->h, msg, sizeof(msg)), 1);
+	assert_string_equal(msg, "accept() failed 1 time: Too many open files; accepting paused "
+				 "100 ms each time");
+	assert_int_equal(httpd_accept_news(f->h, msg, sizeof(msg)), 0);
+	/* After the pause the waiting connection is accepted and answered. */
+	client_send(&c, "GET / HTTP/1.1\r\n\r\n");
+	pump(f, closed, &c, "answered after the pause");
+	assert_non_null(strstr(c.got, "HTTP/1.1 200 OK\r\n"));
+	client_close(&c);
+}
+
 static void
 bad_addresses_and_limits_are_refused(void **state)
 {
@@ -418,6 +463,7 @@ main(void)
 		T(a_trickling_or_idle_request_gets_408_at_the_deadline),
 		T(at_the_cap_the_oldest_incomplete_request_makes_room),
 		T(at_the_cap_with_every_answer_in_flight_a_newcomer_gets_503),
+		T(an_accept_error_is_counted_told_once_and_accepting_resumes),
 		T(bad_addresses_and_limits_are_refused),
 	};
 

@@ -202,6 +202,38 @@ stats_refuse_malformed_lines_with_their_line_number(void **state)
 	}
 }
 
+static void
+stats_skip_goes_on_after_a_malformed_line_but_not_past_the_end(void **state)
+{
+	static const char text[] = "STAT a\r\nSTAT b\x01 2\r\nSTAT c 3\r\nEND\r\n";
+	struct mcreply_stats_iter it;
+	struct mcreply_stat s;
+
+	(void)state;
+	mcreply_stats_begin(&it, text, sizeof(text) - 1);
+	assert_false(mcreply_stats_skip(&it)); /* nothing to skip yet */
+	assert_int_equal(mcreply_stats_next(&it, &s), -1);
+	assert_string_equal(it.why, "has no name and value");
+	assert_true(mcreply_stats_skip(&it));
+	assert_int_equal(mcreply_stats_next(&it, &s), -1);
+	assert_int_equal(it.lineno, 2);
+	assert_true(mcreply_stats_skip(&it));
+	assert_int_equal(mcreply_stats_next(&it, &s), 1);
+	assert_memory_equal(s.name, "c", 1);
+	assert_int_equal(mcreply_stats_next(&it, &s), 0);
+	assert_false(mcreply_stats_skip(&it)); /* at END: the iteration is over */
+	assert_int_equal(mcreply_stats_next(&it, &s), 0);
+
+	/* A text without END fails for good. */
+	mcreply_stats_begin(&it, "STAT a\r\n", 8);
+	assert_int_equal(mcreply_stats_next(&it, &s), -1);
+	assert_true(mcreply_stats_skip(&it));
+	assert_int_equal(mcreply_stats_next(&it, &s), -1);
+	assert_string_equal(it.why, "has no END");
+	assert_false(mcreply_stats_skip(&it));
+	assert_int_equal(mcreply_stats_next(&it, &s), -1);
+}
+
 int
 main(void)
 {
@@ -211,6 +243,7 @@ main(void)
 		cmocka_unit_test(frames_refuse_lines_and_replies_over_their_caps),
 		cmocka_unit_test(stats_iterate_pairs_with_spaces_in_values),
 		cmocka_unit_test(stats_refuse_malformed_lines_with_their_line_number),
+		cmocka_unit_test(stats_skip_goes_on_after_a_malformed_line_but_not_past_the_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
