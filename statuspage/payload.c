@@ -9,6 +9,7 @@
 
 #include "payload.h"
 #include "render.h"
+#include "utctime.h"
 
 bool
 payload_event_is_public(const char *type)
@@ -72,11 +73,11 @@ label(enum ilog_public_status s)
 static json_t *
 jtime(int64_t ms)
 {
-	char buf[RENDER_TIME_MAX];
+	char buf[UTC_TEXT_MAX];
 
 	if (ms == 0)
 		return json_null();
-	render_time_iso(ms, buf, sizeof(buf));
+	utc_format_ms(ms, buf, sizeof(buf));
 	return json_string(buf);
 }
 

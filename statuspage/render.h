@@ -11,7 +11,6 @@
 #include "model.h"
 #include "textbuf.h"
 
-#define RENDER_TIME_MAX 32
 #define RENDER_INCIDENTS_JSON_MAX 50 /* incidents.json holds the latest 50, as Statuspage's */
 
 enum render_json_doc {
@@ -22,8 +21,6 @@ enum render_json_doc {
 	RENDER_UNRESOLVED,     /* api/v2/incidents/unresolved.json */
 };
 
-/* "2024-01-02T03:04:05.678Z" (ISO 8601, UTC, milliseconds). */
-void render_time_iso(int64_t ms, char *buf, size_t len);
 /* The public link to an incident's page: url + "incidents/N.html" (relative without a
  * configured url). */
 void render_incident_url(const struct model *m, int64_t id, char *buf, size_t len);

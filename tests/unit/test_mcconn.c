@@ -26,6 +26,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "monitor/mcconn.h"
 
 /* --- framing ------------------------------------------------------------------------ */
@@ -527,15 +528,6 @@ eager_wait_replied(struct eager_server *es)
 	assert_int_equal(read(es->replied[0], &c, 1), 1);
 }
 
-static int64_t
-monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * The latency is when the reply reached this host, not when the loop came round to
  * read it: a reply that arrives while the loop is busy (here: not running for 300 ms
@@ -562,10 +554,10 @@ a_reply_waiting_while_the_loop_is_busy_is_timed_by_its_arrival(void **state)
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	eager_wait_replied(&es);
 	/* Connected: this request goes out now; the loop then stands still. */
-	before = monotonic_ns();
+	before = clock_now_ns(CLOCK_MONOTONIC);
 	assert_int_equal(send_line(lv, "version\r\n", MCCONN_REPLY_LINE, 10000), 0);
 	eager_wait_replied(&es);
-	replied = monotonic_ns();
+	replied = clock_now_ns(CLOCK_MONOTONIC);
 	usleep(300 * 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
