@@ -1,4 +1,4 @@
-/* Unit tests of lib/utctime's formatters: the exact bytes each output form has. */
+/* Unit tests of lib/utctime: strict parsing, and the exact bytes of each output form. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,15 +11,34 @@
 #define T0 1700000000000LL /* 2023-11-14T22:13:20Z */
 
 static void
-format_shows_milliseconds_only_when_there_are_some(void **state)
+utc_times_parse_strictly_and_format_back(void **state)
 {
+	const int64_t nine_am = 1704099600000LL; /* 2024-01-01T09:00:00Z */
+	int64_t t = 0;
 	char buf[UTC_TEXT_MAX];
-	(void)state;
 
-	utc_format(T0, buf, sizeof(buf));
-	assert_string_equal(buf, "2023-11-14T22:13:20Z");
-	utc_format(T0 + 5, buf, sizeof(buf));
-	assert_string_equal(buf, "2023-11-14T22:13:20.005Z");
+	(void)state;
+	assert_int_equal(utc_parse("2024-01-01 09:00", &t), 0);
+	assert_int_equal(t, nine_am);
+	assert_int_equal(utc_parse("2024-01-01T09:00:00Z", &t), 0);
+	assert_int_equal(t, nine_am);
+	assert_int_equal(utc_parse("2024-01-01T09:00:00.250Z", &t), 0);
+	assert_int_equal(t, nine_am + 250);
+	assert_int_equal(utc_parse("2024-01-01", &t), 0);
+	assert_int_equal(t, nine_am - 9 * 3600000LL);
+	t = 42;
+	assert_int_equal(utc_parse("2024-02-30", &t), -1);
+	assert_int_equal(utc_parse("2024-01-01 9:00", &t), -1);
+	assert_int_equal(utc_parse("2024-01-01 09:00 ", &t), -1);
+	assert_int_equal(utc_parse("1969-12-31", &t), -1);
+	assert_int_equal(utc_parse("2024-01-01 24:00", &t), -1);
+	assert_int_equal(utc_parse("", &t), -1);
+	assert_int_equal(utc_parse(NULL, &t), -1);
+	assert_int_equal(t, 42);
+	utc_format(nine_am, buf, sizeof(buf));
+	assert_string_equal(buf, "2024-01-01T09:00:00Z");
+	utc_format(nine_am + 5, buf, sizeof(buf));
+	assert_string_equal(buf, "2024-01-01T09:00:00.005Z");
 	utc_format(0, buf, sizeof(buf));
 	assert_string_equal(buf, "-");
 	utc_format(-1, buf, sizeof(buf));
@@ -88,7 +107,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(format_shows_milliseconds_only_when_there_are_some),
+		cmocka_unit_test(utc_times_parse_strictly_and_format_back),
 		cmocka_unit_test(format_ms_always_has_three_digits_of_milliseconds),
 		cmocka_unit_test(format_date_is_the_utc_day),
 		cmocka_unit_test(too_small_a_buffer_gets_a_question_mark),
