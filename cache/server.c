@@ -17,7 +17,6 @@
 
 #include <event2/thread.h>
 
-#include "clock.h"
 #include "log.h"
 #include "mcd.h"
 #include "parse.h"
@@ -33,7 +32,10 @@ static const char draining_msg[] = "SERVER_ERROR node is draining\r\n";
 int64_t
 mcd_now(void)
 {
-	return clock_monotonic_ms() + CLOCK_ORIGIN_MS;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + CLOCK_ORIGIN_MS;
 }
 
 int64_t
@@ -769,7 +771,7 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 		if (w->nconns == 0) {
 			event_base_loopexit(w->base, NULL);
 		} else {
-			struct timeval tv = clock_ms_timeval(STOP_GRACE_MS);
+			struct timeval tv = { STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000 };
 			event_base_loopexit(w->base, &tv);
 		}
 		break;
@@ -853,7 +855,7 @@ static int
 worker_init(struct mcd *m, struct worker *w, int id, char *err, size_t errlen)
 {
 	int fds[2];
-	struct timeval tick = clock_ms_timeval(TICK_MS);
+	struct timeval tick = { 0, TICK_MS * 1000 };
 
 	w->id = id;
 	w->mcd = m;
