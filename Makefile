@@ -45,13 +45,91 @@ endif
 
 # Recursive (=) on purpose: pkg-config runs only when a recipe needs it, so that
 # `make check` can install the packages (scripts/setup) before they are looked up.
+# Every object is compiled with every package's flags (they are only -I and -D); each
+# program links only the packages it uses, listed below.
 PKGS_ALL = libevent libevent_pthreads libevent_openssl openssl sqlite3 jansson libcurl libstrophe inih
 pkgcflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkglibs = $(shell pkg-config --libs $(1) 2>/dev/null)
 CPPFLAGS_PKG = $(call pkgcflags,$(PKGS_ALL))
 LIBS_ALL = $(call pkglibs,$(PKGS_ALL)) -lm
 
-# Each binary: its folder, and the packages it links.
+# --- what each program links -------------------------------------------------------
+# PKGS_<program>: its pkg-config packages; LDLIBS_<program>: other libraries (-lm).
+# A program links these and nothing else, as redis's and OpenSSH's Makefiles list
+# theirs. Debian's GCC passes --as-needed to the linker unless a sanitizer is on
+# (`gcc -dumpspecs`: %{!fsanitize=*:--as-needed}), so a list that is too long does not
+# show in a release build: check a list with `readelf -d PROGRAM | grep NEEDED` on a
+# release build (what the linker kept) and by linking with SAN=1. A list that is too
+# short fails to link. A program without a PKGS_ line links every package and the
+# build says so: give it one.
+PKGS_mcd := libevent libevent_pthreads openssl inih
+PKGS_mctl := sqlite3 jansson inih
+PKGS_mcmon := libevent sqlite3 jansson inih
+LDLIBS_mcmon := -lm
+PKGS_mcalert := libevent sqlite3 jansson libcurl libstrophe inih
+PKGS_mcstatus := libevent sqlite3 jansson libcurl inih
+# unit tests (each also links cmocka)
+PKGS_test_alerter_text := libevent sqlite3 jansson libstrophe inih
+PKGS_test_clock :=
+PKGS_test_cluster := inih
+PKGS_test_config := inih
+PKGS_test_conncount :=
+PKGS_test_detect := inih
+LDLIBS_test_detect := -lm
+PKGS_test_errbuf :=
+PKGS_test_escalation := sqlite3 jansson inih
+PKGS_test_histogram :=
+PKGS_test_ilog := sqlite3 jansson
+PKGS_test_ilog_escalate := sqlite3 jansson
+PKGS_test_log :=
+PKGS_test_mcclient :=
+PKGS_test_mcconn := libevent
+PKGS_test_mctl_time := sqlite3 jansson inih
+PKGS_test_monconfig := inih
+LDLIBS_test_monconfig := -lm
+PKGS_test_monstate := jansson
+PKGS_test_parse :=
+PKGS_test_promtext :=
+PKGS_test_proto :=
+PKGS_test_rotation := sqlite3 jansson inih
+PKGS_test_sha256 := libcrypto
+PKGS_test_status_model := sqlite3 jansson inih
+PKGS_test_status_sinks := jansson inih
+PKGS_test_statuspage_text := sqlite3 jansson inih
+PKGS_test_store :=
+PKGS_test_tenant_registry :=
+PKGS_test_tenants :=
+PKGS_test_utctime :=
+PKGS_test_watch := libevent sqlite3 jansson inih
+LDLIBS_test_watch := -lm
+PKGS_test_xmpp := libstrophe
+# test tools and benchmarks
+PKGS_faultproxy := libevent
+PKGS_ilog_writer := sqlite3 jansson
+PKGS_incident_writer := sqlite3 jansson
+PKGS_stormgen := inih
+PKGS_conncount_cost :=
+PKGS_newconn := inih
+PKGS_probe_floor := inih
+PKGS_start_peer :=
+PKGS_start_peer_crypto := libcrypto
+PKGS_status_history := sqlite3 jansson
+# fuzz targets (clang links the sanitizers' own -lm, -lpthread, -ldl)
+PKGS_fuzz_alertmanager := libevent sqlite3 jansson inih
+PKGS_fuzz_cluster := inih
+PKGS_fuzz_conncount :=
+PKGS_fuzz_mcclient := inih
+PKGS_fuzz_mcconn := libevent sqlite3 jansson inih
+PKGS_fuzz_monstate := jansson
+PKGS_fuzz_proto :=
+PKGS_fuzz_statuspage := sqlite3 jansson inih
+PKGS_fuzz_store :=
+PKGS_fuzz_tenants :=
+# $(call program_libs,NAME): the link flags of program NAME.
+program_libs = $(if $(filter undefined,$(origin PKGS_$(1))),$(warning $(1) has no PKGS_$(1) \
+	in the Makefile: linking every package)$(LIBS_ALL),$(call pkglibs,$(PKGS_$(1))) $(LDLIBS_$(1)))
+
+# Each binary: its folder (and its packages, PKGS_<binary> above).
 BINARIES := mcd mctl mcmon mcalert mcstatus
 DIR_mcd := cache
 DIR_mctl := cli
@@ -90,7 +168,7 @@ ifneq ($$(wildcard $$(DIR_$(1))/main.c),)
 BUILT_BINARIES += $$(BINDIR)/$(1)
 $$(BINDIR)/$(1): $$(OBJDIR)/$$(DIR_$(1))/main.o $$($(1)_LIB) $$(EXTRA_$(1)) $$(LIBMCOPS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS_ALL)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(call program_libs,$(1))
 endif
 endef
 $(foreach b,$(BINARIES),$(eval $(call binary_rules,$(b))))
@@ -102,8 +180,10 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OBJDIR)/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
 # What every unit test shares (temporary directories, a fake clock, a temporary
-# incident log): compiled once, linked into each test binary.
-UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o
+# incident log): an archive, so that a test links only the parts it calls (the
+# temporary log, helper_ilog.c, brings SQLite).
+UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o $(OBJDIR)/tests/unit/helper_ilog.o
+UNIT_HELPER_LIB := $(OBJDIR)/tests/unit/libtesthelper.a
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
 
@@ -122,24 +202,25 @@ $(OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-# An explicit rule, so that make keeps the object instead of removing it as an
-# intermediate file after each link.
-$(UNIT_HELPER_OBJ): tests/unit/helper.c tests/unit/helper.h
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -c -o $@ $<
+# Named here, the objects are not intermediate files that make would remove.
+$(UNIT_HELPER_LIB): $(UNIT_HELPER_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_OBJ) $(FOLDER_LIBS) $(LIBMCOPS)
+$(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(UNIT_HELPER_OBJ) \
-		$(FOLDER_LIBS) $(LIBMCOPS) $(LDFLAGS) $(LIBS_ALL) $(call pkglibs,cmocka)
+	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(UNIT_HELPER_LIB) \
+		$(FOLDER_LIBS) $(LIBMCOPS) $(LDFLAGS) $(call program_libs,$*) $(call pkglibs,cmocka)
 
 $(OBJDIR)/tests/tools/%: tests/tools/%.c $(LIBMCOPS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) $(LIBS_ALL)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) \
+		$(call program_libs,$*)
 
 $(OBJDIR)/bench/%: bench/%.c $(LIBMCOPS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) $(LIBS_ALL)
+	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) \
+		$(call program_libs,$*)
 
 setup:
 	@scripts/setup
@@ -178,7 +259,7 @@ $(FUZZ_OBJDIR)/libfuzzmcops.a: $(FUZZ_LIB_OBJ) $(FUZZ_FOLDER_OBJ)
 
 $(FUZZ_OBJDIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJDIR)/libfuzzmcops.a
 	clang $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_OBJDIR)/libfuzzmcops.a $(LIBS_ALL) -pthread
+		$(FUZZ_OBJDIR)/libfuzzmcops.a $(call program_libs,fuzz_$*) -pthread
 
 fuzz-short: $(FUZZ_BIN)
 	@scripts/run-fuzz $(FUZZ_SHORT_SECONDS) $(FUZZ_BIN)

@@ -1,28 +1,16 @@
 /*
  * escalation — see escalation.h.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "escalation.h"
 #include "parse.h"
 #include "utctime.h"
 
 #define SECTION "escalation"
 #define WINDOW_SECTION "maintenance"
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 esc_target_parse(const char *s, struct esc_target *out, char *err, size_t errlen)
@@ -38,7 +26,7 @@ esc_target_parse(const char *s, struct esc_target *out, char *err, size_t errlen
 	plen = strlen(ESC_ONCALL_PREFIX);
 	if (strncmp(s, ESC_ONCALL_PREFIX, plen) == 0) {
 		if (!rotation_name_valid(s + plen)) {
-			seterr(err, errlen, "'%s' does not name a rotation", s);
+			errbuf_set(err, errlen, "'%s' does not name a rotation", s);
 			return -1;
 		}
 		out->kind = ESC_TARGET_ONCALL;
@@ -48,7 +36,7 @@ esc_target_parse(const char *s, struct esc_target *out, char *err, size_t errlen
 	plen = strlen(ESC_ROOM_PREFIX);
 	if (strncmp(s, ESC_ROOM_PREFIX, plen) == 0) {
 		if (!jid_bare_valid(s + plen)) {
-			seterr(err, errlen, "'%s' is not a room (room:NAME@SERVICE)", s);
+			errbuf_set(err, errlen, "'%s' is not a room (room:NAME@SERVICE)", s);
 			return -1;
 		}
 		out->kind = ESC_TARGET_ROOM;
@@ -56,7 +44,7 @@ esc_target_parse(const char *s, struct esc_target *out, char *err, size_t errlen
 		return 0;
 	}
 	if (!jid_bare_valid(s)) {
-		seterr(err, errlen,
+		errbuf_set(err, errlen,
 		    "'%s' is not a target (a JID, oncall, oncall:NAME or room:NAME@SERVICE)", s);
 		return -1;
 	}

@@ -30,23 +30,6 @@ settings_authorized(const struct alerter_settings *s, const char *jid)
 	return false;
 }
 
-/* Copies a string value into a fixed buffer, reporting one that does not fit. */
-static int
-copy_value(struct config *cfg, const char *key, char *buf, size_t len,
-    struct config_errors *errs)
-{
-	struct config_entry *e = config_find(cfg, SECTION, key);
-
-	if (e == NULL)
-		return 0;
-	if (strlen(e->value) >= len) {
-		config_error(errs, cfg, e->line, "%s: longer than %zu bytes", key, len - 1);
-		return -1;
-	}
-	snprintf(buf, len, "%s", e->value);
-	return 0;
-}
-
 static void
 add_authorized(struct alerter_settings *s, const char *jid)
 {
@@ -239,8 +222,9 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 		rc = -1;
 	snprintf(s->resource, sizeof(s->resource), "mcalert");
 	snprintf(s->nick, sizeof(s->nick), "mcalert");
-	if (copy_value(cfg, "resource", s->resource, sizeof(s->resource), errs) != 0 ||
-	    copy_value(cfg, "nick", s->nick, sizeof(s->nick), errs) != 0)
+	if (config_copy_str(cfg, SECTION, "resource", s->resource, sizeof(s->resource),
+		errs) != 0 ||
+	    config_copy_str(cfg, SECTION, "nick", s->nick, sizeof(s->nick), errs) != 0)
 		rc = -1;
 	if (strchr(s->resource, '/') != NULL || s->resource[0] == '\0' || s->nick[0] == '\0') {
 		config_error(errs, cfg, 0, "[alerter] resource and nick must be non-empty, no '/'");
@@ -250,13 +234,13 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 		rc = -1;
 	if (config_get_bool(cfg, SECTION, "tls", true, &s->tls, errs) != 0 ||
 	    config_get_bool(cfg, SECTION, "tls_insecure", false, &s->tls_insecure, errs) != 0 ||
-	    copy_value(cfg, "tls_ca", s->tls_ca, sizeof(s->tls_ca), errs) != 0)
+	    config_copy_str(cfg, SECTION, "tls_ca", s->tls_ca, sizeof(s->tls_ca), errs) != 0)
 		rc = -1;
 	if (!s->tls && (s->tls_ca[0] != '\0' || s->tls_insecure)) {
 		config_error(errs, cfg, 0, "[alerter] tls_ca and tls_insecure need tls = on");
 		rc = -1;
 	}
-	if (copy_value(cfg, "db", s->db_path, sizeof(s->db_path), errs) != 0)
+	if (config_copy_str(cfg, SECTION, "db", s->db_path, sizeof(s->db_path), errs) != 0)
 		rc = -1;
 	if (s->db_path[0] == '\0' && (e = config_find(cfg, "log", "path")) != NULL &&
 	    e->value[0] != '\0') {
@@ -304,8 +288,8 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 		rc = -1;
 	if (check_intake(s, cfg, errs) != 0)
 		rc = -1;
-	if (copy_value(cfg, "fallback_url", s->fallback_url, sizeof(s->fallback_url), errs) !=
-	    0)
+	if (config_copy_str(cfg, SECTION, "fallback_url", s->fallback_url,
+	    sizeof(s->fallback_url), errs) != 0)
 		rc = -1;
 	if (s->fallback_url[0] != '\0' && strncmp(s->fallback_url, "http://", 7) != 0 &&
 	    strncmp(s->fallback_url, "https://", 8) != 0) {
@@ -314,8 +298,8 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 		rc = -1;
 	}
 	snprintf(s->runbook_base, sizeof(s->runbook_base), "docs/runbooks/");
-	if (copy_value(cfg, "runbook_base", s->runbook_base, sizeof(s->runbook_base), errs) !=
-	    0)
+	if (config_copy_str(cfg, SECTION, "runbook_base", s->runbook_base,
+		sizeof(s->runbook_base), errs) != 0)
 		rc = -1;
 	return rc;
 }

@@ -17,6 +17,7 @@
 
 #include <strophe.h>
 
+#include "clock.h"
 #include "log.h"
 #include "utf8.h"
 #include "xmpp.h"
@@ -82,15 +83,6 @@ struct xclient {
 	size_t nrooms;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static uint64_t
 next_random(struct xclient *c)
 {
@@ -105,9 +97,9 @@ static void
 set_state(struct xclient *c, enum xclient_state s)
 {
 	if (c->state == XCLIENT_ONLINE && s != XCLIENT_ONLINE)
-		c->down_since = mono_ms();
+		c->down_since = clock_monotonic_ms();
 	c->state = s;
-	c->state_since = mono_ms();
+	c->state_since = clock_monotonic_ms();
 }
 
 int64_t
@@ -126,8 +118,8 @@ xclient_backoff_ms(int64_t min_ms, int64_t max_ms, unsigned attempts, uint64_t r
 static void
 schedule_reconnect(struct xclient *c)
 {
-	c->next_attempt = mono_ms() + xclient_backoff_ms(c->reconnect_min_ms, c->reconnect_max_ms,
-	    c->attempts, next_random(c));
+	c->next_attempt = clock_monotonic_ms() + xclient_backoff_ms(c->reconnect_min_ms,
+	    c->reconnect_max_ms, c->attempts, next_random(c));
 }
 
 int
@@ -633,7 +625,7 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 		set_state(c, XCLIENT_ONLINE);
 		c->sessions++;
 		c->ping_outstanding = false;
-		c->last_ping = mono_ms();
+		c->last_ping = clock_monotonic_ms();
 		c->last_error[0] = '\0';
 		session_start(c);
 		if (c->ev.online != NULL)
@@ -655,7 +647,8 @@ on_conn(xmpp_conn_t *conn, xmpp_conn_event_t status, int error,
 	{
 		bool was_online = c->state == XCLIENT_ONLINE;
 
-		if (was_online && mono_ms() - c->state_since >= XCLIENT_SESSION_STABLE_MS)
+		if (was_online &&
+		    clock_monotonic_ms() - c->state_since >= XCLIENT_SESSION_STABLE_MS)
 			c->attempts = 0;
 		c->attempts++;
 		set_state(c, XCLIENT_DOWN);
@@ -739,7 +732,7 @@ keepalive(struct xclient *c, int64_t now)
 void
 xclient_run(struct xclient *c, int timeout_ms)
 {
-	int64_t now = mono_ms();
+	int64_t now = clock_monotonic_ms();
 
 	if (c->release_conn && c->conn != NULL) {
 		xmpp_conn_release(c->conn);
@@ -799,7 +792,7 @@ xclient_new(const struct xclient_options *opt, const struct xclient_events *even
 	c->ping_timeout_ms = opt->ping_timeout_ms > 0 ? opt->ping_timeout_ms : 20000;
 	c->ev = *events;
 	if (getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng) || c->rng == 0)
-		c->rng = (uint64_t)mono_ms() | 1;
+		c->rng = (uint64_t)clock_monotonic_ms() | 1;
 	xmpp_initialize();
 	c->logger.handler = strophe_log;
 	c->logger.userdata = c;
@@ -809,7 +802,7 @@ xclient_new(const struct xclient_options *opt, const struct xclient_events *even
 		goto fail;
 	}
 	c->state = XCLIENT_DOWN;
-	c->state_since = c->down_since = mono_ms();
+	c->state_since = c->down_since = clock_monotonic_ms();
 	c->next_attempt = 0;
 	return c;
 fail:
@@ -853,7 +846,7 @@ xclient_state(const struct xclient *c)
 int64_t
 xclient_down_ms(const struct xclient *c)
 {
-	return c->state == XCLIENT_ONLINE ? 0 : mono_ms() - c->down_since;
+	return c->state == XCLIENT_ONLINE ? 0 : clock_monotonic_ms() - c->down_since;
 }
 
 uint64_t

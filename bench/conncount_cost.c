@@ -16,19 +16,11 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "clock.h"
 #include "conncount.h"
 #include "parse.h"
 
 #define RUNS_MAX 10000
-
-static double
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
 
 static double
 cpu_us(void)
@@ -103,14 +95,14 @@ main(int argc, char **argv)
 	}
 	cpu0 = cpu_us();
 	for (i = 0; i < runs; i++) {
-		t0 = now_us();
+		t0 = (double)clock_now_ns(CLOCK_MONOTONIC) / 1e3;
 		if (conncount_read_listener(&cc, &addr, &l, err, sizeof(err)) < 0) {
 			fprintf(stderr, "conncount_cost: %s\n", err);
 			free(wall);
 			conncount_close(&cc);
 			return 1;
 		}
-		wall[i] = now_us() - t0;
+		wall[i] = (double)clock_now_ns(CLOCK_MONOTONIC) / 1e3 - t0;
 	}
 	qsort(wall, runs, sizeof(*wall), compare_double);
 	printf("method=%s runs=%llu established=%llu wall_us=%.0f cpu_us=%.0f\n",

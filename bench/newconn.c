@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "parse.h"
 #include "../tests/tools/endpoint.h"
@@ -90,15 +91,6 @@ struct reader {
 	char buf[NEWCONN_READ_MAX];
 	size_t len, off;
 };
-
-static int64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t
 rng_next(uint64_t *s)
@@ -224,8 +216,7 @@ read_get_reply(struct worker *w, struct reader *r, int fd, bool *hit)
 static int
 open_connection(const struct newconn_opts *o)
 {
-	struct timeval tv = { .tv_sec = (time_t)(o->timeout_ms / 1000),
-		.tv_usec = (suseconds_t)(o->timeout_ms % 1000) * 1000 };
+	struct timeval tv = clock_ms_timeval(o->timeout_ms);
 	int fd, one = 1;
 
 	fd = socket(o->target.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -328,14 +319,14 @@ worker_main(void *arg)
 	struct worker *w = arg;
 
 	while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
-		int64_t t0 = now_ns();
+		int64_t t0 = clock_now_ns(CLOCK_MONOTONIC);
 		bool hit = false;
 		switch (cycle(w, &hit)) {
 		case CYCLE_OK:
 			w->cycles++;
 			if (!hit)
 				w->misses++;
-			record(w, now_ns() - t0);
+			record(w, clock_now_ns(CLOCK_MONOTONIC) - t0);
 			break;
 		case CYCLE_CONNECT:
 			w->err_connect++;
@@ -703,7 +694,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = (uint64_t)now_ns();
+		seed = (uint64_t)clock_now_ns(CLOCK_MONOTONIC);
 	/* the threads inherit the blocked signals; only the main thread takes them */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -714,7 +705,7 @@ main(int argc, char **argv)
 	    auth_style_name(o.auth), o.pipeline ? " (pipelined)" : "", o.threads,
 	    (double)o.duration_ms / 1000.0);
 	fflush(stdout);
-	t0 = now_ns();
+	t0 = clock_now_ns(CLOCK_MONOTONIC);
 	for (unsigned t = 0; t < o.threads; t++) {
 		struct worker *w = &workers[t];
 		w->o = &o;
@@ -733,7 +724,7 @@ main(int argc, char **argv)
 	atomic_store(&stop, true);
 	for (unsigned t = 0; t < started; t++)
 		pthread_join(workers[t].thread, NULL);
-	t1 = now_ns();
+	t1 = clock_now_ns(CLOCK_MONOTONIC);
 	status = 1;
 	if (started == o.threads)
 		report(&o, workers, (double)(t1 - t0) / 1e9, &status);

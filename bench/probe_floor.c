@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "parse.h"
 
@@ -93,10 +94,7 @@ round_trip(int fd, const char *req, const char *end, int ends)
 static double
 now_s(clockid_t clk)
 {
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_now_ns(clk) / 1e9;
 }
 
 int

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ilog.h"
 #include "parse.h"
 
@@ -46,7 +47,6 @@ main(int argc, char **argv)
 	struct ilog_clock clock = { fake_now, fake_random, &f };
 	char err[ILOG_ERR_LEN], cluster[16], title[64], fp[64];
 	uint64_t nclusters, days, c, d;
-	struct timespec ts;
 	struct ilog *log;
 	int64_t start, t;
 
@@ -60,8 +60,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	ilog_set_clock(log, &clock);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	start = ((int64_t)ts.tv_sec * 1000 / DAY_MS - (int64_t)days) * DAY_MS;
+	start = (clock_wall_ms() / DAY_MS - (int64_t)days) * DAY_MS;
 	f.now = start;
 	if (ilog_event_append(log, 0, "bench", "statuspage_started", NULL, NULL, err,
 		sizeof(err)) != ILOG_OK)

@@ -16,16 +16,17 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "conncount.h"
 #include "mctl.h"
 #include "parse.h"
+#include "utctime.h"
 
 #define WATCH_MIN_MS 100
 #define WATCH_MAX_MS (3600 * 1000)
 #define COUNT_MAX 1000000
 #define PID_MAX 4194304       /* the kernel's PID_MAX_LIMIT */
 #define PORT_ROWS_MAX 20      /* ports listed in the human table for --pid */
-#define TIME_TEXT_MAX 32      /* "2024-01-02T03:04:05.678Z" */
 #define HINT_MAX 512          /* "listeners on port P: a, b, ..." */
 
 /* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
@@ -158,20 +159,6 @@ parse_opts(int argc, char **argv, struct conns_opts *o)
 	return 0;
 }
 
-static void
-time_text(char *buf, size_t cap)
-{
-	struct timespec ts;
-	struct tm tm;
-	char sec[20]; /* "2024-01-02T03:04:05" */
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	if (strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
-		sec[0] = '\0';
-	snprintf(buf, cap, "%.19s.%03dZ", sec, (int)(ts.tv_nsec / 1000000) % 1000);
-}
-
 static json_t *
 states_json(const uint64_t *states)
 {
@@ -181,18 +168,6 @@ states_json(const uint64_t *states)
 	for (s = CONNCOUNT_STATE_FIRST; s <= CONNCOUNT_STATE_LAST; s++)
 		json_object_set_new(o, conncount_state_name(s), json_integer((json_int_t)states[s]));
 	return o;
-}
-
-static int
-print_json(json_t *doc)
-{
-	int rc = json_dumpf(doc, stdout, JSON_COMPACT);
-
-	json_decref(doc);
-	if (rc < 0)
-		return -1;
-	fputc('\n', stdout);
-	return 0;
 }
 
 /* The state rows of a human table: every state that is not zero, and ESTABLISHED always. */
@@ -294,7 +269,7 @@ sample_port(struct conncount *cc, const struct conns_opts *o, bool json, bool *w
 	struct conncount_addr addrs[CONNCOUNT_LISTENERS_MAX];
 	struct conncount_listener ls[CONNCOUNT_LISTENERS_MAX];
 	struct conncount_host host;
-	char err[CONNCOUNT_ERR_MAX], when[TIME_TEXT_MAX], where[CONNCOUNT_ADDR_TEXT_MAX];
+	char err[CONNCOUNT_ERR_MAX], when[UTC_TEXT_MAX], where[CONNCOUNT_ADDR_TEXT_MAX];
 	char hint[HINT_MAX];
 	size_t n, found, i;
 	bool listening;
@@ -342,7 +317,7 @@ sample_port(struct conncount *cc, const struct conns_opts *o, bool json, bool *w
 	}
 	*warned = !listening;
 
-	time_text(when, sizeof(when));
+	utc_format_ms(clock_wall_ms(), when, sizeof(when));
 	if (json) {
 		json_t *doc = json_object(), *arr = json_array();
 		json_object_set_new(doc, "time", json_string(when));
@@ -354,10 +329,8 @@ sample_port(struct conncount *cc, const struct conns_opts *o, bool json, bool *w
 			json_array_append_new(arr, listener_json(&ls[i]));
 		json_object_set_new(doc, "listeners", arr);
 		json_object_set_new(doc, "host", host_json(&host));
-		if (print_json(doc) < 0) {
-			mctl_error("conns: writing the output failed");
+		if (mctl_print_json(doc, JSON_COMPACT) != MCTL_EXIT_OK)
 			return -1;
-		}
 	} else {
 		if (o->watch)
 			printf("%s\n", when);
@@ -428,14 +401,14 @@ static int
 sample_pid(struct conncount *cc, const struct conns_opts *o, bool json)
 {
 	struct conncount_process p;
-	char err[CONNCOUNT_ERR_MAX], when[TIME_TEXT_MAX];
+	char err[CONNCOUNT_ERR_MAX], when[UTC_TEXT_MAX];
 	size_t i;
 
 	if (conncount_read_process(cc, o->pid, &p, err, sizeof(err)) < 0) {
 		mctl_error("conns: %s", err);
 		return -1;
 	}
-	time_text(when, sizeof(when));
+	utc_format_ms(clock_wall_ms(), when, sizeof(when));
 	if (json) {
 		json_t *doc = json_object(), *ports = json_array();
 		json_object_set_new(doc, "time", json_string(when));
@@ -454,10 +427,8 @@ sample_pid(struct conncount *cc, const struct conns_opts *o, bool json)
 			json_array_append_new(ports, po);
 		}
 		json_object_set_new(doc, "ports", ports);
-		if (print_json(doc) < 0) {
-			mctl_error("conns: writing the output failed");
+		if (mctl_print_json(doc, JSON_COMPACT) != MCTL_EXIT_OK)
 			return -1;
-		}
 	} else {
 		if (o->watch)
 			printf("%s\n", when);

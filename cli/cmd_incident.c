@@ -57,18 +57,6 @@ parse_id(const char *cmd, const char *s, int64_t *id)
 	return 0;
 }
 
-static void
-print_json(json_t *j)
-{
-	if (j == NULL) {
-		mctl_error("out of memory");
-		return;
-	}
-	json_dumpf(j, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(j);
-}
-
 static json_t *
 time_json(int64_t ms)
 {
@@ -196,7 +184,8 @@ cmd_incidents(struct mctl *ctx, int argc, char **argv)
 		json_t *arr = json_array();
 		for (i = 0; i < list.n; i++)
 			json_array_append_new(arr, incident_json(&list.v[i]));
-		print_json(json_pack("{s:o, s:b}", "incidents", arr, "truncated", list.truncated));
+		(void)mctl_print_json(json_pack("{s:o, s:b}", "incidents", arr, "truncated",
+		    list.truncated), JSON_INDENT(2));
 	} else if (list.n == 0) {
 		printf("no %sincidents\n", all ? "" : have_state ? "matching " : "unresolved ");
 	} else {
@@ -380,8 +369,9 @@ cmd_show(struct mctl *ctx, int argc, char **argv)
 			    "time", time_json(pub.v[i].at),
 			    "status", ilog_public_status_name(pub.v[i].status),
 			    "actor", pub.v[i].actor, "message", pub.v[i].message));
-		print_json(json_pack("{s:o, s:o, s:o, s:o}", "incident", incident_json(&inc),
-		    "events", jev, "pages", jpages, "public_updates", jpub));
+		(void)mctl_print_json(json_pack("{s:o, s:o, s:o, s:o}", "incident",
+		    incident_json(&inc), "events", jev, "pages", jpages, "public_updates",
+		    jpub), JSON_INDENT(2));
 	} else {
 		show_human(&inc, &ev, &pages, &pub);
 	}
@@ -448,8 +438,8 @@ cmd_open(struct mctl *ctx, int argc, char **argv)
 		return exit_for(st);
 	}
 	if (ctx->json)
-		print_json(json_pack("{s:I, s:s, s:I}", "id", (json_int_t)res.id, "state", "open",
-		    "event_id", (json_int_t)res.event_id));
+		(void)mctl_print_json(json_pack("{s:I, s:s, s:I}", "id", (json_int_t)res.id,
+		    "state", "open", "event_id", (json_int_t)res.event_id), JSON_INDENT(2));
 	else
 		printf("opened incident %lld: %s\n", (long long)res.id, spec.title);
 	return MCTL_EXIT_OK;
@@ -514,8 +504,9 @@ transition(struct mctl *ctx, int argc, char **argv, enum change change)
 		return exit_for(st);
 	}
 	if (ctx->json)
-		print_json(json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)id, "state",
-		    new_state[change], "event_id", (json_int_t)ev, "actor", mctl_actor(ctx)));
+		(void)mctl_print_json(json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)id,
+		    "state", new_state[change], "event_id", (json_int_t)ev, "actor",
+		    mctl_actor(ctx)), JSON_INDENT(2));
 	else
 		printf("incident %lld %s by %s\n", (long long)id, done[change], mctl_actor(ctx));
 	return MCTL_EXIT_OK;
@@ -584,8 +575,8 @@ cmd_note(struct mctl *ctx, int argc, char **argv)
 		return exit_for(st);
 	}
 	if (ctx->json)
-		print_json(json_pack("{s:I, s:I, s:s}", "id", (json_int_t)id, "event_id",
-		    (json_int_t)ev, "actor", mctl_actor(ctx)));
+		(void)mctl_print_json(json_pack("{s:I, s:I, s:s}", "id", (json_int_t)id,
+		    "event_id", (json_int_t)ev, "actor", mctl_actor(ctx)), JSON_INDENT(2));
 	else
 		printf("note added to incident %lld\n", (long long)id);
 	return MCTL_EXIT_OK;
@@ -644,8 +635,9 @@ cmd_update(struct mctl *ctx, int argc, char **argv)
 		return exit_for(st);
 	}
 	if (ctx->json)
-		print_json(json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)id, "public_status",
-		    status, "message", message, "event_id", (json_int_t)ev));
+		(void)mctl_print_json(json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)id,
+		    "public_status", status, "message", message, "event_id", (json_int_t)ev),
+		    JSON_INDENT(2));
 	else
 		printf("incident %lld public status: %s\n", (long long)id, status);
 	return MCTL_EXIT_OK;

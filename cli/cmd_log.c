@@ -112,9 +112,7 @@ cmd_log(struct mctl *ctx, int argc, char **argv)
 		json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "before", when,
 		    "incidents", (json_int_t)res.incidents, "events", (json_int_t)res.events,
 		    "outbox", (json_int_t)res.outbox);
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
-		json_decref(j);
+		(void)mctl_print_json(j, JSON_INDENT(2));
 	} else {
 		printf("pruned %zu resolved incidents, %zu events and %zu outbox items from "
 		       "before %s\n", res.incidents, res.events, res.outbox, when);

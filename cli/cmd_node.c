@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "config.h"
 #include "ilog.h"
@@ -185,15 +186,6 @@ parse_opts(int argc, char **argv, enum node_op op, struct op_opts *o)
 	return 0;
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Loads the topology; prints every error. 0, or -1. */
 static int
 load_topology(const struct mctl *ctx, struct config *cfg, struct clusters *cl)
@@ -303,7 +295,7 @@ run_node(const struct cluster *c, const struct cluster_node *n, const struct op_
     struct outcome *out)
 {
 	char line[MCCLIENT_LINE_MAX + 1], err[ERR_LEN];
-	int64_t t0 = monotonic_ms();
+	int64_t t0 = clock_monotonic_ms();
 	struct mcclient mc;
 	const char *last = NULL;
 
@@ -322,14 +314,14 @@ run_node(const struct cluster *c, const struct cluster_node *n, const struct op_
 	case OP_REBALANCE:
 		if (out->shed == 0) { /* at or below the mean: nothing to close */
 			out->ok = true;
-			out->ms = monotonic_ms() - t0;
+			out->ms = clock_monotonic_ms() - t0;
 			return;
 		}
 		snprintf(line, sizeof(line), "shed %llu", (unsigned long long)out->shed);
 		break;
 	}
 	if (admin_connect(c, n, o->timeout_ms, &mc, out) < 0) {
-		out->ms = monotonic_ms() - t0;
+		out->ms = clock_monotonic_ms() - t0;
 		return;
 	}
 	if (mcclient_command(&mc, line, NULL, &last, err, sizeof(err)) != MCCLIENT_OK)
@@ -339,7 +331,7 @@ run_node(const struct cluster *c, const struct cluster_node *n, const struct op_
 	else
 		out->ok = true;
 	mcclient_close(&mc);
-	out->ms = monotonic_ms() - t0;
+	out->ms = clock_monotonic_ms() - t0;
 }
 
 /*
@@ -556,8 +548,7 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		json_object_set_new(body, "incident", o.incident != 0 ? json_integer(o.incident) :
 		    json_null());
 		json_object_set_new(body, "actor", json_string(mctl_actor(ctx)));
-		json_dumpf(body, stdout, JSON_INDENT(2));
-		fputc('\n', stdout);
+		(void)mctl_print_json(json_incref(body), JSON_INDENT(2));
 	} else {
 		static const char *const past[] = { "flushed", "done", "rebalanced" };
 		printf("%zu of %zu nodes %s%s; recorded as event %lld%s\n", n - failed, n,

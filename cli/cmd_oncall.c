@@ -33,18 +33,6 @@
 #define TEST_WAIT_MAX_MS (10 * 60 * 1000)
 #define TEST_POLL_MS 100
 
-static void
-print_json(json_t *j)
-{
-	if (j == NULL) {
-		mctl_error("out of memory");
-		return;
-	}
-	json_dumpf(j, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(j);
-}
-
 static json_t *
 time_json(int64_t ms)
 {
@@ -175,7 +163,7 @@ show(struct mctl *ctx, const struct rotations *rot, const char *only)
 	}
 	rotation_overrides_release(&ov);
 	if (ctx->json)
-		print_json(json_pack("{s:o}", "rotations", arr));
+		(void)mctl_print_json(json_pack("{s:o}", "rotations", arr), JSON_INDENT(2));
 	else if (rot->n == 0)
 		printf("no rotations: the configuration has no [oncall] section\n");
 	return MCTL_EXIT_OK;
@@ -238,8 +226,9 @@ override(struct mctl *ctx, const struct rotations *rot, const char *rotation, in
 		return MCTL_EXIT_FAIL;
 	}
 	if (ctx->json) {
-		print_json(json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)id, "rotation",
-		    rotation, "jid", who, "from", time_json(from), "until", time_json(until)));
+		(void)mctl_print_json(json_pack("{s:I, s:s, s:s, s:o, s:o}", "id",
+		    (json_int_t)id, "rotation", rotation, "jid", who, "from", time_json(from),
+		    "until", time_json(until)), JSON_INDENT(2));
 	} else {
 		mctl_format_time(from, a, sizeof(a));
 		mctl_format_time(until, b, sizeof(b));
@@ -271,7 +260,8 @@ cancel(struct mctl *ctx, int argc, char **argv)
 		return MCTL_EXIT_FAIL;
 	}
 	if (ctx->json)
-		print_json(json_pack("{s:I, s:b}", "override", (json_int_t)id, "cancelled", 1));
+		(void)mctl_print_json(json_pack("{s:I, s:b}", "override", (json_int_t)id,
+		    "cancelled", 1), JSON_INDENT(2));
 	else
 		printf("override %llu cancelled\n", (unsigned long long)id);
 	return MCTL_EXIT_OK;
@@ -411,10 +401,10 @@ cmd_page(struct mctl *ctx, int argc, char **argv)
 	}
 	ilog_close(log);
 	if (ctx->json) {
-		print_json(json_pack("{s:I, s:s, s:s, s:o}", "request", (json_int_t)id, "target", who,
-		    "outcome", outcome > 0 ? "delivered" : outcome < 0 ? "failed" :
-		    wait_ms > 0 ? "no answer" : "requested",
-		    outcome != 0 ? json_integer(now - start) : json_null()));
+		(void)mctl_print_json(json_pack("{s:I, s:s, s:s, s:o}", "request",
+		    (json_int_t)id, "target", who, "outcome", outcome > 0 ? "delivered" :
+		    outcome < 0 ? "failed" : wait_ms > 0 ? "no answer" : "requested",
+		    outcome != 0 ? json_integer(now - start) : json_null()), JSON_INDENT(2));
 	} else if (wait_ms == 0) {
 		printf("test page %lld for %s requested; mcalert sends it\n", (long long)id, who);
 	} else if (outcome > 0) {

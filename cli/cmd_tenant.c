@@ -304,24 +304,6 @@ caps_json(unsigned caps)
 }
 
 /* Prints doc (taking ownership) as one line of JSON on stdout. */
-static int
-print_json(json_t *doc)
-{
-	int rc;
-
-	if (doc == NULL) {
-		mctl_error("out of memory");
-		return MCTL_EXIT_FAIL;
-	}
-	rc = json_dumpf(doc, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(doc);
-	if (rc < 0 || fputc('\n', stdout) == EOF) {
-		mctl_error("cannot write the result");
-		return MCTL_EXIT_FAIL;
-	}
-	return MCTL_EXIT_OK;
-}
-
 /* --- the file: where it is, locking, reading, writing -------------------------- */
 
 /*
@@ -577,7 +559,7 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		    (json_int_t)limit, "caps", caps_json(caps));
 		if (doc != NULL && generated)
 			json_object_set_new(doc, "password", json_string(password));
-		rc = print_json(doc);
+		rc = mctl_print_json(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
 		goto out_wipe;
 	}
 	format_limit(&shown, limit_text, sizeof(limit_text));
@@ -619,8 +601,8 @@ run_list(struct mctl *ctx, const struct tenant_args *a, const char *path)
 				(json_int_t)t->limit, "caps", caps_json(t->caps)));
 		}
 		tenants_release(&tf);
-		return print_json(arr != NULL ? json_pack("{s:s, s:o}", "file", path, "tenants", arr)
-					      : NULL);
+		return mctl_print_json(arr != NULL ? json_pack("{s:s, s:o}", "file", path,
+		    "tenants", arr) : NULL, JSON_COMPACT | JSON_ENSURE_ASCII);
 	}
 	if (tf.n == 0) {
 		printf("No tenants in %s.\n", path);
@@ -707,7 +689,8 @@ run_remove(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	if (rc != MCTL_EXIT_OK)
 		return rc;
 	if (ctx->json)
-		return print_json(json_pack("{s:s, s:b}", "name", name, "removed", 1));
+		return mctl_print_json(json_pack("{s:s, s:b}", "name", name, "removed", 1),
+		    JSON_COMPACT | JSON_ENSURE_ASCII);
 	printf("Tenant '%s' removed from %s.\n", name, path);
 	print_reload_hint();
 	return MCTL_EXIT_OK;
@@ -745,7 +728,7 @@ run_passwd(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		json_t *doc = json_pack("{s:s}", "name", name);
 		if (doc != NULL && generated)
 			json_object_set_new(doc, "password", json_string(password));
-		rc = print_json(doc);
+		rc = mctl_print_json(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
 		goto out_wipe;
 	}
 	printf("New password set for '%s' in %s; the old one stops working when mcd reloads.\n",
@@ -791,7 +774,8 @@ run_limit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	if (rc != MCTL_EXIT_OK)
 		return rc;
 	if (ctx->json)
-		return print_json(json_pack("{s:s, s:I}", "name", name, "limit", (json_int_t)limit));
+		return mctl_print_json(json_pack("{s:s, s:I}", "name", name, "limit",
+		    (json_int_t)limit), JSON_COMPACT | JSON_ENSURE_ASCII);
 	format_size(limit, limit_text, sizeof(limit_text));
 	printf("Tenant '%s' now has a memory limit of %s.\n", name, limit_text);
 	print_reload_hint();
@@ -832,8 +816,9 @@ run_caps(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	if (rc != MCTL_EXIT_OK)
 		return rc;
 	if (ctx->json)
-		return print_json(json_pack("{s:s, s:o, s:I}", "name", name, "caps", caps_json(caps),
-		    "limit", (json_int_t)limit));
+		return mctl_print_json(json_pack("{s:s, s:o, s:I}", "name", name, "caps",
+		    caps_json(caps), "limit", (json_int_t)limit),
+		    JSON_COMPACT | JSON_ENSURE_ASCII);
 	tenant_caps_format(caps, caps_text, sizeof(caps_text));
 	printf("Tenant '%s' now has caps %s.\n", name, caps_text[0] != '\0' ? caps_text : "(none)");
 	if (limit_set) {

@@ -85,20 +85,10 @@ mctl_open_log(struct mctl *ctx)
 void
 mctl_format_time(int64_t ms, char *buf, size_t len)
 {
-	time_t t;
-	struct tm tm;
-	size_t n;
-
-	if (ms <= 0) {
+	if (ms <= 0)
 		snprintf(buf, len, "-");
-		return;
-	}
-	t = (time_t)(ms / 1000);
-	if (gmtime_r(&t, &tm) == NULL || (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
+	else
+		utc_format_ms(ms, buf, len);
 }
 
 int

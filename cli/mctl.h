@@ -42,6 +42,16 @@ const char *mctl_actor(struct mctl *ctx);
 /* Prints "mctl: <fmt>\n" to stderr. */
 void mctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Prints doc with jansson's flags (the form each command has always printed:
+ * JSON_INDENT(2), or JSON_COMPACT for one line) and a newline on stdout, and releases
+ * doc (takes ownership; NULL is taken as jansson's out-of-memory result). Returns
+ * MCTL_EXIT_OK, or MCTL_EXIT_FAIL after printing the error (out of memory, or stdout
+ * could not be written). cli/output.c.
+ */
+struct json_t;
+int mctl_print_json(struct json_t *doc, size_t flags);
+
 /* Command groups (cli/cmd_*.c). */
 int cmd_tenant(struct mctl *ctx, int argc, char **argv);
 int cmd_conns(struct mctl *ctx, int argc, char **argv);

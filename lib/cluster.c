@@ -8,15 +8,16 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "errbuf.h"
 #include "parse.h"
 
 #define ERR_LEN 256
 
+/* "<what> '<s>'", s cut to CLUSTER_ADDR_TEXT_MAX bytes. */
 static void
-seterr(char *err, size_t errlen, const char *what, const char *s)
+address_error(char *err, size_t errlen, const char *what, const char *s)
 {
-	if (err != NULL && errlen > 0)
-		snprintf(err, errlen, "%s '%.*s'", what, CLUSTER_ADDR_TEXT_MAX, s);
+	errbuf_set(err, errlen, "%s '%.*s'", what, CLUSTER_ADDR_TEXT_MAX, s);
 }
 
 bool
@@ -68,7 +69,7 @@ cluster_addr_parse(const char *s, struct cluster_addr *out, char *err, size_t er
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
 		if (close == NULL || close[1] != ':') {
-			seterr(err, errlen, "bad address (want [v6]:port)", s);
+			address_error(err, errlen, "bad address (want [v6]:port)", s);
 			return -1;
 		}
 		host = s + 1;
@@ -78,30 +79,31 @@ cluster_addr_parse(const char *s, struct cluster_addr *out, char *err, size_t er
 	} else {
 		colon = strrchr(s, ':');
 		if (colon == NULL) {
-			seterr(err, errlen, "bad address (want host:port or [v6]:port)", s);
+			address_error(err, errlen,
+			    "bad address (want host:port or [v6]:port)", s);
 			return -1;
 		}
 		host = s;
 		hlen = (size_t)(colon - s);
 		if (memchr(host, ':', hlen) != NULL) {
-			seterr(err, errlen, "bad address (an IPv6 address needs brackets: [v6]:port)",
-			    s);
+			address_error(err, errlen,
+			    "bad address (an IPv6 address needs brackets: [v6]:port)", s);
 			return -1;
 		}
 	}
 	if (parse_u64(colon + 1, 1, 65535, &port) != 0) {
-		seterr(err, errlen, "bad port in address", s);
+		address_error(err, errlen, "bad port in address", s);
 		return -1;
 	}
 	if (hlen == 0 || hlen >= sizeof(tmp)) {
-		seterr(err, errlen, "bad host in address", s);
+		address_error(err, errlen, "bad host in address", s);
 		return -1;
 	}
 	memcpy(tmp, host, hlen);
 	tmp[hlen] = '\0';
 	if (v6) {
 		if (inet_pton(AF_INET6, tmp, bin) != 1) {
-			seterr(err, errlen, "bad IPv6 address in", s);
+			address_error(err, errlen, "bad IPv6 address in", s);
 			return -1;
 		}
 		inet_ntop(AF_INET6, bin, out->host, sizeof(out->host));
@@ -110,7 +112,7 @@ cluster_addr_parse(const char *s, struct cluster_addr *out, char *err, size_t er
 	} else {
 		size_t i;
 		if (!hostname_valid(tmp, hlen)) {
-			seterr(err, errlen, "bad host in address", s);
+			address_error(err, errlen, "bad host in address", s);
 			return -1;
 		}
 		/* DNS names compare without case. */

@@ -292,6 +292,22 @@ config_get_str(struct config *cfg, const char *section, const char *key,
 }
 
 int
+config_copy_str(struct config *cfg, const char *section, const char *key, char *buf,
+    size_t len, struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, section, key);
+
+	if (e == NULL)
+		return 0;
+	if (strlen(e->value) >= len) {
+		config_error(errs, cfg, e->line, "%s: longer than %zu bytes", key, len - 1);
+		return -1;
+	}
+	snprintf(buf, len, "%s", e->value);
+	return 0;
+}
+
+int
 config_get_u64(struct config *cfg, const char *section, const char *key, uint64_t min,
     uint64_t max, uint64_t def, uint64_t *out, struct config_errors *errs)
 {

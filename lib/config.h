@@ -72,6 +72,13 @@ const char *config_section_name(const char *section, const char *kind);
  */
 int config_get_str(struct config *cfg, const char *section, const char *key,
     const char *def, const char **out, struct config_errors *errs);
+/*
+ * Copies the value of section/key into buf (len bytes with the NUL). Absent: buf is
+ * untouched, 0. Longer than len-1 bytes: "path:line: key: longer than N bytes" is added
+ * to errs, buf is untouched, -1.
+ */
+int config_copy_str(struct config *cfg, const char *section, const char *key, char *buf,
+    size_t len, struct config_errors *errs);
 int config_get_u64(struct config *cfg, const char *section, const char *key,
     uint64_t min, uint64_t max, uint64_t def, uint64_t *out, struct config_errors *errs);
 int config_get_size(struct config *cfg, const char *section, const char *key,

@@ -3,6 +3,7 @@
  * (names, addresses, bytecode, /proc line and snmp parsing, stats formatting), then
  * the two readers (netlink dump, /proc scan), then the public queries built on them.
  */
+#include "clock.h"
 #include "conncount.h"
 
 #include <arpa/inet.h>
@@ -13,7 +14,6 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "parse.h"
 
 /* Every state the kernel reports (bits 1..12). TCP_BOUND_INACTIVE (13) is left out:
@@ -48,18 +49,6 @@ static const char *const state_names[CONNCOUNT_STATES] = {
 	NULL, "established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", "time_wait",
 	"close", "close_wait", "last_ack", "listen", "closing", "new_syn_recv",
 };
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 conncount_state_name(int state)
@@ -499,7 +488,7 @@ listener_scan_begin(struct conncount *cc, const struct conncount_addr *a,
     struct conncount_listener *l, struct listener_scan *ls, char *err, size_t errlen)
 {
 	if (cc->seen == NULL) {
-		set_err(err, errlen, "connection counter is not open");
+		errbuf_set(err, errlen, "connection counter is not open");
 		return -1;
 	}
 	memset(l, 0, sizeof(*l));
@@ -681,17 +670,17 @@ typedef void (*socket_fn)(void *arg, const struct conncount_socket *s);
 static int
 netlink_connect(struct conncount *cc, char *err, size_t errlen)
 {
-	struct timeval tv = { CONNCOUNT_TIMEOUT_MS / 1000, (CONNCOUNT_TIMEOUT_MS % 1000) * 1000 };
+	struct timeval tv = clock_ms_timeval(CONNCOUNT_TIMEOUT_MS);
 	int fd;
 
 	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0) {
-		set_err(err, errlen, "netlink sock_diag unavailable: %s", strerror(errno));
+		errbuf_set(err, errlen, "netlink sock_diag unavailable: %s", strerror(errno));
 		return -1;
 	}
 	/* Bounds every wait for the kernel: a dump never legitimately takes this long. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
-		set_err(err, errlen, "netlink sock_diag: setting a receive timeout: %s",
+		errbuf_set(err, errlen, "netlink sock_diag: setting a receive timeout: %s",
 		    strerror(errno));
 		close(fd);
 		return -1;
@@ -736,7 +725,7 @@ netlink_send(struct conncount *cc, int family, uint32_t states, const struct con
 		bclen = conncount_bytecode_build(match, msg + len + NLA_HDRLEN,
 		    CONNCOUNT_BYTECODE_MAX);
 		if (bclen < 0) {
-			set_err(err, errlen, "netlink sock_diag: cannot build a filter");
+			errbuf_set(err, errlen, "netlink sock_diag: cannot build a filter");
 			return -1;
 		}
 		memset(&nla, 0, sizeof(nla));
@@ -759,7 +748,7 @@ netlink_send(struct conncount *cc, int family, uint32_t states, const struct con
 		n = sendto(cc->nl_fd, msg, len, 0, (struct sockaddr *)&kernel, sizeof(kernel));
 	} while (n < 0 && errno == EINTR);
 	if (n < 0 || (size_t)n != len) {
-		set_err(err, errlen, "netlink sock_diag: sending the request: %s",
+		errbuf_set(err, errlen, "netlink sock_diag: sending the request: %s",
 		    n < 0 ? strerror(errno) : "short write");
 		return -1;
 	}
@@ -796,15 +785,17 @@ netlink_receive(struct conncount *cc, socket_fn fn, void *arg, char *err, size_t
 		} while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				set_err(err, errlen, "netlink sock_diag: no answer within %d ms",
+				errbuf_set(err, errlen,
+				    "netlink sock_diag: no answer within %d ms",
 				    CONNCOUNT_TIMEOUT_MS);
 			else
-				set_err(err, errlen, "netlink sock_diag: receiving: %s",
+				errbuf_set(err, errlen, "netlink sock_diag: receiving: %s",
 				    strerror(errno));
 			return -1;
 		}
 		if (n == 0) {
-			set_err(err, errlen, "netlink sock_diag: socket closed during a dump");
+			errbuf_set(err, errlen,
+			    "netlink sock_diag: socket closed during a dump");
 			return -1;
 		}
 		left = (int)n;
@@ -816,13 +807,14 @@ netlink_receive(struct conncount *cc, socket_fn fn, void *arg, char *err, size_t
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*e))) {
-					set_err(err, errlen, "netlink sock_diag: truncated error");
+					errbuf_set(err, errlen,
+					    "netlink sock_diag: truncated error");
 					return -1;
 				}
 				if (e->error == 0)
 					continue;
 				errno = -e->error;
-				set_err(err, errlen, "netlink sock_diag unavailable: %s",
+				errbuf_set(err, errlen, "netlink sock_diag unavailable: %s",
 				    strerror(-e->error));
 				return -1;
 			}
@@ -873,7 +865,7 @@ proc_scan(struct conncount *cc, int family, socket_fn fn, void *arg, char *err, 
 		/* A kernel without IPv6 has no tcp6: it holds no such socket either. */
 		if (errno == ENOENT && family == AF_INET6)
 			return 0;
-		set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
@@ -881,7 +873,7 @@ proc_scan(struct conncount *cc, int family, socket_fn fn, void *arg, char *err, 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			set_err(err, errlen, "reading %s: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "reading %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -897,7 +889,7 @@ proc_scan(struct conncount *cc, int family, socket_fn fn, void *arg, char *err, 
 		}
 		rest = (size_t)(end - p);
 		if (rest > CONNCOUNT_LINE_MAX) {
-			set_err(err, errlen, "reading %s: a line longer than %d bytes", path,
+			errbuf_set(err, errlen, "reading %s: a line longer than %d bytes", path,
 			    CONNCOUNT_LINE_MAX);
 			close(fd);
 			return -1;
@@ -921,12 +913,13 @@ read_small_file(struct conncount *cc, const char *path, size_t *len, char *err, 
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	for (;;) {
 		if (have == CONNCOUNT_BUF_SIZE - 1) {
-			set_err(err, errlen, "%s is larger than %d bytes", path, CONNCOUNT_BUF_SIZE - 1);
+			errbuf_set(err, errlen,
+			    "%s is larger than %d bytes", path, CONNCOUNT_BUF_SIZE - 1);
 			close(fd);
 			return -1;
 		}
@@ -934,7 +927,7 @@ read_small_file(struct conncount *cc, const char *path, size_t *len, char *err, 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			set_err(err, errlen, "reading %s: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "reading %s: %s", path, strerror(errno));
 			close(fd);
 			return -1;
 		}
@@ -972,7 +965,7 @@ conncount_open(struct conncount *cc, enum conncount_method method, char *err, si
 		free(cc->seen);
 		cc->buf = NULL;
 		cc->seen = NULL;
-		set_err(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return -1;
 	}
 	cc->method = CONNCOUNT_PROC;
@@ -1021,7 +1014,7 @@ scan(struct conncount *cc, int family, uint32_t states, const struct conncount_a
     socket_fn fn, void *arg, char *err, size_t errlen)
 {
 	if (cc->buf == NULL) {
-		set_err(err, errlen, "connection counter is not open");
+		errbuf_set(err, errlen, "connection counter is not open");
 		return -1;
 	}
 	if (cc->method == CONNCOUNT_NETLINK) {
@@ -1044,7 +1037,7 @@ conncount_read_listener(struct conncount *cc, const struct conncount_addr *addr,
 	struct listener_scan ls;
 
 	if (addr->family != AF_INET && addr->family != AF_INET6) {
-		set_err(err, errlen, "not an IPv4 or IPv6 address");
+		errbuf_set(err, errlen, "not an IPv4 or IPv6 address");
 		return -1;
 	}
 	if (listener_scan_begin(cc, addr, &l, &ls, err, errlen) < 0 ||
@@ -1175,21 +1168,22 @@ collect_inodes(struct conncount *cc, pid_t pid, struct conncount_process *out, c
 	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT)
-			set_err(err, errlen, "no such process: %ld", (long)pid);
+			errbuf_set(err, errlen, "no such process: %ld", (long)pid);
 		else
-			set_err(err, errlen, "cannot examine %s: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "cannot examine %s: %s", path, strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
 	d = opendir(path);
 	if (d == NULL) {
 		if (errno == ENOENT)
-			set_err(err, errlen, "no such process: %ld", (long)pid);
+			errbuf_set(err, errlen, "no such process: %ld", (long)pid);
 		else if (errno == EACCES || errno == EPERM)
-			set_err(err, errlen, "permission denied reading %s (the process belongs "
+			errbuf_set(err, errlen,
+			    "permission denied reading %s (the process belongs "
 			    "to another user: run as that user or root)", path);
 		else
-			set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
 	cc->ninodes = 0;
@@ -1207,7 +1201,8 @@ collect_inodes(struct conncount *cc, pid_t pid, struct conncount_process *out, c
 		out->socket_fds++;
 		if (grow((void **)&cc->inodes, &cc->inodes_cap, cc->ninodes + 1, sizeof(uint64_t),
 			CONNCOUNT_FDS_MAX) < 0) {
-			set_err(err, errlen, "process %ld holds more than %u sockets, or out of memory",
+			errbuf_set(err, errlen,
+			    "process %ld holds more than %u sockets, or out of memory",
 			    (long)pid, (unsigned)CONNCOUNT_FDS_MAX);
 			closedir(d);
 			return -1;
@@ -1215,7 +1210,7 @@ collect_inodes(struct conncount *cc, pid_t pid, struct conncount_process *out, c
 		cc->inodes[cc->ninodes++] = inode;
 	}
 	if (errno != 0) {
-		set_err(err, errlen, "reading %s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "reading %s: %s", path, strerror(errno));
 		closedir(d);
 		return -1;
 	}
@@ -1258,11 +1253,11 @@ conncount_read_process(struct conncount *cc, pid_t pid, struct conncount_process
 	size_t i, j;
 
 	if (pid <= 0) {
-		set_err(err, errlen, "no such process: %ld", (long)pid);
+		errbuf_set(err, errlen, "no such process: %ld", (long)pid);
 		return -1;
 	}
 	if (cc->buf == NULL) {
-		set_err(err, errlen, "connection counter is not open");
+		errbuf_set(err, errlen, "connection counter is not open");
 		return -1;
 	}
 	memset(&p, 0, sizeof(p));
@@ -1274,7 +1269,7 @@ conncount_read_process(struct conncount *cc, pid_t pid, struct conncount_process
 		CONNCOUNT_FDS_MAX) < 0 ||
 	    grow((void **)&cc->ports, &cc->ports_cap, cc->ninodes, sizeof(*cc->ports),
 		CONNCOUNT_FDS_MAX) < 0) {
-		set_err(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return -1;
 	}
 	if (cc->ninodes > 0)
@@ -1321,7 +1316,7 @@ conncount_read_host(struct conncount *cc, struct conncount_host *out, char *err,
 	size_t len;
 
 	if (cc->buf == NULL) {
-		set_err(err, errlen, "connection counter is not open");
+		errbuf_set(err, errlen, "connection counter is not open");
 		return -1;
 	}
 	memset(&h, 0, sizeof(h));
@@ -1330,14 +1325,15 @@ conncount_read_host(struct conncount *cc, struct conncount_host *out, char *err,
 	if (conncount_snmp_value(cc->buf, len, "TcpExt", "ListenOverflows",
 		&h.listen_overflows) < 0 ||
 	    conncount_snmp_value(cc->buf, len, "TcpExt", "ListenDrops", &h.listen_drops) < 0) {
-		set_err(err, errlen, "/proc/net/netstat has no TcpExt ListenOverflows/ListenDrops");
+		errbuf_set(err, errlen,
+		    "/proc/net/netstat has no TcpExt ListenOverflows/ListenDrops");
 		return -1;
 	}
 	if (read_small_file(cc, "/proc/net/snmp", &len, err, errlen) < 0)
 		return -1;
 	if (conncount_snmp_value(cc->buf, len, "Tcp", "CurrEstab", &h.curr_estab) < 0 ||
 	    conncount_snmp_value(cc->buf, len, "Tcp", "PassiveOpens", &h.passive_opens) < 0) {
-		set_err(err, errlen, "/proc/net/snmp has no Tcp CurrEstab/PassiveOpens");
+		errbuf_set(err, errlen, "/proc/net/snmp has no Tcp CurrEstab/PassiveOpens");
 		return -1;
 	}
 	*out = h;

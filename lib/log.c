@@ -8,6 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "utctime.h"
+
 static struct {
 	pthread_mutex_t lock;
 	int foreground;
@@ -58,15 +61,11 @@ log_write(enum log_level level, const char *line)
 		syslog(syslog_prio[level], "%s", line);
 		return;
 	}
-	struct timespec ts;
-	struct tm tm;
-	char stamp[32];
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	char stamp[UTC_TEXT_MAX];
+	utc_format_ms(clock_wall_ms(), stamp, sizeof(stamp));
 	pthread_mutex_lock(&logger.lock);
-	fprintf(stderr, "%s.%03ldZ %s[%d] %s: %s\n", stamp, ts.tv_nsec / 1000000,
-	    logger.ident, (int)getpid(), level_names[level], line);
+	fprintf(stderr, "%s %s[%d] %s: %s\n", stamp, logger.ident, (int)getpid(),
+	    level_names[level], line);
 	pthread_mutex_unlock(&logger.lock);
 }
 
@@ -104,15 +103,6 @@ log_fatal(const char *fmt, ...)
 	exit(1);
 }
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
 {
@@ -124,7 +114,7 @@ log_limited(struct log_limit *lim, enum log_level level, const char *fmt, ...)
 
 	if ((int)level > atomic_load(&logger.level))
 		return;
-	now = monotonic_ms();
+	now = clock_monotonic_ms();
 	next = atomic_load(&lim->next_ms);
 	/* One thread wins the period; every other caller only counts. */
 	if (now < next ||
@@ -166,7 +156,7 @@ log_flush_suppressed(void)
 	char lines[8][LOG_LIMIT_TEXT_MAX + 48];
 	enum log_level levels[8];
 	struct log_limit *lim;
-	int64_t now = monotonic_ms();
+	int64_t now = clock_monotonic_ms();
 	size_t n = 0, i;
 
 	/* Collect under the lock, write after it (log_write takes it too). */

@@ -1,30 +1,18 @@
 /*
  * rotation — see rotation.h.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "errbuf.h"
 #include "parse.h"
 #include "rotation.h"
 #include "utctime.h"
 
 #define SECTION "oncall"
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 bool
 rotation_name_valid(const char *s)
@@ -289,7 +277,8 @@ insert_sorted(struct rotation_overrides *ov, const struct rotation_override *o, 
 		if (ov->v[i].id == o->id)
 			return 0;
 	if (ov->n == ROTATION_OVERRIDES_MAX) {
-		seterr(err, errlen, "more than %d overrides in force", ROTATION_OVERRIDES_MAX);
+		errbuf_set(err, errlen,
+		    "more than %d overrides in force", ROTATION_OVERRIDES_MAX);
 		return -1;
 	}
 	if (ov->n == ov->cap) {
@@ -297,7 +286,7 @@ insert_sorted(struct rotation_overrides *ov, const struct rotation_override *o, 
 		struct rotation_override *v = realloc(ov->v, cap * sizeof(*v));
 
 		if (v == NULL) {
-			seterr(err, errlen, "out of memory");
+			errbuf_set(err, errlen, "out of memory");
 			return -1;
 		}
 		ov->v = v;
@@ -321,7 +310,8 @@ parse_override(const struct ilog_event *ev, struct rotation_override *o, char *e
 
 	memset(o, 0, sizeof(*o));
 	if (body == NULL) {
-		seterr(err, errlen, "override %lld: its body is not JSON", (long long)ev->id);
+		errbuf_set(err, errlen,
+		    "override %lld: its body is not JSON", (long long)ev->id);
 		return -1;
 	}
 	rot = json_object_get(body, "rotation");
@@ -332,7 +322,7 @@ parse_override(const struct ilog_event *ev, struct rotation_override *o, char *e
 	    !json_is_string(jid) || !jid_bare_valid(json_string_value(jid)) ||
 	    !json_is_integer(from) || !json_is_integer(until) ||
 	    json_integer_value(until) <= json_integer_value(from)) {
-		seterr(err, errlen, "override %lld: needs rotation, jid, from < until",
+		errbuf_set(err, errlen, "override %lld: needs rotation, jid, from < until",
 		    (long long)ev->id);
 		goto out;
 	}
@@ -373,7 +363,8 @@ rotation_overrides_apply(struct rotation_overrides *ov, const struct ilog_event 
 		return 0;
 	if (strcmp(ev->type, ROTATION_EV_CANCEL) == 0) {
 		if ((id = cancelled_id(ev)) == 0) {
-			seterr(err, errlen, "cancellation %lld names no override", (long long)ev->id);
+			errbuf_set(err, errlen,
+			    "cancellation %lld names no override", (long long)ev->id);
 			return -1;
 		}
 		for (i = 0; i < ov->n; i++) {
@@ -435,15 +426,15 @@ rotation_override_record(struct ilog *log, const char *rotation, const char *jid
 	enum ilog_status st;
 
 	if (!rotation_name_valid(rotation)) {
-		seterr(err, errlen, "'%s' is not a rotation name", rotation);
+		errbuf_set(err, errlen, "'%s' is not a rotation name", rotation);
 		return -1;
 	}
 	if (!jid_bare_valid(jid)) {
-		seterr(err, errlen, "'%s' is not a JID (user@domain)", jid);
+		errbuf_set(err, errlen, "'%s' is not a JID (user@domain)", jid);
 		return -1;
 	}
 	if (from < 0 || until <= from) {
-		seterr(err, errlen, "an override must end after it starts");
+		errbuf_set(err, errlen, "an override must end after it starts");
 		return -1;
 	}
 	body = json_pack("{s:s, s:s, s:I, s:I}", "rotation", rotation, "jid", jid, "from",
@@ -451,7 +442,7 @@ rotation_override_record(struct ilog *log, const char *rotation, const char *jid
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return -1;
 	}
 	st = ilog_event_append(log, 0, actor, ROTATION_EV_OVERRIDE, text, id, err, errlen);
@@ -474,7 +465,7 @@ rotation_override_cancel(struct ilog *log, int64_t id, const char *actor, char *
 		found = overrides.v[i].id == id;
 	ilog_events_release(&overrides);
 	if (!found) {
-		seterr(err, errlen, "no override %lld", (long long)id);
+		errbuf_set(err, errlen, "no override %lld", (long long)id);
 		return -1;
 	}
 	snprintf(body, sizeof(body), "{\"override\": %lld}", (long long)id);

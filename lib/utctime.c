@@ -90,3 +90,43 @@ utc_format(int64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf + n, len - n, "Z");
 }
+
+/* ms as a broken-down UTC time and the milliseconds within its second; instants before
+ * 1970 count back (-1 is 23:59:59.999 the day before). 0, or -1 if gmtime_r fails. */
+static int
+split(int64_t ms, struct tm *tm, int *frac)
+{
+	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+
+	*frac = (int)(ms - (int64_t)t * 1000);
+	return gmtime_r(&t, tm) != NULL ? 0 : -1;
+}
+
+void
+utc_format_ms(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	int frac;
+	size_t n;
+
+	if (len == 0)
+		return;
+	if (split(ms, &tm, &frac) < 0 ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf + n, len - n, ".%03dZ", frac);
+}
+
+void
+utc_format_date(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	int frac;
+
+	if (len == 0)
+		return;
+	if (split(ms, &tm, &frac) < 0 || strftime(buf, len, "%Y-%m-%d", &tm) == 0)
+		snprintf(buf, len, "?");
+}

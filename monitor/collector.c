@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "log.h"
 #include "mcconn.h"
@@ -35,20 +36,11 @@ struct collector_group {
 	int64_t next_poll_ms, next_probe_ms;
 };
 
-int64_t
-collector_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 arm_at(struct event *ev, int64_t due_ms, int64_t now_ms)
 {
 	int64_t d = due_ms > now_ms ? due_ms - now_ms : 0;
-	struct timeval tv = { (time_t)(d / 1000), (suseconds_t)((d % 1000) * 1000) };
+	struct timeval tv = clock_ms_timeval(d);
 
 	evtimer_add(ev, &tv);
 }
@@ -70,7 +62,7 @@ on_poll_done(void *arg, const struct mcconn_result *r)
 {
 	struct collector_node *cn = arg;
 	struct collector *col = cn->col;
-	int64_t now = collector_now_ms();
+	int64_t now = clock_monotonic_ms();
 
 	if (r->status == MCCONN_OK || (r->status == MCCONN_ERR_REPLY && r->reply_len > 0)) {
 		watch_poll(col->watch, cn->wn, r->reply, r->reply_len, r->latency_us, now);
@@ -109,7 +101,7 @@ on_poll_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct collector_group *g = arg;
 	struct collector *col = g->col;
-	int64_t now = collector_now_ms();
+	int64_t now = clock_monotonic_ms();
 	size_t i;
 
 	(void)fd;
@@ -127,7 +119,7 @@ on_probe_done(void *arg, const struct mcconn_result *r)
 {
 	struct collector_node *cn = arg;
 	struct collector *col = cn->col;
-	int64_t now = collector_now_ms();
+	int64_t now = clock_monotonic_ms();
 	enum watch_probe_outcome outcome = WATCH_PROBE_FAILED;
 	uint64_t latency = r->latency_us > 0 ? (uint64_t)r->latency_us : 0;
 	char error[WATCH_ERROR_MAX];
@@ -200,7 +192,7 @@ on_probe_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct collector_group *g = arg;
 	struct collector *col = g->col;
-	int64_t now = collector_now_ms();
+	int64_t now = clock_monotonic_ms();
 	size_t i;
 
 	(void)fd;
@@ -294,7 +286,7 @@ collector_start(struct collector *col, struct event_base *base, struct evdns_bas
     struct watch *w, char *err, size_t errlen)
 {
 	const struct clusters *cl = &w->cfg->clusters;
-	int64_t now = collector_now_ms();
+	int64_t now = clock_monotonic_ms();
 	size_t i, ngroups = (cl->nnodes + COLLECTOR_GROUP_MAX - 1) / COLLECTOR_GROUP_MAX;
 
 	memset(col, 0, sizeof(*col));

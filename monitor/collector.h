@@ -64,7 +64,4 @@ int collector_start(struct collector *col, struct event_base *base, struct evdns
  * without a report) and frees them. Safe on a zeroed or stopped collector. */
 void collector_stop(struct collector *col);
 
-/* Monotonic milliseconds, the clock of the watch and the detectors. */
-int64_t collector_now_ms(void);
-
 #endif

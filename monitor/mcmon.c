@@ -14,26 +14,9 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mcmon.h"
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double
-monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static bool
 numeric_host(const char *host)
@@ -141,19 +124,19 @@ write_state(struct mcmon *m)
 void
 mcmon_evaluate(struct mcmon *m)
 {
-	double t0 = monotonic_seconds();
+	double t0 = (double)clock_now_ns(CLOCK_MONOTONIC) / 1e9;
 
-	watch_evaluate(&m->watch, collector_now_ms());
+	watch_evaluate(&m->watch, clock_monotonic_ms());
 	if (m->cfg->set.state_file[0] != '\0')
 		write_state(m);
-	m->daemon.last_evaluate_seconds = monotonic_seconds() - t0;
+	m->daemon.last_evaluate_seconds = (double)clock_now_ns(CLOCK_MONOTONIC) / 1e9 - t0;
 }
 
 static void
 arm_evaluate(struct mcmon *m, int64_t now)
 {
 	int64_t d = m->next_evaluate_ms > now ? m->next_evaluate_ms - now : 0;
-	struct timeval tv = { (time_t)(d / 1000), (suseconds_t)((d % 1000) * 1000) };
+	struct timeval tv = clock_ms_timeval(d);
 
 	evtimer_add(m->evaluate_timer, &tv);
 }
@@ -171,7 +154,7 @@ on_evaluate(evutil_socket_t fd, short what, void *arg)
 	if (m->metrics != NULL && metrics_server_accept_news(m->metrics, msg, sizeof(msg)))
 		LOG_LIMITED(LOG_LEVEL_WARN, "metrics listener: %s", msg);
 	log_flush_suppressed();
-	now = collector_now_ms();
+	now = clock_monotonic_ms();
 	m->next_evaluate_ms += period;
 	if (m->next_evaluate_ms < now - period)
 		m->next_evaluate_ms = now; /* a stall: go on from here, do not catch up */
@@ -254,7 +237,7 @@ mcmon_reload(struct mcmon *m)
 
 	/* Committed from here on. */
 	collector_stop(&m->collector);
-	watch_take_over(&w, &m->watch, collector_now_ms());
+	watch_take_over(&w, &m->watch, clock_monotonic_ms());
 	watch_release(&m->watch);
 	m->watch = w;
 	if (new_log) {
@@ -313,7 +296,7 @@ mcmon_setup(struct mcmon *m, const char *config_path, struct monconfig *cfg, cha
 	memset(m, 0, sizeof(*m));
 	m->cfg = cfg;
 	snprintf(m->config_path, sizeof(m->config_path), "%s", config_path);
-	m->daemon.start_time_seconds = (double)wall_ms() / 1000.0;
+	m->daemon.start_time_seconds = (double)clock_wall_ms() / 1000.0;
 	signal(SIGPIPE, SIG_IGN);
 	if ((m->base = event_base_new()) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
@@ -328,7 +311,7 @@ mcmon_setup(struct mcmon *m, const char *config_path, struct monconfig *cfg, cha
 		return -1;
 	if (watch_init(&m->watch, cfg, m->log, err, errlen) < 0)
 		return -1;
-	now = collector_now_ms();
+	now = clock_monotonic_ms();
 	if (watch_adopt(&m->watch, now, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "incident log: %s", why);
 		return -1;

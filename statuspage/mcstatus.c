@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ilog.h"
 #include "ilog_outbox.h"
@@ -43,15 +44,6 @@ struct mcstatus {
 	struct push *push;
 	bool enqueued;           /* since the last push_notify() */
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 errors_join(const struct config_errors *errs, char *err, size_t errlen)
@@ -125,7 +117,7 @@ render(struct mcstatus *d, struct model *m)
 {
 	char err[MCSTATUS_ERR_MAX];
 	struct site_result res;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_wall_ms();
 
 	if (model_load(m, &d->sp, d->log, t0, err, sizeof(err)) < 0) {
 		LOG_LIMITED(LOG_LEVEL_ERR, "reading the incident log: %s", err);
@@ -139,7 +131,7 @@ render(struct mcstatus *d, struct model *m)
 	d->next_render = t0 + d->sp.rerender_ms;
 	if (res.written > 0)
 		log_debug("rendered %zu files (%zu unchanged) in %lld ms", res.written,
-		    res.unchanged, (long long)(now_ms() - t0));
+		    res.unchanged, (long long)(clock_wall_ms() - t0));
 	return 0;
 }
 
@@ -241,7 +233,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 		LOG_LIMITED(LOG_LEVEL_ERR, "polling the incident log: %s", err);
 	else if (last > d->cursor)
 		process(d);
-	if (now_ms() >= d->next_render && render(d, &m) == 0)
+	if (clock_wall_ms() >= d->next_render && render(d, &m) == 0)
 		model_release(&m);
 	pthread_mutex_unlock(&d->dblock);
 	if (d->serve != NULL && serve_accept_news(d->serve, err, sizeof(err)))
@@ -387,8 +379,7 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	if (d->sp.listen[0] != '\0' &&
 	    (d->serve = serve_start(d->base, d->sp.listen, d->sp.dir, err, errlen)) == NULL)
 		goto fail;
-	tv.tv_sec = d->sp.poll_ms / 1000;
-	tv.tv_usec = (d->sp.poll_ms % 1000) * 1000;
+	tv = clock_ms_timeval(d->sp.poll_ms);
 	event_add(d->tick, &tv);
 	return d;
 fail:

@@ -15,7 +15,6 @@
 
 #include "statussite.h"
 
-#define RENDER_TIME_MAX 32
 #define RENDER_INCIDENTS_JSON_MAX 50 /* incidents.json holds the latest 50, as Statuspage's */
 
 enum render_json_doc {
@@ -26,13 +25,11 @@ enum render_json_doc {
 	RENDER_UNRESOLVED,     /* api/v2/incidents/unresolved.json */
 };
 
-/* "2024-01-02T03:04:05.678Z" (ISO 8601, UTC, milliseconds). */
-void render_time_iso(int64_t ms, char *buf, size_t len);
 /* The public link to an incident's page: url + "incidents/N.html" (relative without a
  * configured url). */
 void render_incident_url(const struct model *m, int64_t id, char *buf, size_t len);
 
-/* ms as render_time_iso() in a JSON string, or JSON null for 0 (not set). New
+/* ms as utc_format_ms() in a JSON string, or JSON null for 0 (not set). New
  * reference, NULL if out of memory (json_pack() takes that as a failure). */
 json_t *render_json_time(int64_t ms);
 /* A public status as the pages and the feed name it: "Investigating" ... "Resolved". */

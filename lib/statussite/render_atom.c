@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "render.h"
+#include "utctime.h"
 
 #define ATOM_ENTRIES_MAX 500 /* a feed reader needs the recent history, not all of it */
 
@@ -47,7 +48,7 @@ entry_id(const struct model *m, const struct model_incident *mi, const struct mo
 int
 render_atom(const struct model *m, struct textbuf *out)
 {
-	char t[RENDER_TIME_MAX], link[SP_URL_MAX + 64];
+	char t[UTC_TEXT_MAX], link[SP_URL_MAX + 64];
 	struct entry *v = NULL;
 	size_t n = 0, total = 0, i, u;
 
@@ -77,7 +78,7 @@ render_atom(const struct model *m, struct textbuf *out)
 	textbuf_puts(out, "</id>\n<title>");
 	textbuf_escape(out, m->cfg->name);
 	textbuf_puts(out, " - incident history</title>\n");
-	render_time_iso(n > 0 ? v[0].up->at : m->updated_at, t, sizeof(t));
+	utc_format_ms(n > 0 ? v[0].up->at : m->updated_at, t, sizeof(t));
 	textbuf_printf(out, "<updated>%s</updated>\n<author><name>", t);
 	textbuf_escape(out, m->cfg->name);
 	textbuf_puts(out, "</name></author>\n");
@@ -97,7 +98,7 @@ render_atom(const struct model *m, struct textbuf *out)
 		textbuf_puts(out, "</id>\n<title>");
 		textbuf_escape(out, mi->name);
 		textbuf_printf(out, ": %s</title>\n", render_public_label(up->status));
-		render_time_iso(up->at, t, sizeof(t));
+		utc_format_ms(up->at, t, sizeof(t));
 		textbuf_printf(out, "<published>%s</published>\n<updated>%s</updated>\n", t, t);
 		render_incident_url(m, mi->id, link, sizeof(link));
 		textbuf_puts(out, "<link rel=\"alternate\" type=\"text/html\" href=\"");

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "render.h"
+#include "utctime.h"
 
 #define PAST_INCIDENTS_MAX 20 /* past incidents listed on the index; the feed has all */
 
@@ -66,9 +67,9 @@ when(int64_t ms, bool with_time, char *buf, size_t len)
 static void
 add_time(struct textbuf *b, int64_t ms)
 {
-	char iso[RENDER_TIME_MAX], human[64];
+	char iso[UTC_TEXT_MAX], human[64];
 
-	render_time_iso(ms, iso, sizeof(iso));
+	utc_format_ms(ms, iso, sizeof(iso));
 	when(ms, true, human, sizeof(human));
 	textbuf_printf(b, "<time datetime=\"%s\">%s</time>", iso, human);
 }

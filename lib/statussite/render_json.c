@@ -9,20 +9,7 @@
 #include <jansson.h>
 
 #include "render.h"
-
-void
-render_time_iso(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms < 0 || gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-		return;
-	}
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
+#include "utctime.h"
 
 void
 render_incident_url(const struct model *m, int64_t id, char *buf, size_t len)
@@ -33,11 +20,11 @@ render_incident_url(const struct model *m, int64_t id, char *buf, size_t len)
 json_t *
 render_json_time(int64_t ms)
 {
-	char buf[RENDER_TIME_MAX];
+	char buf[UTC_TEXT_MAX];
 
 	if (ms == 0)
 		return json_null();
-	render_time_iso(ms, buf, sizeof(buf));
+	utc_format_ms(ms, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -70,11 +57,10 @@ component_json(const struct model *m, size_t i)
 {
 	const struct sp_component *c = &m->cfg->comps[i];
 	const struct model_component *mc = &m->comps[i];
-	char start[RENDER_TIME_MAX];
+	char start[UTC_TEXT_MAX];
 	int64_t created = m->data_start != 0 ? m->data_start : m->now;
 
-	render_time_iso(created, start, sizeof(start));
-	start[10] = '\0'; /* the date part */
+	utc_format_date(created, start, sizeof(start));
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:b, s:s, s:n, s:s, s:b, s:b}",
 	    "id", c->id, "name", c->name, "status", model_status_name(mc->status),
 	    "created_at", render_json_time(created),

@@ -15,22 +15,6 @@ spconfig_owns(const char *section)
 	       config_section_name(section, "component") != NULL;
 }
 
-static int
-copy_str(struct config *cfg, const char *section, const char *key, char *buf, size_t len,
-    struct config_errors *errs)
-{
-	struct config_entry *e = config_find(cfg, section, key);
-
-	if (e == NULL)
-		return 0;
-	if (strlen(e->value) >= len) {
-		config_error(errs, cfg, e->line, "%s: longer than %zu bytes", key, len - 1);
-		return -1;
-	}
-	snprintf(buf, len, "%s", e->value);
-	return 0;
-}
-
 static bool
 name_valid(const char *s)
 {
@@ -97,8 +81,8 @@ load_component(struct config *cfg, const char *section, int line, struct sp_conf
 	memset(c, 0, sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "%s", name);
 	snprintf(c->name, sizeof(c->name), "%s", name);
-	if (copy_str(cfg, section, "title", c->name, sizeof(c->name), errs) < 0 ||
-	    copy_str(cfg, section, "description", c->description, sizeof(c->description),
+	if (config_copy_str(cfg, section, "title", c->name, sizeof(c->name), errs) < 0 ||
+	    config_copy_str(cfg, section, "description", c->description, sizeof(c->description),
 		errs) < 0)
 		rc = -1;
 	if (!text_valid(c->name) || !text_valid(c->description)) {
@@ -160,10 +144,10 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 		else
 			snprintf(out->db_path, sizeof(out->db_path), "%s", e->value);
 	}
-	copy_str(cfg, SECTION, "dir", out->dir, sizeof(out->dir), errs);
+	config_copy_str(cfg, SECTION, "dir", out->dir, sizeof(out->dir), errs);
 	if (require_dir && out->dir[0] == '\0')
 		config_error(errs, cfg, 0, "[statuspage] dir: required (the site directory)");
-	copy_str(cfg, SECTION, "name", out->name, sizeof(out->name), errs);
+	config_copy_str(cfg, SECTION, "name", out->name, sizeof(out->name), errs);
 	if (!text_valid(out->name) || out->name[0] == '\0')
 		config_error(errs, cfg, 0, "[statuspage] name: one line, not empty");
 	if ((e = config_find(cfg, SECTION, "id")) != NULL) {
@@ -183,7 +167,7 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 			snprintf(out->url, sizeof(out->url), "%s%s", e->value,
 			    e->value[n - 1] == '/' ? "" : "/");
 	}
-	copy_str(cfg, SECTION, "listen", out->listen, sizeof(out->listen), errs);
+	config_copy_str(cfg, SECTION, "listen", out->listen, sizeof(out->listen), errs);
 	config_get_duration_ms(cfg, SECTION, "poll", 100, &out->poll_ms, errs);
 	if (out->poll_ms < 10 || out->poll_ms > 10000)
 		config_error(errs, cfg, 0, "[statuspage] poll: between 10ms and 10s");

@@ -46,6 +46,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "endpoint.h"
 
 #define PROXY_CONNS_MAX_DEFAULT 4096
@@ -168,15 +169,6 @@ static bool
 rng_chance(struct proxy *px, double p)
 {
 	return p > 0 && rng_unit(px) < p;
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* --- parsing of fault parameters ------------------------------------------------------ */
@@ -392,7 +384,7 @@ pconn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pconn_release_due(pc, now_us());
+	pconn_release_due(pc, clock_now_ns(CLOCK_MONOTONIC) / 1000);
 	if (pconn_maybe_finish(pc))
 		return;
 	pconn_update_backpressure(pc);
@@ -423,7 +415,7 @@ pconn_take_response(struct pconn *pc)
 		pconn_free(pc);
 		return true;
 	}
-	now = now_us();
+	now = clock_now_ns(CLOCK_MONOTONIC) / 1000;
 	release = now;
 	if (rng_chance(px, px->faults.delay_fraction)) {
 		int64_t span = px->faults.delay_max_us - px->faults.delay_min_us;
@@ -962,7 +954,7 @@ parse_args(struct proxy *px, int argc, char **argv, bool *have_control, char *er
 	}
 	if (!have_seed) {
 		if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
-			v = (uint64_t)now_us() ^ (uint64_t)getpid();
+			v = (uint64_t)clock_now_ns(CLOCK_MONOTONIC) / 1000 ^ (uint64_t)getpid();
 		rng_seed(px, v);
 	}
 	return 0;

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ilog.h"
 #include "parse.h"
 
@@ -39,15 +40,6 @@ struct opts {
 	uint64_t writer, events, fingerprints, count, interval_us, poll_us, timeout_ms;
 	bool transitions, print_commits, sync_full, plain;
 };
-
-static int64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 usage(void)
@@ -138,7 +130,7 @@ run_write(const struct opts *o)
 	struct ilog_upsert_result res;
 	char err[ILOG_ERR_LEN], fp[32], body[96], actor[32];
 	uint64_t i, opened = 0, raised = 0, acked = 0, resolved = 0, reopened = 0, refused = 0;
-	int64_t t0 = mono_ns(), ev, last_resolved = 0;
+	int64_t t0 = clock_now_ns(CLOCK_MONOTONIC), ev, last_resolved = 0;
 	enum ilog_status st;
 	struct ilog *log;
 
@@ -168,7 +160,7 @@ run_write(const struct opts *o)
 			goto out_close;
 		if (o->print_commits) {
 			printf("committed %llu %lld %lld\n", (unsigned long long)i, (long long)ev,
-			    (long long)mono_ns());
+			    (long long)clock_now_ns(CLOCK_MONOTONIC));
 			fflush(stdout);
 		}
 		if (o->transitions && !o->plain && i % 4 == 3) {
@@ -208,7 +200,7 @@ run_write(const struct opts *o)
 	    (unsigned long long)o->writer, (unsigned long long)o->events,
 	    (unsigned long long)opened, (unsigned long long)raised, (unsigned long long)acked,
 	    (unsigned long long)resolved, (unsigned long long)reopened,
-	    (unsigned long long)refused, (double)(mono_ns() - t0) / 1e6);
+	    (unsigned long long)refused, (double)(clock_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	return 0;
 out_close:
 	ilog_close(log);
@@ -221,7 +213,8 @@ run_tail(const struct opts *o)
 	struct ilog_events evs = { 0 };
 	struct ilog_options lo = { 0 };
 	char err[ILOG_ERR_LEN];
-	int64_t deadline = mono_ns() + (int64_t)o->timeout_ms * 1000000, last = 0, now;
+	int64_t deadline = clock_now_ns(CLOCK_MONOTONIC) + (int64_t)o->timeout_ms * 1000000;
+	int64_t last = 0, now;
 	uint64_t seen = 0;
 	struct ilog *log;
 	bool changed;
@@ -238,7 +231,7 @@ run_tail(const struct opts *o)
 	printf("ready %lld\n", (long long)last);
 	fflush(stdout);
 	while (seen < o->count) {
-		if (mono_ns() > deadline) {
+		if (clock_now_ns(CLOCK_MONOTONIC) > deadline) {
 			fprintf(stderr, "ilog_writer: tail: saw %llu of %llu ticks in %llu ms\n",
 			    (unsigned long long)seen, (unsigned long long)o->count,
 			    (unsigned long long)o->timeout_ms);
@@ -253,7 +246,7 @@ run_tail(const struct opts *o)
 		do {
 			if (must(ilog_tail(log, last, 0, &evs, err, sizeof(err)), "tail", err) != 0)
 				goto out_close;
-			now = mono_ns();
+			now = clock_now_ns(CLOCK_MONOTONIC);
 			for (i = 0; i < evs.n; i++) {
 				if (strcmp(evs.v[i].type, "tick") == 0) {
 					printf("seen %lld %lld\n", (long long)evs.v[i].id, (long long)now);

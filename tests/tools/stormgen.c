@@ -51,6 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "endpoint.h"
 #include "parse.h"
@@ -157,15 +158,6 @@ struct storm {
 	bool bind_source;          /* connect from `source` (a child's own address) */
 	struct sockaddr_in source;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_stop_signal(int sig)
@@ -543,11 +535,11 @@ storm_run(struct storm *s, char *err, size_t errlen)
 	}
 	s->nfree = s->slots;
 	s->setup.head = s->setup.tail = s->held.head = s->held.tail = NIL;
-	s->start_ms = now_ms();
+	s->start_ms = clock_monotonic_ms();
 	s->end_ms = s->start_ms + s->o->duration_ms;
 
 	while (!stop_requested) {
-		now = now_ms();
+		now = clock_monotonic_ms();
 		if (now >= s->end_ms)
 			break;
 		while (s->setup.n > 0 && s->conns[s->setup.head].deadline_ms <= now)
@@ -678,7 +670,8 @@ run_children(const struct storm_opts *o, unsigned nprocs, struct storm_stats *su
 	pid_t pids[STORM_PROCS_MAX];
 	unsigned nstarted = 0, nready = 0;
 	bool forwarded = false, killed = false;
-	int64_t give_up = now_ms() + o->duration_ms + o->timeout_ms + STORM_REAP_GRACE_MS;
+	int64_t give_up =
+	    clock_monotonic_ms() + o->duration_ms + o->timeout_ms + STORM_REAP_GRACE_MS;
 	int fds[2], rc = 0;
 	uint64_t held = 0;
 	struct storm_msg m;
@@ -727,7 +720,7 @@ run_children(const struct storm_opts *o, unsigned nprocs, struct storm_stats *su
 				kill(pids[k], SIGTERM);
 			forwarded = true;
 		}
-		if (!killed && now_ms() > give_up) {
+		if (!killed && clock_monotonic_ms() > give_up) {
 			for (unsigned k = 0; k < nstarted; k++)
 				kill(pids[k], SIGKILL);
 			killed = true;
@@ -1062,7 +1055,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&sum, 0, sizeof(sum));
-	start = now_ms();
+	start = clock_monotonic_ms();
 	if (nprocs == 1) {
 		struct storm s;
 		storm_setup(&s, &o, 1, 0);
@@ -1075,7 +1068,7 @@ main(int argc, char **argv)
 	} else {
 		rc = run_children(&o, nprocs, &sum);
 	}
-	print_totals(&sum, nprocs, now_ms() - start);
+	print_totals(&sum, nprocs, clock_monotonic_ms() - start);
 	if (rc < 0 || (sum.started > 0 && sum.opened == 0))
 		return 1;
 	return 0;

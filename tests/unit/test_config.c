@@ -122,6 +122,32 @@ missing_file_is_an_error(void **state)
 	config_release(&cfg);
 }
 
+/* A string copied into a fixed buffer: absent leaves the buffer alone, one that fills it
+ * exactly fits, one byte more is an error at its line and leaves the buffer alone. */
+static void
+copy_str_fits_or_reports_the_line(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	char buf[6];
+	(void)state;
+
+	assert_int_equal(config_load_string(&cfg, "t.conf",
+			     "[s]\nfits = abcde\nlong = abcdef\n", &errs),
+	    0);
+	memcpy(buf, "keep", 5);
+	assert_int_equal(config_copy_str(&cfg, "s", "absent", buf, sizeof(buf), &errs), 0);
+	assert_string_equal(buf, "keep");
+	assert_int_equal(config_copy_str(&cfg, "s", "fits", buf, sizeof(buf), &errs), 0);
+	assert_string_equal(buf, "abcde");
+	assert_int_equal(config_copy_str(&cfg, "s", "long", buf, sizeof(buf), &errs), -1);
+	assert_string_equal(buf, "abcde");
+	assert_int_equal(errs.n, 1);
+	assert_string_equal(errs.msgs[0], "t.conf:3: long: longer than 5 bytes");
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
 int
 main(void)
 {
@@ -131,6 +157,7 @@ main(void)
 		cmocka_unit_test(syntax_error_names_its_line),
 		cmocka_unit_test(sections_are_recorded_with_their_header_line_even_without_keys),
 		cmocka_unit_test(missing_file_is_an_error),
+		cmocka_unit_test(copy_str_fits_or_reports_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

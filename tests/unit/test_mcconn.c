@@ -25,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "clock.h"
 #include "monitor/mcconn.h"
 
 /* --- a scripted server ------------------------------------------------------------ */
@@ -452,24 +453,6 @@ eager_wait_replied(struct eager_server *es)
 	assert_int_equal(read(es->replied[0], &c, 1), 1);
 }
 
-static int64_t
-monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /*
  * The kernel turns receive stamps on for the whole host lazily, some time after the
  * first socket asks for them (a deferred switch); until then a stamp is taken when the
@@ -512,7 +495,7 @@ wait_for_receive_stamps(int pair[2])
 
 		assert_int_equal(write(pair[0], "s", 1), 1);
 		usleep(20 * 1000);
-		reading = realtime_ns();
+		reading = clock_now_ns(CLOCK_REALTIME);
 		assert_int_equal(recvmsg(pair[1], &msg, 0), 1);
 		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
 			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS)
@@ -551,10 +534,10 @@ a_reply_waiting_while_the_loop_is_busy_is_timed_by_its_arrival(void **state)
 	assert_int_equal(lv->client.r.status, MCCONN_OK);
 	eager_wait_replied(&es);
 	/* Connected: this request goes out now; the loop then stands still. */
-	before = monotonic_ns();
+	before = clock_now_ns(CLOCK_MONOTONIC);
 	assert_int_equal(send_line(lv, "version\r\n", MCREPLY_LINE, 10000), 0);
 	eager_wait_replied(&es);
-	replied = monotonic_ns();
+	replied = clock_now_ns(CLOCK_MONOTONIC);
 	usleep(300 * 1000);
 	wait_done(&lv->client, 2);
 	assert_int_equal(lv->client.r.status, MCCONN_OK);

@@ -1,7 +1,7 @@
 /*
  * Unit tests of lib/rotation (rotations from [oncall] sections, the schedule across
  * hand-offs, overrides and their cancellation, from events and from the log), of
- * lib/jid and of lib/utctime, which it is built on.
+ * lib/jid, which it is built on (lib/utctime has tests/unit/test_utctime.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,6 @@
 #include "helper.h"
 #include "jid.h"
 #include "rotation.h"
-#include "utctime.h"
 
 #define H (3600LL * 1000)
 #define D (24 * H)
@@ -326,38 +325,6 @@ jids_are_checked_compared_without_case_and_stripped_of_resources(void **state)
 	assert_int_equal(jid_bare("room/nick", buf, sizeof(buf)), -1);
 }
 
-static void
-utc_times_parse_strictly_and_format_back(void **state)
-{
-	int64_t t = 0;
-	char buf[UTC_TEXT_MAX];
-
-	(void)state;
-	assert_int_equal(utc_parse("2024-01-01 09:00", &t), 0);
-	assert_int_equal(t, T0);
-	assert_int_equal(utc_parse("2024-01-01T09:00:00Z", &t), 0);
-	assert_int_equal(t, T0);
-	assert_int_equal(utc_parse("2024-01-01T09:00:00.250Z", &t), 0);
-	assert_int_equal(t, T0 + 250);
-	assert_int_equal(utc_parse("2024-01-01", &t), 0);
-	assert_int_equal(t, T0 - 9 * H);
-	t = 42;
-	assert_int_equal(utc_parse("2024-02-30", &t), -1);
-	assert_int_equal(utc_parse("2024-01-01 9:00", &t), -1);
-	assert_int_equal(utc_parse("2024-01-01 09:00 ", &t), -1);
-	assert_int_equal(utc_parse("1969-12-31", &t), -1);
-	assert_int_equal(utc_parse("2024-01-01 24:00", &t), -1);
-	assert_int_equal(utc_parse("", &t), -1);
-	assert_int_equal(utc_parse(NULL, &t), -1);
-	assert_int_equal(t, 42);
-	utc_format(T0, buf, sizeof(buf));
-	assert_string_equal(buf, "2024-01-01T09:00:00Z");
-	utc_format(T0 + 5, buf, sizeof(buf));
-	assert_string_equal(buf, "2024-01-01T09:00:00.005Z");
-	utc_format(0, buf, sizeof(buf));
-	assert_string_equal(buf, "-");
-}
-
 int
 main(void)
 {
@@ -369,7 +336,6 @@ main(void)
 		cmocka_unit_test(applying_events_adds_overrides_and_cancellations_remove_them),
 		cmocka_unit_test(overrides_recorded_in_the_log_read_back_without_the_cancelled),
 		cmocka_unit_test(jids_are_checked_compared_without_case_and_stripped_of_resources),
-		cmocka_unit_test(utc_times_parse_strictly_and_format_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

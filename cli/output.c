@@ -1,0 +1,26 @@
+/*
+ * How mctl prints a --json result (declared in mctl.h).
+ */
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "mctl.h"
+
+int
+mctl_print_json(json_t *doc, size_t flags)
+{
+	int rc;
+
+	if (doc == NULL) {
+		mctl_error("out of memory");
+		return MCTL_EXIT_FAIL;
+	}
+	rc = json_dumpf(doc, stdout, flags);
+	json_decref(doc);
+	if (rc < 0 || fputc('\n', stdout) == EOF) {
+		mctl_error("cannot write the result");
+		return MCTL_EXIT_FAIL;
+	}
+	return MCTL_EXIT_OK;
+}
