@@ -1161,6 +1161,8 @@ alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
 	}
 	if (start_intake(a, err, errlen) != 0 || start_fallback(a, err, errlen) != 0)
 		goto fail;
+	if ((a->watchdog = watchdog_new(set, ilog_now(a->log), err, errlen)) == NULL)
+		goto fail;
 	if ((a->xc = make_client(a, err, errlen)) == NULL)
 		goto fail;
 	return a;
@@ -1180,6 +1182,7 @@ alerter_free(struct alerter *a)
 		event_base_free(a->base);
 	if (a->has_fallback)
 		fallback_release(&a->fb);
+	watchdog_free(a->watchdog);
 	ilog_close(a->log);
 	rotation_overrides_release(&a->ov);
 	if (a->set != NULL) {
@@ -1255,6 +1258,8 @@ reload(struct alerter *a, const char *path)
 	if (start_fallback(a, err, sizeof(err)) != 0)
 		log_err("reload: fallback: %s", err);
 	a->fallback_retry_at = 0;
+	if (watchdog_configure(a->watchdog, n, ilog_now(a->log), err, sizeof(err)) != 0)
+		log_err("reload: heartbeat_url: %s", err);
 	/* The intake listener borrows the token: it now lives in n. */
 	if (a->intake != NULL) {
 		intake_stop(a->intake);
@@ -1340,6 +1345,8 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 		wake = reconcile_due(a, now);
 		flush_notices(a);
 		run_tests(a, now);
+		if (watchdog_run(a->watchdog, a->set, now))
+			alerter_mark_wrote(a);
 	}
 	log_info("stopping");
 	return 0;

@@ -26,6 +26,7 @@
 #include "message.h"
 #include "rotation.h"
 #include "settings.h"
+#include "watchdog.h"
 #include "xmpp.h"
 
 #define ALERTER_TICK_MS 50
@@ -91,6 +92,7 @@ struct alerter {
 	struct fallback fb;
 	bool has_fallback;
 	struct rotation_overrides ov;
+	struct watchdog *watchdog;    /* heartbeats: ours, and the other daemons' */
 
 	int64_t cursor;
 	bool wrote;                   /* our own writes: data_version does not show them */

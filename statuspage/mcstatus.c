@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_heartbeat.h"
 #include "ilog_outbox.h"
 #include "log.h"
 #include "mcstatus.h"
@@ -45,6 +46,10 @@ struct mcstatus {
 	size_t nsinks;
 	struct push *push;
 	bool enqueued;           /* since the last push_notify() */
+	/* Heartbeats go through a connection of their own with short busy limits: the
+	 * shared one waits a minute for a locked log, under dblock. */
+	struct ilog *beat_log;
+	struct ilog_beater beater;
 };
 
 static int64_t
@@ -229,6 +234,26 @@ process(struct mcstatus *d)
 }
 
 static void
+beat(struct mcstatus *d)
+{
+	char err[ILOG_ERR_LEN];
+
+	d->beater.hb.interval_ms = d->sp.heartbeat_interval_ms; /* a reload may change it */
+	switch (ilog_beater_tick(&d->beater, d->beat_log, now_ms(), err, sizeof(err))) {
+	case ILOG_BEAT_FAILED:
+		log_warn("heartbeat not written (tried again every %lld ms): %s",
+		    (long long)d->beater.hb.interval_ms, err);
+		break;
+	case ILOG_BEAT_RECOVERED:
+		log_info("heartbeat written again after %llu failed beats",
+		    (unsigned long long)d->beater.failures);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mcstatus *d = arg;
@@ -238,6 +263,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	beat(d);
 	pthread_mutex_lock(&d->dblock);
 	/* The highest event id against the cursor: one index lookup per poll. */
 	if (ilog_last_event_id(d->log, &last, err, sizeof(err)) != ILOG_OK)
@@ -316,6 +342,8 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	struct mcstatus *d = calloc(1, sizeof(*d));
 	struct timeval tv;
 	struct ilog_events first = { 0 };
+	struct ilog_options beat_opts = { .busy_timeout_ms = ILOG_HEARTBEAT_BUSY_TIMEOUT_MS,
+		.busy_retry_ms = ILOG_HEARTBEAT_BUSY_RETRY_MS };
 	int64_t last = 0;
 	size_t n;
 
@@ -341,8 +369,10 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	}
 	if ((n = site_clean_temporary(d->sp.dir)) > 0)
 		log_info("removed %zu temporary files a previous run left in %s", n, d->sp.dir);
-	if ((d->log = ilog_open(d->sp.db_path, NULL, err, errlen)) == NULL)
+	if ((d->log = ilog_open(d->sp.db_path, NULL, err, errlen)) == NULL ||
+	    (d->beat_log = ilog_open(d->sp.db_path, &beat_opts, err, errlen)) == NULL)
 		goto fail;
+	ilog_beater_init(&d->beater, MCSTATUS_CONSUMER, d->sp.heartbeat_interval_ms, now_ms());
 	if (ilog_cursor_get(d->log, MCSTATUS_CONSUMER, &d->cursor, err, errlen) != ILOG_OK ||
 	    ilog_last_event_id(d->log, &last, err, errlen) != ILOG_OK ||
 	    ilog_tail(d->log, 0, 1, &first, err, errlen) != ILOG_OK)
@@ -431,6 +461,7 @@ mcstatus_free(struct mcstatus *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	ilog_close(d->log);
+	ilog_close(d->beat_log);
 	textbuf_release(&d->payload);
 	pthread_mutex_destroy(&d->dblock);
 	if (d->sinks != NULL)
