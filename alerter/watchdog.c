@@ -165,20 +165,13 @@ check(struct watchdog *w, const struct alerter_settings *set, int64_t now)
 static void
 beat(struct watchdog *w, int64_t now)
 {
-	char err[ILOG_ERR_LEN];
+	char line[ILOG_ERR_LEN];
+	enum ilog_beat_result r = ilog_beater_tick(&w->beater, w->log, now, line, sizeof(line));
 
-	switch (ilog_beater_tick(&w->beater, w->log, now, err, sizeof(err))) {
-	case ILOG_BEAT_FAILED:
-		log_warn("heartbeat not written (tried again every %" PRId64 " ms): %s",
-		    w->beater.hb.interval_ms, err);
-		break;
-	case ILOG_BEAT_RECOVERED:
-		log_info("heartbeat written again after %" PRIu64 " failed beats",
-		    w->beater.failures);
-		break;
-	default:
-		break;
-	}
+	if (r == ILOG_BEAT_FAILED)
+		log_warn("%s", line);
+	else if (r == ILOG_BEAT_RECOVERED)
+		log_info("%s", line);
 }
 
 static void

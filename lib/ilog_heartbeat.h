@@ -115,7 +115,9 @@ void ilog_beater_init(struct ilog_beater *b, const char *daemon, int64_t interva
 /*
  * Beats if due at now: writes the row through log (borrowed) and schedules the next
  * beat one interval on, whether it succeeded or not (a failure is retried at the next
- * due tick, never in a loop). err gets the failure.
+ * due tick, never in a loop). err gets the line for the daemon's log: on a failure
+ * "heartbeat not written (tried again every N ms): <why>", on RECOVERED "heartbeat
+ * written again after N failed beats".
  */
 enum ilog_beat_result ilog_beater_tick(struct ilog_beater *b, struct ilog *log, int64_t now,
     char *err, size_t errlen);

@@ -1,7 +1,6 @@
 /*
  * heartbeat — see heartbeat.h.
  */
-#include <inttypes.h>
 #include <stddef.h>
 
 #include "heartbeat.h"
@@ -10,19 +9,13 @@
 void
 mon_heartbeat_tick(struct ilog_beater *b, struct ilog *log, int64_t now)
 {
-	char err[ILOG_ERR_LEN];
+	char line[ILOG_ERR_LEN];
+	enum ilog_beat_result r = ilog_beater_tick(b, log, now, line, sizeof(line));
 
-	switch (ilog_beater_tick(b, log, now, err, sizeof(err))) {
-	case ILOG_BEAT_FAILED:
-		log_warn("heartbeat not written (tried again every %" PRId64 " ms): %s",
-		    b->hb.interval_ms, err);
-		break;
-	case ILOG_BEAT_RECOVERED:
-		log_info("heartbeat written again after %" PRIu64 " failed beats", b->failures);
-		break;
-	default:
-		break;
-	}
+	if (r == ILOG_BEAT_FAILED)
+		log_warn("%s", line);
+	else if (r == ILOG_BEAT_RECOVERED)
+		log_info("%s", line);
 }
 
 int

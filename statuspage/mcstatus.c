@@ -236,21 +236,15 @@ process(struct mcstatus *d)
 static void
 beat(struct mcstatus *d)
 {
-	char err[ILOG_ERR_LEN];
+	char line[ILOG_ERR_LEN];
+	enum ilog_beat_result r;
 
 	d->beater.hb.interval_ms = d->sp.heartbeat_interval_ms; /* a reload may change it */
-	switch (ilog_beater_tick(&d->beater, d->beat_log, now_ms(), err, sizeof(err))) {
-	case ILOG_BEAT_FAILED:
-		log_warn("heartbeat not written (tried again every %lld ms): %s",
-		    (long long)d->beater.hb.interval_ms, err);
-		break;
-	case ILOG_BEAT_RECOVERED:
-		log_info("heartbeat written again after %llu failed beats",
-		    (unsigned long long)d->beater.failures);
-		break;
-	default:
-		break;
-	}
+	r = ilog_beater_tick(&d->beater, d->beat_log, now_ms(), line, sizeof(line));
+	if (r == ILOG_BEAT_FAILED)
+		log_warn("%s", line);
+	else if (r == ILOG_BEAT_RECOVERED)
+		log_info("%s", line);
 }
 
 static void

@@ -159,17 +159,24 @@ ilog_beater_tick(struct ilog_beater *b, struct ilog *log, int64_t now, char *err
     size_t errlen)
 {
 	bool was_failing = b->failing;
+	char why[ILOG_ERR_LEN];
 
 	if (now < b->next_at)
 		return ILOG_BEAT_IDLE;
 	/* From now, not from next_at: after a stall the beats do not come in a burst. */
 	b->next_at = now + b->hb.interval_ms;
-	if (ilog_heartbeat_write(log, &b->hb, err, errlen) != ILOG_OK) {
+	if (ilog_heartbeat_write(log, &b->hb, why, sizeof(why)) != ILOG_OK) {
 		b->failures++;
 		b->failing = true;
+		seterr(err, errlen, "heartbeat not written (tried again every %lld ms): %s",
+		    (long long)b->hb.interval_ms, why);
 		return was_failing ? ILOG_BEAT_STILL_FAILING : ILOG_BEAT_FAILED;
 	}
 	b->beats++;
 	b->failing = false;
-	return was_failing ? ILOG_BEAT_RECOVERED : ILOG_BEAT_OK;
+	if (!was_failing)
+		return ILOG_BEAT_OK;
+	seterr(err, errlen, "heartbeat written again after %llu failed beats",
+	    (unsigned long long)b->failures);
+	return ILOG_BEAT_RECOVERED;
 }

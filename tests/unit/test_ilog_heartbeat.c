@@ -209,6 +209,7 @@ the_beater_survives_a_locked_log_and_reports_the_failure_and_recovery_once(void 
 	fx->now = T0 + 5000;
 	assert_int_equal(ilog_beater_tick(&b, fx->log, T0 + 5000, fx->err, sizeof(fx->err)),
 	    ILOG_BEAT_FAILED);
+	assert_non_null(strstr(fx->err, "heartbeat not written (tried again every 5000 ms): "));
 	/* Not retried in a loop: the next attempt waits for the next tick. */
 	assert_int_equal(ilog_beater_tick(&b, fx->log, T0 + 5001, fx->err, sizeof(fx->err)),
 	    ILOG_BEAT_IDLE);
@@ -221,6 +222,7 @@ the_beater_survives_a_locked_log_and_reports_the_failure_and_recovery_once(void 
 	fx->now = T0 + 15001;
 	assert_int_equal(ilog_beater_tick(&b, fx->log, T0 + 15001, fx->err, sizeof(fx->err)),
 	    ILOG_BEAT_RECOVERED);
+	assert_string_equal(fx->err, "heartbeat written again after 2 failed beats");
 	assert_int_equal(ilog_beater_tick(&b, fx->log, T0 + 20001, fx->err, sizeof(fx->err)),
 	    ILOG_BEAT_OK);
 	assert_int_equal(b.beats, 3);
