@@ -17,7 +17,7 @@ import pytest
 
 from conftest import free_port
 from mcmontest import Deployment, wait_for
-from xmpptest import jid, start_mcalert, wait_log_line, write_config
+from xmpptest import Engineer, Prosody, jid, start_mcalert, wait_log_line, write_config
 
 STALE = 2.0  # heartbeat_stale in these tests, seconds
 
@@ -62,16 +62,18 @@ def metric(text, name, daemon):
     return float(m.group(1)) if m else None
 
 
-def deployment(procs, tmp_path, hook, alerter_extra=""):
+def deployment(procs, tmp_path, hook=None, alerter_extra="", xmpp_port=None):
     """One mcd node, mcmon beating every 200 ms, and an mcalert configuration in the
-    same file (mcmon is expected: the file names a cluster)."""
+    same file (mcmon is expected: the file names a cluster). Without xmpp_port the chat
+    server is unreachable and pages go to the hook's /page."""
     d = Deployment(procs, tmp_path)
     d.start_node("n1")
-    alerter = write_config(str(tmp_path / "alerter.part"), port=free_port(),
+    if hook is not None:
+        alerter_extra = (f"fallback_url = http://127.0.0.1:{hook.server_port}/page\n"
+                         "fallback_after = 0\nfallback_timeout = 2s\n" + alerter_extra)
+    alerter = write_config(str(tmp_path / "alerter.part"), port=xmpp_port or free_port(),
                            db=str(d.db), steps=["oncall", jid("bob")], waits=["30s", "30s"],
-                           extra_alerter=f"fallback_url = http://127.0.0.1:{hook.server_port}"
-                                         "/page\nfallback_after = 0\nfallback_timeout = 2s\n"
-                                         f"heartbeat_stale = {int(STALE * 1000)}ms\n"
+                           extra_alerter=f"heartbeat_stale = {int(STALE * 1000)}ms\n"
                                          "heartbeat_interval = 200ms\n" + alerter_extra)
     d.write_config(monitor={"heartbeat_interval": "200ms"},
                    extra="\n" + open(alerter).read())
@@ -178,3 +180,29 @@ def test_mcalert_pings_its_dead_mans_switch_and_logs_failures_once(tmp_path, pro
     # heartbeat_stale = 0: mcmon, never started, is not expected and never paged.
     assert not d.incidents("heartbeat")
     assert procs.stop(p) == 0
+
+
+def test_over_xmpp_the_on_call_is_paged_that_monitoring_is_not_running(tmp_path, procs):
+    prosody = Prosody(procs, tmp_path / "prosody", ["mcalert", "alice", "bob"])
+    prosody.start()
+    d = deployment(procs, tmp_path, xmpp_port=prosody.port)
+    alice = Engineer("alice", prosody.port).start()
+    try:
+        d.start_mcmon()
+        p = start_mcalert(procs, str(d.config))
+        wait_log_line(procs, p, "connected to the chat server")
+        wait_for("mcmon's heartbeat row", lambda: heartbeats(d.db).get("mcmon"), 10)
+        d.mcmon.send_signal(signal.SIGSTOP)
+        try:
+            inc = d.wait_incident("heartbeat", timeout=STALE + 10)
+            page = alice.wait_page(inc["id"], timeout=10)
+            assert f"[mcops] #{inc['id']} CRITICAL: monitoring is not running" in page["body"]
+            assert "heartbeat.md" in page["body"]  # its runbook
+        finally:
+            d.mcmon.send_signal(signal.SIGCONT)
+        d.wait_incident("heartbeat", timeout=10, state="resolved")
+        assert not [x for x in d.incidents("heartbeat") if x["id"] != inc["id"]]
+        d.stop_mcmon()
+        assert procs.stop(p) == 0
+    finally:
+        alice.stop()
