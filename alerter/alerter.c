@@ -39,6 +39,7 @@
 #include "rotation.h"
 #include "settings.h"
 #include "utctime.h"
+#include "watchdog.h"
 #include "xmpp.h"
 
 #define ALERTER_TICK_MS 50
@@ -104,6 +105,7 @@ struct alerter {
 	struct fallback fb;
 	bool has_fallback;
 	struct rotation_overrides ov;
+	struct watchdog *watchdog;    /* heartbeats: ours, and the other daemons' */
 
 	int64_t cursor;
 	bool wrote;                   /* our own writes: data_version does not show them */
@@ -1489,6 +1491,8 @@ alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
 	}
 	if (start_intake(a, err, errlen) != 0 || start_fallback(a, err, errlen) != 0)
 		goto fail;
+	if ((a->watchdog = watchdog_new(set, ilog_now(a->log), err, errlen)) == NULL)
+		goto fail;
 	if ((a->xc = make_client(a, err, errlen)) == NULL)
 		goto fail;
 	return a;
@@ -1508,6 +1512,7 @@ alerter_free(struct alerter *a)
 		event_base_free(a->base);
 	if (a->has_fallback)
 		fallback_release(&a->fb);
+	watchdog_free(a->watchdog);
 	ilog_close(a->log);
 	pending_release(&a->pending);
 	rotation_overrides_release(&a->ov);
@@ -1584,6 +1589,8 @@ reload(struct alerter *a, const char *path)
 	if (start_fallback(a, err, sizeof(err)) != 0)
 		log_err("reload: fallback: %s", err);
 	a->fallback_retry_at = 0;
+	if (watchdog_configure(a->watchdog, n, ilog_now(a->log), err, sizeof(err)) != 0)
+		log_err("reload: heartbeat_url: %s", err);
 	/* The intake listener borrows the token: it now lives in n. */
 	if (a->intake != NULL) {
 		intake_stop(a->intake);
@@ -1677,6 +1684,8 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 		if (a->intake != NULL && intake_accept_news(a->intake, err, sizeof(err)))
 			LOG_LIMITED(LOG_LEVEL_WARN, "intake: %s", err);
 		log_flush_suppressed();
+		if (watchdog_run(a->watchdog, a->set, now))
+			alerter_mark_wrote(a);
 	}
 	log_info("stopping");
 	return 0;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "ilog_heartbeat.h"
 #include "parse.h"
 #include "settings.h"
 
@@ -304,6 +305,50 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 	return rc;
 }
 
+/* An http:// or https:// URL key, "" when absent. */
+static int
+load_url(struct config *cfg, const char *key, char *buf, size_t len, struct config_errors *errs)
+{
+	if (config_copy_str(cfg, SECTION, key, buf, len, errs) != 0)
+		return -1;
+	if (buf[0] != '\0' && strncmp(buf, "http://", 7) != 0 && strncmp(buf, "https://", 8) != 0) {
+		config_error(errs, cfg, config_find(cfg, SECTION, key)->line,
+		    "%s: only http:// and https:// URLs", key);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The heartbeat keys (watchdog.h), and which daemons the file says should be running:
+ * mcmon when it names a cluster to watch, mcstatus when it has [statuspage].
+ */
+static int
+load_heartbeat(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
+{
+	size_t i;
+	int rc = 0;
+
+	if (get_duration(cfg, "heartbeat_interval", ILOG_HEARTBEAT_INTERVAL_MS,
+	    ILOG_HEARTBEAT_INTERVAL_MIN_MS, ILOG_HEARTBEAT_INTERVAL_MAX_MS,
+	    &s->heartbeat_interval_ms, errs) != 0 ||
+	    get_duration(cfg, "heartbeat_stale", 30000, 0, 86400000, &s->heartbeat_stale_ms,
+	    errs) != 0 ||
+	    get_duration(cfg, "heartbeat_url_interval", 60000, 1000, 86400000,
+	    &s->heartbeat_url_interval_ms, errs) != 0 ||
+	    get_duration(cfg, "heartbeat_url_timeout", 5000, 100, 60000,
+	    &s->heartbeat_url_timeout_ms, errs) != 0 ||
+	    load_url(cfg, "heartbeat_url", s->heartbeat_url, sizeof(s->heartbeat_url), errs) != 0)
+		rc = -1;
+	for (i = 0; i < cfg->nsections; i++) {
+		if (config_section_name(cfg->sections[i], "cluster") != NULL)
+			s->watch_monitor = true;
+		if (strcmp(cfg->sections[i], "statuspage") == 0)
+			s->watch_statuspage = true;
+	}
+	return rc;
+}
+
 int
 settings_load(struct alerter_settings *s, const char *path, struct config_errors *errs)
 {
@@ -326,6 +371,8 @@ settings_load(struct alerter_settings *s, const char *path, struct config_errors
 	if (load_alerter(s, &cfg, errs) != 0)
 		rc = -1;
 	if (load_authorized(s, &cfg, errs) != 0)
+		rc = -1;
+	if (load_heartbeat(s, &cfg, errs) != 0)
 		rc = -1;
 	config_check_unknown(&cfg, settings_owns, errs);
 	if (errs->n > 0 || errs->dropped > 0)

@@ -31,6 +31,12 @@
  *     ping_interval = 60s               ; XEP-0199 keepalive to the server
  *     ping_timeout = 20s                ; no answer: the connection is dead
  *     runbook_base = docs/runbooks/     ; pages link <runbook_base><kind>.md
+ *     heartbeat_interval = 5s           ; mcalert's own row in the log's heartbeats
+ *     heartbeat_stale = 30s             ; page when mcmon's or mcstatus's row is this
+ *                                       ; old (0: watch nobody); see watchdog.h
+ *     heartbeat_url = https://hc.example.com/ping/...   ; dead man's switch (off if absent)
+ *     heartbeat_url_interval = 1m       ; ... pinged this often
+ *     heartbeat_url_timeout = 5s        ; ... each ping given up after this
  */
 #ifndef MCOPS_ALERTER_SETTINGS_H
 #define MCOPS_ALERTER_SETTINGS_H
@@ -76,6 +82,11 @@ struct alerter_settings {
 	int64_t reconnect_min_ms, reconnect_max_ms;
 	int64_t ping_interval_ms, ping_timeout_ms;
 	char runbook_base[SETTINGS_PATH_MAX];
+	int64_t heartbeat_interval_ms;
+	int64_t heartbeat_stale_ms;             /* 0 = watch nobody */
+	bool watch_monitor, watch_statuspage;   /* the file has [cluster ...], [statuspage] */
+	char heartbeat_url[SETTINGS_URL_MAX];   /* "" = no dead man's switch */
+	int64_t heartbeat_url_interval_ms, heartbeat_url_timeout_ms;
 	struct rotations rotations;
 	struct esc_policy policy;                /* with ack_timeout_ms from [alerter] */
 };

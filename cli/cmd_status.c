@@ -24,6 +24,7 @@
 #include "mctl.h"
 #include "monstate.h"
 #include "parse.h"
+#include "status_heartbeats.h"
 
 #define DEFAULT_STATE_FILE "var/mcmon.json"
 #define DEFAULT_DB_PATH "var/mcops.db"
@@ -462,11 +463,12 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 {
 	struct monstate st = { 0 };
 	struct ilog_incidents incs = { 0 };
+	struct ilog_heartbeats beats = { 0 };
 	struct ilog_options lopts = { 0 };
 	struct ilog_query q;
 	struct ilog *log;
 	char err[ILOG_ERR_LEN * 2];
-	bool known = false;
+	bool known = false, beats_known = false;
 	int64_t now;
 	int rc = MCTL_EXIT_OK;
 
@@ -487,15 +489,19 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 		memset(&q, 0, sizeof(q));
 		q.cluster = o->cluster;
 		known = ilog_incident_list(log, &q, &incs, err, sizeof(err)) == ILOG_OK;
+		beats_known = ilog_heartbeat_list(log, &beats, NULL, 0) == ILOG_OK;
 		ilog_close(log);
 	} else if (access(db_path, F_OK) != 0) {
-		known = true; /* no log yet: no incidents */
+		known = beats_known = true; /* no log yet: no incidents, no heartbeats */
 	}
 	if (!known)
 		mctl_error("status: incidents unknown: %s", err);
 	now = now_wall_ms();
 	if (ctx->json) {
 		json_t *doc = sample_json(&st, &incs, known, o->cluster, now);
+		if (doc != NULL)
+			json_object_set_new(doc, "heartbeats",
+			    status_heartbeats_json(&beats, beats_known, now));
 		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {
 			mctl_error("status: cannot write JSON");
 			rc = MCTL_EXIT_FAIL;
@@ -504,11 +510,13 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 		fputc('\n', stdout);
 	} else {
 		print_human(&st, &incs, known, o->cluster, now);
+		status_heartbeats_print(&beats, beats_known, now);
 	}
 	fflush(stdout);
 	if (view_stale(&st, now))
 		rc = MCTL_EXIT_FAIL;
 	ilog_incidents_release(&incs);
+	ilog_heartbeats_release(&beats);
 	monstate_release(&st);
 	return rc;
 }

@@ -18,6 +18,8 @@
  *                  are in lib/ilog_pages.h, for mcalert (and `mctl show`).
  *   outbox         pushes to remote sinks waiting to be made, with retry state. Its
  *                  calls are in lib/ilog_outbox.h, for mcstatus (and `mctl statuspage`).
+ *   heartbeats     one row per daemon, renewed every few seconds: who is alive. Its
+ *                  calls are in lib/ilog_heartbeat.h.
  * This header holds what every daemon shares: opening the log, incidents, events,
  * cursors, public updates, retention and export.
  *
@@ -57,7 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ILOG_SCHEMA_VERSION 2
+#define ILOG_SCHEMA_VERSION 3
 
 #define ILOG_ERR_LEN 256          /* a good size for callers' err buffers */
 #define ILOG_FINGERPRINT_MAX 200  /* bytes, without the NUL */

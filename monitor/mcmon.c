@@ -89,7 +89,9 @@ render(void *arg, struct promtext *out)
 
 	if (m->metrics != NULL) /* the server calling is the one in m (never mid-reload) */
 		metrics_server_counts(m->metrics, &m->daemon.http);
-	return metrics_render(&m->watch, &m->daemon, out);
+	if (metrics_render(&m->watch, &m->daemon, out) < 0)
+		return -1;
+	return mon_heartbeat_render(m->log, &m->beater, out);
 }
 
 static struct metrics_server *
@@ -159,6 +161,29 @@ on_evaluate(evutil_socket_t fd, short what, void *arg)
 	if (m->next_evaluate_ms < now - period)
 		m->next_evaluate_ms = now; /* a stall: go on from here, do not catch up */
 	arm_evaluate(m, now);
+}
+
+static void
+on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct mcmon *m = arg;
+
+	(void)fd;
+	(void)what;
+	m->beater.hb.interval_ms = m->cfg->set.heartbeat_interval_ms; /* a reload may change it */
+	mon_heartbeat_tick(&m->beater, m->log, ilog_now(m->log));
+}
+
+static int
+start_heartbeat(struct mcmon *m)
+{
+	struct timeval tv = { 0, MCMON_HEARTBEAT_TICK_MS * 1000 };
+
+	ilog_beater_init(&m->beater, MCMON_DAEMON_NAME, m->cfg->set.heartbeat_interval_ms,
+	    ilog_now(m->log));
+	mon_heartbeat_tick(&m->beater, m->log, ilog_now(m->log));
+	m->heartbeat_timer = event_new(m->base, -1, EV_PERSIST, on_heartbeat, m);
+	return m->heartbeat_timer != NULL && evtimer_add(m->heartbeat_timer, &tv) == 0 ? 0 : -1;
 }
 
 static void
@@ -333,6 +358,10 @@ mcmon_setup(struct mcmon *m, const char *config_path, struct monconfig *cfg, cha
 		return -1;
 	if (collector_start(&m->collector, m->base, m->dns, &m->watch, err, errlen) < 0)
 		return -1;
+	if (start_heartbeat(m) < 0) {
+		snprintf(err, errlen, "cannot set up the heartbeat timer");
+		return -1;
+	}
 	m->next_evaluate_ms = now + set->evaluate_interval_ms;
 	arm_evaluate(m, now);
 	log_info("watching %zu nodes in %zu clusters; incident log %s; metrics %s%s%u",
@@ -357,6 +386,8 @@ mcmon_teardown(struct mcmon *m)
 	m->metrics = NULL;
 	if (m->evaluate_timer != NULL)
 		event_free(m->evaluate_timer);
+	if (m->heartbeat_timer != NULL)
+		event_free(m->heartbeat_timer);
 	if (m->sighup != NULL)
 		event_free(m->sighup);
 	if (m->sigterm != NULL)

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "collector.h"
+#include "heartbeat.h"
 #include "ilog.h"
 #include "metrics.h"
 #include "monconfig.h"
@@ -45,6 +46,8 @@ struct mcmon {
 	int64_t next_evaluate_ms;
 	struct monstate state; /* reused for each state file write */
 	bool state_failing;    /* for logging the change only */
+	struct ilog_beater beater;      /* mcmon's heartbeat row (heartbeat.h) */
+	struct event *heartbeat_timer;
 };
 
 /*

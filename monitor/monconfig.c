@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ilog_heartbeat.h"
 #include "monconfig.h"
 
 #define MSG_MAX 256
@@ -34,6 +35,7 @@ monconfig_defaults(struct monconfig_settings *set)
 	set->metrics_port = 9150;
 	snprintf(set->state_file, sizeof(set->state_file), "%s", DEFAULT_STATE_FILE);
 	snprintf(set->db_path, sizeof(set->db_path), "%s", DEFAULT_DB_PATH);
+	set->heartbeat_interval_ms = ILOG_HEARTBEAT_INTERVAL_MS;
 }
 
 int64_t
@@ -156,6 +158,8 @@ read_settings(struct config *cfg, const struct detect_config *dc,
 	read_duration(cfg, "evaluate_interval", 50, MINUTE_MS, &set->evaluate_interval_ms, errs);
 	read_duration(cfg, "resolve_hold", 0, DAY_MS, &set->resolve_hold_ms, errs);
 	read_duration(cfg, "evidence_interval", 0, DAY_MS, &set->evidence_interval_ms, errs);
+	read_duration(cfg, "heartbeat_interval", ILOG_HEARTBEAT_INTERVAL_MIN_MS,
+	    ILOG_HEARTBEAT_INTERVAL_MAX_MS, &set->heartbeat_interval_ms, errs);
 	read_canary(cfg, set, errs);
 	read_metrics_listen(cfg, set, errs);
 	read_path(cfg, "monitor", "state_file", set->state_file, sizeof(set->state_file), true,

@@ -41,6 +41,7 @@ struct monconfig_settings {
 	uint16_t metrics_port;
 	char state_file[MONCONFIG_PATH_MAX]; /* "" = none */
 	char db_path[MONCONFIG_PATH_MAX];    /* [log] path */
+	int64_t heartbeat_interval_ms; /* mcmon's row in the log's heartbeats */
 };
 
 struct monconfig {

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "ilog.h"
+#include "ilog_heartbeat.h"
 #include "ilog_outbox.h"
 #include "log.h"
 #include "mcstatus.h"
@@ -43,6 +44,10 @@ struct mcstatus {
 	size_t nsinks;
 	struct push *push;
 	bool enqueued;           /* since the last push_notify() */
+	/* Heartbeats go through a connection of their own with short busy limits: the
+	 * shared one waits a minute for a locked log, under dblock. */
+	struct ilog *beat_log;
+	struct ilog_beater beater;
 };
 
 static void
@@ -218,6 +223,20 @@ process(struct mcstatus *d)
 }
 
 static void
+beat(struct mcstatus *d)
+{
+	char line[ILOG_ERR_LEN];
+	enum ilog_beat_result r;
+
+	d->beater.hb.interval_ms = d->sp.heartbeat_interval_ms; /* a reload may change it */
+	r = ilog_beater_tick(&d->beater, d->beat_log, clock_wall_ms(), line, sizeof(line));
+	if (r == ILOG_BEAT_FAILED)
+		log_warn("%s", line);
+	else if (r == ILOG_BEAT_RECOVERED)
+		log_info("%s", line);
+}
+
+static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct mcstatus *d = arg;
@@ -227,6 +246,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	beat(d);
 	pthread_mutex_lock(&d->dblock);
 	/* The highest event id against the cursor: one index lookup per poll. */
 	if (ilog_last_event_id(d->log, &last, err, sizeof(err)) != ILOG_OK)
@@ -307,6 +327,8 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	struct mcstatus *d = calloc(1, sizeof(*d));
 	struct timeval tv;
 	struct ilog_events first = { 0 };
+	struct ilog_options beat_opts = { .busy_timeout_ms = ILOG_HEARTBEAT_BUSY_TIMEOUT_MS,
+		.busy_retry_ms = ILOG_HEARTBEAT_BUSY_RETRY_MS };
 	int64_t last = 0;
 	size_t n;
 
@@ -333,8 +355,10 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	if ((n = site_clean_temporary(d->sp.dir)) > 0)
 		log_info("removed %zu temporary files a previous run left in %s", n, d->sp.dir);
 	if ((d->log = ilog_open(d->sp.db_path, &(const struct ilog_options){ .busy_timeout_ms = 50,
-	    .busy_retry_ms = 250 }, err, errlen)) == NULL) /* as mcmon's: a held log is retried */
+	    .busy_retry_ms = 250 }, err, errlen)) == NULL || /* as mcmon's: a held log is retried */
+	    (d->beat_log = ilog_open(d->sp.db_path, &beat_opts, err, errlen)) == NULL)
 		goto fail;
+	ilog_beater_init(&d->beater, MCSTATUS_CONSUMER, d->sp.heartbeat_interval_ms, clock_wall_ms());
 	if (ilog_cursor_get(d->log, MCSTATUS_CONSUMER, &d->cursor, err, errlen) != ILOG_OK ||
 	    ilog_last_event_id(d->log, &last, err, errlen) != ILOG_OK ||
 	    ilog_tail(d->log, 0, 1, &first, err, errlen) != ILOG_OK)
@@ -422,6 +446,7 @@ mcstatus_free(struct mcstatus *d)
 	if (d->base != NULL)
 		event_base_free(d->base);
 	ilog_close(d->log);
+	ilog_close(d->beat_log);
 	textbuf_release(&d->payload);
 	pthread_mutex_destroy(&d->dblock);
 	if (d->sinks != NULL)

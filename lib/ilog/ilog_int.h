@@ -6,7 +6,7 @@
  *
  * The parts: schema.c (migrations, the text of every statement), core.c (open, close,
  * transactions, busy handling, shared helpers), incidents.c, events.c (with cursors,
- * prune and export), pages.c, outbox.c.
+ * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h).
  *
  * Shape of the code: every public call checks its arguments, packs them into a small
  * struct and hands a "body" function to ilog_call(), which wraps it in BEGIN IMMEDIATE
@@ -93,6 +93,8 @@ enum stmt_id {
 	ST_PRUNE_DEL_OB,
 	ST_PAGE_CLEAR_OTHERS,
 	ST_EV_OF_TYPE,
+	ST_HB_WRITE,
+	ST_HB_LIST,
 	ST_COUNT
 };
 

@@ -111,6 +111,20 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	"        ('investigating', 'identified', 'monitoring', 'resolved')"
 	"  ORDER BY id;"
 	"PRAGMA user_version = 2;",
+
+	/*
+	 * 2 -> 3: the daemons' heartbeats (lib/ilog_heartbeat.h), one row per daemon,
+	 * overwritten by each beat. Nothing to copy: older logs had none.
+	 */
+	"CREATE TABLE heartbeats ("
+	"  daemon TEXT PRIMARY KEY,"
+	"  pid INTEGER NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  beat_at INTEGER NOT NULL,"
+	"  interval_ms INTEGER NOT NULL,"
+	"  started_at INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 3;",
 };
 
 /* --- statements -------------------------------------------------------------------- */
@@ -226,6 +240,13 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 			    "    OR (gave_up_at IS NOT NULL AND gave_up_at < ?1) LIMIT ?2)",
 	[ST_PAGE_CLEAR_OTHERS] = "UPDATE pages SET next_deadline = NULL WHERE incident_id = ?1"
 				 " AND id != ?2 AND next_deadline IS NOT NULL",
+	[ST_HB_WRITE] = "INSERT INTO heartbeats (daemon, pid, host, beat_at, interval_ms,"
+			 " started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+			 " ON CONFLICT (daemon) DO UPDATE SET pid = excluded.pid,"
+			 " host = excluded.host, beat_at = excluded.beat_at,"
+			 " interval_ms = excluded.interval_ms, started_at = excluded.started_at",
+	[ST_HB_LIST] = "SELECT daemon, pid, host, beat_at, interval_ms, started_at"
+		       " FROM heartbeats ORDER BY daemon LIMIT ?1",
 	[ST_EV_OF_TYPE] = "SELECT " EVENT_COLS " FROM events WHERE type = ?1"
 			  " AND incident_id IS NULL ORDER BY id DESC LIMIT ?2",
 };

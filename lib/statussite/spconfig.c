@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ilog_heartbeat.h"
 #include "statussite.h"
 
 #define SECTION "statuspage"
@@ -172,6 +173,11 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 	if (out->poll_ms < 10 || out->poll_ms > 10000)
 		config_error(errs, cfg, 0, "[statuspage] poll: between 10ms and 10s");
 	config_get_duration_ms(cfg, SECTION, "rerender", 60000, &out->rerender_ms, errs);
+	config_get_duration_ms(cfg, SECTION, "heartbeat_interval", ILOG_HEARTBEAT_INTERVAL_MS,
+	    &out->heartbeat_interval_ms, errs);
+	if (out->heartbeat_interval_ms < ILOG_HEARTBEAT_INTERVAL_MIN_MS ||
+	    out->heartbeat_interval_ms > ILOG_HEARTBEAT_INTERVAL_MAX_MS)
+		config_error(errs, cfg, 0, "[statuspage] heartbeat_interval: between 100ms and 1h");
 	if (out->rerender_ms < 1000 || out->rerender_ms > 3600000)
 		config_error(errs, cfg, 0, "[statuspage] rerender: between 1s and 1h");
 

@@ -110,6 +110,7 @@ struct sp_config {
 	char listen[SP_LISTEN_MAX];   /* "" = do not serve */
 	int64_t poll_ms;
 	int64_t rerender_ms;
+	int64_t heartbeat_interval_ms; /* mcstatus's row in the log's heartbeats */
 	struct sp_component comps[SP_COMPONENTS_MAX];
 	size_t ncomps;
 };

@@ -13,7 +13,9 @@ modelled on:
   2. a connection storm hopping from node to node: one cluster incident, paged once,
      a flush recorded on its timeline, resolved when the storm ends;
   3. the XMPP server down when an incident opens: the page arrives after it returns,
-     marked late, once.
+     marked late, once;
+  5. mcmon stopped with SIGSTOP: "monitoring is not running" is paged after the
+     heartbeat's stale time; SIGCONT resolves it.
 
 It prints a timeline and, per scenario, how long each step took, and exits 1 if a step
 is missing or later than its bound (BOUNDS, the same table as docs/drill.md). Every wait
@@ -59,8 +61,11 @@ BOUNDS = {
     "storm: resolve": 25,
     "xmpp down: page after return": 15,
     "restart: back on duty": 10,
+    "mcmon stopped: page": 12,     # HEARTBEAT_STALE + one check + the page
+    "mcmon stopped: resolve": 5,   # one beat + one check
 }
 WAIT1 = 15
+HEARTBEAT_STALE = 5
 HOOK_KEY = "drill-webhook-key"
 
 
@@ -177,6 +182,8 @@ reconnect_max = 1s
 ping_interval = 2s
 ping_timeout = 2s
 late_after = 1s
+heartbeat_interval = 1s
+heartbeat_stale = {HEARTBEAT_STALE}s
 
 [oncall]
 members = {jid('alice')}
@@ -198,6 +205,7 @@ url = http://127.0.0.1:{self.status_port}/
 listen = 127.0.0.1:{self.status_port}
 poll = 100ms
 rerender = 5s
+heartbeat_interval = 1s
 
 [sink hooks]
 type = webhook
@@ -208,7 +216,8 @@ retry_base = 200ms
 retry_max = 2s
 """
         # A tail is 15% of probes 5-15 ms late: the threshold sits under 5 ms.
-        self.dep.write_config(monitor={"tail_threshold": "4ms"}, extra=extra)
+        self.dep.write_config(monitor={"tail_threshold": "4ms", "heartbeat_interval": "1s"},
+                              extra=extra)
         for u in ("alice", "bob"):
             self.engineers[u] = Engineer(u, self.prosody.port).start()
         self.dep.start_mcmon()
@@ -470,6 +479,38 @@ def scenario_xmpp_down(k, tl):
     tl.say(s, f"#{inc} paged once, acknowledged, resolved")
 
 
+def scenario_monitor_stopped(k, tl):
+    s = "5 mcmon"
+    alice = k.engineers["alice"]
+    before = max([i["id"] for i in k.incidents()] or [0])
+    mcmon = k.dep.mcmon
+    mcmon.send_signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    tl.say(s, f"mcmon (pid {mcmon.pid}) stopped with SIGSTOP")
+    try:
+        found = wait("a heartbeat incident", lambda: k.incidents("heartbeat", before),
+                     BOUNDS["mcmon stopped: page"] + 10)
+        inc = found[0]["id"]
+        tl.say(s, f"incident #{inc} opened by mcalert: {found[0]['title']}")
+        page = alice.wait_page(inc, timeout=BOUNDS["mcmon stopped: page"] + 10)
+        tl.step("mcmon stopped: page", time.monotonic() - t0)
+        if "monitoring is not running" not in page["body"]:
+            raise Failed(f"the page does not say what stopped: {page['body']!r}")
+        tl.say(s, f"alice paged for #{inc}: monitoring is not running")
+        alice.say(jid("mcalert"), f"ack {inc}")
+    finally:
+        mcmon.send_signal(signal.SIGCONT)
+    t1 = time.monotonic()
+    tl.say(s, "mcmon continued with SIGCONT")
+    wait("the heartbeat incident resolved", lambda: all(
+        r["state"] == "resolved" for r in k.incidents("heartbeat", before)), 20)
+    tl.step("mcmon stopped: resolve", time.monotonic() - t1)
+    rows = k.incidents("heartbeat", before)
+    if len(rows) != 1 or rows[0]["resolved_by"] != "mcalert":
+        raise Failed(f"heartbeat incidents: {[(r['id'], r['resolved_by']) for r in rows]}")
+    tl.say(s, f"#{inc} resolved by mcalert: mcmon is beating again")
+
+
 def main():
     keep = "--keep" in sys.argv
     tmp = tempfile.mkdtemp(prefix="mcops-drill.")
@@ -482,7 +523,8 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     print(f"drill: the toolkit in {tmp} (binaries from {os.path.dirname(binary('mcd'))})",
           flush=True)
-    scenarios = [("1+4", scenario_tail), ("2", scenario_storm), ("3", scenario_xmpp_down)]
+    scenarios = [("1+4", scenario_tail), ("2", scenario_storm), ("3", scenario_xmpp_down),
+                 ("5", scenario_monitor_stopped)]
     passed = []
     try:
         k.start()

@@ -56,7 +56,10 @@ def test_status_shows_every_node_with_its_numbers(dep):
     assert lines[0].startswith("cluster c1 (Test cluster): storm ok; tail ok; incidents -")
     assert any(l.split()[:2] == ["n1", "up"] for l in lines), human.stdout
     assert any(l.split()[:2] == ["n2", "up"] for l in lines), human.stdout
-    assert lines[-1].startswith("monitor: pid")
+    # The monitor's line closes the view; the daemons' heartbeats follow it.
+    monitor = [i for i, l in enumerate(lines) if l.startswith("monitor: pid")]
+    assert monitor and lines[monitor[0] + 1] == "heartbeats:", human.stdout
+    assert any(l.split()[:2] == ["mcmon", "up"] for l in lines[monitor[0]:]), human.stdout
 
 
 def test_status_shows_a_down_node_and_its_open_incident(dep):

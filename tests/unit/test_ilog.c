@@ -23,6 +23,7 @@
 
 #include "helper.h"
 #include "ilog.h"
+#include "ilog_heartbeat.h"
 #include "ilog_outbox.h"
 #include "ilog_pages.h"
 
@@ -1127,6 +1128,7 @@ opening_a_version_1_log_migrates_it_and_keeps_its_data(void **state)
 {
 	struct fixture *fx = *state;
 	struct ilog_public_entries pub = { 0 };
+	struct ilog_heartbeats beats = { 0 };
 	struct ilog_options ro = { .readonly = true };
 	struct ilog_incident inc;
 	struct ilog *log;
@@ -1137,7 +1139,7 @@ opening_a_version_1_log_migrates_it_and_keeps_its_data(void **state)
 	make_db(path, schema_v1);
 	/* Read-only cannot migrate: it says so and leaves the file alone. */
 	assert_null(ilog_open(path, &ro, fx->err, sizeof(fx->err)));
-	assert_non_null(strstr(fx->err, "schema version 1 needs migrating to 2"));
+	assert_non_null(strstr(fx->err, "schema version 1 needs migrating to 3"));
 	assert_int_equal(user_version(path), 1);
 
 	log = ilog_open(path, NULL, fx->err, sizeof(fx->err));
@@ -1155,6 +1157,10 @@ opening_a_version_1_log_migrates_it_and_keeps_its_data(void **state)
 	ilog_public_entries_release(&pub);
 	assert_int_equal(ilog_cursor_get(log, "mcstatus", &c, fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(c, 2);
+	/* Version 3's heartbeats table is there, empty. */
+	assert_int_equal(ilog_heartbeat_list(log, &beats, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(beats.n, 0);
+	ilog_heartbeats_release(&beats);
 	/* The migrated file works like a new one, and ids continue. */
 	assert_int_equal(ilog_public_update(log, 1, "mctl:ann", ILOG_PUBLIC_MONITORING, "Better",
 	    &c, fx->err, sizeof(fx->err)), ILOG_OK);
@@ -1181,7 +1187,7 @@ opening_a_newer_or_foreign_file_is_refused(void **state)
 	make_db(path, "PRAGMA application_id = 1296256848; CREATE TABLE future (x);"
 		      "PRAGMA user_version = 9;");
 	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
-	assert_non_null(strstr(fx->err, "schema version 9 is newer than this mcops supports (2)"));
+	assert_non_null(strstr(fx->err, "schema version 9 is newer than this mcops supports (3)"));
 	assert_int_equal(user_version(path), 9); /* untouched */
 
 	make_db(path, "CREATE TABLE customers (name TEXT);");
