@@ -1,7 +1,7 @@
 /*
  * exec — executes parsed requests for a connection: authentication, the classic
  * and meta commands against the connection's tenant store, and the admin commands.
- * Replies are appended to the worker's output (out_append); memcached's exact
+ * Replies are appended to the worker's output (output.h); memcached's exact
  * reply strings are used throughout.
  */
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "mcd.h"
+#include "output.h"
 #include "parse.h"
 
 #define RPL_STORED "STORED"
@@ -28,31 +29,6 @@
 #define E_TOO_LARGE "SERVER_ERROR object too large for cache"
 #define E_NON_NUMERIC "CLIENT_ERROR cannot increment or decrement non-numeric value"
 #define E_OOM "SERVER_ERROR out of memory"
-
-size_t
-out_u64(struct worker *w, uint64_t v)
-{
-	char buf[24];
-	size_t i = sizeof(buf);
-
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	out_append(w, buf + i, sizeof(buf) - i);
-	return sizeof(buf) - i;
-}
-
-static void
-out_i64(struct worker *w, int64_t v)
-{
-	if (v < 0) {
-		out_append(w, "-", 1);
-		out_u64(w, (uint64_t)(-(v + 1)) + 1);
-	} else {
-		out_u64(w, (uint64_t)v);
-	}
-}
 
 static bool
 is_meta(enum proto_cmd cmd)

@@ -212,14 +212,8 @@ void mcd_broadcast(struct mcd *m, enum worker_msg_type type, uint64_t n);
 /* Marks c ready: authenticated (and TLS handshake done); leaves the deadline list. */
 void conn_ready(struct conn *c);
 
-/* Output of a connection's replies (exec.c appends through these). */
-void out_append(struct worker *w, const void *p, size_t len);
-void out_str(struct worker *w, const char *s);   /* s + "\r\n" */
-
 /* exec.c: executes one parsed request; returns false to close the connection. */
 bool exec_request(struct conn *c, struct proto_request *req, enum proto_status st);
-/* Appends the decimal form of v; returns the number of digits. */
-size_t out_u64(struct worker *w, uint64_t v);
 
 /* stats.c */
 void stats_write_global(struct conn *c, const struct proto_request *req);

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "mcd.h"
+#include "output.h"
 #include "parse.h"
 
 #define CLOCK_ORIGIN_MS 1000000 /* keeps the server clock far from 0 ("never") */
@@ -169,35 +170,6 @@ out_free:
 	return -1;
 }
 
-/* --- output ---------------------------------------------------------------------- */
-
-void
-out_append(struct worker *w, const void *p, size_t len)
-{
-	if (w->olen + len > w->ocap) {
-		size_t cap = w->ocap ? w->ocap : 16384;
-		char *nb;
-		while (cap < w->olen + len)
-			cap *= 2;
-		nb = realloc(w->obuf, cap);
-		if (nb == NULL) {
-			w->oom = true;
-			return;
-		}
-		w->obuf = nb;
-		w->ocap = cap;
-	}
-	memcpy(w->obuf + w->olen, p, len);
-	w->olen += len;
-}
-
-void
-out_str(struct worker *w, const char *s)
-{
-	out_append(w, s, strlen(s));
-	out_append(w, "\r\n", 2);
-}
-
 /* --- connections ------------------------------------------------------------------ */
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
@@ -327,91 +299,6 @@ conn_new(struct worker *w, int fd, struct listener *l)
 			    memory_order_relaxed);
 		}
 	}
-}
-
-/* Sends what it can of c->out; 0 all sent, 1 more to send, -1 error. */
-static int
-conn_flush(struct conn *c)
-{
-	while (c->outoff < c->outlen) {
-		ssize_t n;
-		size_t left = c->outlen - c->outoff;
-		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, c->out + c->outoff, (int)left);
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-					return 1;
-				return -1;
-			}
-			n = r;
-		} else {
-			n = send(c->fd, c->out + c->outoff, left, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return 1;
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-		}
-		c->outoff += (uint32_t)n;
-		STAT_ADD(c->w->stats.bytes_written, (uint64_t)n);
-	}
-	free(c->out);
-	c->out = NULL;
-	c->outlen = c->outoff = c->outcap = 0;
-	return 0;
-}
-
-/* Sends the worker's scratch output for c; keeps what does not go. -1 on error. */
-static int
-conn_send_scratch(struct conn *c)
-{
-	struct worker *w = c->w;
-	size_t off = 0;
-
-	while (off < w->olen) {
-		ssize_t n;
-		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, w->obuf + off, (int)(w->olen - off));
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-					break;
-				return -1;
-			}
-			n = r;
-		} else {
-			n = send(c->fd, w->obuf + off, w->olen - off, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					break;
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-		}
-		off += (size_t)n;
-		STAT_ADD(w->stats.bytes_written, (uint64_t)n);
-	}
-	if (off < w->olen) {
-		size_t left = w->olen - off;
-		c->out = malloc(left);
-		if (c->out == NULL)
-			return -1;
-		memcpy(c->out, w->obuf + off, left);
-		c->outlen = c->outcap = (uint32_t)left;
-		c->outoff = 0;
-		conn_set_mode(c, true);
-	}
-	w->olen = 0;
-	if (w->ocap > MCD_SCRATCH_KEEP) {
-		free(w->obuf);
-		w->obuf = NULL;
-		w->ocap = 0;
-	}
-	return 0;
 }
 
 /* Keeps data[0..len) as c's unprocessed input. -1 on allocation failure. */
@@ -606,10 +493,14 @@ conn_serve(struct conn *c)
 	}
 	if (keep_open && conn_keep_input(c, data, len) < 0)
 		keep_open = false;
-	if (w->olen > 0 && conn_send_scratch(c) < 0) {
-		w->olen = 0;
-		conn_close(c);
-		return;
+	if (w->olen > 0) {
+		int r = output_send(c);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		if (r > 0)
+			conn_set_mode(c, true);
 	}
 	if (!keep_open) {
 		if (c->outlen > c->outoff) {
@@ -670,7 +561,7 @@ conn_event(evutil_socket_t fd, short what, void *arg)
 		conn_set_mode(c, false);
 	}
 	if (c->writing) {
-		r = conn_flush(c);
+		r = output_flush(c);
 		if (r < 0) {
 			conn_close(c);
 			return;

@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "mcd.h"
+#include "output.h"
 
 static void
 stat_u64(struct worker *w, const char *name, uint64_t v)
