@@ -213,6 +213,7 @@ exec_store(struct conn *c, struct proto_request *req)
 	}
 	o.flags = req->flags;
 	o.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
+	o.value_max = w->mcd->set.item_max;
 	st = store_set(t->store, req->key.p, req->key.len, req->data, req->dlen, w->now, &o, NULL);
 	STAT_INC(w->stats.cmd_set);
 	TCOUNT(t, cmd_set);
@@ -569,6 +570,7 @@ exec_ms(struct conn *c, struct proto_request *req)
 		o.vivify = true;
 		o.vivify_exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
 	}
+	o.value_max = w->mcd->set.item_max;
 	st = store_set(t->store, req->key.p, req->key.len, req->data, req->dlen, w->now, &o, &res);
 	STAT_INC(w->stats.cmd_set);
 	TCOUNT(t, cmd_set);

@@ -856,6 +856,8 @@ set_concat(struct store *s, struct item *old, uint64_t hv, const char *key, size
 		return STORE_EXISTS;
 	}
 	total = (uint64_t)old->vlen + vlen;
+	if (opts->value_max != 0 && total > opts->value_max)
+		return STORE_NOT_STORED;
 	if (total > STORE_VALUE_MAX || charge_of(klen, total) > s->limit)
 		return STORE_TOO_LARGE;
 	it = item_new(s, hv, key, klen, (size_t)total);

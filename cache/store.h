@@ -103,6 +103,10 @@ struct store_set_opts {
 	                            stored item stale instead of failing */
 	bool vivify;             /* append/prepend on a miss create the item (meta N) */
 	int64_t vivify_exptime;
+	uint64_t value_max;      /* largest value append/prepend may make (the server's
+	                            item size, -I); beyond it they store nothing and
+	                            answer STORE_NOT_STORED, as memcached does. 0 = no
+	                            cap but STORE_VALUE_MAX */
 };
 
 struct store_delete_opts {

@@ -308,6 +308,32 @@ append_prepend_keep_flags_and_exptime(void **state)
 	store_free(s);
 }
 
+/* memcached's item size caps what append/prepend may build: beyond it they answer
+ * NOT_STORED and the item stays as it was (a 1 MB item must not grow to 4 MB). */
+static void
+append_prepend_stop_at_the_item_size(void **state)
+{
+	struct store *s = store_new(1 << 20);
+	struct store_set_opts o = { .mode = STORE_APPEND, .value_max = 6 };
+	struct store_stats st;
+
+	(void)state;
+	assert_int_equal(put(s, "k", "abcd", 0), STORE_OK);
+	assert_int_equal(put_full(s, "k", "ef", 1, &o, NULL), STORE_OK); /* exactly 6 */
+	assert_value(s, "k", 1, "abcdef");
+	assert_int_equal(put_full(s, "k", "g", 2, &o, NULL), STORE_NOT_STORED);
+	o.mode = STORE_PREPEND;
+	assert_int_equal(put_full(s, "k", "g", 3, &o, NULL), STORE_NOT_STORED);
+	assert_value(s, "k", 4, "abcdef");
+	store_get_stats(s, &st);
+	assert_int_equal(st.bytes, STORE_ITEM_OVERHEAD + 1 + 6);
+	/* 0: no cap but the store's limit */
+	o.value_max = 0;
+	assert_int_equal(put_full(s, "k", "g", 5, &o, NULL), STORE_OK);
+	assert_value(s, "k", 6, "gabcdef");
+	store_free(s);
+}
+
 static void
 append_vivify_creates_on_miss(void **state)
 {
@@ -1251,6 +1277,7 @@ main(void)
 		cmocka_unit_test(cas_hit_mismatch_and_miss),
 		cmocka_unit_test(meta_cas_on_set_replace_add_and_new_cas),
 		cmocka_unit_test(append_prepend_keep_flags_and_exptime),
+		cmocka_unit_test(append_prepend_stop_at_the_item_size),
 		cmocka_unit_test(append_vivify_creates_on_miss),
 		cmocka_unit_test(expiry_is_absolute_on_the_callers_clock),
 		cmocka_unit_test(touch_sets_expiry_and_keeps_cas),
