@@ -38,6 +38,9 @@
 #define MCD_OUT_REQUEST_MAX (64 * 1024 * 1024) /* largest reply to one multi-get */
 #define MCD_SCRATCH_KEEP (256 * 1024)     /* scratch output kept between events */
 #define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
+#define MCD_AUTH_VALUE_MAX 1024           /* largest auth `set` value; before
+                                             authentication a larger request closes */
+#define MCD_E_AUTH_TOO_LARGE "CLIENT_ERROR authentication value too large"
 #define MCD_QUEUE_MAX 65536               /* pending messages per worker */
 #define MCD_ADDR_MAX 128
 #define MCD_ITEM_SIZE_MIN 1024            /* -I, item_size_max: smallest accepted */

@@ -347,15 +347,34 @@ conn_reserve_input(struct conn *c, size_t more)
 	return 0;
 }
 
-/* Largest input a connection may hold: one whole storage request (a command line
- * of PROTO_LINE_MAX bytes and its "\r\n", then the data block and its "\r\n") or
- * one get line. Every request proto_parse may call incomplete must fit, or the
- * connection could neither read nor finish it. */
-static size_t
-input_cap(const struct mcd *m)
+/* True until c may send more than its authentication: a stranger's connection
+ * must not make the server hold an item's worth of input. */
+static bool
+conn_preauth(const struct conn *c)
 {
-	size_t cap = PROTO_LINE_MAX + 2 + m->set.item_max + 2;
+	return c->listener->auth && c->tenant == NULL;
+}
 
+/* The largest value c may send now: the item size, or before authentication the
+ * auth `set`'s password (or memcached's "user password"). */
+static size_t
+value_cap(const struct conn *c)
+{
+	return conn_preauth(c) ? MCD_AUTH_VALUE_MAX : c->w->mcd->set.item_max;
+}
+
+/* Largest input a connection may hold: one whole storage request (a command line
+ * of PROTO_LINE_MAX bytes and its "\r\n", then the data block and its "\r\n") or,
+ * once authenticated, one get line. Every request proto_parse may call incomplete
+ * must fit, or the connection could neither read nor finish it; before
+ * authentication a longer request is refused instead (conn_serve). */
+static size_t
+input_cap(const struct conn *c)
+{
+	size_t cap = PROTO_LINE_MAX + 2 + value_cap(c) + 2;
+
+	if (conn_preauth(c))
+		return cap;
 	return cap > PROTO_GET_LINE_MAX + 2 ? cap : PROTO_GET_LINE_MAX + 2;
 }
 
@@ -367,7 +386,7 @@ static int
 conn_read(struct conn *c, const char **data, size_t *len)
 {
 	struct worker *w = c->w;
-	size_t cap = input_cap(w->mcd);
+	size_t cap = input_cap(c);
 	ssize_t n;
 
 	if (c->ssl == NULL && c->inlen == 0) {
@@ -428,8 +447,7 @@ static void
 conn_serve(struct conn *c)
 {
 	struct worker *w = c->w;
-	struct mcd *m = w->mcd;
-	struct proto_limits lim = { .item_max = m->set.item_max };
+	struct proto_limits lim;
 	struct proto_request req;
 	const char *data = c->in;
 	size_t len = c->inlen, used;
@@ -457,8 +475,19 @@ conn_serve(struct conn *c)
 			STAT_INC(w->stats.conn_yields);
 			break;
 		}
+		lim.item_max = value_cap(c);
 		st = proto_parse(data, len, &lim, &req, &used);
-		if (st == PROTO_INCOMPLETE && len >= input_cap(m)) {
+		if (conn_preauth(c) && ((st == PROTO_INCOMPLETE && len >= input_cap(c)) ||
+		    (st == PROTO_SWALLOW && req.swallow > MCD_AUTH_VALUE_MAX + 2))) {
+			/* More than any authentication needs: said once, then closed. */
+			STAT_INC(w->stats.auth_errors);
+			LOG_LIMITED(LOG_LEVEL_INFO, "closed a connection: request before "
+			    "authentication larger than %d bytes", MCD_AUTH_VALUE_MAX);
+			out_str(w, MCD_E_AUTH_TOO_LARGE);
+			keep_open = false;
+			break;
+		}
+		if (st == PROTO_INCOMPLETE && len >= input_cap(c)) {
 			/* Cannot happen with input_cap right; if it did, the full buffer
 			 * would never be read from again and the event would fire forever. */
 			LOG_LIMITED(LOG_LEVEL_WARN, "closed a connection: request larger than its "

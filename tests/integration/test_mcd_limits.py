@@ -56,3 +56,52 @@ def test_refused_set_does_not_run_its_data_block(procs, tenants, line):
     # The next reply answers this get, not a flush_all run from the data block.
     r.send("get keep\r\n")
     assert r.until_end() == (["VALUE keep 0 1", "v"], "END")
+
+
+# --- before authentication, only what authentication needs -------------------------------
+
+AUTH_VALUE_MAX = 1024  # MCD_AUTH_VALUE_MAX
+
+
+def test_auth_set_value_above_the_cap_is_refused_at_once_and_closed(procs, tenants):
+    m = start_mcd(procs, tenants=tenants[0], extra=["--auth-timeout", "60s"])
+    r = m.raw()
+    # Decided from the command line: the server does not wait for (or keep) the value.
+    assert r.cmd("set acme 0 0 %d\r\n" % (AUTH_VALUE_MAX + 1)) == \
+        "CLIENT_ERROR authentication value too large"
+    assert r.closed()
+    # A get line longer than any auth request is refused the same way.
+    r = m.raw()
+    r.send("get " + "k " * 2000)
+    assert r.line() == "CLIENT_ERROR authentication value too large"
+    assert r.closed()
+    # At the cap, an ordinary failed authentication, and the connection lives on.
+    r = m.raw()
+    assert r.cmd("set acme 0 0 %d\r\n%s\r\n" % (AUTH_VALUE_MAX, "p" * AUTH_VALUE_MAX)) == \
+        "CLIENT_ERROR authentication failure"
+    assert r.auth("acme", tenants[1]["acme"]) == "STORED"
+    # Once authenticated, items up to -I are accepted, pipelined right after the auth.
+    v = "v" * 500000
+    r = m.raw()
+    r.send("set acme 0 0 %d\r\n%s\r\nset big 0 0 %d\r\n%s\r\n" % (
+        len(tenants[1]["acme"]), tenants[1]["acme"], len(v), v))
+    assert r.line() == "STORED"
+    assert r.line() == "STORED"
+
+
+def test_unauthenticated_connections_do_not_hold_item_sized_input(procs, tenants):
+    """40 strangers each starting a 1 MB auth set held 40 MB before the fix."""
+    m = start_mcd(procs, tenants=tenants[0], extra=["--auth-timeout", "60s"])
+    base = rss_kib(m.proc.pid)
+    conns = []
+    for _ in range(40):
+        r = m.raw()
+        try:
+            r.send(b"set acme 0 0 1048576\r\n" + b"x" * (512 * 1024))
+        except OSError:
+            pass  # closed while we were still sending: that is the point
+        conns.append(r)
+    for r in conns:
+        assert r.closed(timeout=10)
+    # Each connection held at most a read chunk (64 KiB) before it was refused.
+    assert rss_kib(m.proc.pid) - base < 16 * 1024
