@@ -119,9 +119,26 @@ split_hostport(const char *s, int default_port, char *host, size_t hostlen, int 
 	return 0;
 }
 
+/* True if sa is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104). */
+static bool
+is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
+/* Opens a listening socket on addr. With loopback_only, an address that is not
+ * loopback is refused before anything is bound. */
 static int
 listener_open(struct listener *l, const char *addr, int default_port, int backlog,
-    char *err, size_t errlen)
+    bool loopback_only, char *err, size_t errlen)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	char host[MCD_ADDR_MAX / 2], portstr[16];
@@ -136,6 +153,13 @@ listener_open(struct listener *l, const char *addr, int default_port, int backlo
 	rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, &res);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		return -1;
+	}
+	if (loopback_only && !is_loopback(res->ai_addr)) {
+		snprintf(err, errlen, "the admin port on '%s' would be open to the network without "
+		    "authentication: give a tenants file (--tenants) with an admin account, or "
+		    "listen on loopback (--admin-listen 127.0.0.1)", addr);
+		freeaddrinfo(res);
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -951,8 +975,15 @@ add_listener(struct mcd *m, enum listener_kind kind, const char *addr, int port,
 	l->kind = kind;
 	l->auth = auth;
 	l->mcd = m;
-	if (listener_open(l, spec, port, m->set.backlog, err, errlen) < 0)
+	/* An admin port without authentication drains, flushes and sheds for anyone
+	 * who reaches it: never beyond this host. */
+	if (listener_open(l, spec, port, m->set.backlog, kind == LISTENER_ADMIN && !auth, err,
+	    errlen) < 0)
 		return -1;
+	if (kind == LISTENER_ADMIN && !auth)
+		log_warn("the admin port %s has no authentication: every local user can flush, "
+		    "drain and shed; give a tenants file with an admin account to require it",
+		    l->addr);
 	l->ev = event_new(m->base, l->fd, EV_READ | EV_PERSIST, listener_accept, l);
 	if (l->ev == NULL) {
 		close(l->fd);

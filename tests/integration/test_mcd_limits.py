@@ -105,3 +105,25 @@ def test_unauthenticated_connections_do_not_hold_item_sized_input(procs, tenants
         assert r.closed(timeout=10)
     # Each connection held at most a read chunk (64 KiB) before it was refused.
     assert rss_kib(m.proc.pid) - base < 16 * 1024
+
+
+# --- the admin port without authentication stays on this host ----------------------------
+
+@pytest.mark.parametrize("addr", ["0.0.0.0", "::", "192.0.2.1"])
+def test_admin_port_without_authentication_off_loopback_refuses_to_start(tmp_path, addr):
+    from conftest import free_port
+    argv = [binary("mcd"), "-l", "127.0.0.1", "-p", str(free_port()), "-U", "0",
+            "--admin-listen", addr, "--admin-port", str(free_port())]
+    # The old server would start and serve `drain on` to anyone: the timeout fails it.
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    assert out.returncode != 0
+    assert "admin port" in out.stderr and "without authentication" in out.stderr
+
+
+def test_admin_port_without_authentication_on_loopback_warns(procs):
+    m = start_mcd(procs, admin=True)
+    r = Raw(m.admin_port)
+    assert r.cmd("version\r\n").startswith("VERSION ")  # set-up, and its log, are done
+    log = (procs.tmp_path / "mcd.0.log").read_text()
+    assert "admin port" in log and "no authentication" in log
+
