@@ -38,6 +38,12 @@ is_meta(enum proto_cmd cmd)
 }
 
 static bool
+token_eq(const struct proto_token *t, const char *s)
+{
+	return t->len == strlen(s) && memcmp(t->p, s, t->len) == 0;
+}
+
+static bool
 has_cap(const struct tenant *t, unsigned cap)
 {
 	return (atomic_load_explicit(&t->caps, memory_order_relaxed) & cap) != 0;
@@ -333,9 +339,12 @@ exec_stats(struct conn *c, struct proto_request *req)
 			stats_write_global(c, req);
 		return true;
 	}
-	if (req->ntokens == 1 && req->tokens[0].len == 8 &&
-	    memcmp(req->tokens[0].p, "settings", 8) == 0) {
-		stats_write_settings(c);
+	if (req->ntokens == 1 && token_eq(&req->tokens[0], "settings")) {
+		/* A tenant sees its own settings; the server's are the operator's. */
+		if (c->listener->auth)
+			stats_write_settings_tenant(c, c->tenant);
+		else
+			stats_write_settings(c);
 		return true;
 	}
 	out_str(c->w, RPL_ERROR);
@@ -756,12 +765,6 @@ flush_one(void *arg, struct tenant *t)
 
 	store_flush(t->store, f->now, f->at);
 	f->n++;
-}
-
-static bool
-token_eq(const struct proto_token *t, const char *s)
-{
-	return t->len == strlen(s) && memcmp(t->p, s, t->len) == 0;
 }
 
 static bool

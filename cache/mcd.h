@@ -222,6 +222,7 @@ bool exec_request(struct conn *c, struct proto_request *req, enum proto_status s
 void stats_write_global(struct conn *c, const struct proto_request *req);
 void stats_write_tenant(struct conn *c, struct tenant *t);
 void stats_write_settings(struct conn *c);
+void stats_write_settings_tenant(struct conn *c, struct tenant *t);
 void stats_write_tenants(struct conn *c);
 void stats_write_kernel(struct conn *c);
 

@@ -230,6 +230,24 @@ stats_write_settings(struct conn *c)
 	out_append(w, "END\r\n", 5);
 }
 
+/* A tenant's `stats settings`: what governs its own use of the node, and nothing
+ * about the node itself (its other ports, addresses, memory, connection limit). */
+void
+stats_write_settings_tenant(struct conn *c, struct tenant *t)
+{
+	struct worker *w = c->w;
+	struct store_stats st;
+
+	store_get_stats(t->store, &st);
+	stat_u64(w, "maxbytes", st.limit);
+	stat_u64(w, "item_size_max", w->mcd->set.item_max);
+	stat_u64(w, "reqs_per_event", MCD_REQS_PER_EVENT);
+	stat_str(w, "auth_enabled_ascii", "yes");
+	stat_str(w, "evictions", "on");
+	stat_str(w, "cas_enabled", "yes");
+	out_append(w, "END\r\n", 5);
+}
+
 static void
 write_one_tenant(void *arg, struct tenant *t)
 {

@@ -17,7 +17,7 @@ def tenants(tmp_path):
     path = tmp_path / "tenants"
     pw = {
         "acme": add_tenant(path, "acme"),
-        "beta": add_tenant(path, "beta"),
+        "beta": add_tenant(path, "beta", limit="8M"),
         "ops": add_tenant(path, "ops", admin=True),
     }
     return path, pw
@@ -127,3 +127,21 @@ def test_admin_port_without_authentication_on_loopback_warns(procs):
     log = (procs.tmp_path / "mcd.0.log").read_text()
     assert "admin port" in log and "no authentication" in log
 
+
+
+# --- a tenant sees only what concerns it ----------------------------------------------
+
+def test_tenant_stats_settings_show_its_own_settings_only(procs, tenants):
+    m = start_mcd(procs, tenants=tenants[0], admin=True)
+    r = login(m, tenants[1], "beta")
+    s = r.stats("settings")
+    for private in ("tcpport", "inter", "admin_port", "tls_port", "maxconns",
+                    "num_threads", "tcp_backlog", "auth_timeout_ms"):
+        assert private not in s, private
+    assert s["maxbytes"] == str(8 << 20)  # beta's limit, not the server's -m
+    assert s["item_size_max"] == str(1 << 20)
+    # The operator still sees the whole server.
+    a = Raw(m.admin_port)
+    assert a.auth("ops", tenants[1]["ops"]) == "STORED"
+    s = a.stats("settings")
+    assert s["admin_port"] == str(m.admin_port) and s["tcpport"] == str(m.port)
