@@ -41,6 +41,9 @@
 #define MCD_AUTH_VALUE_MAX 1024           /* largest auth `set` value; before
                                              authentication a larger request closes */
 #define MCD_E_AUTH_TOO_LARGE "CLIENT_ERROR authentication value too large"
+#define MCD_E_ADMIN_TOO_LARGE "CLIENT_ERROR request too large for the admin port"
+#define MCD_ADMIN_CONNS_DEFAULT 32        /* --admin-conn-limit */
+#define MCD_ADMIN_CONNS_MAX 10000
 #define MCD_QUEUE_MAX 65536               /* pending messages per worker */
 #define MCD_ADDR_MAX 128
 #define MCD_ITEM_SIZE_MIN 1024            /* -I, item_size_max: smallest accepted */
@@ -70,7 +73,8 @@ struct mcd_settings {
 	int port;                         /* -p */
 	int threads;                      /* -t */
 	uint64_t memory;                  /* -m, bytes: default tenant's limit */
-	int max_connections;              /* -c */
+	int max_connections;              /* -c: client connections (TCP and TLS) */
+	int admin_max_connections;        /* --admin-conn-limit: admin connections */
 	uint64_t item_max;                /* -I */
 	int backlog;                      /* -b */
 	int64_t auth_timeout_ms;          /* --auth-timeout */
@@ -189,8 +193,10 @@ struct mcd {
 	char kernel_text[MCD_KERNEL_TEXT_MAX];
 	size_t kernel_len;
 	int64_t kernel_at;
-	_Atomic int curr_conns;       /* all workers, for the connection limit */
+	_Atomic int curr_conns;       /* client connections, for -c */
+	_Atomic int admin_conns;      /* admin connections, for --admin-conn-limit */
 	_Atomic uint64_t rejected_connections, listen_disabled_num;
+	_Atomic uint64_t rejected_admin_connections;
 	_Atomic bool draining;
 	_Atomic int verbosity;
 	int64_t started_mono_ms;      /* server clock at start */

@@ -196,6 +196,15 @@ out_free:
 
 /* --- connections ------------------------------------------------------------------ */
 
+/* The count a connection of listener l is charged to: client connections (TCP and
+ * TLS) against -c, admin connections against their own cap, so that neither can
+ * crowd out the other. */
+static _Atomic int *
+conn_slots(struct mcd *m, const struct listener *l)
+{
+	return l->kind == LISTENER_ADMIN ? &m->admin_conns : &m->curr_conns;
+}
+
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -261,7 +270,7 @@ conn_close(struct conn *c)
 	free(c->in);
 	free(c->out);
 	STAT_ADD(w->stats.curr_connections, (uint64_t)-1);
-	atomic_fetch_sub(&w->mcd->curr_conns, 1);
+	atomic_fetch_sub(conn_slots(w->mcd, c->listener), 1);
 	free(c);
 	if (w->stopping && w->nconns == 0)
 		event_base_loopexit(w->base, NULL);
@@ -288,7 +297,7 @@ conn_new(struct worker *w, int fd, struct listener *l)
 	if (c == NULL) {
 		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory for a new connection; closed");
 		close(fd);
-		atomic_fetch_sub(&m->curr_conns, 1);
+		atomic_fetch_sub(conn_slots(m, l), 1);
 		return;
 	}
 	c->fd = fd;
@@ -379,12 +388,20 @@ conn_preauth(const struct conn *c)
 	return c->listener->auth && c->tenant == NULL;
 }
 
-/* The largest value c may send now: the item size, or before authentication the
+/* True if c may send no more than a command line and an auth `set`: before its
+ * authentication, and always on the admin port, which stores no data. */
+static bool
+conn_small(const struct conn *c)
+{
+	return conn_preauth(c) || c->listener->kind == LISTENER_ADMIN;
+}
+
+/* The largest value c may send now: the item size, or on a small connection the
  * auth `set`'s password (or memcached's "user password"). */
 static size_t
 value_cap(const struct conn *c)
 {
-	return conn_preauth(c) ? MCD_AUTH_VALUE_MAX : c->w->mcd->set.item_max;
+	return conn_small(c) ? MCD_AUTH_VALUE_MAX : c->w->mcd->set.item_max;
 }
 
 /* Largest input a connection may hold: one whole storage request (a command line
@@ -397,7 +414,7 @@ input_cap(const struct conn *c)
 {
 	size_t cap = PROTO_LINE_MAX + 2 + value_cap(c) + 2;
 
-	if (conn_preauth(c))
+	if (conn_small(c))
 		return cap;
 	return cap > PROTO_GET_LINE_MAX + 2 ? cap : PROTO_GET_LINE_MAX + 2;
 }
@@ -501,13 +518,14 @@ conn_serve(struct conn *c)
 		}
 		lim.item_max = value_cap(c);
 		st = proto_parse(data, len, &lim, &req, &used);
-		if (conn_preauth(c) && ((st == PROTO_INCOMPLETE && len >= input_cap(c)) ||
+		if (conn_small(c) && ((st == PROTO_INCOMPLETE && len >= input_cap(c)) ||
 		    (st == PROTO_SWALLOW && req.swallow > MCD_AUTH_VALUE_MAX + 2))) {
 			/* More than any authentication needs: said once, then closed. */
 			STAT_INC(w->stats.auth_errors);
-			LOG_LIMITED(LOG_LEVEL_INFO, "closed a connection: request before "
-			    "authentication larger than %d bytes", MCD_AUTH_VALUE_MAX);
-			out_str(w, MCD_E_AUTH_TOO_LARGE);
+			LOG_LIMITED(LOG_LEVEL_INFO, "closed a connection: request on the %s "
+			    "larger than %d bytes", conn_preauth(c) ? "client port before "
+			    "authentication" : "admin port", MCD_AUTH_VALUE_MAX);
+			out_str(w, conn_preauth(c) ? MCD_E_AUTH_TOO_LARGE : MCD_E_ADMIN_TOO_LARGE);
 			keep_open = false;
 			break;
 		}
@@ -671,7 +689,7 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 	case WMSG_NEW_CONN:
 		if (w->stopping) {
 			close(msg->fd);
-			atomic_fetch_sub(&w->mcd->curr_conns, 1);
+			atomic_fetch_sub(conn_slots(w->mcd, msg->listener), 1);
 			break;
 		}
 		conn_new(w, msg->fd, msg->listener);
@@ -902,15 +920,21 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			}
 			return; /* EAGAIN, ECONNABORTED, ... */
 		}
-		if (l->kind != LISTENER_ADMIN &&
-		    atomic_load(&m->curr_conns) >= m->set.max_connections) {
+		if (atomic_load(conn_slots(m, l)) >= (l->kind == LISTENER_ADMIN ?
+		    m->set.admin_max_connections : m->set.max_connections)) {
 			ssize_t r = send(cfd, too_many_conns, sizeof(too_many_conns) - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 			(void)r;
 			close(cfd);
-			atomic_fetch_add(&m->rejected_connections, 1);
-			LOG_LIMITED(LOG_LEVEL_WARN, "connection limit (%d) reached; rejecting clients",
-			    m->set.max_connections);
+			if (l->kind == LISTENER_ADMIN) {
+				atomic_fetch_add(&m->rejected_admin_connections, 1);
+				LOG_LIMITED(LOG_LEVEL_WARN, "admin connection limit (%d) reached; "
+				    "rejecting admin connections", m->set.admin_max_connections);
+			} else {
+				atomic_fetch_add(&m->rejected_connections, 1);
+				LOG_LIMITED(LOG_LEVEL_WARN, "connection limit (%d) reached; "
+				    "rejecting clients", m->set.max_connections);
+			}
 			continue;
 		}
 		if (l->kind != LISTENER_ADMIN && atomic_load(&m->draining)) {
@@ -921,7 +945,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		atomic_fetch_add(&m->curr_conns, 1);
+		atomic_fetch_add(conn_slots(m, l), 1);
 		msg.type = WMSG_NEW_CONN;
 		msg.fd = cfd;
 		msg.listener = l;
@@ -929,7 +953,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 		m->next_worker = (m->next_worker + 1) % m->nworkers;
 		if (!worker_post(&m->workers[m->next_worker], &msg)) {
 			close(cfd);
-			atomic_fetch_sub(&m->curr_conns, 1);
+			atomic_fetch_sub(conn_slots(m, l), 1);
 			atomic_fetch_add(&m->rejected_connections, 1);
 		}
 	}
@@ -1087,7 +1111,7 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 	pthread_mutex_init(&m->kernel_lock, NULL);
 	m->started_mono_ms = mcd_now();
 	m->started_unix = (int64_t)time(NULL);
-	raise_fd_limit(s->max_connections + 64);
+	raise_fd_limit(s->max_connections + s->admin_max_connections + 64);
 	if (auth) {
 		struct tenant_file tf = { 0 };
 		if (tenants_load(&tf, s->tenants_path, err, errlen) < 0)

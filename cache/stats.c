@@ -156,6 +156,8 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "total_connections", t.total_connections);
 	stat_u64(w, "rejected_connections", atomic_load(&m->rejected_connections));
 	stat_u64(w, "connection_structures", t.curr_connections);
+	stat_u64(w, "admin_connections", (uint64_t)atomic_load(&m->admin_conns));
+	stat_u64(w, "rejected_admin_connections", atomic_load(&m->rejected_admin_connections));
 	stat_u64(w, "cmd_get", t.cmd_get);
 	stat_u64(w, "cmd_set", t.cmd_set);
 	stat_u64(w, "cmd_flush", t.cmd_flush);
@@ -224,6 +226,7 @@ stats_write_settings(struct conn *c)
 	stat_str(w, "auth_enabled_ascii", s->tenants_path[0] ? "yes" : "no");
 	stat_u64(w, "auth_timeout_ms", (uint64_t)s->auth_timeout_ms);
 	stat_u64(w, "admin_port", (uint64_t)s->admin_port);
+	stat_u64(w, "admin_maxconns", (uint64_t)s->admin_max_connections);
 	stat_u64(w, "tls_port", (uint64_t)s->tls_port);
 	stat_str(w, "evictions", "on");
 	stat_str(w, "cas_enabled", "yes");

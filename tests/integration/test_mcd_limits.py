@@ -145,3 +145,72 @@ def test_tenant_stats_settings_show_its_own_settings_only(procs, tenants):
     assert a.auth("ops", tenants[1]["ops"]) == "STORED"
     s = a.stats("settings")
     assert s["admin_port"] == str(m.admin_port) and s["tcpport"] == str(m.port)
+
+
+# --- the admin port has its own connection cap -------------------------------------------
+
+ADMIN_CONNS_DEFAULT = 32  # MCD_ADMIN_CONNS_DEFAULT
+
+
+def test_idle_admin_connections_do_not_take_clients_places(procs):
+    """50 idle admin connections made every client connection fail with -c 50."""
+    m = start_mcd(procs, "-c", "5", admin=True)
+    admins = []
+    for _ in range(10):
+        a = Raw(m.admin_port)
+        assert a.cmd("version\r\n").startswith("VERSION")  # accepted and served
+        admins.append(a)
+    clients = [m.raw() for _ in range(5)]
+    for c in clients:
+        assert c.cmd("version\r\n").startswith("VERSION")
+    # The sixth client is over -c; admin connections are not.
+    assert m.raw().line() == "ERROR Too many open connections"
+    s = admins[0].stats()
+    assert s["admin_connections"] == "10"
+
+
+def test_admin_connections_beyond_their_cap_are_refused(procs):
+    m = start_mcd(procs, admin=True, extra=["--admin-conn-limit", "3"])
+    admins = []
+    for _ in range(3):
+        a = Raw(m.admin_port)
+        assert a.cmd("version\r\n").startswith("VERSION")
+        admins.append(a)
+    assert Raw(m.admin_port).line() == "ERROR Too many open connections"
+    s = admins[0].stats()
+    assert s["rejected_admin_connections"] == "1"
+    assert s["rejected_connections"] == "0"
+    assert admins[0].stats("settings")["admin_maxconns"] == "3"
+    # Clients are not affected.
+    assert m.raw().cmd("version\r\n").startswith("VERSION")
+    # A closed admin connection frees its place.
+    admins.pop().close()
+    for _ in range(100):  # each attempt is synchronised by the server's reply
+        a = Raw(m.admin_port)
+        try:
+            if a.cmd("version\r\n").startswith("VERSION"):
+                break
+        except OSError:
+            pass  # refused: the close had not been processed yet
+    else:
+        raise AssertionError("the admin place was never freed")
+
+
+def test_admin_connections_cannot_buffer_item_sized_requests(procs):
+    """150 admin connections each sending a 1 MB set took RSS from 10 to 164 MB."""
+    m = start_mcd(procs, admin=True)
+    a = Raw(m.admin_port)
+    assert a.cmd("set k 0 0 1048576\r\n") == "CLIENT_ERROR request too large for the admin port"
+    assert a.closed()
+    base = rss_kib(m.proc.pid)
+    conns = []
+    for _ in range(ADMIN_CONNS_DEFAULT):
+        r = Raw(m.admin_port)
+        try:
+            r.send(b"set k 0 0 1048576\r\n" + b"x" * (512 * 1024))
+        except OSError:
+            pass
+        conns.append(r)
+    for r in conns:
+        assert r.closed(timeout=10)
+    assert rss_kib(m.proc.pid) - base < 16 * 1024
