@@ -94,10 +94,12 @@ exec_auth(struct conn *c, struct proto_request *req)
 	}
 	STAT_INC(w->stats.auth_cmds);
 	/* mcops: key = user, value = password. memcached -Y: value = "user password". */
-	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen);
+	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen,
+	    &c->cred_gen);
 	if (t == NULL && (sp = memchr(req->data, ' ', req->dlen)) != NULL) {
 		size_t ulen = (size_t)(sp - req->data);
-		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1);
+		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1,
+		    &c->cred_gen);
 	}
 	if (t != NULL) {
 		caps = atomic_load(&t->caps);

@@ -95,6 +95,7 @@ struct worker_stats {
 	_Atomic uint64_t auth_cmds, auth_errors, auth_timeouts;
 	_Atomic uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush, cmd_meta;
 	_Atomic uint64_t protocol_errors, closed_line_too_long, oom_errors;
+	_Atomic uint64_t sessions_revoked;  /* closed at a reload: credential replaced or removed */
 };
 
 #define STAT_ADD(field, n) \
@@ -106,7 +107,7 @@ struct worker_stats {
 enum worker_msg_type {
 	WMSG_NEW_CONN,     /* fd, listener */
 	WMSG_SHED,         /* close up to n client connections */
-	WMSG_CLOSE_REMOVED,/* close connections of removed tenants */
+	WMSG_CLOSE_REVOKED,/* close sessions of removed tenants and replaced passwords */
 	WMSG_DRAIN,        /* close idle client connections */
 	WMSG_STOP,         /* finish and leave the loop */
 };
@@ -154,6 +155,7 @@ struct conn {
 	struct worker *w;
 	struct listener *listener;
 	struct tenant *tenant;        /* NULL until authenticated */
+	uint64_t cred_gen;            /* the tenant's cred_gen when it authenticated */
 	struct event ev;
 	struct conn *all_prev, *all_next;   /* worker's list of connections */
 	struct conn *pend_prev, *pend_next; /* worker's pending list */

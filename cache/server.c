@@ -707,11 +707,17 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 			}
 		}
 		break;
-	case WMSG_CLOSE_REMOVED:
+	case WMSG_CLOSE_REVOKED:
+		/* A session lives as long as the credential it was opened with. */
 		for (c = w->conns; c != NULL; c = next) {
 			next = c->all_next;
-			if (c->tenant != NULL && atomic_load(&c->tenant->removed))
+			if (c->tenant == NULL || !c->listener->auth)
+				continue;
+			if (atomic_load(&c->tenant->removed) ||
+			    atomic_load(&c->tenant->cred_gen) != c->cred_gen) {
+				STAT_INC(w->stats.sessions_revoked);
 				conn_close(c);
+			}
 		}
 		break;
 	case WMSG_DRAIN:
@@ -1023,7 +1029,7 @@ int
 mcd_reload_tenants(struct mcd *m, char *err, size_t errlen)
 {
 	struct tenant_file tf = { 0 };
-	size_t removed = 0;
+	size_t revoked = 0;
 	int rc = -1;
 
 	if (m->set.tenants_path[0] == '\0') {
@@ -1033,13 +1039,14 @@ mcd_reload_tenants(struct mcd *m, char *err, size_t errlen)
 	pthread_mutex_lock(&m->reload_lock);
 	if (tenants_load(&tf, m->set.tenants_path, err, errlen) < 0)
 		goto out;
-	if (tenant_registry_apply(&m->tenants, &tf, mcd_now(), &removed) < 0) {
-		snprintf(err, errlen, "out of memory applying the tenants file");
+	if (tenant_registry_apply(&m->tenants, &tf, mcd_now(), &revoked) < 0) {
+		snprintf(err, errlen, "out of memory (or randomness) applying the tenants file");
 		goto out;
 	}
-	if (removed > 0)
-		mcd_broadcast(m, WMSG_CLOSE_REMOVED, 0);
-	snprintf(err, errlen, "%zu tenants, %zu removed", tf.n, removed);
+	if (revoked > 0)
+		mcd_broadcast(m, WMSG_CLOSE_REVOKED, 0);
+	snprintf(err, errlen, "%zu tenants, %zu removed or with a new password (their "
+	    "sessions are closed)", tf.n, revoked);
 	rc = 0;
 out:
 	tenants_release(&tf);

@@ -142,6 +142,7 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 		SUM(bytes_read); SUM(bytes_written); SUM(auth_cmds); SUM(auth_errors);
 		SUM(auth_timeouts); SUM(cmd_get); SUM(cmd_set); SUM(cmd_touch); SUM(cmd_flush);
 		SUM(cmd_meta); SUM(protocol_errors); SUM(closed_line_too_long); SUM(oom_errors);
+		SUM(sessions_revoked);
 #undef SUM
 	}
 	tenant_registry_foreach(&m->tenants, add_store, &sum);
@@ -167,6 +168,7 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "auth_cmds", t.auth_cmds);
 	stat_u64(w, "auth_errors", t.auth_errors);
 	stat_u64(w, "auth_timeouts", t.auth_timeouts);
+	stat_u64(w, "sessions_revoked", t.sessions_revoked);
 	stat_u64(w, "bytes_read", t.bytes_read);
 	stat_u64(w, "bytes_written", t.bytes_written);
 	stat_u64(w, "accepting_conns", atomic_load(&m->draining) ? 0 : 1);

@@ -1,6 +1,7 @@
 """mcd under abusive clients: every limit holds, and what a client sees when it hits
 one (docs/mcd.md, "Limits"). Memory is judged by the server's own accounting (stats)
 or its RSS with generous bounds; every wait is synchronised by a protocol reply."""
+import json
 import os
 import signal
 import socket
@@ -214,3 +215,31 @@ def test_admin_connections_cannot_buffer_item_sized_requests(procs):
     for r in conns:
         assert r.closed(timeout=10)
     assert rss_kib(m.proc.pid) - base < 16 * 1024
+
+
+# --- a session lives as long as its credential -------------------------------------------
+
+def test_password_change_and_reload_close_the_old_passwords_sessions(procs, tenants):
+    path, pw = tenants
+    m = start_mcd(procs, tenants=path, admin=True)
+    old = login(m, pw)
+    other = login(m, pw, "beta")
+    assert old.cmd("set k 0 0 1\r\nv\r\n") == "STORED"
+    out = subprocess.run([binary("mctl"), "--json", "tenant", "passwd", "acme", "--file",
+                          str(path)], check=True, capture_output=True, text=True, timeout=30)
+    new_pw = json.loads(out.stdout)["password"]
+    os.kill(m.proc.pid, signal.SIGHUP)
+    # Synchronised by the server: the new password works once the reload is applied.
+    for _ in range(200):
+        r = m.raw()
+        if r.auth("acme", new_pw) == "STORED":
+            break
+        r.close()
+    else:
+        raise AssertionError("the new password was never accepted")
+    assert old.closed(timeout=10)  # the old password's session is over
+    assert other.cmd("get k\r\n") == "END"  # beta's session, unchanged, goes on
+    assert r.cmd("get k\r\n") == "VALUE k 0 1"  # and acme's data is still there
+    a = Raw(m.admin_port)
+    assert a.auth("ops", pw["ops"]) == "STORED"
+    assert a.stats()["sessions_revoked"] == "1"
