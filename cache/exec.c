@@ -131,9 +131,11 @@ exec_auth(struct conn *c, struct proto_request *req)
 
 struct get_ctx {
 	struct worker *w;
+	struct store *store;
 	bool cas;
 };
 
+/* Runs under the store's lock: the value goes out by reference, not copied. */
 static void
 emit_value(void *arg, const struct store_item_info *it)
 {
@@ -151,7 +153,7 @@ emit_value(void *arg, const struct store_item_info *it)
 		out_u64(w, it->cas);
 	}
 	out_append(w, "\r\n", 2);
-	out_append(w, it->value, it->vlen);
+	out_ref(w, g->store, store_ref_take(it), it->value, it->vlen);
 	out_append(w, "\r\n", 2);
 }
 
@@ -160,7 +162,8 @@ exec_get(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
 	struct tenant *t = c->tenant;
-	struct get_ctx g = { w, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
+	struct get_ctx g = { w, t->store, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
+	struct out_mark start;
 	struct store_get_opts opts = { 0 };
 	struct proto_token key;
 	size_t cursor = 0;
@@ -175,14 +178,14 @@ exec_get(struct conn *c, struct proto_request *req)
 		opts.touch = true;
 		opts.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
 	}
-	size_t start = w->olen;
-
+	out_mark(w, &start);
 	while (proto_next_key(req, &cursor, &key)) {
 		store_get(t->store, key.p, key.len, w->now, touch ? &opts : NULL, emit_value, &g);
 		n++;
-		/* Replies are copied, not referenced: bound what one request may build. */
-		if (w->olen - start > MCD_OUT_REQUEST_MAX) {
-			w->olen = start;
+		/* What one request may queue, values counted at their full size (they are
+		 * referenced, but a value replaced meanwhile lives on for the reply). */
+		if (out_queued(w) - start.queued > MCD_OUT_REQUEST_MAX) {
+			out_rewind(w, &start, t->store);
 			out_str(w, "SERVER_ERROR out of memory writing get response");
 			LOG_LIMITED(LOG_LEVEL_WARN, "a multi-get reply exceeded %d bytes; refused",
 			    MCD_OUT_REQUEST_MAX);
@@ -463,7 +466,7 @@ emit_mg(void *arg, const struct store_item_info *it)
 		out_append(w, " W", 2);
 	out_append(w, "\r\n", 2);
 	if (value) {
-		out_append(w, it->value, it->vlen);
+		out_ref(w, g->c->tenant->store, store_ref_take(it), it->value, it->vlen);
 		out_append(w, "\r\n", 2);
 	}
 }

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "conncount.h"
+#include "output.h"
 #include "proto.h"
 #include "tenant.h"
 
@@ -34,7 +35,9 @@
 #define MCD_LISTENERS_MAX 8
 #define MCD_READ_CHUNK (64 * 1024)        /* bytes read per read() */
 #define MCD_REQS_PER_EVENT 20             /* requests served before yielding (-R) */
-#define MCD_OUT_HIGH (4 * 1024 * 1024)    /* stop serving a connection above this */
+#define MCD_OUT_CONN_MAX (256 * 1024)     /* unsent reply bytes (copied or referenced)
+                                             past which a connection's requests wait
+                                             until the socket has taken them */
 #define MCD_OUT_REQUEST_MAX (64 * 1024 * 1024) /* largest reply to one multi-get */
 #define MCD_SCRATCH_KEEP (256 * 1024)     /* scratch output kept between events */
 #define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
@@ -96,6 +99,7 @@ struct worker_stats {
 	_Atomic uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush, cmd_meta;
 	_Atomic uint64_t protocol_errors, closed_line_too_long, oom_errors;
 	_Atomic uint64_t sessions_revoked;  /* closed at a reload: credential replaced or removed */
+	_Atomic uint64_t reply_bytes_queued; /* gauge: unsent reply bytes its connections keep */
 };
 
 #define STAT_ADD(field, n) \
@@ -140,10 +144,13 @@ struct worker {
 	struct conn *pending_head, *pending_tail;
 	size_t nconns;
 	struct event *stop_ev;
-	/* Scratch buffers for one event's work. */
+	/* Scratch buffers for one event's work (output: see output.h). */
 	char *rbuf;
 	char *obuf;
 	size_t olen, ocap;
+	struct out_seg *osegs;
+	size_t nosegs, osegcap;
+	size_t oqueued;           /* scratch bytes, copied and referenced */
 	bool oom;                 /* an output append failed this round */
 	int64_t now;              /* server clock (ms), refreshed per event */
 	bool stopping;
@@ -161,8 +168,12 @@ struct conn {
 	struct conn *pend_prev, *pend_next; /* worker's pending list */
 	char *in;                     /* unprocessed input (partial request) */
 	uint32_t inlen, incap;
-	char *out;                    /* unsent output */
-	uint32_t outlen, outoff, outcap;
+	/* Unsent output (output.h): segs[segi..nsegs), segoff bytes of segs[segi] sent;
+	 * text pieces point into out. */
+	struct out_seg *segs;
+	char *out;
+	uint32_t nsegs, segi, segoff;
+	uint64_t queued;              /* unsent bytes, copied and referenced */
 	uint64_t swallow;             /* bytes of input to discard */
 	int64_t deadline;             /* server clock ms; 0 once ready */
 	SSL *ssl;

@@ -262,13 +262,13 @@ conn_close(struct conn *c)
 		SSL_free(c->ssl);
 	}
 	close(c->fd);
+	output_release(c); /* before the tenant: references go back to its store */
 	if (c->tenant != NULL) {
 		atomic_fetch_sub_explicit(&c->tenant->counters.curr_connections, 1,
 		    memory_order_relaxed);
 		tenant_put(c->tenant);
 	}
 	free(c->in);
-	free(c->out);
 	STAT_ADD(w->stats.curr_connections, (uint64_t)-1);
 	atomic_fetch_sub(conn_slots(w->mcd, c->listener), 1);
 	free(c);
@@ -511,7 +511,7 @@ conn_serve(struct conn *c)
 			c->swallow -= k;
 			continue;
 		}
-		if (reqs == MCD_REQS_PER_EVENT || w->olen > MCD_OUT_HIGH) {
+		if (reqs == MCD_REQS_PER_EVENT || out_queued(w) > MCD_OUT_CONN_MAX) {
 			yield = true;
 			STAT_INC(w->stats.conn_yields);
 			break;
@@ -558,13 +558,13 @@ conn_serve(struct conn *c)
 		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory building a reply; connection closed");
 		STAT_INC(w->stats.oom_errors);
 		w->oom = false;
-		w->olen = 0;
+		output_discard(w, c->tenant != NULL ? c->tenant->store : NULL);
 		conn_close(c);
 		return;
 	}
 	if (keep_open && conn_keep_input(c, data, len) < 0)
 		keep_open = false;
-	if (w->olen > 0) {
+	if (out_queued(w) > 0) {
 		int r = output_send(c);
 		if (r < 0) {
 			conn_close(c);
@@ -574,7 +574,7 @@ conn_serve(struct conn *c)
 			conn_set_mode(c, true);
 	}
 	if (!keep_open) {
-		if (c->outlen > c->outoff) {
+		if (output_pending(c)) {
 			c->close_after_write = true;
 			return;
 		}
@@ -676,7 +676,7 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 static bool
 conn_idle(const struct conn *c)
 {
-	return c->inlen == 0 && c->outlen == c->outoff && c->swallow == 0;
+	return c->inlen == 0 && !output_pending(c) && c->swallow == 0;
 }
 
 static void
@@ -731,7 +731,7 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 		w->stopping = true;
 		for (c = w->conns; c != NULL; c = next) {
 			next = c->all_next;
-			if (c->outlen > c->outoff)
+			if (output_pending(c))
 				c->close_after_write = true;
 			else
 				conn_close(c);
@@ -876,6 +876,7 @@ worker_release(struct worker *w)
 	free(w->queue);
 	free(w->rbuf);
 	free(w->obuf);
+	free(w->osegs);
 	pthread_mutex_destroy(&w->qlock);
 }
 

@@ -142,7 +142,7 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 		SUM(bytes_read); SUM(bytes_written); SUM(auth_cmds); SUM(auth_errors);
 		SUM(auth_timeouts); SUM(cmd_get); SUM(cmd_set); SUM(cmd_touch); SUM(cmd_flush);
 		SUM(cmd_meta); SUM(protocol_errors); SUM(closed_line_too_long); SUM(oom_errors);
-		SUM(sessions_revoked);
+		SUM(sessions_revoked); SUM(reply_bytes_queued);
 #undef SUM
 	}
 	tenant_registry_foreach(&m->tenants, add_store, &sum);
@@ -169,6 +169,7 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "auth_errors", t.auth_errors);
 	stat_u64(w, "auth_timeouts", t.auth_timeouts);
 	stat_u64(w, "sessions_revoked", t.sessions_revoked);
+	stat_u64(w, "reply_bytes_queued", t.reply_bytes_queued);
 	stat_u64(w, "bytes_read", t.bytes_read);
 	stat_u64(w, "bytes_written", t.bytes_written);
 	stat_u64(w, "accepting_conns", atomic_load(&m->draining) ? 0 : 1);
@@ -207,6 +208,7 @@ stats_write_tenant(struct conn *c, struct tenant *t)
 	write_store_stats(w, &s);
 	stat_u64(w, "auth_cmds", atomic_load(&k->auth_cmds));
 	stat_u64(w, "denied_cmds", atomic_load(&k->denied));
+	stat_u64(w, "reply_bytes_queued", atomic_load(&k->reply_bytes_queued));
 	write_store_tail(w, &s);
 	out_append(w, "END\r\n", 5);
 }
@@ -280,6 +282,7 @@ write_one_tenant(void *arg, struct tenant *t)
 	stat_prefixed(w, prefix, "limit_maxbytes", s.limit);
 	stat_prefixed(w, prefix, "evictions", s.evictions);
 	stat_prefixed(w, prefix, "denied_cmds", atomic_load(&k->denied));
+	stat_prefixed(w, prefix, "reply_bytes_queued", atomic_load(&k->reply_bytes_queued));
 }
 
 void

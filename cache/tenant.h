@@ -29,6 +29,7 @@ struct tenant_counters {
 	_Atomic uint64_t bytes_read, bytes_written;
 	_Atomic uint64_t auth_cmds, auth_errors;
 	_Atomic uint64_t denied; /* commands refused for lack of a capability */
+	_Atomic uint64_t reply_bytes_queued; /* gauge: unsent reply bytes of its connections */
 };
 
 struct tenant {

@@ -243,3 +243,77 @@ def test_password_change_and_reload_close_the_old_passwords_sessions(procs, tena
     a = Raw(m.admin_port)
     assert a.auth("ops", pw["ops"]) == "STORED"
     assert a.stats()["sessions_revoked"] == "1"
+
+
+# --- reply memory: values by reference, and a connection that does not read waits ---
+
+def tenant_stats(m, pw, user):
+    r = login(m, pw, user)
+    s = r.stats()
+    r.close()
+    return s
+
+
+def test_replies_to_a_client_that_never_reads_stay_small(procs, tmp_path):
+    """A tenant with a 4 MiB limit pinned ~64 MB per connection: five connections
+    sending 'get k k ...' (63 keys) 63 times for a 1 MB value and never reading took
+    RSS from 7.5 to 304 MB. Values now go out by reference and a connection whose
+    unsent replies pass the cap is not served further until it reads."""
+    path = tmp_path / "tenants"
+    pw = {"tiny": add_tenant(path, "tiny", limit="4M")}
+    m = start_mcd(procs, tenants=path)
+    r = login(m, pw, "tiny")
+    value = b"v" * (1 << 20)
+    r.send(b"set k 0 0 %d\r\n%s\r\n" % (len(value), value))
+    assert r.line() == "STORED"
+    base = rss_kib(m.proc.pid)
+    request = ("get" + " k" * 63 + "\r\n").encode() * 63
+    hogs = []
+    for _ in range(5):
+        h = login(m, pw, "tiny")
+        h.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        h.send(request)
+        hogs.append(h)
+    # Synchronised by the server's own count: every connection has its first 63 MB
+    # reply queued (minus what the sockets hold, a few MB at most).
+    for _ in range(2000):
+        queued = int(tenant_stats(m, pw, "tiny")["reply_bytes_queued"])
+        if queued >= 5 * 40 * (1 << 20):
+            break
+    else:
+        raise AssertionError("replies never queued: %d" % queued)
+    # What they hold is one 1 MB item, shared, and their headers: not 5 x 63 MB of
+    # copies. 32 MB leaves room for allocator slack and the 4 MiB store.
+    grown = rss_kib(m.proc.pid) - base
+    assert grown < 32 * 1024, grown
+    # The counters say who holds it, and go back to zero when the clients leave.
+    for h in hogs:
+        h.close()
+    for _ in range(2000):
+        if tenant_stats(m, pw, "tiny")["reply_bytes_queued"] == "0":
+            break
+    else:
+        raise AssertionError("queued reply bytes never went back to 0")
+
+
+def test_a_value_replaced_while_its_reply_waits_is_sent_as_it_was(procs):
+    m = start_mcd(procs)
+    slow = m.raw()  # does not read until the key has changed: 20 MB outgrow its socket
+    w = m.raw()
+    old = b"a" * (1 << 20)
+    w.send(b"set k 0 0 %d\r\n%s\r\n" % (len(old), old))
+    assert w.line() == "STORED"
+    slow.send(b"get" + b" k" * 20 + b"\r\n")
+    # Synchronised: the server counts the reply as queued before we change the key.
+    for _ in range(2000):
+        if int(w.stats()["reply_bytes_queued"]) > 0:
+            break
+    else:
+        raise AssertionError("the reply was never queued")
+    new = b"b" * 10
+    w.send(b"set k 0 0 %d\r\n%s\r\ndelete k\r\n" % (len(new), new))
+    assert w.line() == "STORED" and w.line() == "DELETED"
+    for _ in range(20):
+        assert slow.line() == "VALUE k 0 %d" % len(old)
+        assert slow.read(len(old) + 2) == old + b"\r\n"
+    assert slow.line() == "END"
