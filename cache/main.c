@@ -430,6 +430,10 @@ main(int argc, char **argv)
 		}
 		tenants_release(&tf);
 	}
+	if (mcd_check_settings(&m.set, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 2;
+	}
 	if (check_only) {
 		printf("configuration ok\n");
 		return 0;

@@ -225,6 +225,9 @@ int64_t mcd_unix_now(const struct mcd *m, int64_t now);
 int64_t mcd_exptime(const struct mcd *m, int64_t exptime, int64_t now);
 
 /* server.c */
+/* Checks what the settings alone can tell before anything is opened (the admin
+ * port's address without authentication); 0 or -1 with err. mcd_setup checks it too. */
+int mcd_check_settings(const struct mcd_settings *s, char *err, size_t errlen);
 int mcd_setup(struct mcd *m, char *err, size_t errlen);
 int mcd_run(struct mcd *m);
 void mcd_teardown(struct mcd *m);

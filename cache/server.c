@@ -134,34 +134,76 @@ is_loopback(const struct sockaddr *sa)
 	return false;
 }
 
+/* Resolves addr ("host:port", "[v6]:port" or "host") for listening; *res is the
+ * caller's to freeaddrinfo. With loopback_only, an address that is not loopback is
+ * refused. 0 or -1 with err. */
+static int
+listener_resolve(const char *addr, int default_port, bool loopback_only, char *host,
+    size_t hostlen, int *port, struct addrinfo **res, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 };
+	char portstr[16];
+	int rc;
+
+	if (split_hostport(addr, default_port, host, hostlen, port, err, errlen) < 0)
+		return -1;
+	snprintf(portstr, sizeof(portstr), "%d", *port);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		return -1;
+	}
+	if (loopback_only && !is_loopback((*res)->ai_addr)) {
+		snprintf(err, errlen, "the admin port on '%s' would be open to the network without "
+		    "authentication: give a tenants file (--tenants) with an admin account, or "
+		    "listen on loopback (--admin-listen 127.0.0.1)", addr);
+		freeaddrinfo(*res);
+		*res = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* An admin port without authentication drains, flushes and sheds for anyone who
+ * reaches it: it never listens beyond this host. */
+static bool
+admin_loopback_only(const struct mcd_settings *s)
+{
+	return s->tenants_path[0] == '\0';
+}
+
+int
+mcd_check_settings(const struct mcd_settings *s, char *err, size_t errlen)
+{
+	char host[MCD_ADDR_MAX / 2];
+	struct addrinfo *res = NULL;
+	int port;
+
+	if (s->admin_port == 0 || !admin_loopback_only(s))
+		return 0;
+	if (listener_resolve(s->admin_listen, s->admin_port, true, host, sizeof(host), &port,
+	    &res, err, errlen) < 0)
+		return -1;
+	freeaddrinfo(res);
+	return 0;
+}
+
 /* Opens a listening socket on addr. With loopback_only, an address that is not
  * loopback is refused before anything is bound. */
 static int
 listener_open(struct listener *l, const char *addr, int default_port, int backlog,
     bool loopback_only, char *err, size_t errlen)
 {
-	struct addrinfo hints = { 0 }, *res = NULL;
-	char host[MCD_ADDR_MAX / 2], portstr[16];
-	int port, fd, one = 1, zero = 0, rc;
+	struct addrinfo *res = NULL;
+	char host[MCD_ADDR_MAX / 2];
+	int port, fd, one = 1, zero = 0;
 
-	if (split_hostport(addr, default_port, host, sizeof(host), &port, err, errlen) < 0)
+	if (listener_resolve(addr, default_port, loopback_only, host, sizeof(host), &port, &res,
+	    err, errlen) < 0)
 		return -1;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
-		return -1;
-	}
-	if (loopback_only && !is_loopback(res->ai_addr)) {
-		snprintf(err, errlen, "the admin port on '%s' would be open to the network without "
-		    "authentication: give a tenants file (--tenants) with an admin account, or "
-		    "listen on loopback (--admin-listen 127.0.0.1)", addr);
-		freeaddrinfo(res);
-		return -1;
-	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -1006,8 +1048,6 @@ add_listener(struct mcd *m, enum listener_kind kind, const char *addr, int port,
 	l->kind = kind;
 	l->auth = auth;
 	l->mcd = m;
-	/* An admin port without authentication drains, flushes and sheds for anyone
-	 * who reaches it: never beyond this host. */
 	if (listener_open(l, spec, port, m->set.backlog, kind == LISTENER_ADMIN && !auth, err,
 	    errlen) < 0)
 		return -1;

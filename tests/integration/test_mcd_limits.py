@@ -117,8 +117,11 @@ def test_admin_port_without_authentication_off_loopback_refuses_to_start(tmp_pat
             "--admin-listen", addr, "--admin-port", str(free_port())]
     # The old server would start and serve `drain on` to anyone: the timeout fails it.
     out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    assert out.returncode != 0
+    assert out.returncode == 2
     assert "admin port" in out.stderr and "without authentication" in out.stderr
+    # The configuration check says the same.
+    out = subprocess.run(argv + ["-n"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 2 and "without authentication" in out.stderr
 
 
 def test_admin_port_without_authentication_on_loopback_warns(procs):
