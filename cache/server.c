@@ -1048,7 +1048,8 @@ add_listener(struct mcd *m, enum listener_kind kind, const char *addr, int port,
 	l->kind = kind;
 	l->auth = auth;
 	l->mcd = m;
-	if (listener_open(l, spec, port, m->set.backlog, kind == LISTENER_ADMIN && !auth, err,
+	if (listener_open(l, spec, port, m->set.backlog,
+	    kind == LISTENER_ADMIN && admin_loopback_only(&m->set), err,
 	    errlen) < 0)
 		return -1;
 	if (kind == LISTENER_ADMIN && !auth)
