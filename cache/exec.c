@@ -1,7 +1,7 @@
 /*
  * exec — executes parsed requests for a connection: authentication, the classic
  * and meta commands against the connection's tenant store, and the admin commands.
- * Replies are appended to the worker's output (out_append); memcached's exact
+ * Replies are appended to the worker's output (output.h); memcached's exact
  * reply strings are used throughout.
  */
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "mcd.h"
+#include "output.h"
 #include "parse.h"
 
 #define RPL_STORED "STORED"
@@ -29,36 +30,17 @@
 #define E_NON_NUMERIC "CLIENT_ERROR cannot increment or decrement non-numeric value"
 #define E_OOM "SERVER_ERROR out of memory"
 
-size_t
-out_u64(struct worker *w, uint64_t v)
-{
-	char buf[24];
-	size_t i = sizeof(buf);
-
-	do {
-		buf[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	out_append(w, buf + i, sizeof(buf) - i);
-	return sizeof(buf) - i;
-}
-
-static void
-out_i64(struct worker *w, int64_t v)
-{
-	if (v < 0) {
-		out_append(w, "-", 1);
-		out_u64(w, (uint64_t)(-(v + 1)) + 1);
-	} else {
-		out_u64(w, (uint64_t)v);
-	}
-}
-
 static bool
 is_meta(enum proto_cmd cmd)
 {
 	return cmd == CMD_MG || cmd == CMD_MS || cmd == CMD_MD || cmd == CMD_MA ||
 	    cmd == CMD_MN || cmd == CMD_ME;
+}
+
+static bool
+token_eq(const struct proto_token *t, const char *s)
+{
+	return t->len == strlen(s) && memcmp(t->p, s, t->len) == 0;
 }
 
 static bool
@@ -112,10 +94,12 @@ exec_auth(struct conn *c, struct proto_request *req)
 	}
 	STAT_INC(w->stats.auth_cmds);
 	/* mcops: key = user, value = password. memcached -Y: value = "user password". */
-	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen);
+	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen,
+	    &c->cred_gen);
 	if (t == NULL && (sp = memchr(req->data, ' ', req->dlen)) != NULL) {
 		size_t ulen = (size_t)(sp - req->data);
-		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1);
+		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1,
+		    &c->cred_gen);
 	}
 	if (t != NULL) {
 		caps = atomic_load(&t->caps);
@@ -147,9 +131,11 @@ exec_auth(struct conn *c, struct proto_request *req)
 
 struct get_ctx {
 	struct worker *w;
+	struct store *store;
 	bool cas;
 };
 
+/* Runs under the store's lock: the value goes out by reference, not copied. */
 static void
 emit_value(void *arg, const struct store_item_info *it)
 {
@@ -167,7 +153,7 @@ emit_value(void *arg, const struct store_item_info *it)
 		out_u64(w, it->cas);
 	}
 	out_append(w, "\r\n", 2);
-	out_append(w, it->value, it->vlen);
+	out_ref(w, g->store, store_ref_take(it), it->value, it->vlen);
 	out_append(w, "\r\n", 2);
 }
 
@@ -176,7 +162,8 @@ exec_get(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
 	struct tenant *t = c->tenant;
-	struct get_ctx g = { w, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
+	struct get_ctx g = { w, t->store, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
+	struct out_mark start;
 	struct store_get_opts opts = { 0 };
 	struct proto_token key;
 	size_t cursor = 0;
@@ -191,14 +178,14 @@ exec_get(struct conn *c, struct proto_request *req)
 		opts.touch = true;
 		opts.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
 	}
-	size_t start = w->olen;
-
+	out_mark(w, &start);
 	while (proto_next_key(req, &cursor, &key)) {
 		store_get(t->store, key.p, key.len, w->now, touch ? &opts : NULL, emit_value, &g);
 		n++;
-		/* Replies are copied, not referenced: bound what one request may build. */
-		if (w->olen - start > MCD_OUT_REQUEST_MAX) {
-			w->olen = start;
+		/* What one request may queue, values counted at their full size (they are
+		 * referenced, but a value replaced meanwhile lives on for the reply). */
+		if (out_queued(w) - start.queued > MCD_OUT_REQUEST_MAX) {
+			out_rewind(w, &start, t->store);
 			out_str(w, "SERVER_ERROR out of memory writing get response");
 			LOG_LIMITED(LOG_LEVEL_WARN, "a multi-get reply exceeded %d bytes; refused",
 			    MCD_OUT_REQUEST_MAX);
@@ -237,6 +224,7 @@ exec_store(struct conn *c, struct proto_request *req)
 	}
 	o.flags = req->flags;
 	o.exptime = mcd_exptime(w->mcd, req->exptime, w->now);
+	o.value_max = w->mcd->set.item_max;
 	st = store_set(t->store, req->key.p, req->key.len, req->data, req->dlen, w->now, &o, NULL);
 	STAT_INC(w->stats.cmd_set);
 	TCOUNT(t, cmd_set);
@@ -356,9 +344,12 @@ exec_stats(struct conn *c, struct proto_request *req)
 			stats_write_global(c, req);
 		return true;
 	}
-	if (req->ntokens == 1 && req->tokens[0].len == 8 &&
-	    memcmp(req->tokens[0].p, "settings", 8) == 0) {
-		stats_write_settings(c);
+	if (req->ntokens == 1 && token_eq(&req->tokens[0], "settings")) {
+		/* A tenant sees its own settings; the server's are the operator's. */
+		if (c->listener->auth)
+			stats_write_settings_tenant(c, c->tenant);
+		else
+			stats_write_settings(c);
 		return true;
 	}
 	out_str(c->w, RPL_ERROR);
@@ -475,7 +466,7 @@ emit_mg(void *arg, const struct store_item_info *it)
 		out_append(w, " W", 2);
 	out_append(w, "\r\n", 2);
 	if (value) {
-		out_append(w, it->value, it->vlen);
+		out_ref(w, g->c->tenant->store, store_ref_take(it), it->value, it->vlen);
 		out_append(w, "\r\n", 2);
 	}
 }
@@ -593,6 +584,7 @@ exec_ms(struct conn *c, struct proto_request *req)
 		o.vivify = true;
 		o.vivify_exptime = mcd_exptime(w->mcd, meta_i64(f), w->now);
 	}
+	o.value_max = w->mcd->set.item_max;
 	st = store_set(t->store, req->key.p, req->key.len, req->data, req->dlen, w->now, &o, &res);
 	STAT_INC(w->stats.cmd_set);
 	TCOUNT(t, cmd_set);
@@ -778,12 +770,6 @@ flush_one(void *arg, struct tenant *t)
 
 	store_flush(t->store, f->now, f->at);
 	f->n++;
-}
-
-static bool
-token_eq(const struct proto_token *t, const char *s)
-{
-	return t->len == strlen(s) && memcmp(t->p, s, t->len) == 0;
 }
 
 static bool

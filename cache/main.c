@@ -45,7 +45,10 @@ usage(FILE *fp)
 	    "      --auth-timeout DUR   close connections not authenticated within DUR\n"
 	    "                           (default 5s)\n"
 	    "      --admin-port PORT    admin listener (stats, flush, shed, drain)\n"
-	    "      --admin-listen ADDR  admin address (default 127.0.0.1)\n"
+	    "      --admin-listen ADDR  admin address (default 127.0.0.1; beyond loopback\n"
+	    "                           only with a tenants file)\n"
+	    "      --admin-conn-limit N max simultaneous admin connections (default 32),\n"
+	    "                           apart from the clients' -c\n"
 	    "      --tls-port PORT      TLS listener (needs --tls-cert and --tls-key)\n"
 	    "      --tls-listen ADDR    TLS address (default: the client address)\n"
 	    "      --tls-cert FILE      certificate chain (PEM)\n"
@@ -59,7 +62,7 @@ usage(FILE *fp)
 
 enum {
 	OPT_NODE = 256, OPT_TENANTS, OPT_AUTH_TIMEOUT, OPT_ADMIN_PORT, OPT_ADMIN_LISTEN,
-	OPT_TLS_PORT, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY,
+	OPT_TLS_PORT, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_CONN_LIMIT,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +83,7 @@ static const struct option long_options[] = {
 	{ "auth-timeout", required_argument, NULL, OPT_AUTH_TIMEOUT },
 	{ "admin-port", required_argument, NULL, OPT_ADMIN_PORT },
 	{ "admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN },
+	{ "admin-conn-limit", required_argument, NULL, OPT_ADMIN_CONN_LIMIT },
 	{ "tls-port", required_argument, NULL, OPT_TLS_PORT },
 	{ "tls-listen", required_argument, NULL, OPT_TLS_LISTEN },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -98,6 +102,7 @@ defaults(struct mcd_settings *s)
 	s->threads = 4;
 	s->memory = 64ULL << 20;
 	s->max_connections = 1024;
+	s->admin_max_connections = MCD_ADMIN_CONNS_DEFAULT;
 	s->item_max = 1ULL << 20;
 	s->backlog = 1024;
 	s->auth_timeout_ms = 5000;
@@ -185,6 +190,9 @@ load_config(struct mcd_settings *s, const char *path, const char *node)
 		config_get_str(&cfg, "mcd", "admin_listen", NULL, &v, &errs);
 		if (v != NULL)
 			copy_str(s->admin_listen, sizeof(s->admin_listen), v, "admin_listen", err, sizeof(err));
+		if (config_get_u64(&cfg, "mcd", "admin_max_connections", 1, MCD_ADMIN_CONNS_MAX,
+		    (uint64_t)s->admin_max_connections, &u, &errs) == 0)
+			s->admin_max_connections = (int)u;
 		if (config_get_u64(&cfg, "mcd", "admin_port", 0, 65535, (uint64_t)s->admin_port, &u, &errs) == 0)
 			s->admin_port = (int)u;
 		if (config_get_u64(&cfg, "mcd", "tls_port", 0, 65535, (uint64_t)s->tls_port, &u, &errs) == 0)
@@ -316,6 +324,12 @@ apply_options(struct mcd_settings *s, int argc, char **argv)
 				bad = 1;
 			}
 			break;
+		case OPT_ADMIN_CONN_LIMIT:
+			if (opt_u64("--admin-conn-limit", optarg, 1, MCD_ADMIN_CONNS_MAX, &u) == 0)
+				s->admin_max_connections = (int)u;
+			else
+				bad = 1;
+			break;
 		case OPT_TLS_PORT:
 			if (opt_u64("--tls-port", optarg, 0, 65535, &u) == 0) s->tls_port = (int)u; else bad = 1;
 			break;
@@ -415,6 +429,10 @@ main(int argc, char **argv)
 			return 2;
 		}
 		tenants_release(&tf);
+	}
+	if (mcd_check_settings(&m.set, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 2;
 	}
 	if (check_only) {
 		printf("configuration ok\n");

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 
 #include "conncount.h"
+#include "output.h"
 #include "proto.h"
 #include "tenant.h"
 
@@ -34,10 +35,18 @@
 #define MCD_LISTENERS_MAX 8
 #define MCD_READ_CHUNK (64 * 1024)        /* bytes read per read() */
 #define MCD_REQS_PER_EVENT 20             /* requests served before yielding (-R) */
-#define MCD_OUT_HIGH (4 * 1024 * 1024)    /* stop serving a connection above this */
+#define MCD_OUT_CONN_MAX (256 * 1024)     /* unsent reply bytes (copied or referenced)
+                                             past which a connection's requests wait
+                                             until the socket has taken them */
 #define MCD_OUT_REQUEST_MAX (64 * 1024 * 1024) /* largest reply to one multi-get */
 #define MCD_SCRATCH_KEEP (256 * 1024)     /* scratch output kept between events */
 #define MCD_AUTH_FAILURES_MAX 3           /* then the connection is closed */
+#define MCD_AUTH_VALUE_MAX 1024           /* largest auth `set` value; before
+                                             authentication a larger request closes */
+#define MCD_E_AUTH_TOO_LARGE "CLIENT_ERROR authentication value too large"
+#define MCD_E_ADMIN_TOO_LARGE "CLIENT_ERROR request too large for the admin port"
+#define MCD_ADMIN_CONNS_DEFAULT 32        /* --admin-conn-limit */
+#define MCD_ADMIN_CONNS_MAX 10000
 #define MCD_QUEUE_MAX 65536               /* pending messages per worker */
 #define MCD_ADDR_MAX 128
 #define MCD_ITEM_SIZE_MIN 1024            /* -I, item_size_max: smallest accepted */
@@ -67,7 +76,8 @@ struct mcd_settings {
 	int port;                         /* -p */
 	int threads;                      /* -t */
 	uint64_t memory;                  /* -m, bytes: default tenant's limit */
-	int max_connections;              /* -c */
+	int max_connections;              /* -c: client connections (TCP and TLS) */
+	int admin_max_connections;        /* --admin-conn-limit: admin connections */
 	uint64_t item_max;                /* -I */
 	int backlog;                      /* -b */
 	int64_t auth_timeout_ms;          /* --auth-timeout */
@@ -88,6 +98,8 @@ struct worker_stats {
 	_Atomic uint64_t auth_cmds, auth_errors, auth_timeouts;
 	_Atomic uint64_t cmd_get, cmd_set, cmd_touch, cmd_flush, cmd_meta;
 	_Atomic uint64_t protocol_errors, closed_line_too_long, oom_errors;
+	_Atomic uint64_t sessions_revoked;  /* closed at a reload: credential replaced or removed */
+	_Atomic uint64_t reply_bytes_queued; /* gauge: unsent reply bytes its connections keep */
 };
 
 #define STAT_ADD(field, n) \
@@ -99,7 +111,7 @@ struct worker_stats {
 enum worker_msg_type {
 	WMSG_NEW_CONN,     /* fd, listener */
 	WMSG_SHED,         /* close up to n client connections */
-	WMSG_CLOSE_REMOVED,/* close connections of removed tenants */
+	WMSG_CLOSE_REVOKED,/* close sessions of removed tenants and replaced passwords */
 	WMSG_DRAIN,        /* close idle client connections */
 	WMSG_STOP,         /* finish and leave the loop */
 };
@@ -132,10 +144,13 @@ struct worker {
 	struct conn *pending_head, *pending_tail;
 	size_t nconns;
 	struct event *stop_ev;
-	/* Scratch buffers for one event's work. */
+	/* Scratch buffers for one event's work (output: see output.h). */
 	char *rbuf;
 	char *obuf;
 	size_t olen, ocap;
+	struct out_seg *osegs;
+	size_t nosegs, osegcap;
+	size_t oqueued;           /* scratch bytes, copied and referenced */
 	bool oom;                 /* an output append failed this round */
 	int64_t now;              /* server clock (ms), refreshed per event */
 	bool stopping;
@@ -147,13 +162,18 @@ struct conn {
 	struct worker *w;
 	struct listener *listener;
 	struct tenant *tenant;        /* NULL until authenticated */
+	uint64_t cred_gen;            /* the tenant's cred_gen when it authenticated */
 	struct event ev;
 	struct conn *all_prev, *all_next;   /* worker's list of connections */
 	struct conn *pend_prev, *pend_next; /* worker's pending list */
 	char *in;                     /* unprocessed input (partial request) */
 	uint32_t inlen, incap;
-	char *out;                    /* unsent output */
-	uint32_t outlen, outoff, outcap;
+	/* Unsent output (output.h): segs[segi..nsegs), segoff bytes of segs[segi] sent;
+	 * text pieces point into out. */
+	struct out_seg *segs;
+	char *out;
+	uint32_t nsegs, segi, segoff;
+	uint64_t queued;              /* unsent bytes, copied and referenced */
 	uint64_t swallow;             /* bytes of input to discard */
 	int64_t deadline;             /* server clock ms; 0 once ready */
 	SSL *ssl;
@@ -186,8 +206,10 @@ struct mcd {
 	char kernel_text[MCD_KERNEL_TEXT_MAX];
 	size_t kernel_len;
 	int64_t kernel_at;
-	_Atomic int curr_conns;       /* all workers, for the connection limit */
+	_Atomic int curr_conns;       /* client connections, for -c */
+	_Atomic int admin_conns;      /* admin connections, for --admin-conn-limit */
 	_Atomic uint64_t rejected_connections, listen_disabled_num;
+	_Atomic uint64_t rejected_admin_connections;
 	_Atomic bool draining;
 	_Atomic int verbosity;
 	int64_t started_mono_ms;      /* server clock at start */
@@ -203,6 +225,9 @@ int64_t mcd_unix_now(const struct mcd *m, int64_t now);
 int64_t mcd_exptime(const struct mcd *m, int64_t exptime, int64_t now);
 
 /* server.c */
+/* Checks what the settings alone can tell before anything is opened (the admin
+ * port's address without authentication); 0 or -1 with err. mcd_setup checks it too. */
+int mcd_check_settings(const struct mcd_settings *s, char *err, size_t errlen);
 int mcd_setup(struct mcd *m, char *err, size_t errlen);
 int mcd_run(struct mcd *m);
 void mcd_teardown(struct mcd *m);
@@ -212,19 +237,14 @@ void mcd_broadcast(struct mcd *m, enum worker_msg_type type, uint64_t n);
 /* Marks c ready: authenticated (and TLS handshake done); leaves the deadline list. */
 void conn_ready(struct conn *c);
 
-/* Output of a connection's replies (exec.c appends through these). */
-void out_append(struct worker *w, const void *p, size_t len);
-void out_str(struct worker *w, const char *s);   /* s + "\r\n" */
-
 /* exec.c: executes one parsed request; returns false to close the connection. */
 bool exec_request(struct conn *c, struct proto_request *req, enum proto_status st);
-/* Appends the decimal form of v; returns the number of digits. */
-size_t out_u64(struct worker *w, uint64_t v);
 
 /* stats.c */
 void stats_write_global(struct conn *c, const struct proto_request *req);
 void stats_write_tenant(struct conn *c, struct tenant *t);
 void stats_write_settings(struct conn *c);
+void stats_write_settings_tenant(struct conn *c, struct tenant *t);
 void stats_write_tenants(struct conn *c);
 void stats_write_kernel(struct conn *c);
 

@@ -138,6 +138,26 @@ key_arg_noreply(const struct proto_token *t, size_t n, struct proto_request *req
 	return PROTO_OK;
 }
 
+/*
+ * A storage request refused before its data block was read: the block is on the
+ * wire all the same, and running it as commands would execute whatever a client
+ * stored (a value reading "flush_all"). If the length token is there and valid the
+ * block is discarded (PROTO_SWALLOW); without a length it can trust, the reply is
+ * memcached's and the next line is read as a command, as memcached does.
+ */
+static enum proto_status
+refuse_storage(const struct proto_token *t, size_t n, struct proto_request *req,
+    const char *error)
+{
+	uint64_t bytes;
+
+	if (n < 5 || token_u64(&t[4], PROTO_DATA_LEN_MAX, &bytes) < 0)
+		return fail(req, error);
+	req->error = error;
+	req->swallow = (size_t)bytes + 2;
+	return PROTO_SWALLOW;
+}
+
 static enum proto_status
 parse_storage(const char *buf, size_t len, size_t line_len, struct proto_token *t,
     size_t n, const struct proto_limits *lim, struct proto_request *req, size_t *consumed)
@@ -148,16 +168,17 @@ parse_storage(const char *buf, size_t len, size_t line_len, struct proto_token *
 	int64_t exptime;
 
 	if (n != want && n != want + 1)
-		return fail(req, "ERROR");
+		return refuse_storage(t, n, req, "ERROR");
 	/* memcached reads a last extra token as noreply only if it says so. */
 	if (n == want + 1 && token_is(&t[want], "noreply"))
 		req->noreply = true;
 	req->key = t[1];
+	if (token_u64(&t[4], PROTO_DATA_LEN_MAX, &bytes) < 0)
+		return fail(req, ERR_BAD_FORMAT);
 	if (t[1].len > PROTO_KEY_MAX || token_u64(&t[2], UINT32_MAX, &flags) < 0 ||
 	    token_i64(&t[3], INT64_MIN / 2, INT64_MAX / 2, &exptime) < 0 ||
-	    token_u64(&t[4], INT32_MAX - 2, &bytes) < 0 ||
 	    (is_cas && token_u64(&t[5], UINT64_MAX, &cas) < 0))
-		return fail(req, ERR_BAD_FORMAT);
+		return refuse_storage(t, n, req, ERR_BAD_FORMAT);
 	req->flags = (uint32_t)flags;
 	req->exptime = exptime;
 	req->cas = cas;
@@ -288,7 +309,7 @@ parse_meta(const char *buf, size_t len, size_t line_len, struct proto_token *t, 
 		return fail(req, ERR_BAD_FORMAT);
 	req->key = t[1];
 	if (req->cmd == CMD_MS) {
-		if (n < 3 || token_u64(&t[2], INT32_MAX - 2, &dlen) < 0)
+		if (n < 3 || token_u64(&t[2], PROTO_DATA_LEN_MAX, &dlen) < 0)
 			return fail(req, ERR_BAD_FORMAT);
 		first = 3;
 	}
@@ -374,7 +395,7 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 			/* The first tokens are there: discard the data block, as after any
 			 * other flag error, rather than run it as commands. */
 			uint64_t dlen;
-			if (token_u64(&t[2], INT32_MAX - 2, &dlen) < 0)
+			if (token_u64(&t[2], PROTO_DATA_LEN_MAX, &dlen) < 0)
 				return fail(req, ERR_BAD_FORMAT);
 			req->error = ERR_META_LONG;
 			req->swallow = (size_t)dlen + 2;
@@ -382,6 +403,8 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 		}
 		if (req->cmd == CMD_MG || req->cmd == CMD_MD || req->cmd == CMD_MA)
 			return fail(req, ERR_META_LONG);
+		if (req->cmd >= CMD_SET && req->cmd <= CMD_CAS)
+			return refuse_storage(t, PROTO_TOKENS_MAX, req, "ERROR");
 		return fail(req, "ERROR");
 	}
 

@@ -14,6 +14,11 @@
  *  - Storage commands (set/add/replace/append/prepend/cas/ms) are followed by a
  *    data block of <bytes> and "\r\n"; the request is complete only when all of it
  *    is in the buffer.
+ *  - A storage command refused for its command line (bad flags, exptime, key, token
+ *    count, cas) or its size still has its data block discarded (PROTO_SWALLOW)
+ *    whenever its <bytes> token is a valid length: a data block is never read as
+ *    commands. Only a missing, negative or non-numeric <bytes> leaves the next line
+ *    to be read as a command, as memcached does (there is no length to skip).
  */
 #ifndef MCOPS_PROTO_H
 #define MCOPS_PROTO_H
@@ -27,6 +32,8 @@
 #define PROTO_GET_LINE_MAX (1 << 20)   /* longest get/gets/gat/gats line */
 #define PROTO_TOKENS_MAX 24            /* tokens on a non-get line, command included */
 #define PROTO_META_OPAQUE_MAX 32       /* longest O(paque) token */
+#define PROTO_DATA_LEN_MAX (INT32_MAX - 2) /* largest <bytes> a command line may give
+                                              (memcached's); above, it is not a length */
 
 enum proto_cmd {
 	CMD_NONE = 0,

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "mcd.h"
+#include "output.h"
 #include "parse.h"
 
 #define CLOCK_ORIGIN_MS 1000000 /* keeps the server clock far from 0 ("never") */
@@ -118,25 +119,91 @@ split_hostport(const char *s, int default_port, char *host, size_t hostlen, int 
 	return 0;
 }
 
-static int
-listener_open(struct listener *l, const char *addr, int default_port, int backlog,
-    char *err, size_t errlen)
+/* True if sa is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104). */
+static bool
+is_loopback(const struct sockaddr *sa)
 {
-	struct addrinfo hints = { 0 }, *res = NULL;
-	char host[MCD_ADDR_MAX / 2], portstr[16];
-	int port, fd, one = 1, zero = 0, rc;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
 
-	if (split_hostport(addr, default_port, host, sizeof(host), &port, err, errlen) < 0)
+/* Resolves addr ("host:port", "[v6]:port" or "host") for listening; *res is the
+ * caller's to freeaddrinfo. With loopback_only, an address that is not loopback is
+ * refused. 0 or -1 with err. */
+static int
+listener_resolve(const char *addr, int default_port, bool loopback_only, char *host,
+    size_t hostlen, int *port, struct addrinfo **res, char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 };
+	char portstr[16];
+	int rc;
+
+	if (split_hostport(addr, default_port, host, hostlen, port, err, errlen) < 0)
 		return -1;
-	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(portstr, sizeof(portstr), "%d", *port);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, &res);
+	rc = getaddrinfo(host[0] != '\0' ? host : NULL, portstr, &hints, res);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
 		return -1;
 	}
+	if (loopback_only && !is_loopback((*res)->ai_addr)) {
+		snprintf(err, errlen, "the admin port on '%s' would be open to the network without "
+		    "authentication: give a tenants file (--tenants) with an admin account, or "
+		    "listen on loopback (--admin-listen 127.0.0.1)", addr);
+		freeaddrinfo(*res);
+		*res = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* An admin port without authentication drains, flushes and sheds for anyone who
+ * reaches it: it never listens beyond this host. */
+static bool
+admin_loopback_only(const struct mcd_settings *s)
+{
+	return s->tenants_path[0] == '\0';
+}
+
+int
+mcd_check_settings(const struct mcd_settings *s, char *err, size_t errlen)
+{
+	char host[MCD_ADDR_MAX / 2];
+	struct addrinfo *res = NULL;
+	int port;
+
+	if (s->admin_port == 0 || !admin_loopback_only(s))
+		return 0;
+	if (listener_resolve(s->admin_listen, s->admin_port, true, host, sizeof(host), &port,
+	    &res, err, errlen) < 0)
+		return -1;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Opens a listening socket on addr. With loopback_only, an address that is not
+ * loopback is refused before anything is bound. */
+static int
+listener_open(struct listener *l, const char *addr, int default_port, int backlog,
+    bool loopback_only, char *err, size_t errlen)
+{
+	struct addrinfo *res = NULL;
+	char host[MCD_ADDR_MAX / 2];
+	int port, fd, one = 1, zero = 0;
+
+	if (listener_resolve(addr, default_port, loopback_only, host, sizeof(host), &port, &res,
+	    err, errlen) < 0)
+		return -1;
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -169,36 +236,16 @@ out_free:
 	return -1;
 }
 
-/* --- output ---------------------------------------------------------------------- */
-
-void
-out_append(struct worker *w, const void *p, size_t len)
-{
-	if (w->olen + len > w->ocap) {
-		size_t cap = w->ocap ? w->ocap : 16384;
-		char *nb;
-		while (cap < w->olen + len)
-			cap *= 2;
-		nb = realloc(w->obuf, cap);
-		if (nb == NULL) {
-			w->oom = true;
-			return;
-		}
-		w->obuf = nb;
-		w->ocap = cap;
-	}
-	memcpy(w->obuf + w->olen, p, len);
-	w->olen += len;
-}
-
-void
-out_str(struct worker *w, const char *s)
-{
-	out_append(w, s, strlen(s));
-	out_append(w, "\r\n", 2);
-}
-
 /* --- connections ------------------------------------------------------------------ */
+
+/* The count a connection of listener l is charged to: client connections (TCP and
+ * TLS) against -c, admin connections against their own cap, so that neither can
+ * crowd out the other. */
+static _Atomic int *
+conn_slots(struct mcd *m, const struct listener *l)
+{
+	return l->kind == LISTENER_ADMIN ? &m->admin_conns : &m->curr_conns;
+}
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 
@@ -257,15 +304,15 @@ conn_close(struct conn *c)
 		SSL_free(c->ssl);
 	}
 	close(c->fd);
+	output_release(c); /* before the tenant: references go back to its store */
 	if (c->tenant != NULL) {
 		atomic_fetch_sub_explicit(&c->tenant->counters.curr_connections, 1,
 		    memory_order_relaxed);
 		tenant_put(c->tenant);
 	}
 	free(c->in);
-	free(c->out);
 	STAT_ADD(w->stats.curr_connections, (uint64_t)-1);
-	atomic_fetch_sub(&w->mcd->curr_conns, 1);
+	atomic_fetch_sub(conn_slots(w->mcd, c->listener), 1);
 	free(c);
 	if (w->stopping && w->nconns == 0)
 		event_base_loopexit(w->base, NULL);
@@ -292,7 +339,7 @@ conn_new(struct worker *w, int fd, struct listener *l)
 	if (c == NULL) {
 		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory for a new connection; closed");
 		close(fd);
-		atomic_fetch_sub(&m->curr_conns, 1);
+		atomic_fetch_sub(conn_slots(m, l), 1);
 		return;
 	}
 	c->fd = fd;
@@ -327,91 +374,6 @@ conn_new(struct worker *w, int fd, struct listener *l)
 			    memory_order_relaxed);
 		}
 	}
-}
-
-/* Sends what it can of c->out; 0 all sent, 1 more to send, -1 error. */
-static int
-conn_flush(struct conn *c)
-{
-	while (c->outoff < c->outlen) {
-		ssize_t n;
-		size_t left = c->outlen - c->outoff;
-		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, c->out + c->outoff, (int)left);
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-					return 1;
-				return -1;
-			}
-			n = r;
-		} else {
-			n = send(c->fd, c->out + c->outoff, left, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return 1;
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-		}
-		c->outoff += (uint32_t)n;
-		STAT_ADD(c->w->stats.bytes_written, (uint64_t)n);
-	}
-	free(c->out);
-	c->out = NULL;
-	c->outlen = c->outoff = c->outcap = 0;
-	return 0;
-}
-
-/* Sends the worker's scratch output for c; keeps what does not go. -1 on error. */
-static int
-conn_send_scratch(struct conn *c)
-{
-	struct worker *w = c->w;
-	size_t off = 0;
-
-	while (off < w->olen) {
-		ssize_t n;
-		if (c->ssl != NULL) {
-			int r = SSL_write(c->ssl, w->obuf + off, (int)(w->olen - off));
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-					break;
-				return -1;
-			}
-			n = r;
-		} else {
-			n = send(c->fd, w->obuf + off, w->olen - off, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					break;
-				if (errno == EINTR)
-					continue;
-				return -1;
-			}
-		}
-		off += (size_t)n;
-		STAT_ADD(w->stats.bytes_written, (uint64_t)n);
-	}
-	if (off < w->olen) {
-		size_t left = w->olen - off;
-		c->out = malloc(left);
-		if (c->out == NULL)
-			return -1;
-		memcpy(c->out, w->obuf + off, left);
-		c->outlen = c->outcap = (uint32_t)left;
-		c->outoff = 0;
-		conn_set_mode(c, true);
-	}
-	w->olen = 0;
-	if (w->ocap > MCD_SCRATCH_KEEP) {
-		free(w->obuf);
-		w->obuf = NULL;
-		w->ocap = 0;
-	}
-	return 0;
 }
 
 /* Keeps data[0..len) as c's unprocessed input. -1 on allocation failure. */
@@ -460,15 +422,42 @@ conn_reserve_input(struct conn *c, size_t more)
 	return 0;
 }
 
-/* Largest input a connection may hold: one whole storage request (a command line
- * of PROTO_LINE_MAX bytes and its "\r\n", then the data block and its "\r\n") or
- * one get line. Every request proto_parse may call incomplete must fit, or the
- * connection could neither read nor finish it. */
-static size_t
-input_cap(const struct mcd *m)
+/* True until c may send more than its authentication: a stranger's connection
+ * must not make the server hold an item's worth of input. */
+static bool
+conn_preauth(const struct conn *c)
 {
-	size_t cap = PROTO_LINE_MAX + 2 + m->set.item_max + 2;
+	return c->listener->auth && c->tenant == NULL;
+}
 
+/* True if c may send no more than a command line and an auth `set`: before its
+ * authentication, and always on the admin port, which stores no data. */
+static bool
+conn_small(const struct conn *c)
+{
+	return conn_preauth(c) || c->listener->kind == LISTENER_ADMIN;
+}
+
+/* The largest value c may send now: the item size, or on a small connection the
+ * auth `set`'s password (or memcached's "user password"). */
+static size_t
+value_cap(const struct conn *c)
+{
+	return conn_small(c) ? MCD_AUTH_VALUE_MAX : c->w->mcd->set.item_max;
+}
+
+/* Largest input a connection may hold: one whole storage request (a command line
+ * of PROTO_LINE_MAX bytes and its "\r\n", then the data block and its "\r\n") or,
+ * once authenticated, one get line. Every request proto_parse may call incomplete
+ * must fit, or the connection could neither read nor finish it; before
+ * authentication a longer request is refused instead (conn_serve). */
+static size_t
+input_cap(const struct conn *c)
+{
+	size_t cap = PROTO_LINE_MAX + 2 + value_cap(c) + 2;
+
+	if (conn_small(c))
+		return cap;
 	return cap > PROTO_GET_LINE_MAX + 2 ? cap : PROTO_GET_LINE_MAX + 2;
 }
 
@@ -480,7 +469,7 @@ static int
 conn_read(struct conn *c, const char **data, size_t *len)
 {
 	struct worker *w = c->w;
-	size_t cap = input_cap(w->mcd);
+	size_t cap = input_cap(c);
 	ssize_t n;
 
 	if (c->ssl == NULL && c->inlen == 0) {
@@ -541,8 +530,7 @@ static void
 conn_serve(struct conn *c)
 {
 	struct worker *w = c->w;
-	struct mcd *m = w->mcd;
-	struct proto_limits lim = { .item_max = m->set.item_max };
+	struct proto_limits lim;
 	struct proto_request req;
 	const char *data = c->in;
 	size_t len = c->inlen, used;
@@ -565,13 +553,25 @@ conn_serve(struct conn *c)
 			c->swallow -= k;
 			continue;
 		}
-		if (reqs == MCD_REQS_PER_EVENT || w->olen > MCD_OUT_HIGH) {
+		if (reqs == MCD_REQS_PER_EVENT || out_queued(w) > MCD_OUT_CONN_MAX) {
 			yield = true;
 			STAT_INC(w->stats.conn_yields);
 			break;
 		}
+		lim.item_max = value_cap(c);
 		st = proto_parse(data, len, &lim, &req, &used);
-		if (st == PROTO_INCOMPLETE && len >= input_cap(m)) {
+		if (conn_small(c) && ((st == PROTO_INCOMPLETE && len >= input_cap(c)) ||
+		    (st == PROTO_SWALLOW && req.swallow > MCD_AUTH_VALUE_MAX + 2))) {
+			/* More than any authentication needs: said once, then closed. */
+			STAT_INC(w->stats.auth_errors);
+			LOG_LIMITED(LOG_LEVEL_INFO, "closed a connection: request on the %s "
+			    "larger than %d bytes", conn_preauth(c) ? "client port before "
+			    "authentication" : "admin port", MCD_AUTH_VALUE_MAX);
+			out_str(w, conn_preauth(c) ? MCD_E_AUTH_TOO_LARGE : MCD_E_ADMIN_TOO_LARGE);
+			keep_open = false;
+			break;
+		}
+		if (st == PROTO_INCOMPLETE && len >= input_cap(c)) {
 			/* Cannot happen with input_cap right; if it did, the full buffer
 			 * would never be read from again and the event would fire forever. */
 			LOG_LIMITED(LOG_LEVEL_WARN, "closed a connection: request larger than its "
@@ -600,19 +600,23 @@ conn_serve(struct conn *c)
 		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory building a reply; connection closed");
 		STAT_INC(w->stats.oom_errors);
 		w->oom = false;
-		w->olen = 0;
+		output_discard(w, c->tenant != NULL ? c->tenant->store : NULL);
 		conn_close(c);
 		return;
 	}
 	if (keep_open && conn_keep_input(c, data, len) < 0)
 		keep_open = false;
-	if (w->olen > 0 && conn_send_scratch(c) < 0) {
-		w->olen = 0;
-		conn_close(c);
-		return;
+	if (out_queued(w) > 0) {
+		int r = output_send(c);
+		if (r < 0) {
+			conn_close(c);
+			return;
+		}
+		if (r > 0)
+			conn_set_mode(c, true);
 	}
 	if (!keep_open) {
-		if (c->outlen > c->outoff) {
+		if (output_pending(c)) {
 			c->close_after_write = true;
 			return;
 		}
@@ -670,7 +674,7 @@ conn_event(evutil_socket_t fd, short what, void *arg)
 		conn_set_mode(c, false);
 	}
 	if (c->writing) {
-		r = conn_flush(c);
+		r = output_flush(c);
 		if (r < 0) {
 			conn_close(c);
 			return;
@@ -714,7 +718,7 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 static bool
 conn_idle(const struct conn *c)
 {
-	return c->inlen == 0 && c->outlen == c->outoff && c->swallow == 0;
+	return c->inlen == 0 && !output_pending(c) && c->swallow == 0;
 }
 
 static void
@@ -727,7 +731,7 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 	case WMSG_NEW_CONN:
 		if (w->stopping) {
 			close(msg->fd);
-			atomic_fetch_sub(&w->mcd->curr_conns, 1);
+			atomic_fetch_sub(conn_slots(w->mcd, msg->listener), 1);
 			break;
 		}
 		conn_new(w, msg->fd, msg->listener);
@@ -745,11 +749,17 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 			}
 		}
 		break;
-	case WMSG_CLOSE_REMOVED:
+	case WMSG_CLOSE_REVOKED:
+		/* A session lives as long as the credential it was opened with. */
 		for (c = w->conns; c != NULL; c = next) {
 			next = c->all_next;
-			if (c->tenant != NULL && atomic_load(&c->tenant->removed))
+			if (c->tenant == NULL || !c->listener->auth)
+				continue;
+			if (atomic_load(&c->tenant->removed) ||
+			    atomic_load(&c->tenant->cred_gen) != c->cred_gen) {
+				STAT_INC(w->stats.sessions_revoked);
 				conn_close(c);
+			}
 		}
 		break;
 	case WMSG_DRAIN:
@@ -763,7 +773,7 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 		w->stopping = true;
 		for (c = w->conns; c != NULL; c = next) {
 			next = c->all_next;
-			if (c->outlen > c->outoff)
+			if (output_pending(c))
 				c->close_after_write = true;
 			else
 				conn_close(c);
@@ -908,6 +918,7 @@ worker_release(struct worker *w)
 	free(w->queue);
 	free(w->rbuf);
 	free(w->obuf);
+	free(w->osegs);
 	pthread_mutex_destroy(&w->qlock);
 }
 
@@ -958,15 +969,21 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			}
 			return; /* EAGAIN, ECONNABORTED, ... */
 		}
-		if (l->kind != LISTENER_ADMIN &&
-		    atomic_load(&m->curr_conns) >= m->set.max_connections) {
+		if (atomic_load(conn_slots(m, l)) >= (l->kind == LISTENER_ADMIN ?
+		    m->set.admin_max_connections : m->set.max_connections)) {
 			ssize_t r = send(cfd, too_many_conns, sizeof(too_many_conns) - 1,
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 			(void)r;
 			close(cfd);
-			atomic_fetch_add(&m->rejected_connections, 1);
-			LOG_LIMITED(LOG_LEVEL_WARN, "connection limit (%d) reached; rejecting clients",
-			    m->set.max_connections);
+			if (l->kind == LISTENER_ADMIN) {
+				atomic_fetch_add(&m->rejected_admin_connections, 1);
+				LOG_LIMITED(LOG_LEVEL_WARN, "admin connection limit (%d) reached; "
+				    "rejecting admin connections", m->set.admin_max_connections);
+			} else {
+				atomic_fetch_add(&m->rejected_connections, 1);
+				LOG_LIMITED(LOG_LEVEL_WARN, "connection limit (%d) reached; "
+				    "rejecting clients", m->set.max_connections);
+			}
 			continue;
 		}
 		if (l->kind != LISTENER_ADMIN && atomic_load(&m->draining)) {
@@ -977,7 +994,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		atomic_fetch_add(&m->curr_conns, 1);
+		atomic_fetch_add(conn_slots(m, l), 1);
 		msg.type = WMSG_NEW_CONN;
 		msg.fd = cfd;
 		msg.listener = l;
@@ -985,7 +1002,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 		m->next_worker = (m->next_worker + 1) % m->nworkers;
 		if (!worker_post(&m->workers[m->next_worker], &msg)) {
 			close(cfd);
-			atomic_fetch_sub(&m->curr_conns, 1);
+			atomic_fetch_sub(conn_slots(m, l), 1);
 			atomic_fetch_add(&m->rejected_connections, 1);
 		}
 	}
@@ -1031,8 +1048,14 @@ add_listener(struct mcd *m, enum listener_kind kind, const char *addr, int port,
 	l->kind = kind;
 	l->auth = auth;
 	l->mcd = m;
-	if (listener_open(l, spec, port, m->set.backlog, err, errlen) < 0)
+	if (listener_open(l, spec, port, m->set.backlog,
+	    kind == LISTENER_ADMIN && admin_loopback_only(&m->set), err,
+	    errlen) < 0)
 		return -1;
+	if (kind == LISTENER_ADMIN && !auth)
+		log_warn("the admin port %s has no authentication: every local user can flush, "
+		    "drain and shed; give a tenants file with an admin account to require it",
+		    l->addr);
 	l->ev = event_new(m->base, l->fd, EV_READ | EV_PERSIST, listener_accept, l);
 	if (l->ev == NULL) {
 		close(l->fd);
@@ -1048,7 +1071,7 @@ int
 mcd_reload_tenants(struct mcd *m, char *err, size_t errlen)
 {
 	struct tenant_file tf = { 0 };
-	size_t removed = 0;
+	size_t revoked = 0;
 	int rc = -1;
 
 	if (m->set.tenants_path[0] == '\0') {
@@ -1058,13 +1081,14 @@ mcd_reload_tenants(struct mcd *m, char *err, size_t errlen)
 	pthread_mutex_lock(&m->reload_lock);
 	if (tenants_load(&tf, m->set.tenants_path, err, errlen) < 0)
 		goto out;
-	if (tenant_registry_apply(&m->tenants, &tf, mcd_now(), &removed) < 0) {
-		snprintf(err, errlen, "out of memory applying the tenants file");
+	if (tenant_registry_apply(&m->tenants, &tf, mcd_now(), &revoked) < 0) {
+		snprintf(err, errlen, "out of memory (or randomness) applying the tenants file");
 		goto out;
 	}
-	if (removed > 0)
-		mcd_broadcast(m, WMSG_CLOSE_REMOVED, 0);
-	snprintf(err, errlen, "%zu tenants, %zu removed", tf.n, removed);
+	if (revoked > 0)
+		mcd_broadcast(m, WMSG_CLOSE_REVOKED, 0);
+	snprintf(err, errlen, "%zu tenants, %zu removed or with a new password (their "
+	    "sessions are closed)", tf.n, revoked);
 	rc = 0;
 out:
 	tenants_release(&tf);
@@ -1136,7 +1160,7 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 	pthread_mutex_init(&m->kernel_lock, NULL);
 	m->started_mono_ms = mcd_now();
 	m->started_unix = (int64_t)time(NULL);
-	raise_fd_limit(s->max_connections + 64);
+	raise_fd_limit(s->max_connections + s->admin_max_connections + 64);
 	if (auth) {
 		struct tenant_file tf = { 0 };
 		if (tenants_load(&tf, s->tenants_path, err, errlen) < 0)

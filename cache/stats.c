@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "mcd.h"
+#include "output.h"
 
 static void
 stat_u64(struct worker *w, const char *name, uint64_t v)
@@ -141,6 +142,7 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 		SUM(bytes_read); SUM(bytes_written); SUM(auth_cmds); SUM(auth_errors);
 		SUM(auth_timeouts); SUM(cmd_get); SUM(cmd_set); SUM(cmd_touch); SUM(cmd_flush);
 		SUM(cmd_meta); SUM(protocol_errors); SUM(closed_line_too_long); SUM(oom_errors);
+		SUM(sessions_revoked); SUM(reply_bytes_queued);
 #undef SUM
 	}
 	tenant_registry_foreach(&m->tenants, add_store, &sum);
@@ -155,6 +157,8 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "total_connections", t.total_connections);
 	stat_u64(w, "rejected_connections", atomic_load(&m->rejected_connections));
 	stat_u64(w, "connection_structures", t.curr_connections);
+	stat_u64(w, "admin_connections", (uint64_t)atomic_load(&m->admin_conns));
+	stat_u64(w, "rejected_admin_connections", atomic_load(&m->rejected_admin_connections));
 	stat_u64(w, "cmd_get", t.cmd_get);
 	stat_u64(w, "cmd_set", t.cmd_set);
 	stat_u64(w, "cmd_flush", t.cmd_flush);
@@ -164,6 +168,8 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "auth_cmds", t.auth_cmds);
 	stat_u64(w, "auth_errors", t.auth_errors);
 	stat_u64(w, "auth_timeouts", t.auth_timeouts);
+	stat_u64(w, "sessions_revoked", t.sessions_revoked);
+	stat_u64(w, "reply_bytes_queued", t.reply_bytes_queued);
 	stat_u64(w, "bytes_read", t.bytes_read);
 	stat_u64(w, "bytes_written", t.bytes_written);
 	stat_u64(w, "accepting_conns", atomic_load(&m->draining) ? 0 : 1);
@@ -202,6 +208,7 @@ stats_write_tenant(struct conn *c, struct tenant *t)
 	write_store_stats(w, &s);
 	stat_u64(w, "auth_cmds", atomic_load(&k->auth_cmds));
 	stat_u64(w, "denied_cmds", atomic_load(&k->denied));
+	stat_u64(w, "reply_bytes_queued", atomic_load(&k->reply_bytes_queued));
 	write_store_tail(w, &s);
 	out_append(w, "END\r\n", 5);
 }
@@ -223,7 +230,26 @@ stats_write_settings(struct conn *c)
 	stat_str(w, "auth_enabled_ascii", s->tenants_path[0] ? "yes" : "no");
 	stat_u64(w, "auth_timeout_ms", (uint64_t)s->auth_timeout_ms);
 	stat_u64(w, "admin_port", (uint64_t)s->admin_port);
+	stat_u64(w, "admin_maxconns", (uint64_t)s->admin_max_connections);
 	stat_u64(w, "tls_port", (uint64_t)s->tls_port);
+	stat_str(w, "evictions", "on");
+	stat_str(w, "cas_enabled", "yes");
+	out_append(w, "END\r\n", 5);
+}
+
+/* A tenant's `stats settings`: what governs its own use of the node, and nothing
+ * about the node itself (its other ports, addresses, memory, connection limit). */
+void
+stats_write_settings_tenant(struct conn *c, struct tenant *t)
+{
+	struct worker *w = c->w;
+	struct store_stats st;
+
+	store_get_stats(t->store, &st);
+	stat_u64(w, "maxbytes", st.limit);
+	stat_u64(w, "item_size_max", w->mcd->set.item_max);
+	stat_u64(w, "reqs_per_event", MCD_REQS_PER_EVENT);
+	stat_str(w, "auth_enabled_ascii", "yes");
 	stat_str(w, "evictions", "on");
 	stat_str(w, "cas_enabled", "yes");
 	out_append(w, "END\r\n", 5);
@@ -256,6 +282,7 @@ write_one_tenant(void *arg, struct tenant *t)
 	stat_prefixed(w, prefix, "limit_maxbytes", s.limit);
 	stat_prefixed(w, prefix, "evictions", s.evictions);
 	stat_prefixed(w, prefix, "denied_cmds", atomic_load(&k->denied));
+	stat_prefixed(w, prefix, "reply_bytes_queued", atomic_load(&k->reply_bytes_queued));
 }
 
 void

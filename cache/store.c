@@ -25,6 +25,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -59,6 +60,7 @@ struct item {
 	int64_t bumped_at;    /* ms of the last move to the LRU head */
 	uint32_t vlen;
 	uint32_t flags;
+	_Atomic uint32_t refs; /* the store's (while linked) + each store_ref */
 	uint8_t klen;
 	uint8_t bits;	      /* enum item_bit */
 	char data[];	      /* key, then value (neither NUL-terminated) */
@@ -252,6 +254,7 @@ item_new(struct store *s, uint64_t hv, const char *key, size_t klen, size_t vlen
 	if (it == NULL)
 		return NULL;
 	memset(it, 0, sizeof(*it));
+	atomic_init(&it->refs, 1);
 	it->hash = hv;
 	it->klen = (uint8_t)klen;
 	it->vlen = (uint32_t)vlen;
@@ -448,6 +451,16 @@ item_link(struct store *s, struct item *it, int64_t now)
 	s->stats.total_items++;
 }
 
+/* Drops one reference; the last one frees the item. */
+static void
+item_unref(struct store *s, struct item *it)
+{
+	if (atomic_fetch_sub_explicit(&it->refs, 1, memory_order_acq_rel) == 1)
+		s->alloc.release(s->alloc.ctx, it);
+}
+
+/* Takes it out of the store (and its accounting); its memory goes with the last
+ * reference, which is the store's unless a reply still holds one. */
 static void
 item_free(struct store *s, struct item *it)
 {
@@ -458,7 +471,7 @@ item_free(struct store *s, struct item *it)
 		s->flushed_items--;
 	else
 		s->live_items--;
-	s->alloc.release(s->alloc.ctx, it);
+	item_unref(s, it);
 }
 
 static void
@@ -751,6 +764,7 @@ store_get(struct store *s, const char *key, size_t klen, int64_t now,
 		.klen = it->klen,
 		.value = item_value(it),
 		.vlen = it->vlen,
+		.item = it,
 		.flags = it->flags,
 		.cas = it->cas,
 		.last_access = it->last_access,
@@ -856,6 +870,8 @@ set_concat(struct store *s, struct item *old, uint64_t hv, const char *key, size
 		return STORE_EXISTS;
 	}
 	total = (uint64_t)old->vlen + vlen;
+	if (opts->value_max != 0 && total > opts->value_max)
+		return STORE_NOT_STORED;
 	if (total > STORE_VALUE_MAX || charge_of(klen, total) > s->limit)
 		return STORE_TOO_LARGE;
 	it = item_new(s, hv, key, klen, (size_t)total);
@@ -1041,8 +1057,9 @@ arith_locked(struct store *s, uint64_t hv, const char *key, size_t klen, int64_t
 	len = u64_to_decimal(v, digits);
 
 	/* The exact decimal is stored (memcached pads a shorter result with
-	 * spaces in place); same length is rewritten in place. */
-	if (len == it->vlen) {
+	 * spaces in place); same length is rewritten in place, unless a reply still
+	 * holds the value (a store_ref sees it unchanged). */
+	if (len == it->vlen && atomic_load_explicit(&it->refs, memory_order_acquire) == 1) {
 		memcpy(item_value(it), digits, len);
 		it->cas = next_cas(s);
 		if (opts->touch)
@@ -1130,6 +1147,24 @@ store_flush(struct store *s, int64_t now, int64_t at)
 		s->flush_at = at;
 	}
 	store_leave(s);
+}
+
+struct store_ref *
+store_ref_take(const struct store_item_info *info)
+{
+	struct item *it = info->item;
+
+	if (it == NULL)
+		return NULL;
+	atomic_fetch_add_explicit(&it->refs, 1, memory_order_relaxed);
+	return (struct store_ref *)it;
+}
+
+void
+store_ref_release(struct store *s, struct store_ref *ref)
+{
+	if (ref != NULL)
+		item_unref(s, (struct item *)ref);
 }
 
 void

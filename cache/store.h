@@ -54,12 +54,14 @@ enum store_status {
 	STORE_NOMEM,        /* allocation failed */
 };
 
-/* What a read hands to its callback; pointers are valid only during the call. */
+/* What a read hands to its callback; pointers are valid only during the call,
+ * unless the callback takes a reference (store_ref_take). */
 struct store_item_info {
 	const char *key;
 	size_t klen;
 	const char *value;
 	size_t vlen;
+	void *item;              /* for store_ref_take; NULL for a vivified placeholder */
 	uint32_t flags;          /* client flags */
 	uint64_t cas;
 	int64_t exptime;         /* absolute ms, 0 = never */
@@ -103,6 +105,10 @@ struct store_set_opts {
 	                            stored item stale instead of failing */
 	bool vivify;             /* append/prepend on a miss create the item (meta N) */
 	int64_t vivify_exptime;
+	uint64_t value_max;      /* largest value append/prepend may make (the server's
+	                            item size, -I); beyond it they store nothing and
+	                            answer STORE_NOT_STORED, as memcached does. 0 = no
+	                            cap but STORE_VALUE_MAX */
 };
 
 struct store_delete_opts {
@@ -238,5 +244,19 @@ void store_flush(struct store *s, int64_t now, int64_t at);
 
 /* Copies the counters. */
 void store_get_stats(struct store *s, struct store_stats *out);
+
+/*
+ * References, so that a reply can send a value without copying it. Called in a
+ * store_item_fn callback, store_ref_take returns a reference to the item reported
+ * (NULL if there is none to take: info->item is NULL); info->value[0..vlen) then
+ * stays valid and unchanged until store_ref_release, whatever happens to the key
+ * meanwhile (a replaced, deleted, evicted or flushed item leaves the store's
+ * accounting at once, and its memory goes with its last reference). Release takes
+ * the store the reference came from, from any thread, without its lock; every
+ * reference must be released before store_free.
+ */
+struct store_ref;
+struct store_ref *store_ref_take(const struct store_item_info *info);
+void store_ref_release(struct store *s, struct store_ref *ref);
 
 #endif

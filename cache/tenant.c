@@ -88,13 +88,33 @@ find_locked(const struct tenant_registry *r, const char *name, size_t len)
 	return -1;
 }
 
+/* The decoy's credentials: a random salt and the hash of a random password, which
+ * no login can match (and which is never known). 0 or -1 (no randomness). */
+static int
+decoy_init(struct tenant_entry *d)
+{
+	char pw[TENANT_PASSWORD_LEN + 1];
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (tenant_generate_password(pw, sizeof(pw)) < 0)
+		return -1;
+	rc = tenant_set_password(d, pw, strlen(pw));
+	explicit_bzero(pw, sizeof(pw));
+	return rc;
+}
+
 int
 tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf, int64_t now,
-    size_t *removed)
+    size_t *revoked)
 {
+	struct tenant_entry decoy;
 	struct tenant **next;
 	bool *kept;
 	size_t i, gone = 0;
+
+	if (!r->decoy_ready && decoy_init(&decoy) < 0)
+		return -1;
 
 	next = calloc(tf->n ? tf->n : 1, sizeof(*next));
 	kept = calloc(r->n ? r->n : 1, sizeof(*kept));
@@ -128,8 +148,21 @@ tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf, i
 		}
 	}
 	/* Commit. */
+	if (!r->decoy_ready) {
+		r->decoy = decoy;
+		r->decoy_ready = true;
+	}
 	for (i = 0; i < tf->n; i++) {
 		const struct tenant_entry *e = &tf->entries[i];
+		/* A new tenant starts at generation 1; a kept one whose salt or hash
+		 * changed moves on, which ends the sessions of its old password. */
+		bool is_new = atomic_load(&next[i]->cred_gen) == 0;
+		bool changed = !is_new && (memcmp(next[i]->salt, e->salt, sizeof(e->salt)) != 0 ||
+		    memcmp(next[i]->hash, e->hash, sizeof(e->hash)) != 0);
+		if (is_new || changed)
+			atomic_fetch_add(&next[i]->cred_gen, 1);
+		if (changed)
+			gone++;
 		memcpy(next[i]->salt, e->salt, sizeof(e->salt));
 		memcpy(next[i]->hash, e->hash, sizeof(e->hash));
 		atomic_store(&next[i]->caps, e->caps);
@@ -150,8 +183,8 @@ tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf, i
 	qsort(r->tenants, r->n, sizeof(*r->tenants), cmp_tenant);
 	pthread_rwlock_unlock(&r->lock);
 	free(kept);
-	if (removed != NULL)
-		*removed = gone;
+	if (revoked != NULL)
+		*revoked = gone;
 	return 0;
 }
 
@@ -169,23 +202,37 @@ tenant_registry_release(struct tenant_registry *r)
 
 struct tenant *
 tenant_authenticate(struct tenant_registry *r, const char *name, size_t namelen,
-    const char *password, size_t pwlen)
+    const char *password, size_t pwlen, uint64_t *cred_gen)
 {
 	struct tenant_entry probe;
 	struct tenant *t = NULL;
-	ssize_t at;
+	ssize_t at = -1;
+	bool ok;
 
-	if (namelen > TENANT_NAME_MAX || pwlen > TENANT_PASSWORD_MAX)
-		return NULL;
 	pthread_rwlock_rdlock(&r->lock);
-	at = r->auth ? find_locked(r, name, namelen) : -1;
+	if (!r->auth || !r->decoy_ready) {
+		pthread_rwlock_unlock(&r->lock);
+		return NULL; /* no tenants at all: nothing to hide */
+	}
+	if (namelen <= TENANT_NAME_MAX)
+		at = find_locked(r, name, namelen);
+	/* Known or not, one hash: the unknown name is checked against the decoy. */
 	if (at >= 0) {
 		memcpy(probe.salt, r->tenants[at]->salt, sizeof(probe.salt));
 		memcpy(probe.hash, r->tenants[at]->hash, sizeof(probe.hash));
-		if (tenant_verify(&probe, password, pwlen)) {
-			t = r->tenants[at];
-			tenant_get(t);
-		}
+	} else {
+		memcpy(probe.salt, r->decoy.salt, sizeof(probe.salt));
+		memcpy(probe.hash, r->decoy.hash, sizeof(probe.hash));
+	}
+	/* An overlong password is hashed as far as the longest valid one, then refused. */
+	ok = tenant_verify(&probe, password, pwlen <= TENANT_PASSWORD_MAX ? pwlen :
+	    TENANT_PASSWORD_MAX) && pwlen <= TENANT_PASSWORD_MAX;
+	atomic_fetch_add_explicit(&r->verifications, 1, memory_order_relaxed);
+	if (ok && at >= 0) {
+		t = r->tenants[at];
+		tenant_get(t);
+		if (cred_gen != NULL)
+			*cred_gen = atomic_load(&t->cred_gen);
 	}
 	pthread_rwlock_unlock(&r->lock);
 	return t;

@@ -29,6 +29,7 @@ struct tenant_counters {
 	_Atomic uint64_t bytes_read, bytes_written;
 	_Atomic uint64_t auth_cmds, auth_errors;
 	_Atomic uint64_t denied; /* commands refused for lack of a capability */
+	_Atomic uint64_t reply_bytes_queued; /* gauge: unsent reply bytes of its connections */
 };
 
 struct tenant {
@@ -45,6 +46,9 @@ struct tenant {
 	/* Credentials, read under the registry lock (they change on reload). */
 	uint8_t salt[TENANT_SALT_LEN];
 	uint8_t hash[TENANT_HASH_LEN];
+	/* Bumped (under the write lock) by every reload that changes salt or hash: a
+	 * session authenticated at an older generation used a replaced password. */
+	_Atomic uint64_t cred_gen;
 };
 
 struct tenant_registry {
@@ -53,6 +57,12 @@ struct tenant_registry {
 	size_t n;
 	bool auth;                     /* false: the single default tenant */
 	uint64_t default_limit;        /* memory of the default tenant (-m) */
+	/* What an unknown name is verified against, so that a name's existence does not
+	 * show in the time a login takes: a random salt and the hash of a random
+	 * password, made by the first tenant_registry_apply. */
+	struct tenant_entry decoy;
+	bool decoy_ready;
+	_Atomic uint64_t verifications; /* password hashes computed by tenant_authenticate */
 };
 
 /* No tenants file: one default tenant with `limit` bytes. 0 or -1 (no memory). */
@@ -60,21 +70,27 @@ int tenant_registry_init_default(struct tenant_registry *r, uint64_t limit);
 
 /*
  * Builds or updates the registry from a loaded tenants file (see the top of this
- * header). `now` is the server clock (for shrinking limits). On failure (memory)
- * returns -1 and leaves the registry as it was. *removed receives the number of
- * tenants that were removed (their connections must be closed).
+ * header). `now` is the server clock (for shrinking limits). On failure (memory,
+ * or no randomness for the decoy) returns -1 and leaves the registry as it was.
+ * *revoked (may be NULL) receives the number of tenants that were removed or whose
+ * password changed (new salt or hash: their cred_gen moved on): the sessions
+ * authenticated with their old credentials must be closed.
  */
 int tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf,
-    int64_t now, size_t *removed);
+    int64_t now, size_t *revoked);
 
 void tenant_registry_release(struct tenant_registry *r);
 
 /*
  * Checks credentials. Returns the tenant with a reference taken (tenant_put it),
- * or NULL if the name is unknown or the password wrong. Constant time in the hash.
+ * or NULL if the name is unknown or the password wrong. Every attempt computes
+ * one password hash, an unknown (or overlong) name against the decoy, so a name's
+ * existence does not show in timing; `verifications` counts them. *cred_gen (may be
+ * NULL) receives the tenant's credential generation, read under the same lock as
+ * the hash it was checked against.
  */
 struct tenant *tenant_authenticate(struct tenant_registry *r, const char *name,
-    size_t namelen, const char *password, size_t pwlen);
+    size_t namelen, const char *password, size_t pwlen, uint64_t *cred_gen);
 
 /* The default tenant (auth off) with a reference taken. */
 struct tenant *tenant_default(struct tenant_registry *r);

@@ -70,3 +70,37 @@ def test_replies_match_memcached_line_for_line(procs):
     want = run(port).split("\r\n")
     got = run(m.port).split("\r\n")
     assert got == want
+
+
+def run_pairs(port, pairs):
+    """Sends each request and reads its one-line reply; returns the replies."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    out = []
+    for req in pairs:
+        s.sendall(req)
+        out.append(f.readline())
+    s.close()
+    return out
+
+
+def test_append_past_the_item_size_is_refused_as_memcached_does(procs):
+    """A 600 kB item appended to twice would be 1.8 MB with -I 1m: memcached answers
+    NOT_STORED (NS for ms) and keeps the item; mcd must not let it grow."""
+    port = free_port()
+    ref = procs.start(["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port),
+                       "-U", "0", "-t", "1", "-I", "1m"], name="memcached")
+    wait_port(port, proc=ref)
+    m = start_mcd(procs, "-I", "1m")
+    v = b"x" * 600000
+    stream = [b"set k 0 0 %d\r\n%s\r\n" % (len(v), v),
+              b"append k 0 0 %d\r\n%s\r\n" % (len(v), v),
+              b"prepend k 0 0 %d\r\n%s\r\n" % (len(v), v),
+              b"ms k %d MA\r\n%s\r\n" % (len(v), v),
+              b"ms k %d MP\r\n%s\r\n" % (len(v), v),
+              b"mg k s\r\n",
+              b"append k 0 0 1\r\ny\r\n",
+              b"mg k s\r\n"]
+    want = run_pairs(port, stream)
+    assert want[1] == b"NOT_STORED\r\n"  # memcached 1.6.18's answer
+    assert run_pairs(m.port, stream) == want

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -152,10 +153,11 @@ storage_errors_match_memcached(void **state)
 
 	assert_int_equal(parse("set k 0 0\r\n", &req, &used), PROTO_ERROR);
 	assert_string_equal(req.error, "ERROR");
-	assert_int_equal(parse("set k x 0 1\r\n", &req, &used), PROTO_ERROR);
+	assert_int_equal(parse("set k x 0 1\r\n", &req, &used), PROTO_SWALLOW);
 	assert_string_equal(req.error, "CLIENT_ERROR bad command line format");
-	assert_int_equal(parse("set k 4294967296 0 1\r\n", &req, &used), PROTO_ERROR);
+	assert_int_equal(parse("set k 4294967296 0 1\r\n", &req, &used), PROTO_SWALLOW);
 	assert_int_equal(parse("set k 0 0 -1\r\n", &req, &used), PROTO_ERROR);
+	assert_string_equal(req.error, "CLIENT_ERROR bad command line format");
 	assert_int_equal(parse("set k 0 0 3\r\nabcd\r\n", &req, &used), PROTO_ERROR);
 	assert_string_equal(req.error, "CLIENT_ERROR bad data chunk");
 	assert_int_equal(used, 13 + 3 + 2);
@@ -164,6 +166,48 @@ storage_errors_match_memcached(void **state)
 	assert_true(req.too_large);
 	assert_int_equal(req.swallow, 1048577 + 2);
 	assert_int_equal(used, 19);
+}
+
+/* A refused storage command's data block is discarded whenever its length is known,
+ * never parsed as commands (a value "flush_all" must not flush). */
+static void
+refused_storage_commands_discard_their_data_block(void **state)
+{
+	static const char *const refused[] = {
+		"set k 4294967296 0 9\r\n",        /* flags above 32 bits */
+		"set k x 0 9\r\n",                 /* flags not a number */
+		"set k 0 x 9\r\n",                 /* bad exptime */
+		"set k 0 99999999999999999999 9\r\n",
+		"cas k 0 0 9 x\r\n",               /* bad cas */
+		"cas k 0 0 9\r\n",                 /* cas without its unique */
+		"set k 0 0 9 noreply extra\r\n",   /* too many tokens */
+		"append k 0 0 9 a b c d e f g h i j k l m n o p q r s t\r\n", /* far too many */
+	};
+	char line[400];
+	struct proto_request req;
+	size_t used, i;
+	(void)state;
+
+	memset(line, 'k', sizeof(line));
+	memcpy(line, "set ", 4);
+	memcpy(line + 4 + 251, " 0 0 9\r\n", 9); /* key too long */
+	assert_int_equal(parse(line, &req, &used), PROTO_SWALLOW);
+	assert_int_equal(req.swallow, 11);
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char buf[256];
+		snprintf(buf, sizeof(buf), "%sflush_all\r\n", refused[i]);
+		assert_int_equal(parse(buf, &req, &used), PROTO_SWALLOW);
+		assert_int_equal(used, strlen(refused[i]));
+		assert_int_equal(req.swallow, strlen("flush_all\r\n"));
+		assert_non_null(req.error);
+	}
+	/* No length to trust: memcached's reply, and the next line is a command. */
+	assert_int_equal(parse("set k 0 0 -1\r\nflush_all\r\n", &req, &used), PROTO_ERROR);
+	assert_int_equal(used, strlen("set k 0 0 -1\r\n"));
+	assert_int_equal(parse("set k 0 0 2147483645\r\n", &req, &used), PROTO_SWALLOW);
+	assert_true(req.too_large);
+	assert_int_equal(parse("set k 0 0 2147483646\r\n", &req, &used), PROTO_ERROR);
+	assert_int_equal(parse("set k 0 0\r\n", &req, &used), PROTO_ERROR);
 }
 
 static void
@@ -177,7 +221,8 @@ noreply_and_cas(void **state)
 	assert_int_equal(req.cmd, CMD_CAS);
 	assert_int_equal(req.cas, 99);
 	assert_true(req.noreply);
-	assert_int_equal(parse("cas k 1 2 1\r\n", &req, &used), PROTO_ERROR);
+	assert_int_equal(parse("cas k 1 2 1\r\n", &req, &used), PROTO_SWALLOW);
+	assert_string_equal(req.error, "ERROR");
 	assert_int_equal(parse("set k 0 0 1 extra\r\nx\r\n", &req, &used), PROTO_OK);
 	assert_false(req.noreply); /* memcached ignores a stray last token */
 }
@@ -331,6 +376,7 @@ main(void)
 		cmocka_unit_test(every_prefix_of_a_valid_request_is_incomplete),
 		cmocka_unit_test(set_waits_for_its_whole_data_block),
 		cmocka_unit_test(storage_errors_match_memcached),
+		cmocka_unit_test(refused_storage_commands_discard_their_data_block),
 		cmocka_unit_test(noreply_and_cas),
 		cmocka_unit_test(delete_incr_touch_forms),
 		cmocka_unit_test(flush_verbosity_version_quit),

@@ -308,6 +308,78 @@ append_prepend_keep_flags_and_exptime(void **state)
 	store_free(s);
 }
 
+/* memcached's item size caps what append/prepend may build: beyond it they answer
+ * NOT_STORED and the item stays as it was (a 1 MB item must not grow to 4 MB). */
+static void
+append_prepend_stop_at_the_item_size(void **state)
+{
+	struct store *s = store_new(1 << 20);
+	struct store_set_opts o = { .mode = STORE_APPEND, .value_max = 6 };
+	struct store_stats st;
+
+	(void)state;
+	assert_int_equal(put(s, "k", "abcd", 0), STORE_OK);
+	assert_int_equal(put_full(s, "k", "ef", 1, &o, NULL), STORE_OK); /* exactly 6 */
+	assert_value(s, "k", 1, "abcdef");
+	assert_int_equal(put_full(s, "k", "g", 2, &o, NULL), STORE_NOT_STORED);
+	o.mode = STORE_PREPEND;
+	assert_int_equal(put_full(s, "k", "g", 3, &o, NULL), STORE_NOT_STORED);
+	assert_value(s, "k", 4, "abcdef");
+	store_get_stats(s, &st);
+	assert_int_equal(st.bytes, STORE_ITEM_OVERHEAD + 1 + 6);
+	/* 0: no cap but the store's limit */
+	o.value_max = 0;
+	assert_int_equal(put_full(s, "k", "g", 5, &o, NULL), STORE_OK);
+	assert_value(s, "k", 6, "gabcdef");
+	store_free(s);
+}
+
+struct ref_catch {
+	struct store_ref *ref;
+	const char *value;
+	size_t vlen;
+};
+
+static void
+take_ref(void *arg, const struct store_item_info *info)
+{
+	struct ref_catch *rc = arg;
+
+	rc->ref = store_ref_take(info);
+	rc->value = info->value;
+	rc->vlen = info->vlen;
+}
+
+/* A reply holds a value by reference: it stays valid and unchanged while the key is
+ * overwritten, incremented or deleted, and leaves the store's accounting at once. */
+static void
+a_reference_keeps_the_value_it_was_taken_on(void **state)
+{
+	struct store *s = store_new(1 << 20);
+	struct ref_catch a, b;
+	struct store_stats st;
+
+	(void)state;
+	assert_int_equal(put(s, "k", "12", 0), STORE_OK);
+	assert_int_equal(store_get(s, "k", 1, 1, NULL, take_ref, &a), STORE_OK);
+	assert_non_null(a.ref);
+	/* incr of the same length would rewrite in place: not while referenced */
+	assert_int_equal(store_arith(s, "k", 1, 2, &(struct store_arith_opts){ .delta = 1 },
+	    NULL), STORE_OK);
+	assert_value(s, "k", 3, "13");
+	assert_memory_equal(a.value, "12", 2);
+	assert_int_equal(store_get(s, "k", 1, 4, NULL, take_ref, &b), STORE_OK);
+	assert_int_equal(put(s, "k", "other", 5), STORE_OK);
+	assert_int_equal(store_delete(s, "k", 1, 6, NULL), STORE_OK);
+	assert_memory_equal(a.value, "12", 2);
+	assert_memory_equal(b.value, "13", 2);
+	store_get_stats(s, &st);
+	assert_int_equal(st.bytes, 0); /* held only by references: not the store's */
+	store_ref_release(s, a.ref);
+	store_ref_release(s, b.ref);
+	store_free(s);
+}
+
 static void
 append_vivify_creates_on_miss(void **state)
 {
@@ -1251,6 +1323,8 @@ main(void)
 		cmocka_unit_test(cas_hit_mismatch_and_miss),
 		cmocka_unit_test(meta_cas_on_set_replace_add_and_new_cas),
 		cmocka_unit_test(append_prepend_keep_flags_and_exptime),
+		cmocka_unit_test(append_prepend_stop_at_the_item_size),
+		cmocka_unit_test(a_reference_keeps_the_value_it_was_taken_on),
 		cmocka_unit_test(append_vivify_creates_on_miss),
 		cmocka_unit_test(expiry_is_absolute_on_the_callers_clock),
 		cmocka_unit_test(touch_sets_expiry_and_keeps_cas),
