@@ -12,7 +12,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 
 #include "cluster.h"
 #include "config.h"
+#include "errbuf.h"
 #include "mcconn.h"
 
 #define AUTH_MAX (CLUSTER_USER_MAX + CONFIG_SECRET_MAX + 64) /* the auth request */
@@ -96,20 +96,6 @@ struct mcconn {
 	uint64_t connects, attempts;
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 mcconn_status_name(enum mcconn_status status)
@@ -696,20 +682,20 @@ mcconn_new(struct event_base *base, struct evdns_base *dns, const struct mcconn_
 
 	if (t->host == NULL || t->host[0] == '\0' || strlen(t->host) > CLUSTER_HOST_MAX ||
 	    t->port == 0) {
-		seterr(err, errlen, "invalid address");
+		errbuf_set(err, errlen, "invalid address");
 		return NULL;
 	}
 	if (t->user != NULL && (strlen(t->user) > CLUSTER_USER_MAX || t->password == NULL ||
 	    strlen(t->password) >= CONFIG_SECRET_MAX)) {
-		seterr(err, errlen, "invalid account");
+		errbuf_set(err, errlen, "invalid account");
 		return NULL;
 	}
 	if (t->connect_timeout_ms <= 0) {
-		seterr(err, errlen, "invalid connect timeout");
+		errbuf_set(err, errlen, "invalid connect timeout");
 		return NULL;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->fd = -1;
@@ -720,7 +706,7 @@ mcconn_new(struct event_base *base, struct evdns_base *dns, const struct mcconn_
 			event_free(c->timer);
 		free(c->in);
 		free(c);
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->in_cap = INPUT_INITIAL;
@@ -769,12 +755,12 @@ mcconn_request(struct mcconn *c, const char *request, size_t len, enum mcreply_k
     unsigned nreplies, int timeout_ms, char *err, size_t errlen)
 {
 	if (c->busy) {
-		seterr(err, errlen, "a request is in flight");
+		errbuf_set(err, errlen, "a request is in flight");
 		return -1;
 	}
 	if (len == 0 || len > MCCONN_REQUEST_MAX || nreplies == 0 ||
 	    nreplies > MCCONN_REPLIES_MAX || timeout_ms <= 0) {
-		seterr(err, errlen, "invalid request");
+		errbuf_set(err, errlen, "invalid request");
 		return -1;
 	}
 	memcpy(c->request, request, len);

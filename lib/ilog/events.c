@@ -128,12 +128,13 @@ ilog_event_append(struct ilog *log, int64_t incident_id, const char *actor, cons
 	if ((st = ilog_check_actor(actor, err, errlen)) != ILOG_OK)
 		return st;
 	if (!event_type_valid(type)) {
-		seterr(err, errlen, "event type '%.*s' is invalid ([a-z][a-z0-9_]*, at most %d)",
+		errbuf_set(err, errlen,
+		    "event type '%.*s' is invalid ([a-z][a-z0-9_]*, at most %d)",
 		    ILOG_TYPE_MAX + 1, type != NULL ? type : "", ILOG_TYPE_MAX);
 		return ILOG_ERR_ARG;
 	}
 	if (incident_id < 0) {
-		seterr(err, errlen, "no incident %lld", (long long)incident_id);
+		errbuf_set(err, errlen, "no incident %lld", (long long)incident_id);
 		return ILOG_ERR_NOT_FOUND;
 	}
 	body = body_json != NULL ? ilog_parse_json(body_json, true, "event body", err, errlen)
@@ -217,7 +218,7 @@ ilog_events_of_type(struct ilog *log, const char *type, size_t max, struct ilog_
 
 	if (!event_type_valid(type)) {
 		ilog_events_release(out);
-		seterr(err, errlen, "event type '%s' is invalid", type != NULL ? type : "");
+		errbuf_set(err, errlen, "event type '%s' is invalid", type != NULL ? type : "");
 		return ILOG_ERR_ARG;
 	}
 	return read_events(log, &a, err, errlen);
@@ -290,7 +291,7 @@ ilog_cursor_set(struct ilog *log, const char *consumer, int64_t event_id, char *
 	    err, errlen)) != ILOG_OK)
 		return st;
 	if (event_id < 0) {
-		seterr(err, errlen, "cursor %lld is invalid", (long long)event_id);
+		errbuf_set(err, errlen, "cursor %lld is invalid", (long long)event_id);
 		return ILOG_ERR_ARG;
 	}
 	return ilog_call(log, ILOG_WRITE, cursor_set_body, &a, err, errlen);
@@ -443,13 +444,13 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (line == NULL) {
-			seterr(err, errlen, "out of memory exporting");
+			errbuf_set(err, errlen, "out of memory exporting");
 			return ILOG_ERR_DB;
 		}
 		rc = a->write(a->arg, line, strlen(line));
 		free(line);
 		if (rc != 0) {
-			seterr(err, errlen, "export stopped by its writer");
+			errbuf_set(err, errlen, "export stopped by its writer");
 			return ILOG_ERR_DB;
 		}
 		a->written++;
@@ -457,7 +458,8 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if (rc != SQLITE_DONE) {
 		/* Lines already went out: a retry would repeat them. */
 		if (a->written > 0 && is_busy(rc)) {
-			seterr(err, errlen, "export interrupted: %s", sqlite3_errmsg(log->db));
+			errbuf_set(err, errlen, "export interrupted: %s",
+			    sqlite3_errmsg(log->db));
 			return ILOG_ERR_DB;
 		}
 		return ilog_db_fail(log, rc, "cannot export", err, errlen);
