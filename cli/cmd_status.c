@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ilog.h"
 #include "kinds.h"
@@ -164,15 +165,6 @@ configured_paths(const struct mctl *ctx, char *state, size_t slen, char *db, siz
 	config_release(&cfg);
 	config_errors_release(&errs);
 	return rc;
-}
-
-static int64_t
-now_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* UTC, to the millisecond: "2024-01-02T03:04:05.678Z". */
@@ -493,7 +485,7 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 	}
 	if (!known)
 		mctl_error("status: incidents unknown: %s", err);
-	now = now_wall_ms();
+	now = clock_wall_ms();
 	if (ctx->json) {
 		json_t *doc = sample_json(&st, &incs, known, o->cluster, now);
 		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {

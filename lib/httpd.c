@@ -24,6 +24,7 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "clock.h"
 #include "errbuf.h"
 #include "httpd.h"
 #include "parse.h"
@@ -512,7 +513,7 @@ on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *
     int salen, void *arg)
 {
 	struct httpd *h = arg;
-	struct timeval life = { h->lim.timeout_ms / 1000, (h->lim.timeout_ms % 1000) * 1000 };
+	struct timeval life = clock_ms_timeval(h->lim.timeout_ms);
 	struct conn *c;
 
 	(void)listener;
@@ -559,8 +560,7 @@ static void
 on_accept_error(struct evconnlistener *listener, void *arg)
 {
 	struct httpd *h = arg;
-	struct timeval pause = { h->lim.accept_retry_ms / 1000,
-		(h->lim.accept_retry_ms % 1000) * 1000 };
+	struct timeval pause = clock_ms_timeval(h->lim.accept_retry_ms);
 
 	(void)listener;
 	h->counts.accept_errors++;

@@ -10,23 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "errbuf.h"
 #include "mcclient.h"
 #include "mcreply.h"
 
 #define MCCLIENT_READ_CHUNK 16384
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
 static int
@@ -37,7 +28,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int rc;
 
 	for (;;) {
-		left = deadline - monotonic_ms();
+		left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			return 0;
 		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
@@ -114,7 +105,7 @@ mcclient_connect(struct mcclient *c, const char *host, uint16_t port, int timeou
 	snprintf(c->addr, sizeof(c->addr), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
 	    host, (unsigned)port);
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-	deadline = monotonic_ms() + c->timeout_ms;
+	deadline = clock_monotonic_ms() + c->timeout_ms;
 	rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {
 		errbuf_set(err, errlen, "%s: cannot resolve: %s", c->addr, gai_strerror(rc));
@@ -251,7 +242,7 @@ static enum mcclient_status
 exchange(struct mcclient *c, const char *line, const void *data, size_t dlen, bool has_data,
     enum mcreply_kind kind, const char **reply, const char **last, char *err, size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + c->timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + c->timeout_ms;
 	enum mcclient_status st;
 	struct mcreply_frame f;
 	size_t n = strnlen(line, MCCLIENT_LINE_MAX + 1);

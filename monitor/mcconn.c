@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "config.h"
 #include "errbuf.h"
@@ -112,21 +113,6 @@ mcconn_status_name(enum mcconn_status status)
 	return "unknown";
 }
 
-static int64_t
-timespec_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static int64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return timespec_ns(&ts);
-}
-
 /*
  * From send to the last reply: measured by when the kernel received the reply's last
  * bytes (SO_TIMESTAMPNS), not by when the loop came round to read them. The monitor's
@@ -140,7 +126,7 @@ clock_ns(clockid_t id)
 static int64_t
 reply_latency_us(const struct mcconn *c)
 {
-	int64_t loop = clock_ns(CLOCK_MONOTONIC) - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
+	int64_t loop = clock_now_ns(CLOCK_MONOTONIC) - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
 
 	if (c->sent_real_ns != 0 && c->rx_real_ns != 0 && kernel >= 0 && kernel <= loop)
 		return kernel / 1000;
@@ -209,7 +195,7 @@ finish(struct mcconn *c, enum mcconn_status status, const char *reply, size_t re
 static void
 arm(struct mcconn *c, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = clock_ms_timeval(ms);
 
 	evtimer_add(c->timer, &tv);
 }
@@ -280,8 +266,8 @@ send_request(struct mcconn *c)
 	 * stamp its reply, before write() returns here, and a reply stamped before its
 	 * request was sent would read as a stepped clock (the loop's measure, stall and
 	 * all, would stand). Monotonic first, so the kernel's span fits inside it. */
-	c->sent_ns = clock_ns(CLOCK_MONOTONIC);
-	c->sent_real_ns = clock_ns(CLOCK_REALTIME);
+	c->sent_ns = clock_now_ns(CLOCK_MONOTONIC);
+	c->sent_real_ns = clock_now_ns(CLOCK_REALTIME);
 	c->rx_real_ns = 0;
 	if (write_now(c, c->request, c->request_len, error, sizeof(error)) < 0) {
 		defer_failure(c, MCCONN_ERR_CLOSED, error);
@@ -437,7 +423,7 @@ read_stamped(struct mcconn *c, int fd)
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(ts))) {
 			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-			c->rx_real_ns = timespec_ns(&ts);
+			c->rx_real_ns = clock_timespec_ns(&ts);
 		}
 	}
 	return n;

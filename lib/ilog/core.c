@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ilog_int.h"
 #include "utf8.h"
 
@@ -28,15 +29,6 @@ ilog_db_fail(struct ilog *log, int rc, const char *what, char *err, size_t errle
 		return ILOG_RETRY;
 	errbuf_set(err, errlen, "%s: %s", what, sqlite3_errmsg(log->db));
 	return ILOG_ERR_DB;
-}
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -72,12 +64,9 @@ ilog_random(struct ilog *log)
 int64_t
 ilog_now(struct ilog *log)
 {
-	struct timespec ts;
-
 	if (log->clock.now_ms != NULL)
 		return log->clock.now_ms(log->clock.arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 void
@@ -256,7 +245,7 @@ enum ilog_status
 ilog_call(struct ilog *log, enum ilog_mode mode, ilog_body_fn body, void *arg, char *err,
     size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + log->busy_retry_ms;
+	int64_t deadline = clock_monotonic_ms() + log->busy_retry_ms;
 	bool write = mode == ILOG_WRITE;
 	enum ilog_status st;
 	sqlite3_stmt *s;
@@ -282,7 +271,7 @@ ilog_call(struct ilog *log, enum ilog_mode mode, ilog_body_fn body, void *arg, c
 		}
 		if (st != ILOG_RETRY)
 			return st;
-		if (monotonic_ms() >= deadline) {
+		if (clock_monotonic_ms() >= deadline) {
 			errbuf_set(err, errlen,
 			    "%s: the database stayed busy for %.1f s (another process "
 			    "holds its write lock)", log->path, log->busy_retry_ms / 1000.0);
@@ -456,7 +445,7 @@ schema_body(struct ilog *log, void *arg, char *err, size_t errlen)
 static enum ilog_status
 exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + ILOG_BUSY_RETRY_MS;
+	int64_t deadline = clock_monotonic_ms() + ILOG_BUSY_RETRY_MS;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -478,7 +467,7 @@ exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, si
 			if (rc == SQLITE_DONE)
 				return ILOG_OK;
 		}
-		if (!is_busy(rc) || monotonic_ms() >= deadline) {
+		if (!is_busy(rc) || clock_monotonic_ms() >= deadline) {
 			errbuf_set(err, errlen, "%s: %s", log->path, sqlite3_errmsg(log->db));
 			return ILOG_ERR_DB;
 		}
@@ -562,7 +551,7 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 	snprintf(log->path, sizeof(log->path), "%s", path);
 	log->readonly = opts->readonly;
 	if (getrandom(&log->rng, sizeof(log->rng), GRND_NONBLOCK) != sizeof(log->rng))
-		log->rng = (uint64_t)monotonic_ms() ^ ((uint64_t)getpid() << 32);
+		log->rng = (uint64_t)clock_monotonic_ms() ^ ((uint64_t)getpid() << 32);
 	log->rng |= 1; /* xorshift must not start at zero */
 
 	if (!opts->readonly) {
