@@ -35,7 +35,6 @@
 #define STALE_SLACK_MS 2000
 #define CELL_MAX 48           /* one cell of the human table */
 #define INCIDENTS_TEXT_MAX 200
-#define TIME_TEXT_MAX 32      /* "2024-01-02T03:04:05.678Z" */
 
 /* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
 static volatile sig_atomic_t stop_requested;
@@ -165,22 +164,6 @@ configured_paths(const struct mctl *ctx, char *state, size_t slen, char *db, siz
 	config_release(&cfg);
 	config_errors_release(&errs);
 	return rc;
-}
-
-/* UTC, to the millisecond: "2024-01-02T03:04:05.678Z". */
-static void
-time_text(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char sec[24];
-
-	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	snprintf(buf, len, "%s.%03dZ", sec, (int)(ms % 1000));
 }
 
 static bool
@@ -363,7 +346,7 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
     const char *cluster, int64_t now)
 {
 	char conns[CELL_MAX], rate[CELL_MAX], p50[CELL_MAX], p99[CELL_MAX], slow[CELL_MAX];
-	char cell[CELL_MAX], when[TIME_TEXT_MAX];
+	char cell[CELL_MAX], when[MCTL_TIME_MAX];
 	char inc_text[INCIDENTS_TEXT_MAX];
 	size_t i, j, k;
 	bool first;
@@ -427,7 +410,7 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
 				printf("  %-12s admin poll failing: %s\n", "", n->poll_error);
 		}
 	}
-	time_text(st->written_at, when, sizeof(when));
+	mctl_format_time(st->written_at, when, sizeof(when));
 	printf("monitor: pid %lld, view of %s (%.1f s old)%s\n", (long long)st->pid, when,
 	    (double)(now - st->written_at) / 1000.0,
 	    view_stale(st, now) ? " -- STALE: is mcmon running?" : "");
@@ -487,13 +470,9 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 		mctl_error("status: incidents unknown: %s", err);
 	now = clock_wall_ms();
 	if (ctx->json) {
-		json_t *doc = sample_json(&st, &incs, known, o->cluster, now);
-		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {
-			mctl_error("status: cannot write JSON");
+		if (mctl_print_json(sample_json(&st, &incs, known, o->cluster, now), JSON_COMPACT) !=
+		    MCTL_EXIT_OK)
 			rc = MCTL_EXIT_FAIL;
-		}
-		json_decref(doc);
-		fputc('\n', stdout);
 	} else {
 		print_human(&st, &incs, known, o->cluster, now);
 	}
