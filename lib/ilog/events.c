@@ -4,9 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ilog_int.h"
+#include "utctime.h"
 
 #define ILOG_PRUNE_BATCH 200 /* incidents or rows removed per transaction */
 
@@ -387,23 +387,6 @@ ilog_prune(struct ilog *log, int64_t before, struct ilog_prune_result *res, char
 
 /* --- export -------------------------------------------------------------------------------- */
 
-/* "2023-11-14T22:13:20.123Z" */
-static void
-format_utc(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)t * 1000);
-	struct tm tm;
-	size_t n;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	snprintf(buf + n, len - n, ".%03dZ", frac % 1000);
-}
-
 struct export_args {
 	int64_t since;
 	ilog_line_fn write;
@@ -417,7 +400,7 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	struct export_args *a = arg;
 	enum ilog_status st;
 	sqlite3_stmt *s;
-	char when[40], *line;
+	char when[UTC_TEXT_MAX], *line;
 	json_t *o, *body;
 	json_error_t jerr;
 	const unsigned char *text;
@@ -427,7 +410,7 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		return st;
 	sqlite3_bind_int64(s, 1, a->since);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		format_utc(sqlite3_column_int64(s, 1), when, sizeof(when));
+		utc_format_ms(sqlite3_column_int64(s, 1), when, sizeof(when));
 		text = sqlite3_column_text(s, 5);
 		body = text != NULL ? json_loads((const char *)text, 0, &jerr) : NULL;
 		if (body == NULL) /* a body edited by hand into non-JSON: keep it as text */
