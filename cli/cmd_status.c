@@ -518,8 +518,7 @@ cmd_status(struct mctl *ctx, int argc, char **argv)
 			break;
 		if (!ctx->json)
 			printf("\n");
-		ts.tv_sec = (time_t)(o.interval_ms / 1000);
-		ts.tv_nsec = (long)(o.interval_ms % 1000) * 1000000;
+		ts = clock_ms_timespec(o.interval_ms);
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_requested)
 			;
 		if (stop_requested)

@@ -83,11 +83,9 @@ generation(struct push *p)
 static void
 wait_until(struct push *p, int64_t until, bool wake_on_notify, unsigned gen)
 {
-	struct timespec ts;
+	struct timespec ts = clock_ms_timespec(until);
 
 	pthread_mutex_lock(&p->lock);
-	ts.tv_sec = (time_t)(until / 1000);
-	ts.tv_nsec = (long)(until % 1000) * 1000000;
 	while (!p->stop && (!wake_on_notify || gen == p->generation) && clock_wall_ms() < until)
 		if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
 			break;

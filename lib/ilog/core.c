@@ -34,7 +34,7 @@ ilog_db_fail(struct ilog *log, int rc, const char *what, char *err, size_t errle
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = clock_ms_timespec(ms);
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
