@@ -2,7 +2,6 @@
  * intake — see intake.h.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "errbuf.h"
 #include "httpd.h"
 #include "intake.h"
 #include "log.h"
@@ -24,18 +24,6 @@ struct intake {
 	uint64_t served, refused, unauthorized;
 	const struct intake_health *health; /* borrowed; NULL: none */
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void
 intake_batch_release(struct intake_batch *b)
@@ -191,28 +179,29 @@ intake_parse(const char *body, size_t len, struct intake_batch *out, char *err, 
 
 	intake_batch_release(out);
 	if (len > INTAKE_BODY_MAX) {
-		seterr(err, errlen, "the body is larger than %d bytes", INTAKE_BODY_MAX);
+		errbuf_set(err, errlen, "the body is larger than %d bytes", INTAKE_BODY_MAX);
 		return -1;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		seterr(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+		errbuf_set(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
 		return -1;
 	}
 	alerts = json_object_get(root, "alerts");
 	if (!json_is_object(root) || !json_is_array(alerts)) {
-		seterr(err, errlen, "not an Alertmanager webhook: no \"alerts\" array");
+		errbuf_set(err, errlen, "not an Alertmanager webhook: no \"alerts\" array");
 		json_decref(root);
 		return -1;
 	}
 	if (json_array_size(alerts) > INTAKE_ALERTS_MAX) {
-		seterr(err, errlen, "more than %d alerts in one request", INTAKE_ALERTS_MAX);
+		errbuf_set(err, errlen, "more than %d alerts in one request",
+		    INTAKE_ALERTS_MAX);
 		json_decref(root);
 		return -1;
 	}
 	if (json_array_size(alerts) > 0 &&
 	    (out->v = calloc(json_array_size(alerts), sizeof(*out->v))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		json_decref(root);
 		return -1;
 	}
@@ -423,7 +412,7 @@ intake_start(struct event_base *base, const struct cluster_addr *addr, const cha
 	char why[256];
 
 	if (in == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	in->log = log;
@@ -432,7 +421,7 @@ intake_start(struct event_base *base, const struct cluster_addr *addr, const cha
 		sha256(token, strlen(token), in->token_digest);
 	if ((in->http = httpd_start(base, addr->host, addr->port, &limits, handle, in, why,
 	    sizeof(why))) == NULL) {
-		seterr(err, errlen, "cannot listen on %s: %s", addr->text, why);
+		errbuf_set(err, errlen, "cannot listen on %s: %s", addr->text, why);
 		free(in);
 		return NULL;
 	}

@@ -592,7 +592,7 @@ parse_args(struct newconn_opts *o, int argc, char **argv, char *err, size_t errl
 static void
 wait_for_end(const sigset_t *sigs, int64_t ms)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = clock_ms_timespec(ms);
 
 	while (sigtimedwait(sigs, NULL, &ts) < 0 && errno == EINTR)
 		;

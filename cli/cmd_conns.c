@@ -442,7 +442,7 @@ sample_pid(struct conncount *cc, const struct conns_opts *o, bool json)
 static void
 sleep_interruptible(int64_t ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	struct timespec ts = clock_ms_timespec(ms);
 
 	while (!stop_requested && nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;

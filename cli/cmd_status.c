@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ilog.h"
 #include "kinds.h"
@@ -35,7 +36,6 @@
 #define STALE_SLACK_MS 2000
 #define CELL_MAX 48           /* one cell of the human table */
 #define INCIDENTS_TEXT_MAX 200
-#define TIME_TEXT_MAX 32      /* "2024-01-02T03:04:05.678Z" */
 
 /* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
 static volatile sig_atomic_t stop_requested;
@@ -165,31 +165,6 @@ configured_paths(const struct mctl *ctx, char *state, size_t slen, char *db, siz
 	config_release(&cfg);
 	config_errors_release(&errs);
 	return rc;
-}
-
-static int64_t
-now_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* UTC, to the millisecond: "2024-01-02T03:04:05.678Z". */
-static void
-time_text(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	char sec[24];
-
-	if (ms <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	snprintf(buf, len, "%s.%03dZ", sec, (int)(ms % 1000));
 }
 
 static bool
@@ -372,7 +347,7 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
     const char *cluster, int64_t now)
 {
 	char conns[CELL_MAX], rate[CELL_MAX], p50[CELL_MAX], p99[CELL_MAX], slow[CELL_MAX];
-	char cell[CELL_MAX], when[TIME_TEXT_MAX];
+	char cell[CELL_MAX], when[MCTL_TIME_MAX];
 	char inc_text[INCIDENTS_TEXT_MAX];
 	size_t i, j, k;
 	bool first;
@@ -436,7 +411,7 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
 				printf("  %-12s admin poll failing: %s\n", "", n->poll_error);
 		}
 	}
-	time_text(st->written_at, when, sizeof(when));
+	mctl_format_time(st->written_at, when, sizeof(when));
 	printf("monitor: pid %lld, view of %s (%.1f s old)%s\n", (long long)st->pid, when,
 	    (double)(now - st->written_at) / 1000.0,
 	    view_stale(st, now) ? " -- STALE: is mcmon running?" : "");
@@ -496,18 +471,15 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 	}
 	if (!known)
 		mctl_error("status: incidents unknown: %s", err);
-	now = now_wall_ms();
+	now = clock_wall_ms();
 	if (ctx->json) {
 		json_t *doc = sample_json(&st, &incs, known, o->cluster, now);
+
 		if (doc != NULL)
 			json_object_set_new(doc, "heartbeats",
 			    status_heartbeats_json(&beats, beats_known, now));
-		if (doc == NULL || json_dumpf(doc, stdout, JSON_COMPACT) < 0) {
-			mctl_error("status: cannot write JSON");
+		if (mctl_print_json(doc, JSON_COMPACT) != MCTL_EXIT_OK)
 			rc = MCTL_EXIT_FAIL;
-		}
-		json_decref(doc);
-		fputc('\n', stdout);
 	} else {
 		print_human(&st, &incs, known, o->cluster, now);
 		status_heartbeats_print(&beats, beats_known, now);
@@ -555,8 +527,7 @@ cmd_status(struct mctl *ctx, int argc, char **argv)
 			break;
 		if (!ctx->json)
 			printf("\n");
-		ts.tv_sec = (time_t)(o.interval_ms / 1000);
-		ts.tv_nsec = (long)(o.interval_ms % 1000) * 1000000;
+		ts = clock_ms_timespec(o.interval_ms);
 		while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stop_requested)
 			;
 		if (stop_requested)

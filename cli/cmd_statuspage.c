@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ilog.h"
 #include "ilog_outbox.h"
@@ -40,7 +40,6 @@ render(struct mctl *ctx, const char *dir)
 	struct sp_config *sp = calloc(1, sizeof(*sp));
 	struct site_result res;
 	char err[RENDER_ERR_MAX];
-	struct timespec ts;
 	struct ilog *log;
 	struct model m;
 	size_t i;
@@ -58,10 +57,8 @@ render(struct mctl *ctx, const char *dir)
 	}
 	if ((log = mctl_open_log(ctx)) == NULL)
 		goto out;
-	clock_gettime(CLOCK_REALTIME, &ts);
 	rc = MCTL_EXIT_FAIL;
-	if (model_load(&m, sp, log, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, err,
-		sizeof(err)) < 0) {
+	if (model_load(&m, sp, log, clock_wall_ms(), err, sizeof(err)) < 0) {
 		mctl_error("statuspage render: %s", err);
 	} else {
 		if (site_render(&m, dir, &res, err, sizeof(err)) < 0) {

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "config.h"
 #include "mctl.h"
 #include "parse.h"
@@ -350,7 +351,7 @@ out_release:
 static void
 sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = clock_ms_timespec(ms);
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;

@@ -52,3 +52,11 @@ clock_ms_timeval(int64_t ms)
 
 	return tv;
 }
+
+struct timespec
+clock_ms_timespec(int64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * NS_PER_MS };
+
+	return ts;
+}

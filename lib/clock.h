@@ -33,5 +33,8 @@ int64_t clock_wall_ms(void);
 /* A non-negative duration in milliseconds as the struct timeval that libevent and
  * setsockopt(SO_RCVTIMEO) take. */
 struct timeval clock_ms_timeval(int64_t ms);
+/* A non-negative duration, or an instant of a clock, in milliseconds as the struct
+ * timespec that nanosleep(), sigtimedwait() and pthread_cond_timedwait() take. */
+struct timespec clock_ms_timespec(int64_t ms);
 
 #endif

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,8 @@
 #include <event2/listener.h>
 #include <event2/util.h>
 
+#include "clock.h"
+#include "errbuf.h"
 #include "httpd.h"
 #include "parse.h"
 
@@ -71,18 +72,6 @@ struct httpd {
 	struct httpd_counts counts;
 	uint64_t accept_errors_told; /* by httpd_accept_news() */
 };
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *
 reason_of(int status)
@@ -524,7 +513,7 @@ on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *
     int salen, void *arg)
 {
 	struct httpd *h = arg;
-	struct timeval life = { h->lim.timeout_ms / 1000, (h->lim.timeout_ms % 1000) * 1000 };
+	struct timeval life = clock_ms_timeval(h->lim.timeout_ms);
 	struct conn *c;
 
 	(void)listener;
@@ -571,8 +560,7 @@ static void
 on_accept_error(struct evconnlistener *listener, void *arg)
 {
 	struct httpd *h = arg;
-	struct timeval pause = { h->lim.accept_retry_ms / 1000,
-		(h->lim.accept_retry_ms % 1000) * 1000 };
+	struct timeval pause = clock_ms_timeval(h->lim.accept_retry_ms);
 
 	(void)listener;
 	h->counts.accept_errors++;
@@ -610,19 +598,20 @@ httpd_start(struct event_base *base, const char *host, uint16_t port,
 		sin6->sin6_port = htons(port);
 		salen = sizeof(*sin6);
 	} else {
-		seterr(err, errlen, "cannot listen on %s:%u: not a numeric address", host,
+		errbuf_set(err, errlen, "cannot listen on %s:%u: not a numeric address", host,
 		    (unsigned)port);
 		return NULL;
 	}
 	if (limits->connections_max < 1 || limits->timeout_ms <= 0 ||
 	    limits->headers_max < 16 || limits->accept_retry_ms <= 0) {
-		seterr(err, errlen, "cannot listen on %s:%u: invalid limits", host, (unsigned)port);
+		errbuf_set(err, errlen, "cannot listen on %s:%u: invalid limits", host,
+		    (unsigned)port);
 		return NULL;
 	}
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->resume = evtimer_new(base, on_resume, h)) == NULL) {
 		free(h);
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	h->base = base;
@@ -633,9 +622,9 @@ httpd_start(struct event_base *base, const char *host, uint16_t port,
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, HTTPD_BACKLOG, (struct sockaddr *)&ss,
 	    (int)salen);
 	if (h->listener == NULL) {
-		seterr(err, errlen, "cannot listen on %s%s%s:%u: %s", ss.ss_family == AF_INET6 ?
-		    "[" : "", host, ss.ss_family == AF_INET6 ? "]" : "", (unsigned)port,
-		    strerror(errno));
+		errbuf_set(err, errlen, "cannot listen on %s%s%s:%u: %s",
+		    ss.ss_family == AF_INET6 ? "[" : "", host,
+		    ss.ss_family == AF_INET6 ? "]" : "", (unsigned)port, strerror(errno));
 		event_free(h->resume);
 		free(h);
 		return NULL;
@@ -685,8 +674,9 @@ httpd_accept_news(struct httpd *h, char *msg, size_t len)
 	if (n == 0)
 		return 0;
 	h->accept_errors_told = h->counts.accept_errors;
-	seterr(msg, len, "accept() failed %" PRIu64 " time%s: %s; accepting paused %d ms each time",
-	    n, n == 1 ? "" : "s", evutil_socket_error_to_string(h->counts.accept_errno),
+	errbuf_set(msg, len,
+	    "accept() failed %" PRIu64 " time%s: %s; accepting paused %d ms each time", n,
+	    n == 1 ? "" : "s", evutil_socket_error_to_string(h->counts.accept_errno),
 	    h->lim.accept_retry_ms);
 	return 1;
 }

@@ -6,39 +6,18 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "errbuf.h"
 #include "mcclient.h"
 #include "mcreply.h"
 
 #define MCCLIENT_READ_CHUNK 16384
-
-static void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Waits for events on fd until deadline: 1 ready, 0 timed out, -1 error. */
 static int
@@ -49,7 +28,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int rc;
 
 	for (;;) {
-		left = deadline - monotonic_ms();
+		left = deadline - clock_monotonic_ms();
 		if (left <= 0)
 			return 0;
 		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
@@ -126,10 +105,10 @@ mcclient_connect(struct mcclient *c, const char *host, uint16_t port, int timeou
 	snprintf(c->addr, sizeof(c->addr), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
 	    host, (unsigned)port);
 	snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-	deadline = monotonic_ms() + c->timeout_ms;
+	deadline = clock_monotonic_ms() + c->timeout_ms;
 	rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {
-		seterr(err, errlen, "%s: cannot resolve: %s", c->addr, gai_strerror(rc));
+		errbuf_set(err, errlen, "%s: cannot resolve: %s", c->addr, gai_strerror(rc));
 		return MCCLIENT_ERR_IO;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -141,10 +120,11 @@ mcclient_connect(struct mcclient *c, const char *host, uint16_t port, int timeou
 	c->connected = c->fd >= 0;
 	if (c->fd < 0) {
 		if (last_errno == ETIMEDOUT)
-			seterr(err, errlen, "%s: connect: no answer within %d ms", c->addr,
+			errbuf_set(err, errlen, "%s: connect: no answer within %d ms", c->addr,
 			    c->timeout_ms);
 		else
-			seterr(err, errlen, "%s: connect: %s", c->addr, strerror(last_errno));
+			errbuf_set(err, errlen, "%s: connect: %s", c->addr,
+			    strerror(last_errno));
 		return MCCLIENT_ERR_IO;
 	}
 	return MCCLIENT_OK;
@@ -169,14 +149,14 @@ send_all(struct mcclient *c, const char *p, size_t n, int64_t deadline, char *er
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			rc = wait_fd(c->fd, POLLOUT, deadline);
 			if (rc == 0) {
-				seterr(err, errlen, "%s: send: timed out after %d ms", c->addr,
-				    c->timeout_ms);
+				errbuf_set(err, errlen, "%s: send: timed out after %d ms",
+				    c->addr, c->timeout_ms);
 				return MCCLIENT_ERR_IO;
 			}
 			if (rc > 0)
 				continue;
 		}
-		seterr(err, errlen, "%s: send: %s", c->addr, strerror(errno));
+		errbuf_set(err, errlen, "%s: send: %s", c->addr, strerror(errno));
 		return MCCLIENT_ERR_IO;
 	}
 	return MCCLIENT_OK;
@@ -200,12 +180,13 @@ read_reply(struct mcclient *c, enum mcreply_kind kind, int64_t deadline,
 	for (;;) {
 		fs = c->len > 0 ? mcreply_frame(c->buf, c->len, kind, f) : MCREPLY_MORE;
 		if (fs == MCREPLY_MALFORMED) {
-			seterr(err, errlen, "%s: %s", c->addr, f->why);
+			errbuf_set(err, errlen, "%s: %s", c->addr, f->why);
 			return MCCLIENT_ERR_PROTO;
 		}
 		if (fs == MCREPLY_COMPLETE) {
 			if (f->len != c->len) {
-				seterr(err, errlen, "%s: unexpected bytes after the reply", c->addr);
+				errbuf_set(err, errlen, "%s: unexpected bytes after the reply",
+				    c->addr);
 				return MCCLIENT_ERR_PROTO;
 			}
 			c->buf[f->last_off + f->last_len] = '\0';
@@ -213,7 +194,7 @@ read_reply(struct mcclient *c, enum mcreply_kind kind, int64_t deadline,
 			return MCCLIENT_OK;
 		}
 		if (c->len == MCCLIENT_REPLY_MAX) {
-			seterr(err, errlen, "%s: reply larger than %d bytes", c->addr,
+			errbuf_set(err, errlen, "%s: reply larger than %d bytes", c->addr,
 			    MCCLIENT_REPLY_MAX);
 			return MCCLIENT_ERR_PROTO;
 		}
@@ -222,7 +203,7 @@ read_reply(struct mcclient *c, enum mcreply_kind kind, int64_t deadline,
 			if (ncap > MCCLIENT_REPLY_MAX + 1)
 				ncap = MCCLIENT_REPLY_MAX + 1;
 			if ((nb = realloc(c->buf, ncap)) == NULL) {
-				seterr(err, errlen, "%s: out of memory", c->addr);
+				errbuf_set(err, errlen, "%s: out of memory", c->addr);
 				return MCCLIENT_ERR_IO;
 			}
 			c->buf = nb;
@@ -234,23 +215,24 @@ read_reply(struct mcclient *c, enum mcreply_kind kind, int64_t deadline,
 			continue;
 		}
 		if (r == 0) {
-			seterr(err, errlen, "%s: connection closed by the server%s", c->addr,
-			    c->len > 0 ? " in the middle of a reply" : "");
+			errbuf_set(err, errlen, "%s: connection closed by the server%s",
+			    c->addr, c->len > 0 ? " in the middle of a reply" : "");
 			return MCCLIENT_ERR_IO;
 		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			seterr(err, errlen, "%s: receive: %s", c->addr, strerror(errno));
+			errbuf_set(err, errlen, "%s: receive: %s", c->addr, strerror(errno));
 			return MCCLIENT_ERR_IO;
 		}
 		rc = wait_fd(c->fd, POLLIN, deadline);
 		if (rc == 0) {
-			seterr(err, errlen, "%s: no reply within %d ms", c->addr, c->timeout_ms);
+			errbuf_set(err, errlen, "%s: no reply within %d ms", c->addr,
+			    c->timeout_ms);
 			return MCCLIENT_ERR_IO;
 		}
 		if (rc < 0) {
-			seterr(err, errlen, "%s: receive: %s", c->addr, strerror(errno));
+			errbuf_set(err, errlen, "%s: receive: %s", c->addr, strerror(errno));
 			return MCCLIENT_ERR_IO;
 		}
 	}
@@ -260,17 +242,17 @@ static enum mcclient_status
 exchange(struct mcclient *c, const char *line, const void *data, size_t dlen, bool has_data,
     enum mcreply_kind kind, const char **reply, const char **last, char *err, size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + c->timeout_ms;
+	int64_t deadline = clock_monotonic_ms() + c->timeout_ms;
 	enum mcclient_status st;
 	struct mcreply_frame f;
 	size_t n = strnlen(line, MCCLIENT_LINE_MAX + 1);
 
 	if (!c->connected) {
-		seterr(err, errlen, "not connected");
+		errbuf_set(err, errlen, "not connected");
 		return MCCLIENT_ERR_IO;
 	}
 	if (n > MCCLIENT_LINE_MAX || strpbrk(line, "\r\n") != NULL) {
-		seterr(err, errlen, "command line is longer than %d bytes or holds CR/LF",
+		errbuf_set(err, errlen, "command line is longer than %d bytes or holds CR/LF",
 		    MCCLIENT_LINE_MAX);
 		return MCCLIENT_ERR_ARG;
 	}
@@ -287,7 +269,7 @@ exchange(struct mcclient *c, const char *line, const void *data, size_t dlen, bo
 	if (last != NULL)
 		*last = c->buf + f.last_off;
 	if (f.error) {
-		seterr(err, errlen, "%s: %s", c->addr, c->buf + f.last_off);
+		errbuf_set(err, errlen, "%s: %s", c->addr, c->buf + f.last_off);
 		return MCCLIENT_ERR_REPLY;
 	}
 	return MCCLIENT_OK;
@@ -319,23 +301,25 @@ mcclient_auth(struct mcclient *c, const char *user, const char *password, char *
 
 	if (user[0] == '\0' || strpbrk(user, " \r\n\t") != NULL ||
 	    strpbrk(password, "\r\n") != NULL) {
-		seterr(err, errlen, "%s: invalid user name or password", c->addr);
+		errbuf_set(err, errlen, "%s: invalid user name or password", c->addr);
 		return MCCLIENT_ERR_ARG;
 	}
 	n = snprintf(line, sizeof(line), "set %s 0 0 %zu", user, plen);
 	if (n < 0 || (size_t)n >= sizeof(line)) {
-		seterr(err, errlen, "%s: user name too long", c->addr);
+		errbuf_set(err, errlen, "%s: user name too long", c->addr);
 		return MCCLIENT_ERR_ARG;
 	}
 	st = exchange(c, line, password, plen, true, MCREPLY_LINE, NULL, &last, err, errlen);
 	if (st == MCCLIENT_ERR_REPLY) {
-		seterr(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user, last);
+		errbuf_set(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user,
+		    last);
 		return st;
 	}
 	if (st != MCCLIENT_OK)
 		return st;
 	if (strcmp(last, "STORED") != 0) {
-		seterr(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user, last);
+		errbuf_set(err, errlen, "%s: authentication as '%s' failed: %s", c->addr, user,
+		    last);
 		return MCCLIENT_ERR_REPLY;
 	}
 	return MCCLIENT_OK;
@@ -363,17 +347,17 @@ mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, ch
 	mcreply_stats_begin(&it, text, len);
 	while ((rc = mcreply_stats_next(&it, &one)) == 1) {
 		if (one.name_len > MCCLIENT_STAT_NAME_MAX || one.value_len > MCCLIENT_STAT_VALUE_MAX) {
-			seterr(err, errlen, "stats line %d is too long", it.lineno);
+			errbuf_set(err, errlen, "stats line %d is too long", it.lineno);
 			goto out_release_stats;
 		}
 		if (st->n == MCCLIENT_STATS_MAX) {
-			seterr(err, errlen, "more than %d stats", MCCLIENT_STATS_MAX);
+			errbuf_set(err, errlen, "more than %d stats", MCCLIENT_STATS_MAX);
 			goto out_release_stats;
 		}
 		if (st->n == cap) {
 			cap = cap == 0 ? 64 : cap * 2;
 			if ((nv = realloc(st->v, cap * sizeof(*nv))) == NULL) {
-				seterr(err, errlen, "out of memory");
+				errbuf_set(err, errlen, "out of memory");
 				goto out_release_stats;
 			}
 			st->v = nv;
@@ -387,9 +371,9 @@ mcclient_parse_stats(const char *text, size_t len, struct mcclient_stats *st, ch
 	if (rc == 0)
 		return MCCLIENT_OK;
 	if (strcmp(it.why, "has no END") == 0)
-		seterr(err, errlen, "stats reply has no END");
+		errbuf_set(err, errlen, "stats reply has no END");
 	else
-		seterr(err, errlen, "stats line %d %s", it.lineno, it.why);
+		errbuf_set(err, errlen, "stats line %d %s", it.lineno, it.why);
 out_release_stats:
 	mcclient_stats_release(st);
 	return MCCLIENT_ERR_PROTO;
@@ -409,7 +393,7 @@ mcclient_stats(struct mcclient *c, const char *args, struct mcclient_stats *st, 
 	else
 		n = snprintf(line, sizeof(line), "stats");
 	if (n < 0 || (size_t)n >= sizeof(line)) {
-		seterr(err, errlen, "stats arguments too long");
+		errbuf_set(err, errlen, "stats arguments too long");
 		return MCCLIENT_ERR_ARG;
 	}
 	if ((rc = exchange(c, line, NULL, 0, false, MCREPLY_STATS, &reply, NULL, err,
@@ -420,7 +404,7 @@ mcclient_stats(struct mcclient *c, const char *args, struct mcclient_stats *st, 
 	if (rc != MCCLIENT_OK) {
 		char why[200];
 		snprintf(why, sizeof(why), "%s", err != NULL ? err : "");
-		seterr(err, errlen, "%s: %s", c->addr, why);
+		errbuf_set(err, errlen, "%s: %s", c->addr, why);
 	}
 	return rc;
 }

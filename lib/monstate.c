@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +12,11 @@
 
 #include <jansson.h>
 
+#include "errbuf.h"
 #include "monstate.h"
 
 #define FIELD_PATH_MAX 64 /* "nodes[1023].storm_severity" */
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 int
 monstate_alloc(struct monstate *st, size_t nclusters, size_t nnodes, char *err, size_t errlen)
@@ -39,15 +25,15 @@ monstate_alloc(struct monstate *st, size_t nclusters, size_t nnodes, char *err, 
 	struct monstate_node *n = NULL;
 
 	if (nclusters > MONSTATE_CLUSTERS_MAX || nnodes > MONSTATE_NODES_MAX) {
-		seterr(err, errlen, "%zu clusters and %zu nodes: more than %d or %d", nclusters,
-		    nnodes, MONSTATE_CLUSTERS_MAX, MONSTATE_NODES_MAX);
+		errbuf_set(err, errlen, "%zu clusters and %zu nodes: more than %d or %d",
+		    nclusters, nnodes, MONSTATE_CLUSTERS_MAX, MONSTATE_NODES_MAX);
 		return -1;
 	}
 	/* calloc(0) may return NULL: keep one element so NULL always means no memory. */
 	if ((c = calloc(nclusters > 0 ? nclusters : 1, sizeof(*c))) == NULL ||
 	    (n = calloc(nnodes > 0 ? nnodes : 1, sizeof(*n))) == NULL) {
 		free(c);
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return -1;
 	}
 	free(st->clusters);
@@ -212,18 +198,19 @@ monstate_write(const char *path, const struct monstate *st, char *err, size_t er
 	int fd, saved;
 
 	if (strlen(path) > MONSTATE_PATH_MAX) {
-		seterr(err, errlen, "state file path is longer than %d bytes", MONSTATE_PATH_MAX);
+		errbuf_set(err, errlen, "state file path is longer than %d bytes",
+		    MONSTATE_PATH_MAX);
 		return -1;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((text = monstate_format(st)) == NULL) {
-		seterr(err, errlen, "%s: out of memory formatting the state", path);
+		errbuf_set(err, errlen, "%s: out of memory formatting the state", path);
 		return -1;
 	}
 	len = strlen(text);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", tmp, strerror(errno));
 		free(text);
 		return -1;
 	}
@@ -250,7 +237,7 @@ out_unlink:
 		close(fd);
 	unlink(tmp);
 	free(text);
-	seterr(err, errlen, "%s: %s", path, strerror(saved != 0 ? saved : EIO));
+	errbuf_set(err, errlen, "%s: %s", path, strerror(saved != 0 ? saved : EIO));
 	return -1;
 }
 
@@ -269,8 +256,8 @@ get_string(struct reader *r, json_t *obj, const char *key, char *out, size_t cap
 
 	if (!json_is_string(v) || json_string_length(v) >= cap ||
 	    memchr(json_string_value(v), '\0', json_string_length(v)) != NULL) {
-		seterr(r->err, r->errlen, "%s%s: expected a string of at most %zu bytes", r->where,
-		    key, cap - 1);
+		errbuf_set(r->err, r->errlen, "%s%s: expected a string of at most %zu bytes",
+		    r->where, key, cap - 1);
 		return -1;
 	}
 	memcpy(out, json_string_value(v), json_string_length(v) + 1);
@@ -283,8 +270,8 @@ get_int(struct reader *r, json_t *obj, const char *key, int64_t min, int64_t *ou
 	json_t *v = json_object_get(obj, key);
 
 	if (!json_is_integer(v) || json_integer_value(v) < min) {
-		seterr(r->err, r->errlen, "%s%s: expected an integer of at least %lld", r->where,
-		    key, (long long)min);
+		errbuf_set(r->err, r->errlen, "%s%s: expected an integer of at least %lld",
+		    r->where, key, (long long)min);
 		return -1;
 	}
 	*out = json_integer_value(v);
@@ -308,7 +295,7 @@ get_bool(struct reader *r, json_t *obj, const char *key, bool *out)
 	json_t *v = json_object_get(obj, key);
 
 	if (!json_is_boolean(v)) {
-		seterr(r->err, r->errlen, "%s%s: expected true or false", r->where, key);
+		errbuf_set(r->err, r->errlen, "%s%s: expected true or false", r->where, key);
 		return -1;
 	}
 	*out = json_is_true(v);
@@ -323,8 +310,8 @@ get_number(struct reader *r, json_t *obj, const char *key, double max, double *o
 	double d;
 
 	if (!json_is_number(v) || !((d = json_number_value(v)) >= 0 && d <= max)) {
-		seterr(r->err, r->errlen, "%s%s: expected a number from 0 to %g", r->where, key,
-		    max);
+		errbuf_set(r->err, r->errlen, "%s%s: expected a number from 0 to %g", r->where,
+		    key, max);
 		return -1;
 	}
 	*out = d;
@@ -364,7 +351,7 @@ read_cluster(struct reader *r, json_t *o, struct monstate_cluster *c)
 	size_t i;
 
 	if (!json_is_object(o)) {
-		seterr(r->err, r->errlen, "%s: expected an object", r->where);
+		errbuf_set(r->err, r->errlen, "%s: expected an object", r->where);
 		return -1;
 	}
 	if (get_string(r, o, "name", c->name, sizeof(c->name)) < 0 ||
@@ -385,7 +372,7 @@ read_node(struct reader *r, json_t *o, struct monstate_node *n)
 	size_t i;
 
 	if (!json_is_object(o)) {
-		seterr(r->err, r->errlen, "%s: expected an object", r->where);
+		errbuf_set(r->err, r->errlen, "%s: expected an object", r->where);
 		return -1;
 	}
 	if (get_string(r, o, "name", n->name, sizeof(n->name)) < 0 ||
@@ -420,17 +407,17 @@ monstate_parse(const char *text, size_t len, struct monstate *st, char *err, siz
 	monstate_release(st);
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
-		seterr(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
+		errbuf_set(err, errlen, "not JSON: %s (line %d)", jerr.text, jerr.line);
 		return -1;
 	}
 	if (!json_is_object(doc)) {
-		seterr(err, errlen, "not a JSON object");
+		errbuf_set(err, errlen, "not a JSON object");
 		goto out_fail;
 	}
 	if (get_int(&r, doc, "version", 1, &version) < 0)
 		goto out_fail;
 	if (version != MONSTATE_VERSION) {
-		seterr(err, errlen, "version %lld is not %d", (long long)version,
+		errbuf_set(err, errlen, "version %lld is not %d", (long long)version,
 		    MONSTATE_VERSION);
 		goto out_fail;
 	}
@@ -442,7 +429,7 @@ monstate_parse(const char *text, size_t len, struct monstate *st, char *err, siz
 	clusters = json_object_get(doc, "clusters");
 	nodes = json_object_get(doc, "nodes");
 	if (!json_is_array(clusters) || !json_is_array(nodes)) {
-		seterr(err, errlen, "clusters and nodes must be arrays");
+		errbuf_set(err, errlen, "clusters and nodes must be arrays");
 		goto out_fail;
 	}
 	if (monstate_alloc(st, json_array_size(clusters), json_array_size(nodes), err, errlen) < 0)
@@ -475,12 +462,12 @@ monstate_read(const char *path, struct monstate *st, char *err, size_t errlen)
 
 	monstate_release(st);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
+		errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if ((buf = malloc(MONSTATE_FILE_MAX + 1)) == NULL) {
 		close(fd);
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return -1;
 	}
 	for (;;) {
@@ -488,14 +475,15 @@ monstate_read(const char *path, struct monstate *st, char *err, size_t errlen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errlen, "%s: %s", path, strerror(errno));
+			errbuf_set(err, errlen, "%s: %s", path, strerror(errno));
 			goto out_fail;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > MONSTATE_FILE_MAX) {
-			seterr(err, errlen, "%s: larger than %d bytes", path, MONSTATE_FILE_MAX);
+			errbuf_set(err, errlen, "%s: larger than %d bytes", path,
+			    MONSTATE_FILE_MAX);
 			goto out_fail;
 		}
 	}
@@ -504,7 +492,7 @@ monstate_read(const char *path, struct monstate *st, char *err, size_t errlen)
 	if (rc < 0 && err != NULL && errlen > 0) {
 		char why[MONSTATE_ERROR_MAX * 2];
 		snprintf(why, sizeof(why), "%s", err);
-		seterr(err, errlen, "%s: %s", path, why);
+		errbuf_set(err, errlen, "%s: %s", path, why);
 	}
 	free(buf);
 	return rc;

@@ -12,7 +12,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +23,10 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "config.h"
+#include "errbuf.h"
 #include "mcconn.h"
 
 #define AUTH_MAX (CLUSTER_USER_MAX + CONFIG_SECRET_MAX + 64) /* the auth request */
@@ -96,20 +97,6 @@ struct mcconn {
 	uint64_t connects, attempts;
 };
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 mcconn_status_name(enum mcconn_status status)
@@ -126,21 +113,6 @@ mcconn_status_name(enum mcconn_status status)
 	return "unknown";
 }
 
-static int64_t
-timespec_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
-static int64_t
-clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return timespec_ns(&ts);
-}
-
 /*
  * From send to the last reply: measured by when the kernel received the reply's last
  * bytes (SO_TIMESTAMPNS), not by when the loop came round to read them. The monitor's
@@ -154,7 +126,7 @@ clock_ns(clockid_t id)
 static int64_t
 reply_latency_us(const struct mcconn *c)
 {
-	int64_t loop = clock_ns(CLOCK_MONOTONIC) - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
+	int64_t loop = clock_now_ns(CLOCK_MONOTONIC) - c->sent_ns, kernel = c->rx_real_ns - c->sent_real_ns;
 
 	if (c->sent_real_ns != 0 && c->rx_real_ns != 0 && kernel >= 0 && kernel <= loop)
 		return kernel / 1000;
@@ -223,7 +195,7 @@ finish(struct mcconn *c, enum mcconn_status status, const char *reply, size_t re
 static void
 arm(struct mcconn *c, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = clock_ms_timeval(ms);
 
 	evtimer_add(c->timer, &tv);
 }
@@ -294,8 +266,8 @@ send_request(struct mcconn *c)
 	 * stamp its reply, before write() returns here, and a reply stamped before its
 	 * request was sent would read as a stepped clock (the loop's measure, stall and
 	 * all, would stand). Monotonic first, so the kernel's span fits inside it. */
-	c->sent_ns = clock_ns(CLOCK_MONOTONIC);
-	c->sent_real_ns = clock_ns(CLOCK_REALTIME);
+	c->sent_ns = clock_now_ns(CLOCK_MONOTONIC);
+	c->sent_real_ns = clock_now_ns(CLOCK_REALTIME);
 	c->rx_real_ns = 0;
 	if (write_now(c, c->request, c->request_len, error, sizeof(error)) < 0) {
 		defer_failure(c, MCCONN_ERR_CLOSED, error);
@@ -451,7 +423,7 @@ read_stamped(struct mcconn *c, int fd)
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
 		    cm->cmsg_len >= CMSG_LEN(sizeof(ts))) {
 			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-			c->rx_real_ns = timespec_ns(&ts);
+			c->rx_real_ns = clock_timespec_ns(&ts);
 		}
 	}
 	return n;
@@ -696,20 +668,20 @@ mcconn_new(struct event_base *base, struct evdns_base *dns, const struct mcconn_
 
 	if (t->host == NULL || t->host[0] == '\0' || strlen(t->host) > CLUSTER_HOST_MAX ||
 	    t->port == 0) {
-		seterr(err, errlen, "invalid address");
+		errbuf_set(err, errlen, "invalid address");
 		return NULL;
 	}
 	if (t->user != NULL && (strlen(t->user) > CLUSTER_USER_MAX || t->password == NULL ||
 	    strlen(t->password) >= CONFIG_SECRET_MAX)) {
-		seterr(err, errlen, "invalid account");
+		errbuf_set(err, errlen, "invalid account");
 		return NULL;
 	}
 	if (t->connect_timeout_ms <= 0) {
-		seterr(err, errlen, "invalid connect timeout");
+		errbuf_set(err, errlen, "invalid connect timeout");
 		return NULL;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->fd = -1;
@@ -720,7 +692,7 @@ mcconn_new(struct event_base *base, struct evdns_base *dns, const struct mcconn_
 			event_free(c->timer);
 		free(c->in);
 		free(c);
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->in_cap = INPUT_INITIAL;
@@ -769,12 +741,12 @@ mcconn_request(struct mcconn *c, const char *request, size_t len, enum mcreply_k
     unsigned nreplies, int timeout_ms, char *err, size_t errlen)
 {
 	if (c->busy) {
-		seterr(err, errlen, "a request is in flight");
+		errbuf_set(err, errlen, "a request is in flight");
 		return -1;
 	}
 	if (len == 0 || len > MCCONN_REQUEST_MAX || nreplies == 0 ||
 	    nreplies > MCCONN_REPLIES_MAX || timeout_ms <= 0) {
-		seterr(err, errlen, "invalid request");
+		errbuf_set(err, errlen, "invalid request");
 		return -1;
 	}
 	memcpy(c->request, request, len);

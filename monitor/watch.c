@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "kind.h"
 #include "log.h"
 #include "nodestats.h"
@@ -16,15 +16,6 @@
 
 #define FINGERPRINT_MAX ILOG_FINGERPRINT_MAX
 #define SUMMARY_MAX 300 /* a resolve message */
-
-static int64_t
-default_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* --- set-up -------------------------------------------------------------------------- */
 
@@ -88,7 +79,7 @@ watch_init(struct watch *w, const struct monconfig *cfg, struct ilog *log, char 
 	memset(w, 0, sizeof(*w));
 	w->cfg = cfg;
 	w->log = log;
-	w->wall_ms = default_wall_ms;
+	w->wall_ms = clock_wall_ms;
 	if ((nkinds = kind_registry(w->ops, w->order, err, errlen)) < 0)
 		return -1;
 	w->nkinds = (size_t)nkinds;

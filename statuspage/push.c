@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "log.h"
 #include "ilog_outbox.h"
 #include "push.h"
@@ -55,15 +56,6 @@ struct push {
 	size_t n;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 stopping(struct push *p)
 {
@@ -91,12 +83,10 @@ generation(struct push *p)
 static void
 wait_until(struct push *p, int64_t until, bool wake_on_notify, unsigned gen)
 {
-	struct timespec ts;
+	struct timespec ts = clock_ms_timespec(until);
 
 	pthread_mutex_lock(&p->lock);
-	ts.tv_sec = (time_t)(until / 1000);
-	ts.tv_nsec = (long)(until % 1000) * 1000000;
-	while (!p->stop && (!wake_on_notify || gen == p->generation) && now_ms() < until)
+	while (!p->stop && (!wake_on_notify || gen == p->generation) && clock_wall_ms() < until)
 		if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&p->lock);
@@ -145,9 +135,9 @@ pace(struct worker *w)
 {
 	int64_t gap = (int64_t)(1000.0 / w->conf.rate), due = w->last_request_ms + gap;
 
-	if (now_ms() < due)
+	if (clock_wall_ms() < due)
 		wait_until(w->p, due, false, 0);
-	w->last_request_ms = now_ms();
+	w->last_request_ms = clock_wall_ms();
 	return !stopping(w->p);
 }
 
@@ -209,7 +199,7 @@ perform(struct worker *w, const char *method, const char *url, const char *const
 	}
 	curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
 	return sink_judge(status, w->retry_after[0] ? w->retry_after : NULL,
-	    w->answer.len ? w->answer.data : NULL, now_ms(), retry_after_ms, why, whylen);
+	    w->answer.len ? w->answer.data : NULL, clock_wall_ms(), retry_after_ms, why, whylen);
 }
 
 /* The remote id this sink keeps for an incident: its first (SINK_REMOTE_FIRST) or its
@@ -302,7 +292,7 @@ push_requests(struct worker *w, const struct ilog_outbox_item *it, int64_t *retr
 	rid[0] = '\0';
 	if (w->conf.ops->remote != SINK_REMOTE_NONE)
 		remote_id(w, incident, w->conf.ops->remote == SINK_REMOTE_LATEST, rid, sizeof(rid));
-	if (sink_build(&w->conf, it->payload_json, rid, now_ms() / 1000, reqs, &n, err,
+	if (sink_build(&w->conf, it->payload_json, rid, clock_wall_ms() / 1000, reqs, &n, err,
 		sizeof(err)) < 0) {
 		snprintf(why, whylen, "%s", err);
 		free(reqs);
@@ -547,7 +537,7 @@ run(void *arg)
 		if (st != ILOG_ERR_NOT_FOUND)
 			LOG_LIMITED(LOG_LEVEL_ERR, "sink %s: reading the outbox: %s", w->conf.name,
 			    err);
-		until = now_ms() + PUSH_IDLE_POLL_MS;
+		until = clock_wall_ms() + PUSH_IDLE_POLL_MS;
 		if (next != 0 && next < until)
 			until = next;
 		wait_until(p, until, next == 0, gen);

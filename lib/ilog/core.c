@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ilog_int.h"
 #include "utf8.h"
 
@@ -26,23 +27,14 @@ ilog_db_fail(struct ilog *log, int rc, const char *what, char *err, size_t errle
 {
 	if (is_busy(rc))
 		return ILOG_RETRY;
-	seterr(err, errlen, "%s: %s", what, sqlite3_errmsg(log->db));
+	errbuf_set(err, errlen, "%s: %s", what, sqlite3_errmsg(log->db));
 	return ILOG_ERR_DB;
-}
-
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
 sleep_ms(int ms)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	struct timespec ts = clock_ms_timespec(ms);
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
@@ -72,12 +64,9 @@ ilog_random(struct ilog *log)
 int64_t
 ilog_now(struct ilog *log)
 {
-	struct timespec ts;
-
 	if (log->clock.now_ms != NULL)
 		return log->clock.now_ms(log->clock.arg);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_wall_ms();
 }
 
 void
@@ -96,12 +85,12 @@ ilog_check_text(const char *s, size_t max, bool optional, enum text_rule rule, c
 	if (s == NULL || s[0] == '\0') {
 		if (optional)
 			return ILOG_OK;
-		seterr(err, errlen, "%s is empty", what);
+		errbuf_set(err, errlen, "%s is empty", what);
 		return ILOG_ERR_ARG;
 	}
 	len = strnlen(s, max + 1);
 	if (len > max) {
-		seterr(err, errlen, "%s is longer than %zu bytes", what, max);
+		errbuf_set(err, errlen, "%s is longer than %zu bytes", what, max);
 		return ILOG_ERR_ARG;
 	}
 	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
@@ -110,11 +99,11 @@ ilog_check_text(const char *s, size_t max, bool optional, enum text_rule rule, c
 				n = 1;
 				continue;
 			}
-			seterr(err, errlen, "%s contains a control character", what);
+			errbuf_set(err, errlen, "%s contains a control character", what);
 			return ILOG_ERR_ARG;
 		}
 		if ((n = utf8_decode(p, NULL)) == 0) {
-			seterr(err, errlen, "%s is not valid UTF-8", what);
+			errbuf_set(err, errlen, "%s is not valid UTF-8", what);
 			return ILOG_ERR_ARG;
 		}
 	}
@@ -135,17 +124,17 @@ ilog_parse_json(const char *text, bool want_object, const char *what, char *err,
 	size_t len = strnlen(text, ILOG_BODY_MAX + 1);
 
 	if (len > ILOG_BODY_MAX) {
-		seterr(err, errlen, "%s is longer than %d bytes", what, ILOG_BODY_MAX);
+		errbuf_set(err, errlen, "%s is longer than %d bytes", what, ILOG_BODY_MAX);
 		return NULL;
 	}
 	j = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
-		seterr(err, errlen, "%s is not valid JSON: %s (at byte %d)", what, jerr.text,
-		    jerr.position);
+		errbuf_set(err, errlen, "%s is not valid JSON: %s (at byte %d)", what,
+		    jerr.text, jerr.position);
 		return NULL;
 	}
 	if (want_object && !json_is_object(j)) {
-		seterr(err, errlen, "%s is not a JSON object", what);
+		errbuf_set(err, errlen, "%s is not a JSON object", what);
 		json_decref(j);
 		return NULL;
 	}
@@ -158,11 +147,11 @@ ilog_dump_json(const json_t *j, const char *what, char *err, size_t errlen)
 	char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 
 	if (s == NULL) {
-		seterr(err, errlen, "%s: out of memory", what);
+		errbuf_set(err, errlen, "%s: out of memory", what);
 		return NULL;
 	}
 	if (strlen(s) > ILOG_BODY_MAX) {
-		seterr(err, errlen, "%s is longer than %d bytes", what, ILOG_BODY_MAX);
+		errbuf_set(err, errlen, "%s is longer than %d bytes", what, ILOG_BODY_MAX);
 		free(s);
 		return NULL;
 	}
@@ -256,13 +245,13 @@ enum ilog_status
 ilog_call(struct ilog *log, enum ilog_mode mode, ilog_body_fn body, void *arg, char *err,
     size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + log->busy_retry_ms;
+	int64_t deadline = clock_monotonic_ms() + log->busy_retry_ms;
 	bool write = mode == ILOG_WRITE;
 	enum ilog_status st;
 	sqlite3_stmt *s;
 
 	if (write && log->readonly) {
-		seterr(err, errlen, "%s: the incident log was opened read-only", log->path);
+		errbuf_set(err, errlen, "%s: the incident log was opened read-only", log->path);
 		return ILOG_ERR_DB;
 	}
 	for (;;) {
@@ -282,8 +271,9 @@ ilog_call(struct ilog *log, enum ilog_mode mode, ilog_body_fn body, void *arg, c
 		}
 		if (st != ILOG_RETRY)
 			return st;
-		if (monotonic_ms() >= deadline) {
-			seterr(err, errlen, "%s: the database stayed busy for %.1f s (another process "
+		if (clock_monotonic_ms() >= deadline) {
+			errbuf_set(err, errlen,
+			    "%s: the database stayed busy for %.1f s (another process "
 			    "holds its write lock)", log->path, log->busy_retry_ms / 1000.0);
 			return ILOG_ERR_DB;
 		}
@@ -355,7 +345,7 @@ ilog_collect(struct ilog *log, sqlite3_stmt *s, const struct ilog_row_type *t, s
 		}
 		if (ilog_grow(v, &cap, *n, t->size) != 0 ||
 		    t->read(s, (char *)*v + *n * t->size) != 0) {
-			seterr(err, errlen, "%s", t->oom);
+			errbuf_set(err, errlen, "%s", t->oom);
 			return ILOG_ERR_DB;
 		}
 		(*n)++;
@@ -385,7 +375,7 @@ read_meta(struct ilog *log, struct meta *m, char *err, size_t errlen)
 		m->user_version = sqlite3_column_int64(s, 1);
 		m->objects = sqlite3_column_int64(s, 2);
 	} else if (st == ILOG_ERR_NOT_FOUND) {
-		seterr(err, errlen, "cannot read the schema version");
+		errbuf_set(err, errlen, "cannot read the schema version");
 		st = ILOG_ERR_DB;
 	}
 	sqlite3_reset(s);
@@ -397,11 +387,12 @@ check_meta(struct ilog *log, const struct meta *m, char *err, size_t errlen)
 {
 	if (m->application_id != ILOG_APPLICATION_ID &&
 	    !(m->application_id == 0 && m->user_version == 0 && m->objects == 0)) {
-		seterr(err, errlen, "%s is not an mcops incident log", log->path);
+		errbuf_set(err, errlen, "%s is not an mcops incident log", log->path);
 		return ILOG_ERR_DB;
 	}
 	if (m->user_version > ILOG_SCHEMA_VERSION) {
-		seterr(err, errlen, "%s: schema version %lld is newer than this mcops supports "
+		errbuf_set(err, errlen,
+		    "%s: schema version %lld is newer than this mcops supports "
 		    "(%d); use a newer mcops", log->path, (long long)m->user_version,
 		    ILOG_SCHEMA_VERSION);
 		return ILOG_ERR_DB;
@@ -427,7 +418,8 @@ schema_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if ((st = check_meta(log, &m, err, errlen)) != ILOG_OK)
 		return st;
 	if (log->readonly && m.user_version < ILOG_SCHEMA_VERSION) {
-		seterr(err, errlen, "%s: schema version %lld needs migrating to %d; open it "
+		errbuf_set(err, errlen,
+		    "%s: schema version %lld needs migrating to %d; open it "
 		    "read-write once (any write command) first", log->path,
 		    (long long)m.user_version, ILOG_SCHEMA_VERSION);
 		return ILOG_ERR_DB;
@@ -439,8 +431,9 @@ schema_body(struct ilog *log, void *arg, char *err, size_t errlen)
 				sqlite3_free(emsg);
 				return ILOG_RETRY;
 			}
-			seterr(err, errlen, "%s: migration to schema version %lld failed: %s",
-			    log->path, (long long)v + 1, emsg != NULL ? emsg : sqlite3_errstr(rc));
+			errbuf_set(err, errlen,
+			    "%s: migration to schema version %lld failed: %s", log->path,
+			    (long long)v + 1, emsg != NULL ? emsg : sqlite3_errstr(rc));
 			sqlite3_free(emsg);
 			return ILOG_ERR_DB;
 		}
@@ -452,7 +445,7 @@ schema_body(struct ilog *log, void *arg, char *err, size_t errlen)
 static enum ilog_status
 exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, size_t errlen)
 {
-	int64_t deadline = monotonic_ms() + ILOG_BUSY_RETRY_MS;
+	int64_t deadline = clock_monotonic_ms() + ILOG_BUSY_RETRY_MS;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -463,8 +456,9 @@ exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, si
 				const unsigned char *t = sqlite3_column_text(s, 0);
 				if (expect != NULL && (t == NULL ||
 					strcasecmp((const char *)t, expect) != 0)) {
-					seterr(err, errlen, "%s: %s gave '%s', not '%s'", log->path,
-					    sql, t != NULL ? (const char *)t : "", expect);
+					errbuf_set(err, errlen, "%s: %s gave '%s', not '%s'",
+					    log->path, sql, t != NULL ? (const char *)t : "",
+					    expect);
 					sqlite3_finalize(s);
 					return ILOG_ERR_DB;
 				}
@@ -473,8 +467,8 @@ exec_pragma(struct ilog *log, const char *sql, const char *expect, char *err, si
 			if (rc == SQLITE_DONE)
 				return ILOG_OK;
 		}
-		if (!is_busy(rc) || monotonic_ms() >= deadline) {
-			seterr(err, errlen, "%s: %s", log->path, sqlite3_errmsg(log->db));
+		if (!is_busy(rc) || clock_monotonic_ms() >= deadline) {
+			errbuf_set(err, errlen, "%s: %s", log->path, sqlite3_errmsg(log->db));
 			return ILOG_ERR_DB;
 		}
 		sleep_ms(ILOG_RETRY_SLEEP_MS);
@@ -536,7 +530,7 @@ create_private(const char *path, char *err, size_t errlen)
 
 	if (stat(path, &sb) == 0 || (errno == ENOENT && create_new_file(path) == 0))
 		return ILOG_OK;
-	seterr(err, errlen, "cannot open %s: %s", path, strerror(errno));
+	errbuf_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
 	return ILOG_ERR_DB;
 }
 
@@ -551,13 +545,13 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 		opts = &defaults;
 	log = calloc(1, sizeof(*log));
 	if (log == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	snprintf(log->path, sizeof(log->path), "%s", path);
 	log->readonly = opts->readonly;
 	if (getrandom(&log->rng, sizeof(log->rng), GRND_NONBLOCK) != sizeof(log->rng))
-		log->rng = (uint64_t)monotonic_ms() ^ ((uint64_t)getpid() << 32);
+		log->rng = (uint64_t)clock_monotonic_ms() ^ ((uint64_t)getpid() << 32);
 	log->rng |= 1; /* xorshift must not start at zero */
 
 	if (!opts->readonly) {
@@ -569,7 +563,7 @@ ilog_open(const char *path, const struct ilog_options *opts, char *err, size_t e
 	}
 	rc = sqlite3_open_v2(path, &log->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		seterr(err, errlen, "cannot open %s: %s", path,
+		errbuf_set(err, errlen, "cannot open %s: %s", path,
 		    log->db != NULL ? sqlite3_errmsg(log->db) : sqlite3_errstr(rc));
 		goto out_close;
 	}

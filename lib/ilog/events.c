@@ -4,9 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ilog_int.h"
+#include "utctime.h"
 
 #define ILOG_PRUNE_BATCH 200 /* incidents or rows removed per transaction */
 
@@ -128,12 +128,13 @@ ilog_event_append(struct ilog *log, int64_t incident_id, const char *actor, cons
 	if ((st = ilog_check_actor(actor, err, errlen)) != ILOG_OK)
 		return st;
 	if (!event_type_valid(type)) {
-		seterr(err, errlen, "event type '%.*s' is invalid ([a-z][a-z0-9_]*, at most %d)",
+		errbuf_set(err, errlen,
+		    "event type '%.*s' is invalid ([a-z][a-z0-9_]*, at most %d)",
 		    ILOG_TYPE_MAX + 1, type != NULL ? type : "", ILOG_TYPE_MAX);
 		return ILOG_ERR_ARG;
 	}
 	if (incident_id < 0) {
-		seterr(err, errlen, "no incident %lld", (long long)incident_id);
+		errbuf_set(err, errlen, "no incident %lld", (long long)incident_id);
 		return ILOG_ERR_NOT_FOUND;
 	}
 	body = body_json != NULL ? ilog_parse_json(body_json, true, "event body", err, errlen)
@@ -217,7 +218,7 @@ ilog_events_of_type(struct ilog *log, const char *type, size_t max, struct ilog_
 
 	if (!event_type_valid(type)) {
 		ilog_events_release(out);
-		seterr(err, errlen, "event type '%s' is invalid", type != NULL ? type : "");
+		errbuf_set(err, errlen, "event type '%s' is invalid", type != NULL ? type : "");
 		return ILOG_ERR_ARG;
 	}
 	return read_events(log, &a, err, errlen);
@@ -290,7 +291,7 @@ ilog_cursor_set(struct ilog *log, const char *consumer, int64_t event_id, char *
 	    err, errlen)) != ILOG_OK)
 		return st;
 	if (event_id < 0) {
-		seterr(err, errlen, "cursor %lld is invalid", (long long)event_id);
+		errbuf_set(err, errlen, "cursor %lld is invalid", (long long)event_id);
 		return ILOG_ERR_ARG;
 	}
 	return ilog_call(log, ILOG_WRITE, cursor_set_body, &a, err, errlen);
@@ -386,23 +387,6 @@ ilog_prune(struct ilog *log, int64_t before, struct ilog_prune_result *res, char
 
 /* --- export -------------------------------------------------------------------------------- */
 
-/* "2023-11-14T22:13:20.123Z" */
-static void
-format_utc(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)t * 1000);
-	struct tm tm;
-	size_t n;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	snprintf(buf + n, len - n, ".%03dZ", frac % 1000);
-}
-
 struct export_args {
 	int64_t since;
 	ilog_line_fn write;
@@ -416,7 +400,7 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	struct export_args *a = arg;
 	enum ilog_status st;
 	sqlite3_stmt *s;
-	char when[40], *line;
+	char when[UTC_TEXT_MAX], *line;
 	json_t *o, *body;
 	json_error_t jerr;
 	const unsigned char *text;
@@ -426,7 +410,7 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		return st;
 	sqlite3_bind_int64(s, 1, a->since);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		format_utc(sqlite3_column_int64(s, 1), when, sizeof(when));
+		utc_format_ms(sqlite3_column_int64(s, 1), when, sizeof(when));
 		text = sqlite3_column_text(s, 5);
 		body = text != NULL ? json_loads((const char *)text, 0, &jerr) : NULL;
 		if (body == NULL) /* a body edited by hand into non-JSON: keep it as text */
@@ -443,13 +427,13 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		line = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		if (line == NULL) {
-			seterr(err, errlen, "out of memory exporting");
+			errbuf_set(err, errlen, "out of memory exporting");
 			return ILOG_ERR_DB;
 		}
 		rc = a->write(a->arg, line, strlen(line));
 		free(line);
 		if (rc != 0) {
-			seterr(err, errlen, "export stopped by its writer");
+			errbuf_set(err, errlen, "export stopped by its writer");
 			return ILOG_ERR_DB;
 		}
 		a->written++;
@@ -457,7 +441,8 @@ export_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if (rc != SQLITE_DONE) {
 		/* Lines already went out: a retry would repeat them. */
 		if (a->written > 0 && is_busy(rc)) {
-			seterr(err, errlen, "export interrupted: %s", sqlite3_errmsg(log->db));
+			errbuf_set(err, errlen, "export interrupted: %s",
+			    sqlite3_errmsg(log->db));
 			return ILOG_ERR_DB;
 		}
 		return ilog_db_fail(log, rc, "cannot export", err, errlen);

@@ -62,7 +62,7 @@ ilog_heartbeat_write(struct ilog *log, const struct ilog_heartbeat *hb, char *er
 	enum ilog_status st;
 
 	if (!ilog_kind_valid(hb->daemon)) {
-		seterr(err, errlen, "daemon name '%.*s' is invalid (1-%d of a-z 0-9 _ -)",
+		errbuf_set(err, errlen, "daemon name '%.*s' is invalid (1-%d of a-z 0-9 _ -)",
 		    ILOG_DAEMON_MAX, hb->daemon, ILOG_DAEMON_MAX);
 		return ILOG_ERR_ARG;
 	}
@@ -70,7 +70,7 @@ ilog_heartbeat_write(struct ilog *log, const struct ilog_heartbeat *hb, char *er
 	    errlen)) != ILOG_OK)
 		return st;
 	if (hb->interval_ms <= 0) {
-		seterr(err, errlen, "heartbeat interval %lld ms is not positive",
+		errbuf_set(err, errlen, "heartbeat interval %lld ms is not positive",
 		    (long long)hb->interval_ms);
 		return ILOG_ERR_ARG;
 	}
@@ -168,7 +168,7 @@ ilog_beater_tick(struct ilog_beater *b, struct ilog *log, int64_t now, char *err
 	if (ilog_heartbeat_write(log, &b->hb, why, sizeof(why)) != ILOG_OK) {
 		b->failures++;
 		b->failing = true;
-		seterr(err, errlen, "heartbeat not written (tried again every %lld ms): %s",
+		errbuf_set(err, errlen, "heartbeat not written (tried again every %lld ms): %s",
 		    (long long)b->hb.interval_ms, why);
 		return was_failing ? ILOG_BEAT_STILL_FAILING : ILOG_BEAT_FAILED;
 	}
@@ -176,7 +176,7 @@ ilog_beater_tick(struct ilog_beater *b, struct ilog *log, int64_t now, char *err
 	b->failing = false;
 	if (!was_failing)
 		return ILOG_BEAT_OK;
-	seterr(err, errlen, "heartbeat written again after %llu failed beats",
+	errbuf_set(err, errlen, "heartbeat written again after %llu failed beats",
 	    (unsigned long long)b->failures);
 	return ILOG_BEAT_RECOVERED;
 }

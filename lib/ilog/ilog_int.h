@@ -19,7 +19,6 @@
 #ifndef MCOPS_ILOG_INT_H
 #define MCOPS_ILOG_INT_H
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +27,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "errbuf.h"
 #include "ilog.h"
 
 #define ILOG_APPLICATION_ID 1296256848 /* 0x4d434f50, "MCOP": marks our files */
@@ -220,18 +220,6 @@ enum ilog_status ilog_insert_event(struct ilog *log, int64_t now, int64_t incide
     size_t errlen);
 
 /* --- small helpers --------------------------------------------------------------------- */
-
-static inline void __attribute__((format(printf, 3, 4)))
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static inline bool
 is_busy(int rc)

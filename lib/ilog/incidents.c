@@ -189,7 +189,7 @@ ilog_load_incident(struct ilog *log, int64_t id, struct ilog_incident *inc, char
 	if (st == ILOG_OK)
 		read_incident(s, inc);
 	else if (st == ILOG_ERR_NOT_FOUND)
-		seterr(err, errlen, "no incident %lld", (long long)id);
+		errbuf_set(err, errlen, "no incident %lld", (long long)id);
 	sqlite3_reset(s);
 	return st;
 }
@@ -269,7 +269,7 @@ upsert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 			if (body != NULL && a->evidence != NULL)
 				json_object_set(body, "evidence", a->evidence);
 			if (body == NULL) {
-				seterr(err, errlen, "out of memory");
+				errbuf_set(err, errlen, "out of memory");
 				return ILOG_ERR_DB;
 			}
 			st = ilog_insert_event(log, now, inc.id, a->actor, ILOG_EV_SEVERITY,
@@ -295,7 +295,7 @@ upsert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	a->res.previous = sp->severity;
 	body = json_object();
 	if (body == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
 	if (sp->fingerprint != NULL)
@@ -328,7 +328,7 @@ ilog_incident_upsert(struct ilog *log, const struct ilog_incident_spec *spec,
 	    ILOG_FINGERPRINT_MAX, false, TEXT_LINE, "fingerprint", err, errlen)) != ILOG_OK)
 		return st;
 	if (!ilog_kind_valid(spec->kind)) {
-		seterr(err, errlen, "incident kind '%.*s' is invalid (1-%d of a-z 0-9 _ -)",
+		errbuf_set(err, errlen, "incident kind '%.*s' is invalid (1-%d of a-z 0-9 _ -)",
 		    ILOG_KIND_MAX, spec->kind != NULL ? spec->kind : "", ILOG_KIND_MAX);
 		return ILOG_ERR_ARG;
 	}
@@ -340,7 +340,7 @@ ilog_incident_upsert(struct ilog *log, const struct ilog_incident_spec *spec,
 	    errlen)) != ILOG_OK)
 		return st;
 	if (!severity_valid(spec->severity)) {
-		seterr(err, errlen, "severity %d is invalid", (int)spec->severity);
+		errbuf_set(err, errlen, "severity %d is invalid", (int)spec->severity);
 		return ILOG_ERR_ARG;
 	}
 	if (spec->evidence_json != NULL) {
@@ -385,24 +385,25 @@ transition_allowed(struct ilog *log, enum transition tr, const struct ilog_incid
 	switch (tr) {
 	case TR_ACK:
 		if (inc->state == ILOG_STATE_RESOLVED) {
-			seterr(err, errlen, "incident %lld is resolved; reopen it first", id);
+			errbuf_set(err, errlen, "incident %lld is resolved; reopen it first",
+			    id);
 			return ILOG_ERR_STATE;
 		}
 		if (inc->state == ILOG_STATE_ACKNOWLEDGED) {
-			seterr(err, errlen, "incident %lld is already acknowledged by %s", id,
-			    inc->acked_by);
+			errbuf_set(err, errlen, "incident %lld is already acknowledged by %s",
+			    id, inc->acked_by);
 			return ILOG_ERR_STATE;
 		}
 		return ILOG_OK;
 	case TR_RESOLVE:
 		if (inc->state == ILOG_STATE_RESOLVED) {
-			seterr(err, errlen, "incident %lld is already resolved", id);
+			errbuf_set(err, errlen, "incident %lld is already resolved", id);
 			return ILOG_ERR_STATE;
 		}
 		return ILOG_OK;
 	case TR_REOPEN:
 		if (inc->state != ILOG_STATE_RESOLVED) {
-			seterr(err, errlen, "incident %lld is not resolved (it is %s)", id,
+			errbuf_set(err, errlen, "incident %lld is not resolved (it is %s)", id,
 			    ilog_state_name(inc->state));
 			return ILOG_ERR_STATE;
 		}
@@ -413,7 +414,7 @@ transition_allowed(struct ilog *log, enum transition tr, const struct ilog_incid
 			return ILOG_OK;
 		if (st != ILOG_OK)
 			return st;
-		seterr(err, errlen, "incident %lld cannot be reopened: incident %lld is "
+		errbuf_set(err, errlen, "incident %lld cannot be reopened: incident %lld is "
 		    "unresolved for the same condition", id, (long long)other.id);
 		return ILOG_ERR_STATE;
 	case TR_NOTE:
@@ -462,7 +463,7 @@ transition_body(struct ilog *log, void *arg, char *err, size_t errlen)
 			return st;
 	}
 	if ((body = message_body(a->message)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
 	st = ilog_insert_event(log, now, a->id, a->actor, type[a->tr], body, &a->event_id, err,
@@ -484,7 +485,7 @@ transition(struct ilog *log, enum transition tr, int64_t id, const char *actor,
 	    tr == TR_NOTE ? "note" : "message", err, errlen)) != ILOG_OK)
 		return st;
 	if (id <= 0) {
-		seterr(err, errlen, "no incident %lld", (long long)id);
+		errbuf_set(err, errlen, "no incident %lld", (long long)id);
 		return ILOG_ERR_NOT_FOUND;
 	}
 	st = ilog_call(log, ILOG_WRITE, transition_body, &a, err, errlen);
@@ -565,7 +566,7 @@ public_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	body = json_pack("{s:s, s:s, s:I}", "status", word, "message", a->message,
 	    "public_update_id", (json_int_t)update_id);
 	if (body == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
 	st = ilog_insert_event(log, now, a->id, a->actor, ILOG_EV_PUBLIC_UPDATE, body,
@@ -592,7 +593,8 @@ ilog_public_update(struct ilog *log, int64_t id, const char *actor,
 	if ((st = ilog_check_actor(actor, err, errlen)) != ILOG_OK)
 		return st;
 	if (status < ILOG_PUBLIC_INVESTIGATING || status > ILOG_PUBLIC_RESOLVED) {
-		seterr(err, errlen, "public status %d is invalid (investigating, identified, "
+		errbuf_set(err, errlen,
+		    "public status %d is invalid (investigating, identified, "
 		    "monitoring or resolved)", (int)status);
 		return ILOG_ERR_ARG;
 	}
@@ -655,7 +657,8 @@ get_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		return ilog_load_incident(log, a->id, a->out, err, errlen);
 	st = load_by_fingerprint(log, a->fingerprint, a->out, err, errlen);
 	if (st == ILOG_ERR_NOT_FOUND)
-		seterr(err, errlen, "no unresolved incident has fingerprint '%s'", a->fingerprint);
+		errbuf_set(err, errlen, "no unresolved incident has fingerprint '%s'",
+		    a->fingerprint);
 	return st;
 }
 
@@ -717,7 +720,7 @@ ilog_incident_list(struct ilog *log, const struct ilog_query *q, struct ilog_inc
 	enum ilog_status st;
 
 	if (a.q->states & ~ILOG_STATES_ALL) {
-		seterr(err, errlen, "state filter %#x is invalid", a.q->states);
+		errbuf_set(err, errlen, "state filter %#x is invalid", a.q->states);
 		return ILOG_ERR_ARG;
 	}
 	st = ilog_call(log, ILOG_READ, list_body, &a, err, errlen);

@@ -72,7 +72,7 @@ enqueue_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		    ILOG_OK)
 			return st;
 		if (v == 0) {
-			seterr(err, errlen, "no event %lld", (long long)a->event_id);
+			errbuf_set(err, errlen, "no event %lld", (long long)a->event_id);
 			return ILOG_ERR_NOT_FOUND;
 		}
 		if ((st = ilog_prep(log, ST_OB_FIND, &s, err, errlen)) != ILOG_OK)
@@ -94,7 +94,7 @@ enqueue_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	    ILOG_OK)
 		return st;
 	if (v >= ILOG_OUTBOX_MAX) {
-		seterr(err, errlen, "the outbox of sink '%s' is full (%d unfinished items)",
+		errbuf_set(err, errlen, "the outbox of sink '%s' is full (%d unfinished items)",
 		    a->sink, ILOG_OUTBOX_MAX);
 		return ILOG_ERR_FULL;
 	}
@@ -124,11 +124,11 @@ ilog_outbox_enqueue(struct ilog *log, const char *sink, int64_t event_id,
 	    errlen)) != ILOG_OK)
 		return st;
 	if (event_id < 0) {
-		seterr(err, errlen, "no event %lld", (long long)event_id);
+		errbuf_set(err, errlen, "no event %lld", (long long)event_id);
 		return ILOG_ERR_NOT_FOUND;
 	}
 	if (payload_json == NULL) {
-		seterr(err, errlen, "payload is missing");
+		errbuf_set(err, errlen, "payload is missing");
 		return ILOG_ERR_ARG;
 	}
 	if ((j = ilog_parse_json(payload_json, false, "payload", err, errlen)) == NULL)
@@ -168,10 +168,10 @@ load_outbox(struct ilog *log, int64_t id, struct ilog_outbox_item *it, char *err
 	sqlite3_bind_int64(s, 1, id);
 	st = ilog_step_row(log, s, "cannot read the outbox", err, errlen);
 	if (st == ILOG_OK && read_outbox(s, it) != 0) {
-		seterr(err, errlen, "out of memory reading the outbox");
+		errbuf_set(err, errlen, "out of memory reading the outbox");
 		st = ILOG_ERR_DB;
 	} else if (st == ILOG_ERR_NOT_FOUND) {
-		seterr(err, errlen, "no outbox item %lld", (long long)id);
+		errbuf_set(err, errlen, "no outbox item %lld", (long long)id);
 	}
 	sqlite3_reset(s);
 	return st;
@@ -207,7 +207,7 @@ claim_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		if ((st = ilog_exec(log, s, "cannot claim", err, errlen)) != ILOG_OK)
 			return st;
 		if (ilog_grow((void **)&a->out->v, &cap, a->out->n, sizeof(*a->out->v)) != 0) {
-			seterr(err, errlen, "out of memory reading the outbox");
+			errbuf_set(err, errlen, "out of memory reading the outbox");
 			return ILOG_ERR_DB;
 		}
 		if ((st = load_outbox(log, ids[i], &a->out->v[a->out->n], err, errlen)) != ILOG_OK)
@@ -228,12 +228,12 @@ ilog_outbox_claim(struct ilog *log, const char *sink, size_t max, int64_t lease_
 	    err, errlen)) != ILOG_OK)
 		return st;
 	if (max == 0 || max > ILOG_OUTBOX_CLAIM_MAX) {
-		seterr(err, errlen, "claim of %zu items is invalid (1-%d)", max,
+		errbuf_set(err, errlen, "claim of %zu items is invalid (1-%d)", max,
 		    ILOG_OUTBOX_CLAIM_MAX);
 		return ILOG_ERR_ARG;
 	}
 	if (lease_ms <= 0) {
-		seterr(err, errlen, "lease of %lld ms is invalid", (long long)lease_ms);
+		errbuf_set(err, errlen, "lease of %lld ms is invalid", (long long)lease_ms);
 		return ILOG_ERR_ARG;
 	}
 	st = ilog_call(log, ILOG_WRITE, claim_body, &a, err, errlen);
@@ -247,11 +247,11 @@ static enum ilog_status
 outbox_unfinished(const struct ilog_outbox_item *it, char *err, size_t errlen)
 {
 	if (it->done_at != 0) {
-		seterr(err, errlen, "outbox item %lld is already done", (long long)it->id);
+		errbuf_set(err, errlen, "outbox item %lld is already done", (long long)it->id);
 		return ILOG_ERR_STATE;
 	}
 	if (it->gave_up_at != 0) {
-		seterr(err, errlen, "outbox item %lld was given up", (long long)it->id);
+		errbuf_set(err, errlen, "outbox item %lld was given up", (long long)it->id);
 		return ILOG_ERR_STATE;
 	}
 	return ILOG_OK;
@@ -347,7 +347,8 @@ ilog_outbox_fail(struct ilog *log, int64_t item_id, const char *error_text,
 	enum ilog_status st;
 
 	if (policy == NULL || policy->base_ms <= 0 || policy->max_ms < policy->base_ms) {
-		seterr(err, errlen, "backoff policy is invalid (need 0 < base_ms <= max_ms)");
+		errbuf_set(err, errlen,
+		    "backoff policy is invalid (need 0 < base_ms <= max_ms)");
 		return ILOG_ERR_ARG;
 	}
 	if (error_text == NULL)
@@ -489,7 +490,7 @@ ilog_outbox_claim_head(struct ilog *log, const char *sink, int64_t lease_ms,
 	    errlen)) != ILOG_OK)
 		return st;
 	if (lease_ms <= 0) {
-		seterr(err, errlen, "lease of %lld ms is invalid", (long long)lease_ms);
+		errbuf_set(err, errlen, "lease of %lld ms is invalid", (long long)lease_ms);
 		return ILOG_ERR_ARG;
 	}
 	if ((st = ilog_call(log, ILOG_WRITE, claim_head_body, &a, err, errlen)) != ILOG_OK)
@@ -497,7 +498,7 @@ ilog_outbox_claim_head(struct ilog *log, const char *sink, int64_t lease_ms,
 	if (next_due != NULL)
 		*next_due = a.next_due;
 	if (!a.claimed) {
-		seterr(err, errlen, a.next_due ? "the head of sink '%s' is not due yet" :
+		errbuf_set(err, errlen, a.next_due ? "the head of sink '%s' is not due yet" :
 		    "sink '%s' has nothing to push", sink);
 		return ILOG_ERR_NOT_FOUND;
 	}

@@ -64,7 +64,7 @@ page_insert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if ((st = ilog_load_incident(log, a->incident_id, &inc, err, errlen)) != ILOG_OK)
 		return st;
 	if (inc.state == ILOG_STATE_RESOLVED) {
-		seterr(err, errlen, "incident %lld is resolved; nobody is paged for it",
+		errbuf_set(err, errlen, "incident %lld is resolved; nobody is paged for it",
 		    (long long)inc.id);
 		return ILOG_ERR_STATE;
 	}
@@ -93,7 +93,7 @@ page_insert_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	    json_object_set_new(body, "step", json_integer(a->step)) != 0 ||
 	    json_object_set_new(body, "target", json_string(a->target)) != 0) {
 		json_decref(body);
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
 	st = ilog_insert_event(log, now, a->incident_id, a->actor, ILOG_EV_PAGED, body,
@@ -118,7 +118,7 @@ record_page(struct ilog *log, struct page_insert_args *a, const char *extra_json
 	    err, errlen)) != ILOG_OK)
 		return st;
 	if (a->deadline < 0) {
-		seterr(err, errlen, "deadline %lld is invalid", (long long)a->deadline);
+		errbuf_set(err, errlen, "deadline %lld is invalid", (long long)a->deadline);
 		return ILOG_ERR_ARG;
 	}
 	if (extra_json != NULL &&
@@ -182,7 +182,7 @@ load_page(struct ilog *log, int64_t id, struct ilog_page *p, char *err, size_t e
 	if (st == ILOG_OK)
 		read_page(s, p);
 	else if (st == ILOG_ERR_NOT_FOUND)
-		seterr(err, errlen, "no page %lld", (long long)id);
+		errbuf_set(err, errlen, "no page %lld", (long long)id);
 	sqlite3_reset(s);
 	return st;
 }
@@ -221,7 +221,7 @@ page_mark_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if (body != NULL && a->detail != NULL && a->detail[0] != '\0')
 		json_object_set_new(body, "detail", json_string(a->detail));
 	if (body == NULL) {
-		seterr(err, errlen, "out of memory");
+		errbuf_set(err, errlen, "out of memory");
 		return ILOG_ERR_DB;
 	}
 	st = ilog_insert_event(log, now, p.incident_id, a->actor, type[a->mark], body,
@@ -242,7 +242,7 @@ ilog_page_mark(struct ilog *log, int64_t page_id, enum ilog_page_mark mark,
 	    errlen)) != ILOG_OK)
 		return st;
 	if ((unsigned)mark > ILOG_PAGE_FAILED) {
-		seterr(err, errlen, "page mark %d is invalid", (int)mark);
+		errbuf_set(err, errlen, "page mark %d is invalid", (int)mark);
 		return ILOG_ERR_ARG;
 	}
 	st = ilog_call(log, ILOG_WRITE, page_mark_body, &a, err, errlen);
@@ -270,7 +270,7 @@ page_deadline_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	if ((st = ilog_exec(log, s, "cannot set a deadline", err, errlen)) != ILOG_OK)
 		return st;
 	if (sqlite3_changes(log->db) == 0) {
-		seterr(err, errlen, "no page %lld", (long long)a->page_id);
+		errbuf_set(err, errlen, "no page %lld", (long long)a->page_id);
 		return ILOG_ERR_NOT_FOUND;
 	}
 	return ILOG_OK;
@@ -283,7 +283,7 @@ ilog_page_set_deadline(struct ilog *log, int64_t page_id, int64_t deadline, char
 	struct page_deadline_args a = { page_id, deadline };
 
 	if (deadline < 0) {
-		seterr(err, errlen, "deadline %lld is invalid", (long long)deadline);
+		errbuf_set(err, errlen, "deadline %lld is invalid", (long long)deadline);
 		return ILOG_ERR_ARG;
 	}
 	return ilog_call(log, ILOG_WRITE, page_deadline_body, &a, err, errlen);

@@ -39,6 +39,21 @@ milliseconds_become_a_timeval(void **state)
 }
 
 static void
+milliseconds_become_a_timespec(void **state)
+{
+	struct timespec ts;
+	(void)state;
+
+	ts = clock_ms_timespec(0);
+	assert_true(ts.tv_sec == 0 && ts.tv_nsec == 0);
+	ts = clock_ms_timespec(1999);
+	assert_true(ts.tv_sec == 1 && ts.tv_nsec == 999000000);
+	/* an instant on the wall clock, far past 2^31 seconds */
+	ts = clock_ms_timespec(4000000000123LL);
+	assert_true(ts.tv_sec == 4000000000 && ts.tv_nsec == 123000000);
+}
+
+static void
 the_clocks_agree_with_their_units(void **state)
 {
 	int64_t ms = clock_monotonic_ms(), ns = clock_now_ns(CLOCK_MONOTONIC);
@@ -57,6 +72,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(timespecs_convert_by_truncating),
 		cmocka_unit_test(milliseconds_become_a_timeval),
+		cmocka_unit_test(milliseconds_become_a_timespec),
 		cmocka_unit_test(the_clocks_agree_with_their_units),
 	};
 

@@ -500,7 +500,7 @@ wait_for_receive_stamps(int pair[2])
 		for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm))
 			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS)
 				memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-		if (ts.tv_sec != 0 && (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec < reading)
+		if (ts.tv_sec != 0 && clock_timespec_ns(&ts) < reading)
 			return;
 	}
 	fail_msg("the kernel never stamped a received byte on arrival");
