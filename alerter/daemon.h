@@ -7,10 +7,10 @@
  * struct alerter stays private to the loop's files (alerter_int.h): the other modules
  * go through these functions only, so that the loop's own bookkeeping (what was sent
  * to which session, which incidents wait for what) can change without them.
- * Ownership: one struct alerter, made by alerter_new(), owns everything these functions return (borrowed
- * by the caller until the call returns, or until a reload for the configuration); a
- * struct snap owns its lists until alerter_snap_release(). Single-threaded: every
- * function runs on the daemon's loop.
+ * Ownership: one struct alerter, made by alerter_new(), owns everything these
+ * functions return (borrowed by the caller until the call returns, or until a reload
+ * for the configuration); a struct snap owns its lists until alerter_snap_release().
+ * Single-threaded: every function runs on the daemon's loop.
  */
 #ifndef MCOPS_ALERTER_DAEMON_H
 #define MCOPS_ALERTER_DAEMON_H
