@@ -41,7 +41,6 @@
 
 struct chat;
 
-
 #define ALERTER_TICK_MS 50
 #define ALERTER_SWEEP_MS 30000        /* every unresolved incident looked at again */
 #define ALERTER_TAIL_POLL_MS 1000     /* tail even without a data_version change */
@@ -148,7 +147,7 @@ void mark_all_dirty(struct alerter *a);
 /* --- alerter_page.c ------------------------------------------------------------------- */
 
 /* The page handed to XMPP with that id, or NULL. */
-struct sent * sent_find(struct alerter *a, int64_t page_id);
+struct sent *sent_find(struct alerter *a, int64_t page_id);
 /*
  * Our message ids: "mcalert-p<page>-i<incident>-s<session>" for pages,
  * "mcalert-t<request>-s<session>" for test pages. id_number(id, 'p') is the first
@@ -158,13 +157,14 @@ struct sent * sent_find(struct alerter *a, int64_t page_id);
 int64_t id_number(const char *id, char kind);
 int64_t id_part(const char *id, char kind);
 /* An event's body as JSON (a new reference; "{}" when it has none; NULL if malformed). */
-json_t * body_of(const struct ilog_event *ev);
+json_t *body_of(const struct ilog_event *ev);
 /* Appends an event of ours now, or once the busy log takes it. */
 void append_event(struct alerter *a, int64_t incident_id, const char *type, const char *body);
 /* Marks page_id (of incident_id) as actor says, now or once the busy log takes it.
  * Returns the log's status (ILOG_ERR_DB with *queued when it waits). */
-enum ilog_status mark_page_as(struct alerter *a, int64_t incident_id, int64_t page_id, enum ilog_page_mark mark,
-    const char *actor, const char *detail, bool *queued, char *err, size_t errlen);
+enum ilog_status mark_page_as(struct alerter *a, int64_t incident_id, int64_t page_id,
+    enum ilog_page_mark mark, const char *actor, const char *detail, bool *queued, char *err,
+    size_t errlen);
 /* Reconciles what is due; returns the earliest wake-up still pending (0: none). */
 int64_t reconcile_due(struct alerter *a, int64_t now);
 
@@ -184,6 +184,6 @@ void run_tests(struct alerter *a, int64_t now);
 /* Everyone whose presence matters and the rooms to be in. */
 void update_contacts(struct alerter *a);
 /* A chat client for the running configuration, its events going to a. NULL with err. */
-struct xclient * make_client(struct alerter *a, char *err, size_t errlen);
+struct xclient *make_client(struct alerter *a, char *err, size_t errlen);
 
 #endif

@@ -98,7 +98,8 @@ void test_ilog_close(struct test_ilog *t);
 int test_ilog_setup(void **state);
 int test_ilog_teardown(void **state);
 /* A cmocka test run with that fixture. */
-#define TEST_ILOG_CASE(f) cmocka_unit_test_setup_teardown(f, test_ilog_setup, test_ilog_teardown)
+#define TEST_ILOG_CASE(f) \
+	cmocka_unit_test_setup_teardown(f, test_ilog_setup, test_ilog_teardown)
 
 /* Opens (or updates) a "storm" incident on cluster c1, node n1 with that fingerprint
  * and severity, as mcmon; fails the test if the log refuses. Returns its id. */
