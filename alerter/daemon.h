@@ -1,16 +1,16 @@
 /*
- * daemon — what the daemon's loop (alerter.c) offers the modules beside it in
- * alerter/ (chat.c): reading an incident as the pager sees it, the log, the running
- * configuration, replying in chat, and telling the loop what changed. Not a contract
- * for anyone outside alerter/: alerter.h is.
+ * daemon — what the daemon's loop (alerter.c, alerter_page.c, alerter_session.c)
+ * offers the modules beside it in alerter/ (chat.c): reading an incident as the pager
+ * sees it, the log, the running configuration, replying in chat, and telling the loop
+ * what changed. Not a contract for anyone outside alerter/: alerter.h is.
  *
- * struct alerter stays private to alerter.c: the other modules go through these
- * functions only, so that the loop's own bookkeeping (what was sent to which session,
- * which incidents wait for what) can change without them. Ownership: one struct
- * alerter, made by alerter_new(), owns everything these functions return (borrowed
- * by the caller until the call returns, or until a reload for the configuration); a
- * struct snap owns its lists until alerter_snap_release(). Single-threaded: every
- * function runs on the daemon's loop.
+ * struct alerter stays private to the loop's files (alerter_int.h): the other modules
+ * go through these functions only, so that the loop's own bookkeeping (what was sent
+ * to which session, which incidents wait for what) can change without them.
+ * Ownership: one struct alerter, made by alerter_new(), owns everything these
+ * functions return (borrowed by the caller until the call returns, or until a reload
+ * for the configuration); a struct snap owns its lists until alerter_snap_release().
+ * Single-threaded: every function runs on the daemon's loop.
  */
 #ifndef MCOPS_ALERTER_DAEMON_H
 #define MCOPS_ALERTER_DAEMON_H

@@ -72,6 +72,8 @@ struct test_ilog {
 	char dir[TEST_PATH_MAX];  /* its own temporary directory */
 	char path[TEST_PATH_MAX]; /* <dir>/log.db */
 	struct ilog *log;
+	struct test_clock fake;   /* the log's clock after test_ilog_setup(); tests move
+	                             fake.now and fill fake.randoms */
 	char err[ILOG_ERR_LEN];   /* for the test's own calls too */
 };
 
@@ -86,5 +88,22 @@ int test_ilog_open(struct test_ilog *t, const char *prefix);
 /* Closes the log and removes its directory (the database, -wal, -shm and whatever
  * else the test made there). Safe after a failed test_ilog_open(). */
 void test_ilog_close(struct test_ilog *t);
+
+/*
+ * The fixture of lib/ilog's own tests (test_ilog*.c), for cmocka's setup and teardown:
+ * test_ilog_setup() allocates a struct test_ilog into *state, opens its log (prefix
+ * "test_ilog") and puts it on t->fake, started at TEST_CLOCK_START_MS with no random
+ * values; test_ilog_teardown() closes, removes and frees it.
+ */
+int test_ilog_setup(void **state);
+int test_ilog_teardown(void **state);
+/* A cmocka test run with that fixture. */
+#define TEST_ILOG_CASE(f) \
+	cmocka_unit_test_setup_teardown(f, test_ilog_setup, test_ilog_teardown)
+
+/* Opens (or updates) a "storm" incident on cluster c1, node n1 with that fingerprint
+ * and severity, as mcmon; fails the test if the log refuses. Returns its id. */
+int64_t test_ilog_incident(struct test_ilog *t, const char *fingerprint,
+    enum ilog_severity sev);
 
 #endif

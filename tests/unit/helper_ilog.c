@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -47,4 +48,46 @@ test_ilog_close(struct test_ilog *t)
 	t->log = NULL;
 	(void)test_dir_remove(t->dir);
 	t->dir[0] = '\0';
+}
+
+int
+test_ilog_setup(void **state)
+{
+	struct test_ilog *t = calloc(1, sizeof(*t));
+	struct ilog_clock clock = { test_clock_now, test_clock_random, NULL };
+
+	if (t == NULL)
+		return -1;
+	if (test_ilog_open(t, "test_ilog") < 0) {
+		free(t);
+		return -1;
+	}
+	test_clock_init(&t->fake, TEST_CLOCK_START_MS);
+	clock.arg = &t->fake;
+	ilog_set_clock(t->log, &clock);
+	*state = t;
+	return 0;
+}
+
+int
+test_ilog_teardown(void **state)
+{
+	struct test_ilog *t = *state;
+
+	test_ilog_close(t);
+	free(t);
+	return 0;
+}
+
+int64_t
+test_ilog_incident(struct test_ilog *t, const char *fingerprint, enum ilog_severity sev)
+{
+	struct ilog_incident_spec sp = { .fingerprint = fingerprint, .kind = "storm",
+		.cluster = "c1", .node = "n1", .severity = sev,
+		.title = "Connection storm on n1" };
+	struct ilog_upsert_result r;
+
+	assert_int_equal(ilog_incident_upsert(t->log, &sp, "mcmon", &r, t->err,
+	    sizeof(t->err)), ILOG_OK);
+	return r.id;
 }

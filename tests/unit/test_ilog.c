@@ -1,7 +1,8 @@
 /*
  * Unit tests of lib/ilog: schema and migrations, incident transitions, idempotent
- * open-or-update, events, tail and cursors, pages, the outbox's backoff (with an
- * injected clock and random source), retention and export.
+ * open-or-update, events, tail and cursors, retention and export, and a log that
+ * another connection or process keeps busy. The pages (lib/ilog_pages.h) and the
+ * outbox (lib/ilog_outbox.h) have test files of their own.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,59 +28,8 @@
 #include "ilog_outbox.h"
 #include "ilog_pages.h"
 
-struct fixture {
-	char dir[64];
-	char path[128];
-	struct ilog *log;
-	struct test_clock fake; /* tests move fake.now and fill fake.randoms */
-	char err[ILOG_ERR_LEN];
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct ilog_clock clock = { test_clock_now, test_clock_random, NULL };
-
-	if (fx == NULL || test_dir_make(fx->dir, sizeof(fx->dir), "test_ilog") < 0)
-		return -1;
-	test_dir_file(fx->path, sizeof(fx->path), fx->dir, "log.db");
-	fx->log = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
-	if (fx->log == NULL)
-		return -1;
-	test_clock_init(&fx->fake, TEST_CLOCK_START_MS);
-	clock.arg = &fx->fake;
-	ilog_set_clock(fx->log, &clock);
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	ilog_close(fx->log);
-	/* Every file a test made lives in the fixture's directory. */
-	test_dir_remove(fx->dir);
-	free(fx);
-	return 0;
-}
-
-static int64_t
-open_incident(struct fixture *fx, const char *fp, enum ilog_severity sev)
-{
-	struct ilog_incident_spec sp = { .fingerprint = fp, .kind = "storm", .cluster = "c1",
-		.node = "n1", .severity = sev, .title = "Connection storm on n1" };
-	struct ilog_upsert_result r;
-
-	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", &r, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	return r.id;
-}
-
 static size_t
-count_events(struct fixture *fx, int64_t incident)
+count_events(struct test_ilog *fx, int64_t incident)
 {
 	struct ilog_events ev = { 0 };
 	size_t n;
@@ -96,7 +46,7 @@ count_events(struct fixture *fx, int64_t incident)
 static void
 upsert_same_fingerprint_returns_one_incident(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incident_spec sp = { .fingerprint = "storm:c1", .kind = "storm",
 		.cluster = "c1", .severity = ILOG_SEVERITY_MINOR, .title = "Storm in c1",
 		.evidence_json = "{\"conns\": 900}" };
@@ -137,7 +87,7 @@ upsert_same_fingerprint_returns_one_incident(void **state)
 static void
 upsert_raises_severity_and_never_lowers_it(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incident_spec sp = { .fingerprint = "tail:c1", .kind = "latency",
 		.severity = ILOG_SEVERITY_MAJOR, .title = "Slow requests" };
 	struct ilog_upsert_result r;
@@ -171,13 +121,13 @@ upsert_raises_severity_and_never_lowers_it(void **state)
 static void
 upsert_after_resolve_opens_a_new_incident(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	int64_t a, b;
 
-	a = open_incident(fx, "down:n1", ILOG_SEVERITY_MAJOR);
+	a = test_ilog_incident(fx, "down:n1", ILOG_SEVERITY_MAJOR);
 	assert_int_equal(ilog_incident_resolve(fx->log, a, "mcmon", "recovered", NULL, fx->err,
 	    sizeof(fx->err)), ILOG_OK);
-	b = open_incident(fx, "down:n1", ILOG_SEVERITY_MAJOR);
+	b = test_ilog_incident(fx, "down:n1", ILOG_SEVERITY_MAJOR);
 	assert_true(b > a);
 	/* The resolved one cannot come back while the new one is unresolved. */
 	assert_int_equal(ilog_incident_reopen(fx->log, a, "mctl:ann", NULL, NULL, fx->err,
@@ -188,7 +138,7 @@ upsert_after_resolve_opens_a_new_incident(void **state)
 static void
 upsert_without_fingerprint_always_opens(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incident_spec sp = { .kind = "manual", .severity = ILOG_SEVERITY_MINOR,
 		.title = "Customer report" };
 	struct ilog_upsert_result r1, r2;
@@ -204,7 +154,7 @@ upsert_without_fingerprint_always_opens(void **state)
 static void
 upsert_rejects_bad_arguments(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	char title[ILOG_TITLE_MAX + 2];
 	struct ilog_incident_spec sp = { .kind = "storm", .severity = ILOG_SEVERITY_MINOR,
 		.title = "x" };
@@ -254,9 +204,9 @@ upsert_rejects_bad_arguments(void **state)
 static void
 ack_resolve_reopen_follow_the_state_machine(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incident inc;
-	int64_t id = open_incident(fx, "storm:n1", ILOG_SEVERITY_MAJOR), ev;
+	int64_t id = test_ilog_incident(fx, "storm:n1", ILOG_SEVERITY_MAJOR), ev;
 
 	fx->fake.now += 60000;
 	assert_int_equal(ilog_incident_ack(fx->log, id, "mctl:ann", NULL, &ev, fx->err,
@@ -291,9 +241,9 @@ ack_resolve_reopen_follow_the_state_machine(void **state)
 static void
 invalid_transitions_are_refused_with_their_reason(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incident inc;
-	int64_t id = open_incident(fx, "storm:n2", ILOG_SEVERITY_MINOR);
+	int64_t id = test_ilog_incident(fx, "storm:n2", ILOG_SEVERITY_MINOR);
 
 	assert_int_equal(ilog_incident_reopen(fx->log, id, "mctl:ann", NULL, NULL, fx->err,
 	    sizeof(fx->err)), ILOG_ERR_STATE);
@@ -329,11 +279,11 @@ invalid_transitions_are_refused_with_their_reason(void **state)
 static void
 notes_and_public_updates_are_kept_apart(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_public_entries pub = { 0 };
 	struct ilog_incident inc;
 	struct ilog_events ev = { 0 };
-	int64_t id = open_incident(fx, "storm:n3", ILOG_SEVERITY_MAJOR), pev;
+	int64_t id = test_ilog_incident(fx, "storm:n3", ILOG_SEVERITY_MAJOR), pev;
 
 	assert_int_equal(ilog_incident_note(fx->log, id, "mctl:ann", "restarted proxy p3",
 	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
@@ -408,10 +358,10 @@ names_parse_and_print_both_ways(void **state)
 static void
 append_accepts_any_type_with_a_json_object(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incident inc;
 	struct ilog_events ev = { 0 };
-	int64_t id = open_incident(fx, "storm:n4", ILOG_SEVERITY_MINOR), e1, e2;
+	int64_t id = test_ilog_incident(fx, "storm:n4", ILOG_SEVERITY_MINOR), e1, e2;
 	char *big;
 
 	fx->fake.now += 5000;
@@ -456,7 +406,7 @@ append_accepts_any_type_with_a_json_object(void **state)
 static void
 tail_returns_bounded_batches_in_id_order(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_events ev = { 0 };
 	int64_t last = 0, seen = 0, i;
 	char body[64];
@@ -486,7 +436,7 @@ tail_returns_bounded_batches_in_id_order(void **state)
 static void
 cursors_resume_where_each_consumer_stopped(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	int64_t c = -1;
 	char name[ILOG_CONSUMER_MAX + 2];
 
@@ -524,7 +474,7 @@ cursors_resume_where_each_consumer_stopped(void **state)
 static void
 changed_reports_commits_of_other_connections(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog *other = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
 	bool changed;
 
@@ -546,349 +496,20 @@ changed_reports_commits_of_other_connections(void **state)
 	ilog_close(other);
 }
 
-/* --- pages ------------------------------------------------------------------------------- */
-
-static void
-pages_record_delivery_and_acknowledgement(void **state)
-{
-	struct fixture *fx = *state;
-	struct ilog_pages pages = { 0 };
-	int64_t id = open_incident(fx, "down:n9", ILOG_SEVERITY_CRITICAL), p1, p2, ev, dl;
-	int64_t t0 = fx->fake.now;
-
-	assert_int_equal(ilog_page_insert(fx->log, id, 0, "ann@localhost", t0 + 300000,
-	    "mcalert", &p1, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_page_next_deadline(fx->log, &dl, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(dl, t0 + 300000);
-	fx->fake.now += 1000;
-	assert_int_equal(ilog_page_mark(fx->log, p1, ILOG_PAGE_DELIVERED, "mcalert", NULL, &ev,
-	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_true(ev > 0);
-	fx->fake.now += 1000;
-	assert_int_equal(ilog_page_mark(fx->log, p1, ILOG_PAGE_DELIVERED, "mcalert", NULL, &ev,
-	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ev, 0); /* a second receipt is not a second event */
-
-	/* The deadline passes: escalate to the next step. */
-	assert_int_equal(ilog_page_due(fx->log, t0 + 299999, &pages, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(pages.n, 0);
-	assert_int_equal(ilog_page_due(fx->log, t0 + 300000, &pages, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(pages.n, 1);
-	assert_int_equal(pages.v[0].id, p1);
-	assert_int_equal(ilog_page_set_deadline(fx->log, p1, 0, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(ilog_page_insert(fx->log, id, 1, "bob@localhost", t0 + 600000,
-	    "mcalert", &p2, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_page_mark(fx->log, p2, ILOG_PAGE_FAILED, "mcalert",
-	    "recipient-unavailable", NULL, fx->err, sizeof(fx->err)), ILOG_OK);
-
-	fx->fake.now += 5000;
-	assert_int_equal(ilog_incident_ack(fx->log, id, "xmpp:bob@localhost", NULL, NULL,
-	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_page_list(fx->log, id, &pages, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(pages.n, 2);
-	assert_int_equal(pages.v[0].delivered_at, t0 + 1000);
-	assert_int_equal(pages.v[0].next_deadline, 0);
-	assert_int_equal(pages.v[0].acked_at, fx->fake.now);
-	assert_int_equal(pages.v[1].step, 1);
-	assert_string_equal(pages.v[1].target, "bob@localhost");
-	assert_int_not_equal(pages.v[1].failed_at, 0);
-	assert_string_equal(pages.v[1].detail, "recipient-unavailable");
-	assert_int_equal(pages.v[1].acked_at, fx->fake.now);
-
-	/* Resolved incidents have no pending deadlines and take no new pages. */
-	assert_int_equal(ilog_incident_resolve(fx->log, id, "mcmon", NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_page_next_deadline(fx->log, &dl, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(dl, 0);
-	assert_int_equal(ilog_page_due(fx->log, INT64_MAX, &pages, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(pages.n, 0);
-	assert_int_equal(ilog_page_insert(fx->log, id, 2, "room@conference.localhost", 0,
-	    "mcalert", NULL, fx->err, sizeof(fx->err)), ILOG_ERR_STATE);
-	assert_int_equal(ilog_page_mark(fx->log, 999, ILOG_PAGE_DISPLAYED, "mcalert", NULL, NULL,
-	    fx->err, sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
-	assert_int_equal(ilog_page_set_deadline(fx->log, 999, 5, fx->err, sizeof(fx->err)),
-	    ILOG_ERR_NOT_FOUND);
-	ilog_pages_release(&pages);
-}
-
-/* --- outbox ------------------------------------------------------------------------------- */
-
-static void
-outbox_backs_off_with_jitter_then_gives_up(void **state)
-{
-	struct fixture *fx = *state;
-	struct ilog_backoff policy = { .base_ms = 1000, .max_ms = 8000, .max_attempts = 5 };
-	struct ilog_outbox_items items = { 0 };
-	struct ilog_outbox_item it;
-	int64_t ev, item, next, t;
-	bool gave_up, created;
-	/* Expected delays: d = min(8000, 1000 * 2^(n-1)); d/2 + r % (d/2 + 1). */
-	static const uint64_t randoms[] = { 0, 1001, 7, 4000 };
-	static const int64_t expect[] = { 500, 1000 + 1001 % 1001, 2000 + 7, 4000 + 4000 };
-	int n;
-
-	memcpy(fx->fake.randoms, randoms, sizeof(randoms));
-	fx->fake.nrandom = 4;
-	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "note", "{}", &ev, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "webhook", ev, "{\"text\": \"hi\"}", &item,
-	    &created, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_true(created);
-	for (n = 0; n < 4; n++) {
-		t = fx->fake.now;
-		assert_int_equal(ilog_outbox_claim(fx->log, "webhook", 10, 30000, &items, fx->err,
-		    sizeof(fx->err)), ILOG_OK);
-		assert_int_equal(items.n, 1);
-		assert_int_equal(items.v[0].attempts, n + 1);
-		assert_string_equal(items.v[0].payload_json, "{\"text\":\"hi\"}");
-		/* Claimed: nobody else gets it within the lease. */
-		assert_int_equal(ilog_outbox_claim(fx->log, NULL, 10, 30000, &items, fx->err,
-		    sizeof(fx->err)), ILOG_OK);
-		assert_int_equal(items.n, 0);
-		assert_int_equal(ilog_outbox_fail(fx->log, item, "HTTP 503", &policy, 0, &gave_up,
-		    &next, fx->err, sizeof(fx->err)), ILOG_OK);
-		assert_false(gave_up);
-		assert_int_equal(next - t, expect[n]);
-		fx->fake.now = next - 1;
-		assert_int_equal(ilog_outbox_claim(fx->log, NULL, 10, 30000, &items, fx->err,
-		    sizeof(fx->err)), ILOG_OK);
-		assert_int_equal(items.n, 0); /* not due yet */
-		fx->fake.now = next;
-	}
-	assert_int_equal(ilog_outbox_claim(fx->log, "webhook", 10, 30000, &items, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(items.n, 1);
-	assert_int_equal(ilog_outbox_fail(fx->log, item, "HTTP 503", &policy, 0, &gave_up, &next,
-	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_true(gave_up);
-	assert_int_equal(next, 0);
-	assert_int_equal(ilog_outbox_get(fx->log, item, &it, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(it.gave_up_at, fx->fake.now);
-	assert_string_equal(it.last_error, "gave up after 5 attempts: HTTP 503");
-	ilog_outbox_item_release(&it);
-	fx->fake.now += 86400000;
-	assert_int_equal(ilog_outbox_claim(fx->log, NULL, 10, 30000, &items, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(items.n, 0); /* given up for good */
-	assert_int_equal(ilog_outbox_complete(fx->log, item, fx->err, sizeof(fx->err)),
-	    ILOG_ERR_STATE);
-	assert_non_null(strstr(fx->err, "was given up"));
-	ilog_outbox_items_release(&items);
-}
-
-static void
-outbox_claim_head_keeps_a_sink_in_order_and_stats_say_why_it_waits(void **state)
-{
-	struct fixture *fx = *state;
-	struct ilog_backoff policy = { 1000, 60000, 0 };
-	struct ilog_backoff permanent = { 1000, 60000, 1 };
-	struct ilog_outbox_stats st;
-	struct ilog_outbox_item it;
-	int64_t ids[3], other, due;
-	bool gave_up;
-	int i;
-
-	for (i = 0; i < 3; i++)
-		assert_int_equal(ilog_outbox_enqueue(fx->log, "chat", 0, "{}", &ids[i], NULL,
-		    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "mastodon", 0, "{}", &other, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(it.id, ids[0]);
-	assert_int_equal(it.attempts, 1);
-	ilog_outbox_item_release(&it);
-	assert_int_equal(ilog_outbox_fail(fx->log, ids[0], "HTTP 503", &policy, 5000, &gave_up,
-	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
-
-	/* The head waits 5 s: the next two are due but are not claimed before it. */
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
-	assert_int_equal(due, fx->fake.now + 5000);
-	assert_int_equal(ilog_outbox_stats(fx->log, "chat", &st, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(st.pending, 3);
-	assert_true(st.has_head);
-	assert_int_equal(st.head.id, ids[0]);
-	assert_string_equal(st.head.last_error, "HTTP 503");
-	ilog_outbox_stats_release(&st);
-	/* Another sink is not held up by it. */
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "mastodon", 30000, &it, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(it.id, other);
-	ilog_outbox_item_release(&it);
-
-	fx->fake.now += 5000;
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(it.id, ids[0]);
-	ilog_outbox_item_release(&it);
-	/* Claimed under a lease: not claimable again until it ends. */
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
-	assert_int_equal(due, fx->fake.now + 30000);
-	assert_int_equal(ilog_outbox_complete(fx->log, ids[0], fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(it.id, ids[1]);
-	ilog_outbox_item_release(&it);
-	/* A permanent failure gives the item up and lets the next one go. */
-	assert_int_equal(ilog_outbox_fail(fx->log, ids[1], "HTTP 400", &permanent, 0, &gave_up,
-	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_true(gave_up);
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(it.id, ids[2]);
-	ilog_outbox_item_release(&it);
-	assert_int_equal(ilog_outbox_complete(fx->log, ids[2], fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "chat", 30000, &it, &due, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
-	assert_int_equal(due, 0);
-	assert_int_equal(ilog_outbox_stats(fx->log, "chat", &st, fx->err, sizeof(fx->err)),
-	    ILOG_OK);
-	assert_int_equal(st.pending, 0);
-	assert_int_equal(st.done, 2);
-	assert_int_equal(st.gave_up, 1);
-	assert_int_equal(st.last_done_at, fx->fake.now);
-	assert_false(st.has_head);
-	ilog_outbox_stats_release(&st);
-	assert_int_equal(ilog_outbox_claim_head(fx->log, "bad\nsink", 30000, &it, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_ARG);
-}
-
-static void
-outbox_honours_retry_after_and_caps_the_backoff(void **state)
-{
-	struct fixture *fx = *state;
-	struct ilog_backoff policy = { .base_ms = 1000, .max_ms = 4000, .max_attempts = 0 };
-	struct ilog_outbox_items items = { 0 };
-	int64_t item, next;
-	size_t pending;
-	int64_t due;
-	int n;
-
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "mastodon", 0, "[1]", &item, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_claim(fx->log, "mastodon", 1, 1000, &items, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_fail(fx->log, item, "HTTP 429", &policy, 60000, NULL, &next,
-	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(next - fx->fake.now, 60000);
-	/* With max_attempts 0 it never gives up; the delay stays within max_ms. */
-	for (n = 0; n < 30; n++) {
-		fx->fake.now = next;
-		assert_int_equal(ilog_outbox_claim(fx->log, "mastodon", 1, 1000, &items, fx->err,
-		    sizeof(fx->err)), ILOG_OK);
-		assert_int_equal(items.n, 1);
-		assert_int_equal(ilog_outbox_fail(fx->log, item, "timeout", &policy, 0, NULL, &next,
-		    fx->err, sizeof(fx->err)), ILOG_OK);
-		/* attempts n + 2: d = min(4000, 1000 * 2^(n+1)), delay in [d/2, d] */
-		assert_true(next - fx->fake.now >= (n == 0 ? 1000 : 2000));
-		assert_true(next - fx->fake.now <= (n == 0 ? 2000 : 4000));
-	}
-	assert_int_equal(ilog_outbox_pending(fx->log, "mastodon", &pending, &due, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(pending, 1);
-	assert_int_equal(due, next);
-	fx->fake.now = next;
-	assert_int_equal(ilog_outbox_claim(fx->log, "mastodon", 1, 1000, &items, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_complete(fx->log, item, fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_complete(fx->log, item, fx->err, sizeof(fx->err)),
-	    ILOG_ERR_STATE);
-	assert_non_null(strstr(fx->err, "already done"));
-	assert_int_equal(ilog_outbox_pending(fx->log, NULL, &pending, &due, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(pending, 0);
-	assert_int_equal(due, 0);
-
-	/* Abuse: bad policy, bad claim sizes, unknown item. */
-	policy.base_ms = 0;
-	assert_int_equal(ilog_outbox_fail(fx->log, item, "x", &policy, 0, NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_ARG);
-	assert_int_equal(ilog_outbox_claim(fx->log, NULL, 0, 1000, &items, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_ARG);
-	assert_int_equal(ilog_outbox_claim(fx->log, NULL, ILOG_OUTBOX_CLAIM_MAX + 1, 1000, &items,
-	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
-	assert_int_equal(ilog_outbox_complete(fx->log, 4242, fx->err, sizeof(fx->err)),
-	    ILOG_ERR_NOT_FOUND);
-	ilog_outbox_items_release(&items);
-}
-
-static void
-outbox_enqueue_is_idempotent_per_event_and_bounded(void **state)
-{
-	struct fixture *fx = *state;
-	int64_t ev, a, b, c;
-	bool created;
-	size_t pending;
-
-	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "note", NULL, &ev, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", ev, "{}", &a, &created, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_true(created);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", ev, "{\"again\":1}", &b, &created,
-	    fx->err, sizeof(fx->err)), ILOG_OK);
-	assert_false(created);
-	assert_int_equal(a, b);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "mastodon", ev, "{}", &c, &created, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_true(created);
-	assert_int_not_equal(c, a);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", 9999, "{}", NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_NOT_FOUND);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", 0, "{not json", NULL, NULL,
-	    fx->err, sizeof(fx->err)), ILOG_ERR_ARG);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "", 0, "{}", NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_ARG);
-
-	/* The per-sink bound: fill "flood" to one below its maximum behind the log's back
-	 * (fast), add the last one through the API; the next one is refused. */
-	{
-		sqlite3 *db;
-		char sql[512];
-
-		assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-		snprintf(sql, sizeof(sql), "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
-		    " FROM n WHERE i < %d) INSERT INTO outbox (sink, payload_json, created_at,"
-		    " next_attempt_at) SELECT 'flood', '1', 0, 0 FROM n", ILOG_OUTBOX_MAX - 1);
-		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-		sqlite3_close(db);
-	}
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "flood", 0, "1", NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "flood", 0, "1", NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_ERR_FULL);
-	assert_non_null(strstr(fx->err, "outbox of sink 'flood' is full"));
-	assert_int_equal(ilog_outbox_pending(fx->log, "flood", &pending, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-	assert_int_equal(pending, ILOG_OUTBOX_MAX);
-	/* Other sinks are not affected. */
-	assert_int_equal(ilog_outbox_enqueue(fx->log, "slack", 0, "2", NULL, NULL, fx->err,
-	    sizeof(fx->err)), ILOG_OK);
-}
-
 /* --- listing, retention, export -------------------------------------------------------- */
 
 static void
 list_filters_by_state_cluster_and_kind(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_incidents list = { 0 };
 	struct ilog_query q = { 0 };
 	struct ilog_incident_spec sp = { .fingerprint = "lat:c2", .kind = "latency",
 		.cluster = "c2", .severity = ILOG_SEVERITY_MINOR, .title = "Slow" };
 	int64_t a, b, c;
 
-	a = open_incident(fx, "storm:a", ILOG_SEVERITY_MINOR);
-	b = open_incident(fx, "storm:b", ILOG_SEVERITY_MINOR);
+	a = test_ilog_incident(fx, "storm:a", ILOG_SEVERITY_MINOR);
+	b = test_ilog_incident(fx, "storm:b", ILOG_SEVERITY_MINOR);
 	assert_int_equal(ilog_incident_upsert(fx->log, &sp, "mcmon", NULL, fx->err,
 	    sizeof(fx->err)), ILOG_OK);
 	c = 3;
@@ -928,7 +549,7 @@ list_filters_by_state_cluster_and_kind(void **state)
 static void
 prune_removes_old_resolved_incidents_only(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_prune_result res;
 	struct ilog_incident inc;
 	struct ilog_backoff policy = { 1000, 1000, 1 };
@@ -936,14 +557,14 @@ prune_removes_old_resolved_incidents_only(void **state)
 	int64_t old, young, open, ev_old, ev_new, item, last;
 	int64_t day = 86400000;
 
-	old = open_incident(fx, "old", ILOG_SEVERITY_MINOR);
+	old = test_ilog_incident(fx, "old", ILOG_SEVERITY_MINOR);
 	assert_int_equal(ilog_page_insert(fx->log, old, 0, "ann@localhost", 0, "mcalert", NULL,
 	    fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ilog_public_update(fx->log, old, "mctl:ann", ILOG_PUBLIC_RESOLVED, "ok",
 	    NULL, fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ilog_incident_resolve(fx->log, old, "mcmon", NULL, NULL, fx->err,
 	    sizeof(fx->err)), ILOG_OK);
-	open = open_incident(fx, "still-open", ILOG_SEVERITY_MINOR);
+	open = test_ilog_incident(fx, "still-open", ILOG_SEVERITY_MINOR);
 	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "flush", NULL, &ev_old,
 	    fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ilog_outbox_enqueue(fx->log, "hook", 0, "{}", &item, NULL, fx->err,
@@ -955,7 +576,7 @@ prune_removes_old_resolved_incidents_only(void **state)
 	ilog_outbox_items_release(&items);
 
 	fx->fake.now += 100 * day;
-	young = open_incident(fx, "young", ILOG_SEVERITY_MINOR);
+	young = test_ilog_incident(fx, "young", ILOG_SEVERITY_MINOR);
 	assert_int_equal(ilog_incident_resolve(fx->log, young, "mcmon", NULL, NULL, fx->err,
 	    sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ilog_event_append(fx->log, 0, "mctl:ann", "flush", NULL, &ev_new,
@@ -1012,12 +633,12 @@ collect_line(void *arg, const char *line, size_t len)
 static void
 export_writes_one_json_line_per_event(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct lines l = { .len = 0 };
 	int64_t id;
 
 	fx->fake.now = 1700000000123;
-	id = open_incident(fx, "storm:x", ILOG_SEVERITY_MINOR);
+	id = test_ilog_incident(fx, "storm:x", ILOG_SEVERITY_MINOR);
 	fx->fake.now += 1000;
 	assert_int_equal(ilog_incident_note(fx->log, id, "mctl:ann", "looking \"now\"", NULL,
 	    fx->err, sizeof(fx->err)), ILOG_OK);
@@ -1126,16 +747,16 @@ make_db(const char *path, const char *sql)
 static void
 opening_a_version_1_log_migrates_it_and_keeps_its_data(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_public_entries pub = { 0 };
 	struct ilog_heartbeats beats = { 0 };
 	struct ilog_options ro = { .readonly = true };
 	struct ilog_incident inc;
 	struct ilog *log;
-	char path[160];
+	char path[TEST_PATH_MAX];
 	int64_t c;
 
-	snprintf(path, sizeof(path), "%s/v1.db", fx->dir);
+	test_dir_file(path, sizeof(path), fx->dir, "v1.db");
 	make_db(path, schema_v1);
 	/* Read-only cannot migrate: it says so and leaves the file alone. */
 	assert_null(ilog_open(path, &ro, fx->err, sizeof(fx->err)));
@@ -1179,11 +800,11 @@ opening_a_version_1_log_migrates_it_and_keeps_its_data(void **state)
 static void
 opening_a_newer_or_foreign_file_is_refused(void **state)
 {
-	struct fixture *fx = *state;
-	char path[160];
+	struct test_ilog *fx = *state;
+	char path[TEST_PATH_MAX];
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/new.db", fx->dir);
+	test_dir_file(path, sizeof(path), fx->dir, "new.db");
 	make_db(path, "PRAGMA application_id = 1296256848; CREATE TABLE future (x);"
 		      "PRAGMA user_version = 9;");
 	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
@@ -1204,7 +825,7 @@ opening_a_newer_or_foreign_file_is_refused(void **state)
 	assert_non_null(strstr(fx->err, "not a database"));
 	unlink(path);
 
-	snprintf(path, sizeof(path), "%s/missing/dir/x.db", fx->dir);
+	test_dir_file(path, sizeof(path), fx->dir, "missing/dir/x.db");
 	assert_null(ilog_open(path, NULL, fx->err, sizeof(fx->err)));
 	assert_non_null(strstr(fx->err, "cannot open"));
 	assert_non_null(strstr(fx->err, "No such file or directory"));
@@ -1245,7 +866,7 @@ hold_write_lock(void *arg)
 static void
 a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_options opts = { .busy_timeout_ms = 20 };
 	struct holder h = { fx->path, 400, 0, 0 };
 	struct ilog *log;
@@ -1275,7 +896,7 @@ a_held_write_lock_delays_a_write_instead_of_failing_it(void **state)
 static void
 a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog_options opts = { .busy_timeout_ms = 20, .busy_retry_ms = 200 };
 	struct holder h = { fx->path, -1, 0, 0 };
 	struct ilog_events ev = { 0 };
@@ -1312,7 +933,7 @@ a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing(void **sta
 static void
 reads_leave_no_snapshot_open_so_the_next_poll_sees_new_commits(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog *other = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
 	struct ilog_query one = { .states = ILOG_STATES_ALL, .limit = 1 };
 	struct ilog_events ev = { 0 };
@@ -1327,8 +948,8 @@ reads_leave_no_snapshot_open_so_the_next_poll_sees_new_commits(void **state)
 	int read;
 
 	assert_non_null(other);
-	id = open_incident(fx, "storm:a", ILOG_SEVERITY_MAJOR);
-	(void)open_incident(fx, "storm:b", ILOG_SEVERITY_MINOR);
+	id = test_ilog_incident(fx, "storm:a", ILOG_SEVERITY_MAJOR);
+	(void)test_ilog_incident(fx, "storm:b", ILOG_SEVERITY_MINOR);
 	assert_int_equal(ilog_page_insert(fx->log, id, 0, "ann@localhost", fx->fake.now,
 	    "mcalert", NULL, fx->err, sizeof(fx->err)), ILOG_OK);
 	assert_int_equal(ilog_outbox_enqueue(fx->log, "webhook", 0, "{}", NULL, NULL, fx->err,
@@ -1452,7 +1073,7 @@ another_process_appends(const char *path)
 static void
 a_second_connection_in_this_process_keeps_other_processes_commits_visible(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct ilog *second = ilog_open(fx->path, NULL, fx->err, sizeof(fx->err));
 	int64_t last;
 	int i;
@@ -1478,7 +1099,7 @@ a_second_connection_in_this_process_keeps_other_processes_commits_visible(void *
 static void
 a_new_log_file_is_private_and_leaves_no_temporary_file(void **state)
 {
-	struct fixture *fx = *state;
+	struct test_ilog *fx = *state;
 	struct dirent *de;
 	struct stat sb;
 	size_t files = 0;
@@ -1502,62 +1123,29 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(upsert_same_fingerprint_returns_one_incident, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(upsert_raises_severity_and_never_lowers_it, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(upsert_after_resolve_opens_a_new_incident, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(upsert_without_fingerprint_always_opens, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(upsert_rejects_bad_arguments, setup, teardown),
-		cmocka_unit_test_setup_teardown(ack_resolve_reopen_follow_the_state_machine, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(invalid_transitions_are_refused_with_their_reason,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(notes_and_public_updates_are_kept_apart, setup,
-		    teardown),
+		TEST_ILOG_CASE(upsert_same_fingerprint_returns_one_incident),
+		TEST_ILOG_CASE(upsert_raises_severity_and_never_lowers_it),
+		TEST_ILOG_CASE(upsert_after_resolve_opens_a_new_incident),
+		TEST_ILOG_CASE(upsert_without_fingerprint_always_opens),
+		TEST_ILOG_CASE(upsert_rejects_bad_arguments),
+		TEST_ILOG_CASE(ack_resolve_reopen_follow_the_state_machine),
+		TEST_ILOG_CASE(invalid_transitions_are_refused_with_their_reason),
+		TEST_ILOG_CASE(notes_and_public_updates_are_kept_apart),
 		cmocka_unit_test(names_parse_and_print_both_ways),
-		cmocka_unit_test_setup_teardown(append_accepts_any_type_with_a_json_object, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(tail_returns_bounded_batches_in_id_order, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(cursors_resume_where_each_consumer_stopped, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(changed_reports_commits_of_other_connections, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(pages_record_delivery_and_acknowledgement, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(outbox_backs_off_with_jitter_then_gives_up, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    outbox_claim_head_keeps_a_sink_in_order_and_stats_say_why_it_waits, setup, teardown),
-		cmocka_unit_test_setup_teardown(outbox_honours_retry_after_and_caps_the_backoff,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(outbox_enqueue_is_idempotent_per_event_and_bounded,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(list_filters_by_state_cluster_and_kind, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(prune_removes_old_resolved_incidents_only, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(export_writes_one_json_line_per_event, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(opening_a_version_1_log_migrates_it_and_keeps_its_data,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(opening_a_newer_or_foreign_file_is_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(a_held_write_lock_delays_a_write_instead_of_failing_it,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    reads_leave_no_snapshot_open_so_the_next_poll_sees_new_commits, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    a_second_connection_in_this_process_keeps_other_processes_commits_visible, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(a_new_log_file_is_private_and_leaves_no_temporary_file,
-		    setup, teardown),
+		TEST_ILOG_CASE(append_accepts_any_type_with_a_json_object),
+		TEST_ILOG_CASE(tail_returns_bounded_batches_in_id_order),
+		TEST_ILOG_CASE(cursors_resume_where_each_consumer_stopped),
+		TEST_ILOG_CASE(changed_reports_commits_of_other_connections),
+		TEST_ILOG_CASE(list_filters_by_state_cluster_and_kind),
+		TEST_ILOG_CASE(prune_removes_old_resolved_incidents_only),
+		TEST_ILOG_CASE(export_writes_one_json_line_per_event),
+		TEST_ILOG_CASE(opening_a_version_1_log_migrates_it_and_keeps_its_data),
+		TEST_ILOG_CASE(opening_a_newer_or_foreign_file_is_refused),
+		TEST_ILOG_CASE(a_short_busy_retry_fails_a_write_the_lock_outlasts_and_writes_nothing),
+		TEST_ILOG_CASE(a_held_write_lock_delays_a_write_instead_of_failing_it),
+		TEST_ILOG_CASE(reads_leave_no_snapshot_open_so_the_next_poll_sees_new_commits),
+		TEST_ILOG_CASE(a_second_connection_in_this_process_keeps_other_processes_commits_visible),
+		TEST_ILOG_CASE(a_new_log_file_is_private_and_leaves_no_temporary_file),
 	};
 
 	if (argc == 3 && strcmp(argv[1], OTHER_PROCESS_ARG) == 0)
