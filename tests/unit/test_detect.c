@@ -1352,7 +1352,11 @@ monitor_keys_are_read_with_their_units(void **state)
 	    "down_failures = 4\n"
 	    "down_silence = 1500ms\n"
 	    "cluster_grace = 2m\n"
-	    "some_daemon_key = 1\n",
+	    "some_daemon_key = 1\n"
+	    "tail_baseline_k = 3.5\n"
+	    "tail_baseline_ratio = 1.5\n"
+	    "tail_baseline_halflife = 1h\n"
+	    "tail_warmup = 0\n",
 	    &errs), 0);
 	assert_int_equal(detect_config_read(&cfg, &file, "monitor", &errs), 0);
 	assert_int_equal(errs.n, 0);
@@ -1366,6 +1370,9 @@ monitor_keys_are_read_with_their_units(void **state)
 	assert_int_equal(cfg.down_failures, 4);
 	assert_int_equal(cfg.down_silence_ms, 1500);
 	assert_int_equal(cfg.cluster_grace_ms, 120000);
+	assert_true(cfg.tail_baseline_k == 3.5 && cfg.tail_baseline_ratio == 1.5);
+	assert_int_equal(cfg.tail_baseline_halflife_ms, 3600000);
+	assert_int_equal(cfg.tail_warmup_ms, 0);
 	/* Keys read here are marked used; the daemon's own are left to the daemon. */
 	config_check_unknown(&file, NULL, &errs);
 	assert_int_equal(errs.n, 1);
@@ -1398,18 +1405,20 @@ every_bad_monitor_key_is_reported_with_its_line(void **state)
 	    "down_failures = -1\n"
 	    "down_silence = soon\n"
 	    "storm_halflife = 0s\n"
-	    "tail_min_samples = 0\n",
+	    "tail_min_samples = 0\n"
+	    "tail_baseline_ratio = 0.5\n",
 	    &errs), 0);
 	assert_int_equal(detect_config_read(&cfg, &file, "monitor", &errs), -1);
-	assert_int_equal(errs.n, 8);
+	assert_int_equal(errs.n, 9);
 	assert_non_null(strstr(errs.msgs[0], "bad.conf:2: storm_k: 'lots'"));
 	assert_non_null(strstr(errs.msgs[1], "bad.conf:3: storm_ratio: '0.5'"));
 	assert_non_null(strstr(errs.msgs[2], "bad.conf:8: storm_halflife: 0 ms is out of range"));
 	assert_non_null(strstr(errs.msgs[3], "bad.conf:4: tail_threshold: '5 ms'"));
 	assert_non_null(strstr(errs.msgs[4], "bad.conf:5: tail_fraction: '1.5'"));
 	assert_non_null(strstr(errs.msgs[5], "bad.conf:9: tail_min_samples: '0'"));
-	assert_non_null(strstr(errs.msgs[6], "bad.conf:6: down_failures: '-1'"));
-	assert_non_null(strstr(errs.msgs[7], "bad.conf:7: down_silence: 'soon'"));
+	assert_non_null(strstr(errs.msgs[6], "bad.conf:10: tail_baseline_ratio: '0.5'"));
+	assert_non_null(strstr(errs.msgs[7], "bad.conf:6: down_failures: '-1'"));
+	assert_non_null(strstr(errs.msgs[8], "bad.conf:7: down_silence: 'soon'"));
 	config_errors_release(&errs);
 	config_release(&file);
 
