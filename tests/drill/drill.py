@@ -479,8 +479,14 @@ def main():
         k.start()
         tl.say("setup", f"3 nodes, mcmon, Prosody, mcalert, mcstatus on "
                         f"http://127.0.0.1:{k.status_port}/")
-        # The storm detector learns a quiet baseline first (storm_warmup polls).
-        time.sleep(2)
+        # The detectors learn a quiet baseline first: the storm detector over
+        # storm_warmup polls, the tail detector over tail_warmup once both its windows
+        # hold enough probes (about a second after every node's short window does).
+        # A fault injected earlier is still caught, only once the warm-up is over.
+        wait("every node probed", lambda: all(
+            n.get("probes", 0) >= int(FAST["tail_min_samples"])
+            for n in (k.dep.view() or {}).get("nodes", [{}])), 20)
+        time.sleep(float(FAST["tail_warmup"].rstrip("s")) + 2)
         for name, fn in scenarios:
             try:
                 fn(k, tl)
