@@ -97,9 +97,9 @@ struct detect_config {
 	 * tail_fraction). */
 	uint64_t tail_threshold_us; /* a probe slower than this is slow */
 	double tail_fraction;       /* both windows above this fraction (at least): open */
-	double tail_clear_fraction; /* short window below this for the hold: clear */
-	double tail_baseline_k;
-	double tail_baseline_ratio;
+	double tail_clear_fraction; /* the clear level on a quiet node (see below) */
+	double tail_baseline_k;     /* sigma over the baseline */
+	double tail_baseline_ratio; /* times the baseline; also the cap, x tail_fraction */
 	int64_t tail_baseline_halflife_ms; /* of the slow-fraction baselines */
 	int64_t tail_warmup_ms;            /* learnt before the detector may open */
 	int64_t tail_short_window_ms;
