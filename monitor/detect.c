@@ -121,6 +121,7 @@ detect_defaults(struct detect_config *cfg)
 	cfg->tail_clear_fraction = 0.025;
 	cfg->tail_baseline_k = 6;
 	cfg->tail_baseline_ratio = 2;
+	cfg->tail_baseline_max = 0.05;
 	cfg->tail_baseline_halflife_ms = 10 * 60 * 1000;
 	cfg->tail_warmup_ms = 60 * 1000;
 	cfg->tail_short_window_ms = 10 * 1000;
@@ -201,6 +202,10 @@ check_relations(const struct detect_config *cfg, check_report report, void *ctx)
 	}
 	if (!(cfg->tail_baseline_ratio >= 1)) {
 		report(ctx, "tail_baseline_ratio", "must be at least 1");
+		bad++;
+	}
+	if (!(cfg->tail_baseline_max > 0 && cfg->tail_baseline_max <= 1)) {
+		report(ctx, "tail_baseline_max", "must be above 0 and at most 1");
 		bad++;
 	}
 	if (!(cfg->tail_baseline_k >= 0)) {
@@ -425,6 +430,7 @@ detect_config_read(struct detect_config *cfg, struct config *file, const char *s
 	read_duration(&rc, "tail_clear_hold", 0, day, &cfg->tail_clear_hold_ms);
 	read_double(&rc, "tail_baseline_k", 0, 100, &cfg->tail_baseline_k);
 	read_double(&rc, "tail_baseline_ratio", 1, 1000, &cfg->tail_baseline_ratio);
+	read_double(&rc, "tail_baseline_max", 0.0001, 1, &cfg->tail_baseline_max);
 	read_duration(&rc, "tail_baseline_halflife", 1000, 30 * day,
 	    &cfg->tail_baseline_halflife_ms);
 	read_duration(&rc, "tail_warmup", 0, day, &cfg->tail_warmup_ms);
@@ -749,13 +755,15 @@ fraction(uint64_t part, uint64_t whole)
 /*
  * The fraction a window must exceed, from its baseline b at n probes: k sigma above
  * it (sigma at least a binomial's, so a baseline learnt from a spotless node still
- * expects the odd slow probe) and ratio x above it, capped at ratio x tail_fraction
- * so that a tail that size is always seen, and never under tail_fraction.
+ * expects the odd slow probe) and ratio x above it, capped at ratio x the most a
+ * baseline may be so that a tail that size is always seen, and never under
+ * tail_fraction.
  */
 static double
 tail_trip(const struct detect_config *cfg, const struct detect_baseline *b, uint64_t n)
 {
 	double p = b->mean, sigma = baseline_sigma(b), binomial, t;
+	double cap = cfg->tail_baseline_ratio * fmax(cfg->tail_fraction, cfg->tail_baseline_max);
 
 	binomial = n > 0 ? sqrt(p * (1.0 - p) / (double)n) : 0.0;
 	if (binomial > sigma)
@@ -763,18 +771,18 @@ tail_trip(const struct detect_config *cfg, const struct detect_baseline *b, uint
 	t = p + cfg->tail_baseline_k * sigma;
 	if (cfg->tail_baseline_ratio * p > t)
 		t = cfg->tail_baseline_ratio * p;
-	if (t > cfg->tail_baseline_ratio * cfg->tail_fraction)
-		t = cfg->tail_baseline_ratio * cfg->tail_fraction;
+	if (t > cap)
+		t = cap;
 	return t > cfg->tail_fraction ? t : cfg->tail_fraction;
 }
 
-/* A node slower than tail_fraction all the time is in a tail, not in its normal:
+/* A node slower than tail_baseline_max all the time is in a tail, not in its normal:
  * what is learnt is capped there, so a monitor started during a tail still sees it. */
 static void
 tail_learn(struct detect_baseline *b, double fraction, double dt_s,
     const struct detect_config *cfg)
 {
-	baseline_learn(b, fmin(fraction, cfg->tail_fraction), dt_s,
+	baseline_learn(b, fmin(fraction, cfg->tail_baseline_max), dt_s,
 	    cfg->tail_baseline_halflife_ms);
 }
 

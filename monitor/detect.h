@@ -94,12 +94,13 @@ struct detect_config {
 	/* Latency tail, per node. A window trips when its slow fraction is above
 	 * tail_fraction AND above its learnt baseline + tail_baseline_k sigma AND
 	 * tail_baseline_ratio x baseline (but never needs more than tail_baseline_ratio x
-	 * tail_fraction). */
+	 * the larger of tail_fraction and tail_baseline_max). */
 	uint64_t tail_threshold_us; /* a probe slower than this is slow */
 	double tail_fraction;       /* both windows above this fraction (at least): open */
 	double tail_clear_fraction; /* the clear level on a quiet node (see below) */
 	double tail_baseline_k;     /* sigma over the baseline */
-	double tail_baseline_ratio; /* times the baseline; also the cap, x tail_fraction */
+	double tail_baseline_ratio; /* times the baseline; also the cap (see tail_trip) */
+	double tail_baseline_max;   /* the most a baseline may learn */
 	int64_t tail_baseline_halflife_ms; /* of the slow-fraction baselines */
 	int64_t tail_warmup_ms;            /* learnt before the detector may open */
 	int64_t tail_short_window_ms;
@@ -267,7 +268,7 @@ struct detect_tail {
 	struct histogram scratch;       /* the short window's sum, for percentiles */
 	int64_t quiet_since_ms;
 	/* Each window's normal slow fraction, learnt while no tail is open or pending
-	 * (frozen during one), never above tail_fraction. */
+	 * (frozen during one), never above tail_baseline_max. */
 	struct detect_baseline short_baseline, long_baseline;
 	int64_t learnt_ms;     /* the last evaluation learnt from; 0 before the first */
 	int64_t warm_from_ms;  /* the first evaluation learnt from; 0 before it */
@@ -292,7 +293,8 @@ void detect_tail_record(struct detect_tail *tail, int64_t now_ms, uint64_t laten
  * Decides from the windows at now. Each window's trip level is the highest of
  * tail_fraction, its baseline + tail_baseline_k sigma (the larger of the learnt one
  * and a binomial's at the window's sample count) and tail_baseline_ratio x its
- * baseline, capped at tail_baseline_ratio x tail_fraction. Opens, once warm, when
+ * baseline, capped at tail_baseline_ratio x the larger of tail_fraction and
+ * tail_baseline_max. Opens, once warm, when
  * the short window holds at least tail_min_samples, the long one
  * tail_long_min_samples, and both fractions are above their trip levels (pending
  * while only the short one is); clears when the short window (with enough samples)

@@ -1355,6 +1355,7 @@ monitor_keys_are_read_with_their_units(void **state)
 	    "some_daemon_key = 1\n"
 	    "tail_baseline_k = 3.5\n"
 	    "tail_baseline_ratio = 1.5\n"
+	    "tail_baseline_max = 0.12\n"
 	    "tail_baseline_halflife = 1h\n"
 	    "tail_warmup = 0\n",
 	    &errs), 0);
@@ -1371,6 +1372,7 @@ monitor_keys_are_read_with_their_units(void **state)
 	assert_int_equal(cfg.down_silence_ms, 1500);
 	assert_int_equal(cfg.cluster_grace_ms, 120000);
 	assert_true(cfg.tail_baseline_k == 3.5 && cfg.tail_baseline_ratio == 1.5);
+	assert_true(cfg.tail_baseline_max == 0.12);
 	assert_int_equal(cfg.tail_baseline_halflife_ms, 3600000);
 	assert_int_equal(cfg.tail_warmup_ms, 0);
 	/* Keys read here are marked used; the daemon's own are left to the daemon. */
