@@ -119,6 +119,11 @@ detect_defaults(struct detect_config *cfg)
 	cfg->tail_threshold_us = 5000;
 	cfg->tail_fraction = 0.05;
 	cfg->tail_clear_fraction = 0.025;
+	cfg->tail_baseline_k = 6;
+	cfg->tail_baseline_ratio = 2;
+	cfg->tail_baseline_max = 0.05;
+	cfg->tail_baseline_halflife_ms = 10 * 60 * 1000;
+	cfg->tail_warmup_ms = 60 * 1000;
 	cfg->tail_short_window_ms = 10 * 1000;
 	cfg->tail_long_window_ms = 20 * 1000;
 	cfg->tail_slot_ms = 1000;
@@ -193,6 +198,26 @@ check_relations(const struct detect_config *cfg, check_report report, void *ctx)
 		snprintf(msg, sizeof(msg), "must be at least tail_min_samples (%llu)",
 		    (unsigned long long)cfg->tail_min_samples);
 		report(ctx, "tail_long_min_samples", msg);
+		bad++;
+	}
+	if (!(cfg->tail_baseline_ratio >= 1)) {
+		report(ctx, "tail_baseline_ratio", "must be at least 1");
+		bad++;
+	}
+	if (!(cfg->tail_baseline_max > 0 && cfg->tail_baseline_max <= 1)) {
+		report(ctx, "tail_baseline_max", "must be above 0 and at most 1");
+		bad++;
+	}
+	if (!(cfg->tail_baseline_k >= 0)) {
+		report(ctx, "tail_baseline_k", "must not be negative");
+		bad++;
+	}
+	if (cfg->tail_baseline_halflife_ms <= 0) {
+		report(ctx, "tail_baseline_halflife", "must be positive");
+		bad++;
+	}
+	if (cfg->tail_warmup_ms < 0) {
+		report(ctx, "tail_warmup", "must not be negative");
 		bad++;
 	}
 	if (!(cfg->storm_clear_fraction > 0 && cfg->storm_clear_fraction <= 1)) {
@@ -403,6 +428,12 @@ detect_config_read(struct detect_config *cfg, struct config *file, const char *s
 	config_get_u64(file, section, "tail_long_min_samples", 1, 1000000000,
 	    cfg->tail_long_min_samples, &cfg->tail_long_min_samples, errs);
 	read_duration(&rc, "tail_clear_hold", 0, day, &cfg->tail_clear_hold_ms);
+	read_double(&rc, "tail_baseline_k", 0, 100, &cfg->tail_baseline_k);
+	read_double(&rc, "tail_baseline_ratio", 1, 1000, &cfg->tail_baseline_ratio);
+	read_double(&rc, "tail_baseline_max", 0.0001, 1, &cfg->tail_baseline_max);
+	read_duration(&rc, "tail_baseline_halflife", 1000, 30 * day,
+	    &cfg->tail_baseline_halflife_ms);
+	read_duration(&rc, "tail_warmup", 0, day, &cfg->tail_warmup_ms);
 	read_u32(&rc, "down_failures", 1, 1000, &cfg->down_failures);
 	read_duration(&rc, "down_silence", 0, day, &cfg->down_silence_ms);
 	read_u32(&rc, "down_recoveries", 1, 1000, &cfg->down_recoveries);
@@ -721,6 +752,40 @@ fraction(uint64_t part, uint64_t whole)
 	return whole == 0 ? 0.0 : (double)part / (double)whole;
 }
 
+/*
+ * The fraction a window must exceed, from its baseline b at n probes: k sigma above
+ * it (sigma at least a binomial's, so a baseline learnt from a spotless node still
+ * expects the odd slow probe) and ratio x above it, capped at ratio x the most a
+ * baseline may be so that a tail that size is always seen, and never under
+ * tail_fraction.
+ */
+static double
+tail_trip(const struct detect_config *cfg, const struct detect_baseline *b, uint64_t n)
+{
+	double p = b->mean, sigma = baseline_sigma(b), binomial, t;
+	double cap = cfg->tail_baseline_ratio * fmax(cfg->tail_fraction, cfg->tail_baseline_max);
+
+	binomial = n > 0 ? sqrt(p * (1.0 - p) / (double)n) : 0.0;
+	if (binomial > sigma)
+		sigma = binomial;
+	t = p + cfg->tail_baseline_k * sigma;
+	if (cfg->tail_baseline_ratio * p > t)
+		t = cfg->tail_baseline_ratio * p;
+	if (t > cap)
+		t = cap;
+	return t > cfg->tail_fraction ? t : cfg->tail_fraction;
+}
+
+/* A node slower than tail_baseline_max all the time is in a tail, not in its normal:
+ * what is learnt is capped there, so a monitor started during a tail still sees it. */
+static void
+tail_learn(struct detect_baseline *b, double fraction, double dt_s,
+    const struct detect_config *cfg)
+{
+	baseline_learn(b, fmin(fraction, cfg->tail_baseline_max), dt_s,
+	    cfg->tail_baseline_halflife_ms);
+}
+
 enum detect_event
 detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg, int64_t now_ms)
 {
@@ -728,7 +793,8 @@ detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg, 
 	struct detect_status *st = &tail->status;
 	enum detect_event event = DETECT_EVENT_NONE;
 	uint64_t thr = ev->threshold_us;
-	bool short_enough, long_enough, short_hot, hot, quiet;
+	bool short_enough, long_enough, short_hot, hot, quiet, learn;
+	double clear_share, dt;
 	char err[CHECK_MSG_MAX];
 
 	histogram_window_count(&tail->window, now_ms, cfg->tail_short_window_ms, thr,
@@ -745,11 +811,35 @@ detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg, 
 	ev->p90_us = histogram_percentile(&tail->scratch, 90);
 	ev->p99_us = histogram_percentile(&tail->scratch, 99);
 
+	ev->baseline = tail->short_baseline.mean;
+	ev->short_trip = tail_trip(cfg, &tail->short_baseline, ev->short_count);
+	ev->long_trip = tail_trip(cfg, &tail->long_baseline, ev->long_count);
+	clear_share = cfg->tail_clear_fraction / cfg->tail_fraction;
+	ev->clear_level = ev->baseline + clear_share * (ev->short_trip - ev->baseline);
+	if (ev->clear_level < cfg->tail_clear_fraction)
+		ev->clear_level = cfg->tail_clear_fraction;
+	ev->warm = cfg->tail_warmup_ms == 0 ||
+	    (tail->warm_from_ms != 0 && now_ms - tail->warm_from_ms >= cfg->tail_warmup_ms);
+
 	short_enough = ev->short_count >= cfg->tail_min_samples;
 	long_enough = ev->long_count >= cfg->tail_long_min_samples;
-	short_hot = short_enough && ev->short_fraction > cfg->tail_fraction;
-	hot = short_hot && long_enough && ev->long_fraction > cfg->tail_fraction;
-	quiet = short_enough && ev->short_fraction < cfg->tail_clear_fraction;
+	short_hot = short_enough && ev->short_fraction > ev->short_trip;
+	hot = ev->warm && short_hot && long_enough && ev->long_fraction > ev->long_trip;
+	quiet = short_enough && ev->short_fraction < ev->clear_level;
+
+	/* Learn from this evaluation: every one with enough samples while warming up,
+	 * then only a node in no tail at all (the baseline is frozen while one is open
+	 * or pending, or the tail would become its own normal). */
+	learn = short_enough && long_enough && now_ms > tail->learnt_ms &&
+	    (!ev->warm || (st->state == DETECT_OK && !short_hot));
+	if (learn) {
+		dt = tail->learnt_ms != 0 ? (double)(now_ms - tail->learnt_ms) / 1000.0 : 0.0;
+		tail_learn(&tail->short_baseline, ev->short_fraction, dt, cfg);
+		tail_learn(&tail->long_baseline, ev->long_fraction, dt, cfg);
+		tail->learnt_ms = now_ms;
+		if (tail->warm_from_ms == 0)
+			tail->warm_from_ms = now_ms;
+	}
 
 	switch (st->state) {
 	case DETECT_OK:

@@ -91,10 +91,18 @@ struct detect_config {
 	int64_t storm_max_freeze_ms; /* a storm this long is learnt as the new normal */
 	/* Cluster correlation. */
 	int64_t cluster_grace_ms; /* no node in storm this long ends the episode */
-	/* Latency tail, per node. */
+	/* Latency tail, per node. A window trips when its slow fraction is above
+	 * tail_fraction AND above its learnt baseline + tail_baseline_k sigma AND
+	 * tail_baseline_ratio x baseline (but never needs more than tail_baseline_ratio x
+	 * the larger of tail_fraction and tail_baseline_max). */
 	uint64_t tail_threshold_us; /* a probe slower than this is slow */
-	double tail_fraction;       /* both windows above this fraction: open */
-	double tail_clear_fraction; /* short window below this for the hold: clear */
+	double tail_fraction;       /* both windows above this fraction (at least): open */
+	double tail_clear_fraction; /* the clear level on a quiet node (see below) */
+	double tail_baseline_k;     /* sigma over the baseline */
+	double tail_baseline_ratio; /* times the baseline; also the cap (see tail_trip) */
+	double tail_baseline_max;   /* the most a baseline may learn */
+	int64_t tail_baseline_halflife_ms; /* of the slow-fraction baselines */
+	int64_t tail_warmup_ms;            /* learnt before the detector may open */
 	int64_t tail_short_window_ms;
 	int64_t tail_long_window_ms;
 	int64_t tail_slot_ms; /* resolution of both windows */
@@ -245,6 +253,10 @@ struct detect_tail_evidence {
 	uint64_t short_count, short_slow; /* probes, and those slower than the threshold */
 	uint64_t long_count, long_slow;
 	double short_fraction, long_fraction; /* 0 when a window is empty */
+	double baseline;                      /* the node's normal slow fraction (short window) */
+	double short_trip, long_trip;         /* the fractions each window must exceed */
+	double clear_level;                   /* the short window below this is quiet */
+	bool warm;                            /* the warm-up is over: the detector may open */
 	uint64_t p50_us, p90_us, p99_us;      /* short window; evidence, never deciding */
 	double excess; /* min(short, long fraction) / tail_fraction */
 };
@@ -255,6 +267,11 @@ struct detect_tail {
 	struct histogram_window window; /* owned; slots of tail_slot, long window's length */
 	struct histogram scratch;       /* the short window's sum, for percentiles */
 	int64_t quiet_since_ms;
+	/* Each window's normal slow fraction, learnt while no tail is open or pending
+	 * (frozen during one), never above tail_baseline_max. */
+	struct detect_baseline short_baseline, long_baseline;
+	int64_t learnt_ms;     /* the last evaluation learnt from; 0 before the first */
+	int64_t warm_from_ms;  /* the first evaluation learnt from; 0 before it */
 };
 
 /*
@@ -273,11 +290,20 @@ void detect_tail_release(struct detect_tail *tail);
 void detect_tail_record(struct detect_tail *tail, int64_t now_ms, uint64_t latency_us);
 
 /*
- * Decides from the windows at now. Opens when the short window holds at least
- * tail_min_samples, the long one tail_long_min_samples, and both fractions are
- * above tail_fraction (pending while only the short one is); clears when the short
- * window (with enough samples) has stayed below tail_clear_fraction for
- * tail_clear_hold. Too few samples is never "clear".
+ * Decides from the windows at now. Each window's trip level is the highest of
+ * tail_fraction, its baseline + tail_baseline_k sigma (the larger of the learnt one
+ * and a binomial's at the window's sample count) and tail_baseline_ratio x its
+ * baseline, capped at tail_baseline_ratio x the larger of tail_fraction and
+ * tail_baseline_max. Opens, once warm, when
+ * the short window holds at least tail_min_samples, the long one
+ * tail_long_min_samples, and both fractions are above their trip levels (pending
+ * while only the short one is); clears when the short window (with enough samples)
+ * has stayed below the clear level for tail_clear_hold. The clear level sits between
+ * the baseline and the short trip level where tail_clear_fraction sits between 0 and
+ * tail_fraction, and never below tail_clear_fraction. Too few samples is never
+ * "clear". Warm: tail_warmup after the first evaluation with enough samples; during
+ * the warm-up every such evaluation is learnt, afterwards only those of a node in
+ * no tail, neither open nor pending.
  */
 enum detect_event detect_tail_evaluate(struct detect_tail *tail, const struct detect_config *cfg,
     int64_t now_ms);

@@ -145,15 +145,18 @@ tail_node_json(const struct watch_node *n, size_t k, bool involved)
 
 	if (!involved)
 		return NULL;
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+			 "s:o, s:o, s:o}",
 	    "cluster", n->cluster_name, "node", n->name, "threshold_us",
 	    kind_json_count(e->threshold_us), "short_count", kind_json_count(e->short_count),
 	    "short_slow", kind_json_count(e->short_slow), "short_fraction",
 	    kind_json_real(e->short_fraction), "long_count", kind_json_count(e->long_count),
 	    "long_slow", kind_json_count(e->long_slow), "long_fraction",
-	    kind_json_real(e->long_fraction), "p50_us", kind_json_count(e->p50_us), "p90_us",
-	    kind_json_count(e->p90_us), "p99_us", kind_json_count(e->p99_us), "excess",
-	    kind_json_real(e->excess), "detector", json_string(detect_state_name(t->status.state)));
+	    kind_json_real(e->long_fraction), "baseline", kind_json_real(e->baseline),
+	    "short_trip", kind_json_real(e->short_trip), "long_trip", kind_json_real(e->long_trip),
+	    "p50_us", kind_json_count(e->p50_us), "p90_us", kind_json_count(e->p90_us), "p99_us",
+	    kind_json_count(e->p99_us), "excess", kind_json_real(e->excess), "detector",
+	    json_string(detect_state_name(t->status.state)));
 }
 
 static json_t *
@@ -170,11 +173,11 @@ tail_summary(const struct kind_subject *s, const struct watch_incident *inc, cha
 	    "once at most)", s->cluster->name, inc->involved, inc->peak);
 }
 
-/* The long window must fill again. */
+/* The long window must fill again, and the baseline be learnt (the warm-up). */
 static int64_t
 tail_adoption_extra_ms(const struct monconfig *cfg)
 {
-	return cfg->detect.tail_long_window_ms;
+	return cfg->detect.tail_long_window_ms + cfg->detect.tail_warmup_ms;
 }
 
 const struct kind_ops kind_tail_ops = {

@@ -42,6 +42,7 @@ FAST = {
     "tail_min_samples": "50",
     "tail_long_min_samples": "100",
     "tail_clear_hold": "1s",
+    "tail_warmup": "4s",
     "down_silence": "2s",
 }
 

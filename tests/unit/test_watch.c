@@ -52,6 +52,7 @@ static const char config_text[] =
     "tail_min_samples = 20\n"
     "tail_long_min_samples = 40\n"
     "tail_clear_hold = 1s\n"
+    "tail_warmup = 2s\n"
     "[cluster c1]\n"
     "[node n1]\ncluster = c1\nclient = 127.0.0.1:1001\nadmin = 127.0.0.1:2001\n"
     "[node n2]\ncluster = c1\nclient = 127.0.0.1:1002\nadmin = 127.0.0.1:2002\n"
