@@ -27,14 +27,7 @@
 #include "cache/proto.h"
 #include "cache/tenant.h"
 #include "log.h"
-
-#define CHECK(cond)                                                                       \
-	do {                                                                              \
-		if (!(cond)) {                                                            \
-			fprintf(stderr, "fuzz_mcd: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                          \
-		}                                                                         \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 #define FUZZ_ITEM_MAX 4096
 #define FUZZ_TENANT_LIMIT (256 * 1024)

@@ -16,14 +16,7 @@
 #include <string.h>
 
 #include "statuspage/sink.h"
-
-#define CHECK(cond)                                                                            \
-	do {                                                                                   \
-		if (!(cond)) {                                                                 \
-			fprintf(stderr, "fuzz_sinkreply: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                               \
-		}                                                                              \
-	} while (0)
+#include "tests/fuzz/check.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define NOW_MS 1700000000000LL
