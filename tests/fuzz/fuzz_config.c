@@ -39,10 +39,11 @@ check_errors(const struct config_errors *errs, const char *name)
 static void
 check_monitor(const char *text)
 {
-	struct monconfig *mc = calloc(1, sizeof(*mc));
+	static struct monconfig *mc; /* large: allocated once, as the loader clears it */
 	struct config_errors errs = { 0 };
 
-	CHECK(mc != NULL);
+	if (mc == NULL)
+		CHECK((mc = calloc(1, sizeof(*mc))) != NULL);
 	if (monconfig_load_string(mc, "fuzz.conf", text, &errs) == 0) {
 		CHECK(errs.n == 0 && errs.dropped == 0);
 		CHECK(mc->set.poll_timeout_ms <= mc->set.poll_interval_ms);
@@ -55,17 +56,17 @@ check_monitor(const char *text)
 		check_errors(&errs, "fuzz.conf");
 	}
 	config_errors_release(&errs);
-	free(mc);
 }
 
 static void
 check_alerter(const char *path)
 {
-	struct alerter_settings *s = calloc(1, sizeof(*s));
+	static struct alerter_settings *s; /* large: allocated once, as the loader clears it */
 	struct config_errors errs = { 0 };
 	size_t i;
 
-	CHECK(s != NULL);
+	if (s == NULL)
+		CHECK((s = calloc(1, sizeof(*s))) != NULL);
 	if (settings_load(s, path, &errs) == 0) {
 		CHECK(errs.n == 0 && errs.dropped == 0);
 		CHECK(s->jid[0] != '\0' && jid_bare_valid(s->jid));
@@ -80,7 +81,6 @@ check_alerter(const char *path)
 		check_errors(&errs, path);
 	}
 	config_errors_release(&errs);
-	free(s);
 }
 
 static void
