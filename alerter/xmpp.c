@@ -154,16 +154,22 @@ xclient_log_redact(const char *msg, const char *password, char *out, size_t len)
 	if (open != NULL) {
 		gt = strchr(open, '>');
 		n = gt != NULL ? (size_t)(gt - msg) + 1 : (size_t)(open - msg);
+		/* What is kept of the line must not carry the password either (another
+		 * stanza before the element may). */
+		if (password != NULL && password[0] != '\0' &&
+		    memmem(msg, n, password, strlen(password)) != NULL)
+			goto out_withhold;
 		snprintf(out, len, "%.*s[redacted]", (int)(n < len ? n : len - 1), msg);
 		return 1;
 	}
 	/* Whatever else carries the password is not printed either. */
-	if (password != NULL && password[0] != '\0' && strstr(msg, password) != NULL) {
-		snprintf(out, len, "[a line that carries the password, withheld]");
-		return 1;
-	}
+	if (password != NULL && password[0] != '\0' && strstr(msg, password) != NULL)
+		goto out_withhold;
 	snprintf(out, len, "%s", msg);
 	return 0;
+out_withhold:
+	snprintf(out, len, "[a line that carries the password, withheld]");
+	return 1;
 }
 
 /* libstrophe's own words: its warnings and errors (a certificate that fails

@@ -16,19 +16,12 @@
 
 #include "cache/store.h"
 #include "parse.h"
+#include "tests/fuzz/check.h"
 
 #define FUZZ_KEYS 17 /* "k0".."k15" and one STORE_KEY_MAX long */
 #define FUZZ_LIMIT_MAX 8192
 #define FUZZ_VALUE_MAX 512
 #define FUZZ_SHADOW_MAX (FUZZ_LIMIT_MAX + FUZZ_VALUE_MAX)
-
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "fuzz_store: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
 
 struct input {
 	const uint8_t *p;

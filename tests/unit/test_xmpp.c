@@ -121,6 +121,12 @@ legacy_auth_and_any_line_with_the_password_are_withheld(void **state)
 	assert_int_equal(xclient_log_redact("SENT: <message to=\"a@b\"><body>auth</body></message>",
 	    "pw-mcalert", out, sizeof(out)), 0);
 	assert_string_equal(out, "SENT: <message to=\"a@b\"><body>auth</body></message>");
+	/* Abuse: the text kept before a redacted SASL element is checked too. */
+	assert_int_equal(xclient_log_redact("SENT: <message><body>pw-mcalert</body></message>"
+	    "<auth xmlns=\"urn:ietf:params:xml:ns:xmpp-sasl\" mechanism=\"PLAIN\">AGE=</auth>",
+	    "pw-mcalert", out, sizeof(out)), 1);
+	assert_null(strstr(out, "pw-mcalert"));
+	assert_null(strstr(out, "AGE="));
 }
 
 int
