@@ -126,10 +126,15 @@ PKGS_start_peer_crypto := libcrypto
 PKGS_status_history := sqlite3 jansson
 # fuzz targets (clang links the sanitizers' own -lm, -lpthread, -ldl)
 PKGS_fuzz_alertmanager := libevent sqlite3 jansson inih
+PKGS_fuzz_chat := sqlite3 jansson libstrophe
 PKGS_fuzz_cluster := inih
+PKGS_fuzz_config := libevent sqlite3 jansson libcurl inih
 PKGS_fuzz_conncount :=
+PKGS_fuzz_httpd := libevent
+PKGS_fuzz_mcd := libevent libevent_pthreads openssl
 PKGS_fuzz_mcclient := inih
 PKGS_fuzz_mcconn := libevent sqlite3 jansson inih
+PKGS_fuzz_mcreply :=
 PKGS_fuzz_monstate := jansson
 PKGS_fuzz_proto :=
 PKGS_fuzz_statuspage := sqlite3 jansson inih

@@ -135,9 +135,11 @@ conn_open(struct server *s, struct conn *c, enum fuzz_conn k)
 		c->w = &s->m->workers[0];
 		c->listener = s->client;
 		if (k == FUZZ_ALICE)
-			c->tenant = tenant_authenticate(&s->m->tenants, "alice", 5, "alice-pw", 8);
+			c->tenant = tenant_authenticate(&s->m->tenants, "alice", 5, "alice-pw", 8,
+			    &c->cred_gen);
 		else if (k == FUZZ_READER)
-			c->tenant = tenant_authenticate(&s->m->tenants, "reader", 6, "reader-pw", 9);
+			c->tenant = tenant_authenticate(&s->m->tenants, "reader", 6, "reader-pw", 9,
+			    &c->cred_gen);
 		CHECK(k == FUZZ_CLIENT || c->tenant != NULL);
 		break;
 	case FUZZ_ADMIN:
