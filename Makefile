@@ -137,6 +137,7 @@ PKGS_fuzz_mcconn := libevent sqlite3 jansson inih
 PKGS_fuzz_mcreply :=
 PKGS_fuzz_monstate := jansson
 PKGS_fuzz_proto :=
+PKGS_fuzz_sinkreply := jansson inih
 PKGS_fuzz_statuspage := sqlite3 jansson inih
 PKGS_fuzz_store :=
 PKGS_fuzz_tenants :=
