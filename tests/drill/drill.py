@@ -21,11 +21,13 @@ It prints a timeline and, per scenario, how long each step took, and exits 1 if 
 is missing or later than its bound (BOUNDS, the same table as docs/drill.md). Every wait
 is bounded; every process is stopped by pid, also on failure or Ctrl-C.
 """
+import base64
 import hashlib
 import hmac
 import http.server
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -161,6 +164,9 @@ class Toolkit:
         self.engineers = {}
         self.receiver = Receiver()
         self.status_port = free_port()
+        self.intake_port = free_port()
+        self.intake_token = secrets.token_hex(24)
+        self.dep.debug = True  # every daemon logs at debug: no secret may show even so
         self.site = self.tmp / "site"
         self.mcalert = self.mcstatus = None
 
@@ -172,6 +178,8 @@ class Toolkit:
         self.prosody.start()
         (self.tmp / "mcalert.pw").write_text(password("mcalert") + "\n")
         (self.tmp / "hook.key").write_text(HOOK_KEY + "\n")
+        (self.tmp / "intake.token").write_text(self.intake_token + "\n")
+        os.chmod(self.tmp / "intake.token", 0o600)
         extra = f"""
 [alerter]
 jid = {jid('mcalert')}
@@ -186,6 +194,8 @@ ping_timeout = 2s
 late_after = 1s
 heartbeat_interval = 1s
 heartbeat_stale = {HEARTBEAT_STALE}s
+intake = 127.0.0.1:{self.intake_port}
+intake_token_file = {self.tmp}/intake.token
 
 [oncall]
 members = {jid('alice')}
@@ -235,14 +245,53 @@ retry_max = 2s
         wait("mcalert online", lambda: "connected" in self.procs.log(self.mcalert).lower() or
              "online" in self.procs.log(self.mcalert).lower(), 20)
         wait("the status page", lambda: self.summary() is not None, 10)
+        codes = self.use_the_intake()
+        if codes != [200, 401]:
+            raise Failed(f"the intake answered {codes} to the right and a wrong token, "
+                         "not [200, 401]")
 
     def start_mcalert(self):
-        self.mcalert = self.procs.start([binary("mcalert"), "-f", str(self.dep.config)],
+        self.mcalert = self.procs.start([binary("mcalert"), "-d", "-f", str(self.dep.config)],
                                         name="mcalert")
 
     def start_mcstatus(self):
-        self.mcstatus = self.procs.start([binary("mcstatus"), "-f", str(self.dep.config)],
+        self.mcstatus = self.procs.start([binary("mcstatus"), "-d", "-f", str(self.dep.config)],
                                          name="mcstatus")
+
+    def use_the_intake(self):
+        """Posts to the Alertmanager intake with the token and with a wrong one: a
+        resolved alert that matches no incident, so the scenarios see no change."""
+        body = json.dumps({"version": "4", "status": "resolved", "receiver": "mcops",
+                           "alerts": [{"status": "resolved", "fingerprint": "d0d0d0d0d0d0",
+                                       "labels": {"alertname": "DrillCheck", "cluster": "c1"},
+                                       "startsAt": "2024-05-01T10:00:00Z"}]}).encode()
+        codes = []
+        for token in (self.intake_token, "not-" + self.intake_token):
+            req = urllib.request.Request(f"http://127.0.0.1:{self.intake_port}/alertmanager",
+                                         data=body, method="POST", headers={
+                                             "Content-Type": "application/json",
+                                             "Authorization": f"Bearer {token}"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    codes.append(r.status)
+            except urllib.error.HTTPError as e:
+                codes.append(e.code)
+        return codes
+
+    def secrets(self):
+        """Every secret the toolkit was given, with the forms a protocol carries them in
+        (SASL PLAIN's base64 of authzid NUL authcid NUL password)."""
+        out = {"ops password": self.dep.ops_password,
+               "probe password": (self.tmp / "probe.pw").read_text().strip(),
+               "mcalert's XMPP password": password("mcalert"),
+               "the webhook sink's key": HOOK_KEY,
+               "the intake token": self.intake_token}
+        user = jid("mcalert")
+        for authcid in (user, user.split("@")[0]):
+            for authzid in ("", user):
+                plain = f"{authzid}\0{authcid}\0{password('mcalert')}".encode()
+                out[f"SASL PLAIN of {authzid or '-'}/{authcid}"] = base64.b64encode(plain).decode()
+        return out
 
     def stop(self):
         for e in self.engineers.values():
@@ -576,6 +625,19 @@ def main():
         if "ERROR: AddressSanitizer" in text or "runtime error:" in text or \
                 "ERROR: LeakSanitizer" in text:
             tl.failures.append(f"sanitizer report in {log.name}")
+    # No secret in any daemon's log (each ran with -d) nor in the incident log.
+    try:
+        given = k.secrets()
+    except OSError as e:  # the set-up failed before the secrets were written
+        given = {}
+        tl.failures.append(f"secrets: {e}")
+    places = list(Path(tmp).glob("*.log")) + list(Path(tmp).glob("mcops.db*"))
+    for place in places:
+        data = place.read_bytes()
+        for what, secret in given.items():
+            if secret and secret.encode() in data:
+                tl.failures.append(f"{what} written in {place.name}")
+    tl.say("secrets", f"{len(given)} secrets looked for in {len(places)} logs and log files")
     print("\ndrill: times (bound)")
     for name, secs in tl.steps.items():
         b = BOUNDS.get(name)

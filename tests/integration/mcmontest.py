@@ -97,6 +97,7 @@ class Deployment:
         self.metrics_port = None  # chosen with the first configuration (see write_config)
         self.nodes = {}
         self.mcmon = None
+        self.debug = False  # start mcd and mcmon with -d (debug logging)
 
     # --- nodes ------------------------------------------------------------------
     def start_node(self, name, port=None, admin_port=None, threads=1):
@@ -105,7 +106,8 @@ class Deployment:
         admin_port = admin_port or free_port()
         p = self.procs.start([binary("mcd"), "-l", "127.0.0.1", "-p", str(port), "-t",
                               str(threads), "-m", "16", "-U", "0", "--tenants",
-                              str(self.tenants), "--admin-port", str(admin_port)],
+                              str(self.tenants), "--admin-port", str(admin_port)] +
+                             (["-d"] if self.debug else []),
                              name=f"mcd-{name}")
         wait_port(port, proc=p)
         wait_port(admin_port, proc=p)
@@ -159,8 +161,8 @@ class Deployment:
         if fd_limit is not None:
             extra["preexec_fn"] = lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
                                                              (fd_limit, fd_limit))
-        self.mcmon = self.procs.start([binary("mcmon"), "-f", str(self.config)], name="mcmon",
-                                      **extra)
+        self.mcmon = self.procs.start([binary("mcmon"), "-f", str(self.config)] +
+                                      (["-d"] if self.debug else []), name="mcmon", **extra)
         wait_port(self.metrics_port, proc=self.mcmon)
         return self.mcmon
 
