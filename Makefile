@@ -76,6 +76,8 @@ PKGS_test_config := inih
 PKGS_test_conncount :=
 PKGS_test_detect := inih
 LDLIBS_test_detect := -lm
+PKGS_test_detect_tail := inih
+LDLIBS_test_detect_tail := -lm
 LDLIBS_test_kinds := -lm
 PKGS_test_errbuf :=
 PKGS_test_escalation := sqlite3 jansson inih
@@ -195,10 +197,12 @@ FUZZ_OBJDIR := build/fuzz
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_OBJDIR)/%)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
-# What every unit test shares (temporary directories, a fake clock, a temporary
-# incident log): an archive, so that a test links only the parts it calls (the
-# temporary log, helper_ilog.c, brings SQLite).
-UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o $(OBJDIR)/tests/unit/helper_ilog.o
+# What the unit tests share (temporary directories, a fake clock, a temporary
+# incident log; the detector tests' simulated world, detect_world.c): an archive, so
+# that a test links only the parts it calls (the temporary log, helper_ilog.c, brings
+# SQLite; the world, monitor/detect).
+UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o $(OBJDIR)/tests/unit/helper_ilog.o \
+	$(OBJDIR)/tests/unit/detect_world.o
 UNIT_HELPER_LIB := $(OBJDIR)/tests/unit/libtesthelper.a
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
@@ -222,6 +226,10 @@ $(OBJDIR)/%.o: %.c
 $(UNIT_HELPER_LIB): $(UNIT_HELPER_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
+# They include module headers by their folder ("monitor/detect.h"), as the tests do.
+$(UNIT_HELPER_OBJ): CPPFLAGS += -I.
+# The unit-test rule below tracks helper.h only.
+$(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail: tests/unit/detect_world.h
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)
 	@mkdir -p $(@D)
