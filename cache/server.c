@@ -971,10 +971,10 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 		}
 		if (atomic_load(conn_slots(m, l)) >= (l->kind == LISTENER_ADMIN ?
 		    m->set.admin_max_connections : m->set.max_connections)) {
-			ssize_t r = send(cfd, too_many_conns, sizeof(too_many_conns) - 1,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)r;
-			close(cfd);
+			ssize_t r;
+
+			/* Counted before the refusal is sent: whoever has seen the refusal
+			 * then sees it in stats. */
 			if (l->kind == LISTENER_ADMIN) {
 				atomic_fetch_add(&m->rejected_admin_connections, 1);
 				LOG_LIMITED(LOG_LEVEL_WARN, "admin connection limit (%d) reached; "
@@ -984,6 +984,10 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 				LOG_LIMITED(LOG_LEVEL_WARN, "connection limit (%d) reached; "
 				    "rejecting clients", m->set.max_connections);
 			}
+			r = send(cfd, too_many_conns, sizeof(too_many_conns) - 1,
+			    MSG_NOSIGNAL | MSG_DONTWAIT);
+			(void)r;
+			close(cfd);
 			continue;
 		}
 		if (l->kind != LISTENER_ADMIN && atomic_load(&m->draining)) {
