@@ -4,10 +4,13 @@ Every process a test starts goes through `procs`, which stops it by pid (SIGTERM
 then SIGKILL after a bounded wait) when the test ends, whatever happened. Servers
 listen on free loopback ports only.
 """
+import http.server
+import json
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -100,3 +103,31 @@ def procs(tmp_path):
     ps = Procs(tmp_path)
     yield ps
     ps.stop_all()
+
+
+class RecordingHook(http.server.BaseHTTPRequestHandler):
+    """Records each POST as (monotonic time, path, JSON body); answers with the status
+    the test sets on the server (server.status)."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.posts.append((time.monotonic(), self.path, json.loads(body or b"{}")))
+        self.send_response(self.server.status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hook():
+    """An HTTP receiver on loopback for webhooks: .posts, .status, .server_port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RecordingHook)
+    server.posts = []
+    server.status = 200
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield server
+    server.shutdown()
+    server.server_close()

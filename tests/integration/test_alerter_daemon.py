@@ -2,42 +2,15 @@
 when the XMPP server stays unreachable (a real HTTP server on loopback stands in for the
 webhook). No Prosody is needed: the XMPP port is one nobody listens on.
 """
-import http.server
 import json
 import signal
-import threading
 import time
 
-import pytest
 
 from conftest import binary, free_port
 from xmpptest import Log, jid, start_mcalert, wait_log_line, write_config
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    """Records each POST; answers with the status the test sets."""
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.posts.append((time.monotonic(), json.loads(body or b"{}")))
-        self.send_response(self.server.status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def hook():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    server.posts = []
-    server.status = 200
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def test_pages_go_to_the_fallback_webhook_when_xmpp_stays_unreachable(tmp_path, procs, hook):
@@ -59,7 +32,7 @@ def test_pages_go_to_the_fallback_webhook_when_xmpp_stays_unreachable(tmp_path, 
     # Retried at the next sweep; a SIGHUP reload makes it look again at once.
     p.send_signal(signal.SIGHUP)
     log.wait(lambda: log.events(inc, "page_fallback"), timeout=10, what="a fallback page")
-    at, payload = hook.posts[-1]
+    at, _, payload = hook.posts[-1]
     assert at - t0 >= 0.9  # not before fallback_after
     assert payload["incident"] == inc and payload["target"] == jid("alice")
     assert payload["text"].startswith(f"[mcops] #{inc} MAJOR: Node down: n1")
@@ -69,7 +42,7 @@ def test_pages_go_to_the_fallback_webhook_when_xmpp_stays_unreachable(tmp_path, 
     n = len(hook.posts)
     p.send_signal(signal.SIGHUP)
     time.sleep(1.5)
-    assert len([x for x in hook.posts[n:] if x[1]["page_id"] == payload["page_id"]]) == 0
+    assert len([x for x in hook.posts[n:] if x[2]["page_id"] == payload["page_id"]]) == 0
 
 
 def test_a_configuration_check_reports_every_error_with_file_and_line(tmp_path):

@@ -5,15 +5,12 @@ mcalert's dead man's switch ping. No Prosody: the XMPP port is one nobody listen
 so the page goes out through the fallback webhook (a loopback HTTP server) exactly as
 any page does while the chat server is unreachable.
 """
-import http.server
 import json
 import re
 import signal
 import sqlite3
-import threading
 import time
 
-import pytest
 
 from conftest import free_port
 from mcmontest import Deployment, wait_for
@@ -22,30 +19,6 @@ from xmpptest import Engineer, Prosody, jid, start_mcalert, wait_log_line, write
 STALE = 2.0  # heartbeat_stale in these tests, seconds
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    """Records each POST (path, JSON body); answers with the status the test sets."""
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.posts.append((time.monotonic(), self.path, json.loads(body or b"{}")))
-        self.send_response(self.server.status)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def hook():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    server.posts = []
-    server.status = 200
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 def heartbeats(db):
