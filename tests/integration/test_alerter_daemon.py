@@ -6,11 +6,8 @@ import json
 import signal
 import time
 
-
 from conftest import binary, free_port
 from xmpptest import Log, jid, start_mcalert, wait_log_line, write_config
-
-
 
 
 def test_pages_go_to_the_fallback_webhook_when_xmpp_stays_unreachable(tmp_path, procs, hook):

@@ -11,14 +11,11 @@ import signal
 import sqlite3
 import time
 
-
 from conftest import free_port
 from mcmontest import Deployment, wait_for
 from xmpptest import Engineer, Prosody, jid, start_mcalert, wait_log_line, write_config
 
 STALE = 2.0  # heartbeat_stale in these tests, seconds
-
-
 
 
 def heartbeats(db):
