@@ -1,0 +1,399 @@
+"""mcd's proxy role with healthy backends: memcached clients and memccapable work
+through it unchanged, every key is on the backend ketama (nutcracker) names, a
+multi-get across backends keeps the client's order, quiet modes stay quiet, SIGHUP
+adds a backend under open clients, tenants stay apart, bad input is handled as mcd
+handles it, and idle clients cost no backend connections.
+
+Three backend mcd processes and a proxy (proxytest.Pool); backends are asked
+directly what they hold."""
+import random
+import shutil
+import subprocess
+
+import pylibmc
+import pymemcache.client.base
+import pytest
+
+from mcdtest import start_mcd
+from mcmontest import wait_for
+from proxytest import TenantsFile, multiget, start_pool
+
+
+@pytest.fixture
+def pool(procs, tmp_path):
+    return start_pool(procs, tmp_path)
+
+
+@pytest.fixture
+def tpool(procs, tmp_path):
+    """Backends and proxy with one tenants file (acme, beta, ops, and proxy)."""
+    return start_pool(procs, tmp_path, tenants=TenantsFile(tmp_path),
+                      extra=["--auth-timeout", "60s"])
+
+
+def one_key_per_backend(pool, prefix):
+    return [pool.keys_on(b.name, 1, prefix=prefix)[0] for b in pool.backends]
+
+
+def set_all(r, keys, value=None):
+    """Pipelined sets of keys (value: the key itself by default), all STORED."""
+    r.send("".join("set %s 0 0 %d\r\n%s\r\n" % (k, len(value or k), value or k)
+                   for k in keys))
+    for k in keys:
+        assert r.line() == "STORED", k
+
+
+# --- clients and memccapable ------------------------------------------------------------
+
+@pytest.mark.skipif(shutil.which("memccapable") is None, reason="memccapable not installed")
+def test_memccapable_ascii_passes_through_the_proxy(pool):
+    out = subprocess.run(["memccapable", "-a", "-h", "127.0.0.1", "-p", str(pool.proxy.port),
+                          "-t", "10"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "All tests passed" in out.stdout
+
+
+def test_pymemcache_works_unchanged_through_the_proxy(pool):
+    ka, kb, kc = one_key_per_backend(pool, "pm")
+    c = pymemcache.client.base.Client(("127.0.0.1", pool.proxy.port), timeout=5)
+    assert c.set(ka, b"v1", noreply=False)
+    assert c.get(ka) == b"v1"
+    assert c.add(ka, b"x", noreply=False) is False
+    assert c.add(kb, b"b", noreply=False)
+    assert c.replace(ka, b"v2", noreply=False)
+    assert c.replace(kc, b"x", noreply=False) is False
+    assert c.append(ka, b"+", noreply=False)
+    assert c.get(ka) == b"v2+"
+    value, cas = c.gets(ka)
+    assert value == b"v2+"
+    assert c.cas(ka, b"new", cas, noreply=False)
+    assert c.cas(ka, b"stale", cas, noreply=False) is False
+    assert c.get_many([ka, kb, kc, "pm:missing"]) == {ka: b"new", kb: b"b"}
+    assert c.set(kc, b"10", noreply=False)
+    assert c.incr(kc, 5) == 15
+    assert c.decr(kc, 100) == 0
+    assert c.incr("pm:missing", 1) is None
+    assert c.touch(kc, 100, noreply=False)
+    assert c.touch("pm:missing", 100, noreply=False) is False
+    assert c.delete(kb, noreply=False)
+    assert c.delete(kb, noreply=False) is False
+    assert c.get(kb) is None
+    # Each value is where the ring puts it, under the client's own key.
+    ba, bb, bc = pool.backends
+    assert pool.held(ba, [ka]) == {ka: "new"}
+    assert pool.held(bc, [kc]) == {kc: "0"}
+    assert pool.held(bb, [kb]) == {}
+
+
+def test_pylibmc_text_protocol_works_unchanged_through_the_proxy(pool):
+    ka, kb, kc = one_key_per_backend(pool, "pl")
+    c = pylibmc.Client(["127.0.0.1:%d" % pool.proxy.port], binary=False,
+                       behaviors={"cas": True})
+    assert c.set(ka, "alpha")
+    assert c.set_multi({kb: "beta", kc: 3}) == []
+    assert c.get(ka) == "alpha"
+    assert c.get_multi([ka, kb, kc, "pl:missing"]) == {ka: "alpha", kb: "beta", kc: 3}
+    assert c.add(ka, "x") is False
+    assert c.add("pl:new", "n") is True
+    assert c.replace(kb, "BETA") is True
+    assert c.replace("pl:missing", "x") is False
+    assert c.append(kb, "!") is True
+    assert c.get(kb) == "BETA!"
+    assert c.incr(kc, 4) == 7
+    assert c.get(kc) == 7
+    value, cas = c.gets(ka)
+    assert value == "alpha"
+    assert c.cas(ka, "omega", cas) is True
+    assert c.cas(ka, "stale", cas) is False
+    assert c.get(ka) == "omega"
+    assert c.touch(ka, 100) is True
+    assert c.delete(ka) is True
+    assert c.get(ka) is None
+    assert c.delete(ka) is False
+
+
+# --- placement and multi-get ------------------------------------------------------------
+
+def test_every_key_is_on_the_backend_ketama_names(pool):
+    ks = ["place:%d:%s" % (i, "x" * (i % 13)) for i in range(900)]
+    set_all(pool.client(), ks)
+    placed = pool.placement(ks)
+    for b in pool.backends:
+        want = {k: k for k in ks if placed[k] == b.name}
+        assert len(want) > 100  # every backend got a share
+        assert pool.held(b, ks) == want, b.name
+
+
+def test_a_multiget_across_backends_answers_in_the_clients_order_with_usable_cas(pool):
+    r = pool.client()
+    stored = ["mget:%d" % i for i in range(70)]
+    set_all(r, stored)
+    request = stored[:60] + stored[:15] + ["mget:miss:%d" % i for i in range(25)]
+    random.Random(7).shuffle(request)  # hits, duplicates and misses interleaved
+    assert len(request) == 100
+    placed = pool.placement(request)
+    assert {placed[k] for k in request if k in stored} == {"b1", "b2", "b3"}
+
+    got = multiget(r, "gets", request)
+    assert [k for k, _, _ in got] == [k for k in request if k in stored]
+    assert all(value == k for k, value, _ in got)
+    cas = {}
+    for k, _, unique in got:
+        assert cas.setdefault(k, unique) == unique  # a duplicate reports the same CAS
+    # Every CAS value the proxy gave is one the key's backend accepts, through the proxy.
+    for k in sorted(cas):
+        assert r.cmd("cas %s 0 0 3 %d\r\nnew\r\n" % (k, cas[k])) == "STORED", k
+    k = sorted(cas)[0]
+    assert r.cmd("cas %s 0 0 5 %d\r\nstale\r\n" % (k, cas[k])) == "EXISTS"
+    got = multiget(r, "get", request)
+    assert [k for k, _, _ in got] == [k for k in request if k in stored]
+    assert {value for _, value, _ in got} == {"new"}
+
+
+def test_a_long_multiget_line_is_served_across_backends(pool):
+    r = pool.client()
+    set_all(r, ["long:7", "long:300", "long:599"])
+    request = ["long:%d" % i for i in range(600)]  # a ~5 KB line
+    assert [k for k, _, _ in multiget(r, "get", request)] == ["long:7", "long:300", "long:599"]
+
+
+# --- noreply and quiet mode ----------------------------------------------------------------
+
+def quiet_stream(keys):
+    a, b, c = keys
+    return ("set %s 0 0 1 noreply\r\n1\r\nset %s 0 0 1 noreply\r\n2\r\n"
+            "set %s 0 0 1 noreply\r\n3\r\ndelete q:nope noreply\r\nincr %s 1 noreply\r\n"
+            "get %s %s %s\r\n"
+            "mg q:miss v q\r\nmg %s v q\r\nmg q:miss2 v q\r\nmg %s v q\r\nmg %s v q\r\n"
+            "ms %s 1 q\r\n9\r\nmd q:nope q\r\nmd %s q\r\nma q:nope q\r\nmg %s v\r\n"
+            "mn\r\n" % (a, b, c, a, a, b, c, a, b, c, a, b, a)).encode()
+
+
+def read_until_mn(r):
+    lines = []
+    while not lines or lines[-1] != "MN":
+        lines.append(r.line())
+    return lines
+
+
+def test_noreply_and_meta_quiet_mode_stay_quiet_and_mn_comes_last(pool, procs):
+    keys = one_key_per_backend(pool, "q")
+    stream = quiet_stream(keys)
+    r = pool.client()
+    r.send(stream)
+    got = read_until_mn(r)
+    # A single mcd is the reference: the proxy must answer the same stream the same way.
+    m = start_mcd(procs)
+    ref = m.raw()
+    ref.send(stream)
+    assert got == read_until_mn(ref)
+    assert got[:7] == ["VALUE %s 0 1" % keys[0], "2", "VALUE %s 0 1" % keys[1], "2",
+                       "VALUE %s 0 1" % keys[2], "3", "END"]
+    # Quiet misses and quiet successes said nothing; the hits were answered in order.
+    assert got[7:13] == ["VA 1", "2", "VA 1", "2", "VA 1", "3"]
+    assert "EN" not in got and "HD" not in got
+    assert got[-3:] == ["VA 1", "9", "MN"]
+
+
+def test_mn_comes_after_every_earlier_reply_of_a_long_quiet_pipeline(pool):
+    r = pool.client()
+    hits = ["qp:%d" % i for i in range(0, 300, 3)]
+    set_all(r, hits)
+    r.send("".join("mg qp:%d v q k\r\n" % i for i in range(300)) + "mn\r\n")
+    got = read_until_mn(r)
+    want = []
+    for k in hits:
+        want += ["VA %d k%s" % (len(k), k), k]
+    assert got == want + ["MN"]
+
+
+# --- reload ---------------------------------------------------------------------------
+
+def test_sighup_adds_a_backend_under_open_clients_and_the_new_ring_places_keys(procs,
+                                                                               tmp_path):
+    pool = start_pool(procs, tmp_path, n=2)
+    r = pool.client()
+    assert r.cmd("set before 0 0 1\r\nx\r\n") == "STORED"
+    b3 = pool.add_backend()
+    pool.write_proxy_file()
+    pool.reload()
+    a = pool.admin()
+    wait_for("b3 in stats backends", lambda: "b3" in pool.backend_stats(a), 30)
+    st = pool.backend_stats(a)["b3"]
+    assert st["addr"].endswith(":%d" % b3.port)
+    assert pool.proxy_stats(a)["reloads"] == "1"
+    assert pool.proxy_stats(a)["backends"] == "3"
+    # The same socket goes on, and its keys are placed on the three-backend ring.
+    ks = ["reload:%d" % i for i in range(600)]
+    set_all(r, ks)
+    placed = pool.placement(ks)
+    for b in pool.backends:
+        want = {k: k for k in ks if placed[k] == b.name}
+        assert want and pool.held(b, ks) == want, b.name
+    assert pool.proxy.proc.poll() is None
+
+
+def test_sighup_with_a_broken_proxy_file_keeps_the_running_backends(pool):
+    r = pool.client()
+    good = pool.proxy_file.read_text()
+    pool.proxy_file.write_text(good + "backend = not-an-address\n")
+    pool.reload()
+    pool.proxy_file.write_text(good)
+    a = pool.admin()
+    # Synchronised by the proxy itself: the refused reload is not counted as one.
+    wait_for("the reload refused", lambda: "proxy" in pool.log().lower() and
+             pool.proxy_stats(a)["reloads"] == "0", 30)
+    assert pool.proxy_stats(a)["backends"] == "3"
+    set_all(r, ["after:broken"])
+
+
+# --- tenants ----------------------------------------------------------------------------
+
+def test_tenants_cannot_read_or_flush_each_others_keys_through_the_proxy(tpool):
+    keys = one_key_per_backend(tpool, "t")
+    a = tpool.client("acme")
+    b = tpool.client("beta")
+    set_all(a, keys, value="A")
+    assert multiget(b, "get", keys) == []
+    set_all(b, keys, value="B")
+    assert b.cmd("delete %s\r\n" % keys[0]) == "DELETED"  # beta's own
+    assert b.cmd("flush_all\r\n") == "OK"                  # beta's own, on every backend
+    assert multiget(b, "get", keys) == []
+    assert [(k, v) for k, v, _ in multiget(a, "get", keys)] == [(k, "A") for k in keys]
+    # On the backends, each key is in acme's namespace under the client's key.
+    for k, backend in zip(keys, tpool.backends):
+        assert tpool.held(backend, [k], user="acme") == {k: "A"}
+        assert tpool.held(backend, [k], user="beta") == {}
+
+
+def test_a_client_cannot_log_in_as_the_internal_account(tpool):
+    wrong = tpool.client().auth("acme", "not-the-password")
+    assert wrong.startswith("CLIENT_ERROR auth")
+    r = tpool.client()
+    assert r.auth("proxy", tpool.tenants.pw["proxy"]) == wrong
+    assert r.cmd("get k\r\n") == "CLIENT_ERROR unauthenticated"
+    value = "proxy %s" % tpool.tenants.pw["proxy"]  # memcached -Y form
+    r = tpool.client()
+    assert r.cmd("set any 0 0 %d\r\n%s\r\n" % (len(value), value)) == wrong
+    assert r.cmd("get k\r\n") == "CLIENT_ERROR unauthenticated"
+
+
+def test_proxy_as_from_a_client_through_the_proxy_is_an_error_and_changes_nothing(tpool):
+    keys = one_key_per_backend(tpool, "pa")
+    a = tpool.client("acme")
+    b = tpool.client("beta")
+    set_all(b, keys, value="B")
+    set_all(a, keys, value="A")
+    assert a.cmd("proxy_as beta\r\n") == "ERROR"
+    assert [(k, v) for k, v, _ in multiget(a, "get", keys)] == [(k, "A") for k in keys]
+    assert a.cmd("delete %s\r\n" % keys[1]) == "DELETED"  # acme's, not beta's
+    assert [(k, v) for k, v, _ in multiget(b, "get", keys)] == [(k, "B") for k in keys]
+
+
+def test_a_backend_refuses_proxy_as_from_a_tenant(tpool):
+    for backend in tpool.backends:
+        r = tpool.direct(backend, "acme")
+        assert r.cmd("set k 0 0 1\r\nA\r\n") == "STORED"
+        assert r.cmd("proxy_as beta\r\n") == "ERROR"
+        assert r.cmd("get k\r\n") == "VALUE k 0 1"  # still acme's namespace
+        assert r.line() == "A" and r.line() == "END"
+        assert tpool.held(backend, ["k"], user="beta") == {}
+
+
+# --- bad input, as mcd handles it --------------------------------------------------------
+
+def test_an_overlong_line_closes_the_client_connection(pool):
+    r = pool.client()
+    r.send("set " + "a" * 3000)  # no newline, longer than 2048
+    assert r.closed(timeout=5)
+    assert pool.client().cmd("set ok 0 0 1\r\nx\r\n") == "STORED"
+
+
+def test_a_bad_data_chunk_is_swallowed_and_the_connection_goes_on(pool):
+    r = pool.client()
+    assert r.cmd("set a 0 0 3\r\nabcde\r\n") == "CLIENT_ERROR bad data chunk"
+    assert r.line() == "ERROR"  # the "\r\n" left over is an empty command, as in mcd
+    assert r.cmd("set ok 0 0 2\r\nhi\r\n") == "STORED"
+
+
+@pytest.mark.parametrize("line", [
+    "set k 4294967296 0 9",        # flags above 32 bits
+    "set k x 0 9",                 # flags not a number
+    "set k 0 0 9 noreply extra",   # too many tokens
+    "cas k 0 0 9 x",               # bad cas unique
+    "set " + "k" * 251 + " 0 0 9",  # key too long
+])
+def test_a_refused_set_does_not_run_its_data_block_on_any_backend(pool, line):
+    r = pool.client()
+    keep = one_key_per_backend(pool, "keep")
+    set_all(r, keep, value="v")
+    reply = r.cmd("%s\r\nflush_all\r\n" % line)
+    assert reply.startswith(("CLIENT_ERROR", "ERROR")), reply
+    assert [(k, v) for k, v, _ in multiget(r, "get", keep)] == [(k, "v") for k in keep]
+
+
+def test_an_item_over_the_size_limit_is_refused_and_its_data_swallowed(pool):
+    r = pool.client()
+    big = b"x" * (1024 * 1024 + 1)
+    assert r.cmd("set big 0 0 2\r\nok\r\n") == "STORED"
+    r.send(b"set big 0 0 %d\r\n" % len(big) + big + b"\r\n")
+    assert r.line() == "SERVER_ERROR object too large for cache"
+    assert multiget(r, "get", ["big"]) == []  # as mcd (and memcached): the old value goes
+    exact = b"y" * (1024 * 1024)
+    r.send(b"set exact 0 0 %d\r\n" % len(exact) + exact + b"\r\n")
+    assert r.line() == "STORED"
+    r.send("get exact\r\n")
+    assert r.line() == "VALUE exact 0 %d" % len(exact)
+    assert r.read(len(exact) + 2) == exact + b"\r\n"
+    assert r.line() == "END"
+
+
+AUTH_VALUE_MAX = 1024  # MCD_AUTH_VALUE_MAX
+
+
+def test_before_authentication_the_proxy_holds_only_what_authentication_needs(tpool):
+    r = tpool.client()
+    assert r.cmd("set acme 0 0 %d\r\n" % (AUTH_VALUE_MAX + 1)) == \
+        "CLIENT_ERROR authentication value too large"
+    assert r.closed()
+    r = tpool.client()
+    r.send("get " + "k " * 2000)
+    assert r.line() == "CLIENT_ERROR authentication value too large"
+    assert r.closed()
+    r = tpool.client()
+    assert r.cmd("get k\r\n") == "CLIENT_ERROR unauthenticated"
+    assert r.auth("acme", tpool.tenants.pw["acme"]) == "STORED"
+    assert r.cmd("set k 0 0 1\r\nv\r\n") == "STORED"
+
+
+# --- backend connections do not follow client connections ---------------------------------
+
+def test_idle_clients_open_no_backend_connections(procs, tmp_path):
+    pool = start_pool(procs, tmp_path, threads=2, extra=["-c", "1000"])
+    a = pool.admin()
+    own = {b.name: pool.direct(b) for b in pool.backends}  # held open throughout
+
+    def client_connections(n):
+        return lambda: pool.proxy_stats(a)["client_connections"] == str(n)
+
+    # Warm up: clients on every worker use every backend, then leave.
+    keys = one_key_per_backend(pool, "warm")
+    warm = [pool.client() for _ in range(8)]
+    for w in warm:
+        assert multiget(w, "get", keys) == []
+    for w in warm:
+        w.close()
+    wait_for("warm-up clients gone", client_connections(0), 30)
+    base = int(pool.proxy_stats(a)["backend_connections"])
+    assert 0 < base <= 2 * 3 * 2  # threads x backends x connections
+    base_backends = {n: r.stats()["curr_connections"] for n, r in own.items()}
+
+    for n in (10, 500):
+        idle = [pool.client() for _ in range(n)]
+        wait_for("%d clients accepted" % n, client_connections(n), 30)
+        assert int(pool.proxy_stats(a)["backend_connections"]) == base, n
+        assert {n: r.stats()["curr_connections"] for n, r in own.items()} == base_backends
+        for c in idle:
+            c.close()
+        wait_for("idle clients gone", client_connections(0), 30)
+    assert int(pool.proxy_stats(a)["backend_connections"]) == base
