@@ -162,7 +162,8 @@ class Pool:
     def placement(self, keys, backends=None):
         """{key: backend name} as lib/ketama (and nutcracker) place keys on backends."""
         bs = backends or self.backends
-        return {k: bs[i].name for k, i in ketama_place([b.line for b in bs], keys).items()}
+        unique = list(dict.fromkeys(keys))  # ketama_place answers each key once
+        return {k: bs[i].name for k, i in ketama_place([b.line for b in bs], unique).items()}
 
     def keys_on(self, name, count, prefix="key", backends=None):
         """count keys that the ring (of backends, default all) places on backend name."""

@@ -235,16 +235,19 @@ def test_sighup_adds_a_backend_under_open_clients_and_the_new_ring_places_keys(p
 
 def test_sighup_with_a_broken_proxy_file_keeps_the_running_backends(pool):
     r = pool.client()
-    good = pool.proxy_file.read_text()
-    pool.proxy_file.write_text(good + "backend = not-an-address\n")
+    keys = one_key_per_backend(pool, "broken")
+    set_all(r, keys)
+    before = len(pool.log())
+    pool.proxy_file.write_text(pool.proxy_file.read_text() + "backend = not-an-address\n")
     pool.reload()
-    pool.proxy_file.write_text(good)
+    # Synchronised by the proxy's own report of the error, which says file:line.
+    where = "%s:" % pool.proxy_file
+    wait_for("the broken line reported", lambda: where in pool.log()[before:], 30)
+    assert pool.proxy.proc.poll() is None
     a = pool.admin()
-    # Synchronised by the proxy itself: the refused reload is not counted as one.
-    wait_for("the reload refused", lambda: "proxy" in pool.log().lower() and
-             pool.proxy_stats(a)["reloads"] == "0", 30)
     assert pool.proxy_stats(a)["backends"] == "3"
-    set_all(r, ["after:broken"])
+    assert {st["state"] for st in pool.backend_stats(a).values()} == {"up"}
+    assert [k for k, _, _ in multiget(r, "get", keys)] == keys
 
 
 # --- tenants ----------------------------------------------------------------------------

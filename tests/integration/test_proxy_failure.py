@@ -1,0 +1,190 @@
+"""mcd's proxy role when a backend fails: a dead backend's keys miss (reads) or are
+refused (writes) while every other key is served; the proxy marks it down, retries it
+and uses it again once it is back on its port; with eject its keys go to the next
+backend on the ring; a backend that stops answering in the middle of a multi-get costs
+only its own keys; a dead backend costs a few log lines, not one per request.
+
+Three backend mcd processes and a proxy (proxytest.Pool), short retry timers; every
+wait is a bounded poll of the proxy's `stats backends`, never a sleep."""
+import os
+import signal
+
+import pytest
+
+from proxytest import UNAVAILABLE, Pool, multiget, start_pool
+
+TIMEOUT_REPLY = "SERVER_ERROR backend timeout"
+
+
+def set_all(r, keys, value=None):
+    r.send("".join("set %s 0 0 %d\r\n%s\r\n" % (k, len(value or k), value or k)
+                   for k in keys))
+    for k in keys:
+        assert r.line() == "STORED", k
+
+
+def values(r, keys):
+    """[(key, value)] a multi-get of keys answers, in its order."""
+    return [(k, v) for k, v, _ in multiget(r, "get", keys)]
+
+
+def misses(r, keys):
+    """A poke for wait_state: keys of a failing backend read as misses, never an error."""
+    def poke():
+        assert multiget(r, "get", keys) == []
+    return poke
+
+
+def log_lines_since(pool, offset):
+    return pool.log()[offset:].splitlines()
+
+
+def test_a_dead_backends_keys_miss_and_refuse_writes_until_it_is_back(procs, tmp_path):
+    pool = start_pool(procs, tmp_path, eject="no")
+    b1, b2, b3 = pool.backends
+    dead = pool.keys_on("b2", 10, prefix="f")
+    live = pool.keys_on("b1", 5, prefix="f") + pool.keys_on("b3", 5, prefix="f")
+    r = pool.client()
+    set_all(r, dead + live)
+    assert len(values(r, dead + live)) == 20
+    log_at_kill = len(pool.log())
+
+    pool.kill_backend(b2)
+    pool.wait_state(b2, "down", poke=misses(r, dead[:1]))
+    # Reads of its keys miss, writes are refused, with the spec's words.
+    assert multiget(r, "get", dead) == []
+    assert multiget(r, "gets", dead) == []
+    assert r.cmd("gat 100 %s\r\n" % dead[0]) == "END"
+    assert r.cmd("mg %s v\r\n" % dead[0]) == "EN"
+    k = dead[1]
+    for req in ("set %s 0 0 1\r\nx\r\n", "add %s 0 0 1\r\nx\r\n", "replace %s 0 0 1\r\nx\r\n",
+                "append %s 0 0 1\r\nx\r\n", "prepend %s 0 0 1\r\nx\r\n",
+                "cas %s 0 0 1 1\r\nx\r\n", "delete %s\r\n", "incr %s 1\r\n", "decr %s 1\r\n",
+                "touch %s 10\r\n", "ms %s 1\r\nx\r\n", "md %s\r\n", "ma %s\r\n"):
+        assert r.cmd(req % k) == UNAVAILABLE, req
+    # Everyone else's keys are untouched, also inside a multi-get that mixes both.
+    assert values(r, live) == [(k, k) for k in live]
+    mixed = [k for pair in zip(dead, live) for k in pair]
+    assert values(r, mixed) == [(k, k) for k in mixed if k in live]
+    assert r.cmd("set %s 0 0 2\r\nok\r\n" % live[0]) == "STORED"
+    a = pool.admin()
+    st = pool.backend_stats(a)
+    assert (st["b1"]["state"], st["b2"]["state"], st["b3"]["state"]) == ("up", "down", "up")
+    assert st["b2"]["down_since"] != "0"
+    assert pool.proxy_stats(a)["backends_up"] == "2"
+    assert int(pool.proxy_stats(a)["fast_failures"]) > 0
+
+    # Back on its own port: the proxy retries it and uses it again.
+    pool.start_backend(b2)
+    pool.wait_state(b2, "up", poke=misses(r, dead[:1]))  # a new, empty b2
+    assert r.cmd("set %s 0 0 2\r\nok\r\n" % dead[0]) == "STORED"
+    assert pool.held(b2, [dead[0]]) == {dead[0]: "ok"}
+    assert values(r, [dead[0], live[1]]) == [(dead[0], "ok"), (live[1], live[1])]
+    st = pool.backend_stats(a)["b2"]
+    assert int(st["retries"]) >= 1
+    # One line when it went down, one when it came back; no line per failed request.
+    lines = log_lines_since(pool, log_at_kill)
+    assert 2 <= len(lines) <= 4, lines
+    assert all("b2" in line for line in lines), lines
+
+
+def test_with_eject_a_dead_backends_keys_go_to_the_next_backend_on_the_ring(procs, tmp_path):
+    pool = start_pool(procs, tmp_path, eject="yes")
+    b1, b2, b3 = pool.backends
+    moved = pool.keys_on("b2", 40, prefix="e")
+    stay = pool.keys_on("b1", 10, prefix="e") + pool.keys_on("b3", 10, prefix="e")
+    r = pool.client()
+    set_all(r, stay)
+    pool.kill_backend(b2)
+    pool.wait_state(b2, "down", poke=misses(r, moved[:1]))
+    set_all(r, moved)  # stored, not refused
+    assert values(r, moved + stay) == [(k, k) for k in moved + stay]
+    # Where nutcracker (auto_eject_hosts) puts them: the ring without b2.
+    placed = pool.placement(moved, backends=[b1, b3])
+    for b in (b1, b3):
+        want = {k: k for k in moved if placed[k] == b.name}
+        assert want and pool.held(b, moved) == want, b.name
+    assert set(pool.held(b1, stay)) | set(pool.held(b3, stay)) == set(stay)
+    # Once b2 is back its keys go to it again.
+    pool.start_backend(b2)
+    pool.wait_state(b2, "up")
+    set_all(r, moved[:5], value="back")
+    assert pool.held(b2, moved[:5]) == {k: "back" for k in moved[:5]}
+
+
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_a_backend_failing_under_a_multiget_costs_only_its_own_keys(procs, tmp_path, how):
+    # A short deadline: a stopped backend's share of the multi-get times out.
+    pool = start_pool(procs, tmp_path, timeout=300)
+    b2 = pool.backend("b2")
+    keys = ["mid:%d" % i for i in range(100)]
+    placed = pool.placement(keys)
+    r = pool.client()
+    set_all(r, keys)
+    assert len(values(r, keys)) == 100  # every backend connection is in use
+    others = [k for k in keys if placed[k] != "b2"]
+    assert 0 < len(others) < 100
+
+    if how == "killed":
+        pool.kill_backend(b2)
+        assert values(r, keys) == [(k, k) for k in others]
+        assert int(pool.backend_stats()["b2"]["errors"]) >= 1
+        return
+    os.kill(b2.mcd.proc.pid, signal.SIGSTOP)
+    try:
+        assert values(r, keys) == [(k, k) for k in others]
+        reply = r.cmd("set %s 0 0 1\r\nx\r\n" % pool.keys_on("b2", 1, prefix="midw")[0])
+        assert reply in (TIMEOUT_REPLY, UNAVAILABLE)  # unavailable once marked down
+        a = pool.admin()
+        assert int(pool.backend_stats(a)["b2"]["timeouts"]) >= 1
+        assert int(pool.proxy_stats(a)["timeouts"]) >= 1
+    finally:
+        os.kill(b2.mcd.proc.pid, signal.SIGCONT)
+    # b2 now sends the replies it owed; the proxy must not take them for the answers to
+    # later requests: once it is used again, every key reads as its own value.
+    def right_values():
+        got = values(r, keys)
+        assert all(k == v for k, v in got), got
+    pool.wait_state(b2, "up", poke=right_values)
+    assert values(r, keys) == [(k, k) for k in keys]
+
+
+def test_a_dead_backend_costs_a_few_log_lines_not_one_per_request(procs, tmp_path):
+    pool = Pool(procs, tmp_path)
+    pool.add_backend()
+    dead = pool.add_backend(start=False)  # a closed port from the start
+    pool.add_backend()
+    pool.start_proxy()
+    keys = pool.keys_on(dead.name, 500, prefix="lg")
+    r = pool.client()
+    total, batch = 100000, 1000
+    for start in range(0, total, batch):
+        reqs = []
+        for i in range(start, start + batch):
+            k = keys[i % len(keys)]
+            reqs.append("get %s\r\n" % k if i % 2 else "set %s 0 0 1\r\nx\r\n" % k)
+        r.send("".join(reqs))
+        replies = read_lines(r, batch)
+        assert set(replies[0::2]) == {UNAVAILABLE}, set(replies[0::2])  # the sets
+        assert set(replies[1::2]) == {"END"}, set(replies[1::2])       # the gets
+    log = pool.log()
+    assert len(log.splitlines()) < 20, log
+    assert dead.name in log  # its state change is logged, with its name
+    a = pool.admin()
+    st = pool.backend_stats(a)[dead.name]
+    assert st["state"] == "down"
+    # Every one of the requests failed and is counted on the backend it was for.
+    assert int(st["errors"]) >= total, st
+    assert int(pool.proxy_stats(a)["fast_failures"]) > 0
+
+
+def read_lines(r, n):
+    """n reply lines from a raw connection, read in bulk (a 1,000-reply batch is ~30 KB)."""
+    while r.buf.count(b"\r\n") < n:
+        chunk = r.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("closed after %d lines" % r.buf.count(b"\r\n"))
+        r.buf += chunk
+    parts = r.buf.split(b"\r\n", n)
+    r.buf = parts[n] if len(parts) > n else b""
+    return [p.decode("latin1") for p in parts[:n]]
