@@ -2,7 +2,8 @@
 refused (writes) while every other key is served; the proxy marks it down, retries it
 and uses it again once it is back on its port; with eject its keys go to the next
 backend on the ring; a backend that stops answering in the middle of a multi-get costs
-only its own keys; a dead backend costs a few log lines, not one per request.
+only its own keys; a full backend queue refuses at once; a dead backend costs a few log
+lines, not one per request.
 
 Three backend mcd processes and a proxy (proxytest.Pool), short retry timers; every
 wait is a bounded poll of the proxy's `stats backends`, never a sleep."""
@@ -14,6 +15,7 @@ import pytest
 from proxytest import UNAVAILABLE, Pool, multiget, start_pool
 
 TIMEOUT_REPLY = "SERVER_ERROR backend timeout"
+QUEUE_FULL = "SERVER_ERROR backend queue full"
 
 
 def set_all(r, keys, value=None):
@@ -85,7 +87,7 @@ def test_a_dead_backends_keys_miss_and_refuse_writes_until_it_is_back(procs, tmp
     # One line when it went down, one when it came back; no line per failed request.
     lines = log_lines_since(pool, log_at_kill)
     assert 2 <= len(lines) <= 4, lines
-    assert all("b2" in line for line in lines), lines
+    assert all("b2" in line or ":%d" % b2.port in line for line in lines), lines
 
 
 def test_with_eject_a_dead_backends_keys_go_to_the_next_backend_on_the_ring(procs, tmp_path):
@@ -147,6 +149,32 @@ def test_a_backend_failing_under_a_multiget_costs_only_its_own_keys(procs, tmp_p
         assert all(k == v for k, v in got), got
     pool.wait_state(b2, "up", poke=right_values)
     assert values(r, keys) == [(k, k) for k in keys]
+
+
+def test_a_full_backend_queue_refuses_at_once(procs, tmp_path):
+    # One worker, four outstanding requests per backend; b2 stopped so none completes
+    # before the rest of the pipeline is read; a failure limit it cannot reach here.
+    pool = start_pool(procs, tmp_path, threads=1, queue_limit=4, timeout=1000,
+                      failure_limit=100)
+    b2 = pool.backend("b2")
+    keys = pool.keys_on("b2", 11, prefix="qf")
+    r = pool.client()
+    set_all(r, keys[:1])
+    os.kill(b2.mcd.proc.pid, signal.SIGSTOP)
+    try:
+        r.send("".join("set %s 0 0 1\r\nx\r\n" % k for k in keys[:10]) +
+               "get %s\r\n" % keys[10])
+        replies = read_lines(r, 11)
+    finally:
+        os.kill(b2.mcd.proc.pid, signal.SIGCONT)
+    # In the client's order: the four that were sent time out, the rest were refused.
+    assert replies == [TIMEOUT_REPLY] * 4 + [QUEUE_FULL] * 6 + ["END"]
+    a = pool.admin()
+    assert pool.proxy_stats(a)["queue_refusals"] == "7"
+    assert int(pool.proxy_stats(a)["timeouts"]) >= 4
+    # Other backends were never concerned.
+    other = pool.keys_on("b1", 1, prefix="qf")
+    set_all(r, other)
 
 
 def test_a_dead_backend_costs_a_few_log_lines_not_one_per_request(procs, tmp_path):
