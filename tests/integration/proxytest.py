@@ -173,6 +173,10 @@ class Pool:
         assert len(found) == count, "only %d keys on %s" % (len(found), name)
         return found
 
+    def key_per_backend(self, prefix):
+        """[a key on b1, a key on b2, ...]."""
+        return [self.keys_on(b.name, 1, prefix=prefix)[0] for b in self.backends]
+
     def direct(self, b, user=None):
         """A raw connection straight to backend b (logged in as user if given)."""
         r = b.mcd.raw()
@@ -203,6 +207,15 @@ def start_pool(procs, tmp_path, n=3, tenants=None, threads=2, extra=(), **settin
         pool.add_backend()
     pool.start_proxy(threads=threads, extra=extra, **settings)
     return pool
+
+
+def set_all(r, keys, value=None):
+    """Pipelined sets of keys (each key's value: value, else the key itself); asserts
+    that every one is STORED."""
+    r.send("".join("set %s 0 0 %d\r\n%s\r\n" % (k, len(value or k), value or k)
+                   for k in keys))
+    for k in keys:
+        assert r.line() == "STORED", k
 
 
 def multiget(r, verb, keys):

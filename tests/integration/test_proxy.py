@@ -2,7 +2,8 @@
 through it unchanged, every key is on the backend ketama (nutcracker) names, a
 multi-get across backends keeps the client's order, quiet modes stay quiet, SIGHUP
 adds a backend under open clients, tenants stay apart, bad input is handled as mcd
-handles it, and idle clients cost no backend connections.
+handles it (mcd's own protocol cases are run against the proxy), and idle clients cost
+no backend connections.
 
 Three backend mcd processes and a proxy (proxytest.Pool); backends are asked
 directly what they hold."""
@@ -14,9 +15,10 @@ import pylibmc
 import pymemcache.client.base
 import pytest
 
+import test_mcd_protocol as single
 from mcdtest import start_mcd
 from mcmontest import wait_for
-from proxytest import TenantsFile, multiget, start_pool
+from proxytest import TenantsFile, multiget, set_all, start_pool
 
 
 @pytest.fixture
@@ -31,18 +33,6 @@ def tpool(procs, tmp_path):
                       extra=["--auth-timeout", "60s"])
 
 
-def one_key_per_backend(pool, prefix):
-    return [pool.keys_on(b.name, 1, prefix=prefix)[0] for b in pool.backends]
-
-
-def set_all(r, keys, value=None):
-    """Pipelined sets of keys (value: the key itself by default), all STORED."""
-    r.send("".join("set %s 0 0 %d\r\n%s\r\n" % (k, len(value or k), value or k)
-                   for k in keys))
-    for k in keys:
-        assert r.line() == "STORED", k
-
-
 # --- clients and memccapable ------------------------------------------------------------
 
 @pytest.mark.skipif(shutil.which("memccapable") is None, reason="memccapable not installed")
@@ -54,7 +44,7 @@ def test_memccapable_ascii_passes_through_the_proxy(pool):
 
 
 def test_pymemcache_works_unchanged_through_the_proxy(pool):
-    ka, kb, kc = one_key_per_backend(pool, "pm")
+    ka, kb, kc = pool.key_per_backend("pm")
     c = pymemcache.client.base.Client(("127.0.0.1", pool.proxy.port), timeout=5)
     assert c.set(ka, b"v1", noreply=False)
     assert c.get(ka) == b"v1"
@@ -86,7 +76,7 @@ def test_pymemcache_works_unchanged_through_the_proxy(pool):
 
 
 def test_pylibmc_text_protocol_works_unchanged_through_the_proxy(pool):
-    ka, kb, kc = one_key_per_backend(pool, "pl")
+    ka, kb, kc = pool.key_per_backend("pl")
     c = pylibmc.Client(["127.0.0.1:%d" % pool.proxy.port], binary=False,
                        behaviors={"cas": True})
     assert c.set(ka, "alpha")
@@ -150,13 +140,6 @@ def test_a_multiget_across_backends_answers_in_the_clients_order_with_usable_cas
     assert {value for _, value, _ in got} == {"new"}
 
 
-def test_a_long_multiget_line_is_served_across_backends(pool):
-    r = pool.client()
-    set_all(r, ["long:7", "long:300", "long:599"])
-    request = ["long:%d" % i for i in range(600)]  # a ~5 KB line
-    assert [k for k, _, _ in multiget(r, "get", request)] == ["long:7", "long:300", "long:599"]
-
-
 # --- noreply and quiet mode ----------------------------------------------------------------
 
 def quiet_stream(keys):
@@ -177,7 +160,7 @@ def read_until_mn(r):
 
 
 def test_noreply_and_meta_quiet_mode_stay_quiet_and_mn_comes_last(pool, procs):
-    keys = one_key_per_backend(pool, "q")
+    keys = pool.key_per_backend("q")
     stream = quiet_stream(keys)
     r = pool.client()
     r.send(stream)
@@ -235,7 +218,7 @@ def test_sighup_adds_a_backend_under_open_clients_and_the_new_ring_places_keys(p
 
 def test_sighup_with_a_broken_proxy_file_keeps_the_running_backends(pool):
     r = pool.client()
-    keys = one_key_per_backend(pool, "broken")
+    keys = pool.key_per_backend("broken")
     set_all(r, keys)
     before = len(pool.log())
     pool.proxy_file.write_text(pool.proxy_file.read_text() + "backend = not-an-address\n")
@@ -253,7 +236,7 @@ def test_sighup_with_a_broken_proxy_file_keeps_the_running_backends(pool):
 # --- tenants ----------------------------------------------------------------------------
 
 def test_tenants_cannot_read_or_flush_each_others_keys_through_the_proxy(tpool):
-    keys = one_key_per_backend(tpool, "t")
+    keys = tpool.key_per_backend("t")
     a = tpool.client("acme")
     b = tpool.client("beta")
     set_all(a, keys, value="A")
@@ -282,7 +265,7 @@ def test_a_client_cannot_log_in_as_the_internal_account(tpool):
 
 
 def test_proxy_as_from_a_client_through_the_proxy_is_an_error_and_changes_nothing(tpool):
-    keys = one_key_per_backend(tpool, "pa")
+    keys = tpool.key_per_backend("pa")
     a = tpool.client("acme")
     b = tpool.client("beta")
     set_all(b, keys, value="B")
@@ -303,20 +286,24 @@ def test_a_backend_refuses_proxy_as_from_a_tenant(tpool):
         assert tpool.held(backend, ["k"], user="beta") == {}
 
 
-# --- bad input, as mcd handles it --------------------------------------------------------
+# --- mcd's own cases, through the proxy (the client-facing code is shared) --------------
 
-def test_an_overlong_line_closes_the_client_connection(pool):
-    r = pool.client()
-    r.send("set " + "a" * 3000)  # no newline, longer than 2048
-    assert r.closed(timeout=5)
-    assert pool.client().cmd("set ok 0 0 1\r\nx\r\n") == "STORED"
+SINGLE = [single.test_pymemcache_ordinary_use, single.test_pylibmc_ordinary_use,
+          single.test_noreply_sends_nothing_and_pipelines,
+          single.test_incr_wraps_and_decr_floors, single.test_error_replies_match_memcached,
+          single.test_key_length_limit,
+          single.test_item_too_large_is_refused_and_its_data_swallowed,
+          single.test_overlong_line_closes_but_long_multiget_is_served,
+          single.test_a_multiget_reply_is_bounded,
+          single.test_largest_item_after_the_longest_command_line_is_stored_without_spinning,
+          single.test_far_future_unix_exptime_keeps_the_item,
+          single.test_meta_commands, single.test_meta_stale_and_win_tokens,
+          single.test_meta_base64_keys, single.test_meta_get_miss_returns_opaque_and_key]
 
 
-def test_a_bad_data_chunk_is_swallowed_and_the_connection_goes_on(pool):
-    r = pool.client()
-    assert r.cmd("set a 0 0 3\r\nabcde\r\n") == "CLIENT_ERROR bad data chunk"
-    assert r.line() == "ERROR"  # the "\r\n" left over is an empty command, as in mcd
-    assert r.cmd("set ok 0 0 2\r\nhi\r\n") == "STORED"
+@pytest.mark.parametrize("case", SINGLE, ids=lambda f: f.__name__[len("test_"):])
+def test_mcds_own_protocol_case_holds_through_the_proxy(pool, case):
+    case(pool.proxy)
 
 
 @pytest.mark.parametrize("line", [
@@ -328,27 +315,11 @@ def test_a_bad_data_chunk_is_swallowed_and_the_connection_goes_on(pool):
 ])
 def test_a_refused_set_does_not_run_its_data_block_on_any_backend(pool, line):
     r = pool.client()
-    keep = one_key_per_backend(pool, "keep")
+    keep = pool.key_per_backend("keep")
     set_all(r, keep, value="v")
     reply = r.cmd("%s\r\nflush_all\r\n" % line)
     assert reply.startswith(("CLIENT_ERROR", "ERROR")), reply
     assert [(k, v) for k, v, _ in multiget(r, "get", keep)] == [(k, "v") for k in keep]
-
-
-def test_an_item_over_the_size_limit_is_refused_and_its_data_swallowed(pool):
-    r = pool.client()
-    big = b"x" * (1024 * 1024 + 1)
-    assert r.cmd("set big 0 0 2\r\nok\r\n") == "STORED"
-    r.send(b"set big 0 0 %d\r\n" % len(big) + big + b"\r\n")
-    assert r.line() == "SERVER_ERROR object too large for cache"
-    assert multiget(r, "get", ["big"]) == []  # as mcd (and memcached): the old value goes
-    exact = b"y" * (1024 * 1024)
-    r.send(b"set exact 0 0 %d\r\n" % len(exact) + exact + b"\r\n")
-    assert r.line() == "STORED"
-    r.send("get exact\r\n")
-    assert r.line() == "VALUE exact 0 %d" % len(exact)
-    assert r.read(len(exact) + 2) == exact + b"\r\n"
-    assert r.line() == "END"
 
 
 AUTH_VALUE_MAX = 1024  # MCD_AUTH_VALUE_MAX
@@ -380,7 +351,7 @@ def test_idle_clients_open_no_backend_connections(procs, tmp_path):
         return lambda: pool.proxy_stats(a)["client_connections"] == str(n)
 
     # Warm up: clients on every worker use every backend, then leave.
-    keys = one_key_per_backend(pool, "warm")
+    keys = pool.key_per_backend("warm")
     warm = [pool.client() for _ in range(8)]
     for w in warm:
         assert multiget(w, "get", keys) == []

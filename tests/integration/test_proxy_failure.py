@@ -12,17 +12,10 @@ import signal
 
 import pytest
 
-from proxytest import UNAVAILABLE, Pool, multiget, start_pool
+from proxytest import UNAVAILABLE, Pool, multiget, set_all, start_pool
 
 TIMEOUT_REPLY = "SERVER_ERROR backend timeout"
 QUEUE_FULL = "SERVER_ERROR backend queue full"
-
-
-def set_all(r, keys, value=None):
-    r.send("".join("set %s 0 0 %d\r\n%s\r\n" % (k, len(value or k), value or k)
-                   for k in keys))
-    for k in keys:
-        assert r.line() == "STORED", k
 
 
 def values(r, keys):
