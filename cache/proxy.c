@@ -636,6 +636,23 @@ bconn_fail_all(struct bconn *bc, enum fail_why why, const char *cause, bool coun
 		atomic_store(&b->probing, false);
 }
 
+/* A connection of an older pool whose every reply is in (or failed) is freed. */
+static void
+retire_if_done(struct bconn *bc)
+{
+	struct bconn **pp;
+
+	if (!bc->retiring || bc->head != NULL)
+		return;
+	for (pp = &bc->pw->retiring; *pp != NULL; pp = &(*pp)->retire_next) {
+		if (*pp == bc) {
+			*pp = bc->retire_next;
+			break;
+		}
+	}
+	bconn_free(bc);
+}
+
 static void
 bconn_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -657,6 +674,7 @@ bconn_timeout(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->mcd->proxy->timeouts, 1, memory_order_relaxed);
 	bconn_fail_all(bc, FAIL_TIMEOUT, bc->connecting ? "connect timed out" :
 	    "request timed out", true);
+	retire_if_done(bc);
 	pw_flush_ready(pw);
 }
 
@@ -825,18 +843,8 @@ bconn_event(evutil_socket_t fd, short what, void *arg)
 		goto out;
 	if (what & EV_READ)
 		bconn_read(bc);
-	if (bc->retiring && bc->head == NULL) {
-		/* Of an older pool, and every reply is in: done. */
-		struct bconn **pp;
-		for (pp = &pw->retiring; *pp != NULL; pp = &(*pp)->retire_next) {
-			if (*pp == bc) {
-				*pp = bc->retire_next;
-				break;
-			}
-		}
-		bconn_free(bc);
-	}
 out:
+	retire_if_done(bc);
 	pw_flush_ready(pw);
 }
 
