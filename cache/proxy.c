@@ -83,12 +83,20 @@ struct preq {
 	size_t errlen;
 };
 
+/* The login to a backend: the account's `set`, then `proxy_as` with no tenant and
+ * `mn`. A backend that took the account as a proxy says nothing to proxy_as and MN to
+ * mn; one that did not (no tenants file there, or an account without the proxy
+ * capability) says ERROR first — and since the proxy counts on proxy_as having no
+ * reply, such a backend must never be sent a request. */
+enum { LOGIN_SET = 1, LOGIN_CHECK };
+
 /* One request on a backend connection, waiting for its reply. */
 struct bq {
 	struct bq *next;
 	struct preq *p;              /* NULL: the connection's login */
 	uint16_t part;
 	uint8_t kind;                /* enum mcreply_kind */
+	uint8_t login;               /* p == NULL: LOGIN_SET or LOGIN_CHECK */
 	bool probe;                  /* the retry of a down backend */
 	int64_t deadline;            /* server clock ms */
 	int64_t sent_ns;
@@ -137,6 +145,7 @@ struct proxy {
 static void bconn_fail_all(struct bconn *bc, enum fail_why why, const char *cause,
     bool count);
 static void bconn_flush(struct bconn *bc);
+static void bconn_close(struct bconn *bc);
 static void pw_flush_ready(struct proxy_worker *pw);
 
 /* --- preq: a client's request waiting for backends -------------------------------- */
@@ -551,7 +560,9 @@ bconn_open(struct bconn *bc)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&b->sa, b->salen) < 0 && errno != EINPROGRESS) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	bc->fd = fd;
@@ -562,17 +573,28 @@ bconn_open(struct bconn *bc)
 	STAT_ADD_B(b->connections, 1);
 	if (conf->account[0] != '\0') {
 		size_t pl = strlen(conf->password);
+		struct bq *set, *check;
 		if (out_reserve(bc, 64 + TENANT_NAME_MAX + pl) < 0 ||
-		    bq_push(bc, NULL, 0, MCREPLY_LINE, false) == NULL) {
-			return 0; /* the queue stays empty: the next request retries */
+		    (set = bq_push(bc, NULL, 0, MCREPLY_LINE, false)) == NULL) {
+			bconn_close(bc);
+			errno = ENOMEM;
+			return -1;
 		}
+		set->login = LOGIN_SET;
+		if ((check = bq_push(bc, NULL, 0, MCREPLY_LINE, false)) == NULL) {
+			free(bq_pop(bc));
+			bconn_close(bc);
+			errno = ENOMEM;
+			return -1;
+		}
+		check->login = LOGIN_CHECK;
 		out_puts(bc, "set ");
 		out_puts(bc, conf->account);
 		out_puts(bc, " 0 0 ");
 		out_putu(bc, pl);
 		out_puts(bc, "\r\n");
 		out_put(bc, conf->password, pl);
-		out_puts(bc, "\r\n");
+		out_puts(bc, "\r\nproxy_as\r\nmn\r\n");
 	}
 	bconn_set_events(bc);
 	return 0;
@@ -719,15 +741,20 @@ bconn_reply(struct bconn *bc, const char *r, const struct mcreply_frame *f)
 	int64_t us = (clock_now_ns(CLOCK_MONOTONIC) - q->sent_ns) / 1000;
 
 	if (q->p == NULL) {
-		/* The login: anything but STORED means the account is refused. */
-		if (f->error || !starts(r, f->len, "STORED")) {
-			free(q);
-			LOG_LIMITED(LOG_LEVEL_ERR, "backend %s (%s) refused the proxy's account '%s'",
-			    b->name, b->addr, bc->pool->conf.account);
-			bconn_fail_all(bc, FAIL_UNAVAILABLE, "the proxy's account was refused", true);
-			return;
-		}
+		/* The login (see LOGIN_SET): STORED, then MN and nothing before it. */
+		bool ok = q->login == LOGIN_SET ? !f->error && f->len >= 6 &&
+		    starts(r, f->len, "STORED") : !f->error && starts(r, f->len, "MN");
+		uint8_t step = q->login;
 		free(q);
+		if (!ok) {
+			LOG_LIMITED(LOG_LEVEL_ERR, "backend %s (%s) %s", b->name, b->addr,
+			    step == LOGIN_SET ? "refused the proxy's account" :
+			    "took the proxy's account but not as a proxy (does it run with "
+			    "--tenants, and has the account the proxy capability?)");
+			bconn_fail_all(bc, FAIL_UNAVAILABLE, step == LOGIN_SET ?
+			    "the proxy's account was refused" :
+			    "the proxy's account has no proxy capability there", true);
+		}
 		return;
 	}
 	backend_latency(b, us > 0 ? (uint64_t)us : 0, bc->pool->conf.tail_ms * 1000);
@@ -903,7 +930,7 @@ pick_conn(struct proxy_worker *pw, const struct conn *c, size_t bi, bool *probe,
 	}
 	if (bc->fd < 0 && bconn_open(bc) < 0) {
 		char cause[PROXY_ERR_MAX];
-		snprintf(cause, sizeof(cause), "socket: %s", strerror(errno));
+		snprintf(cause, sizeof(cause), "connect: %s", strerror(errno));
 		backend_failure(b, &pool->conf, pw->w->now, cause);
 		*why = FAIL_UNAVAILABLE;
 		return NULL; /* backend_failure ended a probe */
