@@ -143,7 +143,9 @@ conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
 
 	get_ms(cfg, "timeout", DEF_TIMEOUT_MS, &c.timeout_ms, errs);
 	get_ms(cfg, "retry_timeout", DEF_RETRY_MS, &c.retry_ms, errs);
-	get_ms(cfg, "retry_max", DEF_RETRY_MAX_MS, &c.retry_max_ms, errs);
+	/* retry_max defaults to at least retry_timeout: a long first wait alone is fine. */
+	get_ms(cfg, "retry_max", DEF_RETRY_MAX_MS > c.retry_ms ? DEF_RETRY_MAX_MS : c.retry_ms,
+	    &c.retry_max_ms, errs);
 	get_ms(cfg, "tail_ms", DEF_TAIL_MS, &c.tail_ms, errs);
 	config_get_u64(cfg, SECTION, "failure_limit", 1, 1000, DEF_FAILURE_LIMIT,
 	    &c.failure_limit, errs);

@@ -108,6 +108,9 @@ struct bconn {
 	size_t bi;                   /* index of its backend in pool */
 	int fd;                      /* -1: not connected */
 	bool connecting, writing, dirty, retiring, ev_added, tmo_added;
+	bool logging_in;             /* nothing past login_end is written until the
+	                                login check passed (LOGIN_SET) */
+	size_t login_end;
 	struct event ev, tmo;
 	char *out;
 	size_t olen, ocap, osent;
@@ -403,6 +406,8 @@ out_reserve(struct bconn *bc, size_t more)
 		return 0;
 	if (bc->osent > 0) {
 		memmove(bc->out, bc->out + bc->osent, bc->olen - bc->osent);
+		if (bc->logging_in)
+			bc->login_end -= bc->osent;
 		bc->olen -= bc->osent;
 		bc->osent = 0;
 		want = bc->olen + more;
@@ -451,11 +456,18 @@ out_puti(struct bconn *bc, int64_t v)
 	out_put(bc, d, (size_t)n);
 }
 
+/* How far bc's output may be written now: not past the login while it is checked. */
+static size_t
+write_limit(const struct bconn *bc)
+{
+	return bc->logging_in ? bc->login_end : bc->olen;
+}
+
 static void
 bconn_set_events(struct bconn *bc)
 {
 	struct worker *w = bc->pw->w;
-	bool want_write = bc->connecting || bc->osent < bc->olen;
+	bool want_write = bc->connecting || bc->osent < write_limit(bc);
 
 	if (bc->ev_added && want_write == bc->writing)
 		return;
@@ -595,6 +607,10 @@ bconn_open(struct bconn *bc)
 		out_puts(bc, "\r\n");
 		out_put(bc, conf->password, pl);
 		out_puts(bc, "\r\nproxy_as\r\nmn\r\n");
+		/* Clients' requests queue behind, unwritten, until the check passes: a
+		 * backend that did not take the account must not get a single one. */
+		bc->logging_in = true;
+		bc->login_end = bc->olen;
 	}
 	bconn_set_events(bc);
 	return 0;
@@ -613,6 +629,7 @@ bconn_close(struct bconn *bc)
 	close(bc->fd);
 	bc->fd = -1;
 	bc->connecting = false;
+	bc->logging_in = false;
 	bc->olen = bc->osent = 0;
 	bc->inlen = 0;
 	bc->acting[0] = '\0';
@@ -706,8 +723,8 @@ bconn_write(struct bconn *bc)
 {
 	ssize_t n;
 
-	while (bc->osent < bc->olen) {
-		n = send(bc->fd, bc->out + bc->osent, bc->olen - bc->osent, MSG_NOSIGNAL);
+	while (bc->osent < write_limit(bc)) {
+		n = send(bc->fd, bc->out + bc->osent, write_limit(bc) - bc->osent, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -754,6 +771,9 @@ bconn_reply(struct bconn *bc, const char *r, const struct mcreply_frame *f)
 			bconn_fail_all(bc, FAIL_UNAVAILABLE, step == LOGIN_SET ?
 			    "the proxy's account was refused" :
 			    "the proxy's account has no proxy capability there", true);
+		} else if (step == LOGIN_CHECK) {
+			bc->logging_in = false;
+			bconn_write(bc);
 		}
 		return;
 	}
