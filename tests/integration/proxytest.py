@@ -167,7 +167,9 @@ class Pool:
 
     def keys_on(self, name, count, prefix="key", backends=None):
         """count keys that the ring (of backends, default all) places on backend name."""
-        candidates = ["%s:%d" % (prefix, i) for i in range(count * len(self.backends) * 4)]
+        # A backend's arc is roughly its fair share, but a small sample can miss it.
+        candidates = ["%s:%d" % (prefix, i)
+                      for i in range(count * len(self.backends) * 4 + 200)]
         placed = self.placement(candidates, backends)
         found = [k for k in candidates if placed[k] == name][:count]
         assert len(found) == count, "only %d keys on %s" % (len(found), name)
