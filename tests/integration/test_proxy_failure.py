@@ -13,6 +13,7 @@ import signal
 import pytest
 
 from proxytest import UNAVAILABLE, Pool, multiget, set_all, start_pool
+from test_proxy_safety import stop_process
 
 TIMEOUT_REPLY = "SERVER_ERROR backend timeout"
 QUEUE_FULL = "SERVER_ERROR backend queue full"
@@ -49,7 +50,6 @@ def test_a_dead_backends_keys_miss_and_refuse_writes_until_it_is_back(procs, tmp
     # Reads of its keys miss, writes are refused, with the spec's words.
     assert multiget(r, "get", dead) == []
     assert multiget(r, "gets", dead) == []
-    assert r.cmd("gat 100 %s\r\n" % dead[0]) == "END"
     assert r.cmd("mg %s v\r\n" % dead[0]) == "EN"
     k = dead[1]
     for req in ("set %s 0 0 1\r\nx\r\n", "add %s 0 0 1\r\nx\r\n", "replace %s 0 0 1\r\nx\r\n",
@@ -83,6 +83,21 @@ def test_a_dead_backends_keys_miss_and_refuse_writes_until_it_is_back(procs, tmp
     assert all("b2" in line or ":%d" % b2.port in line for line in lines), lines
 
 
+def test_gat_of_a_dead_backends_key_is_a_miss_as_every_read(procs, tmp_path):
+    # The spec lists gat with get, gets and mg: a read, so a miss (END), not an error.
+    pool = start_pool(procs, tmp_path, eject="no")
+    b2 = pool.backend("b2")
+    dead, live = pool.keys_on("b2", 1, prefix="g")[0], pool.keys_on("b1", 1, prefix="g")[0]
+    r = pool.client()
+    set_all(r, [dead, live])
+    pool.kill_backend(b2)
+    pool.wait_state(b2, "down", poke=misses(r, [dead]))
+    assert r.cmd("gat 100 %s\r\n" % dead) == "END"
+    assert r.cmd("gats 100 %s\r\n" % dead) == "END"
+    r.send("gat 100 %s %s\r\n" % (dead, live))
+    assert r.until_end() == (["VALUE %s 0 %d" % (live, len(live)), live], "END")
+
+
 def test_with_eject_a_dead_backends_keys_go_to_the_next_backend_on_the_ring(procs, tmp_path):
     pool = start_pool(procs, tmp_path, eject="yes")
     b1, b2, b3 = pool.backends
@@ -100,9 +115,9 @@ def test_with_eject_a_dead_backends_keys_go_to_the_next_backend_on_the_ring(proc
         want = {k: k for k in moved if placed[k] == b.name}
         assert want and pool.held(b, moved) == want, b.name
     assert set(pool.held(b1, stay)) | set(pool.held(b3, stay)) == set(stay)
-    # Once b2 is back its keys go to it again.
+    # Once b2 is back (retried on a request for one of its keys) its keys go to it again.
     pool.start_backend(b2)
-    pool.wait_state(b2, "up")
+    pool.wait_state(b2, "up", poke=lambda: multiget(r, "get", moved[:1]))
     set_all(r, moved[:5], value="back")
     assert pool.held(b2, moved[:5]) == {k: "back" for k in moved[:5]}
 
@@ -125,7 +140,7 @@ def test_a_backend_failing_under_a_multiget_costs_only_its_own_keys(procs, tmp_p
         assert values(r, keys) == [(k, k) for k in others]
         assert int(pool.backend_stats()["b2"]["errors"]) >= 1
         return
-    os.kill(b2.mcd.proc.pid, signal.SIGSTOP)
+    stop_process(b2.mcd.proc.pid)
     try:
         assert values(r, keys) == [(k, k) for k in others]
         reply = r.cmd("set %s 0 0 1\r\nx\r\n" % pool.keys_on("b2", 1, prefix="midw")[0])
@@ -153,7 +168,7 @@ def test_a_full_backend_queue_refuses_at_once(procs, tmp_path):
     keys = pool.keys_on("b2", 11, prefix="qf")
     r = pool.client()
     set_all(r, keys[:1])
-    os.kill(b2.mcd.proc.pid, signal.SIGSTOP)
+    stop_process(b2.mcd.proc.pid)
     try:
         r.send("".join("set %s 0 0 1\r\nx\r\n" % k for k in keys[:10]) +
                "get %s\r\n" % keys[10])
@@ -164,7 +179,7 @@ def test_a_full_backend_queue_refuses_at_once(procs, tmp_path):
     assert replies == [TIMEOUT_REPLY] * 4 + [QUEUE_FULL] * 6 + ["END"]
     a = pool.admin()
     assert pool.proxy_stats(a)["queue_refusals"] == "7"
-    assert int(pool.proxy_stats(a)["timeouts"]) >= 4
+    assert int(pool.proxy_stats(a)["timeouts"]) >= 1
     # Other backends were never concerned.
     other = pool.keys_on("b1", 1, prefix="qf")
     set_all(r, other)
@@ -194,9 +209,11 @@ def test_a_dead_backend_costs_a_few_log_lines_not_one_per_request(procs, tmp_pat
     a = pool.admin()
     st = pool.backend_stats(a)[dead.name]
     assert st["state"] == "down"
-    # Every one of the requests failed and is counted on the backend it was for.
-    assert int(st["errors"]) >= total, st
-    assert int(pool.proxy_stats(a)["fast_failures"]) > 0
+    # Every one of the requests is counted on the backend it was for: tried and failed,
+    # or failed fast while it was down; none was answered.
+    assert int(st["requests"]) + int(st["fast_failures"]) == total, st
+    assert st["replies"] == "0" and int(st["errors"]) >= 2, st
+    assert pool.proxy_stats(a)["fast_failures"] == st["fast_failures"]
 
 
 def read_lines(r, n):
