@@ -16,6 +16,7 @@ import pymemcache.client.base
 import pytest
 
 import test_mcd_protocol as single
+from conftest import binary
 from mcdtest import start_mcd
 from mcmontest import wait_for
 from proxytest import TenantsFile, multiget, set_all, start_pool
@@ -190,6 +191,53 @@ def test_mn_comes_after_every_earlier_reply_of_a_long_quiet_pipeline(pool):
     assert got == want + ["MN"]
 
 
+# --- what the admin port says, and the configuration check ----------------------------------
+
+PROXY_FIELDS = ("backends", "backends_up", "backend_connections", "client_connections",
+                "requests", "fast_failures", "queue_refusals", "timeouts", "reloads")
+BACKEND_FIELDS = ("addr", "state", "weight", "requests", "errors", "timeouts", "outstanding",
+                  "connections", "latency_p50_us", "latency_p99_us", "tail_share",
+                  "down_since", "retries")
+
+
+def test_stats_proxy_and_stats_backends_give_every_field_of_the_interface(pool):
+    a = pool.admin()
+    st = pool.proxy_stats(a)
+    assert [f for f in PROXY_FIELDS if f not in st] == []
+    assert (st["backends"], st["backends_up"]) == ("3", "3")
+    before = pool.backend_stats(a)
+    assert sorted(before) == ["b1", "b2", "b3"]
+    for b in pool.backends:
+        f = before[b.name]
+        assert [name for name in BACKEND_FIELDS if name not in f] == [], b.name
+        assert (f["addr"], f["state"], f["weight"], f["down_since"]) == \
+            ("127.0.0.1:%d" % b.port, "up", "1", "0")
+    # Ten single-key requests for b1's keys are ten requests of b1's, and none of b2's.
+    r = pool.client()
+    for k in pool.keys_on("b1", 10, prefix="count"):
+        assert r.cmd("get %s\r\n" % k) == "END"
+    after = pool.backend_stats(a)
+    assert int(after["b1"]["requests"]) - int(before["b1"]["requests"]) == 10
+    assert after["b2"]["requests"] == before["b2"]["requests"]
+    assert int(after["b1"]["latency_p99_us"]) > 0
+    assert after["b1"]["outstanding"] == "0"
+
+
+def test_dash_n_checks_the_proxy_file_and_reports_every_error(tmp_path):
+    good = tmp_path / "good.ini"
+    good.write_text("[proxy]\nbackend = 127.0.0.1:1:1 b1\n")
+    out = subprocess.run([binary("mcd"), "--proxy", str(good), "-n"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[proxy]\nbackend = 127.0.0.1:1:1 b1\nbackend = 127.0.0.1:2:1 b1\n"
+                   "timeout = soon\n")
+    out = subprocess.run([binary("mcd"), "--proxy", str(bad), "-n"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 2
+    assert "%s:3:" % bad in out.stderr and "%s:4:" % bad in out.stderr  # both, in one pass
+
+
 # --- reload ---------------------------------------------------------------------------
 
 def test_sighup_adds_a_backend_under_open_clients_and_the_new_ring_places_keys(procs,
@@ -250,6 +298,16 @@ def test_tenants_cannot_read_or_flush_each_others_keys_through_the_proxy(tpool):
     for k, backend in zip(keys, tpool.backends):
         assert tpool.held(backend, [k], user="acme") == {k: "A"}
         assert tpool.held(backend, [k], user="beta") == {}
+
+
+def test_clients_log_in_to_the_proxy_in_both_forms(tpool):
+    keys = tpool.key_per_backend("login")
+    a = tpool.client("acme")
+    set_all(a, keys)
+    value = "acme %s" % tpool.tenants.pw["acme"]  # memcached -Y form, any key
+    r = tpool.client()
+    assert r.cmd("set anykey 0 0 %d\r\n%s\r\n" % (len(value), value)) == "STORED"
+    assert [k for k, _, _ in multiget(r, "get", keys)] == keys
 
 
 def test_a_client_cannot_log_in_as_the_internal_account(tpool):
