@@ -211,6 +211,23 @@ def start_pool(procs, tmp_path, n=3, tenants=None, threads=2, extra=(), **settin
     return pool
 
 
+def stop_checked(procs):
+    """Stops every process of the test that is still running (SIGTERM) and returns the
+    complaints: a non-zero exit, a sanitizer report, or a proxy that was already gone
+    (backends killed on purpose are not complaints)."""
+    complaints = []
+    for p in reversed(procs.started):
+        running = p.poll() is None
+        rc = procs.stop(p)
+        log = procs.log(p)
+        if not running and "--proxy" not in p.args:
+            continue
+        if not running or rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+            complaints.append("%s exited with %s:\n%s" % (" ".join(p.args[:3]), rc,
+                                                         log[-3000:]))
+    return complaints
+
+
 def set_all(r, keys, value=None):
     """Pipelined sets of keys (each key's value: value, else the key itself); asserts
     that every one is STORED."""

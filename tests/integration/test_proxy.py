@@ -19,7 +19,15 @@ import test_mcd_protocol as single
 from conftest import binary
 from mcdtest import start_mcd
 from mcmontest import wait_for
-from proxytest import TenantsFile, multiget, set_all, start_pool
+from proxytest import TenantsFile, multiget, set_all, start_pool, stop_checked
+
+
+@pytest.fixture(autouse=True)
+def exits_cleanly(procs):
+    """The proxy is still running at the end, and it and every backend left stop on
+    SIGTERM with status 0 and no sanitizer report."""
+    yield
+    assert stop_checked(procs) == []
 
 
 @pytest.fixture

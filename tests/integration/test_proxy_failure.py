@@ -12,11 +12,19 @@ import signal
 
 import pytest
 
-from proxytest import UNAVAILABLE, Pool, multiget, set_all, start_pool
+from proxytest import UNAVAILABLE, Pool, multiget, set_all, start_pool, stop_checked
 from test_proxy_safety import stop_process
 
 TIMEOUT_REPLY = "SERVER_ERROR backend timeout"
 QUEUE_FULL = "SERVER_ERROR backend queue full"
+
+
+@pytest.fixture(autouse=True)
+def exits_cleanly(procs):
+    """The proxy is still running at the end, and it and every backend left stop on
+    SIGTERM with status 0 and no sanitizer report."""
+    yield
+    assert stop_checked(procs) == []
 
 
 def values(r, keys):
