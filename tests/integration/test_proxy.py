@@ -272,6 +272,37 @@ def test_sighup_adds_a_backend_under_open_clients_and_the_new_ring_places_keys(p
     assert pool.proxy.proc.poll() is None
 
 
+def test_admin_reload_removes_a_backend_and_keeps_the_others_counters(pool):
+    r = pool.client()
+    a = pool.admin()
+    keys = ["rm:%d" % i for i in range(300)]
+    set_all(r, keys)
+    before = pool.backend_stats(a)
+    b1, b2, b3 = pool.backends
+    pool.write_proxy_file(backends=[b1, b2])
+    assert a.cmd("reload\r\n") == "OK"
+    wait_for("b3 gone from stats backends", lambda: "b3" not in pool.backend_stats(a), 30)
+    after = pool.backend_stats(a)
+    # b1 and b2 are the same backends: their counters go on.
+    for name in ("b1", "b2"):
+        assert int(after[name]["requests"]) >= int(before[name]["requests"]) > 0, name
+    assert pool.proxy_stats(a)["backends"] == "2"
+    # b3's keys now go where the two-backend ring puts them; the others stay put.
+    placed3 = pool.placement(keys)
+    placed2 = pool.placement(keys, backends=[b1, b2])
+    assert all(placed2[k] == placed3[k] for k in keys if placed3[k] != "b3")
+    moved = [k for k in keys if placed3[k] == "b3"]
+    set_all(r, moved, value="moved")
+    for b in (b1, b2):
+        held = pool.held(b, moved)
+        assert held == {k: "moved" for k in moved if placed2[k] == b.name}, b.name
+    assert values_of(r, keys[:20]) == [(k, "moved" if k in moved else k) for k in keys[:20]]
+
+
+def values_of(r, keys):
+    return [(k, v) for k, v, _ in multiget(r, "get", keys)]
+
+
 def test_sighup_with_a_broken_proxy_file_keeps_the_running_backends(pool):
     r = pool.client()
     keys = pool.key_per_backend("broken")
@@ -316,6 +347,17 @@ def test_clients_log_in_to_the_proxy_in_both_forms(tpool):
     r = tpool.client()
     assert r.cmd("set anykey 0 0 %d\r\n%s\r\n" % (len(value), value)) == "STORED"
     assert [k for k, _, _ in multiget(r, "get", keys)] == keys
+
+
+def test_sighup_rereads_the_tenants_file_and_closes_a_removed_tenant(tpool):
+    beta = tpool.client("beta")
+    acme = tpool.client("acme")
+    subprocess.run([binary("mctl"), "--yes", "tenant", "remove", "beta", "--file",
+                    str(tpool.tenants.path)], check=True, capture_output=True, timeout=30)
+    tpool.reload()
+    assert beta.closed(timeout=30)
+    assert tpool.client().auth("beta", tpool.tenants.pw["beta"]).startswith("CLIENT_ERROR")
+    set_all(acme, tpool.key_per_backend("stay"))  # the others keep their connections
 
 
 def test_a_client_cannot_log_in_as_the_internal_account(tpool):

@@ -65,11 +65,18 @@ def test_a_dead_backends_keys_miss_and_refuse_writes_until_it_is_back(procs, tmp
                 "cas %s 0 0 1 1\r\nx\r\n", "delete %s\r\n", "incr %s 1\r\n", "decr %s 1\r\n",
                 "touch %s 10\r\n", "ms %s 1\r\nx\r\n", "md %s\r\n", "ma %s\r\n"):
         assert r.cmd(req % k) == UNAVAILABLE, req
+    # Quiet forms: noreply hides the failure as it hides every reply; meta's q hides the
+    # miss but not the error.
+    r.send("set %s 0 0 1 noreply\r\nx\r\nmg %s v q\r\nms %s 1 q\r\nx\r\nmn\r\n"
+           % (k, k, k))
+    assert [r.line(), r.line()] == [UNAVAILABLE, "MN"]
     # Everyone else's keys are untouched, also inside a multi-get that mixes both.
     assert values(r, live) == [(k, k) for k in live]
     mixed = [k for pair in zip(dead, live) for k in pair]
     assert values(r, mixed) == [(k, k) for k in mixed if k in live]
     assert r.cmd("set %s 0 0 2\r\nok\r\n" % live[0]) == "STORED"
+    assert r.cmd("flush_all\r\n").startswith("SERVER_ERROR")  # not every backend flushed
+    set_all(r, live)
     a = pool.admin()
     st = pool.backend_stats(a)
     assert (st["b1"]["state"], st["b2"]["state"], st["b3"]["state"]) == ("up", "down", "up")
