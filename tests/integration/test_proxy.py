@@ -10,6 +10,7 @@ directly what they hold."""
 import random
 import shutil
 import subprocess
+import threading
 
 import pylibmc
 import pymemcache.client.base
@@ -147,6 +148,54 @@ def test_a_multiget_across_backends_answers_in_the_clients_order_with_usable_cas
     got = multiget(r, "get", request)
     assert [k for k, _, _ in got] == [k for k in request if k in stored]
     assert {value for _, value, _ in got} == {"new"}
+
+
+def test_values_that_look_like_protocol_lines_come_back_whole(pool):
+    r = pool.client()
+    tricky = ["END", "END\r\nVALUE x 0 1\r\nx", "\r\n", "SERVER_ERROR x\r\nEND\r\n", ""]
+    keys = pool.key_per_backend("tricky") + ["tricky:a", "tricky:b"]
+    for k, v in zip(keys, tricky):
+        assert r.cmd("set %s 7 0 %d\r\n%s\r\n" % (k, len(v), v)) == "STORED"
+    r.send("get %s\r\n" % " ".join(keys))
+    for k, v in zip(keys, tricky):
+        assert r.line() == "VALUE %s 7 %d" % (k, len(v))
+        assert r.read(len(v) + 2) == (v + "\r\n").encode()
+    assert r.line() == "END"
+
+
+def test_concurrent_clients_each_get_the_replies_to_their_own_requests(pool):
+    """Clients share the proxy's backend connections: every reply must reach the
+    client that asked, in its order, whatever the others send meanwhile."""
+    errors = []
+
+    def client(n):
+        try:
+            r = pool.client()
+            for round_ in range(20):
+                keys = ["cc:%d:%d" % (n, i) for i in range(50)]
+                vals = ["%d.%d.%d" % (n, round_, i) for i in range(50)]
+                r.send("".join("set %s 0 0 %d\r\n%s\r\nget %s\r\n" % (k, len(v), v, k)
+                               for k, v in zip(keys, vals)))
+                for k, v in zip(keys, vals):
+                    got = [r.line(), r.line(), r.line(), r.line()]
+                    want = ["STORED", "VALUE %s 0 %d" % (k, len(v)), v, "END"]
+                    if got != want:
+                        errors.append((n, got, want))
+                        return
+                got = multiget(r, "get", keys[::-1])
+                if [(k, v) for k, v, _ in got] != list(zip(keys, vals))[::-1]:
+                    errors.append((n, "multiget", got[:3]))
+                    return
+        except Exception as e:  # reported below, with the client's number
+            errors.append((n, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
 
 
 # --- noreply and quiet mode ----------------------------------------------------------------

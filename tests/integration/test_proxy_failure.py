@@ -2,8 +2,8 @@
 refused (writes) while every other key is served; the proxy marks it down, retries it
 and uses it again once it is back on its port; with eject its keys go to the next
 backend on the ring; a backend that stops answering in the middle of a multi-get costs
-only its own keys; a full backend queue refuses at once; a dead backend costs a few log
-lines, not one per request.
+only its own keys, and its late replies reach no one else; a full backend queue refuses
+at once; a dead backend costs a few log lines, not one per request.
 
 Three backend mcd processes and a proxy (proxytest.Pool), short retry timers; every
 wait is a bounded poll of the proxy's `stats backends`, never a sleep."""
@@ -12,6 +12,7 @@ import signal
 
 import pytest
 
+from mcmontest import wait_for
 from proxytest import UNAVAILABLE, Pool, multiget, set_all, start_pool, stop_checked
 from test_proxy_safety import stop_process
 
@@ -171,6 +172,31 @@ def test_a_backend_failing_under_a_multiget_costs_only_its_own_keys(procs, tmp_p
         got = values(r, keys)
         assert all(k == v for k, v in got), got
     pool.wait_state(b2, "up", poke=right_values)
+    assert values(r, keys) == [(k, k) for k in keys]
+
+
+def test_replies_owed_to_a_client_that_left_go_nowhere(procs, tmp_path):
+    pool = start_pool(procs, tmp_path, timeout=5000)
+    b2 = pool.backend("b2")
+    keys = pool.keys_on("b2", 20, prefix="gone")
+    r = pool.client()
+    set_all(r, keys)
+    stop_process(b2.mcd.proc.pid)
+    try:
+        leaver = pool.client()
+        leaver.send("".join("get %s\r\n" % k for k in keys) + "get %s\r\n" % " ".join(keys))
+        a = pool.admin()
+        # Synchronised by the proxy's count: the requests are on b2's connection.
+        wait_for("requests outstanding on b2",
+                 lambda: int(pool.backend_stats(a)["b2"]["outstanding"]) > 0, 30, step=0.02)
+        leaver.close()
+    finally:
+        os.kill(b2.mcd.proc.pid, signal.SIGCONT)
+    # b2 answers the requests of a client that is gone; another client's requests, on
+    # the same backend connections, get their own replies.
+    for k in keys:
+        assert r.cmd("get %s\r\n" % k) == "VALUE %s 0 %d" % (k, len(k))
+        assert r.line() == k and r.line() == "END"
     assert values(r, keys) == [(k, k) for k in keys]
 
 
