@@ -240,6 +240,11 @@ def set_all(r, keys, value=None):
 def multiget(r, verb, keys):
     """Sends `verb k1 k2 ...` and returns [(key, value, cas or None)] as answered."""
     r.send("%s %s\r\n" % (verb, " ".join(keys)))
+    return read_values(r)
+
+
+def read_values(r):
+    """Reads a get's reply: [(key, value, cas or None)] up to its END."""
     lines, end = r.until_end()
     assert end == "END", (end, lines)
     out = []

@@ -20,7 +20,7 @@ import test_mcd_protocol as single
 from conftest import binary
 from mcdtest import start_mcd
 from mcmontest import wait_for
-from proxytest import TenantsFile, multiget, set_all, start_pool, stop_checked
+from proxytest import TenantsFile, multiget, read_values, set_all, start_pool, stop_checked
 
 
 @pytest.fixture(autouse=True)
@@ -386,6 +386,30 @@ def test_tenants_cannot_read_or_flush_each_others_keys_through_the_proxy(tpool):
     for k, backend in zip(keys, tpool.backends):
         assert tpool.held(backend, [k], user="acme") == {k: "A"}
         assert tpool.held(backend, [k], user="beta") == {}
+
+
+def test_tenants_interleaved_on_shared_backend_connections_stay_apart(procs, tmp_path):
+    # One worker, one connection per backend: acme's and beta's requests alternate on
+    # the same backend connections, so the tenant named to the backend must switch
+    # exactly between them.
+    pool = start_pool(procs, tmp_path, tenants=TenantsFile(tmp_path), threads=1,
+                      connections=1)
+    keys = ["same:%d" % i for i in range(60)]
+    a = pool.client("acme")
+    b = pool.client("beta")
+    for round_ in range(5):
+        for c, who in ((a, "A"), (b, "B")):
+            c.send("".join("set %s 0 0 %d\r\n%s%d\r\n" % (k, len(who) + len(str(round_)),
+                                                           who, round_) for k in keys))
+        for c in (a, b):
+            for k in keys:
+                assert c.line() == "STORED", k
+        want_a = [(k, "A%d" % round_) for k in keys]
+        want_b = [(k, "B%d" % round_) for k in keys]
+        a.send("get %s\r\n" % " ".join(keys))
+        b.send("get %s\r\n" % " ".join(keys))
+        assert [(k, v) for k, v, _ in read_values(a)] == want_a
+        assert [(k, v) for k, v, _ in read_values(b)] == want_b
 
 
 def test_clients_log_in_to_the_proxy_in_both_forms(tpool):
