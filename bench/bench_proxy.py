@@ -1,0 +1,537 @@
+#!/usr/bin/python3
+"""bench_proxy: mcd's proxy role (`mcd --proxy FILE`) against nutcracker (twemproxy),
+side by side in one run, in front of the same backends.
+
+Backends: BACKENDS `bin/mcd -t 1` processes (no tenants) on free loopback ports, shared
+by both proxies. Both proxies place keys the same way (ketama, md5, the same
+`host:port:weight name` server lines), do not eject a failing backend, have a 1 s
+request timeout and hold the same number of connections to each backend: ours
+`connections = 2` per worker thread (the spec's default) with `-t PROXY_THREADS`,
+nutcracker (one thread) `server_connections` = 2 x PROXY_THREADS.
+
+1. throughput: memcaslap -T 2 -c 32 -t BENCH_SECONDS (90% get, 10% set) through each
+   proxy, ROUNDS rounds alternating which proxy goes first; the median round of each.
+   Also each proxy's CPU per 1000 requests in those runs (from /proc/PID/stat), which
+   the machine's other work disturbs less than the rate. Target: ours/nutcracker >= 1.0.
+2. added latency: bench/closedloop, one connection each to a backend directly, to
+   ours and to nutcracker, the three taking turns request by request (so that the
+   machine's other work falls on all three alike), one request in flight, 90% get /
+   10% set on 1000 stored keys. Added = through the proxy - direct, at p50 and p99;
+   the median of ROUNDS runs. Target: ours' added <= 1.2 x nutcracker's, at both.
+3. idle client connections: with the proxy warmed up (10 clients served, then closed),
+   VmRSS before and after IDLE_CONNS connections that send nothing (the proxy has
+   accepted them all: its fd count says so). Target: ours <= 0.5 KB per connection;
+   nutcracker's for reference.
+4. backend connections: the proxy's established connections to the backend ports
+   (/proc/net/tcp against the proxy's own socket inodes) with 10 clients and with
+   IDLE_CONNS clients, each having been served a multi-get that touches every backend.
+   Target: equal (a proxy multiplexes; it never opens a backend connection per client).
+
+IDLE_CONNS is 10,000 unless the hard RLIMIT_NOFILE of this process is too low for it
+and the proxies, then as many as it allows (the run says so). Without `--proxy` in
+bin/mcd (the role not built yet), the "ours" column is a second nutcracker and the run
+says so: a check of the bench itself (every ratio should be near 1.0).
+
+Only ratios measured in the same run mean anything: the machine is shared. A missed
+target is reported, not an error; the exit status is non-zero only when a measurement
+could not be made (or ours could not be measured at all). Every process is stopped by
+pid; every wait and load is bounded; loopback only.
+Environment: MCOPS_BIN, MCOPS_TOOLS, BENCH_SECONDS (memcaslap run, default 8),
+BENCH_ROUNDS (default 3), BENCH_IDLE_CONNS (default 10000), BENCH_PROXY_THREADS (2).
+"""
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from conftest import Procs, free_port, wait_port  # noqa: E402
+
+BIN = os.environ.get("MCOPS_BIN", os.path.join(ROOT, "bin"))
+TOOLS = os.environ.get("MCOPS_TOOLS", os.path.join(ROOT, "build", "rel"))
+MCD = os.path.join(BIN, "mcd")
+CLOSEDLOOP = os.path.join(TOOLS, "bench", "closedloop")
+
+BACKENDS = 3
+RUN_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
+PROXY_THREADS = int(os.environ.get("BENCH_PROXY_THREADS", "2"))
+CONNECTIONS_PER_THREAD = 2          # the proxy file's `connections` (the spec's default)
+TIMEOUT_MS = 1000
+MEMCASLAP_THREADS = 2
+MEMCASLAP_CONCURRENCY = 32
+LATENCY_COUNT = 8000                # counted requests per target and run
+FEW_CLIENTS = 10
+FD_HEADROOM = 200                   # descriptors kept back for everything but the clients
+MULTIGET_KEYS = 24                  # keys in the get each client sends: every backend is hit
+CONNECT_BATCH = 500                 # requests in flight while serving the held clients
+SETTLE_SECONDS = 1.0                # after the last connection, before reading RSS
+WAIT_SECONDS = 60.0                 # bound on every wait for the proxy to catch up
+
+TARGETS = {"throughput": 1.0, "added latency": 1.2, "idle bytes": 512}
+
+
+def raise_nofile():
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def has_proxy_role():
+    if not os.path.exists(MCD):
+        return False
+    out = subprocess.run([MCD, "-h"], capture_output=True, text=True, timeout=10)
+    return "--proxy" in out.stdout + out.stderr
+
+
+# --- the proxies --------------------------------------------------------------------------
+
+class Proxy:
+    """One proxy under test: its name, port, process and the command it was started with."""
+
+    def __init__(self, name, port, proc, argv):
+        self.name, self.port, self.proc, self.argv = name, port, proc, argv
+
+
+def start_backends(procs):
+    ports = []
+    for i in range(BACKENDS):
+        port = free_port()
+        p = procs.start([MCD, "-l", "127.0.0.1", "-p", str(port), "-t", "1", "-m", "64",
+                         "-c", "4096"], name=f"backend{i + 1}", preexec_fn=raise_nofile)
+        wait_port(port, proc=p)
+        ports.append(port)
+    return ports
+
+
+def server_lines(backend_ports):
+    return [f"127.0.0.1:{p}:1 b{i + 1}" for i, p in enumerate(backend_ports)]
+
+
+def start_ours(procs, work, backend_ports, conns):
+    port = free_port()
+    conf = work / "proxy.ini"
+    conf.write_text("[proxy]\n" + "".join(f"backend = {s}\n" for s in server_lines(backend_ports))
+                    + f"timeout = {TIMEOUT_MS}\n"
+                    "failure_limit = 2\n"
+                    "retry_timeout = 1000\n"
+                    "eject = no\n"
+                    f"connections = {CONNECTIONS_PER_THREAD}\n")
+    argv = [MCD, "--proxy", str(conf), "-l", "127.0.0.1", "-p", str(port),
+            "-t", str(PROXY_THREADS), "-c", str(conns + 100), "-b", "4096"]
+    p = procs.start(argv, name="mcd-proxy", preexec_fn=raise_nofile)
+    wait_port(port, proc=p)
+    return Proxy("mcd", port, p, argv)
+
+
+def start_nutcracker(procs, work, backend_ports, name):
+    port, stats_port = free_port(), free_port()
+    conf = work / f"{name}.yml"
+    conf.write_text("pool:\n"
+                    f"  listen: 127.0.0.1:{port}\n"
+                    "  hash: md5\n"
+                    "  distribution: ketama\n"
+                    "  auto_eject_hosts: false\n"
+                    "  server_failure_limit: 2\n"
+                    "  server_retry_timeout: 1000\n"
+                    f"  timeout: {TIMEOUT_MS}\n"
+                    "  backlog: 4096\n"
+                    f"  server_connections: {CONNECTIONS_PER_THREAD * PROXY_THREADS}\n"
+                    "  servers:\n" + "".join(f"   - {s}\n" for s in server_lines(backend_ports)))
+    check = subprocess.run(["nutcracker", "-t", "-c", str(conf)], capture_output=True,
+                           text=True, timeout=10)
+    if check.returncode != 0:
+        raise RuntimeError(f"nutcracker -t: {check.stderr.strip()}")
+    argv = ["nutcracker", "-c", str(conf), "-s", str(stats_port), "-a", "127.0.0.1",
+            "-p", str(work / f"{name}.pid"), "-o", str(work / f"{name}.log")]
+    p = procs.start(argv, name=name, preexec_fn=raise_nofile)
+    wait_port(port, proc=p)
+    return Proxy(name, port, p, argv)
+
+
+# --- /proc ----------------------------------------------------------------------------------
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def socket_inodes(pid):
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def backend_connections(pid, backend_ports):
+    """The process's ESTABLISHED TCP connections whose remote port is a backend's."""
+    mine = socket_inodes(pid)
+    ports = {f"{p:04X}" for p in backend_ports}
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    w = line.split()
+                    if w[3] == "01" and w[2].rsplit(":", 1)[1] in ports and w[9] in mine:
+                        n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+# --- clients --------------------------------------------------------------------------------
+
+def multiget_request():
+    return ("get " + " ".join(f"pb:{i}" for i in range(MULTIGET_KEYS)) + "\r\n").encode()
+
+
+def store_multiget_keys(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"".join(f"set pb:{i} 0 0 2\r\nv{i % 10}\r\n".encode()
+                           for i in range(MULTIGET_KEYS)))
+        got = b""
+        while got.count(b"\r\n") < MULTIGET_KEYS:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"port {port}: closed while storing keys")
+            got += chunk
+        if got.count(b"STORED\r\n") != MULTIGET_KEYS:
+            raise RuntimeError(f"port {port}: storing keys: {got[:200]!r}")
+
+
+def open_clients(port, n):
+    """n connected sockets, nothing sent; bounded by a connect timeout each."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            socks.append(s)
+    except OSError:
+        abort_clients(socks)
+        raise
+    return socks
+
+
+def abort_clients(socks):
+    """Closes with a reset (SO_LINGER 0): thousands of TIME_WAIT sockets would slow
+    everyone's tests."""
+    for s in socks:
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        except OSError:
+            pass
+        s.close()
+    socks.clear()
+
+
+def serve_all(socks):
+    """Sends the multi-get on every socket, CONNECT_BATCH in flight at a time, and reads
+    each reply to its END. Returns the number of replies that were not whole hits."""
+    req = multiget_request()
+    bad = 0
+    sel = selectors.DefaultSelector()
+    try:
+        for start in range(0, len(socks), CONNECT_BATCH):
+            batch = socks[start:start + CONNECT_BATCH]
+            pending = {}
+            for s in batch:
+                s.setblocking(False)
+                if s.send(req) != len(req):  # a few dozen bytes into an empty buffer
+                    raise RuntimeError("a multi-get did not fit a fresh socket's buffer")
+                pending[s] = b""
+                sel.register(s, selectors.EVENT_READ)
+            deadline = time.monotonic() + WAIT_SECONDS
+            while pending:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{len(pending)} multi-get replies missing after "
+                                       f"{WAIT_SECONDS}s")
+                for key, _ in sel.select(timeout=1.0):
+                    s = key.fileobj
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise RuntimeError("a proxy closed a client connection")
+                    pending[s] += chunk
+                    if pending[s].endswith(b"END\r\n") or pending[s].endswith(b"ERROR\r\n"):
+                        if pending[s].count(b"VALUE ") != MULTIGET_KEYS:
+                            bad += 1
+                        sel.unregister(s)
+                        del pending[s]
+    finally:
+        sel.close()
+    return bad
+
+
+def wait_fds(pid, want, rising):
+    """Until the process holds at least (rising) or at most want descriptors."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        n = fd_count(pid)
+        if (n >= want) if rising else (n <= want):
+            return n
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"pid {pid} holds {n} descriptors, waited for "
+                               f"{'>=' if rising else '<='} {want}")
+        time.sleep(0.05)
+
+
+# --- the measurements -----------------------------------------------------------------------
+
+def memcaslap(proxy):
+    """(ops/s, proxy CPU ms per 1000 requests) of one memcaslap run through proxy."""
+    cpu0 = cpu_seconds(proxy.proc.pid)
+    r = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{proxy.port}", "-T",
+                        str(MEMCASLAP_THREADS), "-c", str(MEMCASLAP_CONCURRENCY),
+                        "-t", f"{RUN_SECONDS}s"],
+                       capture_output=True, text=True, timeout=RUN_SECONDS + 60)
+    cpu = cpu_seconds(proxy.proc.pid) - cpu0
+    tps, ops = None, None
+    for line in r.stdout.splitlines():
+        if "TPS:" in line:
+            w = line.replace(":", " ").split()
+            tps = int(w[w.index("TPS") + 1])
+            ops = int(w[w.index("Ops") + 1])
+    if tps is None or not ops:
+        raise RuntimeError(f"memcaslap through {proxy.name} gave no TPS: "
+                           f"{(r.stdout + r.stderr)[-500:]}")
+    return tps, cpu * 1000 * 1000 / ops
+
+
+def closedloop(ports):
+    """One interleaved run; {port: fields} from closedloop's result lines."""
+    argv = [CLOSEDLOOP, "--count", str(LATENCY_COUNT)]
+    for p in ports:
+        argv += ["--target", f"127.0.0.1:{p}"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"closedloop: exit {r.returncode}: {r.stderr.strip()}")
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("result "):
+            f = dict(kv.split("=", 1) for kv in line.split()[1:])
+            out[int(f["target"].rsplit(":", 1)[1])] = f
+    return out
+
+
+def connections(proxy, backend_ports, n):
+    """RSS per idle connection (bytes), RSS per served connection (bytes), backend
+    connections with FEW_CLIENTS and with n served clients, replies that were not
+    whole hits."""
+    pid = proxy.proc.pid
+    held = []
+    try:
+        held = open_clients(proxy.port, FEW_CLIENTS)
+        bad = serve_all(held)
+        time.sleep(0.3)
+        few = backend_connections(pid, backend_ports)
+        with_few = fd_count(pid)
+        abort_clients(held)
+        wait_fds(pid, with_few - FEW_CLIENTS, rising=False)
+        time.sleep(SETTLE_SECONDS)
+
+        fds0 = fd_count(pid)
+        before = rss_kb(pid)
+        held = open_clients(proxy.port, n)
+        wait_fds(pid, fds0 + n, rising=True)
+        time.sleep(SETTLE_SECONDS)
+        idle = rss_kb(pid)
+        bad += serve_all(held)
+        time.sleep(SETTLE_SECONDS)
+        served = rss_kb(pid)
+        many = backend_connections(pid, backend_ports)
+    finally:
+        abort_clients(held)
+    wait_fds(pid, fds0, rising=False)
+    return ((idle - before) * 1024 / n, (served - before) * 1024 / n, few, many, bad)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v, spec):
+    return "n/a" if v is None else format(v, spec)
+
+
+def verdict(r, op, target):
+    if r is None:
+        return "-"
+    return "ok" if (r >= target if op == ">=" else r <= target) else "MISSED"
+
+
+def main():
+    for tool in ("nutcracker", "memcaslap"):
+        if shutil.which(tool) is None:
+            print(f"bench_proxy: {tool} is not installed (scripts/setup installs it)",
+                  file=sys.stderr)
+            return 1
+    for path in (MCD, CLOSEDLOOP):
+        if not os.path.exists(path):
+            print(f"bench_proxy: {path} is not built (make)", file=sys.stderr)
+            return 1
+    hard = raise_nofile()
+    n_idle = min(IDLE_CONNS, hard - FD_HEADROOM)
+    ours_real = has_proxy_role()
+
+    work = Path(tempfile.mkdtemp(prefix="bench_proxy."))
+    procs = Procs(work)
+    failed = False
+    try:
+        backends = start_backends(procs)
+        nut = start_nutcracker(procs, work, backends, "nutcracker")
+        if ours_real:
+            ours = start_ours(procs, work, backends, n_idle)
+            ours_label = f"mcd --proxy -t {PROXY_THREADS}"
+        else:
+            ours = start_nutcracker(procs, work, backends, "nutcracker-standin")
+            ours.name = "mcd"
+            ours_label = "nutcracker (stand-in)"
+        proxies = [ours, nut]
+        print(f"backends: {BACKENDS} x mcd -t 1 on ports {', '.join(map(str, backends))}; "
+              f"ours: {ours_label}, {CONNECTIONS_PER_THREAD} connections per thread per "
+              f"backend; nutcracker (one thread) server_connections "
+              f"{CONNECTIONS_PER_THREAD * PROXY_THREADS}")
+        if not ours_real:
+            print(f"bench_proxy: {MCD} has no --proxy yet: the 'mcd' column is a second "
+                  "nutcracker (every ratio should be near 1.0)")
+        if n_idle < IDLE_CONNS:
+            print(f"bench_proxy: RLIMIT_NOFILE hard limit {hard}: {n_idle} client "
+                  f"connections instead of {IDLE_CONNS}")
+
+        # 1. throughput
+        print(f"1/3 throughput: memcaslap -T {MEMCASLAP_THREADS} -c {MEMCASLAP_CONCURRENCY} "
+              f"-t {RUN_SECONDS}s, {ROUNDS} rounds alternating, median", flush=True)
+        tput = {p.name: [] for p in proxies}
+        for r in range(ROUNDS):
+            for p in (proxies if r % 2 == 0 else list(reversed(proxies))):
+                tps, cpu_per_k = memcaslap(p)
+                tput[p.name].append((tps, cpu_per_k))
+                print(f"    round {r + 1} {p.name:<11} {tps:>8} ops/s, proxy CPU "
+                      f"{cpu_per_k:.2f} ms per 1000 requests", flush=True)
+
+        # 2. added latency
+        print(f"2/3 added latency: closedloop, direct / mcd / nutcracker interleaved, "
+              f"{LATENCY_COUNT} requests each, {ROUNDS} runs, median", flush=True)
+        lat = {"direct": [], ours.name: [], nut.name: []}
+        for r in range(ROUNDS):
+            order = [("direct", backends[r % BACKENDS]), (ours.name, ours.port),
+                     (nut.name, nut.port)]
+            order = order[r % 3:] + order[:r % 3]
+            res = closedloop([port for _, port in order])
+            for name, port in order:
+                f = res[port]
+                if int(f["errors"]):
+                    raise RuntimeError(f"closedloop: {f['errors']} errors through {name}")
+                lat[name].append((float(f["p50_us"]), float(f["p99_us"])))
+            print("    run {}: ".format(r + 1) + ", ".join(
+                f"{name} p50 {res[port]['p50_us']} p99 {res[port]['p99_us']} us"
+                for name, port in order), flush=True)
+
+        # 3. connections
+        print(f"3/3 client connections: {FEW_CLIENTS} served, then {n_idle} idle, then "
+              f"those served a {MULTIGET_KEYS}-key get", flush=True)
+        for p in proxies:
+            store_multiget_keys(p.port)
+        conns = {}
+        for p in proxies:
+            conns[p.name] = connections(p, backends, n_idle)
+            idle_b, served_b, few, many, bad = conns[p.name]
+            print(f"    {p.name:<11} idle {idle_b:.0f} B/conn, served {served_b:.0f} B/conn, "
+                  f"backend connections {few} with {FEW_CLIENTS} clients, {many} with "
+                  f"{n_idle}; {bad} replies not all hits", flush=True)
+            if bad:
+                failed = True
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        print(f"bench_proxy: {e}", file=sys.stderr)
+        for p in procs.started:
+            if p.poll() is not None:
+                print(f"bench_proxy: {p.args[0]} exited with {p.returncode}:\n"
+                      f"{procs.log(p)[-2000:]}", file=sys.stderr)
+        return 1
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def med(name, idx, table):
+        return statistics.median(v[idx] for v in table[name])
+
+    o_tps, n_tps = med("mcd", 0, tput), med(nut.name, 0, tput)
+    o_cpu, n_cpu = med("mcd", 1, tput), med(nut.name, 1, tput)
+    d50, d99 = med("direct", 0, lat), med("direct", 1, lat)
+    o_add50, o_add99 = med("mcd", 0, lat) - d50, med("mcd", 1, lat) - d99
+    n_add50, n_add99 = med(nut.name, 0, lat) - d50, med(nut.name, 1, lat) - d99
+    o_idle, o_served, o_few, o_many, _ = conns["mcd"]
+    n_idle_b, n_served, n_few, n_many, _ = conns[nut.name]
+
+    rows = [
+        ("throughput, memcaslap (ops/s)", fmt(o_tps, ".0f"), fmt(n_tps, ".0f"),
+         ratio(o_tps, n_tps), ">=", TARGETS["throughput"]),
+        ("  proxy CPU per 1000 requests (ms)", fmt(o_cpu, ".2f"), fmt(n_cpu, ".2f"),
+         ratio(o_cpu, n_cpu), None, None),
+        (f"added latency p50 (us; direct {d50:.1f})", fmt(o_add50, ".1f"), fmt(n_add50, ".1f"),
+         ratio(o_add50, n_add50), "<=", TARGETS["added latency"]),
+        (f"added latency p99 (us; direct {d99:.1f})", fmt(o_add99, ".1f"), fmt(n_add99, ".1f"),
+         ratio(o_add99, n_add99), "<=", TARGETS["added latency"]),
+        (f"idle client conn, RSS (B each, {n_idle})", fmt(o_idle, ".0f"), fmt(n_idle_b, ".0f"),
+         ratio(o_idle, n_idle_b), None, None),
+        ("  served once, RSS (B each)", fmt(o_served, ".0f"), fmt(n_served, ".0f"),
+         ratio(o_served, n_served), None, None),
+        (f"backend conns, {FEW_CLIENTS} clients", str(o_few), str(n_few), None, None, None),
+        (f"backend conns, {n_idle} clients", str(o_many), str(n_many), None, None, None),
+    ]
+    print()
+    print(f"{'measure':<42} {'mcd':>10} {'nutcracker':>11} {'mcd/nut':>8} {'target':>8}")
+    for name, o, n, r, op, t in rows:
+        target = f"{op} {t}" if op else ""
+        print(f"{name:<42} {o:>10} {n:>11} {fmt(r, '.2f'):>8} {target:>8} "
+              f"{verdict(r, op, t) if op else ''}")
+    print()
+    idle_ok = o_idle <= TARGETS["idle bytes"]
+    equal_ok = o_few == o_many
+    print(f"target {'met   ' if idle_ok else 'MISSED'}: mcd RSS per idle client connection "
+          f"{o_idle:.0f} B <= {TARGETS['idle bytes']} B")
+    print(f"target {'met   ' if equal_ok else 'MISSED'}: mcd backend connections constant "
+          f"({o_few} with {FEW_CLIENTS} clients, {o_many} with {n_idle})")
+    print(f"ratios: throughput {fmt(ratio(o_tps, n_tps), '.2f')}, added latency p50 "
+          f"{fmt(ratio(o_add50, n_add50), '.2f')} p99 {fmt(ratio(o_add99, n_add99), '.2f')}")
+    if not ours_real:
+        print("bench_proxy: the 'mcd' column was a stand-in nutcracker: mcd was not measured")
+        return 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
