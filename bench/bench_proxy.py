@@ -39,6 +39,7 @@ pid; every wait and load is bounded; loopback only.
 Environment: MCOPS_BIN, MCOPS_TOOLS, BENCH_SECONDS (memcaslap run, default 8),
 BENCH_ROUNDS (default 3), BENCH_IDLE_CONNS (default 10000), BENCH_PROXY_THREADS (2).
 """
+import json
 import os
 import resource
 import selectors
@@ -72,6 +73,7 @@ MEMCASLAP_THREADS = 2
 MEMCASLAP_CONCURRENCY = 32
 LATENCY_COUNT = 8000                # counted requests per target and run
 FEW_CLIENTS = 10
+PLACEMENT_KEYS = 300
 FD_HEADROOM = 200                   # descriptors kept back for everything but the clients
 MULTIGET_KEYS = 24                  # keys in the get each client sends: every backend is hit
 CONNECT_BATCH = 500                 # requests in flight while serving the held clients
@@ -97,10 +99,13 @@ def has_proxy_role():
 # --- the proxies --------------------------------------------------------------------------
 
 class Proxy:
-    """One proxy under test: its name, port, process and the command it was started with."""
+    """One proxy under test: its name, kind (mcd or nutcracker), client port, process,
+    the command it was started with, and the port its counters are read from (mcd's
+    admin port, nutcracker's stats port)."""
 
-    def __init__(self, name, port, proc, argv):
-        self.name, self.port, self.proc, self.argv = name, port, proc, argv
+    def __init__(self, name, kind, port, proc, argv, stats_port):
+        self.name, self.kind, self.port, self.proc = name, kind, port, proc
+        self.argv, self.stats_port = argv, stats_port
 
 
 def start_backends(procs):
@@ -119,7 +124,7 @@ def server_lines(backend_ports):
 
 
 def start_ours(procs, work, backend_ports, conns):
-    port = free_port()
+    port, admin_port = free_port(), free_port()
     conf = work / "proxy.ini"
     conf.write_text("[proxy]\n" + "".join(f"backend = {s}\n" for s in server_lines(backend_ports))
                     + f"timeout = {TIMEOUT_MS}\n"
@@ -128,10 +133,11 @@ def start_ours(procs, work, backend_ports, conns):
                     "eject = no\n"
                     f"connections = {CONNECTIONS_PER_THREAD}\n")
     argv = [MCD, "--proxy", str(conf), "-l", "127.0.0.1", "-p", str(port),
-            "-t", str(PROXY_THREADS), "-c", str(conns + 100), "-b", "4096"]
+            "-t", str(PROXY_THREADS), "-c", str(conns + 100), "-b", "4096",
+            "--admin-port", str(admin_port)]
     p = procs.start(argv, name="mcd-proxy", preexec_fn=raise_nofile)
     wait_port(port, proc=p)
-    return Proxy("mcd", port, p, argv)
+    return Proxy("mcd", "mcd", port, p, argv, admin_port)
 
 
 def start_nutcracker(procs, work, backend_ports, name):
@@ -152,11 +158,12 @@ def start_nutcracker(procs, work, backend_ports, name):
                            text=True, timeout=10)
     if check.returncode != 0:
         raise RuntimeError(f"nutcracker -t: {check.stderr.strip()}")
+    # -i: its counters are aggregated every second (30 s by default), for the last look
     argv = ["nutcracker", "-c", str(conf), "-s", str(stats_port), "-a", "127.0.0.1",
-            "-p", str(work / f"{name}.pid"), "-o", str(work / f"{name}.log")]
+            "-i", "1000", "-p", str(work / f"{name}.pid"), "-o", str(work / f"{name}.log")]
     p = procs.start(argv, name=name, preexec_fn=raise_nofile)
     wait_port(port, proc=p)
-    return Proxy(name, port, p, argv)
+    return Proxy(name, "nutcracker", port, p, argv, stats_port)
 
 
 # --- /proc ----------------------------------------------------------------------------------
@@ -374,6 +381,84 @@ def connections(proxy, backend_ports, n):
     return ((idle - before) * 1024 / n, (served - before) * 1024 / n, few, many, bad)
 
 
+# --- what the proxies say -------------------------------------------------------------------
+
+def read_until(sock, ends, timeout=5.0):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while not any(data.endswith(e) for e in ends):
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def admin_stats(port, command):
+    """{name: value} of the STAT lines mcd's admin port answers to command."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(command.encode() + b"\r\n")
+        reply = read_until(s, (b"END\r\n", b"ERROR\r\n")).decode("ascii", "replace")
+    out = {}
+    for line in reply.splitlines():
+        w = line.split(" ", 2)
+        if len(w) == 3 and w[0] == "STAT":
+            out[w[1]] = w[2]
+    return out
+
+
+def nutcracker_stats(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        data = read_until(s, (), timeout=5)
+    return json.loads(data)
+
+
+def counters(proxy, n_backends):
+    """One line of the proxy's own failure counters and its requests per backend: a
+    proxy that timed out, refused or failed requests during the bench is not measured
+    doing its job, whatever the rates say."""
+    names = [f"b{i + 1}" for i in range(n_backends)]
+    if proxy.kind == "mcd":
+        st = admin_stats(proxy.stats_port, "stats proxy")
+        be = admin_stats(proxy.stats_port, "stats backends")
+        fails = " ".join(f"{k} {st.get(k, '?')}" for k in
+                         ("requests", "fast_failures", "queue_refusals", "timeouts",
+                          "backends_up", "backend_connections"))
+        per = " ".join(f"{n} {be.get(f'{n}:requests', '?')}/{be.get(f'{n}:errors', '?')}"
+                       f"/{be.get(f'{n}:timeouts', '?')}" for n in names)
+        return f"{fails}; per backend requests/errors/timeouts: {per}"
+    st = nutcracker_stats(proxy.stats_port)["pool"]
+    fails = " ".join(f"{k} {st.get(k, '?')}" for k in ("forward_error", "client_err",
+                                                       "server_ejects"))
+    per = " ".join(f"{n} {st[n]['requests']}/{st[n]['server_err'] + st[n]['server_eof']}"
+                   f"/{st[n]['server_timedout']}" for n in names if n in st)
+    return f"{fails}; per backend requests/errors/timeouts: {per}"
+
+
+def placement_agreement(writer, reader, n):
+    """Of n keys set through writer, how many reader finds (with writer's value): both
+    place a key on the same backend, or reader misses it."""
+    keys = [f"place:{i}:" + "k" * (i % 13) for i in range(n)]
+    with socket.create_connection(("127.0.0.1", writer.port), timeout=5) as s:
+        s.sendall(b"".join(f"set {k} 0 0 1\r\nw\r\n".encode() for k in keys))
+        got = b""
+        while got.count(b"\r\n") < n:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        if got.count(b"STORED\r\n") != n:
+            raise RuntimeError(f"placement: sets through {writer.name}: {got[:200]!r}")
+    with socket.create_connection(("127.0.0.1", reader.port), timeout=5) as s:
+        found = 0
+        for k in keys:
+            s.sendall(f"get {k}\r\n".encode())
+            reply = read_until(s, (b"END\r\n", b"ERROR\r\n"))
+            found += reply.startswith(f"VALUE {k} 0 1\r\nw\r\n".encode())
+    return found
+
+
 # --- the table ------------------------------------------------------------------------------
 
 def ratio(a, b):
@@ -446,6 +531,7 @@ def main():
         print(f"2/3 added latency: closedloop, direct / mcd / nutcracker interleaved, "
               f"{LATENCY_COUNT} requests each, {ROUNDS} runs, median", flush=True)
         lat = {"direct": [], ours.name: [], nut.name: []}
+        misses = dict.fromkeys(lat, 0)
         for r in range(ROUNDS):
             order = [("direct", backends[r % BACKENDS]), (ours.name, ours.port),
                      (nut.name, nut.port)]
@@ -453,8 +539,7 @@ def main():
             res = closedloop([port for _, port in order])
             for name, port in order:
                 f = res[port]
-                if int(f["errors"]):
-                    raise RuntimeError(f"closedloop: {f['errors']} errors through {name}")
+                misses[name] += int(f["misses"])
                 lat[name].append((float(f["p50_us"]), float(f["p99_us"])))
             print("    run {}: ".format(r + 1) + ", ".join(
                 f"{name} p50 {res[port]['p50_us']} p99 {res[port]['p99_us']} us"
@@ -474,6 +559,11 @@ def main():
                   f"{n_idle}; {bad} replies not all hits", flush=True)
             if bad:
                 failed = True
+
+        # what the proxies say about the run, and whether they agree on placement
+        agree = placement_agreement(ours, nut, PLACEMENT_KEYS)
+        time.sleep(1.2)  # nutcracker's counters are a second behind (-i 1000)
+        health = {p.name: counters(p, BACKENDS) for p in proxies}
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
         print(f"bench_proxy: {e}", file=sys.stderr)
         for p in procs.started:
@@ -525,6 +615,13 @@ def main():
           f"{o_idle:.0f} B <= {TARGETS['idle bytes']} B")
     print(f"target {'met   ' if equal_ok else 'MISSED'}: mcd backend connections constant "
           f"({o_few} with {FEW_CLIENTS} clients, {o_many} with {n_idle})")
+    print(f"placement: {agree} of {PLACEMENT_KEYS} keys set through mcd are found through "
+          "nutcracker (the same backend for each key: ketama, md5)")
+    print("gets that missed in the latency runs (every key was stored first): " +
+          ", ".join(f"{k} {v}" for k, v in misses.items()))
+    for name, line in health.items():
+        print(f"{name} counters: {line}")
+    print("(nutcracker counts as client_err the resets the bench closes its held clients with)")
     print(f"ratios: throughput {fmt(ratio(o_tps, n_tps), '.2f')}, added latency p50 "
           f"{fmt(ratio(o_add50, n_add50), '.2f')} p99 {fmt(ratio(o_add99, n_add99), '.2f')}")
     if not ours_real:

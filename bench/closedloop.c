@@ -21,8 +21,10 @@
  * CLOSEDLOOP_COUNT_MAX and the samples are N per target.
  *
  * Output, one line per target, in --target order:
- *   result target=ADDR:PORT requests=N errors=E mean_us=F p50_us=F p90_us=F p99_us=F
- *          p999_us=F max_us=F
+ *   result target=ADDR:PORT requests=N misses=M mean_us=F p50_us=F p90_us=F
+ *          p99_us=F p999_us=F max_us=F
+ * (misses: gets that found nothing, though every key was stored: a server that lost
+ * or misplaced keys).
  * Exit status: 0 done; 1 a connection, protocol or unexpected reply error (the first
  * is printed); 2 usage error.
  */
@@ -64,7 +66,7 @@ struct target {
 	size_t len;
 	uint32_t *ns; /* one sample per counted request, nanoseconds */
 	size_t nsamples;
-	uint64_t errors;
+	uint64_t misses; /* gets answered with END alone: every key was stored first */
 };
 
 struct opts {
@@ -92,12 +94,13 @@ send_all(int fd, const char *p, size_t len)
 
 /*
  * Reads until one whole reply of kind is buffered and consumes it. 0 with *error set
- * when it is an error line (or, for a set, anything but STORED); -1 with err when the
- * connection failed or the stream cannot be framed.
+ * when it is an error line (or, for a set, anything but STORED) and *miss when a get
+ * found nothing; -1 with err when the connection failed or the stream cannot be
+ * framed.
  */
 static int
 await_reply(struct target *t, enum mcreply_kind kind, bool want_stored, bool *error,
-    char *err, size_t errlen)
+    bool *miss, char *err, size_t errlen)
 {
 	struct mcreply_frame f;
 
@@ -129,6 +132,7 @@ await_reply(struct target *t, enum mcreply_kind kind, bool want_stored, bool *er
 	if (*error)
 		snprintf(err, errlen, "%s: unexpected reply '%.*s'", t->ep.text,
 		    (int)(f.last_len > 80 ? 80 : f.last_len), t->buf + f.last_off);
+	*miss = kind == MCREPLY_GET && !f.error && f.last_off == 0;
 	memmove(t->buf, t->buf + f.len, t->len - f.len);
 	t->len -= f.len;
 	return 0;
@@ -185,20 +189,19 @@ request(struct target *t, const char *req, size_t len, bool set, int64_t *ns, ch
     size_t errlen)
 {
 	int64_t t0 = clock_now_ns(CLOCK_MONOTONIC);
-	bool error;
+	bool error, miss;
 
 	if (send_all(t->fd, req, len) < 0) {
 		snprintf(err, errlen, "%s: send: %s", t->ep.text, strerror(errno));
 		return -1;
 	}
-	if (await_reply(t, set ? MCREPLY_LINE : MCREPLY_GET, set, &error, err, errlen) < 0)
+	if (await_reply(t, set ? MCREPLY_LINE : MCREPLY_GET, set, &error, &miss, err,
+		errlen) < 0)
 		return -1;
 	*ns = clock_now_ns(CLOCK_MONOTONIC) - t0;
-	if (error) {
-		t->errors++;
-		return -1;
-	}
-	return 0;
+	if (miss)
+		t->misses++;
+	return error ? -1 : 0;
 }
 
 static int
@@ -257,9 +260,9 @@ report(struct target *t)
 	qsort(t->ns, t->nsamples, sizeof(t->ns[0]), compare_u32);
 	for (size_t i = 0; i < t->nsamples; i++)
 		sum += t->ns[i];
-	printf("result target=%s requests=%zu errors=%llu mean_us=%.1f p50_us=%.1f p90_us=%.1f "
+	printf("result target=%s requests=%zu misses=%llu mean_us=%.1f p50_us=%.1f p90_us=%.1f "
 	       "p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
-	    t->ep.text, t->nsamples, (unsigned long long)t->errors,
+	    t->ep.text, t->nsamples, (unsigned long long)t->misses,
 	    t->nsamples ? sum / (double)t->nsamples / 1000.0 : 0.0,
 	    percentile_us(t->ns, t->nsamples, 0.50), percentile_us(t->ns, t->nsamples, 0.90),
 	    percentile_us(t->ns, t->nsamples, 0.99), percentile_us(t->ns, t->nsamples, 0.999),
@@ -288,9 +291,9 @@ usage(FILE *fp)
 	    "  --timeout D         per-socket send/receive timeout (default 2s)\n"
 	    "  -h, --help          this help\n"
 	    "\n"
-	    "One line per target: result target=ADDR:PORT requests=N errors=E mean_us=F\n"
-	    "p50_us=F p90_us=F p99_us=F p999_us=F max_us=F. Exit 1 on a connection,\n"
-	    "protocol or reply error.\n",
+	    "One line per target: result target=ADDR:PORT requests=N misses=M\n"
+	    "mean_us=F p50_us=F p90_us=F p99_us=F p999_us=F max_us=F. Exit 1 on a\n"
+	    "connection, protocol or reply error.\n",
 	    CLOSEDLOOP_TARGETS_MAX, CLOSEDLOOP_COUNT_DEFAULT, CLOSEDLOOP_COUNT_MAX,
 	    CLOSEDLOOP_KEYS_DEFAULT, CLOSEDLOOP_KEYS_MAX, CLOSEDLOOP_SET_EVERY_DEFAULT,
 	    CLOSEDLOOP_VALUE_DEFAULT, CLOSEDLOOP_VALUE_MAX, CLOSEDLOOP_WARMUP_DEFAULT);
