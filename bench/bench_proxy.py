@@ -68,6 +68,7 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
 PROXY_THREADS = int(os.environ.get("BENCH_PROXY_THREADS", "2"))
 CONNECTIONS_PER_THREAD = 2          # the proxy file's `connections` (the spec's default)
+BACKEND_CONNS = BACKENDS * PROXY_THREADS * CONNECTIONS_PER_THREAD  # each proxy holds
 TIMEOUT_MS = 1000
 MEMCASLAP_THREADS = 2
 MEMCASLAP_CONCURRENCY = 32
@@ -599,7 +600,8 @@ def main():
          ratio(o_idle, n_idle_b), None, None),
         ("  served once, RSS (B each)", fmt(o_served, ".0f"), fmt(n_served, ".0f"),
          ratio(o_served, n_served), None, None),
-        (f"backend conns, {FEW_CLIENTS} clients", str(o_few), str(n_few), None, None, None),
+        (f"backend conns, {FEW_CLIENTS} clients (configured {BACKEND_CONNS})", str(o_few),
+         str(n_few), None, None, None),
         (f"backend conns, {n_idle} clients", str(o_many), str(n_many), None, None, None),
     ]
     print()

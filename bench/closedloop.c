@@ -76,22 +76,6 @@ struct opts {
 	int64_t timeout_ms;
 };
 
-static int
-send_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Reads until one whole reply of kind is buffered and consumes it. 0 with *error set
  * when it is an error line (or, for a set, anything but STORED) and *miss when a get
@@ -191,8 +175,12 @@ request(struct target *t, const char *req, size_t len, bool set, int64_t *ns, ch
 	int64_t t0 = clock_now_ns(CLOCK_MONOTONIC);
 	bool error, miss;
 
-	if (send_all(t->fd, req, len) < 0) {
-		snprintf(err, errlen, "%s: send: %s", t->ep.text, strerror(errno));
+	/* A blocking send of a request this small (REQUEST_MAX) writes it whole, or fails
+	 * at the timeout; no signal handler interrupts it. */
+	ssize_t sent = send(t->fd, req, len, MSG_NOSIGNAL);
+	if (sent != (ssize_t)len) {
+		snprintf(err, errlen, "%s: send: %s", t->ep.text,
+		    sent < 0 ? strerror(errno) : "partial");
 		return -1;
 	}
 	if (await_reply(t, set ? MCREPLY_LINE : MCREPLY_GET, set, &error, &miss, err,
