@@ -6,10 +6,11 @@
  *              [--set-every M] [--value-size B] [--warmup W] [--timeout D]
  *
  * One connection per target. First every key (cl:0 .. cl:K-1) is stored through each
- * target, so that every get is a hit. Then N rounds: in each round every target in
- * turn gets one request (a set every M-th round, a get otherwise, on the same key for
- * all targets) and the whole reply is awaited before the next request is sent. Each
- * request is timed with CLOCK_MONOTONIC from before its send to the end of its reply.
+ * target, so that every get is a hit. Then N rounds: in each round every target, in
+ * an order drawn anew each round, gets one request (a set every M-th round, a get
+ * otherwise, on the same key for all targets) and the whole reply is awaited before
+ * the next request is sent. Each request is timed with CLOCK_MONOTONIC from before
+ * its send to the end of its reply.
  *
  * The targets are interleaved request by request, not run one after another, so that
  * whatever else the machine does during the run (it is shared) falls on all of them
@@ -55,6 +56,7 @@
 #define CLOSEDLOOP_VALUE_DEFAULT 32u
 #define CLOSEDLOOP_WARMUP_DEFAULT 500u
 #define CLOSEDLOOP_TIMEOUT_DEFAULT_MS 2000LL
+#define CLOSEDLOOP_SEED 0x5eedULL /* the turn order: the same in every run */
 #define CLOSEDLOOP_KEY_MAX 32 /* "cl:" and a number */
 #define REQUEST_MAX (CLOSEDLOOP_KEY_MAX + CLOSEDLOOP_VALUE_MAX + 64)
 #define ERR_LEN 512
@@ -146,6 +148,34 @@ open_connection(struct target *t, int64_t timeout_ms, char *err, size_t errlen)
 	return 0;
 }
 
+static uint64_t
+rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL); /* splitmix64 */
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/*
+ * order[0..n) = a random permutation of 0..n-1 (Fisher-Yates). A fixed turn order
+ * would give each target the same predecessor every round, and which process ran
+ * just before a request (whose caches it left warm, which core it woke) is enough to
+ * shift a target's latency by a tenth.
+ */
+static void
+shuffle(unsigned *order, unsigned n, uint64_t *rng)
+{
+	for (unsigned i = 0; i < n; i++)
+		order[i] = i;
+	for (unsigned i = n; i > 1; i--) {
+		unsigned j = (unsigned)(rng_next(rng) % i), tmp = order[i - 1];
+		order[i - 1] = order[j];
+		order[j] = tmp;
+	}
+}
+
 /* The request for round i into req; its length. */
 static size_t
 format_request(const struct opts *o, uint32_t i, bool set, char *req, size_t reqlen)
@@ -196,6 +226,7 @@ static int
 run(struct opts *o, char *err, size_t errlen)
 {
 	static char req[REQUEST_MAX];
+	uint64_t rng = CLOSEDLOOP_SEED;
 	int64_t ns;
 
 	for (unsigned t = 0; t < o->ntargets; t++)
@@ -211,8 +242,10 @@ run(struct opts *o, char *err, size_t errlen)
 	for (uint32_t i = 0; i < o->warmup + o->count; i++) {
 		bool set = i % o->set_every == 0;
 		size_t len = format_request(o, i, set, req, sizeof(req));
+		unsigned order[CLOSEDLOOP_TARGETS_MAX];
+		shuffle(order, o->ntargets, &rng);
 		for (unsigned t = 0; t < o->ntargets; t++) {
-			struct target *tg = o->targets[t];
+			struct target *tg = o->targets[order[t]];
 			if (request(tg, req, len, set, &ns, err, errlen) < 0)
 				return -1;
 			if (i >= o->warmup)
