@@ -11,6 +11,7 @@
 #include "mcd.h"
 #include "output.h"
 #include "parse.h"
+#include "proxy.h"
 
 #define RPL_STORED "STORED"
 #define RPL_NOT_STORED "NOT_STORED"
@@ -67,7 +68,7 @@ reply(struct conn *c, const struct proto_request *req, const char *line)
 static bool
 denied(struct conn *c, const struct proto_request *req, const char *why)
 {
-	TCOUNT(c->tenant, denied);
+	TCOUNT(conn_tenant(c), denied);
 	(void)req;
 	out_str(c->w, why); /* a refusal is always said, even with noreply */
 	return true;
@@ -104,8 +105,11 @@ exec_auth(struct conn *c, struct proto_request *req)
 	if (t != NULL) {
 		caps = atomic_load(&t->caps);
 		/* Admin accounts log in on the admin port only, and only they do. */
+		/* A proxy's internal account logs in on a backend's client port, never
+		 * on a proxy's: no client may act for other tenants. */
 		ok = c->listener->kind == LISTENER_ADMIN ? (caps & TENANT_CAP_ADMIN) != 0 :
-		    (caps & (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH)) != 0;
+		    (caps & (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH)) != 0 ||
+		    ((caps & TENANT_CAP_PROXY) != 0 && m->proxy == NULL);
 		if (!ok) {
 			tenant_put(t);
 			t = NULL;
@@ -131,9 +135,24 @@ exec_auth(struct conn *c, struct proto_request *req)
 
 struct get_ctx {
 	struct worker *w;
-	struct store *store;
+	struct conn *c;
 	bool cas;
 };
+
+/*
+ * Appends a value for c: by reference into its tenant's store, or copied when c
+ * acts for another tenant (proxy_as): such a connection may switch tenants while
+ * replies wait to be sent, and a reference must go back to the store it came from,
+ * whose tenant the connection may no longer hold.
+ */
+static void
+value_out(struct conn *c, const struct store_item_info *it)
+{
+	if (c->act != NULL)
+		out_append(c->w, it->value, it->vlen);
+	else
+		out_ref(c->w, c->tenant->store, store_ref_take(it), it->value, it->vlen);
+}
 
 /* Runs under the store's lock: the value goes out by reference, not copied. */
 static void
@@ -153,7 +172,7 @@ emit_value(void *arg, const struct store_item_info *it)
 		out_u64(w, it->cas);
 	}
 	out_append(w, "\r\n", 2);
-	out_ref(w, g->store, store_ref_take(it), it->value, it->vlen);
+	value_out(g->c, it);
 	out_append(w, "\r\n", 2);
 }
 
@@ -161,8 +180,8 @@ static bool
 exec_get(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
-	struct get_ctx g = { w, t->store, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
+	struct tenant *t = conn_tenant(c);
+	struct get_ctx g = { w, c, req->cmd == CMD_GETS || req->cmd == CMD_GATS };
 	struct out_mark start;
 	struct store_get_opts opts = { 0 };
 	struct proto_token key;
@@ -208,7 +227,7 @@ static bool
 exec_store(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 	struct store_set_opts o = { 0 };
 	enum store_status st;
 
@@ -242,7 +261,7 @@ exec_store(struct conn *c, struct proto_request *req)
 static bool
 exec_delete(struct conn *c, struct proto_request *req)
 {
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 
 	if (!has_cap(t, TENANT_CAP_WRITE))
 		return denied(c, req, E_NO_WRITE);
@@ -257,7 +276,7 @@ static bool
 exec_arith(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 	struct store_arith_opts o = { 0 };
 	struct store_result res;
 
@@ -284,7 +303,7 @@ static bool
 exec_touch(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 
 	if (!has_cap(t, TENANT_CAP_WRITE))
 		return denied(c, req, E_NO_WRITE);
@@ -310,7 +329,7 @@ static bool
 exec_flush(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 
 	if (!has_cap(t, TENANT_CAP_FLUSH))
 		return denied(c, req, E_NO_FLUSH);
@@ -339,7 +358,7 @@ exec_stats(struct conn *c, struct proto_request *req)
 {
 	if (req->ntokens == 0) {
 		if (c->listener->auth)
-			stats_write_tenant(c, c->tenant);
+			stats_write_tenant(c, conn_tenant(c));
 		else
 			stats_write_global(c, req);
 		return true;
@@ -347,7 +366,7 @@ exec_stats(struct conn *c, struct proto_request *req)
 	if (req->ntokens == 1 && token_eq(&req->tokens[0], "settings")) {
 		/* A tenant sees its own settings; the server's are the operator's. */
 		if (c->listener->auth)
-			stats_write_settings_tenant(c, c->tenant);
+			stats_write_settings_tenant(c, conn_tenant(c));
 		else
 			stats_write_settings(c);
 		return true;
@@ -466,7 +485,7 @@ emit_mg(void *arg, const struct store_item_info *it)
 		out_append(w, " W", 2);
 	out_append(w, "\r\n", 2);
 	if (value) {
-		out_ref(w, g->c->tenant->store, store_ref_take(it), it->value, it->vlen);
+		value_out(g->c, it);
 		out_append(w, "\r\n", 2);
 	}
 }
@@ -475,7 +494,7 @@ static bool
 exec_mg(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 	struct store_get_opts o = { 0 };
 	struct mg_ctx g = { c, req, false };
 	const struct proto_meta_flag *f;
@@ -546,7 +565,7 @@ static bool
 exec_ms(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 	struct store_set_opts o = { 0 };
 	struct store_result res = { 0 };
 	const struct proto_meta_flag *f;
@@ -607,7 +626,7 @@ static bool
 exec_md(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 	struct store_delete_opts o = { 0 };
 	const struct proto_meta_flag *f;
 	enum store_status st;
@@ -639,7 +658,7 @@ static bool
 exec_ma(struct conn *c, struct proto_request *req)
 {
 	struct worker *w = c->w;
-	struct tenant *t = c->tenant;
+	struct tenant *t = conn_tenant(c);
 	struct store_arith_opts o = { 0 };
 	struct store_result res = { 0 };
 	const struct proto_meta_flag *f;
@@ -748,9 +767,9 @@ exec_me(struct conn *c, struct proto_request *req)
 	struct store_get_opts o = { .no_bump = true };
 	struct me_ctx g = { c->w, req->key_binary };
 
-	if (!has_cap(c->tenant, TENANT_CAP_READ))
+	if (!has_cap(conn_tenant(c), TENANT_CAP_READ))
 		return denied(c, req, E_NO_READ);
-	if (store_get(c->tenant->store, req->key.p, req->key.len, c->w->now, &o, emit_me, &g) !=
+	if (store_get(conn_tenant(c)->store, req->key.p, req->key.len, c->w->now, &o, emit_me, &g) !=
 	    STORE_OK)
 		out_str(c->w, "EN");
 	return true;
@@ -834,6 +853,19 @@ exec_admin_other(struct conn *c, struct proto_request *req)
 		return true;
 	}
 	if (token_eq(&req->name, "reload")) {
+		if (m->proxy != NULL) {
+			if (proxy_reload(m, msg, sizeof(msg)) < 0) {
+				log_err("admin reload: keeping the running backends: %s", msg);
+				out_append(w, "SERVER_ERROR ", 13);
+				out_str(w, msg);
+				return true;
+			}
+			log_info("admin reload: proxy file re-read: %s", msg);
+			if (m->set.tenants_path[0] == '\0') {
+				out_str(w, RPL_OK);
+				return true;
+			}
+		}
 		if (mcd_reload_tenants(m, msg, sizeof(msg)) < 0) {
 			log_err("admin reload: keeping the running tenants: %s", msg);
 			out_append(w, "SERVER_ERROR ", 13);
@@ -863,6 +895,10 @@ exec_admin(struct conn *c, struct proto_request *req)
 			stats_write_tenants(c);
 		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "kernel")) {
 			stats_write_kernel(c);
+		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "proxy")) {
+			proxy_stats_write(c);
+		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "backends")) {
+			proxy_stats_backends_write(c);
 		} else {
 			out_str(w, RPL_ERROR);
 		}
@@ -890,6 +926,44 @@ exec_admin(struct conn *c, struct proto_request *req)
 	}
 }
 
+/* --- acting for a tenant ------------------------------------------------------------ */
+
+/*
+ * proxy_as TENANT: from now on this connection's data commands act for TENANT, with
+ * TENANT's store, limit and capabilities. Only a connection logged in with the proxy
+ * capability has the command; to anyone else it does not exist (ERROR, as any
+ * unknown command). It has no reply, so that a proxy can put it before any request
+ * without changing how many replies come back. A name that is no ordinary tenant
+ * (unknown, removed, admin, another proxy account) leaves the connection acting for
+ * nobody: its data commands are then refused for lack of capability, one error
+ * reply each, so the proxy's count of replies still holds.
+ */
+static bool
+exec_proxy_as(struct conn *c, struct proto_request *req)
+{
+	struct tenant *t = NULL;
+
+	if (req->ntokens == 1)
+		t = tenant_find(&c->w->mcd->tenants, req->tokens[0].p, req->tokens[0].len);
+	if (t != NULL && (atomic_load(&t->removed) ||
+	    (atomic_load(&t->caps) & (TENANT_CAP_ADMIN | TENANT_CAP_PROXY)) != 0)) {
+		tenant_put(t);
+		t = NULL;
+	}
+	if (c->act != NULL)
+		tenant_put(c->act);
+	c->act = t;
+	return true;
+}
+
+static bool
+may_act(const struct conn *c, const struct proto_request *req)
+{
+	return req->cmd == CMD_OTHER && token_eq(&req->name, "proxy_as") && c->tenant != NULL &&
+	    (atomic_load(&c->tenant->caps) & TENANT_CAP_PROXY) != 0 &&
+	    c->w->mcd->proxy == NULL;
+}
+
 /* --- entry ------------------------------------------------------------------------- */
 
 bool
@@ -904,14 +978,18 @@ exec_request(struct conn *c, struct proto_request *req, enum proto_status st)
 			out_str(w, req->error);
 		/* A set too large for the cache drops the old value, as memcached does. */
 		if (req->too_large && req->cmd == CMD_SET && c->tenant != NULL &&
-		    c->deadline == 0 && has_cap(c->tenant, TENANT_CAP_WRITE))
-			store_delete(c->tenant->store, req->key.p, req->key.len, w->now, NULL);
+		    c->deadline == 0 && has_cap(conn_tenant(c), TENANT_CAP_WRITE))
+			store_delete(conn_tenant(c)->store, req->key.p, req->key.len, w->now, NULL);
 		return true;
 	}
 	if (c->listener->auth && c->tenant == NULL)
 		return exec_auth(c, req);
 	if (c->listener->kind == LISTENER_ADMIN)
 		return exec_admin(c, req);
+	if (may_act(c, req))
+		return exec_proxy_as(c, req);
+	if (c->w->mcd->proxy != NULL && proxy_routes(req->cmd))
+		return proxy_request(c, req);
 	if (is_meta(req->cmd))
 		STAT_INC(w->stats.cmd_meta);
 	switch (req->cmd) {

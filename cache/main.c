@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "config.h"
 #include "log.h"
 #include "mcd.h"
@@ -53,16 +54,19 @@ usage(FILE *fp)
 	    "      --tls-listen ADDR    TLS address (default: the client address)\n"
 	    "      --tls-cert FILE      certificate chain (PEM)\n"
 	    "      --tls-key FILE       private key (PEM)\n"
+	    "      --proxy FILE         run as a proxy in front of the backends FILE lists\n"
+	    "                           (docs/proxy.md); the client side is the same\n"
 	    "  -n                       check the configuration and exit\n"
 	    "  -d                       debug logging\n"
 	    "  -h, --help               this help\n"
 	    "\n"
-	    "Signals: SIGHUP re-reads the tenants file; SIGTERM/SIGINT stop gracefully.\n");
+	    "Signals: SIGHUP re-reads the tenants file (and the proxy file); SIGTERM/SIGINT\n"
+	    "stop gracefully.\n");
 }
 
 enum {
 	OPT_NODE = 256, OPT_TENANTS, OPT_AUTH_TIMEOUT, OPT_ADMIN_PORT, OPT_ADMIN_LISTEN,
-	OPT_TLS_PORT, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_CONN_LIMIT,
+	OPT_TLS_PORT, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_CONN_LIMIT, OPT_PROXY,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +88,7 @@ static const struct option long_options[] = {
 	{ "admin-port", required_argument, NULL, OPT_ADMIN_PORT },
 	{ "admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN },
 	{ "admin-conn-limit", required_argument, NULL, OPT_ADMIN_CONN_LIMIT },
+	{ "proxy", required_argument, NULL, OPT_PROXY },
 	{ "tls-port", required_argument, NULL, OPT_TLS_PORT },
 	{ "tls-listen", required_argument, NULL, OPT_TLS_LISTEN },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -307,6 +312,12 @@ apply_options(struct mcd_settings *s, int argc, char **argv)
 				bad = 1;
 			}
 			break;
+		case OPT_PROXY:
+			if (copy_str(s->proxy_path, sizeof(s->proxy_path), optarg, "--proxy", err, sizeof(err)) < 0) {
+				log_err("%s", err);
+				bad = 1;
+			}
+			break;
 		case OPT_AUTH_TIMEOUT:
 			if (parse_duration_ms(optarg, &d) < 0 || d < 100) {
 				log_err("--auth-timeout: '%s' is not a duration of at least 100ms", optarg);
@@ -429,6 +440,20 @@ main(int argc, char **argv)
 			return 2;
 		}
 		tenants_release(&tf);
+	}
+	if (m.set.proxy_path[0] != '\0') {
+		struct proxy_conf pc;
+		struct config_errors errs = { 0 };
+		size_t i;
+		if (proxy_conf_load(&pc, m.set.proxy_path, m.set.tenants_path[0] != '\0',
+		    &errs) < 0) {
+			for (i = 0; i < errs.n; i++)
+				log_err("%s", errs.msgs[i]);
+			config_errors_release(&errs);
+			return 2;
+		}
+		proxy_conf_release(&pc);
+		config_errors_release(&errs);
 	}
 	if (mcd_check_settings(&m.set, err, sizeof(err)) < 0) {
 		log_err("%s", err);

@@ -88,6 +88,7 @@ struct mcd_settings {
 	char tls_listen[MCD_ADDR_MAX];
 	char tls_cert[4096], tls_key[4096];
 	char user[64];                    /* -u */
+	char proxy_path[4096];            /* --proxy: the proxy role's file; "" = a node */
 	int verbose;
 };
 
@@ -114,6 +115,7 @@ enum worker_msg_type {
 	WMSG_CLOSE_REVOKED,/* close sessions of removed tenants and replaced passwords */
 	WMSG_DRAIN,        /* close idle client connections */
 	WMSG_STOP,         /* finish and leave the loop */
+	WMSG_PROXY_RELOAD, /* move to the proxy's new pool of backends */
 };
 
 struct worker_msg {
@@ -125,6 +127,9 @@ struct worker_msg {
 
 struct mcd;
 struct conn;
+struct preq;
+struct proxy;
+struct proxy_worker;
 
 struct worker {
 	int id;
@@ -155,6 +160,7 @@ struct worker {
 	int64_t now;              /* server clock (ms), refreshed per event */
 	bool stopping;
 	struct worker_stats stats;
+	struct proxy_worker *proxy;   /* the proxy role's backend connections, or NULL */
 };
 
 struct conn {
@@ -162,6 +168,8 @@ struct conn {
 	struct worker *w;
 	struct listener *listener;
 	struct tenant *tenant;        /* NULL until authenticated */
+	struct tenant *act;           /* proxy_as: the tenant its data commands act for
+	                                 (a reference), NULL = its own */
 	uint64_t cred_gen;            /* the tenant's cred_gen when it authenticated */
 	struct event ev;
 	struct conn *all_prev, *all_next;   /* worker's list of connections */
@@ -183,7 +191,19 @@ struct conn {
 	bool yielded;
 	bool handshaking;             /* TLS handshake in progress */
 	bool ssl_want_write;          /* the TLS layer needs writability to read */
+	bool pq_ready;                /* proxy: on the worker's list of ready clients */
+	bool paused;                  /* proxy: not read until its queue shortens */
+	uint16_t npq;                 /* proxy: requests in its queue */
+	struct preq *pq_head, *pq_tail; /* proxy: its requests, oldest first (proxy.h) */
+	struct conn *ready_next;
 };
+
+/* The tenant c's data commands act for: the one a proxy named, or its own. */
+static inline struct tenant *
+conn_tenant(const struct conn *c)
+{
+	return c->act != NULL ? c->act : c->tenant;
+}
 
 struct mcd {
 	struct mcd_settings set;
@@ -198,6 +218,7 @@ struct mcd {
 	SSL_CTX *ssl_ctx;
 	struct event *accept_retry;   /* re-enables accepting after EMFILE */
 	struct event *cron;           /* once a second: report suppressed log lines */
+	struct proxy *proxy;          /* the proxy role (proxy.h), or NULL */
 	pthread_mutex_t reload_lock;
 	/* The kernel's view for `stats kernel`, cached (see MCD_KERNEL_REFRESH_MS). */
 	pthread_mutex_t kernel_lock;
@@ -236,6 +257,10 @@ void mcd_broadcast(struct mcd *m, enum worker_msg_type type, uint64_t n);
 
 /* Marks c ready: authenticated (and TLS handshake done); leaves the deadline list. */
 void conn_ready(struct conn *c);
+/* Sends the worker's scratch output on c, waiting for writability if the socket
+ * does not take it all; closes c on error, or when it is to close and nothing is
+ * left to send. False if c was closed. */
+bool conn_send_scratch(struct conn *c);
 
 /* exec.c: executes one parsed request; returns false to close the connection. */
 bool exec_request(struct conn *c, struct proto_request *req, enum proto_status st);

@@ -308,6 +308,7 @@ parse_meta(const char *buf, size_t len, size_t line_len, struct proto_token *t, 
 	if (t[1].len > PROTO_KEY_MAX)
 		return fail(req, ERR_BAD_FORMAT);
 	req->key = t[1];
+	req->key_raw = t[1];
 	if (req->cmd == CMD_MS) {
 		if (n < 3 || token_u64(&t[2], PROTO_DATA_LEN_MAX, &dlen) < 0)
 			return fail(req, ERR_BAD_FORMAT);

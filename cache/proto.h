@@ -73,6 +73,7 @@ struct proto_request {
 	enum proto_cmd cmd;
 	struct proto_token name;      /* the command word as sent */
 	struct proto_token key;       /* single-key commands; meta: decoded if b */
+	struct proto_token key_raw;   /* meta: the key token as sent (base64 if b) */
 	bool noreply;
 
 	/* storage */

@@ -21,6 +21,7 @@
 #include "mcd.h"
 #include "output.h"
 #include "parse.h"
+#include "proxy.h"
 
 #define CLOCK_ORIGIN_MS 1000000 /* keeps the server clock far from 0 ("never") */
 #define ACCEPTS_PER_EVENT 64
@@ -304,7 +305,10 @@ conn_close(struct conn *c)
 		SSL_free(c->ssl);
 	}
 	close(c->fd);
+	proxy_conn_closed(c);
 	output_release(c); /* before the tenant: references go back to its store */
+	if (c->act != NULL)
+		tenant_put(c->act);
 	if (c->tenant != NULL) {
 		atomic_fetch_sub_explicit(&c->tenant->counters.curr_connections, 1,
 		    memory_order_relaxed);
@@ -321,8 +325,9 @@ conn_close(struct conn *c)
 static void
 conn_set_mode(struct conn *c, bool writing)
 {
-	if (c->writing == writing)
+	if (c->writing == writing && !c->paused)
 		return;
+	c->paused = false;
 	event_del(&c->ev);
 	event_assign(&c->ev, c->w->base, c->fd, (writing ? EV_WRITE : EV_READ) | EV_PERSIST,
 	    conn_event, c);
@@ -534,9 +539,12 @@ conn_serve(struct conn *c)
 	struct proto_request req;
 	const char *data = c->in;
 	size_t len = c->inlen, used;
+	struct out_mark pmark;
 	int reqs = 0;
 	bool yield = false, keep_open = true;
 
+	if (c->close_after_write)
+		return; /* quit came: nothing after it is read */
 	if (c->yielded) {
 		c->yielded = false;
 	} else if (conn_read(c, &data, &len) < 0) {
@@ -553,7 +561,8 @@ conn_serve(struct conn *c)
 			c->swallow -= k;
 			continue;
 		}
-		if (reqs == MCD_REQS_PER_EVENT || out_queued(w) > MCD_OUT_CONN_MAX) {
+		if (reqs == MCD_REQS_PER_EVENT || out_queued(w) > MCD_OUT_CONN_MAX ||
+		    c->npq >= PROXY_CONN_PENDING_MAX) {
 			yield = true;
 			STAT_INC(w->stats.conn_yields);
 			break;
@@ -588,7 +597,14 @@ conn_serve(struct conn *c)
 			break;
 		}
 		reqs++;
-		keep_open = exec_request(c, &req, st);
+		if (w->proxy != NULL) {
+			/* A reply made here waits its turn behind requests at the backends. */
+			out_mark(w, &pmark);
+			keep_open = exec_request(c, &req, st);
+			proxy_keep(c, &pmark);
+		} else {
+			keep_open = exec_request(c, &req, st);
+		}
 		data += used;
 		len -= used;
 		if (st == PROTO_SWALLOW)
@@ -606,29 +622,53 @@ conn_serve(struct conn *c)
 	}
 	if (keep_open && conn_keep_input(c, data, len) < 0)
 		keep_open = false;
-	if (out_queued(w) > 0) {
-		int r = output_send(c);
-		if (r < 0) {
-			conn_close(c);
-			return;
-		}
-		if (r > 0)
-			conn_set_mode(c, true);
-	}
-	if (!keep_open) {
-		if (output_pending(c)) {
-			c->close_after_write = true;
-			return;
-		}
-		conn_close(c);
+	if (!keep_open)
+		c->close_after_write = true;
+	if (!conn_send_scratch(c) || !keep_open)
 		return;
-	}
-	if ((yield || c->yielded) && !c->writing) {
+	if (c->npq >= PROXY_CONN_PENDING_MAX) {
+		/* Proxy: as many requests wait at the backends as a client may have; its
+		 * input waits (unwatched, or it would fire at once) until replies go out. */
+		c->yielded = true;
+		if (!c->writing && !c->paused) {
+			event_del(&c->ev);
+			c->paused = true;
+		}
+	} else if ((yield || c->yielded) && !c->writing) {
 		c->yielded = true;
 		event_active(&c->ev, EV_READ, 0);
 	} else if (yield) {
 		c->yielded = true; /* resumed when the output has drained */
 	}
+}
+
+bool
+conn_send_scratch(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	if (out_queued(w) > 0) {
+		int r = output_send(c);
+		if (r < 0) {
+			conn_close(c);
+			return false;
+		}
+		if (r > 0)
+			conn_set_mode(c, true);
+	}
+	if (c->close_after_write && !output_pending(c) && c->pq_head == NULL) {
+		conn_close(c);
+		return false;
+	}
+	/* A proxy client held back for its pending requests may go on. */
+	if (c->paused && c->npq < PROXY_CONN_PENDING_MAX) {
+		c->paused = false;
+		if (!c->writing) {
+			event_add(&c->ev, NULL);
+			event_active(&c->ev, EV_READ, 0);
+		}
+	}
+	return true;
 }
 
 static int
@@ -682,7 +722,10 @@ conn_event(evutil_socket_t fd, short what, void *arg)
 		if (r > 0)
 			return;
 		if (c->close_after_write) {
-			conn_close(c);
+			if (c->pq_head == NULL)
+				conn_close(c);
+			else
+				conn_set_mode(c, false); /* replies still to come from backends */
 			return;
 		}
 		conn_set_mode(c, false);
@@ -718,7 +761,7 @@ worker_tick(evutil_socket_t fd, short what, void *arg)
 static bool
 conn_idle(const struct conn *c)
 {
-	return c->inlen == 0 && !output_pending(c) && c->swallow == 0;
+	return c->inlen == 0 && !output_pending(c) && c->swallow == 0 && c->pq_head == NULL;
 }
 
 static void
@@ -769,11 +812,14 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 				conn_close(c);
 		}
 		break;
+	case WMSG_PROXY_RELOAD:
+		proxy_worker_reload(w);
+		break;
 	case WMSG_STOP:
 		w->stopping = true;
 		for (c = w->conns; c != NULL; c = next) {
 			next = c->all_next;
-			if (output_pending(c))
+			if (output_pending(c) || c->pq_head != NULL)
 				c->close_after_write = true;
 			else
 				conn_close(c);
@@ -892,7 +938,7 @@ worker_init(struct mcd *m, struct worker *w, int id, char *err, size_t errlen)
 	event_add(w->notify_ev, NULL);
 	event_add(w->tick_ev, &tick);
 	w->now = mcd_now();
-	return 0;
+	return proxy_worker_init(w, err, errlen);
 }
 
 static void
@@ -905,6 +951,7 @@ worker_release(struct worker *w)
 		w->stopping = false;
 		conn_close(c);
 	}
+	proxy_worker_release(w);
 	if (w->notify_ev != NULL)
 		event_free(w->notify_ev);
 	if (w->tick_ev != NULL)
@@ -1108,8 +1155,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
+		if (m->proxy != NULL) {
+			if (proxy_reload(m, msg, sizeof(msg)) < 0)
+				log_err("SIGHUP: keeping the running backends: %s", msg);
+			else
+				log_info("SIGHUP: proxy file re-read: %s", msg);
+		}
 		if (m->set.tenants_path[0] == '\0') {
-			log_info("SIGHUP: no tenants file to re-read");
+			if (m->proxy == NULL)
+				log_info("SIGHUP: no tenants file to re-read");
 			return;
 		}
 		if (mcd_reload_tenants(m, msg, sizeof(msg)) < 0)
@@ -1215,6 +1269,8 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 	if (s->admin_port != 0 && add_listener(m, LISTENER_ADMIN, s->admin_listen,
 	    s->admin_port, auth, err, errlen) < 0)
 		return -1;
+	if (proxy_setup(m, err, errlen) < 0)
+		return -1;
 	m->nworkers = s->threads;
 	for (i = 0; i < m->nworkers; i++) {
 		if (worker_init(m, &m->workers[i], i, err, errlen) < 0)
@@ -1257,6 +1313,7 @@ mcd_teardown(struct mcd *m)
 
 	for (i = 0; i < m->nworkers; i++)
 		worker_release(&m->workers[i]);
+	proxy_teardown(m);
 	for (i = 0; i < m->nlisteners; i++) {
 		if (m->listeners[i].ev != NULL)
 			event_free(m->listeners[i].ev);

@@ -87,7 +87,7 @@ usage(FILE *fp)
 	    "                        give a tenant a new password, printed once\n"
 	    "  limit NAME SIZE       set a tenant's memory limit (e.g. 64M, 1G)\n"
 	    "  caps NAME CAPS        set its capabilities: a comma-separated subset of\n"
-	    "                        read,write,flush, or admin alone\n"
+	    "                        read,write,flush, or admin alone, or proxy alone\n"
 	    "\n"
 	    "Options:\n"
 	    "  --file PATH   the tenants file (default: 'tenants' in [mcd] of the\n"
@@ -239,12 +239,17 @@ caps_ok(const char *s, unsigned *out)
 
 	if (tenant_caps_parse(s, &caps) < 0) {
 		mctl_error("invalid capabilities '%s' (a comma-separated subset of "
-			   "read,write,flush, or admin)",
+			   "read,write,flush, or admin, or proxy)",
 		    s);
 		return false;
 	}
 	if ((caps & TENANT_CAP_ADMIN) && caps != TENANT_CAP_ADMIN) {
 		mctl_error("capability 'admin' cannot be combined with others ('%s')", s);
+		return false;
+	}
+	if ((caps & TENANT_CAP_PROXY) && caps != TENANT_CAP_PROXY) {
+		mctl_error("capability 'proxy' cannot be combined with others ('%s'): the proxy's "
+			   "account acts for tenants and has no data of its own", s);
 		return false;
 	}
 	*out = caps;

@@ -195,8 +195,8 @@ ketama_hash(const struct ketama *k, const void *key, size_t keylen, uint32_t *ha
 	return 0;
 }
 
-int
-ketama_lookup_hash(const struct ketama *k, uint32_t hash)
+size_t
+ketama_point_index(const struct ketama *k, uint32_t hash)
 {
 	size_t lo = 0, hi = k->npoints, mid;
 
@@ -208,9 +208,13 @@ ketama_lookup_hash(const struct ketama *k, uint32_t hash)
 		else
 			hi = mid;
 	}
-	if (lo == k->npoints)
-		lo = 0;
-	return (int)k->points[lo].server;
+	return lo == k->npoints ? 0 : lo;
+}
+
+int
+ketama_lookup_hash(const struct ketama *k, uint32_t hash)
+{
+	return (int)k->points[ketama_point_index(k, hash)].server;
 }
 
 int

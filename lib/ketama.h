@@ -89,6 +89,10 @@ void ketama_release(struct ketama *k);
  */
 int ketama_lookup(const struct ketama *k, const void *key, size_t keylen);
 
+/* The index in k->points of the point a key hash maps to: the first point at or
+ * above it, wrapping to 0 (a caller may walk on from it, around the ring). */
+size_t ketama_point_index(const struct ketama *k, uint32_t hash);
+
 /* The server for a key hash computed by ketama_hash(). */
 int ketama_lookup_hash(const struct ketama *k, uint32_t hash);
 

@@ -61,7 +61,7 @@ is_terminal_line(const char *p, size_t n)
 /* The byte count of "VALUE <key> <flags> <bytes>[ <cas>]" (flags a 32-bit number);
  * -1 if malformed. */
 static int
-value_bytes(const char *p, size_t n, uint64_t *bytes)
+value_bytes(const char *p, size_t n, uint64_t max, uint64_t *bytes)
 {
 	const char *end = p + n, *tok, *sp;
 	uint64_t flags;
@@ -78,7 +78,7 @@ value_bytes(const char *p, size_t n, uint64_t *bytes)
 		if (i == 1 && parse_u64_n(tok, (size_t)(sp - tok), 0, UINT32_MAX, &flags) < 0)
 			return -1;
 		if (i == 2)
-			return parse_u64_n(tok, (size_t)(sp - tok), 0, MCREPLY_MAX, bytes);
+			return parse_u64_n(tok, (size_t)(sp - tok), 0, max, bytes);
 		if (sp == end)
 			return -1;
 		p = sp + 1;
@@ -95,11 +95,31 @@ malformed(struct mcreply_frame *f, const char *why)
 	return MCREPLY_MALFORMED;
 }
 
-static enum mcreply_status
-complete(struct mcreply_frame *f, size_t next, size_t line_off, size_t llen, bool error)
+static const char *
+too_large(size_t max)
 {
-	if (next > MCREPLY_MAX)
-		return malformed(f, "reply larger than 1048576 bytes");
+	return max == MCREPLY_MAX ? "reply larger than 1048576 bytes" :
+	    "reply larger than its limit";
+}
+
+/* The byte count of a meta "VA <bytes> <flags>*" line; -1 if malformed. */
+static int
+va_bytes(const char *p, size_t n, uint64_t max, uint64_t *bytes)
+{
+	const char *sp;
+
+	p += 3; /* "VA " */
+	n -= 3;
+	sp = memchr(p, ' ', n);
+	return parse_u64_n(p, sp != NULL ? (size_t)(sp - p) : n, 0, max, bytes);
+}
+
+static enum mcreply_status
+complete(struct mcreply_frame *f, size_t next, size_t line_off, size_t llen, bool error,
+    size_t max)
+{
+	if (next > max)
+		return malformed(f, too_large(max));
 	f->len = next;
 	f->last_off = line_off;
 	f->last_len = llen;
@@ -110,6 +130,13 @@ complete(struct mcreply_frame *f, size_t next, size_t line_off, size_t llen, boo
 enum mcreply_status
 mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind, struct mcreply_frame *f)
 {
+	return mcreply_frame_max(buf, len, kind, MCREPLY_MAX, f);
+}
+
+enum mcreply_status
+mcreply_frame_max(const char *buf, size_t len, enum mcreply_kind kind, size_t max,
+    struct mcreply_frame *f)
+{
 	size_t off = 0, avail, llen, next;
 	const char *line, *nl;
 	uint64_t bytes;
@@ -117,8 +144,8 @@ mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind, struct mcrepl
 	memset(f, 0, sizeof(*f));
 	f->why = "";
 	for (;;) {
-		if (off > MCREPLY_MAX)
-			return malformed(f, "reply larger than 1048576 bytes");
+		if (off > max)
+			return malformed(f, too_large(max));
 		avail = len - off;
 		line = buf + off;
 		nl = memchr(line, '\n', avail < MCREPLY_LINE_MAX ? avail : MCREPLY_LINE_MAX);
@@ -132,11 +159,24 @@ mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind, struct mcrepl
 		if (llen > 0 && line[llen - 1] == '\r')
 			llen--;
 		if (mcreply_is_error_line(line, llen))
-			return complete(f, next, off, llen, true);
+			return complete(f, next, off, llen, true, max);
 		if (kind == MCREPLY_LINE)
-			return complete(f, next, off, llen, false);
+			return complete(f, next, off, llen, false, max);
+		if (kind == MCREPLY_META) {
+			if (!line_starts(line, llen, "VA "))
+				return complete(f, next, off, llen, false, max);
+			if (va_bytes(line, llen, max, &bytes) < 0)
+				return malformed(f, "malformed VA line");
+			if (next + bytes + 2 > max)
+				return malformed(f, too_large(max));
+			if (len < next + bytes + 2)
+				return MCREPLY_MORE;
+			if (buf[next + bytes] != '\r' || buf[next + bytes + 1] != '\n')
+				return malformed(f, "VA data not followed by CRLF");
+			return complete(f, next + (size_t)bytes + 2, off, llen, false, max);
+		}
 		if ((kind == MCREPLY_STATS || kind == MCREPLY_GET) && line_is(line, llen, "END"))
-			return complete(f, next, off, llen, false);
+			return complete(f, next, off, llen, false, max);
 		if (kind == MCREPLY_STATS) {
 			if (!line_starts(line, llen, "STAT "))
 				return malformed(f, "not a STAT line in a stats reply");
@@ -144,10 +184,10 @@ mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind, struct mcrepl
 			continue;
 		}
 		if (line_starts(line, llen, "VALUE ")) {
-			if (value_bytes(line, llen, &bytes) < 0)
+			if (value_bytes(line, llen, max, &bytes) < 0)
 				return malformed(f, "malformed VALUE line");
-			if (next + bytes + 2 > MCREPLY_MAX)
-				return malformed(f, "reply larger than 1048576 bytes");
+			if (next + bytes + 2 > max)
+				return malformed(f, too_large(max));
 			if (len < next + bytes + 2)
 				return MCREPLY_MORE;
 			if (buf[next + bytes] != '\r' || buf[next + bytes + 1] != '\n')
@@ -159,7 +199,7 @@ mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind, struct mcrepl
 			return malformed(f, "not a VALUE line in a get reply");
 		/* MCREPLY_ANY */
 		if (is_terminal_line(line, llen))
-			return complete(f, next, off, llen, false);
+			return complete(f, next, off, llen, false, max);
 		off = next;
 	}
 }

@@ -31,6 +31,8 @@ enum mcreply_kind {
 	MCREPLY_LINE,  /* one line: STORED, DELETED, OK, a number, VERSION ..., an error */
 	MCREPLY_STATS, /* "STAT name value" lines up to END (any other line is malformed) */
 	MCREPLY_GET,   /* VALUE blocks up to END (any other line is malformed) */
+	MCREPLY_META,  /* a meta command's reply: one line, or "VA <bytes> ..." and its data
+	                  block (mg, ma with v) */
 	MCREPLY_ANY,   /* a classic command whose reply is not known in advance (an operator's
 	                  command line): lines up to a terminal line (END, OK, STORED,
 	                  NOT_STORED, EXISTS, NOT_FOUND, DELETED, TOUCHED, RESET, VERSION ...,
@@ -61,6 +63,11 @@ struct mcreply_frame {
  */
 enum mcreply_status mcreply_frame(const char *buf, size_t len, enum mcreply_kind kind,
     struct mcreply_frame *f);
+
+/* The same with another cap than MCREPLY_MAX on the reply's size (a proxy's
+ * multi-get of large values); lines stay within MCREPLY_LINE_MAX. */
+enum mcreply_status mcreply_frame_max(const char *buf, size_t len, enum mcreply_kind kind,
+    size_t max, struct mcreply_frame *f);
 
 /* The line (without its line end) is ERROR, "ERROR ...", CLIENT_ERROR... or
  * SERVER_ERROR...: the server refused the command. */

@@ -18,7 +18,8 @@
 #define HASH_PREFIX_LEN (sizeof(HASH_PREFIX) - 1)
 /* "sha256$" + salt hex + "$" + hash hex */
 #define HASH_FIELD_LEN (HASH_PREFIX_LEN + 2 * TENANT_SALT_LEN + 1 + 2 * TENANT_HASH_LEN)
-#define CAPS_KNOWN (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH | TENANT_CAP_ADMIN)
+#define CAPS_KNOWN (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH | TENANT_CAP_ADMIN | \
+    TENANT_CAP_PROXY)
 #define QUOTE_MAX 48      /* bytes of a bad field quoted in an error message */
 #define SAVE_BUF_LEN 8192 /* tenants_save writes in chunks of this size */
 
@@ -31,6 +32,7 @@ static const struct {
 	{ "write", TENANT_CAP_WRITE },
 	{ "flush", TENANT_CAP_FLUSH },
 	{ "admin", TENANT_CAP_ADMIN },
+	{ "proxy", TENANT_CAP_PROXY },
 };
 #define NCAP_WORDS (sizeof(CAP_WORDS) / sizeof(CAP_WORDS[0]))
 
@@ -504,7 +506,7 @@ parse_line(struct tenant_entry *e, const char *s, size_t len, char *msg, size_t 
 	e->limit = limit;
 	if (caps_parse_n(field[3], flen[3], &e->caps, &bad, &badlen) < 0) {
 		quote(q, sizeof(q), bad, badlen);
-		snprintf(msg, msglen, "unknown capability '%s' for '%s' (read, write, flush, admin)",
+		snprintf(msg, msglen, "unknown capability '%s' for '%s' (read, write, flush, admin, proxy)",
 		    q, e->name);
 		return -1;
 	}

@@ -10,8 +10,10 @@
  * NAME is 1..TENANT_NAME_MAX bytes of [A-Za-z0-9_.-]; SALT is 16 bytes and HASH the
  * 32-byte SHA-256 of SALT||password, both lowercase hex; LIMIT is the memory limit in
  * bytes (at most TENANT_LIMIT_MAX); CAPS is a comma-separated subset of
- * read,write,flush,admin (may be empty). `admin` lets the account authenticate on
- * mcd's admin port (and nowhere else). Blanks around a line are ignored, and so is
+ * read,write,flush,admin,proxy (may be empty). `admin` lets the account authenticate on
+ * mcd's admin port (and nowhere else). `proxy` is the internal account of mcd's
+ * proxy role: on a backend it may act for any ordinary tenant, one request at a
+ * time (`proxy_as`), and nothing else; a proxy refuses it as a client. Blanks around a line are ignored, and so is
  * a trailing '\r'. A line is at most TENANTS_LINE_MAX bytes, a file at most
  * TENANTS_FILE_MAX.
  *
@@ -47,6 +49,7 @@ enum tenant_cap {
 	TENANT_CAP_WRITE = 1 << 1,
 	TENANT_CAP_FLUSH = 1 << 2,
 	TENANT_CAP_ADMIN = 1 << 3,
+	TENANT_CAP_PROXY = 1 << 4,
 };
 #define TENANT_CAPS_DEFAULT (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH)
 

@@ -278,7 +278,7 @@ parse_reports_the_first_bad_line_duplicate_or_syntax(void **state)
 	assert_int_equal(parse(&tf, dup_first, err, sizeof(err)), -1);
 	assert_string_equal(err, "t:2: duplicate tenant 'a' (first on line 1)");
 	assert_int_equal(parse(&tf, syntax_first, err, sizeof(err)), -1);
-	assert_string_equal(err, "t:1: unknown capability 'bogus' for 'a' (read, write, flush, admin)");
+	assert_string_equal(err, "t:1: unknown capability 'bogus' for 'a' (read, write, flush, admin, proxy)");
 	assert_int_equal(parse(&tf, third_copy, err, sizeof(err)), -1);
 	assert_string_equal(err, "t:3: duplicate tenant 'c' (first on line 1)");
 }
