@@ -128,9 +128,10 @@ def start_ours(procs, work, backend_ports, conns):
     port, admin_port = free_port(), free_port()
     conf = work / "proxy.ini"
     conf.write_text("[proxy]\n" + "".join(f"backend = {s}\n" for s in server_lines(backend_ports))
-                    + f"timeout = {TIMEOUT_MS}\n"
+                    # units written out: mcd reads a bare number as seconds
+                    + f"timeout = {TIMEOUT_MS}ms\n"
                     "failure_limit = 2\n"
-                    "retry_timeout = 1000\n"
+                    "retry_timeout = 1000ms\n"
                     "eject = no\n"
                     f"connections = {CONNECTIONS_PER_THREAD}\n")
     argv = [MCD, "--proxy", str(conf), "-l", "127.0.0.1", "-p", str(port),
