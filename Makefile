@@ -102,6 +102,7 @@ PKGS_test_parse :=
 PKGS_test_pending := sqlite3 jansson
 PKGS_test_promtext :=
 PKGS_test_proto :=
+PKGS_test_proxy_backend := inih libcrypto
 PKGS_test_rotation := sqlite3 jansson inih
 PKGS_test_sha256 := libcrypto
 PKGS_test_status_model := sqlite3 jansson inih

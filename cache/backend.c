@@ -106,6 +106,32 @@ parse_backend(const char *v, struct proxy_backend_conf *bc, char *err, size_t er
 	return 0;
 }
 
+/*
+ * A duration key of the proxy file: a bare number is milliseconds, as in
+ * nutcracker's configuration (operators carry its numbers over); a unit (ms, s,
+ * m, h) may be given as anywhere else.
+ */
+static void
+get_ms(struct config *cfg, const char *key, int64_t def, int64_t *out,
+    struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, SECTION, key);
+	uint64_t u;
+
+	*out = def;
+	if (e == NULL)
+		return;
+	if (parse_u64(e->value, 0, INT64_MAX / 2, &u) == 0) {
+		*out = (int64_t)u;
+		return;
+	}
+	if (parse_duration_ms(e->value, out) < 0) {
+		config_error(errs, cfg, e->line, "%s: '%s' is not a duration (milliseconds, or "
+		    "with a unit: 400ms, 2s)", key, e->value);
+		*out = def;
+	}
+}
+
 static int
 conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
     struct config_errors *errs)
@@ -115,10 +141,12 @@ conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
 	char err[256];
 	size_t before = errs->n + errs->dropped, i, j;
 
-	config_get_duration_ms(cfg, SECTION, "timeout", DEF_TIMEOUT_MS, &c.timeout_ms, errs);
-	config_get_duration_ms(cfg, SECTION, "retry_timeout", DEF_RETRY_MS, &c.retry_ms, errs);
-	config_get_duration_ms(cfg, SECTION, "retry_max", DEF_RETRY_MAX_MS, &c.retry_max_ms, errs);
-	config_get_duration_ms(cfg, SECTION, "tail_ms", DEF_TAIL_MS, &c.tail_ms, errs);
+	get_ms(cfg, "timeout", DEF_TIMEOUT_MS, &c.timeout_ms, errs);
+	get_ms(cfg, "retry_timeout", DEF_RETRY_MS, &c.retry_ms, errs);
+	/* retry_max defaults to at least retry_timeout: a long first wait alone is fine. */
+	get_ms(cfg, "retry_max", DEF_RETRY_MAX_MS > c.retry_ms ? DEF_RETRY_MAX_MS : c.retry_ms,
+	    &c.retry_max_ms, errs);
+	get_ms(cfg, "tail_ms", DEF_TAIL_MS, &c.tail_ms, errs);
 	config_get_u64(cfg, SECTION, "failure_limit", 1, 1000, DEF_FAILURE_LIMIT,
 	    &c.failure_limit, errs);
 	config_get_u64(cfg, SECTION, "connections", 1, PROXY_CONNS_MAX, DEF_CONNECTIONS,
@@ -128,6 +156,8 @@ conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
 	config_get_bool(cfg, SECTION, "eject", false, &c.eject, errs);
 	if (c.timeout_ms < 1 || c.timeout_ms > 3600000)
 		config_error(errs, cfg, 0, "timeout: from 1ms to 1h");
+	if (c.tail_ms < 0 || c.tail_ms > 3600000)
+		config_error(errs, cfg, 0, "tail_ms: from 0 to 1h");
 	if (c.retry_ms < 1 || c.retry_max_ms < c.retry_ms || c.retry_max_ms > 3600000)
 		config_error(errs, cfg, 0, "retry_timeout and retry_max: 1ms <= retry_timeout "
 		    "<= retry_max <= 1h");

@@ -905,6 +905,11 @@ exec_admin(struct conn *c, struct proto_request *req)
 		return true;
 	case CMD_FLUSH_ALL: {
 		struct flush_all_ctx f = { w->now, flush_at(w, req), 0 };
+		if (w->mcd->proxy != NULL) {
+			/* A proxy stores nothing: saying OK would flush nothing. */
+			out_str(w, "CLIENT_ERROR a proxy holds no data: flush its backends");
+			return true;
+		}
 		tenant_registry_foreach(&w->mcd->tenants, flush_one, &f);
 		STAT_INC(w->stats.cmd_flush);
 		log_info("admin: flush_all of %zu tenants", f.n);

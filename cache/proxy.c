@@ -83,12 +83,20 @@ struct preq {
 	size_t errlen;
 };
 
+/* The login to a backend: the account's `set`, then `proxy_as` with no tenant and
+ * `mn`. A backend that took the account as a proxy says nothing to proxy_as and MN to
+ * mn; one that did not (no tenants file there, or an account without the proxy
+ * capability) says ERROR first — and since the proxy counts on proxy_as having no
+ * reply, such a backend must never be sent a request. */
+enum { LOGIN_SET = 1, LOGIN_CHECK };
+
 /* One request on a backend connection, waiting for its reply. */
 struct bq {
 	struct bq *next;
 	struct preq *p;              /* NULL: the connection's login */
 	uint16_t part;
 	uint8_t kind;                /* enum mcreply_kind */
+	uint8_t login;               /* p == NULL: LOGIN_SET or LOGIN_CHECK */
 	bool probe;                  /* the retry of a down backend */
 	int64_t deadline;            /* server clock ms */
 	int64_t sent_ns;
@@ -100,6 +108,9 @@ struct bconn {
 	size_t bi;                   /* index of its backend in pool */
 	int fd;                      /* -1: not connected */
 	bool connecting, writing, dirty, retiring, ev_added, tmo_added;
+	bool logging_in;             /* nothing past login_end is written until the
+	                                login check passed (LOGIN_SET) */
+	size_t login_end;
 	struct event ev, tmo;
 	char *out;
 	size_t olen, ocap, osent;
@@ -137,6 +148,7 @@ struct proxy {
 static void bconn_fail_all(struct bconn *bc, enum fail_why why, const char *cause,
     bool count);
 static void bconn_flush(struct bconn *bc);
+static void bconn_close(struct bconn *bc);
 static void pw_flush_ready(struct proxy_worker *pw);
 
 /* --- preq: a client's request waiting for backends -------------------------------- */
@@ -394,6 +406,8 @@ out_reserve(struct bconn *bc, size_t more)
 		return 0;
 	if (bc->osent > 0) {
 		memmove(bc->out, bc->out + bc->osent, bc->olen - bc->osent);
+		if (bc->logging_in)
+			bc->login_end -= bc->osent;
 		bc->olen -= bc->osent;
 		bc->osent = 0;
 		want = bc->olen + more;
@@ -442,11 +456,18 @@ out_puti(struct bconn *bc, int64_t v)
 	out_put(bc, d, (size_t)n);
 }
 
+/* How far bc's output may be written now: not past the login while it is checked. */
+static size_t
+write_limit(const struct bconn *bc)
+{
+	return bc->logging_in ? bc->login_end : bc->olen;
+}
+
 static void
 bconn_set_events(struct bconn *bc)
 {
 	struct worker *w = bc->pw->w;
-	bool want_write = bc->connecting || bc->osent < bc->olen;
+	bool want_write = bc->connecting || bc->osent < write_limit(bc);
 
 	if (bc->ev_added && want_write == bc->writing)
 		return;
@@ -551,7 +572,9 @@ bconn_open(struct bconn *bc)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (struct sockaddr *)&b->sa, b->salen) < 0 && errno != EINPROGRESS) {
+		int e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	bc->fd = fd;
@@ -562,17 +585,32 @@ bconn_open(struct bconn *bc)
 	STAT_ADD_B(b->connections, 1);
 	if (conf->account[0] != '\0') {
 		size_t pl = strlen(conf->password);
+		struct bq *set, *check;
 		if (out_reserve(bc, 64 + TENANT_NAME_MAX + pl) < 0 ||
-		    bq_push(bc, NULL, 0, MCREPLY_LINE, false) == NULL) {
-			return 0; /* the queue stays empty: the next request retries */
+		    (set = bq_push(bc, NULL, 0, MCREPLY_LINE, false)) == NULL) {
+			bconn_close(bc);
+			errno = ENOMEM;
+			return -1;
 		}
+		set->login = LOGIN_SET;
+		if ((check = bq_push(bc, NULL, 0, MCREPLY_LINE, false)) == NULL) {
+			free(bq_pop(bc));
+			bconn_close(bc);
+			errno = ENOMEM;
+			return -1;
+		}
+		check->login = LOGIN_CHECK;
 		out_puts(bc, "set ");
 		out_puts(bc, conf->account);
 		out_puts(bc, " 0 0 ");
 		out_putu(bc, pl);
 		out_puts(bc, "\r\n");
 		out_put(bc, conf->password, pl);
-		out_puts(bc, "\r\n");
+		out_puts(bc, "\r\nproxy_as\r\nmn\r\n");
+		/* Clients' requests queue behind, unwritten, until the check passes: a
+		 * backend that did not take the account must not get a single one. */
+		bc->logging_in = true;
+		bc->login_end = bc->olen;
 	}
 	bconn_set_events(bc);
 	return 0;
@@ -591,6 +629,7 @@ bconn_close(struct bconn *bc)
 	close(bc->fd);
 	bc->fd = -1;
 	bc->connecting = false;
+	bc->logging_in = false;
 	bc->olen = bc->osent = 0;
 	bc->inlen = 0;
 	bc->acting[0] = '\0';
@@ -636,6 +675,23 @@ bconn_fail_all(struct bconn *bc, enum fail_why why, const char *cause, bool coun
 		atomic_store(&b->probing, false);
 }
 
+/* A connection of an older pool whose every reply is in (or failed) is freed. */
+static void
+retire_if_done(struct bconn *bc)
+{
+	struct bconn **pp;
+
+	if (!bc->retiring || bc->head != NULL)
+		return;
+	for (pp = &bc->pw->retiring; *pp != NULL; pp = &(*pp)->retire_next) {
+		if (*pp == bc) {
+			*pp = bc->retire_next;
+			break;
+		}
+	}
+	bconn_free(bc);
+}
+
 static void
 bconn_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -657,6 +713,7 @@ bconn_timeout(evutil_socket_t fd, short what, void *arg)
 	atomic_fetch_add_explicit(&w->mcd->proxy->timeouts, 1, memory_order_relaxed);
 	bconn_fail_all(bc, FAIL_TIMEOUT, bc->connecting ? "connect timed out" :
 	    "request timed out", true);
+	retire_if_done(bc);
 	pw_flush_ready(pw);
 }
 
@@ -666,8 +723,8 @@ bconn_write(struct bconn *bc)
 {
 	ssize_t n;
 
-	while (bc->osent < bc->olen) {
-		n = send(bc->fd, bc->out + bc->osent, bc->olen - bc->osent, MSG_NOSIGNAL);
+	while (bc->osent < write_limit(bc)) {
+		n = send(bc->fd, bc->out + bc->osent, write_limit(bc) - bc->osent, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
@@ -701,15 +758,23 @@ bconn_reply(struct bconn *bc, const char *r, const struct mcreply_frame *f)
 	int64_t us = (clock_now_ns(CLOCK_MONOTONIC) - q->sent_ns) / 1000;
 
 	if (q->p == NULL) {
-		/* The login: anything but STORED means the account is refused. */
-		if (f->error || !starts(r, f->len, "STORED")) {
-			free(q);
-			LOG_LIMITED(LOG_LEVEL_ERR, "backend %s (%s) refused the proxy's account '%s'",
-			    b->name, b->addr, bc->pool->conf.account);
-			bconn_fail_all(bc, FAIL_UNAVAILABLE, "the proxy's account was refused", true);
-			return;
-		}
+		/* The login (see LOGIN_SET): STORED, then MN and nothing before it. */
+		bool ok = q->login == LOGIN_SET ? !f->error && f->len >= 6 &&
+		    starts(r, f->len, "STORED") : !f->error && starts(r, f->len, "MN");
+		uint8_t step = q->login;
 		free(q);
+		if (!ok) {
+			LOG_LIMITED(LOG_LEVEL_ERR, "backend %s (%s) %s", b->name, b->addr,
+			    step == LOGIN_SET ? "refused the proxy's account" :
+			    "took the proxy's account but not as a proxy (does it run with "
+			    "--tenants, and has the account the proxy capability?)");
+			bconn_fail_all(bc, FAIL_UNAVAILABLE, step == LOGIN_SET ?
+			    "the proxy's account was refused" :
+			    "the proxy's account has no proxy capability there", true);
+		} else if (step == LOGIN_CHECK) {
+			bc->logging_in = false;
+			bconn_write(bc);
+		}
 		return;
 	}
 	backend_latency(b, us > 0 ? (uint64_t)us : 0, bc->pool->conf.tail_ms * 1000);
@@ -825,18 +890,8 @@ bconn_event(evutil_socket_t fd, short what, void *arg)
 		goto out;
 	if (what & EV_READ)
 		bconn_read(bc);
-	if (bc->retiring && bc->head == NULL) {
-		/* Of an older pool, and every reply is in: done. */
-		struct bconn **pp;
-		for (pp = &pw->retiring; *pp != NULL; pp = &(*pp)->retire_next) {
-			if (*pp == bc) {
-				*pp = bc->retire_next;
-				break;
-			}
-		}
-		bconn_free(bc);
-	}
 out:
+	retire_if_done(bc);
 	pw_flush_ready(pw);
 }
 
@@ -895,7 +950,7 @@ pick_conn(struct proxy_worker *pw, const struct conn *c, size_t bi, bool *probe,
 	}
 	if (bc->fd < 0 && bconn_open(bc) < 0) {
 		char cause[PROXY_ERR_MAX];
-		snprintf(cause, sizeof(cause), "socket: %s", strerror(errno));
+		snprintf(cause, sizeof(cause), "connect: %s", strerror(errno));
 		backend_failure(b, &pool->conf, pw->w->now, cause);
 		*why = FAIL_UNAVAILABLE;
 		return NULL; /* backend_failure ended a probe */

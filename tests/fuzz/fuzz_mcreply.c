@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	kind = (enum mcreply_kind)(data[0] % 4);
+	kind = (enum mcreply_kind)(data[0] % 5);
 	len = size - 1;
 	rc = mcreply_frame(text, len, kind, &f);
 	if (rc == MCREPLY_MALFORMED && f.why[0] == '\0')

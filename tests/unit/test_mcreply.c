@@ -45,6 +45,16 @@ frames_complete_partial_and_malformed_replies(void **state)
 		{ "STAT a 1\r\nSERVER_ERROR busy\r\n", MCREPLY_STATS, OK, 29, 10, true },
 		{ "STAT a 1\r\nVALUE x\r\n", MCREPLY_STATS, M, 0, 0, false },
 		{ "STATa 1\r\n", MCREPLY_STATS, M, 0, 0, false },
+		/* meta: one line, or VA and its data block */
+		{ "HD\r\n", MCREPLY_META, OK, 4, 0, false },
+		{ "EN kfoo O12\r\nHD\r\n", MCREPLY_META, OK, 13, 0, false },
+		{ "VA 2 f0\r\nhi\r\nHD\r\n", MCREPLY_META, OK, 13, 0, false },
+		{ "VA 2\r\nEN\r\nHD\r\n", MCREPLY_META, OK, 10, 0, false },
+		{ "VA 5\r\nhi", MCREPLY_META, MORE, 0, 0, false },
+		{ "VA 2\r\nhiXX", MCREPLY_META, M, 0, 0, false },
+		{ "VA x\r\nhi\r\n", MCREPLY_META, M, 0, 0, false },
+		{ "VA\r\n", MCREPLY_META, OK, 4, 0, false },
+		{ "SERVER_ERROR busy\r\n", MCREPLY_META, OK, 19, 0, true },
 		/* get */
 		{ "CLIENT_ERROR bad\r\n", MCREPLY_GET, OK, 18, 0, true },
 		{ "END\r\n", MCREPLY_GET, OK, 5, 0, false },
@@ -234,6 +244,35 @@ stats_skip_goes_on_after_a_malformed_line_but_not_past_the_end(void **state)
 	assert_int_equal(mcreply_stats_next(&it, &s), -1);
 }
 
+/* A proxy frames replies larger than MCREPLY_MAX (a multi-get of large values) with a
+ * cap of its own; the default cap still refuses them. */
+static void
+frame_max_takes_a_larger_cap(void **state)
+{
+	size_t vlen = MCREPLY_MAX + 10, n = 0;
+	char *buf = malloc(vlen + 64);
+	struct mcreply_frame f;
+	int k;
+
+	(void)state;
+	assert_non_null(buf);
+	k = snprintf(buf, 64, "VALUE big 0 %zu\r\n", vlen);
+	n = (size_t)k;
+	memset(buf + n, 'x', vlen);
+	n += vlen;
+	memcpy(buf + n, "\r\nEND\r\n", 7);
+	n += 7;
+	assert_int_equal(mcreply_frame(buf, n, MCREPLY_GET, &f), MCREPLY_MALFORMED);
+	assert_int_equal(mcreply_frame_max(buf, n, MCREPLY_GET, 2 * MCREPLY_MAX, &f),
+	    MCREPLY_COMPLETE);
+	assert_int_equal(f.len, n);
+	assert_int_equal(f.last_off, n - 5);
+	assert_int_equal(mcreply_frame_max(buf, n, MCREPLY_GET, MCREPLY_MAX + 5, &f),
+	    MCREPLY_MALFORMED);
+	assert_string_not_equal(f.why, "");
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -241,6 +280,7 @@ main(void)
 		cmocka_unit_test(frames_complete_partial_and_malformed_replies),
 		cmocka_unit_test(terminal_line_length_excludes_its_line_end),
 		cmocka_unit_test(frames_refuse_lines_and_replies_over_their_caps),
+		cmocka_unit_test(frame_max_takes_a_larger_cap),
 		cmocka_unit_test(stats_iterate_pairs_with_spaces_in_values),
 		cmocka_unit_test(stats_refuse_malformed_lines_with_their_line_number),
 		cmocka_unit_test(stats_skip_goes_on_after_a_malformed_line_but_not_past_the_end),
