@@ -360,9 +360,9 @@ def closedloop(ports):
 
 
 def connections(proxy, backend_ports, n):
-    """RSS per idle connection (bytes), RSS per served connection (bytes), backend
-    connections with FEW_CLIENTS and with n served clients, replies that were not
-    whole hits."""
+    """{idle, served: RSS growth per connection in bytes, few, many: backend connections
+    with FEW_CLIENTS and with n served clients, bad: replies that were not whole hits,
+    said: what mcd's `stats proxy` says while the n are held (None for nutcracker)}."""
     pid = proxy.proc.pid
     held = []
     try:
@@ -385,10 +385,12 @@ def connections(proxy, backend_ports, n):
         time.sleep(SETTLE_SECONDS)
         served = rss_kb(pid)
         many = backend_connections(pid, backend_ports)
+        said = admin_stats(proxy.stats_port, "stats proxy") if proxy.kind == "mcd" else None
     finally:
         abort_clients(held)
     wait_fds(pid, fds0, rising=False)
-    return ((idle - before) * 1024 / n, (served - before) * 1024 / n, few, many, bad)
+    return {"idle": (idle - before) * 1024 / n, "served": (served - before) * 1024 / n,
+            "few": few, "many": many, "bad": bad, "said": said}
 
 
 # --- what the proxies say -------------------------------------------------------------------
@@ -564,12 +566,15 @@ def main():
             store_multiget_keys(p.port)
         conns = {}
         for p in proxies:
-            conns[p.name] = connections(p, backends, n_idle)
-            idle_b, served_b, few, many, bad = conns[p.name]
-            print(f"    {p.name:<11} idle {idle_b:.0f} B/conn, served {served_b:.0f} B/conn, "
-                  f"backend connections {few} with {FEW_CLIENTS} clients, {many} with "
-                  f"{n_idle}; {bad} replies not all hits", flush=True)
-            if bad:
+            c = conns[p.name] = connections(p, backends, n_idle)
+            print(f"    {p.name:<11} idle {c['idle']:.0f} B/conn, served {c['served']:.0f} "
+                  f"B/conn, backend connections {c['few']} with {FEW_CLIENTS} clients, "
+                  f"{c['many']} with {n_idle}; {c['bad']} replies not all hits", flush=True)
+            if c["said"] is not None:
+                print(f"    {p.name:<11} stats proxy while holding {n_idle}: client_connections "
+                      f"{c['said'].get('client_connections')}, backend_connections "
+                      f"{c['said'].get('backend_connections')}", flush=True)
+            if c["bad"]:
                 failed = True
 
         # what the proxies say about the run, and whether they agree on placement
@@ -607,8 +612,10 @@ def main():
     d50, d99 = med("direct", 0, lat), med("direct", 1, lat)
     o_add50, o_add99 = added(ours.name, 0), added(ours.name, 1)
     n_add50, n_add99 = added(nut.name, 0), added(nut.name, 1)
-    o_idle, o_served, o_few, o_many, _ = conns[ours.name]
-    n_idle_b, n_served, n_few, n_many, _ = conns[nut.name]
+    o_idle, o_served, o_few, o_many = (conns[ours.name][k] for k in
+                                       ("idle", "served", "few", "many"))
+    n_idle_b, n_served, n_few, n_many = (conns[nut.name][k] for k in
+                                         ("idle", "served", "few", "many"))
 
     rows = [
         (f"throughput, memcaslap (ops/s; -t {PROXY_THREADS})", fmt(o_tps, ".0f"),
