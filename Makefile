@@ -141,6 +141,7 @@ PKGS_fuzz_mcconn := libevent sqlite3 jansson inih
 PKGS_fuzz_mcreply :=
 PKGS_fuzz_monstate := jansson
 PKGS_fuzz_proto :=
+PKGS_fuzz_proxyconf := inih openssl
 PKGS_fuzz_sinkreply := jansson inih
 PKGS_fuzz_statuspage := sqlite3 jansson inih
 PKGS_fuzz_store :=

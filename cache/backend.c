@@ -132,14 +132,15 @@ get_ms(struct config *cfg, const char *key, int64_t def, int64_t *out,
 	}
 }
 
+/* before: the errors errs held before the file was read (its syntax errors count). */
 static int
 conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
-    struct config_errors *errs)
+    struct config_errors *errs, size_t before)
 {
 	struct proxy_conf c = { 0 };
 	const char *v;
 	char err[256];
-	size_t before = errs->n + errs->dropped, i, j;
+	size_t i, j;
 
 	get_ms(cfg, "timeout", DEF_TIMEOUT_MS, &c.timeout_ms, errs);
 	get_ms(cfg, "retry_timeout", DEF_RETRY_MS, &c.retry_ms, errs);
@@ -229,10 +230,11 @@ proxy_conf_load(struct proxy_conf *pc, const char *path, bool need_account,
     struct config_errors *errs)
 {
 	struct config cfg;
+	size_t before = errs->n + errs->dropped;
 	int rc = -1;
 
 	if (config_load(&cfg, path, errs) == 0)
-		rc = conf_from(pc, &cfg, need_account, errs);
+		rc = conf_from(pc, &cfg, need_account, errs, before);
 	config_release(&cfg);
 	return rc;
 }
@@ -242,10 +244,11 @@ proxy_conf_load_string(struct proxy_conf *pc, const char *name, const char *text
     bool need_account, struct config_errors *errs)
 {
 	struct config cfg;
+	size_t before = errs->n + errs->dropped;
 	int rc = -1;
 
 	if (config_load_string(&cfg, name, text, errs) == 0)
-		rc = conf_from(pc, &cfg, need_account, errs);
+		rc = conf_from(pc, &cfg, need_account, errs, before);
 	config_release(&cfg);
 	return rc;
 }

@@ -35,7 +35,7 @@ check_entries(const struct tenant_file *tf)
 		if (e->limit > TENANT_LIMIT_MAX)
 			abort();
 		if (e->caps & ~(unsigned)(TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH |
-				       TENANT_CAP_ADMIN))
+				       TENANT_CAP_ADMIN | TENANT_CAP_PROXY))
 			abort();
 		if (i > 0 && strcmp(tf->entries[i - 1].name, e->name) >= 0)
 			abort(); /* sorted, no duplicates */

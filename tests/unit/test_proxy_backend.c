@@ -98,6 +98,7 @@ conf_refuses_bad_files_with_each_problem_and_its_line(void **state)
 		{ "[proxy]\nbackend = h:1:1\nretry_timeout = 5s\nretry_max = 1s\n", "retry_max" },
 		{ "[proxy]\nbackend = h:1:1\ncolour = blue\n", "unknown key 'colour'" },
 		{ "[proxy]\nbackend = h:1:1\n[other]\nx = 1\n", "unknown key 'x' in [other]" },
+		{ "[proxy]\nbackend = h:1:1\nthis is not a key\n", "p.conf:3: syntax error" },
 		{ "[proxy]\nbackend = h:1:1\naccount = proxy\npassword = p\n", "`account` is for" },
 	};
 	struct proxy_conf pc;
