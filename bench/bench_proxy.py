@@ -137,7 +137,7 @@ def start_ours(procs, work, backend_ports, conns, threads, name):
     port, admin_port = free_port(), free_port()
     conf = work / "proxy.ini"
     conf.write_text("[proxy]\n" + "".join(f"backend = {s}\n" for s in server_lines(backend_ports))
-                    # units written out: mcd reads a bare number as seconds
+                    # units written out: mcd read a bare number as seconds before 67ae986
                     + f"timeout = {TIMEOUT_MS}ms\n"
                     "failure_limit = 2\n"
                     "retry_timeout = 1000ms\n"
