@@ -121,6 +121,7 @@ PKGS_faultproxy := libevent
 PKGS_ilog_writer := sqlite3 jansson
 PKGS_incident_writer := sqlite3 jansson
 PKGS_stormgen := inih
+PKGS_closedloop :=
 PKGS_conncount_cost :=
 PKGS_newconn := inih
 PKGS_probe_floor := inih
