@@ -140,8 +140,9 @@ def test_with_eject_a_dead_backends_keys_go_to_the_next_backend_on_the_ring(proc
 
 @pytest.mark.parametrize("how", ["stopped", "killed"])
 def test_a_backend_failing_under_a_multiget_costs_only_its_own_keys(procs, tmp_path, how):
-    # A short deadline: a stopped backend's share of the multi-get times out.
-    pool = start_pool(procs, tmp_path, timeout=300)
+    # A short deadline (with room for a loaded machine): a stopped backend's share of
+    # the multi-get times out.
+    pool = start_pool(procs, tmp_path, timeout=1000)
     b2 = pool.backend("b2")
     keys = ["mid:%d" % i for i in range(100)]
     placed = pool.placement(keys)
