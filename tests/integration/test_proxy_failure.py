@@ -97,6 +97,8 @@ def test_a_dead_backends_keys_miss_and_refuse_writes_until_it_is_back(procs, tmp
     lines = log_lines_since(pool, log_at_kill)
     assert 2 <= len(lines) <= 4, lines
     assert all("b2" in line or ":%d" % b2.port in line for line in lines), lines
+    # The line saying it is back counts the requests that failed fast meanwhile.
+    assert " %s " % st["fast_failures"] in lines[-1], (st["fast_failures"], lines[-1])
 
 
 def test_gat_of_a_dead_backends_key_is_a_miss_as_every_read(procs, tmp_path):
