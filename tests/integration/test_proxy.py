@@ -20,7 +20,8 @@ import test_mcd_protocol as single
 from conftest import binary
 from mcdtest import start_mcd
 from mcmontest import wait_for
-from proxytest import TenantsFile, multiget, read_values, set_all, start_pool, stop_checked
+from proxytest import (Pool, TenantsFile, multiget, read_values, set_all, start_pool,
+                       stop_checked)
 
 
 @pytest.fixture(autouse=True)
@@ -114,7 +115,12 @@ def test_pylibmc_text_protocol_works_unchanged_through_the_proxy(pool):
 
 # --- placement and multi-get ------------------------------------------------------------
 
-def test_every_key_is_on_the_backend_ketama_names(pool):
+@pytest.mark.parametrize("weights", [(1, 1, 1), (1, 2, 3)])
+def test_every_key_is_on_the_backend_ketama_names(procs, tmp_path, weights):
+    pool = Pool(procs, tmp_path)
+    for w in weights:
+        pool.add_backend(weight=w)
+    pool.start_proxy()
     ks = ["place:%d:%s" % (i, "x" * (i % 13)) for i in range(900)]
     set_all(pool.client(), ks)
     placed = pool.placement(ks)
