@@ -12,6 +12,7 @@ import signal
 
 import pytest
 
+from conftest import free_port
 from mcmontest import wait_for
 from proxytest import UNAVAILABLE, Pool, multiget, set_all, start_pool, stop_checked
 from test_proxy_safety import stop_process
@@ -138,6 +139,32 @@ def test_with_eject_a_dead_backends_keys_go_to_the_next_backend_on_the_ring(proc
     pool.wait_state(b2, "up", poke=lambda: multiget(r, "get", moved[:1]))
     set_all(r, moved[:5], value="back")
     assert pool.held(b2, moved[:5]) == {k: "back" for k in moved[:5]}
+
+
+def test_a_reload_readdresses_a_backend_by_name_and_keeps_a_down_one_down(procs, tmp_path):
+    pool = start_pool(procs, tmp_path)
+    b1, b2, b3 = pool.backends
+    keys = pool.keys_on("b2", 20, prefix="mv")
+    r = pool.client()
+    set_all(r, keys)
+    # b2 moves to a new process on another port, under the same name: same keys.
+    b2.port = free_port()
+    pool.start_backend(b2)
+    # b3 dies and is down before the reload.
+    pool.kill_backend(b3)
+    k3 = pool.keys_on("b3", 1, prefix="mv")
+    pool.wait_state(b3, "down", poke=misses(r, k3))
+    pool.write_proxy_file()
+    pool.reload()
+    a = pool.admin()
+    wait_for("the reload", lambda: pool.proxy_stats(a)["reloads"] == "1", 30)
+    st = pool.backend_stats(a)
+    assert st["b2"]["addr"] == "127.0.0.1:%d" % b2.port
+    assert st["b3"]["state"] == "down"  # same name, address and weight: same health
+    assert r.cmd("set %s 0 0 1\r\nx\r\n" % k3[0]) == UNAVAILABLE
+    assert multiget(r, "get", keys) == []  # the new b2 is empty
+    set_all(r, keys, value="moved")
+    assert pool.held(b2, keys) == {k: "moved" for k in keys}
 
 
 @pytest.mark.parametrize("how", ["stopped", "killed"])
