@@ -1,7 +1,8 @@
 """mcd's proxy role when a backend fails: a dead backend's keys miss (reads) or are
 refused (writes) while every other key is served; the proxy marks it down, retries it
 and uses it again once it is back on its port; with eject its keys go to the next
-backend on the ring; a backend that stops answering in the middle of a multi-get costs
+backend on the ring; a reload keeps a down backend down and can move one by name; a
+backend that stops answering in the middle of a multi-get costs
 only its own keys, and its late replies reach no one else; a full backend queue refuses
 at once; a dead backend costs a few log lines, not one per request.
 
