@@ -2,9 +2,9 @@
 refused (writes) while every other key is served; the proxy marks it down, retries it
 and uses it again once it is back on its port; with eject its keys go to the next
 backend on the ring; a reload keeps a down backend down and can move one by name; a
-backend that stops answering in the middle of a multi-get costs
-only its own keys, and its late replies reach no one else; a full backend queue refuses
-at once; a dead backend costs a few log lines, not one per request.
+backend that stops answering in the middle of a multi-get costs only its own keys, and
+its late replies reach no one else; a full backend queue refuses at once; a dead backend
+costs a few log lines, not one per request.
 
 Three backend mcd processes and a proxy (proxytest.Pool), short retry timers; every
 wait is a bounded poll of the proxy's `stats backends`, never a sleep."""
