@@ -129,7 +129,8 @@ bool
 clusters_owns(const char *section)
 {
 	return config_section_name(section, "cluster") != NULL ||
-	       config_section_name(section, "node") != NULL;
+	       config_section_name(section, "node") != NULL ||
+	       config_section_name(section, "proxy") != NULL;
 }
 
 void
@@ -336,16 +337,35 @@ check_address_unique(struct clusters *cl, struct config *cfg, const struct clust
 	for (i = 0; i < cl->nnodes; i++) {
 		o = &cl->nodes[i];
 		if (o->client.port == addr->port && strcmp(o->client.host, addr->host) == 0) {
-			config_error(errs, cfg, line, "node %s: %s address %s is already used by "
-			    "node %s (client)", n->name, which, addr->text, o->name);
+			config_error(errs, cfg, line, "%s %s: %s address %s is already used by "
+			    "%s %s (client)", cluster_role_word(n->role), n->name, which, addr->text,
+			    cluster_role_word(o->role), o->name);
 			return;
 		}
 		if (o->admin.port == addr->port && strcmp(o->admin.host, addr->host) == 0) {
-			config_error(errs, cfg, line, "node %s: %s address %s is already used by "
-			    "node %s (admin)", n->name, which, addr->text, o->name);
+			config_error(errs, cfg, line, "%s %s: %s address %s is already used by "
+			    "%s %s (admin)", cluster_role_word(n->role), n->name, which, addr->text,
+			    cluster_role_word(o->role), o->name);
 			return;
 		}
 	}
+}
+
+/* A node's section: "node NAME" (a backend) or "proxy NAME"; the kind's word. */
+static const char *
+node_section(const char *section, enum cluster_role *role)
+{
+	const char *name;
+
+	if ((name = config_section_name(section, "node")) != NULL) {
+		*role = CLUSTER_BACKEND;
+		return name;
+	}
+	if ((name = config_section_name(section, "proxy")) != NULL) {
+		*role = CLUSTER_PROXY;
+		return name;
+	}
+	return NULL;
 }
 
 static void
@@ -354,13 +374,24 @@ load_nodes(struct clusters *cl, struct config *cfg, struct config_errors *errs)
 	const char *name, *cname;
 	struct cluster_node *n;
 	const struct cluster *c;
+	enum cluster_role role = CLUSTER_BACKEND;
 	int cline, aline;
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < cfg->nsections; i++) {
-		name = config_section_name(cfg->sections[i], "node");
+		name = node_section(cfg->sections[i], &role);
 		if (name == NULL || !first_of_its_name(cfg, i))
 			continue;
+		/* Proxies and backends share one name space: tools name either. */
+		for (j = 0; j < cl->nnodes; j++)
+			if (strcmp(cl->nodes[j].name, name) == 0)
+				break;
+		if (j < cl->nnodes) {
+			config_error(errs, cfg, cfg->section_lines[i], "%s %s: the name is taken by "
+			    "%s %s (line %d)", cluster_role_word(role), name,
+			    cluster_role_word(cl->nodes[j].role), name, cl->nodes[j].line);
+			continue;
+		}
 		if (!cluster_name_valid(name)) {
 			config_error(errs, cfg, cfg->section_lines[i], "invalid node name '%.*s'",
 			    CLUSTER_NAME_MAX + 1, name);
@@ -374,6 +405,7 @@ load_nodes(struct clusters *cl, struct config *cfg, struct config_errors *errs)
 		n = &cl->nodes[cl->nnodes];
 		memset(n, 0, sizeof(*n));
 		snprintf(n->name, sizeof(n->name), "%s", name);
+		n->role = role;
 		n->line = cfg->section_lines[i];
 		if (get_text(cfg, cfg->sections[i], "cluster", CLUSTER_NAME_MAX, &cname, &cline,
 		    errs) != 0)
@@ -394,8 +426,16 @@ load_nodes(struct clusters *cl, struct config *cfg, struct config_errors *errs)
 		    errs);
 		check_address_unique(cl, cfg, n, &n->admin, "admin", aline, errs);
 		cl->v[n->cluster].nnodes++;
+		if (role == CLUSTER_PROXY)
+			cl->v[n->cluster].nproxies++;
 		cl->nnodes++;
 	}
+}
+
+const char *
+cluster_role_word(enum cluster_role role)
+{
+	return role == CLUSTER_PROXY ? "proxy" : "node";
 }
 
 int
@@ -406,9 +446,10 @@ clusters_load(struct clusters *cl, struct config *cfg, struct config_errors *err
 	clusters_release(cl);
 	/* Room for every section (at most the maxima), so the arrays never move. */
 	for (i = 0; i < cfg->nsections; i++) {
+		enum cluster_role role;
 		if (config_section_name(cfg->sections[i], "cluster") != NULL)
 			nc++;
-		else if (config_section_name(cfg->sections[i], "node") != NULL)
+		else if (node_section(cfg->sections[i], &role) != NULL)
 			nn++;
 	}
 	cl->v = calloc(nc < CLUSTERS_MAX ? nc + 1 : CLUSTERS_MAX, sizeof(*cl->v));
@@ -423,9 +464,10 @@ clusters_load(struct clusters *cl, struct config *cfg, struct config_errors *err
 	load_clusters(cl, cfg, errs);
 	load_nodes(cl, cfg, errs);
 	for (i = 0; i < cl->n; i++) {
-		if (cl->v[i].nnodes == 0)
-			config_error(errs, cfg, cl->v[i].line, "cluster %s has no nodes",
-			    cl->v[i].name);
+		if (cl->v[i].nnodes == cl->v[i].nproxies)
+			config_error(errs, cfg, cl->v[i].line, "cluster %s has no nodes%s",
+			    cl->v[i].name, cl->v[i].nproxies > 0 ? " (backends) behind its proxies" :
+			    "");
 	}
 	if (errs->n + errs->dropped != before) {
 		clusters_release(cl);

@@ -13,7 +13,14 @@
  *     cluster = c1                          ; required, must be a [cluster] section
  *     client = 127.0.0.1:11211              ; required: host:port or [v6]:port
  *     admin = 127.0.0.1:11311               ; optional: the admin listener
+ *     [proxy p1]                            ; a proxy of the cluster (mcd --proxy)
+ *     cluster = c1                          ; the same keys as a node
+ *     client = 127.0.0.1:22122
+ *     admin = 127.0.0.1:22222
  *
+ * [node NAME] sections are the cluster's backends (a cluster without proxies is all
+ * backends, as before the proxy tier); proxies and nodes share one name space. A
+ * cluster needs at least one node.
  * A user and its password file come together or not at all (nodes without tenants
  * need neither). Password files are read at load time (the path is relative to the
  * working directory, like every path in the configuration); the secrets are never
@@ -61,12 +68,21 @@ struct cluster {
 	char title[CLUSTER_TITLE_MAX + 1];
 	struct cluster_account admin;
 	struct cluster_account probe;
-	size_t nnodes; /* nodes whose .cluster is this cluster's index */
+	size_t nnodes; /* nodes whose .cluster is this cluster's index (proxies included) */
+	size_t nproxies; /* of which proxies */
 	int line;      /* of its section header */
+};
+
+/* What a node is in its cluster: a backend that holds data ([node NAME]) or a proxy
+ * in front of the cluster's backends ([proxy NAME], mcd --proxy). */
+enum cluster_role {
+	CLUSTER_BACKEND,
+	CLUSTER_PROXY,
 };
 
 struct cluster_node {
 	char name[CLUSTER_NAME_MAX + 1];
+	enum cluster_role role;
 	size_t cluster;            /* index into struct clusters.v */
 	struct cluster_addr client;
 	struct cluster_addr admin; /* port 0 if the node has no admin address */
@@ -96,8 +112,11 @@ void clusters_release(struct clusters *cl);
 const struct cluster *clusters_find(const struct clusters *cl, const char *name);
 const struct cluster_node *clusters_find_node(const struct clusters *cl, const char *name);
 
-/* True for "cluster NAME" and "node NAME": the sections this module owns. */
+/* True for "cluster NAME", "node NAME" and "proxy NAME": the sections this module owns. */
 bool clusters_owns(const char *section);
+
+/* "node" (a backend) or "proxy", as the configuration names the section. */
+const char *cluster_role_word(enum cluster_role role);
 
 /*
  * Parses "host:port" or "[v6]:port" (port 1..65535; a host of letters, digits, '.',

@@ -274,6 +274,43 @@ addresses_parse_and_canonicalise(void **state)
 	assert_false(cluster_name_valid(""));
 }
 
+/* [proxy NAME] sections are the cluster's proxies; [node NAME] its backends. They
+ * share one name space, and a cluster of proxies alone has nothing behind them. */
+static void
+proxies_and_backends_share_names_and_a_cluster_needs_a_backend(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	struct clusters cl = { 0 };
+
+	(void)state;
+	assert_int_equal(load("[cluster c1]\n"
+	    "[proxy p1]\ncluster = c1\nclient = 127.0.0.1:22122\nadmin = 127.0.0.1:22222\n"
+	    "[node n1]\ncluster = c1\nclient = 127.0.0.1:11211\n"
+	    "[proxy p2]\ncluster = c1\nclient = 127.0.0.1:22123\n", &cfg, &cl, &errs), 0);
+	assert_int_equal(cl.nnodes, 3);
+	assert_int_equal(cl.v[0].nnodes, 3);
+	assert_int_equal(cl.v[0].nproxies, 2);
+	assert_int_equal(clusters_find_node(&cl, "p1")->role, CLUSTER_PROXY);
+	assert_int_equal(clusters_find_node(&cl, "n1")->role, CLUSTER_BACKEND);
+	assert_string_equal(clusters_find_node(&cl, "p1")->admin.text, "127.0.0.1:22222");
+	assert_true(clusters_owns("proxy p1"));
+	clusters_release(&cl);
+	config_release(&cfg);
+
+	assert_int_equal(load("[cluster c1]\n"
+	    "[node x]\ncluster = c1\nclient = 127.0.0.1:11211\n"
+	    "[proxy x]\ncluster = c1\nclient = 127.0.0.1:22122\n"
+	    "[cluster c2]\n[proxy p9]\ncluster = c2\nclient = 127.0.0.1:22123\n"
+	    "[proxy p8]\ncluster = c1\nclient = 127.0.0.1:11211\n", &cfg, &cl, &errs), -1);
+	assert_true(has_error(&errs, "t.conf:5: proxy x: the name is taken by node x (line 2)"));
+	assert_true(has_error(&errs, "cluster c2 has no nodes (backends) behind its proxies"));
+	assert_true(has_error(&errs, "proxy p8: client address 127.0.0.1:11211 is already used "
+	    "by node x (client)"));
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
 int
 main(void)
 {
@@ -283,6 +320,7 @@ main(void)
 		cmocka_unit_test(the_same_address_on_two_nodes_is_an_error),
 		cmocka_unit_test(unreadable_secret_is_reported_without_its_content),
 		cmocka_unit_test(addresses_parse_and_canonicalise),
+		cmocka_unit_test(proxies_and_backends_share_names_and_a_cluster_needs_a_backend),
 	};
 
 	return cmocka_run_group_tests(tests, setup_secrets, teardown_secrets);
