@@ -131,3 +131,13 @@ def hook():
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def tls_cert(tmp_path):
+    """A self-signed certificate for localhost and its key: (cert path, key path), PEM."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return str(cert), str(key)

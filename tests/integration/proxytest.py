@@ -105,12 +105,13 @@ class Pool:
         lines += ["%s = %s" % kv for kv in conf.items()]
         self.proxy_file.write_text("\n".join(lines) + "\n")
 
-    def start_proxy(self, threads=2, extra=(), **settings):
-        """Writes the proxy file (SETTINGS, overridden by settings) and starts the proxy."""
+    def start_proxy(self, threads=2, extra=(), tls=None, **settings):
+        """Writes the proxy file (SETTINGS, overridden by settings) and starts the proxy
+        (with a TLS port if tls is given: (cert, key))."""
         self.write_proxy_file(**settings)
         self.proxy = start_mcd(self.procs, "--proxy", str(self.proxy_file),
                                tenants=self.tenants.path if self.tenants else None,
-                               admin=True, threads=threads, extra=extra)
+                               admin=True, tls=tls, threads=threads, extra=extra)
         return self.proxy
 
     def reload(self):

@@ -1,14 +1,17 @@
 """mcd's proxy role with healthy backends: memcached clients and memccapable work
-through it unchanged, every key is on the backend ketama (nutcracker) names, a
-multi-get across backends keeps the client's order, quiet modes stay quiet, SIGHUP
-adds a backend under open clients, tenants stay apart, bad input is handled as mcd
-handles it (mcd's own protocol cases are run against the proxy), and idle clients cost
-no backend connections.
+through it unchanged (over TLS too), every key is on the backend ketama (nutcracker)
+names, a multi-get across backends keeps the client's order, concurrent clients get
+their own replies, quiet modes stay quiet, SIGHUP and `reload` change the backends
+under open clients, tenants stay apart, bad input is handled as mcd handles it (mcd's
+own protocol cases are run against the proxy), and idle clients cost no backend
+connections.
 
 Three backend mcd processes and a proxy (proxytest.Pool); backends are asked
 directly what they hold."""
 import random
 import shutil
+import socket
+import ssl
 import subprocess
 import threading
 
@@ -18,7 +21,7 @@ import pytest
 
 import test_mcd_protocol as single
 from conftest import binary
-from mcdtest import start_mcd
+from mcdtest import Raw, start_mcd
 from mcmontest import wait_for
 from proxytest import (Pool, TenantsFile, multiget, read_values, set_all, start_pool,
                        stop_checked)
@@ -437,6 +440,26 @@ def test_sighup_rereads_the_tenants_file_and_closes_a_removed_tenant(tpool):
     assert beta.closed(timeout=30)
     assert tpool.client().auth("beta", tpool.tenants.pw["beta"]).startswith("CLIENT_ERROR")
     set_all(acme, tpool.key_per_backend("stay"))  # the others keep their connections
+
+
+def test_a_tls_client_is_served_through_the_proxy(procs, tmp_path, tls_cert):
+    pool = Pool(procs, tmp_path, TenantsFile(tmp_path))
+    for _ in range(3):
+        pool.add_backend()
+    pool.start_proxy(tls=tls_cert)
+    ctx = ssl.create_default_context(cafile=tls_cert[0])
+    ctx.check_hostname = False
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", pool.proxy.tls_port), timeout=5),
+                        server_hostname="localhost")
+    r = Raw(None, sock=s)
+    assert r.auth("acme", pool.tenants.pw["acme"]) == "STORED"
+    keys = pool.key_per_backend("tls")
+    big = "z" * 200000
+    for k in keys:
+        assert r.cmd("set %s 0 0 %d\r\n%s\r\n" % (k, len(big), big)) == "STORED"
+    assert multiget(r, "get", keys) == [(k, big, None) for k in keys]
+    for k, backend in zip(keys, pool.backends):
+        assert pool.held(backend, [k], user="acme") == {k: big}
 
 
 def test_a_client_cannot_log_in_as_the_internal_account(tpool):
