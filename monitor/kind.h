@@ -39,6 +39,7 @@ struct kind_subject {
 	struct watch_node *node;       /* NULL for a cluster's kind */
 	int64_t now_ms;                /* monotonic, as the detectors' times */
 	int64_t wall_ms;               /* UTC ms at now_ms */
+	const struct monconfig *cfg;   /* the watch's */
 };
 
 struct kind_ops {
@@ -117,7 +118,10 @@ json_t *kind_episode_evidence(const struct kind_subject *s,
  * tests). The node's, or its cluster's episode. */
 struct detect_storm *kind_storm_detector(const struct watch_node *n);
 const struct detect_cluster *kind_storm_episode(const struct watch_cluster *c);
-struct detect_tail *kind_tail_detector(const struct watch_node *n);
+struct detect_tail *kind_tail_detector(const struct watch_node *n); /* its probes' */
+/* A backend's tail as its cluster's proxies see it (their replies summed), or NULL
+ * before a proxy reported on it. */
+struct detect_tail *kind_tail_proxied(const struct watch_node *n);
 struct detect_down *kind_down_detector(const struct watch_node *n);
 /* Whether the node is down: its detector says so, or its incident is not over yet (a
  * down node takes part in no tail: its own incident says what is wrong). */

@@ -562,7 +562,7 @@ episode_step(struct watch *w, struct watch_cluster *c, size_t k, int64_t now_ms)
 {
 	struct detect_status statuses[DETECT_CLUSTER_NODES_MAX];
 	const struct kind_ops *ops = w->ops[k];
-	struct kind_subject s = { k, c, NULL, now_ms, w->wall_ms() };
+	struct kind_subject s = { k, c, NULL, now_ms, w->wall_ms(), w->cfg };
 	struct detect_cluster *d = &c->episode[k];
 	struct watch_incident *inc = &c->incident[k];
 	enum detect_event ev;
@@ -584,7 +584,7 @@ episode_step(struct watch *w, struct watch_cluster *c, size_t k, int64_t now_ms)
 static void
 node_step(struct watch *w, struct watch_node *n, size_t k, int64_t now_ms)
 {
-	struct kind_subject s = { k, &w->clusters[n->cluster], n, now_ms, w->wall_ms() };
+	struct kind_subject s = { k, &w->clusters[n->cluster], n, now_ms, w->wall_ms(), w->cfg };
 	const struct detect_status *st = watch_node_status(w, n, k);
 	bool active = detect_status_open(st);
 	enum detect_severity sev = st->severity;
