@@ -1,6 +1,7 @@
 /*
  * kind — what each kind of incident does in the monitor: one struct of operations per
- * kind, each in a file of its own (kind_storm.c, kind_tail.c, kind_down.c), listed in
+ * kind, each in a file of its own (kind_storm.c, kind_tail.c, kind_down.c,
+ * kind_ejected.c), listed in
  * kind.c. watch.c keeps what every kind shares (an incident's steps, adoption at start,
  * take-over at a reload, the view for `mctl status`) and loops over the kinds; the
  * kinds themselves (names, scope, labels, public texts, runbooks) are the rows of
@@ -85,7 +86,7 @@ struct kind_ops {
 	const char *superseded_per_node;
 };
 
-extern const struct kind_ops kind_storm_ops, kind_tail_ops, kind_down_ops;
+extern const struct kind_ops kind_storm_ops, kind_tail_ops, kind_down_ops, kind_ejected_ops;
 
 /*
  * The registered kinds, in the order watch evaluates them (a kind that reads another's
@@ -123,6 +124,9 @@ struct detect_tail *kind_tail_detector(const struct watch_node *n); /* its probe
  * before a proxy reported on it. */
 struct detect_tail *kind_tail_proxied(const struct watch_node *n);
 struct detect_down *kind_down_detector(const struct watch_node *n);
+/* The proxies of cluster c whose latest poll reports backend n down (a new array of
+ * names; empty for a proxy or when none does). */
+json_t *kind_ejected_by(const struct watch_cluster *c, const struct watch_node *n);
 /* Whether the node is down: its detector says so, or its incident is not over yet (a
  * down node takes part in no tail: its own incident says what is wrong). */
 bool kind_down_node_down(const struct watch_node *n);

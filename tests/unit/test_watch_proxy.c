@@ -77,6 +77,8 @@ struct faults {
 	                                    the threshold, as the proxies time them */
 	double probed[NNODES];           /* extra share of a node's own probes slow */
 	uint64_t rate[NNODES];           /* extra new connections per second */
+	bool ejected[NBACKENDS];         /* the proxies report the backend down */
+	bool failing[NNODES];            /* the node's own listeners refuse mcmon */
 };
 
 static int
@@ -161,6 +163,10 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 	char text[TEXT_MAX];
 	size_t used = 0, i = node_index(fx, n), p, b;
 
+	if (f->failing[i]) {
+		watch_poll_failed(&fx->w, n, "connect: Connection refused", fx->now);
+		return;
+	}
 	fx->total[i] += 10 + f->rate[i];
 	append(text, sizeof(text), &used,
 	    "STAT uptime 100\r\nSTAT curr_connections 20\r\nSTAT total_connections %llu\r\n"
@@ -177,12 +183,12 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 			fx->replies[p][b] += REPLIES_PER_POLL;
 			fx->slow[p][b] += slow;
 			append(text, sizeof(text), &used,
-			    "STAT %s:addr 127.0.0.1:100%zu\r\nSTAT %s:state up\r\n"
+			    "STAT %s:addr 127.0.0.1:100%zu\r\nSTAT %s:state %s\r\n"
 			    "STAT %s:requests %llu\r\nSTAT %s:replies %llu\r\n"
 			    "STAT %s:latency_p50_us 250\r\nSTAT %s:latency_p99_us 9000\r\n"
 			    "STAT %s:tail_share %.6f\r\nSTAT %s:down_since 0\r\n",
-			    backend_names[b], b + 1, backend_names[b], backend_names[b],
-			    (unsigned long long)fx->replies[p][b], backend_names[b],
+			    backend_names[b], b + 1, backend_names[b], f->ejected[b] ? "down" : "up",
+			    backend_names[b], (unsigned long long)fx->replies[p][b], backend_names[b],
 			    (unsigned long long)fx->replies[p][b], backend_names[b], backend_names[b],
 			    backend_names[b],
 			    (double)fx->slow[p][b] / (double)fx->replies[p][b], backend_names[b]);
@@ -206,8 +212,12 @@ simulate(struct fixture *fx, int64_t ms, const struct faults *f)
 		fx->now += TICK_MS;
 		for (i = 0; i < NNODES; i++) {
 			bool slow = rng_range(&fx->rng, 0, 1) < share(fx, f->noise, f->probed[i]);
-			watch_probe(&fx->w, &fx->w.nodes[i], WATCH_PROBE_OK, slow ? SLOW_US : FAST_US,
-			    NULL, fx->now);
+			if (f->failing[i])
+				watch_probe(&fx->w, &fx->w.nodes[i], WATCH_PROBE_FAILED, 0,
+				    "connect: Connection refused", fx->now);
+			else
+				watch_probe(&fx->w, &fx->w.nodes[i], WATCH_PROBE_OK,
+				    slow ? SLOW_US : FAST_US, NULL, fx->now);
 		}
 		if ((fx->now - T0) % PERIOD_MS == 0) {
 			for (i = 0; i < NNODES; i++)
@@ -371,6 +381,53 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	free(body);
 }
 
+/* --- ejected, down, proxy down ------------------------------------------------------ */
+
+/*
+ * b2: both proxies report it down, and it answers mcmon: ejected. b3: the proxies
+ * report it down and it refuses mcmon too: the backend is down (and the proxies that
+ * eject it are named). p1 refuses mcmon: the proxy is down. Three incidents, each
+ * saying which.
+ */
+static void
+ejected_backend_down_and_proxy_down_are_told_apart(void **state)
+{
+	struct fixture *fx = *state;
+	struct faults f = { 0 };
+	struct ilog_incident inc;
+	char *body = malloc(BODY_MAX);
+
+	assert_non_null(body);
+	simulate(fx, 10 * 1000, NULL);
+	f.ejected[1] = f.ejected[2] = true;
+	f.failing[node_index(fx, fx->backend[2])] = true;
+	f.failing[node_index(fx, fx->proxy[0])] = true;
+	simulate(fx, 5000, &f);
+
+	assert_true(last_evidence(fx, "backend_ejected:c1:b2", &inc, body, BODY_MAX) > 0);
+	assert_string_equal(inc.title, "Backend c1/b2 ejected by proxies p2 (it answers mcmon)");
+	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
+	/* p1 is down: its view is not current, so only p2 reports (all that report). */
+	assert_int_equal(inc.severity, ILOG_SEVERITY_MAJOR);
+
+	assert_true(last_evidence(fx, "node_down:c1:b3", &inc, body, BODY_MAX) > 0);
+	assert_string_equal(inc.title, "Backend c1/b3 is down");
+	assert_non_null(strstr(body, "\"role\":\"node\""));
+	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
+	assert_int_equal(last_evidence(fx, "backend_ejected:c1:b3", &inc, body, BODY_MAX), 0);
+
+	assert_true(last_evidence(fx, "node_down:c1:p1", &inc, body, BODY_MAX) > 0);
+	assert_string_equal(inc.title, "Proxy c1/p1 is down");
+	assert_non_null(strstr(body, "\"role\":\"proxy\""));
+	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 3);
+
+	/* The proxies take b2 back: its incident resolves after the hold. */
+	f.ejected[1] = false;
+	simulate(fx, 15 * 1000, &f);
+	assert_int_equal(count_incidents(fx, "backend_ejected", ILOG_STATES_UNRESOLVED), 0);
+	free(body);
+}
+
 /* --- storms on proxies -------------------------------------------------------------- */
 
 static void
@@ -412,6 +469,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(ejected_backend_down_and_proxy_down_are_told_apart,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_storm_hopping_across_proxies_is_one_incident_naming_each_with_its_times, setup,
 		    teardown),
