@@ -22,6 +22,7 @@
 #include "helper.h"
 #include "ilog.h"
 #include "monitor/kind.h"
+#include "monitor/metrics.h"
 #include "monitor/monconfig.h"
 #include "monitor/watch.h"
 
@@ -428,6 +429,51 @@ ejected_backend_down_and_proxy_down_are_told_apart(void **state)
 	free(body);
 }
 
+/* --- what /metrics and the view for mctl status show ------------------------------- */
+
+static void
+metrics_and_the_view_show_the_proxies_and_their_backends(void **state)
+{
+	struct fixture *fx = *state;
+	struct faults f = { 0 };
+	struct metrics_daemon d = { 0 };
+	struct promtext page;
+	struct monstate st = { 0 };
+	char err[ILOG_ERR_LEN];
+	size_t b3 = node_index(fx, fx->backend[2]), p1 = node_index(fx, fx->proxy[0]);
+
+	f.proxied[1] = 0.5;
+	simulate(fx, 15 * 1000, &f);
+	promtext_init(&page);
+	assert_int_equal(metrics_render(&fx->w, &d, &page), 0);
+	assert_non_null(strstr(page.buf, "mcmon_node_role{cluster=\"c1\",node=\"p1\",role=\"proxy\"} 1\n"));
+	assert_non_null(strstr(page.buf, "mcmon_node_role{cluster=\"c1\",node=\"b1\",role=\"node\"} 1\n"));
+	assert_non_null(strstr(page.buf, "memcached_proxy_backends_up{cluster=\"c1\",node=\"p2\"} 3\n"));
+	assert_non_null(strstr(page.buf,
+	    "memcached_proxy_backend_up{cluster=\"c1\",node=\"p1\",backend=\"b2\"} 1\n"));
+	assert_non_null(strstr(page.buf,
+	    "memcached_proxy_backend_replies_total{cluster=\"c1\",node=\"p1\",backend=\"b3\"} 15000\n"));
+	assert_non_null(strstr(page.buf,
+	    "memcached_proxy_backend_slow_replies_total{cluster=\"c1\",node=\"p1\",backend=\"b2\"} 7500\n"));
+	assert_non_null(strstr(page.buf,
+	    "memcached_proxy_backend_latency_seconds{cluster=\"c1\",node=\"p2\",backend=\"b1\",quantile=\"0.99\"} 0.009\n"));
+	assert_non_null(strstr(page.buf,
+	    "memcached_proxied_slow_ratio{cluster=\"c1\",node=\"b2\",window=\"short\"} 0.5\n"));
+	/* A backend has no proxy figures. */
+	assert_null(strstr(page.buf, "memcached_proxy_backends{cluster=\"c1\",node=\"b1\"}"));
+	promtext_release(&page);
+
+	assert_int_equal(watch_snapshot(&fx->w, &st, 1000, err, sizeof(err)), 0);
+	assert_true(st.nodes[p1].proxy_role && st.nodes[p1].has_proxy);
+	assert_int_equal(st.nodes[p1].proxy.backends, 3);
+	assert_int_equal(st.nodes[p1].proxy.client_connections, 20);
+	assert_false(st.nodes[b3].proxy_role || st.nodes[b3].has_proxy);
+	assert_true(st.nodes[b3].has_via_proxies);
+	assert_true(st.nodes[b3].via_proxies.replies >= 10 * NPROXIES * REPLIES_PER_POLL - 1);
+	assert_int_equal(st.nodes[b3].via_proxies.proxies_down, 0);
+	monstate_release(&st);
+}
+
 /* --- storms on proxies -------------------------------------------------------------- */
 
 static void
@@ -470,6 +516,8 @@ main(void)
 		    busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(ejected_backend_down_and_proxy_down_are_told_apart,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(metrics_and_the_view_show_the_proxies_and_their_backends,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_storm_hopping_across_proxies_is_one_incident_naming_each_with_its_times, setup,
