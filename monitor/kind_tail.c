@@ -447,19 +447,6 @@ tail_node_json(const struct watch_node *n, size_t k, bool involved)
 	return o;
 }
 
-/* The proxy's latest figures for backend name, or NULL. */
-static const struct nodestats_backend *
-proxy_backend(const struct watch_node *p, const char *name)
-{
-	size_t i;
-
-	for (i = 0; p->poll_ok && i < p->stats.nbackends; i++) {
-		if (strcmp(p->stats.backends[i].name, name) == 0)
-			return &p->stats.backends[i];
-	}
-	return NULL;
-}
-
 /*
  * Each backend of the episode, as each proxy sees it: "seen_by" {proxy: its replies and
  * slow ones over the short window, its state of the backend, its p50/p99 since start}
@@ -488,7 +475,7 @@ add_proxy_views(const struct kind_subject *s, json_t *evidence, json_t *proxies_
 			const struct nodestats_backend *pb;
 			uint64_t replies, slow;
 			bool is_slow;
-			if (p->role != CLUSTER_PROXY || (pb = proxy_backend(p, b->name)) == NULL)
+			if ((pb = kind_proxy_backend(p, b->name)) == NULL)
 				continue;
 			is_slow = sees_slow(p, b, s->kind, cfg, s->now_ms, &replies, &slow);
 			json_object_set_new(seen, p->name, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}",
