@@ -99,16 +99,28 @@ backend_named(struct watch *w, const struct watch_node *proxy, const char *name)
 	return NULL;
 }
 
-static struct backend_view *
-view_named(struct tail_node *t, const char *name, bool add)
+/* The index of the proxy's view of backend name; t->nviews when it has none. */
+static size_t
+view_index(const struct tail_node *t, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < t->nviews; i++) {
 		if (strcmp(t->views[i].name, name) == 0)
-			return &t->views[i];
+			break;
 	}
-	if (!add || t->nviews == NODESTATS_BACKENDS_MAX)
+	return i;
+}
+
+/* The proxy's view of backend name, a new one if it has none yet (NULL when full). */
+static struct backend_view *
+view_named(struct tail_node *t, const char *name)
+{
+	size_t i = view_index(t, name);
+
+	if (i < t->nviews)
+		return &t->views[i];
+	if (t->nviews == NODESTATS_BACKENDS_MAX)
 		return NULL;
 	snprintf(t->views[t->nviews].name, sizeof(t->views[0].name), "%s", name);
 	return &t->views[t->nviews++];
@@ -132,7 +144,7 @@ tail_poll(struct watch *w, struct watch_node *n, size_t k, const struct nodestat
 
 	for (i = 0; i < st->nbackends; i++) {
 		const struct nodestats_backend *b = &st->backends[i];
-		struct backend_view *v = view_named(t, b->name, true);
+		struct backend_view *v = view_named(t, b->name);
 		struct watch_node *bn;
 		struct tail_node *bt;
 		uint64_t replies, slow;
@@ -171,8 +183,8 @@ static void
 view_window(const struct tail_node *proxy, const char *name, int64_t now_ms, int64_t span_ms,
     uint64_t *replies, uint64_t *slow)
 {
-	const struct backend_view *v = view_named((struct tail_node *)proxy, name, false);
-	size_t i;
+	size_t i = view_index(proxy, name);
+	const struct backend_view *v = i < proxy->nviews ? &proxy->views[i] : NULL;
 
 	*replies = *slow = 0;
 	for (i = 0; v != NULL && i < VIEW_POLLS_MAX; i++) {
