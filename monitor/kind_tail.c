@@ -4,6 +4,12 @@
  * episode, however many of its nodes are slow (a tail on every node is one problem,
  * and one page); the evidence names the nodes and their numbers. A down node takes no
  * part (its own incident says what is wrong).
+ *
+ * On a cluster with proxies, each proxy's poll (`stats backends`) also tells how its
+ * replies from each backend were: those, summed over the proxies, feed a second
+ * detector of each backend, and a backend's tail is either detector's. The evidence
+ * then says how far the episode reaches (one backend, several, every one: cluster-wide,
+ * or only proxies) and which proxies see which backend slow (docs/monitor.md).
  */
 #include <stdio.h>
 #include <string.h>
