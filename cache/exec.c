@@ -983,6 +983,9 @@ exec_request(struct conn *c, struct proto_request *req, enum proto_status st)
 			out_str(w, req->error);
 		/* A set too large for the cache drops the old value, as memcached does. */
 		if (req->too_large && req->cmd == CMD_SET && c->tenant != NULL &&
+		    c->deadline == 0 && w->mcd->proxy != NULL)
+			return proxy_forget(c, req);
+		if (req->too_large && req->cmd == CMD_SET && c->tenant != NULL &&
 		    c->deadline == 0 && has_cap(conn_tenant(c), TENANT_CAP_WRITE))
 			store_delete(conn_tenant(c)->store, req->key.p, req->key.len, w->now, NULL);
 		return true;

@@ -1175,7 +1175,7 @@ route_get(struct conn *c, struct proto_request *req)
 
 	if (p == NULL)
 		return false;
-	p->read = req->cmd == CMD_GET || req->cmd == CMD_GETS;
+	p->read = true; /* gat too: a get-family reply, whose miss every client reads */
 	atomic_fetch_add_explicit(&c->w->mcd->proxy->requests, 1, memory_order_relaxed);
 	/* Keys: at most one per two bytes of the line. */
 	while (proto_next_key(req, &cursor, &key))
@@ -1318,6 +1318,20 @@ route_flush(struct conn *c, struct proto_request *req)
 		bconn_mark_dirty(bc);
 	}
 	return true;
+}
+
+bool
+proxy_forget(struct conn *c, const struct proto_request *req)
+{
+	struct proto_request del, *d = &del;
+
+	memset(d, 0, sizeof(*d));
+	d->cmd = CMD_DELETE;
+	d->name.p = "delete";
+	d->name.len = 6;
+	d->key = req->key;
+	d->noreply = true;
+	return route_single(c, d);
 }
 
 bool

@@ -48,6 +48,10 @@ bool proxy_routes(enum proto_cmd cmd);
 /* Routes one parsed request of c; false to close c. */
 bool proxy_request(struct conn *c, struct proto_request *req);
 
+/* A set too large for the cache drops the key's old value (memcached's behaviour):
+ * on a proxy, a delete to its backend whose reply nobody sees. */
+bool proxy_forget(struct conn *c, const struct proto_request *req);
+
 /*
  * The server marks the worker's scratch output before executing each request of c
  * (out_mark) and calls this after it: a reply the proxy made itself is moved out of
