@@ -1754,6 +1754,7 @@ proxy_stats_backends_write(struct conn *c)
 		stat_u64(w, b->name, "latency_p99_us", backend_latency_quantile(b, 0.99));
 		snprintf(v, sizeof(v), "%.6f", replies == 0 ? 0.0 : (double)tail / (double)replies);
 		stat_str(w, b->name, "tail_share", v);
+		stat_u64(w, b->name, "tail_replies", tail);
 		stat_u64(w, b->name, "down_since", since > 0 ? (uint64_t)(since / 1000) : 0);
 		pthread_mutex_lock(&b->lock);
 		if (b->last_error[0] != '\0')

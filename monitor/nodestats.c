@@ -244,6 +244,10 @@ backend_stat(struct nodestats *st, const struct mcreply_stat *s)
 		(void)parse_share(s->value, s->value_len, &b->tail_share);
 		return;
 	}
+	if (token_is(field, flen, "tail_replies")) {
+		b->slow_exact = parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &b->slow) == 0;
+		return;
+	}
 	if (token_is(field, flen, "last_error")) {
 		snprintf(b->last_error, sizeof(b->last_error), "%.*s",
 		    (int)(s->value_len < sizeof(b->last_error) ? s->value_len :
@@ -304,7 +308,8 @@ nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err, 
 	}
 	/* The share comes before or after the replies it is a share of. */
 	for (i = 0; i < st->nbackends; i++)
-		st->backends[i].slow = (uint64_t)llround(st->backends[i].tail_share *
-		    (double)st->backends[i].replies);
+		if (!st->backends[i].slow_exact)
+			st->backends[i].slow = (uint64_t)llround(st->backends[i].tail_share *
+			    (double)st->backends[i].replies);
 	return 0;
 }

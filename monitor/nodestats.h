@@ -45,7 +45,9 @@ struct nodestats_backend {
 	uint64_t outstanding, connections; /* now */
 	uint64_t latency_p50_us, latency_p99_us; /* since start, interpolated by the proxy */
 	double tail_share; /* replies slower than the proxy's tail_ms, of all replies */
-	uint64_t slow;     /* those replies: tail_share x replies, rounded */
+	uint64_t slow;     /* those replies: tail_replies, or from an older proxy
+	                      without it tail_share x replies, rounded */
+	bool slow_exact;   /* slow came from tail_replies */
 	uint64_t down_since; /* Unix time, 0 when up */
 	char last_error[NODESTATS_ERROR_MAX];
 };
