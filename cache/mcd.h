@@ -194,6 +194,7 @@ struct conn {
 	bool pq_ready;                /* proxy: on the worker's list of ready clients */
 	bool paused;                  /* proxy: not read until its queue shortens */
 	uint16_t npq;                 /* proxy: requests in its queue */
+	uint64_t pq_bytes;            /* proxy: bytes of its finished replies not yet sent */
 	struct preq *pq_head, *pq_tail; /* proxy: its requests, oldest first (proxy.h) */
 	struct conn *ready_next;
 };

@@ -211,6 +211,7 @@ preq_finish(struct preq *p)
 		preq_free(p);
 		return;
 	}
+	p->c->pq_bytes += p->len;
 	if (p->c->pq_head == p)
 		conn_mark_ready(p->c);
 }
@@ -1384,6 +1385,7 @@ proxy_conn_flush(struct conn *c)
 	while ((p = c->pq_head) != NULL && p->done) {
 		if (p->len > 0)
 			out_append(w, p->buf, p->len);
+		c->pq_bytes -= p->len;
 		c->pq_head = p->next;
 		if (c->pq_head == NULL)
 			c->pq_tail = NULL;
@@ -1419,6 +1421,13 @@ proxy_conn_closed(struct conn *c)
 	}
 	c->pq_head = c->pq_tail = NULL;
 	c->npq = 0;
+	c->pq_bytes = 0;
+}
+
+bool
+proxy_conn_full(const struct conn *c)
+{
+	return c->npq >= PROXY_CONN_PENDING_MAX || c->pq_bytes + c->queued > MCD_OUT_CONN_MAX;
 }
 
 /* Sends the ready replies of every client marked ready. */

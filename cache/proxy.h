@@ -39,9 +39,15 @@ struct worker;
 struct mcd;
 struct preq;
 
-#define PROXY_CONN_PENDING_MAX 256 /* a client's requests waiting for backends; beyond,
+#define PROXY_CONN_PENDING_MAX 128 /* a client's requests waiting for backends; beyond,
                                       the proxy stops reading that client until they
                                       are answered */
+
+/* c may send no more requests for now: as many wait at the backends as a client may
+ * have, or its finished replies waiting to be sent hold more than MCD_OUT_CONN_MAX
+ * bytes (a client that does not read). What a client can make the proxy hold is then
+ * its replies in flight: PROXY_CONN_PENDING_MAX, each at most a reply's size. */
+bool proxy_conn_full(const struct conn *c);
 
 /* exec.c hands these commands to proxy_request in the proxy role. */
 bool proxy_routes(enum proto_cmd cmd);

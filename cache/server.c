@@ -562,7 +562,7 @@ conn_serve(struct conn *c)
 			continue;
 		}
 		if (reqs == MCD_REQS_PER_EVENT || out_queued(w) > MCD_OUT_CONN_MAX ||
-		    c->npq >= PROXY_CONN_PENDING_MAX) {
+		    (w->proxy != NULL && proxy_conn_full(c))) {
 			yield = true;
 			STAT_INC(w->stats.conn_yields);
 			break;
@@ -626,7 +626,7 @@ conn_serve(struct conn *c)
 		c->close_after_write = true;
 	if (!conn_send_scratch(c) || !keep_open)
 		return;
-	if (c->npq >= PROXY_CONN_PENDING_MAX) {
+	if (w->proxy != NULL && proxy_conn_full(c)) {
 		/* Proxy: as many requests wait at the backends as a client may have; its
 		 * input waits (unwatched, or it would fire at once) until replies go out. */
 		c->yielded = true;
@@ -661,7 +661,7 @@ conn_send_scratch(struct conn *c)
 		return false;
 	}
 	/* A proxy client held back for its pending requests may go on. */
-	if (c->paused && c->npq < PROXY_CONN_PENDING_MAX) {
+	if (c->paused && !proxy_conn_full(c)) {
 		c->paused = false;
 		if (!c->writing) {
 			event_add(&c->ev, NULL);
