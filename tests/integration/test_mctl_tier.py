@@ -19,15 +19,10 @@ class Tier:
 
     def __init__(self, procs, tmp_path):
         self.procs = procs
-        self.tmp = tmp_path
         self.tenants = tmp_path / "tenants"
-        self.pw = {
-            "acme": add_tenant(self.tenants, "acme"),
-            "other": add_tenant(self.tenants, "other"),
-            "ops": add_tenant(self.tenants, "ops", admin=True),
-            "proxy": add_tenant(self.tenants, "proxy", caps="proxy"),
-            "probe": add_tenant(self.tenants, "probe", limit="1M"),
-        }
+        accounts = (("acme", {}), ("other", {}), ("ops", {"admin": True}),
+                    ("proxy", {"caps": "proxy"}), ("probe", {"limit": "1M"}))
+        self.pw = {name: add_tenant(self.tenants, name, **kw) for name, kw in accounts}
         for name in ("ops", "proxy", "probe"):
             (tmp_path / f"{name}.pw").write_text(self.pw[name] + "\n")
         self.backends = {n: start_mcd(procs, tenants=self.tenants, admin=True)
