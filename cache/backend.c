@@ -140,7 +140,7 @@ conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
 	struct proxy_conf c = { 0 };
 	const char *v;
 	char err[256];
-	size_t i, j;
+	size_t i, j, cap = 0;
 
 	get_ms(cfg, "timeout", DEF_TIMEOUT_MS, &c.timeout_ms, errs);
 	get_ms(cfg, "retry_timeout", DEF_RETRY_MS, &c.retry_ms, errs);
@@ -185,7 +185,7 @@ conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
 		    "the backends must not authenticate either");
 	for (i = 0; i < cfg->n; i++) {
 		struct config_entry *e = &cfg->entries[i];
-		struct proxy_backend_conf *nb;
+		struct proxy_backend_conf *nb = c.backends;
 		if (strcmp(e->section, SECTION) != 0 || strcmp(e->key, "backend") != 0)
 			continue;
 		e->used = true;
@@ -194,12 +194,14 @@ conf_from(struct proxy_conf *pc, struct config *cfg, bool need_account,
 			    KETAMA_SERVERS_MAX);
 			break;
 		}
-		nb = realloc(c.backends, (c.nbackends + 1) * sizeof(*nb));
-		if (nb == NULL) {
-			config_error(errs, cfg, e->line, "out of memory");
-			break;
+		if (c.nbackends == cap) {
+			cap = cap == 0 ? 8 : 2 * cap;
+			if ((nb = realloc(c.backends, cap * sizeof(*nb))) == NULL) {
+				config_error(errs, cfg, e->line, "out of memory");
+				break;
+			}
+			c.backends = nb;
 		}
-		c.backends = nb;
 		if (parse_backend(e->value, &nb[c.nbackends], err, sizeof(err)) < 0) {
 			config_error(errs, cfg, e->line, "backend: %s", err);
 			continue;
