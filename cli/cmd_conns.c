@@ -6,6 +6,11 @@
  * address; with none, the sockets with that local port are still counted (in both
  * families, at the wildcard) because what lingers after a server died (CLOSE_WAIT,
  * TIME_WAIT) is what an operator wants to see then — but the exit status is 1.
+ *
+ * With a node's name or --cluster C it asks the nodes' admin ports instead (they may
+ * be on other hosts): per proxy its client connections and its connections to the
+ * backends, per backend its connections (from the proxies, in a cluster that has
+ * them), and whether each accepts new clients (drain).
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "admin.h"
 #include "clock.h"
 #include "conncount.h"
 #include "mctl.h"
@@ -28,12 +34,19 @@
 #define PID_MAX 4194304       /* the kernel's PID_MAX_LIMIT */
 #define PORT_ROWS_MAX 20      /* ports listed in the human table for --pid */
 #define HINT_MAX 512          /* "listeners on port P: a, b, ..." */
+#define ADMIN_TIMEOUT_MS 5000 /* per node, connect to reply */
+#define ADMIN_TIMEOUT_MAX_MS 600000
+#define ADMIN_ERR_MAX 512
+#define CELL_MAX 32
 
 /* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
 static volatile sig_atomic_t stop_requested;
 
 struct conns_opts {
 	bool have_port, have_addr, have_pid, watch;
+	const char *node;    /* NAME: that node's admin port */
+	const char *cluster; /* --cluster C: every node of C */
+	int64_t timeout_ms;  /* per node, with a name or --cluster */
 	uint16_t port;
 	const char *addr_text;
 	struct conncount_addr addr;
@@ -49,10 +62,16 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: mctl conns --port P [--addr A] [OPTIONS]\n"
 	    "       mctl conns --pid N [OPTIONS]\n"
+	    "       mctl conns --cluster C | NAME [--timeout D] [OPTIONS]\n"
 	    "\n"
 	    "Counts TCP sockets per state from the kernel (netlink sock_diag or /proc), at the\n"
-	    "cost of a few milliseconds where lsof takes seconds (docs/conns.md).\n"
+	    "cost of a few milliseconds where lsof takes seconds (docs/conns.md). With\n"
+	    "--cluster or a proxy's or node's name: the connections each one's admin port\n"
+	    "reports, per proxy its clients and its backend connections.\n"
 	    "\n"
+	    "  --cluster C       every proxy and backend of cluster C (etc/mcops.conf)\n"
+	    "  NAME              one proxy or node\n"
+	    "  --timeout D       per node, with --cluster or NAME (default 5s)\n"
 	    "  --port P          a listener's port; without --addr, every listener on it\n"
 	    "  --addr A          the listener's bound address: 127.0.0.1, ::1, [::], 0.0.0.0\n"
 	    "  --pid N           the TCP sockets that process N holds, per state and port\n"
@@ -81,12 +100,22 @@ parse_opts(int argc, char **argv, struct conns_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->method = CONNCOUNT_AUTO;
+	o->timeout_ms = ADMIN_TIMEOUT_MS;
 	for (i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
 			usage(stdout);
 			return 1;
+		}
+		if (opt[0] != '-') {
+			if (o->node != NULL) {
+				mctl_error("conns: one name at a time ('%s' and '%s'); use --cluster "
+					   "for all of a cluster", o->node, opt);
+				return -1;
+			}
+			o->node = opt;
+			continue;
 		}
 		if (val == NULL) {
 			mctl_error("conns: unknown option or missing value: '%s' (see mctl conns "
@@ -111,6 +140,14 @@ parse_opts(int argc, char **argv, struct conns_opts *o)
 			}
 			o->pid = (pid_t)v;
 			o->have_pid = true;
+		} else if (strcmp(opt, "--cluster") == 0) {
+			o->cluster = val;
+		} else if (strcmp(opt, "--timeout") == 0) {
+			if (parse_duration_ms(val, &o->timeout_ms) < 0 || o->timeout_ms < 1 ||
+			    o->timeout_ms > ADMIN_TIMEOUT_MAX_MS) {
+				mctl_error("conns: --timeout: not a duration of 1ms..10m: '%s'", val);
+				return -1;
+			}
 		} else if (strcmp(opt, "--method") == 0) {
 			if (strcmp(val, "auto") == 0)
 				o->method = CONNCOUNT_AUTO;
@@ -140,8 +177,9 @@ parse_opts(int argc, char **argv, struct conns_opts *o)
 			return -1;
 		}
 	}
-	if (o->have_pid == o->have_port) {
-		mctl_error("conns: give either --port or --pid (see mctl conns --help)");
+	if ((int)o->have_pid + (int)o->have_port + (o->node != NULL) + (o->cluster != NULL) != 1) {
+		mctl_error("conns: give one of --port, --pid, --cluster or a name (see mctl conns "
+			   "--help)");
 		return -1;
 	}
 	if (o->have_addr && !o->have_port) {
@@ -438,6 +476,133 @@ sample_pid(struct conncount *cc, const struct conns_opts *o, bool json)
 	return MCTL_EXIT_OK;
 }
 
+/* One node's row, as asked through its admin port. */
+struct admin_row {
+	const struct cluster_node *node;
+	bool ok;
+	struct mctl_node_conns conns;
+	char error[ADMIN_ERR_MAX];
+};
+
+static json_t *
+admin_row_json(const struct admin_row *r, const struct cluster *c)
+{
+	const struct cluster_node *n = r->node;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b}", "name", n->name, "cluster", c->name,
+	    "role", n->role == CLUSTER_PROXY ? "proxy" : "backend", "admin",
+	    n->admin.port != 0 ? n->admin.text : "", "ok", r->ok);
+
+	if (o == NULL)
+		return NULL;
+	if (!r->ok) {
+		json_object_set_new(o, "error", json_string(r->error));
+		return o;
+	}
+	json_object_set_new(o, "clients", json_integer((json_int_t)r->conns.clients));
+	json_object_set_new(o, "accepting", json_boolean(r->conns.accepting));
+	if (n->role == CLUSTER_PROXY) {
+		json_object_set_new(o, "backend_connections",
+		    json_integer((json_int_t)r->conns.backend_connections));
+		json_object_set_new(o, "backends", json_integer((json_int_t)r->conns.backends));
+		json_object_set_new(o, "backends_up", json_integer((json_int_t)r->conns.backends_up));
+	}
+	return o;
+}
+
+static void
+print_admin_row(const struct admin_row *r)
+{
+	char clients[CELL_MAX] = "-", bconns[CELL_MAX] = "-", up[CELL_MAX] = "-";
+	const struct cluster_node *n = r->node;
+
+	if (r->ok) {
+		snprintf(clients, sizeof(clients), "%llu", (unsigned long long)r->conns.clients);
+		if (n->role == CLUSTER_PROXY) {
+			snprintf(bconns, sizeof(bconns), "%llu",
+			    (unsigned long long)r->conns.backend_connections);
+			snprintf(up, sizeof(up), "%llu/%llu",
+			    (unsigned long long)r->conns.backends_up,
+			    (unsigned long long)r->conns.backends);
+		}
+	}
+	printf("  %-12s %-8s %-22s %8s %-9s %14s %11s", n->name,
+	    n->role == CLUSTER_PROXY ? "proxy" : "backend",
+	    n->admin.port != 0 ? n->admin.text : "(none)", clients,
+	    !r->ok ? "-" : r->conns.accepting ? "yes" : "DRAINED", bconns, up);
+	if (!r->ok)
+		printf("  FAILED: %s", r->error);
+	fputc('\n', stdout);
+}
+
+/*
+ * One sample with a name or --cluster: every selected node's admin port, proxies
+ * first. MCTL_EXIT_OK, MCTL_EXIT_FAIL if any node could not be asked (its row says
+ * why), or -1 (printed) when nothing could be shown.
+ */
+static int
+sample_admin(const struct mctl_topology *t, const struct conns_opts *o, bool json)
+{
+	static const enum cluster_role order[] = { CLUSTER_PROXY, CLUSTER_BACKEND };
+	const struct clusters *cl = &t->cl;
+	const struct cluster_node *one = NULL;
+	const struct cluster *c;
+	struct admin_row r;
+	char when[UTC_TEXT_MAX];
+	json_t *doc = NULL, *rows = NULL;
+	size_t i, k, failed = 0;
+
+	if (o->node != NULL && (one = clusters_find_node(cl, o->node)) == NULL) {
+		mctl_error("conns: no node '%s' (backend or proxy) in the configuration", o->node);
+		return -1;
+	}
+	c = one != NULL ? &cl->v[one->cluster] : clusters_find(cl, o->cluster);
+	if (c == NULL) {
+		mctl_error("conns: no cluster '%s' in the configuration", o->cluster);
+		return -1;
+	}
+	utc_format_ms(clock_wall_ms(), when, sizeof(when));
+	if (json) {
+		doc = json_pack("{s:s, s:s}", "time", when, "cluster", c->name);
+		rows = json_array();
+	} else {
+		if (o->watch)
+			printf("%s\n", when);
+		printf("cluster %s (%s): %zu prox%s, %zu backend%s\n", c->name, c->title,
+		    c->nproxies, c->nproxies == 1 ? "y" : "ies", c->nnodes - c->nproxies,
+		    c->nnodes - c->nproxies == 1 ? "" : "s");
+		printf("  %-12s %-8s %-22s %8s %-9s %14s %11s\n", "name", "role", "admin",
+		    "clients", "accepting", "backend conns", "backends up");
+	}
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (i = 0; i < cl->nnodes; i++) {
+			const struct cluster_node *n = &cl->nodes[i];
+			if (&cl->v[n->cluster] != c || n->role != order[k] ||
+			    (one != NULL && n != one))
+				continue;
+			memset(&r, 0, sizeof(r));
+			r.node = n;
+			r.ok = mctl_admin_conns(c, n, o->timeout_ms, &r.conns, r.error,
+			    sizeof(r.error)) == 0;
+			if (!r.ok)
+				failed++;
+			if (json)
+				json_array_append_new(rows, admin_row_json(&r, c));
+			else
+				print_admin_row(&r);
+		}
+	}
+	if (json) {
+		if (doc != NULL)
+			json_object_set_new(doc, "nodes", rows);
+		else
+			json_decref(rows);
+		if (mctl_print_json(doc, JSON_COMPACT) != MCTL_EXIT_OK)
+			return -1;
+	}
+	fflush(stdout);
+	return failed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
+}
+
 /* Sleeps ms, returning early once a stop was requested. */
 static void
 sleep_interruptible(int64_t ms)
@@ -452,6 +617,7 @@ int
 cmd_conns(struct mctl *ctx, int argc, char **argv)
 {
 	struct conns_opts o;
+	struct mctl_topology topo;
 	struct conncount cc;
 	struct sigaction sa, old_int, old_term;
 	char err[CONNCOUNT_ERR_MAX];
@@ -462,7 +628,10 @@ cmd_conns(struct mctl *ctx, int argc, char **argv)
 	rc = parse_opts(argc, argv, &o);
 	if (rc != 0)
 		return rc > 0 ? MCTL_EXIT_OK : MCTL_EXIT_USAGE;
-	if (conncount_open(&cc, o.method, err, sizeof(err)) < 0) {
+	if (o.node != NULL || o.cluster != NULL) {
+		if (mctl_topology_load(ctx, &topo) != 0)
+			return MCTL_EXIT_CONFIG;
+	} else if (conncount_open(&cc, o.method, err, sizeof(err)) < 0) {
 		mctl_error("conns: %s", err);
 		return MCTL_EXIT_FAIL;
 	}
@@ -475,8 +644,12 @@ cmd_conns(struct mctl *ctx, int argc, char **argv)
 		sigaction(SIGTERM, &sa, &old_term);
 	}
 	for (;;) {
-		rc = o.have_pid ? sample_pid(&cc, &o, ctx->json) : sample_port(&cc, &o, ctx->json,
-		    &warned);
+		if (o.node != NULL || o.cluster != NULL)
+			rc = sample_admin(&topo, &o, ctx->json);
+		else if (o.have_pid)
+			rc = sample_pid(&cc, &o, ctx->json);
+		else
+			rc = sample_port(&cc, &o, ctx->json, &warned);
 		if (rc < 0) {
 			status = MCTL_EXIT_FAIL;
 			break;
@@ -495,6 +668,9 @@ cmd_conns(struct mctl *ctx, int argc, char **argv)
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGTERM, &old_term, NULL);
 	}
-	conncount_close(&cc);
+	if (o.node != NULL || o.cluster != NULL)
+		mctl_topology_release(&topo);
+	else
+		conncount_close(&cc);
 	return status;
 }

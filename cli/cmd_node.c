@@ -8,6 +8,12 @@
  *                                               cluster's mean (or N), idle ones first,
  *                                               so that clients reconnect evenly
  *
+ * Each acts on the layer it is for (cli/admin.h): a flush on the backends, which hold
+ * the data; drain and rebalance on the nodes that take the clients — the proxies of
+ * a cluster that has them. A node of the other layer named on the command line is a
+ * usage error that says which to name instead: draining a backend behind proxies
+ * would only refuse the proxies' next connections, and a proxy has nothing to flush.
+ *
  * Order of work, each step a reason to stop before anything is flushed: the
  * configuration (nodes and admin accounts), the incident log (an unaudited flush is
  * not allowed), the incident named by --incident, the operator's confirmation. Then
@@ -23,6 +29,7 @@
 
 #include <jansson.h>
 
+#include "admin.h"
 #include "clock.h"
 #include "cluster.h"
 #include "config.h"
@@ -37,6 +44,7 @@
 #define ANSWER_MAX 16
 #define ERR_LEN 512
 #define SHED_MAX 1000000
+#define NAMES_MAX 256               /* "p1, p2" in a message */
 
 enum node_op {
 	OP_FLUSH,
@@ -75,29 +83,33 @@ usage(FILE *fp, enum node_op op)
 		    "usage: mctl flush NODE [--tenant T] [--incident N] [--timeout D]\n"
 		    "       mctl flush --cluster C [--tenant T] [--incident N] [--timeout D]\n"
 		    "\n"
-		    "Flushes every tenant (or only T) on one node or on every node of cluster C,\n"
-		    "through the nodes' admin ports as the configuration describes them. Asks for\n"
+		    "Flushes every tenant (or only T) on one backend or on every backend of cluster\n"
+		    "C (never its proxies: they hold no data), through the admin ports as the\n"
+		    "configuration describes them. Asks for\n"
 		    "confirmation unless --yes; without a terminal, --yes is required. Records a\n"
 		    "'flush' event (on incident N with --incident). D: per node, default 5s.\n");
 		break;
 	case OP_DRAIN:
 		fprintf(fp,
-		    "usage: mctl drain NODE on|off [--incident N] [--timeout D]\n"
+		    "usage: mctl drain PROXY|NODE on|off [--incident N] [--timeout D]\n"
 		    "       mctl drain --cluster C on|off [--incident N] [--timeout D]\n"
 		    "\n"
-		    "on: the node refuses new client connections ('SERVER_ERROR node is draining')\n"
-		    "and closes its idle ones, so clients move to the other nodes; off: it accepts\n"
-		    "again. Asks for confirmation before 'on' unless --yes. Records a 'drain' event.\n");
+		    "on: the proxy (or, in a cluster without proxies, the node) refuses new client\n"
+		    "connections ('SERVER_ERROR node is draining') and closes its idle ones, so\n"
+		    "clients move to the others; off: it accepts again. --cluster: all of the\n"
+		    "cluster's proxies. Asks for confirmation before 'on' unless --yes. Records a\n"
+		    "'drain' event.\n");
 		break;
 	case OP_REBALANCE:
 		fprintf(fp,
-		    "usage: mctl rebalance NODE [--shed N] [--incident N] [--timeout D]\n"
+		    "usage: mctl rebalance PROXY|NODE [--shed N] [--incident N] [--timeout D]\n"
 		    "       mctl rebalance --cluster C [--shed N] [--incident N] [--timeout D]\n"
 		    "\n"
-		    "Closes client connections (idle ones first) on nodes that hold more than the\n"
-		    "cluster's mean, down to the mean, so that clients reconnect evenly; with\n"
-		    "--shed N, closes up to N on each named node instead. Asks for confirmation\n"
-		    "unless --yes. Records a 'rebalance' event.\n");
+		    "Closes client connections (idle ones first) on the cluster's proxies (in a\n"
+		    "cluster without proxies, its nodes) that hold more than their mean, down to\n"
+		    "the mean, so that clients reconnect evenly; with --shed N, closes up to N on\n"
+		    "each named one instead. Asks for confirmation unless --yes. Records a\n"
+		    "'rebalance' event.\n");
 		break;
 	}
 	fprintf(fp, "\nExit status: 0 every node done; 1 a node failed or confirmation was\n"
@@ -186,29 +198,6 @@ parse_opts(int argc, char **argv, enum node_op op, struct op_opts *o)
 	return 0;
 }
 
-/* Loads the topology; prints every error. 0, or -1. */
-static int
-load_topology(const struct mctl *ctx, struct config *cfg, struct clusters *cl)
-{
-	struct config_errors errs = { 0 };
-	size_t i;
-	int rc = 0;
-
-	if (config_load(cfg, ctx->config_path, &errs) != 0 ||
-	    clusters_load(cl, cfg, &errs) != 0 || errs.n > 0) {
-		rc = -1;
-		config_release(cfg);
-	}
-	for (i = 0; i < errs.n; i++)
-		mctl_error("%s", errs.msgs[i]);
-	if (errs.dropped > 0)
-		mctl_error("(%zu more configuration errors)", errs.dropped);
-	config_errors_release(&errs);
-	if (rc != 0)
-		clusters_release(cl);
-	return rc;
-}
-
 /* Asks on the terminal. 0 to go on, else an exit status. Turning a drain off
  * takes nothing away from anyone and is not asked. */
 static int
@@ -233,61 +222,6 @@ confirm(const struct mctl *ctx, const struct op_opts *o)
 		return MCTL_EXIT_FAIL;
 	}
 	return 0;
-}
-
-/* Connects to a node's admin port and authenticates. 0, or -1 with out->error. */
-static int
-admin_connect(const struct cluster *c, const struct cluster_node *n, int64_t timeout_ms,
-    struct mcclient *mc, struct outcome *out)
-{
-	char err[ERR_LEN];
-
-	if (n->admin.port == 0) {
-		snprintf(out->error, sizeof(out->error), "node %s has no admin address in the "
-		    "configuration", n->name);
-		return -1;
-	}
-	if (mcclient_connect(mc, n->admin.host, n->admin.port, (int)timeout_ms, err,
-	    sizeof(err)) != MCCLIENT_OK) {
-		snprintf(out->error, sizeof(out->error), "%s", err);
-		return -1;
-	}
-	if (c->admin.set &&
-	    mcclient_auth(mc, c->admin.user, c->admin.password, err, sizeof(err)) != MCCLIENT_OK) {
-		snprintf(out->error, sizeof(out->error), "%s", err);
-		mcclient_close(mc);
-		return -1;
-	}
-	return 0;
-}
-
-/* The node's client connections (its own admin connection not counted). */
-static int
-node_connections(const struct cluster *c, const struct cluster_node *n, int64_t timeout_ms,
-    struct outcome *out)
-{
-	struct mcclient_stats st = { 0 };
-	struct mcclient mc;
-	char err[ERR_LEN];
-	const char *v;
-	uint64_t conns;
-	int rc = -1;
-
-	if (admin_connect(c, n, timeout_ms, &mc, out) < 0)
-		return -1;
-	if (mcclient_stats(&mc, NULL, &st, err, sizeof(err)) != MCCLIENT_OK)
-		snprintf(out->error, sizeof(out->error), "%s", err);
-	else if ((v = mcclient_stats_get(&st, "curr_connections")) == NULL ||
-	    parse_u64(v, 1, UINT64_MAX, &conns) != 0)
-		snprintf(out->error, sizeof(out->error), "%s: no curr_connections in stats",
-		    mc.addr);
-	else {
-		out->connections = conns - 1;
-		rc = 0;
-	}
-	mcclient_stats_release(&st);
-	mcclient_close(&mc);
-	return rc;
 }
 
 static void
@@ -320,7 +254,7 @@ run_node(const struct cluster *c, const struct cluster_node *n, const struct op_
 		snprintf(line, sizeof(line), "shed %llu", (unsigned long long)out->shed);
 		break;
 	}
-	if (admin_connect(c, n, o->timeout_ms, &mc, out) < 0) {
+	if (mctl_admin_connect(c, n, o->timeout_ms, &mc, out->error, sizeof(out->error)) < 0) {
 		out->ms = clock_monotonic_ms() - t0;
 		return;
 	}
@@ -336,8 +270,9 @@ run_node(const struct cluster *c, const struct cluster_node *n, const struct op_
 
 /*
  * Rebalance's plan: how many connections to close on each target. With --shed, that
- * many; otherwise what a target holds above the mean of the cluster's reachable
- * nodes. A target whose count cannot be read fails here.
+ * many; otherwise what a target holds above the mean of the reachable nodes that take
+ * the cluster's clients (its proxies, if it has any). A target whose count cannot be
+ * read fails here.
  */
 static void
 plan_rebalance(const struct clusters *cl, const struct cluster *c, const struct op_opts *o,
@@ -354,21 +289,23 @@ plan_rebalance(const struct clusters *cl, const struct cluster *c, const struct 
 	if (o->shed != 0)
 		return;
 	for (i = 0; i < cl->nnodes; i++) {
-		struct outcome probe = { 0 };
-		if (&cl->v[cl->nodes[i].cluster] != c)
+		struct mctl_node_conns conns;
+		char err[ERR_LEN];
+		int got;
+		if (&cl->v[cl->nodes[i].cluster] != c || !mctl_takes_clients(cl, &cl->nodes[i]))
 			continue;
-		if (node_connections(c, &cl->nodes[i], o->timeout_ms, &probe) == 0) {
-			sum += probe.connections;
+		got = mctl_admin_conns(c, &cl->nodes[i], o->timeout_ms, &conns, err, sizeof(err));
+		if (got == 0) {
+			sum += conns.clients;
 			known++;
-			for (size_t t = 0; t < n; t++) {
-				if (targets[t] == &cl->nodes[i])
-					res[t].connections = probe.connections;
-			}
-		} else {
-			for (size_t t = 0; t < n; t++) {
-				if (targets[t] == &cl->nodes[i])
-					snprintf(res[t].error, sizeof(res[t].error), "%s", probe.error);
-			}
+		}
+		for (size_t t = 0; t < n; t++) {
+			if (targets[t] != &cl->nodes[i])
+				continue;
+			if (got == 0)
+				res[t].connections = conns.clients;
+			else
+				snprintf(res[t].error, sizeof(res[t].error), "%s", err);
 		}
 	}
 	mean = known > 0 ? (sum + known - 1) / known : 0;
@@ -390,6 +327,9 @@ event_body(const struct op_opts *o, const struct cluster *c, const struct outcom
 		json_t *r = json_pack("{s:s, s:s, s:b, s:I}", "node", res[i].node->name,
 		    "admin", res[i].node->admin.port != 0 ? res[i].node->admin.text : "",
 		    "ok", res[i].ok, "ms", (json_int_t)res[i].ms);
+		if (r != NULL)
+			json_object_set_new(r, "role", json_string(res[i].node->role ==
+			    CLUSTER_PROXY ? "proxy" : "backend"));
 		if (r != NULL && !res[i].ok)
 			json_object_set_new(r, "error", json_string(res[i].error));
 		if (r != NULL && o->op == OP_REBALANCE) {
@@ -423,6 +363,61 @@ event_body(const struct op_opts *o, const struct cluster *c, const struct outcom
 	return body;
 }
 
+/* The layer an operation acts on (see the top of this file). */
+static bool
+acts_on(const struct clusters *cl, const struct cluster_node *n, enum node_op op)
+{
+	return op == OP_FLUSH ? n->role == CLUSTER_BACKEND : mctl_takes_clients(cl, n);
+}
+
+/*
+ * The nodes o names: the one node, or those of --cluster on the operation's layer.
+ * Fills targets (room for every node) and *c. 0, or MCTL_EXIT_USAGE (printed).
+ */
+static int
+select_targets(const struct mctl *ctx, const struct clusters *cl, const struct op_opts *o,
+    const struct cluster_node **targets, size_t *n, const struct cluster **c)
+{
+	char names[NAMES_MAX];
+	size_t i;
+
+	*n = 0;
+	if (o->node != NULL) {
+		const struct cluster_node *node = clusters_find_node(cl, o->node);
+		if (node == NULL) {
+			mctl_error("%s: no node '%s' (backend or proxy) in %s", o->verb, o->node,
+			    ctx->config_path);
+			return MCTL_EXIT_USAGE;
+		}
+		*c = &cl->v[node->cluster];
+		if (!acts_on(cl, node, o->op) && o->op == OP_FLUSH) {
+			mctl_role_names(cl, *c, CLUSTER_BACKEND, names, sizeof(names));
+			mctl_error("flush: %s is a proxy of cluster %s and holds no data: flush a "
+				   "backend (%s) or --cluster %s", node->name, (*c)->name, names,
+			    (*c)->name);
+			return MCTL_EXIT_USAGE;
+		}
+		if (!acts_on(cl, node, o->op)) {
+			mctl_role_names(cl, *c, CLUSTER_PROXY, names, sizeof(names));
+			mctl_error("%s: %s is a backend of cluster %s, whose clients connect to its "
+				   "proxies (%s): name a proxy, or --cluster %s", o->verb,
+			    node->name, (*c)->name, names, (*c)->name);
+			return MCTL_EXIT_USAGE;
+		}
+		targets[(*n)++] = node;
+		return 0;
+	}
+	if ((*c = clusters_find(cl, o->cluster)) == NULL) {
+		mctl_error("%s: no cluster '%s' in %s", o->verb, o->cluster, ctx->config_path);
+		return MCTL_EXIT_USAGE;
+	}
+	for (i = 0; i < cl->nnodes; i++) {
+		if (&cl->v[cl->nodes[i].cluster] == *c && acts_on(cl, &cl->nodes[i], o->op))
+			targets[(*n)++] = &cl->nodes[i];
+	}
+	return 0;
+}
+
 static int
 node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 {
@@ -430,9 +425,10 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 	const struct cluster_node **targets = NULL;
 	struct outcome *results = NULL;
 	struct op_opts o;
-	struct config cfg;
-	struct clusters cl = { 0 };
-	const struct cluster *c;
+	struct mctl_topology topo;
+	const struct clusters *cl = &topo.cl;
+	const struct cluster *c = NULL;
+	const char *noun;
 	struct ilog_incident inc;
 	struct ilog *log = NULL;
 	char err[ILOG_ERR_LEN], *text = NULL;
@@ -444,35 +440,20 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 
 	if ((rc = parse_opts(argc, argv, op, &o)) != 0)
 		return rc > 0 ? MCTL_EXIT_OK : MCTL_EXIT_USAGE;
-	if (load_topology(ctx, &cfg, &cl) != 0)
+	if (mctl_topology_load(ctx, &topo) != 0)
 		return MCTL_EXIT_CONFIG;
 	rc = MCTL_EXIT_CONFIG;
-	targets = calloc(cl.nnodes + 1, sizeof(*targets));
-	results = calloc(cl.nnodes + 1, sizeof(*results));
+	targets = calloc(cl->nnodes + 1, sizeof(*targets));
+	results = calloc(cl->nnodes + 1, sizeof(*results));
 	if (targets == NULL || results == NULL) {
 		mctl_error("%s: out of memory", o.verb);
 		goto out;
 	}
-	if (o.node != NULL) {
-		const struct cluster_node *node = clusters_find_node(&cl, o.node);
-		if (node == NULL) {
-			mctl_error("%s: no node '%s' in %s", o.verb, o.node, ctx->config_path);
-			rc = MCTL_EXIT_USAGE;
-			goto out;
-		}
-		targets[n++] = node;
-		c = &cl.v[node->cluster];
-	} else {
-		if ((c = clusters_find(&cl, o.cluster)) == NULL) {
-			mctl_error("%s: no cluster '%s' in %s", o.verb, o.cluster, ctx->config_path);
-			rc = MCTL_EXIT_USAGE;
-			goto out;
-		}
-		for (i = 0; i < cl.nnodes; i++) {
-			if (&cl.v[cl.nodes[i].cluster] == c)
-				targets[n++] = &cl.nodes[i];
-		}
-	}
+	if ((rc = select_targets(ctx, cl, &o, targets, &n, &c)) != 0)
+		goto out;
+	rc = MCTL_EXIT_CONFIG;
+	/* A cluster has at least one backend, and its clients' layer is never empty. */
+	noun = mctl_role_noun(cl, targets[0], n != 1);
 	if ((log = mctl_open_log(ctx)) == NULL)
 		goto out;
 	if (o.incident != 0) {
@@ -486,7 +467,7 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 	}
 
 	if (op == OP_REBALANCE)
-		plan_rebalance(&cl, c, &o, targets, results, n);
+		plan_rebalance(cl, c, &o, targets, results, n);
 	if (op == OP_FLUSH && o.tenant != NULL)
 		fprintf(progress, "About to flush tenant '%s'", o.tenant);
 	else if (op == OP_FLUSH)
@@ -495,7 +476,7 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		fprintf(progress, "About to turn draining %s", o.drain_on ? "ON" : "off");
 	else
 		fprintf(progress, "About to rebalance client connections");
-	fprintf(progress, " on %zu node%s of cluster %s:\n", n, n == 1 ? "" : "s", c->name);
+	fprintf(progress, " on %zu %s of cluster %s:\n", n, noun, c->name);
 	for (i = 0; i < n; i++) {
 		fprintf(progress, "  %-16s admin %s", targets[i]->name,
 		    targets[i]->admin.port != 0 ? targets[i]->admin.text : "(none configured)");
@@ -537,8 +518,8 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 	if (text == NULL ||
 	    ilog_event_append(log, o.incident, mctl_actor(ctx), events[op], text, &event_id, err,
 	    sizeof(err)) != ILOG_OK) {
-		mctl_error("%s: done on %zu of %zu nodes, but could not record it in the "
-			   "incident log: %s", o.verb, n - failed, n,
+		mctl_error("%s: done on %zu of %zu %s, but could not record it in the "
+			   "incident log: %s", o.verb, n - failed, n, mctl_role_noun(cl, targets[0], true),
 			   text == NULL ? "out of memory" : err);
 		rc = MCTL_EXIT_CONFIG;
 		goto out;
@@ -551,8 +532,8 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		(void)mctl_print_json(json_incref(body), JSON_INDENT(2));
 	} else {
 		static const char *const past[] = { "flushed", "done", "rebalanced" };
-		printf("%zu of %zu nodes %s%s; recorded as event %lld%s\n", n - failed, n,
-		    past[op], failed > 0 ? ", SOME FAILED" : "", (long long)event_id,
+		printf("%zu of %zu %s %s%s; recorded as event %lld%s\n", n - failed, n,
+		    mctl_role_noun(cl, targets[0], true), past[op], failed > 0 ? ", SOME FAILED" : "", (long long)event_id,
 		    o.incident != 0 ? " on the incident" : "");
 	}
 	rc = failed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
@@ -562,8 +543,7 @@ out:
 	free(text);
 	json_decref(body);
 	ilog_close(log);
-	clusters_release(&cl);
-	config_release(&cfg);
+	mctl_topology_release(&topo);
 	return rc;
 }
 

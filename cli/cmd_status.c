@@ -7,6 +7,9 @@
  * is [monitor] state_file) and the unresolved incidents from the incident log, read
  * only: it never calls the daemon, and works while the monitor is down (it then says
  * how old the view is, and exits 1).
+ *
+ * Each node's role (proxy or backend) comes from the configuration's section names
+ * ([proxy NAME], [node NAME]); a cluster's proxies are listed before its backends.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +22,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "config.h"
 #include "ilog.h"
 #include "kinds.h"
@@ -36,6 +40,7 @@
 #define STALE_SLACK_MS 2000
 #define CELL_MAX 48           /* one cell of the human table */
 #define INCIDENTS_TEXT_MAX 200
+#define SECTION_MAX (CLUSTER_NAME_MAX + 8) /* "proxy NAME" */
 
 /* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
 static volatile sig_atomic_t stop_requested;
@@ -130,41 +135,60 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 
 /*
  * The paths from the configuration: [monitor] state_file and [log] path, when the
- * file exists and has them. Only these keys are read: a typo elsewhere in the file
- * must not keep an operator from seeing the state of the service.
+ * file exists and has them. Only these keys (and the section names, for the roles)
+ * are read: a typo elsewhere in the file must not keep an operator from seeing the
+ * state of the service. cfg is left loaded for node_role() (empty without a file);
+ * the caller releases it.
  * Returns 0, or -1 (printed) if the file exists but cannot be read.
  */
 static int
-configured_paths(const struct mctl *ctx, char *state, size_t slen, char *db, size_t dlen)
+configured_paths(const struct mctl *ctx, struct config *cfg, char *state, size_t slen,
+    char *db, size_t dlen)
 {
-	struct config cfg;
 	struct config_errors errs = { 0 };
 	struct config_entry *e;
 	int rc = 0;
 
+	memset(cfg, 0, sizeof(*cfg));
 	snprintf(state, slen, "%s", DEFAULT_STATE_FILE);
 	snprintf(db, dlen, "%s", DEFAULT_DB_PATH);
 	if (ctx->config_path == NULL || access(ctx->config_path, F_OK) != 0)
 		return 0;
-	memset(&cfg, 0, sizeof(cfg));
-	if (config_load(&cfg, ctx->config_path, &errs) != 0) {
+	if (config_load(cfg, ctx->config_path, &errs) != 0) {
 		mctl_error("cannot read the configuration: %s",
 		    errs.n > 0 ? errs.msgs[0] : ctx->config_path);
 		config_errors_release(&errs);
 		return -1;
 	}
-	if ((e = config_find(&cfg, "monitor", "state_file")) != NULL && e->value[0] != '\0') {
+	if ((e = config_find(cfg, "monitor", "state_file")) != NULL && e->value[0] != '\0') {
 		if (strcmp(e->value, "off") == 0)
 			state[0] = '\0';
 		else if (strlen(e->value) < slen)
 			snprintf(state, slen, "%s", e->value);
 	}
-	if ((e = config_find(&cfg, "log", "path")) != NULL && e->value[0] != '\0' &&
+	if ((e = config_find(cfg, "log", "path")) != NULL && e->value[0] != '\0' &&
 	    strlen(e->value) < dlen)
 		snprintf(db, dlen, "%s", e->value);
-	config_release(&cfg);
 	config_errors_release(&errs);
 	return rc;
+}
+
+/* A node's role as the configuration names it: "proxy" for a [proxy NAME] section,
+ * else "backend" (a [node NAME], or a node the configuration does not know). */
+static const char *
+node_role(const struct config *cfg, const char *name)
+{
+	char section[SECTION_MAX];
+	size_t i;
+
+	if (cfg == NULL || snprintf(section, sizeof(section), "proxy %s", name) >=
+	    (int)sizeof(section))
+		return "backend";
+	for (i = 0; i < cfg->nsections; i++) {
+		if (strcmp(cfg->sections[i], section) == 0)
+			return "proxy";
+	}
+	return "backend";
 }
 
 static bool
@@ -233,8 +257,8 @@ cluster_kinds_json(json_t *o, const struct monstate_cluster *c)
 }
 
 static json_t *
-sample_json(const struct monstate *st, const struct ilog_incidents *incs, bool incidents_known,
-    const char *cluster, int64_t now)
+sample_json(const struct monstate *st, const struct config *cfg,
+    const struct ilog_incidents *incs, bool incidents_known, const char *cluster, int64_t now)
 {
 	json_t *doc, *clusters = json_array(), *nodes = json_array();
 	size_t i, j, k;
@@ -276,6 +300,7 @@ sample_json(const struct monstate *st, const struct ilog_incidents *incs, bool i
 			    json_pack("{s:s, s:s}", "state", n->kinds[k].state, "severity",
 				n->kinds[k].severity));
 		json_object_set_new(o, "detectors", detectors);
+		json_object_set_new(o, "role", json_string(node_role(cfg, n->name)));
 		json_object_set_new(o, "last_probe_ok_at", json_integer(n->last_probe_ok_at));
 		json_object_set_new(o, "incidents",
 		    incidents_known ? list : (json_decref(list), json_null()));
@@ -342,14 +367,52 @@ incidents_cell(const struct ilog_incidents *incs, bool known, const struct monst
 		snprintf(buf, len, "-");
 }
 
+/* One node's row of the human table. */
 static void
-print_human(const struct monstate *st, const struct ilog_incidents *incs, bool incidents_known,
-    const char *cluster, int64_t now)
+print_node_row(const struct monstate_node *n, const char *role,
+    const struct ilog_incidents *incs, bool incidents_known)
 {
 	char conns[CELL_MAX], rate[CELL_MAX], p50[CELL_MAX], p99[CELL_MAX], slow[CELL_MAX];
+	char cell[CELL_MAX], inc_text[INCIDENTS_TEXT_MAX];
+	bool probed = n->probes > 0;
+	size_t k;
+
+	if (n->polled)
+		snprintf(conns, sizeof(conns), "%llu",
+		    (unsigned long long)n->connections);
+	else
+		snprintf(conns, sizeof(conns), "-");
+	if (n->rate_known)
+		snprintf(rate, sizeof(rate), "%.1f", n->new_connections_per_second);
+	else
+		snprintf(rate, sizeof(rate), "-");
+	latency_cell(n->p50_us, probed, p50, sizeof(p50));
+	latency_cell(n->p99_us, probed, p99, sizeof(p99));
+	if (probed)
+		snprintf(slow, sizeof(slow), "%.1f%%", 100.0 * n->slow_fraction);
+	else
+		snprintf(slow, sizeof(slow), "-");
+	incidents_cell(incs, incidents_known, n, NULL, inc_text, sizeof(inc_text));
+	printf("  %-12s %-7s %-5s %7s %8s %9s %9s %6s ", n->name, role,
+	    n->up ? "up" : "DOWN", conns, rate, p50, p99, slow);
+	for (k = 0; k < kinds_count(); k++) {
+		detector_cell(n->kinds[k].state, n->kinds[k].severity, cell,
+		    sizeof(cell));
+		printf("%-15s ", cell);
+	}
+	printf("%s\n", inc_text);
+	if (n->polled && !n->poll_ok)
+		printf("  %-12s admin poll failing: %s\n", "", n->poll_error);
+}
+
+static void
+print_human(const struct monstate *st, const struct config *cfg,
+    const struct ilog_incidents *incs, bool incidents_known, const char *cluster, int64_t now)
+{
+	static const char *const roles[] = { "proxy", "backend" }; /* proxies listed first */
 	char cell[CELL_MAX], when[MCTL_TIME_MAX];
 	char inc_text[INCIDENTS_TEXT_MAX];
-	size_t i, j, k;
+	size_t i, j, k, r;
 	bool first;
 
 	for (i = 0; i < st->nclusters; i++) {
@@ -373,42 +436,18 @@ print_human(const struct monstate *st, const struct ilog_incidents *incs, bool i
 			first = false;
 		}
 		printf("; incidents %s\n", inc_text);
-		printf("  %-12s %-5s %7s %8s %9s %9s %6s ", "node", "state", "conns", "new/s",
-		    "p50", "p99", "slow");
+		printf("  %-12s %-7s %-5s %7s %8s %9s %9s %6s ", "node", "role", "state", "conns",
+		    "new/s", "p50", "p99", "slow");
 		for (k = 0; k < kinds_count(); k++)
 			printf("%-15s ", kinds_at(k)->label);
 		printf("%s\n", "incidents");
-		for (j = 0; j < st->nnodes; j++) {
-			const struct monstate_node *n = &st->nodes[j];
-			bool probed = n->probes > 0;
-			if (strcmp(n->cluster, c->name) != 0)
-				continue;
-			if (n->polled)
-				snprintf(conns, sizeof(conns), "%llu",
-				    (unsigned long long)n->connections);
-			else
-				snprintf(conns, sizeof(conns), "-");
-			if (n->rate_known)
-				snprintf(rate, sizeof(rate), "%.1f", n->new_connections_per_second);
-			else
-				snprintf(rate, sizeof(rate), "-");
-			latency_cell(n->p50_us, probed, p50, sizeof(p50));
-			latency_cell(n->p99_us, probed, p99, sizeof(p99));
-			if (probed)
-				snprintf(slow, sizeof(slow), "%.1f%%", 100.0 * n->slow_fraction);
-			else
-				snprintf(slow, sizeof(slow), "-");
-			incidents_cell(incs, incidents_known, n, NULL, inc_text, sizeof(inc_text));
-			printf("  %-12s %-5s %7s %8s %9s %9s %6s ", n->name, n->up ? "up" : "DOWN",
-			    conns, rate, p50, p99, slow);
-			for (k = 0; k < kinds_count(); k++) {
-				detector_cell(n->kinds[k].state, n->kinds[k].severity, cell,
-				    sizeof(cell));
-				printf("%-15s ", cell);
+		for (r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
+			for (j = 0; j < st->nnodes; j++) {
+				const struct monstate_node *n = &st->nodes[j];
+				if (strcmp(n->cluster, c->name) == 0 &&
+				    strcmp(node_role(cfg, n->name), roles[r]) == 0)
+					print_node_row(n, roles[r], incs, incidents_known);
 			}
-			printf("%s\n", inc_text);
-			if (n->polled && !n->poll_ok)
-				printf("  %-12s admin poll failing: %s\n", "", n->poll_error);
 		}
 	}
 	mctl_format_time(st->written_at, when, sizeof(when));
@@ -433,8 +472,8 @@ cluster_known(const struct monstate *st, const char *cluster)
 
 /* Shows one sample; returns the exit status it calls for. */
 static int
-show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
-    const char *db_path)
+show(struct mctl *ctx, const struct status_opts *o, const struct config *cfg,
+    const char *state_path, const char *db_path)
 {
 	struct monstate st = { 0 };
 	struct ilog_incidents incs = { 0 };
@@ -473,7 +512,7 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 		mctl_error("status: incidents unknown: %s", err);
 	now = clock_wall_ms();
 	if (ctx->json) {
-		json_t *doc = sample_json(&st, &incs, known, o->cluster, now);
+		json_t *doc = sample_json(&st, cfg, &incs, known, o->cluster, now);
 
 		if (doc != NULL)
 			json_object_set_new(doc, "heartbeats",
@@ -481,7 +520,7 @@ show(struct mctl *ctx, const struct status_opts *o, const char *state_path,
 		if (mctl_print_json(doc, JSON_COMPACT) != MCTL_EXIT_OK)
 			rc = MCTL_EXIT_FAIL;
 	} else {
-		print_human(&st, &incs, known, o->cluster, now);
+		print_human(&st, cfg, &incs, known, o->cluster, now);
 		status_heartbeats_print(&beats, beats_known, now);
 	}
 	fflush(stdout);
@@ -497,6 +536,7 @@ int
 cmd_status(struct mctl *ctx, int argc, char **argv)
 {
 	struct status_opts o;
+	struct config cfg;
 	char state[MONSTATE_PATH_MAX + 1], db[MONSTATE_PATH_MAX + 1];
 	struct timespec ts;
 	uint64_t n = 0;
@@ -505,7 +545,7 @@ cmd_status(struct mctl *ctx, int argc, char **argv)
 	rc = parse_opts(argc, argv, &o);
 	if (rc != 0)
 		return rc > 0 ? MCTL_EXIT_OK : MCTL_EXIT_USAGE;
-	if (configured_paths(ctx, state, sizeof(state), db, sizeof(db)) < 0)
+	if (configured_paths(ctx, &cfg, state, sizeof(state), db, sizeof(db)) < 0)
 		return MCTL_EXIT_CONFIG;
 	if (o.state_path != NULL)
 		snprintf(state, sizeof(state), "%s", o.state_path);
@@ -514,16 +554,17 @@ cmd_status(struct mctl *ctx, int argc, char **argv)
 	if (state[0] == '\0') {
 		mctl_error("status: the monitor writes no view ([monitor] state_file = off); "
 			   "give --state FILE");
+		config_release(&cfg);
 		return MCTL_EXIT_FAIL;
 	}
-	if (!o.watch)
-		return show(ctx, &o, state, db);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	if (o.watch) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+	}
 	for (;;) {
-		rc = show(ctx, &o, state, db);
+		rc = show(ctx, &o, &cfg, state, db);
 		n++;
-		if (stop_requested || (o.count != 0 && n >= o.count))
+		if (!o.watch || stop_requested || (o.count != 0 && n >= o.count))
 			break;
 		if (!ctx->json)
 			printf("\n");
@@ -533,5 +574,6 @@ cmd_status(struct mctl *ctx, int argc, char **argv)
 		if (stop_requested)
 			break;
 	}
+	config_release(&cfg);
 	return rc;
 }

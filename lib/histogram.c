@@ -439,6 +439,13 @@ histogram_window_advance(struct histogram_window *w, int64_t now_ms)
 void
 histogram_window_record(struct histogram_window *w, int64_t now_ms, uint64_t value_us)
 {
+	histogram_window_record_n(w, now_ms, value_us, 1);
+}
+
+void
+histogram_window_record_n(struct histogram_window *w, int64_t now_ms, uint64_t value_us,
+    uint64_t count)
+{
 	size_t pos;
 
 	histogram_window_advance(w, now_ms);
@@ -447,7 +454,7 @@ histogram_window_record(struct histogram_window *w, int64_t now_ms, uint64_t val
 		histogram_reset(&w->slots[pos]);
 		w->slot_numbers[pos] = w->current;
 	}
-	histogram_record(&w->slots[pos], value_us);
+	histogram_record_n(&w->slots[pos], value_us, count);
 }
 
 /* Slots in the last span_ms, at least 1 and at most the ring. */

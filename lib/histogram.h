@@ -150,6 +150,9 @@ void histogram_window_reset(struct histogram_window *w);
 void histogram_window_advance(struct histogram_window *w, int64_t now_ms);
 /* Counts a value at time now (advancing first). */
 void histogram_window_record(struct histogram_window *w, int64_t now_ms, uint64_t value_us);
+/* Counts `count` values at time now (advancing first; 0 only advances). */
+void histogram_window_record_n(struct histogram_window *w, int64_t now_ms, uint64_t value_us,
+    uint64_t count);
 
 /*
  * Sums the last span_ms (see above; clamped to the ring) into out, which is reset

@@ -667,8 +667,10 @@ detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
 		ev->in_storm++;
 		if (nodes[i].severity > severity)
 			severity = nodes[i].severity;
+		cluster->last_seen_ms[i] = now_ms;
 		if (!cluster->involved[i]) {
 			cluster->involved[i] = true;
+			cluster->joined_ms[i] = now_ms;
 			ev->involved++;
 			ev->last_joined = i;
 			joined = true;
@@ -707,6 +709,8 @@ detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
 		}
 		event = status_clear(st, now_ms);
 		memset(cluster->involved, 0, sizeof(cluster->involved));
+		memset(cluster->joined_ms, 0, sizeof(cluster->joined_ms));
+		memset(cluster->last_seen_ms, 0, sizeof(cluster->last_seen_ms));
 		ev->involved = 0;
 		ev->peak_in_storm = 0;
 		ev->last_joined = 0;
@@ -744,6 +748,14 @@ void
 detect_tail_record(struct detect_tail *tail, int64_t now_ms, uint64_t latency_us)
 {
 	histogram_window_record(&tail->window, now_ms, latency_us);
+}
+
+void
+detect_tail_record_n(struct detect_tail *tail, int64_t now_ms, uint64_t latency_us,
+    uint64_t count)
+{
+	if (count > 0)
+		histogram_window_record_n(&tail->window, now_ms, latency_us, count);
 }
 
 static double

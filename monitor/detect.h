@@ -229,6 +229,9 @@ struct detect_cluster {
 	struct detect_status status;
 	struct detect_cluster_evidence evidence;
 	bool involved[DETECT_CLUSTER_NODES_MAX]; /* by node index, this episode */
+	/* By node index, for the involved: when it first took part in this episode, and
+	 * the last update at which it still did (a storm hopping across proxies: who, when). */
+	int64_t joined_ms[DETECT_CLUSTER_NODES_MAX], last_seen_ms[DETECT_CLUSTER_NODES_MAX];
 	size_t nnodes;
 	int64_t last_storm_ms; /* last time any node was in storm */
 };
@@ -288,6 +291,10 @@ void detect_tail_release(struct detect_tail *tail);
  * detect_down), so a very slow node is slow here rather than absent.
  */
 void detect_tail_record(struct detect_tail *tail, int64_t now_ms, uint64_t latency_us);
+/* The same for `count` requests at one latency (requests counted elsewhere, e.g. the
+ * replies a proxy timed between two polls). */
+void detect_tail_record_n(struct detect_tail *tail, int64_t now_ms, uint64_t latency_us,
+    uint64_t count);
 
 /*
  * Decides from the windows at now. Each window's trip level is the highest of

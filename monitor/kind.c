@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kind.h"
+#include "utctime.h"
 
 #define EVIDENCE_KEY_MAX 48 /* "peak_in_<label>" */
 
@@ -77,6 +78,43 @@ kind_json_count(uint64_t v)
 	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
+/* UTC ms of a monotonic time at or before the subject's now. */
+static int64_t
+wall_of(const struct kind_subject *s, int64_t mono_ms)
+{
+	return s->wall_ms - (s->now_ms - mono_ms);
+}
+
+/* The episode's nodes in the order they joined (ties: cluster order), with when. */
+static json_t *
+participants(const struct kind_subject *s)
+{
+	const struct watch_cluster *c = s->cluster;
+	const struct detect_cluster *d = &c->episode[s->kind];
+	json_t *list = json_array();
+	bool done[DETECT_CLUSTER_NODES_MAX] = { false };
+	char joined[UTC_TEXT_MAX], last[UTC_TEXT_MAX];
+	size_t i, next;
+
+	for (;;) {
+		next = c->nnodes;
+		for (i = 0; i < c->nnodes && i < DETECT_CLUSTER_NODES_MAX; i++) {
+			if (d->involved[i] && !done[i] &&
+			    (next == c->nnodes || d->joined_ms[i] < d->joined_ms[next]))
+				next = i;
+		}
+		if (next == c->nnodes)
+			return list;
+		done[next] = true;
+		utc_format_ms(wall_of(s, d->joined_ms[next]), joined, sizeof(joined));
+		utc_format_ms(wall_of(s, d->last_seen_ms[next]), last, sizeof(last));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:b}", "node",
+		    c->nodes[next]->name, "role", cluster_role_word(c->nodes[next]->role),
+		    "joined_at", joined, "last_at", last, "now",
+		    d->evidence.in_storm > 0 && d->last_seen_ms[next] == d->last_storm_ms));
+	}
+}
+
 json_t *
 kind_episode_evidence(const struct kind_subject *s,
     json_t *(*node_json)(const struct watch_node *n, size_t k, bool involved))
@@ -98,9 +136,10 @@ kind_episode_evidence(const struct kind_subject *s,
 	snprintf(in, sizeof(in), "in_%s", label);
 	snprintf(peak, sizeof(peak), "peak_in_%s", label);
 	snprintf(state, sizeof(state), "%s_state", label);
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "cluster", c->name, "nodes",
-	    kind_json_count(e->nodes), in, kind_json_count(e->in_storm), peak,
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o}", "cluster", c->name,
+	    "nodes", kind_json_count(e->nodes), in, kind_json_count(e->in_storm), peak,
 	    kind_json_count(e->peak_in_storm), "involved", involved, "last_joined",
 	    e->involved > 0 && e->last_joined < c->nnodes ? c->nodes[e->last_joined]->name : "",
-	    state, detect_state_name(d->status.state), "node_evidence", nodes);
+	    state, detect_state_name(d->status.state), "participants", participants(s),
+	    "node_evidence", nodes);
 }

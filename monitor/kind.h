@@ -32,11 +32,13 @@
 #include "watch.h"
 
 
-/* What an incident is about. */
+/* What an incident is about, and when (for times in its evidence). */
 struct kind_subject {
 	size_t kind;                   /* index into lib/kinds.h */
 	struct watch_cluster *cluster;
 	struct watch_node *node;       /* NULL for a cluster's kind */
+	int64_t now_ms;                /* monotonic, as the detectors' times */
+	int64_t wall_ms;               /* UTC ms at now_ms */
 };
 
 struct kind_ops {
@@ -102,6 +104,8 @@ json_t *kind_json_count(uint64_t v);
 /*
  * The evidence of a cluster's kind: {"cluster", "nodes", "in_<label>",
  * "peak_in_<label>", "involved" (the episode's nodes), "last_joined", "<label>_state",
+ * "participants": [{"node", "role" (node|proxy), "joined_at", "last_at" (UTC, ms),
+ * "now" (taking part at this evaluation)}] in the order they joined,
  * "node_evidence": {node: node_json(...)}}. node_json gets each node of the cluster,
  * in order, and whether it took part in the episode, and returns its evidence or
  * NULL to leave it out. NULL on no memory.

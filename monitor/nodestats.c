@@ -1,7 +1,9 @@
 /*
  * nodestats — see nodestats.h.
  */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mcreply.h"
@@ -128,6 +130,136 @@ kernel_stat(struct nodestats *st, const struct mcreply_stat *s)
 	}
 }
 
+/* `stats proxy`: its own figures. */
+static const struct {
+	const char *name;
+	size_t offset;
+} proxy_fields[] = {
+	{ "backends", offsetof(struct nodestats, proxy.backends) },
+	{ "backends_up", offsetof(struct nodestats, proxy.backends_up) },
+	{ "backend_connections", offsetof(struct nodestats, proxy.backend_connections) },
+	{ "client_connections", offsetof(struct nodestats, proxy.client_connections) },
+	{ "requests", offsetof(struct nodestats, proxy.requests) },
+	{ "fast_failures", offsetof(struct nodestats, proxy.fast_failures) },
+	{ "queue_refusals", offsetof(struct nodestats, proxy.queue_refusals) },
+	{ "timeouts", offsetof(struct nodestats, proxy.timeouts) },
+};
+
+static void
+proxy_stat(struct nodestats *st, const struct mcreply_stat *s)
+{
+	uint64_t v;
+	size_t i;
+
+	st->is_proxy = true;
+	for (i = 0; i < sizeof(proxy_fields) / sizeof(proxy_fields[0]); i++) {
+		if (token_is(s->name, s->name_len, proxy_fields[i].name)) {
+			if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) == 0)
+				*(uint64_t *)((char *)st + proxy_fields[i].offset) = v;
+			return;
+		}
+	}
+}
+
+static const struct {
+	const char *name;
+	size_t offset;
+} backend_fields[] = {
+	{ "requests", offsetof(struct nodestats_backend, requests) },
+	{ "replies", offsetof(struct nodestats_backend, replies) },
+	{ "errors", offsetof(struct nodestats_backend, errors) },
+	{ "timeouts", offsetof(struct nodestats_backend, timeouts) },
+	{ "fast_failures", offsetof(struct nodestats_backend, fast_failures) },
+	{ "queue_refusals", offsetof(struct nodestats_backend, queue_refusals) },
+	{ "outstanding", offsetof(struct nodestats_backend, outstanding) },
+	{ "connections", offsetof(struct nodestats_backend, connections) },
+	{ "latency_p50_us", offsetof(struct nodestats_backend, latency_p50_us) },
+	{ "latency_p99_us", offsetof(struct nodestats_backend, latency_p99_us) },
+	{ "down_since", offsetof(struct nodestats_backend, down_since) },
+};
+
+/* The backend named name[0..len): the one the lines before named, or a new one at the
+ * end (the proxy lists each backend's lines together); NULL past the cap. */
+static struct nodestats_backend *
+backend_named(struct nodestats *st, const char *name, size_t len)
+{
+	struct nodestats_backend *b;
+
+	if (len == 0 || len > NODESTATS_BACKEND_NAME_MAX)
+		return NULL;
+	if (st->nbackends > 0) {
+		b = &st->backends[st->nbackends - 1];
+		if (token_is(name, len, b->name))
+			return b;
+	}
+	if (st->nbackends == NODESTATS_BACKENDS_MAX)
+		return NULL;
+	b = &st->backends[st->nbackends++];
+	memcpy(b->name, name, len);
+	b->name[len] = '\0';
+	return b;
+}
+
+/* A share in [0, 1] written as a decimal ("0.150000"). */
+static bool
+parse_share(const char *p, size_t len, double *out)
+{
+	char text[32], *end;
+	double v;
+
+	if (len == 0 || len >= sizeof(text))
+		return false;
+	memcpy(text, p, len);
+	text[len] = '\0';
+	v = strtod(text, &end);
+	if (*end != '\0' || !isfinite(v) || v < 0.0 || v > 1.0)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* <backend>:<field>; the name is everything before the last colon. */
+static void
+backend_stat(struct nodestats *st, const struct mcreply_stat *s)
+{
+	struct nodestats_backend *b;
+	const char *colon = NULL, *field;
+	size_t i, flen;
+	uint64_t v;
+
+	for (i = s->name_len; i > 0; i--) {
+		if (s->name[i - 1] == ':') {
+			colon = s->name + i - 1;
+			break;
+		}
+	}
+	if (colon == NULL || (b = backend_named(st, s->name, (size_t)(colon - s->name))) == NULL)
+		return;
+	field = colon + 1;
+	flen = s->name_len - (size_t)(field - s->name);
+	if (token_is(field, flen, "state")) {
+		b->up = token_is(s->value, s->value_len, "up");
+		return;
+	}
+	if (token_is(field, flen, "tail_share")) {
+		(void)parse_share(s->value, s->value_len, &b->tail_share);
+		return;
+	}
+	if (token_is(field, flen, "last_error")) {
+		snprintf(b->last_error, sizeof(b->last_error), "%.*s",
+		    (int)(s->value_len < sizeof(b->last_error) ? s->value_len :
+		    sizeof(b->last_error) - 1), s->value);
+		return;
+	}
+	for (i = 0; i < sizeof(backend_fields) / sizeof(backend_fields[0]); i++) {
+		if (token_is(field, flen, backend_fields[i].name)) {
+			if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) == 0)
+				*(uint64_t *)((char *)b + backend_fields[i].offset) = v;
+			return;
+		}
+	}
+}
+
 /*
  * A line the iterator finds malformed ("STAT x" without a value, control characters)
  * is skipped, as an unknown name or a value that is not a number is: the reply was
@@ -154,7 +286,9 @@ parse_block(struct nodestats *st, const char *p, size_t len, stat_fn fn)
 int
 nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err, size_t errlen)
 {
-	struct mcreply_frame first, second;
+	static const stat_fn after_first[] = { kernel_stat, proxy_stat, backend_stat };
+	struct mcreply_frame first, next;
+	size_t off, i;
 
 	memset(st, 0, sizeof(*st));
 	if (mcreply_frame(reply, len, MCREPLY_STATS, &first) != MCREPLY_COMPLETE || first.error) {
@@ -165,8 +299,19 @@ nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err, 
 		return -1;
 	}
 	parse_block(st, reply, first.len, general_stat);
-	if (mcreply_frame(reply + first.len, len - first.len, MCREPLY_STATS, &second) ==
-	    MCREPLY_COMPLETE && !second.error)
-		parse_block(st, reply + first.len, second.len, kernel_stat);
+	/* Each later reply in its place: an error (memcached has no `stats kernel`, a
+	 * backend no `stats proxy`) leaves its part unknown, and the rest is still read. */
+	off = first.len;
+	for (i = 0; i < sizeof(after_first) / sizeof(after_first[0]) && off < len; i++) {
+		if (mcreply_frame(reply + off, len - off, MCREPLY_STATS, &next) != MCREPLY_COMPLETE)
+			break;
+		if (!next.error)
+			parse_block(st, reply + off, next.len, after_first[i]);
+		off += next.len;
+	}
+	/* The share comes before or after the replies it is a share of. */
+	for (i = 0; i < st->nbackends; i++)
+		st->backends[i].slow = (uint64_t)llround(st->backends[i].tail_share *
+		    (double)st->backends[i].replies);
 	return 0;
 }

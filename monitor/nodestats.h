@@ -1,7 +1,9 @@
 /*
  * nodestats — a node's numbers, read from the text of its admin port's `stats` and
  * `stats kernel` replies (docs/mcd.md): memcached's general counters, and the
- * kernel's view of each listener's sockets by TCP state.
+ * kernel's view of each listener's sockets by TCP state; for a proxy (mcd --proxy,
+ * docs/proxy.md) also `stats proxy` and `stats backends`: its own figures and its view
+ * of each backend (cumulative counters: the caller takes differences between polls).
  *
  * Pure: no socket, no clock, nothing logged. Names it does not know are skipped, so
  * a newer mcd's additions change nothing; a value that is not a number is skipped
@@ -30,6 +32,24 @@ enum nodestats_listener {
 const char *nodestats_tcp_state_name(size_t i);
 const char *nodestats_listener_name(enum nodestats_listener l);
 
+#define NODESTATS_BACKENDS_MAX 64     /* backends of one proxy read; more are skipped */
+#define NODESTATS_BACKEND_NAME_MAX 64 /* as a node's name (CLUSTER_NAME_MAX) */
+#define NODESTATS_ERROR_MAX 96        /* a backend's last_error, truncated */
+
+/* One backend as a proxy sees it (`stats backends`). Counters are cumulative since the
+ * proxy started (or the backend joined its list). */
+struct nodestats_backend {
+	char name[NODESTATS_BACKEND_NAME_MAX + 1];
+	bool up; /* state up */
+	uint64_t requests, replies, errors, timeouts, fast_failures, queue_refusals;
+	uint64_t outstanding, connections; /* now */
+	uint64_t latency_p50_us, latency_p99_us; /* since start, interpolated by the proxy */
+	double tail_share; /* replies slower than the proxy's tail_ms, of all replies */
+	uint64_t slow;     /* those replies: tail_share x replies, rounded */
+	uint64_t down_since; /* Unix time, 0 when up */
+	char last_error[NODESTATS_ERROR_MAX];
+};
+
 /* The numbers of one poll. Absent numbers are 0. */
 struct nodestats {
 	uint64_t uptime, curr_connections, total_connections, rejected_connections,
@@ -44,13 +64,23 @@ struct nodestats {
 	uint64_t not_accepted;     /* kernel_not_accepted: client listeners' accept queues */
 	bool host_known;
 	uint64_t listen_overflows, listen_drops; /* host-wide, cumulative */
+	/* A proxy: `stats proxy` answered. */
+	bool is_proxy;
+	struct {
+		uint64_t backends, backends_up, backend_connections, client_connections;
+		uint64_t requests, fast_failures, queue_refusals, timeouts; /* cumulative */
+	} proxy;
+	size_t nbackends; /* `stats backends`, in the proxy's order */
+	struct nodestats_backend backends[NODESTATS_BACKENDS_MAX];
 };
 
 /*
  * Parses reply[0..len): the replies to `stats` and `stats kernel`, in that order, as
  * received (the second may be an error: a node without the kernel view, which leaves
- * has_kernel false). Fills st (zeroed first) and returns 0; returns -1 if the first
- * reply is not a stats block, with err saying "stats: <the start of the reply>".
+ * has_kernel false), then for a proxy those to `stats proxy` and `stats backends` (an
+ * error, or their absence, leaves is_proxy false and no backends). Fills st (zeroed
+ * first) and returns 0; returns -1 if the first reply is not a stats block, with err
+ * saying "stats: <the start of the reply>".
  */
 int nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err,
     size_t errlen);

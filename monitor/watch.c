@@ -45,6 +45,7 @@ node_init(struct watch *w, struct watch_node *n, const struct cluster_node *cn, 
 	snprintf(n->name, sizeof(n->name), "%s", cn->name);
 	snprintf(n->cluster_name, sizeof(n->cluster_name), "%s", c->name);
 	n->cluster = cn->cluster;
+	n->role = cn->role;
 	n->has_admin = cn->admin.port != 0;
 	for (i = 0; i < w->nkinds; i++) {
 		const struct kind_ops *ops = w->ops[w->order[i]];
@@ -561,7 +562,7 @@ episode_step(struct watch *w, struct watch_cluster *c, size_t k, int64_t now_ms)
 {
 	struct detect_status statuses[DETECT_CLUSTER_NODES_MAX];
 	const struct kind_ops *ops = w->ops[k];
-	struct kind_subject s = { k, c, NULL };
+	struct kind_subject s = { k, c, NULL, now_ms, w->wall_ms() };
 	struct detect_cluster *d = &c->episode[k];
 	struct watch_incident *inc = &c->incident[k];
 	enum detect_event ev;
@@ -583,7 +584,7 @@ episode_step(struct watch *w, struct watch_cluster *c, size_t k, int64_t now_ms)
 static void
 node_step(struct watch *w, struct watch_node *n, size_t k, int64_t now_ms)
 {
-	struct kind_subject s = { k, &w->clusters[n->cluster], n };
+	struct kind_subject s = { k, &w->clusters[n->cluster], n, now_ms, w->wall_ms() };
 	const struct detect_status *st = watch_node_status(w, n, k);
 	bool active = detect_status_open(st);
 	enum detect_severity sev = st->severity;

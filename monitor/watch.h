@@ -95,6 +95,7 @@ struct watch_node {
 	char cluster_name[CLUSTER_NAME_MAX + 1];
 	size_t cluster;   /* index into watch.clusters */
 	size_t position;  /* index among its cluster's nodes */
+	enum cluster_role role; /* a backend ([node]) or a proxy ([proxy]) */
 	bool has_admin;   /* polled for stats */
 
 	/* By kinds.h index: each kind's detector state (owned; its kind_ops.node_size

@@ -1,0 +1,148 @@
+/*
+ * admin — see admin.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin.h"
+#include "mcclient.h"
+#include "mctl.h"
+#include "parse.h"
+
+int
+mctl_topology_load(const struct mctl *ctx, struct mctl_topology *t)
+{
+	struct config_errors errs = { 0 };
+	size_t i;
+	int rc = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (config_load(&t->cfg, ctx->config_path, &errs) != 0 ||
+	    clusters_load(&t->cl, &t->cfg, &errs) != 0 || errs.n > 0) {
+		rc = -1;
+		config_release(&t->cfg);
+	}
+	for (i = 0; i < errs.n; i++)
+		mctl_error("%s", errs.msgs[i]);
+	if (errs.dropped > 0)
+		mctl_error("(%zu more configuration errors)", errs.dropped);
+	config_errors_release(&errs);
+	if (rc != 0)
+		clusters_release(&t->cl);
+	return rc;
+}
+
+void
+mctl_topology_release(struct mctl_topology *t)
+{
+	clusters_release(&t->cl);
+	config_release(&t->cfg);
+}
+
+bool
+mctl_takes_clients(const struct clusters *cl, const struct cluster_node *n)
+{
+	return n->role == CLUSTER_PROXY || cl->v[n->cluster].nproxies == 0;
+}
+
+const char *
+mctl_role_noun(const struct clusters *cl, const struct cluster_node *n, bool plural)
+{
+	if (n->role == CLUSTER_PROXY)
+		return plural ? "proxies" : "proxy";
+	if (cl->v[n->cluster].nproxies > 0)
+		return plural ? "backends" : "backend";
+	return plural ? "nodes" : "node";
+}
+
+void
+mctl_role_names(const struct clusters *cl, const struct cluster *c, enum cluster_role role,
+    char *buf, size_t len)
+{
+	size_t i, off = 0;
+	int w;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < cl->nnodes; i++) {
+		const struct cluster_node *n = &cl->nodes[i];
+		if (&cl->v[n->cluster] != c || n->role != role)
+			continue;
+		w = snprintf(buf + off, len - off, "%s%s", off > 0 ? ", " : "", n->name);
+		if (w < 0 || (size_t)w >= len - off)
+			break;
+		off += (size_t)w;
+	}
+}
+
+int
+mctl_admin_connect(const struct cluster *c, const struct cluster_node *n, int64_t timeout_ms,
+    struct mcclient *mc, char *err, size_t errlen)
+{
+	if (n->admin.port == 0) {
+		snprintf(err, errlen, "%s %s has no admin address in the configuration",
+		    cluster_role_word(n->role), n->name);
+		return -1;
+	}
+	if (mcclient_connect(mc, n->admin.host, n->admin.port, (int)timeout_ms, err, errlen) !=
+	    MCCLIENT_OK)
+		return -1;
+	if (c->admin.set &&
+	    mcclient_auth(mc, c->admin.user, c->admin.password, err, errlen) != MCCLIENT_OK) {
+		mcclient_close(mc);
+		return -1;
+	}
+	return 0;
+}
+
+/* A counter of a stats reply into *out. 0, or -1 with err naming it. */
+static int
+stat_u64(const struct mcclient *mc, const struct mcclient_stats *st, const char *args,
+    const char *name, uint64_t *out, char *err, size_t errlen)
+{
+	const char *v = mcclient_stats_get(st, name);
+
+	if (v == NULL || parse_u64(v, 0, UINT64_MAX, out) != 0) {
+		snprintf(err, errlen, "%s: no %s in 'stats%s%s'", mc->addr, name,
+		    args != NULL ? " " : "", args != NULL ? args : "");
+		return -1;
+	}
+	return 0;
+}
+
+int
+mctl_admin_conns(const struct cluster *c, const struct cluster_node *n, int64_t timeout_ms,
+    struct mctl_node_conns *out, char *err, size_t errlen)
+{
+	struct mcclient_stats st = { 0 };
+	struct mcclient mc;
+	uint64_t curr, accepting;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (mctl_admin_connect(c, n, timeout_ms, &mc, err, errlen) < 0)
+		return -1;
+	if (mcclient_stats(&mc, NULL, &st, err, errlen) != MCCLIENT_OK ||
+	    stat_u64(&mc, &st, NULL, "curr_connections", &curr, err, errlen) < 0 ||
+	    stat_u64(&mc, &st, NULL, "accepting_conns", &accepting, err, errlen) < 0)
+		goto out;
+	out->accepting = accepting != 0;
+	/* curr_connections counts this admin connection too. */
+	out->clients = curr > 0 ? curr - 1 : 0;
+	if (n->role == CLUSTER_PROXY) {
+		if (mcclient_stats(&mc, "proxy", &st, err, errlen) != MCCLIENT_OK ||
+		    stat_u64(&mc, &st, "proxy", "client_connections", &out->clients, err,
+		    errlen) < 0 ||
+		    stat_u64(&mc, &st, "proxy", "backend_connections", &out->backend_connections,
+		    err, errlen) < 0 ||
+		    stat_u64(&mc, &st, "proxy", "backends", &out->backends, err, errlen) < 0 ||
+		    stat_u64(&mc, &st, "proxy", "backends_up", &out->backends_up, err, errlen) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	mcclient_stats_release(&st);
+	mcclient_close(&mc);
+	return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * admin — mctl's side of the cache tier: the topology from the configuration, which
+ * nodes take a cluster's clients, and a node's admin port (log in as the cluster's
+ * admin account, read its connections whatever its role).
+ *
+ * Which nodes a command acts on follows their role (lib/cluster.h). Clients connect
+ * to a cluster's proxies when it has any, so the connection remedies (drain,
+ * rebalance) and the client counts act there; the data lives on the backends, so a
+ * flush goes there (a proxy holds none). A cluster without proxies is all backends,
+ * which take the clients themselves, as before the proxy tier.
+ */
+#ifndef MCOPS_MCTL_ADMIN_H
+#define MCOPS_MCTL_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster.h"
+#include "config.h"
+
+struct mctl;
+struct mcclient;
+
+/* The configuration and the clusters read from it; both owned. */
+struct mctl_topology {
+	struct config cfg;
+	struct clusters cl;
+};
+
+/*
+ * Loads ctx's configuration and its clusters into t (caller-owned, any content).
+ * Prints every error ("mctl: file:line: message") and returns -1 with t empty, or 0.
+ */
+int mctl_topology_load(const struct mctl *ctx, struct mctl_topology *t);
+
+/* Releases what a successful load holds (the passwords wiped). */
+void mctl_topology_release(struct mctl_topology *t);
+
+/* True if n takes its cluster's clients: a proxy, or a backend of a cluster without
+ * proxies. */
+bool mctl_takes_clients(const struct clusters *cl, const struct cluster_node *n);
+
+/*
+ * "proxy"/"proxies" for a proxy, "backend"/"backends" for a backend of a cluster with
+ * proxies, "node"/"nodes" in a cluster without (its nodes are everything there is).
+ */
+const char *mctl_role_noun(const struct clusters *cl, const struct cluster_node *n,
+    bool plural);
+
+/*
+ * The names of cluster c's nodes of one role, ", "-separated, into buf (cut short at
+ * len). For messages that say what to name instead.
+ */
+void mctl_role_names(const struct clusters *cl, const struct cluster *c,
+    enum cluster_role role, char *buf, size_t len);
+
+/*
+ * Connects to n's admin port (within timeout_ms) and logs in as c's admin account
+ * when one is configured. 0 with mc open (the caller closes it), or -1 with err set
+ * (no admin address, refused, login failed) and nothing open.
+ */
+int mctl_admin_connect(const struct cluster *c, const struct cluster_node *n,
+    int64_t timeout_ms, struct mcclient *mc, char *err, size_t errlen);
+
+/* What a node's admin port says about its connections. */
+struct mctl_node_conns {
+	uint64_t clients;          /* client connections, admin ones not counted */
+	bool accepting;            /* false while drained */
+	/* A proxy's side towards its backends (`stats proxy`); zero on a backend. */
+	uint64_t backend_connections;
+	uint64_t backends;
+	uint64_t backends_up;
+};
+
+/*
+ * Reads n's connections through its admin port: on a backend `stats`
+ * (curr_connections less this admin connection), on a proxy `stats proxy` too
+ * (client_connections, which counts no admin connection, and its backends).
+ * 0, or -1 with err set.
+ */
+int mctl_admin_conns(const struct cluster *c, const struct cluster_node *n,
+    int64_t timeout_ms, struct mctl_node_conns *out, char *err, size_t errlen);
+
+#endif
