@@ -529,6 +529,23 @@ def find_key(obj, keys):
     return None
 
 
+def check_remedy_layer(k, tl, s, inc, kind, role, names):
+    """The remedy's event on the incident acted on the right layer: every node it names
+    has that role, and the expected ones are there."""
+    bodies = [e["body"] for e in k.dep.events(inc) if e["type"] == kind]
+    nodes = [n for b in bodies for n in (b or {}).get("nodes", [])]
+    if not nodes or any("role" not in n for n in nodes):
+        tl.skip(s, f"the {kind} acted on the {role} layer only",
+                f"mctl's {kind} event names no role per node yet")
+        return
+    wrong = [n["node"] for n in nodes if n["role"] != role]
+    if wrong or not set(names) <= {n["node"] for n in nodes}:
+        raise Failed(f"#{inc}: the {kind} acted on {[(n['node'], n['role']) for n in nodes]}"
+                     f", not on {names} ({role}) only")
+    tl.say(s, f"the {kind} on #{inc} acted on the {role} layer: "
+              f"{', '.join(n['node'] for n in nodes)}")
+
+
 def page_delay(k, engineer, inc):
     """Seconds from the incident's opening in the log to its first page on the
     engineer's client (both on this machine's wall clock)."""
@@ -650,16 +667,28 @@ def scenario_us_east(k, tl):
     if involved & set(c1["backends"]):
         raise Failed(f"#{storm}'s evidence names backends {sorted(involved)}: the storm "
                      "was on the proxies")
-    when = find_key(k.evidence(storm), ("took_part", "joined", "joined_at", "periods"))
-    if not when:
+    # The latest evidence's participants: each node of the episode, its role, when it
+    # joined and when it last took part (docs/monitor.md).
+    parts = {}
+    for b in k.evidence(storm):
+        for p in find_key(b, ("participants",)) or []:
+            parts[p["node"]] = p
+    if not parts:
         tl.skip(s, "the storm's evidence says when each proxy took part",
-                "mcmon's storm evidence has no per-proxy times yet "
-                "(looked for took_part, joined, joined_at, periods)")
+                "mcmon's storm evidence has no participants yet")
     else:
-        tl.say(s, f"#{storm}: when each proxy took part: {json.dumps(when)[:200]}")
+        missing = [p for p in c1["proxies"] if not parts.get(p, {}).get("joined_at")]
+        roles = {p["node"]: p.get("role") for p in parts.values()}
+        if missing or any(r != "proxy" for r in roles.values()):
+            raise Failed(f"#{storm}'s participants lack {missing} or name a non-proxy: "
+                         f"{roles}")
+        tl.say(s, f"#{storm}'s participants: " + "; ".join(
+            f"{n} ({p['role']}) {p['joined_at'][11:23]}..{p['last_at'][11:23]}"
+            for n, p in parts.items()))
     types = k.types(storm)
     if "rebalance" not in types:
         raise Failed(f"no rebalance on #{storm}'s timeline: {types}")
+    check_remedy_layer(k, tl, s, storm, "rebalance", "proxy", c1["proxies"])
     tl.say(s, f"timeline of #{storm}: {', '.join(dict.fromkeys(types))}; "
               f"proxies involved: {', '.join(sorted(involved))}")
 
@@ -775,6 +804,7 @@ def scenario_c1(k, tl):
     types = k.types(inc)
     if "flush" not in types or "public_update" not in types:
         raise Failed(f"#{inc}'s timeline lacks the remedy or the update: {types}")
+    check_remedy_layer(k, tl, s, inc, "flush", "backend", c1["backends"])
     tl.say(s, f"timeline of #{inc}: {', '.join(dict.fromkeys(types))}")
 
     # Nothing lost, nothing duplicated across the kill. Every page the log says was
