@@ -969,8 +969,9 @@ def main():
     for name, label, _ in scenarios:
         ok = name in passed and not any(f.startswith(f"scenario {name}") for f in tl.failures)
         skips = [c for sc, c, _ in tl.skipped if sc.split()[0] == name.split("+")[0]]
-        print(f"drill: scenario {name} ({label}): {'passed' if ok else 'FAILED'}"
-              f"{f', {len(skips)} check(s) SKIPPED' if skips else ''}")
+        # The line ends in passed or FAILED: scripts/check counts them so.
+        skipped = f", {len(skips)} check{'s' if len(skips) != 1 else ''} SKIPPED" if skips else ""
+        print(f"drill: scenario {name} ({label}{skipped}): {'passed' if ok else 'FAILED'}")
     if tl.skipped:
         print("\ndrill: checks SKIPPED (not passed: the toolkit does not provide them yet)")
         for sc, check, missing in tl.skipped:
