@@ -937,6 +937,13 @@ def main():
             except Failed as e:
                 tl.failures.append(f"scenario {name}: {e}")
                 tl.say(name, f"FAILED: {e}")
+                # What it left open would fail the next scenario too ("an incident
+                # open before the fault"): each scenario is judged on its own.
+                for i in k.incidents():
+                    if i["state"] != "resolved":
+                        k.dep.mctl("resolve", str(i["id"]), "--message",
+                                   f"drill: scenario {name} failed")
+                        tl.say(name, f"#{i['id']} {i['kind']} left open: resolved with mctl")
     except KeyboardInterrupt:
         tl.failures.append("interrupted")
     except Exception as e:  # the set-up itself failed
