@@ -393,8 +393,8 @@ print_node_row(const struct monstate_node *n, const char *role,
 	else
 		snprintf(slow, sizeof(slow), "-");
 	incidents_cell(incs, incidents_known, n, NULL, inc_text, sizeof(inc_text));
-	printf("  %-12s %-7s %-5s %7s %8s %9s %9s %6s ", n->name, role,
-	    n->up ? "up" : "DOWN", conns, rate, p50, p99, slow);
+	printf("  %-12s %-5s %-7s %7s %8s %9s %9s %6s ", n->name, n->up ? "up" : "DOWN", role,
+	    conns, rate, p50, p99, slow);
 	for (k = 0; k < kinds_count(); k++) {
 		detector_cell(n->kinds[k].state, n->kinds[k].severity, cell,
 		    sizeof(cell));
@@ -436,7 +436,8 @@ print_human(const struct monstate *st, const struct config *cfg,
 			first = false;
 		}
 		printf("; incidents %s\n", inc_text);
-		printf("  %-12s %-7s %-5s %7s %8s %9s %9s %6s ", "node", "role", "state", "conns",
+		/* The role after the state: "NAME up" stays the start of a row. */
+		printf("  %-12s %-5s %-7s %7s %8s %9s %9s %6s ", "node", "state", "role", "conns",
 		    "new/s", "p50", "p99", "slow");
 		for (k = 0; k < kinds_count(); k++)
 			printf("%-15s ", kinds_at(k)->label);

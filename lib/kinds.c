@@ -34,6 +34,18 @@ static const struct kind table[] = {
 			    "may fail or miss the cache.",
 	    .runbook = "docs/runbooks/node_down.md",
 	},
+	{
+	    /* The proxies report a backend down while it answers mcmon: the path between
+	     * them, or a backend too slow for the proxies' timeout. */
+	    .name = "backend_ejected",
+	    .scope = KIND_SCOPE_NODE,
+	    .label = "ejected",
+	    .involvement = NULL,
+	    .public_title = "Reduced cache capacity in %s",
+	    .public_first = "We are investigating reduced cache capacity in %s. Some requests "
+			    "may miss the cache or be slower.",
+	    .runbook = "docs/runbooks/backend_ejected.md",
+	},
 };
 
 #define NKINDS (sizeof(table) / sizeof(table[0]))

@@ -143,7 +143,22 @@ node_json(const struct monstate_node *n)
 		    json_object_set_new(o, f.severity, json_string(n->kinds[i].severity)) != 0)
 			goto out_fail;
 	}
-	if (json_object_set_new(o, "last_probe_ok_at", json_integer(n->last_probe_ok_at)) != 0)
+	if (json_object_set_new(o, "last_probe_ok_at", json_integer(n->last_probe_ok_at)) != 0 ||
+	    json_object_set_new(o, "role", json_string(n->proxy_role ? "proxy" : "node")) != 0)
+		goto out_fail;
+	if (n->has_proxy && json_object_set_new(o, "proxy", json_pack("{s:o, s:o, s:o, s:o, s:o, "
+								      "s:o, s:o}",
+	    "backends", count_json(n->proxy.backends), "backends_up",
+	    count_json(n->proxy.backends_up), "client_connections",
+	    count_json(n->proxy.client_connections), "requests", count_json(n->proxy.requests),
+	    "fast_failures", count_json(n->proxy.fast_failures), "timeouts",
+	    count_json(n->proxy.timeouts), "queue_refusals",
+	    count_json(n->proxy.queue_refusals))) != 0)
+		goto out_fail;
+	if (n->has_via_proxies && json_object_set_new(o, "via_proxies", json_pack("{s:o, s:o, s:o}",
+	    "replies", count_json(n->via_proxies.replies), "slow_fraction",
+	    real(n->via_proxies.slow_fraction), "proxies_down",
+	    count_json(n->via_proxies.proxies_down))) != 0)
 		goto out_fail;
 	json_decref(more);
 	return o;
@@ -366,6 +381,39 @@ read_cluster(struct reader *r, json_t *o, struct monstate_cluster *c)
 	return 0;
 }
 
+/* "role", "proxy" and "via_proxies": absent from a writer before the proxy tier. */
+static int
+read_tiers(struct reader *r, json_t *o, struct monstate_node *n)
+{
+	char role[MONSTATE_WORD_MAX + 1];
+	json_t *p;
+
+	if (json_object_get(o, "role") != NULL) {
+		if (get_string(r, o, "role", role, sizeof(role)) < 0)
+			return -1;
+		n->proxy_role = strcmp(role, "proxy") == 0;
+	}
+	if ((p = json_object_get(o, "proxy")) != NULL) {
+		n->has_proxy = true;
+		if (get_uint(r, p, "backends", &n->proxy.backends) < 0 ||
+		    get_uint(r, p, "backends_up", &n->proxy.backends_up) < 0 ||
+		    get_uint(r, p, "client_connections", &n->proxy.client_connections) < 0 ||
+		    get_uint(r, p, "requests", &n->proxy.requests) < 0 ||
+		    get_uint(r, p, "fast_failures", &n->proxy.fast_failures) < 0 ||
+		    get_uint(r, p, "timeouts", &n->proxy.timeouts) < 0 ||
+		    get_uint(r, p, "queue_refusals", &n->proxy.queue_refusals) < 0)
+			return -1;
+	}
+	if ((p = json_object_get(o, "via_proxies")) != NULL) {
+		n->has_via_proxies = true;
+		if (get_uint(r, p, "replies", &n->via_proxies.replies) < 0 ||
+		    get_number(r, p, "slow_fraction", 1, &n->via_proxies.slow_fraction) < 0 ||
+		    get_uint(r, p, "proxies_down", &n->via_proxies.proxies_down) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int
 read_node(struct reader *r, json_t *o, struct monstate_node *n)
 {
@@ -392,7 +440,9 @@ read_node(struct reader *r, json_t *o, struct monstate_node *n)
 		if (read_kind(r, o, kinds_at(i), &n->kinds[i], NULL, NULL) < 0)
 			return -1;
 	}
-	return get_int(r, o, "last_probe_ok_at", 0, &n->last_probe_ok_at);
+	if (get_int(r, o, "last_probe_ok_at", 0, &n->last_probe_ok_at) < 0)
+		return -1;
+	return read_tiers(r, o, n);
 }
 
 int

@@ -13,7 +13,16 @@
  *              "connections","rate_known","new_connections_per_second",
  *              "probes","p50_us","p99_us","slow_fraction",
  *              for each kind "<label>","<label>_severity",
- *              "last_probe_ok_at"}]}
+ *              "last_probe_ok_at",
+ *              and since the proxy tier (absent from older writers: a backend, no
+ *              proxy figures): "role" ("node": a backend, or "proxy"); a proxy's
+ *              "proxy":{"backends","backends_up","client_connections","requests",
+ *              "fast_failures","timeouts","queue_refusals"} (its latest `stats proxy`;
+ *              requests and the failures are cumulative since it started); a backend
+ *              behind proxies, "via_proxies":{"replies","slow_fraction",
+ *              "proxies_down"} (the replies the proxies timed in the short tail window,
+ *              the fraction slower than their tail_ms, how many proxies report it
+ *              down)}]}
  * which, with today's kinds, is exactly the file the first writers wrote:
  *    clusters: "storm","storm_severity","in_storm","involved" (the storm's
  *              "<label>_involved" is "involved": the name it had first),
@@ -84,6 +93,18 @@ struct monstate_node {
 	double slow_fraction;                    /* short window, above tail_threshold_us */
 	struct monstate_detector kinds[KINDS_MAX]; /* by kinds.h index: every kind */
 	int64_t last_probe_ok_at;                /* UTC ms; 0 if never */
+	bool proxy_role;                         /* "role": "proxy" (else "node") */
+	bool has_proxy;                          /* "proxy" figures present */
+	struct {
+		uint64_t backends, backends_up, client_connections;
+		uint64_t requests, fast_failures, timeouts, queue_refusals; /* cumulative */
+	} proxy;
+	bool has_via_proxies;                    /* "via_proxies" present */
+	struct {
+		uint64_t replies;
+		double slow_fraction;
+		uint64_t proxies_down;
+	} via_proxies;
 };
 
 /* The names of a kind's fields in the file (above); `mctl status --json` uses them too. */

@@ -11,10 +11,12 @@
 #define EVIDENCE_KEY_MAX 48 /* "peak_in_<label>" */
 
 /* In the order watch evaluates them: node down before latency tails, which leave a
- * down node out of their episode. */
+ * down node out of their episode, and before ejections, which are a node's only while
+ * it answers. */
 static const struct kind_ops *const registry[] = {
 	&kind_storm_ops,
 	&kind_down_ops,
+	&kind_ejected_ops,
 	&kind_tail_ops,
 };
 

@@ -1,6 +1,7 @@
 /*
  * kind — what each kind of incident does in the monitor: one struct of operations per
- * kind, each in a file of its own (kind_storm.c, kind_tail.c, kind_down.c), listed in
+ * kind, each in a file of its own (kind_storm.c, kind_tail.c, kind_down.c,
+ * kind_ejected.c), listed in
  * kind.c. watch.c keeps what every kind shares (an incident's steps, adoption at start,
  * take-over at a reload, the view for `mctl status`) and loops over the kinds; the
  * kinds themselves (names, scope, labels, public texts, runbooks) are the rows of
@@ -39,6 +40,7 @@ struct kind_subject {
 	struct watch_node *node;       /* NULL for a cluster's kind */
 	int64_t now_ms;                /* monotonic, as the detectors' times */
 	int64_t wall_ms;               /* UTC ms at now_ms */
+	const struct monconfig *cfg;   /* the watch's */
 };
 
 struct kind_ops {
@@ -84,7 +86,7 @@ struct kind_ops {
 	const char *superseded_per_node;
 };
 
-extern const struct kind_ops kind_storm_ops, kind_tail_ops, kind_down_ops;
+extern const struct kind_ops kind_storm_ops, kind_tail_ops, kind_down_ops, kind_ejected_ops;
 
 /*
  * The registered kinds, in the order watch evaluates them (a kind that reads another's
@@ -117,8 +119,14 @@ json_t *kind_episode_evidence(const struct kind_subject *s,
  * tests). The node's, or its cluster's episode. */
 struct detect_storm *kind_storm_detector(const struct watch_node *n);
 const struct detect_cluster *kind_storm_episode(const struct watch_cluster *c);
-struct detect_tail *kind_tail_detector(const struct watch_node *n);
+struct detect_tail *kind_tail_detector(const struct watch_node *n); /* its probes' */
+/* A backend's tail as its cluster's proxies see it (their replies summed), or NULL
+ * before a proxy reported on it. */
+struct detect_tail *kind_tail_proxied(const struct watch_node *n);
 struct detect_down *kind_down_detector(const struct watch_node *n);
+/* The proxies of cluster c whose latest poll reports backend n down (a new array of
+ * names; empty for a proxy or when none does). */
+json_t *kind_ejected_by(const struct watch_cluster *c, const struct watch_node *n);
 /* Whether the node is down: its detector says so, or its incident is not over yet (a
  * down node takes part in no tail: its own incident says what is wrong). */
 bool kind_down_node_down(const struct watch_node *n);

@@ -54,10 +54,31 @@ down_tick(struct watch *w, struct watch_node *n, size_t k, int64_t now_ms)
 	watch_incident_latch(&n->incident[k], ev, d->status.severity);
 }
 
+/* Whether cluster c has proxies: its nodes are then backends or proxies by name. */
+static bool
+has_proxies(const struct watch_cluster *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nnodes; i++) {
+		if (c->nodes[i]->role == CLUSTER_PROXY)
+			return true;
+	}
+	return false;
+}
+
+/* A proxy down: its clients must reconnect to another; a backend down behind proxies:
+ * its own listeners do not answer mcmon (whatever the proxies say of it). */
 static void
 down_title(const struct kind_subject *s, char *buf, size_t len)
 {
-	snprintf(buf, len, "Node %s/%s is down", s->cluster->name, s->node->name);
+	const char *what = "Node";
+
+	if (s->node->role == CLUSTER_PROXY)
+		what = "Proxy";
+	else if (has_proxies(s->cluster))
+		what = "Backend";
+	snprintf(buf, len, "%s %s/%s is down", what, s->cluster->name, s->node->name);
 }
 
 static json_t *
@@ -66,13 +87,19 @@ down_evidence(const struct kind_subject *s)
 	const struct watch_node *n = s->node;
 	const struct detect_down *d = down_of(n, s->kind);
 	const struct detect_down_evidence *e = &d->evidence;
+	json_t *o;
 
-	return json_pack("{s:s, s:s, s:o, s:o, s:I, s:b, s:s, s:o, s:o, s:s}", "cluster",
+	o = json_pack("{s:s, s:s, s:o, s:o, s:I, s:b, s:s, s:o, s:o, s:s, s:s}", "cluster",
 	    n->cluster_name, "node", n->name, "failures", kind_json_count(e->failures),
 	    "successes", kind_json_count(e->successes), "silent_ms", (json_int_t)e->silent_ms,
 	    "by_silence", e->by_silence, "last_error", n->probe_error, "probes_failed",
 	    kind_json_count(n->probes_failed), "probes_timeout",
-	    kind_json_count(n->probes_timeout), "detector", detect_state_name(d->status.state));
+	    kind_json_count(n->probes_timeout), "detector", detect_state_name(d->status.state),
+	    "role", cluster_role_word(n->role));
+	/* A backend behind proxies: which of them eject it too (their view agrees). */
+	if (o != NULL && n->role == CLUSTER_BACKEND && has_proxies(s->cluster))
+		json_object_set_new(o, "ejected_by", kind_ejected_by(s->cluster, n));
+	return o;
 }
 
 static void

@@ -49,6 +49,63 @@ static const struct {
 	    offsetof(struct nodestats, evictions) },
 };
 
+/* A proxy's own figures (`stats proxy`). */
+static const struct {
+	const char *name;
+	enum promtext_type type;
+	const char *help;
+	size_t offset;
+} proxy_stats[] = {
+	{ "memcached_proxy_backends", PROMTEXT_GAUGE, "Backends in the proxy's list.",
+	    offsetof(struct nodestats, proxy.backends) },
+	{ "memcached_proxy_backends_up", PROMTEXT_GAUGE, "Backends the proxy counts as up.",
+	    offsetof(struct nodestats, proxy.backends_up) },
+	{ "memcached_proxy_client_connections", PROMTEXT_GAUGE, "Client connections of the proxy.",
+	    offsetof(struct nodestats, proxy.client_connections) },
+	{ "memcached_proxy_requests_total", PROMTEXT_COUNTER, "Requests the proxy forwarded.",
+	    offsetof(struct nodestats, proxy.requests) },
+	{ "memcached_proxy_fast_failures_total", PROMTEXT_COUNTER,
+	    "Requests failed at once because their backend was down.",
+	    offsetof(struct nodestats, proxy.fast_failures) },
+	{ "memcached_proxy_queue_refusals_total", PROMTEXT_COUNTER,
+	    "Requests refused because a backend's queue was full.",
+	    offsetof(struct nodestats, proxy.queue_refusals) },
+	{ "memcached_proxy_timeouts_total", PROMTEXT_COUNTER,
+	    "Requests whose backend did not answer in time.",
+	    offsetof(struct nodestats, proxy.timeouts) },
+};
+
+/* Each backend as a proxy sees it (`stats backends`). */
+static const struct {
+	const char *name;
+	enum promtext_type type;
+	const char *help;
+	size_t offset;
+} proxy_backend_stats[] = {
+	{ "memcached_proxy_backend_requests_total", PROMTEXT_COUNTER,
+	    "Requests the proxy sent to the backend.",
+	    offsetof(struct nodestats_backend, requests) },
+	{ "memcached_proxy_backend_replies_total", PROMTEXT_COUNTER,
+	    "Replies the proxy received from the backend.",
+	    offsetof(struct nodestats_backend, replies) },
+	{ "memcached_proxy_backend_slow_replies_total", PROMTEXT_COUNTER,
+	    "Replies slower than the proxy's tail_ms (its tail_share of its replies).",
+	    offsetof(struct nodestats_backend, slow) },
+	{ "memcached_proxy_backend_errors_total", PROMTEXT_COUNTER,
+	    "Failed requests to the backend.", offsetof(struct nodestats_backend, errors) },
+	{ "memcached_proxy_backend_timeouts_total", PROMTEXT_COUNTER,
+	    "Requests to the backend that timed out.", offsetof(struct nodestats_backend, timeouts) },
+	{ "memcached_proxy_backend_fast_failures_total", PROMTEXT_COUNTER,
+	    "Requests failed at once while the backend was down.",
+	    offsetof(struct nodestats_backend, fast_failures) },
+	{ "memcached_proxy_backend_outstanding", PROMTEXT_GAUGE,
+	    "Requests sent to the backend and not answered yet.",
+	    offsetof(struct nodestats_backend, outstanding) },
+	{ "memcached_proxy_backend_connections", PROMTEXT_GAUGE,
+	    "The proxy's connections to the backend.",
+	    offsetof(struct nodestats_backend, connections) },
+};
+
 struct page {
 	const struct watch *w;
 	struct promtext *out;
@@ -112,6 +169,94 @@ render_node_stats(struct page *p)
 		l[nl].value = "set";
 		l[nl + 1].value = "hit";
 		promtext_sample_u64(p->out, l, nl + 2, n->stats.cmd_set);
+	}
+}
+
+/* The proxies' own figures, and each backend as each proxy sees it (label backend). */
+static void
+render_proxies(struct page *p)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, j, k, nl;
+
+	promtext_family(p->out, "mcmon_node_role", PROMTEXT_GAUGE,
+	    "1 for the node's role in its cluster: node (a backend) or proxy.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		nl = node_labels(n, l);
+		l[nl].name = "role";
+		l[nl].value = cluster_role_word(n->role);
+		promtext_sample_u64(p->out, l, nl + 1, 1);
+	}
+	for (k = 0; k < sizeof(proxy_stats) / sizeof(proxy_stats[0]); k++) {
+		promtext_family(p->out, proxy_stats[k].name, proxy_stats[k].type,
+		    proxy_stats[k].help);
+		for (i = 0; i < p->w->nnodes; i++) {
+			const struct watch_node *n = &p->w->nodes[i];
+			if (!n->polled || !n->stats.is_proxy)
+				continue;
+			nl = node_labels(n, l);
+			promtext_sample_u64(p->out, l, nl, stat_at(&n->stats, proxy_stats[k].offset));
+		}
+	}
+	promtext_family(p->out, "memcached_proxy_backend_up", PROMTEXT_GAUGE,
+	    "Whether the proxy counts the backend as up (0: down, ejected with eject = yes).");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		for (j = 0; n->polled && j < n->stats.nbackends; j++) {
+			nl = node_labels(n, l);
+			l[nl].name = "backend";
+			l[nl].value = n->stats.backends[j].name;
+			promtext_sample_u64(p->out, l, nl + 1, n->stats.backends[j].up ? 1 : 0);
+		}
+	}
+	for (k = 0; k < sizeof(proxy_backend_stats) / sizeof(proxy_backend_stats[0]); k++) {
+		promtext_family(p->out, proxy_backend_stats[k].name, proxy_backend_stats[k].type,
+		    proxy_backend_stats[k].help);
+		for (i = 0; i < p->w->nnodes; i++) {
+			const struct watch_node *n = &p->w->nodes[i];
+			for (j = 0; n->polled && j < n->stats.nbackends; j++) {
+				nl = node_labels(n, l);
+				l[nl].name = "backend";
+				l[nl].value = n->stats.backends[j].name;
+				promtext_sample_u64(p->out, l, nl + 1,
+				    *(const uint64_t *)((const char *)&n->stats.backends[j] +
+				    proxy_backend_stats[k].offset));
+			}
+		}
+	}
+	promtext_family(p->out, "memcached_proxy_backend_latency_seconds", PROMTEXT_GAUGE,
+	    "The backend's reply latency as the proxy measured it since it started "
+	    "(quantile 0.5 and 0.99).");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		for (j = 0; n->polled && j < n->stats.nbackends; j++) {
+			nl = node_labels(n, l);
+			l[nl].name = "backend";
+			l[nl].value = n->stats.backends[j].name;
+			l[nl + 1].name = "quantile";
+			l[nl + 1].value = "0.5";
+			promtext_sample(p->out, l, nl + 2,
+			    (double)n->stats.backends[j].latency_p50_us / 1e6);
+			l[nl + 1].value = "0.99";
+			promtext_sample(p->out, l, nl + 2,
+			    (double)n->stats.backends[j].latency_p99_us / 1e6);
+		}
+	}
+	promtext_family(p->out, "memcached_proxied_slow_ratio", PROMTEXT_GAUGE,
+	    "A backend's replies slower than the threshold, of all its proxies timed, over the "
+	    "tail detector's windows.");
+	for (i = 0; i < p->w->nnodes; i++) {
+		const struct watch_node *n = &p->w->nodes[i];
+		const struct detect_tail *t = kind_tail_proxied(n);
+		if (t == NULL)
+			continue;
+		nl = node_labels(n, l);
+		l[nl].name = "window";
+		l[nl].value = "short";
+		promtext_sample(p->out, l, nl + 1, t->evidence.short_fraction);
+		l[nl].value = "long";
+		promtext_sample(p->out, l, nl + 1, t->evidence.long_fraction);
 	}
 }
 
@@ -401,6 +546,7 @@ metrics_render(const struct watch *w, const struct metrics_daemon *d, struct pro
 	struct page p = { w, out };
 
 	render_node_stats(&p);
+	render_proxies(&p);
 	render_kernel(&p);
 	render_probes(&p);
 	render_detectors(&p);

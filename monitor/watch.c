@@ -562,7 +562,7 @@ episode_step(struct watch *w, struct watch_cluster *c, size_t k, int64_t now_ms)
 {
 	struct detect_status statuses[DETECT_CLUSTER_NODES_MAX];
 	const struct kind_ops *ops = w->ops[k];
-	struct kind_subject s = { k, c, NULL, now_ms, w->wall_ms() };
+	struct kind_subject s = { k, c, NULL, now_ms, w->wall_ms(), w->cfg };
 	struct detect_cluster *d = &c->episode[k];
 	struct watch_incident *inc = &c->incident[k];
 	enum detect_event ev;
@@ -584,7 +584,7 @@ episode_step(struct watch *w, struct watch_cluster *c, size_t k, int64_t now_ms)
 static void
 node_step(struct watch *w, struct watch_node *n, size_t k, int64_t now_ms)
 {
-	struct kind_subject s = { k, &w->clusters[n->cluster], n, now_ms, w->wall_ms() };
+	struct kind_subject s = { k, &w->clusters[n->cluster], n, now_ms, w->wall_ms(), w->cfg };
 	const struct detect_status *st = watch_node_status(w, n, k);
 	bool active = detect_status_open(st);
 	enum detect_severity sev = st->severity;
@@ -890,6 +890,34 @@ detector_words(const struct detect_status *st, struct monstate_detector *d)
 	word(d->severity, sizeof(d->severity), detect_severity_name(st->severity));
 }
 
+/* A proxy's own figures; a backend's tail as its proxies see it. */
+static void
+snapshot_tiers(const struct watch *w, const struct watch_node *n, struct monstate_node *mn)
+{
+	const struct detect_tail *proxied = kind_tail_proxied(n);
+	json_t *down;
+
+	mn->proxy_role = n->role == CLUSTER_PROXY;
+	if (n->stats.is_proxy) {
+		mn->has_proxy = true;
+		mn->proxy.backends = n->stats.proxy.backends;
+		mn->proxy.backends_up = n->stats.proxy.backends_up;
+		mn->proxy.client_connections = n->stats.proxy.client_connections;
+		mn->proxy.requests = n->stats.proxy.requests;
+		mn->proxy.fast_failures = n->stats.proxy.fast_failures;
+		mn->proxy.timeouts = n->stats.proxy.timeouts;
+		mn->proxy.queue_refusals = n->stats.proxy.queue_refusals;
+	}
+	if (proxied != NULL) {
+		mn->has_via_proxies = true;
+		mn->via_proxies.replies = proxied->evidence.short_count;
+		mn->via_proxies.slow_fraction = proxied->evidence.short_fraction;
+		down = kind_ejected_by(&w->clusters[n->cluster], n);
+		mn->via_proxies.proxies_down = json_array_size(down);
+		json_decref(down);
+	}
+}
+
 int
 watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, char *err,
     size_t errlen)
@@ -940,6 +968,7 @@ watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, 
 		for (k = 0; k < kinds_count(); k++)
 			detector_words(watch_node_status(w, n, k), &mn->kinds[k]);
 		mn->last_probe_ok_at = n->last_probe_ok_wall_ms;
+		snapshot_tiers(w, n, mn);
 	}
 	return 0;
 }

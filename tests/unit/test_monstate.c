@@ -21,6 +21,7 @@
 #define STORM kinds_index("connection_storm")
 #define TAIL kinds_index("latency_tail")
 #define DOWN kinds_index("node_down")
+#define EJECTED kinds_index("backend_ejected")
 
 #define word(field, text) snprintf((field), sizeof(field), "%s", (text))
 
@@ -64,6 +65,8 @@ fill(struct monstate *st)
 		word(n->kinds[TAIL].severity, "critical");
 		word(n->kinds[DOWN].state, i == 0 ? "ok" : "firing");
 		word(n->kinds[DOWN].severity, i == 0 ? "none" : "major");
+		word(n->kinds[EJECTED].state, "ok");
+		word(n->kinds[EJECTED].severity, "none");
 		n->last_probe_ok_at = 1700000000000;
 	}
 }
@@ -233,7 +236,8 @@ static void
 the_file_keeps_the_field_names_and_order_of_its_first_writers(void **state)
 {
 	/* Older and newer mcmon and mctl read it: the per-kind fields come out under
-	 * the names and in the order version 1 always had. */
+	 * the names and in the order version 1 always had; later ones (the ejection
+	 * kind, the role) come after them. */
 	static const char want[] =
 	    "{\"version\":1,\"written_at\":1700000000123,\"pid\":4242,\"interval_ms\":1000,"
 	    "\"tail_threshold_us\":5000,\"clusters\":[{\"name\":\"c1\",\"title\":\"US \\\"East\\\" \\\\ 1\","
@@ -244,12 +248,14 @@ the_file_keeps_the_field_names_and_order_of_its_first_writers(void **state)
 	    "\"new_connections_per_second\":12.5,\"probes\":95,\"p50_us\":210,\"p99_us\":14800,"
 	    "\"slow_fraction\":0.156,\"storm\":\"ok\",\"storm_severity\":\"none\",\"tail\":\"firing\","
 	    "\"tail_severity\":\"critical\",\"down\":\"ok\",\"down_severity\":\"none\","
-	    "\"last_probe_ok_at\":1700000000000},{\"name\":\"n2\",\"cluster\":\"c1\","
+	    "\"ejected\":\"ok\",\"ejected_severity\":\"none\","
+	    "\"last_probe_ok_at\":1700000000000,\"role\":\"node\"},{\"name\":\"n2\",\"cluster\":\"c1\","
 	    "\"up\":false,\"polled\":true,\"poll_ok\":false,\"poll_error\":\"connect: Connection refused\","
 	    "\"connections\":1234,\"rate_known\":true,\"new_connections_per_second\":12.5,"
 	    "\"probes\":95,\"p50_us\":210,\"p99_us\":14800,\"slow_fraction\":0.156,"
 	    "\"storm\":\"ok\",\"storm_severity\":\"none\",\"tail\":\"firing\",\"tail_severity\":\"critical\","
-	    "\"down\":\"firing\",\"down_severity\":\"major\",\"last_probe_ok_at\":1700000000000}]}";
+	    "\"down\":\"firing\",\"down_severity\":\"major\",\"ejected\":\"ok\","
+	    "\"ejected_severity\":\"none\",\"last_probe_ok_at\":1700000000000,\"role\":\"node\"}]}";
 	struct monstate st = { 0 };
 	char *text;
 
@@ -262,6 +268,46 @@ the_file_keeps_the_field_names_and_order_of_its_first_writers(void **state)
 	monstate_release(&st);
 }
 
+static void
+a_proxy_and_a_backend_behind_it_round_trip_with_their_figures(void **state)
+{
+	struct monstate out = { 0 }, in = { 0 };
+	char err[256], *text;
+
+	(void)state;
+	fill(&out);
+	out.nodes[0].proxy_role = true;
+	out.nodes[0].has_proxy = true;
+	out.nodes[0].proxy.backends = 3;
+	out.nodes[0].proxy.backends_up = 2;
+	out.nodes[0].proxy.client_connections = 40;
+	out.nodes[0].proxy.requests = 123456;
+	out.nodes[0].proxy.fast_failures = 7;
+	out.nodes[0].proxy.timeouts = 2;
+	out.nodes[1].has_via_proxies = true;
+	out.nodes[1].via_proxies.replies = 20000;
+	out.nodes[1].via_proxies.slow_fraction = 0.15;
+	out.nodes[1].via_proxies.proxies_down = 1;
+	text = monstate_format(&out);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "\"role\":\"proxy\",\"proxy\":{\"backends\":3,"
+	    "\"backends_up\":2,\"client_connections\":40,\"requests\":123456,"
+	    "\"fast_failures\":7,\"timeouts\":2,\"queue_refusals\":0}"));
+	assert_non_null(strstr(text, "\"role\":\"node\",\"via_proxies\":{\"replies\":20000,"
+	    "\"slow_fraction\":0.1"));
+	assert_non_null(strstr(text, "\"proxies_down\":1}"));
+	assert_int_equal(monstate_parse(text, strlen(text), &in, err, sizeof(err)), 0);
+	assert_true(in.nodes[0].proxy_role && in.nodes[0].has_proxy);
+	assert_int_equal(in.nodes[0].proxy.backends_up, 2);
+	assert_int_equal(in.nodes[0].proxy.requests, 123456);
+	assert_false(in.nodes[1].proxy_role || in.nodes[1].has_proxy);
+	assert_true(in.nodes[1].has_via_proxies);
+	assert_int_equal(in.nodes[1].via_proxies.proxies_down, 1);
+	free(text);
+	monstate_release(&out);
+	monstate_release(&in);
+}
+
 int
 main(void)
 {
@@ -272,6 +318,7 @@ main(void)
 		cmocka_unit_test(strings_too_long_and_numbers_out_of_range_are_refused),
 		cmocka_unit_test(a_cluster_from_a_writer_without_tail_fields_reads_as_no_tail),
 		cmocka_unit_test(the_file_keeps_the_field_names_and_order_of_its_first_writers),
+		cmocka_unit_test(a_proxy_and_a_backend_behind_it_round_trip_with_their_figures),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
