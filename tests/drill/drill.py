@@ -638,33 +638,44 @@ def page_delay(k, engineer, inc):
     return page, page["wall"] - k.incident(inc)["opened_at"] / 1000
 
 
+def latency_fault(k, tl, s, steps, backends, spec, what):
+    """Starts a latency fault on backends' paths with nothing open before it; times the
+    detection and alice's page ("<steps>: detect", "<steps>: page"). The incident's id."""
+    early = [i for i in k.incidents() if i["state"] != "resolved"]
+    if early:
+        raise Failed(f"an incident open before the fault: #{early[0]['id']} "
+                     f"{early[0]['kind']} ({early[0]['title']})")
+    before = k.last_id()
+    k.watch.reset()
+    tl.say(s, f"fault proxies delay {what}")
+    t_fault = time.time()
+    k.delay(backends, spec)
+    row = wait("a latency incident for c1",
+               lambda: k.incidents(LATENCY_KINDS, before, "c1"), 40)[0]
+    inc = row["id"]
+    tl.say(s, f"incident #{inc} {row['kind']} opened ({row['title']})")
+    tl.step(f"{steps}: detect", row["opened_at"] / 1000 - t_fault)
+    _, d = page_delay(k, k.engineers["alice"], inc)
+    tl.say(s, f"alice paged for #{inc}")
+    tl.step(f"{steps}: page", d)
+    return inc
+
+
+def ack_by_chat(k, tl, s, who, inc):
+    k.engineers[who].say(jid("mcalert"), f"ack {inc}")
+    wait(f"#{inc} acknowledged", lambda: k.incident(inc)["state"] != "open", 10)
+    tl.say(s, f"{who} acknowledged #{inc} by chat")
+
+
 def scenario_us_east(k, tl):
     """1: a network-wide tail on c1's backends, then a storm hopping across its proxies."""
     s = "1 US-East"
     alice = k.engineers["alice"]
     c1 = CLUSTERS["c1"]
     before = k.last_id()
-    early = [i for i in k.incidents() if i["state"] != "resolved"]
-    if early:
-        raise Failed(f"an incident opened before any fault: #{early[0]['id']} "
-                     f"{early[0]['kind']} ({early[0]['title']})")
-    k.watch.reset()
-
-    tl.say(s, f"fault proxies delay 15% of responses by 5-15 ms on every backend of c1 "
-              f"({', '.join(c1['backends'])})")
-    t_fault = time.time()
-    k.delay(c1["backends"], "delay 0.15 5ms 15ms")
-    tail = wait("a latency incident for c1",
-                lambda: k.incidents(LATENCY_KINDS, before, "c1"), 40)[0]
-    tinc = tail["id"]
-    tl.say(s, f"incident #{tinc} {tail['kind']} opened ({tail['title']})")
-    tl.step("US-East tail: detect", tail["opened_at"] / 1000 - t_fault)
-    _, d = page_delay(k, alice, tinc)
-    tl.say(s, f"alice paged for #{tinc}")
-    tl.step("US-East tail: page", d)
-    alice.say(jid("mcalert"), f"ack {tinc}")
-    wait(f"#{tinc} acknowledged", lambda: k.incident(tinc)["state"] != "open", 10)
-    tl.say(s, f"alice acknowledged #{tinc} by chat")
+    tinc = latency_fault(k, tl, s, "US-East tail", c1["backends"], "delay 0.15 5ms 15ms",
+                         "15% of responses by 5-15 ms on every backend of c1")
+    ack_by_chat(k, tl, s, "alice", tinc)
 
     # The storm, while the tail lasts (as in the postmortem): p1, then p2, then p1
     # again, 4 s each; stormgen churns connections on the proxy's client port.
@@ -690,7 +701,7 @@ def scenario_us_east(k, tl):
                 _, d = page_delay(k, alice, storm)
                 tl.say(s, f"alice paged for #{storm}")
                 tl.step("US-East storm: page", d)
-                alice.say(jid("mcalert"), f"ack {storm}")
+                ack_by_chat(k, tl, s, "alice", storm)
             elif not rebalanced:
                 out = k.mctl("--yes", "rebalance", "--cluster", "c1", "--incident", str(storm))
                 rebalanced = True
@@ -801,22 +812,8 @@ def scenario_c1(k, tl):
     c1 = CLUSTERS["c1"]
     slow = c1["backends"][:2]
     before = k.last_id()
-    early = [i for i in k.incidents() if i["state"] != "resolved"]
-    if early:
-        raise Failed(f"an incident open before the fault: #{early[0]['id']} "
-                     f"{early[0]['kind']} ({early[0]['title']})")
-    k.watch.reset()
-    tl.say(s, f"fault proxies delay 50% of responses by 5-20 ms on {', '.join(slow)}")
-    t_fault = time.time()
-    k.delay(slow, "delay 0.5 5ms 20ms")
-    row = wait("a latency incident for c1",
-               lambda: k.incidents(LATENCY_KINDS, before, "c1"), 40)[0]
-    inc = row["id"]
-    tl.say(s, f"incident #{inc} {row['kind']} opened ({row['title']})")
-    tl.step("C1: detect", row["opened_at"] / 1000 - t_fault)
-    _, d = page_delay(k, alice, inc)
-    tl.say(s, f"alice paged for #{inc}")
-    tl.step("C1: page", d)
+    inc = latency_fault(k, tl, s, "C1", slow, "delay 0.5 5ms 20ms",
+                        f"50% of responses by 5-20 ms on {', '.join(slow)}")
     # Her phone's delivery receipt goes to the mcalert that sent the page: killed
     # before it arrives, the receipt is lost with it (the page stays undelivered in the
     # log). The scenario kills mcalert mid-escalation, not mid-receipt.
@@ -844,9 +841,7 @@ def scenario_c1(k, tl):
     tl.say(s, f"bob paged for #{inc} ({sum(p['step'] == 1 for p in rows)} step-1 "
               f"page(s) before)")
     tl.step("C1: escalate (bob's page − its deadline)", page["wall"] - due)
-    bob.say(jid("mcalert"), f"ack {inc}")
-    wait(f"#{inc} acknowledged", lambda: k.incident(inc)["state"] != "open", 10)
-    tl.say(s, f"bob acknowledged #{inc} by chat")
+    ack_by_chat(k, tl, s, "bob", inc)
 
     # The remedy: customers first, cached data second (the seed's lesson) — acme's
     # data on c1's backends is flushed so that its clients stop waiting on the slow
