@@ -259,7 +259,7 @@ class Clients:
         self.user, self.password = user, password
         self.stopped = threading.Event()
         self.lock = threading.Lock()
-        self.requests = self.errors = self.reconnects = 0
+        self.tally = {c: [0, 0, 0] for c in CLUSTERS}  # requests, failed, reconnections
         self.threads = []
 
     def start(self):
@@ -291,14 +291,14 @@ class Clients:
                     conn.send(f"get {key}\r\n")
                     _, reply = conn.until_end()
                 with self.lock:
-                    self.requests += 1
+                    self.tally[cluster][0] += 1
                     if reply not in ("STORED", "END"):
-                        self.errors += 1
+                        self.tally[cluster][1] += 1
                 n += 1
             except (OSError, ConnectionError):
                 with self.lock:
-                    self.errors += 1
-                    self.reconnects += 1
+                    self.tally[cluster][1] += 1
+                    self.tally[cluster][2] += 1
                 if conn is not None:
                     conn.close()
                 conn, at = None, at + 1
@@ -306,8 +306,13 @@ class Clients:
             conn.close()
 
     def counts(self):
+        """{cluster: (requests, failed, reconnections)} since the start."""
         with self.lock:
-            return self.requests, self.errors, self.reconnects
+            return {c: tuple(t) for c, t in self.tally.items()}
+
+    def said(self):
+        return "; ".join(f"{c}: {r} requests, {f} failed, {n} reconnections"
+                         for c, (r, f, n) in self.counts().items())
 
     def stop(self):
         self.stopped.set()
@@ -673,6 +678,7 @@ def scenario_us_east(k, tl):
     alice = k.engineers["alice"]
     c1 = CLUSTERS["c1"]
     before = k.last_id()
+    c2_before = k.clients.counts()["c2"]
     tinc = latency_fault(k, tl, s, "US-East tail", c1["backends"], "delay 0.15 5ms 15ms",
                          "15% of responses by 5-15 ms on every backend of c1")
     ack_by_chat(k, tl, s, "alice", tinc)
@@ -733,6 +739,10 @@ def scenario_us_east(k, tl):
             f"#{r['id']} {r['kind']} {r['cluster']}/{r['node'] or '-'}" for r in rows))
     if any(r["cluster"] != "c1" for r in rows):
         raise Failed(f"an incident outside c1: {[(r['id'], r['cluster']) for r in rows]}")
+    c2 = k.clients.counts()["c2"]
+    if c2[1] != c2_before[1] or c2[0] <= c2_before[0]:
+        raise Failed(f"acme's clients of c2 were affected: {c2_before} → {c2} "
+                     "(requests, failed, reconnections)")
     seen, samples = k.watch.statuses("c2")
     if set(seen) != {"operational"}:
         raise Failed(f"c2's component was not operational all along: {sorted(seen)}")
@@ -741,7 +751,8 @@ def scenario_us_east(k, tl):
         raise Failed("c1's component never showed the degradation")
     tl.say(s, f"one incident per kind, both for c1: #{tinc} {tails[0]['kind']}, "
               f"#{storm} connection_storm; c2 operational in all {samples} readings of "
-              f"the page (c1: {', '.join(sorted(c1_seen))})")
+              f"the page (c1: {', '.join(sorted(c1_seen))}); acme's clients of c2: "
+              f"{c2[0] - c2_before[0]} requests meanwhile, none failed")
 
     # The tail's evidence: every backend of c1, said to be cluster-wide.
     involved = k.involved(tinc)
@@ -801,8 +812,7 @@ def scenario_us_east(k, tl):
     check_remedy_layer(k, tl, s, storm, "rebalance", "proxy", c1["proxies"])
     tl.say(s, f"timeline of #{storm}: {', '.join(dict.fromkeys(types))}; "
               f"proxies involved: {', '.join(sorted(involved))}")
-    tl.say(s, "acme's clients so far: %d requests, %d failed, %d reconnections" %
-           k.clients.counts())
+    tl.say(s, f"acme's clients so far: {k.clients.said()}")
 
 
 def scenario_c1(k, tl):
@@ -907,8 +917,7 @@ def scenario_c1(k, tl):
         raise Failed(f"#{inc}'s timeline lacks the remedy or the update: {types}")
     check_remedy_layer(k, tl, s, inc, "flush", "backend", c1["backends"])
     tl.say(s, f"timeline of #{inc}: {', '.join(dict.fromkeys(types))}")
-    tl.say(s, "acme's clients so far: %d requests, %d failed, %d reconnections" %
-           k.clients.counts())
+    tl.say(s, f"acme's clients so far: {k.clients.said()}")
 
     # Nothing lost, nothing duplicated across the kill. Every page the log says was
     # sent reached its engineer, once (a severity rise pages again on purpose: that is
