@@ -666,6 +666,16 @@ def latency_fault(k, tl, s, steps, backends, spec, what):
     return inc
 
 
+def resolved_early(rows, fault_end):
+    """Fails if one of rows was resolved before its fault ended (a tail held for the
+    whole fault, a storm for every hop, must not clear half-way)."""
+    early = [r for r in rows if r["resolved_at"] / 1000 < fault_end]
+    if early:
+        raise Failed("resolved while its fault still ran: " + ", ".join(
+            f"#{r['id']} {r['kind']} {fault_end - r['resolved_at'] / 1000:.1f}s early"
+            for r in early))
+
+
 def ack_by_chat(k, tl, s, who, inc):
     k.engineers[who].say(jid("mcalert"), f"ack {inc}")
     wait(f"#{inc} acknowledged", lambda: k.incident(inc)["state"] != "open", 10)
@@ -717,10 +727,11 @@ def scenario_us_east(k, tl):
             gen.communicate(timeout=30)
     tl.say(s, "storm over; the tail fault removed")
     k.delay(c1["backends"], "off")
-    t_end = time.monotonic()
+    t_end, t_end_wall = time.monotonic(), time.time()
     mine = lambda: k.incidents(None, before)  # noqa: E731
     wait("every US-East incident resolved", lambda: all(
         r["state"] == "resolved" for r in mine()), 40)
+    resolved_early(mine(), t_end_wall)
     tl.step("US-East: resolve (faults ended → resolved)", time.monotonic() - t_end)
     tl.say(s, "resolved by mcmon")
     t_res = time.monotonic()
@@ -877,10 +888,11 @@ def scenario_c1(k, tl):
     tl.say(s, "the webhook sink has the update")
 
     k.delay(slow, "off")
-    t_off = time.monotonic()
+    t_off, t_off_wall = time.monotonic(), time.time()
     tl.say(s, "fault removed (the slow backends replaced)")
     wait("every C1 incident resolved", lambda: all(
         r["state"] == "resolved" for r in k.incidents(None, before)), 40)
+    resolved_early(k.incidents(None, before), t_off_wall)
     tl.say(s, "resolved by mcmon")
     tl.step("C1: resolve", time.monotonic() - t_off)
     t_res = time.monotonic()
