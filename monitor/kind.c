@@ -80,6 +80,20 @@ kind_json_count(uint64_t v)
 	return json_integer(v > (uint64_t)INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
+const struct nodestats_backend *
+kind_proxy_backend(const struct watch_node *p, const char *name)
+{
+	size_t i;
+
+	if (p->role != CLUSTER_PROXY || !p->poll_ok)
+		return NULL;
+	for (i = 0; i < p->stats.nbackends; i++) {
+		if (strcmp(p->stats.backends[i].name, name) == 0)
+			return &p->stats.backends[i];
+	}
+	return NULL;
+}
+
 /* UTC ms of a monotonic time at or before the subject's now. */
 static int64_t
 wall_of(const struct kind_subject *s, int64_t mono_ms)

@@ -124,6 +124,9 @@ struct detect_tail *kind_tail_detector(const struct watch_node *n); /* its probe
  * before a proxy reported on it. */
 struct detect_tail *kind_tail_proxied(const struct watch_node *n);
 struct detect_down *kind_down_detector(const struct watch_node *n);
+/* Proxy p's figures for backend name from its latest poll, if that poll succeeded;
+ * NULL otherwise (or when p is not a proxy). */
+const struct nodestats_backend *kind_proxy_backend(const struct watch_node *p, const char *name);
 /* The proxies of cluster c whose latest poll reports backend n down (a new array of
  * names; empty for a proxy or when none does). */
 json_t *kind_ejected_by(const struct watch_cluster *c, const struct watch_node *n);

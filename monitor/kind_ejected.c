@@ -37,21 +37,6 @@ ejected_status(const void *state)
 	return &((const struct ejected_node *)state)->status;
 }
 
-/* Proxy p's latest figures for backend name, or NULL. */
-static const struct nodestats_backend *
-seen_by(const struct watch_node *p, const char *name)
-{
-	size_t i;
-
-	if (p->role != CLUSTER_PROXY || !p->poll_ok)
-		return NULL;
-	for (i = 0; i < p->stats.nbackends; i++) {
-		if (strcmp(p->stats.backends[i].name, name) == 0)
-			return &p->stats.backends[i];
-	}
-	return NULL;
-}
-
 /* Whether mcmon's own probes of n answer: not down, and the latest ones succeeded. */
 static bool
 answers_mcmon(const struct watch_node *n, const struct monconfig *cfg)
@@ -77,7 +62,7 @@ ejected_tick(struct watch *w, struct watch_node *n, size_t k, int64_t now_ms)
 	e->reporting = e->down = 0;
 	e->down_since = 0;
 	for (i = 0; i < c->nnodes; i++) {
-		const struct nodestats_backend *b = seen_by(c->nodes[i], n->name);
+		const struct nodestats_backend *b = kind_proxy_backend(c->nodes[i], n->name);
 		if (b == NULL)
 			continue;
 		e->reporting++;
@@ -120,7 +105,7 @@ ejecting_proxies(const struct watch_cluster *c, const struct watch_node *n, char
 
 	buf[0] = '\0';
 	for (i = 0; i < c->nnodes; i++) {
-		const struct nodestats_backend *b = seen_by(c->nodes[i], n->name);
+		const struct nodestats_backend *b = kind_proxy_backend(c->nodes[i], n->name);
 		int w;
 		if (b == NULL || b->up)
 			continue;

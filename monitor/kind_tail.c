@@ -4,6 +4,12 @@
  * episode, however many of its nodes are slow (a tail on every node is one problem,
  * and one page); the evidence names the nodes and their numbers. A down node takes no
  * part (its own incident says what is wrong).
+ *
+ * On a cluster with proxies, each proxy's poll (`stats backends`) also tells how its
+ * replies from each backend were: those, summed over the proxies, feed a second
+ * detector of each backend, and a backend's tail is either detector's. The evidence
+ * then says how far the episode reaches (one backend, several, every one: cluster-wide,
+ * or only proxies) and which proxies see which backend slow (docs/monitor.md).
  */
 #include <stdio.h>
 #include <string.h>
@@ -99,16 +105,28 @@ backend_named(struct watch *w, const struct watch_node *proxy, const char *name)
 	return NULL;
 }
 
-static struct backend_view *
-view_named(struct tail_node *t, const char *name, bool add)
+/* The index of the proxy's view of backend name; t->nviews when it has none. */
+static size_t
+view_index(const struct tail_node *t, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < t->nviews; i++) {
 		if (strcmp(t->views[i].name, name) == 0)
-			return &t->views[i];
+			break;
 	}
-	if (!add || t->nviews == NODESTATS_BACKENDS_MAX)
+	return i;
+}
+
+/* The proxy's view of backend name, a new one if it has none yet (NULL when full). */
+static struct backend_view *
+view_named(struct tail_node *t, const char *name)
+{
+	size_t i = view_index(t, name);
+
+	if (i < t->nviews)
+		return &t->views[i];
+	if (t->nviews == NODESTATS_BACKENDS_MAX)
 		return NULL;
 	snprintf(t->views[t->nviews].name, sizeof(t->views[0].name), "%s", name);
 	return &t->views[t->nviews++];
@@ -132,7 +150,7 @@ tail_poll(struct watch *w, struct watch_node *n, size_t k, const struct nodestat
 
 	for (i = 0; i < st->nbackends; i++) {
 		const struct nodestats_backend *b = &st->backends[i];
-		struct backend_view *v = view_named(t, b->name, true);
+		struct backend_view *v = view_named(t, b->name);
 		struct watch_node *bn;
 		struct tail_node *bt;
 		uint64_t replies, slow;
@@ -171,8 +189,8 @@ static void
 view_window(const struct tail_node *proxy, const char *name, int64_t now_ms, int64_t span_ms,
     uint64_t *replies, uint64_t *slow)
 {
-	const struct backend_view *v = view_named((struct tail_node *)proxy, name, false);
-	size_t i;
+	size_t i = view_index(proxy, name);
+	const struct backend_view *v = i < proxy->nviews ? &proxy->views[i] : NULL;
 
 	*replies = *slow = 0;
 	for (i = 0; v != NULL && i < VIEW_POLLS_MAX; i++) {
@@ -447,19 +465,6 @@ tail_node_json(const struct watch_node *n, size_t k, bool involved)
 	return o;
 }
 
-/* The proxy's latest figures for backend name, or NULL. */
-static const struct nodestats_backend *
-proxy_backend(const struct watch_node *p, const char *name)
-{
-	size_t i;
-
-	for (i = 0; p->poll_ok && i < p->stats.nbackends; i++) {
-		if (strcmp(p->stats.backends[i].name, name) == 0)
-			return &p->stats.backends[i];
-	}
-	return NULL;
-}
-
 /*
  * Each backend of the episode, as each proxy sees it: "seen_by" {proxy: its replies and
  * slow ones over the short window, its state of the backend, its p50/p99 since start}
@@ -488,7 +493,7 @@ add_proxy_views(const struct kind_subject *s, json_t *evidence, json_t *proxies_
 			const struct nodestats_backend *pb;
 			uint64_t replies, slow;
 			bool is_slow;
-			if (p->role != CLUSTER_PROXY || (pb = proxy_backend(p, b->name)) == NULL)
+			if ((pb = kind_proxy_backend(p, b->name)) == NULL)
 				continue;
 			is_slow = sees_slow(p, b, s->kind, cfg, s->now_ms, &replies, &slow);
 			json_object_set_new(seen, p->name, json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}",

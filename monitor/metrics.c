@@ -14,13 +14,18 @@
 
 #define LABELS_MAX PROMTEXT_LABELS_MAX
 
-/* Per-node counters and gauges straight from the latest poll, memcached_exporter's names. */
-static const struct {
+/* A family whose samples are a uint64_t of the poll, at offset in its struct. */
+struct stat_family {
 	const char *name;
 	enum promtext_type type;
 	const char *help;
 	size_t offset;
-} node_stats[] = {
+};
+
+#define NFAMILIES(t) (sizeof(t) / sizeof((t)[0]))
+
+/* Per-node counters and gauges straight from the latest poll, memcached_exporter's names. */
+static const struct stat_family node_stats[] = {
 	{ "memcached_uptime_seconds", PROMTEXT_GAUGE, "Seconds the node has been running.",
 	    offsetof(struct nodestats, uptime) },
 	{ "memcached_current_connections", PROMTEXT_GAUGE, "Open connections (curr_connections).",
@@ -50,12 +55,7 @@ static const struct {
 };
 
 /* A proxy's own figures (`stats proxy`). */
-static const struct {
-	const char *name;
-	enum promtext_type type;
-	const char *help;
-	size_t offset;
-} proxy_stats[] = {
+static const struct stat_family proxy_stats[] = {
 	{ "memcached_proxy_backends", PROMTEXT_GAUGE, "Backends in the proxy's list.",
 	    offsetof(struct nodestats, proxy.backends) },
 	{ "memcached_proxy_backends_up", PROMTEXT_GAUGE, "Backends the proxy counts as up.",
@@ -76,12 +76,7 @@ static const struct {
 };
 
 /* Each backend as a proxy sees it (`stats backends`). */
-static const struct {
-	const char *name;
-	enum promtext_type type;
-	const char *help;
-	size_t offset;
-} proxy_backend_stats[] = {
+static const struct stat_family proxy_backend_stats[] = {
 	{ "memcached_proxy_backend_requests_total", PROMTEXT_COUNTER,
 	    "Requests the proxy sent to the backend.",
 	    offsetof(struct nodestats_backend, requests) },
@@ -122,16 +117,48 @@ node_labels(const struct watch_node *n, struct promtext_label *l)
 }
 
 static uint64_t
-stat_at(const struct nodestats *st, size_t offset)
+stat_at(const void *st, size_t offset)
 {
 	return *(const uint64_t *)((const char *)st + offset);
+}
+
+/* Each family of f[0..nf) over the nodes polled at least once (only the proxies: the
+ * nodes whose latest good poll answered `stats proxy`). */
+static void
+render_families(struct page *p, const struct stat_family *f, size_t nf, bool proxies)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, k, nl;
+
+	for (k = 0; k < nf; k++) {
+		promtext_family(p->out, f[k].name, f[k].type, f[k].help);
+		for (i = 0; i < p->w->nnodes; i++) {
+			const struct watch_node *n = &p->w->nodes[i];
+			if (!n->polled || (proxies && !n->stats.is_proxy))
+				continue;
+			nl = node_labels(n, l);
+			promtext_sample_u64(p->out, l, nl, stat_at(&n->stats, f[k].offset));
+		}
+	}
+}
+
+/* The labels of backend b of proxy n: cluster, node (the proxy), backend. */
+static size_t
+backend_labels(const struct watch_node *n, const struct nodestats_backend *b,
+    struct promtext_label *l)
+{
+	size_t nl = node_labels(n, l);
+
+	l[nl].name = "backend";
+	l[nl].value = b->name;
+	return nl + 1;
 }
 
 static void
 render_node_stats(struct page *p)
 {
 	struct promtext_label l[LABELS_MAX];
-	size_t i, k, nl;
+	size_t i, nl;
 
 	promtext_family(p->out, "memcached_up", PROMTEXT_GAUGE,
 	    "Whether the latest admin poll of the node succeeded.");
@@ -142,16 +169,7 @@ render_node_stats(struct page *p)
 		nl = node_labels(n, l);
 		promtext_sample_u64(p->out, l, nl, n->poll_ok ? 1 : 0);
 	}
-	for (k = 0; k < sizeof(node_stats) / sizeof(node_stats[0]); k++) {
-		promtext_family(p->out, node_stats[k].name, node_stats[k].type, node_stats[k].help);
-		for (i = 0; i < p->w->nnodes; i++) {
-			const struct watch_node *n = &p->w->nodes[i];
-			if (!n->polled)
-				continue;
-			nl = node_labels(n, l);
-			promtext_sample_u64(p->out, l, nl, stat_at(&n->stats, node_stats[k].offset));
-		}
-	}
+	render_families(p, node_stats, NFAMILIES(node_stats), false);
 	promtext_family(p->out, "memcached_commands_total", PROMTEXT_COUNTER,
 	    "Commands served, by command and status.");
 	for (i = 0; i < p->w->nnodes; i++) {
@@ -188,59 +206,40 @@ render_proxies(struct page *p)
 		l[nl].value = cluster_role_word(n->role);
 		promtext_sample_u64(p->out, l, nl + 1, 1);
 	}
-	for (k = 0; k < sizeof(proxy_stats) / sizeof(proxy_stats[0]); k++) {
-		promtext_family(p->out, proxy_stats[k].name, proxy_stats[k].type,
-		    proxy_stats[k].help);
-		for (i = 0; i < p->w->nnodes; i++) {
-			const struct watch_node *n = &p->w->nodes[i];
-			if (!n->polled || !n->stats.is_proxy)
-				continue;
-			nl = node_labels(n, l);
-			promtext_sample_u64(p->out, l, nl, stat_at(&n->stats, proxy_stats[k].offset));
-		}
-	}
-	promtext_family(p->out, "memcached_proxy_backend_up", PROMTEXT_GAUGE,
-	    "Whether the proxy counts the backend as up (0: down, ejected with eject = yes).");
-	for (i = 0; i < p->w->nnodes; i++) {
-		const struct watch_node *n = &p->w->nodes[i];
-		for (j = 0; n->polled && j < n->stats.nbackends; j++) {
-			nl = node_labels(n, l);
-			l[nl].name = "backend";
-			l[nl].value = n->stats.backends[j].name;
-			promtext_sample_u64(p->out, l, nl + 1, n->stats.backends[j].up ? 1 : 0);
-		}
-	}
-	for (k = 0; k < sizeof(proxy_backend_stats) / sizeof(proxy_backend_stats[0]); k++) {
-		promtext_family(p->out, proxy_backend_stats[k].name, proxy_backend_stats[k].type,
-		    proxy_backend_stats[k].help);
+	render_families(p, proxy_stats, NFAMILIES(proxy_stats), true);
+	/* k: the counters' table, then the state, then the latency quantiles. */
+	for (k = 0; k <= NFAMILIES(proxy_backend_stats) + 1; k++) {
+		if (k < NFAMILIES(proxy_backend_stats))
+			promtext_family(p->out, proxy_backend_stats[k].name,
+			    proxy_backend_stats[k].type, proxy_backend_stats[k].help);
+		else if (k == NFAMILIES(proxy_backend_stats))
+			promtext_family(p->out, "memcached_proxy_backend_up", PROMTEXT_GAUGE,
+			    "Whether the proxy counts the backend as up (0: down, ejected with "
+			    "eject = yes).");
+		else
+			promtext_family(p->out, "memcached_proxy_backend_latency_seconds",
+			    PROMTEXT_GAUGE, "The backend's reply latency as the proxy measured it "
+			    "since it started (quantile 0.5 and 0.99).");
 		for (i = 0; i < p->w->nnodes; i++) {
 			const struct watch_node *n = &p->w->nodes[i];
 			for (j = 0; n->polled && j < n->stats.nbackends; j++) {
-				nl = node_labels(n, l);
-				l[nl].name = "backend";
-				l[nl].value = n->stats.backends[j].name;
-				promtext_sample_u64(p->out, l, nl + 1,
-				    *(const uint64_t *)((const char *)&n->stats.backends[j] +
-				    proxy_backend_stats[k].offset));
+				const struct nodestats_backend *b = &n->stats.backends[j];
+				nl = backend_labels(n, b, l);
+				if (k < NFAMILIES(proxy_backend_stats)) {
+					promtext_sample_u64(p->out, l, nl,
+					    stat_at(b, proxy_backend_stats[k].offset));
+				} else if (k == NFAMILIES(proxy_backend_stats)) {
+					promtext_sample_u64(p->out, l, nl, b->up ? 1 : 0);
+				} else {
+					l[nl].name = "quantile";
+					l[nl].value = "0.5";
+					promtext_sample(p->out, l, nl + 1,
+					    (double)b->latency_p50_us / 1e6);
+					l[nl].value = "0.99";
+					promtext_sample(p->out, l, nl + 1,
+					    (double)b->latency_p99_us / 1e6);
+				}
 			}
-		}
-	}
-	promtext_family(p->out, "memcached_proxy_backend_latency_seconds", PROMTEXT_GAUGE,
-	    "The backend's reply latency as the proxy measured it since it started "
-	    "(quantile 0.5 and 0.99).");
-	for (i = 0; i < p->w->nnodes; i++) {
-		const struct watch_node *n = &p->w->nodes[i];
-		for (j = 0; n->polled && j < n->stats.nbackends; j++) {
-			nl = node_labels(n, l);
-			l[nl].name = "backend";
-			l[nl].value = n->stats.backends[j].name;
-			l[nl + 1].name = "quantile";
-			l[nl + 1].value = "0.5";
-			promtext_sample(p->out, l, nl + 2,
-			    (double)n->stats.backends[j].latency_p50_us / 1e6);
-			l[nl + 1].value = "0.99";
-			promtext_sample(p->out, l, nl + 2,
-			    (double)n->stats.backends[j].latency_p99_us / 1e6);
 		}
 	}
 	promtext_family(p->out, "memcached_proxied_slow_ratio", PROMTEXT_GAUGE,

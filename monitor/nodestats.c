@@ -31,10 +31,15 @@ nodestats_listener_name(enum nodestats_listener l)
 	return (size_t)l < NODESTATS_LISTENERS ? listener_names[l] : "unknown";
 }
 
-static const struct {
+/* A number of the reply by name, and where it goes (offset in its struct). */
+struct stat_field {
 	const char *name;
 	size_t offset;
-} stat_fields[] = {
+};
+
+#define NFIELDS(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct stat_field stat_fields[] = {
 	{ "uptime", offsetof(struct nodestats, uptime) },
 	{ "curr_connections", offsetof(struct nodestats, curr_connections) },
 	{ "total_connections", offsetof(struct nodestats, total_connections) },
@@ -60,19 +65,29 @@ token_is(const char *p, size_t n, const char *word)
 
 typedef void (*stat_fn)(struct nodestats *st, const struct mcreply_stat *s);
 
-static void
-general_stat(struct nodestats *st, const struct mcreply_stat *s)
+/* Stores the value of the field of f[0..nf) called name[0..len) into base; whether
+ * one was called so. */
+static bool
+set_field(void *base, const struct stat_field *f, size_t nf, const char *name, size_t len,
+    const struct mcreply_stat *s)
 {
 	uint64_t v;
 	size_t i;
 
-	for (i = 0; i < sizeof(stat_fields) / sizeof(stat_fields[0]); i++) {
-		if (token_is(s->name, s->name_len, stat_fields[i].name)) {
+	for (i = 0; i < nf; i++) {
+		if (token_is(name, len, f[i].name)) {
 			if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) == 0)
-				*(uint64_t *)((char *)st + stat_fields[i].offset) = v;
-			return;
+				*(uint64_t *)((char *)base + f[i].offset) = v;
+			return true;
 		}
 	}
+	return false;
+}
+
+static void
+general_stat(struct nodestats *st, const struct mcreply_stat *s)
+{
+	(void)set_field(st, stat_fields, NFIELDS(stat_fields), s->name, s->name_len, s);
 }
 
 /* listener:<kind>:<field>, host:<field>, kernel_not_accepted. */
@@ -131,10 +146,7 @@ kernel_stat(struct nodestats *st, const struct mcreply_stat *s)
 }
 
 /* `stats proxy`: its own figures. */
-static const struct {
-	const char *name;
-	size_t offset;
-} proxy_fields[] = {
+static const struct stat_field proxy_fields[] = {
 	{ "backends", offsetof(struct nodestats, proxy.backends) },
 	{ "backends_up", offsetof(struct nodestats, proxy.backends_up) },
 	{ "backend_connections", offsetof(struct nodestats, proxy.backend_connections) },
@@ -148,23 +160,11 @@ static const struct {
 static void
 proxy_stat(struct nodestats *st, const struct mcreply_stat *s)
 {
-	uint64_t v;
-	size_t i;
-
 	st->is_proxy = true;
-	for (i = 0; i < sizeof(proxy_fields) / sizeof(proxy_fields[0]); i++) {
-		if (token_is(s->name, s->name_len, proxy_fields[i].name)) {
-			if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) == 0)
-				*(uint64_t *)((char *)st + proxy_fields[i].offset) = v;
-			return;
-		}
-	}
+	(void)set_field(st, proxy_fields, NFIELDS(proxy_fields), s->name, s->name_len, s);
 }
 
-static const struct {
-	const char *name;
-	size_t offset;
-} backend_fields[] = {
+static const struct stat_field backend_fields[] = {
 	{ "requests", offsetof(struct nodestats_backend, requests) },
 	{ "replies", offsetof(struct nodestats_backend, replies) },
 	{ "errors", offsetof(struct nodestats_backend, errors) },
@@ -225,7 +225,6 @@ backend_stat(struct nodestats *st, const struct mcreply_stat *s)
 	struct nodestats_backend *b;
 	const char *colon = NULL, *field;
 	size_t i, flen;
-	uint64_t v;
 
 	for (i = s->name_len; i > 0; i--) {
 		if (s->name[i - 1] == ':') {
@@ -251,13 +250,7 @@ backend_stat(struct nodestats *st, const struct mcreply_stat *s)
 		    sizeof(b->last_error) - 1), s->value);
 		return;
 	}
-	for (i = 0; i < sizeof(backend_fields) / sizeof(backend_fields[0]); i++) {
-		if (token_is(field, flen, backend_fields[i].name)) {
-			if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) == 0)
-				*(uint64_t *)((char *)b + backend_fields[i].offset) = v;
-			return;
-		}
-	}
+	(void)set_field(b, backend_fields, NFIELDS(backend_fields), field, flen, s);
 }
 
 /*

@@ -6,11 +6,16 @@ and a proxy that answers nobody (node_down, "Proxy ... is down"). The path from 
 proxy to one backend is broken with the test tools' fault proxy. Every wait is
 bounded; every process is stopped by pid.
 """
+import re
+import subprocess
+import threading
+import time
+
 import pytest
 
-from conftest import binary, free_port, wait_port
+from conftest import binary, free_port, tool, wait_port
 from mcdtest import Raw, add_tenant
-from mcmontest import Deployment, control, wait_for
+from mcmontest import FAST, Deployment, control, wait_for
 
 
 @pytest.fixture
@@ -54,6 +59,116 @@ def traffic(port, password, keys=40):
         c.close()
     except (OSError, AssertionError):
         pass  # a dropped path: the proxy counts it, which is the point
+
+
+def start_tier(dep, tmp_path, via_fault=()):
+    """Backends b1..b3 and proxies p1, p2 in front of them; each backend named in
+    via_fault is reached by both proxies through its own fault proxy (mcmon probes it
+    directly). Returns the proxies and the fault proxies' control ports."""
+    pw = add_tenant(dep.tenants, "proxy", caps="proxy")
+    (tmp_path / "proxy.pw").write_text(pw + "\n")
+    for b in ("b1", "b2", "b3"):
+        dep.start_node(b)
+    paths, ctls = {b: dep.nodes[b].port for b in ("b1", "b2", "b3")}, {}
+    for b in via_fault:
+        ctls[b] = dep.start_proxy(b)
+        paths[b], dep.nodes[b].client_port = dep.nodes[b].client_port, dep.nodes[b].port
+    proxies = {name: start_mcd_proxy(dep, name, list(paths.items()), tmp_path / "proxy.pw")
+               for name in ("p1", "p2")}
+    dep.write_config(extra=proxy_sections("c1", proxies))
+    dep.start_mcmon()
+    return proxies, ctls
+
+
+def polls_ok(dep, node):
+    """mcmon's successful polls of node so far (from /metrics)."""
+    _, page = dep.metrics()
+    counts = []
+    for name in ("mcmon_polls_total", "mcmon_polls_failed_total"):
+        m = re.search(rf'^{name}{{cluster="c1",node="{node}"}} (\d+)$', page, re.M)
+        if m is None:
+            return 0
+        counts.append(int(m.group(1)))
+    return counts[0] - counts[1]
+
+
+def last_evidence(dep, inc):
+    return [e["body"] for e in dep.events(inc["id"]) if e["type"] == "evidence"][-1]
+
+
+def test_two_slow_backends_behind_the_proxies_are_one_incident_naming_both(dep, tmp_path):
+    proxies, ctls = start_tier(dep, tmp_path, via_fault=("b1", "b2"))
+    probe_pw = (tmp_path / "probe.pw").read_text().strip()
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            for _, port, _ in proxies.values():
+                traffic(port, probe_pw, keys=60)
+    loader = threading.Thread(target=load)
+    loader.start()
+    try:
+        # The proxied detectors learn a healthy normal (tail_warmup) from the proxies'
+        # replies before anything is slowed.
+        def learnt():
+            nodes = {n["name"]: n for n in (dep.view() or {}).get("nodes", [])}
+            return all(nodes.get(b, {}).get("via_proxies", {}).get("replies", 0) >= 100
+                       for b in ("b1", "b2", "b3"))
+        wait_for("the proxies' view of every backend", learnt, 60)
+        time.sleep(float(FAST["tail_warmup"].rstrip("s")) + 1)
+        assert dep.incidents() == [], dep.incidents()
+
+        # The paths from the proxies to b1 and b2 slow down: 40% of replies at 30-50 ms
+        # (the threshold and the proxies' tail_ms are 20 ms); mcmon's own probes of the
+        # backends are not slowed.
+        for b in ("b1", "b2"):
+            assert control(ctls[b], "delay 0.4 30ms 50ms").startswith("OK")
+        inc = dep.wait_incident("latency_tail", 60)
+
+        def both_named():
+            ev = last_evidence(dep, inc)
+            return ev if ev["backends"] == ["b1", "b2"] else None
+        ev = wait_for("b1 and b2 in the incident", both_named, 30)
+    finally:
+        stop.set()
+        loader.join(timeout=30)
+    assert ev["extent"] == "backends", ev
+    assert set(ev["proxies_seeing"]) == {"p1", "p2"}, ev
+    assert ev["node_evidence"]["b1"]["via_proxies"]["short_fraction"] > 0.1, ev
+    assert "b3" not in ev["involved"], ev
+    assert len(dep.incidents("latency_tail")) == 1
+
+
+def test_a_storm_hopping_across_the_proxies_is_one_incident_naming_each(dep, tmp_path):
+    proxies, _ = start_tier(dep, tmp_path)
+    wait_for("the storm baselines learnt",
+             lambda: all(polls_ok(dep, p) >= int(FAST["storm_warmup"]) + 3 for p in proxies), 60)
+    assert dep.incidents() == []
+
+    gens = []
+    try:
+        for name in ("p1", "p2"):
+            gens.append(subprocess.Popen(
+                [tool("tests/tools/stormgen"), "--target", f"127.0.0.1:{proxies[name][1]}",
+                 "--rate", "800", "--count", "3000", "--duration", "3s"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            dep.wait_incident("connection_storm", 60)
+
+            def joined(name=name):
+                inc = dep.incidents("connection_storm")[0]
+                return name in last_evidence(dep, inc)["involved"]
+            wait_for(f"{name} in the storm", joined, 30)
+    finally:
+        for g in gens:
+            out, _ = g.communicate(timeout=30)
+            assert g.returncode == 0, out
+    incs = dep.incidents("connection_storm")
+    assert len(incs) == 1, incs
+    ev = last_evidence(dep, incs[0])
+    who = [(p["node"], p["role"]) for p in ev["participants"]]
+    assert who[:2] == [("p1", "proxy"), ("p2", "proxy")], ev["participants"]
+    assert all(p["joined_at"] <= p["last_at"] for p in ev["participants"])
+    assert ev["participants"][0]["joined_at"] < ev["participants"][1]["joined_at"]
 
 
 def test_ejected_backend_down_and_proxy_down_are_three_different_incidents(dep, tmp_path):
