@@ -399,7 +399,7 @@ class Toolkit:
         # (10-20% while the toolkit starts): the warm-up outlasts the start and the
         # baseline may learn up to 10%. tail_baseline_k stays at its default (6): with
         # twenty tail detectors (ten paths probed, six backends as their proxies time
-        # them) a smaller k opened on a burst of the host's noise in one run of three,
+        # them) a smaller k opened on a burst of the host's noise in one of two ASan runs,
         # and the proxies' view, with hundreds of replies per window, still sees a 15%
         # tail well over 6 sigma.
         settings = dict(FAST)
