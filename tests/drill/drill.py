@@ -91,6 +91,7 @@ BOUNDS = {
     "mcmon stopped: resolve": 5,   # one beat + one check
 }
 WAIT1 = 15
+POOL = 8   # acme's connections that pile on one proxy during the storm (US-East)
 HEARTBEAT_STALE = 5
 HOOK_KEY = "drill-webhook-key"
 
@@ -268,7 +269,7 @@ class Clients:
                 self.threads.append(t)
         return self
 
-    def _connect(self, proxy):
+    def connect(self, proxy):
         r = Raw(self.k.proxies[proxy].port, timeout=3)
         if r.auth(self.user, self.password) != "STORED":
             r.close()
@@ -281,7 +282,7 @@ class Clients:
             key = f"{cluster}:k{n % self.KEYS}"
             try:
                 if conn is None:
-                    conn = self._connect(order[at % len(order)])
+                    conn = self.connect(order[at % len(order)])
                 if n % 2 == 0:
                     reply = conn.cmd(f"set {key} 0 0 5\r\nvalue\r\n")
                 else:
@@ -592,6 +593,19 @@ retry_max = 2s
         return r.stdout
 
 
+def closed_by_server(conn):
+    """True when the other end has closed conn (what is buffered is read and dropped)."""
+    conn.sock.setblocking(False)
+    try:
+        while True:
+            if not conn.sock.recv(65536):
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
 def utc_seconds(text):
     """Unix seconds of "2024-01-02T03:04:05.678Z" (the log's UTC text)."""
     import calendar
@@ -695,7 +709,8 @@ def scenario_us_east(k, tl):
     # again, 4 s each; stormgen churns connections on the proxy's client port.
     hops = [c1["proxies"][0], c1["proxies"][1], c1["proxies"][0]]
     storm = None
-    rebalanced = False
+    rebalanced = None        # the proxy the connections piled on when rebalance ran
+    pool = []
     t_storm = time.time()
     hop_at = []              # (proxy, wall time its hop began)
     for p in hops:
@@ -717,12 +732,18 @@ def scenario_us_east(k, tl):
                 tl.step("US-East storm: page", d)
                 ack_by_chat(k, tl, s, "alice", storm)
             elif not rebalanced:
+                # acme's clients reconnecting through the storm piled on this proxy.
+                pool = [k.clients.connect(p) for _ in range(POOL)]
+                tl.say(s, f"{POOL} more of acme's connections piled on {p}")
                 out = k.mctl("--yes", "rebalance", "--cluster", "c1", "--incident", str(storm))
-                rebalanced = True
+                rebalanced = p
                 tl.say(s, f"mctl rebalance --cluster c1 --incident {storm}: "
                           f"{out.strip().splitlines()[-1] if out.strip() else 'done'}")
         finally:
             gen.communicate(timeout=30)
+    closed = sum(1 for conn in pool if closed_by_server(conn))
+    for conn in pool:
+        conn.close()
     tl.say(s, "storm over; the tail fault removed")
     k.delay(c1["backends"], "off")
     t_end, t_end_wall = time.monotonic(), time.time()
@@ -819,6 +840,17 @@ def scenario_us_east(k, tl):
     if "rebalance" not in types:
         raise Failed(f"no rebalance on #{storm}'s timeline: {types}")
     check_remedy_layer(k, tl, s, storm, "rebalance", "proxy", c1["proxies"])
+    # Shed from the busiest only: the proxy the connections piled on, not the other.
+    shed = {n["node"]: n.get("shed") for e in k.dep.events(storm) if e["type"] == "rebalance"
+            for n in e["body"].get("nodes", [])}
+    if not shed or None in shed.values():
+        tl.skip(s, "the rebalance shed from the busiest proxy only",
+                "mctl's rebalance event says nothing shed per proxy")
+    elif not shed.get(rebalanced) or any(v for n, v in shed.items() if n != rebalanced):
+        raise Failed(f"the rebalance shed {shed}: not from {rebalanced} only")
+    else:
+        tl.say(s, f"the rebalance shed {shed[rebalanced]} connections from {rebalanced}, "
+                  f"none elsewhere ({closed} of the {POOL} piled there among them)")
     tl.say(s, f"timeline of #{storm}: {', '.join(dict.fromkeys(types))}; "
               f"proxies involved: {', '.join(sorted(involved))}")
     tl.say(s, f"acme's clients so far: {k.clients.said()}")
