@@ -382,6 +382,28 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	free(body);
 }
 
+/* A proxy restarts: its counters start again from zero. That poll is a new start, not a
+ * difference (which would read as billions of replies, or of slow ones). */
+static void
+a_proxy_restart_is_a_new_start_not_a_difference(void **state)
+{
+	struct fixture *fx = *state;
+	struct faults f = { .noise = 0.01 };
+	const struct detect_tail *t;
+
+	simulate(fx, 90 * 1000, &f);
+	memset(fx->replies[0], 0, sizeof(fx->replies[0]));
+	memset(fx->slow[0], 0, sizeof(fx->slow[0]));
+	fx->slow[0][0] = 900; /* and what it counted since is mostly slow */
+	fx->replies[0][0] = 1000;
+	simulate(fx, 20 * 1000, &f);
+	t = kind_tail_proxied(fx->backend[0]);
+	assert_non_null(t);
+	assert_true(t->evidence.short_fraction < 0.02);
+	assert_true(t->evidence.short_count < 2 * 11 * REPLIES_PER_POLL);
+	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+}
+
 /* --- ejected, down, proxy down ------------------------------------------------------ */
 
 /*
@@ -515,6 +537,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(a_proxy_restart_is_a_new_start_not_a_difference,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(ejected_backend_down_and_proxy_down_are_told_apart,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(metrics_and_the_view_show_the_proxies_and_their_backends,
