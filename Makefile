@@ -313,7 +313,7 @@ demo: setup
 _demo: all
 	@scripts/demo
 
-# The incident drill (docs/drill.md): the whole toolkit, four outages, timed.
+# The incident drill (docs/drill.md): the whole toolkit on the proxy tier, the outages played and timed.
 drill: setup
 	@$(MAKE) --no-print-directory _drill
 
