@@ -667,6 +667,8 @@ detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
 		ev->in_storm++;
 		if (nodes[i].severity > severity)
 			severity = nodes[i].severity;
+		if (cluster->involved[i] && cluster->last_seen_ms[i] < cluster->prev_update_ms)
+			ev->returns++; /* it had left the episode, and is back */
 		cluster->last_seen_ms[i] = now_ms;
 		if (!cluster->involved[i]) {
 			cluster->involved[i] = true;
@@ -676,6 +678,7 @@ detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
 			joined = true;
 		}
 	}
+	cluster->prev_update_ms = now_ms;
 	if (ev->in_storm > 0)
 		cluster->last_storm_ms = now_ms;
 	if (ev->in_storm > ev->peak_in_storm)
@@ -714,6 +717,7 @@ detect_cluster_update(struct detect_cluster *cluster, int64_t grace_ms,
 		ev->involved = 0;
 		ev->peak_in_storm = 0;
 		ev->last_joined = 0;
+		ev->returns = 0;
 		break;
 	}
 	return event;

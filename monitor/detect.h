@@ -216,6 +216,8 @@ struct detect_cluster_evidence {
 	size_t involved;       /* nodes in storm at any time during this episode */
 	size_t peak_in_storm;  /* most nodes in storm at once during this episode */
 	size_t last_joined;    /* index of the node that joined last (if involved > 0) */
+	size_t returns;        /* times a node that had left took part again (a storm
+	                          hopping back to a proxy it had left) */
 };
 
 /*
@@ -234,6 +236,7 @@ struct detect_cluster {
 	int64_t joined_ms[DETECT_CLUSTER_NODES_MAX], last_seen_ms[DETECT_CLUSTER_NODES_MAX];
 	size_t nnodes;
 	int64_t last_storm_ms; /* last time any node was in storm */
+	int64_t prev_update_ms; /* the update before this one (returns) */
 };
 
 /* nnodes 1..DETECT_CLUSTER_NODES_MAX; -1 with err otherwise. */

@@ -362,8 +362,10 @@ append_evidence(struct watch *w, const struct kind_subject *s, struct watch_inci
 	}
 	w->events_written++;
 	inc->last_evidence_ms = now_ms;
-	if (subject_episode(s) != NULL)
+	if (subject_episode(s) != NULL) {
 		inc->involved_written = subject_episode(s)->evidence.involved;
+		inc->returns_written = subject_episode(s)->evidence.returns;
+	}
 	return 0;
 }
 
@@ -408,8 +410,10 @@ upsert(struct watch *w, const struct kind_subject *s, struct watch_incident *inc
 	inc->id = res.id;
 	inc->severity = res.previous > severity && !res.created ? res.previous : severity;
 	inc->closed_elsewhere = false;
-	if (subject_episode(s) != NULL && res.event_id != 0)
+	if (subject_episode(s) != NULL && res.event_id != 0) {
 		inc->involved_written = subject_episode(s)->evidence.involved;
+		inc->returns_written = subject_episode(s)->evidence.returns;
+	}
 	return 0;
 }
 
@@ -496,8 +500,11 @@ reconcile(struct watch *w, const struct kind_subject *s, bool active, enum detec
 		}
 		if (inc->closed_elsewhere)
 			return;
+		/* News: a node joined, or one that had left took part again (the
+		 * participants' times change: a storm hopping back is evidence too). */
 		news = subject_episode(s) != NULL &&
-		    subject_episode(s)->evidence.involved > inc->involved_written;
+		    (subject_episode(s)->evidence.involved > inc->involved_written ||
+		    subject_episode(s)->evidence.returns > inc->returns_written);
 		if (!news && (set->evidence_interval_ms == 0 ||
 		    now_ms - inc->last_evidence_ms < set->evidence_interval_ms))
 			return;

@@ -76,6 +76,7 @@ struct watch_incident {
 	bool adopted;          /* taken over from an earlier run, not yet seen again */
 	bool closed_elsewhere; /* resolved by someone else while the condition lasts */
 	size_t involved_written; /* a cluster's kind: nodes named in the last evidence */
+	size_t returns_written;  /* ... and the episode's returns it had seen */
 	size_t involved, peak;   /* a cluster's kind: the episode's, kept past its end for
 	                            the resolution's summary */
 	/* An opening or worsening seen between two evaluations, so that a condition

@@ -278,6 +278,35 @@ storm_hopping_across_three_nodes_is_one_cluster_episode(void **state)
 	world_free(w);
 }
 
+/* A storm that hops back to a node it had left counts a return, so the incident's
+ * evidence is written again with the node's new last time (who took part, and when). */
+static void
+storm_hopping_back_to_a_node_counts_a_return(void **state)
+{
+	struct world *w = world_new(3, 557);
+	size_t hops[] = { 0, 1, 0 }, i;
+	int64_t back_at = 0;
+	(void)state;
+
+	run_until(w, T0 + 10 * MINUTE);
+	for (i = 0; i < 3; i++) {
+		if (i == 2)
+			back_at = w->now;
+		w->cond[hops[i]].level_add = 5000;
+		w->cond[hops[i]].rate_add = 300;
+		run_until(w, w->now + 30 * 1000);
+		w->cond[hops[i]] = (struct conditions){ 0 };
+		run_until(w, w->now + 20 * 1000);
+	}
+	assert_int_equal(w->cluster_tally.opened, 1);
+	assert_int_equal(w->cluster_tally.cleared, 0);
+	assert_int_equal(w->cluster.evidence.involved, 2);
+	assert_int_equal(w->cluster.evidence.returns, 1);
+	assert_true(w->cluster.last_seen_ms[0] > back_at);
+	assert_true(w->cluster.joined_ms[0] < w->cluster.joined_ms[1]);
+	world_free(w);
+}
+
 static void
 storms_further_apart_than_the_grace_are_two_episodes(void **state)
 {
@@ -812,6 +841,7 @@ main(void)
 		cmocka_unit_test(node_down_long_enough_turns_critical_once),
 		cmocka_unit_test(monitor_stall_is_not_the_node_going_silent),
 		cmocka_unit_test(storm_hopping_across_three_nodes_is_one_cluster_episode),
+		cmocka_unit_test(storm_hopping_back_to_a_node_counts_a_return),
 		cmocka_unit_test(storms_further_apart_than_the_grace_are_two_episodes),
 		cmocka_unit_test(cluster_storm_on_most_nodes_at_once_is_critical),
 		cmocka_unit_test(cluster_init_refuses_empty_or_oversized),
