@@ -267,6 +267,9 @@ bool conn_send_scratch(struct conn *c);
 bool exec_request(struct conn *c, struct proto_request *req, enum proto_status st);
 
 /* stats.c */
+/* One "STAT [prefix:]name value" line into the worker's scratch (prefix may be NULL). */
+void stats_line_u64(struct worker *w, const char *prefix, const char *name, uint64_t v);
+void stats_line_str(struct worker *w, const char *prefix, const char *name, const char *v);
 void stats_write_global(struct conn *c, const struct proto_request *req);
 void stats_write_tenant(struct conn *c, struct tenant *t);
 void stats_write_settings(struct conn *c);

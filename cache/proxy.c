@@ -386,6 +386,15 @@ preq_part(struct preq *p, uint16_t part, const char *r, size_t n, size_t last_of
 	preq_finish(p);
 }
 
+/* p is answered by the proxy itself: it could not be sent for lack of memory. */
+static void
+preq_no_memory(struct preq *p)
+{
+	p->kind = PQ_LOCAL;
+	buf_set(&p->buf, &p->len, E_NO_MEMORY, strlen(E_NO_MEMORY));
+	preq_finish(p);
+}
+
 /* --- backend connections ------------------------------------------------------------ */
 
 static void bconn_event(evutil_socket_t fd, short what, void *arg);
@@ -1113,14 +1122,44 @@ mg_miss_line(struct preq *p, const struct proto_request *req)
 	buf_set(&p->miss, &p->misslen, line, n + 2);
 }
 
+/*
+ * Queues part `part` of p for backend bi, with room for `size` bytes of request and
+ * its reply framed as kind: the connection to write the request on (acting for c's
+ * tenant already), or NULL with the part failed at once (the backend down, its queue
+ * full, no memory).
+ */
+static struct bconn *
+send_part(struct conn *c, size_t bi, struct preq *p, uint16_t part, enum mcreply_kind kind,
+    size_t size)
+{
+	struct proxy_worker *pw = c->w->proxy;
+	enum fail_why why = FAIL_UNAVAILABLE;
+	bool probe = false;
+	struct bconn *bc = pick_conn(pw, c, bi, &probe, &why);
+
+	/* Room for a proxy_as line too. */
+	if (bc != NULL && (out_reserve(bc, size + 16 + TENANT_NAME_MAX) < 0 ||
+	    bq_push(bc, p, part, kind, probe) == NULL)) {
+		if (probe)
+			atomic_store(&pw->pool->b[bi]->probing, false);
+		why = FAIL_NO_MEMORY;
+		bc = NULL;
+	}
+	if (bc == NULL) {
+		preq_part(p, part, NULL, 0, 0, false, why);
+		return NULL;
+	}
+	STAT_ADD_B(pw->pool->b[bi]->requests, 1);
+	act_for(bc, c);
+	return bc;
+}
+
 static bool
 route_single(struct conn *c, struct proto_request *req)
 {
 	struct proxy_worker *pw = c->w->proxy;
 	struct preq *p = preq_new(c, PQ_PASS, req);
-	struct bconn *bc = NULL;
-	enum fail_why why = FAIL_UNAVAILABLE;
-	bool probe = false;
+	struct bconn *bc;
 	int bi;
 
 	if (p == NULL)
@@ -1137,27 +1176,16 @@ route_single(struct conn *c, struct proto_request *req)
 	p->parts_left = 1;
 	atomic_fetch_add_explicit(&c->w->mcd->proxy->requests, 1, memory_order_relaxed);
 	bi = key_backend(pw, req->key.p, req->key.len);
-	if (bi >= 0 && (bc = pick_conn(pw, c, (size_t)bi, &probe, &why)) != NULL) {
-		if (out_reserve(bc, single_size(req) + 16 + TENANT_NAME_MAX) < 0) {
-			why = FAIL_NO_MEMORY;
-			if (probe)
-				atomic_store(&pw->pool->b[bi]->probing, false);
-			bc = NULL;
-		} else if (bq_push(bc, p, 0, is_meta_cmd(req->cmd) ? MCREPLY_META :
-		    MCREPLY_LINE, probe) == NULL) {
-			why = FAIL_NO_MEMORY;
-			if (probe)
-				atomic_store(&pw->pool->b[bi]->probing, false);
-			bc = NULL;
-		} else {
-			STAT_ADD_B(pw->pool->b[bi]->requests, 1);
-			act_for(bc, c);
-			single_write(bc, req);
-			bconn_mark_dirty(bc);
-		}
+	if (bi < 0) {
+		preq_part(p, 0, NULL, 0, 0, false, FAIL_UNAVAILABLE);
+		return true;
 	}
-	if (bc == NULL)
-		preq_part(p, 0, NULL, 0, 0, false, why);
+	bc = send_part(c, (size_t)bi, p, 0, is_meta_cmd(req->cmd) ? MCREPLY_META : MCREPLY_LINE,
+	    single_size(req));
+	if (bc != NULL) {
+		single_write(bc, req);
+		bconn_mark_dirty(bc);
+	}
 	return true;
 }
 
@@ -1223,24 +1251,11 @@ route_get(struct conn *c, struct proto_request *req)
 		goto out;
 	}
 	for (i = 0; i < p->nparts; i++) {
-		int bi = backend_of[i];
-		enum fail_why why = FAIL_UNAVAILABLE;
-		bool probe = false;
-		struct bconn *bc = pick_conn(pw, c, (size_t)bi, &probe, &why);
+		struct bconn *bc = send_part(c, (size_t)backend_of[i], p, (uint16_t)i, MCREPLY_GET,
+		    req->keys.len + 48);
 		size_t k;
-		if (bc != NULL && (out_reserve(bc, req->keys.len + 64 + TENANT_NAME_MAX) < 0 ||
-		    bq_push(bc, p, (uint16_t)i, MCREPLY_GET, probe) == NULL)) {
-			if (probe)
-				atomic_store(&pool->b[bi]->probing, false);
-			why = FAIL_NO_MEMORY;
-			bc = NULL;
-		}
-		if (bc == NULL) {
-			preq_part(p, (uint16_t)i, NULL, 0, 0, false, why);
+		if (bc == NULL)
 			continue;
-		}
-		STAT_ADD_B(pool->b[bi]->requests, 1);
-		act_for(bc, c);
 		out_put(bc, req->name.p, req->name.len);
 		if (req->cmd == CMD_GAT || req->cmd == CMD_GATS) {
 			out_puts(bc, " ");
@@ -1268,9 +1283,7 @@ out:
 nomem:
 	free(partof);
 	free(backend_of);
-	p->kind = PQ_LOCAL;
-	buf_set(&p->buf, &p->len, E_NO_MEMORY, strlen(E_NO_MEMORY));
-	preq_finish(p);
+	preq_no_memory(p);
 	return true;
 }
 
@@ -1285,9 +1298,7 @@ route_flush(struct conn *c, struct proto_request *req)
 	if (p == NULL)
 		return false;
 	if ((p->parts = calloc(1, sizeof(*p->parts))) == NULL) {
-		p->kind = PQ_LOCAL;
-		buf_set(&p->buf, &p->len, E_NO_MEMORY, strlen(E_NO_MEMORY));
-		preq_finish(p);
+		preq_no_memory(p);
 		return true;
 	}
 	p->nparts = 1;
@@ -1295,21 +1306,9 @@ route_flush(struct conn *c, struct proto_request *req)
 	p->parts_left = (uint16_t)(pool->nb > UINT16_MAX ? UINT16_MAX : pool->nb);
 	atomic_fetch_add_explicit(&c->w->mcd->proxy->requests, 1, memory_order_relaxed);
 	for (bi = 0; bi < pool->nb; bi++) {
-		enum fail_why why = FAIL_UNAVAILABLE;
-		bool probe = false;
-		struct bconn *bc = pick_conn(pw, c, bi, &probe, &why);
-		if (bc != NULL && (out_reserve(bc, 64 + TENANT_NAME_MAX) < 0 ||
-		    bq_push(bc, p, 0, MCREPLY_LINE, probe) == NULL)) {
-			if (probe)
-				atomic_store(&pool->b[bi]->probing, false);
-			bc = NULL;
-		}
-		if (bc == NULL) {
-			preq_part(p, 0, NULL, 0, 0, false, why);
+		struct bconn *bc = send_part(c, bi, p, 0, MCREPLY_LINE, 48);
+		if (bc == NULL)
 			continue;
-		}
-		STAT_ADD_B(pool->b[bi]->requests, 1);
-		act_for(bc, c);
 		out_puts(bc, "flush_all");
 		if (req->has_arg) {
 			out_puts(bc, " ");
@@ -1663,32 +1662,6 @@ proxy_reload(struct mcd *m, char *err, size_t errlen)
 
 /* --- stats ---------------------------------------------------------------------------- */
 
-static void
-stat_u64(struct worker *w, const char *prefix, const char *name, uint64_t v)
-{
-	out_append(w, "STAT ", 5);
-	if (prefix != NULL) {
-		out_append(w, prefix, strlen(prefix));
-		out_append(w, ":", 1);
-	}
-	out_append(w, name, strlen(name));
-	out_append(w, " ", 1);
-	out_u64(w, v);
-	out_append(w, "\r\n", 2);
-}
-
-static void
-stat_str(struct worker *w, const char *prefix, const char *name, const char *v)
-{
-	out_append(w, "STAT ", 5);
-	out_append(w, prefix, strlen(prefix));
-	out_append(w, ":", 1);
-	out_append(w, name, strlen(name));
-	out_append(w, " ", 1);
-	out_append(w, v, strlen(v));
-	out_append(w, "\r\n", 2);
-}
-
 void
 proxy_stats_write(struct conn *c)
 {
@@ -1712,17 +1685,17 @@ proxy_stats_write(struct conn *c)
 	}
 	for (k = 0; k < m->nworkers; k++)
 		clients += STAT_GET(m->workers[k].stats.curr_connections);
-	stat_u64(w, NULL, "backends", p->nb);
-	stat_u64(w, NULL, "backends_up", up);
-	stat_u64(w, NULL, "backend_connections", bconns);
-	stat_u64(w, NULL, "client_connections", (uint64_t)atomic_load(&m->curr_conns));
-	stat_u64(w, NULL, "worker_connections", clients);
-	stat_u64(w, NULL, "requests", atomic_load(&px->requests));
-	stat_u64(w, NULL, "fast_failures", atomic_load(&px->fast_failures));
-	stat_u64(w, NULL, "queue_refusals", atomic_load(&px->queue_refusals));
-	stat_u64(w, NULL, "timeouts", atomic_load(&px->timeouts));
-	stat_u64(w, NULL, "reloads", atomic_load(&px->reloads));
-	stat_u64(w, NULL, "pool_generation", p->gen);
+	stats_line_u64(w, NULL, "backends", p->nb);
+	stats_line_u64(w, NULL, "backends_up", up);
+	stats_line_u64(w, NULL, "backend_connections", bconns);
+	stats_line_u64(w, NULL, "client_connections", (uint64_t)atomic_load(&m->curr_conns));
+	stats_line_u64(w, NULL, "worker_connections", clients);
+	stats_line_u64(w, NULL, "requests", atomic_load(&px->requests));
+	stats_line_u64(w, NULL, "fast_failures", atomic_load(&px->fast_failures));
+	stats_line_u64(w, NULL, "queue_refusals", atomic_load(&px->queue_refusals));
+	stats_line_u64(w, NULL, "timeouts", atomic_load(&px->timeouts));
+	stats_line_u64(w, NULL, "reloads", atomic_load(&px->reloads));
+	stats_line_u64(w, NULL, "pool_generation", p->gen);
 	pool_put(p);
 	out_append(w, "END\r\n", 5);
 }
@@ -1745,29 +1718,29 @@ proxy_stats_backends_write(struct conn *c)
 		struct backend *b = p->b[i];
 		uint64_t replies = atomic_load(&b->replies), tail = atomic_load(&b->tail);
 		int64_t since = atomic_load(&b->down_since);
-		stat_str(w, b->name, "addr", b->addr);
-		stat_str(w, b->name, "state", atomic_load(&b->state) == BACKEND_UP ? "up" : "down");
-		stat_u64(w, b->name, "weight", b->weight);
-		stat_u64(w, b->name, "requests", atomic_load(&b->requests));
-		stat_u64(w, b->name, "replies", replies);
-		stat_u64(w, b->name, "errors", atomic_load(&b->errors));
-		stat_u64(w, b->name, "server_errors", atomic_load(&b->server_errors));
-		stat_u64(w, b->name, "timeouts", atomic_load(&b->timeouts));
-		stat_u64(w, b->name, "fast_failures", atomic_load(&b->fast_failed));
-		stat_u64(w, b->name, "queue_refusals", atomic_load(&b->refused));
-		stat_u64(w, b->name, "retries", atomic_load(&b->retries));
-		stat_u64(w, b->name, "outstanding", (uint64_t)(atomic_load(&b->outstanding) < 0 ? 0 :
+		stats_line_str(w, b->name, "addr", b->addr);
+		stats_line_str(w, b->name, "state", atomic_load(&b->state) == BACKEND_UP ? "up" : "down");
+		stats_line_u64(w, b->name, "weight", b->weight);
+		stats_line_u64(w, b->name, "requests", atomic_load(&b->requests));
+		stats_line_u64(w, b->name, "replies", replies);
+		stats_line_u64(w, b->name, "errors", atomic_load(&b->errors));
+		stats_line_u64(w, b->name, "server_errors", atomic_load(&b->server_errors));
+		stats_line_u64(w, b->name, "timeouts", atomic_load(&b->timeouts));
+		stats_line_u64(w, b->name, "fast_failures", atomic_load(&b->fast_failed));
+		stats_line_u64(w, b->name, "queue_refusals", atomic_load(&b->refused));
+		stats_line_u64(w, b->name, "retries", atomic_load(&b->retries));
+		stats_line_u64(w, b->name, "outstanding", (uint64_t)(atomic_load(&b->outstanding) < 0 ? 0 :
 		    atomic_load(&b->outstanding)));
-		stat_u64(w, b->name, "connections", (uint64_t)atomic_load(&b->connections));
-		stat_u64(w, b->name, "latency_p50_us", backend_latency_quantile(b, 0.50));
-		stat_u64(w, b->name, "latency_p99_us", backend_latency_quantile(b, 0.99));
+		stats_line_u64(w, b->name, "connections", (uint64_t)atomic_load(&b->connections));
+		stats_line_u64(w, b->name, "latency_p50_us", backend_latency_quantile(b, 0.50));
+		stats_line_u64(w, b->name, "latency_p99_us", backend_latency_quantile(b, 0.99));
 		snprintf(v, sizeof(v), "%.6f", replies == 0 ? 0.0 : (double)tail / (double)replies);
-		stat_str(w, b->name, "tail_share", v);
-		stat_u64(w, b->name, "tail_replies", tail);
-		stat_u64(w, b->name, "down_since", since > 0 ? (uint64_t)(since / 1000) : 0);
+		stats_line_str(w, b->name, "tail_share", v);
+		stats_line_u64(w, b->name, "tail_replies", tail);
+		stats_line_u64(w, b->name, "down_since", since > 0 ? (uint64_t)(since / 1000) : 0);
 		pthread_mutex_lock(&b->lock);
 		if (b->last_error[0] != '\0')
-			stat_str(w, b->name, "last_error", b->last_error);
+			stats_line_str(w, b->name, "last_error", b->last_error);
 		pthread_mutex_unlock(&b->lock);
 	}
 	pool_put(p);

@@ -11,33 +11,51 @@
 #include "mcd.h"
 #include "output.h"
 
+/* "STAT [prefix:]name " and the caller's value. */
 static void
-stat_u64(struct worker *w, const char *name, uint64_t v)
+stat_name(struct worker *w, const char *prefix, const char *name)
 {
 	out_append(w, "STAT ", 5);
+	if (prefix != NULL) {
+		out_append(w, prefix, strlen(prefix));
+		out_append(w, ":", 1);
+	}
 	out_append(w, name, strlen(name));
 	out_append(w, " ", 1);
+}
+
+void
+stats_line_u64(struct worker *w, const char *prefix, const char *name, uint64_t v)
+{
+	stat_name(w, prefix, name);
 	out_u64(w, v);
 	out_append(w, "\r\n", 2);
 }
 
-static void
-stat_str(struct worker *w, const char *name, const char *v)
+void
+stats_line_str(struct worker *w, const char *prefix, const char *name, const char *v)
 {
-	out_append(w, "STAT ", 5);
-	out_append(w, name, strlen(name));
-	out_append(w, " ", 1);
+	stat_name(w, prefix, name);
 	out_append(w, v, strlen(v));
 	out_append(w, "\r\n", 2);
 }
 
 static void
+stat_u64(struct worker *w, const char *name, uint64_t v)
+{
+	stats_line_u64(w, NULL, name, v);
+}
+
+static void
+stat_str(struct worker *w, const char *name, const char *v)
+{
+	stats_line_str(w, NULL, name, v);
+}
+
+static void
 stat_prefixed(struct worker *w, const char *prefix, const char *name, uint64_t v)
 {
-	char full[TENANT_NAME_MAX + 96];
-
-	snprintf(full, sizeof(full), "%s:%s", prefix, name);
-	stat_u64(w, full, v);
+	stats_line_u64(w, prefix, name, v);
 }
 
 /* Sums of the store counters of every tenant. */
