@@ -5,7 +5,7 @@
 #   make bench      benchmarks against peers (memcached, lsof, ss)
 #   make demo       run the local deployment (the README's run command)
 #   make drill      the incident drill against the whole toolkit (docs/drill.md)
-#   make fuzz       longer fuzz runs (FUZZ_SECONDS per target)
+#   make fuzz       longer fuzz runs (FUZZ_SECONDS per target; FUZZ_RUNS=N stops one at N runs)
 #   make clean
 #
 # The targets a newcomer types (demo, check, bench) first run scripts/setup, which

@@ -249,6 +249,25 @@ load_addr(struct config *cfg, const char *section, const char *key, bool require
 	return e->line;
 }
 
+/* Whether a and b are the same [cluster NAME] or [node NAME]: compared by kind and
+ * name, since config_section_name() skips any run of spaces between them and
+ * "[node  n1]" is node n1 too (a raw comparison let it in as a second n1). */
+static bool
+same_section(const char *a, const char *b)
+{
+	static const char *const kinds[] = { "cluster", "node" };
+	const char *na, *nb;
+	size_t i;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		na = config_section_name(a, kinds[i]);
+		nb = config_section_name(b, kinds[i]);
+		if (na != NULL || nb != NULL)
+			return na != NULL && nb != NULL && strcmp(na, nb) == 0;
+	}
+	return false;
+}
+
 /* Reports a second section of the same kind and name. */
 static void
 check_duplicate_sections(struct config *cfg, struct config_errors *errs)
@@ -259,7 +278,7 @@ check_duplicate_sections(struct config *cfg, struct config_errors *errs)
 		if (!clusters_owns(cfg->sections[i]))
 			continue;
 		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->sections[i], cfg->sections[j]) == 0) {
+			if (same_section(cfg->sections[i], cfg->sections[j])) {
 				config_error(errs, cfg, cfg->section_lines[i],
 				    "duplicate section [%s] (first at line %d)", cfg->sections[i],
 				    cfg->section_lines[j]);
@@ -277,7 +296,7 @@ first_of_its_name(const struct config *cfg, size_t i)
 	size_t j;
 
 	for (j = 0; j < i; j++) {
-		if (strcmp(cfg->sections[i], cfg->sections[j]) == 0)
+		if (same_section(cfg->sections[i], cfg->sections[j]))
 			return false;
 	}
 	return true;

@@ -307,11 +307,12 @@ push_requests(struct worker *w, const struct ilog_outbox_item *it, int64_t *retr
 		if (v == SINK_DONE && reqs[i].remember_id) {
 			char id[SINK_REMOTE_ID_MAX];
 
-			if (sink_answer_id(w->answer.len ? w->answer.data : NULL, id, sizeof(id)) == 0)
+			if (sink_answer_id(w->answer.len ? w->answer.data : NULL, id, sizeof(id), err,
+				sizeof(err)) == 0)
 				remember(w, incident, it->event_id, id);
 			else
-				log_warn("sink %s: the answer to %s %s has no id", w->conf.name,
-				    reqs[i].method, reqs[i].url);
+				log_warn("sink %s: the answer to %s %s: %s", w->conf.name,
+				    reqs[i].method, reqs[i].url, err);
 		}
 	}
 	for (i = 0; i < n; i++)

@@ -618,24 +618,36 @@ sink_judge(long status, const char *retry_after, const char *body, int64_t now_m
 }
 
 int
-sink_answer_id(const char *body, char *out, size_t len)
+sink_answer_id(const char *body, char *out, size_t len, char *why, size_t whylen)
 {
 	json_t *o = body != NULL ? json_loads(body, 0, NULL) : NULL, *id;
+	char digits[SINK_INTEGER_ID_MAX];
+	const char *text = NULL;
 	int rc = -1;
 
+	id = json_object_get(o, "id");
+	if (json_is_integer(id)) {
+		snprintf(digits, sizeof(digits), "%lld", (long long)json_integer_value(id));
+		text = digits;
+	} else if (json_is_string(id)) {
+		text = json_string_value(id);
+	}
 	/* The id becomes a URL path segment and a JSON value: only [A-Za-z0-9_.-], and
 	 * not "." or ".." (which the URL would resolve to the parent). A control
 	 * character made every later request of the sink fail in curl, retried forever. */
-	id = json_object_get(o, "id");
-	if (json_is_string(id) && strlen(json_string_value(id)) > 0 &&
-	    strlen(json_string_value(id)) < len &&
-	    strspn(json_string_value(id), "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789_.-") == strlen(json_string_value(id)) &&
-	    strcmp(json_string_value(id), ".") != 0 && strcmp(json_string_value(id), "..") != 0) {
-		snprintf(out, len, "%s", json_string_value(id));
-		rc = 0;
-	} else if (json_is_integer(id)) {
-		snprintf(out, len, "%lld", (long long)json_integer_value(id));
+	if (text == NULL)
+		snprintf(why, whylen, "the answer has no \"id\" (a string or a number)");
+	else if (text[0] == '\0')
+		snprintf(why, whylen, "the answer's \"id\" is empty");
+	else if (strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			      "0123456789_.-") != strlen(text) ||
+	    strcmp(text, ".") == 0 || strcmp(text, "..") == 0)
+		snprintf(why, whylen, "the answer's \"id\" is not a path segment");
+	/* A cut id would name another remote incident: refused whole. */
+	else if (strlen(text) >= len)
+		snprintf(why, whylen, "the answer's \"id\" does not fit in %zu bytes", len);
+	else {
+		memcpy(out, text, strlen(text) + 1);
 		rc = 0;
 	}
 	json_decref(o);

@@ -44,6 +44,7 @@
 #define SINK_HEADER_MAX 600
 #define SINK_URL_MAX 2048
 #define SINK_REMOTE_ID_MAX 128
+#define SINK_INTEGER_ID_MAX 21 /* "-9223372036854775808" and its NUL */
 #define SINK_EVENT_REMOTE "sink_remote" /* the log event that remembers a remote id */
 
 struct sink_conf;
@@ -158,7 +159,9 @@ enum sink_verdict sink_judge(long status, const char *retry_after, const char *b
     int64_t now_ms, int64_t *retry_after_ms, char *why, size_t whylen);
 
 /* The remote id in an answer's JSON body ("id": a number, or a string of
- * [A-Za-z0-9_.-] other than "." and ".."), or -1. */
-int sink_answer_id(const char *body, char *out, size_t len);
+ * [A-Za-z0-9_.-] other than "." and "..") into out (len bytes with the NUL): 0, or
+ * -1 with why (one line) if there is none, it is not such a string, or it does not
+ * fit; an id is never cut. On -1, out is untouched. */
+int sink_answer_id(const char *body, char *out, size_t len, char *why, size_t whylen);
 
 #endif

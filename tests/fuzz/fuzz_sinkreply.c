@@ -8,7 +8,8 @@
  * the body after it (none if absent). Beyond "does not crash", it checks the
  * contracts: the verdict follows the status as documented, a wish to wait is
  * between 0 and a day, the reason is one non-empty line; a remote id is non-empty,
- * fits, is made of [A-Za-z0-9_.-] only and is not "." or "..".
+ * fits, is made of [A-Za-z0-9_.-] only and is not "." or ".."; a refused one (too
+ * long for the buffer included: never cut) leaves the buffer untouched and says why.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,21 +38,31 @@ expected(long status)
 static void
 check_id(const char *body)
 {
-	/* Not smaller than a 64-bit integer's text: sink_answer_id() cuts a numeric id
-	 * to fit (a string one that does not fit is refused); see tests/fuzz/crashes/. */
-	static const size_t sizes[] = { 21, 22, SINK_REMOTE_ID_MAX };
-	char out[SINK_REMOTE_ID_MAX];
+	/* Small sizes too, in increasing order: an id that does not fit, numeric or not,
+	 * is refused whole, so once one is taken every larger buffer takes the same. */
+	static const size_t sizes[] = { 1, 2, 8, 20, 21, 22, SINK_REMOTE_ID_MAX };
+	char out[SINK_REMOTE_ID_MAX], first[SINK_REMOTE_ID_MAX], why[256];
 	size_t i, n;
 
+	first[0] = '\0';
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		memset(out, 'x', sizeof(out));
-		if (sink_answer_id(body, out, sizes[i]) != 0)
+		why[0] = '\0';
+		if (sink_answer_id(body, out, sizes[i], why, sizeof(why)) != 0) {
+			CHECK(first[0] == '\0');
+			CHECK(why[0] != '\0' && strchr(why, '\n') == NULL);
+			for (n = 0; n < sizeof(out); n++)
+				CHECK(out[n] == 'x');
 			continue;
+		}
 		n = strnlen(out, sizes[i]);
 		CHECK(n > 0 && n < sizes[i]);
 		CHECK(strspn(out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				  "0123456789_.-") == n);
 		CHECK(strcmp(out, ".") != 0 && strcmp(out, "..") != 0);
+		if (first[0] == '\0')
+			memcpy(first, out, n + 1);
+		CHECK(strcmp(out, first) == 0);
 	}
 }
 

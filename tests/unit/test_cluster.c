@@ -180,6 +180,30 @@ every_topology_error_names_its_line(void **state)
 	config_release(&cfg);
 }
 
+/* "[node  n1]" names node n1 as "[node n1]" does (lib/config skips the spaces): it is
+ * the same section, not a second node of that name. Found by fuzz_cluster. */
+static void
+a_name_spelt_with_more_spaces_is_still_a_duplicate(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	struct clusters cl = { 0 };
+	(void)state;
+
+	assert_int_equal(load(
+	    "[cluster c1]\n"
+	    "[node n1]\ncluster = c1\nclient = 127.0.0.1:11211\n"
+	    "[node  n1]\ncluster = c1\nclient = 127.0.0.1:11212\n"
+	    "[cluster   c1]\n",
+	    &cfg, &cl, &errs), -1);
+	assert_int_equal(errs.n, 2);
+	assert_true(has_error(&errs, "t.conf:5: duplicate section [node  n1] (first at line 2)"));
+	assert_true(has_error(&errs, "t.conf:8: duplicate section [cluster   c1] (first at line 1)"));
+	assert_int_equal(cl.n, 0);
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
 static void
 the_same_address_on_two_nodes_is_an_error(void **state)
 {
@@ -318,6 +342,7 @@ main(void)
 		cmocka_unit_test(loads_clusters_nodes_and_secrets),
 		cmocka_unit_test(every_topology_error_names_its_line),
 		cmocka_unit_test(the_same_address_on_two_nodes_is_an_error),
+		cmocka_unit_test(a_name_spelt_with_more_spaces_is_still_a_duplicate),
 		cmocka_unit_test(unreadable_secret_is_reported_without_its_content),
 		cmocka_unit_test(addresses_parse_and_canonicalise),
 		cmocka_unit_test(proxies_and_backends_share_names_and_a_cluster_needs_a_backend),

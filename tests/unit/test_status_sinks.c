@@ -317,17 +317,39 @@ answers_are_judged_as_done_retry_or_give_up(void **state)
 static void
 remote_ids_are_read_from_answers_and_checked(void **state)
 {
-	char id[SINK_REMOTE_ID_MAX];
+	char id[SINK_REMOTE_ID_MAX], why[256];
 
 	(void)state;
-	assert_int_equal(sink_answer_id("{\"id\":\"abc123\"}", id, sizeof(id)), 0);
+	assert_int_equal(sink_answer_id("{\"id\":\"abc123\"}", id, sizeof(id), why, sizeof(why)), 0);
 	assert_string_equal(id, "abc123");
-	assert_int_equal(sink_answer_id("{\"id\":109372}", id, sizeof(id)), 0);
+	assert_int_equal(sink_answer_id("{\"id\":109372}", id, sizeof(id), why, sizeof(why)), 0);
 	assert_string_equal(id, "109372");
-	assert_int_equal(sink_answer_id("{\"id\":\"../../x\"}", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id("{\"id\":\"\"}", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id("not json", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id(NULL, id, sizeof(id)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"../../x\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("not json", id, sizeof(id), why, sizeof(why)), -1);
+	assert_string_equal(why, "the answer has no \"id\" (a string or a number)");
+	assert_int_equal(sink_answer_id(NULL, id, sizeof(id), why, sizeof(why)), -1);
+}
+
+/* A cut number names another remote incident (later updates would go to it): an id
+ * that does not fit is refused whole, whatever its type, and nothing is written. */
+static void
+remote_ids_that_do_not_fit_are_refused_not_cut(void **state)
+{
+	char id[8], why[256];
+
+	(void)state;
+	memset(id, 'x', sizeof(id));
+	assert_int_equal(sink_answer_id("{\"id\":-9223372036854775808}", id, 2, why, sizeof(why)), -1);
+	assert_string_equal(why, "the answer's \"id\" does not fit in 2 bytes");
+	assert_int_equal(sink_answer_id("{\"id\":12345678}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"abcdefgh\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_memory_equal(id, "xxxxxxxx", sizeof(id));
+	/* One byte less fits, with its NUL. */
+	assert_int_equal(sink_answer_id("{\"id\":1234567}", id, sizeof(id), why, sizeof(why)), 0);
+	assert_string_equal(id, "1234567");
+	assert_int_equal(sink_answer_id("{\"id\":-123456}", id, sizeof(id), why, sizeof(why)), 0);
+	assert_string_equal(id, "-123456");
 }
 
 int
@@ -341,6 +363,7 @@ main(void)
 		cmocka_unit_test(a_long_mastodon_status_is_cut_but_keeps_its_link),
 		cmocka_unit_test(answers_are_judged_as_done_retry_or_give_up),
 		cmocka_unit_test(remote_ids_are_read_from_answers_and_checked),
+		cmocka_unit_test(remote_ids_that_do_not_fit_are_refused_not_cut),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

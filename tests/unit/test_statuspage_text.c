@@ -228,21 +228,21 @@ sink_retry_settings_are_bounded_so_the_next_attempt_time_cannot_overflow(void **
 static void
 remote_ids_that_would_change_the_request_path_are_refused(void **state)
 {
-	char id[SINK_REMOTE_ID_MAX];
+	char id[SINK_REMOTE_ID_MAX], why[256];
 
 	(void)state;
-	assert_int_equal(sink_answer_id("{\"id\":\"2kq8r1x_5.A-b\"}", id, sizeof(id)), 0);
+	assert_int_equal(sink_answer_id("{\"id\":\"2kq8r1x_5.A-b\"}", id, sizeof(id), why, sizeof(why)), 0);
 	assert_string_equal(id, "2kq8r1x_5.A-b");
-	assert_int_equal(sink_answer_id("{\"id\":109876}", id, sizeof(id)), 0);
+	assert_int_equal(sink_answer_id("{\"id\":109876}", id, sizeof(id), why, sizeof(why)), 0);
 	assert_string_equal(id, "109876");
 	/* The id becomes a path segment (PATCH .../incidents/ID): "..", which curl
 	 * resolves to the page itself, or a control character, which curl refuses (and the
 	 * push was retried forever, holding every later update of that sink). */
-	assert_int_equal(sink_answer_id("{\"id\":\"..\"}", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id("{\"id\":\".\"}", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id("{\"id\":\"a\\r\\nX-Evil: 1\"}", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id("{\"id\":\"a\\u0000b\"}", id, sizeof(id)), -1);
-	assert_int_equal(sink_answer_id("{\"id\":\"caf\u00e9\"}", id, sizeof(id)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"..\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\".\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"a\\r\\nX-Evil: 1\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"a\\u0000b\"}", id, sizeof(id), why, sizeof(why)), -1);
+	assert_int_equal(sink_answer_id("{\"id\":\"caf\u00e9\"}", id, sizeof(id), why, sizeof(why)), -1);
 }
 
 int
