@@ -249,13 +249,13 @@ load_addr(struct config *cfg, const char *section, const char *key, bool require
 	return e->line;
 }
 
-/* Whether a and b are the same [cluster NAME] or [node NAME]: compared by kind and
+/* Whether a and b are the same [cluster NAME], [node NAME] or [proxy NAME]: by kind and
  * name, since config_section_name() skips any run of spaces between them and
  * "[node  n1]" is node n1 too (a raw comparison let it in as a second n1). */
 static bool
 same_section(const char *a, const char *b)
 {
-	static const char *const kinds[] = { "cluster", "node" };
+	static const char *const kinds[] = { "cluster", "node", "proxy" };
 	const char *na, *nb;
 	size_t i;
 
