@@ -220,7 +220,11 @@ add_member(struct text *t, bool *first, const char *prefix, const char *key,
 		char name[128];
 		if (depth > 0)
 			return;
-		snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", key);
+		int n = snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "",
+		    key);
+		/* A long name is cut, but not inside a character (a message is UTF-8). */
+		if (n >= (int)sizeof(name))
+			name[utf8_complete(name, sizeof(name) - 1)] = '\0';
 		json_object_foreach((json_t *)v, k, sub)
 			add_member(t, first, name, k, sub, depth + 1);
 		return;

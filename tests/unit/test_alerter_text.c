@@ -300,6 +300,15 @@ evidence_is_flattened_bounded_and_kept_on_one_line(void **state)
 	message_evidence(big, buf, sizeof(buf));
 	assert_true(strlen(buf) <= MESSAGE_EVIDENCE_MAX);
 	assert_non_null(strstr(buf, "..."));
+	/* A nested object's long name is cut between characters, never inside one (found
+	 * by fuzz_chat: a 2-byte character across the cut made the page invalid UTF-8). */
+	n = (size_t)snprintf(big, sizeof(big), "{\"evidence\":{\"");
+	memset(big + n, 'k', 126);
+	snprintf(big + n + 126, sizeof(big) - n - 126, "\xc3\xa9\":{\"a\":1}}}");
+	message_evidence(big, buf, sizeof(buf));
+	assert_true(strlen(buf) > 126);
+	assert_null(strstr(buf, "\xc3."));
+	assert_int_equal(strncmp(buf + 126, ".a=1", 4), 0);
 }
 
 static void
