@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cache/mcd.h"
+#include "cache/output.h"
 #include "cache/proto.h"
 #include "cache/tenant.h"
 #include "log.h"
@@ -195,20 +196,16 @@ serve(struct conn *c, const char *data, size_t len)
 		if (st == PROTO_INCOMPLETE || st == PROTO_CLOSE)
 			break;
 		CHECK(used > 0 && used <= len);
-		w->olen = 0;
 		keep_open = exec_request(c, &req, st);
 		CHECK(!w->oom);
 		check_reply(w->obuf, w->olen);
+		/* As output_send() does once sent: the pieces and the values' references go
+		 * (resetting olen alone kept both, and the server's memory grew without end). */
+		output_discard(w, c->tenant != NULL ? c->tenant->store : NULL);
 		data += used;
 		len -= used;
 		if (st == PROTO_SWALLOW)
 			c->swallow = req.swallow;
-	}
-	w->olen = 0;
-	if (w->ocap > MCD_SCRATCH_KEEP) {
-		free(w->obuf);
-		w->obuf = NULL;
-		w->ocap = 0;
 	}
 }
 
