@@ -96,23 +96,51 @@ load(const char *path, struct config *cfg, struct sp_config *sp, struct sink_con
 	return rc;
 }
 
+struct mcstatus_scratch {
+	struct sp_config sp;
+	struct sink_conf sinks[SINKS_MAX];
+};
+
+struct mcstatus_scratch *
+mcstatus_scratch_new(void)
+{
+	return calloc(1, sizeof(struct mcstatus_scratch));
+}
+
+void
+mcstatus_scratch_free(struct mcstatus_scratch *s)
+{
+	if (s != NULL)
+		explicit_bzero(s->sinks, sizeof(s->sinks));
+	free(s);
+}
+
+int
+mcstatus_check_in(struct mcstatus_scratch *s, const char *path, char *err, size_t errlen)
+{
+	struct config cfg;
+	size_t n;
+	int rc;
+
+	if ((rc = load(path, &cfg, &s->sp, s->sinks, &n, err, errlen)) == 0)
+		config_release(&cfg);
+	/* The sinks' credentials do not outlive the check. */
+	explicit_bzero(s->sinks, sizeof(s->sinks));
+	return rc;
+}
+
 int
 mcstatus_check(const char *path, char *err, size_t errlen)
 {
-	struct config cfg;
-	struct sp_config *sp = malloc(sizeof(*sp));
-	struct sink_conf *sinks = calloc(SINKS_MAX, sizeof(*sinks));
-	size_t n;
-	int rc = -1;
+	struct mcstatus_scratch *s = mcstatus_scratch_new();
+	int rc;
 
-	if (sp == NULL || sinks == NULL)
+	if (s == NULL) {
 		snprintf(err, errlen, "out of memory");
-	else if ((rc = load(path, &cfg, sp, sinks, &n, err, errlen)) == 0)
-		config_release(&cfg);
-	if (sinks != NULL)
-		explicit_bzero(sinks, SINKS_MAX * sizeof(*sinks));
-	free(sinks);
-	free(sp);
+		return -1;
+	}
+	rc = mcstatus_check_in(s, path, err, errlen);
+	mcstatus_scratch_free(s);
 	return rc;
 }
 

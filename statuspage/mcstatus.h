@@ -18,10 +18,21 @@
 #define MCSTATUS_ERR_MAX 512
 
 struct mcstatus;
+struct mcstatus_scratch;
 
-/* Loads and checks the configuration at path; with check_only, prints nothing and
- * returns 0 (valid) or -1 (every problem in err, one per line). */
+/* Loads and checks the configuration at path; prints nothing and returns 0 (valid)
+ * or -1 (every problem in err, one per line). */
 int mcstatus_check(const char *path, char *err, size_t errlen);
+
+/*
+ * The same check in scratch space the caller keeps (about 250 KiB: the status page
+ * configuration and SINKS_MAX sinks), for a caller that checks many files (the
+ * fuzzer: a fresh allocation of that size per file costs more than the check).
+ * The scratch holds no secret between calls. NULL if out of memory.
+ */
+struct mcstatus_scratch *mcstatus_scratch_new(void);
+void mcstatus_scratch_free(struct mcstatus_scratch *s);
+int mcstatus_check_in(struct mcstatus_scratch *s, const char *path, char *err, size_t errlen);
 
 /* Loads the configuration, opens the log, creates the site directory, starts the
  * HTTP server and the publisher. NULL with err set. */

@@ -86,10 +86,13 @@ check_alerter(const char *path)
 static void
 check_statuspage(const char *path)
 {
+	static struct mcstatus_scratch *scratch; /* large: allocated once */
 	char err[4096];
 
+	if (scratch == NULL)
+		CHECK((scratch = mcstatus_scratch_new()) != NULL);
 	err[0] = '\0';
-	if (mcstatus_check(path, err, sizeof(err)) != 0)
+	if (mcstatus_check_in(scratch, path, err, sizeof(err)) != 0)
 		CHECK(err[0] != '\0');
 }
 
