@@ -80,6 +80,32 @@ reader_string(char *buf, int size, void *stream)
 	return buf;
 }
 
+/*
+ * A copy of a section header with the blanks between its kind and its name made one
+ * space: "[cluster   c1]" is [cluster c1] for every lookup (config_find compares
+ * whole names), as config_section_name() already read it.
+ */
+static char *
+section_dup(const char *section)
+{
+	const char *sp = strchr(section, ' ');
+	size_t kind, rest;
+	char *out;
+
+	if (sp == NULL)
+		return strdup(section);
+	kind = (size_t)(sp - section);
+	while (*sp == ' ')
+		sp++;
+	rest = strlen(sp);
+	if ((out = malloc(kind + 1 + rest + 1)) == NULL)
+		return NULL;
+	memcpy(out, section, kind);
+	out[kind] = ' ';
+	memcpy(out + kind + 1, sp, rest + 1);
+	return out;
+}
+
 static int
 add_section(struct config *cfg, const char *section, int line)
 {
@@ -95,7 +121,7 @@ add_section(struct config *cfg, const char *section, int line)
 		cfg->section_lines = l;
 		cfg->sections_cap = cap;
 	}
-	if ((cfg->sections[cfg->nsections] = strdup(section)) == NULL)
+	if ((cfg->sections[cfg->nsections] = section_dup(section)) == NULL)
 		return -1;
 	cfg->section_lines[cfg->nsections++] = line;
 	return 0;
@@ -119,7 +145,7 @@ handler(void *user, const char *section, const char *name, const char *value)
 		cfg->cap = cap;
 	}
 	e = &cfg->entries[cfg->n];
-	e->section = strdup(section);
+	e->section = section_dup(section);
 	e->key = strdup(name);
 	e->value = strdup(value);
 	e->line = st->line;

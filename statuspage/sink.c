@@ -488,6 +488,24 @@ load_one(struct config *cfg, const char *section, int line, struct sink_conf *s,
 	return errs->n + errs->dropped > before ? -1 : 0;
 }
 
+/* Whether section i is the first of its name; a second [sink NAME] is an error (its
+ * keys would merge into the first's, or make a second sink of the same name). */
+static bool
+first_section(struct config *cfg, size_t i, struct config_errors *errs)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		if (strcmp(cfg->sections[i], cfg->sections[j]) == 0) {
+			config_error(errs, cfg, cfg->section_lines[i],
+			    "duplicate section [%s] (first at line %d)", cfg->sections[i],
+			    cfg->section_lines[j]);
+			return false;
+		}
+	}
+	return true;
+}
+
 int
 sink_load_all(struct config *cfg, struct sink_conf *out, size_t *n, struct config_errors *errs)
 {
@@ -498,6 +516,10 @@ sink_load_all(struct config *cfg, struct sink_conf *out, size_t *n, struct confi
 	for (i = 0; i < cfg->nsections; i++) {
 		if (config_section_name(cfg->sections[i], "sink") == NULL)
 			continue;
+		if (!first_section(cfg, i, errs)) {
+			rc = -1;
+			continue;
+		}
 		if (*n == SINKS_MAX) {
 			config_error(errs, cfg, cfg->section_lines[i], "more than %d sinks", SINKS_MAX);
 			return -1;

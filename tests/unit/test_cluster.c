@@ -197,8 +197,8 @@ a_name_spelt_with_more_spaces_is_still_a_duplicate(void **state)
 	    "[cluster   c1]\n",
 	    &cfg, &cl, &errs), -1);
 	assert_int_equal(errs.n, 2);
-	assert_true(has_error(&errs, "t.conf:5: duplicate section [node  n1] (first at line 2)"));
-	assert_true(has_error(&errs, "t.conf:8: duplicate section [cluster   c1] (first at line 1)"));
+	assert_true(has_error(&errs, "t.conf:5: duplicate section [node n1] (first at line 2)"));
+	assert_true(has_error(&errs, "t.conf:8: duplicate section [cluster c1] (first at line 1)"));
 	assert_int_equal(cl.n, 0);
 	config_errors_release(&errs);
 	config_release(&cfg);

@@ -122,6 +122,28 @@ missing_file_is_an_error(void **state)
 	config_release(&cfg);
 }
 
+/* "[cluster   c1]" names cluster c1: its keys are found under "cluster c1" (a title
+ * under extra blanks was lost to every lookup but config_section_name's). */
+static void
+blanks_between_a_sections_kind_and_name_are_one_space(void **state)
+{
+	struct config cfg;
+	struct config_errors errs = { 0 };
+	const char *v = NULL;
+	(void)state;
+
+	assert_int_equal(config_load_string(&cfg, "t.conf",
+			     "[cluster   c1]\ntitle = US East\n[node  n1]\nport = 1\n", &errs),
+	    0);
+	assert_string_equal(cfg.sections[0], "cluster c1");
+	assert_int_equal(config_get_str(&cfg, "cluster c1", "title", NULL, &v, &errs), 0);
+	assert_non_null(v);
+	assert_string_equal(v, "US East");
+	assert_string_equal(config_section_name(cfg.sections[0], "cluster"), "c1");
+	config_errors_release(&errs);
+	config_release(&cfg);
+}
+
 /* A string copied into a fixed buffer: absent leaves the buffer alone, one that fills it
  * exactly fits, one byte more is an error at its line and leaves the buffer alone. */
 static void
@@ -158,6 +180,7 @@ main(void)
 		cmocka_unit_test(sections_are_recorded_with_their_header_line_even_without_keys),
 		cmocka_unit_test(missing_file_is_an_error),
 		cmocka_unit_test(copy_str_fits_or_reports_the_line),
+		cmocka_unit_test(blanks_between_a_sections_kind_and_name_are_one_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

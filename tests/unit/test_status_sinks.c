@@ -101,6 +101,16 @@ sinks_are_read_with_defaults_and_bad_ones_are_reported(void **state)
 	/* w: url, no secret; m: type; s: no secret, no page_id; bad/name */
 	assert_int_equal(errs.n, 6);
 	config_errors_release(&errs);
+
+	/* A second [sink a], with or without extra blanks, is an error, not a second sink
+	 * a nor keys merged into the first. */
+	n = load("[sink a]\ntype = chat\nurl = http://127.0.0.1:9/a\n"
+		 "[sink   a]\ntype = chat\nurl = http://127.0.0.1:9/b\n",
+	    sinks, -1, &errs);
+	assert_int_equal(n, 1);
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msgs[0], "t.conf:4: duplicate section [sink a] (first at line 1)"));
+	config_errors_release(&errs);
 }
 
 static void
