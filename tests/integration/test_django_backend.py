@@ -292,3 +292,34 @@ def test_bad_settings_are_improperly_configured(mcd):
             (loc, {"password": "p"}, "a password needs a username")]:
         with pytest.raises(ImproperlyConfigured, match=message):
             McdCache(location, {"OPTIONS": options})
+
+
+def test_a_timeout_is_not_retried():
+    # A server that answers once, then goes silent: the read times out and is not sent
+    # again on a new connection (which would double the wait).
+    import socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    accepted = []
+
+    def serve():
+        conn, _ = listener.accept()
+        accepted.append(conn)
+        conn.recv(100)
+        conn.sendall(b"VERSION 1\r\n")
+        conn.recv(100)  # and no answer
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    c = McdClient("127.0.0.1:%d" % listener.getsockname()[1], timeout=0.5)
+    assert c.version() == "1"
+    with pytest.raises(mcops_cache.ConnectionFailed, match="timed out"):
+        c.get(b"k")
+    listener.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        listener.accept()
+    assert len(accepted) == 1
+    t.join(5)
+    for s in accepted + [listener]:
+        s.close()

@@ -177,7 +177,6 @@ class Client:
             raise ValueError("max_idle must be 0 or more")
         self._idle = []
         self._lock = threading.Lock()
-        self.connects = 0  # connections opened by this process: for tests and curiosity
         _clients.add(self)
 
     def _check_password(self, pw):
@@ -203,7 +202,6 @@ class Client:
 
     def _connect(self):
         conn = Connection(self.host, self.port, self.timeout, self.connect_timeout)
-        self.connects += 1
         if self.username is None:
             return conn
         try:
@@ -262,18 +260,19 @@ class Client:
         """op(conn) on a pooled connection. If a reused connection breaks during the
         request and retry is set (the request is idempotent), op runs once more on a new
         connection: a pooled connection can break unseen between the check and the use
-        (an mcd restarted at that moment). A new connection that fails is not retried."""
+        (an mcd restarted at that moment). Not retried: a new connection that fails, and
+        a timeout (a slow server is not made faster by sending the request again)."""
         conn = self._checkout()
         reused = conn.uses > 0
         try:
             return self._attempt(conn, op)
-        except ConnectionFailed:
-            if not (retry and reused):
+        except ConnectionFailed as e:
+            if not (retry and reused) or isinstance(e.__cause__, socket.timeout):
                 raise
         return self._attempt(self._connect(), op)
 
     def close(self):
-        """Closes the idle connections (those in use close when given back)."""
+        """Closes the idle connections (those in use go back to the pool after)."""
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
