@@ -134,6 +134,29 @@ def test_threads_share_the_process_pool(mcd, tenants, using):
     assert tenant_stats(mcd, tenants[1])["tenant:acme:total_connections"] == "1"
 
 
+def test_concurrent_threads_each_get_their_own_connection(mcd, tenants, using):
+    using(cache_settings(mcd, username="acme", password=tenants[1]["acme"]))
+    errors = []
+
+    def work(n):
+        from django.core.cache import cache
+        try:
+            for i in range(25):
+                cache.set("t%d:%d" % (n, i), [n, i])
+                assert cache.get("t%d:%d" % (n, i)) == [n, i]
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    # No connection is shared by two threads at once, and none is opened per request.
+    assert 1 <= int(tenant_stats(mcd, tenants[1])["tenant:acme:total_connections"]) <= 4
+
+
 def test_a_connection_per_request_is_what_the_stock_behaviour_costs(mcd, tenants, using):
     using(cache_settings(mcd, backend=__name__ + ".PerRequestMcdCache", username="acme",
                          password=tenants[1]["acme"]))
