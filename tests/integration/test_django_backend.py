@@ -186,6 +186,9 @@ def test_wrong_password_is_an_authentication_error(mcd, tenants, using, tmp_path
     nobody = McdClient("127.0.0.1:%d" % mcd.port, username="nobody", password="x" * 32)
     with pytest.raises(mcops_cache.AuthenticationError, match="tenant 'nobody'"):
         nobody.get(b"k")
+    anonymous = McdClient("127.0.0.1:%d" % mcd.port)
+    with pytest.raises(mcops_cache.AuthenticationError, match="requires a login"):
+        anonymous.get(b"k")
     assert issubclass(mcops_cache.AuthenticationError, mcops_cache.McdError)
 
 

@@ -31,6 +31,7 @@ RECV_SIZE = 65536
 
 TENANT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 AUTH_FAILURE = b"CLIENT_ERROR authentication failure"
+UNAUTHENTICATED = b"CLIENT_ERROR unauthenticated"
 
 _clients = weakref.WeakSet()  # every Client, for the fork handler
 
@@ -288,6 +289,9 @@ class Client:
     def _error(self, conn, line, what):
         """The exception for a reply line that is not the success reply."""
         text = line.decode("utf-8", "replace")
+        if line == UNAUTHENTICATED:
+            return AuthenticationError("mcd at %s requires a login (it has tenants): give a "
+                                       "username and a password (%s)" % (self.server, text))
         if line.startswith(b"CLIENT_ERROR permission denied"):
             return PermissionDenied("mcd at %s: %s: %s (the tenant's capabilities are set "
                                     "with `mctl tenant caps`)" % (self.server, what, text))
