@@ -6,6 +6,7 @@ Django's memcached backends."""
 import os
 import sys
 import threading
+import warnings
 
 import pytest
 
@@ -13,6 +14,8 @@ from conftest import ROOT
 from mcdtest import Raw, add_tenant, restart_mcd, start_mcd
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
+# Django 3.2 on Python 3.11 warns about its own use of cgi and locale: not ours to fix.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"django\.")
 
 import django  # noqa: E402
 from django.conf import settings  # noqa: E402
