@@ -130,3 +130,14 @@ def start_mcd(procs, *args, tenants=None, admin=False, tls=None, threads=2, memo
     if tls_port:
         wait_port(tls_port, proc=p)
     return Mcd(p, port, admin_port, tls_port)
+
+
+def restart_mcd(procs, mcd):
+    """Stops mcd (SIGTERM) and starts it again with the same arguments, so on the same
+    ports; waits until its listeners accept. Its items are gone, as after a real restart."""
+    procs.stop(mcd.proc)
+    p = procs.start(list(mcd.proc.args), name="mcd")
+    for port in (mcd.port, mcd.admin_port, mcd.tls_port):
+        if port:
+            wait_port(port, proc=p)
+    return Mcd(p, mcd.port, mcd.admin_port, mcd.tls_port)
