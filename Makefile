@@ -105,6 +105,7 @@ PKGS_test_proto :=
 PKGS_test_proxy_backend := inih libcrypto
 PKGS_test_rotation := sqlite3 jansson inih
 PKGS_test_sha256 := libcrypto
+PKGS_test_sdnotify :=
 PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
 PKGS_test_statuspage_text := sqlite3 jansson inih
