@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, binary
+from disttest import clean_make_env, unit_service
 
 MAN = os.path.join(ROOT, "man")
 UNITS = os.path.join(ROOT, "dist", "systemd")
@@ -141,23 +142,9 @@ def test_units_pass_systemd_analyze_verify(tmp_path):
         assert r.returncode == 0 and r.stdout + r.stderr == "", f"{unit}: {r.stdout}{r.stderr}"
 
 
-def unit_settings(path):
-    """{key: [values]} of a unit file's [Service] section."""
-    settings, section = {}, None
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("["):
-                section = line
-            elif section == "[Service]" and "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                settings.setdefault(k, []).append(v)
-    return settings
-
-
 @pytest.mark.parametrize("daemon", DAEMONS)
 def test_unit_is_a_notify_service_in_the_sandbox(daemon):
-    s = unit_settings(os.path.join(UNITS, f"{daemon}{'@' if daemon == 'mcd' else ''}.service.in"))
+    s = unit_service(os.path.join(UNITS, f"{daemon}{'@' if daemon == 'mcd' else ''}.service.in"))
     want = {"Type": "notify", "User": "mcops", "Restart": "on-failure",
             "ExecReload": "/bin/kill -HUP $MAINPID", "NoNewPrivileges": "yes",
             "ProtectSystem": "strict", "PrivateTmp": "yes", "CapabilityBoundingSet": "",
@@ -169,13 +156,6 @@ def test_unit_is_a_notify_service_in_the_sandbox(daemon):
     assert s.get("ReadWritePaths") == (None if daemon == "mcd" else ["@STATEDIR@"])
     suffix = " --node %i" if daemon == "mcd" else ""
     assert s["ExecStart"] == [f"@SBINDIR@/{daemon} -f @SYSCONFDIR@/mcops.conf{suffix}"]
-
-
-def clean_make_env():
-    """The environment without an outer make's flags (`make check SAN=1` would pass its
-    SAN=1 and jobserver down to a make started here)."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
 
 
 def test_make_install_puts_each_file_in_its_place(tmp_path):

@@ -24,6 +24,8 @@ import time
 import pytest
 
 from conftest import ROOT
+from disttest import clean_make_env, unit_service
+from mcmontest import wait_for
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="installs a package with dpkg: needs root")
@@ -79,37 +81,13 @@ def port_in_use(port):
             return True
 
 
-def unit_service(path):
-    """{key: value} of a unit file's [Service] section (the last value of a key)."""
-    settings, section = {}, None
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("["):
-                section = line
-            elif section == "[Service]" and "=" in line and not line.startswith("#"):
-                k, v = line.split("=", 1)
-                settings[k] = v
-    return settings
-
-
-def wait_for(what, fn, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 class Unit:
     """An installed daemon started as its unit would start it: ExecStart (with %i),
     User, UMask, the environment systemd gives (PATH, NOTIFY_SOCKET), cwd /."""
 
     def __init__(self, unit, instance, log_dir):
         self.name = unit.replace("@", f"@{instance}") if instance else unit
-        s = unit_service(os.path.join(UNITDIR, f"{unit}.service"))
+        s = {k: v[-1] for k, v in unit_service(os.path.join(UNITDIR, f"{unit}.service")).items()}
         assert s["Type"] == "notify" and s["User"] == "mcops", s
         self.argv = shlex.split(s["ExecStart"].replace("%i", instance or ""))
         self.user, self.umask = s["User"], int(s.get("UMask", "0022"), 8)
@@ -177,10 +155,7 @@ def deb():
     built, to iterate on this test)."""
     if os.environ.get("MCOPS_DEB"):
         return os.environ["MCOPS_DEB"]
-    # Without an outer make's flags (make check SAN=1's SAN=1, its jobserver).
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
-    r = run(["make", "-s", "-C", ROOT, "deb"], timeout=1800, check=False, env=env)
+    r = run(["make", "-s", "-C", ROOT, "deb"], timeout=1800, check=False, env=clean_make_env())
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     debs = glob.glob(os.path.join(ROOT, "build", "deb", f"{PACKAGE}_*_amd64.deb"))
     assert len(debs) == 1, debs
