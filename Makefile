@@ -6,6 +6,8 @@
 #   make demo       run the local deployment (the README's run command)
 #   make drill      the incident drill against the whole toolkit (docs/drill.md)
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target; FUZZ_RUNS=N stops one at N runs)
+#   make install    binaries, units, man pages, the example configuration (PREFIX, DESTDIR)
+#   make deb        the Debian package mcops_VERSION_ARCH.deb in build/deb/
 #   make clean
 #
 # The targets a newcomer types (demo, check, bench) first run scripts/setup, which
@@ -14,6 +16,15 @@
 .DEFAULT_GOAL := all
 
 SAN ?= 0
+
+# Where `make install` puts things. DESTDIR is prepended to every path (a staging
+# directory); the programs are built knowing SYSCONFDIR and STATEDIR without it.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc/mcops
+STATEDIR ?= /var/lib/mcops
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+MANDIR ?= $(PREFIX)/share/man
 ifneq ($(CI),)
 WERROR ?= 1
 endif
@@ -26,6 +37,12 @@ else
 FLAVOR := rel
 BINDIR := bin
 endif
+# `make install` builds a flavor of its own, whose default paths are the installed
+# ones (lib/paths.h): a build in the checkout keeps etc/ and var/ relative.
+ifeq ($(INSTALL_BUILD),1)
+FLAVOR := inst
+BINDIR := build/inst/bin
+endif
 OBJDIR := build/$(FLAVOR)
 
 CC ?= cc
@@ -35,6 +52,9 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 CPPFLAGS += -D_GNU_SOURCE -Ilib
+ifeq ($(INSTALL_BUILD),1)
+CPPFLAGS += -DMCOPS_SYSCONFDIR='"$(SYSCONFDIR)"' -DMCOPS_STATEDIR='"$(STATEDIR)"'
+endif
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -pthread $(WARN)
 LDFLAGS += -pthread
@@ -105,6 +125,7 @@ PKGS_test_proto :=
 PKGS_test_proxy_backend := inih libcrypto
 PKGS_test_rotation := sqlite3 jansson inih
 PKGS_test_sha256 := libcrypto
+PKGS_test_sdnotify :=
 PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
 PKGS_test_statuspage_text := sqlite3 jansson inih
@@ -212,7 +233,7 @@ UNIT_HELPER_LIB := $(OBJDIR)/tests/unit/libtesthelper.a
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
 
-.PHONY: all setup check _check unit integration fuzz fuzz-short bench _bench demo _demo drill _drill clean tools
+.PHONY: all install _install deb _deb units setup check _check unit integration fuzz fuzz-short bench _bench demo _demo drill _drill clean tools
 
 all: $(BUILT_BINARIES) tools
 
@@ -306,6 +327,55 @@ fuzz: setup
 	@$(MAKE) --no-print-directory _fuzz
 _fuzz: $(FUZZ_BIN)
 	@scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+# --- installing: make install, the systemd units, make deb -------------------------
+
+# The units, with the installed paths filled in (dist/systemd/*.in; tests verify them).
+UNIT_IN := $(wildcard dist/systemd/*.service.in)
+UNITS := $(UNIT_IN:dist/systemd/%.in=build/units/%)
+UNIT_SBINDIR ?= $(PREFIX)/sbin
+units: $(UNITS)
+build/units/%: dist/systemd/%.in FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@SBINDIR@|$(UNIT_SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		-e 's|@STATEDIR@|$(STATEDIR)|g' $< > $@.tmp && mv $@.tmp $@
+FORCE:
+
+MAN_PAGES := $(wildcard man/*.[158])
+
+# The daemons in sbin/, mctl in bin/; the example configuration only where there is
+# none (an operator's edited file is never overwritten); the state directory and the
+# site in it. The system user and the secrets are the package's (debian/postinst) or
+# the operator's (README, "Installing on a server").
+install:
+	@$(MAKE) --no-print-directory INSTALL_BUILD=1 SAN=0 _install
+_install: $(BUILT_BINARIES) $(UNITS)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BINDIR)/mcd $(BINDIR)/mcmon $(BINDIR)/mcalert $(BINDIR)/mcstatus \
+		$(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BINDIR)/mctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(UNITS) $(DESTDIR)$(SYSTEMDUNITDIR)/
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/mcops.conf ] || \
+		install -m 0644 dist/mcops.conf $(DESTDIR)$(SYSCONFDIR)/mcops.conf
+	install -d -m 0755 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(STATEDIR)/www
+
+# The Debian package, built by dpkg-buildpackage from debian/ in a copy of the tree
+# (build/deb/src), so that the checkout's bin/ and build/ stay as they are.
+MCOPS_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+deb: setup
+	@$(MAKE) --no-print-directory _deb
+_deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar -C . --exclude=./build --exclude=./bin --exclude=./var --exclude=./.git -cf - . | \
+		tar -C build/deb/src -xf -
+	cd build/deb/src && dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+	@ls build/deb/mcops_$(MCOPS_VERSION)_*.deb
 
 # --- benchmarks, demo ------------------------------------------------------------
 

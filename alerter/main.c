@@ -14,6 +14,7 @@
 
 #include "alerter.h"
 #include "log.h"
+#include "sdnotify.h"
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -112,6 +113,7 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 		return 1;
 	}
+	sdnotify_ready(); /* the log is open, the intake listens */
 	rc = alerter_run(a, &stop_flag, &reload_flag, config);
 	alerter_free(a);
 	curl_global_cleanup();

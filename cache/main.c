@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mcd.h"
 #include "parse.h"
+#include "sdnotify.h"
 
 static void
 usage(FILE *fp)
@@ -470,6 +471,7 @@ main(int argc, char **argv)
 	}
 	if (drop_privileges(m.set.user) < 0)
 		return 1;
+	sdnotify_ready(); /* listening, privileges dropped: the unit is started */
 	rc = mcd_run(&m);
 	mcd_teardown(&m);
 	log_info("stopped");

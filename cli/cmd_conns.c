@@ -69,7 +69,7 @@ usage(FILE *fp)
 	    "--cluster or a proxy's or node's name: the connections each one's admin port\n"
 	    "reports, per proxy its clients and its backend connections.\n"
 	    "\n"
-	    "  --cluster C       every proxy and backend of cluster C (etc/mcops.conf)\n"
+	    "  --cluster C       every proxy and backend of cluster C (the configuration)\n"
 	    "  NAME              one proxy or node\n"
 	    "  --timeout D       per node, with --cluster or NAME (default 5s)\n"
 	    "  --port P          a listener's port; without --addr, every listener on it\n"

@@ -29,10 +29,9 @@
 #include "mctl.h"
 #include "monstate.h"
 #include "parse.h"
+#include "paths.h"
 #include "status_heartbeats.h"
 
-#define DEFAULT_STATE_FILE "var/mcmon.json"
-#define DEFAULT_DB_PATH "var/mcops.db"
 #define WATCH_MIN_MS 100
 #define WATCH_MAX_MS (3600 * 1000)
 #define COUNT_MAX 1000000
@@ -68,7 +67,7 @@ usage(FILE *fp)
 	    "\n"
 	    "  --cluster NAME    only this cluster\n"
 	    "  --state FILE      the monitor's view (default: [monitor] state_file, or\n"
-	    "                    var/mcmon.json)\n"
+	    "                    " MCOPS_MONSTATE_PATH ")\n"
 	    "  --json            one JSON object per sample\n"
 	    "  --watch INTERVAL  show it again every INTERVAL (2, 2s, 500ms; 100ms..1h)\n"
 	    "  --count N         with --watch: stop after N samples\n"
@@ -150,8 +149,8 @@ configured_paths(const struct mctl *ctx, struct config *cfg, char *state, size_t
 	int rc = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
-	snprintf(state, slen, "%s", DEFAULT_STATE_FILE);
-	snprintf(db, dlen, "%s", DEFAULT_DB_PATH);
+	snprintf(state, slen, "%s", MCOPS_MONSTATE_PATH);
+	snprintf(db, dlen, "%s", MCOPS_DB_PATH);
 	if (ctx->config_path == NULL || access(ctx->config_path, F_OK) != 0)
 		return 0;
 	if (config_load(cfg, ctx->config_path, &errs) != 0) {

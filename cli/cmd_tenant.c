@@ -22,9 +22,9 @@
 #include "config.h"
 #include "mctl.h"
 #include "parse.h"
+#include "paths.h"
 #include "tenants.h"
 
-#define DEFAULT_TENANTS_PATH "etc/tenants"
 #define DEFAULT_LIMIT (64ULL << 20)
 #define LIMIT_MIN (1ULL << 10) /* below this a tenant could not store a single item */
 /*
@@ -91,7 +91,7 @@ usage(FILE *fp)
 	    "\n"
 	    "Options:\n"
 	    "  --file PATH   the tenants file (default: 'tenants' in [mcd] of the\n"
-	    "                configuration if it exists, else " DEFAULT_TENANTS_PATH ")\n"
+	    "                configuration if it exists, else " MCOPS_TENANTS_PATH ")\n"
 	    "  --json        print the result as one JSON document\n"
 	    "  --yes         do not ask for confirmation\n"
 	    "\n"
@@ -340,7 +340,7 @@ resolve_path(const struct mctl *ctx, const char *file, char *out, size_t outlen)
 		}
 	}
 	if (v == NULL)
-		v = DEFAULT_TENANTS_PATH;
+		v = MCOPS_TENANTS_PATH;
 	if (v[0] == '\0' || strlen(v) >= outlen) {
 		mctl_error("invalid tenants file path '%s'", v);
 		rc = MCTL_EXIT_USAGE;

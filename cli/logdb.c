@@ -13,11 +13,10 @@
 #include "ilog.h"
 #include "mctl.h"
 #include "parse.h"
+#include "paths.h"
 #include "utctime.h"
 
 #define DB_PATH_MAX 4096
-#define DEFAULT_DB_DIR "var"
-#define DEFAULT_DB_PATH "var/mcops.db"
 
 /*
  * [log] path from the configuration, if the file exists and has it. A configuration
@@ -68,12 +67,12 @@ mctl_open_log(struct mctl *ctx)
 		if (configured_path(ctx, path, sizeof(path)) != 0)
 			return NULL;
 		if (path[0] == '\0') {
-			if (mkdir(DEFAULT_DB_DIR, 0750) != 0 && errno != EEXIST) {
-				mctl_error("cannot create directory %s: %s", DEFAULT_DB_DIR,
+			if (mkdir(MCOPS_STATEDIR, 0750) != 0 && errno != EEXIST) {
+				mctl_error("cannot create directory %s: %s", MCOPS_STATEDIR,
 				    strerror(errno));
 				return NULL;
 			}
-			snprintf(path, sizeof(path), "%s", DEFAULT_DB_PATH);
+			snprintf(path, sizeof(path), "%s", MCOPS_DB_PATH);
 		}
 	}
 	log = ilog_open(path, NULL, err, sizeof(err));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "mctl.h"
+#include "paths.h"
 
 static const struct mctl_command commands[] = {
 	{ "tenant", cmd_tenant, "add|list|remove|passwd ...", "manage the tenants file" },
@@ -58,8 +59,8 @@ usage(FILE *fp)
 	    "usage: mctl [-f CONFIG] [--db PATH] [--json] [--yes] COMMAND [ARGS...]\n"
 	    "\n"
 	    "Options:\n"
-	    "  -f CONFIG   configuration file (default $MCOPS_CONFIG or etc/mcops.conf)\n"
-	    "  --db PATH   incident log (default from the configuration, or var/mcops.db)\n"
+	    "  -f CONFIG   configuration file (default $MCOPS_CONFIG or " MCOPS_CONFIG_PATH ")\n"
+	    "  --db PATH   incident log (default from the configuration, or " MCOPS_DB_PATH ")\n"
 	    "  --json      print results as JSON\n"
 	    "  --yes       do not ask for confirmation\n"
 	    "  -h, --help  this help; 'mctl COMMAND --help' for a command's own\n"
@@ -117,7 +118,7 @@ main(int argc, char **argv)
 	}
 	ctx.config_path = getenv("MCOPS_CONFIG");
 	if (ctx.config_path == NULL)
-		ctx.config_path = "etc/mcops.conf";
+		ctx.config_path = MCOPS_CONFIG_PATH;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);

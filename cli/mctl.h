@@ -22,8 +22,8 @@
 #define MCTL_EXIT_CONFIG 3
 
 struct mctl {
-	const char *config_path; /* -f, default etc/mcops.conf or $MCOPS_CONFIG */
-	const char *db_path;     /* --db, default from config or var/mcops.db */
+	const char *config_path; /* -f, default $MCOPS_CONFIG or MCOPS_CONFIG_PATH */
+	const char *db_path;     /* --db, default from config or MCOPS_DB_PATH */
 	bool json;               /* --json */
 	bool yes;                /* --yes: skip confirmations */
 	char actor[96];          /* "mctl:<unix user>": use mctl_actor(), which fills it */

@@ -9,6 +9,7 @@
 
 #include "kinds.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "mcmon.h"
 
 static void
@@ -90,6 +91,7 @@ main(int argc, char **argv)
 		mcmon_teardown(&m);
 		return 1;
 	}
+	sdnotify_ready(); /* /metrics listens, the state is loaded */
 	rc = mcmon_run(&m);
 	mcmon_teardown(&m);
 	log_info("stopped");

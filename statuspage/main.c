@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "log.h"
+#include "sdnotify.h"
 #include "mcstatus.h"
 
 static void
@@ -79,6 +80,7 @@ main(int argc, char **argv)
 		curl_global_cleanup();
 		return 1;
 	}
+	sdnotify_ready(); /* the log is open, the page is served */
 	rc = mcstatus_run(d);
 	mcstatus_free(d);
 	curl_global_cleanup();

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ilog_heartbeat.h"
+#include "paths.h"
 #include "statussite.h"
 
 #define SECTION "statuspage"
@@ -136,7 +137,7 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 	const char *s;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(out->db_path, sizeof(out->db_path), "var/mcops.db");
+	snprintf(out->db_path, sizeof(out->db_path), "%s", MCOPS_DB_PATH);
 	snprintf(out->name, sizeof(out->name), "mcops status");
 	snprintf(out->id, sizeof(out->id), "mcops");
 	if ((e = config_find(cfg, "log", "path")) != NULL) {
