@@ -15,6 +15,7 @@
 #include "alerter.h"
 #include "log.h"
 #include "sdnotify.h"
+#include "paths.h"
 
 static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
@@ -66,7 +67,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	if (config == NULL)
-		config = "etc/mcops.conf";
+		config = MCOPS_CONFIG_PATH;
 	while ((ch = getopt(argc, argv, "f:ndh")) != -1) {
 		switch (ch) {
 		case 'f': config = optarg; break;

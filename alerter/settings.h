@@ -47,6 +47,7 @@
 
 #include "cluster.h"
 #include "config.h"
+#include "paths.h"
 #include "escalation.h"
 #include "jid.h"
 #include "rotation.h"
@@ -55,7 +56,7 @@
 #define SETTINGS_URL_MAX 2048
 #define SETTINGS_RESOURCE_MAX 64
 #define SETTINGS_AUTHORIZED_MAX 256
-#define SETTINGS_DEFAULT_DB "var/mcops.db"
+#define SETTINGS_DEFAULT_DB MCOPS_DB_PATH
 
 struct alerter_settings {
 	char jid[JID_MAX + 1];

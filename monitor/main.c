@@ -11,6 +11,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "mcmon.h"
+#include "paths.h"
 
 static void
 usage(FILE *fp)
@@ -52,7 +53,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	if (path == NULL)
-		path = "etc/mcops.conf";
+		path = MCOPS_CONFIG_PATH;
 	while ((ch = getopt(argc, argv, "f:ndh")) != -1) {
 		switch (ch) {
 		case 'f': path = optarg; break;

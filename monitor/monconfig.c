@@ -7,10 +7,11 @@
 
 #include "ilog_heartbeat.h"
 #include "monconfig.h"
+#include "paths.h"
 
 #define MSG_MAX 256
-#define DEFAULT_DB_PATH "var/mcops.db"
-#define DEFAULT_STATE_FILE "var/mcmon.json"
+#define DEFAULT_DB_PATH MCOPS_DB_PATH
+#define DEFAULT_STATE_FILE MCOPS_MONSTATE_PATH
 #define DEFAULT_METRICS_LISTEN "127.0.0.1:9150" /* memcached_exporter's port */
 #define DEFAULT_CANARY_KEY "mcmon:canary"
 #define MINUTE_MS (60 * 1000)

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "sdnotify.h"
 #include "mcstatus.h"
+#include "paths.h"
 
 static void
 usage(FILE *fp)
@@ -46,7 +47,7 @@ main(int argc, char **argv)
 	int ch, rc;
 
 	if (config == NULL)
-		config = "etc/mcops.conf";
+		config = MCOPS_CONFIG_PATH;
 	while ((ch = getopt(argc, argv, "f:ndh")) != -1) {
 		switch (ch) {
 		case 'f': config = optarg; break;
