@@ -130,6 +130,7 @@ PKGS_closedloop :=
 PKGS_conncount_cost :=
 PKGS_newconn := inih
 PKGS_probe_floor := inih
+PKGS_sources_mem :=
 PKGS_start_peer :=
 PKGS_start_peer_crypto := libcrypto
 PKGS_status_history := sqlite3 jansson
@@ -254,6 +255,13 @@ $(OBJDIR)/bench/%: bench/%.c $(LIBMCOPS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) \
 		$(call program_libs,$*)
+
+# sources_mem measures mcd's per-source table (cache/sources.h): it links mcd's
+# folder archive besides libmcops.
+$(OBJDIR)/bench/sources_mem: bench/sources_mem.c $(mcd_LIB) $(LIBMCOPS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(mcd_LIB) $(LIBMCOPS) \
+		$(LDFLAGS) $(call program_libs,sources_mem)
 
 setup:
 	@scripts/setup
