@@ -139,6 +139,9 @@ def test_tenant_new_connection_rate_refuses_that_tenant_only(procs, tenants):
 def test_source_unauthenticated_limit_spares_another_address(procs, tenants):
     path, pw = tenants
     mcd = start_mcd(procs, tenants=path, admin=True, extra=["--source-max-unauth", "2"])
+    settings = admin_of(mcd, pw).stats("settings")
+    assert (settings["source_max_unauth"], settings["source_conn_rate"],
+            settings["conn_accounting"]) == ("2", "0", "on")
     waiting = [from_addr(mcd.port, "127.0.0.2") for _ in range(2)]
     for r in waiting:
         assert first_line_or_closed(r) is None
