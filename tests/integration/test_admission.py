@@ -220,6 +220,21 @@ def test_requests_per_connection_and_login_counters(procs, tenants):
     assert int(src["sources_memory_bytes"]) < 1 << 20
 
 
+def test_a_dual_stack_listener_counts_ipv4_clients_as_ipv4_sources(procs, tenants):
+    path, pw = tenants
+    mcd = start_mcd(procs, tenants=path, admin=True, extra=["-l", "::"])
+    r = from_addr(mcd.port, "127.0.0.2")  # seen by mcd as ::ffff:127.0.0.2
+    assert r.auth("acme", pw["acme"]) == "STORED"
+    s6 = socket.create_connection(("::1", mcd.port), timeout=5)
+    v6 = Raw(mcd.port, sock=s6)
+    assert v6.auth("beta", pw["beta"]) == "STORED"
+    st = admin_of(mcd, pw).stats("sources")
+    assert st["source:127.0.0.2/32:auth_ok"] == "1"
+    assert st["source:127.0.0.0/24:auth_ok"] == "1"
+    assert st["source:::/64:auth_ok"] == "1"  # ::1's /64; parse by the last ':'
+    assert not any(k.startswith("source:::ffff") for k in st)
+
+
 def test_stats_top_lists_the_busiest_and_sums_the_others(procs, tenants):
     path, pw = tenants
     mcd = start_mcd(procs, tenants=path, admin=True)
