@@ -69,6 +69,14 @@ def first_line_or_closed(r):
         r.sock.settimeout(5)
 
 
+@pytest.fixture(autouse=True)
+def exits_cleanly(procs):
+    """Every mcd of a test stops on SIGTERM with status 0 and no sanitizer report:
+    refusals, evictions and closes leave nothing behind."""
+    yield
+    assert stop_checked(procs) == []
+
+
 @pytest.fixture
 def tenants(tmp_path):
     path = tmp_path / "tenants"
@@ -345,4 +353,3 @@ def test_a_proxy_applies_the_tenant_limit_to_its_clients(procs, tmp_path):
     a = pool.admin()
     assert a.stats("tenants")["tenant:acme:rejected_connections"] == "1"
     assert int(a.stats()["rejected_tenant_connections"]) == 1
-    assert stop_checked(procs) == []
