@@ -28,6 +28,7 @@
 #include "alerter_int.h"
 #include "chat.h"
 #include "log.h"
+#include "sdnotify.h"
 
 uint64_t
 alerter_session(const struct alerter *a)
@@ -556,7 +557,9 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 	while (!*stop) {
 		if (*reload_flag) {
 			*reload_flag = 0;
+			sdnotify_reloading();
 			reload(a, config_path);
+			sdnotify_ready();
 		}
 		/* Sleep a tick at most, less when a deadline falls inside it. */
 		timeout = ALERTER_TICK_MS;
@@ -602,5 +605,6 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 			alerter_mark_wrote(a);
 	}
 	log_info("stopping");
+	sdnotify_stopping();
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "output.h"
 #include "parse.h"
 #include "proxy.h"
+#include "sdnotify.h"
 
 #define CLOCK_ORIGIN_MS 1000000 /* keeps the server clock far from 0 ("never") */
 #define ACCEPTS_PER_EVENT 64
@@ -1213,32 +1214,44 @@ out:
 	return rc;
 }
 
+/* SIGHUP: the proxy file and the tenants file, each kept as it was on an error. */
+static void
+reload(struct mcd *m)
+{
+	char msg[256];
+
+	if (m->proxy != NULL) {
+		if (proxy_reload(m, msg, sizeof(msg)) < 0)
+			log_err("SIGHUP: keeping the running backends: %s", msg);
+		else
+			log_info("SIGHUP: proxy file re-read: %s", msg);
+	}
+	if (m->set.tenants_path[0] == '\0') {
+		if (m->proxy == NULL)
+			log_info("SIGHUP: no tenants file to re-read");
+		return;
+	}
+	if (mcd_reload_tenants(m, msg, sizeof(msg)) < 0)
+		log_err("SIGHUP: keeping the running tenants: %s", msg);
+	else
+		log_info("SIGHUP: tenants re-read: %s", msg);
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct mcd *m = arg;
-	char msg[256];
 
 	(void)what;
 	if (sig == SIGHUP) {
-		if (m->proxy != NULL) {
-			if (proxy_reload(m, msg, sizeof(msg)) < 0)
-				log_err("SIGHUP: keeping the running backends: %s", msg);
-			else
-				log_info("SIGHUP: proxy file re-read: %s", msg);
-		}
-		if (m->set.tenants_path[0] == '\0') {
-			if (m->proxy == NULL)
-				log_info("SIGHUP: no tenants file to re-read");
-			return;
-		}
-		if (mcd_reload_tenants(m, msg, sizeof(msg)) < 0)
-			log_err("SIGHUP: keeping the running tenants: %s", msg);
-		else
-			log_info("SIGHUP: tenants re-read: %s", msg);
+		/* systemd's `reload` returns once READY=1 follows RELOADING=1. */
+		sdnotify_reloading();
+		reload(m);
+		sdnotify_ready();
 		return;
 	}
 	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	sdnotify_stopping();
 	event_base_loopbreak(m->base);
 }
 

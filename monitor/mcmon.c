@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "log.h"
 #include "mcmon.h"
+#include "sdnotify.h"
 
 static bool
 numeric_host(const char *host)
@@ -303,10 +304,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
+		/* systemd's `reload` returns once READY=1 follows RELOADING=1. */
+		sdnotify_reloading();
 		mcmon_reload(m);
+		sdnotify_ready();
 		return;
 	}
 	log_info("signal %d: stopping", (int)sig);
+	sdnotify_stopping();
 	event_base_loopbreak(m->base);
 }
 

@@ -23,6 +23,7 @@
 #include "serve.h"
 #include "sink.h"
 #include "statussite/statussite.h"
+#include "sdnotify.h"
 
 #define STARTED_EVENT "statuspage_started"
 
@@ -296,13 +297,27 @@ on_stop(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	log_info("signal %d: stopping", (int)sig);
+	sdnotify_stopping();
 	event_base_loopbreak(d->base);
 }
+
+static void reload(struct mcstatus *d);
 
 static void
 on_reload(evutil_socket_t sig, short what, void *arg)
 {
-	struct mcstatus *d = arg;
+	(void)sig;
+	(void)what;
+	/* systemd's `reload` returns once READY=1 follows RELOADING=1. */
+	sdnotify_reloading();
+	reload(arg);
+	sdnotify_ready();
+}
+
+/* SIGHUP: the configuration again, kept as it was when the new one has errors. */
+static void
+reload(struct mcstatus *d)
+{
 	char err[MCSTATUS_ERR_MAX * 4];
 	struct sp_config *sp = malloc(sizeof(*sp));
 	struct sink_conf *sinks = calloc(SINKS_MAX, sizeof(*sinks));
@@ -310,8 +325,6 @@ on_reload(evutil_socket_t sig, short what, void *arg)
 	struct config cfg;
 	size_t nsinks = 0;
 
-	(void)sig;
-	(void)what;
 	if (sp == NULL || sinks == NULL ||
 	    load(d->config_path, &cfg, sp, sinks, &nsinks, err, sizeof(err)) < 0) {
 		log_err("reload refused, keeping the running configuration:\n%s",
