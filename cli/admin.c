@@ -42,7 +42,7 @@ mctl_topology_release(struct mctl_topology *t)
 bool
 mctl_takes_clients(const struct clusters *cl, const struct cluster_node *n)
 {
-	return n->role == CLUSTER_PROXY || cl->v[n->cluster].nproxies == 0;
+	return cluster_takes_clients(cl, n);
 }
 
 const char *

@@ -47,6 +47,7 @@ node_init(struct watch *w, struct watch_node *n, const struct cluster_node *cn, 
 	n->cluster = cn->cluster;
 	n->role = cn->role;
 	n->has_admin = cn->admin.port != 0;
+	n->takes_clients = cluster_takes_clients(&w->cfg->clusters, cn);
 	for (i = 0; i < w->nkinds; i++) {
 		const struct kind_ops *ops = w->ops[w->order[i]];
 		void *state = calloc(1, ops->node_size);
@@ -185,6 +186,13 @@ token_is(const char *p, size_t n, const char *word)
 	return strlen(word) == n && memcmp(p, word, n) == 0;
 }
 
+unsigned
+watch_node_parts(const struct watch_node *n)
+{
+	return (n->role == CLUSTER_PROXY ? NODESTATS_PART_PROXY : 0u) |
+	    (n->takes_clients ? NODESTATS_PART_ACCOUNTING : 0u);
+}
+
 void
 watch_poll(struct watch *w, struct watch_node *n, const char *reply, size_t len,
     int64_t duration_us, int64_t now_ms)
@@ -193,11 +201,13 @@ watch_poll(struct watch *w, struct watch_node *n, const char *reply, size_t len,
 	char error[WATCH_ERROR_MAX];
 	size_t i;
 
-	if (nodestats_parse(&st, reply, len, error, sizeof(error)) < 0) {
+	if (nodestats_parse(&st, reply, len, watch_node_parts(n), error, sizeof(error)) < 0) {
 		watch_poll_failed(w, n, error, now_ms);
 		return;
 	}
 	n->stats = st;
+	if (n->takes_clients)
+		who_node_poll(&n->who, &n->stats, now_ms);
 	n->polls++;
 	n->polled = true;
 	n->poll_ok = true;
@@ -837,6 +847,8 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 		n->poll_ok = o->poll_ok;
 		memcpy(n->poll_error, o->poll_error, sizeof(n->poll_error));
 		n->stats = o->stats;
+		if (n->takes_clients == o->takes_clients)
+			n->who = o->who;
 		n->polls = o->polls;
 		n->polls_failed = o->polls_failed;
 		n->probes_ok = o->probes_ok;
