@@ -937,6 +937,23 @@ snapshot_tiers(const struct watch *w, const struct watch_node *n, struct monstat
 	}
 }
 
+/* The sentences of a cluster's open incident of kind k, from its evidence now. */
+static void
+sentences(const struct watch *w, const struct watch_cluster *c, size_t k,
+    struct monstate_episode *e)
+{
+	struct kind_subject s = { k, (struct watch_cluster *)c, NULL, 0, w->wall_ms(), w->cfg };
+	json_t *ev = w->ops[k]->evidence(&s), *v;
+
+	if (ev == NULL)
+		return;
+	if (json_is_string(v = json_object_get(ev, "finding")))
+		word(e->finding, sizeof(e->finding), json_string_value(v));
+	if (json_is_string(v = json_object_get(ev, "remedy")))
+		word(e->remedy, sizeof(e->remedy), json_string_value(v));
+	json_decref(ev);
+}
+
 int
 watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, char *err,
     size_t errlen)
@@ -963,6 +980,8 @@ watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, 
 			/* The episode counts "in storm" whatever its nodes detect. */
 			e->in = d->evidence.in_storm;
 			e->involved = d->evidence.involved;
+			if (c->incident[k].phase == WATCH_OPEN)
+				sentences(w, c, k, e);
 		}
 	}
 	for (i = 0; i < w->nnodes; i++) {
