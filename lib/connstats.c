@@ -63,7 +63,7 @@ connstats_line(const char *name, size_t nlen, const char *value, size_t vlen,
 			break;
 		}
 	}
-	if (last == first || (size_t)(last - first - 1) > CONNSTATS_KEY_MAX)
+	if (last - first - 1 <= 0 || (size_t)(last - first - 1) > CONNSTATS_KEY_MAX)
 		return false;
 	field = last + 1;
 	flen = nlen - (size_t)(field - name);
