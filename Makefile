@@ -120,6 +120,8 @@ PKGS_test_watch := libevent sqlite3 jansson inih
 LDLIBS_test_watch := -lm
 PKGS_test_watch_proxy := libevent sqlite3 jansson inih
 LDLIBS_test_watch_proxy := -lm
+PKGS_test_watch_who := libevent sqlite3 jansson inih
+LDLIBS_test_watch_who := -lm
 PKGS_test_watchdog := sqlite3 jansson libcurl inih
 PKGS_test_xmpp := libstrophe
 # test tools and benchmarks
@@ -238,7 +240,8 @@ $(UNIT_HELPER_LIB): $(UNIT_HELPER_OBJ)
 # They include module headers by their folder ("monitor/detect.h"), as the tests do.
 $(UNIT_HELPER_OBJ): CPPFLAGS += -I.
 # The unit-test rule below tracks helper.h only.
-$(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy: \
+$(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy \
+    $(OBJDIR)/tests/test_watch_who: \
 	tests/unit/detect_world.h
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)

@@ -20,7 +20,8 @@
  *   public_first  the status page's automatic first update, the same kind of format
  *   runbook       "docs/runbooks/<name>.md", relative to the repository's top
  *   advisory      true: never paged (mcalert records it and `mctl status` shows it, but
- *                 nobody is woken): something to tell a customer, not an outage.
+ *                 nobody is woken), and never more than minor (the status page's
+ *                 impact): something to tell a customer, not an outage.
  *                 false (the default of a row that does not say) pages as usual
  * Incidents of other kinds (opened by hand, by the Alertmanager intake) are not in the
  * table: they get kinds_public_title()'s and kinds_public_first()'s generic texts.

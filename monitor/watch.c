@@ -473,7 +473,10 @@ reconcile(struct watch *w, const struct kind_subject *s, bool active, enum detec
     int64_t now_ms)
 {
 	struct watch_incident *inc = subject_incident(s);
-	enum ilog_severity severity = to_ilog(sev);
+	/* An advisory (lib/kinds.h) tells; it is never more than minor, however many
+	 * nodes see it (the cluster's rule raises a spread episode's severity). */
+	enum ilog_severity severity = kinds_at(s->kind)->advisory && sev > DETECT_SEVERITY_MINOR ?
+	    to_ilog(DETECT_SEVERITY_MINOR) : to_ilog(sev);
 	const struct monconfig_settings *set = &w->cfg->set;
 	const struct detect_cluster *episode = subject_episode(s);
 	char message[SUMMARY_MAX];
@@ -977,6 +980,9 @@ watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, 
 			if (!is_cluster_kind(k))
 				continue;
 			detector_words(&d->status, &e->detector);
+			if (kinds_at(k)->advisory && d->status.severity > DETECT_SEVERITY_MINOR)
+				word(e->detector.severity, sizeof(e->detector.severity),
+				    detect_severity_name(DETECT_SEVERITY_MINOR)); /* as its incident */
 			/* The episode counts "in storm" whatever its nodes detect. */
 			e->in = d->evidence.in_storm;
 			e->involved = d->evidence.involved;
