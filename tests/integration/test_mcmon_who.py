@@ -16,6 +16,7 @@ import pytest
 from conftest import tool
 from mcdtest import add_tenant
 from mcmontest import FAST, Deployment, wait_for
+from xmpptest import Prosody, jid, start_mcalert, wait_log_line, write_config
 
 # Churn decided in seconds rather than minutes.
 CHURN = {"churn_rate": "5", "churn_share": "0.9", "churn_sustain": "2s", "churn_clear": "1s"}
@@ -123,11 +124,18 @@ def test_a_tenant_storm_is_attributed_in_evidence_status_and_conns_by(dep):
         in page
 
 
-def test_a_churning_tenant_opens_connection_churn_which_pages_nobody(dep):
+def test_a_churning_tenant_opens_connection_churn_which_pages_nobody(dep, procs):
     django = tenant(dep, "django")
     dep.start_node("n1")
     dep.start_mcmon(monitor=CHURN)
     wait_for("a few polls", lambda: polls_ok(dep, "n1") >= 5, 60)
+    # The pager, on a private chat server, paging alice for anything minor or worse.
+    chat = Prosody(procs, dep.dir / "prosody", ["mcalert", "alice"])
+    chat.start()
+    alert_conf = write_config(str(dep.dir / "alert.conf"), port=chat.port, db=str(dep.db),
+                              steps=[jid("alice")], extra="min_severity = minor")
+    alerter = start_mcalert(procs, alert_conf)
+    wait_log_line(procs, alerter, "started:", timeout=30)
 
     # A connection per request, at 20 a second: under the storm detector's floor.
     gen = stormgen(dep.nodes["n1"], django, "django", 20, 400, "20s")
@@ -147,7 +155,13 @@ def test_a_churning_tenant_opens_connection_churn_which_pages_nobody(dep):
     assert t["new_connections_per_second"] >= 5, ev
     assert "tenant django opens" in ev["finding"] and "about 4x the time of one get" in ev["finding"]
     assert "connection_churn.md" in ev["remedy"]
-    # An advisory: no page was ever recorded for it, and no storm either.
+    # An advisory: never paged, while an incident of the same severity opened by hand
+    # is; and no storm either.
+    control = dep.mctl("--json", "open", "--title", "control", "--severity", "minor",
+                       "--cluster", "c1", check=True)
+    control_id = json.loads(control.stdout)["id"]
+    wait_for("the control incident's page", lambda: dep.query(
+        "SELECT * FROM pages WHERE incident_id = ?", control_id), 30)
     assert dep.query("SELECT * FROM pages WHERE incident_id = ?", inc["id"]) == []
     assert dep.incidents("connection_storm") == []
     resolved = dep.wait_incident("connection_churn", 60, state="resolved")
