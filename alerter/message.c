@@ -272,6 +272,23 @@ flatten_controls(char *s)
 			*s = ' ';
 }
 
+/* The evidence of an event body: its "evidence" member, or the body itself; borrowed
+ * from *body, which the caller releases. NULL (and *body NULL) if it is not an object. */
+static json_t *
+evidence_of(const char *body_json, json_t **body)
+{
+	json_t *ev;
+
+	*body = body_json != NULL ? json_loads(body_json, 0, NULL) : NULL;
+	if (!json_is_object(*body)) {
+		json_decref(*body);
+		*body = NULL;
+		return NULL;
+	}
+	ev = json_object_get(*body, "evidence");
+	return json_is_object(ev) ? ev : *body;
+}
+
 void
 message_sentence(const char *body_json, const char *key, char *buf, size_t len)
 {
@@ -280,14 +297,8 @@ message_sentence(const char *body_json, const char *key, char *buf, size_t len)
 	if (len == 0)
 		return;
 	buf[0] = '\0';
-	body = body_json != NULL ? json_loads(body_json, 0, NULL) : NULL;
-	if (!json_is_object(body)) {
-		json_decref(body);
+	if ((ev = evidence_of(body_json, &body)) == NULL)
 		return;
-	}
-	ev = json_object_get(body, "evidence");
-	if (!json_is_object(ev))
-		ev = body;
 	v = json_object_get(ev, key);
 	if (json_is_string(v)) {
 		struct text t = { buf, len, 0, false };
@@ -311,14 +322,8 @@ message_evidence(const char *body_json, char *buf, size_t len)
 		return;
 	buf[0] = '\0';
 	tmp[0] = '\0';
-	body = body_json != NULL ? json_loads(body_json, 0, NULL) : NULL;
-	if (!json_is_object(body)) {
-		json_decref(body);
+	if ((ev = evidence_of(body_json, &body)) == NULL)
 		return;
-	}
-	ev = json_object_get(body, "evidence");
-	if (!json_is_object(ev))
-		ev = body;
 	json_object_foreach(ev, k, v)
 		if (!is_sentence(k))
 			add_member(&t, &first, "", k, v, 0);

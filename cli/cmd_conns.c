@@ -574,6 +574,27 @@ print_admin_row(const struct admin_row *r)
 }
 
 /*
+ * The cluster a sample with a name or --cluster asks, and the node named (*one, NULL
+ * with --cluster). NULL (printed) for an unknown name or cluster.
+ */
+static const struct cluster *
+target_cluster(const struct clusters *cl, const struct conns_opts *o,
+    const struct cluster_node **one)
+{
+	const struct cluster *c;
+
+	*one = NULL;
+	if (o->node != NULL && (*one = clusters_find_node(cl, o->node)) == NULL) {
+		mctl_error("conns: no node '%s' (backend or proxy) in the configuration", o->node);
+		return NULL;
+	}
+	c = *one != NULL ? &cl->v[(*one)->cluster] : clusters_find(cl, o->cluster);
+	if (c == NULL)
+		mctl_error("conns: no cluster '%s' in the configuration", o->cluster);
+	return c;
+}
+
+/*
  * One sample with a name or --cluster: every selected node's admin port, proxies
  * first. MCTL_EXIT_OK, MCTL_EXIT_FAIL if any node could not be asked (its row says
  * why), or -1 (printed) when nothing could be shown.
@@ -590,15 +611,8 @@ sample_admin(const struct mctl_topology *t, const struct conns_opts *o, bool jso
 	json_t *doc = NULL, *rows = NULL;
 	size_t i, k, failed = 0;
 
-	if (o->node != NULL && (one = clusters_find_node(cl, o->node)) == NULL) {
-		mctl_error("conns: no node '%s' (backend or proxy) in the configuration", o->node);
+	if ((c = target_cluster(cl, o, &one)) == NULL)
 		return -1;
-	}
-	c = one != NULL ? &cl->v[one->cluster] : clusters_find(cl, o->cluster);
-	if (c == NULL) {
-		mctl_error("conns: no cluster '%s' in the configuration", o->cluster);
-		return -1;
-	}
 	utc_format_ms(clock_wall_ms(), when, sizeof(when));
 	if (json) {
 		doc = json_pack("{s:s, s:s}", "time", when, "cluster", c->name);
@@ -772,15 +786,8 @@ sample_by(const struct mctl_topology *t, const struct conns_opts *o, bool json)
 
 	memset(&sum, 0, sizeof(sum));
 	snprintf(sum.other.key, sizeof(sum.other.key), "other");
-	if (o->node != NULL && (one = clusters_find_node(cl, o->node)) == NULL) {
-		mctl_error("conns: no node '%s' (backend or proxy) in the configuration", o->node);
+	if ((c = target_cluster(cl, o, &one)) == NULL)
 		return -1;
-	}
-	c = one != NULL ? &cl->v[one->cluster] : clusters_find(cl, o->cluster);
-	if (c == NULL) {
-		mctl_error("conns: no cluster '%s' in the configuration", o->cluster);
-		return -1;
-	}
 	if (one != NULL && !cluster_takes_clients(cl, one)) {
 		mctl_role_names(cl, c, CLUSTER_PROXY, names, sizeof(names));
 		mctl_error("conns: --by counts where clients connect: %s takes no clients; name a "

@@ -257,62 +257,58 @@ backend_stat(struct nodestats *st, const struct mcreply_stat *s)
 	(void)set_field(b, backend_fields, NFIELDS(backend_fields), field, flen, s);
 }
 
-/* `stats tenants top N`: the tenants' lines, and the sums over the others. */
-static void
-tenants_stat(struct nodestats *st, const struct mcreply_stat *s)
+/* A tenant's or a source's line of group g into its table (true), or false when the
+ * line is not a per-key line (the block's own figures). */
+static bool
+key_stat(struct nodestats *st, const struct mcreply_stat *s, enum connstats_group want)
 {
-	struct connstats_entry *e;
+	struct connstats_entry *e = NULL;
 	enum connstats_group g;
 	enum connstats_field f;
 	const char *key;
 	size_t klen;
 	uint64_t v;
 
+	if (!connstats_line(s->name, s->name_len, s->value, s->value_len, &g, &key, &klen, &f,
+	    &v))
+		return false;
+	if (g == want && want == CONNSTATS_TENANT)
+		e = connstats_entry(st->tenants, &st->ntenants, NODESTATS_TENANTS_MAX, key, klen);
+	else if (g == want)
+		e = connstats_entry(st->sources, &st->nsources, NODESTATS_SOURCES_MAX, key, klen);
+	if (e != NULL)
+		e->v[f] = v;
+	return true;
+}
+
+/* The figures of a `stats tenants` or `stats sources` block besides its keys'. */
+static const struct stat_field accounting_fields[] = {
+	{ "tenants_other:curr_connections", offsetof(struct nodestats, tenants_other_curr) },
+	{ "tenants_other:total_connections", offsetof(struct nodestats, tenants_other_total) },
+	{ "sources_other:new_conns", offsetof(struct nodestats, sources_other_new) },
+	{ "sources_tracked", offsetof(struct nodestats, sources_tracked) },
+	{ "sources_capacity", offsetof(struct nodestats, sources_capacity) },
+	{ "sources_memory_bytes", offsetof(struct nodestats, sources_memory_bytes) },
+};
+
+/* `stats tenants top N`: the tenants' lines, and the sums over the others. */
+static void
+tenants_stat(struct nodestats *st, const struct mcreply_stat *s)
+{
 	st->has_tenants = true;
-	if (connstats_line(s->name, s->name_len, s->value, s->value_len, &g, &key, &klen, &f,
-	    &v)) {
-		if (g == CONNSTATS_TENANT && (e = connstats_entry(st->tenants, &st->ntenants,
-		    NODESTATS_TENANTS_MAX, key, klen)) != NULL)
-			e->v[f] = v;
-		return;
-	}
-	if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) != 0)
-		return;
-	if (token_is(s->name, s->name_len, "tenants_other:curr_connections"))
-		st->tenants_other_curr = v;
-	else if (token_is(s->name, s->name_len, "tenants_other:total_connections"))
-		st->tenants_other_total = v;
+	if (!key_stat(st, s, CONNSTATS_TENANT))
+		(void)set_field(st, accounting_fields, NFIELDS(accounting_fields), s->name,
+		    s->name_len, s);
 }
 
 /* `stats sources top N`: the structure's figures, the prefixes' lines, the rest. */
 static void
 sources_stat(struct nodestats *st, const struct mcreply_stat *s)
 {
-	struct connstats_entry *e;
-	enum connstats_group g;
-	enum connstats_field f;
-	const char *key;
-	size_t klen;
-	uint64_t v;
-
 	st->has_sources = true;
-	if (connstats_line(s->name, s->name_len, s->value, s->value_len, &g, &key, &klen, &f,
-	    &v)) {
-		if (g == CONNSTATS_SOURCE && (e = connstats_entry(st->sources, &st->nsources,
-		    NODESTATS_SOURCES_MAX, key, klen)) != NULL)
-			e->v[f] = v;
-		return;
-	}
-	if (parse_u64_n(s->value, s->value_len, 0, UINT64_MAX, &v) != 0)
-		return; /* sources_algorithm */
-	if (token_is(s->name, s->name_len, "sources_other:new_conns"))
-		st->sources_other_new = v;
-	else if (token_is(s->name, s->name_len, "sources_tracked"))
-		st->sources_tracked = v;
-	else if (token_is(s->name, s->name_len, "sources_capacity"))
-		st->sources_capacity = v;
-	else if (token_is(s->name, s->name_len, "sources_memory_bytes"))
-		st->sources_memory_bytes = v;
+	if (!key_stat(st, s, CONNSTATS_SOURCE))
+		(void)set_field(st, accounting_fields, NFIELDS(accounting_fields), s->name,
+		    s->name_len, s);
 }
 
 #define TOP_TEXT "10" /* NODESTATS_TOP */

@@ -106,4 +106,13 @@ int test_ilog_teardown(void **state);
 int64_t test_ilog_incident(struct test_ilog *t, const char *fingerprint,
     enum ilog_severity sev);
 
+/* The incidents of kind (NULL: any) in states (ILOG_STATES_*); fails the test if the
+ * log cannot be read. */
+size_t test_ilog_count(struct ilog *log, const char *kind, unsigned states);
+
+/* The incident with fingerprint fp into *inc and the body of its last "evidence"
+ * event into body ("" without one); returns its id, or 0 when there is none. */
+int64_t test_ilog_last_evidence(struct ilog *log, const char *fp, struct ilog_incident *inc,
+    char *body, size_t cap);
+
 #endif

@@ -245,45 +245,6 @@ run_until_open(struct fixture *fx, const char *fp, int64_t limit, const struct f
 	return limit + 1;
 }
 
-/* --- reading the log ------------------------------------------------------------------ */
-
-static size_t
-count_incidents(struct fixture *fx, const char *kind, unsigned states)
-{
-	struct ilog_query q = { 0 };
-	struct ilog_incidents list = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t n;
-
-	q.states = states;
-	q.kind = kind;
-	assert_int_equal(ilog_incident_list(fx->il.log, &q, &list, err, sizeof(err)), ILOG_OK);
-	n = list.n;
-	ilog_incidents_release(&list);
-	return n;
-}
-
-/* The open incident's id (0: none) and the body of its last evidence event. */
-static int64_t
-last_evidence(struct fixture *fx, const char *fp, struct ilog_incident *inc, char *body,
-    size_t cap)
-{
-	struct ilog_events ev = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t i;
-
-	body[0] = '\0';
-	if (ilog_incident_find(fx->il.log, fp, inc, err, sizeof(err)) != ILOG_OK)
-		return 0;
-	assert_int_equal(ilog_timeline(fx->il.log, inc->id, &ev, err, sizeof(err)), ILOG_OK);
-	for (i = 0; i < ev.n; i++) {
-		if (strcmp(ev.v[i].type, "evidence") == 0)
-			snprintf(body, cap, "%s", ev.v[i].body_json);
-	}
-	ilog_events_release(&ev);
-	return inc->id;
-}
-
 /* --- latency attribution ------------------------------------------------------------ */
 
 static void
@@ -297,15 +258,15 @@ two_slow_backends_are_one_incident_naming_both_and_the_proxies(void **state)
 
 	assert_non_null(body);
 	simulate(fx, 90 * 1000, &f); /* past the warm-up */
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 	/* b1 and b2 answer the proxies slowly; mcmon's own probes of them do not see it
 	 * (the path between the proxies and those backends). */
 	f.proxied[0] = f.proxied[1] = 0.15;
 	took = run_until_open(fx, "latency_tail:c1", 15 * 1000, &f);
 	assert_true(took <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(last_evidence(fx, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	assert_non_null(strstr(body, "\"backends\":[\"b1\",\"b2\"]"));
 	assert_non_null(strstr(body, "\"extent\":\"backends\""));
 	assert_non_null(strstr(body, "\"proxies_seeing\":[\"p1\",\"p2\"]"));
@@ -317,8 +278,8 @@ two_slow_backends_are_one_incident_naming_both_and_the_proxies(void **state)
 	/* Over: the incident resolves, and nothing else was opened. */
 	f.proxied[0] = f.proxied[1] = 0;
 	simulate(fx, 120 * 1000, &f);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	free(body);
 }
 
@@ -335,7 +296,7 @@ one_slow_backend_is_named_alone(void **state)
 	f.proxied[2] = 0.2;
 	assert_true(run_until_open(fx, "latency_tail:c1", 15 * 1000, &f) <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(last_evidence(fx, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
 	assert_non_null(strstr(inc.title, "Latency tail on c1/b3: "));
 	assert_non_null(strstr(body, "\"extent\":\"backend\""));
 	assert_non_null(strstr(body, "backend b3 slow, seen by proxies p1, p2"));
@@ -360,7 +321,7 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 
 	assert_non_null(body);
 	simulate(fx, 10 * 60 * 1000, &f);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 
 	for (b = 0; b < NBACKENDS; b++) {
 		f.proxied[b] = 0.12;
@@ -368,7 +329,7 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	}
 	assert_true(run_until_open(fx, "latency_tail:c1", 15 * 1000, &f) <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(last_evidence(fx, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"extent\":\"cluster-wide\""));
 	assert_non_null(strstr(body, "cluster-wide: every backend (3) slow"));
 	assert_non_null(strstr(body, "\"backends\":[\"b1\",\"b2\",\"b3\"]"));
@@ -377,8 +338,8 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	memset(f.proxied, 0, sizeof(f.proxied));
 	memset(f.probed, 0, sizeof(f.probed));
 	simulate(fx, 3 * 60 * 1000, &f);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	free(body);
 }
 
@@ -401,7 +362,7 @@ a_proxy_restart_is_a_new_start_not_a_difference(void **state)
 	assert_non_null(t);
 	assert_true(t->evidence.short_fraction < 0.02);
 	assert_true(t->evidence.short_count < 2 * 11 * REPLIES_PER_POLL);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 }
 
 /* --- ejected, down, proxy down ------------------------------------------------------ */
@@ -427,27 +388,27 @@ ejected_backend_down_and_proxy_down_are_told_apart(void **state)
 	f.failing[node_index(fx, fx->proxy[0])] = true;
 	simulate(fx, 5000, &f);
 
-	assert_true(last_evidence(fx, "backend_ejected:c1:b2", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b2", &inc, body, BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Backend c1/b2 ejected by proxies p2 (it answers mcmon)");
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
 	/* p1 is down: its view is not current, so only p2 reports (all that report). */
 	assert_int_equal(inc.severity, ILOG_SEVERITY_MAJOR);
 
-	assert_true(last_evidence(fx, "node_down:c1:b3", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:b3", &inc, body, BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Backend c1/b3 is down");
 	assert_non_null(strstr(body, "\"role\":\"node\""));
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
-	assert_int_equal(last_evidence(fx, "backend_ejected:c1:b3", &inc, body, BODY_MAX), 0);
+	assert_int_equal(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b3", &inc, body, BODY_MAX), 0);
 
-	assert_true(last_evidence(fx, "node_down:c1:p1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:p1", &inc, body, BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Proxy c1/p1 is down");
 	assert_non_null(strstr(body, "\"role\":\"proxy\""));
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 3);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 3);
 
 	/* The proxies take b2 back: its incident resolves after the hold. */
 	f.ejected[1] = false;
 	simulate(fx, 15 * 1000, &f);
-	assert_int_equal(count_incidents(fx, "backend_ejected", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, "backend_ejected", ILOG_STATES_UNRESOLVED), 0);
 	free(body);
 }
 
@@ -515,8 +476,8 @@ a_storm_hopping_across_proxies_is_one_incident_naming_each_with_its_times(void *
 	simulate(fx, 2000, &f);
 	f.rate[node_index(fx, fx->proxy[1])] = 2000;
 	simulate(fx, 4000, &f);
-	assert_true(last_evidence(fx, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
-	assert_int_equal(count_incidents(fx, "connection_storm", ILOG_STATES_ALL), 1);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
+	assert_int_equal(test_ilog_count(fx->il.log, "connection_storm", ILOG_STATES_ALL), 1);
 	assert_non_null(strstr(body, "\"involved\":[\"p1\",\"p2\"]"));
 	p1 = strstr(body, "{\"node\":\"p1\",\"role\":\"proxy\",\"joined_at\":\"");
 	p2 = strstr(body, "{\"node\":\"p2\",\"role\":\"proxy\",\"joined_at\":\"");

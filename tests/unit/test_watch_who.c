@@ -227,41 +227,7 @@ simulate(struct fixture *fx, int64_t ms, const struct traffic *tr)
 	}
 }
 
-static size_t
-count_incidents(struct fixture *fx, const char *kind, unsigned states)
-{
-	struct ilog_query q = { 0 };
-	struct ilog_incidents list = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t n;
 
-	q.states = states;
-	q.kind = kind;
-	assert_int_equal(ilog_incident_list(fx->il.log, &q, &list, err, sizeof(err)), ILOG_OK);
-	n = list.n;
-	ilog_incidents_release(&list);
-	return n;
-}
-
-/* The incident's last evidence body ("" without one); 0 when it is not there. */
-static int64_t
-last_evidence(struct fixture *fx, const char *fp, struct ilog_incident *inc, char *body,
-    size_t cap)
-{
-	struct ilog_events ev = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t i;
-
-	body[0] = '\0';
-	if (ilog_incident_find(fx->il.log, fp, inc, err, sizeof(err)) != ILOG_OK)
-		return 0;
-	assert_int_equal(ilog_timeline(fx->il.log, inc->id, &ev, err, sizeof(err)), ILOG_OK);
-	for (i = 0; i < ev.n; i++)
-		if (strcmp(ev.v[i].type, "evidence") == 0)
-			snprintf(body, cap, "%s", ev.v[i].body_json);
-	ilog_events_release(&ev);
-	return inc->id;
-}
 
 static void
 a_storm_from_one_tenant_is_attributed_to_it_and_its_address(void **state)
@@ -278,7 +244,7 @@ a_storm_from_one_tenant_is_attributed_to_it_and_its_address(void **state)
 	tr.storm_tenant = 0;
 	tr.storm_rate = 2000;
 	simulate(fx, 6000, &tr);
-	assert_true(last_evidence(fx, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"dominant\":true"));
 	assert_non_null(strstr(body, "\"tenants\":[{\"name\":\"acme\",\"share\":0.9"));
 	assert_non_null(strstr(body, "\"remedy\":\"limit_tenant\""));
@@ -305,7 +271,7 @@ a_storm_spread_over_every_tenant_has_no_dominant_and_points_at_the_network(void 
 	tr.spread = true;
 	tr.storm_rate = 2400;
 	simulate(fx, 6000, &tr);
-	assert_true(last_evidence(fx, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"dominant\":false"));
 	assert_non_null(strstr(body, "\"finding\":\"no dominant tenant or source\""));
 	assert_non_null(strstr(body, "\"remedy\":\"look at the network"));
@@ -327,11 +293,11 @@ a_churning_tenant_opens_an_advisory_naming_it_which_resolves_when_it_stops(void 
 	tr.churn_rate = 5;
 	/* Not before it has lasted churn_sustain. */
 	simulate(fx, 8000, &tr);
-	assert_int_equal(count_incidents(fx, "connection_churn", ILOG_STATES_ALL), 0);
-	for (t = 0; t < 10 * 1000 && count_incidents(fx, "connection_churn",
+	assert_int_equal(test_ilog_count(fx->il.log, "connection_churn", ILOG_STATES_ALL), 0);
+	for (t = 0; t < 10 * 1000 && test_ilog_count(fx->il.log, "connection_churn",
 	    ILOG_STATES_ALL) == 0; t += PERIOD_MS)
 		simulate(fx, PERIOD_MS, &tr);
-	assert_true(last_evidence(fx, "connection_churn:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_churn:c1", &inc, body, BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Connection churn in cluster c1: tenant t3");
 	assert_non_null(strstr(body, "\"name\":\"t3\",\"new_connections_per_second\":14"));
 	assert_non_null(strstr(body, "tenant t3 opens 14.0 new connections/s and 100% of them "
@@ -341,11 +307,11 @@ a_churning_tenant_opens_an_advisory_naming_it_which_resolves_when_it_stops(void 
 	/* An advisory: recorded, never paged; and no storm for it. */
 	assert_false(kinds_pages(inc.kind));
 	assert_int_equal(inc.severity, ILOG_SEVERITY_MINOR); /* on both proxies, still minor */
-	assert_int_equal(count_incidents(fx, "connection_storm", ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, "connection_storm", ILOG_STATES_ALL), 0);
 	/* The customer fixed it: resolved after churn_clear, the grace and the hold. */
 	simulate(fx, 30 * 1000, &quiet);
-	assert_int_equal(count_incidents(fx, "connection_churn", ILOG_STATES_UNRESOLVED), 0);
-	assert_int_equal(count_incidents(fx, "connection_churn", ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->il.log, "connection_churn", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, "connection_churn", ILOG_STATES_ALL), 1);
 	free(body);
 }
 
@@ -359,7 +325,7 @@ steady_tenants_with_persistent_connections_open_nothing(void **state)
 	tr.storm_tenant = 2;
 	tr.storm_rate = 20;
 	simulate(fx, 60 * 1000, &tr);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 }
 
 static void
