@@ -215,9 +215,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
 # What the unit tests share (temporary directories, a fake clock, a temporary
 # incident log; the detector tests' simulated world, detect_world.c): an archive, so
 # that a test links only the parts it calls (the temporary log, helper_ilog.c, brings
-# SQLite; the world, monitor/detect).
+# SQLite; the world, monitor/detect; a watch over a configuration, watch_fixture.c).
 UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o $(OBJDIR)/tests/unit/helper_ilog.o \
-	$(OBJDIR)/tests/unit/detect_world.o
+	$(OBJDIR)/tests/unit/detect_world.o $(OBJDIR)/tests/unit/watch_fixture.o
 UNIT_HELPER_LIB := $(OBJDIR)/tests/unit/libtesthelper.a
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
@@ -247,6 +247,8 @@ $(UNIT_HELPER_OBJ): CPPFLAGS += -I.
 $(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy \
     $(OBJDIR)/tests/test_watch_who: \
 	tests/unit/detect_world.h
+$(OBJDIR)/tests/test_watch $(OBJDIR)/tests/test_watch_proxy $(OBJDIR)/tests/test_watch_who: \
+	tests/unit/watch_fixture.h
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)
 	@mkdir -p $(@D)

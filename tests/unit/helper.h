@@ -18,6 +18,13 @@
 
 #define TEST_PATH_MAX 256 /* a good size for a temporary directory's path or a file's in it */
 
+/* --- text -------------------------------------------------------------------------- */
+
+/* Appends a printf text to buf[*used..cap) and advances *used; fails the test if it
+ * does not fit (a fixture's reply text, built in pieces). */
+void test_appendf(char *buf, size_t cap, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* --- temporary directories --------------------------------------------------------- */
 
 /*

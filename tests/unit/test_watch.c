@@ -19,6 +19,7 @@
 #include "monitor/monconfig.h"
 #include "monitor/kind.h"
 #include "monitor/watch.h"
+#include "watch_fixture.h"
 
 #define T0 10000000 /* the fake monotonic clock's start */
 #define EVAL_MS 500
@@ -85,22 +86,14 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	char err[ILOG_ERR_LEN];
 
-	if (fx == NULL || load_config(&fx->cfg, config_text) < 0)
+	if (fx == NULL)
 		return -1;
-	if (test_ilog_open(&fx->il, "test_watch") < 0) {
-		fprintf(stderr, "%s\n", fx->il.err);
-		return -1;
-	}
-	fx->log = fx->il.log;
-	if (watch_init(&fx->w, &fx->cfg, fx->log, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	fx->w.wall_ms = test_clock_start;
-	fx->now = T0;
 	*state = fx;
+	if (watch_fixture_open(&fx->il, &fx->cfg, &fx->w, config_text, "test_watch") < 0)
+		return -1;
+	fx->log = fx->il.log;
+	fx->now = T0;
 	return 0;
 }
 
@@ -109,9 +102,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	watch_release(&fx->w);
-	test_ilog_close(&fx->il);
-	monconfig_release(&fx->cfg);
+	watch_fixture_close(&fx->il, &fx->cfg, &fx->w);
 	free(fx);
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include "monitor/metrics.h"
 #include "monitor/monconfig.h"
 #include "monitor/watch.h"
+#include "watch_fixture.h"
 
 #define TICK_MS 100   /* probes: 10 a second per node, as the default probe_rate */
 #define PERIOD_MS 1000 /* polls and evaluations */
@@ -86,32 +87,19 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct config_errors errs = { 0 };
-	char err[ILOG_ERR_LEN];
 	size_t i;
 
-	if (fx == NULL || monconfig_load_string(&fx->cfg, "test.conf", config_text, &errs) < 0) {
-		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_release(&errs);
+	if (fx == NULL)
 		return -1;
-	}
-	if (test_ilog_open(&fx->il, "test_watch_proxy") < 0) {
-		fprintf(stderr, "%s\n", fx->il.err);
+	*state = fx;
+	if (watch_fixture_open(&fx->il, &fx->cfg, &fx->w, config_text, "test_watch_proxy") < 0)
 		return -1;
-	}
-	if (watch_init(&fx->w, &fx->cfg, fx->il.log, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	fx->w.wall_ms = test_clock_start;
 	fx->now = T0;
 	fx->rng = 16;
 	for (i = 0; i < NPROXIES; i++)
 		fx->proxy[i] = watch_find_node(&fx->w, "c1", proxy_names[i]);
 	for (i = 0; i < NBACKENDS; i++)
 		fx->backend[i] = watch_find_node(&fx->w, "c1", backend_names[i]);
-	*state = fx;
 	return 0;
 }
 
@@ -120,9 +108,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	watch_release(&fx->w);
-	test_ilog_close(&fx->il);
-	monconfig_release(&fx->cfg);
+	watch_fixture_close(&fx->il, &fx->cfg, &fx->w);
 	free(fx);
 	return 0;
 }
@@ -133,20 +119,6 @@ static size_t
 node_index(const struct fixture *fx, const struct watch_node *n)
 {
 	return (size_t)(n - fx->w.nodes);
-}
-
-static int
-append(char *buf, size_t cap, size_t *used, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *used, cap - *used, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < cap - *used);
-	*used += (size_t)n;
-	return n;
 }
 
 /* A share drawn for one sample: the fault's, plus the host's noise. */
@@ -169,13 +141,13 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 		return;
 	}
 	fx->total[i] += 10 + f->rate[i];
-	append(text, sizeof(text), &used,
+	test_appendf(text, sizeof(text), &used,
 	    "STAT uptime 100\r\nSTAT curr_connections 20\r\nSTAT total_connections %llu\r\n"
 	    "END\r\nEND\r\n", (unsigned long long)fx->total[i]);
 	for (p = 0; p < NPROXIES && fx->proxy[p] != n; p++)
 		;
 	if (p < NPROXIES) {
-		append(text, sizeof(text), &used, "STAT backends %d\r\nSTAT backends_up %d\r\n"
+		test_appendf(text, sizeof(text), &used, "STAT backends %d\r\nSTAT backends_up %d\r\n"
 		    "STAT client_connections 20\r\nSTAT requests 5\r\nEND\r\n", NBACKENDS,
 		    NBACKENDS);
 		for (b = 0; b < NBACKENDS; b++) {
@@ -183,7 +155,7 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 			    REPLIES_PER_POLL + 0.5);
 			fx->replies[p][b] += REPLIES_PER_POLL;
 			fx->slow[p][b] += slow;
-			append(text, sizeof(text), &used,
+			test_appendf(text, sizeof(text), &used,
 			    "STAT %s:addr 127.0.0.1:100%zu\r\nSTAT %s:state %s\r\n"
 			    "STAT %s:requests %llu\r\nSTAT %s:replies %llu\r\n"
 			    "STAT %s:latency_p50_us 250\r\nSTAT %s:latency_p99_us 9000\r\n"
@@ -194,7 +166,7 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 			    backend_names[b],
 			    (double)fx->slow[p][b] / (double)fx->replies[p][b], backend_names[b]);
 		}
-		append(text, sizeof(text), &used, "END\r\n");
+		test_appendf(text, sizeof(text), &used, "END\r\n");
 	}
 	watch_poll(&fx->w, n, text, used, 300, fx->now);
 }
@@ -388,7 +360,8 @@ ejected_backend_down_and_proxy_down_are_told_apart(void **state)
 	f.failing[node_index(fx, fx->proxy[0])] = true;
 	simulate(fx, 5000, &f);
 
-	assert_true(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b2", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b2", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Backend c1/b2 ejected by proxies p2 (it answers mcmon)");
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
 	/* p1 is down: its view is not current, so only p2 reports (all that report). */
@@ -398,7 +371,8 @@ ejected_backend_down_and_proxy_down_are_told_apart(void **state)
 	assert_string_equal(inc.title, "Backend c1/b3 is down");
 	assert_non_null(strstr(body, "\"role\":\"node\""));
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
-	assert_int_equal(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b3", &inc, body, BODY_MAX), 0);
+	assert_int_equal(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b3", &inc, body,
+	    BODY_MAX), 0);
 
 	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:p1", &inc, body, BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Proxy c1/p1 is down");

@@ -26,6 +26,7 @@
 #include "monitor/metrics.h"
 #include "monitor/monconfig.h"
 #include "monitor/watch.h"
+#include "watch_fixture.h"
 
 #define PERIOD_MS 1000 /* polls, probes and evaluations */
 #define NPROXIES 2
@@ -84,25 +85,16 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct config_errors errs = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t i;
 
-	if (fx == NULL || monconfig_load_string(&fx->cfg, "test.conf", config_text, &errs) < 0) {
-		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_release(&errs);
+	if (fx == NULL)
 		return -1;
-	}
-	if (test_ilog_open(&fx->il, "test_watch_who") < 0 ||
-	    watch_init(&fx->w, &fx->cfg, fx->il.log, err, sizeof(err)) < 0)
+	*state = fx;
+	if (watch_fixture_open(&fx->il, &fx->cfg, &fx->w, config_text, "test_watch_who") < 0)
 		return -1;
-	fx->w.wall_ms = test_clock_start;
 	fx->now = T0;
 	fx->proxy[0] = watch_find_node(&fx->w, "c1", "p1");
 	fx->proxy[1] = watch_find_node(&fx->w, "c1", "p2");
 	fx->backend = watch_find_node(&fx->w, "c1", "b1");
-	*state = fx;
 	return 0;
 }
 
@@ -111,24 +103,9 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	watch_release(&fx->w);
-	test_ilog_close(&fx->il);
-	monconfig_release(&fx->cfg);
+	watch_fixture_close(&fx->il, &fx->cfg, &fx->w);
 	free(fx);
 	return 0;
-}
-
-static void
-append(char *buf, size_t cap, size_t *used, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *used, cap - *used, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < cap - *used);
-	*used += (size_t)n;
 }
 
 /* Tenant i's name and the one address it connects from: t0 from 10.1.2.3, ... */
@@ -170,7 +147,7 @@ poll_proxy(struct fixture *fx, size_t p, const struct traffic *tr)
 			order[j] = order[j - 1];
 			order[j - 1] = x;
 		}
-	append(text, TEXT_MAX, &used, "STAT curr_connections 300\r\nSTAT total_connections %llu\r\n"
+	test_appendf(text, TEXT_MAX, &used, "STAT curr_connections 300\r\nSTAT total_connections %llu\r\n"
 	    "END\r\nEND\r\nSTAT backends 1\r\nSTAT backends_up 1\r\nEND\r\nEND\r\n",
 	    (unsigned long long)fx->total[p]);
 	for (i = 0; i < NTENANTS; i++) {
@@ -181,7 +158,7 @@ poll_proxy(struct fixture *fx, size_t p, const struct traffic *tr)
 			continue;
 		}
 		tenant_name((int)order[i], name, sizeof(name));
-		append(text, TEXT_MAX, &used, "STAT tenant:%s:curr_connections 20\r\n"
+		test_appendf(text, TEXT_MAX, &used, "STAT tenant:%s:curr_connections 20\r\n"
 		    "STAT tenant:%s:total_connections %llu\r\nSTAT tenant:%s:new_conns_per_sec %llu\r\n"
 		    "STAT tenant:%s:auth_ok %llu\r\nSTAT tenant:%s:conn_reqs_1 %llu\r\n"
 		    "STAT tenant:%s:conn_reqs_101_plus %llu\r\n", name, name,
@@ -189,20 +166,20 @@ poll_proxy(struct fixture *fx, size_t p, const struct traffic *tr)
 		    (unsigned long long)c->total, name, (unsigned long long)c->reqs_1, name,
 		    (unsigned long long)c->reqs_101);
 	}
-	append(text, TEXT_MAX, &used, "STAT tenants_other:curr_connections %llu\r\n"
+	test_appendf(text, TEXT_MAX, &used, "STAT tenants_other:curr_connections %llu\r\n"
 	    "STAT tenants_other:total_connections %llu\r\nEND\r\n", (unsigned long long)other_curr,
 	    (unsigned long long)other_total);
-	append(text, TEXT_MAX, &used, "STAT sources_tracked 24\r\nSTAT sources_algorithm "
+	test_appendf(text, TEXT_MAX, &used, "STAT sources_tracked 24\r\nSTAT sources_algorithm "
 	    "space-saving\r\n");
 	for (i = 0; i < 5; i++) {
 		const struct tenant_counts *c = &fx->t[p][order[i]];
-		append(text, TEXT_MAX, &used, "STAT source:10.%zu.2.3/32:new_conns %llu\r\n"
+		test_appendf(text, TEXT_MAX, &used, "STAT source:10.%zu.2.3/32:new_conns %llu\r\n"
 		    "STAT source:10.%zu.2.3/32:new_conns_per_sec %llu\r\n"
 		    "STAT source:10.%zu.2.0/24:new_conns %llu\r\n", order[i] + 1,
 		    (unsigned long long)c->total, order[i] + 1, (unsigned long long)add[order[i]],
 		    order[i] + 1, (unsigned long long)c->total);
 	}
-	append(text, TEXT_MAX, &used, "END\r\n");
+	test_appendf(text, TEXT_MAX, &used, "END\r\n");
 	watch_poll(&fx->w, fx->proxy[p], text, used, 300, fx->now);
 	free(text);
 }
@@ -226,8 +203,6 @@ simulate(struct fixture *fx, int64_t ms, const struct traffic *tr)
 		watch_evaluate(&fx->w, fx->now);
 	}
 }
-
-
 
 static void
 a_storm_from_one_tenant_is_attributed_to_it_and_its_address(void **state)
@@ -357,8 +332,8 @@ metrics_show_the_top_tenants_and_sources_per_proxy_and_other(void **state)
 	assert_non_null(strstr(page.buf,
 	    "mcops_source_unauth_connections{cluster=\"c1\",node=\"p2\",source=\"other\"} 0\n"));
 	/* Bounded: per proxy at most METRICS_TOP_K tenants and "other"; none for the backend. */
-	for (p = page.buf; (p = strstr(p, "mcops_tenant_connections{cluster=\"c1\",node=\"p1\"")) != NULL;
-	    p++)
+	for (p = page.buf;
+	    (p = strstr(p, "mcops_tenant_connections{cluster=\"c1\",node=\"p1\"")) != NULL; p++)
 		n++;
 	assert_true(n <= METRICS_TOP_K + 1);
 	assert_null(strstr(page.buf, "mcops_tenant_connections{cluster=\"c1\",node=\"b1\""));
