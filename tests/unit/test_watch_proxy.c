@@ -237,7 +237,8 @@ two_slow_backends_are_one_incident_naming_both_and_the_proxies(void **state)
 	took = run_until_open(fx, "latency_tail:c1", 15 * 1000, &f);
 	assert_true(took <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	assert_non_null(strstr(body, "\"backends\":[\"b1\",\"b2\"]"));
 	assert_non_null(strstr(body, "\"extent\":\"backends\""));
@@ -268,7 +269,8 @@ one_slow_backend_is_named_alone(void **state)
 	f.proxied[2] = 0.2;
 	assert_true(run_until_open(fx, "latency_tail:c1", 15 * 1000, &f) <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_non_null(strstr(inc.title, "Latency tail on c1/b3: "));
 	assert_non_null(strstr(body, "\"extent\":\"backend\""));
 	assert_non_null(strstr(body, "backend b3 slow, seen by proxies p1, p2"));
@@ -301,7 +303,8 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	}
 	assert_true(run_until_open(fx, "latency_tail:c1", 15 * 1000, &f) <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"extent\":\"cluster-wide\""));
 	assert_non_null(strstr(body, "cluster-wide: every backend (3) slow"));
 	assert_non_null(strstr(body, "\"backends\":[\"b1\",\"b2\",\"b3\"]"));
@@ -367,14 +370,16 @@ ejected_backend_down_and_proxy_down_are_told_apart(void **state)
 	/* p1 is down: its view is not current, so only p2 reports (all that report). */
 	assert_int_equal(inc.severity, ILOG_SEVERITY_MAJOR);
 
-	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:b3", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:b3", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Backend c1/b3 is down");
 	assert_non_null(strstr(body, "\"role\":\"node\""));
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
 	assert_int_equal(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b3", &inc, body,
 	    BODY_MAX), 0);
 
-	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:p1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:p1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Proxy c1/p1 is down");
 	assert_non_null(strstr(body, "\"role\":\"proxy\""));
 	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 3);
@@ -450,7 +455,8 @@ a_storm_hopping_across_proxies_is_one_incident_naming_each_with_its_times(void *
 	simulate(fx, 2000, &f);
 	f.rate[node_index(fx, fx->proxy[1])] = 2000;
 	simulate(fx, 4000, &f);
-	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_int_equal(test_ilog_count(fx->il.log, "connection_storm", ILOG_STATES_ALL), 1);
 	assert_non_null(strstr(body, "\"involved\":[\"p1\",\"p2\"]"));
 	p1 = strstr(body, "{\"node\":\"p1\",\"role\":\"proxy\",\"joined_at\":\"");

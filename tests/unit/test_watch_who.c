@@ -219,7 +219,8 @@ a_storm_from_one_tenant_is_attributed_to_it_and_its_address(void **state)
 	tr.storm_tenant = 0;
 	tr.storm_rate = 2000;
 	simulate(fx, 6000, &tr);
-	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"dominant\":true"));
 	assert_non_null(strstr(body, "\"tenants\":[{\"name\":\"acme\",\"share\":0.9"));
 	assert_non_null(strstr(body, "\"remedy\":\"limit_tenant\""));
@@ -246,7 +247,8 @@ a_storm_spread_over_every_tenant_has_no_dominant_and_points_at_the_network(void 
 	tr.spread = true;
 	tr.storm_rate = 2400;
 	simulate(fx, 6000, &tr);
-	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"dominant\":false"));
 	assert_non_null(strstr(body, "\"finding\":\"no dominant tenant or source\""));
 	assert_non_null(strstr(body, "\"remedy\":\"look at the network"));
@@ -272,7 +274,8 @@ a_churning_tenant_opens_an_advisory_naming_it_which_resolves_when_it_stops(void 
 	for (t = 0; t < 10 * 1000 && test_ilog_count(fx->il.log, "connection_churn",
 	    ILOG_STATES_ALL) == 0; t += PERIOD_MS)
 		simulate(fx, PERIOD_MS, &tr);
-	assert_true(test_ilog_last_evidence(fx->il.log, "connection_churn:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_churn:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Connection churn in cluster c1: tenant t3");
 	assert_non_null(strstr(body, "\"name\":\"t3\",\"new_connections_per_second\":14"));
 	assert_non_null(strstr(body, "tenant t3 opens 14.0 new connections/s and 100% of them "
