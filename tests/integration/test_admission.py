@@ -50,23 +50,11 @@ def from_addr(port, addr):
     return Raw(port, sock=s)
 
 
-def stat_lines(admin, what):
-    """`stats <what>` on an admin connection as {name: value} (names keep their prefix)."""
-    admin.send("stats %s\r\n" % what)
-    lines, end = admin.until_end()
-    assert end == "END", end
-    out = {}
-    for l in lines:
-        _, k, v = l.split(" ", 2)
-        out[k] = v
-    return out
-
-
 def settled(admin, name, value):
     """Waits until `stats tenants` shows name = value (a close or a reload is seen by
     the server a moment after the client has done it)."""
     wait_for("%s to be %s" % (name, value),
-             lambda: stat_lines(admin, "tenants")[name] == value, 30)
+             lambda: admin.stats("tenants")[name] == value, 30)
 
 
 def first_line_or_closed(r):
@@ -79,6 +67,14 @@ def first_line_or_closed(r):
         return None
     finally:
         r.sock.settimeout(5)
+
+
+@pytest.fixture(autouse=True)
+def exits_cleanly(procs):
+    """Every mcd of a test stops on SIGTERM with status 0 and no sanitizer report:
+    refusals, evictions and closes leave nothing behind."""
+    yield
+    assert stop_checked(procs) == []
 
 
 @pytest.fixture
@@ -118,12 +114,12 @@ def test_tenant_max_connections_refuses_that_tenant_only(procs, tenants):
     settled(a, "tenant:acme:curr_connections", "1")
     again = mcd.raw()
     assert again.auth("acme", pw["acme"]) == "STORED"
-    st = stat_lines(a, "tenants")
+    st = a.stats("tenants")
     assert st["tenant:acme:rejected_connections"] == "1"
     assert st["tenant:beta:rejected_connections"] == "0"
     assert st["tenant:acme:auth_ok"] == "4"
     assert int(a.stats()["rejected_tenant_connections"]) == 1
-    assert stat_lines(a, "sources")["source:127.0.0.1/32:rejected"] == "1"
+    assert a.stats("sources")["source:127.0.0.1/32:rejected"] == "1"
 
 
 def test_tenant_new_connection_rate_refuses_that_tenant_only(procs, tenants):
@@ -143,7 +139,7 @@ def test_tenant_new_connection_rate_refuses_that_tenant_only(procs, tenants):
         assert r.auth("beta", pw["beta"]) == "STORED"
         r.close()
     a = admin_of(mcd, pw)
-    st = stat_lines(a, "tenants")
+    st = a.stats("tenants")
     assert int(st["tenant:acme:rejected_connections"]) == replies.count(TENANT_RATE)
     assert st["tenant:beta:rejected_connections"] == "0"
 
@@ -151,6 +147,9 @@ def test_tenant_new_connection_rate_refuses_that_tenant_only(procs, tenants):
 def test_source_unauthenticated_limit_spares_another_address(procs, tenants):
     path, pw = tenants
     mcd = start_mcd(procs, tenants=path, admin=True, extra=["--source-max-unauth", "2"])
+    settings = admin_of(mcd, pw).stats("settings")
+    assert (settings["source_max_unauth"], settings["source_conn_rate"],
+            settings["conn_accounting"]) == ("2", "0", "on")
     waiting = [from_addr(mcd.port, "127.0.0.2") for _ in range(2)]
     for r in waiting:
         assert first_line_or_closed(r) is None
@@ -165,7 +164,7 @@ def test_source_unauthenticated_limit_spares_another_address(procs, tenants):
     fresh = from_addr(mcd.port, "127.0.0.2")
     assert first_line_or_closed(fresh) is None
     a = admin_of(mcd, pw)
-    st = stat_lines(a, "sources top 100")
+    st = a.stats("sources top 100")
     assert st["source:127.0.0.2/32:unauth_connections"] == "2"
     assert st["source:127.0.0.2/32:curr_connections"] == "3"
     assert st["source:127.0.0.2/32:rejected"] == "1"
@@ -191,7 +190,7 @@ def test_source_new_connection_rate_spares_another_address(procs, tenants):
     other = from_addr(mcd.port, "127.0.0.3")
     assert other.auth("beta", pw["beta"]) == "STORED"
     a = admin_of(mcd, pw)
-    st = stat_lines(a, "sources")
+    st = a.stats("sources")
     assert int(st["source:127.0.0.2/32:rejected"]) == firsts.count(SOURCE_RATE)
     assert st["source:127.0.0.3/32:rejected"] == "0"
     assert int(a.stats()["rejected_source_connections"]) == firsts.count(SOURCE_RATE)
@@ -211,7 +210,7 @@ def test_requests_per_connection_and_login_counters(procs, tenants):
     assert bad.auth("nobody", "wrong") == "CLIENT_ERROR authentication failure"
     a = admin_of(mcd, pw)
     settled(a, "tenant:acme:curr_connections", "0")
-    st = stat_lines(a, "tenants")
+    st = a.stats("tenants")
     assert [st["tenant:acme:" + f] for f in (
         "conn_reqs_1", "conn_reqs_2", "conn_reqs_3_10", "conn_reqs_11_100",
         "conn_reqs_101_plus")] == ["2", "1", "1", "0", "1"]
@@ -219,7 +218,7 @@ def test_requests_per_connection_and_login_counters(procs, tenants):
     assert st["tenant:acme:auth_ok"] == "5"
     assert st["tenant:acme:auth_failed"] == "1"
     assert int(a.stats()["auth_unknown_tenant"]) == 1
-    src = stat_lines(a, "sources")
+    src = a.stats("sources")
     assert src["source:127.0.0.2/32:conn_reqs_1"] == "2"
     assert src["source:127.0.0.2/32:conn_reqs_101_plus"] == "1"
     assert src["source:127.0.0.3/32:auth_failed"] == "2"
@@ -227,6 +226,21 @@ def test_requests_per_connection_and_login_counters(procs, tenants):
     assert src["sources_algorithm"] == "space-saving"
     assert int(src["sources_capacity"]) > 0
     assert int(src["sources_memory_bytes"]) < 1 << 20
+
+
+def test_a_dual_stack_listener_counts_ipv4_clients_as_ipv4_sources(procs, tenants):
+    path, pw = tenants
+    mcd = start_mcd(procs, tenants=path, admin=True, extra=["-l", "::"])
+    r = from_addr(mcd.port, "127.0.0.2")  # seen by mcd as ::ffff:127.0.0.2
+    assert r.auth("acme", pw["acme"]) == "STORED"
+    s6 = socket.create_connection(("::1", mcd.port), timeout=5)
+    v6 = Raw(mcd.port, sock=s6)
+    assert v6.auth("beta", pw["beta"]) == "STORED"
+    st = admin_of(mcd, pw).stats("sources")
+    assert st["source:127.0.0.2/32:auth_ok"] == "1"
+    assert st["source:127.0.0.0/24:auth_ok"] == "1"
+    assert st["source:::/64:auth_ok"] == "1"  # ::1's /64; parse by the last ':'
+    assert not any(k.startswith("source:::ffff") for k in st)
 
 
 def test_stats_top_lists_the_busiest_and_sums_the_others(procs, tenants):
@@ -241,16 +255,16 @@ def test_stats_top_lists_the_busiest_and_sums_the_others(procs, tenants):
     assert r.auth("beta", pw["beta"]) == "STORED"
     held.append(r)
     a = admin_of(mcd, pw)
-    st = stat_lines(a, "tenants top 1")
+    st = a.stats("tenants top 1")
     assert "tenant:acme:curr_connections" in st
     assert not any(k.startswith("tenant:beta:") for k in st)
     # the others: beta (1) and the admin account ops (1, this connection)
     assert st["tenants_other:curr_connections"] == "2"
-    everyone = stat_lines(a, "tenants")
+    everyone = a.stats("tenants")
     assert everyone["tenants_other:curr_connections"] == "0"
     a.send("stats tenants top x\r\n")
     assert a.line().startswith("CLIENT_ERROR")
-    src = stat_lines(a, "sources top 1")
+    src = a.stats("sources top 1")
     assert sum(1 for k in src if k.endswith(":new_conns") and k.startswith("source:")) == 1
 
 
@@ -270,7 +284,7 @@ def test_accounting_off_counts_no_sources_and_refuses_source_limits(procs, tenan
     r = mcd.raw()
     assert r.auth("acme", pw["acme"]) == "STORED"
     a = admin_of(mcd, pw)
-    assert stat_lines(a, "sources")["sources_tracked"] == "0"
+    assert a.stats("sources")["sources_tracked"] == "0"
     bad = subprocess.run([binary("mcd"), "-n", "--conn-accounting", "off",
                           "--source-conn-rate", "5"], capture_output=True, text=True,
                          timeout=30)
@@ -337,6 +351,5 @@ def test_a_proxy_applies_the_tenant_limit_to_its_clients(procs, tmp_path):
     assert two.closed()
     assert pool.client("beta").cmd("get k\r\n") == "END"
     a = pool.admin()
-    assert stat_lines(a, "tenants")["tenant:acme:rejected_connections"] == "1"
+    assert a.stats("tenants")["tenant:acme:rejected_connections"] == "1"
     assert int(a.stats()["rejected_tenant_connections"]) == 1
-    assert stop_checked(procs) == []

@@ -279,6 +279,22 @@ the_list_is_ordered_by_rate_then_count(void **state)
 	sources_release(&s);
 }
 
+static void
+requests_per_connection_buckets_have_these_bounds(void **state)
+{
+	static const struct {
+		uint64_t n;
+		int bucket;
+	} cases[] = { { 0, -1 }, { 1, 0 }, { 2, 1 }, { 3, 2 }, { 10, 2 }, { 11, 3 }, { 100, 3 },
+		{ 101, 4 }, { UINT64_MAX, 4 } };
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(connreqs_bucket(cases[i].n), cases[i].bucket);
+	assert_string_equal(connreqs_name(0), "conn_reqs_1");
+	assert_string_equal(connreqs_name(CONNREQS_BUCKETS - 1), "conn_reqs_101_plus");
+}
+
 int
 main(void)
 {
@@ -289,6 +305,7 @@ main(void)
 		cmocka_unit_test(the_unauthenticated_limit_refuses_that_address_only),
 		cmocka_unit_test(the_rate_limit_refuses_that_address_until_it_slows_down),
 		cmocka_unit_test(the_list_is_ordered_by_rate_then_count),
+		cmocka_unit_test(requests_per_connection_buckets_have_these_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
