@@ -119,6 +119,10 @@ PKGS_test_mctl_time := sqlite3 jansson inih
 PKGS_test_monconfig := inih
 LDLIBS_test_monconfig := -lm
 PKGS_test_monstate := jansson
+PKGS_test_nodestats :=
+LDLIBS_test_nodestats := -lm
+PKGS_test_who :=
+LDLIBS_test_who := -lm
 PKGS_test_parse :=
 PKGS_test_pending := sqlite3 jansson
 PKGS_test_promtext :=
@@ -140,6 +144,8 @@ PKGS_test_watch := libevent sqlite3 jansson inih
 LDLIBS_test_watch := -lm
 PKGS_test_watch_proxy := libevent sqlite3 jansson inih
 LDLIBS_test_watch_proxy := -lm
+PKGS_test_watch_who := libevent sqlite3 jansson inih
+LDLIBS_test_watch_who := -lm
 PKGS_test_watchdog := sqlite3 jansson libcurl inih
 PKGS_test_xmpp := libstrophe
 # test tools and benchmarks
@@ -230,9 +236,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OBJDIR)/tests/%)
 # What the unit tests share (temporary directories, a fake clock, a temporary
 # incident log; the detector tests' simulated world, detect_world.c): an archive, so
 # that a test links only the parts it calls (the temporary log, helper_ilog.c, brings
-# SQLite; the world, monitor/detect).
+# SQLite; the world, monitor/detect; a watch over a configuration, watch_fixture.c).
 UNIT_HELPER_OBJ := $(OBJDIR)/tests/unit/helper.o $(OBJDIR)/tests/unit/helper_ilog.o \
-	$(OBJDIR)/tests/unit/detect_world.o
+	$(OBJDIR)/tests/unit/detect_world.o $(OBJDIR)/tests/unit/watch_fixture.o
 UNIT_HELPER_LIB := $(OBJDIR)/tests/unit/libtesthelper.a
 TOOL_SRC := $(wildcard tests/tools/*.c bench/*.c)
 TOOL_BIN := $(TOOL_SRC:%.c=$(OBJDIR)/%)
@@ -259,8 +265,11 @@ $(UNIT_HELPER_LIB): $(UNIT_HELPER_OBJ)
 # They include module headers by their folder ("monitor/detect.h"), as the tests do.
 $(UNIT_HELPER_OBJ): CPPFLAGS += -I.
 # The unit-test rule below tracks helper.h only.
-$(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy: \
+$(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy \
+    $(OBJDIR)/tests/test_watch_who: \
 	tests/unit/detect_world.h
+$(OBJDIR)/tests/test_watch $(OBJDIR)/tests/test_watch_proxy $(OBJDIR)/tests/test_watch_who: \
+	tests/unit/watch_fixture.h
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)
 	@mkdir -p $(@D)

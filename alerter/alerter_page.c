@@ -12,6 +12,7 @@
 
 #include "alerter_int.h"
 #include "escalation.h"
+#include "kinds.h"
 #include "log.h"
 #include "parse.h"
 
@@ -136,6 +137,7 @@ alerter_snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size
 		return st;
 	s->view.state = s->inc.state;
 	s->view.severity = s->inc.severity;
+	s->view.advisory = !kinds_pages(s->inc.kind);
 	snprintf(s->view.cluster, sizeof(s->view.cluster), "%s", s->inc.cluster);
 	if (s->pages.n > 0) {
 		s->last = &s->pages.v[s->pages.n - 1];
@@ -239,12 +241,17 @@ page_body(struct alerter *a, const struct snap *s, int64_t now, int64_t late_ms,
     size_t len)
 {
 	const struct esc_policy *p = &a->set->policy;
-	char evidence[MESSAGE_EVIDENCE_MAX + 1];
+	char evidence[MESSAGE_EVIDENCE_MAX + 1], finding[MESSAGE_SENTENCE_MAX],
+	    remedy[MESSAGE_SENTENCE_MAX];
 	struct page_text t;
 	int step, round;
 
 	memset(&t, 0, sizeof(t));
 	message_evidence(s->evidence_body, evidence, sizeof(evidence));
+	message_sentence(s->evidence_body, "finding", finding, sizeof(finding));
+	message_sentence(s->evidence_body, "remedy", remedy, sizeof(remedy));
+	t.finding = finding;
+	t.remedy = remedy;
 	esc_position_target(p, s->last->step - 1, &step, &round);
 	t.incident = &s->inc;
 	t.evidence = evidence;

@@ -479,7 +479,7 @@ esc_decide(const struct esc_policy *p, const struct rotations *rot,
 	int next;
 
 	memset(out, 0, sizeof(*out));
-	if (v->state == ILOG_STATE_RESOLVED || v->severity < p->min_severity) {
+	if (v->state == ILOG_STATE_RESOLVED || v->severity < p->min_severity || v->advisory) {
 		decide_idle(out);
 		return;
 	}

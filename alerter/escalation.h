@@ -23,7 +23,8 @@
  * its position + 1, so steps in `mctl show` count 1, 2, 3, ... through the rounds.
  *
  * The rules (esc_decide):
- *  - A resolved incident, or one below min_severity, needs nothing.
+ *  - A resolved incident, one below min_severity, or one of an advisory kind
+ *    (lib/kinds.h: connection_churn) needs nothing.
  *  - An incident whose latest trigger (opened, reopened) came after its latest page
  *    starts again at position 0.
  *  - A severity rise after the latest page pages that page's position again (reason
@@ -151,6 +152,7 @@ enum esc_trigger {
 struct esc_view {
 	enum ilog_state state;
 	enum ilog_severity severity;
+	bool advisory;            /* its kind is never paged (lib/kinds.h): recorded only */
 	char cluster[ILOG_NAME_MAX + 1];
 	int64_t trigger_event;    /* id of the latest opened/reopened/severity event */
 	enum esc_trigger trigger;

@@ -160,6 +160,10 @@ message_page(const struct page_text *p, char *buf, size_t len)
 		    inc->node);
 	utc_format(inc->opened_at, when, sizeof(when));
 	text_add(&t, "kind %s, opened %s\n", inc->kind, when);
+	if (p->finding != NULL && p->finding[0] != '\0')
+		text_add(&t, "Finding: %s\n", p->finding);
+	if (p->remedy != NULL && p->remedy[0] != '\0')
+		text_add(&t, "Remedy: %s\n", p->remedy);
 	if (p->evidence != NULL && p->evidence[0] != '\0')
 		text_add(&t, "Evidence: %s\n", p->evidence);
 	text_add(&t, "Runbook: %s%s.md\n", p->runbook_base, inc->kind);
@@ -245,6 +249,65 @@ add_member(struct text *t, bool *first, const char *prefix, const char *key,
 		text_add(t, "null");
 }
 
+/* The evidence's sentences for people, shown on lines of their own. */
+static const char *const sentences[] = { "finding", "remedy" };
+
+static bool
+is_sentence(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sentences) / sizeof(sentences[0]); i++)
+		if (strcmp(key, sentences[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Control characters in a value must not break the page's lines. */
+static void
+flatten_controls(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20)
+			*s = ' ';
+}
+
+/* The evidence of an event body: its "evidence" member, or the body itself; borrowed
+ * from *body, which the caller releases. NULL (and *body NULL) if it is not an object. */
+static json_t *
+evidence_of(const char *body_json, json_t **body)
+{
+	json_t *ev;
+
+	*body = body_json != NULL ? json_loads(body_json, 0, NULL) : NULL;
+	if (!json_is_object(*body)) {
+		json_decref(*body);
+		*body = NULL;
+		return NULL;
+	}
+	ev = json_object_get(*body, "evidence");
+	return json_is_object(ev) ? ev : *body;
+}
+
+void
+message_sentence(const char *body_json, const char *key, char *buf, size_t len)
+{
+	json_t *body, *ev, *v;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if ((ev = evidence_of(body_json, &body)) == NULL)
+		return;
+	v = json_object_get(ev, key);
+	if (json_is_string(v)) {
+		struct text t = { buf, len, 0, false };
+		text_add(&t, "%s", json_string_value(v));
+		flatten_controls(buf);
+	}
+	json_decref(body);
+}
+
 void
 message_evidence(const char *body_json, char *buf, size_t len)
 {
@@ -253,28 +316,19 @@ message_evidence(const char *body_json, char *buf, size_t len)
 	json_t *body, *ev;
 	const char *k;
 	json_t *v;
-	char *q;
 	bool first = true;
 
 	if (len == 0)
 		return;
 	buf[0] = '\0';
 	tmp[0] = '\0';
-	body = body_json != NULL ? json_loads(body_json, 0, NULL) : NULL;
-	if (!json_is_object(body)) {
-		json_decref(body);
+	if ((ev = evidence_of(body_json, &body)) == NULL)
 		return;
-	}
-	ev = json_object_get(body, "evidence");
-	if (!json_is_object(ev))
-		ev = body;
 	json_object_foreach(ev, k, v)
-		add_member(&t, &first, "", k, v, 0);
+		if (!is_sentence(k))
+			add_member(&t, &first, "", k, v, 0);
 	json_decref(body);
-	/* Control characters in a value must not break the page's lines. */
-	for (q = tmp; *q != '\0'; q++)
-		if ((unsigned char)*q < 0x20)
-			*q = ' ';
+	flatten_controls(tmp);
 	if (t.cut) {
 		size_t keep = utf8_complete(tmp, t.used < sizeof(tmp) - 4 ? t.used : sizeof(tmp) - 4);
 		snprintf(buf, len, "%.*s...", (int)keep, tmp);

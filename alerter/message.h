@@ -23,12 +23,16 @@
 
 #define MESSAGE_MAX 4096          /* a page or notice, bytes */
 #define MESSAGE_EVIDENCE_MAX 300  /* the evidence summary, bytes */
+#define MESSAGE_SENTENCE_MAX 400  /* a finding or remedy line, bytes */
 #define MESSAGE_DURATION_MAX 32
 
 /* What a page says, all borrowed. */
 struct page_text {
 	const struct ilog_incident *incident;
 	const char *evidence;         /* summary ("" if none) */
+	const char *finding;          /* the evidence's sentences for people ("" or NULL if
+	                                 none): what was found, and the remedy that fits */
+	const char *remedy;
 	const char *runbook_base;     /* "docs/runbooks/" */
 	int step, round, rounds;      /* step 0: the final target */
 	size_t nsteps;
@@ -58,9 +62,17 @@ void message_test_page(int64_t request_id, const char *actor, char *buf, size_t 
  * The evidence summary of an event body: its "evidence" member if it has one, else
  * the body itself, flattened to "key=value, key.sub=value" (scalars; arrays as
  * "[N items]"), at most MESSAGE_EVIDENCE_MAX bytes, "..." when cut. "" if the body
- * is not a JSON object or has nothing to show.
+ * is not a JSON object or has nothing to show. The sentences ("finding", "remedy")
+ * are left out: the page shows them on lines of their own.
  */
 void message_evidence(const char *body_json, char *buf, size_t len);
+
+/*
+ * The evidence's sentence for people named key ("finding": "78% of new connections:
+ * tenant acme, from 10.1.2.0/24"; "remedy"), a top-level string of the evidence (or of
+ * the body without one), control characters made spaces, cut at len. "" if none.
+ */
+void message_sentence(const char *body_json, const char *key, char *buf, size_t len);
 
 /* "5m", "1h30m", "42s", "250ms", "2d3h". */
 void message_duration(int64_t ms, char *buf, size_t len);

@@ -42,7 +42,7 @@ mctl_topology_release(struct mctl_topology *t)
 bool
 mctl_takes_clients(const struct clusters *cl, const struct cluster_node *n)
 {
-	return n->role == CLUSTER_PROXY || cl->v[n->cluster].nproxies == 0;
+	return cluster_takes_clients(cl, n);
 }
 
 const char *
@@ -139,6 +139,54 @@ mctl_admin_conns(const struct cluster *c, const struct cluster_node *n, int64_t 
 		    stat_u64(&mc, &st, "proxy", "backends", &out->backends, err, errlen) < 0 ||
 		    stat_u64(&mc, &st, "proxy", "backends_up", &out->backends_up, err, errlen) < 0)
 			goto out;
+	}
+	rc = 0;
+out:
+	mcclient_stats_release(&st);
+	mcclient_close(&mc);
+	return rc;
+}
+
+int
+mctl_admin_keys(const struct cluster *c, const struct cluster_node *n, enum connstats_group g,
+    int64_t timeout_ms, struct mctl_node_keys *out, char *err, size_t errlen)
+{
+	struct mcclient_stats st = { 0 };
+	struct mcclient mc;
+	struct connstats_entry *e;
+	enum connstats_group lg;
+	enum connstats_field f;
+	const char *key;
+	char args[64];
+	size_t i, klen;
+	uint64_t v;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(args, sizeof(args), "%s top %d", g == CONNSTATS_TENANT ? "tenants" : "sources",
+	    MCTL_KEYS_FETCH);
+	if (mctl_admin_connect(c, n, timeout_ms, &mc, err, errlen) < 0)
+		return -1;
+	if (mcclient_stats(&mc, args, &st, err, errlen) != MCCLIENT_OK)
+		goto out;
+	for (i = 0; i < st.n; i++) {
+		const char *name = st.v[i].name, *value = st.v[i].value;
+		if (connstats_line(name, strlen(name), value, strlen(value), &lg, &key, &klen, &f,
+		    &v)) {
+			if (lg == g && (e = connstats_entry(out->v, &out->n, MCTL_KEYS_FETCH, key,
+			    klen)) != NULL)
+				e->v[f] = v;
+			continue;
+		}
+		if (parse_u64(value, 0, UINT64_MAX, &v) != 0)
+			continue;
+		if (g == CONNSTATS_TENANT && strcmp(name, "tenants_other:curr_connections") == 0)
+			out->other_curr = v;
+		else if (g == CONNSTATS_TENANT &&
+		    strcmp(name, "tenants_other:total_connections") == 0)
+			out->other_new = v;
+		else if (g == CONNSTATS_SOURCE && strcmp(name, "sources_other:new_conns") == 0)
+			out->other_new = v;
 	}
 	rc = 0;
 out:

@@ -18,6 +18,7 @@
 
 #include "cluster.h"
 #include "config.h"
+#include "connstats.h"
 
 struct mctl;
 struct mcclient;
@@ -81,5 +82,24 @@ struct mctl_node_conns {
  */
 int mctl_admin_conns(const struct cluster *c, const struct cluster_node *n,
     int64_t timeout_ms, struct mctl_node_conns *out, char *err, size_t errlen);
+
+#define MCTL_KEYS_FETCH 100 /* tenants, or source prefixes, asked of each node: its busiest */
+
+/* A node's busiest tenants or source prefixes, and its sums over the rest. */
+struct mctl_node_keys {
+	struct connstats_entry v[MCTL_KEYS_FETCH];
+	size_t n;
+	uint64_t other_curr; /* tenants: tenants_other:curr_connections; sources: 0 */
+	uint64_t other_new;  /* tenants_other:total_connections, or sources_other:new_conns */
+};
+
+/*
+ * Reads `stats tenants top MCTL_KEYS_FETCH` (g = CONNSTATS_TENANT) or `stats sources top
+ * MCTL_KEYS_FETCH` from n's admin port into *out. 0, or -1 with err set (an mcd without
+ * the accounting answers with an error line, which err quotes).
+ */
+int mctl_admin_keys(const struct cluster *c, const struct cluster_node *n,
+    enum connstats_group g, int64_t timeout_ms, struct mctl_node_keys *out, char *err,
+    size_t errlen);
 
 #endif

@@ -10,7 +10,10 @@
  * With a node's name or --cluster C it asks the nodes' admin ports instead (they may
  * be on other hosts): per proxy its client connections and its connections to the
  * backends, per backend its connections (from the proxies, in a cluster that has
- * them), and whether each accepts new clients (drain).
+ * them), and whether each accepts new clients (drain). With --by tenant|source it asks
+ * the nodes that take clients for their busiest tenants or source prefixes instead
+ * (`stats tenants|sources top MCTL_KEYS_FETCH`), sums each over the nodes, and shows
+ * the top N and one "other" row for the rest.
  */
 #include <errno.h>
 #include <signal.h>
@@ -38,6 +41,9 @@
 #define ADMIN_TIMEOUT_MAX_MS 600000
 #define ADMIN_ERR_MAX 512
 #define CELL_MAX 32
+#define BY_TOP_DEFAULT 10
+#define BY_TOP_MAX 1000
+#define BY_MERGE_MAX 4096 /* distinct keys summed over a cluster's nodes */
 
 /* Set by SIGINT/SIGTERM while watching: finish the current sample and stop. */
 static volatile sig_atomic_t stop_requested;
@@ -54,6 +60,9 @@ struct conns_opts {
 	enum conncount_method method;
 	int64_t interval_ms;
 	uint64_t count; /* samples; 0 = until interrupted */
+	bool by;        /* --by tenant|source */
+	enum connstats_group by_group;
+	uint64_t top;   /* --top N */
 };
 
 static void
@@ -63,6 +72,7 @@ usage(FILE *fp)
 	    "usage: mctl conns --port P [--addr A] [OPTIONS]\n"
 	    "       mctl conns --pid N [OPTIONS]\n"
 	    "       mctl conns --cluster C | NAME [--timeout D] [OPTIONS]\n"
+	    "       mctl conns --cluster C | NAME --by tenant|source [--top N] [OPTIONS]\n"
 	    "\n"
 	    "Counts TCP sockets per state from the kernel (netlink sock_diag or /proc), at the\n"
 	    "cost of a few milliseconds where lsof takes seconds (docs/conns.md). With\n"
@@ -72,6 +82,9 @@ usage(FILE *fp)
 	    "  --cluster C       every proxy and backend of cluster C (the configuration)\n"
 	    "  NAME              one proxy or node\n"
 	    "  --timeout D       per node, with --cluster or NAME (default 5s)\n"
+	    "  --by tenant|source  with --cluster or NAME: connections by tenant or by source\n"
+	    "                    prefix, summed over the nodes that take clients\n"
+	    "  --top N           with --by: the N busiest (default 10), then one 'other' row\n"
 	    "  --port P          a listener's port; without --addr, every listener on it\n"
 	    "  --addr A          the listener's bound address: 127.0.0.1, ::1, [::], 0.0.0.0\n"
 	    "  --pid N           the TCP sockets that process N holds, per state and port\n"
@@ -96,11 +109,13 @@ static int
 parse_opts(int argc, char **argv, struct conns_opts *o)
 {
 	uint64_t v;
+	bool have_top = false;
 	int i;
 
 	memset(o, 0, sizeof(*o));
 	o->method = CONNCOUNT_AUTO;
 	o->timeout_ms = ADMIN_TIMEOUT_MS;
+	o->top = BY_TOP_DEFAULT;
 	for (i = 1; i < argc; i++) {
 		const char *opt = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -142,6 +157,22 @@ parse_opts(int argc, char **argv, struct conns_opts *o)
 			o->have_pid = true;
 		} else if (strcmp(opt, "--cluster") == 0) {
 			o->cluster = val;
+		} else if (strcmp(opt, "--by") == 0) {
+			if (strcmp(val, "tenant") == 0) {
+				o->by_group = CONNSTATS_TENANT;
+			} else if (strcmp(val, "source") == 0) {
+				o->by_group = CONNSTATS_SOURCE;
+			} else {
+				mctl_error("conns: --by: expected tenant or source: '%s'", val);
+				return -1;
+			}
+			o->by = true;
+		} else if (strcmp(opt, "--top") == 0) {
+			if (parse_u64(val, 1, BY_TOP_MAX, &o->top) < 0) {
+				mctl_error("conns: --top: expected 1-%d: '%s'", BY_TOP_MAX, val);
+				return -1;
+			}
+			have_top = true;
 		} else if (strcmp(opt, "--timeout") == 0) {
 			if (parse_duration_ms(val, &o->timeout_ms) < 0 || o->timeout_ms < 1 ||
 			    o->timeout_ms > ADMIN_TIMEOUT_MAX_MS) {
@@ -180,6 +211,14 @@ parse_opts(int argc, char **argv, struct conns_opts *o)
 	if ((int)o->have_pid + (int)o->have_port + (o->node != NULL) + (o->cluster != NULL) != 1) {
 		mctl_error("conns: give one of --port, --pid, --cluster or a name (see mctl conns "
 			   "--help)");
+		return -1;
+	}
+	if (o->by && o->node == NULL && o->cluster == NULL) {
+		mctl_error("conns: --by needs --cluster C or a node's name (it asks admin ports)");
+		return -1;
+	}
+	if (have_top && !o->by) {
+		mctl_error("conns: --top needs --by");
 		return -1;
 	}
 	if (o->have_addr && !o->have_port) {
@@ -535,6 +574,27 @@ print_admin_row(const struct admin_row *r)
 }
 
 /*
+ * The cluster a sample with a name or --cluster asks, and the node named (*one, NULL
+ * with --cluster). NULL (printed) for an unknown name or cluster.
+ */
+static const struct cluster *
+target_cluster(const struct clusters *cl, const struct conns_opts *o,
+    const struct cluster_node **one)
+{
+	const struct cluster *c;
+
+	*one = NULL;
+	if (o->node != NULL && (*one = clusters_find_node(cl, o->node)) == NULL) {
+		mctl_error("conns: no node '%s' (backend or proxy) in the configuration", o->node);
+		return NULL;
+	}
+	c = *one != NULL ? &cl->v[(*one)->cluster] : clusters_find(cl, o->cluster);
+	if (c == NULL)
+		mctl_error("conns: no cluster '%s' in the configuration", o->cluster);
+	return c;
+}
+
+/*
  * One sample with a name or --cluster: every selected node's admin port, proxies
  * first. MCTL_EXIT_OK, MCTL_EXIT_FAIL if any node could not be asked (its row says
  * why), or -1 (printed) when nothing could be shown.
@@ -551,15 +611,8 @@ sample_admin(const struct mctl_topology *t, const struct conns_opts *o, bool jso
 	json_t *doc = NULL, *rows = NULL;
 	size_t i, k, failed = 0;
 
-	if (o->node != NULL && (one = clusters_find_node(cl, o->node)) == NULL) {
-		mctl_error("conns: no node '%s' (backend or proxy) in the configuration", o->node);
+	if ((c = target_cluster(cl, o, &one)) == NULL)
 		return -1;
-	}
-	c = one != NULL ? &cl->v[one->cluster] : clusters_find(cl, o->cluster);
-	if (c == NULL) {
-		mctl_error("conns: no cluster '%s' in the configuration", o->cluster);
-		return -1;
-	}
 	utc_format_ms(clock_wall_ms(), when, sizeof(when));
 	if (json) {
 		doc = json_pack("{s:s, s:s}", "time", when, "cluster", c->name);
@@ -603,6 +656,221 @@ sample_admin(const struct mctl_topology *t, const struct conns_opts *o, bool jso
 	return failed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
 }
 
+/* --- --by tenant|source ------------------------------------------------------------ */
+
+/* The keys summed over a cluster's nodes that take clients, and the rest. */
+struct by_sum {
+	struct connstats_entry *v; /* owned, BY_MERGE_MAX */
+	size_t n;
+	struct connstats_entry other; /* key "other": the nodes' own sums over the keys
+	                                 they did not list, and the keys past --top */
+};
+
+/* A key's new connections: a tenant's (authenticated) total, a source's estimate. */
+static enum connstats_field
+by_new_field(enum connstats_group g)
+{
+	return g == CONNSTATS_TENANT ? CONNSTATS_TOTAL_CONNECTIONS : CONNSTATS_NEW_CONNS;
+}
+
+static void
+add_entry(struct connstats_entry *to, const struct connstats_entry *from)
+{
+	size_t f;
+
+	for (f = 0; f < CONNSTATS_FIELDS; f++)
+		to->v[f] += from->v[f];
+}
+
+static void
+by_add(struct by_sum *s, const struct mctl_node_keys *k, enum connstats_group g)
+{
+	struct connstats_entry *e;
+	size_t i;
+
+	for (i = 0; i < k->n; i++) {
+		e = connstats_entry(s->v, &s->n, BY_MERGE_MAX, k->v[i].key, strlen(k->v[i].key));
+		add_entry(e != NULL ? e : &s->other, &k->v[i]);
+	}
+	s->other.v[CONNSTATS_CURR_CONNECTIONS] += k->other_curr;
+	s->other.v[by_new_field(g)] += k->other_new;
+}
+
+/* Busiest first: new connections per second, then new connections, then current ones. */
+static int
+by_order(const void *a, const void *b)
+{
+	static const enum connstats_field keys[] = { CONNSTATS_NEW_CONNS_PER_SEC,
+		CONNSTATS_TOTAL_CONNECTIONS, CONNSTATS_NEW_CONNS, CONNSTATS_CURR_CONNECTIONS };
+	const struct connstats_entry *x = a, *y = b;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (x->v[keys[i]] != y->v[keys[i]])
+			return x->v[keys[i]] > y->v[keys[i]] ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* "97%" of closed connections that served at most two requests; "-" when none closed. */
+static void
+short_cell(const struct connstats_entry *e, char *buf, size_t len)
+{
+	uint64_t closed = connstats_closed(e);
+
+	if (closed == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.0f%%", 100.0 * (double)connstats_short(e) / (double)closed);
+}
+
+static json_t *
+by_row_json(const struct connstats_entry *e, enum connstats_group g)
+{
+	uint64_t closed = connstats_closed(e);
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    connstats_group_name(g), e->key,
+	    "connections", (json_int_t)e->v[CONNSTATS_CURR_CONNECTIONS],
+	    "new_connections_per_second", (json_int_t)e->v[CONNSTATS_NEW_CONNS_PER_SEC],
+	    "new_connections", (json_int_t)e->v[by_new_field(g)],
+	    "auth_ok", (json_int_t)e->v[CONNSTATS_AUTH_OK],
+	    "auth_failed", (json_int_t)e->v[CONNSTATS_AUTH_FAILED],
+	    "rejected", (json_int_t)e->v[CONNSTATS_REJECTED],
+	    "closed", (json_int_t)closed);
+
+	if (o == NULL)
+		return NULL;
+	if (g == CONNSTATS_SOURCE)
+		json_object_set_new(o, "unauth_connections",
+		    json_integer((json_int_t)e->v[CONNSTATS_UNAUTH_CONNECTIONS]));
+	json_object_set_new(o, "short_share", closed > 0 ?
+	    json_real((double)connstats_short(e) / (double)closed) : json_null());
+	return o;
+}
+
+static void
+by_row_print(const struct connstats_entry *e, enum connstats_group g)
+{
+	char cell[CELL_MAX];
+
+	short_cell(e, cell, sizeof(cell));
+	printf("  %-24s %8llu %7llu %10llu %9llu %9llu %9llu", e->key,
+	    (unsigned long long)e->v[CONNSTATS_CURR_CONNECTIONS],
+	    (unsigned long long)e->v[CONNSTATS_NEW_CONNS_PER_SEC],
+	    (unsigned long long)e->v[by_new_field(g)],
+	    (unsigned long long)e->v[CONNSTATS_AUTH_OK],
+	    (unsigned long long)e->v[CONNSTATS_AUTH_FAILED],
+	    (unsigned long long)e->v[CONNSTATS_REJECTED]);
+	if (g == CONNSTATS_SOURCE)
+		printf(" %8llu", (unsigned long long)e->v[CONNSTATS_UNAUTH_CONNECTIONS]);
+	printf(" %7s\n", cell);
+}
+
+/*
+ * One sample of --by: the nodes that take the clients of the cluster (or the one named)
+ * asked for their busiest keys, summed. MCTL_EXIT_OK, MCTL_EXIT_FAIL if a node could not
+ * be asked (said on stderr), or -1 (printed) when nothing could be shown.
+ */
+static int
+sample_by(const struct mctl_topology *t, const struct conns_opts *o, bool json)
+{
+	const struct clusters *cl = &t->cl;
+	const struct cluster_node *one = NULL;
+	const struct cluster *c;
+	enum connstats_group g = o->by_group;
+	struct mctl_node_keys *keys = NULL;
+	struct by_sum sum;
+	char when[UTC_TEXT_MAX], names[HINT_MAX], err[ADMIN_ERR_MAX];
+	json_t *doc, *rows, *asked, *failed;
+	size_t i, shown, nasked = 0, nfailed = 0;
+	int rc = -1;
+
+	memset(&sum, 0, sizeof(sum));
+	snprintf(sum.other.key, sizeof(sum.other.key), "other");
+	if ((c = target_cluster(cl, o, &one)) == NULL)
+		return -1;
+	if (one != NULL && !cluster_takes_clients(cl, one)) {
+		mctl_role_names(cl, c, CLUSTER_PROXY, names, sizeof(names));
+		mctl_error("conns: --by counts where clients connect: %s takes no clients; name a "
+			   "proxy (%s) or use --cluster %s", one->name, names, c->name);
+		return -1;
+	}
+	sum.v = calloc(BY_MERGE_MAX, sizeof(*sum.v));
+	keys = malloc(sizeof(*keys));
+	doc = json_object();
+	rows = json_array();
+	asked = json_array();
+	failed = json_array();
+	if (sum.v == NULL || keys == NULL || doc == NULL || rows == NULL || asked == NULL ||
+	    failed == NULL) {
+		mctl_error("conns: out of memory");
+		goto out;
+	}
+	for (i = 0; i < cl->nnodes; i++) {
+		const struct cluster_node *n = &cl->nodes[i];
+		if (&cl->v[n->cluster] != c || !cluster_takes_clients(cl, n) ||
+		    (one != NULL && n != one))
+			continue;
+		nasked++;
+		json_array_append_new(asked, json_string(n->name));
+		if (mctl_admin_keys(c, n, g, o->timeout_ms, keys, err, sizeof(err)) < 0) {
+			nfailed++;
+			json_array_append_new(failed, json_pack("{s:s, s:s}", "node", n->name,
+			    "error", err));
+			if (!json)
+				mctl_error("conns: %s %s: %s", cluster_role_word(n->role), n->name,
+				    err);
+			continue;
+		}
+		by_add(&sum, keys, g);
+	}
+	qsort(sum.v, sum.n, sizeof(sum.v[0]), by_order);
+	shown = sum.n < o->top ? sum.n : (size_t)o->top;
+	for (i = shown; i < sum.n; i++)
+		add_entry(&sum.other, &sum.v[i]);
+	utc_format_ms(clock_wall_ms(), when, sizeof(when));
+	if (json) {
+		for (i = 0; i < shown; i++)
+			json_array_append_new(rows, by_row_json(&sum.v[i], g));
+		json_object_set_new(doc, "time", json_string(when));
+		json_object_set_new(doc, "cluster", json_string(c->name));
+		json_object_set_new(doc, "by", json_string(connstats_group_name(g)));
+		json_object_set_new(doc, "top", json_integer((json_int_t)o->top));
+		json_object_set_new(doc, "nodes", asked);
+		json_object_set_new(doc, "failed", failed);
+		json_object_set_new(doc, "rows", rows);
+		json_object_set_new(doc, "other", by_row_json(&sum.other, g));
+		asked = failed = rows = NULL;
+		rc = mctl_print_json(doc, JSON_COMPACT) == MCTL_EXIT_OK ? 0 : -1;
+		doc = NULL;
+		if (rc < 0)
+			goto out;
+	} else {
+		if (o->watch)
+			printf("%s\n", when);
+		printf("cluster %s (%s): connections by %s, summed over %zu node%s that take "
+		       "clients\n", c->name, c->title, connstats_group_name(g), nasked,
+		    nasked == 1 ? "" : "s");
+		printf("  %-24s %8s %7s %10s %9s %9s %9s", connstats_group_name(g), "conns", "new/s",
+		    "new total", "auth ok", "auth fail", "rejected");
+		if (g == CONNSTATS_SOURCE)
+			printf(" %8s", "unauth");
+		printf(" %7s\n", "<=2 req");
+		for (i = 0; i < shown; i++)
+			by_row_print(&sum.v[i], g);
+		by_row_print(&sum.other, g);
+	}
+	fflush(stdout);
+	rc = nfailed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
+out:
+	json_decref(doc);
+	json_decref(rows);
+	json_decref(asked);
+	json_decref(failed);
+	free(keys);
+	free(sum.v);
+	return rc;
+}
+
 /* Sleeps ms, returning early once a stop was requested. */
 static void
 sleep_interruptible(int64_t ms)
@@ -644,7 +912,9 @@ cmd_conns(struct mctl *ctx, int argc, char **argv)
 		sigaction(SIGTERM, &sa, &old_term);
 	}
 	for (;;) {
-		if (o.node != NULL || o.cluster != NULL)
+		if (o.by)
+			rc = sample_by(&topo, &o, ctx->json);
+		else if (o.node != NULL || o.cluster != NULL)
 			rc = sample_admin(&topo, &o, ctx->json);
 		else if (o.have_pid)
 			rc = sample_pid(&cc, &o, ctx->json);

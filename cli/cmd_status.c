@@ -252,6 +252,10 @@ cluster_kinds_json(json_t *o, const struct monstate_cluster *c)
 		json_object_set_new(o, key.severity, json_string(e->detector.severity));
 		json_object_set_new(o, key.in, json_integer((json_int_t)e->in));
 		json_object_set_new(o, key.involved, json_integer((json_int_t)e->involved));
+		if (e->finding[0] != '\0')
+			json_object_set_new(o, key.finding, json_string(e->finding));
+		if (e->remedy[0] != '\0')
+			json_object_set_new(o, key.remedy, json_string(e->remedy));
 	}
 }
 
@@ -435,6 +439,16 @@ print_human(const struct monstate *st, const struct config *cfg,
 			first = false;
 		}
 		printf("; incidents %s\n", inc_text);
+		/* What the open incidents' evidence says, and what to do about it. */
+		for (k = 0; k < kinds_count(); k++) {
+			const struct monstate_episode *e = &c->kinds[k];
+			if (kinds_at(k)->scope != KIND_SCOPE_CLUSTER || e->finding[0] == '\0')
+				continue;
+			printf("  %s: %s\n", kinds_at(k)->label, e->finding);
+			if (e->remedy[0] != '\0')
+				printf("  %*s  remedy: %s\n", (int)strlen(kinds_at(k)->label), "",
+				    e->remedy);
+		}
 		/* The role after the state: "NAME up" stays the start of a row. */
 		printf("  %-12s %-5s %-7s %7s %8s %9s %9s %6s ", "node", "state", "role", "conns",
 		    "new/s", "p50", "p99", "slow");

@@ -457,6 +457,12 @@ cluster_role_word(enum cluster_role role)
 	return role == CLUSTER_PROXY ? "proxy" : "node";
 }
 
+bool
+cluster_takes_clients(const struct clusters *cl, const struct cluster_node *n)
+{
+	return n->role == CLUSTER_PROXY || cl->v[n->cluster].nproxies == 0;
+}
+
 int
 clusters_load(struct clusters *cl, struct config *cfg, struct config_errors *errs)
 {

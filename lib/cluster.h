@@ -118,6 +118,10 @@ bool clusters_owns(const char *section);
 /* "node" (a backend) or "proxy", as the configuration names the section. */
 const char *cluster_role_word(enum cluster_role role);
 
+/* True if n takes its cluster's clients: a proxy, or a node of a cluster without
+ * proxies (clients connect there; the accounting of tenants and sources lives there). */
+bool cluster_takes_clients(const struct clusters *cl, const struct cluster_node *n);
+
 /*
  * Parses "host:port" or "[v6]:port" (port 1..65535; a host of letters, digits, '.',
  * '-', or a bracketed IPv6 literal). Numeric hosts are put in canonical form so that

@@ -46,6 +46,20 @@ static const struct kind table[] = {
 			    "may miss the cache or be slower.",
 	    .runbook = "docs/runbooks/backend_ejected.md",
 	},
+	{
+	    /* A tenant opening a connection per request or two: it pays a set-up and a
+	     * login each time, and the servers the logins. A customer's setting to
+	     * change, not an outage: nobody is paged. */
+	    .name = "connection_churn",
+	    .scope = KIND_SCOPE_CLUSTER,
+	    .label = "churn",
+	    .involvement = "with churn",
+	    .public_title = "Increased connection set-ups in %s",
+	    .public_first = "We are looking at an increase in connection set-ups in %s. The "
+			    "service is not affected.",
+	    .runbook = "docs/runbooks/connection_churn.md",
+	    .advisory = true,
+	},
 };
 
 #define NKINDS (sizeof(table) / sizeof(table[0]))
@@ -94,6 +108,14 @@ kinds_public_title(const char *name)
 	const struct kind *k = kinds_find(name);
 
 	return k != NULL ? k->public_title : OTHER_PUBLIC_TITLE;
+}
+
+bool
+kinds_pages(const char *name)
+{
+	const struct kind *k = kinds_find(name);
+
+	return k == NULL || !k->advisory;
 }
 
 const char *

@@ -19,6 +19,10 @@
  *                 "%s" (where: the affected components' public names) and no other "%"
  *   public_first  the status page's automatic first update, the same kind of format
  *   runbook       "docs/runbooks/<name>.md", relative to the repository's top
+ *   advisory      true: never paged (mcalert records it and `mctl status` shows it, but
+ *                 nobody is woken), and never more than minor (the status page's
+ *                 impact): something to tell a customer, not an outage.
+ *                 false (the default of a row that does not say) pages as usual
  * Incidents of other kinds (opened by hand, by the Alertmanager intake) are not in the
  * table: they get kinds_public_title()'s and kinds_public_first()'s generic texts.
  *
@@ -48,6 +52,7 @@ struct kind {
 	const char *public_title;
 	const char *public_first;
 	const char *runbook;
+	bool advisory;
 };
 
 /* How many kinds there are (at most KINDS_MAX). */
@@ -67,5 +72,9 @@ int kinds_index(const char *name);
  * NULL). Never NULL. */
 const char *kinds_public_title(const char *name);
 const char *kinds_public_first(const char *name);
+
+/* Whether an incident of kind name may page: false for an advisory kind of the table,
+ * true for every other kind (opened by hand, by the intake: any name, even NULL). */
+bool kinds_pages(const char *name);
 
 #endif

@@ -78,6 +78,8 @@ monstate_keys(const struct kind *k, struct monstate_keys *keys)
 		snprintf(keys->involved, sizeof(keys->involved), "involved");
 	else
 		snprintf(keys->involved, sizeof(keys->involved), "%s_involved", k->label);
+	snprintf(keys->finding, sizeof(keys->finding), "%s_finding", k->label);
+	snprintf(keys->remedy, sizeof(keys->remedy), "%s_remedy", k->label);
 }
 
 /* Whether every version-1 writer wrote the fields of kind k: those are required,
@@ -114,7 +116,11 @@ cluster_json(const struct monstate_cluster *c)
 		if (json_object_set_new(o, f.state, json_string(e->detector.state)) != 0 ||
 		    json_object_set_new(o, f.severity, json_string(e->detector.severity)) != 0 ||
 		    json_object_set_new(o, f.in, count_json(e->in)) != 0 ||
-		    json_object_set_new(o, f.involved, count_json(e->involved)) != 0) {
+		    json_object_set_new(o, f.involved, count_json(e->involved)) != 0 ||
+		    (e->finding[0] != '\0' &&
+		    json_object_set_new(o, f.finding, json_string(e->finding)) != 0) ||
+		    (e->remedy[0] != '\0' &&
+		    json_object_set_new(o, f.remedy, json_string(e->remedy)) != 0)) {
 			json_decref(o);
 			return NULL;
 		}
@@ -374,8 +380,18 @@ read_cluster(struct reader *r, json_t *o, struct monstate_cluster *c)
 		return -1;
 	for (i = 0; i < kinds_count(); i++) {
 		struct monstate_episode *e = &c->kinds[i];
-		if (kinds_at(i)->scope == KIND_SCOPE_CLUSTER &&
-		    read_kind(r, o, kinds_at(i), &e->detector, &e->in, &e->involved) < 0)
+		struct monstate_keys f;
+		if (kinds_at(i)->scope != KIND_SCOPE_CLUSTER)
+			continue;
+		if (read_kind(r, o, kinds_at(i), &e->detector, &e->in, &e->involved) < 0)
+			return -1;
+		monstate_keys(kinds_at(i), &f);
+		/* The sentences are optional: absent while nothing is open, and from
+		 * writers before them. */
+		if ((json_object_get(o, f.finding) != NULL &&
+		    get_string(r, o, f.finding, e->finding, sizeof(e->finding)) < 0) ||
+		    (json_object_get(o, f.remedy) != NULL &&
+		    get_string(r, o, f.remedy, e->remedy, sizeof(e->remedy)) < 0))
 			return -1;
 	}
 	return 0;

@@ -8,7 +8,10 @@
  *   {"version":1, "written_at":<UTC ms>, "pid":<mcmon's pid>,
  *    "interval_ms":<how often it is rewritten>, "tail_threshold_us":<slow above>,
  *    "clusters":[{"name","title", and for each cluster's kind of lib/kinds.h (in its
- *                 order) "<label>","<label>_severity","in_<label>","<label>_involved"}],
+ *                 order) "<label>","<label>_severity","in_<label>","<label>_involved",
+ *                 and while its incident is open, optionally, "<label>_finding" and
+ *                 "<label>_remedy": the evidence's sentences for people ("78% of new
+ *                 connections: tenant acme, from 10.1.2.0/24"; the remedy that fits)}],
  *    "nodes":[{"name","cluster","up","polled","poll_ok","poll_error",
  *              "connections","rate_known","new_connections_per_second",
  *              "probes","p50_us","p99_us","slow_fraction",
@@ -57,6 +60,7 @@
 #define MONSTATE_NODES_MAX 1024
 #define MONSTATE_PATH_MAX 4096
 #define MONSTATE_KEY_MAX 48                 /* a kind's field name: "<label>_severity" */
+#define MONSTATE_SENTENCE_MAX 320           /* a finding or remedy ("" when none) */
 
 /* A detector's word pair: state and severity. */
 struct monstate_detector {
@@ -69,6 +73,8 @@ struct monstate_episode {
 	struct monstate_detector detector;
 	uint64_t in;       /* nodes taking part now ("in_storm") */
 	uint64_t involved; /* nodes that took part in this episode */
+	char finding[MONSTATE_SENTENCE_MAX + 1]; /* "" when none */
+	char remedy[MONSTATE_SENTENCE_MAX + 1];
 };
 
 struct monstate_cluster {
@@ -110,7 +116,8 @@ struct monstate_node {
 /* The names of a kind's fields in the file (above); `mctl status --json` uses them too. */
 struct monstate_keys {
 	char state[MONSTATE_KEY_MAX], severity[MONSTATE_KEY_MAX], in[MONSTATE_KEY_MAX],
-	    involved[MONSTATE_KEY_MAX]; /* in, involved: a cluster's kind only */
+	    involved[MONSTATE_KEY_MAX], /* in, involved: a cluster's kind only */
+	    finding[MONSTATE_KEY_MAX], remedy[MONSTATE_KEY_MAX]; /* optional, ditto */
 };
 
 void monstate_keys(const struct kind *k, struct monstate_keys *keys);

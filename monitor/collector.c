@@ -14,9 +14,6 @@
 #include "mcconn.h"
 
 #define KEY_MAX (MONCONFIG_KEY_MAX + 1 + CLUSTER_NAME_MAX)
-#define POLL_REQUEST "stats\r\nstats kernel\r\n"
-/* A proxy's own figures and its view of each backend besides (docs/proxy.md). */
-#define POLL_REQUEST_PROXY "stats\r\nstats kernel\r\nstats proxy\r\nstats backends\r\n"
 
 struct collector_node {
 	struct collector *col;
@@ -88,14 +85,14 @@ static void
 poll_node(struct collector_node *cn, int64_t now)
 {
 	const struct monconfig_settings *set = &cn->col->cfg->set;
-	bool proxy = cn->node->role == CLUSTER_PROXY;
-	const char *req = proxy ? POLL_REQUEST_PROXY : POLL_REQUEST;
+	unsigned parts = watch_node_parts(cn->wn);
+	const char *req = nodestats_request(parts);
 	char err[MCCONN_ERROR_MAX];
 
 	/* poll_timeout <= poll_interval: busy only when a connect overran; skip it. */
 	if (cn->admin == NULL || mcconn_busy(cn->admin))
 		return;
-	if (mcconn_request(cn->admin, req, strlen(req), MCREPLY_STATS, proxy ? 4 : 2,
+	if (mcconn_request(cn->admin, req, strlen(req), MCREPLY_STATS, (int)nodestats_replies(parts),
 	    (int)set->poll_timeout_ms, err, sizeof(err)) < 0)
 		watch_poll_failed(cn->col->watch, cn->wn, err, now);
 }

@@ -1,8 +1,9 @@
 /*
  * collector — the monitor's I/O. For every node of a watch, on one libevent loop:
  *   - an admin connection, polled every poll_interval: `stats` and `stats kernel`
- *     in one write (a proxy: `stats proxy` and `stats backends` too), answered within
- *     poll_timeout (nodes without an admin address are not polled);
+ *     in one write (a proxy: `stats proxy` and `stats backends` too; a node that takes
+ *     clients: `stats tenants top N` and `stats sources top N` too, nodestats.h),
+ *     answered within poll_timeout (nodes without an admin address are not polled);
  *   - a probe connection, authenticated as the cluster's probe account, on which
  *     the canary key "<canary_key>:<node>" is set and read in turn, probe_rate
  *     times a second, each answered within probe_timeout.

@@ -134,6 +134,10 @@ detect_defaults(struct detect_config *cfg)
 	cfg->down_silence_ms = 2000;
 	cfg->down_recoveries = 3;
 	cfg->down_critical_ms = 5 * 60 * 1000;
+	cfg->churn_rate = 2;
+	cfg->churn_share = 0.9;
+	cfg->churn_sustain_ms = 2 * 60 * 1000;
+	cfg->churn_clear_ms = 2 * 60 * 1000;
 	cfg->severity_major = 2;
 	cfg->severity_critical = 4;
 }
@@ -438,6 +442,10 @@ detect_config_read(struct detect_config *cfg, struct config *file, const char *s
 	read_duration(&rc, "down_silence", 0, day, &cfg->down_silence_ms);
 	read_u32(&rc, "down_recoveries", 1, 1000, &cfg->down_recoveries);
 	read_duration(&rc, "down_critical", 0, 30 * day, &cfg->down_critical_ms);
+	read_double(&rc, "churn_rate", 0.01, 1e9, &cfg->churn_rate);
+	read_double(&rc, "churn_share", 0.01, 1, &cfg->churn_share);
+	read_duration(&rc, "churn_sustain", 0, day, &cfg->churn_sustain_ms);
+	read_duration(&rc, "churn_clear", 0, day, &cfg->churn_clear_ms);
 	read_double(&rc, "severity_major", 1, 1000, &cfg->severity_major);
 	read_double(&rc, "severity_critical", 1, 1000, &cfg->severity_critical);
 	/* Relations only between valid values: a bad key already said why. */

@@ -114,6 +114,14 @@ struct detect_config {
 	int64_t down_silence_ms;  /* no successful probe for this long: down; 0 off */
 	uint32_t down_recoveries; /* consecutive successful probes: up again */
 	int64_t down_critical_ms; /* down this long: critical; 0 never */
+	/* Connection churn, per tenant on one node (kind_churn.c): its new connections
+	 * per second at least churn_rate while at least churn_share of its connections
+	 * that closed served at most two requests, for churn_sustain without a break;
+	 * over after churn_clear without. */
+	double churn_rate;
+	double churn_share;
+	int64_t churn_sustain_ms;
+	int64_t churn_clear_ms;
 	/* Severity: excess = evidence / threshold. Below major: minor. */
 	double severity_major;
 	double severity_critical;

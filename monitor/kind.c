@@ -18,6 +18,7 @@ static const struct kind_ops *const registry[] = {
 	&kind_down_ops,
 	&kind_ejected_ops,
 	&kind_tail_ops,
+	&kind_churn_ops,
 };
 
 #define NREGISTERED (sizeof(registry) / sizeof(registry[0]))

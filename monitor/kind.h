@@ -1,7 +1,7 @@
 /*
  * kind — what each kind of incident does in the monitor: one struct of operations per
  * kind, each in a file of its own (kind_storm.c, kind_tail.c, kind_down.c,
- * kind_ejected.c), listed in
+ * kind_ejected.c, kind_churn.c), listed in
  * kind.c. watch.c keeps what every kind shares (an incident's steps, adoption at start,
  * take-over at a reload, the view for `mctl status`) and loops over the kinds; the
  * kinds themselves (names, scope, labels, public texts, runbooks) are the rows of
@@ -86,7 +86,8 @@ struct kind_ops {
 	const char *superseded_per_node;
 };
 
-extern const struct kind_ops kind_storm_ops, kind_tail_ops, kind_down_ops, kind_ejected_ops;
+extern const struct kind_ops kind_storm_ops, kind_tail_ops, kind_down_ops, kind_ejected_ops,
+    kind_churn_ops;
 
 /*
  * The registered kinds, in the order watch evaluates them (a kind that reads another's

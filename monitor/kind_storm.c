@@ -1,7 +1,9 @@
 /*
  * kind_storm — connection storms (lib/kinds.h "connection_storm"): each node's storm
  * detector (detect.h) fed by its admin polls, one incident per cluster for its storm
- * episode, however many nodes the storm touches or hops across.
+ * episode, however many nodes the storm touches or hops across. Its evidence says who
+ * (who.h): the tenants and sources with their shares of the new connections on the
+ * cluster's client-taking nodes since the episode began, and the remedy that fits.
  */
 #include <stdio.h>
 
@@ -53,6 +55,11 @@ storm_poll(struct watch *w, struct watch_node *n, size_t k, const struct nodesta
 	sample.accept_queue = st->not_accepted;
 	sample.listen_overflows = st->listen_overflows;
 	ev = detect_storm_update(&s->detector, &w->cfg->detect, &sample, now_ms);
+	/* Who counts from the first poll of an episode: while neither this node nor its
+	 * cluster is in one, the sums start again at every poll. */
+	if (s->detector.status.state == DETECT_OK &&
+	    !detect_status_open(&w->clusters[n->cluster].episode[k].status))
+		who_node_restart(&n->who);
 	if (ev == DETECT_EVENT_OPENED || ev == DETECT_EVENT_WORSENED) {
 		s->latched = true;
 		if (s->detector.status.severity > s->latched_severity)
@@ -119,9 +126,50 @@ storm_node_json(const struct watch_node *n, size_t k, bool involved)
 }
 
 static json_t *
+shares_json(const struct who_share *v, size_t n, const char *key_name)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:o, s:o}", key_name, v[i].key, "share",
+		    kind_json_real(v[i].share), "new_connections",
+		    kind_json_count(v[i].new_connections)));
+	return a;
+}
+
+static json_t *
 storm_evidence(const struct kind_subject *s)
 {
-	return kind_episode_evidence(s, storm_node_json);
+	const struct watch_cluster *c = s->cluster;
+	const struct who_node *nodes[DETECT_CLUSTER_NODES_MAX];
+	const char *names[DETECT_CLUSTER_NODES_MAX];
+	struct who_verdict v;
+	json_t *o = kind_episode_evidence(s, storm_node_json), *who;
+	size_t i, n = c->nnodes < DETECT_CLUSTER_NODES_MAX ? c->nnodes : DETECT_CLUSTER_NODES_MAX;
+
+	if (o == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		nodes[i] = c->nodes[i]->takes_clients ? &c->nodes[i]->who : NULL;
+		names[i] = c->nodes[i]->name;
+	}
+	who_merge(nodes, names, n, &v);
+	who = json_pack("{s:o, s:o, s:b, s:b, s:o, s:s}", "tenants",
+	    shares_json(v.tenants, v.ntenants, "name"), "sources",
+	    shares_json(v.sources, v.nsources, "prefix"), "dominant", v.dominant, "known", v.known,
+	    "new_connections", kind_json_count(v.new_connections), "remedy",
+	    who_remedy_name(v.remedy));
+	if (who != NULL && v.busiest[0] != '\0') {
+		json_object_set_new(who, "busiest_node", json_string(v.busiest));
+		json_object_set_new(who, "busiest_share", kind_json_real(v.busiest_share));
+	}
+	/* The sentences people read: pages and `mctl status` print them as they are. */
+	json_object_set_new(o, "finding", json_string(v.finding));
+	json_object_set_new(o, "remedy", json_string(v.remedy_text));
+	if (who != NULL)
+		json_object_set_new(o, "who", who);
+	return o;
 }
 
 static void

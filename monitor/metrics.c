@@ -539,6 +539,83 @@ render_health(struct page *p, const struct metrics_daemon *d)
 	promtext_sample(p->out, NULL, 0, d->start_time_seconds);
 }
 
+/* --- who connects: top tenants and sources, bounded ------------------------------- */
+
+/* A per-key figure of a node's latest poll, and what its "other" sample adds besides
+ * the keys past METRICS_TOP_K (the node's own sum of the unlisted, when it gives one). */
+struct key_family {
+	const char *name, *help;
+	enum connstats_group group;
+	enum connstats_field field;
+	bool rate; /* "other": the node's unlisted remainder as a rate (who.h) */
+};
+
+static const struct key_family key_families[] = {
+	{ "mcops_tenant_connections", "A tenant's current connections on the node (the top "
+	    "tenants by new connections, then \"other\").", CONNSTATS_TENANT,
+	    CONNSTATS_CURR_CONNECTIONS, false },
+	{ "mcops_tenant_new_connections_per_second", "A tenant's new connections per second on "
+	    "the node, over the node's last 10 s.", CONNSTATS_TENANT, CONNSTATS_NEW_CONNS_PER_SEC,
+	    true },
+	{ "mcops_source_new_connections_per_second", "New connections per second from a source "
+	    "prefix (/32, /24, /64) on the node, over its last 10 s.", CONNSTATS_SOURCE,
+	    CONNSTATS_NEW_CONNS_PER_SEC, true },
+	{ "mcops_source_unauth_connections", "Connections from a source prefix not yet "
+	    "authenticated.", CONNSTATS_SOURCE, CONNSTATS_UNAUTH_CONNECTIONS, false },
+};
+
+/* The node's unlisted remainder of a family: connections of the tenants not listed,
+ * or new connections per second of the unlisted, from the latest interval (who.h). */
+static double
+unlisted(const struct watch_node *n, const struct key_family *f)
+{
+	const struct who_node *who = &n->who;
+	uint64_t d;
+
+	if (f->group == CONNSTATS_TENANT && f->field == CONNSTATS_CURR_CONNECTIONS)
+		return (double)n->stats.tenants_other_curr;
+	if (!f->rate || who->interval_ms <= 0)
+		return 0;
+	d = f->group == CONNSTATS_TENANT ? who->d_tenants_other : who->d_sources_other;
+	return (double)d * 1000.0 / (double)who->interval_ms;
+}
+
+static void
+render_accounting(struct page *p)
+{
+	struct promtext_label l[LABELS_MAX];
+	size_t i, j, k, nl, nkeys;
+	double other;
+
+	for (k = 0; k < NFAMILIES(key_families); k++) {
+		const struct key_family *f = &key_families[k];
+		promtext_family(p->out, f->name, PROMTEXT_GAUGE, f->help);
+		for (i = 0; i < p->w->nnodes; i++) {
+			const struct watch_node *n = &p->w->nodes[i];
+			const struct connstats_entry *keys = f->group == CONNSTATS_TENANT ?
+			    n->stats.tenants : n->stats.sources;
+			bool has = f->group == CONNSTATS_TENANT ? n->stats.has_tenants :
+			    n->stats.has_sources;
+			if (!n->poll_ok || !n->takes_clients || !has)
+				continue;
+			nkeys = f->group == CONNSTATS_TENANT ? n->stats.ntenants : n->stats.nsources;
+			nl = node_labels(n, l);
+			l[nl].name = connstats_group_name(f->group);
+			other = unlisted(n, f);
+			for (j = 0; j < nkeys; j++) {
+				if (j >= METRICS_TOP_K) {
+					other += (double)keys[j].v[f->field];
+					continue;
+				}
+				l[nl].value = keys[j].key;
+				promtext_sample_u64(p->out, l, nl + 1, keys[j].v[f->field]);
+			}
+			l[nl].value = METRICS_OTHER;
+			promtext_sample(p->out, l, nl + 1, other);
+		}
+	}
+}
+
 int
 metrics_render(const struct watch *w, const struct metrics_daemon *d, struct promtext *out)
 {
@@ -546,6 +623,7 @@ metrics_render(const struct watch *w, const struct metrics_daemon *d, struct pro
 
 	render_node_stats(&p);
 	render_proxies(&p);
+	render_accounting(&p);
 	render_kernel(&p);
 	render_probes(&p);
 	render_detectors(&p);

@@ -9,8 +9,11 @@
  * threshold and the slow fraction); the monitor's own state and health is mcmon_*
  * (detector states, polls, failed polls, dropped probes, poll duration, incident
  * log writes, reloads, what the /metrics listener's limits turned away). Labels: cluster and node, plus listener, state, window,
- * detector, result where a family needs one; never anything about clients. The page
- * is rendered from the watch on each scrape (docs/monitor.md lists every family).
+ * detector, result where a family needs one. Who connects is mcops_tenant_* and
+ * mcops_source_* (labels tenant, source) with bounded cardinality: per node at most
+ * METRICS_TOP_K tenants and as many source prefixes (the node's busiest), and one
+ * "other" sample for the rest. The page is rendered from the watch on each scrape
+ * (docs/monitor.md lists every family).
  */
 #ifndef MCOPS_METRICS_H
 #define MCOPS_METRICS_H
@@ -28,6 +31,8 @@
 #define METRICS_BODY_MAX 1024        /* a small body is read so that a POST gets its 405 */
 #define METRICS_CONNECTIONS_MAX 16   /* open at once; see metrics_server_start() */
 #define METRICS_ACCEPT_RETRY_MS 1000 /* accept() failed (no descriptor left): pause */
+#define METRICS_TOP_K 10             /* tenants, and source prefixes, per node per family */
+#define METRICS_OTHER "other"        /* the label value of the rest */
 
 /* The daemon's own numbers that the watch does not hold. */
 struct metrics_daemon {

@@ -257,6 +257,87 @@ backend_stat(struct nodestats *st, const struct mcreply_stat *s)
 	(void)set_field(b, backend_fields, NFIELDS(backend_fields), field, flen, s);
 }
 
+/* A tenant's or a source's line of group g into its table (true), or false when the
+ * line is not a per-key line (the block's own figures). */
+static bool
+key_stat(struct nodestats *st, const struct mcreply_stat *s, enum connstats_group want)
+{
+	struct connstats_entry *e = NULL;
+	enum connstats_group g;
+	enum connstats_field f;
+	const char *key;
+	size_t klen;
+	uint64_t v;
+
+	if (!connstats_line(s->name, s->name_len, s->value, s->value_len, &g, &key, &klen, &f,
+	    &v))
+		return false;
+	if (g == want && want == CONNSTATS_TENANT)
+		e = connstats_entry(st->tenants, &st->ntenants, NODESTATS_TENANTS_MAX, key, klen);
+	else if (g == want)
+		e = connstats_entry(st->sources, &st->nsources, NODESTATS_SOURCES_MAX, key, klen);
+	if (e != NULL)
+		e->v[f] = v;
+	return true;
+}
+
+/* The figures of a `stats tenants` or `stats sources` block besides its keys'. */
+static const struct stat_field accounting_fields[] = {
+	{ "tenants_other:curr_connections", offsetof(struct nodestats, tenants_other_curr) },
+	{ "tenants_other:total_connections", offsetof(struct nodestats, tenants_other_total) },
+	{ "sources_other:new_conns", offsetof(struct nodestats, sources_other_new) },
+	{ "sources_tracked", offsetof(struct nodestats, sources_tracked) },
+	{ "sources_capacity", offsetof(struct nodestats, sources_capacity) },
+	{ "sources_memory_bytes", offsetof(struct nodestats, sources_memory_bytes) },
+};
+
+/* `stats tenants top N`: the tenants' lines, and the sums over the others. */
+static void
+tenants_stat(struct nodestats *st, const struct mcreply_stat *s)
+{
+	st->has_tenants = true;
+	if (!key_stat(st, s, CONNSTATS_TENANT))
+		(void)set_field(st, accounting_fields, NFIELDS(accounting_fields), s->name,
+		    s->name_len, s);
+}
+
+/* `stats sources top N`: the structure's figures, the prefixes' lines, the rest. */
+static void
+sources_stat(struct nodestats *st, const struct mcreply_stat *s)
+{
+	st->has_sources = true;
+	if (!key_stat(st, s, CONNSTATS_SOURCE))
+		(void)set_field(st, accounting_fields, NFIELDS(accounting_fields), s->name,
+		    s->name_len, s);
+}
+
+#define TOP_TEXT "10" /* NODESTATS_TOP */
+_Static_assert(NODESTATS_TOP == 10, "TOP_TEXT spells NODESTATS_TOP");
+
+/* The requests by parts (bit 0: proxy, bit 1: accounting), in the order of the replies
+ * nodestats_parse() reads. */
+static const char *const requests[4] = {
+	"stats\r\nstats kernel\r\n",
+	"stats\r\nstats kernel\r\nstats proxy\r\nstats backends\r\n",
+	"stats\r\nstats kernel\r\nstats tenants top " TOP_TEXT "\r\nstats sources top " TOP_TEXT
+	"\r\n",
+	"stats\r\nstats kernel\r\nstats proxy\r\nstats backends\r\nstats tenants top " TOP_TEXT
+	"\r\nstats sources top " TOP_TEXT "\r\n",
+};
+
+const char *
+nodestats_request(unsigned parts)
+{
+	return requests[parts & 3];
+}
+
+size_t
+nodestats_replies(unsigned parts)
+{
+	return 2 + ((parts & NODESTATS_PART_PROXY) ? 2 : 0) +
+	    ((parts & NODESTATS_PART_ACCOUNTING) ? 2 : 0);
+}
+
 /*
  * A line the iterator finds malformed ("STAT x" without a value, control characters)
  * is skipped, as an unknown name or a value that is not a number is: the reply was
@@ -281,11 +362,12 @@ parse_block(struct nodestats *st, const char *p, size_t len, stat_fn fn)
 }
 
 int
-nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err, size_t errlen)
+nodestats_parse(struct nodestats *st, const char *reply, size_t len, unsigned parts, char *err,
+    size_t errlen)
 {
-	static const stat_fn after_first[] = { kernel_stat, proxy_stat, backend_stat };
+	stat_fn after_first[5];
 	struct mcreply_frame first, next;
-	size_t off, i;
+	size_t off, i, nafter = 0;
 
 	memset(st, 0, sizeof(*st));
 	if (mcreply_frame(reply, len, MCREPLY_STATS, &first) != MCREPLY_COMPLETE || first.error) {
@@ -296,10 +378,19 @@ nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err, 
 		return -1;
 	}
 	parse_block(st, reply, first.len, general_stat);
+	after_first[nafter++] = kernel_stat;
+	if (parts & NODESTATS_PART_PROXY) {
+		after_first[nafter++] = proxy_stat;
+		after_first[nafter++] = backend_stat;
+	}
+	if (parts & NODESTATS_PART_ACCOUNTING) {
+		after_first[nafter++] = tenants_stat;
+		after_first[nafter++] = sources_stat;
+	}
 	/* Each later reply in its place: an error (memcached has no `stats kernel`, a
 	 * backend no `stats proxy`) leaves its part unknown, and the rest is still read. */
 	off = first.len;
-	for (i = 0; i < sizeof(after_first) / sizeof(after_first[0]) && off < len; i++) {
+	for (i = 0; i < nafter && off < len; i++) {
 		if (mcreply_frame(reply + off, len - off, MCREPLY_STATS, &next) != MCREPLY_COMPLETE)
 			break;
 		if (!next.error)

@@ -3,7 +3,11 @@
  * `stats kernel` replies (docs/mcd.md): memcached's general counters, and the
  * kernel's view of each listener's sockets by TCP state; for a proxy (mcd --proxy,
  * docs/proxy.md) also `stats proxy` and `stats backends`: its own figures and its view
- * of each backend (cumulative counters: the caller takes differences between polls).
+ * of each backend (cumulative counters: the caller takes differences between polls);
+ * for a node that takes clients (a proxy, or a node of a cluster without proxies) also
+ * `stats tenants top N` and `stats sources top N`: the connections of the busiest
+ * tenants and source prefixes (lib/connstats.h reads their lines), at most
+ * NODESTATS_TENANTS_MAX and NODESTATS_SOURCES_MAX of them, whatever the node lists.
  *
  * Pure: no socket, no clock, nothing logged. Names it does not know are skipped, so
  * a newer mcd's additions change nothing; a value that is not a number is skipped
@@ -16,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "connstats.h"
 
 #define NODESTATS_TCP_STATES 12 /* established .. new_syn_recv, as `stats kernel` names them */
 
@@ -52,6 +58,21 @@ struct nodestats_backend {
 	char last_error[NODESTATS_ERROR_MAX];
 };
 
+#define NODESTATS_TOP 10          /* "top N" of the tenants and sources asked for */
+#define NODESTATS_TENANTS_MAX 16  /* tenants of one poll read; more are skipped */
+#define NODESTATS_SOURCES_MAX 32  /* prefixes of one poll read (a /32 and its /24 are
+                                     two); more are skipped */
+
+/* What a poll asks for besides `stats` and `stats kernel` (bits). */
+enum nodestats_part {
+	NODESTATS_PART_PROXY = 1,      /* `stats proxy`, `stats backends` (a proxy) */
+	NODESTATS_PART_ACCOUNTING = 2, /* `stats tenants top N`, `stats sources top N` */
+};
+
+/* The request of a poll asking for parts (one write), and how many replies it gets. */
+const char *nodestats_request(unsigned parts);
+size_t nodestats_replies(unsigned parts);
+
 /* The numbers of one poll. Absent numbers are 0. */
 struct nodestats {
 	uint64_t uptime, curr_connections, total_connections, rejected_connections,
@@ -74,17 +95,29 @@ struct nodestats {
 	} proxy;
 	size_t nbackends; /* `stats backends`, in the proxy's order */
 	struct nodestats_backend backends[NODESTATS_BACKENDS_MAX];
+	/* A node that takes clients: `stats tenants top N` answered (has_tenants) and
+	 * `stats sources top N` (has_sources), in the node's order (busiest first). */
+	bool has_tenants, has_sources;
+	size_t ntenants, nsources;
+	struct connstats_entry tenants[NODESTATS_TENANTS_MAX];
+	struct connstats_entry sources[NODESTATS_SOURCES_MAX];
+	uint64_t tenants_other_curr, tenants_other_total; /* the tenants not listed */
+	uint64_t sources_other_new; /* new connections not under a listed /32 or /64 */
+	uint64_t sources_tracked, sources_capacity, sources_memory_bytes;
 };
 
 /*
- * Parses reply[0..len): the replies to `stats` and `stats kernel`, in that order, as
- * received (the second may be an error: a node without the kernel view, which leaves
- * has_kernel false), then for a proxy those to `stats proxy` and `stats backends` (an
- * error, or their absence, leaves is_proxy false and no backends). Fills st (zeroed
- * first) and returns 0; returns -1 if the first reply is not a stats block, with err
- * saying "stats: <the start of the reply>".
+ * Parses reply[0..len): the replies to nodestats_request(parts), as received: `stats`
+ * and `stats kernel` (the second may be an error: a node without the kernel view,
+ * which leaves has_kernel false), then with NODESTATS_PART_PROXY those to `stats proxy`
+ * and `stats backends` (an error, or their absence, leaves is_proxy false and no
+ * backends), then with NODESTATS_PART_ACCOUNTING those to `stats tenants top N` and
+ * `stats sources top N` (an error, from an mcd without the accounting, leaves
+ * has_tenants or has_sources false). Fills st (zeroed first) and returns 0; returns
+ * -1 if the first reply is not a stats block, with err saying "stats: <the start of
+ * the reply>".
  */
-int nodestats_parse(struct nodestats *st, const char *reply, size_t len, char *err,
-    size_t errlen);
+int nodestats_parse(struct nodestats *st, const char *reply, size_t len, unsigned parts,
+    char *err, size_t errlen);
 
 #endif

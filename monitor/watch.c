@@ -47,6 +47,7 @@ node_init(struct watch *w, struct watch_node *n, const struct cluster_node *cn, 
 	n->cluster = cn->cluster;
 	n->role = cn->role;
 	n->has_admin = cn->admin.port != 0;
+	n->takes_clients = cluster_takes_clients(&w->cfg->clusters, cn);
 	for (i = 0; i < w->nkinds; i++) {
 		const struct kind_ops *ops = w->ops[w->order[i]];
 		void *state = calloc(1, ops->node_size);
@@ -185,6 +186,13 @@ token_is(const char *p, size_t n, const char *word)
 	return strlen(word) == n && memcmp(p, word, n) == 0;
 }
 
+unsigned
+watch_node_parts(const struct watch_node *n)
+{
+	return (n->role == CLUSTER_PROXY ? NODESTATS_PART_PROXY : 0u) |
+	    (n->takes_clients ? NODESTATS_PART_ACCOUNTING : 0u);
+}
+
 void
 watch_poll(struct watch *w, struct watch_node *n, const char *reply, size_t len,
     int64_t duration_us, int64_t now_ms)
@@ -193,11 +201,13 @@ watch_poll(struct watch *w, struct watch_node *n, const char *reply, size_t len,
 	char error[WATCH_ERROR_MAX];
 	size_t i;
 
-	if (nodestats_parse(&st, reply, len, error, sizeof(error)) < 0) {
+	if (nodestats_parse(&st, reply, len, watch_node_parts(n), error, sizeof(error)) < 0) {
 		watch_poll_failed(w, n, error, now_ms);
 		return;
 	}
 	n->stats = st;
+	if (n->takes_clients)
+		who_node_poll(&n->who, &n->stats, now_ms);
 	n->polls++;
 	n->polled = true;
 	n->poll_ok = true;
@@ -463,7 +473,10 @@ reconcile(struct watch *w, const struct kind_subject *s, bool active, enum detec
     int64_t now_ms)
 {
 	struct watch_incident *inc = subject_incident(s);
-	enum ilog_severity severity = to_ilog(sev);
+	/* An advisory (lib/kinds.h) tells; it is never more than minor, however many
+	 * nodes see it (the cluster's rule raises a spread episode's severity). */
+	enum ilog_severity severity = kinds_at(s->kind)->advisory && sev > DETECT_SEVERITY_MINOR ?
+	    to_ilog(DETECT_SEVERITY_MINOR) : to_ilog(sev);
 	const struct monconfig_settings *set = &w->cfg->set;
 	const struct detect_cluster *episode = subject_episode(s);
 	char message[SUMMARY_MAX];
@@ -837,6 +850,8 @@ watch_take_over(struct watch *w, struct watch *old, int64_t now_ms)
 		n->poll_ok = o->poll_ok;
 		memcpy(n->poll_error, o->poll_error, sizeof(n->poll_error));
 		n->stats = o->stats;
+		if (n->takes_clients == o->takes_clients)
+			n->who = o->who;
 		n->polls = o->polls;
 		n->polls_failed = o->polls_failed;
 		n->probes_ok = o->probes_ok;
@@ -925,6 +940,23 @@ snapshot_tiers(const struct watch *w, const struct watch_node *n, struct monstat
 	}
 }
 
+/* The sentences of a cluster's open incident of kind k, from its evidence now. */
+static void
+sentences(const struct watch *w, const struct watch_cluster *c, size_t k,
+    struct monstate_episode *e)
+{
+	struct kind_subject s = { k, (struct watch_cluster *)c, NULL, 0, w->wall_ms(), w->cfg };
+	json_t *ev = w->ops[k]->evidence(&s), *v;
+
+	if (ev == NULL)
+		return;
+	if (json_is_string(v = json_object_get(ev, "finding")))
+		word(e->finding, sizeof(e->finding), json_string_value(v));
+	if (json_is_string(v = json_object_get(ev, "remedy")))
+		word(e->remedy, sizeof(e->remedy), json_string_value(v));
+	json_decref(ev);
+}
+
 int
 watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, char *err,
     size_t errlen)
@@ -948,9 +980,14 @@ watch_snapshot(const struct watch *w, struct monstate *st, int64_t interval_ms, 
 			if (!is_cluster_kind(k))
 				continue;
 			detector_words(&d->status, &e->detector);
+			if (kinds_at(k)->advisory && d->status.severity > DETECT_SEVERITY_MINOR)
+				word(e->detector.severity, sizeof(e->detector.severity),
+				    detect_severity_name(DETECT_SEVERITY_MINOR)); /* as its incident */
 			/* The episode counts "in storm" whatever its nodes detect. */
 			e->in = d->evidence.in_storm;
 			e->involved = d->evidence.involved;
+			if (c->incident[k].phase == WATCH_OPEN)
+				sentences(w, c, k, e);
 		}
 	}
 	for (i = 0; i < w->nnodes; i++) {

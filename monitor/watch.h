@@ -56,6 +56,7 @@
 #include "monconfig.h"
 #include "monstate.h"
 #include "nodestats.h"
+#include "who.h"
 
 #define WATCH_ACTOR "mcmon"
 #define WATCH_ERROR_MAX 160
@@ -98,6 +99,8 @@ struct watch_node {
 	size_t position;  /* index among its cluster's nodes */
 	enum cluster_role role; /* a backend ([node]) or a proxy ([proxy]) */
 	bool has_admin;   /* polled for stats */
+	bool takes_clients; /* a proxy, or a node of a cluster without proxies: polled
+	                       for its tenants and sources too (who) */
 
 	/* By kinds.h index: each kind's detector state (owned; its kind_ops.node_size
 	 * bytes, see kind.h) and, for a node's kind, its incident. */
@@ -107,6 +110,8 @@ struct watch_node {
 	bool polled, poll_ok;
 	char poll_error[WATCH_ERROR_MAX];
 	struct nodestats stats; /* the latest good poll */
+	struct who_node who;    /* a node that takes clients: new connections by tenant
+	                           and source between polls, and over an episode */
 	uint64_t polls, polls_failed;
 
 	struct histogram latency; /* every recorded probe since start, export bounds */
@@ -168,10 +173,15 @@ void watch_take_over(struct watch *w, struct watch *old, int64_t now_ms);
 /* At start: see the top of this file. -1 with err if the log cannot be read. */
 int watch_adopt(struct watch *w, int64_t now_ms, char *err, size_t errlen);
 
+/* What a poll of n asks for besides `stats` and `stats kernel` (nodestats.h parts):
+ * a proxy's own figures, and a node that takes clients its tenants and sources. */
+unsigned watch_node_parts(const struct watch_node *n);
+
 /*
- * A node's admin poll: the replies to `stats` and `stats kernel`, in that order, as
+ * A node's admin poll: the replies to nodestats_request(watch_node_parts(n)), as
  * received (the second may be an error: a node without the kernel view). Feeds the
- * storm detector. A first reply that is not a stats block counts as a failed poll.
+ * attribution (who) and the kinds' detectors. A first reply that is not a stats block
+ * counts as a failed poll.
  */
 void watch_poll(struct watch *w, struct watch_node *n, const char *reply, size_t len,
     int64_t duration_us, int64_t now_ms);

@@ -53,7 +53,7 @@ def test_status_shows_every_node_with_its_numbers(dep):
     human = dep.mctl("status")
     assert human.returncode == 0, human.stderr
     lines = human.stdout.splitlines()
-    assert lines[0].startswith("cluster c1 (Test cluster): storm ok; tail ok; incidents -")
+    assert lines[0].startswith("cluster c1 (Test cluster): storm ok; tail ok; churn ok; incidents -")
     assert any(l.split()[:2] == ["n1", "up"] for l in lines), human.stdout
     assert any(l.split()[:2] == ["n2", "up"] for l in lines), human.stdout
     # The monitor's line closes the view; the daemons' heartbeats follow it.

@@ -141,3 +141,17 @@ test_clock_start(void)
 {
 	return TEST_CLOCK_START_MS;
 }
+
+void
+test_appendf(char *buf, size_t cap, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	assert_true(*used < cap);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, cap - *used, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < cap - *used);
+	*used += (size_t)n;
+}

@@ -18,6 +18,13 @@
 
 #define TEST_PATH_MAX 256 /* a good size for a temporary directory's path or a file's in it */
 
+/* --- text -------------------------------------------------------------------------- */
+
+/* Appends a printf text to buf[*used..cap) and advances *used; fails the test if it
+ * does not fit (a fixture's reply text, built in pieces). */
+void test_appendf(char *buf, size_t cap, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* --- temporary directories --------------------------------------------------------- */
 
 /*
@@ -105,5 +112,14 @@ int test_ilog_teardown(void **state);
  * and severity, as mcmon; fails the test if the log refuses. Returns its id. */
 int64_t test_ilog_incident(struct test_ilog *t, const char *fingerprint,
     enum ilog_severity sev);
+
+/* The incidents of kind (NULL: any) in states (ILOG_STATES_*); fails the test if the
+ * log cannot be read. */
+size_t test_ilog_count(struct ilog *log, const char *kind, unsigned states);
+
+/* The incident with fingerprint fp into *inc and the body of its last "evidence"
+ * event into body ("" without one); returns its id, or 0 when there is none. */
+int64_t test_ilog_last_evidence(struct ilog *log, const char *fp, struct ilog_incident *inc,
+    char *body, size_t cap);
 
 #endif

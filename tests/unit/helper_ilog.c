@@ -91,3 +91,38 @@ test_ilog_incident(struct test_ilog *t, const char *fingerprint, enum ilog_sever
 	    sizeof(t->err)), ILOG_OK);
 	return r.id;
 }
+
+size_t
+test_ilog_count(struct ilog *log, const char *kind, unsigned states)
+{
+	struct ilog_query q = { 0 };
+	struct ilog_incidents list = { 0 };
+	char err[ILOG_ERR_LEN];
+	size_t n;
+
+	q.states = states;
+	q.kind = kind;
+	assert_int_equal(ilog_incident_list(log, &q, &list, err, sizeof(err)), ILOG_OK);
+	n = list.n;
+	ilog_incidents_release(&list);
+	return n;
+}
+
+int64_t
+test_ilog_last_evidence(struct ilog *log, const char *fp, struct ilog_incident *inc,
+    char *body, size_t cap)
+{
+	struct ilog_events ev = { 0 };
+	char err[ILOG_ERR_LEN];
+	size_t i;
+
+	body[0] = '\0';
+	if (ilog_incident_find(log, fp, inc, err, sizeof(err)) != ILOG_OK)
+		return 0;
+	assert_int_equal(ilog_timeline(log, inc->id, &ev, err, sizeof(err)), ILOG_OK);
+	for (i = 0; i < ev.n; i++)
+		if (strcmp(ev.v[i].type, "evidence") == 0)
+			snprintf(body, cap, "%s", ev.v[i].body_json);
+	ilog_events_release(&ev);
+	return inc->id;
+}

@@ -244,6 +244,52 @@ a_page_names_the_incident_evidence_runbook_step_and_how_to_ack(void **state)
 }
 
 static void
+a_storm_page_says_who_and_the_remedy_on_lines_of_their_own(void **state)
+{
+	static const char body[] =
+	    "{\"note\":null,\"evidence\":{\"cluster\":\"c1\",\"finding\":\"78% of new "
+	    "connections: tenant acme, from 10.1.2.0/24\",\"remedy\":\"limit the tenant: mctl "
+	    "tenant connlimit acme --new-per-second R\\n(R: its plan)\",\"who\":{\"dominant\":true}}}";
+	struct ilog_incident inc = incident();
+	char finding[MESSAGE_SENTENCE_MAX], remedy[MESSAGE_SENTENCE_MAX];
+	char evidence[MESSAGE_EVIDENCE_MAX + 1], buf[MESSAGE_MAX];
+	struct page_text t;
+
+	(void)state;
+	message_sentence(body, "finding", finding, sizeof(finding));
+	message_sentence(body, "remedy", remedy, sizeof(remedy));
+	message_evidence(body, evidence, sizeof(evidence));
+	assert_string_equal(finding, "78% of new connections: tenant acme, from 10.1.2.0/24");
+	/* A control character cannot break the page's lines. */
+	assert_string_equal(remedy, "limit the tenant: mctl tenant connlimit acme "
+				    "--new-per-second R (R: its plan)");
+	/* The sentences are not repeated in the flattened evidence. */
+	assert_string_equal(evidence, "cluster=c1, who.dominant=true");
+	memset(&t, 0, sizeof(t));
+	t.incident = &inc;
+	t.evidence = evidence;
+	t.finding = finding;
+	t.remedy = remedy;
+	t.runbook_base = "docs/runbooks/";
+	t.step = 1;
+	t.round = 1;
+	t.rounds = 1;
+	t.nsteps = 1;
+	message_page(&t, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "\nFinding: 78% of new connections: tenant acme, from "
+				    "10.1.2.0/24\nRemedy: limit the tenant: mctl tenant connlimit acme"));
+	assert_non_null(strstr(buf, "\nEvidence: cluster=c1, who.dominant=true\n"));
+	/* Evidence without sentences: no empty lines. */
+	message_sentence("{\"evidence\":{\"conns\":3}}", "finding", finding, sizeof(finding));
+	assert_string_equal(finding, "");
+	t.finding = finding;
+	t.remedy = NULL;
+	message_page(&t, buf, sizeof(buf));
+	assert_null(strstr(buf, "Finding"));
+	assert_null(strstr(buf, "Remedy"));
+}
+
+static void
 texts_are_cut_to_their_buffer_without_splitting_a_character(void **state)
 {
 	struct ilog_incident inc = incident();
@@ -451,6 +497,7 @@ main(void)
 		cmocka_unit_test(commands_quote_long_words_without_cutting_a_character),
 		cmocka_unit_test(outgoing_text_is_always_xml_whatever_the_bytes),
 		cmocka_unit_test(a_page_names_the_incident_evidence_runbook_step_and_how_to_ack),
+		cmocka_unit_test(a_storm_page_says_who_and_the_remedy_on_lines_of_their_own),
 		cmocka_unit_test(texts_are_cut_to_their_buffer_without_splitting_a_character),
 		cmocka_unit_test(evidence_is_flattened_bounded_and_kept_on_one_line),
 		cmocka_unit_test(durations_read_as_people_write_them),

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "alerter/escalation.h"
+#include "kinds.h"
 
 #define S 1000LL
 #define M (60 * S)
@@ -487,6 +488,26 @@ resolved_and_minor_incidents_page_nobody(void **state)
 }
 
 static void
+an_advisory_kind_pages_nobody_whatever_its_severity(void **state)
+{
+	struct world *w = *state;
+	struct sim s;
+
+	/* connection_churn is an advisory in lib/kinds.c: mcalert sets the view's flag
+	 * from the table (alerter_page.c), never from the kind's name. */
+	assert_false(kinds_pages("connection_churn"));
+	sim_open(&s, "c1", ILOG_SEVERITY_CRITICAL);
+	s.v.advisory = true;
+	expect_idle(w, &s, T0);
+	sim_rise(&s, ILOG_SEVERITY_CRITICAL);
+	expect_idle(w, &s, T0 + 10 * M);
+	/* The same incident of a paging kind pages at once. */
+	assert_true(kinds_pages("connection_storm"));
+	s.v.advisory = false;
+	expect_page(w, &s, T0 + 11 * M, "alice@x.org", ESC_REASON_SEVERITY, 0);
+}
+
+static void
 maintenance_records_a_suppressed_page_and_pages_for_real_when_it_ends(void **state)
 {
 	struct world *w = *state;
@@ -585,6 +606,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test(policy_errors_name_the_line_and_are_all_reported),
 		cmocka_unit_test(targets_parse_people_rotations_and_rooms_and_refuse_the_rest),
+		cmocka_unit_test_setup_teardown(an_advisory_kind_pages_nobody_whatever_its_severity,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    a_new_incident_pages_the_oncall_then_each_step_when_its_wait_runs_out, setup,
 		    teardown),

@@ -22,6 +22,7 @@
 #define TAIL kinds_index("latency_tail")
 #define DOWN kinds_index("node_down")
 #define EJECTED kinds_index("backend_ejected")
+#define CHURN kinds_index("connection_churn")
 
 #define word(field, text) snprintf((field), sizeof(field), "%s", (text))
 
@@ -43,6 +44,10 @@ fill(struct monstate *st)
 	word(st->clusters[0].kinds[TAIL].detector.severity, "critical");
 	st->clusters[0].kinds[TAIL].in = 0;
 	st->clusters[0].kinds[TAIL].involved = 2;
+	word(st->clusters[0].kinds[CHURN].detector.state, "firing");
+	word(st->clusters[0].kinds[CHURN].detector.severity, "minor");
+	st->clusters[0].kinds[CHURN].in = 1;
+	st->clusters[0].kinds[CHURN].involved = 1;
 	for (int i = 0; i < 2; i++) {
 		struct monstate_node *n = &st->nodes[i];
 		snprintf(n->name, sizeof(n->name), "n%d", i + 1);
@@ -67,6 +72,8 @@ fill(struct monstate *st)
 		word(n->kinds[DOWN].severity, i == 0 ? "none" : "major");
 		word(n->kinds[EJECTED].state, "ok");
 		word(n->kinds[EJECTED].severity, "none");
+		word(n->kinds[CHURN].state, i == 0 ? "firing" : "ok");
+		word(n->kinds[CHURN].severity, i == 0 ? "minor" : "none");
 		n->last_probe_ok_at = 1700000000000;
 	}
 }
@@ -242,20 +249,22 @@ the_file_keeps_the_field_names_and_order_of_its_first_writers(void **state)
 	    "{\"version\":1,\"written_at\":1700000000123,\"pid\":4242,\"interval_ms\":1000,"
 	    "\"tail_threshold_us\":5000,\"clusters\":[{\"name\":\"c1\",\"title\":\"US \\\"East\\\" \\\\ 1\","
 	    "\"storm\":\"firing\",\"storm_severity\":\"major\",\"in_storm\":1,\"involved\":2,"
-	    "\"tail\":\"recovering\",\"tail_severity\":\"critical\",\"in_tail\":0,\"tail_involved\":2}],"
+	    "\"tail\":\"recovering\",\"tail_severity\":\"critical\",\"in_tail\":0,\"tail_involved\":2,"
+	    "\"churn\":\"firing\",\"churn_severity\":\"minor\",\"in_churn\":1,\"churn_involved\":1}],"
 	    "\"nodes\":[{\"name\":\"n1\",\"cluster\":\"c1\",\"up\":true,\"polled\":true,"
 	    "\"poll_ok\":true,\"poll_error\":\"\",\"connections\":1234,\"rate_known\":true,"
 	    "\"new_connections_per_second\":12.5,\"probes\":95,\"p50_us\":210,\"p99_us\":14800,"
 	    "\"slow_fraction\":0.156,\"storm\":\"ok\",\"storm_severity\":\"none\",\"tail\":\"firing\","
 	    "\"tail_severity\":\"critical\",\"down\":\"ok\",\"down_severity\":\"none\","
-	    "\"ejected\":\"ok\",\"ejected_severity\":\"none\","
-	    "\"last_probe_ok_at\":1700000000000,\"role\":\"node\"},{\"name\":\"n2\",\"cluster\":\"c1\","
+	    "\"ejected\":\"ok\",\"ejected_severity\":\"none\",\"churn\":\"firing\","
+	    "\"churn_severity\":\"minor\",\"last_probe_ok_at\":1700000000000,\"role\":\"node\"},{\"name\":\"n2\",\"cluster\":\"c1\","
 	    "\"up\":false,\"polled\":true,\"poll_ok\":false,\"poll_error\":\"connect: Connection refused\","
 	    "\"connections\":1234,\"rate_known\":true,\"new_connections_per_second\":12.5,"
 	    "\"probes\":95,\"p50_us\":210,\"p99_us\":14800,\"slow_fraction\":0.156,"
 	    "\"storm\":\"ok\",\"storm_severity\":\"none\",\"tail\":\"firing\",\"tail_severity\":\"critical\","
 	    "\"down\":\"firing\",\"down_severity\":\"major\",\"ejected\":\"ok\","
-	    "\"ejected_severity\":\"none\",\"last_probe_ok_at\":1700000000000,\"role\":\"node\"}]}";
+	    "\"ejected_severity\":\"none\",\"churn\":\"ok\",\"churn_severity\":\"none\","
+	    "\"last_probe_ok_at\":1700000000000,\"role\":\"node\"}]}";
 	struct monstate st = { 0 };
 	char *text;
 

@@ -19,6 +19,7 @@
 #include "monitor/monconfig.h"
 #include "monitor/kind.h"
 #include "monitor/watch.h"
+#include "watch_fixture.h"
 
 #define T0 10000000 /* the fake monotonic clock's start */
 #define EVAL_MS 500
@@ -85,22 +86,14 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	char err[ILOG_ERR_LEN];
 
-	if (fx == NULL || load_config(&fx->cfg, config_text) < 0)
+	if (fx == NULL)
 		return -1;
-	if (test_ilog_open(&fx->il, "test_watch") < 0) {
-		fprintf(stderr, "%s\n", fx->il.err);
-		return -1;
-	}
-	fx->log = fx->il.log;
-	if (watch_init(&fx->w, &fx->cfg, fx->log, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	fx->w.wall_ms = test_clock_start;
-	fx->now = T0;
 	*state = fx;
+	if (watch_fixture_open(&fx->il, &fx->cfg, &fx->w, config_text, "test_watch") < 0)
+		return -1;
+	fx->log = fx->il.log;
+	fx->now = T0;
 	return 0;
 }
 
@@ -109,9 +102,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	watch_release(&fx->w);
-	test_ilog_close(&fx->il);
-	monconfig_release(&fx->cfg);
+	watch_fixture_close(&fx->il, &fx->cfg, &fx->w);
 	free(fx);
 	return 0;
 }
@@ -217,22 +208,6 @@ run(struct fixture *fx, int64_t ms, const bool *fail, uint64_t slow_every)
 
 /* --- reading the log ------------------------------------------------------------------ */
 
-static size_t
-count_incidents(struct fixture *fx, const char *kind, unsigned states)
-{
-	struct ilog_query q = { 0 };
-	struct ilog_incidents list = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t n;
-
-	q.states = states;
-	q.kind = kind;
-	assert_int_equal(ilog_incident_list(fx->log, &q, &list, err, sizeof(err)), ILOG_OK);
-	n = list.n;
-	ilog_incidents_release(&list);
-	return n;
-}
-
 static int64_t
 find_open(struct fixture *fx, const char *fingerprint, struct ilog_incident *out)
 {
@@ -275,7 +250,7 @@ node_down_opens_one_incident_with_evidence_and_resolves_after_the_hold(void **st
 	int64_t id;
 
 	run(fx, 2000, NULL, 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_ALL), 0);
 	run(fx, 1000, fail, 0);
 	id = find_open(fx, "node_down:c1:n2", &inc);
 	assert_true(id > 0);
@@ -294,12 +269,12 @@ node_down_opens_one_incident_with_evidence_and_resolves_after_the_hold(void **st
 
 	/* Back: cleared by the detector, resolved only after resolve_hold (5 s). */
 	run(fx, 3000, NULL, 0);
-	assert_int_equal(count_incidents(fx, "node_down", ILOG_STATES_UNRESOLVED), 1);
+	assert_int_equal(test_ilog_count(fx->log, "node_down", ILOG_STATES_UNRESOLVED), 1);
 	run(fx, 3000, NULL, 0);
-	assert_int_equal(count_incidents(fx, "node_down", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->log, "node_down", ILOG_STATES_UNRESOLVED), 0);
 	assert_int_equal(count_events(fx, id, "resolved", body, sizeof(body)), 1);
 	assert_non_null(strstr(body, "cleared"));
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_ALL), 1);
 	assert_int_equal(fx->w.incidents_opened, 1);
 	assert_int_equal(fx->w.incidents_resolved, 1);
 }
@@ -321,7 +296,7 @@ node_flapping_within_the_hold_is_one_incident(void **state)
 	}
 	id = find_open(fx, "node_down:c1:n1", &inc);
 	assert_true(id > 0);
-	assert_int_equal(count_incidents(fx, "node_down", ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, "node_down", ILOG_STATES_ALL), 1);
 	assert_int_equal(count_events(fx, id, "opened", NULL, 0), 1);
 	/* The first evidence, then one per return. */
 	assert_int_equal(count_events(fx, id, "evidence", body, sizeof(body)), 4);
@@ -353,7 +328,7 @@ down_seen_and_gone_between_two_evaluations_still_opens(void **state)
 	assert_true(id > 0);
 	/* Nothing holds it open: resolved after the hold. */
 	run(fx, 6000, NULL, 0);
-	assert_int_equal(count_incidents(fx, "node_down", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->log, "node_down", ILOG_STATES_UNRESOLVED), 0);
 }
 
 static void
@@ -384,7 +359,7 @@ a_tail_on_every_node_is_one_cluster_incident(void **state)
 	int64_t id;
 
 	run(fx, 5000, NULL, 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_ALL), 0);
 	run(fx, 6000, NULL, 5); /* every fifth probe at 9 ms on every node: 20% slow */
 	id = find_open(fx, "latency_tail:c1", &inc);
 	assert_true(id > 0);
@@ -397,9 +372,9 @@ a_tail_on_every_node_is_one_cluster_incident(void **state)
 	assert_int_equal(count_events(fx, id, "evidence", body, sizeof(body)), 1);
 	assert_non_null(strstr(body, "\"involved\":[\"n1\",\"n2\",\"n3\"]"));
 	assert_non_null(strstr(body, "\"threshold_us\":5000"));
-	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_UNRESOLVED), 1);
+	assert_int_equal(test_ilog_count(fx->log, "latency_tail", ILOG_STATES_UNRESOLVED), 1);
 	run(fx, 10000, NULL, 0);
-	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->log, "latency_tail", ILOG_STATES_UNRESOLVED), 0);
 	assert_int_equal(count_events(fx, id, "resolved", body, sizeof(body)), 1);
 	assert_non_null(strstr(body, "no node of c1 with a latency tail (3 took part"));
 }
@@ -426,7 +401,7 @@ a_tail_spreading_to_another_node_is_news_in_the_same_incident(void **state)
 	simulate(fx, 6000, &wd);
 	assert_int_equal(find_open(fx, "latency_tail:c1", &inc), id);
 	assert_true(inc.severity >= ILOG_SEVERITY_MAJOR);
-	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, "latency_tail", ILOG_STATES_ALL), 1);
 	assert_true(count_events(fx, id, "evidence", body, sizeof(body)) >= 2);
 	assert_non_null(strstr(body, "\"involved\":[\"n2\",\"n3\"]"));
 }
@@ -449,7 +424,7 @@ a_down_node_takes_no_part_in_a_tail(void **state)
 			watch_evaluate(&fx->w, fx->now);
 	}
 	assert_true(find_open(fx, "node_down:c1:n1", &inc) > 0);
-	assert_int_equal(count_incidents(fx, "latency_tail", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->log, "latency_tail", ILOG_STATES_UNRESOLVED), 0);
 	assert_true(fx->w.nodes[0].probes_timeout >= 200);
 }
 
@@ -459,7 +434,7 @@ stray_slow_probes_open_nothing(void **state)
 	struct fixture *fx = *state;
 
 	run(fx, 60000, NULL, 100); /* 1% slow */
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_ALL), 0);
 }
 
 /* --- connection storms ----------------------------------------------------------------- */
@@ -474,7 +449,7 @@ storm_hopping_across_nodes_is_one_cluster_incident(void **state)
 	size_t node;
 
 	run(fx, 5000, NULL, 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_ALL), 0);
 	/* A storm on n1, then on n2, then on n3, each gap shorter than cluster_grace. */
 	for (node = 0; node < 3; node++) {
 		struct world wd;
@@ -486,7 +461,7 @@ storm_hopping_across_nodes_is_one_cluster_incident(void **state)
 	id = find_open(fx, "connection_storm:c1", &inc);
 	assert_true(id > 0);
 	assert_string_equal(inc.node, "");
-	assert_int_equal(count_incidents(fx, "connection_storm", ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, "connection_storm", ILOG_STATES_ALL), 1);
 	/* Opened naming n1; spread to n2, then n3: one evidence event each. */
 	assert_int_equal(count_events(fx, id, "opened", NULL, 0), 1);
 	assert_int_equal(count_events(fx, id, "evidence", body, sizeof(body)), 3);
@@ -495,8 +470,8 @@ storm_hopping_across_nodes_is_one_cluster_incident(void **state)
 	assert_int_equal(inc.severity >= ILOG_SEVERITY_MAJOR, 1);
 
 	run(fx, 15000, NULL, 0); /* storm_exit, cluster_grace 2 s, resolve_hold 5 s */
-	assert_int_equal(count_incidents(fx, "connection_storm", ILOG_STATES_UNRESOLVED), 0);
-	assert_int_equal(count_incidents(fx, "connection_storm", ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, "connection_storm", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->log, "connection_storm", ILOG_STATES_ALL), 1);
 }
 
 static void
@@ -639,10 +614,10 @@ an_operator_resolve_is_not_undone_while_the_condition_lasts(void **state)
 	assert_int_equal(ilog_incident_resolve(fx->log, id, "mctl:ops", "known", NULL, err,
 	    sizeof(err)), ILOG_OK);
 	run(fx, 20000, fail, 0);
-	assert_int_equal(count_incidents(fx, "node_down", ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, "node_down", ILOG_STATES_ALL), 1);
 	/* Worse: critical after down_critical is news, so a new incident. */
 	run(fx, 15000, fail, 0);
-	assert_int_equal(count_incidents(fx, "node_down", ILOG_STATES_ALL), 2);
+	assert_int_equal(test_ilog_count(fx->log, "node_down", ILOG_STATES_ALL), 2);
 	assert_true(find_open(fx, "node_down:c1:n1", &inc) > id);
 	assert_int_equal(inc.severity, ILOG_SEVERITY_CRITICAL);
 }
@@ -667,7 +642,7 @@ a_failed_write_is_retried_at_the_next_evaluation(void **state)
 	fx->w.log = fx->log;
 	run(fx, 600, fail, 0);
 	assert_true(find_open(fx, "node_down:c1:n1", &inc) > 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_ALL), 1);
 	ilog_close(readonly);
 }
 
@@ -709,7 +684,7 @@ reload_keeps_learnt_state_and_resolves_removed_nodes(void **state)
 	fx->w.cfg = &fx->cfg;
 	fx->w.wall_ms = test_clock_start;
 	run(fx, 2000, NULL, 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->log, NULL, ILOG_STATES_UNRESOLVED), 0);
 }
 
 /*

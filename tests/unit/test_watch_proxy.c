@@ -25,6 +25,7 @@
 #include "monitor/metrics.h"
 #include "monitor/monconfig.h"
 #include "monitor/watch.h"
+#include "watch_fixture.h"
 
 #define TICK_MS 100   /* probes: 10 a second per node, as the default probe_rate */
 #define PERIOD_MS 1000 /* polls and evaluations */
@@ -86,32 +87,19 @@ static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct config_errors errs = { 0 };
-	char err[ILOG_ERR_LEN];
 	size_t i;
 
-	if (fx == NULL || monconfig_load_string(&fx->cfg, "test.conf", config_text, &errs) < 0) {
-		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_release(&errs);
+	if (fx == NULL)
 		return -1;
-	}
-	if (test_ilog_open(&fx->il, "test_watch_proxy") < 0) {
-		fprintf(stderr, "%s\n", fx->il.err);
+	*state = fx;
+	if (watch_fixture_open(&fx->il, &fx->cfg, &fx->w, config_text, "test_watch_proxy") < 0)
 		return -1;
-	}
-	if (watch_init(&fx->w, &fx->cfg, fx->il.log, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return -1;
-	}
-	fx->w.wall_ms = test_clock_start;
 	fx->now = T0;
 	fx->rng = 16;
 	for (i = 0; i < NPROXIES; i++)
 		fx->proxy[i] = watch_find_node(&fx->w, "c1", proxy_names[i]);
 	for (i = 0; i < NBACKENDS; i++)
 		fx->backend[i] = watch_find_node(&fx->w, "c1", backend_names[i]);
-	*state = fx;
 	return 0;
 }
 
@@ -120,9 +108,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	watch_release(&fx->w);
-	test_ilog_close(&fx->il);
-	monconfig_release(&fx->cfg);
+	watch_fixture_close(&fx->il, &fx->cfg, &fx->w);
 	free(fx);
 	return 0;
 }
@@ -133,20 +119,6 @@ static size_t
 node_index(const struct fixture *fx, const struct watch_node *n)
 {
 	return (size_t)(n - fx->w.nodes);
-}
-
-static int
-append(char *buf, size_t cap, size_t *used, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *used, cap - *used, fmt, ap);
-	va_end(ap);
-	assert_true(n >= 0 && (size_t)n < cap - *used);
-	*used += (size_t)n;
-	return n;
 }
 
 /* A share drawn for one sample: the fault's, plus the host's noise. */
@@ -169,13 +141,13 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 		return;
 	}
 	fx->total[i] += 10 + f->rate[i];
-	append(text, sizeof(text), &used,
+	test_appendf(text, sizeof(text), &used,
 	    "STAT uptime 100\r\nSTAT curr_connections 20\r\nSTAT total_connections %llu\r\n"
 	    "END\r\nEND\r\n", (unsigned long long)fx->total[i]);
 	for (p = 0; p < NPROXIES && fx->proxy[p] != n; p++)
 		;
 	if (p < NPROXIES) {
-		append(text, sizeof(text), &used, "STAT backends %d\r\nSTAT backends_up %d\r\n"
+		test_appendf(text, sizeof(text), &used, "STAT backends %d\r\nSTAT backends_up %d\r\n"
 		    "STAT client_connections 20\r\nSTAT requests 5\r\nEND\r\n", NBACKENDS,
 		    NBACKENDS);
 		for (b = 0; b < NBACKENDS; b++) {
@@ -183,7 +155,7 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 			    REPLIES_PER_POLL + 0.5);
 			fx->replies[p][b] += REPLIES_PER_POLL;
 			fx->slow[p][b] += slow;
-			append(text, sizeof(text), &used,
+			test_appendf(text, sizeof(text), &used,
 			    "STAT %s:addr 127.0.0.1:100%zu\r\nSTAT %s:state %s\r\n"
 			    "STAT %s:requests %llu\r\nSTAT %s:replies %llu\r\n"
 			    "STAT %s:latency_p50_us 250\r\nSTAT %s:latency_p99_us 9000\r\n"
@@ -194,7 +166,7 @@ poll(struct fixture *fx, struct watch_node *n, const struct faults *f)
 			    backend_names[b],
 			    (double)fx->slow[p][b] / (double)fx->replies[p][b], backend_names[b]);
 		}
-		append(text, sizeof(text), &used, "END\r\n");
+		test_appendf(text, sizeof(text), &used, "END\r\n");
 	}
 	watch_poll(&fx->w, n, text, used, 300, fx->now);
 }
@@ -245,45 +217,6 @@ run_until_open(struct fixture *fx, const char *fp, int64_t limit, const struct f
 	return limit + 1;
 }
 
-/* --- reading the log ------------------------------------------------------------------ */
-
-static size_t
-count_incidents(struct fixture *fx, const char *kind, unsigned states)
-{
-	struct ilog_query q = { 0 };
-	struct ilog_incidents list = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t n;
-
-	q.states = states;
-	q.kind = kind;
-	assert_int_equal(ilog_incident_list(fx->il.log, &q, &list, err, sizeof(err)), ILOG_OK);
-	n = list.n;
-	ilog_incidents_release(&list);
-	return n;
-}
-
-/* The open incident's id (0: none) and the body of its last evidence event. */
-static int64_t
-last_evidence(struct fixture *fx, const char *fp, struct ilog_incident *inc, char *body,
-    size_t cap)
-{
-	struct ilog_events ev = { 0 };
-	char err[ILOG_ERR_LEN];
-	size_t i;
-
-	body[0] = '\0';
-	if (ilog_incident_find(fx->il.log, fp, inc, err, sizeof(err)) != ILOG_OK)
-		return 0;
-	assert_int_equal(ilog_timeline(fx->il.log, inc->id, &ev, err, sizeof(err)), ILOG_OK);
-	for (i = 0; i < ev.n; i++) {
-		if (strcmp(ev.v[i].type, "evidence") == 0)
-			snprintf(body, cap, "%s", ev.v[i].body_json);
-	}
-	ilog_events_release(&ev);
-	return inc->id;
-}
-
 /* --- latency attribution ------------------------------------------------------------ */
 
 static void
@@ -297,15 +230,16 @@ two_slow_backends_are_one_incident_naming_both_and_the_proxies(void **state)
 
 	assert_non_null(body);
 	simulate(fx, 90 * 1000, &f); /* past the warm-up */
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 	/* b1 and b2 answer the proxies slowly; mcmon's own probes of them do not see it
 	 * (the path between the proxies and those backends). */
 	f.proxied[0] = f.proxied[1] = 0.15;
 	took = run_until_open(fx, "latency_tail:c1", 15 * 1000, &f);
 	assert_true(took <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(last_evidence(fx, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body,
+	    BODY_MAX) > 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	assert_non_null(strstr(body, "\"backends\":[\"b1\",\"b2\"]"));
 	assert_non_null(strstr(body, "\"extent\":\"backends\""));
 	assert_non_null(strstr(body, "\"proxies_seeing\":[\"p1\",\"p2\"]"));
@@ -317,8 +251,8 @@ two_slow_backends_are_one_incident_naming_both_and_the_proxies(void **state)
 	/* Over: the incident resolves, and nothing else was opened. */
 	f.proxied[0] = f.proxied[1] = 0;
 	simulate(fx, 120 * 1000, &f);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	free(body);
 }
 
@@ -335,7 +269,8 @@ one_slow_backend_is_named_alone(void **state)
 	f.proxied[2] = 0.2;
 	assert_true(run_until_open(fx, "latency_tail:c1", 15 * 1000, &f) <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(last_evidence(fx, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_non_null(strstr(inc.title, "Latency tail on c1/b3: "));
 	assert_non_null(strstr(body, "\"extent\":\"backend\""));
 	assert_non_null(strstr(body, "backend b3 slow, seen by proxies p1, p2"));
@@ -360,7 +295,7 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 
 	assert_non_null(body);
 	simulate(fx, 10 * 60 * 1000, &f);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 
 	for (b = 0; b < NBACKENDS; b++) {
 		f.proxied[b] = 0.12;
@@ -368,7 +303,8 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	}
 	assert_true(run_until_open(fx, "latency_tail:c1", 15 * 1000, &f) <= 15 * 1000);
 	simulate(fx, 5000, &f);
-	assert_true(last_evidence(fx, "latency_tail:c1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "latency_tail:c1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_non_null(strstr(body, "\"extent\":\"cluster-wide\""));
 	assert_non_null(strstr(body, "cluster-wide: every backend (3) slow"));
 	assert_non_null(strstr(body, "\"backends\":[\"b1\",\"b2\",\"b3\"]"));
@@ -377,8 +313,8 @@ busy_host_noise_opens_nothing_and_a_network_wide_tail_is_cluster_wide(void **sta
 	memset(f.proxied, 0, sizeof(f.proxied));
 	memset(f.probed, 0, sizeof(f.probed));
 	simulate(fx, 3 * 60 * 1000, &f);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_UNRESOLVED), 0);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 1);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 1);
 	free(body);
 }
 
@@ -401,7 +337,7 @@ a_proxy_restart_is_a_new_start_not_a_difference(void **state)
 	assert_non_null(t);
 	assert_true(t->evidence.short_fraction < 0.02);
 	assert_true(t->evidence.short_count < 2 * 11 * REPLIES_PER_POLL);
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 0);
 }
 
 /* --- ejected, down, proxy down ------------------------------------------------------ */
@@ -427,27 +363,31 @@ ejected_backend_down_and_proxy_down_are_told_apart(void **state)
 	f.failing[node_index(fx, fx->proxy[0])] = true;
 	simulate(fx, 5000, &f);
 
-	assert_true(last_evidence(fx, "backend_ejected:c1:b2", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b2", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Backend c1/b2 ejected by proxies p2 (it answers mcmon)");
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
 	/* p1 is down: its view is not current, so only p2 reports (all that report). */
 	assert_int_equal(inc.severity, ILOG_SEVERITY_MAJOR);
 
-	assert_true(last_evidence(fx, "node_down:c1:b3", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:b3", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Backend c1/b3 is down");
 	assert_non_null(strstr(body, "\"role\":\"node\""));
 	assert_non_null(strstr(body, "\"ejected_by\":[\"p2\"]"));
-	assert_int_equal(last_evidence(fx, "backend_ejected:c1:b3", &inc, body, BODY_MAX), 0);
+	assert_int_equal(test_ilog_last_evidence(fx->il.log, "backend_ejected:c1:b3", &inc, body,
+	    BODY_MAX), 0);
 
-	assert_true(last_evidence(fx, "node_down:c1:p1", &inc, body, BODY_MAX) > 0);
+	assert_true(test_ilog_last_evidence(fx->il.log, "node_down:c1:p1", &inc, body,
+	    BODY_MAX) > 0);
 	assert_string_equal(inc.title, "Proxy c1/p1 is down");
 	assert_non_null(strstr(body, "\"role\":\"proxy\""));
-	assert_int_equal(count_incidents(fx, NULL, ILOG_STATES_ALL), 3);
+	assert_int_equal(test_ilog_count(fx->il.log, NULL, ILOG_STATES_ALL), 3);
 
 	/* The proxies take b2 back: its incident resolves after the hold. */
 	f.ejected[1] = false;
 	simulate(fx, 15 * 1000, &f);
-	assert_int_equal(count_incidents(fx, "backend_ejected", ILOG_STATES_UNRESOLVED), 0);
+	assert_int_equal(test_ilog_count(fx->il.log, "backend_ejected", ILOG_STATES_UNRESOLVED), 0);
 	free(body);
 }
 
@@ -515,8 +455,9 @@ a_storm_hopping_across_proxies_is_one_incident_naming_each_with_its_times(void *
 	simulate(fx, 2000, &f);
 	f.rate[node_index(fx, fx->proxy[1])] = 2000;
 	simulate(fx, 4000, &f);
-	assert_true(last_evidence(fx, "connection_storm:c1", &inc, body, BODY_MAX) > 0);
-	assert_int_equal(count_incidents(fx, "connection_storm", ILOG_STATES_ALL), 1);
+	assert_true(test_ilog_last_evidence(fx->il.log, "connection_storm:c1", &inc, body,
+	    BODY_MAX) > 0);
+	assert_int_equal(test_ilog_count(fx->il.log, "connection_storm", ILOG_STATES_ALL), 1);
 	assert_non_null(strstr(body, "\"involved\":[\"p1\",\"p2\"]"));
 	p1 = strstr(body, "{\"node\":\"p1\",\"role\":\"proxy\",\"joined_at\":\"");
 	p2 = strstr(body, "{\"node\":\"p2\",\"role\":\"proxy\",\"joined_at\":\"");
