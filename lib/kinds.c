@@ -118,6 +118,12 @@ kinds_pages(const char *name)
 	return k == NULL || !k->advisory;
 }
 
+bool
+kinds_public(const char *name)
+{
+	return kinds_pages(name);
+}
+
 const char *
 kinds_public_first(const char *name)
 {

@@ -21,7 +21,8 @@
  *   runbook       "docs/runbooks/<name>.md", relative to the repository's top
  *   advisory      true: never paged (mcalert records it and `mctl status` shows it, but
  *                 nobody is woken), and never more than minor (the status page's
- *                 impact): something to tell a customer, not an outage.
+ *                 impact): something to tell a customer, not an outage. Nor is it
+ *                 public: the status page and its sinks leave it out (kinds_public).
  *                 false (the default of a row that does not say) pages as usual
  * Incidents of other kinds (opened by hand, by the Alertmanager intake) are not in the
  * table: they get kinds_public_title()'s and kinds_public_first()'s generic texts.
@@ -76,5 +77,8 @@ const char *kinds_public_first(const char *name);
 /* Whether an incident of kind name may page: false for an advisory kind of the table,
  * true for every other kind (opened by hand, by the intake: any name, even NULL). */
 bool kinds_pages(const char *name);
+/* Whether an incident of kind name is published on the status page: false for an
+ * advisory kind of the table (it concerns one customer), true otherwise. */
+bool kinds_public(const char *name);
 
 #endif

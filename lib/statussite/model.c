@@ -403,12 +403,13 @@ model_build(struct model *m, const struct sp_config *cfg, const struct ilog_inci
 	if (n > 0 && (m->incidents = calloc(n, sizeof(*m->incidents))) == NULL)
 		goto out_nomem;
 	for (i = 0; i < n; i++) {
-		if (build_incident(&m->incidents[i], cfg, &inc[i], pubs != NULL ? &pubs[i] : NULL,
-			now) < 0) {
-			m->nincidents = i + 1;
+		/* An advisory concerns one customer's clients, not the service: the page
+		 * and the sinks never show it (lib/kinds.h). */
+		if (!kinds_public(inc[i].kind))
+			continue;
+		if (build_incident(&m->incidents[m->nincidents++], cfg, &inc[i],
+			pubs != NULL ? &pubs[i] : NULL, now) < 0)
 			goto out_nomem;
-		}
-		m->nincidents = i + 1;
 	}
 	if (m->nincidents > 1)
 		qsort(m->incidents, m->nincidents, sizeof(*m->incidents), cmp_incident);

@@ -190,6 +190,36 @@ an_incident_degrades_its_component_by_impact_and_names_nothing_internal(void **s
 	config_errors_release(&errs);
 }
 
+/* An advisory (connection_churn: one customer's clients) is not the public's business:
+ * no incident on the page, no degraded component, no payload for the sinks. */
+static void
+an_advisory_is_left_off_the_page_and_out_of_the_sinks(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct sp_config *sp = load_conf(conf_text, 0, &errs);
+	struct ilog_incident in[2];
+	struct ilog_event ev = { 0 };
+	struct textbuf b = { 0 };
+	struct model m;
+	char err[256];
+
+	(void)state;
+	in[0] = incident(1, "connection_churn", "c1", ILOG_SEVERITY_MINOR, T0 + HOUR, 0);
+	in[1] = incident(2, "latency_tail", "c2", ILOG_SEVERITY_MINOR, T0 + 2 * HOUR, 0);
+	assert_int_equal(model_build(&m, sp, in, 2, NULL, T0, T0 + 3 * HOUR, err, sizeof(err)), 0);
+	assert_int_equal(m.nincidents, 1);
+	assert_int_equal(m.incidents[0].id, 2);
+	assert_int_equal(m.comps[0].status, MODEL_OPERATIONAL);
+	ev.id = 7;
+	ev.incident_id = 1;
+	snprintf(ev.type, sizeof(ev.type), "opened");
+	assert_int_equal(payload_build(&m, &ev, &b), 0);
+	textbuf_release(&b);
+	model_release(&m);
+	free(sp);
+	config_errors_release(&errs);
+}
+
 static void
 public_updates_form_the_timeline_and_a_public_resolve_ends_the_impact(void **state)
 {
@@ -526,6 +556,7 @@ main(void)
 		cmocka_unit_test(component_sections_replace_the_default_and_bad_ones_are_reported),
 		cmocka_unit_test(no_incident_means_operational_and_days_before_the_log_have_no_data),
 		cmocka_unit_test(an_incident_degrades_its_component_by_impact_and_names_nothing_internal),
+		cmocka_unit_test(an_advisory_is_left_off_the_page_and_out_of_the_sinks),
 		cmocka_unit_test(public_updates_form_the_timeline_and_a_public_resolve_ends_the_impact),
 		cmocka_unit_test(an_internal_resolve_adds_an_automatic_resolved_update),
 		cmocka_unit_test(uptime_counts_major_fully_partial_at_thirty_percent_and_the_worst_wins),
