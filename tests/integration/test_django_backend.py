@@ -88,7 +88,8 @@ def using():
     overrides = []
 
     def switch(caches_setting):
-        o = override_settings(CACHES=caches_setting)
+        # This module's URLs whichever test module configured Django first.
+        o = override_settings(CACHES=caches_setting, ROOT_URLCONF=__name__)
         o.enable()
         overrides.append(o)
         return caches["default"]
