@@ -12,7 +12,8 @@
  * millisecond as an immediate flush still dies if it was stored before it.
  *
  * Dead items (expired or flushed) are freed lazily: a lookup that finds one frees
- * it, eviction looks for them near the LRU tail first, and while flushed items
+ * it, each store frees one found among the few at the LRU tail, eviction looks for
+ * them there first, and while flushed items
  * remain every call frees a few from the tail. Flushed items always form the tail
  * of the LRU: they were all there at the flush, later items go to the head, and a
  * dead item is never moved (a hit on it frees it).
@@ -525,6 +526,26 @@ make_room(struct store *s, uint64_t need, int64_t now)
 	}
 }
 
+/* Frees the first dead item among the few at the LRU tail, whether or not room is
+ * needed: each store then gives back about what an expired item held, as memcached
+ * reuses an expired tail item's memory for a new one, so memory in use does not
+ * grow with keys that expire (t/issue_14.t). Bounded: STORE_EVICT_SEARCH items. */
+static void
+reclaim_tail(struct store *s, int64_t now)
+{
+	struct item *it = s->lru_tail;
+
+	for (unsigned i = 0; it != NULL && i < STORE_EVICT_SEARCH; i++) {
+		enum liveness l = item_liveness(s, it, now);
+
+		if (l != ITEM_LIVE) {
+			item_reclaim(s, it, l);
+			return;
+		}
+		it = it->lru_prev;
+	}
+}
+
 /* Puts a new item in place of old (if any): the old one goes first so that its
  * bytes count as room for the new one. */
 static void
@@ -533,6 +554,7 @@ item_store(struct store *s, struct item *old, struct item *it, uint64_t new_cas,
 {
 	if (old != NULL)
 		item_free(s, old);
+	reclaim_tail(s, now);
 	make_room(s, item_charge(it), now);
 	it->cas = new_cas != 0 ? new_cas : next_cas(s);
 	item_link(s, it, now);

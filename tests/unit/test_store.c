@@ -134,6 +134,37 @@ struct mode_case {
 	const char *after; /* value afterwards, NULL = no item */
 };
 
+/* Keys that expire give their memory back as new ones come, with room to spare:
+ * ten items expire, ten new ones are stored, and the bytes in use are what they were
+ * (memcached's t/issue_14.t), not twice that until the limit forces evictions. */
+static void
+expired_tail_items_are_reclaimed_by_later_stores(void **state)
+{
+	struct store *s = store_new(64 << 20);
+	struct store_set_opts o = { .mode = STORE_SET, .exptime = 2000 };
+	struct store_stats before, after;
+	char key[16], value[4096];
+
+	(void)state;
+	memset(value, 'B', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof(key), "key%02d", i);
+		assert_int_equal(put_full(s, key, value, 1000, &o, NULL), STORE_OK);
+	}
+	store_get_stats(s, &before);
+	o.exptime = 6000;
+	for (int i = 10; i < 20; i++) {
+		snprintf(key, sizeof(key), "key%02d", i);
+		assert_int_equal(put_full(s, key, value, 5000, &o, NULL), STORE_OK);
+	}
+	store_get_stats(s, &after);
+	assert_int_equal(after.bytes, before.bytes);
+	assert_int_equal(after.curr_items, 10);
+	assert_int_equal(after.evictions, 0);
+	store_free(s);
+}
+
 static void
 set_modes_on_hit_and_miss(void **state)
 {
@@ -1362,6 +1393,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(expired_tail_items_are_reclaimed_by_later_stores),
 		cmocka_unit_test(set_modes_on_hit_and_miss),
 		cmocka_unit_test(bad_key_lengths_are_never_stored),
 		cmocka_unit_test(cas_hit_mismatch_and_miss),
