@@ -111,4 +111,14 @@ struct conn;
 /* Executes one framed request of c (what binproto_parse returned); false to close c. */
 bool binproto_exec(struct conn *c, struct bin_request *req, enum proto_status st);
 
+/*
+ * The proxy's side: a routed binary request went to the backend as a meta request
+ * (mg, ms, md, ma, or flush_all); this turns the backend's reply r[0..n) (one meta
+ * reply or error line, with its value block) into the binary reply to opcode op.
+ * *out is malloc'd (may be NULL with *outlen 0 when r holds no line); -1 without
+ * memory.
+ */
+int binproto_from_meta(uint8_t op, uint32_t opaque, const char *r, size_t n, char **out,
+    size_t *outlen);
+
 #endif

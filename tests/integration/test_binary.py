@@ -3,8 +3,8 @@ against the tenants file and works through set, get, incr, cas, multi-get, delet
 touch; a text client and a binary client of one tenant see the same data; a wrong
 password fails clearly; before SASL only SASL, version and quit are served; bad
 headers and oversized bodies are answered and closed; memccapable's binary tests pass
-against mcd without tenants; the proxy answers a binary client "not supported"
-instead of leaving it waiting."""
+against mcd without tenants and through the proxy, whose binary clients' requests go
+to the backends as meta requests."""
 import shutil
 import struct
 import subprocess
@@ -13,7 +13,7 @@ import pylibmc
 import pytest
 
 from mcdtest import Raw, add_tenant, start_mcd
-from proxytest import start_pool
+from proxytest import TenantsFile, start_pool
 
 HEADER = struct.Struct(">BBHBBHIIQ")
 AUTH_ERROR = 0x20
@@ -209,10 +209,47 @@ def test_memccapable_binary_tests_pass_against_mcd_without_tenants(procs):
     assert "All tests passed" in out.stdout
 
 
-def test_the_proxy_answers_a_binary_client_not_supported_and_closes(procs, tmp_path):
+@pytest.mark.skipif(shutil.which("memccapable") is None, reason="libmemcached-tools")
+def test_memccapable_binary_tests_pass_through_the_proxy(procs, tmp_path):
+    pool = start_pool(procs, tmp_path)
+    out = subprocess.run(["memccapable", "-h", "127.0.0.1", "-p", str(pool.proxy.port), "-b",
+                          "-t", "10"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "All tests passed" in out.stdout
+
+
+def test_pylibmc_with_sasl_through_the_proxy_shares_data_with_text_clients(procs, tmp_path):
+    tenants = TenantsFile(tmp_path)
+    pool = start_pool(procs, tmp_path, tenants=tenants)
+    c = pylibmc.Client(["127.0.0.1:%d" % pool.proxy.port], binary=True, username="acme",
+                       password=tenants.pw["acme"], behaviors={"cas": True})
+    keys = ["key-%d" % i for i in range(20)]
+    for k in keys:
+        assert c.set(k, k.encode())
+    assert c.get_multi(keys + ["missing"]) == {k: k.encode() for k in keys}
+    assert c.set("n", "1")
+    assert c.incr("n", 5) == 6
+    value, cas = c.gets("key-1")
+    assert c.cas("key-1", b"new", cas)
+    assert not c.cas("key-1", b"newer", cas)
+    assert c.touch("key-2", 100)
+    assert c.delete("key-3")
+    assert c.get("key-3") is None
+    r = Raw(pool.proxy.port)
+    assert r.auth("acme", tenants.pw["acme"]) == "STORED"
+    r.send("get key-1\r\n")
+    assert r.until_end() == (["VALUE key-1 0 3", "new"], "END")
+    # A wrong password through the proxy fails as it does on a node.
+    bad = pylibmc.Client(["127.0.0.1:%d" % pool.proxy.port], binary=True, username="acme",
+                         password="wrong")
+    with pytest.raises(pylibmc.Error, match="AUTHENTICATION FAILURE"):
+        bad.get("k")
+
+
+def test_a_key_with_spaces_goes_through_the_proxy_and_back(procs, tmp_path):
     pool = start_pool(procs, tmp_path)
     b = Bin(pool.proxy.port)
-    op, status, _, _, value, opaque, _ = b.call(0x0a, opaque=77)
-    assert (op, status, opaque) == (0x0a, NOT_SUPPORTED, 77)
-    assert b"text protocol" in value
-    assert b.closed()
+    assert b.call(0x01, key=b"a key\x01", extras=b"\0\0\0\7\0\0\0\0", value="v")[1] == 0
+    op, status, extras, key, value, opaque, _ = b.call(0x0c, key=b"a key\x01", opaque=3)
+    assert (status, extras, key, value, opaque) == (0, b"\0\0\0\7", b"a key\x01", b"v", 3)
+    assert b.call(0x0c, key=b"no such key")[1:4] == (0x01, b"", b"no such key")
