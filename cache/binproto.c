@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigendian.h"
 #include "log.h"
 #include "mcd.h"
 #include "output.h"
@@ -36,60 +37,19 @@ struct bin_op {
 
 /* --- framing ------------------------------------------------------------------- */
 
-static uint16_t
-be16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
 void
 binproto_header(uint8_t out[BIN_HEADER_LEN], uint8_t opcode, uint8_t extlen,
     uint16_t keylen, uint16_t status, uint32_t bodylen, uint32_t opaque, uint64_t cas)
 {
 	out[0] = BIN_MAGIC_RES;
 	out[1] = opcode;
-	put16(out + 2, keylen);
+	store_be16(out + 2, keylen);
 	out[4] = extlen;
 	out[5] = 0; /* raw bytes */
-	put16(out + 6, status);
-	put32(out + 8, bodylen);
-	put32(out + 12, opaque);
-	put64(out + 16, cas);
+	store_be16(out + 6, status);
+	store_be32(out + 8, bodylen);
+	store_be32(out + 12, opaque);
+	store_be64(out + 16, cas);
 }
 
 bool
@@ -131,11 +91,11 @@ binproto_parse(const char *buf, size_t len, const struct bin_limits *lim,
 		return PROTO_INCOMPLETE;
 	}
 	req->opcode = h[1];
-	req->keylen = be16(h + 2);
+	req->keylen = load_be16(h + 2);
 	req->extlen = h[4];
-	req->bodylen = be32(h + 8);
-	req->opaque = be32(h + 12);
-	req->cas = be64(h + 16);
+	req->bodylen = load_be32(h + 8);
+	req->opaque = load_be32(h + 12);
+	req->cas = load_be64(h + 16);
 	op = &ops[req->opcode];
 	if (h[0] != BIN_MAGIC_REQ || req->keylen > PROTO_KEY_MAX ||
 	    (size_t)req->extlen + req->keylen > req->bodylen)
@@ -262,7 +222,7 @@ emit_hit(void *arg, const struct store_item_info *it)
 	uint8_t flags[4];
 
 	reply_header(w, g->req, BIN_OK, 4, (uint16_t)klen, (uint32_t)(4 + klen + vlen), it->cas);
-	put32(flags, it->flags);
+	store_be32(flags, it->flags);
 	out_append(w, flags, 4);
 	out_append(w, it->key, klen);
 	if (vlen > 0)
@@ -287,7 +247,7 @@ bin_get(struct conn *c, const struct bin_request *req)
 		return denied(c, req, NO_WRITE);
 	if (touch) {
 		opts.touch = true;
-		opts.exptime = mcd_exptime(w->mcd, be32(req->extras), w->now);
+		opts.exptime = mcd_exptime(w->mcd, load_be32(req->extras), w->now);
 		STAT_INC(w->stats.cmd_touch);
 		TENANT_COUNT_N(t, cmd_touch, 1);
 	}
@@ -332,8 +292,8 @@ bin_store(struct conn *c, const struct bin_request *req)
 	default: o.mode = STORE_PREPEND; break;
 	}
 	if (req->extlen == 8) {
-		o.flags = be32(req->extras);
-		o.exptime = mcd_exptime(w->mcd, be32(req->extras + 4), w->now);
+		o.flags = load_be32(req->extras);
+		o.exptime = mcd_exptime(w->mcd, load_be32(req->extras + 4), w->now);
 	}
 	o.cas = req->cas;
 	/* memcached: a cas on set, add or replace makes it a cas. */
@@ -384,17 +344,17 @@ bin_arith(struct conn *c, const struct bin_request *req)
 	struct tenant *t = conn_tenant(c);
 	struct store_arith_opts o = { 0 };
 	struct store_result res = { 0 };
-	uint32_t exp = be32(req->extras + 16);
+	uint32_t exp = load_be32(req->extras + 16);
 	uint8_t v[8];
 
 	if (!tenant_has_cap(t, TENANT_CAP_WRITE))
 		return denied(c, req, NO_WRITE);
 	o.decr = req->opcode == BIN_DECR || req->opcode == BIN_DECRQ;
-	o.delta = be64(req->extras);
+	o.delta = load_be64(req->extras);
 	o.cas = req->cas;
 	if (exp != EXPTIME_NO_CREATE) {
 		o.vivify = true;
-		o.initial = be64(req->extras + 8);
+		o.initial = load_be64(req->extras + 8);
 		o.vivify_exptime = mcd_exptime(w->mcd, exp, w->now);
 	}
 	switch (store_arith(t->store, req->key, req->keylen, w->now, &o, &res)) {
@@ -402,7 +362,7 @@ bin_arith(struct conn *c, const struct bin_request *req)
 		if (binproto_quiet(req->opcode))
 			break;
 		reply_header(w, req, BIN_OK, 0, 0, 8, res.cas);
-		put64(v, res.value);
+		store_be64(v, res.value);
 		out_append(w, v, 8);
 		break;
 	case STORE_NOT_FOUND: reply_error(w, req, BIN_KEY_ENOENT); break;
@@ -418,7 +378,7 @@ bin_flush(struct conn *c, const struct bin_request *req)
 {
 	struct worker *w = c->w;
 	struct tenant *t = conn_tenant(c);
-	uint32_t delay = req->extlen == 4 ? be32(req->extras) : 0;
+	uint32_t delay = req->extlen == 4 ? load_be32(req->extras) : 0;
 
 	if (!tenant_has_cap(t, TENANT_CAP_FLUSH))
 		return denied(c, req, NO_FLUSH);
@@ -459,7 +419,7 @@ bin_verbosity(struct conn *c, const struct bin_request *req)
 {
 	struct proto_request text = { .cmd = CMD_VERBOSITY, .noreply = true, .has_arg = true };
 
-	text.arg = be32(req->extras);
+	text.arg = load_be32(req->extras);
 	exec_request(c, &text, PROTO_OK);
 	reply_header(c->w, req, BIN_OK, 0, 0, 0, 0);
 	return true;
@@ -700,7 +660,7 @@ bin_proxy(struct conn *c, const struct bin_request *req)
 	if (op == BIN_FLUSH || op == BIN_FLUSHQ) {
 		t.cmd = CMD_FLUSH_ALL;
 		t.has_arg = req->extlen == 4;
-		t.arg = t.has_arg ? be32(req->extras) : 0;
+		t.arg = t.has_arg ? load_be32(req->extras) : 0;
 		return proxy_request(c, &t);
 	}
 	t.key.p = t.key_raw.p = req->key;
@@ -723,8 +683,8 @@ bin_proxy(struct conn *c, const struct bin_request *req)
 		    op == BIN_ADDQ ? "E" : op == BIN_REPLACE || op == BIN_REPLACEQ ? "R" :
 		    op == BIN_APPEND || op == BIN_APPENDQ ? "A" : "P", 1);
 		if (req->extlen == 8) {
-			meta_flag_u64(&b, 'F', be32(req->extras));
-			meta_flag_u64(&b, 'T', be32(req->extras + 4));
+			meta_flag_u64(&b, 'F', load_be32(req->extras));
+			meta_flag_u64(&b, 'T', load_be32(req->extras + 4));
 		}
 		break;
 	case BIN_DELETE: case BIN_DELETEQ:
@@ -735,10 +695,10 @@ bin_proxy(struct conn *c, const struct bin_request *req)
 		t.cmd = CMD_MA;
 		t.name.p = "ma";
 		meta_flag(&b, 'M', op == BIN_INCR || op == BIN_INCRQ ? "I" : "D", 1);
-		meta_flag_u64(&b, 'D', be64(req->extras));
-		if ((exp = be32(req->extras + 16)) != EXPTIME_NO_CREATE) {
+		meta_flag_u64(&b, 'D', load_be64(req->extras));
+		if ((exp = load_be32(req->extras + 16)) != EXPTIME_NO_CREATE) {
 			meta_flag_u64(&b, 'N', exp);
-			meta_flag_u64(&b, 'J', be64(req->extras + 8));
+			meta_flag_u64(&b, 'J', load_be64(req->extras + 8));
 		}
 		if (!t.noreply)
 			meta_flag(&b, 'v', "", 0);
@@ -750,7 +710,7 @@ bin_proxy(struct conn *c, const struct bin_request *req)
 			meta_flag(&b, 'v', "", 0);
 		meta_flag(&b, 'f', "", 0);
 		if (req->extlen == 4)
-			meta_flag_u64(&b, 'T', be32(req->extras));
+			meta_flag_u64(&b, 'T', load_be32(req->extras));
 		if (op == BIN_GETK || op == BIN_GETKQ || op == BIN_GATK || op == BIN_GATKQ)
 			meta_flag(&b, 'k', "", 0);
 		break;
@@ -876,19 +836,19 @@ binproto_from_meta(uint8_t op, uint32_t opaque, const char *r, size_t n, char **
 		if (data + dlen > r + n)
 			dlen = 0;
 		if (read) {
-			put32(flags, (uint32_t)meta_ret_u64(sp != NULL ? sp : r, sp != NULL ?
+			store_be32(flags, (uint32_t)meta_ret_u64(sp != NULL ? sp : r, sp != NULL ?
 			    (size_t)(r + ll - sp) : 0, 'f'));
 			o = put_packet(o, op, opaque, BIN_OK, cas, flags, 4, key, klen, data, dlen);
 		} else {
 			uint64_t v = 0;
 			parse_u64_n(data, dlen, 0, UINT64_MAX, &v);
-			put64(num, v);
+			store_be64(num, v);
 			o = put_packet(o, op, opaque, BIN_OK, cas, NULL, 0, NULL, 0, (char *)num, 8);
 		}
 	} else if ((ll == 2 || (ll > 2 && r[2] == ' ')) && (memcmp(r, "HD", 2) == 0 ||
 	    memcmp(r, "OK", 2) == 0)) {
 		if (read) { /* touch */
-			put32(flags, (uint32_t)(ll > 3 ? meta_ret_u64(r + 3, ll - 3, 'f') : 0));
+			store_be32(flags, (uint32_t)(ll > 3 ? meta_ret_u64(r + 3, ll - 3, 'f') : 0));
 			o = put_packet(o, op, opaque, BIN_OK, cas, flags, 4, NULL, 0, NULL, 0);
 		} else {
 			o = put_packet(o, op, opaque, BIN_OK, cas, NULL, 0, NULL, 0, NULL, 0);
