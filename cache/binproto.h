@@ -37,6 +37,7 @@
 #define BIN_SMALL_BODY_MAX (PROTO_KEY_MAX + 1024) /* a body before authentication:
                                                      a mechanism name and its data */
 #define BIN_SASL_MECHS "PLAIN"
+#define BIN_INCR_NO_CREATE 0xffffffffu /* incr/decr expiry: do not create a missing key */
 
 enum bin_opcode {
 	BIN_GET = 0x00, BIN_SET = 0x01, BIN_ADD = 0x02, BIN_REPLACE = 0x03,
@@ -110,15 +111,5 @@ void binproto_header(uint8_t out[BIN_HEADER_LEN], uint8_t opcode, uint8_t extlen
 struct conn;
 /* Executes one framed request of c (what binproto_parse returned); false to close c. */
 bool binproto_exec(struct conn *c, struct bin_request *req, enum proto_status st);
-
-/*
- * The proxy's side: a routed binary request went to the backend as a meta request
- * (mg, ms, md, ma, or flush_all); this turns the backend's reply r[0..n) (one meta
- * reply or error line, with its value block) into the binary reply to opcode op.
- * *out is malloc'd (may be NULL with *outlen 0 when r holds no line); -1 without
- * memory.
- */
-int binproto_from_meta(uint8_t op, uint32_t opaque, const char *r, size_t n, char **out,
-    size_t *outlen);
 
 #endif

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "binproto.h"
+#include "binproxy.h"
 #include "clock.h"
 #include "log.h"
 #include "mcd.h"
@@ -69,7 +69,7 @@ struct preq {
 	bool read;                   /* a failure is a miss, not an error */
 	bool noreply;                /* classic noreply: no reply at all */
 	bool bin;                    /* a binary client's: the reply is made binary */
-	uint8_t bin_op;              /*   (binproto_from_meta) for this opcode */
+	uint8_t bin_op;              /*   (binproxy_reply) for this opcode */
 	uint32_t bin_opaque;         /*   and opaque */
 	char quiet;                  /* meta q: 'E' hides EN (mg), 'H' hides HD */
 	uint16_t parts_left;
@@ -219,7 +219,7 @@ preq_finish(struct preq *p)
 	if (p->bin && p->len > 0) {
 		char *b;
 		size_t n;
-		if (binproto_from_meta(p->bin_op, p->bin_opaque, p->buf, p->len, &b, &n) < 0) {
+		if (binproxy_reply(p->bin_op, p->bin_opaque, p->buf, p->len, &b, &n) < 0) {
 			b = NULL;
 			n = 0;
 			if (p->c != NULL)
