@@ -12,6 +12,7 @@ import subprocess
 import pylibmc
 import pytest
 
+from conftest import binary
 from mcdtest import Raw, add_tenant, start_mcd
 from proxytest import TenantsFile, start_pool
 
@@ -55,6 +56,7 @@ def tenants(tmp_path):
         "acme": add_tenant(path, "acme"),
         "beta": add_tenant(path, "beta"),
         "reader": add_tenant(path, "reader", caps="read"),
+        "ops": add_tenant(path, "ops", admin=True),
     }
     return path, pw
 
@@ -130,6 +132,35 @@ def test_before_sasl_only_sasl_version_and_quit_are_served(mcd, tenants):
     assert b.call(0x0a)[1] == 0
     assert b.call(0x07)[1] == 0  # quit answers, then closes
     assert b.closed()
+
+
+def test_sasl_is_held_to_the_tenants_connection_limit_and_counted_as_a_text_login(
+        procs, tenants):
+    path, pw = tenants
+    r = subprocess.run([binary("mctl"), "tenant", "connlimit", "acme", "--file", str(path),
+                        "--max-connections", "1"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    m = start_mcd(procs, tenants=path, admin=True)
+    first = Bin(m.port)
+    assert first.sasl("acme", pw["acme"])[1] == 0
+    second = Bin(m.port)
+    op, status, _, _, value, _, _ = second.sasl("acme", pw["acme"])
+    assert (op, status, value) == (0x21, 0x86, b"too many connections for this account")
+    assert second.closed()
+    text = m.raw()
+    assert text.auth("acme", pw["acme"]) == "SERVER_ERROR too many connections for this account"
+    admin = Raw(m.admin_port)
+    assert admin.auth("ops", pw["ops"]) == "STORED"
+    st = admin.stats("tenants")
+    assert st["tenant:acme:auth_ok"] == "3"  # right passwords, admitted or not
+    assert st["tenant:acme:rejected_connections"] == "2"
+    assert admin.stats()["rejected_tenant_connections"] == "2"
+
+
+def test_a_binary_connection_without_sasl_is_closed_at_the_auth_deadline(mcd):
+    b = Bin(mcd.port)
+    assert b.call(0x0b)[1] == 0  # version: served, but no login
+    assert b.closed(timeout=30)
 
 
 def test_a_big_body_before_sasl_is_answered_and_closed(mcd):
