@@ -480,7 +480,8 @@ bin_stat(struct conn *c, const struct bin_request *req)
 		reply_error(w, req, BIN_ENOMEM);
 		return true;
 	}
-	memcpy(copy, w->obuf + m.olen, len);
+	if (len > 0)
+		memcpy(copy, w->obuf + m.olen, len);
 	out_rewind(w, &m, NULL);
 	for (p = copy, end = copy + len; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
 	    p = nl + 1) {

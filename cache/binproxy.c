@@ -169,11 +169,15 @@ put_packet(char *o, uint8_t op, uint32_t opaque, uint16_t status, uint64_t cas,
 	binproto_header((uint8_t *)o, op, extlen, (uint16_t)klen, status,
 	    (uint32_t)(extlen + klen + vlen), opaque, cas);
 	o += BIN_HEADER_LEN;
-	memcpy(o, extras, extlen);
+	/* memcpy of nothing still wants valid pointers: the absent parts are NULL */
+	if (extlen > 0)
+		memcpy(o, extras, extlen);
 	o += extlen;
-	memcpy(o, key, klen);
+	if (klen > 0)
+		memcpy(o, key, klen);
 	o += klen;
-	memcpy(o, value, vlen);
+	if (vlen > 0)
+		memcpy(o, value, vlen);
 	return o + vlen;
 }
 

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import binary
 from mcdtest import Raw, add_tenant, start_mcd
-from proxytest import TenantsFile, start_pool
+from proxytest import TenantsFile, start_pool, stop_checked
 
 HEADER = struct.Struct(">BBHBBHIIQ")
 AUTH_ERROR = 0x20
@@ -47,6 +47,13 @@ class Bin(Raw):
     def sasl(self, user, password):
         return self.call(0x21, key="PLAIN", value=b"\0" + user.encode() + b"\0" +
                          password.encode())
+
+
+@pytest.fixture(autouse=True)
+def exits_cleanly(procs):
+    """Every server of a test stops on SIGTERM with status 0 and no sanitizer report."""
+    yield
+    assert stop_checked(procs) == []
 
 
 @pytest.fixture

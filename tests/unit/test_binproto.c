@@ -33,9 +33,12 @@ req(uint8_t *out, uint8_t op, const char *key, const void *extras, uint8_t extle
 	/* a request header is a response header with the other magic */
 	binproto_header(out, op, extlen, (uint16_t)klen, 0, body, opaque, cas);
 	out[0] = BIN_MAGIC_REQ;
-	memcpy(out + BIN_HEADER_LEN, extras, extlen);
-	memcpy(out + BIN_HEADER_LEN + extlen, key, klen);
-	memcpy(out + BIN_HEADER_LEN + extlen + klen, value, vlen);
+	if (extlen > 0)
+		memcpy(out + BIN_HEADER_LEN, extras, extlen);
+	if (klen > 0)
+		memcpy(out + BIN_HEADER_LEN + extlen, key, klen);
+	if (vlen > 0)
+		memcpy(out + BIN_HEADER_LEN + extlen + klen, value, vlen);
 	return BIN_HEADER_LEN + body;
 }
 
