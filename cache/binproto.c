@@ -96,8 +96,10 @@ binproto_parse(const char *buf, size_t len, const struct bin_limits *lim,
 	req->opaque = load_be32(h + 12);
 	req->cas = load_be64(h + 16);
 	op = &ops[req->opcode];
-	if (h[0] != BIN_MAGIC_REQ || req->keylen > PROTO_KEY_MAX ||
-	    (size_t)req->extlen + req->keylen > req->bodylen)
+	/* memcached's answers: a body too short for its key is an unknown command. */
+	if ((size_t)req->extlen + req->keylen > req->bodylen)
+		return parse_error(req, BIN_UNKNOWN_COMMAND, len, consumed);
+	if (h[0] != BIN_MAGIC_REQ || req->keylen > PROTO_KEY_MAX)
 		return parse_error(req, BIN_EINVAL, len, consumed);
 	/* Before authentication, and for anything but an item, a body is small. */
 	if ((lim->small || !op->storage) && req->bodylen > BIN_SMALL_BODY_MAX)

@@ -8,10 +8,10 @@
  *  - A request is a 24-byte header (magic 0x80, opcode, key length, extras length,
  *    data type, vbucket, total body length, opaque, cas; big-endian), then extras,
  *    key and value. Replies carry magic 0x81, the request's opcode and opaque.
- *  - A header that cannot be trusted (bad magic, extras + key longer than the body,
- *    a key over PROTO_KEY_MAX, extras or key lengths an opcode does not take) is
- *    answered "Invalid arguments" (0x04) and the connection closes: nothing after it
- *    can be framed.
+ *  - A header that cannot be trusted (bad magic, a key over PROTO_KEY_MAX, extras or
+ *    key lengths an opcode does not take) is answered "Invalid arguments" (0x04), and
+ *    extras + key longer than the body "Unknown command" (0x81), as memcached does;
+ *    then the connection closes: nothing after it can be framed.
  *  - An unknown opcode is answered 0x81 and its body skipped; the connection goes on.
  *  - A storage request whose value is over the item size (-I) is answered "Too
  *    large." (0x03) and its value skipped without being held (a set also drops the

@@ -267,9 +267,10 @@ a_malformed_header_is_a_fatal_invalid_arguments(void **state)
 	assert_int_equal(binproto_parse((char *)buf, 26, &lim, &r, &used), PROTO_ERROR);
 	assert_true(r.fatal);
 	req(buf, BIN_GET, "kkkk", NULL, 0, NULL, 0, 0);
-	buf[11] = 2; /* body shorter than the key */
+	buf[11] = 2; /* body shorter than the key: memcached's "unknown command" */
 	assert_int_equal(binproto_parse((char *)buf, 28, &lim, &r, &used), PROTO_ERROR);
 	assert_true(r.fatal);
+	assert_int_equal(r.error, BIN_UNKNOWN_COMMAND);
 	req(buf, BIN_NOOP, "k", NULL, 0, NULL, 0, 0); /* noop takes no key */
 	assert_int_equal(binproto_parse((char *)buf, 25, &lim, &r, &used), PROTO_ERROR);
 	assert_true(r.fatal);
