@@ -133,6 +133,7 @@ PKGS_test_proxy_backend := inih libcrypto
 PKGS_test_rotation := sqlite3 jansson inih
 PKGS_test_sha256 := libcrypto
 PKGS_test_sdnotify :=
+PKGS_test_prefixstats :=
 PKGS_test_sources :=
 PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih

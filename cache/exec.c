@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "mcd.h"
 #include "output.h"
 #include "parse.h"
+#include "prefixstats.h"
 #include "proxy.h"
 
 #define RPL_STORED "STORED"
@@ -36,7 +38,6 @@
 #define E_STATS_TOP "CLIENT_ERROR usage: stats tenants|sources [top N]"
 #define STATS_TOP_MAX 100000 /* N of `stats ... top N` */
 #define E_DETAIL_USAGE "CLIENT_ERROR usage: stats detail on|off|dump"
-#define E_DETAIL_NONE "SERVER_ERROR stats detail is not kept by mcd: use stats tenants"
 #define E_SHUTDOWN_OFF "ERROR: shutdown not enabled"
 #define E_SHUTDOWN_MODE "CLIENT_ERROR invalid shutdown mode"
 #define E_SHUTDOWN_ADMIN "CLIENT_ERROR shutdown is on the admin port only"
@@ -444,20 +445,97 @@ exec_verbosity(struct conn *c, struct proto_request *req)
 	return true;
 }
 
-/* `stats detail on|off|dump`: mcd keeps no per-prefix figures (docs/mcd.md). */
+/* One tenant's `stats detail dump` lines; with qualify (the admin port of a server with
+ * tenants) each prefix is preceded by "TENANT/". */
+struct detail_dump {
+	struct worker *w;
+	struct prefixstats *buf;
+	bool qualify;
+};
+
 static void
-stats_detail(struct conn *c, const struct proto_request *req)
+detail_line(struct detail_dump *d, const struct tenant *t, const struct prefixstats_entry *e)
+{
+	struct worker *w = d->w;
+
+	out_append(w, "PREFIX ", 7);
+	if (d->qualify) {
+		out_append(w, t->name, strlen(t->name));
+		out_append(w, "/", 1);
+	}
+	out_append(w, e->prefix, e->len);
+	out_append(w, " get ", 5);
+	out_u64(w, e->get);
+	out_append(w, " hit ", 5);
+	out_u64(w, e->hit);
+	out_append(w, " set ", 5);
+	out_u64(w, e->set);
+	out_append(w, " del ", 5);
+	out_u64(w, e->del);
+	out_append(w, "\r\n", 2);
+}
+
+static void
+detail_dump_one(void *arg, struct tenant *t)
+{
+	struct detail_dump *d = arg;
+	size_t i;
+
+	store_detail_get(t->store, d->buf);
+	for (i = 0; i < d->buf->n; i++)
+		detail_line(d, t, &d->buf->e[i]);
+	if (d->buf->overflow)
+		detail_line(d, t, &d->buf->other);
+}
+
+struct detail_switch {
+	bool on;
+	size_t failed;
+};
+
+static void
+detail_switch_one(void *arg, struct tenant *t)
+{
+	struct detail_switch *d = arg;
+
+	if (store_detail_set(t->store, d->on) < 0)
+		d->failed++;
+}
+
+/*
+ * `stats detail on|off|dump`: memcached's per-prefix figures (cache/prefixstats.h),
+ * kept in each tenant's store. A tenant switches and reads its own; the admin port
+ * (or a listener without authentication, scope NULL) every tenant's.
+ */
+static void
+stats_detail(struct conn *c, const struct proto_request *req, struct tenant *scope)
 {
 	struct worker *w = c->w;
+	struct tenant_registry *r = &w->mcd->tenants;
 
 	if (req->ntokens != 2) {
 		out_str(w, E_DETAIL_USAGE);
-	} else if (token_eq(&req->tokens[1], "off")) {
-		out_str(w, RPL_OK); /* it is off */
+	} else if (token_eq(&req->tokens[1], "on") || token_eq(&req->tokens[1], "off")) {
+		struct detail_switch d = { .on = token_eq(&req->tokens[1], "on") };
+
+		if (scope != NULL)
+			detail_switch_one(&d, scope);
+		else
+			tenant_registry_foreach(r, detail_switch_one, &d);
+		out_str(w, d.failed == 0 ? RPL_OK : E_OOM);
 	} else if (token_eq(&req->tokens[1], "dump")) {
-		out_str(w, "END"); /* nothing was collected */
-	} else if (token_eq(&req->tokens[1], "on")) {
-		out_str(w, E_DETAIL_NONE);
+		struct detail_dump d = { .w = w, .qualify = scope == NULL && r->auth };
+
+		if ((d.buf = malloc(sizeof(*d.buf))) == NULL) {
+			out_str(w, E_OOM);
+			return;
+		}
+		if (scope != NULL)
+			detail_dump_one(&d, scope);
+		else
+			tenant_registry_foreach(r, detail_dump_one, &d);
+		free(d.buf);
+		out_str(w, "END");
 	} else {
 		out_str(w, E_DETAIL_USAGE);
 	}
@@ -486,7 +564,7 @@ stats_memcached(struct conn *c, const struct proto_request *req, struct tenant *
 	else if (token_eq(sub, "conns"))
 		stats_write_conns(c, own);
 	else if (token_eq(sub, "detail"))
-		stats_detail(c, req);
+		stats_detail(c, req, scope);
 	else if (token_eq(sub, "reset")) {
 		stats_reset(c, scope);
 		/* A tenant's own figures are its business; the server's are worth a

@@ -298,6 +298,23 @@ stats_write_tenant(struct conn *c, struct tenant *t)
 	out_append(w, "END\r\n", 5);
 }
 
+static void
+detail_one(void *arg, struct tenant *t)
+{
+	if (store_detail_on(t->store))
+		*(bool *)arg = true;
+}
+
+/* Whether `stats detail` counts for any tenant. */
+static bool
+detail_any(struct mcd *m)
+{
+	bool on = false;
+
+	tenant_registry_foreach(&m->tenants, detail_one, &on);
+	return on;
+}
+
 void
 stats_write_settings(struct conn *c)
 {
@@ -322,10 +339,11 @@ stats_write_settings(struct conn *c)
 	stat_str(w, "conn_accounting", s->conn_accounting ? "on" : "off");
 	stat_u64(w, "verbosity", (uint64_t)atomic_load(&w->mcd->verbosity));
 	stat_str(w, "shutdown_command", s->enable_shutdown ? "yes" : "no");
-	stat_str(w, "detail_enabled", "no");
+	stat_str(w, "detail_enabled", detail_any(w->mcd) ? "yes" : "no");
 	stat_str(w, "track_sizes", "no");
 	stat_str(w, "evictions", "on");
 	stat_str(w, "cas_enabled", "yes");
+	stat_str(w, "flush_enabled", "yes");
 	out_append(w, "END\r\n", 5);
 }
 
@@ -344,6 +362,7 @@ stats_write_settings_tenant(struct conn *c, struct tenant *t)
 	stat_str(w, "auth_enabled_ascii", "yes");
 	stat_str(w, "evictions", "on");
 	stat_str(w, "cas_enabled", "yes");
+	stat_str(w, "flush_enabled", tenant_has_cap(t, TENANT_CAP_FLUSH) ? "yes" : "no");
 	out_append(w, "END\r\n", 5);
 }
 

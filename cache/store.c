@@ -24,6 +24,7 @@
  * store_set_limit, which evicts down to a smaller limit at once.
  */
 #include "store.h"
+#include "prefixstats.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -111,6 +112,9 @@ struct store {
 
 	/* Counters; limit, bytes, curr_items and the hash fields are filled on copy. */
 	struct store_stats stats;
+	/* `stats detail`: NULL until first turned on. */
+	struct prefixstats *detail;
+	bool detail_on;
 };
 
 /* --- key hash ------------------------------------------------------------------- */
@@ -696,6 +700,8 @@ store_free(struct store *s)
 	for (int t = 0; t < 2; t++)
 		if (s->tables[t].buckets != NULL)
 			s->alloc.release(s->alloc.ctx, s->tables[t].buckets);
+	if (s->detail != NULL)
+		s->alloc.release(s->alloc.ctx, s->detail);
 	pthread_mutex_destroy(&s->lock);
 	s->alloc.release(s->alloc.ctx, s);
 }
@@ -761,6 +767,8 @@ store_get(struct store *s, const char *key, size_t klen, int64_t now,
 	hv = key_hash(&s->secret, key, klen);
 	store_enter(s, now);
 	it = lookup(s, hv, key, klen, now, &dead);
+	if (s->detail_on)
+		prefixstats_record(s->detail, key, klen, PREFIXSTATS_GET, it != NULL);
 	if (dead == ITEM_EXPIRED)
 		s->stats.get_expired++;
 	else if (dead == ITEM_FLUSHED)
@@ -978,6 +986,8 @@ store_set(struct store *s, const char *key, size_t klen, const char *value, size
 	hv = key_hash(&s->secret, key, klen);
 	store_enter(s, now);
 	st = set_locked(s, hv, key, klen, value, vlen, now, opts, res);
+	if (s->detail_on)
+		prefixstats_record(s->detail, key, klen, PREFIXSTATS_SET, false);
 	store_leave(s);
 	return st;
 }
@@ -998,6 +1008,8 @@ store_delete(struct store *s, const char *key, size_t klen, int64_t now,
 	hv = key_hash(&s->secret, key, klen);
 	store_enter(s, now);
 	it = lookup(s, hv, key, klen, now, NULL);
+	if (s->detail_on)
+		prefixstats_record(s->detail, key, klen, PREFIXSTATS_DEL, false);
 	if (it == NULL) {
 		s->stats.delete_misses++;
 		st = STORE_NOT_FOUND;
@@ -1208,5 +1220,51 @@ store_reset_stats(struct store *s)
 {
 	pthread_mutex_lock(&s->lock);
 	memset(&s->stats, 0, sizeof(s->stats));
+	if (s->detail != NULL)
+		prefixstats_clear(s->detail);
 	pthread_mutex_unlock(&s->lock);
+}
+
+int
+store_detail_set(struct store *s, bool on)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (on && s->detail == NULL) {
+		if ((s->detail = s->alloc.alloc(s->alloc.ctx, sizeof(*s->detail))) != NULL)
+			prefixstats_clear(s->detail);
+	}
+	if (on && s->detail == NULL)
+		rc = -1;
+	else
+		s->detail_on = on;
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+bool
+store_detail_on(struct store *s)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->lock);
+	on = s->detail_on;
+	pthread_mutex_unlock(&s->lock);
+	return on;
+}
+
+bool
+store_detail_get(struct store *s, struct prefixstats *out)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->detail != NULL)
+		memcpy(out, s->detail, sizeof(*out));
+	else
+		prefixstats_clear(out);
+	on = s->detail_on;
+	pthread_mutex_unlock(&s->lock);
+	return on;
 }

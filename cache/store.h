@@ -39,6 +39,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct prefixstats;
+
 #define STORE_KEY_MAX 250
 #define STORE_ITEM_OVERHEAD 64 /* bytes charged per item besides key and value */
 #define STORE_VALUE_MAX UINT32_MAX /* longer values (or appends) get STORE_TOO_LARGE */
@@ -251,6 +253,18 @@ void store_get_stats(struct store *s, struct store_stats *out);
  * *_unfetched and the command hits and misses); the gauges (limit, bytes,
  * curr_items, the hash table) and the items are unchanged. */
 void store_reset_stats(struct store *s);
+
+/*
+ * memcached's `stats detail` on this store (cache/prefixstats.h): with on, gets, sets
+ * and deletes are counted per key prefix from now on (the table is allocated the
+ * first time: -1 if there is no memory, and nothing changes); off stops counting and
+ * keeps the figures. store_reset_stats forgets them.
+ */
+int store_detail_set(struct store *s, bool on);
+/* Whether prefixes are being counted. */
+bool store_detail_on(struct store *s);
+/* Copies the figures into out (empty if never on); returns whether counting is on. */
+bool store_detail_get(struct store *s, struct prefixstats *out);
 
 /*
  * References, so that a reply can send a value without copying it. Called in a

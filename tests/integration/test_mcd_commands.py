@@ -114,6 +114,10 @@ SAME_AS_MEMCACHED = [
     "misbehave", "debugtime", "debugtime 5", "nonesuch", "slabs", "lru", "extstore",
     "set k 0 0 1\r\nx", "delete k 0", "delete k 0", "delete k 1", "delete k x",
     "delete k noreply 0", "set k 0 0 1\r\nx", "delete k 0 noreply", "get k",
+    # memcached's per-prefix figures, as t/stats-detail.t reads them
+    "stats detail on", "set foo:1 0 0 1\r\nx", "get foo:1", "get foo:2", "delete foo:3",
+    "get nofix", "stats detail dump", "stats detail off", "get foo:1", "stats detail dump",
+    "stats reset", "stats detail dump",
 ]
 
 
@@ -248,6 +252,44 @@ def test_a_tenant_s_stats_reset_resets_its_own_figures_only(procs, tmp_path):
     assert (st["get_hits"], st["cmd_get"], st["total_connections"]) == ("0", "0", "0")
     assert (st["curr_connections"], st["curr_items"]) == (before["curr_connections"], "2")
     assert beta.stats()["get_hits"] == "0"
+
+
+def test_stats_detail_counts_a_tenant_s_prefixes_and_the_admin_sees_every_tenant_s(procs,
+                                                                                  tmp_path):
+    tenants = tmp_path / "tenants"
+    pw = {"acme": add_tenant(tenants, "acme"), "beta": add_tenant(tenants, "beta"),
+          "ops": add_tenant(tenants, "ops", admin=True)}
+    m = start_mcd(procs, tenants=tenants, admin=True)
+    acme, beta = m.raw(), m.raw()
+    assert acme.auth("acme", pw["acme"]) == "STORED"
+    assert beta.auth("beta", pw["beta"]) == "STORED"
+    assert acme.cmd("stats detail on\r\n") == "OK"  # acme's own counting only
+    for r in (acme, beta):
+        assert r.cmd("set user:1 0 0 1\r\nx\r\n") == "STORED"
+    assert acme.cmd("stats detail dump\r\n") == "PREFIX user get 0 hit 0 set 1 del 0"
+    assert acme.line() == "END"
+    assert beta.cmd("stats detail dump\r\n") == "END"
+    a = Raw(m.admin_port)
+    assert a.auth("ops", pw["ops"]) == "STORED"
+    assert a.cmd("stats detail dump\r\n") == "PREFIX acme/user get 0 hit 0 set 1 del 0"
+    assert a.line() == "END"
+    assert a.stats("settings")["detail_enabled"] == "yes"
+    assert a.cmd("stats detail off\r\n") == "OK"
+    assert a.stats("settings")["detail_enabled"] == "no"
+    # More prefixes than the table holds: the rest are summed in *other*.
+    assert acme.cmd("stats detail on\r\n") == "OK"
+    for i in range(70):
+        acme.send(f"get p{i}:k\r\n")
+        assert acme.line() == "END"
+    acme.send("stats detail dump\r\n")
+    dump = []
+    while True:
+        line = acme.line()
+        if line == "END":
+            break
+        dump.append(line)
+    assert len(dump) == 65, dump  # user and 63 p-prefixes, then *other*
+    assert dump[-1] == "PREFIX *other* get 7 hit 0 set 0 del 0"
 
 
 # --- cache_memlimit, shutdown -------------------------------------------------------------
