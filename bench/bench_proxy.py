@@ -323,11 +323,13 @@ def wait_fds(pid, want, rising):
 
 # --- the measurements -----------------------------------------------------------------------
 
-def memcaslap(proxy):
-    """(ops/s, proxy CPU ms per 1000 requests) of one memcaslap run through proxy."""
+def memcaslap(proxy, concurrency=MEMCASLAP_CONCURRENCY, conn_sock=1):
+    """(ops/s, proxy CPU ms per 1000 requests) of one memcaslap run through proxy (any
+    object with name, port and proc: bench_accounting runs it against mcd itself);
+    conn_sock sockets per concurrency (memcaslap's -n)."""
     cpu0 = cpu_seconds(proxy.proc.pid)
     r = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{proxy.port}", "-T",
-                        str(MEMCASLAP_THREADS), "-c", str(MEMCASLAP_CONCURRENCY),
+                        str(MEMCASLAP_THREADS), "-c", str(concurrency), "-n", str(conn_sock),
                         "-t", f"{RUN_SECONDS}s"],
                        capture_output=True, text=True, timeout=RUN_SECONDS + 60)
     cpu = cpu_seconds(proxy.proc.pid) - cpu0
