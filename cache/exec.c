@@ -30,6 +30,9 @@
 #define E_TOO_LARGE "SERVER_ERROR object too large for cache"
 #define E_NON_NUMERIC "CLIENT_ERROR cannot increment or decrement non-numeric value"
 #define E_OOM "SERVER_ERROR out of memory"
+#define E_ADMIN_ONLY_STATS "CLIENT_ERROR stats tenants and stats sources are on the admin port only"
+#define E_STATS_TOP "CLIENT_ERROR usage: stats tenants|sources [top N]"
+#define STATS_TOP_MAX 100000 /* N of `stats ... top N` */
 
 static bool
 is_meta(enum proto_cmd cmd)
@@ -76,6 +79,50 @@ denied(struct conn *c, const struct proto_request *req, const char *why)
 
 /* --- authentication ------------------------------------------------------------- */
 
+/*
+ * A login that failed: charged to the tenant it named (its password was wrong), or
+ * counted as naming no tenant. Looked up after the hash was checked, so the time
+ * the check takes still does not tell whether the name exists.
+ */
+static void
+auth_failure_count(struct conn *c, const struct proto_request *req)
+{
+	struct tenant_registry *r = &c->w->mcd->tenants;
+	struct tenant *t = tenant_find(r, req->key.p, req->key.len);
+	const char *sp;
+
+	if (t == NULL && (sp = memchr(req->data, ' ', req->dlen)) != NULL)
+		t = tenant_find(r, req->data, (size_t)(sp - req->data));
+	if (t == NULL) {
+		STAT_INC(c->w->stats.auth_unknown_tenant);
+		return;
+	}
+	TCOUNT(t, auth_failed);
+	tenant_put(t);
+}
+
+/* Says why a tenant's limit refused c's login, counts it and closes c. Drops the
+ * reference to t that authentication took. */
+static bool
+admission_refused(struct conn *c, struct tenant *t, enum tenant_admission adm)
+{
+	struct worker *w = c->w;
+
+	STAT_INC(w->stats.rejected_tenant_connections);
+	sources_rejected(&w->mcd->sources, &c->src);
+	if (adm == TENANT_REFUSE_MAX_CONNS) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "refusing logins of tenant %s: at its %u connections",
+		    t->name, (unsigned)atomic_load(&t->max_conns));
+		out_str(w, MCD_E_TENANT_MAX_CONNS);
+	} else {
+		LOG_LIMITED(LOG_LEVEL_WARN, "refusing logins of tenant %s: over its %u new "
+		    "connections per second", t->name, (unsigned)atomic_load(&t->conn_rate));
+		out_str(w, MCD_E_TENANT_CONN_RATE);
+	}
+	tenant_put(t);
+	return false;
+}
+
 static bool
 exec_auth(struct conn *c, struct proto_request *req)
 {
@@ -83,6 +130,7 @@ exec_auth(struct conn *c, struct proto_request *req)
 	struct mcd *m = w->mcd;
 	struct tenant *t;
 	const char *sp;
+	enum tenant_admission adm;
 	unsigned caps;
 	bool ok;
 
@@ -111,21 +159,32 @@ exec_auth(struct conn *c, struct proto_request *req)
 		    (caps & (TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH)) != 0 ||
 		    ((caps & TENANT_CAP_PROXY) != 0 && m->proxy == NULL);
 		if (!ok) {
+			TCOUNT(t, auth_failed);
 			tenant_put(t);
 			t = NULL;
 		}
+	} else {
+		auth_failure_count(c, req);
 	}
 	if (t == NULL) {
 		STAT_INC(w->stats.auth_errors);
+		sources_login(&m->sources, &c->src, false);
 		LOG_LIMITED(LOG_LEVEL_INFO, "authentication failure on the %s port",
 		    c->listener->kind == LISTENER_ADMIN ? "admin" : "client");
 		out_str(w, E_AUTH_FAIL);
 		return ++c->auth_failures < MCD_AUTH_FAILURES_MAX;
 	}
-	c->tenant = t;
 	TCOUNT(t, auth_cmds);
-	TCOUNT(t, curr_connections);
-	TCOUNT(t, total_connections);
+	TCOUNT(t, auth_ok);
+	sources_login(&m->sources, &c->src, true);
+	if (c->listener->kind == LISTENER_ADMIN) {
+		/* Operators are not limited; they are counted as before. */
+		TCOUNT(t, curr_connections);
+		TCOUNT(t, total_connections);
+	} else if ((adm = tenant_admit(t, w->now, m->set.conn_accounting)) != TENANT_ADMIT) {
+		return admission_refused(c, t, adm);
+	}
+	c->tenant = t;
 	conn_ready(c);
 	reply(c, req, RPL_STORED);
 	return true;
@@ -371,8 +430,34 @@ exec_stats(struct conn *c, struct proto_request *req)
 			stats_write_settings(c);
 		return true;
 	}
+	if (token_eq(&req->tokens[0], "tenants") || token_eq(&req->tokens[0], "sources")) {
+		/* Every tenant's and every address's figures: the operator's, not a tenant's. */
+		out_str(c->w, E_ADMIN_ONLY_STATS);
+		return true;
+	}
 	out_str(c->w, RPL_ERROR);
 	return true;
+}
+
+/*
+ * "stats tenants [top N]", "stats sources [top N]": *top = N, or 0 without it.
+ * False (after an error reply) on other arguments.
+ */
+static bool
+stats_top(struct conn *c, const struct proto_request *req, size_t *top)
+{
+	uint64_t n;
+
+	*top = 0;
+	if (req->ntokens == 1)
+		return true;
+	if (req->ntokens == 3 && token_eq(&req->tokens[1], "top") &&
+	    parse_u64_n(req->tokens[2].p, req->tokens[2].len, 1, STATS_TOP_MAX, &n) == 0) {
+		*top = (size_t)n;
+		return true;
+	}
+	out_str(c->w, E_STATS_TOP);
+	return false;
 }
 
 static void
@@ -891,8 +976,14 @@ exec_admin(struct conn *c, struct proto_request *req)
 			stats_write_global(c, req);
 		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "settings")) {
 			stats_write_settings(c);
-		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "tenants")) {
-			stats_write_tenants(c);
+		} else if (req->ntokens >= 1 && token_eq(&req->tokens[0], "tenants")) {
+			size_t top;
+			if (stats_top(c, req, &top))
+				stats_write_tenants(c, top);
+		} else if (req->ntokens >= 1 && token_eq(&req->tokens[0], "sources")) {
+			size_t top;
+			if (stats_top(c, req, &top))
+				stats_write_sources(c, top != 0 ? top : MCD_STATS_SOURCES_TOP);
 		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "kernel")) {
 			stats_write_kernel(c);
 		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "proxy")) {

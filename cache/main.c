@@ -54,6 +54,12 @@ usage(FILE *fp)
 	    "      --tls-listen ADDR    TLS address (default: the client address)\n"
 	    "      --tls-cert FILE      certificate chain (PEM)\n"
 	    "      --tls-key FILE       private key (PEM)\n"
+	    "      --source-max-unauth N  max unauthenticated connections from one source\n"
+	    "                           address (IPv4 /32, IPv6 /64); 0 = no limit (default 0)\n"
+	    "      --source-conn-rate R max new connections per second from one source\n"
+	    "                           address (burst R); 0 = no limit (default 0)\n"
+	    "      --conn-accounting on|off  connections by tenant and source (default on;\n"
+	    "                           off also turns the source limits off)\n"
 	    "      --proxy FILE         run as a proxy in front of the backends FILE lists\n"
 	    "                           (docs/proxy.md); the client side is the same\n"
 	    "  -n                       check the configuration and exit\n"
@@ -67,6 +73,7 @@ usage(FILE *fp)
 enum {
 	OPT_NODE = 256, OPT_TENANTS, OPT_AUTH_TIMEOUT, OPT_ADMIN_PORT, OPT_ADMIN_LISTEN,
 	OPT_TLS_PORT, OPT_TLS_LISTEN, OPT_TLS_CERT, OPT_TLS_KEY, OPT_ADMIN_CONN_LIMIT, OPT_PROXY,
+	OPT_SOURCE_MAX_UNAUTH, OPT_SOURCE_CONN_RATE, OPT_CONN_ACCOUNTING,
 };
 
 static const struct option long_options[] = {
@@ -89,6 +96,9 @@ static const struct option long_options[] = {
 	{ "admin-listen", required_argument, NULL, OPT_ADMIN_LISTEN },
 	{ "admin-conn-limit", required_argument, NULL, OPT_ADMIN_CONN_LIMIT },
 	{ "proxy", required_argument, NULL, OPT_PROXY },
+	{ "source-max-unauth", required_argument, NULL, OPT_SOURCE_MAX_UNAUTH },
+	{ "source-conn-rate", required_argument, NULL, OPT_SOURCE_CONN_RATE },
+	{ "conn-accounting", required_argument, NULL, OPT_CONN_ACCOUNTING },
 	{ "tls-port", required_argument, NULL, OPT_TLS_PORT },
 	{ "tls-listen", required_argument, NULL, OPT_TLS_LISTEN },
 	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -111,6 +121,7 @@ defaults(struct mcd_settings *s)
 	s->item_max = 1ULL << 20;
 	s->backlog = 1024;
 	s->auth_timeout_ms = 5000;
+	s->conn_accounting = true;
 }
 
 static int
@@ -208,6 +219,14 @@ load_config(struct mcd_settings *s, const char *path, const char *node)
 		config_get_str(&cfg, "mcd", "tls_key", NULL, &v, &errs);
 		if (v != NULL)
 			copy_str(s->tls_key, sizeof(s->tls_key), v, "tls_key", err, sizeof(err));
+		if (config_get_u64(&cfg, "mcd", "source_max_unauth", 0, MCD_SOURCE_LIMIT_MAX,
+		    s->source_max_unauth, &u, &errs) == 0)
+			s->source_max_unauth = (uint32_t)u;
+		if (config_get_u64(&cfg, "mcd", "source_conn_rate", 0, MCD_SOURCE_LIMIT_MAX,
+		    s->source_conn_rate, &u, &errs) == 0)
+			s->source_conn_rate = (uint32_t)u;
+		config_get_bool(&cfg, "mcd", "conn_accounting", s->conn_accounting,
+		    &s->conn_accounting, &errs);
 		config_get_str(&cfg, "mcd", "user", NULL, &v, &errs);
 		if (v != NULL)
 			copy_str(s->user, sizeof(s->user), v, "user", err, sizeof(err));
@@ -362,6 +381,28 @@ apply_options(struct mcd_settings *s, int argc, char **argv)
 				bad = 1;
 			}
 			break;
+		case OPT_SOURCE_MAX_UNAUTH:
+			if (opt_u64("--source-max-unauth", optarg, 0, MCD_SOURCE_LIMIT_MAX, &u) == 0)
+				s->source_max_unauth = (uint32_t)u;
+			else
+				bad = 1;
+			break;
+		case OPT_SOURCE_CONN_RATE:
+			if (opt_u64("--source-conn-rate", optarg, 0, MCD_SOURCE_LIMIT_MAX, &u) == 0)
+				s->source_conn_rate = (uint32_t)u;
+			else
+				bad = 1;
+			break;
+		case OPT_CONN_ACCOUNTING:
+			if (strcmp(optarg, "on") == 0) {
+				s->conn_accounting = true;
+			} else if (strcmp(optarg, "off") == 0) {
+				s->conn_accounting = false;
+			} else {
+				log_err("--conn-accounting: '%s' is not on or off", optarg);
+				bad = 1;
+			}
+			break;
 		case 'f': case 'h': case 'n': case 'V': case OPT_NODE:
 			break; /* handled in main */
 		default:
@@ -370,6 +411,10 @@ apply_options(struct mcd_settings *s, int argc, char **argv)
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s' (see mcd -h)", argv[optind]);
+		bad = 1;
+	}
+	if (!s->conn_accounting && (s->source_max_unauth != 0 || s->source_conn_rate != 0)) {
+		log_err("the source limits need --conn-accounting on");
 		bad = 1;
 	}
 	if (s->tls_port != 0 && (s->tls_cert[0] == '\0' || s->tls_key[0] == '\0')) {

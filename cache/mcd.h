@@ -28,6 +28,7 @@
 #include "conncount.h"
 #include "output.h"
 #include "proto.h"
+#include "sources.h"
 #include "tenant.h"
 
 #define MCD_VERSION "1.6.18-mcops-0.1"
@@ -53,6 +54,13 @@
 #define MCD_ITEM_SIZE_MAX (1ULL << 30)    /* and largest (input buffers are 32-bit) */
 #define MCD_KERNEL_REFRESH_MS 1000        /* `stats kernel` reads the kernel this often at most */
 #define MCD_KERNEL_TEXT_MAX 8192          /* its cached reply */
+#define MCD_STATS_SOURCES_TOP 20          /* `stats sources` without `top N` */
+#define MCD_SOURCE_LIMIT_MAX 10000000     /* --source-max-unauth, --source-conn-rate */
+/* Admission refusals (docs/mcd.md): said, then the connection is closed. */
+#define MCD_E_TENANT_MAX_CONNS "SERVER_ERROR too many connections for this account"
+#define MCD_E_TENANT_CONN_RATE "SERVER_ERROR too many new connections for this account"
+#define MCD_E_SOURCE_UNAUTH "SERVER_ERROR too many unauthenticated connections from your address"
+#define MCD_E_SOURCE_CONN_RATE "SERVER_ERROR too many new connections from your address"
 
 enum listener_kind {
 	LISTENER_CLIENT,
@@ -89,6 +97,9 @@ struct mcd_settings {
 	char tls_cert[4096], tls_key[4096];
 	char user[64];                    /* -u */
 	char proxy_path[4096];            /* --proxy: the proxy role's file; "" = a node */
+	uint32_t source_max_unauth;       /* --source-max-unauth; 0 = no limit */
+	uint32_t source_conn_rate;        /* --source-conn-rate; 0 = no limit */
+	bool conn_accounting;             /* --conn-accounting: per-source and per-tenant */
 	int verbose;
 };
 
@@ -101,6 +112,8 @@ struct worker_stats {
 	_Atomic uint64_t protocol_errors, closed_line_too_long, oom_errors;
 	_Atomic uint64_t sessions_revoked;  /* closed at a reload: credential replaced or removed */
 	_Atomic uint64_t reply_bytes_queued; /* gauge: unsent reply bytes its connections keep */
+	_Atomic uint64_t auth_unknown_tenant; /* logins naming no tenant */
+	_Atomic uint64_t rejected_tenant_connections; /* refused by a tenant's limit */
 };
 
 #define STAT_ADD(field, n) \
@@ -123,6 +136,7 @@ struct worker_msg {
 	int fd;
 	struct listener *listener;
 	uint64_t n;
+	struct source_ref src;  /* WMSG_NEW_CONN: its source records (sources.h) */
 };
 
 struct mcd;
@@ -171,6 +185,8 @@ struct conn {
 	struct tenant *act;           /* proxy_as: the tenant its data commands act for
 	                                 (a reference), NULL = its own */
 	uint64_t cred_gen;            /* the tenant's cred_gen when it authenticated */
+	uint64_t nreqs;               /* requests served since its login (connreqs.h) */
+	struct source_ref src;        /* its source records, or none (admin, accounting off) */
 	struct event ev;
 	struct conn *all_prev, *all_next;   /* worker's list of connections */
 	struct conn *pend_prev, *pend_next; /* worker's pending list */
@@ -232,6 +248,8 @@ struct mcd {
 	_Atomic int admin_conns;      /* admin connections, for --admin-conn-limit */
 	_Atomic uint64_t rejected_connections, listen_disabled_num;
 	_Atomic uint64_t rejected_admin_connections;
+	_Atomic uint64_t rejected_source_connections; /* refused by a source limit */
+	struct sources sources;       /* per source address (sources.h) */
 	_Atomic bool draining;
 	_Atomic int verbosity;
 	int64_t started_mono_ms;      /* server clock at start */
@@ -274,7 +292,10 @@ void stats_write_global(struct conn *c, const struct proto_request *req);
 void stats_write_tenant(struct conn *c, struct tenant *t);
 void stats_write_settings(struct conn *c);
 void stats_write_settings_tenant(struct conn *c, struct tenant *t);
-void stats_write_tenants(struct conn *c);
+/* top: list the top tenants (by new connections per second, then current
+ * connections) only, 0 = every tenant. */
+void stats_write_tenants(struct conn *c, size_t top);
+void stats_write_sources(struct conn *c, size_t top);
 void stats_write_kernel(struct conn *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,9 +310,11 @@ conn_close(struct conn *c)
 	output_release(c); /* before the tenant: references go back to its store */
 	if (c->act != NULL)
 		tenant_put(c->act);
+	sources_closed(&w->mcd->sources, &c->src, c->nreqs,
+	    c->tenant != NULL && c->listener->kind != LISTENER_ADMIN);
 	if (c->tenant != NULL) {
-		atomic_fetch_sub_explicit(&c->tenant->counters.curr_connections, 1,
-		    memory_order_relaxed);
+		tenant_conn_closed(c->tenant, c->nreqs, w->mcd->set.conn_accounting &&
+		    c->listener->kind != LISTENER_ADMIN);
 		tenant_put(c->tenant);
 	}
 	free(c->in);
@@ -335,21 +338,31 @@ conn_set_mode(struct conn *c, bool writing)
 	c->writing = writing;
 }
 
+/* Undoes what the accept loop counted for a connection that never became a conn. */
 static void
-conn_new(struct worker *w, int fd, struct listener *l)
+conn_unaccept(struct mcd *m, int fd, struct listener *l, struct source_ref *src)
+{
+	close(fd);
+	atomic_fetch_sub(conn_slots(m, l), 1);
+	sources_closed(&m->sources, src, 0, false);
+}
+
+static void
+conn_new(struct worker *w, int fd, struct listener *l, const struct source_ref *src)
 {
 	struct mcd *m = w->mcd;
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (c == NULL) {
+		struct source_ref r = *src;
 		LOG_LIMITED(LOG_LEVEL_WARN, "out of memory for a new connection; closed");
-		close(fd);
-		atomic_fetch_sub(conn_slots(m, l), 1);
+		conn_unaccept(m, fd, l, &r);
 		return;
 	}
 	c->fd = fd;
 	c->w = w;
 	c->listener = l;
+	c->src = *src;
 	STAT_INC(w->stats.curr_connections);
 	STAT_INC(w->stats.total_connections);
 	c->all_next = w->conns;
@@ -372,12 +385,9 @@ conn_new(struct worker *w, int fd, struct listener *l)
 		pending_add(w, c, w->now + m->set.auth_timeout_ms);
 	if (!l->auth && l->kind != LISTENER_ADMIN) {
 		c->tenant = tenant_default(&m->tenants);
-		if (c->tenant != NULL) {
-			atomic_fetch_add_explicit(&c->tenant->counters.curr_connections, 1,
-			    memory_order_relaxed);
-			atomic_fetch_add_explicit(&c->tenant->counters.total_connections, 1,
-			    memory_order_relaxed);
-		}
+		/* The default tenant has no limits: this only counts. */
+		if (c->tenant != NULL)
+			(void)tenant_admit(c->tenant, w->now, m->set.conn_accounting);
 	}
 }
 
@@ -597,6 +607,8 @@ conn_serve(struct conn *c)
 			break;
 		}
 		reqs++;
+		if (c->tenant != NULL)
+			c->nreqs++;
 		if (w->proxy != NULL) {
 			/* A reply made here waits its turn behind requests at the backends. */
 			out_mark(w, &pmark);
@@ -773,11 +785,11 @@ worker_handle(struct worker *w, const struct worker_msg *msg)
 	switch (msg->type) {
 	case WMSG_NEW_CONN:
 		if (w->stopping) {
-			close(msg->fd);
-			atomic_fetch_sub(conn_slots(w->mcd, msg->listener), 1);
+			struct source_ref r = msg->src;
+			conn_unaccept(w->mcd, msg->fd, msg->listener, &r);
 			break;
 		}
-		conn_new(w, msg->fd, msg->listener);
+		conn_new(w, msg->fd, msg->listener, &msg->src);
 		break;
 	case WMSG_SHED:
 		/* Idle client connections first: they lose nothing. */
@@ -994,6 +1006,56 @@ accept_enable(struct mcd *m, bool on)
 	}
 }
 
+/* Sends a refusal line to a connection the accept loop will not keep. */
+static void
+refuse(int cfd, const char *line, size_t len)
+{
+	ssize_t r = send(cfd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)r;
+	close(cfd);
+}
+
+/*
+ * Counts a new client connection under its source prefixes and applies the
+ * per-source limits, before any worker sees it. True if it may go on (src then
+ * says where it is counted); false if it was refused (said, counted and closed).
+ */
+static bool
+source_admit(struct mcd *m, const struct listener *l, int cfd, const struct sockaddr *peer,
+    socklen_t peerlen, struct source_ref *src)
+{
+	static const char unauth_msg[] = MCD_E_SOURCE_UNAUTH "\r\n";
+	static const char rate_msg[] = MCD_E_SOURCE_CONN_RATE "\r\n";
+	struct source_limits lim = { m->set.source_max_unauth, m->set.source_conn_rate };
+	char prefix[SOURCE_PREFIX_MAX];
+	uint8_t keys[SOURCES_PER_CONN][SOURCE_KEY_LEN];
+	enum source_verdict v;
+
+	memset(src, 0, sizeof(*src));
+	if (!m->set.conn_accounting || l->kind == LISTENER_ADMIN)
+		return true;
+	v = sources_accept(&m->sources, peer, peerlen, mcd_now(), &lim, l->auth, src);
+	if (v == SOURCE_ADMIT)
+		return true;
+	/* Counted before the refusal is sent: whoever has seen it then sees it in stats. */
+	atomic_fetch_add(&m->rejected_source_connections, 1);
+	if (source_keys(peer, peerlen, keys) > 0)
+		source_key_format(keys[0], prefix, sizeof(prefix));
+	else
+		snprintf(prefix, sizeof(prefix), "?");
+	if (v == SOURCE_REFUSE_UNAUTH) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "refusing connections from %s: %u unauthenticated "
+		    "connections (--source-max-unauth)", prefix, lim.max_unauth);
+		refuse(cfd, unauth_msg, sizeof(unauth_msg) - 1);
+	} else {
+		LOG_LIMITED(LOG_LEVEL_WARN, "refusing connections from %s: over %u new "
+		    "connections per second (--source-conn-rate)", prefix, lim.conn_rate);
+		refuse(cfd, rate_msg, sizeof(rate_msg) - 1);
+	}
+	return false;
+}
+
 static void
 listener_accept(evutil_socket_t fd, short what, void *arg)
 {
@@ -1003,7 +1065,10 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	for (i = 0; i < ACCEPTS_PER_EVENT; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		int cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
 		struct worker_msg msg;
 
 		if (cfd < 0) {
@@ -1016,6 +1081,9 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			}
 			return; /* EAGAIN, ECONNABORTED, ... */
 		}
+		/* Sources first: a storm is attributed even while -c turns it away. */
+		if (!source_admit(m, l, cfd, (struct sockaddr *)&peer, peerlen, &msg.src))
+			continue;
 		if (atomic_load(conn_slots(m, l)) >= (l->kind == LISTENER_ADMIN ?
 		    m->set.admin_max_connections : m->set.max_connections)) {
 			ssize_t r;
@@ -1035,13 +1103,12 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			    MSG_NOSIGNAL | MSG_DONTWAIT);
 			(void)r;
 			close(cfd);
+			sources_closed(&m->sources, &msg.src, 0, false);
 			continue;
 		}
 		if (l->kind != LISTENER_ADMIN && atomic_load(&m->draining)) {
-			ssize_t r = send(cfd, draining_msg, sizeof(draining_msg) - 1,
-			    MSG_NOSIGNAL | MSG_DONTWAIT);
-			(void)r;
-			close(cfd);
+			refuse(cfd, draining_msg, sizeof(draining_msg) - 1);
+			sources_closed(&m->sources, &msg.src, 0, false);
 			continue;
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1052,8 +1119,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 		msg.n = 0;
 		m->next_worker = (m->next_worker + 1) % m->nworkers;
 		if (!worker_post(&m->workers[m->next_worker], &msg)) {
-			close(cfd);
-			atomic_fetch_sub(conn_slots(m, l), 1);
+			conn_unaccept(m, cfd, l, &msg.src);
 			atomic_fetch_add(&m->rejected_connections, 1);
 		}
 	}
@@ -1236,6 +1302,16 @@ mcd_setup(struct mcd *m, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (s->conn_accounting) {
+		uint64_t seed = 0;
+		/* A secret seed: sources cannot pick addresses that collide in the index. */
+		if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+			seed = (uint64_t)mcd_now() ^ (uint64_t)getpid() << 32;
+		if (sources_init(&m->sources, SOURCES_CAPACITY, seed) < 0) {
+			snprintf(err, errlen, "out of memory for the sources table");
+			return -1;
+		}
+	}
 	m->base = event_base_new();
 	if (m->base == NULL) {
 		snprintf(err, errlen, "cannot create an event loop");
@@ -1336,6 +1412,7 @@ mcd_teardown(struct mcd *m)
 	if (m->ssl_ctx != NULL)
 		SSL_CTX_free(m->ssl_ctx);
 	tenant_registry_release(&m->tenants);
+	sources_release(&m->sources);
 	if (m->cc_open)
 		conncount_close(&m->cc);
 	pthread_mutex_destroy(&m->kernel_lock);

@@ -3,6 +3,7 @@
  * the same, so existing dashboards and exporters read them unchanged.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -160,7 +161,8 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 		SUM(bytes_read); SUM(bytes_written); SUM(auth_cmds); SUM(auth_errors);
 		SUM(auth_timeouts); SUM(cmd_get); SUM(cmd_set); SUM(cmd_touch); SUM(cmd_flush);
 		SUM(cmd_meta); SUM(protocol_errors); SUM(closed_line_too_long); SUM(oom_errors);
-		SUM(sessions_revoked); SUM(reply_bytes_queued);
+		SUM(sessions_revoked); SUM(reply_bytes_queued); SUM(auth_unknown_tenant);
+		SUM(rejected_tenant_connections);
 #undef SUM
 	}
 	tenant_registry_foreach(&m->tenants, add_store, &sum);
@@ -177,6 +179,8 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "connection_structures", t.curr_connections);
 	stat_u64(w, "admin_connections", (uint64_t)atomic_load(&m->admin_conns));
 	stat_u64(w, "rejected_admin_connections", atomic_load(&m->rejected_admin_connections));
+	stat_u64(w, "rejected_tenant_connections", t.rejected_tenant_connections);
+	stat_u64(w, "rejected_source_connections", atomic_load(&m->rejected_source_connections));
 	stat_u64(w, "cmd_get", t.cmd_get);
 	stat_u64(w, "cmd_set", t.cmd_set);
 	stat_u64(w, "cmd_flush", t.cmd_flush);
@@ -186,6 +190,7 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 	stat_u64(w, "auth_cmds", t.auth_cmds);
 	stat_u64(w, "auth_errors", t.auth_errors);
 	stat_u64(w, "auth_timeouts", t.auth_timeouts);
+	stat_u64(w, "auth_unknown_tenant", t.auth_unknown_tenant);
 	stat_u64(w, "sessions_revoked", t.sessions_revoked);
 	stat_u64(w, "reply_bytes_queued", t.reply_bytes_queued);
 	stat_u64(w, "bytes_read", t.bytes_read);
@@ -273,13 +278,24 @@ stats_write_settings_tenant(struct conn *c, struct tenant *t)
 	out_append(w, "END\r\n", 5);
 }
 
+/* The connection-accounting lines of a tenant or a source (same names for both). */
 static void
-write_one_tenant(void *arg, struct tenant *t)
+write_conn_reqs(struct worker *w, const char *prefix, const uint64_t *buckets)
 {
-	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < CONNREQS_BUCKETS; i++)
+		stat_prefixed(w, prefix, connreqs_name(i), buckets[i]);
+}
+
+static void
+write_one_tenant(struct worker *w, struct tenant *t, uint64_t per_sec)
+{
 	struct tenant_counters *k = &t->counters;
 	struct store_stats s;
+	uint64_t reqs[CONNREQS_BUCKETS];
 	char caps[64], prefix[TENANT_NAME_MAX + 16];
+	int i;
 
 	store_get_stats(t->store, &s);
 	tenant_caps_format(atomic_load(&t->caps), caps, sizeof(caps));
@@ -301,13 +317,137 @@ write_one_tenant(void *arg, struct tenant *t)
 	stat_prefixed(w, prefix, "evictions", s.evictions);
 	stat_prefixed(w, prefix, "denied_cmds", atomic_load(&k->denied));
 	stat_prefixed(w, prefix, "reply_bytes_queued", atomic_load(&k->reply_bytes_queued));
+	stat_prefixed(w, prefix, "new_conns_per_sec", per_sec);
+	stat_prefixed(w, prefix, "auth_ok", atomic_load(&k->auth_ok));
+	stat_prefixed(w, prefix, "auth_failed", atomic_load(&k->auth_failed));
+	stat_prefixed(w, prefix, "rejected_connections", atomic_load(&k->rejected));
+	stat_prefixed(w, prefix, "max_connections", atomic_load(&t->max_conns));
+	stat_prefixed(w, prefix, "conn_rate_limit", atomic_load(&t->conn_rate));
+	for (i = 0; i < CONNREQS_BUCKETS; i++)
+		reqs[i] = atomic_load(&k->conn_reqs[i]);
+	write_conn_reqs(w, prefix, reqs);
+}
+
+/* A tenant taken (with a reference) for `stats tenants`, with its ordering keys. */
+struct tenant_rank {
+	struct tenant *t;
+	uint64_t per_sec, curr;
+};
+
+struct tenant_ranks {
+	struct tenant_rank *v;
+	size_t n, cap;
+	int64_t now;
+};
+
+static void
+rank_one(void *arg, struct tenant *t)
+{
+	struct tenant_ranks *r = arg;
+
+	if (r->n == r->cap)
+		return; /* the registry grew since it was counted: the newcomer waits */
+	tenant_get(t);
+	r->v[r->n].t = t;
+	r->v[r->n].per_sec = tenant_new_conns_per_sec(t, r->now);
+	r->v[r->n].curr = atomic_load(&t->counters.curr_connections);
+	r->n++;
+}
+
+static int
+rank_cmp(const void *a, const void *b)
+{
+	const struct tenant_rank *x = a, *y = b;
+
+	if (x->per_sec != y->per_sec)
+		return x->per_sec < y->per_sec ? 1 : -1;
+	if (x->curr != y->curr)
+		return x->curr < y->curr ? 1 : -1;
+	return strcmp(x->t->name, y->t->name);
+}
+
+static void
+count_one(void *arg, struct tenant *t)
+{
+	(void)t;
+	(*(size_t *)arg)++;
 }
 
 void
-stats_write_tenants(struct conn *c)
+stats_write_tenants(struct conn *c, size_t top)
 {
-	tenant_registry_foreach(&c->w->mcd->tenants, write_one_tenant, c->w);
-	out_append(c->w, "END\r\n", 5);
+	struct worker *w = c->w;
+	struct tenant_ranks r = { .now = w->now };
+	uint64_t other_curr = 0, other_total = 0;
+	size_t i, cap = 0;
+
+	tenant_registry_foreach(&w->mcd->tenants, count_one, &cap);
+	r.cap = cap + 16; /* a reload in between may add a few */
+	r.v = calloc(r.cap, sizeof(*r.v));
+	if (r.v == NULL) {
+		out_str(w, "SERVER_ERROR out of memory");
+		return;
+	}
+	tenant_registry_foreach(&w->mcd->tenants, rank_one, &r);
+	/* Without `top`, the registry's order (by name), as before. */
+	if (top > 0)
+		qsort(r.v, r.n, sizeof(*r.v), rank_cmp);
+	for (i = 0; i < r.n; i++) {
+		if (top == 0 || i < top) {
+			write_one_tenant(w, r.v[i].t, r.v[i].per_sec);
+		} else {
+			other_curr += r.v[i].curr;
+			other_total += atomic_load(&r.v[i].t->counters.total_connections);
+		}
+		tenant_put(r.v[i].t);
+	}
+	free(r.v);
+	stats_line_u64(w, "tenants_other", "curr_connections", other_curr);
+	stats_line_u64(w, "tenants_other", "total_connections", other_total);
+	out_append(w, "END\r\n", 5);
+}
+
+void
+stats_write_sources(struct conn *c, size_t top)
+{
+	struct worker *w = c->w;
+	struct sources *src = &w->mcd->sources;
+	struct source_totals tot;
+	struct source_view *v;
+	uint64_t listed = 0;
+	char prefix[SOURCE_PREFIX_MAX + 8];
+	size_t n, i, cap = src->ready ? src->heavy.capacity : 1;
+
+	v = malloc(cap * sizeof(*v));
+	if (v == NULL) {
+		out_str(w, "SERVER_ERROR out of memory");
+		return;
+	}
+	n = sources_list(src, w->now, v, cap, &tot);
+	stat_u64(w, "sources_tracked", tot.tracked);
+	stat_u64(w, "sources_capacity", tot.capacity);
+	stat_u64(w, "sources_memory_bytes", tot.memory);
+	stat_str(w, "sources_algorithm", "space-saving");
+	for (i = 0; i < n && i < top; i++) {
+		const struct source_record *r = &v[i].rec;
+		memcpy(prefix, "source:", 7);
+		source_key_format(v[i].key, prefix + 7, sizeof(prefix) - 7);
+		stat_prefixed(w, prefix, "new_conns", v[i].new_conns);
+		stat_prefixed(w, prefix, "count_error", v[i].count_error);
+		stat_prefixed(w, prefix, "new_conns_per_sec", v[i].per_sec);
+		stat_prefixed(w, prefix, "curr_connections", r->curr);
+		stat_prefixed(w, prefix, "unauth_connections", r->unauth);
+		stat_prefixed(w, prefix, "auth_ok", r->auth_ok);
+		stat_prefixed(w, prefix, "auth_failed", r->auth_failed);
+		stat_prefixed(w, prefix, "rejected", r->rejected);
+		write_conn_reqs(w, prefix, r->conn_reqs);
+		if (source_key_is_address(v[i].key))
+			listed += v[i].new_conns;
+	}
+	free(v);
+	stats_line_u64(w, "sources_other", "new_conns",
+	    tot.new_conns > listed ? tot.new_conns - listed : 0);
+	out_append(w, "END\r\n", 5);
 }
 
 static const char *const listener_names[] = { "client", "tls", "admin" };

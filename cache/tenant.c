@@ -17,6 +17,7 @@ tenant_new(const char *name, uint64_t limit)
 		return NULL;
 	}
 	atomic_store(&t->refs, 1);
+	pthread_mutex_init(&t->conn_lock, NULL);
 	return t;
 }
 
@@ -33,6 +34,7 @@ tenant_put(struct tenant *t)
 		return;
 	if (atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
 		store_free(t->store);
+		pthread_mutex_destroy(&t->conn_lock);
 		free(t);
 	}
 }
@@ -167,6 +169,8 @@ tenant_registry_apply(struct tenant_registry *r, const struct tenant_file *tf, i
 		memcpy(next[i]->hash, e->hash, sizeof(e->hash));
 		atomic_store(&next[i]->caps, e->caps);
 		store_set_limit(next[i]->store, e->limit, now);
+		atomic_store(&next[i]->max_conns, e->max_conns);
+		atomic_store(&next[i]->conn_rate, e->conn_rate);
 	}
 	for (i = 0; i < r->n; i++) {
 		if (!kept[i]) {
@@ -278,4 +282,57 @@ tenant_registry_foreach(struct tenant_registry *r, void (*fn)(void *arg, struct 
 	for (i = 0; i < r->n; i++)
 		fn(arg, r->tenants[i]);
 	pthread_rwlock_unlock(&r->lock);
+}
+
+enum tenant_admission
+tenant_admit(struct tenant *t, int64_t now, bool account)
+{
+	struct tenant_counters *k = &t->counters;
+	uint32_t max = atomic_load_explicit(&t->max_conns, memory_order_relaxed);
+	uint32_t rate = atomic_load_explicit(&t->conn_rate, memory_order_relaxed);
+	bool ok = true;
+
+	/* Taken first, then checked: two workers logging in at once cannot both take
+	 * the last place. */
+	if (atomic_fetch_add_explicit(&k->curr_connections, 1, memory_order_relaxed) >= max &&
+	    max > 0) {
+		atomic_fetch_sub_explicit(&k->curr_connections, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&k->rejected, 1, memory_order_relaxed);
+		return TENANT_REFUSE_MAX_CONNS;
+	}
+	if (rate > 0 || account) {
+		pthread_mutex_lock(&t->conn_lock);
+		ok = token_bucket_take(&t->conn_bucket, rate, rate, now);
+		if (ok && account)
+			rate_window_add(&t->new_conns, now, 1);
+		pthread_mutex_unlock(&t->conn_lock);
+	}
+	if (!ok) {
+		atomic_fetch_sub_explicit(&k->curr_connections, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&k->rejected, 1, memory_order_relaxed);
+		return TENANT_REFUSE_CONN_RATE;
+	}
+	atomic_fetch_add_explicit(&k->total_connections, 1, memory_order_relaxed);
+	return TENANT_ADMIT;
+}
+
+void
+tenant_conn_closed(struct tenant *t, uint64_t reqs, bool account)
+{
+	int b = connreqs_bucket(reqs);
+
+	atomic_fetch_sub_explicit(&t->counters.curr_connections, 1, memory_order_relaxed);
+	if (account && b >= 0)
+		atomic_fetch_add_explicit(&t->counters.conn_reqs[b], 1, memory_order_relaxed);
+}
+
+uint64_t
+tenant_new_conns_per_sec(struct tenant *t, int64_t now)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&t->conn_lock);
+	v = rate_window_per_sec(&t->new_conns, now);
+	pthread_mutex_unlock(&t->conn_lock);
+	return v;
 }

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "connreqs.h"
+#include "rate.h"
 #include "store.h"
 #include "tenants.h"
 
@@ -30,6 +32,17 @@ struct tenant_counters {
 	_Atomic uint64_t auth_cmds, auth_errors;
 	_Atomic uint64_t denied; /* commands refused for lack of a capability */
 	_Atomic uint64_t reply_bytes_queued; /* gauge: unsent reply bytes of its connections */
+	/* Connection accounting (issue 17): logins, refusals by its own limits, and
+	 * how many requests its connections served (connreqs.h), counted at close. */
+	_Atomic uint64_t auth_ok, auth_failed, rejected;
+	_Atomic uint64_t conn_reqs[CONNREQS_BUCKETS];
+};
+
+/* Why tenant_admit refused a login. */
+enum tenant_admission {
+	TENANT_ADMIT,
+	TENANT_REFUSE_MAX_CONNS,  /* at its max_conns connections on this node */
+	TENANT_REFUSE_CONN_RATE,  /* over its conn_rate new connections per second */
 };
 
 struct tenant {
@@ -49,6 +62,14 @@ struct tenant {
 	/* Bumped (under the write lock) by every reload that changes salt or hash: a
 	 * session authenticated at an older generation used a replaced password. */
 	_Atomic uint64_t cred_gen;
+	/* Its plan's connection limits (tenants file), updated by a reload; 0 = none. */
+	_Atomic uint32_t max_conns, conn_rate;
+	/* New connections: their rate over the last seconds and the bucket that
+	 * enforces conn_rate. Under conn_lock: touched once per login, never per
+	 * request. */
+	pthread_mutex_t conn_lock;
+	struct rate_window new_conns;
+	struct token_bucket conn_bucket;
 };
 
 struct tenant_registry {
@@ -97,6 +118,20 @@ struct tenant *tenant_default(struct tenant_registry *r);
 
 /* A tenant by name with a reference taken, or NULL. */
 struct tenant *tenant_find(struct tenant_registry *r, const char *name, size_t len);
+
+/*
+ * A new connection of t at now (server clock, ms), at login (or, for the default
+ * tenant, at accept). Applies t's max_conns and conn_rate: on TENANT_ADMIT the
+ * connection is counted (curr_connections, total_connections and, with
+ * `account`, the rate of new connections); otherwise it is not, and the refusal
+ * is counted in `rejected`. Thread-safe.
+ */
+enum tenant_admission tenant_admit(struct tenant *t, int64_t now, bool account);
+/* A connection admitted by tenant_admit closed, having served reqs requests;
+ * with `account` the requests-per-connection distribution counts it. */
+void tenant_conn_closed(struct tenant *t, uint64_t reqs, bool account);
+/* New connections per second of the last RATE_WINDOW_SECONDS at now. */
+uint64_t tenant_new_conns_per_sec(struct tenant *t, int64_t now);
 
 void tenant_get(struct tenant *t);
 void tenant_put(struct tenant *t);

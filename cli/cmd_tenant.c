@@ -1,6 +1,6 @@
 /*
  * mctl tenant — manage the tenants file (lib/tenants.h): add, list, remove, passwd,
- * limit, caps. A generated password is printed once and only its salted hash is
+ * limit, caps, connlimit. A generated password is printed once and only its salted hash is
  * stored. Changes are made under a lock on the file's directory (so two operators
  * cannot lose each other's edit) and written atomically; a running mcd picks them
  * up on SIGHUP.
@@ -43,12 +43,14 @@ enum opt_bit {
 	OPT_CAPS = 1 << 1,
 	OPT_ADMIN = 1 << 2,
 	OPT_PASSWORD_FILE = 1 << 3,
+	OPT_MAX_CONNS = 1 << 4,
+	OPT_CONN_RATE = 1 << 5,
 };
 
 struct tenant_args {
 	const char *pos[2];
 	size_t npos;
-	const char *file, *limit, *caps, *password_file;
+	const char *file, *limit, *caps, *password_file, *max_conns, *conn_rate;
 	unsigned opts; /* enum opt_bit: which options were given */
 	bool admin, help;
 };
@@ -77,17 +79,24 @@ usage(FILE *fp)
 	    "\n"
 	    "Commands:\n"
 	    "  add NAME [--limit SIZE] [--caps CAPS] [--admin] [--password-file F]\n"
+	    "           [--max-connections N] [--new-per-second R]\n"
 	    "                        add a tenant and print its generated password once\n"
-	    "                        (defaults: --limit 64M, --caps read,write,flush);\n"
+	    "                        (defaults: --limit 64M, --caps read,write,flush,\n"
+	    "                        no connection limits);\n"
 	    "                        --admin: an account for mcd's admin port only;\n"
 	    "                        --password-file: take the password from F's first line\n"
-	    "  list                  the tenants: name, memory limit, capabilities\n"
+	    "  list                  the tenants: name, memory limit, capabilities,\n"
+	    "                        connection limits\n"
 	    "  remove NAME           delete a tenant (asks first unless --yes)\n"
 	    "  passwd NAME [--password-file F]\n"
 	    "                        give a tenant a new password, printed once\n"
 	    "  limit NAME SIZE       set a tenant's memory limit (e.g. 64M, 1G)\n"
 	    "  caps NAME CAPS        set its capabilities: a comma-separated subset of\n"
 	    "                        read,write,flush, or admin alone, or proxy alone\n"
+	    "  connlimit NAME [--max-connections N] [--new-per-second R]\n"
+	    "                        set its connection limits on each mcd node: at most\n"
+	    "                        N connections, R new connections per second (0 = no\n"
+	    "                        limit; an option not given keeps its value)\n"
 	    "\n"
 	    "Options:\n"
 	    "  --file PATH   the tenants file (default: 'tenants' in [mcd] of the\n"
@@ -139,6 +148,8 @@ parse_args(int argc, char **argv, int first, struct tenant_args *a)
 		{ "--limit", OPT_LIMIT, &a->limit },
 		{ "--caps", OPT_CAPS, &a->caps },
 		{ "--password-file", OPT_PASSWORD_FILE, &a->password_file },
+		{ "--max-connections", OPT_MAX_CONNS, &a->max_conns },
+		{ "--new-per-second", OPT_CONN_RATE, &a->conn_rate },
 	};
 	bool options_done = false;
 	int i, m = 0;
@@ -196,6 +207,10 @@ option_name(unsigned bits)
 		return "--caps";
 	if (bits & OPT_ADMIN)
 		return "--admin";
+	if (bits & OPT_MAX_CONNS)
+		return "--max-connections";
+	if (bits & OPT_CONN_RATE)
+		return "--new-per-second";
 	return "--password-file";
 }
 
@@ -254,6 +269,40 @@ caps_ok(const char *s, unsigned *out)
 	}
 	*out = caps;
 	return true;
+}
+
+/* Parses a connection limit (0 = none); prints the error. */
+static bool
+conn_limit_ok(const char *opt, const char *s, uint64_t *out)
+{
+	if (parse_u64(s, 0, TENANT_CONN_LIMIT_MAX, out) < 0) {
+		mctl_error("invalid %s '%s' (0 to %u; 0 = no limit)", opt, s, TENANT_CONN_LIMIT_MAX);
+		return false;
+	}
+	return true;
+}
+
+/* The connection limits given on the command line over the entry's own (NULL: none);
+ * prints the error. */
+static bool
+conn_limits_ok(const struct tenant_args *a, const struct tenant_entry *t, uint64_t *max_conns,
+    uint64_t *conn_rate)
+{
+	*max_conns = t != NULL ? t->max_conns : 0;
+	*conn_rate = t != NULL ? t->conn_rate : 0;
+	return (a->max_conns == NULL ||
+	    conn_limit_ok("--max-connections", a->max_conns, max_conns)) &&
+	    (a->conn_rate == NULL || conn_limit_ok("--new-per-second", a->conn_rate, conn_rate));
+}
+
+/* A connection limit as shown to people: "-" for none. */
+static void
+format_conn_limit(uint32_t v, char *buf, size_t buflen)
+{
+	if (v == 0)
+		snprintf(buf, buflen, "-");
+	else
+		snprintf(buf, buflen, "%u", (unsigned)v);
 }
 
 /* "64M" when exact in a binary unit, else the byte count. */
@@ -523,6 +572,7 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	const char *name = a->pos[0];
 	uint64_t limit = DEFAULT_LIMIT;
 	unsigned caps = TENANT_CAPS_DEFAULT;
+	uint64_t max_conns, conn_rate;
 	struct tenant_entry shown;
 	struct edit ed;
 	bool generated, created;
@@ -530,11 +580,13 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 
 	if (!name_ok(name))
 		return MCTL_EXIT_USAGE;
-	if (a->admin && (a->opts & (OPT_LIMIT | OPT_CAPS))) {
-		mctl_error("--admin takes neither --limit nor --caps (an admin account has "
-			   "caps 'admin' only)");
+	if (a->admin && (a->opts & (OPT_LIMIT | OPT_CAPS | OPT_MAX_CONNS | OPT_CONN_RATE))) {
+		mctl_error("--admin takes neither --limit, --caps nor connection limits (an "
+			   "admin account has caps 'admin' only)");
 		return MCTL_EXIT_USAGE;
 	}
+	if (!conn_limits_ok(a, NULL, &max_conns, &conn_rate))
+		return MCTL_EXIT_USAGE;
 	if (a->limit != NULL && !size_ok(a->limit, &limit))
 		return MCTL_EXIT_USAGE;
 	if (a->caps != NULL && !caps_ok(a->caps, &caps))
@@ -549,7 +601,8 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	rc = edit_begin(path, true, &ed);
 	if (rc != MCTL_EXIT_OK)
 		goto out_wipe;
-	if (tenants_add(&ed.tf, name, password, limit, caps, err, sizeof(err)) < 0) {
+	if (tenants_add(&ed.tf, name, password, limit, caps, err, sizeof(err)) < 0 ||
+	    tenants_set_connlimit(&ed.tf, name, max_conns, conn_rate, err, sizeof(err)) < 0) {
 		mctl_error("%s", err);
 		edit_end(&ed);
 		rc = MCTL_EXIT_FAIL;
@@ -561,8 +614,9 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	if (rc != MCTL_EXIT_OK)
 		goto out_wipe;
 	if (ctx->json) {
-		json_t *doc = json_pack("{s:s, s:I, s:o}", "name", name, "limit",
-		    (json_int_t)limit, "caps", caps_json(caps));
+		json_t *doc = json_pack("{s:s, s:I, s:o, s:I, s:I}", "name", name, "limit",
+		    (json_int_t)limit, "caps", caps_json(caps), "max_connections",
+		    (json_int_t)max_conns, "new_per_second", (json_int_t)conn_rate);
 		if (doc != NULL && generated)
 			json_object_set_new(doc, "password", json_string(password));
 		rc = mctl_print_json(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -573,6 +627,9 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	printf("%s '%s' added to %s%s: limit %s, caps %s.\n",
 	    is_admin(&shown) ? "Admin account" : "Tenant", name, created ? "new file " : "", path,
 	    limit_text, caps_text[0] != '\0' ? caps_text : "(none)");
+	if (max_conns != 0 || conn_rate != 0)
+		printf("Connection limits: at most %llu connections, %llu new per second (0 = no "
+		       "limit).\n", (unsigned long long)max_conns, (unsigned long long)conn_rate);
 	if (generated)
 		print_password_block(&shown, password);
 	else
@@ -588,6 +645,7 @@ run_list(struct mctl *ctx, const struct tenant_args *a, const char *path)
 {
 	struct tenant_file tf = { 0 };
 	char err[TENANTS_ERR_LEN], limit_text[SIZE_TEXT_LEN], caps_text[CAPS_TEXT_LEN];
+	char conns_text[SIZE_TEXT_LEN], rate_text[SIZE_TEXT_LEN];
 	size_t i, width = 4;
 	json_t *arr;
 
@@ -603,8 +661,9 @@ run_list(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		for (i = 0; arr != NULL && i < tf.n; i++) {
 			const struct tenant_entry *t = &tf.entries[i];
 			json_array_append_new(arr,
-			    json_pack("{s:s, s:I, s:o}", "name", t->name, "limit",
-				(json_int_t)t->limit, "caps", caps_json(t->caps)));
+			    json_pack("{s:s, s:I, s:o, s:I, s:I}", "name", t->name, "limit",
+				(json_int_t)t->limit, "caps", caps_json(t->caps), "max_connections",
+				(json_int_t)t->max_conns, "new_per_second", (json_int_t)t->conn_rate));
 		}
 		tenants_release(&tf);
 		return mctl_print_json(arr != NULL ? json_pack("{s:s, s:o}", "file", path,
@@ -620,13 +679,16 @@ run_list(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		if (n > width)
 			width = n;
 	}
-	printf("%-*s  %8s  %s\n", (int)width, "NAME", "LIMIT", "CAPS");
+	printf("%-*s  %8s  %8s  %8s  %s\n", (int)width, "NAME", "LIMIT", "MAXCONN", "NEW/S",
+	    "CAPS");
 	for (i = 0; i < tf.n; i++) {
 		const struct tenant_entry *t = &tf.entries[i];
 		format_limit(t, limit_text, sizeof(limit_text));
+		format_conn_limit(t->max_conns, conns_text, sizeof(conns_text));
+		format_conn_limit(t->conn_rate, rate_text, sizeof(rate_text));
 		tenant_caps_format(t->caps, caps_text, sizeof(caps_text));
-		printf("%-*s  %8s  %s\n", (int)width, t->name, limit_text,
-		    caps_text[0] != '\0' ? caps_text : "(none)");
+		printf("%-*s  %8s  %8s  %8s  %s\n", (int)width, t->name, limit_text, conns_text,
+		    rate_text, caps_text[0] != '\0' ? caps_text : "(none)");
 	}
 	tenants_release(&tf);
 	return MCTL_EXIT_OK;
@@ -836,13 +898,67 @@ run_caps(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	return MCTL_EXIT_OK;
 }
 
+static int
+run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
+{
+	char err[TENANTS_ERR_LEN], conns_text[SIZE_TEXT_LEN], rate_text[SIZE_TEXT_LEN];
+	const char *name = a->pos[0];
+	struct tenant_entry *t;
+	uint64_t max_conns, conn_rate;
+	struct edit ed;
+	int rc;
+
+	if (!name_ok(name))
+		return MCTL_EXIT_USAGE;
+	if ((a->opts & (OPT_MAX_CONNS | OPT_CONN_RATE)) == 0) {
+		mctl_error("'tenant connlimit' needs --max-connections N and/or --new-per-second R");
+		return MCTL_EXIT_USAGE;
+	}
+	if (!conn_limits_ok(a, NULL, &max_conns, &conn_rate))
+		return MCTL_EXIT_USAGE;
+	rc = edit_begin(path, false, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	t = tenants_find(&ed.tf, name, strlen(name));
+	if (t == NULL || is_admin(t)) {
+		if (t == NULL)
+			mctl_error("no tenant '%s' in %s", name, path);
+		else
+			mctl_error("'%s' is an admin account: connection limits are for tenants", name);
+		edit_end(&ed);
+		return MCTL_EXIT_FAIL;
+	}
+	/* An option not given keeps the file's value. */
+	(void)conn_limits_ok(a, t, &max_conns, &conn_rate);
+	if (tenants_set_connlimit(&ed.tf, name, max_conns, conn_rate, err, sizeof(err)) < 0) {
+		mctl_error("%s", err);
+		edit_end(&ed);
+		return MCTL_EXIT_FAIL;
+	}
+	rc = edit_commit(path, &ed);
+	if (rc != MCTL_EXIT_OK)
+		return rc;
+	if (ctx->json)
+		return mctl_print_json(json_pack("{s:s, s:I, s:I}", "name", name, "max_connections",
+		    (json_int_t)max_conns, "new_per_second", (json_int_t)conn_rate),
+		    JSON_COMPACT | JSON_ENSURE_ASCII);
+	format_conn_limit((uint32_t)max_conns, conns_text, sizeof(conns_text));
+	format_conn_limit((uint32_t)conn_rate, rate_text, sizeof(rate_text));
+	printf("Tenant '%s' now has at most %s connections and %s new connections per second "
+	       "on each node ('-' = no limit).\n", name, conns_text, rate_text);
+	print_reload_hint();
+	return MCTL_EXIT_OK;
+}
+
 static const struct tenant_sub subs[] = {
-	{ "add", run_add, 1, OPT_LIMIT | OPT_CAPS | OPT_ADMIN | OPT_PASSWORD_FILE },
+	{ "add", run_add, 1, OPT_LIMIT | OPT_CAPS | OPT_ADMIN | OPT_PASSWORD_FILE | OPT_MAX_CONNS |
+	    OPT_CONN_RATE },
 	{ "list", run_list, 0, 0 },
 	{ "remove", run_remove, 1, 0 },
 	{ "passwd", run_passwd, 1, OPT_PASSWORD_FILE },
 	{ "limit", run_limit, 2, 0 },
 	{ "caps", run_caps, 2, 0 },
+	{ "connlimit", run_connlimit, 1, OPT_MAX_CONNS | OPT_CONN_RATE },
 };
 
 int

@@ -178,8 +178,12 @@ tenant_entry_format(const struct tenant_entry *t, char *buf, size_t buflen)
 	hex_encode(t->salt, TENANT_SALT_LEN, salt);
 	hex_encode(t->hash, TENANT_HASH_LEN, hash);
 	tenant_caps_format(t->caps, caps, sizeof(caps));
-	n = snprintf(buf, buflen, "%s:" HASH_PREFIX "%s$%s:%" PRIu64 ":%s", t->name, salt, hash,
-	    t->limit, caps);
+	if (t->max_conns != 0 || t->conn_rate != 0)
+		n = snprintf(buf, buflen, "%s:" HASH_PREFIX "%s$%s:%" PRIu64 ":%s:%" PRIu32 ":%" PRIu32,
+		    t->name, salt, hash, t->limit, caps, t->max_conns, t->conn_rate);
+	else
+		n = snprintf(buf, buflen, "%s:" HASH_PREFIX "%s$%s:%" PRIu64 ":%s", t->name, salt,
+		    hash, t->limit, caps);
 	if (n < 0 || (size_t)n >= buflen)
 		return -1;
 	return n;
@@ -442,6 +446,27 @@ tenants_set_password(struct tenant_file *tf, const char *name, const char *passw
 	return 0;
 }
 
+int
+tenants_set_connlimit(struct tenant_file *tf, const char *name, uint64_t max_conns,
+    uint64_t conn_rate, char *err, size_t errlen)
+{
+	struct tenant_entry *e = tenants_find(tf, name, strlen(name));
+	char q[QUOTE_MAX + 4];
+
+	if (e == NULL) {
+		quote(q, sizeof(q), name, strlen(name));
+		snprintf(err, errlen, "no tenant '%s'", q);
+		return -1;
+	}
+	if (max_conns > TENANT_CONN_LIMIT_MAX || conn_rate > TENANT_CONN_LIMIT_MAX) {
+		snprintf(err, errlen, "connection limits are at most %u", TENANT_CONN_LIMIT_MAX);
+		return -1;
+	}
+	e->max_conns = (uint32_t)max_conns;
+	e->conn_rate = (uint32_t)conn_rate;
+	return 0;
+}
+
 /* --- parsing ------------------------------------------------------------------- */
 
 /* An entry while loading, with the line it came from (for duplicate reports). */
@@ -454,16 +479,16 @@ struct loaded {
 static int
 parse_line(struct tenant_entry *e, const char *s, size_t len, char *msg, size_t msglen)
 {
-	const char *field[4];
-	size_t flen[4], nf = 0, start = 0, i;
+	const char *field[6];
+	size_t flen[6], nf = 0, start = 0, i;
 	char q[QUOTE_MAX + 4];
 	const char *bad;
 	size_t badlen;
-	uint64_t limit;
+	uint64_t limit, conns, rate;
 
 	for (i = 0; i <= len; i++) {
 		if (i == len || s[i] == ':') {
-			if (nf == 4) {
+			if (nf == 6) {
 				nf++;
 				break;
 			}
@@ -473,8 +498,8 @@ parse_line(struct tenant_entry *e, const char *s, size_t len, char *msg, size_t 
 			start = i + 1;
 		}
 	}
-	if (nf != 4) {
-		snprintf(msg, msglen, "expected NAME:sha256$SALT$HASH:LIMIT:CAPS");
+	if (nf != 4 && nf != 6) {
+		snprintf(msg, msglen, "expected NAME:sha256$SALT$HASH:LIMIT:CAPS[:MAXCONN:CONNRATE]");
 		return -1;
 	}
 	if (!tenant_name_valid(field[0], flen[0])) {
@@ -510,6 +535,17 @@ parse_line(struct tenant_entry *e, const char *s, size_t len, char *msg, size_t 
 		    q, e->name);
 		return -1;
 	}
+	if (nf == 4)
+		return 0;
+	if (parse_u64_n(field[4], flen[4], 0, TENANT_CONN_LIMIT_MAX, &conns) < 0 ||
+	    parse_u64_n(field[5], flen[5], 0, TENANT_CONN_LIMIT_MAX, &rate) < 0) {
+		quote(q, sizeof(q), field[4], flen[4] + 1 + flen[5]);
+		snprintf(msg, msglen, "bad connection limits '%s' for '%s' (MAXCONN:CONNRATE, each "
+		    "0 to %u)", q, e->name, TENANT_CONN_LIMIT_MAX);
+		return -1;
+	}
+	e->max_conns = (uint32_t)conns;
+	e->conn_rate = (uint32_t)rate;
 	return 0;
 }
 

@@ -5,7 +5,7 @@
  *
  * File format, one tenant per line, '#' comments and blank lines ignored:
  *
- *     NAME:sha256$SALT$HASH:LIMIT:CAPS
+ *     NAME:sha256$SALT$HASH:LIMIT:CAPS[:MAXCONN:CONNRATE]
  *
  * NAME is 1..TENANT_NAME_MAX bytes of [A-Za-z0-9_.-]; SALT is 16 bytes and HASH the
  * 32-byte SHA-256 of SALT||password, both lowercase hex; LIMIT is the memory limit in
@@ -13,7 +13,12 @@
  * read,write,flush,admin,proxy (may be empty). `admin` lets the account authenticate on
  * mcd's admin port (and nowhere else). `proxy` is the internal account of mcd's
  * proxy role: on a backend it may act for any ordinary tenant, one request at a
- * time (`proxy_as`), and nothing else; a proxy refuses it as a client. Blanks around a line are ignored, and so is
+ * time (`proxy_as`), and nothing else; a proxy refuses it as a client. The two
+ * optional trailing fields are the tenant's plan's connection limits on one node:
+ * MAXCONN simultaneous connections and CONNRATE new connections per second (a
+ * token bucket with a burst of CONNRATE), each at most TENANT_CONN_LIMIT_MAX, 0 for
+ * none; both or neither. tenants_save writes them only when one is not 0, so a
+ * file without them is saved byte for byte as it was read. Blanks around a line are ignored, and so is
  * a trailing '\r'. A line is at most TENANTS_LINE_MAX bytes, a file at most
  * TENANTS_FILE_MAX.
  *
@@ -43,6 +48,7 @@
 #define TENANTS_FILE_MAX (16u << 20)     /* largest file tenants_load reads */
 #define TENANT_LIMIT_MAX (1ULL << 40)    /* largest memory limit: 1 TiB */
 #define TENANT_LINE_LEN 256              /* buffer for one formatted entry line */
+#define TENANT_CONN_LIMIT_MAX 10000000u  /* largest MAXCONN and CONNRATE */
 
 enum tenant_cap {
 	TENANT_CAP_READ = 1 << 0,
@@ -59,6 +65,7 @@ struct tenant_entry {
 	uint8_t hash[TENANT_HASH_LEN];
 	uint64_t limit; /* bytes */
 	unsigned caps;  /* enum tenant_cap bits */
+	uint32_t max_conns, conn_rate; /* connection limits per node; 0 = none */
 };
 
 struct tenant_file {
@@ -109,6 +116,11 @@ int tenants_remove(struct tenant_file *tf, const char *name, char *err, size_t e
 int tenants_set_password(struct tenant_file *tf, const char *name, const char *password,
     char *err, size_t errlen);
 
+/* Sets a tenant's connection limits (each 0..TENANT_CONN_LIMIT_MAX, 0 = none);
+ * -1 with err if there is no such tenant or a value is out of range. */
+int tenants_set_connlimit(struct tenant_file *tf, const char *name, uint64_t max_conns,
+    uint64_t conn_rate, char *err, size_t errlen);
+
 bool tenant_name_valid(const char *name, size_t len);
 
 /* True if password[0..len) is the tenant's password. Constant time in the hash. */
@@ -122,7 +134,8 @@ int tenant_set_password(struct tenant_entry *t, const char *password, size_t len
 int tenant_generate_password(char *buf, size_t buflen);
 
 /*
- * One entry as the file's line "NAME:sha256$SALT$HASH:LIMIT:CAPS" (no newline) in
+ * One entry as the file's line "NAME:sha256$SALT$HASH:LIMIT:CAPS", with
+ * ":MAXCONN:CONNRATE" when either is set (no newline), in
  * buf; returns its length, or -1 if buflen is too small (TENANT_LINE_LEN is enough).
  */
 int tenant_entry_format(const struct tenant_entry *t, char *buf, size_t buflen);
