@@ -285,7 +285,7 @@ def main():
                       f"storm p99 {m['storm']:8.1f} us ({m['storm'] / m['quiet']:.2f}x); "
                       f"p50 {m['quiet_p50']:.1f} / {m['storm_p50']:.1f} us; storm "
                       f"{m['storm_rate']:.0f}/s started, {m['opened']} opened, "
-                      f"{m['replies']} served a get, {m['refused_seen']} refused at auth, "
+                      f"{m['replies']} served a get, {m['refused_seen']} refused, "
                       f"{m['failed']} failed; mcd rejected tenant "
                       f"{fmt(m['rej_tenant'], 'd')} source {fmt(m['rej_source'], 'd')}; "
                       f"steady reached {m['quiet_rate']:.0f} / {m['storm_rate_steady']:.0f}"
@@ -303,16 +303,18 @@ def main():
 
     print()
     print(f"{'server':<20} {'quiet p99 us':>13} {'storm p99 us':>13} {'storm/quiet':>12} "
-          f"{'storm rate/s':>13} {'target':>8}")
+          f"{'p50 q/s us':>13} {'storm rate/s':>13} {'target':>8}")
     verdicts = []
     for name, runs in results.items():
         q = statistics.median(m["quiet"] for m in runs)
         s = statistics.median(m["storm"] for m in runs)
         ratio = statistics.median(m["storm"] / m["quiet"] for m in runs)
         rate = statistics.median(m["storm_rate"] for m in runs)
+        p50 = (f"{statistics.median(m['quiet_p50'] for m in runs):.0f} / "
+               f"{statistics.median(m['storm_p50'] for m in runs):.0f}")
         judged = name in ("mcd, tenant limit", "mcd, source limit")
         verdict = ("ok" if ratio <= TARGET else "MISSED") if judged else ""
-        print(f"{name:<20} {q:>13.1f} {s:>13.1f} {ratio:>12.2f} {rate:>13.0f} "
+        print(f"{name:<20} {q:>13.1f} {s:>13.1f} {ratio:>12.2f} {p50:>13} {rate:>13.0f} "
               f"{f'<= {TARGET:g}' if judged else '':>8} {verdict}")
         if judged:
             verdicts.append((name, ratio, verdict))
