@@ -21,9 +21,12 @@ when the steady run ends) opens STORM_RATE connections a second, each authentica
 as `storm` (on mcd) and sending a get, then closing; it comes from STORM_SOURCES
 addresses (127.0.0.1..), one for the source-limit variant.
 
-A round: each server in turn (the order rotating), a quiet phase then a storm phase.
-ROUNDS rounds; per server the median p99 of each phase, and as the ratio the median
-of the rounds' storm/quiet ratios (a round's two phases are neighbours in time).
+A round: each server in turn (the order rotating), a quiet phase, a storm phase and a
+second quiet phase ("after": whether the steady client recovers, and, against the
+first quiet phase, this run's noise floor: on a shared machine two quiet phases can
+differ by more than the storm does). ROUNDS rounds; per server the median p99 of each
+phase, and as the ratio the median of the rounds' storm/quiet ratios (a round's
+phases are neighbours in time).
 Target (issue 17): on mcd with the tenant limit, storm p99 <= 2 x quiet p99.
 Each storm's own figures are printed: how many connections it started, how many were
 refused (mcd's rejected_* counters, from the admin port) and the rate it reached,
@@ -221,8 +224,10 @@ def measure(procs, srv, work):
         raise RuntimeError(f"{srv.name} exited with {srv.proc.returncode}: "
                            f"{procs.log(srv.proc)[-500:]}")
     time.sleep(SETTLE_SECONDS)
+    after = steady_run(srv, work)
     elapsed = int(totals["elapsed_ms"]) / 1000
     return {"quiet": float(quiet["p99_us"]), "storm": float(loud["p99_us"]),
+            "after": float(after["p99_us"]),
             "quiet_p50": float(quiet["p50_us"]), "storm_p50": float(loud["p50_us"]),
             "quiet_rate": float(quiet.get("rate", "nan")),
             "storm_rate_steady": float(loud.get("rate", "nan")),
@@ -282,7 +287,8 @@ def main():
                 m = measure(procs, srv, work)
                 results[srv.name].append(m)
                 print(f"    round {r + 1} {srv.name:<18} quiet p99 {m['quiet']:8.1f} us, "
-                      f"storm p99 {m['storm']:8.1f} us ({m['storm'] / m['quiet']:.2f}x); "
+                      f"storm p99 {m['storm']:8.1f} us ({m['storm'] / m['quiet']:.2f}x), "
+                      f"after {m['after']:8.1f} us ({m['after'] / m['quiet']:.2f}x); "
                       f"p50 {m['quiet_p50']:.1f} / {m['storm_p50']:.1f} us; storm "
                       f"{m['storm_rate']:.0f}/s started, {m['opened']} opened, "
                       f"{m['replies']} served a get, {m['refused_seen']} refused, "
@@ -303,27 +309,35 @@ def main():
 
     print()
     print(f"{'server':<20} {'quiet p99 us':>13} {'storm p99 us':>13} {'storm/quiet':>12} "
-          f"{'p50 q/s us':>13} {'storm rate/s':>13} {'target':>8}")
+          f"{'after/quiet':>12} {'p50 q/s us':>13} {'storm rate/s':>13} {'target':>8}")
     verdicts = []
     for name, runs in results.items():
         q = statistics.median(m["quiet"] for m in runs)
         s = statistics.median(m["storm"] for m in runs)
         ratio = statistics.median(m["storm"] / m["quiet"] for m in runs)
+        floor = statistics.median(m["after"] / m["quiet"] for m in runs)
         rate = statistics.median(m["storm_rate"] for m in runs)
         p50 = (f"{statistics.median(m['quiet_p50'] for m in runs):.0f} / "
                f"{statistics.median(m['storm_p50'] for m in runs):.0f}")
         judged = name in ("mcd, tenant limit", "mcd, source limit")
         verdict = ("ok" if ratio <= TARGET else "MISSED") if judged else ""
-        print(f"{name:<20} {q:>13.1f} {s:>13.1f} {ratio:>12.2f} {p50:>13} {rate:>13.0f} "
+        print(f"{name:<20} {q:>13.1f} {s:>13.1f} {ratio:>12.2f} {floor:>12.2f} {p50:>13} "
+              f"{rate:>13.0f} "
               f"{f'<= {TARGET:g}' if judged else '':>8} {verdict}")
         if judged:
-            verdicts.append((name, ratio, verdict))
+            verdicts.append((name, ratio, verdict, floor))
     print()
-    if not any(n == "mcd, tenant limit" for n, _, _ in verdicts):
+    if not any(v[0] == "mcd, tenant limit" for v in verdicts):
         print("target NOT MEASURED: mcd has no tenant connection limits here")
-    for name, ratio, verdict in verdicts:
+    for name, ratio, verdict, floor in verdicts:
+        # two quiet phases that differ by as much as the target allows leave nothing
+        # to judge a storm by: say so rather than pass or fail the limit on noise
+        noisy = max(floor, 1 / floor) >= TARGET
         print(f"target {'met   ' if verdict == 'ok' else 'MISSED'}: {name}: steady tenant's "
-              f"storm p99 {ratio:.2f} x its quiet p99 (<= {TARGET:g})")
+              f"storm p99 {ratio:.2f} x its quiet p99 (<= {TARGET:g}); quiet after the "
+              f"storm {floor:.2f} x quiet before" +
+              (": the run's noise is as large as the target, not a verdict on the limit"
+               if noisy else ""))
     slow = [n for n, runs in results.items()
             if statistics.median(m["storm_rate"] for m in runs) < 0.9 * STORM_RATE]
     if slow:
