@@ -81,6 +81,7 @@ LDLIBS_test_detect_tail := -lm
 LDLIBS_test_kinds := -lm
 PKGS_test_errbuf :=
 PKGS_test_escalation := sqlite3 jansson inih
+PKGS_test_heavy :=
 PKGS_test_histogram :=
 PKGS_test_httpd := libevent
 PKGS_test_ilog := sqlite3 jansson
@@ -101,10 +102,12 @@ PKGS_test_monstate := jansson
 PKGS_test_parse :=
 PKGS_test_pending := sqlite3 jansson
 PKGS_test_promtext :=
+PKGS_test_rate :=
 PKGS_test_proto :=
 PKGS_test_proxy_backend := inih libcrypto
 PKGS_test_rotation := sqlite3 jansson inih
 PKGS_test_sha256 := libcrypto
+PKGS_test_sources :=
 PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
 PKGS_test_statuspage_text := sqlite3 jansson inih
@@ -127,6 +130,7 @@ PKGS_closedloop := inih
 PKGS_conncount_cost :=
 PKGS_newconn := inih
 PKGS_probe_floor := inih
+PKGS_sources_mem :=
 PKGS_start_peer :=
 PKGS_start_peer_crypto := libcrypto
 PKGS_status_history := sqlite3 jansson
@@ -251,6 +255,13 @@ $(OBJDIR)/bench/%: bench/%.c $(LIBMCOPS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(LIBMCOPS) $(LDFLAGS) \
 		$(call program_libs,$*)
+
+# sources_mem measures mcd's per-source table (cache/sources.h): it links mcd's
+# folder archive besides libmcops.
+$(OBJDIR)/bench/sources_mem: bench/sources_mem.c $(mcd_LIB) $(LIBMCOPS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(CFLAGS) -o $@ $< $(mcd_LIB) $(LIBMCOPS) \
+		$(LDFLAGS) $(call program_libs,sources_mem)
 
 setup:
 	@scripts/setup

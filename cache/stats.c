@@ -255,6 +255,9 @@ stats_write_settings(struct conn *c)
 	stat_u64(w, "admin_port", (uint64_t)s->admin_port);
 	stat_u64(w, "admin_maxconns", (uint64_t)s->admin_max_connections);
 	stat_u64(w, "tls_port", (uint64_t)s->tls_port);
+	stat_u64(w, "source_max_unauth", s->source_max_unauth);
+	stat_u64(w, "source_conn_rate", s->source_conn_rate);
+	stat_str(w, "conn_accounting", s->conn_accounting ? "on" : "off");
 	stat_str(w, "evictions", "on");
 	stat_str(w, "cas_enabled", "yes");
 	out_append(w, "END\r\n", 5);

@@ -487,6 +487,26 @@ edit_begin(const char *path, bool create, struct edit *ed)
 	return MCTL_EXIT_OK;
 }
 
+/*
+ * The tenant (not an admin account) named name in the edit, or NULL after saying why
+ * (admin_why: why an admin account does not have what is being set) and ending the
+ * edit.
+ */
+static struct tenant_entry *
+edit_find_tenant(struct edit *ed, const char *name, const char *path, const char *admin_why)
+{
+	struct tenant_entry *t = tenants_find(&ed->tf, name, strlen(name));
+
+	if (t != NULL && !is_admin(t))
+		return t;
+	if (t == NULL)
+		mctl_error("no tenant '%s' in %s", name, path);
+	else
+		mctl_error("'%s' is an admin account: %s", name, admin_why);
+	edit_end(ed);
+	return NULL;
+}
+
 /* Saves and ends the edit. */
 static int
 edit_commit(const char *path, struct edit *ed)
@@ -826,17 +846,9 @@ run_limit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	rc = edit_begin(path, false, &ed);
 	if (rc != MCTL_EXIT_OK)
 		return rc;
-	t = tenants_find(&ed.tf, name, strlen(name));
-	if (t == NULL || is_admin(t)) {
-		if (t == NULL)
-			mctl_error("no tenant '%s' in %s", name, path);
-		else
-			mctl_error("'%s' is an admin account: it stores nothing, so it has no "
-				   "memory limit",
-			    name);
-		edit_end(&ed);
+	t = edit_find_tenant(&ed, name, path, "it stores nothing, so it has no memory limit");
+	if (t == NULL)
 		return MCTL_EXIT_FAIL;
-	}
 	t->limit = limit;
 	rc = edit_commit(path, &ed);
 	if (rc != MCTL_EXIT_OK)
@@ -919,15 +931,9 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	rc = edit_begin(path, false, &ed);
 	if (rc != MCTL_EXIT_OK)
 		return rc;
-	t = tenants_find(&ed.tf, name, strlen(name));
-	if (t == NULL || is_admin(t)) {
-		if (t == NULL)
-			mctl_error("no tenant '%s' in %s", name, path);
-		else
-			mctl_error("'%s' is an admin account: connection limits are for tenants", name);
-		edit_end(&ed);
+	t = edit_find_tenant(&ed, name, path, "connection limits are for tenants");
+	if (t == NULL)
 		return MCTL_EXIT_FAIL;
-	}
 	/* An option not given keeps the file's value. */
 	(void)conn_limits_ok(a, t, &max_conns, &conn_rate);
 	if (tenants_set_connlimit(&ed.tf, name, max_conns, conn_rate, err, sizeof(err)) < 0) {

@@ -32,7 +32,8 @@ check_entries(const struct tenant_file *tf)
 
 		if (len == sizeof(e->name) || !tenant_name_valid(e->name, len))
 			abort();
-		if (e->limit > TENANT_LIMIT_MAX)
+		if (e->limit > TENANT_LIMIT_MAX || e->max_conns > TENANT_CONN_LIMIT_MAX ||
+		    e->conn_rate > TENANT_CONN_LIMIT_MAX)
 			abort();
 		if (e->caps & ~(unsigned)(TENANT_CAP_READ | TENANT_CAP_WRITE | TENANT_CAP_FLUSH |
 				       TENANT_CAP_ADMIN | TENANT_CAP_PROXY))
@@ -70,7 +71,8 @@ check_round_trip(const struct tenant_file *tf)
 		const struct tenant_entry *a = &tf->entries[i], *b = &back.entries[i];
 		if (strcmp(a->name, b->name) != 0 || memcmp(a->salt, b->salt, sizeof(a->salt)) != 0 ||
 		    memcmp(a->hash, b->hash, sizeof(a->hash)) != 0 || a->limit != b->limit ||
-		    a->caps != b->caps)
+		    a->caps != b->caps || a->max_conns != b->max_conns ||
+		    a->conn_rate != b->conn_rate)
 			abort();
 	}
 	tenants_release(&back);

@@ -112,14 +112,15 @@ def test_list_human_and_json_show_limits_and_caps_never_hashes(work):
     r = mctl(work, "tenant", "list")
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.strip().splitlines()]
-    assert rows[0] == ["NAME", "LIMIT", "CAPS"]
-    assert rows[1:] == [["app", "64M", "read,write,flush"], ["ops", "-", "admin"],
-                        ["web", "512K", "read"]]
+    assert rows[0] == ["NAME", "LIMIT", "MAXCONN", "NEW/S", "CAPS"]
+    assert rows[1:] == [["app", "64M", "-", "-", "read,write,flush"],
+                        ["ops", "-", "-", "-", "admin"], ["web", "512K", "-", "-", "read"]]
     j = mctl(work, "tenant", "list", "--json")
     assert j.returncode == 0, j.stderr
     doc = json.loads(j.stdout)
     assert [t["name"] for t in doc["tenants"]] == ["app", "ops", "web"]
-    assert doc["tenants"][2] == {"name": "web", "limit": 512 << 10, "caps": ["read"]}
+    assert doc["tenants"][2] == {"name": "web", "limit": 512 << 10, "caps": ["read"],
+                                 "max_connections": 0, "new_per_second": 0}
     assert doc["tenants"][1]["caps"] == ["admin"]
     for out in (r.stdout, j.stdout):
         assert "sha256" not in out and "$" not in out
@@ -161,6 +162,13 @@ def test_duplicate_add_fails_with_exit_1_and_leaves_file_unchanged(work):
     (["list", "--limit", "1G"], "mctl: option '--limit' does not apply to 'tenant list'"),
     (["frobnicate"], "mctl: unknown tenant command 'frobnicate'"),
     (["add", "ok", "--file"], "mctl: option '--file' needs a value"),
+    (["add", "ok", "--max-connections", "-1"], "mctl: invalid --max-connections '-1'"),
+    (["add", "ok", "--new-per-second", "10000001"], "mctl: invalid --new-per-second"),
+    (["add", "ok", "--admin", "--max-connections", "5"], "mctl: --admin takes neither"),
+    (["connlimit", "ok"], "mctl: 'tenant connlimit' needs --max-connections"),
+    (["connlimit", "ok", "--max-connections", "x"], "mctl: invalid --max-connections 'x'"),
+    (["limit", "ok", "1G", "--new-per-second", "5"],
+     "mctl: option '--new-per-second' does not apply to 'tenant limit'"),
 ])
 def test_bad_arguments_exit_2_and_write_nothing(work, args, message):
     r = mctl(work, "tenant", *args)

@@ -187,6 +187,54 @@ default_registry_serves_without_authentication(void **state)
 	tenant_registry_release(&r);
 }
 
+/* A tenant's plan limits at login, on a fake clock: max connections counts what is
+ * open, the rate refills with time, a refusal is counted and leaves no connection. */
+static void
+admission_applies_the_plan_limits(void **state)
+{
+	struct tenant_registry r;
+	struct tenant_file tf;
+	const char *names[] = { "acme", "beta" };
+	char err[TENANTS_ERR_LEN];
+	struct tenant *acme, *beta;
+	const int64_t t0 = 1000000;
+	(void)state;
+
+	memset(&r, 0, sizeof(r));
+	pthread_rwlock_init(&r.lock, NULL);
+	file_with(&tf, names, 2);
+	assert_int_equal(tenants_set_connlimit(&tf, "acme", 2, 3, err, sizeof(err)), 0);
+	assert_int_equal(tenant_registry_apply(&r, &tf, t0, NULL), 0);
+	acme = tenant_find(&r, "acme", 4);
+	beta = tenant_find(&r, "beta", 4);
+	assert_int_equal(tenant_admit(acme, t0, true), TENANT_ADMIT);
+	assert_int_equal(tenant_admit(acme, t0, true), TENANT_ADMIT);
+	assert_int_equal(tenant_admit(acme, t0, true), TENANT_REFUSE_MAX_CONNS);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(tenant_admit(beta, t0, true), TENANT_ADMIT); /* no limits */
+	tenant_conn_closed(acme, 1, true);
+	/* A place is free, but the 3 tokens of the burst are gone. */
+	assert_int_equal(tenant_admit(acme, t0, true), TENANT_ADMIT);
+	tenant_conn_closed(acme, 2, true);
+	assert_int_equal(tenant_admit(acme, t0 + 100, true), TENANT_REFUSE_CONN_RATE);
+	assert_int_equal(tenant_admit(acme, t0 + 334, true), TENANT_ADMIT);
+	assert_int_equal(atomic_load(&acme->counters.curr_connections), 2);
+	assert_int_equal(atomic_load(&acme->counters.total_connections), 4);
+	assert_int_equal(atomic_load(&acme->counters.rejected), 2);
+	assert_int_equal(atomic_load(&acme->counters.conn_reqs[0]), 1);
+	assert_int_equal(atomic_load(&acme->counters.conn_reqs[1]), 1);
+	assert_int_equal(tenant_new_conns_per_sec(acme, t0 + 334), 0); /* 4 in 10 s */
+	assert_int_equal(tenant_new_conns_per_sec(beta, t0), 1);
+	/* A reload lifts the limits in place. */
+	assert_int_equal(tenants_set_connlimit(&tf, "acme", 0, 0, err, sizeof(err)), 0);
+	assert_int_equal(tenant_registry_apply(&r, &tf, t0, NULL), 0);
+	assert_int_equal(tenant_admit(acme, t0 + 334, true), TENANT_ADMIT);
+	tenant_put(acme);
+	tenant_put(beta);
+	tenants_release(&tf);
+	tenant_registry_release(&r);
+}
+
 int
 main(void)
 {
@@ -196,6 +244,7 @@ main(void)
 		cmocka_unit_test(reload_with_a_new_password_moves_the_credential_generation),
 		cmocka_unit_test(unknown_names_are_hashed_like_known_ones),
 		cmocka_unit_test(default_registry_serves_without_authentication),
+		cmocka_unit_test(admission_applies_the_plan_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -242,6 +242,10 @@ parse_reports_each_kind_of_bad_line_with_its_number(void **state)
 		{ "a:" HASHF ":1:read,\n", "t:1: unknown capability '' for 'a'" },
 		{ "a:" HASHF ":1\n", "t:1: expected NAME:sha256$SALT$HASH:LIMIT:CAPS" },
 		{ "a:" HASHF ":1:read:extra\n", "t:1: expected NAME:sha256$SALT$HASH:LIMIT:CAPS" },
+		{ "a:" HASHF ":1:read:1:2:3\n", "t:1: expected NAME:sha256$SALT$HASH:LIMIT:CAPS" },
+		{ "a:" HASHF ":1:read:10:x\n", "t:1: bad connection limits '10:x' for 'a'" },
+		{ "a:" HASHF ":1:read::5\n", "t:1: bad connection limits ':5' for 'a'" },
+		{ "a:" HASHF ":1:read:10000001:0\n", "t:1: bad connection limits" },
 		{ "a:" HASHF ":1:read\nb:" HASHF ":1:read\na:" HASHF ":2:read\n",
 		    "t:3: duplicate tenant 'a' (first on line 1)" },
 	};
@@ -468,6 +472,60 @@ save_then_load_round_trips_with_mode_0600(void **state)
 	assert_int_equal(test_dir_remove(dir), 0);
 }
 
+/* The optional MAXCONN:CONNRATE fields: read when present, written only when one is
+ * set, so that a file of four-field lines is saved byte for byte as it was. */
+static void
+connection_limits_are_optional_and_old_files_stay_identical(void **state)
+{
+	struct tenant_file tf = { 0 };
+	char dir[TEST_PATH_MAX], path[TEST_PATH_MAX], err[TENANTS_ERR_LEN], line[TENANT_LINE_LEN];
+	char first[4096], second[4096];
+	ssize_t n1, n2;
+	int fd;
+	(void)state;
+
+	assert_int_equal(parse(&tf, "a:" HASHF ":1:read:5:20\nb:" HASHF ":1:read\n", err,
+	    sizeof(err)), 0);
+	assert_int_equal(tf.entries[0].max_conns, 5);
+	assert_int_equal(tf.entries[0].conn_rate, 20);
+	assert_int_equal(tf.entries[1].max_conns, 0);
+	assert_int_equal(tf.entries[1].conn_rate, 0);
+	assert_true(tenant_entry_format(&tf.entries[0], line, sizeof(line)) > 0);
+	assert_string_equal(line + strlen(line) - 10, ":read:5:20");
+	assert_true(tenant_entry_format(&tf.entries[1], line, sizeof(line)) > 0);
+	assert_string_equal(line + strlen(line) - 5, ":read");
+	assert_int_equal(tenants_set_connlimit(&tf, "b", 0, 7, err, sizeof(err)), 0);
+	assert_true(tenant_entry_format(&tf.entries[1], line, sizeof(line)) > 0);
+	assert_string_equal(line + strlen(line) - 9, ":read:0:7");
+	assert_int_equal(tenants_set_connlimit(&tf, "c", 1, 1, err, sizeof(err)), -1);
+	assert_string_equal(err, "no tenant 'c'");
+	assert_int_equal(tenants_set_connlimit(&tf, "a", TENANT_CONN_LIMIT_MAX + 1ULL, 0, err,
+	    sizeof(err)), -1);
+	assert_int_equal(tf.entries[0].max_conns, 5); /* unchanged */
+
+	/* A file without the fields: load, save, load, save gives the same bytes. */
+	assert_int_equal(parse(&tf, "a:" HASHF ":1:read\nb:" HASHF ":2:admin\n", err,
+	    sizeof(err)), 0);
+	assert_int_equal(test_dir_make(dir, sizeof(dir), "test_tenants"), 0);
+	test_dir_file(path, sizeof(path), dir, "tenants");
+	assert_int_equal(tenants_save(&tf, path, err, sizeof(err)), 0);
+	fd = open(path, O_RDONLY);
+	n1 = read(fd, first, sizeof(first));
+	close(fd);
+	assert_int_equal(tenants_load(&tf, path, err, sizeof(err)), 0);
+	assert_int_equal(tenants_save(&tf, path, err, sizeof(err)), 0);
+	fd = open(path, O_RDONLY);
+	n2 = read(fd, second, sizeof(second));
+	close(fd);
+	assert_true(n1 > 0);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(first, second, (size_t)n1);
+	first[n1] = '\0';
+	assert_null(strstr(first, ":0:0"));
+	tenants_release(&tf);
+	assert_int_equal(test_dir_remove(dir), 0);
+}
+
 static void
 save_fails_cleanly_in_a_missing_directory(void **state)
 {
@@ -539,6 +597,7 @@ main(void)
 		cmocka_unit_test(remove_and_set_password_need_an_existing_tenant),
 		cmocka_unit_test(entry_format_is_the_file_line_and_refuses_a_short_buffer),
 		cmocka_unit_test(save_then_load_round_trips_with_mode_0600),
+		cmocka_unit_test(connection_limits_are_optional_and_old_files_stay_identical),
 		cmocka_unit_test(save_fails_cleanly_in_a_missing_directory),
 		cmocka_unit_test(load_reports_missing_directory_and_oversized_files),
 	};
