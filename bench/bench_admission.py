@@ -42,7 +42,6 @@ BENCH_ROUNDS (default 3), BENCH_STORM_RATE (default 2000).
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,8 +50,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_proxy import (BIN, MCD, TOOLS, Procs, fmt, free_port, raise_nofile,  # noqa: E402
-                         read_until, wait_port)
+from bench_proxy import (BIN, MCD, TOOLS, Procs, admin_stats, fmt, free_port,  # noqa: E402
+                         raise_nofile, wait_port)
 
 MCTL = os.path.join(BIN, "mctl")
 CLOSEDLOOP = os.path.join(TOOLS, "bench", "closedloop")
@@ -178,27 +177,11 @@ def storm_stop(procs, p):
     raise RuntimeError(f"stormgen gave no totals: {procs.log(p)[-300:]}")
 
 
-def admin_stats(srv, work):
-    """{name: value} of mcd's `stats` on its admin port, logged in as `ops`."""
-    pw = (work / "ops.pw").read_text().strip()
-    with socket.create_connection(("127.0.0.1", srv.admin_port), timeout=5) as s:
-        s.sendall(f"set ops 0 0 {len(pw)}\r\n{pw}\r\nstats\r\n".encode())
-        reply = read_until(s, (b"END\r\n", b"ERROR\r\n")).decode("ascii", "replace")
-    if not reply.startswith("STORED\r\n"):
-        raise RuntimeError(f"{srv.name}: admin login: {reply[:100]!r}")
-    out = {}
-    for line in reply.splitlines():
-        w = line.split(" ", 2)
-        if len(w) == 3 and w[0] == "STAT":
-            out[w[1]] = w[2]
-    return out
-
-
 def rejected(srv, work):
     """mcd's (tenant, source) refusal counters; (None, None) without them."""
     if srv.admin_port is None:
         return None, None
-    st = admin_stats(srv, work)
+    st = admin_stats(srv.admin_port, "stats", ("ops", (work / "ops.pw").read_text().strip()))
     t, s = st.get("rejected_tenant_connections"), st.get("rejected_source_connections")
     return (int(t) if t is not None else None), (int(s) if s is not None else None)
 

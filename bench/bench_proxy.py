@@ -409,11 +409,17 @@ def read_until(sock, ends, timeout=5.0):
     return data
 
 
-def admin_stats(port, command):
-    """{name: value} of the STAT lines mcd's admin port answers to command."""
+def admin_stats(port, command, login=None):
+    """{name: value} of the STAT lines mcd's admin port answers to command; first
+    logged in as login = (user, password) when given (mcd with a tenants file)."""
+    auth = b""
+    if login is not None:
+        auth = f"set {login[0]} 0 0 {len(login[1])}\r\n{login[1]}\r\n".encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(command.encode() + b"\r\n")
+        s.sendall(auth + command.encode() + b"\r\n")
         reply = read_until(s, (b"END\r\n", b"ERROR\r\n")).decode("ascii", "replace")
+    if auth and not reply.startswith("STORED\r\n"):
+        raise RuntimeError(f"port {port}: admin login as {login[0]}: {reply[:100]!r}")
     out = {}
     for line in reply.splitlines():
         w = line.split(" ", 2)
