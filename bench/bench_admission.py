@@ -33,6 +33,12 @@ refused (mcd's rejected_* counters, from the admin port) and the rate it reached
 since a storm that could not reach its rate on a loaded machine was not the storm the
 target speaks of. So is the steady client's reached rate.
 
+How much to trust it: on this 2-core machine shared with other work (load 3-10), a
+quiet phase's p99 ranged from 0.2 to 4 ms between rounds (p50 40-60 us), and a quiet
+phase after a storm differed from the one before by 0.2x to 9x in single rounds; the
+median of 5 rounds' ratios is steadier, but the p50 columns say more about what a storm
+costs the steady client than one run's p99 does.
+
 Only ratios measured in the same run mean anything: the machine is shared. A missed
 target is reported, not an error; the exit status is non-zero only when a measurement
 could not be made. Every process is stopped by pid; loopback only.
