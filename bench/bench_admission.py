@@ -57,7 +57,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_proxy import (BIN, MCD, TOOLS, Procs, admin_stats, fmt, free_port,  # noqa: E402
-                         raise_nofile, wait_port)
+                         raise_nofile, report_failure, wait_port)
 
 MCTL = os.path.join(BIN, "mctl")
 CLOSEDLOOP = os.path.join(TOOLS, "bench", "closedloop")
@@ -286,11 +286,8 @@ def main():
                       f"steady reached {m['quiet_rate']:.0f} / {m['storm_rate_steady']:.0f}"
                       f" req/s", flush=True)
     except (RuntimeError, OSError, subprocess.SubprocessError, TimeoutError) as e:
-        print(f"bench_admission: {e}", file=sys.stderr)
-        for p in procs.started:
-            if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM):
-                print(f"bench_admission: {p.args[0]} exited with {p.returncode}:\n"
-                      f"{procs.log(p)[-2000:]}", file=sys.stderr)
+        # stormgen runs that were stopped exited 0 or by SIGTERM: not the failure
+        report_failure("bench_admission", e, procs, expected=(0, -signal.SIGTERM))
         return 1
     finally:
         procs.stop_all()

@@ -481,6 +481,16 @@ def placement_agreement(writer, reader, n):
 
 # --- the table ------------------------------------------------------------------------------
 
+def report_failure(bench, error, procs, expected=()):
+    """Says why a measurement could not be made, with the log tail of every process
+    that had exited (unless with one of the expected statuses) by then."""
+    print(f"{bench}: {error}", file=sys.stderr)
+    for p in procs.started:
+        if p.poll() is not None and p.returncode not in expected:
+            print(f"{bench}: {p.args[0]} exited with {p.returncode}:\n"
+                  f"{procs.log(p)[-2000:]}", file=sys.stderr)
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None
@@ -590,11 +600,7 @@ def main():
         time.sleep(1.2)  # nutcracker's counters are a second behind (-i 1000)
         health = {p.name: counters(p, BACKENDS) for p in proxies}
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        print(f"bench_proxy: {e}", file=sys.stderr)
-        for p in procs.started:
-            if p.poll() is not None:
-                print(f"bench_proxy: {p.args[0]} exited with {p.returncode}:\n"
-                      f"{procs.log(p)[-2000:]}", file=sys.stderr)
+        report_failure("bench_proxy", e, procs)
         return 1
     finally:
         procs.stop_all()
