@@ -323,11 +323,13 @@ def wait_fds(pid, want, rising):
 
 # --- the measurements -----------------------------------------------------------------------
 
-def memcaslap(proxy):
-    """(ops/s, proxy CPU ms per 1000 requests) of one memcaslap run through proxy."""
+def memcaslap(proxy, concurrency=MEMCASLAP_CONCURRENCY, conn_sock=1):
+    """(ops/s, proxy CPU ms per 1000 requests) of one memcaslap run through proxy (any
+    object with name, port and proc: bench_accounting runs it against mcd itself);
+    conn_sock sockets per concurrency (memcaslap's -n)."""
     cpu0 = cpu_seconds(proxy.proc.pid)
     r = subprocess.run(["memcaslap", "-s", f"127.0.0.1:{proxy.port}", "-T",
-                        str(MEMCASLAP_THREADS), "-c", str(MEMCASLAP_CONCURRENCY),
+                        str(MEMCASLAP_THREADS), "-c", str(concurrency), "-n", str(conn_sock),
                         "-t", f"{RUN_SECONDS}s"],
                        capture_output=True, text=True, timeout=RUN_SECONDS + 60)
     cpu = cpu_seconds(proxy.proc.pid) - cpu0
@@ -407,11 +409,17 @@ def read_until(sock, ends, timeout=5.0):
     return data
 
 
-def admin_stats(port, command):
-    """{name: value} of the STAT lines mcd's admin port answers to command."""
+def admin_stats(port, command, login=None):
+    """{name: value} of the STAT lines mcd's admin port answers to command; first
+    logged in as login = (user, password) when given (mcd with a tenants file)."""
+    auth = b""
+    if login is not None:
+        auth = f"set {login[0]} 0 0 {len(login[1])}\r\n{login[1]}\r\n".encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(command.encode() + b"\r\n")
+        s.sendall(auth + command.encode() + b"\r\n")
         reply = read_until(s, (b"END\r\n", b"ERROR\r\n")).decode("ascii", "replace")
+    if auth and not reply.startswith("STORED\r\n"):
+        raise RuntimeError(f"port {port}: admin login as {login[0]}: {reply[:100]!r}")
     out = {}
     for line in reply.splitlines():
         w = line.split(" ", 2)
@@ -472,6 +480,16 @@ def placement_agreement(writer, reader, n):
 
 
 # --- the table ------------------------------------------------------------------------------
+
+def report_failure(bench, error, procs, expected=()):
+    """Says why a measurement could not be made, with the log tail of every process
+    that had exited (unless with one of the expected statuses) by then."""
+    print(f"{bench}: {error}", file=sys.stderr)
+    for p in procs.started:
+        if p.poll() is not None and p.returncode not in expected:
+            print(f"{bench}: {p.args[0]} exited with {p.returncode}:\n"
+                  f"{procs.log(p)[-2000:]}", file=sys.stderr)
+
 
 def ratio(a, b):
     if a is None or b is None or b == 0:
@@ -582,11 +600,7 @@ def main():
         time.sleep(1.2)  # nutcracker's counters are a second behind (-i 1000)
         health = {p.name: counters(p, BACKENDS) for p in proxies}
     except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        print(f"bench_proxy: {e}", file=sys.stderr)
-        for p in procs.started:
-            if p.poll() is not None:
-                print(f"bench_proxy: {p.args[0]} exited with {p.returncode}:\n"
-                      f"{procs.log(p)[-2000:]}", file=sys.stderr)
+        report_failure("bench_proxy", e, procs)
         return 1
     finally:
         procs.stop_all()

@@ -4,6 +4,8 @@
  *
  *   closedloop --target ADDR:PORT [--target ADDR:PORT ...] [--count N] [--keys K]
  *              [--set-every M] [--value-size B] [--warmup W] [--timeout D]
+ *              [--rate R] [--source ADDR] [--user U --password-file F
+ *              [--auth-style mcops|memcached]]
  *
  * One connection per target. First every key (cl:0 .. cl:K-1) is stored through each
  * target, so that every get is a hit. Then N rounds: in each round every target, in
@@ -17,13 +19,22 @@
  * alike: a proxy and the backend behind it measured this way differ by what the proxy
  * adds, not by when each was measured. The first W rounds are not counted.
  *
+ * --rate R paces the rounds at R per second (a steady client: a tenant's ordinary
+ * traffic while another one storms), instead of back to back; a round that is late
+ * starts at once, but the lost time is not made up with a burst. A request is still
+ * timed from its send, so a late round shows as a lower rate (the result line's
+ * rate=), not as latency. --user authenticates each connection first (lib's auth
+ * forms, tests/tools/endpoint.h) and --source connects from a given local address
+ * (e.g. 127.0.0.2, to be another source than a storm from 127.0.0.1).
+ *
  * Replies are framed by lib/mcreply. Each socket has receive and send timeouts
  * (--timeout), so a stuck server cannot hang the run. Memory is bounded: N is at most
  * CLOSEDLOOP_COUNT_MAX and the samples are N per target.
  *
  * Output, one line per target, in --target order:
  *   result target=ADDR:PORT requests=N misses=M mean_us=F p50_us=F p90_us=F
- *          p99_us=F p999_us=F max_us=F
+ *          p99_us=F p999_us=F max_us=F rate=F
+ * (rate: counted rounds per second of the counted part of the run).
  * (misses: gets that found nothing, though every key was stored: a server that lost
  * or misplaced keys).
  * Exit status: 0 done; 1 a connection, protocol or unexpected reply error (the first
@@ -42,6 +53,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "config.h"
 #include "mcreply.h"
 #include "parse.h"
 #include "../tests/tools/endpoint.h"
@@ -58,6 +70,7 @@
 #define CLOSEDLOOP_TIMEOUT_DEFAULT_MS 2000LL
 #define CLOSEDLOOP_SEED 0x5eedULL /* the turn order: the same in every run */
 #define CLOSEDLOOP_KEY_MAX 32 /* "cl:" and a number */
+#define CLOSEDLOOP_RATE_MAX 1000000u
 #define REQUEST_MAX (CLOSEDLOOP_KEY_MAX + CLOSEDLOOP_VALUE_MAX + 64)
 #define ERR_LEN 512
 
@@ -75,7 +88,14 @@ struct opts {
 	struct target *targets[CLOSEDLOOP_TARGETS_MAX];
 	unsigned ntargets;
 	uint32_t count, keys, set_every, value_size, warmup;
+	uint32_t rate; /* rounds per second; 0 = back to back */
 	int64_t timeout_ms;
+	int64_t elapsed_ns; /* of the counted rounds */
+	bool have_source;
+	struct endpoint source; /* local address to connect from (port 0) */
+	enum auth_style auth;
+	char auth_req[AUTH_REQUEST_MAX]; /* sent first on each connection, or empty */
+	size_t auth_len;
 };
 
 /*
@@ -125,9 +145,9 @@ await_reply(struct target *t, enum mcreply_kind kind, bool want_stored, bool *er
 }
 
 static int
-open_connection(struct target *t, int64_t timeout_ms, char *err, size_t errlen)
+open_connection(const struct opts *o, struct target *t, char *err, size_t errlen)
 {
-	struct timeval tv = clock_ms_timeval(timeout_ms);
+	struct timeval tv = clock_ms_timeval(o->timeout_ms);
 	int one = 1;
 
 	t->fd = socket(t->ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -139,6 +159,13 @@ open_connection(struct target *t, int64_t timeout_ms, char *err, size_t errlen)
 	/* SO_SNDTIMEO bounds connect() too */
 	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(t->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (o->have_source &&
+	    bind(t->fd, (const struct sockaddr *)&o->source.addr, o->source.len) < 0) {
+		snprintf(err, errlen, "bind %s: %s", o->source.text, strerror(errno));
+		close(t->fd);
+		t->fd = -1;
+		return -1;
+	}
 	if (connect(t->fd, (const struct sockaddr *)&t->ep.addr, t->ep.len) < 0) {
 		snprintf(err, errlen, "connect %s: %s", t->ep.text, strerror(errno));
 		close(t->fd);
@@ -229,9 +256,13 @@ run(struct opts *o, char *err, size_t errlen)
 	uint64_t rng = CLOSEDLOOP_SEED;
 	int64_t ns;
 
-	for (unsigned t = 0; t < o->ntargets; t++)
-		if (open_connection(o->targets[t], o->timeout_ms, err, errlen) < 0)
+	for (unsigned t = 0; t < o->ntargets; t++) {
+		if (open_connection(o, o->targets[t], err, errlen) < 0)
 			return -1;
+		if (o->auth_len > 0 &&
+		    request(o->targets[t], o->auth_req, o->auth_len, true, &ns, err, errlen) < 0)
+			return -1;
+	}
 	/* every key stored first, so that every get is a hit */
 	for (uint32_t k = 0; k < o->keys; k++) {
 		size_t len = format_request(o, k, true, req, sizeof(req));
@@ -239,10 +270,26 @@ run(struct opts *o, char *err, size_t errlen)
 			if (request(o->targets[t], req, len, true, &ns, err, errlen) < 0)
 				return -1;
 	}
+	int64_t interval = o->rate > 0 ? 1000000000LL / o->rate : 0;
+	int64_t next = clock_now_ns(CLOCK_MONOTONIC), counted_from = next;
 	for (uint32_t i = 0; i < o->warmup + o->count; i++) {
 		bool set = i % o->set_every == 0;
 		size_t len = format_request(o, i, set, req, sizeof(req));
 		unsigned order[CLOSEDLOOP_TARGETS_MAX];
+		if (interval > 0) {
+			int64_t now = clock_now_ns(CLOCK_MONOTONIC);
+			if (next > now) {
+				struct timespec ts = { .tv_sec = next / 1000000000LL,
+					.tv_nsec = next % 1000000000LL };
+				while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+					;
+			} else if (now - next > interval) {
+				next = now; /* late: start now, no burst to catch up */
+			}
+			next += interval;
+		}
+		if (i == o->warmup)
+			counted_from = clock_now_ns(CLOCK_MONOTONIC);
 		shuffle(order, o->ntargets, &rng);
 		for (unsigned t = 0; t < o->ntargets; t++) {
 			struct target *tg = o->targets[order[t]];
@@ -252,6 +299,7 @@ run(struct opts *o, char *err, size_t errlen)
 				tg->ns[tg->nsamples++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
 		}
 	}
+	o->elapsed_ns = clock_now_ns(CLOCK_MONOTONIC) - counted_from;
 	return 0;
 }
 
@@ -274,7 +322,7 @@ percentile_us(const uint32_t *sorted, size_t n, double q)
 }
 
 static void
-report(struct target *t)
+report(const struct opts *o, struct target *t)
 {
 	double sum = 0;
 
@@ -282,12 +330,13 @@ report(struct target *t)
 	for (size_t i = 0; i < t->nsamples; i++)
 		sum += t->ns[i];
 	printf("result target=%s requests=%zu misses=%llu mean_us=%.1f p50_us=%.1f p90_us=%.1f "
-	       "p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
+	       "p99_us=%.1f p999_us=%.1f max_us=%.1f rate=%.1f\n",
 	    t->ep.text, t->nsamples, (unsigned long long)t->misses,
 	    t->nsamples ? sum / (double)t->nsamples / 1000.0 : 0.0,
 	    percentile_us(t->ns, t->nsamples, 0.50), percentile_us(t->ns, t->nsamples, 0.90),
 	    percentile_us(t->ns, t->nsamples, 0.99), percentile_us(t->ns, t->nsamples, 0.999),
-	    percentile_us(t->ns, t->nsamples, 1.0));
+	    percentile_us(t->ns, t->nsamples, 1.0),
+	    o->elapsed_ns > 0 ? (double)t->nsamples * 1e9 / (double)o->elapsed_ns : 0.0);
 }
 
 /* --- options and main -------------------------------------------------------------------- */
@@ -298,7 +347,8 @@ usage(FILE *fp)
 	fprintf(fp,
 	    "usage: closedloop --target ADDR:PORT [--target ADDR:PORT ...] [--count N]\n"
 	    "                  [--keys K] [--set-every M] [--value-size B] [--warmup W]\n"
-	    "                  [--timeout D]\n"
+	    "                  [--timeout D] [--rate R] [--source ADDR]\n"
+	    "                  [--user U --password-file F [--auth-style S]]\n"
 	    "\n"
 	    "Per-request latency, one connection per target, one request in flight; the\n"
 	    "targets take turns request by request.\n"
@@ -310,14 +360,20 @@ usage(FILE *fp)
 	    "  --value-size B      bytes of each value (default %u, at most %u)\n"
 	    "  --warmup W          rounds not counted (default %u)\n"
 	    "  --timeout D         per-socket send/receive timeout (default 2s)\n"
+	    "  --rate R            rounds per second (default 0: back to back; at most %u)\n"
+	    "  --source ADDR       connect from this local address (127.0.0.0/8 or ::1)\n"
+	    "  --user U            authenticate each connection first, as U\n"
+	    "  --password-file F   the password, F's first line\n"
+	    "  --auth-style S      mcops (set U 0 0 LEN, value P; default) or memcached\n"
 	    "  -h, --help          this help\n"
 	    "\n"
 	    "One line per target: result target=ADDR:PORT requests=N misses=M\n"
-	    "mean_us=F p50_us=F p90_us=F p99_us=F p999_us=F max_us=F. Exit 1 on a\n"
+	    "mean_us=F p50_us=F p90_us=F p99_us=F p999_us=F max_us=F rate=F. Exit 1 on a\n"
 	    "connection, protocol or reply error.\n",
 	    CLOSEDLOOP_TARGETS_MAX, CLOSEDLOOP_COUNT_DEFAULT, CLOSEDLOOP_COUNT_MAX,
 	    CLOSEDLOOP_KEYS_DEFAULT, CLOSEDLOOP_KEYS_MAX, CLOSEDLOOP_SET_EVERY_DEFAULT,
-	    CLOSEDLOOP_VALUE_DEFAULT, CLOSEDLOOP_VALUE_MAX, CLOSEDLOOP_WARMUP_DEFAULT);
+	    CLOSEDLOOP_VALUE_DEFAULT, CLOSEDLOOP_VALUE_MAX, CLOSEDLOOP_WARMUP_DEFAULT,
+	    CLOSEDLOOP_RATE_MAX);
 }
 
 enum {
@@ -328,6 +384,11 @@ enum {
 	OPT_VALUE_SIZE,
 	OPT_WARMUP,
 	OPT_TIMEOUT,
+	OPT_RATE,
+	OPT_SOURCE,
+	OPT_USER,
+	OPT_PASSWORD_FILE,
+	OPT_AUTH_STYLE,
 };
 
 static const struct option long_options[] = {
@@ -338,6 +399,11 @@ static const struct option long_options[] = {
 	{ "value-size", required_argument, NULL, OPT_VALUE_SIZE },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "password-file", required_argument, NULL, OPT_PASSWORD_FILE },
+	{ "auth-style", required_argument, NULL, OPT_AUTH_STYLE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -386,7 +452,10 @@ add_target(struct opts *o, const char *arg, char *err, size_t errlen)
 static int
 parse_args(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 {
-	int opt;
+	const char *user = NULL, *password_file = NULL;
+	char secret[CONFIG_SECRET_MAX], source[ENDPOINT_TEXT_MAX];
+	bool have_style = false;
+	int opt, n;
 
 	o->count = CLOSEDLOOP_COUNT_DEFAULT;
 	o->keys = CLOSEDLOOP_KEYS_DEFAULT;
@@ -424,6 +493,32 @@ parse_args(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 				rc = -1;
 			}
 			break;
+		case OPT_RATE:
+			rc = opt_u32("rate", 0, CLOSEDLOOP_RATE_MAX, &o->rate, err, errlen);
+			break;
+		case OPT_SOURCE:
+			/* an endpoint without a port: parsed as ADDR:0 */
+			n = snprintf(source, sizeof(source), strchr(optarg, ':') ? "[%s]:0" : "%s:0",
+			    optarg);
+			if (n < 0 || (size_t)n >= sizeof(source) ||
+			    endpoint_parse(&o->source, source, err, errlen) < 0)
+				rc = -1;
+			o->have_source = true;
+			break;
+		case OPT_USER:
+			user = optarg;
+			break;
+		case OPT_PASSWORD_FILE:
+			password_file = optarg;
+			break;
+		case OPT_AUTH_STYLE:
+			if (auth_style_parse(optarg, &o->auth) < 0 || o->auth == AUTH_NONE) {
+				snprintf(err, errlen, "--auth-style '%s': expected mcops or memcached",
+				    optarg);
+				rc = -1;
+			}
+			have_style = true;
+			break;
 		case 'h':
 			return 1;
 		default:
@@ -440,6 +535,24 @@ parse_args(struct opts *o, int argc, char **argv, char *err, size_t errlen)
 	if (o->ntargets == 0) {
 		snprintf(err, errlen, "--target is required (see --help)");
 		return -1;
+	}
+	if ((user == NULL) != (password_file == NULL) || (user == NULL && have_style)) {
+		snprintf(err, errlen, "--user and --password-file go together (--auth-style too)");
+		return -1;
+	}
+	if (user != NULL) {
+		if (!have_style)
+			o->auth = AUTH_MCOPS;
+		if (config_read_secret(password_file, secret, sizeof(secret), err, errlen) < 0)
+			return -1;
+		n = auth_request_format(o->auth_req, sizeof(o->auth_req), o->auth, user, secret);
+		explicit_bzero(secret, sizeof(secret));
+		if (n < 0) {
+			snprintf(err, errlen, "--user '%s': not a valid key, or password too long",
+			    user);
+			return -1;
+		}
+		o->auth_len = (size_t)n;
 	}
 	for (unsigned t = 0; t < o->ntargets; t++) {
 		o->targets[t]->ns = calloc(o->count, sizeof(uint32_t));
@@ -484,7 +597,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "closedloop: %s\n", err);
 	else
 		for (unsigned t = 0; t < o.ntargets; t++)
-			report(o.targets[t]);
+			report(&o, o.targets[t]);
 	release(&o);
 	return rc < 0 ? 1 : 0;
 }
