@@ -50,14 +50,10 @@ token_eq(const struct proto_token *t, const char *s)
 static bool
 has_cap(const struct tenant *t, unsigned cap)
 {
-	return (atomic_load_explicit(&t->caps, memory_order_relaxed) & cap) != 0;
+	return tenant_has_cap(t, cap);
 }
 
-#define TCOUNT_N(t, field, n)                                                            \
-	do {                                                                              \
-		if ((t)->counted)                                                         \
-			atomic_fetch_add_explicit(&(t)->counters.field, (n), memory_order_relaxed); \
-	} while (0)
+#define TCOUNT_N(t, field, n) TENANT_COUNT_N(t, field, n)
 #define TCOUNT(t, field) TCOUNT_N(t, field, 1)
 
 /* Replies line unless the request asked for no reply. */
@@ -82,17 +78,18 @@ denied(struct conn *c, const struct proto_request *req, const char *why)
 /*
  * A login that failed: charged to the tenant it named (its password was wrong), or
  * counted as naming no tenant. Looked up after the hash was checked, so the time
- * the check takes still does not tell whether the name exists.
+ * the check takes still does not tell whether the name exists. name2 (may be NULL)
+ * is a second name the attempt was tried with.
  */
 static void
-auth_failure_count(struct conn *c, const struct proto_request *req)
+auth_failure_count(struct conn *c, const char *name, size_t len, const char *name2,
+    size_t len2)
 {
 	struct tenant_registry *r = &c->w->mcd->tenants;
-	struct tenant *t = tenant_find(r, req->key.p, req->key.len);
-	const char *sp;
+	struct tenant *t = tenant_find(r, name, len);
 
-	if (t == NULL && (sp = memchr(req->data, ' ', req->dlen)) != NULL)
-		t = tenant_find(r, req->data, (size_t)(sp - req->data));
+	if (t == NULL && name2 != NULL)
+		t = tenant_find(r, name2, len2);
 	if (t == NULL) {
 		STAT_INC(c->w->stats.auth_unknown_tenant);
 		return;
@@ -101,55 +98,36 @@ auth_failure_count(struct conn *c, const struct proto_request *req)
 	tenant_put(t);
 }
 
-/* Says why a tenant's limit refused c's login, counts it and closes c. Drops the
- * reference to t that authentication took. */
-static bool
+/* Says why a tenant's limit refused c's login and counts it. Drops the reference
+ * to t that authentication took. */
+static const char *
 admission_refused(struct conn *c, struct tenant *t, enum tenant_admission adm)
 {
 	struct worker *w = c->w;
 
 	STAT_INC(w->stats.rejected_tenant_connections);
 	sources_rejected(&w->mcd->sources, &c->src);
-	if (adm == TENANT_REFUSE_MAX_CONNS) {
+	if (adm == TENANT_REFUSE_MAX_CONNS)
 		LOG_LIMITED(LOG_LEVEL_WARN, "refusing logins of tenant %s: at its %u connections",
 		    t->name, (unsigned)atomic_load(&t->max_conns));
-		out_str(w, MCD_E_TENANT_MAX_CONNS);
-	} else {
+	else
 		LOG_LIMITED(LOG_LEVEL_WARN, "refusing logins of tenant %s: over its %u new "
 		    "connections per second", t->name, (unsigned)atomic_load(&t->conn_rate));
-		out_str(w, MCD_E_TENANT_CONN_RATE);
-	}
 	tenant_put(t);
-	return false;
+	return adm == TENANT_REFUSE_MAX_CONNS ? MCD_E_TENANT_MAX_CONNS : MCD_E_TENANT_CONN_RATE;
 }
 
-static bool
-exec_auth(struct conn *c, struct proto_request *req)
+enum exec_login
+exec_login(struct conn *c, struct tenant *t, const char *name, size_t len, const char *name2,
+    size_t len2, const char **refusal)
 {
 	struct worker *w = c->w;
 	struct mcd *m = w->mcd;
-	struct tenant *t;
-	const char *sp;
 	enum tenant_admission adm;
 	unsigned caps;
 	bool ok;
 
-	if (req->cmd == CMD_QUIT)
-		return false;
-	if (req->cmd != CMD_SET) {
-		STAT_INC(w->stats.protocol_errors);
-		out_str(w, E_UNAUTH);
-		return true;
-	}
 	STAT_INC(w->stats.auth_cmds);
-	/* mcops: key = user, value = password. memcached -Y: value = "user password". */
-	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen,
-	    &c->cred_gen);
-	if (t == NULL && (sp = memchr(req->data, ' ', req->dlen)) != NULL) {
-		size_t ulen = (size_t)(sp - req->data);
-		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1,
-		    &c->cred_gen);
-	}
 	if (t != NULL) {
 		caps = atomic_load(&t->caps);
 		/* Admin accounts log in on the admin port only, and only they do. */
@@ -164,15 +142,15 @@ exec_auth(struct conn *c, struct proto_request *req)
 			t = NULL;
 		}
 	} else {
-		auth_failure_count(c, req);
+		auth_failure_count(c, name, len, name2, len2);
 	}
 	if (t == NULL) {
 		STAT_INC(w->stats.auth_errors);
 		sources_login(&m->sources, &c->src, false);
 		LOG_LIMITED(LOG_LEVEL_INFO, "authentication failure on the %s port",
 		    c->listener->kind == LISTENER_ADMIN ? "admin" : "client");
-		out_str(w, E_AUTH_FAIL);
-		return ++c->auth_failures < MCD_AUTH_FAILURES_MAX;
+		return ++c->auth_failures < MCD_AUTH_FAILURES_MAX ? EXEC_LOGIN_FAILED :
+		    EXEC_LOGIN_FAILED_CLOSE;
 	}
 	TCOUNT(t, auth_cmds);
 	TCOUNT(t, auth_ok);
@@ -182,12 +160,53 @@ exec_auth(struct conn *c, struct proto_request *req)
 		TCOUNT(t, curr_connections);
 		TCOUNT(t, total_connections);
 	} else if ((adm = tenant_admit(t, w->now, m->set.conn_accounting)) != TENANT_ADMIT) {
-		return admission_refused(c, t, adm);
+		*refusal = admission_refused(c, t, adm);
+		return EXEC_LOGIN_REFUSED;
 	}
 	c->tenant = t;
 	conn_ready(c);
-	reply(c, req, RPL_STORED);
-	return true;
+	return EXEC_LOGIN_OK;
+}
+
+static bool
+exec_auth(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct tenant *t;
+	const char *sp = NULL, *refusal = NULL;
+	size_t ulen = 0;
+
+	if (req->cmd == CMD_QUIT)
+		return false;
+	if (req->cmd != CMD_SET) {
+		STAT_INC(w->stats.protocol_errors);
+		out_str(w, E_UNAUTH);
+		return true;
+	}
+	/* mcops: key = user, value = password. memcached -Y: value = "user password". */
+	t = tenant_authenticate(&m->tenants, req->key.p, req->key.len, req->data, req->dlen,
+	    &c->cred_gen);
+	if ((sp = memchr(req->data, ' ', req->dlen)) != NULL)
+		ulen = (size_t)(sp - req->data);
+	if (t == NULL && sp != NULL)
+		t = tenant_authenticate(&m->tenants, req->data, ulen, sp + 1, req->dlen - ulen - 1,
+		    &c->cred_gen);
+	switch (exec_login(c, t, req->key.p, req->key.len, sp != NULL ? req->data : NULL, ulen,
+	    &refusal)) {
+	case EXEC_LOGIN_OK:
+		reply(c, req, RPL_STORED);
+		return true;
+	case EXEC_LOGIN_FAILED:
+		out_str(w, E_AUTH_FAIL);
+		return true;
+	case EXEC_LOGIN_FAILED_CLOSE:
+		out_str(w, E_AUTH_FAIL);
+		return false;
+	default:
+		out_str(w, refusal);
+		return false;
+	}
 }
 
 /* --- retrieval -------------------------------------------------------------------- */

@@ -207,6 +207,9 @@ struct conn {
 	bool yielded;
 	bool handshaking;             /* TLS handshake in progress */
 	bool ssl_want_write;          /* the TLS layer needs writability to read */
+	bool binary;                  /* speaks the binary protocol (binproto.h): its
+	                                 first byte was 0x80 */
+	bool proto_known;             /* binary is decided (the first byte came) */
 	bool pq_ready;                /* proxy: on the worker's list of ready clients */
 	bool paused;                  /* proxy: not read until its queue shortens */
 	uint16_t npq;                 /* proxy: requests in its queue */
@@ -283,6 +286,24 @@ bool conn_send_scratch(struct conn *c);
 
 /* exec.c: executes one parsed request; returns false to close the connection. */
 bool exec_request(struct conn *c, struct proto_request *req, enum proto_status st);
+
+/*
+ * A login attempt's end, the same for the text `set` and SASL PLAIN: t is what
+ * tenant_authenticate gave (NULL: no such name and password); name (and name2, may
+ * be NULL) the names tried, for counting a failure against the tenant named. Checks
+ * that t may log in on c's port, counts, applies the tenant's admission limits
+ * (tenant_admit) and on success makes c t's and ready. The caller replies:
+ * EXEC_LOGIN_FAILED_CLOSE after MCD_AUTH_FAILURES_MAX failures (then close),
+ * EXEC_LOGIN_REFUSED with *refusal (text, then close).
+ */
+enum exec_login {
+	EXEC_LOGIN_OK,
+	EXEC_LOGIN_FAILED,
+	EXEC_LOGIN_FAILED_CLOSE,
+	EXEC_LOGIN_REFUSED,
+};
+enum exec_login exec_login(struct conn *c, struct tenant *t, const char *name, size_t len,
+    const char *name2, size_t len2, const char **refusal);
 
 /* stats.c */
 /* One "STAT [prefix:]name value" line into the worker's scratch (prefix may be NULL). */

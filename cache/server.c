@@ -18,6 +18,7 @@
 
 #include <event2/thread.h>
 
+#include "binproto.h"
 #include "log.h"
 #include "mcd.h"
 #include "output.h"
@@ -548,6 +549,8 @@ conn_serve(struct conn *c)
 	struct worker *w = c->w;
 	struct proto_limits lim;
 	struct proto_request req;
+	struct bin_limits blim;
+	struct bin_request breq;
 	const char *data = c->in;
 	size_t len = c->inlen, used;
 	struct out_mark pmark;
@@ -578,9 +581,20 @@ conn_serve(struct conn *c)
 			STAT_INC(w->stats.conn_yields);
 			break;
 		}
-		lim.item_max = value_cap(c);
-		st = proto_parse(data, len, &lim, &req, &used);
-		if (conn_small(c) && ((st == PROTO_INCOMPLETE && len >= input_cap(c)) ||
+		if (!c->proto_known) {
+			/* memcached's rule: a first byte of 0x80 makes a binary connection. */
+			c->proto_known = true;
+			c->binary = (unsigned char)data[0] == BIN_MAGIC_REQ;
+		}
+		if (c->binary) {
+			blim.item_max = w->mcd->set.item_max;
+			blim.small = conn_small(c);
+			st = binproto_parse(data, len, &blim, &breq, &used);
+		} else {
+			lim.item_max = value_cap(c);
+			st = proto_parse(data, len, &lim, &req, &used);
+		}
+		if (!c->binary && conn_small(c) && ((st == PROTO_INCOMPLETE && len >= input_cap(c)) ||
 		    (st == PROTO_SWALLOW && req.swallow > MCD_AUTH_VALUE_MAX + 2))) {
 			/* More than any authentication needs: said once, then closed. */
 			STAT_INC(w->stats.auth_errors);
@@ -613,15 +627,15 @@ conn_serve(struct conn *c)
 		if (w->proxy != NULL) {
 			/* A reply made here waits its turn behind requests at the backends. */
 			out_mark(w, &pmark);
-			keep_open = exec_request(c, &req, st);
+			keep_open = c->binary ? binproto_exec(c, &breq, st) : exec_request(c, &req, st);
 			proxy_keep(c, &pmark);
 		} else {
-			keep_open = exec_request(c, &req, st);
+			keep_open = c->binary ? binproto_exec(c, &breq, st) : exec_request(c, &req, st);
 		}
 		data += used;
 		len -= used;
 		if (st == PROTO_SWALLOW)
-			c->swallow = req.swallow;
+			c->swallow = c->binary ? breq.swallow : req.swallow;
 		if (!keep_open || w->oom)
 			break;
 	}

@@ -133,6 +133,20 @@ void tenant_conn_closed(struct tenant *t, uint64_t reqs, bool account);
 /* New connections per second of the last RATE_WINDOW_SECONDS at now. */
 uint64_t tenant_new_conns_per_sec(struct tenant *t, int64_t now);
 
+/* t has capability cap (enum tenant_cap bits) now. */
+static inline bool
+tenant_has_cap(const struct tenant *t, unsigned cap)
+{
+	return (atomic_load_explicit(&t->caps, memory_order_relaxed) & cap) != 0;
+}
+
+/* Adds n to one of t's counters if t keeps them (not the default tenant). */
+#define TENANT_COUNT_N(t, field, n)                                                       \
+	do {                                                                              \
+		if ((t)->counted)                                                         \
+			atomic_fetch_add_explicit(&(t)->counters.field, (n), memory_order_relaxed); \
+	} while (0)
+
 void tenant_get(struct tenant *t);
 void tenant_put(struct tenant *t);
 
