@@ -4,8 +4,10 @@
  * Replies are appended to the worker's output (output.h); memcached's exact
  * reply strings are used throughout.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "mcd.h"
@@ -33,6 +35,17 @@
 #define E_ADMIN_ONLY_STATS "CLIENT_ERROR stats tenants and stats sources are on the admin port only"
 #define E_STATS_TOP "CLIENT_ERROR usage: stats tenants|sources [top N]"
 #define STATS_TOP_MAX 100000 /* N of `stats ... top N` */
+#define E_DETAIL_USAGE "CLIENT_ERROR usage: stats detail on|off|dump"
+#define E_DETAIL_NONE "SERVER_ERROR stats detail is not kept by mcd: use stats tenants"
+#define E_SHUTDOWN_OFF "ERROR: shutdown not enabled"
+#define E_SHUTDOWN_MODE "CLIENT_ERROR invalid shutdown mode"
+#define E_SHUTDOWN_ADMIN "CLIENT_ERROR shutdown is on the admin port only"
+#define E_MEMLIMIT_SMALL "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m"
+#define E_MEMLIMIT_TENANT "CLIENT_ERROR cache_memlimit is on the admin port only"
+#define E_MEMLIMIT_TENANTS "CLIENT_ERROR cache_memlimit sets -m, which applies only " \
+	"without a tenants file: a tenant's memory is its limit in the tenants file"
+#define E_MEMLIMIT_PROXY "CLIENT_ERROR a proxy holds no data: set its backends' memory"
+#define MEMLIMIT_MAX_MB (1 << 24) /* cache_memlimit's largest, as -m's */
 
 static bool
 is_meta(enum proto_cmd cmd)
@@ -431,6 +444,58 @@ exec_verbosity(struct conn *c, struct proto_request *req)
 	return true;
 }
 
+/* `stats detail on|off|dump`: mcd keeps no per-prefix figures (docs/mcd.md). */
+static void
+stats_detail(struct conn *c, const struct proto_request *req)
+{
+	struct worker *w = c->w;
+
+	if (req->ntokens != 2) {
+		out_str(w, E_DETAIL_USAGE);
+	} else if (token_eq(&req->tokens[1], "off")) {
+		out_str(w, RPL_OK); /* it is off */
+	} else if (token_eq(&req->tokens[1], "dump")) {
+		out_str(w, "END"); /* nothing was collected */
+	} else if (token_eq(&req->tokens[1], "on")) {
+		out_str(w, E_DETAIL_NONE);
+	} else {
+		out_str(w, E_DETAIL_USAGE);
+	}
+}
+
+/*
+ * The `stats` sub-commands memcached has and mcd answers the same way on every
+ * port: slabs, items, sizes, conns, reset, detail. scope is the tenant whose
+ * store and counters they show or reset (NULL: the whole server), own the tenant
+ * whose connections `stats conns` lists (NULL: every one). False if the
+ * sub-command is none of these (nothing was written).
+ */
+static bool
+stats_memcached(struct conn *c, const struct proto_request *req, struct tenant *scope,
+    struct tenant *own)
+{
+	const struct proto_token *sub = &req->tokens[0];
+
+	/* memcached ignores what follows these words; so does mcd. */
+	if (token_eq(sub, "slabs"))
+		stats_write_slabs(c, scope);
+	else if (token_eq(sub, "items"))
+		stats_write_items(c, scope);
+	else if (token_eq(sub, "sizes"))
+		stats_write_sizes(c);
+	else if (token_eq(sub, "conns"))
+		stats_write_conns(c, own);
+	else if (token_eq(sub, "detail"))
+		stats_detail(c, req);
+	else if (token_eq(sub, "reset")) {
+		stats_reset(c, scope);
+		log_info("stats reset of %s", scope != NULL ? scope->name : "the server");
+		out_str(c->w, "RESET");
+	} else
+		return false;
+	return true;
+}
+
 static bool
 exec_stats(struct conn *c, struct proto_request *req)
 {
@@ -454,7 +519,10 @@ exec_stats(struct conn *c, struct proto_request *req)
 		out_str(c->w, E_ADMIN_ONLY_STATS);
 		return true;
 	}
-	out_str(c->w, RPL_ERROR);
+	/* A tenant sees its own; a listener without authentication is the operator's. */
+	if (!stats_memcached(c, req, c->listener->auth ? conn_tenant(c) : NULL,
+	    c->listener->auth ? c->tenant : NULL))
+		out_str(c->w, RPL_ERROR);
 	return true;
 }
 
@@ -879,6 +947,99 @@ exec_me(struct conn *c, struct proto_request *req)
 	return true;
 }
 
+/* --- memcached's operator commands ------------------------------------------------ */
+
+/* True if c is the operator's: the admin port, or a listener without
+ * authentication (as memcached, whose every connection is the operator's). */
+static bool
+conn_is_operator(const struct conn *c)
+{
+	return c->listener->kind == LISTENER_ADMIN || !c->listener->auth;
+}
+
+/* cache_memlimit <MB> [noreply]: memcached's run-time -m (docs/mcd.md). */
+static bool
+exec_cache_memlimit(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct tenant *t;
+	uint64_t mb;
+
+	if (req->ntokens < 1 ||
+	    parse_u64_n(req->tokens[0].p, req->tokens[0].len, 0, UINT32_MAX, &mb) < 0) {
+		out_str(w, RPL_ERROR); /* memcached's reply to a missing or bad size */
+		return true;
+	}
+	req->noreply = token_eq(&req->tokens[req->ntokens - 1], "noreply");
+	if (!conn_is_operator(c)) {
+		out_str(w, E_MEMLIMIT_TENANT);
+		return true;
+	}
+	if (m->proxy != NULL) {
+		out_str(w, E_MEMLIMIT_PROXY);
+		return true;
+	}
+	if (mb < MCD_MEMLIMIT_MIN_MB) {
+		out_str(w, E_MEMLIMIT_SMALL);
+		return true;
+	}
+	if (mb > MEMLIMIT_MAX_MB) {
+		out_str(w, "CLIENT_ERROR cache_memlimit above 16777216 (MB)");
+		return true;
+	}
+	if ((t = tenant_default(&m->tenants)) == NULL) {
+		out_str(w, E_MEMLIMIT_TENANTS);
+		return true;
+	}
+	store_set_limit(t->store, mb << 20, w->now);
+	tenant_put(t);
+	__atomic_store_n(&m->set.memory, mb << 20, __ATOMIC_RELAXED);
+	log_info("cache_memlimit: memory limit now %llu MB", (unsigned long long)mb);
+	reply(c, req, RPL_OK);
+	return true;
+}
+
+/* shutdown [graceful]: only with -A, only on the admin port; always the graceful
+ * stop of SIGTERM (queued replies are sent, then the process exits). */
+static bool
+exec_shutdown(struct conn *c, struct proto_request *req)
+{
+	struct worker *w = c->w;
+
+	if (!w->mcd->set.enable_shutdown) {
+		out_str(w, E_SHUTDOWN_OFF);
+		return true;
+	}
+	if (req->ntokens > 1 || (req->ntokens == 1 && !token_eq(&req->tokens[0], "graceful"))) {
+		out_str(w, E_SHUTDOWN_MODE);
+		return true;
+	}
+	if (c->listener->kind != LISTENER_ADMIN) {
+		out_str(w, E_SHUTDOWN_ADMIN);
+		return true;
+	}
+	log_info("admin: shutdown requested");
+	out_str(w, RPL_OK);
+	/* The main thread's SIGTERM handler is the one graceful stop. */
+	kill(getpid(), SIGTERM);
+	return true;
+}
+
+/* Command words that are no data command: memcached's operator commands, or
+ * ERROR as memcached answers an unknown one (misbehave and debugtime included:
+ * memcached built without debugging answers ERROR too). */
+static bool
+exec_other(struct conn *c, struct proto_request *req)
+{
+	if (token_eq(&req->name, "cache_memlimit"))
+		return exec_cache_memlimit(c, req);
+	if (token_eq(&req->name, "shutdown"))
+		return exec_shutdown(c, req);
+	out_str(c->w, RPL_ERROR);
+	return true;
+}
+
 /* --- admin ------------------------------------------------------------------------- */
 
 struct flush_all_ctx {
@@ -980,8 +1141,7 @@ exec_admin_other(struct conn *c, struct proto_request *req)
 		}
 		return true;
 	}
-	out_str(w, RPL_ERROR);
-	return true;
+	return exec_other(c, req);
 }
 
 static bool
@@ -1009,7 +1169,7 @@ exec_admin(struct conn *c, struct proto_request *req)
 			proxy_stats_write(c);
 		} else if (req->ntokens == 1 && token_eq(&req->tokens[0], "backends")) {
 			proxy_stats_backends_write(c);
-		} else {
+		} else if (!stats_memcached(c, req, NULL, NULL)) {
 			out_str(w, RPL_ERROR);
 		}
 		return true;
@@ -1086,6 +1246,8 @@ exec_request(struct conn *c, struct proto_request *req, enum proto_status st)
 {
 	struct worker *w = c->w;
 
+	atomic_store_explicit(&c->last_cmd, w->now, memory_order_relaxed);
+
 	if (st == PROTO_ERROR || st == PROTO_SWALLOW) {
 		STAT_INC(w->stats.protocol_errors);
 		/* memcached's classic noreply hides errors too; meta errors always show. */
@@ -1146,6 +1308,8 @@ exec_request(struct conn *c, struct proto_request *req, enum proto_status st)
 		return true;
 	case CMD_ME:
 		return exec_me(c, req);
+	case CMD_OTHER:
+		return exec_other(c, req);
 	default:
 		out_str(w, RPL_ERROR);
 		return true;

@@ -39,6 +39,7 @@ usage(FILE *fp)
 	    "  -U, --udp-port 0         accepted for compatibility; UDP is not served\n"
 	    "  -u, --user USER          run as USER after binding (when started as root)\n"
 	    "  -v                       verbose (-vv: debug)\n"
+	    "  -A, --enable-shutdown    allow the `shutdown` command (admin port only)\n"
 	    "  -V, --version            print the version and exit\n"
 	    "mcops options:\n"
 	    "  -f, --config FILE        read [mcd] (and [node NAME]) from FILE\n"
@@ -88,6 +89,7 @@ static const struct option long_options[] = {
 	{ "udp-port", required_argument, NULL, 'U' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "version", no_argument, NULL, 'V' },
+	{ "enable-shutdown", no_argument, NULL, 'A' },
 	{ "config", required_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "node", required_argument, NULL, OPT_NODE },
@@ -106,7 +108,7 @@ static const struct option long_options[] = {
 	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 	{ NULL, 0, NULL, 0 },
 };
-static const char short_options[] = "p:l:t:m:c:I:b:U:u:vVf:hnd";
+static const char short_options[] = "p:l:t:m:c:I:b:U:u:vVf:hndA";
 
 static void
 defaults(struct mcd_settings *s)
@@ -325,6 +327,7 @@ apply_options(struct mcd_settings *s, int argc, char **argv)
 			}
 			break;
 		case 'v': s->verbose++; break;
+		case 'A': s->enable_shutdown = true; break;
 		case 'd': s->verbose = 2; break;
 		case OPT_TENANTS:
 			if (copy_str(s->tenants_path, sizeof(s->tenants_path), optarg, "--tenants", err, sizeof(err)) < 0) {

@@ -56,6 +56,9 @@
 #define MCD_KERNEL_TEXT_MAX 8192          /* its cached reply */
 #define MCD_STATS_SOURCES_TOP 20          /* `stats sources` without `top N` */
 #define MCD_SOURCE_LIMIT_MAX 10000000     /* --source-max-unauth, --source-conn-rate */
+#define MCD_STATS_CONNS_MAX 1000          /* connections `stats conns` lists; the rest
+                                             are counted in conns_not_listed */
+#define MCD_MEMLIMIT_MIN_MB 8             /* cache_memlimit's smallest (memcached's) */
 /* Admission refusals (docs/mcd.md): said, then the connection is closed. */
 #define MCD_E_TENANT_MAX_CONNS "SERVER_ERROR too many connections for this account"
 #define MCD_E_TENANT_CONN_RATE "SERVER_ERROR too many new connections for this account"
@@ -100,6 +103,7 @@ struct mcd_settings {
 	uint32_t source_max_unauth;       /* --source-max-unauth; 0 = no limit */
 	uint32_t source_conn_rate;        /* --source-conn-rate; 0 = no limit */
 	bool conn_accounting;             /* --conn-accounting: per-source and per-tenant */
+	bool enable_shutdown;             /* -A: the admin port's `shutdown` command */
 	int verbose;
 };
 
@@ -162,6 +166,10 @@ struct worker {
 	struct conn *conns;
 	struct conn *pending_head, *pending_tail;
 	size_t nconns;
+	/* Held by the owner while it links or unlinks a connection, and by `stats
+	 * conns` of any thread while it reads the list: a listed conn stays linked,
+	 * open and holding its tenant until the reader lets go. */
+	pthread_mutex_t conns_lock;
 	struct event *stop_ev;
 	/* Scratch buffers for one event's work (output: see output.h). */
 	char *rbuf;
@@ -186,6 +194,8 @@ struct conn {
 	                                 (a reference), NULL = its own */
 	uint64_t cred_gen;            /* the tenant's cred_gen when it authenticated */
 	uint64_t nreqs;               /* requests served since its login (connreqs.h) */
+	_Atomic int64_t last_cmd;     /* server clock (ms) of its last request, 0 = none;
+	                                 read by `stats conns` of other threads */
 	struct source_ref src;        /* its source records, or none (admin, accounting off) */
 	struct event ev;
 	struct conn *all_prev, *all_next;   /* worker's list of connections */
@@ -252,6 +262,9 @@ struct mcd {
 	_Atomic uint64_t rejected_connections, listen_disabled_num;
 	_Atomic uint64_t rejected_admin_connections;
 	_Atomic uint64_t rejected_source_connections; /* refused by a source limit */
+	/* The workers' counters at the last `stats reset` of the server: `stats`
+	 * shows the sums minus these (a worker's counters are its own to write). */
+	struct worker_stats stats_base;
 	struct sources sources;       /* per source address (sources.h) */
 	_Atomic bool draining;
 	_Atomic int verbosity;
@@ -318,5 +331,16 @@ void stats_write_settings_tenant(struct conn *c, struct tenant *t);
 void stats_write_tenants(struct conn *c, size_t top);
 void stats_write_sources(struct conn *c, size_t top);
 void stats_write_kernel(struct conn *c);
+/* memcached's `stats slabs`, `stats items`, `stats sizes` (docs/mcd.md says what
+ * each field means here): of tenant t, or of every tenant if t is NULL. */
+void stats_write_slabs(struct conn *c, struct tenant *t);
+void stats_write_items(struct conn *c, struct tenant *t);
+void stats_write_sizes(struct conn *c);
+/* `stats conns`: the connections of tenant t (those logged in as t), or every
+ * connection if t is NULL; at most MCD_STATS_CONNS_MAX of them. */
+void stats_write_conns(struct conn *c, struct tenant *t);
+/* `stats reset`: tenant t's own counters (not the connection accounting the
+ * operator reads), or, if t is NULL, every counter of the server and its tenants. */
+void stats_reset(struct conn *c, struct tenant *t);
 
 #endif

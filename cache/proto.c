@@ -466,15 +466,16 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 		return PROTO_OK;
 
 	case CMD_VERBOSITY:
-		/* verbosity <level> [noreply]; memcached answers OK to any level word */
+		/* verbosity <level> [noreply]: a level that is no number is refused, as
+		 * memcached refuses it; one above 10 is 10 (memcached's maximum). */
 		if (n != 2 && n != 3)
 			return fail(req, "ERROR");
 		if (token_is(&t[n - 1], "noreply"))
 			req->noreply = true;
-		if (token_u64(&t[1], 10, &u) == 0) {
-			req->has_arg = true;
-			req->arg = (int64_t)u;
-		}
+		if (token_u64(&t[1], UINT32_MAX, &u) < 0)
+			return fail(req, ERR_BAD_FORMAT);
+		req->has_arg = true;
+		req->arg = u > 10 ? 10 : (int64_t)u;
 		return PROTO_OK;
 
 	case CMD_VERSION:

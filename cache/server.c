@@ -296,12 +296,14 @@ conn_close(struct conn *c)
 
 	event_del(&c->ev);
 	pending_remove(w, c);
+	pthread_mutex_lock(&w->conns_lock); /* `stats conns` may be reading the list */
 	if (c->all_prev != NULL)
 		c->all_prev->all_next = c->all_next;
 	else
 		w->conns = c->all_next;
 	if (c->all_next != NULL)
 		c->all_next->all_prev = c->all_prev;
+	pthread_mutex_unlock(&w->conns_lock);
 	w->nconns--;
 	if (c->ssl != NULL) {
 		SSL_shutdown(c->ssl);
@@ -365,12 +367,15 @@ conn_new(struct worker *w, int fd, struct listener *l, const struct source_ref *
 	c->w = w;
 	c->listener = l;
 	c->src = *src;
+	atomic_store_explicit(&c->last_cmd, w->now, memory_order_relaxed);
 	STAT_INC(w->stats.curr_connections);
 	STAT_INC(w->stats.total_connections);
+	pthread_mutex_lock(&w->conns_lock);
 	c->all_next = w->conns;
 	if (w->conns != NULL)
 		w->conns->all_prev = c;
 	w->conns = c;
+	pthread_mutex_unlock(&w->conns_lock);
 	w->nconns++;
 	event_assign(&c->ev, w->base, fd, EV_READ | EV_PERSIST, conn_event, c);
 	event_add(&c->ev, NULL);
@@ -943,6 +948,7 @@ worker_init(struct mcd *m, struct worker *w, int id, char *err, size_t errlen)
 	w->id = id;
 	w->mcd = m;
 	pthread_mutex_init(&w->qlock, NULL);
+	pthread_mutex_init(&w->conns_lock, NULL);
 	w->queue = calloc(MCD_QUEUE_MAX, sizeof(*w->queue));
 	w->rbuf = malloc(MCD_READ_CHUNK);
 	w->base = event_base_new();
@@ -994,6 +1000,7 @@ worker_release(struct worker *w)
 	free(w->obuf);
 	free(w->osegs);
 	pthread_mutex_destroy(&w->qlock);
+	pthread_mutex_destroy(&w->conns_lock);
 }
 
 /* --- accepting -------------------------------------------------------------------- */

@@ -2,10 +2,14 @@
  * stats — the `stats` replies of mcd. Names are memcached's where the meaning is
  * the same, so existing dashboards and exporters read them unchanged.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -95,6 +99,9 @@ add_store(void *arg, struct tenant *t)
 	sum->s.cas_hits += s.cas_hits;
 	sum->s.cas_misses += s.cas_misses;
 	sum->s.cas_badval += s.cas_badval;
+	if (s.oldest_access != 0 &&
+	    (sum->s.oldest_access == 0 || s.oldest_access < sum->s.oldest_access))
+		sum->s.oldest_access = s.oldest_access;
 	sum->tenants++;
 }
 
@@ -144,19 +151,45 @@ write_rusage(struct worker *w)
 	stat_str(w, "rusage_system", v);
 }
 
-void
-stats_write_global(struct conn *c, const struct proto_request *req)
+/* The workers' counters (not their gauges curr_connections, reply_bytes_queued):
+ * what `stats reset` resets. */
+static const size_t worker_counters[] = {
+	offsetof(struct worker_stats, total_connections),
+	offsetof(struct worker_stats, conn_yields),
+	offsetof(struct worker_stats, bytes_read),
+	offsetof(struct worker_stats, bytes_written),
+	offsetof(struct worker_stats, auth_cmds),
+	offsetof(struct worker_stats, auth_errors),
+	offsetof(struct worker_stats, auth_timeouts),
+	offsetof(struct worker_stats, cmd_get),
+	offsetof(struct worker_stats, cmd_set),
+	offsetof(struct worker_stats, cmd_touch),
+	offsetof(struct worker_stats, cmd_flush),
+	offsetof(struct worker_stats, cmd_meta),
+	offsetof(struct worker_stats, protocol_errors),
+	offsetof(struct worker_stats, closed_line_too_long),
+	offsetof(struct worker_stats, oom_errors),
+	offsetof(struct worker_stats, sessions_revoked),
+	offsetof(struct worker_stats, auth_unknown_tenant),
+	offsetof(struct worker_stats, rejected_tenant_connections),
+};
+#define WORKER_COUNTERS (sizeof(worker_counters) / sizeof(worker_counters[0]))
+
+static _Atomic uint64_t *
+ws_field(struct worker_stats *s, size_t i)
 {
-	struct worker *w = c->w;
-	struct mcd *m = w->mcd;
-	struct worker_stats t = { 0 };
-	struct store_sum sum = { 0 };
+	return (_Atomic uint64_t *)((char *)s + worker_counters[i]);
+}
+
+/* Every worker's figures summed into *t, as they are. */
+static void
+workers_sum_raw(struct mcd *m, struct worker_stats *t)
+{
 	int i;
 
-	(void)req;
 	for (i = 0; i < m->nworkers; i++) {
 		struct worker_stats *s = &m->workers[i].stats;
-#define SUM(f) t.f += STAT_GET(s->f)
+#define SUM(f) t->f += STAT_GET(s->f)
 		SUM(curr_connections); SUM(total_connections); SUM(conn_yields);
 		SUM(bytes_read); SUM(bytes_written); SUM(auth_cmds); SUM(auth_errors);
 		SUM(auth_timeouts); SUM(cmd_get); SUM(cmd_set); SUM(cmd_touch); SUM(cmd_flush);
@@ -165,6 +198,35 @@ stats_write_global(struct conn *c, const struct proto_request *req)
 		SUM(rejected_tenant_connections);
 #undef SUM
 	}
+}
+
+/* The workers' figures summed into *t, their counters less what they were at the
+ * last `stats reset` (m->stats_base). */
+static void
+workers_sum(struct mcd *m, struct worker_stats *t)
+{
+	size_t i;
+
+	workers_sum_raw(m, t);
+	for (i = 0; i < WORKER_COUNTERS; i++) {
+		uint64_t v = STAT_GET(*ws_field(t, i));
+		uint64_t base = STAT_GET(*ws_field(&m->stats_base, i));
+		/* A base read a moment before a counter's own update may exceed it:
+		 * never show a wrapped figure. */
+		atomic_store(ws_field(t, i), v > base ? v - base : 0);
+	}
+}
+
+void
+stats_write_global(struct conn *c, const struct proto_request *req)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	struct worker_stats t = { 0 };
+	struct store_sum sum = { 0 };
+
+	(void)req;
+	workers_sum(m, &t);
 	tenant_registry_foreach(&m->tenants, add_store, &sum);
 	stat_u64(w, "pid", (uint64_t)getpid());
 	stat_u64(w, "uptime", (uint64_t)((w->now - m->started_mono_ms) / 1000));
@@ -242,7 +304,7 @@ stats_write_settings(struct conn *c)
 	struct worker *w = c->w;
 	const struct mcd_settings *s = &w->mcd->set;
 
-	stat_u64(w, "maxbytes", s->memory);
+	stat_u64(w, "maxbytes", __atomic_load_n(&s->memory, __ATOMIC_RELAXED));
 	stat_u64(w, "maxconns", (uint64_t)s->max_connections);
 	stat_u64(w, "tcpport", (uint64_t)s->port);
 	stat_str(w, "inter", s->listen);
@@ -258,6 +320,10 @@ stats_write_settings(struct conn *c)
 	stat_u64(w, "source_max_unauth", s->source_max_unauth);
 	stat_u64(w, "source_conn_rate", s->source_conn_rate);
 	stat_str(w, "conn_accounting", s->conn_accounting ? "on" : "off");
+	stat_u64(w, "verbosity", (uint64_t)atomic_load(&w->mcd->verbosity));
+	stat_str(w, "shutdown_command", s->enable_shutdown ? "yes" : "no");
+	stat_str(w, "detail_enabled", "no");
+	stat_str(w, "track_sizes", "no");
 	stat_str(w, "evictions", "on");
 	stat_str(w, "cas_enabled", "yes");
 	out_append(w, "END\r\n", 5);
@@ -530,7 +596,6 @@ stats_write_kernel(struct conn *c)
 	struct mcd *m = w->mcd;
 	struct worker_stats t = { 0 };
 	int64_t age;
-	int i;
 
 	pthread_mutex_lock(&m->kernel_lock);
 	if (m->kernel_at == 0 || w->now - m->kernel_at >= MCD_KERNEL_REFRESH_MS) {
@@ -540,13 +605,283 @@ stats_write_kernel(struct conn *c)
 	age = w->now > m->kernel_at ? w->now - m->kernel_at : 0;
 	out_append(w, m->kernel_text, m->kernel_len);
 	pthread_mutex_unlock(&m->kernel_lock);
-	for (i = 0; i < m->nworkers; i++) {
-		t.curr_connections += STAT_GET(m->workers[i].stats.curr_connections);
-		t.total_connections += STAT_GET(m->workers[i].stats.total_connections);
-	}
+	workers_sum(m, &t);
 	stat_u64(w, "kernel_age_ms", (uint64_t)age);
 	stat_u64(w, "curr_connections", t.curr_connections);
 	stat_u64(w, "total_connections", t.total_connections);
 	stat_u64(w, "rejected_connections", atomic_load(&m->rejected_connections));
 	out_append(w, "END\r\n", 5);
+}
+
+/* --- memcached's memory views: slabs, items, sizes ------------------------------- */
+
+/*
+ * mcd has no slab allocator: each item is one allocation of its own size, in one
+ * LRU per tenant. So the views show a single class, "1", whose chunks are the
+ * items (one per "page"), and whose memory is what the store charges
+ * (STORE_ITEM_OVERHEAD + key + value per item). docs/mcd.md has the field list.
+ */
+#define STATS_MEM_CLASS "1"
+
+/* The store counters and cmd_set of tenant t, or of every tenant if t is NULL. */
+static void
+mem_view(struct conn *c, struct tenant *t, struct store_stats *s, uint64_t *cmd_set)
+{
+	struct mcd *m = c->w->mcd;
+
+	if (t != NULL) {
+		store_get_stats(t->store, s);
+		*cmd_set = atomic_load(&t->counters.cmd_set);
+	} else {
+		struct store_sum sum = { 0 };
+		struct worker_stats ws = { 0 };
+
+		tenant_registry_foreach(&m->tenants, add_store, &sum);
+		workers_sum(m, &ws);
+		*s = sum.s;
+		*cmd_set = ws.cmd_set;
+	}
+}
+
+void
+stats_write_slabs(struct conn *c, struct tenant *t)
+{
+	struct worker *w = c->w;
+	struct store_stats s;
+	uint64_t cmd_set;
+	const char *k = STATS_MEM_CLASS;
+
+	mem_view(c, t, &s, &cmd_set);
+	if (s.bytes > 0) {
+		/* The mean charged size of an item: the class's one "chunk size". */
+		stat_prefixed(w, k, "chunk_size", s.curr_items > 0 ?
+		    (s.bytes + s.curr_items - 1) / s.curr_items : 0);
+		stat_prefixed(w, k, "chunks_per_page", 1);
+		stat_prefixed(w, k, "total_pages", s.curr_items);
+		stat_prefixed(w, k, "total_chunks", s.curr_items);
+		stat_prefixed(w, k, "used_chunks", s.curr_items);
+		stat_prefixed(w, k, "free_chunks", 0);
+		stat_prefixed(w, k, "free_chunks_end", 0);
+		stat_prefixed(w, k, "get_hits", s.get_hits);
+		stat_prefixed(w, k, "cmd_set", cmd_set);
+		stat_prefixed(w, k, "delete_hits", s.delete_hits);
+		stat_prefixed(w, k, "incr_hits", s.incr_hits);
+		stat_prefixed(w, k, "decr_hits", s.decr_hits);
+		stat_prefixed(w, k, "cas_hits", s.cas_hits);
+		stat_prefixed(w, k, "cas_badval", s.cas_badval);
+		stat_prefixed(w, k, "touch_hits", s.touch_hits);
+	}
+	stat_u64(w, "active_slabs", s.bytes > 0 ? 1 : 0);
+	stat_u64(w, "total_malloced", s.bytes);
+	out_append(w, "END\r\n", 5);
+}
+
+/* memcached's fields of `stats items` that have no counterpart in mcd (its
+ * segmented LRU, crawler and slab mover): always 0, kept for parsers. */
+static const char *const items_absent[] = {
+	"outofmemory", "tailrepairs",
+};
+static const char *const items_absent_tail[] = {
+	"evicted_active", "crawler_reclaimed", "crawler_items_checked", "lrutail_reflocked",
+	"moves_to_cold", "moves_to_warm", "moves_within_lru", "direct_reclaims",
+	"hits_to_hot", "hits_to_warm", "hits_to_cold", "hits_to_temp",
+};
+
+void
+stats_write_items(struct conn *c, struct tenant *t)
+{
+	struct worker *w = c->w;
+	struct store_stats s;
+	uint64_t cmd_set;
+	const char *k = "items:" STATS_MEM_CLASS;
+	size_t i;
+
+	mem_view(c, t, &s, &cmd_set);
+	if (s.curr_items > 0) {
+		stat_prefixed(w, k, "number", s.curr_items);
+		stat_prefixed(w, k, "number_hot", 0);
+		stat_prefixed(w, k, "number_warm", 0);
+		stat_prefixed(w, k, "number_cold", s.curr_items);
+		stat_prefixed(w, k, "age_hot", 0);
+		stat_prefixed(w, k, "age_warm", 0);
+		stat_prefixed(w, k, "age", s.oldest_access != 0 && w->now > s.oldest_access ?
+		    (uint64_t)(w->now - s.oldest_access) / 1000 : 0);
+		stat_prefixed(w, k, "mem_requested", s.bytes);
+		stat_prefixed(w, k, "evicted", s.evictions);
+		stat_prefixed(w, k, "evicted_nonzero", 0);
+		stat_prefixed(w, k, "evicted_time", 0);
+		for (i = 0; i < sizeof(items_absent) / sizeof(items_absent[0]); i++)
+			stat_prefixed(w, k, items_absent[i], 0);
+		stat_prefixed(w, k, "reclaimed", s.reclaimed);
+		stat_prefixed(w, k, "expired_unfetched", s.expired_unfetched);
+		stat_prefixed(w, k, "evicted_unfetched", s.evicted_unfetched);
+		for (i = 0; i < sizeof(items_absent_tail) / sizeof(items_absent_tail[0]); i++)
+			stat_prefixed(w, k, items_absent_tail[i], 0);
+	}
+	out_append(w, "END\r\n", 5);
+}
+
+/* memcached answers this unless started with -o track_sizes; mcd keeps no
+ * histogram of item sizes (it would cost every store an update). */
+void
+stats_write_sizes(struct conn *c)
+{
+	stat_str(c->w, "sizes_status", "disabled");
+	out_append(c->w, "END\r\n", 5);
+}
+
+/* --- stats conns ------------------------------------------------------------------ */
+
+/* "tcp:1.2.3.4:5" or "tcp6:[::1]:5" (memcached's form) of fd's peer. */
+static void
+peer_format(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	snprintf(buf, len, "unknown");
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+		if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host)) != NULL)
+			snprintf(buf, len, "tcp:%s:%u", host, (unsigned)ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+		if (inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host)) != NULL)
+			snprintf(buf, len, "tcp6:[%s]:%u", host, (unsigned)ntohs(a->sin6_port));
+	}
+}
+
+/*
+ * What x is doing, in memcached's state names where one fits. Read from another
+ * thread without stopping x's worker (relaxed reads): a snapshot, possibly a
+ * moment old, never a wrong connection (the caller holds x's worker's list).
+ */
+static const char *
+conn_state(const struct conn *self, const struct conn *x)
+{
+	if (x == self)
+		return "conn_parse_cmd";
+	if (__atomic_load_n(&x->handshaking, __ATOMIC_RELAXED))
+		return "tls_handshake";
+	if (__atomic_load_n(&x->deadline, __ATOMIC_RELAXED) != 0)
+		return "auth_wait";
+	if (__atomic_load_n(&x->writing, __ATOMIC_RELAXED))
+		return "conn_mwrite";
+	if (__atomic_load_n(&x->swallow, __ATOMIC_RELAXED) != 0)
+		return "conn_swallow";
+	if (__atomic_load_n(&x->inlen, __ATOMIC_RELAXED) != 0)
+		return "conn_nread";
+	return "conn_waiting";
+}
+
+static void
+write_one_conn(struct worker *w, const struct conn *self, const struct conn *x)
+{
+	char prefix[24], addr[INET6_ADDRSTRLEN + 16];
+	const struct tenant *t = __atomic_load_n(&x->tenant, __ATOMIC_ACQUIRE);
+	int64_t last = atomic_load_explicit(&x->last_cmd, memory_order_relaxed);
+
+	snprintf(prefix, sizeof(prefix), "%d", x->fd);
+	peer_format(x->fd, addr, sizeof(addr));
+	stats_line_str(w, prefix, "addr", addr);
+	stats_line_str(w, prefix, "listen_addr", x->listener->addr);
+	/* "-": not logged in, or the default tenant (no tenants file) */
+	stats_line_str(w, prefix, "tenant", t != NULL && t->name[0] != '\0' ? t->name : "-");
+	stats_line_str(w, prefix, "state", conn_state(self, x));
+	stats_line_u64(w, prefix, "secs_since_last_cmd",
+	    last != 0 && w->now > last ? (uint64_t)(w->now - last) / 1000 : 0);
+}
+
+void
+stats_write_conns(struct conn *c, struct tenant *t)
+{
+	struct worker *w = c->w;
+	struct mcd *m = w->mcd;
+	uint64_t listed = 0, omitted = 0;
+	int i;
+
+	for (i = 0; i < m->nworkers; i++) {
+		struct worker *o = &m->workers[i];
+		const struct conn *x;
+
+		pthread_mutex_lock(&o->conns_lock);
+		for (x = o->conns; x != NULL; x = x->all_next) {
+			if (t != NULL && __atomic_load_n(&x->tenant, __ATOMIC_ACQUIRE) != t)
+				continue;
+			if (listed == MCD_STATS_CONNS_MAX) {
+				omitted++;
+				continue;
+			}
+			write_one_conn(w, c, x);
+			listed++;
+		}
+		pthread_mutex_unlock(&o->conns_lock);
+	}
+	if (omitted > 0)
+		stat_u64(w, "conns_not_listed", omitted);
+	out_append(w, "END\r\n", 5);
+}
+
+/* --- stats reset ------------------------------------------------------------------- */
+
+/* What a tenant's own `stats` shows and may reset; the connection accounting
+ * (total_connections, auth_ok, auth_failed, rejected, conn_reqs_*) is the
+ * operator's figure of that tenant and stays. */
+static void
+tenant_reset_own(struct tenant *t)
+{
+	struct tenant_counters *k = &t->counters;
+
+	atomic_store(&k->cmd_get, 0);
+	atomic_store(&k->cmd_set, 0);
+	atomic_store(&k->cmd_touch, 0);
+	atomic_store(&k->cmd_flush, 0);
+	atomic_store(&k->cmd_meta, 0);
+	atomic_store(&k->bytes_read, 0);
+	atomic_store(&k->bytes_written, 0);
+	atomic_store(&k->auth_cmds, 0);
+	atomic_store(&k->auth_errors, 0);
+	atomic_store(&k->denied, 0);
+	store_reset_stats(t->store);
+}
+
+static void
+tenant_reset_all(void *arg, struct tenant *t)
+{
+	struct tenant_counters *k = &t->counters;
+	int i;
+
+	(void)arg;
+	tenant_reset_own(t);
+	atomic_store(&k->total_connections, 0);
+	atomic_store(&k->auth_ok, 0);
+	atomic_store(&k->auth_failed, 0);
+	atomic_store(&k->rejected, 0);
+	for (i = 0; i < CONNREQS_BUCKETS; i++)
+		atomic_store(&k->conn_reqs[i], 0);
+}
+
+void
+stats_reset(struct conn *c, struct tenant *t)
+{
+	struct mcd *m = c->w->mcd;
+	struct worker_stats now = { 0 };
+	struct worker_stats *b = &m->stats_base;
+	size_t i;
+
+	if (t != NULL) {
+		tenant_reset_own(t);
+		return;
+	}
+	workers_sum_raw(m, &now);
+	for (i = 0; i < WORKER_COUNTERS; i++)
+		atomic_store(ws_field(b, i), STAT_GET(*ws_field(&now, i)));
+	atomic_store(&m->rejected_connections, 0);
+	atomic_store(&m->rejected_admin_connections, 0);
+	atomic_store(&m->rejected_source_connections, 0);
+	atomic_store(&m->listen_disabled_num, 0);
+	tenant_registry_foreach(&m->tenants, tenant_reset_all, NULL);
 }

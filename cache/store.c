@@ -1177,5 +1177,14 @@ store_get_stats(struct store *s, struct store_stats *out)
 	out->curr_items = s->live_items;
 	out->hash_buckets = s->tables[s->expanding ? 1 : 0].mask + 1;
 	out->hash_expanding = s->expanding;
+	out->oldest_access = s->lru_tail != NULL ? s->lru_tail->last_access : 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
+store_reset_stats(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	memset(&s->stats, 0, sizeof(s->stats));
 	pthread_mutex_unlock(&s->lock);
 }

@@ -162,6 +162,8 @@ struct store_stats {
 	uint64_t cas_hits, cas_misses, cas_badval;
 	uint64_t hash_buckets;
 	bool hash_expanding;
+	int64_t oldest_access;   /* last access (ms) of the LRU tail's item, the next
+	                            to be evicted; 0 when the store is empty */
 };
 
 struct store;
@@ -244,6 +246,11 @@ void store_flush(struct store *s, int64_t now, int64_t at);
 
 /* Copies the counters. */
 void store_get_stats(struct store *s, struct store_stats *out);
+
+/* `stats reset`: zeroes the counters (total_items, evictions, reclaimed, the
+ * *_unfetched and the command hits and misses); the gauges (limit, bytes,
+ * curr_items, the hash table) and the items are unchanged. */
+void store_reset_stats(struct store *s);
 
 /*
  * References, so that a reply can send a value without copying it. Called in a

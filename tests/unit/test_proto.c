@@ -265,8 +265,13 @@ flush_verbosity_version_quit(void **state)
 	assert_int_equal(parse("flush_all 30 noreply\r\n", &req, &used), PROTO_OK);
 	assert_true(req.has_arg && req.arg == 30 && req.noreply);
 	assert_int_equal(parse("flush_all soon\r\n", &req, &used), PROTO_ERROR);
-	assert_int_equal(parse("verbosity noreply\r\n", &req, &used), PROTO_OK);
+	/* memcached refuses a level that is no number; with noreply it says nothing */
+	assert_int_equal(parse("verbosity noreply\r\n", &req, &used), PROTO_ERROR);
 	assert_true(req.noreply);
+	assert_int_equal(parse("verbosity x\r\n", &req, &used), PROTO_ERROR);
+	assert_string_equal(req.error, "CLIENT_ERROR bad command line format");
+	assert_int_equal(parse("verbosity 99 noreply\r\n", &req, &used), PROTO_OK);
+	assert_true(req.has_arg && req.arg == 10 && req.noreply); /* memcached's maximum */
 	assert_int_equal(parse("verbosity\r\n", &req, &used), PROTO_ERROR);
 	assert_int_equal(parse("version foo\r\n", &req, &used), PROTO_OK);
 	assert_int_equal(parse("quit\r\n", &req, &used), PROTO_OK);

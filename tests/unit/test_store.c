@@ -1072,6 +1072,50 @@ rehash_is_incremental_and_keys_stay_found(void **state)
 
 /* --- statistics ----------------------------------------------------------------------- */
 
+/* `stats items`' age: the LRU tail's last access, the item to go next. */
+static void
+oldest_access_is_the_lru_tail_s_last_access(void **state)
+{
+	struct store *s = store_new(1 << 20);
+	struct seen g;
+	(void)state;
+
+	assert_int_equal(stats(s).oldest_access, 0); /* empty */
+	assert_int_equal(put(s, "a", "1", 1000), STORE_OK);
+	assert_int_equal(put(s, "b", "2", 2000), STORE_OK);
+	assert_int_equal(stats(s).oldest_access, 1000);
+	/* A hit long enough after the last move takes "a" to the head: "b" is next. */
+	assert_int_equal(get(s, "a", 1000 + STORE_BUMP_INTERVAL_MS, &g), STORE_OK);
+	assert_int_equal(stats(s).oldest_access, 2000);
+	assert_int_equal(store_delete(s, "b", 1, 70000, NULL), STORE_OK);
+	assert_int_equal(stats(s).oldest_access, 1000 + STORE_BUMP_INTERVAL_MS);
+	store_free(s);
+}
+
+/* `stats reset`: the counters start again; the items and the gauges stay. */
+static void
+reset_stats_zeroes_counters_and_keeps_items_and_gauges(void **state)
+{
+	struct store *s = store_new(1 << 20);
+	struct store_stats st;
+	struct seen g;
+	(void)state;
+
+	assert_int_equal(put(s, "a", "1", 1000), STORE_OK);
+	assert_int_equal(get(s, "a", 1000, &g), STORE_OK);
+	assert_int_equal(get(s, "nope", 1000, &g), STORE_NOT_FOUND);
+	assert_int_equal(store_delete(s, "nope", 4, 1000, NULL), STORE_NOT_FOUND);
+	store_reset_stats(s);
+	st = stats(s);
+	assert_int_equal(st.get_hits + st.get_misses + st.delete_misses + st.total_items, 0);
+	assert_int_equal(st.curr_items, 1);
+	assert_int_equal(st.bytes, charge("a", 1));
+	assert_int_equal(st.limit, 1 << 20);
+	assert_value(s, "a", 1000, "1");
+	assert_int_equal(stats(s).get_hits, 1); /* counting again */
+	store_free(s);
+}
+
 static void
 stats_count_every_outcome(void **state)
 {
@@ -1346,6 +1390,8 @@ main(void)
 		cmocka_unit_test(fetched_and_last_access_report_the_previous_access),
 		cmocka_unit_test(rehash_is_incremental_and_keys_stay_found),
 		cmocka_unit_test(stats_count_every_outcome),
+		cmocka_unit_test(oldest_access_is_the_lru_tail_s_last_access),
+		cmocka_unit_test(reset_stats_zeroes_counters_and_keeps_items_and_gauges),
 		cmocka_unit_test(allocation_failure_is_nomem_and_changes_nothing),
 		cmocka_unit_test(concurrent_threads_leave_a_consistent_store),
 	};
