@@ -489,7 +489,11 @@ stats_memcached(struct conn *c, const struct proto_request *req, struct tenant *
 		stats_detail(c, req);
 	else if (token_eq(sub, "reset")) {
 		stats_reset(c, scope);
-		log_info("stats reset of %s", scope != NULL ? scope->name : "the server");
+		/* A tenant's own figures are its business; the server's are worth a
+		 * line, at most one per period (any client of a port without
+		 * authentication may send it). */
+		if (scope == NULL)
+			LOG_LIMITED(LOG_LEVEL_INFO, "stats reset: the server's counters restart");
 		out_str(c->w, "RESET");
 	} else
 		return false;
@@ -995,7 +999,8 @@ exec_cache_memlimit(struct conn *c, struct proto_request *req)
 	store_set_limit(t->store, mb << 20, w->now);
 	tenant_put(t);
 	__atomic_store_n(&m->set.memory, mb << 20, __ATOMIC_RELAXED);
-	log_info("cache_memlimit: memory limit now %llu MB", (unsigned long long)mb);
+	LOG_LIMITED(LOG_LEVEL_INFO, "cache_memlimit: memory limit now %llu MB",
+	    (unsigned long long)mb);
 	reply(c, req, RPL_OK);
 	return true;
 }

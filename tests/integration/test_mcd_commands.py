@@ -96,6 +96,15 @@ def test_a_tenant_gets_one_reply_to_every_command_word(procs, tmp_path):
 
 # --- the same replies as memcached ----------------------------------------------------
 
+def start_memcached(procs):
+    """memcached 1.6.18 on a free loopback port; returns the port."""
+    port = free_port()
+    ref = procs.start(["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port),
+                       "-U", "0", "-t", "1"], name="memcached")
+    wait_port(port, proc=ref)
+    return port
+
+
 SAME_AS_MEMCACHED = [
     "stats slabs", "stats items", "stats sizes", "stats sizes x", "stats nonesuch",
     "stats detail", "stats detail x", "stats detail off", "stats detail dump",
@@ -110,10 +119,7 @@ SAME_AS_MEMCACHED = [
 
 @needs_memcached
 def test_replies_are_memcached_s(procs):
-    port = free_port()
-    ref = procs.start(["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port),
-                       "-U", "0", "-t", "1"], name="memcached")
-    wait_port(port, proc=ref)
+    port = start_memcached(procs)
     m = start_mcd(procs)
     want = one_reply_each(port, SAME_AS_MEMCACHED)
     got = one_reply_each(m.port, SAME_AS_MEMCACHED)
@@ -126,10 +132,7 @@ def stat_names(lines):
 
 @needs_memcached
 def test_slabs_and_items_have_memcached_s_fields_with_mcd_s_figures(procs):
-    port = free_port()
-    ref = procs.start(["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port),
-                       "-U", "0", "-t", "1"], name="memcached")
-    wait_port(port, proc=ref)
+    port = start_memcached(procs)
     m = start_mcd(procs)
     script = ["set a 0 0 5\r\nhello", "set b 0 0 3\r\nabc", "get a", "stats slabs",
               "stats items"]
@@ -164,10 +167,7 @@ def conns_of(r):
 
 @needs_memcached
 def test_stats_conns_has_memcached_s_fields_and_the_tenant(procs):
-    port = free_port()
-    ref = procs.start(["memcached", "-u", "nobody", "-l", "127.0.0.1", "-p", str(port),
-                       "-U", "0", "-t", "1"], name="memcached")
-    wait_port(port, proc=ref)
+    port = start_memcached(procs)
     m = start_mcd(procs)
     theirs = [c for c in conns_of(Raw(port)).values() if "listen_addr" in c]
     ours = list(conns_of(m.raw()).values())
