@@ -12,11 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bigendian.h"
+#include "binproxy.h"
 #include "log.h"
 #include "mcd.h"
 #include "output.h"
+#include "proxy.h"
 
-#define EXPTIME_NO_CREATE 0xffffffffu /* incr/decr: do not create a missing key */
 #define STAT_TEXT_LINE_MAX 512        /* "stats KEY\r\n" as the text parser takes it */
 
 enum key_rule { KEY_NONE, KEY_REQUIRED, KEY_OPTIONAL };
@@ -29,50 +31,10 @@ struct bin_op {
 	bool storage;           /* its value is an item's: up to the item size */
 	bool preauth;           /* served before authentication */
 	bool (*fn)(struct conn *c, const struct bin_request *req);
+	bool routed;            /* the proxy sends it to a backend (bin_proxy) */
 };
 
 /* --- framing ------------------------------------------------------------------- */
-
-static uint16_t
-be16(const uint8_t *p)
-{
-	return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void
-put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
 void
 binproto_header(uint8_t out[BIN_HEADER_LEN], uint8_t opcode, uint8_t extlen,
@@ -80,13 +42,13 @@ binproto_header(uint8_t out[BIN_HEADER_LEN], uint8_t opcode, uint8_t extlen,
 {
 	out[0] = BIN_MAGIC_RES;
 	out[1] = opcode;
-	put16(out + 2, keylen);
+	store_be16(out + 2, keylen);
 	out[4] = extlen;
 	out[5] = 0; /* raw bytes */
-	put16(out + 6, status);
-	put32(out + 8, bodylen);
-	put32(out + 12, opaque);
-	put64(out + 16, cas);
+	store_be16(out + 6, status);
+	store_be32(out + 8, bodylen);
+	store_be32(out + 12, opaque);
+	store_be64(out + 16, cas);
 }
 
 bool
@@ -128,14 +90,16 @@ binproto_parse(const char *buf, size_t len, const struct bin_limits *lim,
 		return PROTO_INCOMPLETE;
 	}
 	req->opcode = h[1];
-	req->keylen = be16(h + 2);
+	req->keylen = load_be16(h + 2);
 	req->extlen = h[4];
-	req->bodylen = be32(h + 8);
-	req->opaque = be32(h + 12);
-	req->cas = be64(h + 16);
+	req->bodylen = load_be32(h + 8);
+	req->opaque = load_be32(h + 12);
+	req->cas = load_be64(h + 16);
 	op = &ops[req->opcode];
-	if (h[0] != BIN_MAGIC_REQ || req->keylen > PROTO_KEY_MAX ||
-	    (size_t)req->extlen + req->keylen > req->bodylen)
+	/* memcached's answers: a body too short for its key is an unknown command. */
+	if ((size_t)req->extlen + req->keylen > req->bodylen)
+		return parse_error(req, BIN_UNKNOWN_COMMAND, len, consumed);
+	if (h[0] != BIN_MAGIC_REQ || req->keylen > PROTO_KEY_MAX)
 		return parse_error(req, BIN_EINVAL, len, consumed);
 	/* Before authentication, and for anything but an item, a body is small. */
 	if ((lim->small || !op->storage) && req->bodylen > BIN_SMALL_BODY_MAX)
@@ -259,7 +223,7 @@ emit_hit(void *arg, const struct store_item_info *it)
 	uint8_t flags[4];
 
 	reply_header(w, g->req, BIN_OK, 4, (uint16_t)klen, (uint32_t)(4 + klen + vlen), it->cas);
-	put32(flags, it->flags);
+	store_be32(flags, it->flags);
 	out_append(w, flags, 4);
 	out_append(w, it->key, klen);
 	if (vlen > 0)
@@ -284,7 +248,7 @@ bin_get(struct conn *c, const struct bin_request *req)
 		return denied(c, req, NO_WRITE);
 	if (touch) {
 		opts.touch = true;
-		opts.exptime = mcd_exptime(w->mcd, be32(req->extras), w->now);
+		opts.exptime = mcd_exptime(w->mcd, load_be32(req->extras), w->now);
 		STAT_INC(w->stats.cmd_touch);
 		TENANT_COUNT_N(t, cmd_touch, 1);
 	}
@@ -329,8 +293,8 @@ bin_store(struct conn *c, const struct bin_request *req)
 	default: o.mode = STORE_PREPEND; break;
 	}
 	if (req->extlen == 8) {
-		o.flags = be32(req->extras);
-		o.exptime = mcd_exptime(w->mcd, be32(req->extras + 4), w->now);
+		o.flags = load_be32(req->extras);
+		o.exptime = mcd_exptime(w->mcd, load_be32(req->extras + 4), w->now);
 	}
 	o.cas = req->cas;
 	/* memcached: a cas on set, add or replace makes it a cas. */
@@ -381,17 +345,17 @@ bin_arith(struct conn *c, const struct bin_request *req)
 	struct tenant *t = conn_tenant(c);
 	struct store_arith_opts o = { 0 };
 	struct store_result res = { 0 };
-	uint32_t exp = be32(req->extras + 16);
+	uint32_t exp = load_be32(req->extras + 16);
 	uint8_t v[8];
 
 	if (!tenant_has_cap(t, TENANT_CAP_WRITE))
 		return denied(c, req, NO_WRITE);
 	o.decr = req->opcode == BIN_DECR || req->opcode == BIN_DECRQ;
-	o.delta = be64(req->extras);
+	o.delta = load_be64(req->extras);
 	o.cas = req->cas;
-	if (exp != EXPTIME_NO_CREATE) {
+	if (exp != BIN_INCR_NO_CREATE) {
 		o.vivify = true;
-		o.initial = be64(req->extras + 8);
+		o.initial = load_be64(req->extras + 8);
 		o.vivify_exptime = mcd_exptime(w->mcd, exp, w->now);
 	}
 	switch (store_arith(t->store, req->key, req->keylen, w->now, &o, &res)) {
@@ -399,7 +363,7 @@ bin_arith(struct conn *c, const struct bin_request *req)
 		if (binproto_quiet(req->opcode))
 			break;
 		reply_header(w, req, BIN_OK, 0, 0, 8, res.cas);
-		put64(v, res.value);
+		store_be64(v, res.value);
 		out_append(w, v, 8);
 		break;
 	case STORE_NOT_FOUND: reply_error(w, req, BIN_KEY_ENOENT); break;
@@ -415,7 +379,7 @@ bin_flush(struct conn *c, const struct bin_request *req)
 {
 	struct worker *w = c->w;
 	struct tenant *t = conn_tenant(c);
-	uint32_t delay = req->extlen == 4 ? be32(req->extras) : 0;
+	uint32_t delay = req->extlen == 4 ? load_be32(req->extras) : 0;
 
 	if (!tenant_has_cap(t, TENANT_CAP_FLUSH))
 		return denied(c, req, NO_FLUSH);
@@ -456,7 +420,7 @@ bin_verbosity(struct conn *c, const struct bin_request *req)
 {
 	struct proto_request text = { .cmd = CMD_VERBOSITY, .noreply = true, .has_arg = true };
 
-	text.arg = be32(req->extras);
+	text.arg = load_be32(req->extras);
 	exec_request(c, &text, PROTO_OK);
 	reply_header(c->w, req, BIN_OK, 0, 0, 0, 0);
 	return true;
@@ -518,7 +482,8 @@ bin_stat(struct conn *c, const struct bin_request *req)
 		reply_error(w, req, BIN_ENOMEM);
 		return true;
 	}
-	memcpy(copy, w->obuf + m.olen, len);
+	if (len > 0)
+		memcpy(copy, w->obuf + m.olen, len);
 	out_rewind(w, &m, NULL);
 	for (p = copy, end = copy + len; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
 	    p = nl + 1) {
@@ -634,13 +599,13 @@ bin_sasl_step(struct conn *c, const struct bin_request *req)
 
 /* --- the table and the entry --------------------------------------------------------- */
 
-#define GET_OP { 0, KEY_REQUIRED, false, false, false, bin_get }
-#define GAT_OP { 4, KEY_REQUIRED, false, false, false, bin_get }
-#define SET_OP { 8, KEY_REQUIRED, true, true, false, bin_store }
-#define CAT_OP { 0, KEY_REQUIRED, true, true, false, bin_store }
-#define DEL_OP { 0, KEY_REQUIRED, false, false, false, bin_delete }
-#define ARITH_OP { 20, KEY_REQUIRED, false, false, false, bin_arith }
-#define FLUSH_OP { EXT_FLUSH, KEY_NONE, false, false, false, bin_flush }
+#define GET_OP { 0, KEY_REQUIRED, false, false, false, bin_get, true }
+#define GAT_OP { 4, KEY_REQUIRED, false, false, false, bin_get, true }
+#define SET_OP { 8, KEY_REQUIRED, true, true, false, bin_store, true }
+#define CAT_OP { 0, KEY_REQUIRED, true, true, false, bin_store, true }
+#define DEL_OP { 0, KEY_REQUIRED, false, false, false, bin_delete, true }
+#define ARITH_OP { 20, KEY_REQUIRED, false, false, false, bin_arith, true }
+#define FLUSH_OP { EXT_FLUSH, KEY_NONE, false, false, false, bin_flush, true }
 #define QUIT_OP { 0, KEY_NONE, false, false, true, bin_quit }
 
 static const struct bin_op ops[256] = {
@@ -682,16 +647,19 @@ binproto_exec(struct conn *c, struct bin_request *req, enum proto_status st)
 		reply_error(w, req, req->error);
 		/* A set too large for the cache drops the key's old value, as memcached does. */
 		if (req->error == BIN_E2BIG && !req->fatal && !preauth && c->tenant != NULL &&
-		    (req->opcode == BIN_SET || req->opcode == BIN_SETQ) && w->mcd->proxy == NULL &&
-		    tenant_has_cap(conn_tenant(c), TENANT_CAP_WRITE))
-			store_delete(conn_tenant(c)->store, req->key, req->keylen, w->now, NULL);
+		    (req->opcode == BIN_SET || req->opcode == BIN_SETQ)) {
+			if (w->mcd->proxy != NULL) {
+				struct proto_request text = { .cmd = CMD_SET };
+				text.key.p = req->key;
+				text.key.len = req->keylen;
+				c->bin_op = req->opcode;
+				c->bin_opaque = req->opaque;
+				return proxy_forget(c, &text);
+			}
+			if (tenant_has_cap(conn_tenant(c), TENANT_CAP_WRITE))
+				store_delete(conn_tenant(c)->store, req->key, req->keylen, w->now, NULL);
+		}
 		return !req->fatal;
-	}
-	if (w->mcd->proxy != NULL) {
-		/* The proxy routes text requests only: said, then closed, never a silence. */
-		reply_error_msg(w, req, BIN_NOT_SUPPORTED,
-		    "the binary protocol is not served by the proxy: use the text protocol");
-		return false;
 	}
 	if (c->listener->kind == LISTENER_ADMIN) {
 		reply_error_msg(w, req, BIN_NOT_SUPPORTED,
@@ -703,5 +671,7 @@ binproto_exec(struct conn *c, struct bin_request *req, enum proto_status st)
 		reply_error(w, req, BIN_AUTH_ERROR);
 		return true;
 	}
+	if (w->mcd->proxy != NULL && ops[req->opcode].routed)
+		return binproxy_route(c, req);
 	return ops[req->opcode].fn(c, req);
 }

@@ -8,10 +8,10 @@
  *  - A request is a 24-byte header (magic 0x80, opcode, key length, extras length,
  *    data type, vbucket, total body length, opaque, cas; big-endian), then extras,
  *    key and value. Replies carry magic 0x81, the request's opcode and opaque.
- *  - A header that cannot be trusted (bad magic, extras + key longer than the body,
- *    a key over PROTO_KEY_MAX, extras or key lengths an opcode does not take) is
- *    answered "Invalid arguments" (0x04) and the connection closes: nothing after it
- *    can be framed.
+ *  - A header that cannot be trusted (bad magic, a key over PROTO_KEY_MAX, extras or
+ *    key lengths an opcode does not take) is answered "Invalid arguments" (0x04), and
+ *    extras + key longer than the body "Unknown command" (0x81), as memcached does;
+ *    then the connection closes: nothing after it can be framed.
  *  - An unknown opcode is answered 0x81 and its body skipped; the connection goes on.
  *  - A storage request whose value is over the item size (-I) is answered "Too
  *    large." (0x03) and its value skipped without being held (a set also drops the
@@ -37,6 +37,7 @@
 #define BIN_SMALL_BODY_MAX (PROTO_KEY_MAX + 1024) /* a body before authentication:
                                                      a mechanism name and its data */
 #define BIN_SASL_MECHS "PLAIN"
+#define BIN_INCR_NO_CREATE 0xffffffffu /* incr/decr expiry: do not create a missing key */
 
 enum bin_opcode {
 	BIN_GET = 0x00, BIN_SET = 0x01, BIN_ADD = 0x02, BIN_REPLACE = 0x03,

@@ -220,6 +220,8 @@ struct conn {
 	bool binary;                  /* speaks the binary protocol (binproto.h): its
 	                                 first byte was 0x80 */
 	bool proto_known;             /* binary is decided (the first byte came) */
+	uint8_t bin_op;               /* binary, in the proxy role: the request being */
+	uint32_t bin_opaque;          /*   routed (its reply is made binary again) */
 	bool pq_ready;                /* proxy: on the worker's list of ready clients */
 	bool paused;                  /* proxy: not read until its queue shortens */
 	uint16_t npq;                 /* proxy: requests in its queue */

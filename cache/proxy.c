@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "binproxy.h"
 #include "clock.h"
 #include "log.h"
 #include "mcd.h"
@@ -67,6 +68,9 @@ struct preq {
 	bool done;
 	bool read;                   /* a failure is a miss, not an error */
 	bool noreply;                /* classic noreply: no reply at all */
+	bool bin;                    /* a binary client's: the reply is made binary */
+	uint8_t bin_op;              /*   (binproxy_reply) for this opcode */
+	uint32_t bin_opaque;         /*   and opaque */
 	char quiet;                  /* meta q: 'E' hides EN (mg), 'H' hides HD */
 	uint16_t parts_left;
 	char *buf;                   /* the reply, once done (PQ_LOCAL: from the start) */
@@ -163,6 +167,12 @@ preq_new(struct conn *c, enum preq_kind kind, const struct proto_request *req)
 	p->c = c;
 	p->kind = (uint8_t)kind;
 	p->cmd = req != NULL ? (uint8_t)req->cmd : CMD_NONE;
+	if (req != NULL && c->binary) {
+		/* Routed for a binary client: binproto made it a meta request. */
+		p->bin = true;
+		p->bin_op = c->bin_op;
+		p->bin_opaque = c->bin_opaque;
+	}
 	if (c->pq_tail != NULL)
 		c->pq_tail->next = p;
 	else
@@ -206,6 +216,19 @@ conn_mark_ready(struct conn *c)
 static void
 preq_finish(struct preq *p)
 {
+	if (p->bin && p->len > 0) {
+		char *b;
+		size_t n;
+		if (binproxy_reply(p->bin_op, p->bin_opaque, p->buf, p->len, &b, &n) < 0) {
+			b = NULL;
+			n = 0;
+			if (p->c != NULL)
+				p->c->close_after_write = true; /* no reply to give: closed */
+		}
+		free(p->buf);
+		p->buf = b;
+		p->len = n;
+	}
 	p->done = true;
 	if (p->c == NULL) {
 		preq_free(p);

@@ -3,8 +3,8 @@ against the tenants file and works through set, get, incr, cas, multi-get, delet
 touch; a text client and a binary client of one tenant see the same data; a wrong
 password fails clearly; before SASL only SASL, version and quit are served; bad
 headers and oversized bodies are answered and closed; memccapable's binary tests pass
-against mcd without tenants; the proxy answers a binary client "not supported"
-instead of leaving it waiting."""
+against mcd without tenants and through the proxy, whose binary clients' requests go
+to the backends as meta requests."""
 import shutil
 import struct
 import subprocess
@@ -12,8 +12,9 @@ import subprocess
 import pylibmc
 import pytest
 
+from conftest import binary
 from mcdtest import Raw, add_tenant, start_mcd
-from proxytest import start_pool
+from proxytest import TenantsFile, start_pool, stop_checked
 
 HEADER = struct.Struct(">BBHBBHIIQ")
 AUTH_ERROR = 0x20
@@ -48,6 +49,13 @@ class Bin(Raw):
                          password.encode())
 
 
+@pytest.fixture(autouse=True)
+def exits_cleanly(procs):
+    """Every server of a test stops on SIGTERM with status 0 and no sanitizer report."""
+    yield
+    assert stop_checked(procs) == []
+
+
 @pytest.fixture
 def tenants(tmp_path):
     path = tmp_path / "tenants"
@@ -55,6 +63,7 @@ def tenants(tmp_path):
         "acme": add_tenant(path, "acme"),
         "beta": add_tenant(path, "beta"),
         "reader": add_tenant(path, "reader", caps="read"),
+        "ops": add_tenant(path, "ops", admin=True),
     }
     return path, pw
 
@@ -132,6 +141,35 @@ def test_before_sasl_only_sasl_version_and_quit_are_served(mcd, tenants):
     assert b.closed()
 
 
+def test_sasl_is_held_to_the_tenants_connection_limit_and_counted_as_a_text_login(
+        procs, tenants):
+    path, pw = tenants
+    r = subprocess.run([binary("mctl"), "tenant", "connlimit", "acme", "--file", str(path),
+                        "--max-connections", "1"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    m = start_mcd(procs, tenants=path, admin=True)
+    first = Bin(m.port)
+    assert first.sasl("acme", pw["acme"])[1] == 0
+    second = Bin(m.port)
+    op, status, _, _, value, _, _ = second.sasl("acme", pw["acme"])
+    assert (op, status, value) == (0x21, 0x86, b"too many connections for this account")
+    assert second.closed()
+    text = m.raw()
+    assert text.auth("acme", pw["acme"]) == "SERVER_ERROR too many connections for this account"
+    admin = Raw(m.admin_port)
+    assert admin.auth("ops", pw["ops"]) == "STORED"
+    st = admin.stats("tenants")
+    assert st["tenant:acme:auth_ok"] == "3"  # right passwords, admitted or not
+    assert st["tenant:acme:rejected_connections"] == "2"
+    assert admin.stats()["rejected_tenant_connections"] == "2"
+
+
+def test_a_binary_connection_without_sasl_is_closed_at_the_auth_deadline(mcd):
+    b = Bin(mcd.port)
+    assert b.call(0x0b)[1] == 0  # version: served, but no login
+    assert b.closed(timeout=30)
+
+
 def test_a_big_body_before_sasl_is_answered_and_closed(mcd):
     b = Bin(mcd.port)
     b.request(0x01, key="k", extras=b"\0" * 8, value=b"x" * 4096)
@@ -148,18 +186,18 @@ def test_sasl_does_not_exceed_the_tenants_capabilities(mcd, tenants):
     assert b.call(0x0a)[:2] == (0x0a, 0)
 
 
-@pytest.mark.parametrize("header", [
-    HEADER.pack(0x42, 0, 0, 0, 0, 0, 0, 0, 0),                 # bad magic (once binary)
-    HEADER.pack(0x80, 0, 10, 0, 0, 0, 5, 0, 0) + b"x" * 5,     # key longer than the body
-    HEADER.pack(0x80, 0, 251, 0, 0, 0, 251, 0, 0) + b"k" * 251,  # key over 250
-    HEADER.pack(0x80, 1, 1, 3, 0, 0, 4, 0, 0) + b"e" * 4,      # set with 3 bytes of extras
+@pytest.mark.parametrize("header,status", [
+    (HEADER.pack(0x42, 0, 0, 0, 0, 0, 0, 0, 0), 0x04),                 # bad magic
+    (HEADER.pack(0x80, 0, 10, 0, 0, 0, 5, 0, 0) + b"x" * 5, 0x81),     # key longer than body
+    (HEADER.pack(0x80, 0, 251, 0, 0, 0, 251, 0, 0) + b"k" * 251, 0x04),  # key over 250
+    (HEADER.pack(0x80, 1, 1, 3, 0, 0, 4, 0, 0) + b"e" * 4, 0x04),      # set with 3 extras
 ])
-def test_a_malformed_header_is_answered_and_closed(procs, header):
+def test_a_malformed_header_is_answered_and_closed(procs, header, status):
     m = start_mcd(procs)
     b = Bin(m.port)
     assert b.call(0x0a)[1] == 0  # the first byte made the connection binary
     b.send(header)
-    assert b.response()[1] == 0x04  # invalid arguments
+    assert b.response()[1] == status  # memcached's: invalid arguments, unknown command
     assert b.closed()
     # The server goes on.
     assert Bin(m.port).call(0x0a)[1] == 0
@@ -209,10 +247,47 @@ def test_memccapable_binary_tests_pass_against_mcd_without_tenants(procs):
     assert "All tests passed" in out.stdout
 
 
-def test_the_proxy_answers_a_binary_client_not_supported_and_closes(procs, tmp_path):
+@pytest.mark.skipif(shutil.which("memccapable") is None, reason="libmemcached-tools")
+def test_memccapable_binary_tests_pass_through_the_proxy(procs, tmp_path):
+    pool = start_pool(procs, tmp_path)
+    out = subprocess.run(["memccapable", "-h", "127.0.0.1", "-p", str(pool.proxy.port), "-b",
+                          "-t", "10"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "All tests passed" in out.stdout
+
+
+def test_pylibmc_with_sasl_through_the_proxy_shares_data_with_text_clients(procs, tmp_path):
+    tenants = TenantsFile(tmp_path)
+    pool = start_pool(procs, tmp_path, tenants=tenants)
+    c = pylibmc.Client(["127.0.0.1:%d" % pool.proxy.port], binary=True, username="acme",
+                       password=tenants.pw["acme"], behaviors={"cas": True})
+    keys = ["key-%d" % i for i in range(20)]
+    for k in keys:
+        assert c.set(k, k.encode())
+    assert c.get_multi(keys + ["missing"]) == {k: k.encode() for k in keys}
+    assert c.set("n", "1")
+    assert c.incr("n", 5) == 6
+    value, cas = c.gets("key-1")
+    assert c.cas("key-1", b"new", cas)
+    assert not c.cas("key-1", b"newer", cas)
+    assert c.touch("key-2", 100)
+    assert c.delete("key-3")
+    assert c.get("key-3") is None
+    r = Raw(pool.proxy.port)
+    assert r.auth("acme", tenants.pw["acme"]) == "STORED"
+    r.send("get key-1\r\n")
+    assert r.until_end() == (["VALUE key-1 0 3", "new"], "END")
+    # A wrong password through the proxy fails as it does on a node.
+    bad = pylibmc.Client(["127.0.0.1:%d" % pool.proxy.port], binary=True, username="acme",
+                         password="wrong")
+    with pytest.raises(pylibmc.Error, match="AUTHENTICATION FAILURE"):
+        bad.get("k")
+
+
+def test_a_key_with_spaces_goes_through_the_proxy_and_back(procs, tmp_path):
     pool = start_pool(procs, tmp_path)
     b = Bin(pool.proxy.port)
-    op, status, _, _, value, opaque, _ = b.call(0x0a, opaque=77)
-    assert (op, status, opaque) == (0x0a, NOT_SUPPORTED, 77)
-    assert b"text protocol" in value
-    assert b.closed()
+    assert b.call(0x01, key=b"a key\x01", extras=b"\0\0\0\7\0\0\0\0", value="v")[1] == 0
+    op, status, extras, key, value, opaque, _ = b.call(0x0c, key=b"a key\x01", opaque=3)
+    assert (status, extras, key, value, opaque) == (0, b"\0\0\0\7", b"a key\x01", b"v", 3)
+    assert b.call(0x0c, key=b"no such key")[1:4] == (0x01, b"", b"no such key")

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "cache/binproto.h"
+#include "cache/binproxy.h"
 #include "cache/mcd.h"
 #include "cache/output.h"
 #include "log.h"
@@ -32,9 +33,12 @@ req(uint8_t *out, uint8_t op, const char *key, const void *extras, uint8_t extle
 	/* a request header is a response header with the other magic */
 	binproto_header(out, op, extlen, (uint16_t)klen, 0, body, opaque, cas);
 	out[0] = BIN_MAGIC_REQ;
-	memcpy(out + BIN_HEADER_LEN, extras, extlen);
-	memcpy(out + BIN_HEADER_LEN + extlen, key, klen);
-	memcpy(out + BIN_HEADER_LEN + extlen + klen, value, vlen);
+	if (extlen > 0)
+		memcpy(out + BIN_HEADER_LEN, extras, extlen);
+	if (klen > 0)
+		memcpy(out + BIN_HEADER_LEN + extlen, key, klen);
+	if (vlen > 0)
+		memcpy(out + BIN_HEADER_LEN + extlen + klen, value, vlen);
 	return BIN_HEADER_LEN + body;
 }
 
@@ -263,9 +267,10 @@ a_malformed_header_is_a_fatal_invalid_arguments(void **state)
 	assert_int_equal(binproto_parse((char *)buf, 26, &lim, &r, &used), PROTO_ERROR);
 	assert_true(r.fatal);
 	req(buf, BIN_GET, "kkkk", NULL, 0, NULL, 0, 0);
-	buf[11] = 2; /* body shorter than the key */
+	buf[11] = 2; /* body shorter than the key: memcached's "unknown command" */
 	assert_int_equal(binproto_parse((char *)buf, 28, &lim, &r, &used), PROTO_ERROR);
 	assert_true(r.fatal);
+	assert_int_equal(r.error, BIN_UNKNOWN_COMMAND);
 	req(buf, BIN_NOOP, "k", NULL, 0, NULL, 0, 0); /* noop takes no key */
 	assert_int_equal(binproto_parse((char *)buf, 25, &lim, &r, &used), PROTO_ERROR);
 	assert_true(r.fatal);
@@ -578,6 +583,70 @@ a_tenant_without_write_is_refused_with_auth_error(void **state)
 	assert_int_equal(call(f, BIN_FLUSH, NULL, NULL, 0, NULL, 0).status, BIN_AUTH_ERROR);
 }
 
+/* --- through the proxy: meta replies made binary ------------------------------------- */
+
+static struct reply
+from_meta(uint8_t op, const char *text, char **buf)
+{
+	size_t n;
+	struct reply r;
+
+	assert_int_equal(binproxy_reply(op, 77, text, strlen(text), buf, &n), 0);
+	assert_non_null(*buf);
+	r = reply_at((const uint8_t *)*buf);
+	assert_int_equal(n, BIN_HEADER_LEN + r.bodylen);
+	assert_int_equal(r.op, op);
+	assert_int_equal(r.opaque, 77);
+	return r;
+}
+
+static void
+meta_replies_become_the_binary_replies_memcached_gives(void **state)
+{
+	char *b;
+	struct reply r;
+	(void)state;
+
+	r = from_meta(BIN_GETK, "VA 3 f7 c99 kkey\r\nabc\r\n", &b);
+	assert_int_equal(r.status, BIN_OK);
+	assert_int_equal(r.cas, 99);
+	assert_int_equal(r.extlen, 4);
+	assert_int_equal(be(r.body, 4), 7);
+	assert_int_equal(r.keylen, 3);
+	assert_memory_equal(r.body + 4, "keyabc", 6);
+	free(b);
+	r = from_meta(BIN_GETK, "EN kYSBi b\r\n", &b); /* base64 of "a b" */
+	assert_int_equal(r.status, BIN_KEY_ENOENT);
+	assert_int_equal(r.keylen, 3);
+	assert_memory_equal(r.body, "a b", 3);
+	free(b);
+	r = from_meta(BIN_SET, "HD c12\r\n", &b);
+	assert_int_equal(r.status, BIN_OK);
+	assert_int_equal(r.cas, 12);
+	free(b);
+	assert_int_equal(from_meta(BIN_ADD, "NS\r\n", &b).status, BIN_KEY_EEXISTS);
+	free(b);
+	assert_int_equal(from_meta(BIN_REPLACE, "NS\r\n", &b).status, BIN_KEY_ENOENT);
+	free(b);
+	assert_int_equal(from_meta(BIN_APPEND, "NS\r\n", &b).status, BIN_NOT_STORED);
+	free(b);
+	r = from_meta(BIN_INCR, "VA 2 c5\r\n42\r\n", &b);
+	assert_int_equal(r.bodylen, 8);
+	assert_int_equal(be(r.body, 8), 42);
+	free(b);
+	assert_int_equal(from_meta(BIN_INCR, "CLIENT_ERROR cannot increment or decrement "
+	    "non-numeric value\r\n", &b).status, BIN_DELTA_BADVAL);
+	free(b);
+	r = from_meta(BIN_SET, "SERVER_ERROR backend unavailable\r\n", &b);
+	assert_int_equal(r.status, BIN_EINTERNAL);
+	assert_memory_equal(r.body, "backend unavailable", r.bodylen);
+	free(b);
+	r = from_meta(BIN_TOUCH, "HD f3 c8\r\n", &b);
+	assert_int_equal(r.extlen, 4);
+	assert_int_equal(r.bodylen, 4);
+	free(b);
+}
+
 int
 main(void)
 {
@@ -587,6 +656,7 @@ main(void)
 		cmocka_unit_test(an_unknown_opcode_skips_its_body),
 		cmocka_unit_test(a_value_over_the_item_size_is_swallowed_not_held),
 		cmocka_unit_test(before_authentication_a_body_is_small),
+		cmocka_unit_test(meta_replies_become_the_binary_replies_memcached_gives),
 		cmocka_unit_test_setup_teardown(set_get_getk_and_their_reply_headers, setup_open,
 		    teardown),
 		cmocka_unit_test_setup_teardown(add_replace_append_prepend_answer_as_memcached,
