@@ -169,27 +169,6 @@ reader_line(struct reader *r, int fd, char **line, size_t *len)
 	}
 }
 
-/* Skips n data bytes and their CRLF. */
-static int
-reader_skip(struct reader *r, int fd, size_t n)
-{
-	n += 2;
-	while (r->len - r->off < n) {
-		if (r->len == sizeof(r->buf) - 1) {
-			errno = EMSGSIZE;
-			return -1;
-		}
-		ssize_t got = recv(fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len, 0);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		r->len += (size_t)got;
-	}
-	r->off += n;
-	return 0;
-}
-
 /* Until n bytes are buffered past the read offset. */
 static int
 reader_fill(struct reader *r, int fd, size_t n)
@@ -206,6 +185,16 @@ reader_fill(struct reader *r, int fd, size_t n)
 			return -1;
 		r->len += (size_t)got;
 	}
+	return 0;
+}
+
+/* Skips n data bytes and their CRLF. */
+static int
+reader_skip(struct reader *r, int fd, size_t n)
+{
+	if (reader_fill(r, fd, n + 2) < 0)
+		return -1;
+	r->off += n + 2;
 	return 0;
 }
 
