@@ -447,8 +447,10 @@ stat_packet(struct worker *w, const struct bin_request *req, const char *line, s
 /*
  * stat [group]: the text `stats [group]` of this connection, its lines made stat
  * packets and its END an empty one, so both protocols show the same figures and a
- * group the text protocol learns is the binary protocol's too. A group the text
- * protocol refuses is "Not found", as memcached answers.
+ * group the text protocol learns is the binary protocol's too. Lines that are not
+ * STAT lines (`stats detail dump`) go in one packet named "detailed", as memcached
+ * sends its dump. A group the text protocol refuses is "Not found", as memcached
+ * answers.
  */
 static bool
 bin_stat(struct conn *c, const struct bin_request *req)
@@ -458,8 +460,8 @@ bin_stat(struct conn *c, const struct bin_request *req)
 	struct proto_request text;
 	struct proto_limits lim = { 0 };
 	struct out_mark m;
-	size_t used, n, len;
-	char *copy;
+	size_t used, n, len, dlen = 0;
+	char *copy, *detail;
 	const char *p, *end, *nl;
 	bool ok = false;
 
@@ -476,7 +478,9 @@ bin_stat(struct conn *c, const struct bin_request *req)
 	if (w->oom)
 		return true;
 	len = w->olen - m.olen;
-	copy = malloc(len + 1);
+	/* the text, then room for its detail lines each ending in "\r\n" (at most
+	 * twice the text, were every line a bare "\n") */
+	copy = malloc(3 * len + 2);
 	if (copy == NULL) {
 		out_rewind(w, &m, NULL);
 		reply_error(w, req, BIN_ENOMEM);
@@ -485,6 +489,7 @@ bin_stat(struct conn *c, const struct bin_request *req)
 	if (len > 0)
 		memcpy(copy, w->obuf + m.olen, len);
 	out_rewind(w, &m, NULL);
+	detail = copy + len + 1;
 	for (p = copy, end = copy + len; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL;
 	    p = nl + 1) {
 		size_t ll = (size_t)(nl - p);
@@ -501,7 +506,16 @@ bin_stat(struct conn *c, const struct bin_request *req)
 		    (ll > 13 && memcmp(p, "CLIENT_ERROR ", 13) == 0) ||
 		    (ll > 13 && memcmp(p, "SERVER_ERROR ", 13) == 0))) {
 			break;
+		} else {
+			memcpy(detail + dlen, p, ll);
+			memcpy(detail + dlen + ll, "\r\n", 2);
+			dlen += ll + 2;
 		}
+	}
+	if (ok && dlen > 0) {
+		reply_header(w, req, BIN_OK, 0, 8, (uint32_t)(8 + dlen), 0);
+		out_append(w, "detailed", 8);
+		out_append(w, detail, dlen);
 	}
 	free(copy);
 	if (ok) {

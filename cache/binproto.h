@@ -16,7 +16,7 @@
  *  - A storage request whose value is over the item size (-I) is answered "Too
  *    large." (0x03) and its value skipped without being held (a set also drops the
  *    key's old value, as memcached does).
- *  - Before authentication (binlim.small) no body may exceed what a SASL PLAIN
+ *  - Before authentication (bin_limits.small) no body may exceed what a SASL PLAIN
  *    exchange needs (BIN_SMALL_BODY_MAX): a larger one is answered and closes.
  *
  * Quiet opcodes hide only what memcached hides: getq/getkq/gatq/gatkq a miss, the

@@ -245,7 +245,7 @@ binproxy_reply(uint8_t op, uint32_t opaque, const char *r, size_t n, char **out,
 		const char *data = nl + 1;
 		uint64_t dlen = 0;
 		parse_u64_n(r + 3, sp != NULL ? (size_t)(sp - r - 3) : ll - 3, 0, n, &dlen);
-		if (data + dlen > r + n)
+		if (dlen > (uint64_t)(r + n - data))
 			dlen = 0;
 		if (read) {
 			store_be32(flags, (uint32_t)meta_ret_u64(sp != NULL ? sp : r, sp != NULL ?

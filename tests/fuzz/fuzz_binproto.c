@@ -7,7 +7,9 @@
  * The first byte picks the connection: 0 the client port before SASL, 1 a client
  * logged in as "alice" (read, write, flush), 2 one as "reader" (read only), 3 a
  * server without a tenants file. The second advances the clock (seconds); the rest
- * is the stream. The server lives across inputs, as a real one does.
+ * is the stream. The server lives across inputs, as a real one does. A first byte
+ * of 4 instead feeds the rest to binproxy_reply as a backend's meta reply to the
+ * opcode in the second byte: the proxy's side of the protocol.
  *
  * Beyond "does not crash", it checks: every reply is a whole sequence of response
  * packets (magic 0x81, body lengths that add up, the request's opcode and opaque),
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "cache/binproto.h"
+#include "cache/binproxy.h"
 #include "cache/mcd.h"
 #include "cache/output.h"
 #include "log.h"
@@ -29,7 +32,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum fuzz_conn { FUZZ_PREAUTH, FUZZ_ALICE, FUZZ_READER, FUZZ_OPEN, FUZZ_CONNS };
+enum fuzz_conn { FUZZ_PREAUTH, FUZZ_ALICE, FUZZ_READER, FUZZ_OPEN, FUZZ_META, FUZZ_CONNS };
 
 static struct mcd *
 server_new(bool auth)
@@ -61,6 +64,31 @@ server_new(bool auth)
 	CHECK(tenant_registry_apply(&m->tenants, &tf, m->started_mono_ms, NULL) == 0);
 	tenants_release(&tf);
 	return m;
+}
+
+/* binproxy_reply: one whole packet of the asked opcode, within the input's size. */
+static void
+fuzz_meta_reply(uint8_t opcode, const uint8_t *data, size_t size)
+{
+	char *text = malloc(size + 1), *out = NULL;
+	size_t outlen = 0;
+	const uint8_t *h;
+
+	if (text == NULL)
+		return;
+	memcpy(text, data, size);
+	CHECK(binproxy_reply(opcode, 7, text, size, &out, &outlen) == 0);
+	if (out != NULL) {
+		h = (const uint8_t *)out;
+		CHECK(outlen >= BIN_HEADER_LEN && h[0] == BIN_MAGIC_RES && h[1] == opcode);
+		CHECK(outlen == BIN_HEADER_LEN + ((size_t)h[8] << 24 | (size_t)h[9] << 16 |
+		    (size_t)h[10] << 8 | h[11]));
+		CHECK(outlen <= BIN_HEADER_LEN + 4 + PROTO_KEY_MAX + size);
+	} else {
+		CHECK(outlen == 0);
+	}
+	free(out);
+	free(text);
 }
 
 /* A sequence of whole response packets to the request with this opcode and opaque. */
@@ -106,6 +134,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (with_tenants == NULL) {
 		with_tenants = server_new(true);
 		open = server_new(false);
+	}
+	if (data[0] % FUZZ_CONNS == FUZZ_META) {
+		fuzz_meta_reply(data[1], data + 2, size - 2);
+		return 0;
 	}
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;

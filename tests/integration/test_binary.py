@@ -6,6 +6,8 @@ headers and oversized bodies are answered and closed; memccapable's binary tests
 against mcd without tenants and through the proxy, whose binary clients' requests go
 to the backends as meta requests."""
 import shutil
+import socket
+import ssl
 import struct
 import subprocess
 
@@ -168,6 +170,19 @@ def test_a_binary_connection_without_sasl_is_closed_at_the_auth_deadline(mcd):
     b = Bin(mcd.port)
     assert b.call(0x0b)[1] == 0  # version: served, but no login
     assert b.closed(timeout=30)
+
+
+def test_binary_with_sasl_over_tls_sends_a_large_value_whole(procs, tenants, tls_cert):
+    m = start_mcd(procs, tenants=tenants[0], tls=tls_cert)
+    ctx = ssl.create_default_context(cafile=tls_cert[0])
+    ctx.check_hostname = False
+    raw = socket.create_connection(("127.0.0.1", m.tls_port), timeout=5)
+    b = Bin(None, sock=ctx.wrap_socket(raw, server_hostname="localhost"))
+    assert b.sasl("acme", tenants[1]["acme"])[1] == 0
+    big = b"z" * 200000
+    assert b.call(0x01, key="big", extras=b"\0\0\0\1\0\0\0\0", value=big)[1] == 0
+    _, status, extras, _, value, _, _ = b.call(0x00, key="big")
+    assert (status, extras, value) == (0, b"\0\0\0\1", big)
 
 
 def test_a_big_body_before_sasl_is_answered_and_closed(mcd):
