@@ -8,9 +8,12 @@
  * percentiles.
  *
  * Auth modes: none; mcops (`set USER 0 0 LEN`, value PASSWORD, expect STORED);
- * memcached (its -Y form: any key, value "USER PASSWORD", expect STORED). By
- * default each reply is awaited before the next request, as an ordinary client
- * does; --pipeline sends the auth and the get in one write.
+ * memcached (its -Y form: any key, value "USER PASSWORD", expect STORED); sasl
+ * (the binary protocol throughout: SASL_AUTH with mechanism PLAIN, expect status
+ * 0, then a binary GET), which is how libmemcached, pylibmc or spymemcached log in
+ * to mcd with a tenant and to memcached started with -S. By default each reply is
+ * awaited before the next request, as an ordinary client does; --pipeline sends
+ * the auth and the get in one write.
  *
  * Before the run, one connection stores the key (KEY_VALUE_LEN bytes) so that
  * every get is a hit. Each socket has receive and send timeouts (--timeout), so a
@@ -56,17 +59,30 @@
 #define CONNECT_FAIL_LIMIT 0.01 /* a larger fraction of failed connects: exit 1 */
 #define ERR_LEN 512
 
+/* The binary protocol (memcached's protocol_binary.h), as much as the sasl mode uses. */
+#define BIN_HEADER_LEN 24
+#define BIN_MAGIC_REQ 0x80
+#define BIN_MAGIC_RES 0x81
+#define BIN_OP_GET 0x00
+#define BIN_OP_SET 0x01
+#define BIN_OP_SASL_AUTH 0x21
+#define BIN_STATUS_OK 0
+#define BIN_STATUS_NOT_FOUND 1
+#define BIN_SET_EXTRAS_LEN 8 /* flags, exptime */
+#define BIN_PLAIN "PLAIN"
+
 struct newconn_opts {
 	struct endpoint target;
 	unsigned threads;
 	int64_t duration_ms;
 	int64_t timeout_ms;
-	enum auth_style auth;
+	enum auth_style auth; /* AUTH_NONE with sasl */
+	bool sasl;            /* binary protocol, SASL PLAIN */
 	bool pipeline;
 	char key[NEWCONN_KEY_MAX + 1];
 	char auth_req[AUTH_REQUEST_MAX]; /* the auth set, or empty */
 	size_t auth_len;
-	char get_req[NEWCONN_KEY_MAX + 8]; /* "get KEY\r\n" */
+	char get_req[BIN_HEADER_LEN + NEWCONN_KEY_MAX + 8]; /* "get KEY\r\n" or a binary GET */
 	size_t get_len;
 };
 
@@ -153,16 +169,15 @@ reader_line(struct reader *r, int fd, char **line, size_t *len)
 	}
 }
 
-/* Skips n data bytes and their CRLF. */
+/* Until n bytes are buffered past the read offset. */
 static int
-reader_skip(struct reader *r, int fd, size_t n)
+reader_fill(struct reader *r, int fd, size_t n)
 {
-	n += 2;
+	if (n > sizeof(r->buf) - 1 - r->off) {
+		errno = EMSGSIZE;
+		return -1;
+	}
 	while (r->len - r->off < n) {
-		if (r->len == sizeof(r->buf) - 1) {
-			errno = EMSGSIZE;
-			return -1;
-		}
 		ssize_t got = recv(fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -170,8 +185,85 @@ reader_skip(struct reader *r, int fd, size_t n)
 			return -1;
 		r->len += (size_t)got;
 	}
-	r->off += n;
 	return 0;
+}
+
+/* Skips n data bytes and their CRLF. */
+static int
+reader_skip(struct reader *r, int fd, size_t n)
+{
+	if (reader_fill(r, fd, n + 2) < 0)
+		return -1;
+	r->off += n + 2;
+	return 0;
+}
+
+/*
+ * Writes a binary request header into p: the fields the sasl mode sends; opaque
+ * and cas are zero. The body (extras, key, value) follows it.
+ */
+static void
+bin_header(unsigned char *p, unsigned opcode, size_t keylen, size_t extlen, size_t bodylen)
+{
+	memset(p, 0, BIN_HEADER_LEN);
+	p[0] = BIN_MAGIC_REQ;
+	p[1] = (unsigned char)opcode;
+	p[2] = (unsigned char)(keylen >> 8);
+	p[3] = (unsigned char)keylen;
+	p[4] = (unsigned char)extlen;
+	p[8] = (unsigned char)(bodylen >> 24);
+	p[9] = (unsigned char)(bodylen >> 16);
+	p[10] = (unsigned char)(bodylen >> 8);
+	p[11] = (unsigned char)bodylen;
+}
+
+/*
+ * Reads one binary response, consuming its body; its status into *status. -1 on a
+ * closed connection, a timeout, a bad magic or a body larger than the buffer.
+ */
+static int
+read_bin_response(struct reader *r, int fd, unsigned *status)
+{
+	const unsigned char *h;
+	size_t bodylen;
+
+	if (r->off == r->len)
+		r->off = r->len = 0;
+	if (reader_fill(r, fd, BIN_HEADER_LEN) < 0)
+		return -1;
+	h = (const unsigned char *)r->buf + r->off;
+	if (h[0] != BIN_MAGIC_RES) {
+		errno = EPROTO;
+		return -1;
+	}
+	*status = (unsigned)h[6] << 8 | h[7];
+	bodylen = (size_t)h[8] << 24 | (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11];
+	if (reader_fill(r, fd, BIN_HEADER_LEN + bodylen) < 0)
+		return -1;
+	r->off += BIN_HEADER_LEN + bodylen;
+	return 0;
+}
+
+/* Formats the SASL PLAIN auth request: key "PLAIN", value NUL user NUL password. */
+static int
+sasl_request_format(char *buf, size_t buflen, const char *user, const char *password)
+{
+	size_t ulen = strlen(user), plen = strlen(password);
+	size_t klen = sizeof(BIN_PLAIN) - 1, vlen = 1 + ulen + 1 + plen;
+	unsigned char *p = (unsigned char *)buf;
+
+	if (ulen == 0 || ulen > AUTH_USER_MAX || BIN_HEADER_LEN + klen + vlen > buflen)
+		return -1;
+	bin_header(p, BIN_OP_SASL_AUTH, klen, 0, klen + vlen);
+	p += BIN_HEADER_LEN;
+	memcpy(p, BIN_PLAIN, klen);
+	p += klen;
+	*p++ = '\0';
+	memcpy(p, user, ulen);
+	p += ulen;
+	*p++ = '\0';
+	memcpy(p, password, plen);
+	return (int)(BIN_HEADER_LEN + klen + vlen);
 }
 
 static void
@@ -190,6 +282,21 @@ read_get_reply(struct worker *w, struct reader *r, int fd, bool *hit)
 	uint64_t bytes;
 
 	*hit = false;
+	if (w->o->sasl) {
+		unsigned status;
+		char what[48];
+		if (read_bin_response(r, fd, &status) < 0) {
+			note_reply(w, "(connection closed, timed out or not a binary response)");
+			return -1;
+		}
+		if (status != BIN_STATUS_OK && status != BIN_STATUS_NOT_FOUND) {
+			snprintf(what, sizeof(what), "get: binary status 0x%02x", status);
+			note_reply(w, what);
+			return -1;
+		}
+		*hit = status == BIN_STATUS_OK;
+		return 0;
+	}
 	for (;;) {
 		if (reader_line(r, fd, &line, &len) < 0) {
 			note_reply(w, "(connection closed or timed out)");
@@ -247,6 +354,20 @@ authenticate(struct worker *w, struct reader *r, int fd, bool already_sent)
 		note_reply(w, "(send failed)");
 		return CYCLE_AUTH;
 	}
+	if (o->sasl) {
+		unsigned status;
+		char what[48];
+		if (read_bin_response(r, fd, &status) < 0) {
+			note_reply(w, "(connection closed, timed out or not a binary response)");
+			return CYCLE_AUTH;
+		}
+		if (status != BIN_STATUS_OK) {
+			snprintf(what, sizeof(what), "sasl auth: binary status 0x%02x", status);
+			note_reply(w, what);
+			return CYCLE_AUTH;
+		}
+		return CYCLE_OK;
+	}
 	if (reader_line(r, fd, &line, &len) < 0) {
 		note_reply(w, "(connection closed or timed out)");
 		return CYCLE_AUTH;
@@ -275,14 +396,14 @@ cycle(struct worker *w, bool *hit)
 			w->first_errno = errno;
 		return CYCLE_CONNECT;
 	}
-	if (o->auth != AUTH_NONE && o->pipeline) {
+	if ((o->auth != AUTH_NONE || o->sasl) && o->pipeline) {
 		memcpy(req, o->auth_req, o->auth_len);
 		memcpy(req + o->auth_len, o->get_req, o->get_len);
 		if (send_all(fd, req, o->auth_len + o->get_len) < 0)
 			res = CYCLE_AUTH;
 		else
 			res = authenticate(w, &r, fd, true);
-	} else if (o->auth != AUTH_NONE) {
+	} else if (o->auth != AUTH_NONE || o->sasl) {
 		res = authenticate(w, &r, fd, false);
 		if (res == CYCLE_OK && send_all(fd, o->get_req, o->get_len) < 0)
 			res = CYCLE_GET;
@@ -365,11 +486,33 @@ prepare_key(const struct newconn_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect to %s: %s", o->target.text, strerror(errno));
 		return -1;
 	}
-	if (o->auth != AUTH_NONE && authenticate(&w, &r, fd, false) != CYCLE_OK) {
+	if ((o->auth != AUTH_NONE || o->sasl) &&
+	    authenticate(&w, &r, fd, false) != CYCLE_OK) {
 		snprintf(err, errlen, "authentication (%s) to %s failed: '%s'",
-		    auth_style_name(o->auth), o->target.text, w.first_reply);
+		    o->sasl ? "sasl" : auth_style_name(o->auth), o->target.text, w.first_reply);
 		close(fd);
 		return -1;
+	}
+	if (o->sasl) {
+		size_t klen = strlen(o->key), total;
+		unsigned status;
+		unsigned char *p = (unsigned char *)req;
+		total = BIN_HEADER_LEN + BIN_SET_EXTRAS_LEN + klen + KEY_VALUE_LEN;
+		/* flags and exptime 0: the extras stay zero */
+		bin_header(p, BIN_OP_SET, klen, BIN_SET_EXTRAS_LEN,
+		    BIN_SET_EXTRAS_LEN + klen + KEY_VALUE_LEN);
+		memset(p + BIN_HEADER_LEN, 0, BIN_SET_EXTRAS_LEN);
+		memcpy(p + BIN_HEADER_LEN + BIN_SET_EXTRAS_LEN, o->key, klen);
+		memcpy(p + BIN_HEADER_LEN + BIN_SET_EXTRAS_LEN + klen, value, KEY_VALUE_LEN);
+		if (send_all(fd, req, total) < 0 || read_bin_response(&r, fd, &status) < 0 ||
+		    status != BIN_STATUS_OK) {
+			snprintf(err, errlen, "cannot store the key '%s' on %s (binary set)",
+			    o->key, o->target.text);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
 	}
 	n = snprintf(req, sizeof(req), "set %s 0 0 %d\r\n%s\r\n", o->key, KEY_VALUE_LEN, value);
 	if (n < 0 || (size_t)n >= sizeof(req) || send_all(fd, req, (size_t)n) < 0 ||
@@ -407,7 +550,7 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: newconn --target ADDR:PORT [--threads K] [--duration D]\n"
-	    "               [--auth none|mcops|memcached] [--user U]\n"
+	    "               [--auth none|mcops|memcached|sasl] [--user U]\n"
 	    "               [--password P | --password-file F] [--key KEY] [--pipeline]\n"
 	    "               [--timeout D]\n"
 	    "\n"
@@ -417,7 +560,8 @@ usage(FILE *fp)
 	    "  --threads K         client threads (default %d, at most %d)\n"
 	    "  --duration D        how long (default 10s, at most 300s)\n"
 	    "  --auth MODE         none (default), mcops (set USER 0 0 LEN, value PASSWORD)\n"
-	    "                      or memcached (-Y: value 'USER PASSWORD')\n"
+	    "                      memcached (-Y: value 'USER PASSWORD') or sasl\n"
+	    "                      (binary protocol: SASL PLAIN, then a binary GET)\n"
 	    "  --user U            the account (needed unless --auth none)\n"
 	    "  --password P        its password (visible in ps: prefer --password-file)\n"
 	    "  --password-file F   read the password from F's first line\n"
@@ -519,9 +663,12 @@ parse_args(struct newconn_opts *o, int argc, char **argv, char *err, size_t errl
 				return -1;
 			break;
 		case OPT_AUTH:
-			if (auth_style_parse(optarg, &o->auth) < 0) {
+			o->sasl = strcmp(optarg, "sasl") == 0;
+			if (o->sasl) {
+				o->auth = AUTH_NONE;
+			} else if (auth_style_parse(optarg, &o->auth) < 0) {
 				snprintf(err, errlen,
-				    "--auth '%s': expected none, mcops or memcached", optarg);
+				    "--auth '%s': expected none, mcops, memcached or sasl", optarg);
 				return -1;
 			}
 			break;
@@ -560,9 +707,16 @@ parse_args(struct newconn_opts *o, int argc, char **argv, char *err, size_t errl
 		return -1;
 	}
 	snprintf(o->key, sizeof(o->key), "%s", key);
-	n = snprintf(o->get_req, sizeof(o->get_req), "get %s\r\n", o->key);
-	o->get_len = (size_t)n;
-	if (o->auth == AUTH_NONE) {
+	if (o->sasl) {
+		size_t klen = strlen(o->key);
+		bin_header((unsigned char *)o->get_req, BIN_OP_GET, klen, 0, klen);
+		memcpy(o->get_req + BIN_HEADER_LEN, o->key, klen);
+		o->get_len = BIN_HEADER_LEN + klen;
+	} else {
+		n = snprintf(o->get_req, sizeof(o->get_req), "get %s\r\n", o->key);
+		o->get_len = (size_t)n;
+	}
+	if (o->auth == AUTH_NONE && !o->sasl) {
 		if (user != NULL || password != NULL || password_file != NULL) {
 			snprintf(err, errlen, "--user or a password given with --auth none");
 			return -1;
@@ -571,7 +725,7 @@ parse_args(struct newconn_opts *o, int argc, char **argv, char *err, size_t errl
 	}
 	if (user == NULL || (password == NULL) == (password_file == NULL)) {
 		snprintf(err, errlen, "--auth %s needs --user and one of --password, --password-file",
-		    auth_style_name(o->auth));
+		    o->sasl ? "sasl" : auth_style_name(o->auth));
 		return -1;
 	}
 	if (password_file != NULL) {
@@ -579,7 +733,10 @@ parse_args(struct newconn_opts *o, int argc, char **argv, char *err, size_t errl
 			return -1;
 		password = secret;
 	}
-	n = auth_request_format(o->auth_req, sizeof(o->auth_req), o->auth, user, password);
+	if (o->sasl)
+		n = sasl_request_format(o->auth_req, sizeof(o->auth_req), user, password);
+	else
+		n = auth_request_format(o->auth_req, sizeof(o->auth_req), o->auth, user, password);
 	if (n < 0) {
 		snprintf(err, errlen, "--user '%s': not a valid key, or password too long", user);
 		return -1;
@@ -702,7 +859,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	atomic_init(&stop, false);
 	printf("newconn: target %s, auth %s%s, %u threads, %.1fs\n", o.target.text,
-	    auth_style_name(o.auth), o.pipeline ? " (pipelined)" : "", o.threads,
+	    o.sasl ? "sasl (binary)" : auth_style_name(o.auth), o.pipeline ? " (pipelined)" : "", o.threads,
 	    (double)o.duration_ms / 1000.0);
 	fflush(stdout);
 	t0 = clock_now_ns(CLOCK_MONOTONIC);
