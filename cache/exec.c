@@ -871,8 +871,11 @@ exec_ms(struct conn *c, struct proto_request *req)
 	}
 	if (st == STORE_OK && req->noreply)
 		return true;
+	/* A store that did not happen returns c0, as memcached's (its new item's cas). */
+	if (st != STORE_OK)
+		memset(&res, 0, sizeof(res));
 	out_append(w, code, 2);
-	meta_ret_flags(c, req, st == STORE_OK ? &res : NULL, false, w->now);
+	meta_ret_flags(c, req, &res, false, w->now);
 	return true;
 }
 
@@ -1109,9 +1112,24 @@ exec_shutdown(struct conn *c, struct proto_request *req)
 	return true;
 }
 
+/* Whether an unknown command line is an HTTP request line ("GET / HTTP/1.0"): a
+ * browser or a scanner, led to the port by a page (cross-protocol requests), not a
+ * memcache client. */
+static bool
+http_request_line(const struct proto_request *req)
+{
+	const struct proto_token *last;
+
+	if (req->ntokens == 0)
+		return false;
+	last = &req->tokens[req->ntokens - 1];
+	return last->len >= 5 && memcmp(last->p, "HTTP/", 5) == 0;
+}
+
 /* Command words that are no data command: memcached's operator commands, or
  * ERROR as memcached answers an unknown one (misbehave and debugtime included:
- * memcached built without debugging answers ERROR too). */
+ * memcached built without debugging answers ERROR too). An HTTP request line is
+ * hung up on without a reply, as memcached does. */
 static bool
 exec_other(struct conn *c, struct proto_request *req)
 {
@@ -1119,6 +1137,10 @@ exec_other(struct conn *c, struct proto_request *req)
 		return exec_cache_memlimit(c, req);
 	if (token_eq(&req->name, "shutdown"))
 		return exec_shutdown(c, req);
+	if (http_request_line(req)) {
+		STAT_INC(c->w->stats.protocol_errors);
+		return false;
+	}
 	out_str(c->w, RPL_ERROR);
 	return true;
 }

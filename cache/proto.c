@@ -421,7 +421,11 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 		req->key = t[1];
 		if (t[1].len > PROTO_KEY_MAX)
 			return fail(req, ERR_BAD_FORMAT);
-		if (n == 4 && !(token_is(&t[2], "0") && token_is(&t[3], "noreply")))
+		/* A last noreply silences even the usage error, as memcached's does: the
+		 * client reads no reply, and one sent would answer its next command. */
+		if (n == 4 && token_is(&t[3], "noreply"))
+			req->noreply = true;
+		if (n == 4 && !(token_is(&t[2], "0") && req->noreply))
 			return fail(req, ERR_DELETE_USAGE);
 		if (n == 3) {
 			if (token_is(&t[2], "noreply"))
@@ -429,8 +433,6 @@ proto_parse(const char *buf, size_t len, const struct proto_limits *lim,
 			else if (!token_is(&t[2], "0"))
 				return fail(req, ERR_DELETE_USAGE);
 		}
-		if (n == 4)
-			req->noreply = true;
 		return PROTO_OK;
 
 	case CMD_INCR: case CMD_DECR:

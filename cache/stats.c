@@ -325,6 +325,7 @@ stats_write_settings(struct conn *c)
 	stat_u64(w, "maxconns", (uint64_t)s->max_connections);
 	stat_u64(w, "tcpport", (uint64_t)s->port);
 	stat_str(w, "inter", s->listen);
+	stat_str(w, "domain_socket", "NULL"); /* mcd listens on TCP only */
 	stat_u64(w, "num_threads", (uint64_t)s->threads);
 	stat_u64(w, "item_size_max", s->item_max);
 	stat_u64(w, "tcp_backlog", (uint64_t)s->backlog);

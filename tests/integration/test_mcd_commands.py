@@ -359,3 +359,17 @@ def test_a_proxy_answers_the_memory_views_with_its_own_empty_figures(procs, tmp_
             "CLIENT_ERROR a proxy holds no data: set its backends' memory"]
         assert replies["stats reset"] == ["RESET"]
     assert stop_checked(procs) == []
+
+
+def test_an_http_request_line_is_hung_up_on_and_a_silent_refusal_stays_silent(procs):
+    m = start_mcd(procs)
+    for line in ("GET / HTTP/1.0", "PUT /a/b HTTP/1.1", "DELETE HTTP/1.1"):
+        r = m.raw()
+        r.send(line + "\r\n")
+        assert r.closed(), line
+    r = m.raw()
+    assert r.cmd("get / HTTP\r\n") == "END"  # a get of two keys, not a request line
+    # `delete k 10 noreply` is refused without a reply: the next reply is the add's.
+    r.send("delete k 10 noreply\r\n")
+    assert r.cmd("add k 0 0 1\r\nx\r\n") == "STORED"
+    assert r.cmd("ms k 1 c C999\r\ny\r\n") == "EX c0"

@@ -240,6 +240,14 @@ delete_incr_touch_forms(void **state)
 	assert_true(req.noreply);
 	assert_int_equal(parse("delete k 5\r\n", &req, &used), PROTO_ERROR);
 	assert_non_null(strstr(req.error, "Usage: delete <key> [noreply]"));
+	/* A refused delete that asked for no reply gets none (memcached's t/issue_3.t): the
+	 * error is marked noreply, which the executor honours for classic commands. */
+	assert_int_equal(parse("delete k 10 noreply\r\n", &req, &used), PROTO_ERROR);
+	assert_true(req.noreply);
+	assert_int_equal(parse("delete k 10 x\r\n", &req, &used), PROTO_ERROR);
+	assert_false(req.noreply);
+	assert_int_equal(parse("delete k 0 noreply\r\n", &req, &used), PROTO_OK);
+	assert_true(req.noreply);
 	assert_int_equal(parse("incr k 18446744073709551615\r\n", &req, &used), PROTO_OK);
 	assert_true(req.delta == UINT64_MAX);
 	assert_int_equal(parse("incr k -1\r\n", &req, &used), PROTO_ERROR);
