@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT
 from mcdtest import Raw, add_tenant, restart_mcd, start_mcd
+from mcmontest import wait_for
 
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 # Django 3.2 on Python 3.11 warns about its own use of cgi and locale: not ours to fix.
@@ -175,7 +176,13 @@ def test_stock_pymemcache_backend_connects_per_request(procs, using):
     # without tenants: the server's total_connections shows its connection per request.
     plain = start_mcd(procs)
     using(cache_settings(plain, backend="django.core.cache.backends.memcached.PyMemcacheCache"))
-    before = int(Raw(plain.port).stats()["total_connections"])
+    # start_mcd's readiness probe is counted by the worker it went to, perhaps after
+    # another worker answers a stats connection: wait until both are counted.
+    probe = Raw(plain.port)
+    before = wait_for("the probe and this stats connection counted",
+                      lambda: (lambda n: n if n >= 2 else None)(
+                          int(probe.stats()["total_connections"])), 10)
+    probe.close()
     assert browse() == REQUESTS
     after = int(Raw(plain.port).stats()["total_connections"])
     assert after - before - 1 == REQUESTS  # less the stats connection itself
