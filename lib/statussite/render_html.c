@@ -41,6 +41,7 @@ static const char css[] =
     ".bars .d2{background:repeating-linear-gradient(45deg,var(--pa) 0 3px,var(--bg) 3px 4px)}"
     ".bars .d3{background:repeating-linear-gradient(-45deg,var(--ma) 0 2px,var(--bg) 2px 3px)}"
     ".leg{display:flex;justify-content:space-between;font-size:.8rem;color:var(--mu)}"
+    ".grp{margin:1.25rem 0}.grp>h3{font-size:1.1rem}.grp .cmp{margin-left:1rem}"
     "footer{margin-top:2rem;font-size:.9rem;color:var(--mu)}";
 
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
@@ -241,6 +242,35 @@ component_box(const struct model *m, struct textbuf *b, size_t i)
 	textbuf_puts(b, "</span><span>Today</span></p></div>\n");
 }
 
+/* The components, each group's under its heading (the group's status is its worst
+ * member's, in words and colour), then those in no group. Without groups: each in turn,
+ * as ever. */
+static void
+components(const struct model *m, struct textbuf *b)
+{
+	const char *names[SP_GROUPS_MAX];
+	size_t n = spconfig_groups(m->cfg, names, SP_GROUPS_MAX), g, i;
+
+	for (g = 0; g < n; g++) {
+		enum model_status worst = MODEL_OPERATIONAL;
+
+		for (i = 0; i < m->cfg->ncomps; i++)
+			if (strcmp(m->cfg->comps[i].group, names[g]) == 0 && m->comps[i].status > worst)
+				worst = m->comps[i].status;
+		textbuf_puts(b, "<section class=\"grp\"><h3>");
+		textbuf_escape(b, names[g]);
+		textbuf_printf(b, " <span class=\"st s%d\">%s</span></h3>\n", (int)worst,
+		    model_status_label(worst));
+		for (i = 0; i < m->cfg->ncomps; i++)
+			if (strcmp(m->cfg->comps[i].group, names[g]) == 0)
+				component_box(m, b, i);
+		textbuf_puts(b, "</section>\n");
+	}
+	for (i = 0; i < m->cfg->ncomps; i++)
+		if (m->cfg->comps[i].group[0] == '\0')
+			component_box(m, b, i);
+}
+
 int
 render_index_html(const struct model *m, struct textbuf *out)
 {
@@ -267,8 +297,7 @@ render_index_html(const struct model *m, struct textbuf *out)
 	textbuf_puts(out, "<section aria-labelledby=\"cmp\"><h2 id=\"cmp\">Components</h2>\n");
 	if (m->cfg->ncomps == 0)
 		textbuf_puts(out, "<p>No components are configured.</p>\n");
-	for (i = 0; i < m->cfg->ncomps; i++)
-		component_box(m, out, i);
+	components(m, out);
 	textbuf_puts(out, "</section>\n");
 
 	textbuf_puts(out, "<section aria-labelledby=\"past\"><h2 id=\"past\">Past incidents</h2>"

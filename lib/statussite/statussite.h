@@ -78,10 +78,16 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
  *     title = Cache API           ; public name (default: the section's name)
  *     description = ...           ; optional, one line
  *     clusters = c1 c2            ; incidents of these clusters affect it (default: NAME)
+ *     group = Europe (Frankfurt)  ; optional: the group (a region) it is shown under
  *
- * A cluster's public name is its [cluster NAME] title (default: the name). mcstatus
- * reads nothing else of [cluster] (not the password files: it needs no secrets but
- * its sinks'). Every problem is reported as "file:line: message".
+ * A cluster's public name is its [cluster NAME] title (default: the name); without any
+ * [component], a cluster's `group` is its component's. mcstatus reads nothing else of
+ * [cluster] (not the password files: it needs no secrets but its sinks'). Every
+ * problem is reported as "file:line: message".
+ *
+ * Groups (Statuspage's component groups): a group is its name; its members are the
+ * components that name it, in their order; its id is spconfig_group_id() of the name
+ * and must not be another group's or a component's. A page has at most SP_GROUPS_MAX.
  */
 
 #define SP_COMPONENTS_MAX 64    /* a bit per component in an incident's mask */
@@ -92,6 +98,9 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
 #define SP_PATH_MAX 1024
 #define SP_ID_MAX 64
 #define SP_LISTEN_MAX 270
+#define SP_GROUPS_MAX 16        /* groups on one page: a handful of regions */
+#define SP_GROUP_ID_MAX (ILOG_NAME_MAX + 6) /* "group-" + a slug of the name */
+#define SP_CLUSTERS_MAX 64      /* clusters whose public names the page knows */
 
 struct sp_component {
 	char id[ILOG_NAME_MAX + 1];   /* the section's (or cluster's) name */
@@ -99,6 +108,13 @@ struct sp_component {
 	char description[SP_DESCRIPTION_MAX + 1];
 	char clusters[SP_CLUSTERS_PER_COMPONENT][ILOG_NAME_MAX + 1];
 	size_t nclusters;
+	char group[SP_NAME_MAX + 1];  /* public; "" = in no group */
+};
+
+/* A cluster's public name ([cluster NAME] title), for texts about one cluster. */
+struct sp_cluster {
+	char id[ILOG_NAME_MAX + 1];
+	char title[SP_NAME_MAX + 1];
 };
 
 struct sp_config {
@@ -113,6 +129,8 @@ struct sp_config {
 	int64_t heartbeat_interval_ms; /* mcstatus's row in the log's heartbeats */
 	struct sp_component comps[SP_COMPONENTS_MAX];
 	size_t ncomps;
+	struct sp_cluster clusters[SP_CLUSTERS_MAX];
+	size_t nclusters;
 };
 
 /* True for the sections spconfig reads and checks: [statuspage], [component NAME]. */
@@ -129,6 +147,15 @@ int spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 /* The components an incident of cluster affects, as a bit mask (bit i = comps[i]).
  * An incident without a cluster affects none. */
 uint64_t spconfig_affected(const struct sp_config *c, const char *cluster);
+
+/* The page's groups in the order of their first member: names[i] points into c.
+ * Returns how many (at most max). */
+size_t spconfig_groups(const struct sp_config *c, const char **names, size_t max);
+/* A group's id: "group-" and the name's ASCII letters and digits in lower case, one
+ * '-' for each run of anything else ("Europe (Frankfurt)" -> "group-europe-frankfurt"). */
+void spconfig_group_id(const char *name, char *buf, size_t len);
+/* A cluster's public name: its title, or the cluster's name if the page has none. */
+const char *spconfig_cluster_title(const struct sp_config *c, const char *cluster);
 
 /* --- model -------------------------------------------------------------------------------- */
 
