@@ -157,6 +157,17 @@ affected(const struct model *m, struct textbuf *b, const struct model_incident *
 		textbuf_puts(b, "</p>");
 }
 
+/* Who it touches, as a share only ("About 30% of caches in US-East C1 are affected."). */
+static void
+impact_line(struct textbuf *b, const struct model_incident *mi)
+{
+	if (mi->impact_percent < 0)
+		return;
+	textbuf_puts(b, "<p>A");
+	textbuf_escape(b, mi->impact_text + 1);
+	textbuf_puts(b, " are affected.</p>");
+}
+
 static void
 incident_box(const struct model *m, struct textbuf *b, const struct model_incident *mi)
 {
@@ -169,6 +180,7 @@ incident_box(const struct model *m, struct textbuf *b, const struct model_incide
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
 	    render_public_label(mi->status));
 	affected(m, b, mi);
+	impact_line(b, mi);
 	updates(b, mi);
 	textbuf_puts(b, "</article>\n");
 }
@@ -335,6 +347,7 @@ render_incident_html(const struct model *m, const struct model_incident *mi,
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
 	    mi->active ? render_public_label(mi->status) : "Resolved");
 	affected(m, out, mi);
+	impact_line(out, mi);
 	textbuf_puts(out, "<p class=\"mu\">Started ");
 	add_time(out, mi->created_at);
 	if (!mi->active && mi->resolved_at != 0) {

@@ -161,6 +161,16 @@ affected_json(const struct model *m, const struct model_incident *mi, size_t u)
 	return a;
 }
 
+/* Beside Statuspage's fields: the share of the cluster's caches it touches ("about 30%
+ * of caches in US-East C1"), or null. A share only: never a name (model.h). */
+static void
+add_customer_impact(json_t *o, const struct model_incident *mi)
+{
+	if (o != NULL)
+		json_object_set_new(o, "customer_impact", mi->impact_percent >= 0 ?
+		    json_string(mi->impact_text) : json_null());
+}
+
 static json_t *
 incident_json(const struct model *m, const struct model_incident *mi)
 {
@@ -189,6 +199,7 @@ incident_json(const struct model *m, const struct model_incident *mi)
 	    "impact", model_impact_name(mi->impact), "shortlink", link,
 	    "started_at", render_json_time(mi->created_at), "page_id", m->cfg->id,
 	    "incident_updates", ups, "components", components_json(m, mi->components));
+	add_customer_impact(o, mi);
 	return o;
 }
 

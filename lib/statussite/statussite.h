@@ -195,6 +195,12 @@ const char *spconfig_cluster_title(const struct sp_config *c, const char *cluste
 #define MODEL_DAY_MS (86400LL * 1000)
 #define MODEL_PUBLIC_NAME_MAX 200
 #define MODEL_UPDATE_ID_MAX 48
+#define MODEL_IMPACT_TEXT_MAX (SP_NAME_MAX + 48)
+/* An incident's impact on customers goes public as "about P% of caches in NAME" only
+ * when the cluster has at least this many tenants connected (fewer, and a share says
+ * who), rounded to MODEL_IMPACT_ROUND points (a finer one counts tenants). */
+#define MODEL_IMPACT_MIN_TENANTS 5
+#define MODEL_IMPACT_ROUND 10
 
 enum model_impact {
 	MODEL_IMPACT_NONE = 0,
@@ -232,6 +238,11 @@ struct model_incident {
 	int64_t resolved_at;            /* 0 while active */
 	struct model_update *updates;   /* owned, oldest first */
 	size_t nupdates;
+	/* The share of the cluster's caches it touches (model_impact_public() of its
+	 * latest evidence): -1 unknown; impact_text "about 30% of caches in US-East C1"
+	 * ("" when unknown). */
+	int impact_percent;
+	char impact_text[MODEL_IMPACT_TEXT_MAX];
 };
 
 struct model_day {
@@ -279,6 +290,19 @@ void model_release(struct model *m);
 
 /* The incident with this id, or NULL. */
 const struct model_incident *model_find(const struct model *m, int64_t id);
+
+/*
+ * Impact. model_impact_public(): the public percent of an evidence body's "impact":
+ * {"tenants": A, "of": B, "percent": P} (mcmon's, docs/monitor.md): 100 x A / B rounded
+ * to MODEL_IMPACT_ROUND (at least MODEL_IMPACT_ROUND when A > 0), or -1 when there is
+ * none, B < MODEL_IMPACT_MIN_TENANTS, or A is 0. model_set_impact(): mi's impact
+ * (first: the one its first automatic update says, -1 for none; latest: impact_percent
+ * and impact_text), cluster naming the caches by spconfig_cluster_title(). -1 on no
+ * memory. model_load() does both from each incident's evidence.
+ */
+int model_impact_public(const char *evidence_json);
+int model_set_impact(const struct model *m, struct model_incident *mi, const char *cluster,
+    int first, int latest);
 
 /* Names as Statuspage v2 writes them. */
 const char *model_impact_name(enum model_impact i);       /* none minor major critical */
