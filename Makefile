@@ -139,6 +139,7 @@ PKGS_test_prefixstats :=
 PKGS_test_sources :=
 PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
+PKGS_test_status_groups := sqlite3 jansson inih zlib
 PKGS_test_statuspage_text := sqlite3 jansson inih
 PKGS_test_store :=
 PKGS_test_tenant_registry :=
