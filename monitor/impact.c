@@ -34,8 +34,20 @@ view_complete(const struct nodestats *st)
 	return st != NULL && st->has_tenants && st->tenants_other_curr == 0;
 }
 
+static bool
+ignored(const char *name, const char *const *ignore, size_t nignore)
+{
+	size_t i;
+
+	for (i = 0; i < nignore; i++)
+		if (ignore[i] != NULL && strcmp(ignore[i], name) == 0)
+			return true;
+	return false;
+}
+
 void
-impact_compute(const struct impact_node *nodes, size_t n, struct impact *out)
+impact_compute(const struct impact_node *nodes, size_t n, const char *const *ignore,
+    size_t nignore, struct impact *out)
 {
 	struct tenant_set all = { .n = 0 }, hit = { .n = 0 };
 	size_t i, t;
@@ -57,7 +69,8 @@ impact_compute(const struct impact_node *nodes, size_t n, struct impact *out)
 		for (t = 0; t < nd->stats->ntenants; t++) {
 			const struct connstats_entry *e = &nd->stats->tenants[t];
 
-			if (e->v[CONNSTATS_CURR_CONNECTIONS] == 0)
+			if (e->v[CONNSTATS_CURR_CONNECTIONS] == 0 ||
+			    ignored(e->key, ignore, nignore))
 				continue;
 			set_add(&all, e->key);
 			if (nd->affected)

@@ -44,7 +44,10 @@ struct impact_node {
 	bool affected;                 /* the incident involves it */
 };
 
-/* The impact over the cluster's nodes[0..n) (see the top of this file). */
-void impact_compute(const struct impact_node *nodes, size_t n, struct impact *out);
+/* The impact over the cluster's nodes[0..n) (see the top of this file). The accounts
+ * named in ignore[0..nignore) are not customers (the monitor's own probe and admin
+ * accounts, connected everywhere) and are not counted; NULL entries are skipped. */
+void impact_compute(const struct impact_node *nodes, size_t n, const char *const *ignore,
+    size_t nignore, struct impact *out);
 
 #endif

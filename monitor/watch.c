@@ -323,9 +323,15 @@ impact_evidence(const struct kind_subject *s)
 {
 	struct impact_node nodes[DETECT_CLUSTER_NODES_MAX];
 	const struct detect_cluster *episode = subject_episode(s);
+	const struct cluster *c = clusters_find(&s->cfg->clusters, s->cluster->name);
+	const char *ignore[2] = { NULL, NULL }; /* the monitor's own accounts */
 	struct impact im;
 	size_t i, n = 0;
 
+	if (c != NULL) {
+		ignore[0] = c->admin.set ? c->admin.user : NULL;
+		ignore[1] = c->probe.set ? c->probe.user : NULL;
+	}
 	for (i = 0; i < s->cluster->nnodes && n < DETECT_CLUSTER_NODES_MAX; i++, n++) {
 		const struct watch_node *nd = s->cluster->nodes[i];
 
@@ -334,7 +340,7 @@ impact_evidence(const struct kind_subject *s)
 		nodes[n].affected = episode != NULL ? i < episode->nnodes && episode->involved[i] :
 		    nd == s->node;
 	}
-	impact_compute(nodes, n, &im);
+	impact_compute(nodes, n, ignore, 2, &im);
 	if (!im.known)
 		return NULL;
 	return json_pack("{s:I, s:I, s:i}", "tenants", (json_int_t)im.tenants, "of",

@@ -60,7 +60,7 @@ counts_distinct_tenants_over_the_client_taking_nodes(void **state)
 	add_tenant(&b, "t1", 2); /* on two proxies: one tenant */
 	add_tenant(&b, "t3", 2);
 	c.has_tenants = true;    /* a proxy nobody connects to */
-	impact_compute(nodes, 4, &im);
+	impact_compute(nodes, 4, NULL, 0, &im);
 	assert_true(im.known);
 	assert_int_equal(im.tenants, 2);
 	assert_int_equal(im.of, 3);
@@ -68,9 +68,17 @@ counts_distinct_tenants_over_the_client_taking_nodes(void **state)
 
 	/* Two proxies affected: their union. */
 	nodes[1].affected = true;
-	impact_compute(nodes, 4, &im);
+	impact_compute(nodes, 4, NULL, 0, &im);
 	assert_int_equal(im.tenants, 3);
 	assert_int_equal(im.percent, 100);
+
+	/* The monitor's probe account is connected everywhere, and is nobody's cache. */
+	add_tenant(&a, "probe", 1);
+	add_tenant(&c, "probe", 1);
+	nodes[1].affected = false;
+	impact_compute(nodes, 4, (const char *const[]){ NULL, "probe" }, 2, &im);
+	assert_int_equal(im.tenants, 2);
+	assert_int_equal(im.of, 3);
 }
 
 static void
@@ -86,7 +94,7 @@ a_backend_an_incomplete_view_or_nobody_connected_is_unknown(void **state)
 	add_tenant(&a, "t1", 3);
 	add_tenant(&b, "t2", 3);
 	/* A backend behind proxies holds part of every tenant's keys. */
-	impact_compute(nodes, 3, &im);
+	impact_compute(nodes, 3, NULL, 0, &im);
 	assert_false(im.known);
 	assert_int_equal(im.percent, -1);
 
@@ -94,23 +102,23 @@ a_backend_an_incomplete_view_or_nobody_connected_is_unknown(void **state)
 	nodes[2].affected = false;
 	nodes[0].affected = true;
 	b.tenants_other_curr = 5;
-	impact_compute(nodes, 3, &im);
+	impact_compute(nodes, 3, NULL, 0, &im);
 	assert_false(im.known);
 	b.tenants_other_curr = 0;
-	impact_compute(nodes, 3, &im);
+	impact_compute(nodes, 3, NULL, 0, &im);
 	assert_true(im.known);
 	assert_int_equal(im.percent, 50);
 
 	/* A node with no view (never polled, or no accounting). */
 	b.has_tenants = false;
-	impact_compute(nodes, 3, &im);
+	impact_compute(nodes, 3, NULL, 0, &im);
 	assert_false(im.known);
 
 	/* Nobody connected anywhere: 0 of 0 is no share. */
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	a.has_tenants = b.has_tenants = true;
-	impact_compute(nodes, 3, &im);
+	impact_compute(nodes, 3, NULL, 0, &im);
 	assert_false(im.known);
 }
 
