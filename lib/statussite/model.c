@@ -446,7 +446,11 @@ model_impact_public(const char *evidence_json)
 
 	if (o == NULL)
 		return -1;
+	/* An evidence event's body is the evidence; an opened or severity event holds it
+	 * in "evidence" (ilog.h). */
 	im = json_object_get(o, "impact");
+	if (im == NULL)
+		im = json_object_get(json_object_get(o, "evidence"), "impact");
 	if (json_is_object(im) && json_is_integer(json_object_get(im, "tenants")) &&
 	    json_is_integer(json_object_get(im, "of"))) {
 		a = json_integer_value(json_object_get(im, "tenants"));

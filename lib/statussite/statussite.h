@@ -292,7 +292,8 @@ void model_release(struct model *m);
 const struct model_incident *model_find(const struct model *m, int64_t id);
 
 /*
- * Impact. model_impact_public(): the public percent of an evidence body's "impact":
+ * Impact. model_impact_public(): the public percent of an event body's "impact" (an
+ * evidence event's, or in an opened or severity event's "evidence"):
  * {"tenants": A, "of": B, "percent": P} (mcmon's, docs/monitor.md): 100 x A / B rounded
  * to MODEL_IMPACT_ROUND (at least MODEL_IMPACT_ROUND when A > 0), or -1 when there is
  * none, B < MODEL_IMPACT_MIN_TENANTS, or A is 0. model_set_impact(): mi's impact

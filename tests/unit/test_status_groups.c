@@ -295,6 +295,9 @@ impact_goes_public_rounded_only_with_enough_tenants(void **state)
 	assert_int_equal(model_impact_public("{\"impact\":{\"tenants\":3,\"of\":10,"
 	    "\"percent\":30}}"), 30);
 	assert_int_equal(model_impact_public("{\"impact\":{\"tenants\":2,\"of\":7}}"), 30);
+	/* An opened event holds the evidence in "evidence". */
+	assert_int_equal(model_impact_public("{\"severity\":\"major\",\"evidence\":"
+	    "{\"impact\":{\"tenants\":2,\"of\":7}}}"), 30);
 	assert_int_equal(model_impact_public("{\"impact\":{\"tenants\":1,\"of\":6}}"), 20);
 	assert_int_equal(model_impact_public("{\"impact\":{\"tenants\":1,\"of\":100}}"), 10);
 	assert_int_equal(model_impact_public("{\"impact\":{\"tenants\":20,\"of\":20}}"), 100);
