@@ -168,7 +168,9 @@ const char *spconfig_cluster_title(const struct sp_config *c, const char *cluste
  * title, node, fingerprint, evidence, notes, who acknowledged it) stays internal: an
  * incident's public name and its automatic updates come from templates per kind and
  * the component's public name ("Elevated latency in US-East C1"); the only free text
- * that goes out is what operators wrote as public updates (`mctl update`).
+ * that goes out is what operators wrote as public updates (`mctl update`). The one
+ * figure taken from the evidence is mcmon's impact, as a rounded share of a cluster's
+ * caches and only with enough tenants to identify nobody (model_impact_public()).
  *
  * The mapping (documented in docs/statuspage.md):
  *   impact            = the incident's severity: minor, major, critical
