@@ -331,6 +331,10 @@ load_clusters(struct clusters *cl, struct config *cfg, struct config_errors *err
 		if (get_text(cfg, cfg->sections[i], "title", CLUSTER_TITLE_MAX, &title, &line,
 		    errs) == 0)
 			snprintf(c->title, sizeof(c->title), "%s", title != NULL ? title : name);
+		/* The status page's group; read here so that every reader accepts the key. */
+		if (get_text(cfg, cfg->sections[i], "group", CLUSTER_TITLE_MAX, &title, &line,
+		    errs) == 0 && title != NULL)
+			snprintf(c->group, sizeof(c->group), "%s", title);
 		load_account(cfg, cfg->sections[i], "admin", &c->admin, errs);
 		load_account(cfg, cfg->sections[i], "probe", &c->probe, errs);
 	}

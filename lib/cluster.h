@@ -5,6 +5,7 @@
  *
  *     [cluster c1]
  *     title = US-East C1                    ; public name; default: the cluster's name
+ *     group = US East (Virginia)            ; optional: its group on the status page
  *     admin_user = ops                      ; account with the admin capability
  *     admin_password_file = etc/secrets/ops.pw
  *     probe_user = probe                    ; a tenant for the monitor's probes
@@ -66,6 +67,7 @@ struct cluster_account {
 struct cluster {
 	char name[CLUSTER_NAME_MAX + 1];
 	char title[CLUSTER_TITLE_MAX + 1];
+	char group[CLUSTER_TITLE_MAX + 1]; /* the status page's group (a region), "" none */
 	struct cluster_account admin;
 	struct cluster_account probe;
 	size_t nnodes; /* nodes whose .cluster is this cluster's index (proxies included) */

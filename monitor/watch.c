@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "impact.h"
 #include "kind.h"
 #include "log.h"
 #include "nodestats.h"
@@ -314,15 +315,49 @@ fingerprint(const struct kind_subject *s, char *buf, size_t len)
 		snprintf(buf, len, "%s:%s:%s", name, s->cluster->name, s->node->name);
 }
 
+/* How much of the cluster's customers the incident touches (impact.h): {"tenants",
+ * "of", "percent"}, counts only; NULL when unknown. The nodes involved: a node's own
+ * incident's node, or those taking part in a cluster's episode. */
+static json_t *
+impact_evidence(const struct kind_subject *s)
+{
+	struct impact_node nodes[DETECT_CLUSTER_NODES_MAX];
+	const struct detect_cluster *episode = subject_episode(s);
+	const struct cluster *c = clusters_find(&s->cfg->clusters, s->cluster->name);
+	const char *ignore[2] = { NULL, NULL }; /* the monitor's own accounts */
+	struct impact im;
+	size_t i, n = 0;
+
+	if (c != NULL) {
+		ignore[0] = c->admin.set ? c->admin.user : NULL;
+		ignore[1] = c->probe.set ? c->probe.user : NULL;
+	}
+	for (i = 0; i < s->cluster->nnodes && n < DETECT_CLUSTER_NODES_MAX; i++, n++) {
+		const struct watch_node *nd = s->cluster->nodes[i];
+
+		nodes[n].stats = &nd->stats;
+		nodes[n].takes_clients = nd->takes_clients;
+		nodes[n].affected = episode != NULL ? i < episode->nnodes && episode->involved[i] :
+		    nd == s->node;
+	}
+	impact_compute(nodes, n, ignore, 2, &im);
+	if (!im.known)
+		return NULL;
+	return json_pack("{s:I, s:I, s:i}", "tenants", (json_int_t)im.tenants, "of",
+	    (json_int_t)im.of, "percent", im.percent);
+}
+
 /* The evidence as JSON text (malloc'd), with `note` when given; NULL on no memory. */
 static char *
 evidence(struct watch *w, const struct kind_subject *s, const char *note)
 {
-	json_t *o = w->ops[s->kind]->evidence(s);
+	json_t *o = w->ops[s->kind]->evidence(s), *impact;
 	char *text;
 
 	if (o == NULL)
 		return NULL;
+	if ((impact = impact_evidence(s)) != NULL)
+		json_object_set_new(o, "impact", impact);
 	if (note != NULL)
 		json_object_set_new(o, "note", json_string(note));
 	text = json_dumps(o, JSON_COMPACT);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "kinds.h"
 #include "statussite.h"
 #include "utf8.h"
@@ -210,6 +212,7 @@ build_incident(struct model_incident *mi, const struct sp_config *cfg,
 
 	memset(mi, 0, sizeof(*mi));
 	mi->id = in->id;
+	mi->impact_percent = -1;
 	mi->components = spconfig_affected(cfg, in->cluster);
 	mi->impact = (enum model_impact)in->severity;
 	if (mi->impact < MODEL_IMPACT_MINOR || mi->impact > MODEL_IMPACT_CRITICAL)
@@ -435,6 +438,98 @@ out_nomem:
 }
 
 int
+model_impact_public(const char *evidence_json)
+{
+	json_t *o = json_loads(evidence_json, 0, NULL), *im;
+	json_int_t a = 0, b = 0;
+	int p = -1;
+
+	if (o == NULL)
+		return -1;
+	/* An evidence event's body is the evidence; an opened or severity event holds it
+	 * in "evidence" (ilog.h). */
+	im = json_object_get(o, "impact");
+	if (im == NULL)
+		im = json_object_get(json_object_get(o, "evidence"), "impact");
+	if (json_is_object(im) && json_is_integer(json_object_get(im, "tenants")) &&
+	    json_is_integer(json_object_get(im, "of"))) {
+		a = json_integer_value(json_object_get(im, "tenants"));
+		b = json_integer_value(json_object_get(im, "of"));
+	}
+	json_decref(o);
+	if (b < MODEL_IMPACT_MIN_TENANTS || a <= 0 || a > b)
+		return -1;
+	p = (int)((a * 100 * 2 / b + MODEL_IMPACT_ROUND) / (2 * MODEL_IMPACT_ROUND)) *
+	    MODEL_IMPACT_ROUND;
+	return p < MODEL_IMPACT_ROUND ? MODEL_IMPACT_ROUND : p;
+}
+
+int
+model_set_impact(const struct model *m, struct model_incident *mi, const char *cluster,
+    int first, int latest)
+{
+	const char *name = spconfig_cluster_title(m->cfg, cluster);
+	char text[MODEL_IMPACT_TEXT_MAX];
+
+	mi->impact_percent = latest;
+	mi->impact_text[0] = '\0';
+	if (latest >= 0) {
+		snprintf(text, sizeof(text), "about %d%% of caches in %s", latest, name);
+		model_clean_text(text, mi->impact_text, sizeof(mi->impact_text));
+	}
+	/* The automatic first update says what was known when it opened. */
+	if (first >= 0 && mi->nupdates > 0 && mi->updates[0].automatic) {
+		struct model_update *u = &mi->updates[0];
+		size_t n = strlen(u->body);
+		char *body;
+
+		snprintf(text, sizeof(text), " It affects about %d%% of caches in %s.", first, name);
+		if ((body = realloc(u->body, n + strlen(text) + 1)) == NULL)
+			return -1;
+		model_clean_text(text, body + n, strlen(text) + 1);
+		u->body = body;
+	}
+	return 0;
+}
+
+/* Each incident's impact, from its evidence: the first and the latest that have one. */
+static int
+load_impacts(struct model *m, struct ilog *log, const struct ilog_incidents *list, char *err,
+    size_t errlen)
+{
+	size_t i, e;
+
+	for (i = 0; i < list->n; i++) {
+		struct model_incident *mi = NULL;
+		struct ilog_events tl = { 0 };
+		int first = -1, latest = -1, p;
+
+		for (e = 0; e < m->nincidents; e++)
+			if (m->incidents[e].id == list->v[i].id)
+				mi = &m->incidents[e];
+		if (mi == NULL || list->v[i].cluster[0] == '\0')
+			continue;
+		if (ilog_timeline(log, list->v[i].id, &tl, err, errlen) != ILOG_OK)
+			return -1;
+		for (e = 0; e < tl.n; e++) {
+			if (tl.v[e].body_json == NULL || strstr(tl.v[e].body_json, "\"impact\"") == NULL)
+				continue;
+			if ((p = model_impact_public(tl.v[e].body_json)) < 0)
+				continue;
+			if (first < 0)
+				first = p;
+			latest = p;
+		}
+		ilog_events_release(&tl);
+		if (latest >= 0 && model_set_impact(m, mi, list->v[i].cluster, first, latest) < 0) {
+			snprintf(err, errlen, "out of memory building the status model");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
 model_load(struct model *m, const struct sp_config *cfg, struct ilog *log, int64_t now,
     char *err, size_t errlen)
 {
@@ -469,6 +564,8 @@ model_load(struct model *m, const struct sp_config *cfg, struct ilog *log, int64
 			data_start = list.v[i].opened_at;
 	rc = model_build(m, cfg, list.v, list.n, pubs, data_start, now, err, errlen);
 	m->truncated = m->truncated || list.truncated;
+	if (rc == 0 && (rc = load_impacts(m, log, &list, err, errlen)) < 0)
+		model_release(m);
 out_pubs:
 	for (i = 0; pubs != NULL && i < list.n; i++)
 		ilog_public_entries_release(&pubs[i]);

@@ -41,6 +41,7 @@ static const char css[] =
     ".bars .d2{background:repeating-linear-gradient(45deg,var(--pa) 0 3px,var(--bg) 3px 4px)}"
     ".bars .d3{background:repeating-linear-gradient(-45deg,var(--ma) 0 2px,var(--bg) 2px 3px)}"
     ".leg{display:flex;justify-content:space-between;font-size:.8rem;color:var(--mu)}"
+    ".grp{margin:1.25rem 0}.grp>h3{font-size:1.1rem}.grp .cmp{margin-left:1rem}"
     "footer{margin-top:2rem;font-size:.9rem;color:var(--mu)}";
 
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
@@ -156,6 +157,17 @@ affected(const struct model *m, struct textbuf *b, const struct model_incident *
 		textbuf_puts(b, "</p>");
 }
 
+/* Who it touches, as a share only ("About 30% of caches in US-East C1 are affected."). */
+static void
+impact_line(struct textbuf *b, const struct model_incident *mi)
+{
+	if (mi->impact_percent < 0)
+		return;
+	textbuf_puts(b, "<p>A");
+	textbuf_escape(b, mi->impact_text + 1);
+	textbuf_puts(b, " are affected.</p>");
+}
+
 static void
 incident_box(const struct model *m, struct textbuf *b, const struct model_incident *mi)
 {
@@ -168,6 +180,7 @@ incident_box(const struct model *m, struct textbuf *b, const struct model_incide
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
 	    render_public_label(mi->status));
 	affected(m, b, mi);
+	impact_line(b, mi);
 	updates(b, mi);
 	textbuf_puts(b, "</article>\n");
 }
@@ -241,6 +254,35 @@ component_box(const struct model *m, struct textbuf *b, size_t i)
 	textbuf_puts(b, "</span><span>Today</span></p></div>\n");
 }
 
+/* The components, each group's under its heading (the group's status is its worst
+ * member's, in words and colour), then those in no group. Without groups: each in turn,
+ * as ever. */
+static void
+components(const struct model *m, struct textbuf *b)
+{
+	const char *names[SP_GROUPS_MAX];
+	size_t n = spconfig_groups(m->cfg, names, SP_GROUPS_MAX), g, i;
+
+	for (g = 0; g < n; g++) {
+		enum model_status worst = MODEL_OPERATIONAL;
+
+		for (i = 0; i < m->cfg->ncomps; i++)
+			if (strcmp(m->cfg->comps[i].group, names[g]) == 0 && m->comps[i].status > worst)
+				worst = m->comps[i].status;
+		textbuf_puts(b, "<section class=\"grp\"><h3>");
+		textbuf_escape(b, names[g]);
+		textbuf_printf(b, " <span class=\"st s%d\">%s</span></h3>\n", (int)worst,
+		    model_status_label(worst));
+		for (i = 0; i < m->cfg->ncomps; i++)
+			if (strcmp(m->cfg->comps[i].group, names[g]) == 0)
+				component_box(m, b, i);
+		textbuf_puts(b, "</section>\n");
+	}
+	for (i = 0; i < m->cfg->ncomps; i++)
+		if (m->cfg->comps[i].group[0] == '\0')
+			component_box(m, b, i);
+}
+
 int
 render_index_html(const struct model *m, struct textbuf *out)
 {
@@ -267,8 +309,7 @@ render_index_html(const struct model *m, struct textbuf *out)
 	textbuf_puts(out, "<section aria-labelledby=\"cmp\"><h2 id=\"cmp\">Components</h2>\n");
 	if (m->cfg->ncomps == 0)
 		textbuf_puts(out, "<p>No components are configured.</p>\n");
-	for (i = 0; i < m->cfg->ncomps; i++)
-		component_box(m, out, i);
+	components(m, out);
 	textbuf_puts(out, "</section>\n");
 
 	textbuf_puts(out, "<section aria-labelledby=\"past\"><h2 id=\"past\">Past incidents</h2>"
@@ -306,6 +347,7 @@ render_incident_html(const struct model *m, const struct model_incident *mi,
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
 	    mi->active ? render_public_label(mi->status) : "Resolved");
 	affected(m, out, mi);
+	impact_line(out, mi);
 	textbuf_puts(out, "<p class=\"mu\">Started ");
 	add_time(out, mi->created_at);
 	if (!mi->active && mi->resolved_at != 0) {

@@ -52,6 +52,54 @@ status_json(const struct model *m)
 	    "description", model_indicator_description(m->indicator));
 }
 
+/* A member's "group_id": its group's id, or null. */
+static json_t *
+group_id_json(const struct sp_component *c)
+{
+	char id[SP_GROUP_ID_MAX + 1];
+
+	if (c->group[0] == '\0')
+		return json_null();
+	spconfig_group_id(c->group, id, sizeof(id));
+	return json_string(id);
+}
+
+/* Statuspage's component groups, after the components: each a component with "group":
+ * true, its members' ids in "components", and its members' worst status (a region is
+ * as bad as its worst cluster; the members say which). */
+static void
+groups_json(const struct model *m, json_t *a)
+{
+	const char *names[SP_GROUPS_MAX];
+	size_t n = spconfig_groups(m->cfg, names, SP_GROUPS_MAX), g, i;
+	int64_t created = m->data_start != 0 ? m->data_start : m->now;
+	char id[SP_GROUP_ID_MAX + 1], start[UTC_TEXT_MAX];
+
+	utc_format_date(created, start, sizeof(start));
+	for (g = 0; g < n; g++) {
+		enum model_status worst = MODEL_OPERATIONAL;
+		int64_t updated = created;
+		json_t *members = json_array();
+
+		for (i = 0; members != NULL && i < m->cfg->ncomps; i++) {
+			if (strcmp(m->cfg->comps[i].group, names[g]) != 0)
+				continue;
+			json_array_append_new(members, json_string(m->cfg->comps[i].id));
+			if (m->comps[i].status > worst)
+				worst = m->comps[i].status;
+			if (m->comps[i].updated_at > updated)
+				updated = m->comps[i].updated_at;
+		}
+		spconfig_group_id(names[g], id, sizeof(id));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:n, s:b, s:s, "
+		    "s:n, s:s, s:b, s:b, s:o}", "id", id, "name", names[g], "status",
+		    model_status_name(worst), "created_at", render_json_time(created), "updated_at",
+		    render_json_time(updated), "position", (int)(m->cfg->ncomps + g) + 1,
+		    "description", "showcase", 0, "start_date", start, "group_id", "page_id",
+		    m->cfg->id, "group", 1, "only_show_if_degraded", 0, "components", members));
+	}
+}
+
 static json_t *
 component_json(const struct model *m, size_t i)
 {
@@ -61,13 +109,13 @@ component_json(const struct model *m, size_t i)
 	int64_t created = m->data_start != 0 ? m->data_start : m->now;
 
 	utc_format_date(created, start, sizeof(start));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:b, s:s, s:n, s:s, s:b, s:b}",
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:i, s:o, s:b, s:s, s:o, s:s, s:b, s:b}",
 	    "id", c->id, "name", c->name, "status", model_status_name(mc->status),
 	    "created_at", render_json_time(created),
 	    "updated_at", render_json_time(mc->updated_at),
 	    "position", (int)i + 1,
 	    "description", c->description[0] ? json_string(c->description) : json_null(),
-	    "showcase", 1, "start_date", start, "group_id", "page_id", m->cfg->id,
+	    "showcase", 1, "start_date", start, "group_id", group_id_json(c), "page_id", m->cfg->id,
 	    "group", 0, "only_show_if_degraded", 0);
 }
 
@@ -80,6 +128,8 @@ components_json(const struct model *m, uint64_t mask)
 	for (i = 0; a != NULL && i < m->cfg->ncomps; i++)
 		if (mask & ((uint64_t)1 << i))
 			json_array_append_new(a, component_json(m, i));
+	if (a != NULL && mask == ~(uint64_t)0)
+		groups_json(m, a);
 	return a;
 }
 
@@ -111,6 +161,16 @@ affected_json(const struct model *m, const struct model_incident *mi, size_t u)
 	return a;
 }
 
+/* Beside Statuspage's fields: the share of the cluster's caches it touches ("about 30%
+ * of caches in US-East C1"), or null. A share only: never a name (model.h). */
+static void
+add_customer_impact(json_t *o, const struct model_incident *mi)
+{
+	if (o != NULL)
+		json_object_set_new(o, "customer_impact", mi->impact_percent >= 0 ?
+		    json_string(mi->impact_text) : json_null());
+}
+
 static json_t *
 incident_json(const struct model *m, const struct model_incident *mi)
 {
@@ -139,6 +199,7 @@ incident_json(const struct model *m, const struct model_incident *mi)
 	    "impact", model_impact_name(mi->impact), "shortlink", link,
 	    "started_at", render_json_time(mi->created_at), "page_id", m->cfg->id,
 	    "incident_updates", ups, "components", components_json(m, mi->components));
+	add_customer_impact(o, mi);
 	return o;
 }
 

@@ -87,8 +87,11 @@ load_component(struct config *cfg, const char *section, int line, struct sp_conf
 	    config_copy_str(cfg, section, "description", c->description, sizeof(c->description),
 		errs) < 0)
 		rc = -1;
-	if (!text_valid(c->name) || !text_valid(c->description)) {
-		config_error(errs, cfg, line, "[%s]: title and description are one line", section);
+	if (config_copy_str(cfg, section, "group", c->group, sizeof(c->group), errs) < 0)
+		rc = -1;
+	if (!text_valid(c->name) || !text_valid(c->description) || !text_valid(c->group)) {
+		config_error(errs, cfg, line, "[%s]: title, description and group are one line",
+		    section);
 		rc = -1;
 	}
 	if ((e = config_find(cfg, section, "clusters")) != NULL) {
@@ -128,12 +131,91 @@ load_component(struct config *cfg, const char *section, int line, struct sp_conf
 	return rc;
 }
 
+/* A cluster's `group` is its component's on the default page. */
+static void
+cluster_group(struct config *cfg, const char *section, struct sp_component *c,
+    struct config_errors *errs)
+{
+	struct config_entry *e = config_find(cfg, section, "group");
+
+	if (e == NULL)
+		return;
+	if (strlen(e->value) >= sizeof(c->group) || !text_valid(e->value)) {
+		config_error(errs, cfg, e->line, "group: not a one-line name of at most %zu bytes",
+		    sizeof(c->group) - 1);
+		return;
+	}
+	snprintf(c->group, sizeof(c->group), "%s", e->value);
+}
+
+/* Every cluster's public name, for the texts that name one cluster (an incident's
+ * impact), whatever the components are. by_default: the components are the clusters
+ * (their names are the titles, read and checked already). */
+static void
+load_cluster_titles(struct config *cfg, struct sp_config *out, bool by_default,
+    struct config_errors *errs)
+{
+	const char *s;
+	size_t i, j;
+
+	for (i = 0; i < cfg->nsections; i++) {
+		struct sp_cluster *cl;
+
+		if ((s = config_section_name(cfg->sections[i], "cluster")) == NULL ||
+		    !name_valid(s) || out->nclusters == SP_CLUSTERS_MAX)
+			continue;
+		cl = &out->clusters[out->nclusters++];
+		snprintf(cl->id, sizeof(cl->id), "%s", s);
+		snprintf(cl->title, sizeof(cl->title), "%s", s);
+		if (!by_default) {
+			cluster_title(cfg, s, cl->title, sizeof(cl->title), errs);
+			continue;
+		}
+		for (j = 0; j < out->ncomps; j++)
+			if (strcmp(out->comps[j].id, s) == 0)
+				snprintf(cl->title, sizeof(cl->title), "%s", out->comps[j].name);
+	}
+}
+
+/* The cap, and ids that name one thing each (JSON readers key by id). */
+static void
+check_groups(struct config *cfg, const struct sp_config *out, struct config_errors *errs)
+{
+	const char *names[SP_GROUPS_MAX + 1];
+	char id[SP_GROUP_ID_MAX + 1], other[SP_GROUP_ID_MAX + 1];
+	size_t n = spconfig_groups(out, names, SP_GROUPS_MAX + 1), i, j;
+
+	if (n > SP_GROUPS_MAX) {
+		config_error(errs, cfg, 0, "more than %d component groups on one page (group = "
+		    "'%s')", SP_GROUPS_MAX, names[SP_GROUPS_MAX]);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		spconfig_group_id(names[i], id, sizeof(id));
+		if (strcmp(id, "group-") == 0) {
+			config_error(errs, cfg, 0, "group '%s': needs a letter or digit", names[i]);
+			continue;
+		}
+		for (j = 0; j < out->ncomps; j++)
+			if (strcmp(out->comps[j].id, id) == 0)
+				config_error(errs, cfg, 0, "group '%s': its id %s is a component's",
+				    names[i], id);
+		for (j = 0; j < i; j++) {
+			spconfig_group_id(names[j], other, sizeof(other));
+			if (strcmp(id, other) == 0)
+				config_error(errs, cfg, 0, "groups '%s' and '%s' have one id (%s): "
+				    "name them apart by letters or digits", names[j], names[i], id);
+		}
+	}
+}
+
 int
 spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
     struct config_errors *errs)
 {
 	size_t before = errs->n + errs->dropped, i;
 	struct config_entry *e;
+	bool by_default;
 	const char *s;
 
 	memset(out, 0, sizeof(*out));
@@ -185,7 +267,8 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 	for (i = 0; i < cfg->nsections; i++)
 		if (config_section_name(cfg->sections[i], "component") != NULL)
 			load_component(cfg, cfg->sections[i], cfg->section_lines[i], out, errs);
-	if (out->ncomps == 0) {
+	by_default = out->ncomps == 0;
+	if (by_default) {
 		/* By default one component per cluster, named by the cluster's title. */
 		for (i = 0; i < cfg->nsections; i++) {
 			struct sp_component *c;
@@ -202,10 +285,13 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 			memset(c, 0, sizeof(*c));
 			snprintf(c->id, sizeof(c->id), "%s", s);
 			cluster_title(cfg, s, c->name, sizeof(c->name), errs);
+			cluster_group(cfg, cfg->sections[i], c, errs);
 			snprintf(c->clusters[0], sizeof(c->clusters[0]), "%s", s);
 			c->nclusters = 1;
 		}
 	}
+	load_cluster_titles(cfg, out, by_default, errs);
+	check_groups(cfg, out, errs);
 	return errs->n + errs->dropped > before ? -1 : 0;
 }
 
@@ -222,4 +308,57 @@ spconfig_affected(const struct sp_config *c, const char *cluster)
 			if (strcmp(c->comps[i].clusters[j], cluster) == 0)
 				mask |= (uint64_t)1 << i;
 	return mask;
+}
+
+size_t
+spconfig_groups(const struct sp_config *c, const char **names, size_t max)
+{
+	size_t n = 0, i, j;
+
+	for (i = 0; i < c->ncomps && n < max; i++) {
+		if (c->comps[i].group[0] == '\0')
+			continue;
+		for (j = 0; j < n && strcmp(names[j], c->comps[i].group) != 0; j++)
+			;
+		if (j == n)
+			names[n++] = c->comps[i].group;
+	}
+	return n;
+}
+
+void
+spconfig_group_id(const char *name, char *buf, size_t len)
+{
+	size_t o;
+	bool gap = false;
+
+	if (len == 0)
+		return;
+	o = (size_t)snprintf(buf, len, "group-");
+	for (; *name != '\0' && o + 1 < len; name++) {
+		char ch = *name;
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+			if (gap && buf[o - 1] != '-' && o + 2 < len)
+				buf[o++] = '-';
+			gap = false;
+			buf[o++] = ch;
+		} else {
+			gap = true;
+		}
+	}
+	buf[o < len ? o : len - 1] = '\0';
+}
+
+const char *
+spconfig_cluster_title(const struct sp_config *c, const char *cluster)
+{
+	size_t i;
+
+	for (i = 0; i < c->nclusters; i++)
+		if (strcmp(c->clusters[i].id, cluster) == 0)
+			return c->clusters[i].title;
+	return cluster;
 }

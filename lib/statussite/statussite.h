@@ -78,10 +78,16 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
  *     title = Cache API           ; public name (default: the section's name)
  *     description = ...           ; optional, one line
  *     clusters = c1 c2            ; incidents of these clusters affect it (default: NAME)
+ *     group = Europe (Frankfurt)  ; optional: the group (a region) it is shown under
  *
- * A cluster's public name is its [cluster NAME] title (default: the name). mcstatus
- * reads nothing else of [cluster] (not the password files: it needs no secrets but
- * its sinks'). Every problem is reported as "file:line: message".
+ * A cluster's public name is its [cluster NAME] title (default: the name); without any
+ * [component], a cluster's `group` is its component's. mcstatus reads nothing else of
+ * [cluster] (not the password files: it needs no secrets but its sinks'). Every
+ * problem is reported as "file:line: message".
+ *
+ * Groups (Statuspage's component groups): a group is its name; its members are the
+ * components that name it, in their order; its id is spconfig_group_id() of the name
+ * and must not be another group's or a component's. A page has at most SP_GROUPS_MAX.
  */
 
 #define SP_COMPONENTS_MAX 64    /* a bit per component in an incident's mask */
@@ -92,6 +98,9 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
 #define SP_PATH_MAX 1024
 #define SP_ID_MAX 64
 #define SP_LISTEN_MAX 270
+#define SP_GROUPS_MAX 16        /* groups on one page: a handful of regions */
+#define SP_GROUP_ID_MAX (ILOG_NAME_MAX + 6) /* "group-" + a slug of the name */
+#define SP_CLUSTERS_MAX 64      /* clusters whose public names the page knows */
 
 struct sp_component {
 	char id[ILOG_NAME_MAX + 1];   /* the section's (or cluster's) name */
@@ -99,6 +108,13 @@ struct sp_component {
 	char description[SP_DESCRIPTION_MAX + 1];
 	char clusters[SP_CLUSTERS_PER_COMPONENT][ILOG_NAME_MAX + 1];
 	size_t nclusters;
+	char group[SP_NAME_MAX + 1];  /* public; "" = in no group */
+};
+
+/* A cluster's public name ([cluster NAME] title), for texts about one cluster. */
+struct sp_cluster {
+	char id[ILOG_NAME_MAX + 1];
+	char title[SP_NAME_MAX + 1];
 };
 
 struct sp_config {
@@ -113,6 +129,8 @@ struct sp_config {
 	int64_t heartbeat_interval_ms; /* mcstatus's row in the log's heartbeats */
 	struct sp_component comps[SP_COMPONENTS_MAX];
 	size_t ncomps;
+	struct sp_cluster clusters[SP_CLUSTERS_MAX];
+	size_t nclusters;
 };
 
 /* True for the sections spconfig reads and checks: [statuspage], [component NAME]. */
@@ -130,6 +148,15 @@ int spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
  * An incident without a cluster affects none. */
 uint64_t spconfig_affected(const struct sp_config *c, const char *cluster);
 
+/* The page's groups in the order of their first member: names[i] points into c.
+ * Returns how many (at most max). */
+size_t spconfig_groups(const struct sp_config *c, const char **names, size_t max);
+/* A group's id: "group-" and the name's ASCII letters and digits in lower case, one
+ * '-' for each run of anything else ("Europe (Frankfurt)" -> "group-europe-frankfurt"). */
+void spconfig_group_id(const char *name, char *buf, size_t len);
+/* A cluster's public name: its title, or the cluster's name if the page has none. */
+const char *spconfig_cluster_title(const struct sp_config *c, const char *cluster);
+
 /* --- model -------------------------------------------------------------------------------- */
 
 /*
@@ -141,7 +168,9 @@ uint64_t spconfig_affected(const struct sp_config *c, const char *cluster);
  * title, node, fingerprint, evidence, notes, who acknowledged it) stays internal: an
  * incident's public name and its automatic updates come from templates per kind and
  * the component's public name ("Elevated latency in US-East C1"); the only free text
- * that goes out is what operators wrote as public updates (`mctl update`).
+ * that goes out is what operators wrote as public updates (`mctl update`). The one
+ * figure taken from the evidence is mcmon's impact, as a rounded share of a cluster's
+ * caches and only with enough tenants to identify nobody (model_impact_public()).
  *
  * The mapping (documented in docs/statuspage.md):
  *   impact            = the incident's severity: minor, major, critical
@@ -168,6 +197,12 @@ uint64_t spconfig_affected(const struct sp_config *c, const char *cluster);
 #define MODEL_DAY_MS (86400LL * 1000)
 #define MODEL_PUBLIC_NAME_MAX 200
 #define MODEL_UPDATE_ID_MAX 48
+#define MODEL_IMPACT_TEXT_MAX (SP_NAME_MAX + 48)
+/* An incident's impact on customers goes public as "about P% of caches in NAME" only
+ * when the cluster has at least this many tenants connected (fewer, and a share says
+ * who), rounded to MODEL_IMPACT_ROUND points (a finer one counts tenants). */
+#define MODEL_IMPACT_MIN_TENANTS 5
+#define MODEL_IMPACT_ROUND 10
 
 enum model_impact {
 	MODEL_IMPACT_NONE = 0,
@@ -205,6 +240,11 @@ struct model_incident {
 	int64_t resolved_at;            /* 0 while active */
 	struct model_update *updates;   /* owned, oldest first */
 	size_t nupdates;
+	/* The share of the cluster's caches it touches (model_impact_public() of its
+	 * latest evidence): -1 unknown; impact_text "about 30% of caches in US-East C1"
+	 * ("" when unknown). */
+	int impact_percent;
+	char impact_text[MODEL_IMPACT_TEXT_MAX];
 };
 
 struct model_day {
@@ -252,6 +292,20 @@ void model_release(struct model *m);
 
 /* The incident with this id, or NULL. */
 const struct model_incident *model_find(const struct model *m, int64_t id);
+
+/*
+ * Impact. model_impact_public(): the public percent of an event body's "impact" (an
+ * evidence event's, or in an opened or severity event's "evidence"):
+ * {"tenants": A, "of": B, "percent": P} (mcmon's, docs/monitor.md): 100 x A / B rounded
+ * to MODEL_IMPACT_ROUND (at least MODEL_IMPACT_ROUND when A > 0), or -1 when there is
+ * none, B < MODEL_IMPACT_MIN_TENANTS, or A is 0. model_set_impact(): mi's impact
+ * (first: the one its first automatic update says, -1 for none; latest: impact_percent
+ * and impact_text), cluster naming the caches by spconfig_cluster_title(). -1 on no
+ * memory. model_load() does both from each incident's evidence.
+ */
+int model_impact_public(const char *evidence_json);
+int model_set_impact(const struct model *m, struct model_incident *mi, const char *cluster,
+    int first, int latest);
 
 /* Names as Statuspage v2 writes them. */
 const char *model_impact_name(enum model_impact i);       /* none minor major critical */

@@ -19,7 +19,7 @@ COMPONENT_FIELDS = {"id", "name", "status", "created_at", "updated_at", "positio
                     "only_show_if_degraded", "start_date"}
 INCIDENT_FIELDS = {"id", "name", "status", "impact", "created_at", "updated_at",
                    "monitoring_at", "resolved_at", "started_at", "shortlink", "page_id",
-                   "incident_updates", "components"}
+                   "incident_updates", "components", "customer_impact"}
 UPDATE_FIELDS = {"id", "status", "body", "incident_id", "created_at", "updated_at",
                  "display_at", "affected_components", "deliver_notifications"}
 INDICATORS = {"none", "minor", "major", "critical"}
@@ -106,12 +106,15 @@ def check_page(page):
 
 
 def check_component(c):
-    assert set(c) == COMPONENT_FIELDS, set(c) ^ COMPONENT_FIELDS
+    # A group (Statuspage's component group) lists its members' ids besides.
+    fields = COMPONENT_FIELDS | ({"components"} if c.get("group") is True else set())
+    assert set(c) == fields, set(c) ^ fields
     assert c["status"] in COMPONENT_STATUSES
     assert isinstance(c["position"], int) and c["position"] >= 1
     assert isinstance(c["showcase"], bool) and isinstance(c["group"], bool)
     assert isinstance(c["only_show_if_degraded"], bool)
-    assert c["group_id"] is None
+    assert c["group_id"] is None or (isinstance(c["group_id"], str) and not c["group"])
+    assert not c["group"] or all(isinstance(m, str) for m in c["components"])
     assert c["description"] is None or isinstance(c["description"], str)
     parse_time(c["created_at"])
     parse_time(c["updated_at"])
@@ -128,6 +131,9 @@ def check_incident(i):
     for k in ("monitoring_at", "resolved_at"):
         assert i[k] is None or parse_time(i[k])
     assert (i["resolved_at"] is not None) == (i["status"] == "resolved")
+    # A share only ("about 30% of caches in US-East C1"), or null.
+    assert i["customer_impact"] is None or (i["customer_impact"].startswith("about ") and
+                                            "% of caches in " in i["customer_impact"])
     assert i["shortlink"] == f"https://status.example.com/incidents/{i['id']}.html"
     for c in i["components"]:
         check_component(c)

@@ -1,8 +1,9 @@
 """The status page as a browser renders it: headless Chromium loads index.html in each
-state (all operational, degraded, outage, resolved); the rendered DOM's text says what
+state (all operational, degraded, outage, resolved, and grouped by region); the rendered DOM's text says what
 the state is in words (never colour alone), and a screenshot of each state is kept in
 build/test-artifacts/statuspage/."""
 import html.parser
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, tool
 from sptest import (SECRETS, assert_no_secrets, indicator, mctl, open_incident, start, wait_for,
                     write_config)
 
@@ -129,3 +130,41 @@ def test_the_rendered_page_says_each_state_in_words(procs, tmp_path):
     for s in SECRETS:
         assert s not in page.text
     assert_no_secrets(site)
+
+
+GROUPS = ("[component c1]\ntitle = US-East C1\nclusters = c1\ngroup = US East (Virginia)\n"
+          "[component c1b]\ntitle = US-East C1 sessions\nclusters = c1\n"
+          "group = US East (Virginia)\n"
+          "[component c2]\ntitle = EU-West C2\nclusters = c2\ngroup = Europe (Frankfurt)\n")
+
+
+def test_the_grouped_page_says_each_region_and_its_worst_state_in_words(procs, tmp_path):
+    conf, site, db = write_config(tmp_path, extra=GROUPS)
+    start(procs, conf)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    # An incident as mcmon writes it, its evidence saying how much of c2 it touches.
+    evidence = json.dumps({"host": SECRETS[0], "tenant": SECRETS[1],
+                           "impact": {"tenants": 3, "of": 10, "percent": 30}})
+    subprocess.run([tool("tests/tools/incident_writer"), str(db), "node_down", "c2",
+                    SECRETS[2], "major", f"down on {SECRETS[0]}", evidence],
+                   capture_output=True, text=True, timeout=30, check=True)
+    wait_for(lambda: "Degraded availability in EU-West C2" in
+             (site / "index.html").read_text(), what="the grouped outage page")
+    page = render(site, "grouped", tmp_path)
+    text = page.text
+    # Each region's heading, then its members; a region is as bad as its worst member.
+    assert "US East (Virginia) Operational US-East C1 Operational" in text, text
+    assert "US-East C1 sessions Operational" in text
+    assert "Europe (Frankfurt) Partial outage EU-West C2 Partial outage" in text, text
+    assert text.index("US East (Virginia)") < text.index("US-East C1 sessions") < \
+        text.index("Europe (Frankfurt)")
+    assert "About 30% of caches in EU-West C2 are affected." in text, text
+    assert "It affects about 30% of caches in EU-West C2." in text
+    assert len(page.labels) == 3 * 90
+    for s in SECRETS:
+        assert s not in page.text
+    assert_no_secrets(site)
+    comps = json.loads((site / "api/v2/components.json").read_text())["components"]
+    groups = {c["name"]: c for c in comps if c["group"]}
+    assert groups["US East (Virginia)"]["components"] == ["c1", "c1b"]
+    assert groups["Europe (Frankfurt)"]["status"] == "partial_outage"
