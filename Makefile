@@ -84,6 +84,7 @@ LIBS_ALL = $(call pkglibs,$(PKGS_ALL)) -lm
 # build says so: give it one.
 PKGS_mcd := libevent libevent_pthreads openssl inih
 PKGS_mctl := sqlite3 jansson inih
+LDLIBS_mctl := -lm
 PKGS_mcmon := libevent sqlite3 jansson inih
 LDLIBS_mcmon := -lm
 PKGS_mcalert := libevent sqlite3 jansson libcurl libstrophe inih
