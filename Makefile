@@ -111,7 +111,8 @@ PKGS_test_ilog_escalate := sqlite3 jansson
 PKGS_test_ilog_heartbeat := sqlite3 jansson
 PKGS_test_ilog_outbox := sqlite3 jansson
 PKGS_test_ilog_pages := sqlite3 jansson
-PKGS_test_ilog_history := sqlite3 jansson
+PKGS_test_history := libevent sqlite3 jansson inih
+LDLIBS_test_history := -lm
 PKGS_test_ketama := libcrypto
 PKGS_test_kinds := sqlite3 jansson inih
 PKGS_test_log :=
@@ -277,7 +278,8 @@ $(UNIT_HELPER_OBJ): CPPFLAGS += -I.
 $(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy \
     $(OBJDIR)/tests/test_watch_who: \
 	tests/unit/detect_world.h
-$(OBJDIR)/tests/test_watch $(OBJDIR)/tests/test_watch_proxy $(OBJDIR)/tests/test_watch_who: \
+$(OBJDIR)/tests/test_watch $(OBJDIR)/tests/test_watch_proxy $(OBJDIR)/tests/test_watch_who \
+    $(OBJDIR)/tests/test_history: \
 	tests/unit/watch_fixture.h
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)
