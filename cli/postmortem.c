@@ -296,15 +296,36 @@ event_summary(const struct ilog_event *ev, struct textbuf *out)
 	json_decref(body);
 }
 
+static int
+cmp_event_time(const void *a, const void *b)
+{
+	const struct ilog_event *x = *(const struct ilog_event *const *)a;
+	const struct ilog_event *y = *(const struct ilog_event *const *)b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The events by time: a writer's record may land after a later one's (a page recorded
+ * once delivered), and the log's order is by id. */
 static void
 section_timeline(const struct pm_facts *f, struct textbuf *out)
 {
+	const struct ilog_event **order = calloc(f->events->n + 1, sizeof(*order));
 	size_t i;
 
+	if (order == NULL) {
+		out->failed = true;
+		return;
+	}
+	for (i = 0; i < f->events->n; i++)
+		order[i] = &f->events->v[i];
+	qsort(order, f->events->n, sizeof(*order), cmp_event_time);
 	textbuf_puts(out, "## Timeline (UTC)\n\n| Time (UTC) | Actor | Event | Detail |\n"
 			  "|---|---|---|---|\n");
 	for (i = 0; i < f->events->n; i++) {
-		const struct ilog_event *ev = &f->events->v[i];
+		const struct ilog_event *ev = order[i];
 		textbuf_puts(out, "| ");
 		md_time(out, ev->at);
 		textbuf_puts(out, " | ");
@@ -318,6 +339,7 @@ section_timeline(const struct pm_facts *f, struct textbuf *out)
 	if (f->events->truncated)
 		textbuf_puts(out, "\n(more events than one draft lists)\n");
 	textbuf_puts(out, "\n");
+	free(order);
 }
 
 static void
@@ -645,6 +667,34 @@ section_followups(struct textbuf *out)
 			  "## Follow-ups\n\n- [ ] _To be written._\n");
 }
 
+/* The share of customers mcmon measured (an evidence's "impact": tenants, of, percent),
+ * the latest one written; else a placeholder. */
+static void
+impact_line(const struct pm_facts *f, struct textbuf *out)
+{
+	long long tenants = -1, of = -1, percent = -1;
+	size_t i;
+
+	for (i = 0; i < f->events->n; i++) {
+		json_t *body = json_loads(f->events->v[i].body_json, 0, NULL);
+		json_t *ev = json_object_get(body, "evidence");
+		json_t *im = json_object_get(ev != NULL ? ev : body, "impact");
+		if (json_is_object(im) && json_is_integer(json_object_get(im, "percent"))) {
+			percent = (long long)json_integer_value(json_object_get(im, "percent"));
+			tenants = (long long)json_integer_value(json_object_get(im, "tenants"));
+			of = (long long)json_integer_value(json_object_get(im, "of"));
+		}
+		json_decref(body);
+	}
+	if (percent < 0) {
+		textbuf_puts(out, "- Customers affected: _to be written (see the evidence "
+				  "below)._\n\n");
+		return;
+	}
+	textbuf_printf(out, "- Customers affected: about %lld%% of the cluster's caches "
+			    "(%lld of %lld tenants), as mcmon measured\n\n", percent, tenants, of);
+}
+
 static int
 internal_markdown(const struct pm_facts *f, struct textbuf *out)
 {
@@ -687,7 +737,7 @@ internal_markdown(const struct pm_facts *f, struct textbuf *out)
 	textbuf_puts(out, "## Impact\n\n");
 	textbuf_printf(out, "- Severity %s; public status %s\n", ilog_severity_name(inc->severity),
 	    ilog_public_status_name(inc->public_status));
-	textbuf_puts(out, "- Customers affected: _to be written (see the evidence below)._\n\n");
+	impact_line(f, out);
 	section_timeline(f, out);
 	section_times(&m, out);
 	section_remedies(f, out);

@@ -248,6 +248,28 @@ the_public_draft_holds_only_public_facts(void **state)
 	textbuf_release(&svg);
 }
 
+static void
+the_timeline_is_in_time_order_and_the_measured_impact_is_given(void **state)
+{
+	struct world w;
+	struct textbuf b = { 0 };
+	const char *late, *early;
+	(void)state;
+
+	world_init(&w, false);
+	add_event(&w, T0 + 40 * S, "mcmon", "evidence",
+	    "{\"impact\":{\"tenants\":3,\"of\":10,\"percent\":30}}");
+	add_event(&w, T0 + 20 * S, "mcalert", "paged", "{\"target\":\"bob@ops.example\"}");
+	assert_int_equal(pm_markdown(&w.f, &b), 0);
+	early = strstr(b.data, "| mcalert | paged |");
+	late = strstr(b.data, "| mcmon | evidence |");
+	assert_non_null(early);
+	assert_non_null(late);
+	assert_true(early < late);
+	assert_non_null(strstr(b.data, "about 30% of the cluster's caches (3 of 10 tenants)"));
+	textbuf_release(&b);
+}
+
 int
 main(void)
 {
@@ -257,6 +279,7 @@ main(void)
 		cmocka_unit_test(missing_steps_are_said_and_an_open_incident_is_marked_unresolved),
 		cmocka_unit_test(a_quiet_history_or_too_little_of_it_gives_no_earlier_start),
 		cmocka_unit_test(the_public_draft_holds_only_public_facts),
+		cmocka_unit_test(the_timeline_is_in_time_order_and_the_measured_impact_is_given),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
