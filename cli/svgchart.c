@@ -4,9 +4,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "svgchart.h"
+#include "utctime.h"
 
 /* The plot area inside the document. */
 #define LEFT 64
@@ -73,22 +73,21 @@ x_step(int64_t span)
 	return span / (X_TICKS_MAX - 1) + 1;
 }
 
+/* A tick's label, cut from the one UTC formatter's "2024-01-02T03:04:05.678Z". */
 static void
 time_label(int64_t ms, int64_t step, char *buf, size_t len)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
+	char t[UTC_TEXT_MAX];
 
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "?");
-		return;
-	}
-	if (step >= 86400000)
-		strftime(buf, len, "%m-%d", &tm);
+	utc_format_ms(ms, t, sizeof(t));
+	if (strlen(t) < 19) /* "?" */
+		snprintf(buf, len, "%s", t);
+	else if (step >= 86400000)
+		snprintf(buf, len, "%.5s", t + 5);  /* 01-02 */
 	else if (step >= 60000)
-		strftime(buf, len, "%H:%M", &tm);
+		snprintf(buf, len, "%.5s", t + 11); /* 03:04 */
 	else
-		strftime(buf, len, "%H:%M:%S", &tm);
+		snprintf(buf, len, "%.8s", t + 11); /* 03:04:05 */
 }
 
 static void
