@@ -138,9 +138,11 @@ axes(const struct svgchart *c, double top, struct textbuf *out)
 	textbuf_puts(out, "</text></g>\n");
 }
 
+/* A vertical line at an instant; the opening's label to its left, the resolution's to
+ * its right, so that the two stay readable when close together. */
 static void
 mark(const struct svgchart *c, int64_t at, const char *label, const char *colour,
-    struct textbuf *out)
+    bool label_left, struct textbuf *out)
 {
 	double x;
 
@@ -149,8 +151,8 @@ mark(const struct svgchart *c, int64_t at, const char *label, const char *colour
 	x = x_of(c, at);
 	textbuf_printf(out, "<g class=\"mark\"><line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" "
 	    "stroke=\"%s\" stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
-	    "fill=\"%s\" text-anchor=\"middle\">", x, TOP, x, TOP + PLOT_H, colour, x, TOP - 4,
-	    colour);
+	    "fill=\"%s\" text-anchor=\"%s\">", x, TOP, x, TOP + PLOT_H, colour,
+	    label_left ? x - 3 : x + 3, TOP - 4, colour, label_left ? "end" : "start");
 	put_text(out, label);
 	textbuf_puts(out, "</text></g>\n");
 }
@@ -237,8 +239,8 @@ svgchart_render(const struct svgchart *c, struct textbuf *out)
 	if (c->nseries > n)
 		textbuf_printf(out, "<text x=\"%d\" y=\"%d\" font-size=\"11\">(%zu more not "
 		    "shown)</text>\n", LEFT + PLOT_W + 12, TOP + PLOT_H, c->nseries - n);
-	mark(c, c->opened_at, "opened", "#b00", out);
-	mark(c, c->resolved_at, "resolved", "#070", out);
+	mark(c, c->opened_at, "opened", "#b00", true, out);
+	mark(c, c->resolved_at, "resolved", "#070", false, out);
 	textbuf_puts(out, "</svg>\n");
 	return textbuf_failed(out) ? -1 : 0;
 }
