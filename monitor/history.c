@@ -162,7 +162,7 @@ write_round(struct mon_history *h, struct watch *w, struct ilog *log, int64_t no
 		goto out;
 	}
 	if (h->failing)
-		log_info("history recorded again after %llu dropped rounds",
+		log_info("history recorded again (%llu rounds dropped since start)",
 		    (unsigned long long)h->rounds_failed);
 	h->failing = false;
 	h->rows_written += n;

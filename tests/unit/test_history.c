@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
 #include "helper.h"
 #include "ilog.h"
 #include "ilog_history.h"
@@ -222,6 +224,44 @@ the_log_refuses_rows_that_make_no_sense_and_reads_a_window(void **state)
 	assert_int_equal(ilog_history_prune(fx->il.log, 0, NULL, err, len), ILOG_ERR_ARG);
 }
 
+static void
+a_round_that_finds_the_log_locked_is_dropped_not_retried(void **state)
+{
+	struct fixture *fx = *state;
+	/* mcmon's own options: a locked log costs the loop a quarter second at most. */
+	struct ilog_options opts = { .busy_timeout_ms = 10, .busy_retry_ms = 50 };
+	struct ilog_clock clock = { test_clock_now, NULL, &fx->il.fake };
+	struct ilog_history_rows rows;
+	struct ilog *log;
+	sqlite3 *holder;
+
+	log = ilog_open(fx->il.path, &opts, fx->il.err, sizeof(fx->il.err));
+	assert_non_null(log);
+	ilog_set_clock(log, &clock);
+	fx->il.fake.now = T0;
+	mon_history_tick(&fx->h, &fx->w, log, T0);
+	assert_int_equal(sqlite3_open(fx->il.path, &holder), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(holder, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	fx->il.fake.now = T0 + 10 * S;
+	mon_history_tick(&fx->h, &fx->w, log, T0 + 10 * S);
+	assert_int_equal(fx->h.rounds_failed, 1);
+	assert_true(fx->h.failing);
+	/* Not retried at the next evaluation: the round waits for its own time. */
+	mon_history_tick(&fx->h, &fx->w, log, T0 + 11 * S);
+	assert_int_equal(fx->h.rounds_failed, 1);
+	assert_int_equal(sqlite3_exec(holder, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(holder);
+	fx->il.fake.now = T0 + 20 * S;
+	mon_history_tick(&fx->h, &fx->w, log, T0 + 20 * S);
+	assert_false(fx->h.failing);
+	assert_int_equal(fx->h.rows_written, 3);
+	read_all(fx, &rows);
+	assert_int_equal(rows.n, 3);
+	assert_int_equal(rows.v[0].at, T0 + 20 * S);
+	ilog_history_rows_release(&rows);
+	ilog_close(log);
+}
+
 int
 main(void)
 {
@@ -233,6 +273,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    the_log_refuses_rows_that_make_no_sense_and_reads_a_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_round_that_finds_the_log_locked_is_dropped_not_retried, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
