@@ -84,6 +84,7 @@ LIBS_ALL = $(call pkglibs,$(PKGS_ALL)) -lm
 # build says so: give it one.
 PKGS_mcd := libevent libevent_pthreads openssl inih
 PKGS_mctl := sqlite3 jansson inih
+LDLIBS_mctl := -lm
 PKGS_mcmon := libevent sqlite3 jansson inih
 LDLIBS_mcmon := -lm
 PKGS_mcalert := libevent sqlite3 jansson libcurl libstrophe inih
@@ -110,6 +111,8 @@ PKGS_test_ilog_escalate := sqlite3 jansson
 PKGS_test_ilog_heartbeat := sqlite3 jansson
 PKGS_test_ilog_outbox := sqlite3 jansson
 PKGS_test_ilog_pages := sqlite3 jansson
+PKGS_test_history := libevent sqlite3 jansson inih
+LDLIBS_test_history := -lm
 PKGS_test_ketama := libcrypto
 PKGS_test_kinds := sqlite3 jansson inih
 PKGS_test_log :=
@@ -117,6 +120,10 @@ PKGS_test_mcclient :=
 PKGS_test_mcconn := libevent
 PKGS_test_mcreply :=
 PKGS_test_mctl_time := sqlite3 jansson inih
+PKGS_test_svgchart := sqlite3 jansson inih expat
+LDLIBS_test_svgchart := -lm
+PKGS_test_postmortem := sqlite3 jansson inih
+LDLIBS_test_postmortem := -lm
 PKGS_test_monconfig := inih
 LDLIBS_test_monconfig := -lm
 PKGS_test_monstate := jansson
@@ -274,7 +281,8 @@ $(UNIT_HELPER_OBJ): CPPFLAGS += -I.
 $(OBJDIR)/tests/test_detect $(OBJDIR)/tests/test_detect_tail $(OBJDIR)/tests/test_watch_proxy \
     $(OBJDIR)/tests/test_watch_who: \
 	tests/unit/detect_world.h
-$(OBJDIR)/tests/test_watch $(OBJDIR)/tests/test_watch_proxy $(OBJDIR)/tests/test_watch_who: \
+$(OBJDIR)/tests/test_watch $(OBJDIR)/tests/test_watch_proxy $(OBJDIR)/tests/test_watch_who \
+    $(OBJDIR)/tests/test_history: \
 	tests/unit/watch_fixture.h
 
 $(OBJDIR)/tests/%: tests/unit/%.c tests/unit/helper.h $(UNIT_HELPER_LIB) $(FOLDER_LIBS) $(LIBMCOPS)

@@ -154,6 +154,7 @@ on_evaluate(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	mcmon_evaluate(m);
+	mon_history_tick(&m->history, &m->watch, m->log, ilog_now(m->log));
 	if (m->metrics != NULL && metrics_server_accept_news(m->metrics, msg, sizeof(msg)))
 		LOG_LIMITED(LOG_LEVEL_WARN, "metrics listener: %s", msg);
 	log_flush_suppressed();
@@ -400,6 +401,7 @@ mcmon_teardown(struct mcmon *m)
 	if (m->sigint != NULL)
 		event_free(m->sigint);
 	watch_release(&m->watch);
+	mon_history_release(&m->history);
 	if (m->dns != NULL)
 		evdns_base_free(m->dns, 0);
 	if (m->base != NULL)

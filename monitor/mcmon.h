@@ -20,6 +20,7 @@
 
 #include "collector.h"
 #include "heartbeat.h"
+#include "history.h"
 #include "ilog.h"
 #include "metrics.h"
 #include "monconfig.h"
@@ -48,6 +49,7 @@ struct mcmon {
 	bool state_failing;    /* for logging the change only */
 	struct ilog_beater beater;      /* mcmon's heartbeat row (heartbeat.h) */
 	struct event *heartbeat_timer;
+	struct mon_history history;     /* the recorded figures (history.h) */
 };
 
 /*

@@ -17,6 +17,7 @@
 #define MINUTE_MS (60 * 1000)
 #define HOUR_MS (60 * MINUTE_MS)
 #define DAY_MS (24 * HOUR_MS)
+#define HISTORY_INTERVAL_MIN_MS 1000 /* a row per node a second is plenty */
 
 void
 monconfig_defaults(struct monconfig_settings *set)
@@ -37,6 +38,8 @@ monconfig_defaults(struct monconfig_settings *set)
 	snprintf(set->state_file, sizeof(set->state_file), "%s", DEFAULT_STATE_FILE);
 	snprintf(set->db_path, sizeof(set->db_path), "%s", DEFAULT_DB_PATH);
 	set->heartbeat_interval_ms = ILOG_HEARTBEAT_INTERVAL_MS;
+	set->history_interval_ms = 10 * 1000;
+	set->history_retention_ms = 14 * (int64_t)DAY_MS;
 }
 
 int64_t
@@ -161,6 +164,9 @@ read_settings(struct config *cfg, const struct detect_config *dc,
 	read_duration(cfg, "evidence_interval", 0, DAY_MS, &set->evidence_interval_ms, errs);
 	read_duration(cfg, "heartbeat_interval", ILOG_HEARTBEAT_INTERVAL_MIN_MS,
 	    ILOG_HEARTBEAT_INTERVAL_MAX_MS, &set->heartbeat_interval_ms, errs);
+	read_duration(cfg, "history_interval", 0, HOUR_MS, &set->history_interval_ms, errs);
+	read_duration(cfg, "history_retention", HOUR_MS, 400 * (int64_t)DAY_MS,
+	    &set->history_retention_ms, errs);
 	read_canary(cfg, set, errs);
 	read_metrics_listen(cfg, set, errs);
 	read_path(cfg, "monitor", "state_file", set->state_file, sizeof(set->state_file), true,
@@ -170,6 +176,10 @@ read_settings(struct config *cfg, const struct detect_config *dc,
 		return;
 
 	/* Relations, once every value is valid. */
+	if (set->history_interval_ms != 0 && set->history_interval_ms < HISTORY_INTERVAL_MIN_MS)
+		config_error(errs, cfg, line_of(cfg, "monitor", "history_interval"),
+		    "history_interval: %lld ms is below %d ms (0 turns the history off)",
+		    (long long)set->history_interval_ms, HISTORY_INTERVAL_MIN_MS);
 	if (set->poll_timeout_ms > set->poll_interval_ms)
 		config_error(errs, cfg, line_of(cfg, "monitor", "poll_timeout"),
 		    "poll_timeout: %lld ms is longer than poll_interval (%lld ms)",

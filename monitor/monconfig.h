@@ -42,6 +42,8 @@ struct monconfig_settings {
 	char state_file[MONCONFIG_PATH_MAX]; /* "" = none */
 	char db_path[MONCONFIG_PATH_MAX];    /* [log] path */
 	int64_t heartbeat_interval_ms; /* mcmon's row in the log's heartbeats */
+	int64_t history_interval_ms;   /* a row per node and cluster (history.h); 0 off */
+	int64_t history_retention_ms;  /* rows older than this are pruned */
 };
 
 struct monconfig {

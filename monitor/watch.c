@@ -62,7 +62,8 @@ node_init(struct watch *w, struct watch_node *n, const struct cluster_node *cn, 
 		}
 		n->kind_state[w->order[i]] = state;
 	}
-	if (histogram_init(&n->latency, w->export_bounds, w->nexport, err, errlen) < 0)
+	if (histogram_init(&n->latency, w->export_bounds, w->nexport, err, errlen) < 0 ||
+	    histogram_init(&n->recent, w->export_bounds, w->nexport, err, errlen) < 0)
 		goto out_release;
 	return 0;
 out_release:
@@ -256,10 +257,12 @@ watch_probe(struct watch *w, struct watch_node *n, enum watch_probe_outcome outc
 		n->probes_ok++;
 		n->last_probe_ok_wall_ms = w->wall_ms();
 		histogram_record(&n->latency, latency_us);
+		histogram_record(&n->recent, latency_us);
 		break;
 	case WATCH_PROBE_TIMEOUT:
 		n->probes_timeout++;
 		histogram_record(&n->latency, latency_us);
+		histogram_record(&n->recent, latency_us);
 		break;
 	case WATCH_PROBE_FAILED:
 		n->probes_failed++;

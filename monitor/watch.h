@@ -115,6 +115,7 @@ struct watch_node {
 	uint64_t polls, polls_failed;
 
 	struct histogram latency; /* every recorded probe since start, export bounds */
+	struct histogram recent;  /* the same since history.c's last row (it resets it) */
 	uint64_t probes_ok, probes_timeout, probes_failed, probes_dropped;
 	char probe_error[WATCH_ERROR_MAX]; /* the latest failure */
 	int64_t last_probe_ok_wall_ms;     /* UTC ms */

@@ -6,7 +6,8 @@
  *
  * The parts: schema.c (migrations, the text of every statement), core.c (open, close,
  * transactions, busy handling, shared helpers), incidents.c, events.c (with cursors,
- * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h).
+ * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h), history.c
+ * (lib/ilog_history.h).
  *
  * Shape of the code: every public call checks its arguments, packs them into a small
  * struct and hands a "body" function to ilog_call(), which wraps it in BEGIN IMMEDIATE
@@ -95,6 +96,10 @@ enum stmt_id {
 	ST_EV_OF_TYPE,
 	ST_HB_WRITE,
 	ST_HB_LIST,
+	/* pm19: mcmon's recorded history (history.c, lib/ilog_history.h) */
+	ST_HIST_INSERT,
+	ST_HIST_READ,
+	ST_HIST_PRUNE,
 	ST_COUNT
 };
 

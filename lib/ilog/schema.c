@@ -125,6 +125,26 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	"  started_at INTEGER NOT NULL"
 	");"
 	"PRAGMA user_version = 3;",
+
+	/*
+	 * 3 -> 4: mcmon's recorded figures (lib/ilog_history.h), a row per node and per
+	 * cluster every history interval; pruned by time. Nothing to copy.
+	 */
+	"CREATE TABLE history ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  cluster TEXT NOT NULL,"
+	"  node TEXT NOT NULL,"
+	"  probes INTEGER NOT NULL,"
+	"  slow INTEGER NOT NULL,"
+	"  p50_us INTEGER,"
+	"  p99_us INTEGER,"
+	"  connections INTEGER,"
+	"  new_per_second REAL"
+	");"
+	"CREATE INDEX history_cluster_at ON history(cluster, at);"
+	"CREATE INDEX history_at ON history(at);"
+	"PRAGMA user_version = 4;",
 };
 
 /* --- statements -------------------------------------------------------------------- */
@@ -249,4 +269,13 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 		       " FROM heartbeats ORDER BY daemon LIMIT ?1",
 	[ST_EV_OF_TYPE] = "SELECT " EVENT_COLS " FROM events WHERE type = ?1"
 			  " AND incident_id IS NULL ORDER BY id DESC LIMIT ?2",
+	/* pm19: mcmon's recorded history (history.c) */
+	[ST_HIST_INSERT] = "INSERT INTO history (at, cluster, node, probes, slow, p50_us,"
+			   " p99_us, connections, new_per_second)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_HIST_READ] = "SELECT at, cluster, node, probes, slow, p50_us, p99_us, connections,"
+			 " new_per_second FROM history WHERE cluster = ?1 AND at BETWEEN ?2 AND ?3"
+			 " ORDER BY at, node LIMIT ?4",
+	[ST_HIST_PRUNE] = "DELETE FROM history WHERE id IN (SELECT id FROM history"
+			  " WHERE at < ?1 ORDER BY at LIMIT ?2)",
 };
