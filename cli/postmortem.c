@@ -761,7 +761,13 @@ public_markdown(const struct pm_facts *f, struct textbuf *out)
 	unresolved_note(f, p->resolved_at > 0, out);
 	textbuf_puts(out, "## Summary\n\n- Affected: ");
 	md_text(out, f->public_series);
-	textbuf_printf(out, "\n- Impact: %s\n- Began ", model_impact_name(p->impact));
+	textbuf_printf(out, "\n- Impact: %s", model_impact_name(p->impact));
+	/* The status page's own rounded share, never the evidence's counts. */
+	if (p->impact_percent >= 0 && p->impact_text[0] != '\0') {
+		textbuf_puts(out, "\n- Customers affected: ");
+		md_text(out, p->impact_text);
+	}
+	textbuf_puts(out, "\n- Began ");
 	md_time(out, p->created_at);
 	if (p->resolved_at > 0) {
 		textbuf_puts(out, ", resolved ");

@@ -232,6 +232,8 @@ the_public_draft_holds_only_public_facts(void **state)
 	add_row(&w, T0, "", 100, 50, 10);
 	add_row(&w, T0, "secret-node-9", 100, 50, 10);
 	snprintf(pub.name, sizeof(pub.name), "Degraded performance in Cache EU");
+	pub.impact_percent = 30;
+	snprintf(pub.impact_text, sizeof(pub.impact_text), "about 30%% of caches in Cache EU");
 	w.f.public = true;
 	w.f.pub = &pub;
 	w.f.public_series = "Cache EU";
@@ -239,6 +241,8 @@ the_public_draft_holds_only_public_facts(void **state)
 	assert_int_equal(pm_chart(&w.f, PM_CHART_LATENCY, &svg), 0);
 	assert_non_null(strstr(b.data, "# Postmortem: Degraded performance in Cache EU"));
 	assert_non_null(strstr(b.data, "We are looking into slow responses."));
+	/* The status page's rounded share is public; the evidence's counts are not. */
+	assert_non_null(strstr(b.data, "Customers affected: about 30% of caches in Cache EU"));
 	assert_non_null(strstr(svg.data, "Cache EU"));
 	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		if (strstr(b.data, secrets[i]) != NULL || strstr(svg.data, secrets[i]) != NULL)
