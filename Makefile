@@ -108,6 +108,7 @@ PKGS_test_binproto := libevent libevent_pthreads openssl inih
 PKGS_test_ilog := sqlite3 jansson
 PKGS_test_ilog_escalate := sqlite3 jansson
 PKGS_test_ilog_heartbeat := sqlite3 jansson
+PKGS_test_ilog_maintenance := sqlite3 jansson
 PKGS_test_ilog_outbox := sqlite3 jansson
 PKGS_test_ilog_pages := sqlite3 jansson
 PKGS_test_ketama := libcrypto
