@@ -114,6 +114,7 @@ PKGS_test_ilog_pages := sqlite3 jansson
 PKGS_test_ketama := libcrypto
 PKGS_test_kinds := sqlite3 jansson inih
 PKGS_test_log :=
+PKGS_test_maintwindow := inih
 PKGS_test_mcclient :=
 PKGS_test_mcconn := libevent
 PKGS_test_mcreply :=
