@@ -141,11 +141,11 @@ maint_payload(const struct model *m, const struct ilog_event *ev, size_t k,
 	model_clean_text(title, name, sizeof(name));
 	model_clean_text(message != NULL && message[0] != '\0' ? message : title, body,
 	    sizeof(body));
-	json_decref(b);
-	text_body = maint_events[k].status == ILOG_MAINT_SCHEDULED ? body :
-	    render_maint_update_text(maint_events[k].status);
 	mask = cluster[0] != '\0' ? spconfig_affected(m->cfg, cluster) :
 	    m->cfg->ncomps >= 64    ? ~(uint64_t)0 : ((uint64_t)1 << m->cfg->ncomps) - 1;
+	json_decref(b); /* title, message, cluster are no longer valid */
+	text_body = maint_events[k].status == ILOG_MAINT_SCHEDULED ? body :
+	    render_maint_update_text(maint_events[k].status);
 	if ((comps = json_array()) == NULL)
 		return -1;
 	for (i = 0; i < m->cfg->ncomps; i++) {
