@@ -6,8 +6,8 @@
  *
  * The parts: schema.c (migrations, the text of every statement), core.c (open, close,
  * transactions, busy handling, shared helpers), incidents.c, events.c (with cursors,
- * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h), history.c
- * (lib/ilog_history.h).
+ * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h),
+ * maintenance.c (lib/ilog_maintenance.h), history.c (lib/ilog_history.h).
  *
  * Shape of the code: every public call checks its arguments, packs them into a small
  * struct and hands a "body" function to ilog_call(), which wraps it in BEGIN IMMEDIATE
@@ -96,7 +96,14 @@ enum stmt_id {
 	ST_EV_OF_TYPE,
 	ST_HB_WRITE,
 	ST_HB_LIST,
-	/* pm19: mcmon's recorded history (history.c, lib/ilog_history.h) */
+	/* maintenance.c: maintenances and silences (lib/ilog_maintenance.h) */
+	ST_MAINT_INSERT,
+	ST_MAINT_BY_ID,
+	ST_MAINT_SET,
+	ST_MAINT_LIST_CURRENT,
+	ST_MAINT_LIST_ALL,
+	ST_MAINT_UNANNOUNCED,
+	/* history.c: mcmon's recorded history (history.c, lib/ilog_history.h) */
 	ST_HIST_INSERT,
 	ST_HIST_READ,
 	ST_HIST_PRUNE,

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "kinds.h"
+#include "render.h"
 #include "statussite.h"
 #include "utf8.h"
 
@@ -21,6 +22,7 @@ model_impact_name(enum model_impact i)
 	case MODEL_IMPACT_MINOR: return "minor";
 	case MODEL_IMPACT_MAJOR: return "major";
 	case MODEL_IMPACT_CRITICAL: return "critical";
+	case MODEL_INDICATOR_MAINTENANCE: return "maintenance";
 	default: return "none";
 	}
 }
@@ -32,6 +34,7 @@ model_status_name(enum model_status s)
 	case MODEL_DEGRADED: return "degraded_performance";
 	case MODEL_PARTIAL_OUTAGE: return "partial_outage";
 	case MODEL_MAJOR_OUTAGE: return "major_outage";
+	case MODEL_UNDER_MAINTENANCE: return "under_maintenance";
 	default: return "operational";
 	}
 }
@@ -43,6 +46,7 @@ model_status_label(enum model_status s)
 	case MODEL_DEGRADED: return "Degraded performance";
 	case MODEL_PARTIAL_OUTAGE: return "Partial outage";
 	case MODEL_MAJOR_OUTAGE: return "Major outage";
+	case MODEL_UNDER_MAINTENANCE: return "Under maintenance";
 	default: return "Operational";
 	}
 }
@@ -54,6 +58,7 @@ model_indicator_description(enum model_impact i)
 	case MODEL_IMPACT_MINOR: return "Minor Service Outage";
 	case MODEL_IMPACT_MAJOR: return "Partial System Outage";
 	case MODEL_IMPACT_CRITICAL: return "Major System Outage";
+	case MODEL_INDICATOR_MAINTENANCE: return "Service Under Maintenance";
 	default: return "All Systems Operational";
 	}
 }
@@ -130,6 +135,9 @@ model_release(struct model *m)
 	free(m->incidents);
 	m->incidents = NULL;
 	m->nincidents = 0;
+	free(m->maints);
+	m->maints = NULL;
+	m->nmaints = 0;
 }
 
 const struct model_incident *
@@ -566,6 +574,8 @@ model_load(struct model *m, const struct sp_config *cfg, struct ilog *log, int64
 	m->truncated = m->truncated || list.truncated;
 	if (rc == 0 && (rc = load_impacts(m, log, &list, err, errlen)) < 0)
 		model_release(m);
+	if (rc == 0)
+		rc = model_load_maintenances(m, log, err, errlen);
 out_pubs:
 	for (i = 0; pubs != NULL && i < list.n; i++)
 		ilog_public_entries_release(&pubs[i]);

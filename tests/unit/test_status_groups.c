@@ -383,7 +383,7 @@ gzipped_size(const char *data, size_t len)
  * several public updates and an impact, and twenty past incidents listed.
  */
 static void
-index_with_groups_and_90_days_of_incidents_stays_under_14k_gzipped(void **state)
+index_with_groups_maintenances_and_90_days_of_incidents_stays_under_14k_gzipped(void **state)
 {
 	struct config_errors errs = { 0 };
 	char *text = grouped_conf(), err[256], id[32];
@@ -431,7 +431,31 @@ index_with_groups_and_90_days_of_incidents_stays_under_14k_gzipped(void **state)
 	for (i = 0; i < m.nincidents; i++)
 		if (m.incidents[i].active)
 			assert_int_equal(model_set_impact(&m, &m.incidents[i], "c5", 30, 30), 0);
+	/* As many maintenances as the index shows (one running, the rest upcoming), each
+	 * with a message of a few sentences. */
+	{
+		struct ilog_maintenance mt[INDEX_MAINTENANCES_MAX];
+
+		memset(mt, 0, sizeof(mt));
+		for (i = 0; i < INDEX_MAINTENANCES_MAX; i++) {
+			mt[i].id = (int64_t)i + 1;
+			mt[i].kind = ILOG_MAINT_PUBLIC;
+			snprintf(mt[i].cluster, sizeof(mt[i].cluster), "c%zu", i);
+			snprintf(mt[i].title, sizeof(mt[i].title), "Upgrade of the cache nodes "
+			    "and their network in region %zu", i);
+			snprintf(mt[i].message, sizeof(mt[i].message), "We are replacing the "
+			    "network switches of this region. Connections may be reset once "
+			    "during the window; clients reconnect by themselves.");
+			mt[i].starts_at = i == 0 ? now - HOUR : now + (int64_t)i * DAY;
+			mt[i].ends_at = mt[i].starts_at + 2 * HOUR;
+			mt[i].created_at = now - 2 * DAY;
+		}
+		assert_int_equal(model_add_maintenances(&m, mt, INDEX_MAINTENANCES_MAX, err,
+		    sizeof(err)), 0);
+		assert_int_equal(m.nmaints, INDEX_MAINTENANCES_MAX);
+	}
 	assert_int_equal(render_index_html(&m, &b), 0);
+	assert_non_null(strstr(b.data, "Scheduled maintenance"));
 	gz = gzipped_size(b.data, b.len);
 	printf("index.html: %zu bytes, %zu gzipped (budget %d)\n", b.len, gz, INDEX_GZIP_BUDGET);
 	assert_true(gz < INDEX_GZIP_BUDGET);
@@ -456,7 +480,7 @@ main(void)
 		cmocka_unit_test(a_page_without_groups_has_no_group_and_null_group_ids),
 		cmocka_unit_test(impact_goes_public_rounded_only_with_enough_tenants),
 		cmocka_unit_test(impact_is_said_in_the_first_update_the_json_and_the_page),
-		cmocka_unit_test(index_with_groups_and_90_days_of_incidents_stays_under_14k_gzipped),
+		cmocka_unit_test(index_with_groups_maintenances_and_90_days_of_incidents_stays_under_14k_gzipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
