@@ -257,10 +257,11 @@ def test_sighup_renames_the_page_and_a_bad_configuration_keeps_the_running_one(
     conf.write_text(text.replace("title = US-East C1", "title = Virginia cache")
                     .replace("name = Example Cache", "name = Renamed Cache"))
     os.kill(p.pid, signal.SIGHUP)
-    wait_for(lambda: read_json(site, "api/v2/status.json")["page"]["name"] == "Renamed Cache",
-             what="the reloaded name")
+    # The site's files are replaced one by one: wait for the last one read here.
+    wait_for(lambda: read_json(site, "api/v2/status.json")["page"]["name"] == "Renamed Cache"
+             and read_json(site, "api/v2/components.json")["components"][0]["name"]
+             == "Virginia cache", what="the reloaded names")
     assert components(site)["c1"] == "operational"
-    assert read_json(site, "api/v2/components.json")["components"][0]["name"] == "Virginia cache"
     # A broken file is refused; the page keeps its name and the daemon runs on.
     conf.write_text(conf.read_text() + "[statuspage]\nurl = not a url\n")
     os.kill(p.pid, signal.SIGHUP)
