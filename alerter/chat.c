@@ -10,7 +10,9 @@
 #include <jansson.h>
 
 #include "chat.h"
+#include "chat_remedy.h"
 #include "command.h"
+#include "confirm.h"
 #include "daemon.h"
 #include "jid.h"
 #include "log.h"
@@ -26,6 +28,7 @@ struct chat {
 	struct alerter *a;
 	struct refusal refused[CHAT_REFUSED_MAX];
 	size_t nrefused;
+	struct confirm confirm;     /* remedies waiting for their sender's "yes" */
 };
 
 struct chat *
@@ -218,6 +221,18 @@ command_resolve(struct alerter *a, const char *actor, const struct command *c, c
 	alerter_mark_dirty(a, c->id);
 }
 
+/* silence C D, maintenance C D [title]: not in this build yet. */
+static void
+command_hold(struct alerter *a, const char *actor, const struct command *c, int64_t now,
+    char *out, size_t len)
+{
+	(void)a;
+	(void)actor;
+	(void)now;
+	snprintf(out, len, "%s is not available yet.", c->verb == COMMAND_SILENCE ? "silence" :
+	    "maintenance");
+}
+
 /* Appends to out[len] at *used, cutting what does not fit. */
 static void __attribute__((format(printf, 4, 5)))
 add(char *out, size_t len, size_t *used, const char *fmt, ...)
@@ -345,6 +360,17 @@ chat_message(struct chat *ch, const char *from, const char *body)
 		break;
 	case COMMAND_HELP:
 		snprintf(out, sizeof(out), "%s", command_help());
+		break;
+	case COMMAND_RUN:
+		chat_remedy_run(a, &ch->confirm, bare, c.id != 0 ? c.id : latest_page_for(a, bare),
+		    c.number, now, out, sizeof(out));
+		break;
+	case COMMAND_YES:
+		chat_remedy_yes(a, &ch->confirm, bare, actor, now, out, sizeof(out));
+		break;
+	case COMMAND_SILENCE:
+	case COMMAND_MAINTENANCE:
+		command_hold(a, actor, &c, now, out, sizeof(out));
 		break;
 	case COMMAND_EMPTY:
 		return;

@@ -95,6 +95,15 @@ enum stmt_id {
 	ST_EV_OF_TYPE,
 	ST_HB_WRITE,
 	ST_HB_LIST,
+	/* remedies suggested from the page (lib/ilog_remedy.h, remedy.c) */
+	ST_REM_CURRENT_EVIDENCE,
+	ST_REM_SUPERSEDE,
+	ST_REM_INSERT,
+	ST_REM_LIST,
+	ST_REM_GET,
+	ST_REM_BY_ID,
+	ST_REM_CLAIM,
+	ST_REM_DONE,
 	ST_COUNT
 };
 
