@@ -56,13 +56,12 @@
 #include "ilog.h"
 #include "ilog_pages.h"
 #include "jid.h"
+#include "maintwindow.h"
 #include "rotation.h"
 
 #define ESC_STEPS_MAX 16
 #define ESC_REPEAT_MAX 100
-#define ESC_WINDOWS_MAX 32
-#define ESC_WINDOW_NAME_MAX 64
-#define ESC_WINDOW_CLUSTERS_MAX 16
+#define ESC_WINDOWS_MAX MAINT_WINDOWS_MAX
 #define ESC_WAIT_DEFAULT_MS (5 * 60 * 1000)
 #define ESC_WAIT_MAX_MS (7LL * 86400000)
 #define ESC_ROOM_PREFIX "room:"
@@ -85,15 +84,6 @@ struct esc_step {
 	int64_t wait_ms;
 };
 
-struct esc_window {
-	char name[ESC_WINDOW_NAME_MAX + 1];
-	int64_t start_ms;
-	int64_t duration_ms;
-	int64_t every_ms;  /* 0: once; else it recurs with this period */
-	char clusters[ESC_WINDOW_CLUSTERS_MAX][ILOG_NAME_MAX + 1];
-	size_t nclusters;  /* 0: every incident */
-};
-
 struct esc_policy {
 	struct esc_step steps[ESC_STEPS_MAX];
 	size_t nsteps;                    /* >= 1 */
@@ -102,7 +92,7 @@ struct esc_policy {
 	struct esc_target final;
 	int64_t ack_timeout_ms;           /* 0: an acknowledgement stops paging for good */
 	enum ilog_severity min_severity;
-	struct esc_window windows[ESC_WINDOWS_MAX];
+	struct maint_window windows[ESC_WINDOWS_MAX]; /* lib/maintwindow.h */
 	size_t nwindows;
 };
 
@@ -200,7 +190,7 @@ struct esc_decision {
 	char target[ILOG_TARGET_MAX + 1]; /* resolved: "a@b" or "room:r@c" */
 	char via[ESC_TARGET_TEXT_MAX + 1]; /* "oncall:db" if it came from a rotation, else "" */
 	bool suppressed;      /* held by a maintenance window: record, do not send */
-	char window[ESC_WINDOW_NAME_MAX + 1];
+	char window[MAINT_WINDOW_NAME_MAX + 1];
 };
 
 /* The decision for one incident at now (see the rules above). ov may be NULL. */
