@@ -14,35 +14,10 @@ import time
 
 import pytest
 
-from conftest import Procs
+# test_alerter.py's Prosody (mallory is no engineer) and engineers: pytest fixtures.
+from test_alerter import engineers, prosody  # noqa: F401
 from test_mctl_tier import Tier
-from xmpptest import Engineer, Prosody, jid, start_mcalert, wait_log_line, write_config
-
-USERS = ["mcalert", "alice", "bob", "mallory"]
-
-
-@pytest.fixture(scope="module")
-def prosody(tmp_path_factory):
-    d = tmp_path_factory.mktemp("prosody")
-    ps = Procs(d)
-    server = Prosody(ps, d, USERS, group=["mcalert", "alice", "bob"])
-    server.start()
-    yield server
-    ps.stop_all()
-
-
-@pytest.fixture
-def engineers(prosody):
-    started = []
-
-    def start(user):
-        e = Engineer(user, prosody.port).start()
-        started.append(e)
-        return e
-
-    yield start
-    for e in started:
-        e.stop()
+from xmpptest import jid, start_mcalert, wait_log_line, write_config
 
 
 class World:
@@ -122,7 +97,7 @@ def test_run_1_asks_then_yes_rebalances_once_on_the_proxies(world, engineers):
     held = [world.tier.client("p1") for _ in range(20)]
     inc = world.incident()
     alice = engineers("alice")
-    world.start()
+    p = world.start()
     page = alice.wait_page(inc, timeout=15)["body"]
     assert ("Remedies (reply \"run K\", then \"yes\"):\n"
             "1: rebalance c1 — p1 holds 80% of the cluster's connections\n"
@@ -165,6 +140,12 @@ def test_run_1_asks_then_yes_rebalances_once_on_the_proxies(world, engineers):
     assert f"suggestion 1 was already run by {jid('alice')} at " in reply
     assert len(world.events(inc, "rebalance")) == 1
     assert world.tier.proxy_clients("p1") == 10
+    # A restart loses nothing: the suggestions, their numbers and who ran one.
+    world.procs.stop(p)
+    world.start()
+    assert "already run by" in ask(alice, f"run 1 #{inc}", "Refused")
+    assert "flush tenant acme on c1" in ask(alice, f"run 2 #{inc}", "Run on")
+    assert len(world.events(inc, "rebalance")) == 1
     for r in held:
         r.close()
 
