@@ -64,7 +64,8 @@ enum ilog_status ilog_remedy_offer(struct ilog *log, int64_t incident_id,
     int64_t evidence_event, const struct ilog_remedy *list, size_t n, bool *changed,
     char *err, size_t errlen);
 
-/* incident_id's current (not superseded) suggestions, by number, into out (empty). */
+/* incident_id's current (not superseded) suggestions, by number, into out (zeroed, or
+ * from an earlier call: what it held is released first). */
 enum ilog_status ilog_remedy_list(struct ilog *log, int64_t incident_id,
     struct ilog_remedies *out, char *err, size_t errlen);
 

@@ -175,7 +175,6 @@ ilog_remedy_list(struct ilog *log, int64_t incident_id, struct ilog_remedies *ou
 {
 	struct list_args a = { incident_id, out };
 
-	memset(out, 0, sizeof(*out));
 	return ilog_call(log, ILOG_READ, list_body, &a, err, errlen);
 }
 
