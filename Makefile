@@ -140,6 +140,7 @@ PKGS_test_sdnotify :=
 PKGS_test_prefixstats :=
 PKGS_test_sources :=
 PKGS_test_status_model := sqlite3 jansson inih
+PKGS_test_status_maintenance := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
 PKGS_test_statuspage_text := sqlite3 jansson inih
 PKGS_test_store :=

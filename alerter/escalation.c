@@ -227,8 +227,9 @@ esc_position_wait(const struct esc_policy *p, int position)
 
 bool
 esc_maintenance(const struct esc_policy *p, const char *cluster, int64_t now, int64_t *until,
-    const char **name)
+    char *name, size_t namelen)
 {
+	const struct ilog_maintenance *held;
 	int64_t best = 0, start, end;
 	const char *best_name = NULL;
 	size_t i;
@@ -245,11 +246,20 @@ esc_maintenance(const struct esc_policy *p, const char *cluster, int64_t now, in
 			best_name = w->name;
 		}
 	}
+	held = ilog_maint_covering(p->held, p->nheld, cluster, now);
+	if (held != NULL && ilog_maint_effective_end(held) > best) {
+		*until = ilog_maint_effective_end(held);
+		if (name != NULL)
+			snprintf(name, namelen, "%s #%lld",
+			    held->kind == ILOG_MAINT_SILENCE ? "silence" : "maintenance",
+			    (long long)held->id);
+		return true;
+	}
 	if (best_name == NULL)
 		return false;
 	*until = best;
 	if (name != NULL)
-		*name = best_name;
+		snprintf(name, namelen, "%s", best_name);
 	return true;
 }
 
@@ -290,7 +300,6 @@ decide_page(const struct esc_policy *p, const struct rotations *rot,
 {
 	const struct esc_target *t = esc_position_target(p, position, &out->step, &out->round);
 	const struct rotation *r;
-	const char *window = NULL;
 	struct oncall oc;
 	int64_t until;
 
@@ -319,9 +328,8 @@ decide_page(const struct esc_policy *p, const struct rotations *rot,
 		esc_target_format(t, out->target, sizeof(out->target));
 		break;
 	}
-	if (esc_maintenance(p, v->cluster, now, &until, &window)) {
+	if (esc_maintenance(p, v->cluster, now, &until, out->window, sizeof(out->window))) {
 		out->suppressed = true;
-		snprintf(out->window, sizeof(out->window), "%s", window);
 		out->deadline = until;
 		return;
 	}
@@ -390,7 +398,7 @@ esc_decide(const struct esc_policy *p, const struct rotations *rot,
 		return;
 	}
 	if (v->last.suppressed) {
-		if (esc_maintenance(p, v->cluster, now, &until, NULL))
+		if (esc_maintenance(p, v->cluster, now, &until, NULL, 0))
 			decide_wait(out, until);
 		else
 			decide_page(p, rot, ov, v, v->last.position, ESC_REASON_MAINTENANCE_OVER, now,

@@ -41,9 +41,10 @@
  *    timeout, position 0 is paged again (reason ACK_TIMEOUT) that long after the
  *    acknowledgement, and the escalation continues from there until acknowledged
  *    again; without one, nothing more is paged.
- *  - During a maintenance window that covers the incident's cluster a page is still
- *    decided and recorded, but marked suppressed (not sent), with the window's end as
- *    its deadline; when the window is over the same position is paged for real.
+ *  - During a maintenance window, or a maintenance or silence of the log, that covers
+ *    the incident's cluster a page is still decided and recorded, but marked
+ *    suppressed (not sent), with the window's end as its deadline; when the window is
+ *    over (or ended early) the same position is paged for real.
  */
 #ifndef MCOPS_ESCALATION_H
 #define MCOPS_ESCALATION_H
@@ -55,6 +56,7 @@
 #include "config.h"
 #include "ilog.h"
 #include "ilog_pages.h"
+#include "ilog_maintenance.h"
 #include "jid.h"
 #include "maintwindow.h"
 #include "rotation.h"
@@ -94,6 +96,11 @@ struct esc_policy {
 	enum ilog_severity min_severity;
 	struct maint_window windows[ESC_WINDOWS_MAX]; /* lib/maintwindow.h */
 	size_t nwindows;
+	/* The incident log's maintenances and silences (lib/ilog_maintenance.h), which
+	 * hold pages as the windows do: borrowed, set by the alerter from its copy of the
+	 * list before deciding; none in a loaded policy. */
+	const struct ilog_maintenance *held;
+	size_t nheld;
 };
 
 /*
@@ -126,11 +133,13 @@ const struct esc_target *esc_position_target(const struct esc_policy *p, int pos
 int64_t esc_position_wait(const struct esc_policy *p, int position);
 
 /*
- * Whether a maintenance window covers an incident of cluster ("" for none) at now;
- * if so *until is the window's end and *name (may be NULL) its name (borrowed).
+ * Whether a maintenance window or a maintenance or silence of the log (p->held)
+ * covers an incident of cluster ("" for none) at now; if so *until is its end (of
+ * several, the one ending last) and name[0..namelen) (name may be NULL) names it: the
+ * window's name, or "maintenance #3", "silence #4".
  */
 bool esc_maintenance(const struct esc_policy *p, const char *cluster, int64_t now,
-    int64_t *until, const char **name);
+    int64_t *until, char *name, size_t namelen);
 
 enum esc_trigger {
 	ESC_TRIGGER_OPENED,

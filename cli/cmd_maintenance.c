@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "admin.h"
+#include "config.h"
 #include "ilog.h"
 #include "ilog_maintenance.h"
 #include "mctl.h"
@@ -57,6 +57,34 @@ parse_at(const char *s, int64_t now, int64_t *out)
 	return utc_parse(s, out);
 }
 
+/*
+ * Whether the configuration has a [cluster NAME] section: all a maintenance needs of
+ * it (the nodes and their passwords are the tools' that connect). 0, or -1 printed.
+ */
+static int
+cluster_configured(struct mctl *ctx, const char *name, bool *known)
+{
+	struct config cfg = { 0 };
+	struct config_errors errs = { 0 };
+	const char *s;
+	size_t i;
+
+	*known = false;
+	if (config_load(&cfg, ctx->config_path, &errs) != 0) {
+		mctl_error("cannot read the configuration %s%s%s", ctx->config_path,
+		    errs.n > 0 ? ": " : "", errs.n > 0 ? errs.msgs[0] : "");
+		config_errors_release(&errs);
+		return -1;
+	}
+	for (i = 0; i < cfg.nsections; i++)
+		if ((s = config_section_name(cfg.sections[i], "cluster")) != NULL &&
+		    strcmp(s, name) == 0)
+			*known = true;
+	config_errors_release(&errs);
+	config_release(&cfg);
+	return 0;
+}
+
 static json_t *
 time_json(int64_t ms)
 {
@@ -86,7 +114,6 @@ schedule(struct mctl *ctx, int argc, char **argv)
 	const char *cluster = NULL, *from_s = NULL, *until_s = NULL, *title = NULL,
 		   *message = NULL;
 	char err[ILOG_ERR_LEN], a[MCTL_TIME_MAX], b[MCTL_TIME_MAX];
-	struct mctl_topology topo;
 	int64_t now, from, until, id = 0;
 	struct ilog *log;
 	enum ilog_status st;
@@ -111,10 +138,8 @@ schedule(struct mctl *ctx, int argc, char **argv)
 		mctl_error("maintenance schedule: needs --cluster, --from, --until and --title");
 		return MCTL_EXIT_USAGE;
 	}
-	if (mctl_topology_load(ctx, &topo) != 0)
+	if (cluster_configured(ctx, cluster, &known) != 0)
 		return MCTL_EXIT_CONFIG;
-	known = clusters_find(&topo.cl, cluster) != NULL;
-	mctl_topology_release(&topo);
 	if (!known) {
 		mctl_error("maintenance schedule: '%s' is not a cluster of %s", cluster,
 		    ctx->config_path);

@@ -500,7 +500,7 @@ ilog_maint_list(struct ilog *log, int64_t now, bool all, struct ilog_maintenance
 		return ILOG_OK;
 	a.max = max;
 	st = ilog_call(log, ILOG_READ, list_body, &a, err, errlen);
-	if (st == ILOG_OK) {
+	if (st == ILOG_OK && a.n > 0) { /* a.v is NULL for none */
 		memcpy(out, a.v, a.n * sizeof(*out));
 		*n = a.n;
 	}
@@ -543,14 +543,37 @@ advance_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	return st;
 }
 
+static enum ilog_status
+due_body(struct ilog *log, void *arg, char *err, size_t errlen)
+{
+	bool *due = arg;
+	enum ilog_status st;
+	sqlite3_stmt *s;
+
+	if ((st = ilog_prep(log, ST_MAINT_UNANNOUNCED, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_int64(s, 1, ilog_now(log));
+	sqlite3_bind_int64(s, 2, 1);
+	st = ilog_step_row(log, s, "cannot read maintenances", err, errlen);
+	*due = st == ILOG_OK;
+	return st == ILOG_ERR_NOT_FOUND ? ILOG_OK : st;
+}
+
 enum ilog_status
 ilog_maint_advance(struct ilog *log, const char *actor, size_t *written, char *err,
     size_t errlen)
 {
 	struct advance_args a = { .actor = actor };
 	enum ilog_status st;
+	bool due = false;
 
+	if (written != NULL)
+		*written = 0;
 	if ((st = ilog_check_actor(actor, err, errlen)) != ILOG_OK)
+		return st;
+	/* Called every poll: a read finds out whether there is anything to write, so an
+	 * idle log is never locked for writing. */
+	if ((st = ilog_call(log, ILOG_READ, due_body, &due, err, errlen)) != ILOG_OK || !due)
 		return st;
 	st = ilog_call(log, ILOG_WRITE, advance_body, &a, err, errlen);
 	if (written != NULL)
