@@ -68,6 +68,14 @@ class World:
                " VALUES (?, ?, 'mcmon', 'evidence', ?)", int(time.time() * 1000), inc,
                json.dumps(body))
 
+    def wait_paged(self, inc, timeout=15.0):
+        """Waits for the pager's decision on inc (a "paged" event, sent or held)."""
+        deadline = time.monotonic() + timeout
+        while not self.events(inc, "paged"):
+            assert time.monotonic() < deadline, f"#{inc} was never decided"
+            time.sleep(0.05)
+        return self.events(inc, "paged")
+
     def events(self, inc, type_):
         return [(actor, json.loads(body)) for actor, body in self.q(
             "SELECT actor, body_json FROM events WHERE incident_id = ? AND type = ?"
@@ -231,6 +239,11 @@ def test_silence_and_maintenance_from_chat_are_bounded_and_audited(world, engine
     types = [t for (t, a) in world.q("SELECT type, actor FROM events"
                                      " WHERE incident_id IS NULL ORDER BY id") if a == who]
     assert types == ["silence_set", "maintenance_scheduled"]
+    # The silence holds c1's pages: recorded, not sent.
+    inc = world.incident()
+    paged = world.wait_paged(inc)
+    assert paged[0][1]["suppressed"] is True and paged[0][1]["window"].startswith("silence #")
+    assert not [m for m in alice.texts() if m.startswith(f"[mcops] #{inc} ")]
     # Bounds, unknown clusters and strangers.
     assert "is not a duration from 1m to 24h" in ask(alice, "silence c1 25h", "not a duration")
     assert "is not a duration from 1m to 7d" in ask(alice, "maintenance c1 8d", "not a duration")
