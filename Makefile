@@ -91,6 +91,7 @@ PKGS_mcalert := libevent sqlite3 jansson libcurl libstrophe inih
 PKGS_mcstatus := libevent sqlite3 jansson libcurl inih
 # unit tests (each also links cmocka)
 PKGS_test_alerter_text := libevent sqlite3 jansson libstrophe inih
+PKGS_test_alerter_remedy := sqlite3 jansson inih
 PKGS_test_clock :=
 PKGS_test_cluster := inih
 PKGS_test_config := inih
@@ -114,6 +115,7 @@ PKGS_test_ilog_outbox := sqlite3 jansson
 PKGS_test_ilog_pages := sqlite3 jansson
 PKGS_test_history := libevent sqlite3 jansson inih
 LDLIBS_test_history := -lm
+PKGS_test_ilog_remedy := sqlite3 jansson
 PKGS_test_ketama := libcrypto
 PKGS_test_kinds := sqlite3 jansson inih
 PKGS_test_log :=

@@ -15,6 +15,7 @@
 #include "kinds.h"
 #include "log.h"
 #include "parse.h"
+#include "suggest.h"
 
 /* --- pages handed to XMPP ---------------------------------------------------------- */
 
@@ -156,12 +157,15 @@ alerter_snap_load(struct alerter *a, int64_t id, struct snap *s, char *err, size
 			if (ev->type[0] == 'r')
 				s->view.ack_event = 0; /* a reopen clears the acknowledgement */
 			/* An opening or a rise carries evidence only in its "evidence" member. */
-			if (ev->type[0] != 'r' && has_evidence(ev))
+			if (ev->type[0] != 'r' && has_evidence(ev)) {
 				s->evidence_body = ev->body_json;
+				s->evidence_event = ev->id;
+			}
 			continue;
 		}
 		if (strcmp(ev->type, ILOG_EV_EVIDENCE) == 0) {
 			s->evidence_body = ev->body_json;
+			s->evidence_event = ev->id;
 			continue;
 		}
 		if (strcmp(ev->type, ILOG_EV_ACKED) == 0 ||
@@ -236,10 +240,39 @@ reason_parse(const char *s)
 	return ESC_REASON_OPENED;
 }
 
+/*
+ * The incident's numbered remedies for its page: derived from its latest evidence,
+ * offered to the log (a new set only when the evidence changed, so a number keeps its
+ * meaning between the rounds of one evidence), read back with their numbers. Empty
+ * when the log refuses: the page goes out without them rather than not at all.
+ */
+static void
+page_suggestions(struct alerter *a, const struct snap *s, struct ilog_remedies *out)
+{
+	struct ilog_remedy v[ILOG_REMEDY_MAX];
+	char err[ILOG_ERR_LEN];
+	bool changed = false;
+	size_t n = suggest_derive(&s->inc, s->evidence_body, v, ILOG_REMEDY_MAX);
+
+	memset(out, 0, sizeof(*out));
+	if (s->inc.state == ILOG_STATE_RESOLVED || (n == 0 && s->evidence_event == 0))
+		return;
+	if (ilog_remedy_offer(a->log, s->inc.id, s->evidence_event, v, n, &changed, err,
+	    sizeof(err)) != ILOG_OK ||
+	    ilog_remedy_list(a->log, s->inc.id, out, err, sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_WARN, "#%" PRId64 ": the page goes without its remedies: %s",
+		    s->inc.id, err);
+		ilog_remedies_release(out);
+	}
+	if (changed)
+		alerter_mark_wrote(a);
+}
+
 static void
 page_body(struct alerter *a, const struct snap *s, int64_t now, int64_t late_ms, char *buf,
     size_t len)
 {
+	struct ilog_remedies sugg;
 	const struct esc_policy *p = &a->set->policy;
 	char evidence[MESSAGE_EVIDENCE_MAX + 1], finding[MESSAGE_SENTENCE_MAX],
 	    remedy[MESSAGE_SENTENCE_MAX];
@@ -271,7 +304,11 @@ page_body(struct alerter *a, const struct snap *s, int64_t now, int64_t late_ms,
 	/* Rooms carry no commands: say where to send them. */
 	if (strncmp(s->last->target, ESC_ROOM_PREFIX, strlen(ESC_ROOM_PREFIX)) == 0)
 		t.ack_to = a->set->jid;
+	page_suggestions(a, s, &sugg);
+	t.suggestions = sugg.v;
+	t.nsuggestions = sugg.n;
 	message_page(&t, buf, len);
+	ilog_remedies_release(&sugg);
 }
 
 /* True if the newest page still wants to reach its target. */

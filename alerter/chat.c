@@ -10,7 +10,10 @@
 #include <jansson.h>
 
 #include "chat.h"
+#include "chat_remedy.h"
 #include "command.h"
+#include "confirm.h"
+#include "ilog_maintenance.h"
 #include "daemon.h"
 #include "jid.h"
 #include "log.h"
@@ -26,6 +29,7 @@ struct chat {
 	struct alerter *a;
 	struct refusal refused[CHAT_REFUSED_MAX];
 	size_t nrefused;
+	struct confirm confirm;     /* remedies waiting for their sender's "yes" */
 };
 
 struct chat *
@@ -218,6 +222,59 @@ command_resolve(struct alerter *a, const char *actor, const struct command *c, c
 	alerter_mark_dirty(a, c->id);
 }
 
+/*
+ * silence C D [reason], maintenance C D [title]: a window of the cluster from now
+ * (lib/ilog_maintenance.h), which holds its pages; a maintenance is published too.
+ * Only clusters of the configuration: a typo would otherwise silence nothing.
+ */
+static void
+command_hold(struct alerter *a, const char *actor, const struct command *c, int64_t now,
+    char *out, size_t len)
+{
+	const struct cluster *cl = clusters_find(&alerter_config(a)->clusters, c->cluster);
+	bool silence = c->verb == COMMAND_SILENCE;
+	char err[ILOG_ERR_LEN], title[ILOG_MAINT_TITLE_MAX + 1], until[UTC_TEXT_MAX],
+	    d[MESSAGE_DURATION_MAX];
+	enum ilog_status st;
+	int64_t id = 0;
+
+	if (cl == NULL) {
+		snprintf(out, len, "There is no cluster \"%s\" in mcalert's configuration.",
+		    c->cluster);
+		return;
+	}
+	if (strlen(c->message) > ILOG_MAINT_TITLE_MAX) {
+		snprintf(out, len, "That title is longer than %d bytes.", ILOG_MAINT_TITLE_MAX);
+		return;
+	}
+	if (c->message[0] != '\0')
+		memcpy(title, c->message, strlen(c->message) + 1);
+	else if (silence)
+		title[0] = '\0';
+	else
+		snprintf(title, sizeof(title), "Maintenance of %s",
+		    cl->title[0] != '\0' ? cl->title : cl->name);
+	st = ilog_maint_schedule(alerter_log(a), silence ? ILOG_MAINT_SILENCE : ILOG_MAINT_PUBLIC,
+	    c->cluster, now, now + c->duration_ms, title, NULL, actor, &id, err, sizeof(err));
+	alerter_mark_wrote(a);
+	if (st != ILOG_OK) {
+		snprintf(out, len, "Could not %s %s: %s", silence ? "silence" : "schedule a "
+		    "maintenance of", c->cluster, err);
+		return;
+	}
+	utc_format(now + c->duration_ms, until, sizeof(until));
+	message_duration(c->duration_ms, d, sizeof(d));
+	if (silence)
+		snprintf(out, len, "Silenced %s for %s, until %s: its pages are held (silence "
+		    "%" PRId64 ").", c->cluster, d, until, id);
+	else
+		snprintf(out, len, "Maintenance %" PRId64 " of %s for %s, until %s: \"%s\", "
+		    "published on the status page; its pages are held.", id, c->cluster, d, until,
+		    title);
+	log_info("%s %s for %s by %s (%" PRId64 ")", silence ? "silence of" : "maintenance of",
+	    c->cluster, d, actor, id);
+}
+
 /* Appends to out[len] at *used, cutting what does not fit. */
 static void __attribute__((format(printf, 4, 5)))
 add(char *out, size_t len, size_t *used, const char *fmt, ...)
@@ -345,6 +402,17 @@ chat_message(struct chat *ch, const char *from, const char *body)
 		break;
 	case COMMAND_HELP:
 		snprintf(out, sizeof(out), "%s", command_help());
+		break;
+	case COMMAND_RUN:
+		chat_remedy_run(a, &ch->confirm, bare, c.id != 0 ? c.id : latest_page_for(a, bare),
+		    c.number, now, out, sizeof(out));
+		break;
+	case COMMAND_YES:
+		chat_remedy_yes(a, &ch->confirm, bare, actor, now, out, sizeof(out));
+		break;
+	case COMMAND_SILENCE:
+	case COMMAND_MAINTENANCE:
+		command_hold(a, actor, &c, now, out, sizeof(out));
 		break;
 	case COMMAND_EMPTY:
 		return;

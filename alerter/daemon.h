@@ -41,6 +41,7 @@ struct snap {
 	bool fallback_done;
 	bool sent_recorded;           /* the newest page was handed to the chat server */
 	const char *evidence_body;    /* the latest evidence, borrowed from tl */
+	int64_t evidence_event;       /* its event's id, 0 if none */
 };
 
 /* Frees what s holds. */

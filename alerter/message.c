@@ -166,6 +166,13 @@ message_page(const struct page_text *p, char *buf, size_t len)
 		text_add(&t, "Remedy: %s\n", p->remedy);
 	if (p->evidence != NULL && p->evidence[0] != '\0')
 		text_add(&t, "Evidence: %s\n", p->evidence);
+	if (p->nsuggestions > 0 && p->ack_to != NULL)
+		text_add(&t, "Remedies (send \"run K %lld\" to %s, then \"yes\"):\n",
+		    (long long)inc->id, p->ack_to);
+	else if (p->nsuggestions > 0)
+		text_add(&t, "Remedies (reply \"run K\", then \"yes\"):\n");
+	for (size_t i = 0; i < p->nsuggestions; i++)
+		text_add(&t, "%d: %s\n", p->suggestions[i].number, p->suggestions[i].sentence);
 	text_add(&t, "Runbook: %s%s.md\n", p->runbook_base, inc->kind);
 	if (p->step == 0)
 		text_add(&t, "Final step: ");

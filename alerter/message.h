@@ -8,6 +8,8 @@
  *     [mcops] #42 MAJOR: Connection storm on c1
  *     Cluster c1, node n1 (connection_storm), opened 2024-01-02T03:04:05Z
  *     Evidence: conns=4810, baseline=310, new_per_s=920
+ *     Remedies (reply "run K", then "yes"):
+ *     1: rebalance c1 — p2 holds 80% of the cluster's connections
  *     Runbook: docs/runbooks/connection_storm.md
  *     Step 2 of 2, round 1: step 1 was not acknowledged within 5m
  *     Reply "ack 42" to acknowledge, "resolve 42" when it is over, "help" for more.
@@ -20,6 +22,7 @@
 
 #include "escalation.h"
 #include "ilog.h"
+#include "ilog_remedy.h"
 
 #define MESSAGE_MAX 4096          /* a page or notice, bytes */
 #define MESSAGE_EVIDENCE_MAX 300  /* the evidence summary, bytes */
@@ -33,6 +36,8 @@ struct page_text {
 	const char *finding;          /* the evidence's sentences for people ("" or NULL if
 	                                 none): what was found, and the remedy that fits */
 	const char *remedy;
+	const struct ilog_remedy *suggestions; /* numbered remedies to run from chat */
+	size_t nsuggestions;
 	const char *runbook_base;     /* "docs/runbooks/" */
 	int step, round, rounds;      /* step 0: the final target */
 	size_t nsteps;

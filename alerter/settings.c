@@ -374,6 +374,8 @@ settings_load(struct alerter_settings *s, const char *path, struct config_errors
 		rc = -1;
 	if (load_heartbeat(s, &cfg, errs) != 0)
 		rc = -1;
+	if (clusters_load(&s->clusters, &cfg, errs) != 0)
+		rc = -1;
 	config_check_unknown(&cfg, settings_owns, errs);
 	if (errs->n > 0 || errs->dropped > 0)
 		rc = -1;
@@ -387,6 +389,7 @@ void
 settings_release(struct alerter_settings *s)
 {
 	rotations_release(&s->rotations);
+	clusters_release(&s->clusters); /* wipes the admin passwords */
 	/* volatile: the wipe must not be optimised away as a dead store. */
 	{
 		volatile char *p = s->password;

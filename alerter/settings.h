@@ -37,6 +37,10 @@
  *     heartbeat_url = https://hc.example.com/ping/...   ; dead man's switch (off if absent)
  *     heartbeat_url_interval = 1m       ; ... pinged this often
  *     heartbeat_url_timeout = 5s        ; ... each ping given up after this
+ *
+ * The file's [cluster NAME] and [node NAME] sections are read too (lib/cluster.h):
+ * the remedies engineers run from chat act on those nodes through their admin ports,
+ * as mctl does.
  */
 #ifndef MCOPS_ALERTER_SETTINGS_H
 #define MCOPS_ALERTER_SETTINGS_H
@@ -90,6 +94,7 @@ struct alerter_settings {
 	int64_t heartbeat_url_interval_ms, heartbeat_url_timeout_ms;
 	struct rotations rotations;
 	struct esc_policy policy;                /* with ack_timeout_ms from [alerter] */
+	struct clusters clusters;                /* the topology, for remedies from chat */
 };
 
 /*

@@ -1,7 +1,7 @@
 /*
  * admin — mctl's side of the cache tier: the topology from the configuration, which
- * nodes take a cluster's clients, and a node's admin port (log in as the cluster's
- * admin account, read its connections whatever its role).
+ * nodes take a cluster's clients, the names of a role's nodes for messages, and a
+ * node's busiest tenants or sources (the admin-port client is lib/adminport.h).
  *
  * Which nodes a command acts on follows their role (lib/cluster.h). Clients connect
  * to a cluster's proxies when it has any, so the connection remedies (drain,
@@ -19,6 +19,7 @@
 #include "cluster.h"
 #include "config.h"
 #include "connstats.h"
+#include "adminport.h"
 
 struct mctl;
 struct mcclient;
@@ -55,33 +56,6 @@ const char *mctl_role_noun(const struct clusters *cl, const struct cluster_node 
  */
 void mctl_role_names(const struct clusters *cl, const struct cluster *c,
     enum cluster_role role, char *buf, size_t len);
-
-/*
- * Connects to n's admin port (within timeout_ms) and logs in as c's admin account
- * when one is configured. 0 with mc open (the caller closes it), or -1 with err set
- * (no admin address, refused, login failed) and nothing open.
- */
-int mctl_admin_connect(const struct cluster *c, const struct cluster_node *n,
-    int64_t timeout_ms, struct mcclient *mc, char *err, size_t errlen);
-
-/* What a node's admin port says about its connections. */
-struct mctl_node_conns {
-	uint64_t clients;          /* client connections, admin ones not counted */
-	bool accepting;            /* false while drained */
-	/* A proxy's side towards its backends (`stats proxy`); zero on a backend. */
-	uint64_t backend_connections;
-	uint64_t backends;
-	uint64_t backends_up;
-};
-
-/*
- * Reads n's connections through its admin port: on a backend `stats`
- * (curr_connections less this admin connection), on a proxy `stats proxy` too
- * (client_connections, which counts no admin connection, and its backends).
- * 0, or -1 with err set.
- */
-int mctl_admin_conns(const struct cluster *c, const struct cluster_node *n,
-    int64_t timeout_ms, struct mctl_node_conns *out, char *err, size_t errlen);
 
 #define MCTL_KEYS_FETCH 100 /* tenants, or source prefixes, asked of each node: its busiest */
 

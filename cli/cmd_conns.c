@@ -519,7 +519,7 @@ sample_pid(struct conncount *cc, const struct conns_opts *o, bool json)
 struct admin_row {
 	const struct cluster_node *node;
 	bool ok;
-	struct mctl_node_conns conns;
+	struct adminport_conns conns;
 	char error[ADMIN_ERR_MAX];
 };
 
@@ -634,7 +634,7 @@ sample_admin(const struct mctl_topology *t, const struct conns_opts *o, bool jso
 				continue;
 			memset(&r, 0, sizeof(r));
 			r.node = n;
-			r.ok = mctl_admin_conns(c, n, o->timeout_ms, &r.conns, r.error,
+			r.ok = adminport_conns(c, n, o->timeout_ms, &r.conns, r.error,
 			    sizeof(r.error)) == 0;
 			if (!r.ok)
 				failed++;

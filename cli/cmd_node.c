@@ -30,26 +30,25 @@
 #include <jansson.h>
 
 #include "admin.h"
-#include "clock.h"
 #include "cluster.h"
 #include "config.h"
 #include "ilog.h"
-#include "mcclient.h"
 #include "mctl.h"
 #include "parse.h"
+#include "remedy.h"
 #include "tenants.h"
 
-#define OP_TIMEOUT_MS 5000          /* per node, connect to reply */
-#define OP_TIMEOUT_MAX_MS 600000
+#define OP_TIMEOUT_MS REMEDY_TIMEOUT_MS
+#define OP_TIMEOUT_MAX_MS REMEDY_TIMEOUT_MAX_MS
 #define ANSWER_MAX 16
-#define ERR_LEN 512
-#define SHED_MAX 1000000
+#define SHED_MAX REMEDY_SHED_MAX
 #define NAMES_MAX 256               /* "p1, p2" in a message */
 
+/* The remedy's verbs, in lib/remedy.h's order. */
 enum node_op {
-	OP_FLUSH,
-	OP_DRAIN,
-	OP_REBALANCE,
+	OP_FLUSH = REMEDY_FLUSH,
+	OP_DRAIN = REMEDY_DRAIN,
+	OP_REBALANCE = REMEDY_REBALANCE,
 };
 
 struct op_opts {
@@ -63,15 +62,6 @@ struct op_opts {
 	uint64_t shed;                /* rebalance: 0 = down to the cluster's mean */
 	int64_t incident;
 	int64_t timeout_ms;
-};
-
-struct outcome {
-	const struct cluster_node *node;
-	bool ok;
-	int64_t ms;
-	uint64_t connections;         /* rebalance: client connections before */
-	uint64_t shed;                /* rebalance: asked to close */
-	char error[ERR_LEN];
 };
 
 static void
@@ -224,216 +214,63 @@ confirm(const struct mctl *ctx, const struct op_opts *o)
 	return 0;
 }
 
-static void
-run_node(const struct cluster *c, const struct cluster_node *n, const struct op_opts *o,
-    struct outcome *out)
-{
-	char line[MCCLIENT_LINE_MAX + 1], err[ERR_LEN];
-	int64_t t0 = clock_monotonic_ms();
-	struct mcclient mc;
-	const char *last = NULL;
-
-	out->node = n;
-	out->ok = false;
-	switch (o->op) {
-	case OP_FLUSH:
-		if (o->tenant != NULL)
-			snprintf(line, sizeof(line), "flush_tenant %s", o->tenant);
-		else
-			snprintf(line, sizeof(line), "flush_all");
-		break;
-	case OP_DRAIN:
-		snprintf(line, sizeof(line), "drain %s", o->drain_on ? "on" : "off");
-		break;
-	case OP_REBALANCE:
-		if (out->shed == 0) { /* at or below the mean: nothing to close */
-			out->ok = true;
-			out->ms = clock_monotonic_ms() - t0;
-			return;
-		}
-		snprintf(line, sizeof(line), "shed %llu", (unsigned long long)out->shed);
-		break;
-	}
-	if (mctl_admin_connect(c, n, o->timeout_ms, &mc, out->error, sizeof(out->error)) < 0) {
-		out->ms = clock_monotonic_ms() - t0;
-		return;
-	}
-	if (mcclient_command(&mc, line, NULL, &last, err, sizeof(err)) != MCCLIENT_OK)
-		snprintf(out->error, sizeof(out->error), "%s", err);
-	else if (strcmp(last, "OK") != 0)
-		snprintf(out->error, sizeof(out->error), "%s: unexpected reply '%s'", mc.addr, last);
-	else
-		out->ok = true;
-	mcclient_close(&mc);
-	out->ms = clock_monotonic_ms() - t0;
-}
-
 /*
- * Rebalance's plan: how many connections to close on each target. With --shed, that
- * many; otherwise what a target holds above the mean of the reachable nodes that take
- * the cluster's clients (its proxies, if it has any). A target whose count cannot be
- * read fails here.
- */
-static void
-plan_rebalance(const struct clusters *cl, const struct cluster *c, const struct op_opts *o,
-    const struct cluster_node **targets, struct outcome *res, size_t n)
-{
-	uint64_t sum = 0, mean;
-	size_t known = 0, i;
-
-	for (i = 0; i < n; i++) {
-		res[i].node = targets[i];
-		if (o->shed != 0)
-			res[i].shed = o->shed;
-	}
-	if (o->shed != 0)
-		return;
-	for (i = 0; i < cl->nnodes; i++) {
-		struct mctl_node_conns conns;
-		char err[ERR_LEN];
-		int got;
-		if (&cl->v[cl->nodes[i].cluster] != c || !mctl_takes_clients(cl, &cl->nodes[i]))
-			continue;
-		got = mctl_admin_conns(c, &cl->nodes[i], o->timeout_ms, &conns, err, sizeof(err));
-		if (got == 0) {
-			sum += conns.clients;
-			known++;
-		}
-		for (size_t t = 0; t < n; t++) {
-			if (targets[t] != &cl->nodes[i])
-				continue;
-			if (got == 0)
-				res[t].connections = conns.clients;
-			else
-				snprintf(res[t].error, sizeof(res[t].error), "%s", err);
-		}
-	}
-	mean = known > 0 ? (sum + known - 1) / known : 0;
-	for (i = 0; i < n; i++) {
-		if (res[i].connections > mean)
-			res[i].shed = res[i].connections - mean;
-	}
-}
-
-/* The event's body: who, what, where, and what happened on each node. */
-static json_t *
-event_body(const struct op_opts *o, const struct cluster *c, const struct outcome *res,
-    size_t n, size_t failed)
-{
-	json_t *nodes = json_array(), *body;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		json_t *r = json_pack("{s:s, s:s, s:b, s:I}", "node", res[i].node->name,
-		    "admin", res[i].node->admin.port != 0 ? res[i].node->admin.text : "",
-		    "ok", res[i].ok, "ms", (json_int_t)res[i].ms);
-		if (r != NULL)
-			json_object_set_new(r, "role", json_string(res[i].node->role ==
-			    CLUSTER_PROXY ? "proxy" : "backend"));
-		if (r != NULL && !res[i].ok)
-			json_object_set_new(r, "error", json_string(res[i].error));
-		if (r != NULL && o->op == OP_REBALANCE) {
-			json_object_set_new(r, "connections", json_integer((json_int_t)res[i].connections));
-			json_object_set_new(r, "shed", json_integer((json_int_t)res[i].shed));
-		}
-		json_array_append_new(nodes, r);
-	}
-	body = json_pack("{s:s, s:s, s:o, s:I, s:I}",
-	    "scope", o->cluster != NULL ? "cluster" : "node",
-	    "cluster", c->name,
-	    "nodes", nodes,
-	    "done", (json_int_t)(n - failed),
-	    "failed", (json_int_t)failed);
-	if (body == NULL)
-		return NULL;
-	switch (o->op) {
-	case OP_FLUSH:
-		json_object_set_new(body, "tenant",
-		    o->tenant != NULL ? json_string(o->tenant) : json_null());
-		json_object_set_new(body, "flushed", json_integer((json_int_t)(n - failed)));
-		break;
-	case OP_DRAIN:
-		json_object_set_new(body, "drain", json_string(o->drain_on ? "on" : "off"));
-		break;
-	case OP_REBALANCE:
-		json_object_set_new(body, "shed", o->shed != 0 ?
-		    json_integer((json_int_t)o->shed) : json_string("to the mean"));
-		break;
-	}
-	return body;
-}
-
-/* The layer an operation acts on (see the top of this file). */
-static bool
-acts_on(const struct clusters *cl, const struct cluster_node *n, enum node_op op)
-{
-	return op == OP_FLUSH ? n->role == CLUSTER_BACKEND : mctl_takes_clients(cl, n);
-}
-
-/*
- * The nodes o names: the one node, or those of --cluster on the operation's layer.
- * Fills targets (room for every node) and *c. 0, or MCTL_EXIT_USAGE (printed).
+ * The remedy o names over cl: its targets, the one node or those of --cluster on the
+ * operation's layer. 0, or an exit status (printed).
  */
 static int
 select_targets(const struct mctl *ctx, const struct clusters *cl, const struct op_opts *o,
-    const struct cluster_node **targets, size_t *n, const struct cluster **c)
+    struct remedy *r)
 {
+	struct remedy_request req = {
+		.verb = (enum remedy_verb)o->op, .node = o->node, .cluster = o->cluster,
+		.tenant = o->tenant, .drain_on = o->drain_on, .shed = o->shed,
+		.incident = o->incident, .timeout_ms = o->timeout_ms,
+	};
 	char names[NAMES_MAX];
-	size_t i;
 
-	*n = 0;
-	if (o->node != NULL) {
-		const struct cluster_node *node = clusters_find_node(cl, o->node);
-		if (node == NULL) {
-			mctl_error("%s: no node '%s' (backend or proxy) in %s", o->verb, o->node,
-			    ctx->config_path);
-			return MCTL_EXIT_USAGE;
-		}
-		*c = &cl->v[node->cluster];
-		if (!acts_on(cl, node, o->op) && o->op == OP_FLUSH) {
-			mctl_role_names(cl, *c, CLUSTER_BACKEND, names, sizeof(names));
-			mctl_error("flush: %s is a proxy of cluster %s and holds no data: flush a "
-				   "backend (%s) or --cluster %s", node->name, (*c)->name, names,
-			    (*c)->name);
-			return MCTL_EXIT_USAGE;
-		}
-		if (!acts_on(cl, node, o->op)) {
-			mctl_role_names(cl, *c, CLUSTER_PROXY, names, sizeof(names));
-			mctl_error("%s: %s is a backend of cluster %s, whose clients connect to its "
-				   "proxies (%s): name a proxy, or --cluster %s", o->verb,
-			    node->name, (*c)->name, names, (*c)->name);
-			return MCTL_EXIT_USAGE;
-		}
-		targets[(*n)++] = node;
+	switch (remedy_prepare(r, cl, &req)) {
+	case REMEDY_OK:
 		return 0;
-	}
-	if ((*c = clusters_find(cl, o->cluster)) == NULL) {
+	case REMEDY_NOMEM:
+		mctl_error("%s: out of memory", o->verb);
+		return MCTL_EXIT_CONFIG;
+	case REMEDY_NO_NODE:
+		mctl_error("%s: no node '%s' (backend or proxy) in %s", o->verb, o->node,
+		    ctx->config_path);
+		return MCTL_EXIT_USAGE;
+	case REMEDY_NO_CLUSTER:
 		mctl_error("%s: no cluster '%s' in %s", o->verb, o->cluster, ctx->config_path);
 		return MCTL_EXIT_USAGE;
+	case REMEDY_WRONG_LAYER:
+		break;
 	}
-	for (i = 0; i < cl->nnodes; i++) {
-		if (&cl->v[cl->nodes[i].cluster] == *c && acts_on(cl, &cl->nodes[i], o->op))
-			targets[(*n)++] = &cl->nodes[i];
+	if (o->op == OP_FLUSH) {
+		mctl_role_names(cl, r->c, CLUSTER_BACKEND, names, sizeof(names));
+		mctl_error("flush: %s is a proxy of cluster %s and holds no data: flush a "
+			   "backend (%s) or --cluster %s", o->node, r->c->name, names, r->c->name);
+		return MCTL_EXIT_USAGE;
 	}
-	return 0;
+	mctl_role_names(cl, r->c, CLUSTER_PROXY, names, sizeof(names));
+	mctl_error("%s: %s is a backend of cluster %s, whose clients connect to its "
+		   "proxies (%s): name a proxy, or --cluster %s", o->verb, o->node, r->c->name,
+	    names, r->c->name);
+	return MCTL_EXIT_USAGE;
 }
 
 static int
 node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 {
-	static const char *const events[] = { ILOG_EV_FLUSH, ILOG_EV_DRAIN, ILOG_EV_REBALANCE };
-	const struct cluster_node **targets = NULL;
-	struct outcome *results = NULL;
 	struct op_opts o;
 	struct mctl_topology topo;
 	const struct clusters *cl = &topo.cl;
-	const struct cluster *c = NULL;
+	struct remedy r;
 	const char *noun;
 	struct ilog_incident inc;
 	struct ilog *log = NULL;
-	char err[ILOG_ERR_LEN], *text = NULL;
+	char err[ILOG_ERR_LEN];
 	FILE *progress = ctx->json ? stderr : stdout;
-	size_t n = 0, i, failed = 0;
+	size_t n, i;
 	int64_t event_id = 0;
 	json_t *body = NULL;
 	int rc;
@@ -442,18 +279,12 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		return rc > 0 ? MCTL_EXIT_OK : MCTL_EXIT_USAGE;
 	if (mctl_topology_load(ctx, &topo) != 0)
 		return MCTL_EXIT_CONFIG;
-	rc = MCTL_EXIT_CONFIG;
-	targets = calloc(cl->nnodes + 1, sizeof(*targets));
-	results = calloc(cl->nnodes + 1, sizeof(*results));
-	if (targets == NULL || results == NULL) {
-		mctl_error("%s: out of memory", o.verb);
-		goto out;
-	}
-	if ((rc = select_targets(ctx, cl, &o, targets, &n, &c)) != 0)
+	if ((rc = select_targets(ctx, cl, &o, &r)) != 0)
 		goto out;
 	rc = MCTL_EXIT_CONFIG;
+	n = r.n;
 	/* A cluster has at least one backend, and its clients' layer is never empty. */
-	noun = mctl_role_noun(cl, targets[0], n != 1);
+	noun = mctl_role_noun(cl, r.targets[0], n != 1);
 	if ((log = mctl_open_log(ctx)) == NULL)
 		goto out;
 	if (o.incident != 0) {
@@ -466,8 +297,7 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		}
 	}
 
-	if (op == OP_REBALANCE)
-		plan_rebalance(cl, c, &o, targets, results, n);
+	remedy_plan(&r);
 	if (op == OP_FLUSH && o.tenant != NULL)
 		fprintf(progress, "About to flush tenant '%s'", o.tenant);
 	else if (op == OP_FLUSH)
@@ -476,14 +306,14 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		fprintf(progress, "About to turn draining %s", o.drain_on ? "ON" : "off");
 	else
 		fprintf(progress, "About to rebalance client connections");
-	fprintf(progress, " on %zu %s of cluster %s:\n", n, noun, c->name);
+	fprintf(progress, " on %zu %s of cluster %s:\n", n, noun, r.c->name);
 	for (i = 0; i < n; i++) {
-		fprintf(progress, "  %-16s admin %s", targets[i]->name,
-		    targets[i]->admin.port != 0 ? targets[i]->admin.text : "(none configured)");
-		if (op == OP_REBALANCE && o.shed == 0 && results[i].error[0] == '\0')
+		fprintf(progress, "  %-16s admin %s", r.targets[i]->name,
+		    r.targets[i]->admin.port != 0 ? r.targets[i]->admin.text : "(none configured)");
+		if (op == OP_REBALANCE && o.shed == 0 && r.res[i].error[0] == '\0')
 			fprintf(progress, ", %llu connections, close %llu",
-			    (unsigned long long)results[i].connections,
-			    (unsigned long long)results[i].shed);
+			    (unsigned long long)r.res[i].connections,
+			    (unsigned long long)r.res[i].shed);
 		else if (op == OP_REBALANCE && o.shed != 0)
 			fprintf(progress, ", close up to %llu", (unsigned long long)o.shed);
 		fputc('\n', progress);
@@ -493,34 +323,29 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		goto out;
 
 	for (i = 0; i < n; i++) {
-		fprintf(progress, "[%zu/%zu] %s ... ", i + 1, n, targets[i]->name);
+		fprintf(progress, "[%zu/%zu] %s ... ", i + 1, n, r.targets[i]->name);
 		fflush(progress);
-		if (results[i].error[0] == '\0')
-			run_node(c, targets[i], &o, &results[i]);
-		if (results[i].ok) {
+		remedy_run_node(&r, i);
+		if (r.res[i].ok) {
 			if (op == OP_FLUSH)
 				fprintf(progress, "flushed");
 			else if (op == OP_DRAIN)
 				fprintf(progress, "draining %s", o.drain_on ? "on" : "off");
 			else
 				fprintf(progress, "closing %llu connections",
-				    (unsigned long long)results[i].shed);
-			fprintf(progress, " (%lld ms)\n", (long long)results[i].ms);
+				    (unsigned long long)r.res[i].shed);
+			fprintf(progress, " (%lld ms)\n", (long long)r.res[i].ms);
 		} else {
-			failed++;
-			fprintf(progress, "FAILED: %s\n", results[i].error);
+			fprintf(progress, "FAILED: %s\n", r.res[i].error);
 		}
 		fflush(progress);
 	}
 
-	body = event_body(&o, c, results, n, failed);
-	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-	if (text == NULL ||
-	    ilog_event_append(log, o.incident, mctl_actor(ctx), events[op], text, &event_id, err,
-	    sizeof(err)) != ILOG_OK) {
+	body = remedy_event_body(&r);
+	if (remedy_record(&r, log, mctl_actor(ctx), body, &event_id, err, sizeof(err)) != 0) {
 		mctl_error("%s: done on %zu of %zu %s, but could not record it in the "
-			   "incident log: %s", o.verb, n - failed, n, mctl_role_noun(cl, targets[0], true),
-			   text == NULL ? "out of memory" : err);
+			   "incident log: %s", o.verb, n - r.failed, n,
+		    mctl_role_noun(cl, r.targets[0], true), err);
 		rc = MCTL_EXIT_CONFIG;
 		goto out;
 	}
@@ -532,17 +357,16 @@ node_op(struct mctl *ctx, int argc, char **argv, enum node_op op)
 		(void)mctl_print_json(json_incref(body), JSON_INDENT(2));
 	} else {
 		static const char *const past[] = { "flushed", "done", "rebalanced" };
-		printf("%zu of %zu %s %s%s; recorded as event %lld%s\n", n - failed, n,
-		    mctl_role_noun(cl, targets[0], true), past[op], failed > 0 ? ", SOME FAILED" : "", (long long)event_id,
+		printf("%zu of %zu %s %s%s; recorded as event %lld%s\n", n - r.failed, n,
+		    mctl_role_noun(cl, r.targets[0], true), past[op],
+		    r.failed > 0 ? ", SOME FAILED" : "", (long long)event_id,
 		    o.incident != 0 ? " on the incident" : "");
 	}
-	rc = failed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
+	rc = r.failed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
 out:
-	free(targets);
-	free(results);
-	free(text);
 	json_decref(body);
 	ilog_close(log);
+	remedy_release(&r);
 	mctl_topology_release(&topo);
 	return rc;
 }

@@ -103,10 +103,19 @@ enum stmt_id {
 	ST_MAINT_LIST_CURRENT,
 	ST_MAINT_LIST_ALL,
 	ST_MAINT_UNANNOUNCED,
-	/* history.c: mcmon's recorded history (history.c, lib/ilog_history.h) */
+	/* history.c: mcmon's recorded history (lib/ilog_history.h) */
 	ST_HIST_INSERT,
 	ST_HIST_READ,
 	ST_HIST_PRUNE,
+	/* remedies suggested from the page (lib/ilog_remedy.h, remedy.c) */
+	ST_REM_CURRENT_EVIDENCE,
+	ST_REM_SUPERSEDE,
+	ST_REM_INSERT,
+	ST_REM_LIST,
+	ST_REM_GET,
+	ST_REM_BY_ID,
+	ST_REM_CLAIM,
+	ST_REM_DONE,
 	ST_COUNT
 };
 

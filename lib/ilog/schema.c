@@ -169,6 +169,30 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	"CREATE INDEX maintenances_ends ON maintenances(ends_at);"
 	"CREATE INDEX maintenances_unannounced ON maintenances(starts_at) WHERE announced < 2;"
 	"PRAGMA user_version = 5;",
+
+	/*
+	 * 5 -> 6: the remedies suggested for an incident (lib/ilog_remedy.h), numbered
+	 * within the set derived from one evidence event, and who ran each.
+	 */
+	"CREATE TABLE remedies ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  incident_id INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL,"
+	"  evidence_event INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  verb TEXT NOT NULL,"
+	"  cluster TEXT,"
+	"  node TEXT,"
+	"  tenant TEXT,"
+	"  arg INTEGER NOT NULL DEFAULT 0,"
+	"  sentence TEXT NOT NULL,"
+	"  superseded_at INTEGER,"
+	"  run_at INTEGER,"
+	"  run_by TEXT,"
+	"  run_event INTEGER"
+	");"
+	"CREATE INDEX remedies_incident ON remedies(incident_id, number, id);"
+	"PRAGMA user_version = 6;",
 };
 
 /* --- statements -------------------------------------------------------------------- */
@@ -191,6 +215,9 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 #define MAINT_END                                                                    \
 	"min(ends_at, coalesce(completed_at, ends_at), coalesce(cancelled_at, ends_at))"
 #define UNFINISHED "done_at IS NULL AND gave_up_at IS NULL"
+#define REMEDY_COLS                                                                  \
+	"id, incident_id, number, evidence_event, created_at, verb, cluster, node, "  \
+	"tenant, arg, sentence, superseded_at, run_at, run_by, run_event"
 
 const char *const ilog_stmt_sql[ST_COUNT] = {
 	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -325,4 +352,19 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 			 " ORDER BY at, node LIMIT ?4",
 	[ST_HIST_PRUNE] = "DELETE FROM history WHERE id IN (SELECT id FROM history"
 			  " WHERE at < ?1 ORDER BY at LIMIT ?2)",
+	[ST_REM_CURRENT_EVIDENCE] = "SELECT evidence_event FROM remedies"
+				    " WHERE incident_id = ?1 AND superseded_at IS NULL LIMIT 1",
+	[ST_REM_SUPERSEDE] = "UPDATE remedies SET superseded_at = ?2"
+			     " WHERE incident_id = ?1 AND superseded_at IS NULL",
+	[ST_REM_INSERT] = "INSERT INTO remedies (incident_id, number, evidence_event, created_at,"
+			  " verb, cluster, node, tenant, arg, sentence)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_REM_LIST] = "SELECT " REMEDY_COLS " FROM remedies WHERE incident_id = ?1"
+			" AND superseded_at IS NULL ORDER BY number LIMIT ?2",
+	[ST_REM_GET] = "SELECT " REMEDY_COLS " FROM remedies WHERE incident_id = ?1"
+		       " AND number = ?2 ORDER BY superseded_at IS NOT NULL, id DESC LIMIT 1",
+	[ST_REM_BY_ID] = "SELECT " REMEDY_COLS " FROM remedies WHERE id = ?1",
+	[ST_REM_CLAIM] = "UPDATE remedies SET run_at = ?2, run_by = ?3"
+			 " WHERE id = ?1 AND run_at IS NULL AND superseded_at IS NULL",
+	[ST_REM_DONE] = "UPDATE remedies SET run_event = ?2 WHERE id = ?1 AND run_at IS NOT NULL",
 };

@@ -1,0 +1,374 @@
+/*
+ * chat_remedy — see chat_remedy.h.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "chat_remedy.h"
+#include "daemon.h"
+#include "ilog_remedy.h"
+#include "log.h"
+#include "message.h"
+#include "remedy.h"
+#include "utctime.h"
+
+/* An append-only reply in the caller's buffer (cut when full). */
+struct reply {
+	char *buf;
+	size_t len, used;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+say(struct reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (r->used + 1 >= r->len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(r->buf + r->used, r->len - r->used, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		r->used = r->used + (size_t)n < r->len ? r->used + (size_t)n : r->len - 1;
+}
+
+/* A stored suggestion as a remedy request (its strings borrowed from s); -1 for a
+ * verb this build cannot run. */
+static int
+request_of(const struct ilog_remedy *s, struct remedy_request *req)
+{
+	static const struct {
+		const char *word;
+		enum remedy_verb verb;
+	} verbs[] = { { "flush", REMEDY_FLUSH }, { "drain", REMEDY_DRAIN },
+		      { "rebalance", REMEDY_REBALANCE } };
+	size_t i;
+
+	memset(req, 0, sizeof(*req));
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(s->verb, verbs[i].word) == 0)
+			break;
+	}
+	if (i == sizeof(verbs) / sizeof(verbs[0]))
+		return -1;
+	req->verb = verbs[i].verb;
+	req->node = s->node[0] != '\0' ? s->node : NULL;
+	req->cluster = s->node[0] != '\0' ? NULL : s->cluster;
+	req->tenant = s->tenant[0] != '\0' ? s->tenant : NULL;
+	req->shed = s->arg > 0 ? (uint64_t)s->arg : 0;
+	req->drain_on = true;
+	req->incident = s->incident_id;
+	req->timeout_ms = CHAT_REMEDY_TIMEOUT_MS;
+	return 0;
+}
+
+/* Prepares rm for s over the running configuration's topology, or says why not. */
+static int
+prepare(struct alerter *a, const struct ilog_remedy *s, struct remedy *rm, struct reply *r)
+{
+	struct remedy_request req;
+	enum remedy_status st;
+
+	memset(rm, 0, sizeof(*rm));
+	if (request_of(s, &req) != 0) {
+		say(r, "#%" PRId64 ": suggestion %d (%s) cannot be run from chat; see the runbook.",
+		    s->incident_id, s->number, s->verb);
+		return -1;
+	}
+	st = remedy_prepare(rm, &alerter_config(a)->clusters, &req);
+	if (st == REMEDY_OK && rm->n > 0)
+		return 0;
+	if (st == REMEDY_NOMEM)
+		say(r, "Sorry, mcalert is out of memory.");
+	else
+		say(r, "#%" PRId64 ": suggestion %d names %s %s, which mcalert's configuration "
+		    "does not have (or it has no node to act on); use mctl.", s->incident_id,
+		    s->number, req.node != NULL ? "node" : "cluster",
+		    req.node != NULL ? req.node : req.cluster);
+	return -1;
+}
+
+/* Why a suggestion cannot run, in words, or NULL if it can. */
+static const char *
+refusal(enum confirm_verdict v)
+{
+	switch (v) {
+	case CONFIRM_RUNNABLE:
+		return NULL;
+	case CONFIRM_ALREADY_RUN:
+		return "it was already run";
+	case CONFIRM_RESOLVED:
+		return "the incident is resolved";
+	case CONFIRM_SUPERSEDED:
+		return "newer evidence replaced it; see the latest page";
+	case CONFIRM_EXPIRED:
+		return "it has expired (suggestions last 30 minutes); see the runbook or mctl";
+	}
+	return "it cannot be run";
+}
+
+/*
+ * Suggestion number of incident id, if it may be run now (judged against the
+ * incident's state and latest evidence): 0 with *s, or -1 with the refusal said.
+ */
+static int
+load_runnable(struct alerter *a, int64_t id, int number, int64_t now,
+    struct ilog_remedy *s, struct reply *r)
+{
+	char err[ILOG_ERR_LEN], when[UTC_TEXT_MAX];
+	struct snap snap;
+	enum ilog_status st;
+	enum confirm_verdict v;
+	const char *why;
+
+	st = alerter_snap_load(a, id, &snap, err, sizeof(err));
+	if (st == ILOG_ERR_NOT_FOUND) {
+		say(r, "There is no incident #%" PRId64 ".", id);
+		return -1;
+	}
+	if (st != ILOG_OK) {
+		alerter_snap_release(&snap);
+		say(r, "Sorry, the incident log cannot be read: %s", err);
+		return -1;
+	}
+	st = ilog_remedy_get(alerter_log(a), id, number, s, err, sizeof(err));
+	if (st == ILOG_ERR_NOT_FOUND) {
+		say(r, "#%" PRId64 " has no suggestion %d.", id, number);
+		alerter_snap_release(&snap);
+		return -1;
+	}
+	if (st != ILOG_OK) {
+		say(r, "Sorry, the incident log cannot be read: %s", err);
+		alerter_snap_release(&snap);
+		return -1;
+	}
+	v = confirm_judge(s, snap.inc.state == ILOG_STATE_RESOLVED, snap.evidence_event, now);
+	alerter_snap_release(&snap);
+	if ((why = refusal(v)) == NULL)
+		return 0;
+	if (v == CONFIRM_ALREADY_RUN) {
+		utc_format(s->run_at, when, sizeof(when));
+		say(r, "Refused: #%" PRId64 "'s suggestion %d was already run by %s at %s.", id,
+		    number, message_who(s->run_by), when);
+	} else {
+		say(r, "Refused: #%" PRId64 "'s suggestion %d (%s): %s.", id, number, s->sentence,
+		    why);
+	}
+	return -1;
+}
+
+/* What running rm will do, in the words of the question. 0, or -1 if nothing would. */
+static int
+describe(const struct remedy *rm, const struct ilog_remedy *s, struct reply *r)
+{
+	const struct remedy_request *q = &rm->req;
+	size_t i, shown = 0;
+
+	say(r, "Run on #%" PRId64 ": ", s->incident_id);
+	switch (q->verb) {
+	case REMEDY_REBALANCE:
+		say(r, "rebalance %s — close ", rm->c->name);
+		for (i = 0; i < rm->n; i++) {
+			if (rm->res[i].error[0] != '\0' || rm->res[i].shed == 0)
+				continue;
+			say(r, "%s%llu of %s's %llu connections", shown > 0 ? ", " : "",
+			    (unsigned long long)rm->res[i].shed, rm->targets[i]->name,
+			    (unsigned long long)rm->res[i].connections);
+			shown++;
+		}
+		if (shown == 0) {
+			r->used = 0;
+			r->buf[0] = '\0';
+			say(r, "#%" PRId64 ": nothing to rebalance on %s now: ", s->incident_id,
+			    rm->c->name);
+			for (i = 0; i < rm->n; i++) {
+				if (rm->res[i].error[0] != '\0')
+					say(r, "%s%s cannot be read (%s)", i > 0 ? ", " : "",
+					    rm->targets[i]->name, rm->res[i].error);
+				else
+					say(r, "%s%s holds %llu", i > 0 ? ", " : "", rm->targets[i]->name,
+					    (unsigned long long)rm->res[i].connections);
+			}
+			say(r, ".");
+			return -1;
+		}
+		say(r, " (idle ones first) so that clients reconnect evenly");
+		break;
+	case REMEDY_FLUSH:
+		if (q->tenant != NULL)
+			say(r, "flush tenant %s on %s — its cached data is dropped on ", q->tenant,
+			    rm->c->name);
+		else
+			say(r, "flush EVERY tenant on %s — all cached data is dropped on ",
+			    rm->c->name);
+		for (i = 0; i < rm->n; i++)
+			say(r, "%s%s", i > 0 ? ", " : "", rm->targets[i]->name);
+		break;
+	case REMEDY_DRAIN:
+		say(r, "drain %s — new client connections refused on ", rm->c->name);
+		for (i = 0; i < rm->n; i++)
+			say(r, "%s%s", i > 0 ? ", " : "", rm->targets[i]->name);
+		break;
+	}
+	for (i = 0; i < rm->n; i++) {
+		if (rm->res[i].error[0] != '\0')
+			say(r, " (%s cannot be read: %s; left alone)", rm->targets[i]->name,
+			    rm->res[i].error);
+	}
+	say(r, ". Reply yes within %d s.", CONFIRM_WINDOW_MS / 1000);
+	return 0;
+}
+
+void
+chat_remedy_run(struct alerter *a, struct confirm *cf, const char *bare, int64_t incident_id,
+    int number, int64_t now, char *out, size_t len)
+{
+	struct reply r = { out, len, 0 };
+	struct confirm_wait w;
+	struct ilog_remedy s;
+	struct remedy rm;
+	size_t i;
+
+	out[0] = '\0';
+	if (incident_id == 0) {
+		say(&r, "You have no unresolved page. Say \"run %d N\" for incident N.", number);
+		return;
+	}
+	if (load_runnable(a, incident_id, number, now, &s, &r) != 0)
+		return;
+	if (prepare(a, &s, &rm, &r) != 0) {
+		remedy_release(&rm);
+		return;
+	}
+	remedy_plan(&rm);
+	if (describe(&rm, &s, &r) == 0) {
+		memset(&w, 0, sizeof(w));
+		w.remedy_id = s.id;
+		w.incident_id = s.incident_id;
+		w.number = s.number;
+		w.asked_at = now;
+		for (i = 0; i < rm.n && i < CONFIRM_PLAN_MAX; i++) {
+			struct confirm_step *p = &w.plan[w.nplan++];
+			snprintf(p->node, sizeof(p->node), "%s", rm.targets[i]->name);
+			p->connections = rm.res[i].connections;
+			/* A target that could not be read is left alone at "yes". */
+			p->shed = rm.res[i].error[0] != '\0' ? 0 : rm.res[i].shed;
+		}
+		confirm_ask(cf, bare, &w);
+	}
+	remedy_release(&rm);
+}
+
+/* Puts the plan the question announced back into rm: exactly what was said runs. */
+static void
+apply_plan(struct remedy *rm, const struct confirm_wait *w)
+{
+	size_t i, j;
+
+	if (rm->req.verb != REMEDY_REBALANCE)
+		return;
+	for (i = 0; i < rm->n; i++) {
+		rm->res[i].shed = 0;
+		for (j = 0; j < w->nplan; j++) {
+			if (strcmp(w->plan[j].node, rm->targets[i]->name) == 0) {
+				rm->res[i].shed = w->plan[j].shed;
+				rm->res[i].connections = w->plan[j].connections;
+			}
+		}
+	}
+}
+
+static void
+outcome(const struct remedy *rm, const struct ilog_remedy *s, struct reply *r)
+{
+	size_t i;
+
+	say(r, "#%" PRId64 ": %s — done on %zu of %zu", s->incident_id, s->sentence,
+	    rm->n - rm->failed, rm->n);
+	for (i = 0; i < rm->n; i++) {
+		const struct remedy_result *res = &rm->res[i];
+		say(r, "%s %s: ", i == 0 ? ":" : ";", res->node->name);
+		if (!res->ok)
+			say(r, "FAILED: %s", res->error);
+		else if (rm->req.verb == REMEDY_REBALANCE)
+			say(r, "OK, closing %llu of %llu connections", (unsigned long long)res->shed,
+			    (unsigned long long)res->connections);
+		else
+			say(r, "OK");
+	}
+}
+
+void
+chat_remedy_yes(struct alerter *a, struct confirm *cf, const char *bare, const char *actor,
+    int64_t now, char *out, size_t len)
+{
+	struct reply r = { out, len, 0 };
+	char err[ILOG_ERR_LEN];
+	struct confirm_wait w;
+	struct ilog_remedy s;
+	struct remedy rm;
+	enum ilog_status st;
+	int64_t event_id = 0;
+	json_t *body;
+	size_t i;
+
+	out[0] = '\0';
+	switch (confirm_take(cf, bare, now, &w)) {
+	case CONFIRM_NOTHING:
+		say(&r, "Nothing waits for your yes: say \"run K\" for a page's suggestion K first.");
+		return;
+	case CONFIRM_LATE:
+		say(&r, "Too late: more than %d s passed since you asked for #%" PRId64 "'s "
+		    "suggestion %d; nothing was done. Say \"run %d %" PRId64 "\" again.",
+		    CONFIRM_WINDOW_MS / 1000, w.incident_id, w.number, w.number, w.incident_id);
+		return;
+	case CONFIRM_GO:
+		break;
+	}
+	if (load_runnable(a, w.incident_id, w.number, now, &s, &r) != 0)
+		return;
+	if (s.id != w.remedy_id) {
+		say(&r, "Refused: #%" PRId64 "'s suggestions changed since you asked; nothing was "
+		    "done. See the latest page.", w.incident_id);
+		return;
+	}
+	if (prepare(a, &s, &rm, &r) != 0) {
+		remedy_release(&rm);
+		return;
+	}
+	/* The log decides who runs it: once, whoever else said yes. */
+	st = ilog_remedy_claim(alerter_log(a), s.id, actor, &s, err, sizeof(err));
+	alerter_mark_wrote(a);
+	if (st != ILOG_OK) {
+		say(&r, "Refused: #%" PRId64 "'s suggestion %d: %s; nothing was done.",
+		    w.incident_id, w.number, err);
+		remedy_release(&rm);
+		return;
+	}
+	apply_plan(&rm, &w);
+	log_info("#%" PRId64 ": suggestion %d (%s) run by %s", s.incident_id, s.number,
+	    s.sentence, actor);
+	for (i = 0; i < rm.n; i++)
+		remedy_run_node(&rm, i);
+	body = remedy_event_body(&rm);
+	if (body != NULL)
+		json_object_set_new(body, "suggestion", json_integer(s.number));
+	outcome(&rm, &s, &r);
+	if (remedy_record(&rm, alerter_log(a), actor, body, &event_id, err, sizeof(err)) != 0) {
+		log_err("#%" PRId64 ": suggestion %d was run by %s but not recorded: %s",
+		    s.incident_id, s.number, actor, err);
+		say(&r, ". NOT recorded in the incident log: %s", err);
+	} else {
+		(void)ilog_remedy_done(alerter_log(a), s.id, event_id, err, sizeof(err));
+		say(&r, ". Recorded as event %" PRId64 ".", event_id);
+	}
+	json_decref(body);
+	alerter_mark_wrote(a);
+	alerter_mark_dirty(a, s.incident_id);
+	remedy_release(&rm);
+}
