@@ -349,16 +349,18 @@ FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_OBJDIR)/%.o)
 FUZZ_FOLDER_OBJ := $(foreach b,$(BINARIES),$($(b)_SRC:%.c=$(FUZZ_OBJDIR)/%.o)) \
 	$(STATUSSITE_SRC:%.c=$(FUZZ_OBJDIR)/%.o)
 
+# -MMD as for the other flavors: without it a changed header left these objects stale
+# (a struct's new layout unseen by half the target).
 $(FUZZ_OBJDIR)/%.o: %.c
 	@mkdir -p $(@D)
-	clang $(CPPFLAGS) $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -c -o $@ $<
+	clang $(CPPFLAGS) $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(FUZZ_OBJDIR)/libfuzzmcops.a: $(FUZZ_LIB_OBJ) $(FUZZ_FOLDER_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(FUZZ_OBJDIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJDIR)/libfuzzmcops.a
-	clang $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	clang $(CPPFLAGS) -I. $(CPPFLAGS_PKG) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_OBJDIR)/libfuzzmcops.a $(call program_libs,fuzz_$*) -pthread
 
 fuzz-short: $(FUZZ_BIN)

@@ -1,10 +1,14 @@
 /*
- * Fuzz target: the status page's inputs — the [statuspage]/[component]/[cluster]
- * configuration (spconfig), public update text and event bodies from the log — through
- * the model, every renderer and the sinks' payload.
+ * Fuzz target: the status page's inputs — the [statuspage]/[component]/[cluster]/
+ * [maintenance] configuration (spconfig), public update text, maintenances' titles and
+ * messages and event bodies from the log — through the model, every renderer and the
+ * sinks' payload.
  *
  * Input: configuration text, a NUL byte, then lines: the first is an event body for
- * payload_build (JSON or not), the others public update messages (any bytes).
+ * payload_build (JSON or not), the others public update messages (any bytes); the
+ * first two of those are also the titles and messages of two maintenances (one in
+ * progress, one upcoming), and the body is built once as a public update and once as
+ * each kind of maintenance event.
  * Checks beyond "no crash": every JSON document and the payload parse back; the
  * rendered HTML and Atom hold no control character but newline and no "<" from the
  * messages (every message is escaped).
@@ -42,7 +46,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum render_json_doc docs[] = { RENDER_SUMMARY, RENDER_STATUS,
-		RENDER_COMPONENTS, RENDER_INCIDENTS, RENDER_UNRESOLVED };
+		RENDER_COMPONENTS, RENDER_INCIDENTS, RENDER_UNRESOLVED, RENDER_MAINTENANCES,
+		RENDER_MAINTENANCES_UPCOMING, RENDER_MAINTENANCES_ACTIVE };
+	static const char *const ev_types[] = { "public_update", ILOG_EV_MAINT_SCHEDULED,
+		ILOG_EV_MAINT_STARTED, ILOG_EV_MAINT_COMPLETED, ILOG_EV_MAINT_CANCELLED };
+	static struct ilog_maintenance mt[2];
 	struct config cfg = { 0 };
 	struct config_errors errs = { 0 };
 	/* Large: allocated once and cleared per input (a fresh 100 KiB per input costs
@@ -110,8 +118,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		in[i].state = i ? ILOG_STATE_RESOLVED : ILOG_STATE_OPEN;
 		in[i].resolved_at = i ? 1700000100000LL : 0;
 	}
+	memset(mt, 0, sizeof(mt));
+	for (i = 0; i < 2; i++) {
+		mt[i].id = (int64_t)i + 1;
+		mt[i].kind = ILOG_MAINT_PUBLIC;
+		snprintf(mt[i].cluster, sizeof(mt[i].cluster), "%s", sp->comps[0].clusters[0]);
+		snprintf(mt[i].title, sizeof(mt[i].title), "%s",
+		    pub.n > i ? pub.v[i].message : "Upgrade");
+		snprintf(mt[i].message, sizeof(mt[i].message), "%s",
+		    pub.n > 1 - i ? pub.v[1 - i].message : "");
+		mt[i].starts_at = 1700000600000LL + (i ? 86400000LL : -60000LL);
+		mt[i].ends_at = mt[i].starts_at + 3600000LL;
+		mt[i].created_at = 1699990000000LL;
+	}
+	/* model_add_maintenances() releases the model when it fails. */
 	if (model_build(&m, sp, in, 2, (struct ilog_public_entries[]){ pub, { 0 } }, 1690000000000LL,
-		1700000600000LL, err, sizeof(err)) == 0) {
+		1700000600000LL, err, sizeof(err)) == 0 &&
+	    model_add_maintenances(&m, mt, 2, err, sizeof(err)) == 0) {
 		for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
 			textbuf_reset(&b);
 			if (render_json(&m, docs[i], &b) == 0) {
@@ -131,16 +154,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		textbuf_reset(&b);
 		if (render_atom(&m, &b) == 0)
 			check_text(&b, true);
-		ev.id = 7;
-		ev.incident_id = 1;
-		strcpy(ev.type, "public_update");
-		ev.body_json = body;
-		if (payload_build(&m, &ev, &b) == 1) {
-			json_t *o = json_loads(b.data, 0, NULL);
+		for (i = 0; i < sizeof(ev_types) / sizeof(ev_types[0]); i++) {
+			ev.id = 7;
+			ev.incident_id = i == 0 ? 1 : 0;
+			snprintf(ev.type, sizeof(ev.type), "%s", ev_types[i]);
+			ev.body_json = body;
+			if (payload_build(&m, &ev, &b) == 1) {
+				json_t *o = json_loads(b.data, 0, NULL);
 
-			if (o == NULL)
-				abort();
-			json_decref(o);
+				if (o == NULL)
+					abort();
+				json_decref(o);
+			}
 		}
 		model_release(&m);
 	}
