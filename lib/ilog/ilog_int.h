@@ -95,6 +95,18 @@ enum stmt_id {
 	ST_EV_OF_TYPE,
 	ST_HB_WRITE,
 	ST_HB_LIST,
+	/* subscribers (lib/ilog/subscribers.c, lib/ilog_subscribers.h) */
+	ST_SUB_BY_ADDRESS,
+	ST_SUB_BY_ID,
+	ST_SUB_LIVE_COUNT,
+	ST_SUB_INSERT,
+	ST_SUB_RENEW,
+	ST_SUB_REQUESTED,
+	ST_SUB_STATE,
+	ST_SUB_FAILURES,
+	ST_SUB_CONFIRMED,
+	ST_SUB_COUNT,
+	ST_SUB_DUE,
 	ST_COUNT
 };
 

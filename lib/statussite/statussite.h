@@ -79,6 +79,10 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
  *     description = ...           ; optional, one line
  *     clusters = c1 c2            ; incidents of these clusters affect it (default: NAME)
  *
+ *     [subscribers]               ; optional: the subscribe form (docs/statuspage.md)
+ *     link_url = https://status.example.com/  ; mcstatus's public base (default: url)
+ *     webhooks = no | https | any
+ *
  * A cluster's public name is its [cluster NAME] title (default: the name). mcstatus
  * reads nothing else of [cluster] (not the password files: it needs no secrets but
  * its sinks'). Every problem is reported as "file:line: message".
@@ -101,6 +105,10 @@ struct sp_component {
 	size_t nclusters;
 };
 
+/* Webhook subscribers ([subscribers] webhooks): none, https:// URLs only, or any
+ * http(s) URL (for tests and closed networks). */
+enum sp_webhooks { SP_WEBHOOKS_NO, SP_WEBHOOKS_HTTPS, SP_WEBHOOKS_ANY };
+
 struct sp_config {
 	char db_path[SP_PATH_MAX];    /* [log] path, default var/mcops.db */
 	char dir[SP_PATH_MAX];
@@ -113,6 +121,11 @@ struct sp_config {
 	int64_t heartbeat_interval_ms; /* mcstatus's row in the log's heartbeats */
 	struct sp_component comps[SP_COMPONENTS_MAX];
 	size_t ncomps;
+	/* Subscriptions: the part of [subscribers] the page shows (spconfig_load reads
+	 * it; mcstatus's statuspage/subscribe.h reads the rest, secrets included). */
+	char link_url[SP_URL_MAX];    /* mcstatus's public base for /subscribe, /confirm,
+	                                 /unsubscribe ("/"-terminated); "" = no subscriptions */
+	enum sp_webhooks subscribe_webhooks;
 };
 
 /* True for the sections spconfig reads and checks: [statuspage], [component NAME]. */
