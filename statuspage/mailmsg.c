@@ -250,7 +250,7 @@ mailmsg_update_text(const char *page_name, const char *payload_json,
 
 	textbuf_printf(body, "%s\n\n%s (%s impact)\n", str(inc, "name"),
 	    status_label(str(up, "status")), str(inc, "impact"));
-	comps = json_object_get(up, "components");
+	comps = json_object_get(doc, "components");
 	if (json_array_size(comps) > 0) {
 		textbuf_puts(body, "Affected: ");
 		json_array_foreach (comps, i, c)
