@@ -137,6 +137,7 @@ PKGS_test_prefixstats :=
 PKGS_test_sources :=
 PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
+PKGS_test_subscribers := libevent sqlite3 jansson libcurl inih
 PKGS_test_statuspage_text := sqlite3 jansson inih
 PKGS_test_store :=
 PKGS_test_tenant_registry :=
