@@ -181,6 +181,7 @@ PKGS_fuzz_proto :=
 PKGS_fuzz_proxyconf := inih openssl
 PKGS_fuzz_sinkreply := jansson inih
 PKGS_fuzz_statuspage := sqlite3 jansson inih
+PKGS_fuzz_subform := libevent sqlite3 jansson libcurl inih
 PKGS_fuzz_store :=
 PKGS_fuzz_tenants :=
 # $(call program_libs,NAME): the link flags of program NAME.
