@@ -4,6 +4,7 @@ the state is in words (never colour alone), and a screenshot of each state is ke
 build/test-artifacts/statuspage/."""
 import html.parser
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -129,3 +130,24 @@ def test_the_rendered_page_says_each_state_in_words(procs, tmp_path):
     for s in SECRETS:
         assert s not in page.text
     assert_no_secrets(site)
+
+
+def test_the_subscribe_form_renders_as_plain_html(procs, tmp_path):
+    from conftest import free_port
+    port = free_port()
+    (tmp_path / "sub.key").write_text("subscriber-link-secret-0123456789\n")
+    conf, site, db = write_config(tmp_path, port, extra=(
+        f"[subscribers]\nsecret_file = {tmp_path / 'sub.key'}\n"
+        f"link_url = http://127.0.0.1:{port}/\nsmtp_url = smtp://127.0.0.1:1\n"
+        "smtp_from = status@example.com\nwebhooks = https\n"))
+    start(procs, conf, port)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    page = render(site, "subscribe", tmp_path)
+    assert "Get updates" in page.text
+    assert "Components (none ticked: all)" in page.text
+    assert "US-East C1" in page.text and "EU-West C2" in page.text
+    assert "or a webhook URL" in page.text and "Subscribe" in page.text
+    html = (site / "index.html").read_text()
+    assert f'<form method="post" action="http://127.0.0.1:{port}/subscribe">' in html
+    assert 'type="email" name="email"' in html and html.count('type="checkbox"') == 2
+    assert "<script" not in html and re.search(r"\son[a-z]+=", html) is None
