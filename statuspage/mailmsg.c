@@ -226,11 +226,30 @@ status_label(const char *s)
 	return "Update";
 }
 
+/* A maintenance payload's type in words ("maintenance.started": "Maintenance in
+ * progress"), NULL for another type. */
+static const char *
+maintenance_label(const char *type)
+{
+	static const char *const names[][2] = {
+		{ "maintenance.scheduled", "Scheduled maintenance" },
+		{ "maintenance.started", "Maintenance in progress" },
+		{ "maintenance.completed", "Maintenance completed" },
+		{ "maintenance.cancelled", "Maintenance cancelled" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(type, names[i][0]) == 0)
+			return names[i][1];
+	return NULL;
+}
+
 int
 mailmsg_update_text(const char *page_name, const char *payload_json,
     const char *unsubscribe, struct textbuf *subject, struct textbuf *body)
 {
-	json_t *doc = json_loads(payload_json, 0, NULL), *inc, *up, *comps, *c;
+	json_t *doc = json_loads(payload_json, 0, NULL), *inc, *up, *comps, *c, *mnt;
+	const char *label, *link;
 	size_t i;
 
 	textbuf_reset(subject);
@@ -238,18 +257,32 @@ mailmsg_update_text(const char *page_name, const char *payload_json,
 	if (doc == NULL)
 		return -1;
 	inc = json_object_get(doc, "incident");
+	mnt = json_object_get(doc, "maintenance");
 	up = json_object_get(doc, "update");
-	if (!json_is_object(inc) || !json_is_object(up)) {
+	label = maintenance_label(str(doc, "type"));
+	if ((!json_is_object(inc) && (!json_is_object(mnt) || label == NULL)) ||
+	    !json_is_object(up)) {
 		json_decref(doc);
 		return -1;
 	}
+	if (!json_is_object(inc)) {
+		inc = mnt;
+		link = str(json_object_get(doc, "page"), "url");
+	} else {
+		label = status_label(str(up, "status"));
+		link = str(inc, "shortlink");
+	}
 	textbuf_puts(subject, "[");
 	line_into(subject, page_name, SP_NAME_MAX);
-	textbuf_printf(subject, "] %s: ", status_label(str(up, "status")));
+	textbuf_printf(subject, "] %s: ", label);
 	line_into(subject, str(inc, "name"), MODEL_PUBLIC_NAME_MAX);
 
-	textbuf_printf(body, "%s\n\n%s (%s impact)\n", str(inc, "name"),
-	    status_label(str(up, "status")), str(inc, "impact"));
+	if (inc == mnt)
+		textbuf_printf(body, "%s\n\n%s, planned from %s to %s\n", str(inc, "name"), label,
+		    str(inc, "scheduled_for"), str(inc, "scheduled_until"));
+	else
+		textbuf_printf(body, "%s\n\n%s (%s impact)\n", str(inc, "name"), label,
+		    str(inc, "impact"));
 	comps = json_object_get(doc, "components");
 	if (json_array_size(comps) > 0) {
 		textbuf_puts(body, "Affected: ");
@@ -259,7 +292,7 @@ mailmsg_update_text(const char *page_name, const char *payload_json,
 	}
 	textbuf_printf(body, "\n%s\n\n%s\n\n-- \nYou receive this because you subscribed to the "
 			     "status updates of %s.\nTo stop them, open:\n%s\n",
-	    str(up, "body"), str(inc, "shortlink"), page_name, unsubscribe);
+	    str(up, "body"), link, page_name, unsubscribe);
 	json_decref(doc);
 	return textbuf_failed(subject) || textbuf_failed(body) ? -1 : 0;
 }

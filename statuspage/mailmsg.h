@@ -48,9 +48,10 @@ void mailmsg_confirm_text(const char *page_name, const char *what, const char *l
     int64_t hours, struct textbuf *subject, struct textbuf *body);
 
 /*
- * An incident update's subject and body from the sinks' payload (statussite.h's
- * payload: incident name, status, impact, update body, components, shortlink), with
- * the unsubscribe link at the end. -1 if the payload is not such an object.
+ * An update's subject and body from the sinks' payload (statussite.h's payload: an
+ * incident's name, status, impact, update body, components and shortlink; or a
+ * maintenance's name, window, update body and components), with the unsubscribe link
+ * at the end. -1 if the payload is not such an object.
  */
 int mailmsg_update_text(const char *page_name, const char *payload_json,
     const char *unsubscribe, struct textbuf *subject, struct textbuf *body);

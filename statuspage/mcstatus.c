@@ -186,7 +186,6 @@ render(struct mcstatus *d, struct model *m)
 static int
 enqueue(struct mcstatus *d, const struct model *m, const struct ilog_event *ev)
 {
-	const struct model_incident *mi;
 	char err[ILOG_ERR_LEN];
 	size_t i, queued = 0;
 	int rc;
@@ -208,9 +207,11 @@ enqueue(struct mcstatus *d, const struct model *m, const struct ilog_event *ev)
 		}
 		d->enqueued = true;
 	}
-	if (d->subs_conf->on && (mi = model_find(m, ev->incident_id)) != NULL) {
-		if (subs_fanout(d->subs, ev->id, mi->components, d->payload.data, &queued, err,
-		    sizeof(err)) < 0) {
+	/* Subscribers hear of what touches their components: the payload's, so that an
+	 * incident and a maintenance are told alike. */
+	if (d->subs_conf->on) {
+		if (subs_fanout(d->subs, ev->id, subs_payload_mask(&d->sp, d->payload.data),
+		    d->payload.data, &queued, err, sizeof(err)) < 0) {
 			LOG_LIMITED(LOG_LEVEL_ERR, "subscribers: cannot queue event %lld: %s",
 			    (long long)ev->id, err);
 			return -1;

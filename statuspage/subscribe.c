@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "clock.h"
 #include "errbuf.h"
 #include "log.h"
@@ -360,6 +362,24 @@ subs_components_mask(const struct sp_config *sp, const char *components)
 		while (*p == ' ')
 			p++;
 	}
+	return mask;
+}
+
+uint64_t
+subs_payload_mask(const struct sp_config *sp, const char *payload)
+{
+	json_t *doc = json_loads(payload, 0, NULL), *c;
+	uint64_t mask = 0;
+	size_t i, j;
+
+	json_array_foreach (json_object_get(doc, "components"), i, c) {
+		const char *id = json_string_value(json_object_get(c, "id"));
+
+		for (j = 0; id != NULL && j < sp->ncomps; j++)
+			if (strcmp(sp->comps[j].id, id) == 0)
+				mask |= (uint64_t)1 << j;
+	}
+	json_decref(doc);
 	return mask;
 }
 

@@ -125,6 +125,10 @@ bool subs_handle(struct subs *s, const struct httpd_request *req,
 int subs_fanout(struct subs *s, int64_t event_id, uint64_t mask, const char *payload,
     size_t *queued, char *err, size_t errlen);
 
+/* The components a public payload (statussite.h's payload: an incident's or a
+ * maintenance's) affects, as a mask of sp's components: its "components" ids. */
+uint64_t subs_payload_mask(const struct sp_config *sp, const char *payload);
+
 /* The mask of a subscriber's components text under sp ("" = all: ~0). */
 uint64_t subs_components_mask(const struct sp_config *sp, const char *components);
 
