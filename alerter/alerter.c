@@ -263,6 +263,41 @@ alerter_mark_dirty(struct alerter *a, int64_t id)
 /* --- the log's events ---------------------------------------------------------------- */
 
 
+/*
+ * The log's maintenances and silences, which hold pages (lib/ilog_maintenance.h),
+ * read again; every incident is decided again, since one may have started, ended
+ * early or been cancelled. Starts and ends by time need no reading: the decisions
+ * compare the times with now.
+ */
+static void
+read_maintenances(struct alerter *a, int64_t now)
+{
+	char err[ILOG_ERR_LEN];
+	size_t n = 0;
+
+	if (ilog_maint_list(a->log, now, false, a->maints, ILOG_MAINT_LIST_MAX, &n, err,
+	    sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "cannot read the maintenances: %s", err);
+		return; /* the previous list stands */
+	}
+	a->nmaints = n;
+	mark_all_dirty(a);
+}
+
+static bool
+is_maintenance_event(const char *type)
+{
+	static const char *const types[] = { ILOG_EV_MAINT_SCHEDULED, ILOG_EV_MAINT_STARTED,
+		ILOG_EV_MAINT_COMPLETED, ILOG_EV_MAINT_CANCELLED, ILOG_EV_SILENCE_SET,
+		ILOG_EV_SILENCE_CANCELLED };
+	size_t i;
+
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcmp(type, types[i]) == 0)
+			return true;
+	return false;
+}
+
 static void
 handle_event(struct alerter *a, const struct ilog_event *ev, int64_t now)
 {
@@ -283,6 +318,10 @@ handle_event(struct alerter *a, const struct ilog_event *ev, int64_t now)
 	if (strcmp(ev->type, ALERTER_EV_TEST) == 0) {
 		if (now - ev->at < ALERTER_TEST_MAX_AGE_MS)
 			queue_test(a, ev);
+		return;
+	}
+	if (is_maintenance_event(ev->type)) {
+		read_maintenances(a, now);
 		return;
 	}
 	rc = rotation_overrides_apply(&a->ov, ev, now, err, sizeof(err));
@@ -387,8 +426,10 @@ alerter_new(struct alerter_settings *set, bool debug, char *err, size_t errlen)
 	a->tracked = calloc(ALERTER_TRACKED_MAX, sizeof(*a->tracked));
 	a->sent = calloc(ALERTER_SENT_MAX, sizeof(*a->sent));
 	a->notices = calloc(ALERTER_NOTICES_MAX, sizeof(*a->notices));
+	a->maints = calloc(ILOG_MAINT_LIST_MAX, sizeof(*a->maints));
 	a->chat = chat_new(a);
-	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->chat == NULL) {
+	if (a->tracked == NULL || a->sent == NULL || a->notices == NULL || a->chat == NULL ||
+	    a->maints == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -438,6 +479,7 @@ alerter_free(struct alerter *a)
 	free(a->tracked);
 	free(a->sent);
 	free(a->notices);
+	free(a->maints);
 	chat_free(a->chat);
 	free(a);
 }
@@ -551,6 +593,7 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 		log_err("cannot read the on-call overrides: %s", err);
 	update_contacts(a);
 	sweep(a);
+	read_maintenances(a, now);
 	a->next_sweep = now + ALERTER_SWEEP_MS;
 	log_info("started: %zu unresolved incidents, cursor at event %" PRId64, a->ntracked,
 	    a->cursor);

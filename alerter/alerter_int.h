@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "fallback.h"
 #include "ilog.h"
+#include "ilog_maintenance.h"
 #include "ilog_pages.h"
 #include "intake.h"
 #include "jid.h"
@@ -104,6 +105,8 @@ struct alerter {
 	struct fallback fb;
 	bool has_fallback;
 	struct rotation_overrides ov;
+	struct ilog_maintenance *maints; /* ILOG_MAINT_LIST_MAX: the log's, holding pages */
+	size_t nmaints;
 	struct watchdog *watchdog;    /* heartbeats: ours, and the other daemons' */
 
 	int64_t cursor;

@@ -555,6 +555,9 @@ reconcile(struct alerter *a, struct tracked *t, int64_t now)
 			continue; /* the page failed: decide again */
 		}
 		fallback(a, &s, now);
+		/* The policy borrows the log's maintenances (a reload replaces the policy). */
+		a->set->policy.held = a->maints;
+		a->set->policy.nheld = a->nmaints;
 		esc_decide(&a->set->policy, &a->set->rotations, &a->ov, &s.view, now, &d);
 		if (d.action == ESC_PAGE) {
 			st = record_page(a, &s, &d, err, sizeof(err));

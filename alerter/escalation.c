@@ -10,7 +10,6 @@
 #include "utctime.h"
 
 #define SECTION "escalation"
-#define WINDOW_SECTION "maintenance"
 
 int
 esc_target_parse(const char *s, struct esc_target *out, char *err, size_t errlen)
@@ -73,7 +72,7 @@ bool
 esc_policy_owns(const char *section)
 {
 	return strcmp(section, SECTION) == 0 ||
-	       config_section_name(section, WINDOW_SECTION) != NULL;
+	       config_section_name(section, MAINT_WINDOW_SECTION) != NULL;
 }
 
 /* A target from the configuration, checked against the rotations. */
@@ -160,105 +159,12 @@ load_steps(struct esc_policy *p, struct config *cfg, const struct rotations *rot
 	return rc;
 }
 
-/* "c1, c2" into w->clusters. */
-static int
-load_clusters(struct esc_window *w, struct config *cfg, const struct config_entry *e,
-    struct config_errors *errs)
-{
-	const char *p = e->value;
-	size_t len;
-
-	w->nclusters = 0;
-	for (;;) {
-		while (*p == ',' || *p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0')
-			return 0;
-		len = strcspn(p, ", \t");
-		if (len > ILOG_NAME_MAX) {
-			config_error(errs, cfg, e->line, "clusters: a name is longer than %d bytes",
-			    ILOG_NAME_MAX);
-			return -1;
-		}
-		if (w->nclusters == ESC_WINDOW_CLUSTERS_MAX) {
-			config_error(errs, cfg, e->line, "clusters: more than %d",
-			    ESC_WINDOW_CLUSTERS_MAX);
-			return -1;
-		}
-		memcpy(w->clusters[w->nclusters], p, len);
-		w->clusters[w->nclusters++][len] = '\0';
-		p += len;
-	}
-}
-
-static int
-load_window(struct esc_window *w, const char *section, const char *name, int line,
-    struct config *cfg, struct config_errors *errs)
-{
-	struct config_entry *e, *end;
-	int64_t end_ms;
-	int rc = 0;
-
-	memset(w, 0, sizeof(*w));
-	if (strlen(name) > ESC_WINDOW_NAME_MAX) {
-		config_error(errs, cfg, line, "[%s]: the name is longer than %d bytes", section,
-		    ESC_WINDOW_NAME_MAX);
-		return -1;
-	}
-	snprintf(w->name, sizeof(w->name), "%s", name);
-	if ((e = config_find(cfg, section, "start")) == NULL) {
-		config_error(errs, cfg, line, "[%s] needs start (UTC, YYYY-MM-DD HH:MM)", section);
-		rc = -1;
-	} else if (utc_parse(e->value, &w->start_ms) != 0) {
-		config_error(errs, cfg, e->line, "start: '%s' is not a UTC date and time",
-		    e->value);
-		rc = -1;
-	}
-	e = config_find(cfg, section, "duration");
-	end = config_find(cfg, section, "end");
-	if ((e == NULL) == (end == NULL)) {
-		config_error(errs, cfg, line, "[%s] needs either duration or end", section);
-		rc = -1;
-	} else if (e != NULL) {
-		if (parse_duration_ms(e->value, &w->duration_ms) != 0 || w->duration_ms <= 0) {
-			config_error(errs, cfg, e->line, "duration: '%s' is not a duration",
-			    e->value);
-			rc = -1;
-		}
-	} else if (utc_parse(end->value, &end_ms) != 0) {
-		config_error(errs, cfg, end->line, "end: '%s' is not a UTC date and time",
-		    end->value);
-		rc = -1;
-	} else if (rc == 0 && end_ms <= w->start_ms) {
-		config_error(errs, cfg, end->line, "end: the window ends before it starts");
-		rc = -1;
-	} else {
-		w->duration_ms = end_ms - w->start_ms;
-	}
-	if ((e = config_find(cfg, section, "every")) != NULL) {
-		if (parse_duration_ms(e->value, &w->every_ms) != 0 || w->every_ms <= 0) {
-			config_error(errs, cfg, e->line, "every: '%s' is not a duration", e->value);
-			rc = -1;
-		} else if (rc == 0 && w->duration_ms > w->every_ms) {
-			config_error(errs, cfg, e->line,
-			    "every: the window lasts longer than its period");
-			rc = -1;
-		}
-	}
-	if ((e = config_find(cfg, section, "clusters")) != NULL &&
-	    load_clusters(w, cfg, e, errs) != 0)
-		rc = -1;
-	return rc;
-}
-
 int
 esc_policy_load(struct esc_policy *p, struct config *cfg, const struct rotations *rot,
     struct config_errors *errs)
 {
 	struct config_entry *e;
-	const char *name;
 	uint64_t repeat;
-	size_t i;
 	int rc = 0;
 
 	memset(p, 0, sizeof(*p));
@@ -280,20 +186,8 @@ esc_policy_load(struct esc_policy *p, struct config *cfg, const struct rotations
 		    "min_severity: '%s' is not minor, major or critical", e->value);
 		rc = -1;
 	}
-	for (i = 0; i < cfg->nsections; i++) {
-		if ((name = config_section_name(cfg->sections[i], WINDOW_SECTION)) == NULL)
-			continue;
-		if (p->nwindows == ESC_WINDOWS_MAX) {
-			config_error(errs, cfg, cfg->section_lines[i],
-			    "more than %d maintenance windows", ESC_WINDOWS_MAX);
-			rc = -1;
-			break;
-		}
-		if (load_window(&p->windows[p->nwindows], cfg->sections[i], name,
-		    cfg->section_lines[i], cfg, errs) != 0)
-			rc = -1;
-		p->nwindows++;
-	}
+	if (maint_windows_load(p->windows, ESC_WINDOWS_MAX, &p->nwindows, cfg, errs) != 0)
+		rc = -1;
 	return rc;
 }
 
@@ -331,46 +225,41 @@ esc_position_wait(const struct esc_policy *p, int position)
 	return p->steps[position % (int)p->nsteps].wait_ms;
 }
 
-static bool
-window_covers_cluster(const struct esc_window *w, const char *cluster)
-{
-	size_t i;
-
-	if (w->nclusters == 0)
-		return true;
-	for (i = 0; i < w->nclusters; i++)
-		if (cluster != NULL && strcmp(w->clusters[i], cluster) == 0)
-			return true;
-	return false;
-}
-
 bool
 esc_maintenance(const struct esc_policy *p, const char *cluster, int64_t now, int64_t *until,
-    const char **name)
+    char *name, size_t namelen)
 {
-	int64_t best = 0, start;
+	const struct ilog_maintenance *held;
+	int64_t best = 0, start, end;
 	const char *best_name = NULL;
 	size_t i;
 
 	for (i = 0; i < p->nwindows; i++) {
-		const struct esc_window *w = &p->windows[i];
+		const struct maint_window *w = &p->windows[i];
 
-		if (!window_covers_cluster(w, cluster) || now < w->start_ms)
+		if (!maint_window_covers_cluster(w, cluster) ||
+		    !maint_window_occurrence(w, now, &start, &end) || now < start)
 			continue;
-		start = w->start_ms;
-		if (w->every_ms > 0)
-			start += (now - w->start_ms) / w->every_ms * w->every_ms;
 		/* Of overlapping windows the one that lasts longest holds the pages. */
-		if (now < start + w->duration_ms && start + w->duration_ms > best) {
-			best = start + w->duration_ms;
+		if (end > best) {
+			best = end;
 			best_name = w->name;
 		}
+	}
+	held = ilog_maint_covering(p->held, p->nheld, cluster, now);
+	if (held != NULL && ilog_maint_effective_end(held) > best) {
+		*until = ilog_maint_effective_end(held);
+		if (name != NULL)
+			snprintf(name, namelen, "%s #%lld",
+			    held->kind == ILOG_MAINT_SILENCE ? "silence" : "maintenance",
+			    (long long)held->id);
+		return true;
 	}
 	if (best_name == NULL)
 		return false;
 	*until = best;
 	if (name != NULL)
-		*name = best_name;
+		snprintf(name, namelen, "%s", best_name);
 	return true;
 }
 
@@ -411,7 +300,6 @@ decide_page(const struct esc_policy *p, const struct rotations *rot,
 {
 	const struct esc_target *t = esc_position_target(p, position, &out->step, &out->round);
 	const struct rotation *r;
-	const char *window = NULL;
 	struct oncall oc;
 	int64_t until;
 
@@ -440,9 +328,8 @@ decide_page(const struct esc_policy *p, const struct rotations *rot,
 		esc_target_format(t, out->target, sizeof(out->target));
 		break;
 	}
-	if (esc_maintenance(p, v->cluster, now, &until, &window)) {
+	if (esc_maintenance(p, v->cluster, now, &until, out->window, sizeof(out->window))) {
 		out->suppressed = true;
-		snprintf(out->window, sizeof(out->window), "%s", window);
 		out->deadline = until;
 		return;
 	}
@@ -511,7 +398,7 @@ esc_decide(const struct esc_policy *p, const struct rotations *rot,
 		return;
 	}
 	if (v->last.suppressed) {
-		if (esc_maintenance(p, v->cluster, now, &until, NULL))
+		if (esc_maintenance(p, v->cluster, now, &until, NULL, 0))
 			decide_wait(out, until);
 		else
 			decide_page(p, rot, ov, v, v->last.position, ESC_REASON_MAINTENANCE_OVER, now,

@@ -41,9 +41,10 @@
  *    timeout, position 0 is paged again (reason ACK_TIMEOUT) that long after the
  *    acknowledgement, and the escalation continues from there until acknowledged
  *    again; without one, nothing more is paged.
- *  - During a maintenance window that covers the incident's cluster a page is still
- *    decided and recorded, but marked suppressed (not sent), with the window's end as
- *    its deadline; when the window is over the same position is paged for real.
+ *  - During a maintenance window, or a maintenance or silence of the log, that covers
+ *    the incident's cluster a page is still decided and recorded, but marked
+ *    suppressed (not sent), with the window's end as its deadline; when the window is
+ *    over (or ended early) the same position is paged for real.
  */
 #ifndef MCOPS_ESCALATION_H
 #define MCOPS_ESCALATION_H
@@ -55,14 +56,14 @@
 #include "config.h"
 #include "ilog.h"
 #include "ilog_pages.h"
+#include "ilog_maintenance.h"
 #include "jid.h"
+#include "maintwindow.h"
 #include "rotation.h"
 
 #define ESC_STEPS_MAX 16
 #define ESC_REPEAT_MAX 100
-#define ESC_WINDOWS_MAX 32
-#define ESC_WINDOW_NAME_MAX 64
-#define ESC_WINDOW_CLUSTERS_MAX 16
+#define ESC_WINDOWS_MAX MAINT_WINDOWS_MAX
 #define ESC_WAIT_DEFAULT_MS (5 * 60 * 1000)
 #define ESC_WAIT_MAX_MS (7LL * 86400000)
 #define ESC_ROOM_PREFIX "room:"
@@ -85,15 +86,6 @@ struct esc_step {
 	int64_t wait_ms;
 };
 
-struct esc_window {
-	char name[ESC_WINDOW_NAME_MAX + 1];
-	int64_t start_ms;
-	int64_t duration_ms;
-	int64_t every_ms;  /* 0: once; else it recurs with this period */
-	char clusters[ESC_WINDOW_CLUSTERS_MAX][ILOG_NAME_MAX + 1];
-	size_t nclusters;  /* 0: every incident */
-};
-
 struct esc_policy {
 	struct esc_step steps[ESC_STEPS_MAX];
 	size_t nsteps;                    /* >= 1 */
@@ -102,8 +94,13 @@ struct esc_policy {
 	struct esc_target final;
 	int64_t ack_timeout_ms;           /* 0: an acknowledgement stops paging for good */
 	enum ilog_severity min_severity;
-	struct esc_window windows[ESC_WINDOWS_MAX];
+	struct maint_window windows[ESC_WINDOWS_MAX]; /* lib/maintwindow.h */
 	size_t nwindows;
+	/* The incident log's maintenances and silences (lib/ilog_maintenance.h), which
+	 * hold pages as the windows do: borrowed, set by the alerter from its copy of the
+	 * list before deciding; none in a loaded policy. */
+	const struct ilog_maintenance *held;
+	size_t nheld;
 };
 
 /*
@@ -136,11 +133,13 @@ const struct esc_target *esc_position_target(const struct esc_policy *p, int pos
 int64_t esc_position_wait(const struct esc_policy *p, int position);
 
 /*
- * Whether a maintenance window covers an incident of cluster ("" for none) at now;
- * if so *until is the window's end and *name (may be NULL) its name (borrowed).
+ * Whether a maintenance window or a maintenance or silence of the log (p->held)
+ * covers an incident of cluster ("" for none) at now; if so *until is its end (of
+ * several, the one ending last) and name[0..namelen) (name may be NULL) names it: the
+ * window's name, or "maintenance #3", "silence #4".
  */
 bool esc_maintenance(const struct esc_policy *p, const char *cluster, int64_t now,
-    int64_t *until, const char **name);
+    int64_t *until, char *name, size_t namelen);
 
 enum esc_trigger {
 	ESC_TRIGGER_OPENED,
@@ -200,7 +199,7 @@ struct esc_decision {
 	char target[ILOG_TARGET_MAX + 1]; /* resolved: "a@b" or "room:r@c" */
 	char via[ESC_TARGET_TEXT_MAX + 1]; /* "oncall:db" if it came from a rotation, else "" */
 	bool suppressed;      /* held by a maintenance window: record, do not send */
-	char window[ESC_WINDOW_NAME_MAX + 1];
+	char window[MAINT_WINDOW_NAME_MAX + 1];
 };
 
 /* The decision for one incident at now (see the rules above). ov may be NULL. */

@@ -35,6 +35,8 @@ static const struct mctl_command commands[] = {
 	    "who is on call now and next; overrides" },
 	{ "page", cmd_page, "--test JID [--wait D]", "send a test page through mcalert" },
 	{ "statuspage", cmd_statuspage, "render DIR | sinks", "render the status site; sink queues" },
+	{ "maintenance", cmd_maintenance, "schedule|list|start|complete|cancel ...",
+	    "scheduled maintenances of a cluster" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -71,6 +71,7 @@ int cmd_rebalance(struct mctl *ctx, int argc, char **argv);
 int cmd_oncall(struct mctl *ctx, int argc, char **argv);    /* cmd_oncall.c */
 int cmd_page(struct mctl *ctx, int argc, char **argv);
 int cmd_statuspage(struct mctl *ctx, int argc, char **argv); /* cmd_statuspage.c */
+int cmd_maintenance(struct mctl *ctx, int argc, char **argv); /* cmd_maintenance.c */
 
 /*
  * The incident log as mctl opens it (cli/logdb.c): --db, else [log] path in the

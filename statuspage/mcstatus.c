@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ilog.h"
 #include "ilog_heartbeat.h"
+#include "ilog_maintenance.h"
 #include "ilog_outbox.h"
 #include "log.h"
 #include "mailer.h"
@@ -175,6 +176,10 @@ render(struct mcstatus *d, struct model *m)
 		return -1;
 	}
 	d->next_render = t0 + d->sp.rerender_ms;
+	/* A maintenance that starts or ends changes the page without an event (the
+	 * configuration's windows never write one). */
+	if (m->next_change != 0 && m->next_change < d->next_render)
+		d->next_render = m->next_change;
 	if (res.written > 0)
 		log_debug("rendered %zu files (%zu unchanged) in %lld ms", res.written,
 		    res.unchanged, (long long)(clock_wall_ms() - t0));
@@ -294,6 +299,24 @@ beat(struct mcstatus *d)
 		log_info("%s", line);
 }
 
+/*
+ * Writes the started/completed events of maintenances whose time has come (no command
+ * does), each once ever: the log remembers what was announced in the same
+ * transaction, so a restart or a second mcstatus writes nothing twice. The events are
+ * then published as any other, from the tail.
+ */
+static void
+maintenance_edges(struct mcstatus *d)
+{
+	char err[ILOG_ERR_LEN];
+	size_t n = 0;
+
+	if (ilog_maint_advance(d->log, MCSTATUS_CONSUMER, &n, err, sizeof(err)) != ILOG_OK)
+		LOG_LIMITED(LOG_LEVEL_ERR, "announcing maintenances: %s", err);
+	else if (n > 0)
+		log_info("%zu maintenance starts or ends to announce", n);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -306,6 +329,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	beat(d);
 	pthread_mutex_lock(&d->dblock);
+	maintenance_edges(d);
 	/* The highest event id against the cursor: one index lookup per poll. */
 	if (ilog_last_event_id(d->log, &last, err, sizeof(err)) != ILOG_OK)
 		LOG_LIMITED(LOG_LEVEL_ERR, "polling the incident log: %s", err);
@@ -531,6 +555,7 @@ mcstatus_run(struct mcstatus *d)
 	    d->sp.listen[0] ? ", serving on " : "", d->sp.listen, d->sp.ncomps, d->nsinks);
 	/* Catch up first: what happened while we were down, then the page as it is. */
 	pthread_mutex_lock(&d->dblock);
+	maintenance_edges(d);
 	process(d);
 	if (render(d, &m) == 0)
 		model_release(&m);

@@ -202,45 +202,64 @@ perform(struct worker *w, const char *method, const char *url, const char *const
 	    w->answer.len ? w->answer.data : NULL, clock_wall_ms(), retry_after_ms, why, whylen);
 }
 
-/* The remote id this sink keeps for an incident: its first (SINK_REMOTE_FIRST) or its
- * latest (SINK_REMOTE_LATEST). "" if none. */
+/*
+ * This sink's first (latest false) or latest remote id among the SINK_EVENT_REMOTE
+ * events evs, oldest first unless newest_first; maint > 0: only the ids remembered for
+ * that maintenance (those belong to no incident). "" if none.
+ */
 static void
-remote_id(struct worker *w, int64_t incident, bool latest, char *out, size_t len)
+pick_remote(struct worker *w, const struct ilog_events *evs, bool newest_first, int64_t maint,
+    bool latest, char *out, size_t len)
 {
-	struct ilog_events tl = { 0 };
-	char err[ILOG_ERR_LEN];
-	enum ilog_status st;
-	size_t i;
-
+	size_t k;
 
 	out[0] = '\0';
-	if (incident <= 0)
-		return;
-	pthread_mutex_lock(w->p->dblock);
-	st = ilog_timeline(w->log, incident, &tl, err, sizeof(err));
-	pthread_mutex_unlock(w->p->dblock);
-	if (st != ILOG_OK)
-		return;
-	for (i = 0; i < tl.n; i++) {
-		json_t *b;
+	for (k = 0; k < evs->n; k++) {
+		const struct ilog_event *ev = &evs->v[newest_first ? evs->n - 1 - k : k];
 		const char *sink, *id;
+		json_t *b;
 
-		if (strcmp(tl.v[i].type, SINK_EVENT_REMOTE) != 0)
+		if (strcmp(ev->type, SINK_EVENT_REMOTE) != 0)
 			continue;
-		if ((b = json_loads(tl.v[i].body_json, 0, NULL)) == NULL)
+		if ((b = json_loads(ev->body_json, 0, NULL)) == NULL)
 			continue;
 		sink = json_string_value(json_object_get(b, "sink"));
 		id = json_string_value(json_object_get(b, "remote_id"));
 		if (sink != NULL && id != NULL && strcmp(sink, w->conf.name) == 0 &&
+		    (maint <= 0 || json_integer_value(json_object_get(b, "maintenance")) == maint) &&
 		    (latest || out[0] == '\0'))
 			snprintf(out, len, "%s", id);
 		json_decref(b);
 	}
-	ilog_events_release(&tl);
+}
+
+/* The remote id this sink keeps for an incident (incident > 0) or a maintenance: its
+ * first (SINK_REMOTE_FIRST) or its latest (SINK_REMOTE_LATEST). "" if none. */
+static void
+remote_id(struct worker *w, int64_t incident, int64_t maint, bool latest, char *out,
+    size_t len)
+{
+	struct ilog_events evs = { 0 };
+	char err[ILOG_ERR_LEN];
+	enum ilog_status st;
+
+	out[0] = '\0';
+	if (incident <= 0 && maint <= 0)
+		return;
+	pthread_mutex_lock(w->p->dblock);
+	/* A maintenance's ids are events of no incident: found among the latest of the
+	 * type (a push per announcement, not per poll). */
+	st = incident > 0 ? ilog_timeline(w->log, incident, &evs, err, sizeof(err)) :
+			    ilog_events_of_type(w->log, SINK_EVENT_REMOTE, 0, &evs, err,
+				sizeof(err));
+	pthread_mutex_unlock(w->p->dblock);
+	if (st == ILOG_OK)
+		pick_remote(w, &evs, incident <= 0, incident > 0 ? 0 : maint, latest, out, len);
+	ilog_events_release(&evs);
 }
 
 static void
-remember(struct worker *w, int64_t incident, int64_t event_id, const char *id)
+remember(struct worker *w, int64_t incident, int64_t maint, int64_t event_id, const char *id)
 {
 	char err[ILOG_ERR_LEN], *body;
 	enum ilog_status st;
@@ -248,6 +267,8 @@ remember(struct worker *w, int64_t incident, int64_t event_id, const char *id)
 
 	o = json_pack("{s:s, s:s, s:I}", "sink", w->conf.name, "remote_id", id, "event_id",
 	    (json_int_t)event_id);
+	if (o != NULL && maint > 0)
+		json_object_set_new(o, "maintenance", json_integer(maint));
 	body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	pthread_mutex_lock(w->p->dblock);
@@ -256,18 +277,23 @@ remember(struct worker *w, int64_t incident, int64_t event_id, const char *id)
 		sizeof(err));
 	pthread_mutex_unlock(w->p->dblock);
 	if (st != ILOG_OK)
-		log_err("sink %s: cannot remember remote id %s of incident %lld: %s", w->conf.name,
-		    id, (long long)incident, body == NULL ? "out of memory" : err);
+		log_err("sink %s: cannot remember remote id %s of %s %lld: %s", w->conf.name,
+		    id, incident > 0 ? "incident" : "maintenance",
+		    (long long)(incident > 0 ? incident : maint),
+		    body == NULL ? "out of memory" : err);
 	free(body);
 }
 
+/* The number in the payload's key.id ("7" for an incident, "m7" for a maintenance). */
 static int64_t
-payload_incident(const char *payload)
+payload_id(const char *payload, const char *key)
 {
 	json_t *o = json_loads(payload, 0, NULL);
-	const char *id = json_string_value(json_object_get(json_object_get(o, "incident"), "id"));
-	long long v = id != NULL ? strtoll(id, NULL, 10) : 0;
+	const char *id = json_string_value(json_object_get(json_object_get(o, key), "id"));
+	long long v = 0;
 
+	if (id != NULL)
+		v = strtoll(id[0] == 'm' ? id + 1 : id, NULL, 10);
 	json_decref(o);
 	return v;
 }
@@ -277,7 +303,8 @@ push_requests(struct worker *w, const struct ilog_outbox_item *it, int64_t *retr
     bool *abandoned, char *why, size_t whylen)
 {
 	struct sink_request *reqs = calloc(SINK_REQUESTS_MAX, sizeof(*reqs));
-	int64_t incident = payload_incident(it->payload_json);
+	int64_t incident = payload_id(it->payload_json, "incident");
+	int64_t maint = incident > 0 ? 0 : payload_id(it->payload_json, "maintenance");
 	enum sink_verdict v = SINK_DONE;
 	char rid[SINK_REMOTE_ID_MAX], err[256];
 	const char *hdrs[SINK_HEADERS_MAX];
@@ -291,7 +318,8 @@ push_requests(struct worker *w, const struct ilog_outbox_item *it, int64_t *retr
 	}
 	rid[0] = '\0';
 	if (w->conf.ops->remote != SINK_REMOTE_NONE)
-		remote_id(w, incident, w->conf.ops->remote == SINK_REMOTE_LATEST, rid, sizeof(rid));
+		remote_id(w, incident, maint, w->conf.ops->remote == SINK_REMOTE_LATEST, rid,
+		    sizeof(rid));
 	if (sink_build(&w->conf, it->payload_json, rid, clock_wall_ms() / 1000, reqs, &n, err,
 		sizeof(err)) < 0) {
 		snprintf(why, whylen, "%s", err);
@@ -309,7 +337,7 @@ push_requests(struct worker *w, const struct ilog_outbox_item *it, int64_t *retr
 
 			if (sink_answer_id(w->answer.len ? w->answer.data : NULL, id, sizeof(id), err,
 				sizeof(err)) == 0)
-				remember(w, incident, it->event_id, id);
+				remember(w, incident, maint, it->event_id, id);
 			else
 				log_warn("sink %s: the answer to %s %s: %s", w->conf.name,
 				    reqs[i].method, reqs[i].url, err);

@@ -141,25 +141,16 @@ remote_component(const struct sink_conf *s, const char *local)
 	return NULL;
 }
 
+/* A PATCH per mapped component of the payload, each idempotent; the remote ids and
+ * statuses into map and ids for the incident's own request. 0 or -1. */
 static int
-statuspage_requests(const struct sink_conf *s, json_t *p, const char *remote_id,
+component_requests(const struct sink_conf *s, json_t *p, json_t *map, json_t *ids,
     struct sink_request *reqs, size_t *n)
 {
-	json_t *comps = json_object_get(p, "components"), *c, *map = json_object(), *ids =
-	    json_array();
-	const char *status = str(p, "incident", "status"), *body = str(p, "update", "body");
-	const char *name = str(p, "incident", "name"), *impact = str(p, "incident", "impact");
+	json_t *comps = json_object_get(p, "components"), *c;
 	struct sink_request *r;
 	size_t i;
 
-	if (map == NULL || ids == NULL || status == NULL || body == NULL || name == NULL ||
-	    impact == NULL) {
-		json_decref(map);
-		json_decref(ids);
-		return -1;
-	}
-	/* Components first, each an idempotent PATCH; the incident last, so a retry after
-	 * a failure part-way repeats only idempotent requests. */
 	json_array_foreach(comps, i, c) {
 		const char *local = str(c, "id", NULL), *st = str(c, "status", NULL), *remote;
 
@@ -172,32 +163,98 @@ statuspage_requests(const struct sink_conf *s, json_t *p, const char *remote_id,
 		snprintf(r->url, sizeof(r->url), "%s/pages/%s/components/%s", s->url, s->page_id,
 		    remote);
 		if (dump_into(json_pack("{s:{s:s}}", "component", "status", st), &r->body) < 0)
-			goto fail;
+			return -1;
+	}
+	return 0;
+}
+
+static int
+incident_requests(const struct sink_conf *s, json_t *p, const char *remote_id, json_t *map,
+    json_t *ids, struct sink_request *reqs, size_t *n)
+{
+	const char *status = str(p, "incident", "status"), *body = str(p, "update", "body");
+	const char *name = str(p, "incident", "name"), *impact = str(p, "incident", "impact");
+	struct sink_request *r;
+
+	if (status == NULL || body == NULL || name == NULL || impact == NULL)
+		return -1;
+	r = &reqs[(*n)++];
+	if (remote_id[0] == '\0') {
+		snprintf(r->method, sizeof(r->method), "POST");
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
+		r->remember_id = true;
+		return dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:O, s:O}}", "incident", "name",
+		    name, "status", status, "impact_override", impact, "body", body, "components",
+		    map, "component_ids", ids), &r->body);
+	}
+	snprintf(r->method, sizeof(r->method), "PATCH");
+	snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
+	    remote_id);
+	return dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
+	    "body", body, "components", map, "component_ids", ids), &r->body);
+}
+
+/*
+ * A scheduled maintenance is an incident of the hosted page with scheduled_for and
+ * scheduled_until: created when first announced, then its status moves (in_progress,
+ * completed) by PATCH; a cancelled one is deleted, as the hosted page has no
+ * cancelled status. Its start and end are ours to announce, never automatic there.
+ */
+static int
+maintenance_requests(const struct sink_conf *s, json_t *p, const char *remote_id, json_t *map,
+    json_t *ids, struct sink_request *reqs, size_t *n)
+{
+	const char *status = str(p, "maintenance", "status"), *body = str(p, "update", "body");
+	const char *name = str(p, "maintenance", "name");
+	const char *from = str(p, "maintenance", "scheduled_for");
+	const char *until = str(p, "maintenance", "scheduled_until");
+	struct sink_request *r;
+
+	if (status == NULL || body == NULL || name == NULL || from == NULL || until == NULL)
+		return -1;
+	if (strcmp(status, "cancelled") == 0) {
+		if (remote_id[0] == '\0')
+			return 0;
+		r = &reqs[(*n)++];
+		snprintf(r->method, sizeof(r->method), "DELETE");
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
+		    remote_id);
+		return 0;
 	}
 	r = &reqs[(*n)++];
 	if (remote_id[0] == '\0') {
 		snprintf(r->method, sizeof(r->method), "POST");
 		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
 		r->remember_id = true;
-		if (dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:O, s:O}}", "incident", "name", name,
-			"status", status, "impact_override", impact, "body", body, "components", map,
-			"component_ids", ids), &r->body) < 0)
-			goto fail;
-	} else {
-		snprintf(r->method, sizeof(r->method), "PATCH");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
-		    remote_id);
-		if (dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
-			"body", body, "components", map, "component_ids", ids), &r->body) < 0)
-			goto fail;
+		return dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:O, s:O}}",
+		    "incident", "name", name, "status", status, "scheduled_for", from,
+		    "scheduled_until", until, "body", body, "scheduled_auto_in_progress", 0,
+		    "scheduled_auto_completed", 0, "components", map, "component_ids", ids),
+		    &r->body);
 	}
+	snprintf(r->method, sizeof(r->method), "PATCH");
+	snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
+	    remote_id);
+	return dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
+	    "body", body, "components", map, "component_ids", ids), &r->body);
+}
+
+static int
+statuspage_requests(const struct sink_conf *s, json_t *p, const char *remote_id,
+    struct sink_request *reqs, size_t *n)
+{
+	json_t *map = json_object(), *ids = json_array();
+	int rc = -1;
+
+	/* Components first, each an idempotent PATCH; the incident last, so a retry after
+	 * a failure part-way repeats only idempotent requests. */
+	if (map != NULL && ids != NULL && component_requests(s, p, map, ids, reqs, n) == 0)
+		rc = json_is_object(json_object_get(p, "maintenance")) ?
+		    maintenance_requests(s, p, remote_id, map, ids, reqs, n) :
+		    incident_requests(s, p, remote_id, map, ids, reqs, n);
 	json_decref(map);
 	json_decref(ids);
-	return 0;
-fail:
-	json_decref(map);
-	json_decref(ids);
-	return -1;
+	return rc;
 }
 
 static int

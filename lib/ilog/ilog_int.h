@@ -6,7 +6,8 @@
  *
  * The parts: schema.c (migrations, the text of every statement), core.c (open, close,
  * transactions, busy handling, shared helpers), incidents.c, events.c (with cursors,
- * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h).
+ * prune and export), pages.c, outbox.c, heartbeat.c (lib/ilog_heartbeat.h),
+ * maintenance.c (lib/ilog_maintenance.h).
  *
  * Shape of the code: every public call checks its arguments, packs them into a small
  * struct and hands a "body" function to ilog_call(), which wraps it in BEGIN IMMEDIATE
@@ -95,6 +96,13 @@ enum stmt_id {
 	ST_EV_OF_TYPE,
 	ST_HB_WRITE,
 	ST_HB_LIST,
+	/* maintenance.c: maintenances and silences (lib/ilog_maintenance.h) */
+	ST_MAINT_INSERT,
+	ST_MAINT_BY_ID,
+	ST_MAINT_SET,
+	ST_MAINT_LIST_CURRENT,
+	ST_MAINT_LIST_ALL,
+	ST_MAINT_UNANNOUNCED,
 	/* subscribers (lib/ilog/subscribers.c, lib/ilog_subscribers.h) */
 	ST_SUB_BY_ADDRESS,
 	ST_SUB_BY_ID,

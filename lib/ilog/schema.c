@@ -127,7 +127,31 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	"PRAGMA user_version = 3;",
 
 	/*
-	 * 3 -> 4: the status page's subscribers (lib/ilog_subscribers.h). Their messages
+	 * 3 -> 4: scheduled maintenances and silences (lib/ilog_maintenance.h). A window's
+	 * state follows from its times; `announced` is the last state whose event was
+	 * written, so a start or end by time is announced once. Nothing to copy.
+	 */
+	"CREATE TABLE maintenances ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('public', 'silence')),"
+	"  cluster TEXT NOT NULL DEFAULT '',"
+	"  title TEXT NOT NULL DEFAULT '',"
+	"  message TEXT NOT NULL DEFAULT '',"
+	"  starts_at INTEGER NOT NULL,"
+	"  ends_at INTEGER NOT NULL CHECK (ends_at > starts_at),"
+	"  started_at INTEGER,"
+	"  completed_at INTEGER,"
+	"  cancelled_at INTEGER,"
+	"  created_at INTEGER NOT NULL,"
+	"  created_by TEXT NOT NULL,"
+	"  announced INTEGER NOT NULL DEFAULT 0 CHECK (announced BETWEEN 0 AND 3)"
+	");"
+	"CREATE INDEX maintenances_ends ON maintenances(ends_at);"
+	"CREATE INDEX maintenances_unannounced ON maintenances(starts_at) WHERE announced < 2;"
+	"PRAGMA user_version = 4;",
+
+	/*
+	 * 4 -> 5: the status page's subscribers (lib/ilog_subscribers.h). Their messages
 	 * wait in the outbox under "subscriber:ID"; the index finds a queue's head.
 	 */
 	"CREATE TABLE subscribers ("
@@ -147,7 +171,7 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	"CREATE INDEX subscribers_state ON subscribers(state, id);"
 	"CREATE INDEX outbox_sink_unfinished ON outbox(sink, id)"
 	"  WHERE done_at IS NULL AND gave_up_at IS NULL;"
-	"PRAGMA user_version = 4;",
+	"PRAGMA user_version = 5;",
 };
 
 /* --- statements -------------------------------------------------------------------- */
@@ -162,6 +186,13 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 #define OUTBOX_COLS                                                                  \
 	"id, sink, event_id, payload_json, attempts, created_at, next_attempt_at, "  \
 	"done_at, gave_up_at, last_error"
+#define MAINT_COLS                                                                   \
+	"id, kind, cluster, title, message, starts_at, ends_at, started_at, "        \
+	"completed_at, cancelled_at, created_at, created_by, announced"
+/* When a window ended in effect: its schedule's end, or an earlier completion or
+ * cancellation. */
+#define MAINT_END                                                                    \
+	"min(ends_at, coalesce(completed_at, ends_at), coalesce(cancelled_at, ends_at))"
 #define UNFINISHED "done_at IS NULL AND gave_up_at IS NULL"
 #define SUBSCRIBER_COLS                                                              \
 	"id, kind, address, components, state, nonce, created_at, confirmed_at, "   \
@@ -275,6 +306,22 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 		       " FROM heartbeats ORDER BY daemon LIMIT ?1",
 	[ST_EV_OF_TYPE] = "SELECT " EVENT_COLS " FROM events WHERE type = ?1"
 			  " AND incident_id IS NULL ORDER BY id DESC LIMIT ?2",
+	/* maintenance (lib/ilog/maintenance.c) */
+	[ST_MAINT_INSERT] = "INSERT INTO maintenances (kind, cluster, title, message, starts_at,"
+			    " ends_at, created_at, created_by)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_MAINT_BY_ID] = "SELECT " MAINT_COLS " FROM maintenances WHERE id = ?1",
+	[ST_MAINT_SET] = "UPDATE maintenances SET started_at = ?2, completed_at = ?3,"
+			 " cancelled_at = ?4, announced = ?5 WHERE id = ?1",
+	[ST_MAINT_LIST_CURRENT] = "SELECT " MAINT_COLS " FROM maintenances"
+				  " WHERE " MAINT_END " >= ?1 ORDER BY starts_at, id LIMIT ?2",
+	[ST_MAINT_LIST_ALL] = "SELECT " MAINT_COLS " FROM maintenances ORDER BY id DESC"
+			      " LIMIT ?1",
+	[ST_MAINT_UNANNOUNCED] = "SELECT " MAINT_COLS " FROM maintenances"
+				 " WHERE announced < 2 AND kind = 'public'"
+				 "   AND cancelled_at IS NULL AND starts_at <= ?1"
+				 "   AND (announced = 0 OR ends_at <= ?1)"
+				 " ORDER BY starts_at, id LIMIT ?2",
 	/* subscribers (lib/ilog/subscribers.c) */
 	[ST_SUB_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLS " FROM subscribers"
 			      " WHERE kind = ?1 AND address = ?2",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kinds.h"
+#include "render.h"
 #include "statussite.h"
 #include "utf8.h"
 
@@ -19,6 +20,7 @@ model_impact_name(enum model_impact i)
 	case MODEL_IMPACT_MINOR: return "minor";
 	case MODEL_IMPACT_MAJOR: return "major";
 	case MODEL_IMPACT_CRITICAL: return "critical";
+	case MODEL_INDICATOR_MAINTENANCE: return "maintenance";
 	default: return "none";
 	}
 }
@@ -30,6 +32,7 @@ model_status_name(enum model_status s)
 	case MODEL_DEGRADED: return "degraded_performance";
 	case MODEL_PARTIAL_OUTAGE: return "partial_outage";
 	case MODEL_MAJOR_OUTAGE: return "major_outage";
+	case MODEL_UNDER_MAINTENANCE: return "under_maintenance";
 	default: return "operational";
 	}
 }
@@ -41,6 +44,7 @@ model_status_label(enum model_status s)
 	case MODEL_DEGRADED: return "Degraded performance";
 	case MODEL_PARTIAL_OUTAGE: return "Partial outage";
 	case MODEL_MAJOR_OUTAGE: return "Major outage";
+	case MODEL_UNDER_MAINTENANCE: return "Under maintenance";
 	default: return "Operational";
 	}
 }
@@ -52,6 +56,7 @@ model_indicator_description(enum model_impact i)
 	case MODEL_IMPACT_MINOR: return "Minor Service Outage";
 	case MODEL_IMPACT_MAJOR: return "Partial System Outage";
 	case MODEL_IMPACT_CRITICAL: return "Major System Outage";
+	case MODEL_INDICATOR_MAINTENANCE: return "Service Under Maintenance";
 	default: return "All Systems Operational";
 	}
 }
@@ -128,6 +133,9 @@ model_release(struct model *m)
 	free(m->incidents);
 	m->incidents = NULL;
 	m->nincidents = 0;
+	free(m->maints);
+	m->maints = NULL;
+	m->nmaints = 0;
 }
 
 const struct model_incident *
@@ -469,6 +477,8 @@ model_load(struct model *m, const struct sp_config *cfg, struct ilog *log, int64
 			data_start = list.v[i].opened_at;
 	rc = model_build(m, cfg, list.v, list.n, pubs, data_start, now, err, errlen);
 	m->truncated = m->truncated || list.truncated;
+	if (rc == 0)
+		rc = model_load_maintenances(m, log, err, errlen);
 out_pubs:
 	for (i = 0; pubs != NULL && i < list.n; i++)
 		ilog_public_entries_release(&pubs[i]);

@@ -23,6 +23,9 @@ enum render_json_doc {
 	RENDER_COMPONENTS,     /* api/v2/components.json */
 	RENDER_INCIDENTS,      /* api/v2/incidents.json */
 	RENDER_UNRESOLVED,     /* api/v2/incidents/unresolved.json */
+	RENDER_MAINTENANCES,   /* api/v2/scheduled-maintenances.json */
+	RENDER_MAINTENANCES_UPCOMING, /* api/v2/scheduled-maintenances/upcoming.json */
+	RENDER_MAINTENANCES_ACTIVE,   /* api/v2/scheduled-maintenances/active.json */
 };
 
 /* The public link to an incident's page: url + "incidents/N.html" (relative without a
@@ -43,5 +46,13 @@ int render_index_html(const struct model *m, struct textbuf *out);
 int render_incident_html(const struct model *m, const struct model_incident *mi,
     struct textbuf *out);
 int render_atom(const struct model *m, struct textbuf *out);
+
+/* The fixed public text of a maintenance's update in state st ("" for SCHEDULED,
+ * whose text is the operator's). */
+const char *render_maint_update_text(enum ilog_maint_state st);
+
+/* model_maint.c: the log's maintenances (last ILOG_MAINT_RECENT_MS) added to a built
+ * model (model_load's last step). 0, or -1 with err set (m released). */
+int model_load_maintenances(struct model *m, struct ilog *log, char *err, size_t errlen);
 
 #endif

@@ -41,7 +41,9 @@ static const char css[] =
     ".bars .d2{background:repeating-linear-gradient(45deg,var(--pa) 0 3px,var(--bg) 3px 4px)}"
     ".bars .d3{background:repeating-linear-gradient(-45deg,var(--ma) 0 2px,var(--bg) 2px 3px)}"
     ".leg{display:flex;justify-content:space-between;font-size:.8rem;color:var(--mu)}"
-    "footer{margin-top:2rem;font-size:.9rem;color:var(--mu)}";
+    "footer{margin-top:2rem;font-size:.9rem;color:var(--mu)}"
+    ".i4{background:#0055cc}.s4{color:#0c66e4}"
+    "@media(prefers-color-scheme:dark){.s4{color:#579dff}.i4{background:#579dff}}";
 
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
 	"Aug", "Sep", "Oct", "Nov", "Dec" };
@@ -141,13 +143,14 @@ updates(struct textbuf *b, const struct model_incident *mi)
 	textbuf_puts(b, "</ol>");
 }
 
+/* "Affected: " and the components of mask (an incident's, a maintenance's). */
 static void
-affected(const struct model *m, struct textbuf *b, const struct model_incident *mi)
+affected(const struct model *m, struct textbuf *b, uint64_t mask)
 {
 	size_t i, n = 0;
 
 	for (i = 0; i < m->cfg->ncomps; i++) {
-		if (!(mi->components & ((uint64_t)1 << i)))
+		if (!(mask & ((uint64_t)1 << i)))
 			continue;
 		textbuf_puts(b, n++ ? ", " : "<p class=\"mu\">Affected: ");
 		textbuf_escape(b, m->cfg->comps[i].name);
@@ -167,7 +170,7 @@ incident_box(const struct model *m, struct textbuf *b, const struct model_incide
 	textbuf_printf(b, "</a></h3><p class=\"s%d\"><strong>%s impact</strong> · %s</p>",
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
 	    render_public_label(mi->status));
-	affected(m, b, mi);
+	affected(m, b, mi->components);
 	updates(b, mi);
 	textbuf_puts(b, "</article>\n");
 }
@@ -274,10 +277,52 @@ subscribe_form(const struct model *m, struct textbuf *b)
 			"message has a link to stop.</small></p></form></section>\n");
 }
 
+/* One maintenance: its public name, when, what it affects, its message. */
+static void
+maintenance_box(const struct model *m, struct textbuf *b, const struct model_maintenance *mm)
+{
+	textbuf_puts(b, "<article class=\"inc\"><h3>");
+	textbuf_escape(b, mm->name);
+	textbuf_printf(b, "</h3><p class=\"s4\"><strong>%s</strong> · ",
+	    mm->status == ILOG_MAINT_IN_PROGRESS ? "In progress" : "Scheduled");
+	add_time(b, mm->scheduled_for);
+	textbuf_puts(b, " – ");
+	add_time(b, mm->scheduled_until);
+	textbuf_puts(b, "</p>");
+	affected(m, b, mm->components);
+	if (strcmp(mm->body, mm->name) != 0) {
+		textbuf_puts(b, "<p>");
+		textbuf_escape(b, mm->body);
+		textbuf_puts(b, "</p>");
+	}
+	textbuf_puts(b, "</article>\n");
+}
+
+/* Maintenances in progress, then upcoming ones; nothing if there are none. */
+static void
+maintenances_section(const struct model *m, struct textbuf *out)
+{
+	static const enum ilog_maint_state order[] = { ILOG_MAINT_IN_PROGRESS,
+		ILOG_MAINT_SCHEDULED };
+	size_t i, k, n = 0;
+
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+		for (i = 0; i < m->nmaints; i++) {
+			if (m->maints[i].status != order[k])
+				continue;
+			if (n++ == 0)
+				textbuf_puts(out, "<section aria-labelledby=\"mnt\"><h2 id=\"mnt\">"
+						  "Scheduled maintenance</h2>\n");
+			maintenance_box(m, out, &m->maints[i]);
+		}
+	if (n)
+		textbuf_puts(out, "</section>\n");
+}
+
 int
 render_index_html(const struct model *m, struct textbuf *out)
 {
-	static const char *const symbols[] = { "✓", "!", "!", "✕" };
+	static const char *const symbols[] = { "✓", "!", "!", "✕", "⚒" };
 	char title[SP_NAME_MAX + 16];
 	size_t i, n;
 
@@ -296,6 +341,7 @@ render_index_html(const struct model *m, struct textbuf *out)
 			incident_box(m, out, &m->incidents[i]);
 	if (n)
 		textbuf_puts(out, "</section>\n");
+	maintenances_section(m, out);
 
 	textbuf_puts(out, "<section aria-labelledby=\"cmp\"><h2 id=\"cmp\">Components</h2>\n");
 	if (m->cfg->ncomps == 0)
@@ -339,7 +385,7 @@ render_incident_html(const struct model *m, const struct model_incident *mi,
 	textbuf_printf(out, "</h2><p class=\"s%d\"><strong>%s impact</strong> · %s</p>",
 	    (int)model_impact_status(mi->impact), impact_label(mi->impact),
 	    mi->active ? render_public_label(mi->status) : "Resolved");
-	affected(m, out, mi);
+	affected(m, out, mi->components);
 	textbuf_puts(out, "<p class=\"mu\">Started ");
 	add_time(out, mi->created_at);
 	if (!mi->active && mi->resolved_at != 0) {

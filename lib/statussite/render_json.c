@@ -159,6 +159,83 @@ incidents_json(const struct model *m, bool unresolved_only)
 	return a;
 }
 
+/* --- scheduled maintenances ------------------------------------------------------------ */
+
+const char *
+render_maint_update_text(enum ilog_maint_state st)
+{
+	switch (st) {
+	case ILOG_MAINT_IN_PROGRESS:
+		return "Scheduled maintenance is currently in progress. We will provide updates "
+		       "as necessary.";
+	case ILOG_MAINT_COMPLETED:
+		return "The scheduled maintenance has been completed.";
+	case ILOG_MAINT_CANCELLED:
+		return "This scheduled maintenance has been cancelled.";
+	case ILOG_MAINT_SCHEDULED:
+		break;
+	}
+	return "";
+}
+
+static json_t *
+maint_update_json(const struct model_maintenance *mm, enum ilog_maint_state st, int64_t at,
+    const char *body)
+{
+	char id[MODEL_UPDATE_ID_MAX + 16];
+
+	snprintf(id, sizeof(id), "%s-%s", mm->id, ilog_maint_state_name(st));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:n, s:b}", "id", id, "status",
+	    ilog_maint_state_name(st), "body", body, "incident_id", mm->id, "created_at",
+	    render_json_time(at), "updated_at", render_json_time(at), "display_at",
+	    render_json_time(at), "affected_components", "deliver_notifications", 1);
+}
+
+/* Statuspage's scheduled maintenance object: an incident with impact "maintenance". */
+static json_t *
+maintenance_json(const struct model *m, const struct model_maintenance *mm)
+{
+	json_t *ups = json_array();
+
+	if (ups == NULL)
+		return NULL;
+	/* Newest first, as Statuspage. */
+	if (mm->completed_at != 0)
+		json_array_append_new(ups, maint_update_json(mm, ILOG_MAINT_COMPLETED,
+		    mm->completed_at, render_maint_update_text(ILOG_MAINT_COMPLETED)));
+	if (mm->started_at != 0)
+		json_array_append_new(ups, maint_update_json(mm, ILOG_MAINT_IN_PROGRESS,
+		    mm->started_at, render_maint_update_text(ILOG_MAINT_IN_PROGRESS)));
+	json_array_append_new(ups, maint_update_json(mm, ILOG_MAINT_SCHEDULED, mm->created_at,
+	    mm->body));
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:n, s:o, s:o, s:o, s:o, s:s, s:s, s:o, s:o}",
+	    "id", mm->id, "name", mm->name, "status", ilog_maint_state_name(mm->status),
+	    "created_at", render_json_time(mm->created_at),
+	    "updated_at", render_json_time(mm->updated_at), "monitoring_at",
+	    "resolved_at", render_json_time(mm->completed_at),
+	    "started_at", render_json_time(mm->started_at),
+	    "scheduled_for", render_json_time(mm->scheduled_for),
+	    "scheduled_until", render_json_time(mm->scheduled_until),
+	    "impact", "maintenance", "page_id", m->cfg->id, "incident_updates", ups,
+	    "components", components_json(m, mm->components));
+}
+
+/* Bits of the states to list. */
+#define MAINT_BIT(s) (1u << (s))
+
+/* The maintenances in states, newest first (as Statuspage lists them). */
+static json_t *
+maintenances_json(const struct model *m, unsigned states)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = m->nmaints; a != NULL && i-- > 0;)
+		if (states & MAINT_BIT(m->maints[i].status))
+			json_array_append_new(a, maintenance_json(m, &m->maints[i]));
+	return a;
+}
+
 static int
 dump(json_t *doc, struct textbuf *out)
 {
@@ -183,9 +260,11 @@ render_json(const struct model *m, enum render_json_doc doc, struct textbuf *out
 
 	switch (doc) {
 	case RENDER_SUMMARY:
-		o = json_pack("{s:o, s:o, s:o, s:o, s:[]}", "page", page_json(m), "components",
+		o = json_pack("{s:o, s:o, s:o, s:o, s:o}", "page", page_json(m), "components",
 		    components_json(m, ~(uint64_t)0), "incidents", incidents_json(m, true),
-		    "status", status_json(m), "scheduled_maintenances");
+		    "status", status_json(m), "scheduled_maintenances",
+		    maintenances_json(m, MAINT_BIT(ILOG_MAINT_SCHEDULED) |
+			MAINT_BIT(ILOG_MAINT_IN_PROGRESS)));
 		break;
 	case RENDER_STATUS:
 		o = json_pack("{s:o, s:o}", "page", page_json(m), "status", status_json(m));
@@ -201,6 +280,19 @@ render_json(const struct model *m, enum render_json_doc doc, struct textbuf *out
 	case RENDER_UNRESOLVED:
 		o = json_pack("{s:o, s:o}", "page", page_json(m), "incidents",
 		    incidents_json(m, true));
+		break;
+	case RENDER_MAINTENANCES:
+		o = json_pack("{s:o, s:o}", "page", page_json(m), "scheduled_maintenances",
+		    maintenances_json(m, MAINT_BIT(ILOG_MAINT_SCHEDULED) |
+			MAINT_BIT(ILOG_MAINT_IN_PROGRESS) | MAINT_BIT(ILOG_MAINT_COMPLETED)));
+		break;
+	case RENDER_MAINTENANCES_UPCOMING:
+		o = json_pack("{s:o, s:o}", "page", page_json(m), "scheduled_maintenances",
+		    maintenances_json(m, MAINT_BIT(ILOG_MAINT_SCHEDULED)));
+		break;
+	case RENDER_MAINTENANCES_ACTIVE:
+		o = json_pack("{s:o, s:o}", "page", page_json(m), "scheduled_maintenances",
+		    maintenances_json(m, MAINT_BIT(ILOG_MAINT_IN_PROGRESS)));
 		break;
 	}
 	return dump(o, out);

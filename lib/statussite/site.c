@@ -144,6 +144,9 @@ site_render(const struct model *m, const char *dir, struct site_result *res, cha
 		{ RENDER_COMPONENTS, "api/v2/components.json" },
 		{ RENDER_INCIDENTS, "api/v2/incidents.json" },
 		{ RENDER_UNRESOLVED, "api/v2/incidents/unresolved.json" },
+		{ RENDER_MAINTENANCES, "api/v2/scheduled-maintenances.json" },
+		{ RENDER_MAINTENANCES_UPCOMING, "api/v2/scheduled-maintenances/upcoming.json" },
+		{ RENDER_MAINTENANCES_ACTIVE, "api/v2/scheduled-maintenances/active.json" },
 	};
 	struct textbuf b = { 0 };
 	char path[64];
@@ -195,7 +198,8 @@ is_temporary(const char *name)
 size_t
 site_clean_temporary(const char *dir)
 {
-	static const char *const subdirs[] = { "", "/incidents", "/api/v2", "/api/v2/incidents" };
+	static const char *const subdirs[] = { "", "/incidents", "/api/v2", "/api/v2/incidents",
+		"/api/v2/scheduled-maintenances" };
 	char path[SITE_PATH_MAX], file[SITE_PATH_MAX * 2];
 	struct dirent *de;
 	size_t i, n = 0;

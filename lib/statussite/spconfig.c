@@ -250,6 +250,8 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 			c->nclusters = 1;
 		}
 	}
+	/* As mcalert reads them: a window's problems are the configuration's either way. */
+	maint_windows_load(out->windows, MAINT_WINDOWS_MAX, &out->nwindows, cfg, errs);
 	return errs->n + errs->dropped > before ? -1 : 0;
 }
 

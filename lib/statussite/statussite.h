@@ -26,6 +26,8 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_maintenance.h"
+#include "maintwindow.h"
 
 /* --- textbuf ------------------------------------------------------------------------------ */
 
@@ -79,6 +81,9 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
  *     description = ...           ; optional, one line
  *     clusters = c1 c2            ; incidents of these clusters affect it (default: NAME)
  *
+ * The [maintenance NAME] windows are read as mcalert reads them (lib/maintwindow.h);
+ * the page shows the public ones as scheduled maintenance.
+ *
  *     [subscribers]               ; optional: the subscribe form (docs/statuspage.md)
  *     link_url = https://status.example.com/  ; mcstatus's public base (default: url)
  *     webhooks = no | https | any
@@ -121,6 +126,8 @@ struct sp_config {
 	int64_t heartbeat_interval_ms; /* mcstatus's row in the log's heartbeats */
 	struct sp_component comps[SP_COMPONENTS_MAX];
 	size_t ncomps;
+	struct maint_window windows[MAINT_WINDOWS_MAX]; /* [maintenance NAME] (lib/maintwindow.h) */
+	size_t nwindows;
 	/* Subscriptions: the part of [subscribers] the page shows (spconfig_load reads
 	 * it; mcstatus's statuspage/subscribe.h reads the rest, secrets included). */
 	char link_url[SP_URL_MAX];    /* mcstatus's public base for /subscribe, /confirm,
@@ -187,6 +194,9 @@ enum model_impact {
 	MODEL_IMPACT_MINOR = 1,
 	MODEL_IMPACT_MAJOR = 2,
 	MODEL_IMPACT_CRITICAL = 3,
+	/* Only as the page's indicator: nothing is wrong but a maintenance is in progress
+	 * (Statuspage's "maintenance"). Never an incident's impact, never compared. */
+	MODEL_INDICATOR_MAINTENANCE = 4,
 };
 
 enum model_status { /* a component's status, ordered by severity */
@@ -194,7 +204,11 @@ enum model_status { /* a component's status, ordered by severity */
 	MODEL_DEGRADED = 1,
 	MODEL_PARTIAL_OUTAGE = 2,
 	MODEL_MAJOR_OUTAGE = 3,
+	/* Not a severity: what an operational component shows during a maintenance
+	 * (model_add_maintenances()). Never compared with the four above. */
+	MODEL_UNDER_MAINTENANCE = 4,
 };
+
 
 struct model_update {
 	char id[MODEL_UPDATE_ID_MAX];   /* stable: "7-opened", "7-u12", "7-resolved" */
@@ -236,6 +250,30 @@ struct model_component {
 	bool has_data;
 };
 
+/*
+ * A scheduled maintenance as the page shows it: one of the log (`mctl maintenance`,
+ * PUBLIC only; cancelled ones are not shown) or the current or next occurrence of a
+ * public [maintenance NAME] window. Its texts are public: the operator's title and
+ * message, cleaned; a window's section name never appears.
+ */
+#define MODEL_MAINTENANCES_MAX 50   /* shown at most (the newest by start) */
+#define MODEL_MAINT_BODY_MAX (ILOG_MAINT_MESSAGE_MAX * 3 + 1)
+
+struct model_maintenance {
+	char id[MODEL_UPDATE_ID_MAX];   /* "m7" (the log's 7), "w2-1796695200" (window 2's
+	                                   occurrence starting then, in seconds) */
+	int64_t log_id;                 /* 0 for a configured window */
+	char name[MODEL_PUBLIC_NAME_MAX + 1];
+	char body[MODEL_MAINT_BODY_MAX]; /* the message, or the name if none */
+	enum ilog_maint_state status;   /* SCHEDULED, IN_PROGRESS or COMPLETED */
+	uint64_t components;            /* bit i: cfg->comps[i] is under maintenance */
+	int64_t created_at;
+	int64_t scheduled_for, scheduled_until;
+	int64_t started_at;             /* in effect (0 while scheduled) */
+	int64_t completed_at;           /* in effect (0 until completed) */
+	int64_t updated_at;             /* its latest change */
+};
+
 struct model {
 	const struct sp_config *cfg;    /* borrowed */
 	int64_t now;
@@ -246,6 +284,10 @@ struct model {
 	struct model_incident *incidents; /* owned, newest first */
 	size_t nincidents;
 	bool truncated;                 /* more incidents than MODEL_INCIDENTS_MAX */
+	struct model_maintenance *maints; /* owned, by scheduled_for (model_add_maintenances) */
+	size_t nmaints;
+	int64_t next_change;            /* the next start or end of a maintenance shown,
+	                                   0 if none: when the page changes by itself */
 };
 
 /*
@@ -262,6 +304,22 @@ int model_build(struct model *m, const struct sp_config *cfg, const struct ilog_
 int model_load(struct model *m, const struct sp_config *cfg, struct ilog *log, int64_t now,
     char *err, size_t errlen);
 void model_release(struct model *m);
+
+/*
+ * Adds to a built m the PUBLIC maintenances of v[0..n) (any order; silences and
+ * cancelled ones are skipped, completed ones kept for the lists) and the current or
+ * next occurrence of each public window of m->cfg, and applies them:
+ *   - a component affected by one in progress is MODEL_UNDER_MAINTENANCE when it
+ *     would otherwise be operational; an active incident on it shows instead (an
+ *     incident during planned work is news the maintenance does not explain);
+ *   - the indicator is MODEL_INDICATOR_MAINTENANCE when no incident is active and one
+ *     is in progress.
+ * 0, or -1 (out of memory: m released) with err set.
+ */
+int model_add_maintenances(struct model *m, const struct ilog_maintenance *v, size_t n,
+    char *err, size_t errlen);
+/* The maintenance with this log id, or NULL. */
+const struct model_maintenance *model_find_maintenance(const struct model *m, int64_t log_id);
 
 /* The incident with this id, or NULL. */
 const struct model_incident *model_find(const struct model *m, int64_t id);
@@ -284,7 +342,8 @@ void model_clean_text(const char *s, char *buf, size_t len);
 /*
  * site — the rendered status site in a directory:
  *   index.html, incidents/N.html, history.atom,
- *   api/v2/{summary,status,components,incidents}.json, api/v2/incidents/unresolved.json
+ *   api/v2/{summary,status,components,incidents}.json, api/v2/incidents/unresolved.json,
+ *   api/v2/scheduled-maintenances.json, api/v2/scheduled-maintenances/{upcoming,active}.json
  * Every file is written atomically (a temporary file in the same directory, then
  * rename), so a reader or a web server never sees half a file, and a file whose content
  * did not change is not rewritten (its mtime and ETag stay, and mirrors skip it).

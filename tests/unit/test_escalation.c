@@ -540,6 +540,37 @@ maintenance_records_a_suppressed_page_and_pages_for_real_when_it_ends(void **sta
 }
 
 static void
+a_maintenance_of_the_log_holds_pages_and_names_itself_until_it_ends_early(void **state)
+{
+	struct world *w = *state;
+	struct ilog_maintenance held[2] = {
+		{ .id = 3, .kind = ILOG_MAINT_PUBLIC, .cluster = "c2", .starts_at = T0 + H,
+		    .ends_at = T0 + 3 * H },
+		{ .id = 4, .kind = ILOG_MAINT_SILENCE, .cluster = "c3", .starts_at = T0,
+		    .ends_at = T0 + H, .cancelled_at = T0 + 10 * M },
+	};
+	struct sim s, silenced;
+
+	w->policy.held = held;
+	w->policy.nheld = 2;
+	sim_open(&s, "c2", ILOG_SEVERITY_MAJOR);
+	expect_page(w, &s, T0 + H + M, "alice@x.org", ESC_REASON_OPENED, 0);
+	assert_true(s.d.suppressed);
+	assert_string_equal(s.d.window, "maintenance #3");
+	assert_int_equal(s.d.deadline, T0 + 3 * H);
+	/* Completed early: the held page goes out at the next decision. */
+	held[0].completed_at = T0 + 2 * H;
+	expect_page(w, &s, T0 + 2 * H, "alice@x.org", ESC_REASON_MAINTENANCE_OVER, 0);
+	assert_false(s.d.suppressed);
+	/* A cancelled silence holds nothing. */
+	sim_open(&silenced, "c3", ILOG_SEVERITY_MAJOR);
+	expect_page(w, &silenced, T0 + 20 * M, "alice@x.org", ESC_REASON_OPENED, 0);
+	assert_false(silenced.d.suppressed);
+	w->policy.held = NULL;
+	w->policy.nheld = 0;
+}
+
+static void
 the_oncall_target_follows_the_rotation_across_a_hand_off(void **state)
 {
 	struct world *w = *state;
@@ -635,7 +666,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(resolved_and_minor_incidents_page_nobody, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
-		    maintenance_records_a_suppressed_page_and_pages_for_real_when_it_ends, setup,
+		    maintenance_records_a_suppressed_page_and_pages_for_real_when_it_ends,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_maintenance_of_the_log_holds_pages_and_names_itself_until_it_ends_early, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    the_oncall_target_follows_the_rotation_across_a_hand_off, setup, teardown),

@@ -256,6 +256,76 @@ each_kind_builds_its_exact_requests(void **state)
 	config_errors_release(&errs);
 }
 
+/* A maintenance payload as lib/statussite/payload.c builds it (status filled in). */
+static void
+maintenance_payload(char *buf, size_t len, const char *status)
+{
+	snprintf(buf, len,
+	    "{\"event_id\":50,\"type\":\"maintenance.x\",\"at\":\"2026-12-08T01:00:00.000Z\","
+	    "\"page\":{\"id\":\"p\",\"name\":\"P\",\"url\":\"\"},\"indicator\":\"none\","
+	    "\"description\":\"All Systems Operational\",\"maintenance\":{\"id\":\"m3\","
+	    "\"name\":\"Upgrade\",\"status\":\"%s\",\"impact\":\"maintenance\","
+	    "\"scheduled_for\":\"2026-12-08T02:00:00.000Z\","
+	    "\"scheduled_until\":\"2026-12-08T04:00:00.000Z\"},\"update\":{\"id\":\"m3-%s\","
+	    "\"status\":\"%s\",\"body\":\"Short writes.\",\"created_at\":"
+	    "\"2026-12-08T01:00:00.000Z\"},\"components\":[{\"id\":\"c1\",\"name\":\"C1\","
+	    "\"status\":\"under_maintenance\"}],\"text\":\"Scheduled maintenance: Upgrade\"}",
+	    status, status, status);
+}
+
+static void
+a_maintenance_is_a_scheduled_incident_of_the_hosted_page(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct sink_request reqs[SINK_REQUESTS_MAX];
+	char text[512], err[256], p[2048];
+	json_t *o, *inc;
+	size_t n, i;
+
+	(void)state;
+	snprintf(text, sizeof(text),
+	    "[sink sp]\ntype = statuspage\nurl = http://h/v1\nsecret_file = %s\npage_id = PG\n"
+	    "components = c1:R1\n", secret_path);
+	assert_int_equal(load(text, sinks, 0, &errs), 1);
+	/* Announced: created with its schedule; its edges are ours, not automatic. */
+	maintenance_payload(p, sizeof(p), "scheduled");
+	assert_int_equal(sink_build(&sinks[0], p, "", 1700000000, reqs, &n, err, sizeof(err)),
+	    0);
+	assert_int_equal(n, 2);
+	assert_string_equal(reqs[0].url, "http://h/v1/pages/PG/components/R1");
+	assert_string_equal(reqs[1].method, "POST");
+	assert_true(reqs[1].remember_id);
+	o = json_loads(reqs[1].body.data, 0, NULL);
+	inc = json_object_get(o, "incident");
+	assert_string_equal(json_string_value(json_object_get(inc, "status")), "scheduled");
+	assert_string_equal(json_string_value(json_object_get(inc, "scheduled_for")),
+	    "2026-12-08T02:00:00.000Z");
+	assert_string_equal(json_string_value(json_object_get(inc, "scheduled_until")),
+	    "2026-12-08T04:00:00.000Z");
+	assert_true(json_is_false(json_object_get(inc, "scheduled_auto_in_progress")));
+	json_decref(o);
+	for (i = 0; i < n; i++)
+		sink_request_release(&reqs[i]);
+	/* Started: the remote incident moves. */
+	maintenance_payload(p, sizeof(p), "in_progress");
+	assert_int_equal(sink_build(&sinks[0], p, "RM1", 1700000000, reqs, &n, err,
+	    sizeof(err)), 0);
+	assert_string_equal(reqs[1].method, "PATCH");
+	assert_string_equal(reqs[1].url, "http://h/v1/pages/PG/incidents/RM1");
+	assert_non_null(strstr(reqs[1].body.data, "\"status\":\"in_progress\""));
+	for (i = 0; i < n; i++)
+		sink_request_release(&reqs[i]);
+	/* Cancelled: deleted there (the hosted page has no cancelled status). */
+	maintenance_payload(p, sizeof(p), "cancelled");
+	assert_int_equal(sink_build(&sinks[0], p, "RM1", 1700000000, reqs, &n, err,
+	    sizeof(err)), 0);
+	assert_string_equal(reqs[n - 1].method, "DELETE");
+	assert_string_equal(reqs[n - 1].url, "http://h/v1/pages/PG/incidents/RM1");
+	for (i = 0; i < n; i++)
+		sink_request_release(&reqs[i]);
+	config_errors_release(&errs);
+}
+
 static void
 a_long_mastodon_status_is_cut_but_keeps_its_link(void **state)
 {
@@ -371,6 +441,7 @@ main(void)
 		cmocka_unit_test(hmac_matches_rfc_4231),
 		cmocka_unit_test(each_kind_builds_its_exact_requests),
 		cmocka_unit_test(a_long_mastodon_status_is_cut_but_keeps_its_link),
+		cmocka_unit_test(a_maintenance_is_a_scheduled_incident_of_the_hosted_page),
 		cmocka_unit_test(answers_are_judged_as_done_retry_or_give_up),
 		cmocka_unit_test(remote_ids_are_read_from_answers_and_checked),
 		cmocka_unit_test(remote_ids_that_do_not_fit_are_refused_not_cut),
