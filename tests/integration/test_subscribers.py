@@ -353,3 +353,29 @@ def test_subscriptions_need_their_secret(tmp_path, relay):
                        text=True, timeout=30)
     assert r.returncode != 0
     assert "[subscribers] secret_file: required" in r.stderr
+
+
+def test_maintenance_announcements_reach_the_subscribers_of_its_components(
+        procs, tmp_path, relay):
+    port = free_port()
+    conf, site, db = config(tmp_path, relay, port)
+    start(procs, conf, port)
+    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    for who, comp in (("hana@example.com", "c1"), ("ivan@example.com", "c2")):
+        assert subscribe(port, email=who, component=comp)[0] == 200
+        assert request(port, "GET", link_in(wait_mail(relay, who)[0], "confirm"))[0] == 200
+        wait_for(lambda: state(db, who)[0] == "confirmed", what="confirmed")
+    mctl(conf, "maintenance", "schedule", "--cluster", "c1", "--from", "+1h", "--until", "+2h",
+         "--title", "Memory upgrade", "--message", "Nodes restart one by one.")
+    msg = wait_mail(relay, "hana@example.com", 2, what="the announcement")[1]
+    assert msg["Subject"] == "[Example Cache] Scheduled maintenance: Memory upgrade"
+    body = msg.get_content()
+    assert "Scheduled maintenance, planned from " in body
+    assert "Affected: US-East C1" in body and "Nodes restart one by one." in body
+    assert msg["List-Unsubscribe"]
+    listed = mctl(conf, "--json", "maintenance", "list").stdout
+    assert "Memory upgrade" in listed
+    mctl(conf, "maintenance", "start", re.search(r'"id":\s*(\d+)', listed).group(1))
+    started = wait_mail(relay, "hana@example.com", 3, what="the start")[2]
+    assert started["Subject"] == "[Example Cache] Maintenance in progress: Memory upgrade"
+    assert len(relay.to("ivan@example.com")) == 1, "c2's subscriber hears nothing of c1's work"
