@@ -15,6 +15,7 @@
 #include "mailmsg.h"
 #include "sink.h"
 #include "subtoken.h"
+#include "waker.h"
 
 #define LINK_MAX (SP_URL_MAX + SUBTOKEN_MAX + 32)
 #define WHAT_MAX 2048 /* "US-East C1, US-West C2" in a confirmation */
@@ -27,10 +28,7 @@ struct mailer {
 	struct sp_config *sp;     /* owned copy */
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;
-	unsigned generation;
+	struct waker waker;       /* stop, and mailer_notify's wake-ups */
 	CURL *curl;
 	int64_t last_send_ms;
 	char from_domain[SUBS_EMAIL_MAX + 1];
@@ -54,24 +52,7 @@ mailer_smtp_outcome(int curl_code, long reply)
 static bool
 stopping(struct mailer *m)
 {
-	bool s;
-
-	pthread_mutex_lock(&m->lock);
-	s = m->stop;
-	pthread_mutex_unlock(&m->lock);
-	return s;
-}
-
-static void
-wait_until(struct mailer *m, int64_t until, bool wake_on_notify, unsigned gen)
-{
-	struct timespec ts = clock_ms_timespec(until);
-
-	pthread_mutex_lock(&m->lock);
-	while (!m->stop && (!wake_on_notify || gen == m->generation) && clock_wall_ms() < until)
-		if (pthread_cond_timedwait(&m->wake, &m->lock, &ts) == ETIMEDOUT)
-			break;
-	pthread_mutex_unlock(&m->lock);
+	return waker_stopping(&m->waker);
 }
 
 static size_t
@@ -310,7 +291,7 @@ handle(struct mailer *m, int64_t id)
 
 	snprintf(sink, sizeof(sink), ILOG_SUB_SINK_PREFIX "%lld", (long long)id);
 	if (clock_wall_ms() < m->last_send_ms + gap)
-		wait_until(m, m->last_send_ms + gap, false, 0);
+		waker_wait_until(&m->waker, m->last_send_ms + gap, false, 0);
 	if (stopping(m))
 		return;
 	pthread_mutex_lock(m->dblock);
@@ -375,9 +356,7 @@ run(void *arg)
 		unsigned gen;
 		size_t n = 0, i;
 
-		pthread_mutex_lock(&m->lock);
-		gen = m->generation;
-		pthread_mutex_unlock(&m->lock);
+		gen = waker_generation(&m->waker);
 		pthread_mutex_lock(m->dblock);
 		st = ilog_sub_due(m->log, MAILER_BATCH, ids, &n, err, sizeof(err));
 		pthread_mutex_unlock(m->dblock);
@@ -386,7 +365,7 @@ run(void *arg)
 		for (i = 0; i < n && !stopping(m); i++)
 			handle(m, ids[i]);
 		if (n == 0)
-			wait_until(m, clock_wall_ms() + MAILER_IDLE_POLL_MS, true, gen);
+			waker_wait_until(&m->waker, clock_wall_ms() + MAILER_IDLE_POLL_MS, true, gen);
 	}
 	return NULL;
 }
@@ -407,8 +386,7 @@ mailer_start(struct ilog *log, pthread_mutex_t *dblock, const struct subs_conf *
 	m->dblock = dblock;
 	m->conf = *conf;
 	*m->sp = *sp;
-	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->wake, NULL);
+	waker_init(&m->waker);
 	if (!conf->on)
 		return m;
 	at = strrchr(conf->from, '@');
@@ -432,10 +410,7 @@ mailer_notify(struct mailer *m)
 {
 	if (m == NULL)
 		return;
-	pthread_mutex_lock(&m->lock);
-	m->generation++;
-	pthread_cond_broadcast(&m->wake);
-	pthread_mutex_unlock(&m->lock);
+	waker_notify(&m->waker);
 }
 
 void
@@ -443,10 +418,7 @@ mailer_stop(struct mailer *m)
 {
 	if (m == NULL)
 		return;
-	pthread_mutex_lock(&m->lock);
-	m->stop = true;
-	pthread_cond_broadcast(&m->wake);
-	pthread_mutex_unlock(&m->lock);
+	waker_stop(&m->waker);
 	if (m->started)
 		pthread_join(m->thread, NULL);
 	if (m->curl != NULL)
@@ -457,7 +429,6 @@ mailer_stop(struct mailer *m)
 	textbuf_release(&m->answer);
 	explicit_bzero(&m->conf, sizeof(m->conf));
 	free(m->sp);
-	pthread_cond_destroy(&m->wake);
-	pthread_mutex_destroy(&m->lock);
+	waker_release(&m->waker);
 	free(m);
 }
