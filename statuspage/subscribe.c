@@ -591,7 +591,8 @@ on_link(struct subs *s, const struct httpd_request *req, struct httpd_response *
 	int64_t id = 0;
 	bool post = strcmp(req->method, "POST") == 0;
 
-	if (!post && strcmp(req->method, "GET") != 0 && !req->head) {
+	/* HEAD too: a link checker's HEAD must not confirm anything. */
+	if (!post && strcmp(req->method, "GET") != 0) {
 		httpd_header(res, "Allow", confirm ? "GET" : "GET, POST");
 		page(res, 405, "Method not allowed", "Open the link from the message.", NULL, s->sp);
 		return;

@@ -379,3 +379,18 @@ def test_maintenance_announcements_reach_the_subscribers_of_its_components(
     started = wait_mail(relay, "hana@example.com", 3, what="the start")[2]
     assert started["Subject"] == "[Example Cache] Maintenance in progress: Memory upgrade"
     assert len(relay.to("ivan@example.com")) == 1, "c2's subscriber hears nothing of c1's work"
+
+
+def test_a_link_checker_changes_nothing(procs, tmp_path, relay):
+    port = free_port()
+    conf, site, db = config(tmp_path, relay, port)
+    start(procs, conf, port)
+    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    assert subscribe(port, email="jo@example.com")[0] == 200
+    path = link_in(wait_mail(relay, "jo@example.com")[0], "confirm")
+    assert request(port, "HEAD", path)[0] == 405
+    assert request(port, "POST", path, "")[0] == 405
+    assert state(db, "jo@example.com")[0] == "pending"
+    assert request(port, "GET", path)[0] == 200
+    assert request(port, "GET", path)[0] == 200, "confirming twice is still confirmed"
+    assert state(db, "jo@example.com")[0] == "confirmed"
