@@ -500,7 +500,7 @@ ilog_maint_list(struct ilog *log, int64_t now, bool all, struct ilog_maintenance
 		return ILOG_OK;
 	a.max = max;
 	st = ilog_call(log, ILOG_READ, list_body, &a, err, errlen);
-	if (st == ILOG_OK) {
+	if (st == ILOG_OK && a.n > 0) { /* a.v is NULL for none */
 		memcpy(out, a.v, a.n * sizeof(*out));
 		*n = a.n;
 	}

@@ -1,5 +1,5 @@
 """The status page as a browser renders it: headless Chromium loads index.html in each
-state (all operational, degraded, outage, resolved); the rendered DOM's text says what
+state (all operational, degraded, outage, resolved, maintenance); the rendered DOM's text says what
 the state is in words (never colour alone), and a screenshot of each state is kept in
 build/test-artifacts/statuspage/."""
 import html.parser
@@ -151,3 +151,26 @@ def test_the_subscribe_form_renders_as_plain_html(procs, tmp_path):
     assert f'<form method="post" action="http://127.0.0.1:{port}/subscribe">' in html
     assert 'type="email" name="email"' in html and html.count('type="checkbox"') == 2
     assert "<script" not in html and re.search(r"\son[a-z]+=", html) is None
+
+
+def test_a_maintenance_in_progress_and_one_upcoming_are_said_in_words(procs, tmp_path):
+    conf, site, db = write_config(tmp_path, extra=(
+        "[maintenance nightly-internal]\nstart = 2026-01-01 03:00\nduration = 1h\nevery = 1d\n"
+        "clusters = c2\ntitle = Nightly network upgrade\n"))
+    start(procs, conf)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    mctl(conf, "maintenance", "schedule", "--cluster", "c1", "--from", "now", "--until", "+2h",
+         "--title", "Upgrade of US-East C1", "--message", "Writes may be slow for a minute.")
+    wait_for(lambda: indicator(site) == "maintenance" and
+             "Upgrade of US-East C1" in (site / "index.html").read_text(),
+             what="the maintenance page")
+    page = render(site, "maintenance", tmp_path)
+    assert "Service Under Maintenance" in page.text
+    assert "Scheduled maintenance" in page.text
+    assert "Upgrade of US-East C1 In progress" in page.text
+    assert "Writes may be slow for a minute." in page.text
+    assert "Nightly network upgrade Scheduled" in page.text
+    assert "Under maintenance" in page.text  # US-East C1's status, in words
+    assert page.text.index("Upgrade of US-East C1") < page.text.index("Nightly network")
+    assert "nightly-internal" not in page.text
+    assert_no_secrets(site)
