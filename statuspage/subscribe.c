@@ -35,6 +35,7 @@ struct subs {
 	int64_t (*now_ms)(void);
 	uint64_t seed;               /* of the sources' hash: collisions are not chosen */
 	struct source sources[SUBS_SOURCES];
+	char fanout_names[SUBS_FANOUT_PAGE][ILOG_SINK_MAX + 1]; /* one page's queues */
 };
 
 bool
@@ -665,12 +666,12 @@ int
 subs_fanout(struct subs *s, int64_t event_id, uint64_t mask, const char *payload,
     size_t *queued, char *err, size_t errlen)
 {
+	char (*names)[ILOG_SINK_MAX + 1] = s->fanout_names;
+	const char *sinks[SUBS_FANOUT_PAGE];
 	struct ilog_subscribers list = { 0 };
 	struct textbuf item = { 0 };
-	char sink[ILOG_SINK_MAX + 1];
+	size_t i, n, created, full;
 	int64_t after = 0;
-	bool created;
-	size_t i;
 	int rc = 0;
 
 	*queued = 0;
@@ -681,25 +682,37 @@ subs_fanout(struct subs *s, int64_t event_id, uint64_t mask, const char *payload
 		errbuf_set(err, errlen, "out of memory");
 		return -1;
 	}
+	/* A page of subscribers, one transaction: a large list holds the log (and the
+	 * page's server, which waits for it) for one batch at a time. */
 	do {
+		ilog_subscribers_release(&list);
 		if (ilog_sub_list_confirmed(s->log, after, SUBS_FANOUT_PAGE, &list, err, errlen) !=
 		    ILOG_OK) {
 			rc = -1;
 			break;
 		}
-		for (i = 0; i < list.n && rc == 0; i++) {
+		for (i = n = 0; i < list.n; i++) {
 			after = list.v[i].id;
 			if (!(subs_components_mask(s->sp, list.v[i].components) & mask))
 				continue;
-			snprintf(sink, sizeof(sink), ILOG_SUB_SINK_PREFIX "%lld",
+			snprintf(names[n], sizeof(names[n]), ILOG_SUB_SINK_PREFIX "%lld",
 			    (long long)list.v[i].id);
-			if (ilog_outbox_enqueue(s->log, sink, event_id, item.data, NULL, &created,
-			    err, errlen) != ILOG_OK)
-				rc = -1;
-			else if (created)
-				(*queued)++;
+			sinks[n] = names[n];
+			n++;
 		}
-	} while (rc == 0 && list.truncated && (ilog_subscribers_release(&list), true));
+		if (n > 0 && ilog_outbox_enqueue_batch(s->log, sinks, n, event_id, item.data,
+		    &created, &full, err, errlen) != ILOG_OK) {
+			rc = -1;
+			break;
+		}
+		if (n > 0) {
+			*queued += created;
+			if (full > 0)
+				LOG_LIMITED(LOG_LEVEL_WARN, "subscribers: %zu queues full (%d messages "
+				    "waiting), event %lld not queued for them", full, ILOG_OUTBOX_MAX,
+				    (long long)event_id);
+		}
+	} while (list.truncated);
 	ilog_subscribers_release(&list);
 	textbuf_release(&item);
 	return rc;

@@ -305,6 +305,28 @@ only_confirmed_subscribers_are_listed_page_by_page(void **state)
 	assert_int_equal(counts[ILOG_SUB_PENDING], 1);
 }
 
+static void
+a_batch_queues_each_sink_once_per_event(void **state)
+{
+	struct test_ilog *t = *state;
+	const char *sinks[] = { ILOG_SUB_SINK_PREFIX "1", ILOG_SUB_SINK_PREFIX "2" };
+	size_t created = 9, full = 9;
+	int64_t ev;
+
+	assert_int_equal(ilog_event_append(t->log, 0, "test", "maintenance_scheduled", NULL, &ev,
+	    t->err, sizeof(t->err)), ILOG_OK);
+	assert_int_equal(ilog_outbox_enqueue_batch(t->log, sinks, 2, ev, "{\"a\":1}", &created,
+	    &full, t->err, sizeof(t->err)), ILOG_OK);
+	assert_int_equal(created, 2);
+	assert_int_equal(full, 0);
+	/* A replay of the same event queues nothing twice. */
+	assert_int_equal(ilog_outbox_enqueue_batch(t->log, sinks, 2, ev, "{\"a\":1}", &created,
+	    &full, t->err, sizeof(t->err)), ILOG_OK);
+	assert_int_equal(created, 0);
+	assert_int_equal(ilog_outbox_enqueue_batch(t->log, sinks, 2, 0, "{}", &created, &full,
+	    t->err, sizeof(t->err)), ILOG_ERR_NOT_FOUND);
+}
+
 /* --- the form --------------------------------------------------------------------- */
 
 static struct sp_config *
@@ -547,6 +569,7 @@ main(void)
 		TEST_ILOG_CASE(the_total_cap_refuses_every_address),
 		TEST_ILOG_CASE(queues_go_in_order_back_off_and_bounces_drop),
 		TEST_ILOG_CASE(only_confirmed_subscribers_are_listed_page_by_page),
+		TEST_ILOG_CASE(a_batch_queues_each_sink_once_per_event),
 		cmocka_unit_test(the_form_gives_one_address_and_known_components_in_page_order),
 		cmocka_unit_test(hostile_forms_are_refused_with_a_sentence_that_does_not_echo_them),
 		cmocka_unit_test(a_subscription_mask_is_its_components_or_all),
