@@ -71,8 +71,10 @@ enum ilog_sub_request_result {
 /*
  * A request to subscribe address (kind) to components ("" = all; checked by the
  * caller against the page's components) at the log's now:
- *   - ILOG_ERR_FULL ("subscriptions are full") when total_max subscribers are pending
- *     or confirmed, whatever the address, so the answer says nothing about it;
+ *   - ILOG_ERR_FULL ("subscriptions are full") when total_max subscribers are
+ *     confirmed, or pending and asked for less than pending_ms ago (a confirmation
+ *     link's life: older pending ones can never confirm and count no more), whatever
+ *     the address, so the answer says nothing about it;
  *   - ILOG_ERR_STATE when the address's previous accepted request is less than
  *     window_ms old (one confirmation per address per window): nothing changes;
  *   - else *result ASKED (a new row; or a pending one with these components; or an
@@ -81,8 +83,8 @@ enum ilog_sub_request_result {
  */
 enum ilog_status ilog_sub_request(struct ilog *log, enum ilog_sub_kind kind,
     const char *address, const char *components, uint64_t total_max, int64_t window_ms,
-    enum ilog_sub_request_result *result, struct ilog_subscriber *out, char *err,
-    size_t errlen);
+    int64_t pending_ms, enum ilog_sub_request_result *result, struct ilog_subscriber *out,
+    char *err, size_t errlen);
 
 /* One subscriber by id, or ILOG_ERR_NOT_FOUND. */
 enum ilog_status ilog_sub_get(struct ilog *log, int64_t id, struct ilog_subscriber *out,

@@ -548,7 +548,7 @@ on_subscribe(struct subs *s, const struct httpd_request *req, struct httpd_respo
 	}
 	pthread_mutex_lock(s->dblock);
 	st = ilog_sub_request(s->log, form.kind, form.address, form.components, s->conf->max,
-	    s->conf->window_ms, &result, &row, err, sizeof(err));
+	    s->conf->window_ms, s->conf->confirm_ms, &result, &row, err, sizeof(err));
 	if (st == ILOG_OK && result == ILOG_SUB_ASKED) {
 		snprintf(sink, sizeof(sink), ILOG_SUB_SINK_PREFIX "%lld", (long long)row.id);
 		st = ilog_outbox_enqueue(s->log, sink, 0, CONFIRM_PAYLOAD, NULL, NULL, err,

@@ -17,7 +17,7 @@
  *     confirm_lifetime = 24h         ; how long a confirmation link works
  *     resend_after = 10m             ; one confirmation per address per this
  *     bounce_limit = 3               ; permanent failures in a row that drop one
- *     max = 100000                   ; subscribers pending or confirmed
+ *     max = 100000                   ; subscribers confirmed, or pending with a live link
  *     form_rate = 10                 ; form posts per minute per source address
  *     form_burst = 5
  *     rate = 10                      ; messages sent per second

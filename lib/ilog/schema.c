@@ -326,8 +326,8 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 	[ST_SUB_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLS " FROM subscribers"
 			      " WHERE kind = ?1 AND address = ?2",
 	[ST_SUB_BY_ID] = "SELECT " SUBSCRIBER_COLS " FROM subscribers WHERE id = ?1",
-	[ST_SUB_LIVE_COUNT] = "SELECT count(*) FROM subscribers"
-			      " WHERE state IN ('pending', 'confirmed')",
+	[ST_SUB_LIVE_COUNT] = "SELECT count(*) FROM subscribers WHERE state = 'confirmed'"
+			      " OR (state = 'pending' AND requested_at >= ?1)",
 	[ST_SUB_INSERT] = "INSERT INTO subscribers (kind, address, components, state, nonce,"
 			  " created_at, requested_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
 	[ST_SUB_RENEW] = "UPDATE subscribers SET state = 'pending', components = ?2, nonce = ?3,"

@@ -96,7 +96,7 @@ struct request_arg {
 	enum ilog_sub_kind kind;
 	const char *address, *components;
 	uint64_t total_max;
-	int64_t window_ms;
+	int64_t window_ms, pending_ms;
 	uint64_t nonce;
 	enum ilog_sub_request_result result;
 	struct ilog_subscriber row;
@@ -111,8 +111,10 @@ request_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	sqlite3_stmt *s;
 	bool found;
 
-	if ((st = ilog_prep(log, ST_SUB_LIVE_COUNT, &s, err, errlen)) != ILOG_OK ||
-	    (st = ilog_query_i64(log, s, 0, &live, "cannot count subscribers", err, errlen)) !=
+	if ((st = ilog_prep(log, ST_SUB_LIVE_COUNT, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_int64(s, 1, now - a->pending_ms);
+	if ((st = ilog_query_i64(log, s, 0, &live, "cannot count subscribers", err, errlen)) !=
 	    ILOG_OK)
 		return st;
 	if ((uint64_t)live >= a->total_max) {
@@ -177,13 +179,13 @@ request_body(struct ilog *log, void *arg, char *err, size_t errlen)
 
 enum ilog_status
 ilog_sub_request(struct ilog *log, enum ilog_sub_kind kind, const char *address,
-    const char *components, uint64_t total_max, int64_t window_ms,
+    const char *components, uint64_t total_max, int64_t window_ms, int64_t pending_ms,
     enum ilog_sub_request_result *result, struct ilog_subscriber *out, char *err,
     size_t errlen)
 {
 	struct request_arg a = { .kind = kind, .address = address,
 		.components = components != NULL ? components : "", .total_max = total_max,
-		.window_ms = window_ms };
+		.window_ms = window_ms, .pending_ms = pending_ms };
 	enum ilog_status st;
 
 	if ((unsigned)kind > ILOG_SUB_WEBHOOK) {
@@ -195,8 +197,9 @@ ilog_sub_request(struct ilog *log, enum ilog_sub_kind kind, const char *address,
 	    (st = ilog_check_text(a.components, ILOG_SUB_COMPONENTS_MAX, true, TEXT_LINE,
 		"components", err, errlen)) != ILOG_OK)
 		return st;
-	if (window_ms < 0) {
-		errbuf_set(err, errlen, "window of %lld ms is invalid", (long long)window_ms);
+	if (window_ms < 0 || pending_ms < 0) {
+		errbuf_set(err, errlen, "window of %lld ms is invalid",
+		    (long long)(window_ms < 0 ? window_ms : pending_ms));
 		return ILOG_ERR_ARG;
 	}
 	/* Drawn outside the body: a retried body keeps the same nonce. Never 0, so that a

@@ -111,7 +111,7 @@ request(struct test_ilog *t, const char *address, const char *comps,
 	enum ilog_sub_request_result r;
 	struct ilog_subscriber s;
 
-	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, address, comps, 100, 60000, &r,
+	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, address, comps, 100, 60000, 86400000, &r,
 	    &s, t->err, sizeof(t->err)), ILOG_OK);
 	assert_int_equal(r, want);
 	return s;
@@ -137,7 +137,7 @@ double_opt_in_takes_the_right_nonce_and_a_request_per_window(void **state)
 	/* Within the window: refused, nothing changes. */
 	t->fake.now += 59999;
 	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "a@example.com", "c2", 100, 60000,
-	    &r, &again, t->err, sizeof(t->err)), ILOG_ERR_STATE);
+	    86400000, &r, &again, t->err, sizeof(t->err)), ILOG_ERR_STATE);
 	assert_int_equal(ilog_sub_get(t->log, s.id, &again, t->err, sizeof(t->err)), ILOG_OK);
 	assert_string_equal(again.components, "c1");
 	/* After it: asked again, the latest components, the same nonce. */
@@ -170,24 +170,28 @@ double_opt_in_takes_the_right_nonce_and_a_request_per_window(void **state)
 }
 
 static void
-the_total_cap_refuses_every_address(void **state)
+the_total_cap_refuses_every_address_and_stale_pending_ones_do_not_count(void **state)
 {
 	struct test_ilog *t = *state;
 	enum ilog_sub_request_result r;
 	struct ilog_subscriber s;
 
-	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "a@example.com", "", 2, 1000, &r,
+	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "a@example.com", "", 2, 1000, 3600000, &r,
 	    &s, t->err, sizeof(t->err)), ILOG_OK);
 	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_WEBHOOK, "https://x.example/h", "", 2,
-	    1000, &r, &s, t->err, sizeof(t->err)), ILOG_OK);
+	    1000, 3600000, &r, &s, t->err, sizeof(t->err)), ILOG_OK);
 	t->fake.now += 5000;
 	/* Full: the known address is refused like a new one (nothing tells them apart). */
-	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "b@example.com", "", 2, 1000, &r,
+	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "b@example.com", "", 2, 1000, 3600000, &r,
 	    &s, t->err, sizeof(t->err)), ILOG_ERR_FULL);
-	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "a@example.com", "", 2, 1000, &r,
+	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "a@example.com", "", 2, 1000, 3600000, &r,
 	    &s, t->err, sizeof(t->err)), ILOG_ERR_FULL);
+	/* Pending ones whose link has expired count no more. */
+	t->fake.now += 3600000;
+	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "b@example.com", "", 2, 1000,
+	    3600000, &r, &s, t->err, sizeof(t->err)), ILOG_OK);
 	assert_int_equal(ilog_sub_request(t->log, ILOG_SUB_EMAIL, "a\r\nb@example.com", "", 9,
-	    1000, &r, &s, t->err, sizeof(t->err)), ILOG_ERR_ARG);
+	    1000, 3600000, &r, &s, t->err, sizeof(t->err)), ILOG_ERR_ARG);
 }
 
 static int64_t
@@ -566,7 +570,7 @@ main(void)
 		cmocka_unit_test(a_token_expires_at_its_second),
 		cmocka_unit_test(a_tampered_or_foreign_token_is_invalid_whatever_its_expiry),
 		TEST_ILOG_CASE(double_opt_in_takes_the_right_nonce_and_a_request_per_window),
-		TEST_ILOG_CASE(the_total_cap_refuses_every_address),
+		TEST_ILOG_CASE(the_total_cap_refuses_every_address_and_stale_pending_ones_do_not_count),
 		TEST_ILOG_CASE(queues_go_in_order_back_off_and_bounces_drop),
 		TEST_ILOG_CASE(only_confirmed_subscribers_are_listed_page_by_page),
 		TEST_ILOG_CASE(a_batch_queues_each_sink_once_per_event),
