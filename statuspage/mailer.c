@@ -125,6 +125,8 @@ send_mail(struct mailer *m, const char *to, char *why, size_t whylen)
 	curl_easy_setopt(m->curl, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(m->curl, CURLOPT_READDATA, m);
 	curl_easy_setopt(m->curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)m->msg.len);
+	if (m->conf.ca_file[0] != '\0')
+		curl_easy_setopt(m->curl, CURLOPT_CAINFO, m->conf.ca_file);
 	if (m->conf.user[0] != '\0') {
 		curl_easy_setopt(m->curl, CURLOPT_USERNAME, m->conf.user);
 		curl_easy_setopt(m->curl, CURLOPT_PASSWORD, m->conf.password);

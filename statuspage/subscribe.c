@@ -2,9 +2,11 @@
  * subscribe — see subscribe.h.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -90,6 +92,10 @@ subs_load(struct config *cfg, const struct sp_config *sp, struct subs_conf *out,
 					   "(local@domain)");
 	config_copy_str(cfg, SECTION, "smtp_user", out->user, sizeof(out->user), errs);
 	read_file_key(cfg, "smtp_password_file", out->password, sizeof(out->password), errs);
+	config_copy_str(cfg, SECTION, "smtp_ca_file", out->ca_file, sizeof(out->ca_file), errs);
+	if (out->ca_file[0] != '\0' && access(out->ca_file, R_OK) != 0)
+		config_error(errs, cfg, 0, "[subscribers] smtp_ca_file: cannot read %s: %s",
+		    out->ca_file, strerror(errno));
 	if ((out->user[0] != '\0') != (config_find(cfg, SECTION, "smtp_password_file") != NULL))
 		config_error(errs, cfg, 0, "[subscribers]: smtp_user and smtp_password_file go "
 					   "together");

@@ -13,6 +13,8 @@
  *     smtp_from = status@example.com ; the sender (required)
  *     smtp_user = status             ; optional, with smtp_password_file
  *     smtp_password_file = etc/secrets/smtp.pass
+ *     smtp_ca_file = /etc/ssl/relay.pem ; optional: the CA the relay's certificate is
+ *                                    ; checked against (default: the system's)
  *     webhooks = no | https | any    ; webhook subscribers (default no)
  *     confirm_lifetime = 24h         ; how long a confirmation link works
  *     resend_after = 10m             ; one confirmation per address per this
@@ -60,6 +62,7 @@ struct subs_conf {
 	char from[SUBS_EMAIL_MAX + 1];
 	char user[SUBS_USER_MAX];
 	char password[CONFIG_SECRET_MAX];
+	char ca_file[SP_PATH_MAX];        /* "" = the system's CAs */
 	int64_t confirm_ms;
 	int64_t window_ms;
 	unsigned bounce_limit;

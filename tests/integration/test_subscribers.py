@@ -46,6 +46,7 @@ class Relay:
             code = codes[min(n, len(codes) - 1)]
             msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
             msg.raw = envelope.original_content
+            msg.tls = session.ssl is not None
             if code != 250:
                 self.messages.append((rcpt, msg, code))
                 return f"{code} {'try later' if code < 500 else 'no such mailbox'}"
@@ -394,3 +395,26 @@ def test_a_link_checker_changes_nothing(procs, tmp_path, relay):
     assert request(port, "GET", path)[0] == 200
     assert request(port, "GET", path)[0] == 200, "confirming twice is still confirmed"
     assert state(db, "jo@example.com")[0] == "confirmed"
+
+
+def test_mail_goes_over_starttls_when_the_relay_offers_it(procs, tmp_path, tls_cert):
+    import ssl
+    cert, key = tls_cert
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    relay = Relay()
+    c = aiosmtpd_controller.Controller(relay, hostname="127.0.0.1", port=free_port(),
+                                       tls_context=ctx, require_starttls=True)
+    c.start()
+    try:
+        relay.port = c.port
+        port = free_port()
+        conf, site, db = config(tmp_path, relay, port, f"smtp_ca_file = {cert}\n")
+        conf.write_text(conf.read_text().replace("smtp://127.0.0.1:", "smtp://localhost:"))
+        start(procs, conf, port)
+        wait_for(lambda: (site / "index.html").exists(), what="the page")
+        assert subscribe(port, email="kim@example.com")[0] == 200
+        msg = wait_mail(relay, "kim@example.com", what="the confirmation over TLS")[0]
+        assert msg.tls, "the relay offered STARTTLS: it was used"
+    finally:
+        c.stop()
