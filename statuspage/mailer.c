@@ -220,7 +220,7 @@ attempt(struct mailer *m, const struct ilog_outbox_item *it, const struct ilog_s
 	const char *type = json_string_value(json_object_get(doc, "type"));
 	bool confirm = type != NULL && strcmp(type, "confirm") == 0;
 	int64_t expires_s = (it->created_at + m->conf.confirm_ms) / 1000;
-	enum mailer_outcome o = MAILER_PERMANENT;
+	enum mailer_outcome o = MAILER_UNSENDABLE;
 	char *text = NULL, *json = NULL;
 
 	*skip = false;
@@ -310,7 +310,7 @@ handle(struct mailer *m, int64_t id)
 		return;
 	}
 	o = skip ? MAILER_SENT : attempt(m, &it, &sub, &skip, why, sizeof(why));
-	if (!skip && o != MAILER_PERMANENT)
+	if (!skip && o != MAILER_UNSENDABLE)
 		m->last_send_ms = clock_wall_ms();
 	if (stopping(m) && o != MAILER_SENT) {
 		ilog_outbox_item_release(&it); /* abandoned: the lease brings it back */
@@ -326,7 +326,7 @@ handle(struct mailer *m, int64_t id)
 		    sizeof(err));
 	} else {
 		st = ilog_outbox_fail(m->log, it.id, why, &once, 0, NULL, NULL, err, sizeof(err));
-		if (st == ILOG_OK)
+		if (st == ILOG_OK && o == MAILER_PERMANENT)
 			st = ilog_sub_bounced(m->log, id, m->conf.bounce_limit, &dropped, err,
 			    sizeof(err));
 	}
@@ -340,6 +340,9 @@ handle(struct mailer *m, int64_t id)
 	else if (o == MAILER_PERMANENT && !skip)
 		LOG_LIMITED(LOG_LEVEL_WARN, "subscribers: a message to subscriber %lld failed for "
 		    "good: %s", (long long)id, why);
+	else if (o == MAILER_UNSENDABLE && !skip)
+		LOG_LIMITED(LOG_LEVEL_ERR, "subscribers: a message to subscriber %lld given up: %s",
+		    (long long)id, why);
 	if (dropped)
 		log_info("subscribers: subscriber %lld dropped after %u permanent failures in a row",
 		    (long long)id, m->conf.bounce_limit);

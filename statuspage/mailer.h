@@ -37,7 +37,12 @@ void mailer_notify(struct mailer *m);
  * frees m. NULL is a no-op. */
 void mailer_stop(struct mailer *m);
 
-enum mailer_outcome { MAILER_SENT, MAILER_TEMPORARY, MAILER_PERMANENT };
+enum mailer_outcome {
+	MAILER_SENT,
+	MAILER_TEMPORARY,  /* retried with the backoff */
+	MAILER_PERMANENT,  /* the recipient's: given up, a bounce counted */
+	MAILER_UNSENDABLE, /* ours (a queued item that is not a message): given up, no bounce */
+};
 /* What an SMTP attempt's result means: curl_code (CURLcode) and the relay's last
  * reply code (0 if none). */
 enum mailer_outcome mailer_smtp_outcome(int curl_code, long reply);
