@@ -681,7 +681,7 @@ subs_fanout(struct subs *s, int64_t event_id, uint64_t mask, const char *payload
 	int rc = 0;
 
 	*queued = 0;
-	if (s->conf == NULL || !s->conf->on || mask == 0)
+	if (s->conf == NULL || !s->conf->on)
 		return 0;
 	textbuf_printf(&item, "{\"type\":\"update\",\"payload\":%s}", payload);
 	if (textbuf_failed(&item)) {
@@ -699,7 +699,9 @@ subs_fanout(struct subs *s, int64_t event_id, uint64_t mask, const char *payload
 		}
 		for (i = n = 0; i < list.n; i++) {
 			after = list.v[i].id;
-			if (!(subs_components_mask(s->sp, list.v[i].components) & mask))
+			/* Subscribers of everything hear of what touches no component too. */
+			if (list.v[i].components[0] != '\0' &&
+			    !(subs_components_mask(s->sp, list.v[i].components) & mask))
 				continue;
 			snprintf(names[n], sizeof(names[n]), ILOG_SUB_SINK_PREFIX "%lld",
 			    (long long)list.v[i].id);

@@ -121,7 +121,8 @@ bool subs_handle(struct subs *s, const struct httpd_request *req,
 
 /*
  * Queues the public update of event_id (payload: the sinks' payload) for every
- * confirmed subscriber of one of the components in mask (or of all). Idempotent per
+ * confirmed subscriber of one of the components in mask, and for every subscriber of
+ * all components (whatever the mask, 0 included). Idempotent per
  * (subscriber, event): a replay queues nothing twice. Called under dblock. 0, or -1
  * with err (the caller retries the batch).
  */
