@@ -418,3 +418,29 @@ def test_mail_goes_over_starttls_when_the_relay_offers_it(procs, tmp_path, tls_c
         assert msg.tls, "the relay offered STARTTLS: it was used"
     finally:
         c.stop()
+
+
+def test_a_reload_keeps_the_form_and_sends_with_the_new_settings(procs, tmp_path, relay):
+    import os
+    import signal
+    port = free_port()
+    conf, site, db = config(tmp_path, relay, port)
+    p = start(procs, conf, port)
+    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    assert subscribe(port, email="lee@example.com")[0] == 200
+    wait_mail(relay, "lee@example.com")
+    conf.write_text(conf.read_text().replace("smtp_from = status@example.com",
+                                             "smtp_from = news@example.org"))
+    os.kill(p.pid, signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in procs.log(p), what="the reload")
+    assert subscribe(port, email="max@example.com")[0] == 200
+    msg = wait_mail(relay, "max@example.com")[0]
+    assert msg["From"].addresses[0].addr_spec == "news@example.org"
+    # A broken [subscribers] is refused as a whole: the running one stays.
+    conf.write_text(conf.read_text().replace(f"secret_file = {tmp_path / 'sub.key'}\n", ""))
+    os.kill(p.pid, signal.SIGHUP)
+    wait_for(lambda: "reload refused" in procs.log(p), what="the refusal")
+    assert "secret_file: required" in procs.log(p)
+    assert SECRET not in procs.log(p)
+    assert subscribe(port, email="ned@example.com")[0] == 200
+    wait_mail(relay, "ned@example.com")
