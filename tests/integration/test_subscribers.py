@@ -82,6 +82,15 @@ def config(tmp_path, relay, port, extra=""):
         "rate = 100\n" + extra))
 
 
+def serving(procs, tmp_path, relay, extra=""):
+    """mcstatus with subscriptions on, its page rendered: (port, conf, site, db, proc)."""
+    port = free_port()
+    conf, site, db = config(tmp_path, relay, port, extra)
+    p = start(procs, conf, port)
+    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    return port, conf, site, db, p
+
+
 def request(port, method, path, body=None, source="127.0.0.1"):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
@@ -220,11 +229,8 @@ def test_subscribe_confirm_receive_only_own_components_and_unsubscribe(procs, tm
 
 
 def test_a_temporary_failure_is_retried_and_delivered_once(procs, tmp_path, relay):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
     relay.answers["dave@example.com"] = [451, 451, 250]
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     assert subscribe(port, email="dave@example.com")[0] == 200
     wait_mail(relay, "dave@example.com", what="the confirmation after two 451s")
     time.sleep(0.5)  # nothing more comes: the item is done
@@ -234,11 +240,8 @@ def test_a_temporary_failure_is_retried_and_delivered_once(procs, tmp_path, rela
 
 
 def test_permanent_failures_in_a_row_drop_the_subscriber(procs, tmp_path, relay):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port, "bounce_limit = 2\n")
     relay.answers["erin@example.com"] = [250, 550]
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay, "bounce_limit = 2\n")
     assert subscribe(port, email="erin@example.com")[0] == 200
     assert subscribe(port, email="frank@example.com")[0] == 200
     path = link_in(wait_mail(relay, "erin@example.com")[0], "confirm")
@@ -257,10 +260,7 @@ def test_permanent_failures_in_a_row_drop_the_subscriber(procs, tmp_path, relay)
 
 def test_a_flood_from_one_address_is_refused_while_another_still_subscribes(
         procs, tmp_path, relay):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port, "form_rate = 2\nform_burst = 2\n")
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay, "form_rate = 2\nform_burst = 2\n")
     codes = [subscribe(port, email=f"flood{i}@example.com")[0] for i in range(5)]
     assert codes[:2] == [200, 200] and set(codes[2:]) == {429}
     status, headers, body = subscribe(port, email="flood9@example.com")
@@ -281,10 +281,7 @@ def test_a_flood_from_one_address_is_refused_while_another_still_subscribes(
     ("email=" + "a" * 9000, None),
 ])
 def test_bad_form_input_is_refused_and_changes_nothing(procs, tmp_path, relay, body, why):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     status, _, text = request(port, "POST", "/subscribe", body)
     if why is None:
         assert status == 413
@@ -295,10 +292,7 @@ def test_bad_form_input_is_refused_and_changes_nothing(procs, tmp_path, relay, b
 
 
 def test_expired_tampered_and_foreign_tokens_are_refused(procs, tmp_path, relay):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     assert subscribe(port, email="gina@example.com")[0] == 200
     path = link_in(wait_mail(relay, "gina@example.com")[0], "confirm")
     sid, nonce, expires, sig = path.split("token=")[1].split(".")
@@ -323,10 +317,7 @@ def test_expired_tampered_and_foreign_tokens_are_refused(procs, tmp_path, relay)
 
 def test_a_webhook_subscriber_confirms_by_its_link_and_gets_json_updates(
         procs, tmp_path, relay, hook):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     url = f"http://127.0.0.1:{hook.server_port}/status-hook"
     assert subscribe(port, webhook=url, component="c2")[0] == 200
     first = wait_for(lambda: hook.posts and hook.posts[0], what="the confirmation POST")[2]
@@ -358,10 +349,7 @@ def test_subscriptions_need_their_secret(tmp_path, relay):
 
 def test_maintenance_announcements_reach_the_subscribers_of_its_components(
         procs, tmp_path, relay):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     for who, comp in (("hana@example.com", "c1"), ("ivan@example.com", "c2")):
         assert subscribe(port, email=who, component=comp)[0] == 200
         assert request(port, "GET", link_in(wait_mail(relay, who)[0], "confirm"))[0] == 200
@@ -383,10 +371,7 @@ def test_maintenance_announcements_reach_the_subscribers_of_its_components(
 
 
 def test_a_link_checker_changes_nothing(procs, tmp_path, relay):
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
-    start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     assert subscribe(port, email="jo@example.com")[0] == 200
     path = link_in(wait_mail(relay, "jo@example.com")[0], "confirm")
     assert request(port, "HEAD", path)[0] == 405
@@ -423,10 +408,7 @@ def test_mail_goes_over_starttls_when_the_relay_offers_it(procs, tmp_path, tls_c
 def test_a_reload_keeps_the_form_and_sends_with_the_new_settings(procs, tmp_path, relay):
     import os
     import signal
-    port = free_port()
-    conf, site, db = config(tmp_path, relay, port)
-    p = start(procs, conf, port)
-    wait_for(lambda: (site / "index.html").exists(), what="the page")
+    port, conf, site, db, p = serving(procs, tmp_path, relay)
     assert subscribe(port, email="lee@example.com")[0] == 200
     wait_mail(relay, "lee@example.com")
     conf.write_text(conf.read_text().replace("smtp_from = status@example.com",
