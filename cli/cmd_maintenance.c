@@ -86,25 +86,14 @@ cluster_configured(struct mctl *ctx, const char *name, bool *known)
 }
 
 static json_t *
-time_json(int64_t ms)
-{
-	char buf[MCTL_TIME_MAX];
-
-	if (ms <= 0)
-		return json_null();
-	mctl_format_time(ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_t *
 maintenance_json(const struct ilog_maintenance *m, int64_t now)
 {
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s}",
 	    "id", (json_int_t)m->id, "kind", ilog_maint_kind_name(m->kind), "cluster", m->cluster,
 	    "state", ilog_maint_state_name(ilog_maint_state_at(m, now)), "title", m->title,
-	    "message", m->message, "starts_at", time_json(m->starts_at), "ends_at",
-	    time_json(m->ends_at), "started_at", time_json(m->started_at), "completed_at",
-	    time_json(m->completed_at), "cancelled_at", time_json(m->cancelled_at),
+	    "message", m->message, "starts_at", mctl_time_json(m->starts_at), "ends_at",
+	    mctl_time_json(m->ends_at), "started_at", mctl_time_json(m->started_at), "completed_at",
+	    mctl_time_json(m->completed_at), "cancelled_at", mctl_time_json(m->cancelled_at),
 	    "created_by", m->created_by);
 }
 

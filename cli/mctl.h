@@ -51,6 +51,9 @@ void mctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 struct json_t;
 int mctl_print_json(struct json_t *doc, size_t flags);
+/* A time as mctl_format_time() writes it, as a JSON string; JSON null for ms <= 0 (not
+ * set). New reference (NULL if out of memory). cli/output.c. */
+struct json_t *mctl_time_json(int64_t ms);
 
 /* Command groups (cli/cmd_*.c). */
 int cmd_tenant(struct mctl *ctx, int argc, char **argv);

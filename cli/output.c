@@ -24,3 +24,14 @@ mctl_print_json(json_t *doc, size_t flags)
 	}
 	return MCTL_EXIT_OK;
 }
+
+json_t *
+mctl_time_json(int64_t ms)
+{
+	char buf[MCTL_TIME_MAX];
+
+	if (ms <= 0)
+		return json_null();
+	mctl_format_time(ms, buf, sizeof(buf));
+	return json_string(buf);
+}

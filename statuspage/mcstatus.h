@@ -25,7 +25,7 @@ struct mcstatus_scratch;
 int mcstatus_check(const char *path, char *err, size_t errlen);
 
 /*
- * The same check in scratch space the caller keeps (about 250 KiB: the status page
+ * The same check in scratch space the caller keeps (about 300 KiB: the status page
  * configuration and SINKS_MAX sinks), for a caller that checks many files (the
  * fuzzer: a fresh allocation of that size per file costs more than the check).
  * The scratch holds no secret between calls. NULL if out of memory.

@@ -168,6 +168,34 @@ component_requests(const struct sink_conf *s, json_t *p, json_t *map, json_t *id
 	return 0;
 }
 
+/* The request for the hosted page's incident remote_id ("": a new one, by POST, whose
+ * answer's id is remembered). */
+static struct sink_request *
+incident_request(const struct sink_conf *s, const char *method, const char *remote_id,
+    struct sink_request *reqs, size_t *n)
+{
+	struct sink_request *r = &reqs[(*n)++];
+
+	snprintf(r->method, sizeof(r->method), "%s", remote_id[0] ? method : "POST");
+	if (remote_id[0] == '\0') {
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
+		r->remember_id = true;
+	} else {
+		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
+		    remote_id);
+	}
+	return r;
+}
+
+/* An existing incident's new status and update body. */
+static int
+patch_incident(struct sink_request *r, const char *status, const char *body, json_t *map,
+    json_t *ids)
+{
+	return dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
+	    "body", body, "components", map, "component_ids", ids), &r->body);
+}
+
 static int
 incident_requests(const struct sink_conf *s, json_t *p, const char *remote_id, json_t *map,
     json_t *ids, struct sink_request *reqs, size_t *n)
@@ -178,20 +206,12 @@ incident_requests(const struct sink_conf *s, json_t *p, const char *remote_id, j
 
 	if (status == NULL || body == NULL || name == NULL || impact == NULL)
 		return -1;
-	r = &reqs[(*n)++];
-	if (remote_id[0] == '\0') {
-		snprintf(r->method, sizeof(r->method), "POST");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
-		r->remember_id = true;
-		return dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:O, s:O}}", "incident", "name",
-		    name, "status", status, "impact_override", impact, "body", body, "components",
-		    map, "component_ids", ids), &r->body);
-	}
-	snprintf(r->method, sizeof(r->method), "PATCH");
-	snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
-	    remote_id);
-	return dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
-	    "body", body, "components", map, "component_ids", ids), &r->body);
+	r = incident_request(s, "PATCH", remote_id, reqs, n);
+	if (remote_id[0] != '\0')
+		return patch_incident(r, status, body, map, ids);
+	return dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:O, s:O}}", "incident", "name",
+	    name, "status", status, "impact_override", impact, "body", body, "components", map,
+	    "component_ids", ids), &r->body);
 }
 
 /*
@@ -213,30 +233,17 @@ maintenance_requests(const struct sink_conf *s, json_t *p, const char *remote_id
 	if (status == NULL || body == NULL || name == NULL || from == NULL || until == NULL)
 		return -1;
 	if (strcmp(status, "cancelled") == 0) {
-		if (remote_id[0] == '\0')
-			return 0;
-		r = &reqs[(*n)++];
-		snprintf(r->method, sizeof(r->method), "DELETE");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
-		    remote_id);
-		return 0;
+		if (remote_id[0] != '\0')
+			(void)incident_request(s, "DELETE", remote_id, reqs, n);
+		return 0; /* never announced there: nothing to withdraw */
 	}
-	r = &reqs[(*n)++];
-	if (remote_id[0] == '\0') {
-		snprintf(r->method, sizeof(r->method), "POST");
-		snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents", s->url, s->page_id);
-		r->remember_id = true;
-		return dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:O, s:O}}",
-		    "incident", "name", name, "status", status, "scheduled_for", from,
-		    "scheduled_until", until, "body", body, "scheduled_auto_in_progress", 0,
-		    "scheduled_auto_completed", 0, "components", map, "component_ids", ids),
-		    &r->body);
-	}
-	snprintf(r->method, sizeof(r->method), "PATCH");
-	snprintf(r->url, sizeof(r->url), "%s/pages/%s/incidents/%s", s->url, s->page_id,
-	    remote_id);
-	return dump_into(json_pack("{s:{s:s, s:s, s:O, s:O}}", "incident", "status", status,
-	    "body", body, "components", map, "component_ids", ids), &r->body);
+	r = incident_request(s, "PATCH", remote_id, reqs, n);
+	if (remote_id[0] != '\0')
+		return patch_incident(r, status, body, map, ids);
+	return dump_into(json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:O, s:O}}",
+	    "incident", "name", name, "status", status, "scheduled_for", from,
+	    "scheduled_until", until, "body", body, "scheduled_auto_in_progress", 0,
+	    "scheduled_auto_completed", 0, "components", map, "component_ids", ids), &r->body);
 }
 
 static int

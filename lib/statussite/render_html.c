@@ -16,6 +16,9 @@
 #include "utctime.h"
 
 #define PAST_INCIDENTS_MAX 20 /* past incidents listed on the index; the feed has all */
+/* Maintenances (running, then upcoming) on the index; the JSON lists them all. Keeps
+ * the index within its first round trip however many are planned. */
+#define INDEX_MAINTENANCES_MAX 10
 
 static const char css[] =
     ":root{--bg:#fff;--fg:#1d2125;--mu:#5e6c84;--bd:#dfe1e6;--ok:#1f845a;--mi:#b38600;"
@@ -307,7 +310,7 @@ maintenances_section(const struct model *m, struct textbuf *out)
 	size_t i, k, n = 0;
 
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++)
-		for (i = 0; i < m->nmaints; i++) {
+		for (i = 0; i < m->nmaints && n < INDEX_MAINTENANCES_MAX; i++) {
 			if (m->maints[i].status != order[k])
 				continue;
 			if (n++ == 0)

@@ -1,6 +1,6 @@
 """Scheduled maintenance end to end: `mctl maintenance` and what it refuses, the status
-page and the Statuspage JSON through upcoming, in progress and completed (by time and
-by command), a configured window on the page, a webhook told of each change once (also
+page and the Statuspage JSON through upcoming, in progress and completed (by command and
+by time), a configured window on the page, a webhook told of each change once (also
 across a restart of mcstatus), and an incident during a maintenance recorded but not
 paged until the maintenance is over (mcalert on a private Prosody)."""
 import json
@@ -108,7 +108,7 @@ def test_mctl_schedules_lists_and_moves_maintenances_and_refuses_bad_input(tmp_p
         "maintenance_scheduled", "maintenance_cancelled"]
 
 
-def test_the_page_and_json_follow_a_maintenance_through_its_states_by_time(procs, tmp_path):
+def test_the_page_and_json_follow_a_maintenance_through_its_states(procs, tmp_path):
     conf, site, db = write_config(tmp_path, extra=(
         f"[maintenance {WINDOW_NAME}]\nstart = 2026-01-01 03:00\nduration = 1h\nevery = 1d\n"
         "clusters = c2\ntitle = Nightly network upgrade\n"
@@ -116,13 +116,15 @@ def test_the_page_and_json_follow_a_maintenance_through_its_states_by_time(procs
         "public = no\n"))
     start(procs, conf)
     wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
-    t = time.time()
-    mid = schedule(conf, "--cluster", "c1", "--from", utc(t + 4), "--until", utc(t + 8),
+    mid = schedule(conf, "--cluster", "c1", "--from", "+1h", "--until", "+2h",
                    "--title", "Upgrade of C1", "--message", "Writes may be slow.")
 
     # Upcoming: listed, nothing under maintenance yet.
     wait_for(lambda: by_id(site, mid, "api/v2/scheduled-maintenances/upcoming.json"),
              what="the upcoming maintenance")
+    wait_for(lambda: any(x["id"] == f"m{mid}" for x in
+                         read_json(site, "api/v2/summary.json")["scheduled_maintenances"]),
+             what="the maintenance in summary.json")
     summary = read_json(site, "api/v2/summary.json")
     m = next(x for x in summary["scheduled_maintenances"] if x["id"] == f"m{mid}")
     assert set(m) == MAINT_FIELDS
@@ -137,20 +139,23 @@ def test_the_page_and_json_follow_a_maintenance_through_its_states_by_time(procs
     assert [c["id"] for c in window[0]["components"]] == ["c2"]
     assert "Upgrade of C1" in (site / "index.html").read_text()
 
-    # In progress by time.
+    # Started early by command.
+    mctl(conf, "maintenance", "start", str(mid))
     wait_for(lambda: by_id(site, mid, "api/v2/scheduled-maintenances/active.json"),
-             timeout=20, what="the maintenance in progress")
+             what="the maintenance in progress")
     wait_for(lambda: read_json(site, "api/v2/status.json")["status"]["indicator"] ==
              "maintenance", what="the maintenance indicator")
     comps = {c["id"]: c["status"] for c in read_json(site, "api/v2/components.json")
              ["components"]}
     assert comps["c1"] == "under_maintenance" and comps["c2"] == "operational"
     assert set(comps.values()) <= COMPONENT_STATUSES
-    page = (site / "index.html").read_text()
-    assert "Under maintenance" in page and "Service Under Maintenance" in page
+    wait_for(lambda: "Service Under Maintenance" in (site / "index.html").read_text(),
+             what="the page under maintenance")
+    assert "Under maintenance" in (site / "index.html").read_text()
 
-    # Completed by time: in the full list only, the components back.
-    wait_for(lambda: (by_id(site, mid) or {}).get("status") == "completed", timeout=20,
+    # Completed early: in the full list only, the components back.
+    mctl(conf, "maintenance", "complete", str(mid))
+    wait_for(lambda: (by_id(site, mid) or {}).get("status") == "completed",
              what="the completed maintenance")
     wait_for(lambda: read_json(site, "api/v2/status.json")["status"]["indicator"] == "none",
              what="the indicator back to none")
@@ -159,6 +164,15 @@ def test_the_page_and_json_follow_a_maintenance_through_its_states_by_time(procs
     assert [u["status"] for u in done["incident_updates"]] == [
         "completed", "in_progress", "scheduled"]
     assert parse_time(done["resolved_at"]) >= parse_time(done["started_at"])
+
+    # By time: a short one starts and ends with no command; the page follows.
+    t = time.time()
+    timed = schedule(conf, "--cluster", "c2", "--from", utc(t + 2), "--until", utc(t + 4),
+                     "--title", "Quick switch swap")
+    wait_for(lambda: (by_id(site, timed) or {}).get("status") == "completed", timeout=30,
+             what="the maintenance completed by time")
+    assert [u["status"] for u in by_id(site, timed)["incident_updates"]] == [
+        "completed", "in_progress", "scheduled"]
     for s in [WINDOW_NAME, "hidden-one", "mctl:"]:
         for path in site.rglob("*"):
             if path.is_file():
