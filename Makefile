@@ -152,6 +152,7 @@ PKGS_test_status_model := sqlite3 jansson inih
 PKGS_test_status_maintenance := sqlite3 jansson inih
 PKGS_test_status_sinks := jansson inih
 PKGS_test_status_groups := sqlite3 jansson inih zlib
+PKGS_test_subscribers := libevent sqlite3 jansson libcurl inih
 PKGS_test_statuspage_text := sqlite3 jansson inih
 PKGS_test_store :=
 PKGS_test_tenant_registry :=
@@ -197,6 +198,7 @@ PKGS_fuzz_proto :=
 PKGS_fuzz_proxyconf := inih openssl
 PKGS_fuzz_sinkreply := jansson inih
 PKGS_fuzz_statuspage := sqlite3 jansson inih
+PKGS_fuzz_subform := libevent sqlite3 jansson libcurl inih
 PKGS_fuzz_store :=
 PKGS_fuzz_tenants :=
 # $(call program_libs,NAME): the link flags of program NAME.

@@ -59,7 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ILOG_SCHEMA_VERSION 6
+#define ILOG_SCHEMA_VERSION 7
 
 #define ILOG_ERR_LEN 256          /* a good size for callers' err buffers */
 #define ILOG_FINGERPRINT_MAX 200  /* bytes, without the NUL */

@@ -67,6 +67,18 @@ enum ilog_status ilog_outbox_enqueue(struct ilog *log, const char *sink, int64_t
     const char *payload_json, int64_t *item_id, bool *created, char *err, size_t errlen);
 
 /*
+ * ilog_outbox_enqueue() of one event's payload for each of sinks[0..n) (n at most
+ * ILOG_OUTBOX_BATCH_MAX; event_id required) in one transaction, for a publisher that
+ * fans one change out to many queues (the subscribers'). A sink whose outbox is full
+ * is skipped and counted in *full instead of failing the batch, so one queue that
+ * never drains cannot hold up the others. *created and *full may be NULL.
+ */
+#define ILOG_OUTBOX_BATCH_MAX 1000
+enum ilog_status ilog_outbox_enqueue_batch(struct ilog *log, const char *const *sinks,
+    size_t n, int64_t event_id, const char *payload_json, size_t *created, size_t *full,
+    char *err, size_t errlen);
+
+/*
  * Claims up to max (<= ILOG_OUTBOX_CLAIM_MAX) due items of sink (NULL: any sink),
  * oldest due first: each one's attempts is incremented and next_attempt_at moved to
  * now + lease_ms, so a process that dies mid-push leaves the item to be retried after

@@ -19,10 +19,12 @@
 #include "ilog_maintenance.h"
 #include "ilog_outbox.h"
 #include "log.h"
+#include "mailer.h"
 #include "mcstatus.h"
 #include "push.h"
 #include "serve.h"
 #include "sink.h"
+#include "subscribe.h"
 #include "statussite/statussite.h"
 #include "sdnotify.h"
 
@@ -46,6 +48,11 @@ struct mcstatus {
 	size_t nsinks;
 	struct push *push;
 	bool enqueued;           /* since the last push_notify() */
+	/* Subscribers: the endpoints (subscribe.c) and the sender (mailer.c). */
+	struct subs_conf *subs_conf; /* holds secrets: wiped when replaced */
+	struct subs *subs;
+	struct mailer *mailer;
+	bool mail_queued;        /* since the last mailer_notify() */
 	/* Heartbeats go through a connection of their own with short busy limits: the
 	 * shared one waits a minute for a locked log, under dblock. */
 	struct ilog *beat_log;
@@ -67,14 +74,14 @@ errors_join(const struct config_errors *errs, char *err, size_t errlen)
 static bool
 owns(const char *section)
 {
-	return spconfig_owns(section) || sink_owns(section);
+	return spconfig_owns(section) || sink_owns(section) || subs_owns(section);
 }
 
-/* Loads path into cfg, sp and sinks (SINKS_MAX, *nsinks set); 0, or -1 with every
- * problem in err. */
+/* Loads path into cfg, sp, sinks (SINKS_MAX, *nsinks set) and subs; 0, or -1 with
+ * every problem in err. */
 static int
 load(const char *path, struct config *cfg, struct sp_config *sp, struct sink_conf *sinks,
-    size_t *nsinks, char *err, size_t errlen)
+    size_t *nsinks, struct subs_conf *subs, char *err, size_t errlen)
 {
 	struct config_errors errs = { 0 };
 	int rc = 0;
@@ -88,6 +95,7 @@ load(const char *path, struct config *cfg, struct sp_config *sp, struct sink_con
 	}
 	spconfig_load(cfg, sp, true, &errs);
 	sink_load_all(cfg, sinks, nsinks, &errs);
+	subs_load(cfg, sp, subs, &errs);
 	config_check_unknown(cfg, owns, &errs);
 	if (errs.n + errs.dropped > 0) {
 		errors_join(&errs, err, errlen);
@@ -101,6 +109,7 @@ load(const char *path, struct config *cfg, struct sp_config *sp, struct sink_con
 struct mcstatus_scratch {
 	struct sp_config sp;
 	struct sink_conf sinks[SINKS_MAX];
+	struct subs_conf subs;
 };
 
 struct mcstatus_scratch *
@@ -112,8 +121,10 @@ mcstatus_scratch_new(void)
 void
 mcstatus_scratch_free(struct mcstatus_scratch *s)
 {
-	if (s != NULL)
+	if (s != NULL) {
 		explicit_bzero(s->sinks, sizeof(s->sinks));
+		explicit_bzero(&s->subs, sizeof(s->subs));
+	}
 	free(s);
 }
 
@@ -124,10 +135,11 @@ mcstatus_check_in(struct mcstatus_scratch *s, const char *path, char *err, size_
 	size_t n;
 	int rc;
 
-	if ((rc = load(path, &cfg, &s->sp, s->sinks, &n, err, errlen)) == 0)
+	if ((rc = load(path, &cfg, &s->sp, s->sinks, &n, &s->subs, err, errlen)) == 0)
 		config_release(&cfg);
-	/* The sinks' credentials do not outlive the check. */
+	/* The sinks' and the relay's credentials do not outlive the check. */
 	explicit_bzero(s->sinks, sizeof(s->sinks));
+	explicit_bzero(&s->subs, sizeof(s->subs));
 	return rc;
 }
 
@@ -174,15 +186,16 @@ render(struct mcstatus *d, struct model *m)
 	return 0;
 }
 
-/* Enqueues ev's public update for every sink. 0, or -1 (the batch is retried). */
+/* Enqueues ev's public update for every sink and every subscriber of the components
+ * it affects. 0, or -1 (the batch is retried). */
 static int
 enqueue(struct mcstatus *d, const struct model *m, const struct ilog_event *ev)
 {
 	char err[ILOG_ERR_LEN];
-	size_t i;
+	size_t i, queued = 0;
 	int rc;
 
-	if (d->nsinks == 0)
+	if (d->nsinks == 0 && !d->subs_conf->on)
 		return 0;
 	if ((rc = payload_build(m, ev, &d->payload)) <= 0) {
 		if (rc < 0)
@@ -198,6 +211,18 @@ enqueue(struct mcstatus *d, const struct model *m, const struct ilog_event *ev)
 			return -1;
 		}
 		d->enqueued = true;
+	}
+	/* Subscribers hear of what touches their components: the payload's, so that an
+	 * incident and a maintenance are told alike. */
+	if (d->subs_conf->on) {
+		if (subs_fanout(d->subs, ev->id, subs_payload_mask(&d->sp, d->payload.data),
+		    d->payload.data, &queued, err, sizeof(err)) < 0) {
+			LOG_LIMITED(LOG_LEVEL_ERR, "subscribers: cannot queue event %lld: %s",
+			    (long long)ev->id, err);
+			return -1;
+		}
+		if (queued > 0)
+			d->mail_queued = true;
 	}
 	return 0;
 }
@@ -249,6 +274,10 @@ process(struct mcstatus *d)
 		if (d->enqueued) {
 			push_notify(d->push);
 			d->enqueued = false;
+		}
+		if (d->mail_queued) {
+			mailer_notify(d->mailer);
+			d->mail_queued = false;
 		}
 		if (done < evs.n || !evs.truncated)
 			break;
@@ -345,18 +374,25 @@ reload(struct mcstatus *d)
 	char err[MCSTATUS_ERR_MAX * 4];
 	struct sp_config *sp = malloc(sizeof(*sp));
 	struct sink_conf *sinks = calloc(SINKS_MAX, sizeof(*sinks));
+	struct subs_conf *subs = calloc(1, sizeof(*subs));
+	struct mailer *mailer;
 	struct push *push;
 	struct config cfg;
 	size_t nsinks = 0;
 
-	if (sp == NULL || sinks == NULL ||
-	    load(d->config_path, &cfg, sp, sinks, &nsinks, err, sizeof(err)) < 0) {
+	if (sp == NULL || sinks == NULL || subs == NULL ||
+	    load(d->config_path, &cfg, sp, sinks, &nsinks, subs, err, sizeof(err)) < 0) {
 		log_err("reload refused, keeping the running configuration:\n%s",
-		    sp == NULL || sinks == NULL ? "out of memory" : err);
+		    sp == NULL || sinks == NULL || subs == NULL ? "out of memory" : err);
 		free(sp);
 		free(sinks);
+		if (subs != NULL)
+			explicit_bzero(subs, sizeof(*subs));
+		free(subs);
 		return;
 	}
+	if (subs->on && !d->subs_conf->on)
+		log_warn("reload: [subscribers] turned on takes effect at the next start");
 	if (strcmp(sp->db_path, d->sp.db_path) != 0 || strcmp(sp->listen, d->sp.listen) != 0 ||
 	    strcmp(sp->dir, d->sp.dir) != 0)
 		log_warn("reload: [log] path, [statuspage] dir and listen take effect at the "
@@ -381,9 +417,29 @@ reload(struct mcstatus *d)
 	d->cfg = cfg;
 	d->sp = *sp;
 	free(sp);
+	/* The endpoints read the new settings from the next request on; the sender
+	 * restarts with them (what is queued stays queued). */
+	subs->on = subs->on && d->subs_conf->on;
+	mailer_stop(d->mailer);
+	d->mailer = NULL;
+	explicit_bzero(d->subs_conf, sizeof(*d->subs_conf));
+	free(d->subs_conf);
+	d->subs_conf = subs;
+	subs_configure(d->subs, d->subs_conf, &d->sp);
+	if ((mailer = mailer_start(d->log, &d->dblock, d->subs_conf, &d->sp, err,
+	    sizeof(err))) == NULL)
+		log_err("reload: the subscribers' sender cannot start (%s); restart mcstatus", err);
+	d->mailer = mailer;
 	d->next_render = 0; /* names and components may have changed */
 	push_notify(d->push);
 	log_info("configuration reloaded, %zu sinks", d->nsinks);
+}
+
+/* The form queued a confirmation: the sender takes it now. */
+static void
+on_mail_queued(void *arg)
+{
+	mailer_notify(((struct mcstatus *)arg)->mailer);
 }
 
 struct mcstatus *
@@ -403,12 +459,17 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	}
 	snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
 	pthread_mutex_init(&d->dblock, NULL);
-	if ((d->sinks = calloc(SINKS_MAX, sizeof(*d->sinks))) == NULL) {
+	if ((d->sinks = calloc(SINKS_MAX, sizeof(*d->sinks))) == NULL ||
+	    (d->subs_conf = calloc(1, sizeof(*d->subs_conf))) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		free(d->sinks);
 		free(d);
 		return NULL;
 	}
-	if (load(config_path, &d->cfg, &d->sp, d->sinks, &d->nsinks, err, errlen) < 0) {
+	if (load(config_path, &d->cfg, &d->sp, d->sinks, &d->nsinks, d->subs_conf, err,
+	    errlen) < 0) {
+		explicit_bzero(d->subs_conf, sizeof(*d->subs_conf));
+		free(d->subs_conf);
 		free(d->sinks);
 		free(d);
 		return NULL;
@@ -448,6 +509,14 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	if ((d->push = push_start(d->log, &d->dblock, d->sinks, d->nsinks, d->sp.dir, err,
 	    errlen)) == NULL)
 		goto fail;
+	if ((d->subs = subs_new(d->log, &d->dblock)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	subs_configure(d->subs, d->subs_conf, &d->sp);
+	if ((d->mailer = mailer_start(d->log, &d->dblock, d->subs_conf, &d->sp, err,
+	    errlen)) == NULL)
+		goto fail;
 	if ((d->base = event_base_new()) == NULL) {
 		snprintf(err, errlen, "cannot create the event loop");
 		goto fail;
@@ -466,7 +535,8 @@ mcstatus_new(const char *config_path, char *err, size_t errlen)
 	event_add(d->sigint, NULL);
 	event_add(d->sighup, NULL);
 	if (d->sp.listen[0] != '\0' &&
-	    (d->serve = serve_start(d->base, d->sp.listen, d->sp.dir, err, errlen)) == NULL)
+	    (d->serve = serve_start(d->base, d->sp.listen, d->sp.dir,
+		d->subs_conf->on ? d->subs : NULL, on_mail_queued, d, err, errlen)) == NULL)
 		goto fail;
 	tv = clock_ms_timeval(d->sp.poll_ms);
 	event_add(d->tick, &tv);
@@ -500,6 +570,7 @@ mcstatus_free(struct mcstatus *d)
 	if (d == NULL)
 		return;
 	push_stop(d->push);
+	mailer_stop(d->mailer);
 	if (d->tick != NULL)
 		event_free(d->tick);
 	if (d->sigterm != NULL)
@@ -509,6 +580,7 @@ mcstatus_free(struct mcstatus *d)
 	if (d->sighup != NULL)
 		event_free(d->sighup);
 	serve_stop(d->serve);
+	subs_free(d->subs);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	ilog_close(d->log);
@@ -518,6 +590,9 @@ mcstatus_free(struct mcstatus *d)
 	if (d->sinks != NULL)
 		explicit_bzero(d->sinks, SINKS_MAX * sizeof(*d->sinks));
 	free(d->sinks);
+	if (d->subs_conf != NULL)
+		explicit_bzero(d->subs_conf, sizeof(*d->subs_conf));
+	free(d->subs_conf);
 	config_release(&d->cfg);
 	free(d);
 }

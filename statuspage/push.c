@@ -19,6 +19,7 @@
 #include "log.h"
 #include "ilog_outbox.h"
 #include "push.h"
+#include "waker.h"
 
 #define LEASE_SLACK_MS 5000
 #define PATH_MAX_LEN 1024
@@ -47,10 +48,7 @@ struct worker {
 
 struct push {
 	pthread_mutex_t *dblock;   /* guards the shared log connection (borrowed) */
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;
-	unsigned generation;       /* bumped by push_notify */
+	struct waker waker;        /* stop, and push_notify's wake-ups */
 	char site_dir[SP_PATH_MAX];
 	struct worker *workers;
 	size_t n;
@@ -59,37 +57,7 @@ struct push {
 static bool
 stopping(struct push *p)
 {
-	bool s;
-
-	pthread_mutex_lock(&p->lock);
-	s = p->stop;
-	pthread_mutex_unlock(&p->lock);
-	return s;
-}
-
-static unsigned
-generation(struct push *p)
-{
-	unsigned g;
-
-	pthread_mutex_lock(&p->lock);
-	g = p->generation;
-	pthread_mutex_unlock(&p->lock);
-	return g;
-}
-
-/* Sleeps until `until` (CLOCK_REALTIME ms), stop, or, with wake_on_notify, a notify
- * after generation gen (read before looking at the outbox, so none is missed). */
-static void
-wait_until(struct push *p, int64_t until, bool wake_on_notify, unsigned gen)
-{
-	struct timespec ts = clock_ms_timespec(until);
-
-	pthread_mutex_lock(&p->lock);
-	while (!p->stop && (!wake_on_notify || gen == p->generation) && clock_wall_ms() < until)
-		if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
-			break;
-	pthread_mutex_unlock(&p->lock);
+	return waker_stopping(&p->waker);
 }
 
 static size_t
@@ -136,7 +104,7 @@ pace(struct worker *w)
 	int64_t gap = (int64_t)(1000.0 / w->conf.rate), due = w->last_request_ms + gap;
 
 	if (clock_wall_ms() < due)
-		wait_until(w->p, due, false, 0);
+		waker_wait_until(&w->p->waker, due, false, 0);
 	w->last_request_ms = clock_wall_ms();
 	return !stopping(w->p);
 }
@@ -552,7 +520,7 @@ run(void *arg)
 		char err[ILOG_ERR_LEN];
 		int64_t next = 0, until;
 		enum ilog_status st;
-		unsigned gen = generation(p);
+		unsigned gen = waker_generation(&p->waker);
 
 		pthread_mutex_lock(p->dblock);
 		st = ilog_outbox_claim_head(w->log, w->conf.name, lease, &it, &next, err,
@@ -569,7 +537,7 @@ run(void *arg)
 		until = clock_wall_ms() + PUSH_IDLE_POLL_MS;
 		if (next != 0 && next < until)
 			until = next;
-		wait_until(p, until, next == 0, gen);
+		waker_wait_until(&p->waker, until, next == 0, gen);
 	}
 	return NULL;
 }
@@ -596,8 +564,7 @@ push_start(struct ilog *log, pthread_mutex_t *dblock, const struct sink_conf *si
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
+	waker_init(&p->waker);
 	p->dblock = dblock;
 	snprintf(p->site_dir, sizeof(p->site_dir), "%s", site_dir);
 	p->n = n;
@@ -646,10 +613,7 @@ push_notify(struct push *p)
 {
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->generation++;
-	pthread_cond_broadcast(&p->wake);
-	pthread_mutex_unlock(&p->lock);
+	waker_notify(&p->waker);
 }
 
 void
@@ -659,17 +623,13 @@ push_stop(struct push *p)
 
 	if (p == NULL)
 		return;
-	pthread_mutex_lock(&p->lock);
-	p->stop = true;
-	pthread_cond_broadcast(&p->wake);
-	pthread_mutex_unlock(&p->lock);
+	waker_stop(&p->waker);
 	for (i = 0; i < p->n; i++)
 		if (p->workers[i].started)
 			pthread_join(p->workers[i].thread, NULL);
 	for (i = 0; i < p->n; i++)
 		worker_release(&p->workers[i]);
 	free(p->workers);
-	pthread_cond_destroy(&p->wake);
-	pthread_mutex_destroy(&p->lock);
+	waker_release(&p->waker);
 	free(p);
 }

@@ -19,6 +19,7 @@
 #include "cluster.h"
 #include "httpd.h"
 #include "serve.h"
+#include "subscribe.h"
 
 #define SERVE_PATH_MAX 1024
 #define SERVE_HEADERS_MAX 8192
@@ -28,6 +29,9 @@
 struct serve {
 	struct httpd *httpd; /* owned */
 	const char *dir;     /* borrowed */
+	struct subs *subs;   /* borrowed; NULL: GET and HEAD only */
+	void (*queued)(void *arg);
+	void *queued_arg;
 };
 
 static const char *
@@ -122,7 +126,13 @@ on_request(void *arg, const struct httpd_request *req, struct httpd_response *re
 	struct stat st;
 	size_t n;
 	int fd;
+	bool queued = false;
 
+	if (subs_handle(s->subs, req, res, &queued)) {
+		if (queued && s->queued != NULL)
+			s->queued(s->queued_arg);
+		return;
+	}
 	if (!req->head && strcmp(req->method, "GET") != 0) {
 		httpd_header(res, "Allow", "GET, HEAD");
 		plain(res, 405, "405 Method Not Allowed\n");
@@ -206,14 +216,14 @@ connections_cap(void)
 }
 
 struct serve *
-serve_start(struct event_base *base, const char *listen, const char *dir, char *err,
-    size_t errlen)
+serve_start(struct event_base *base, const char *listen, const char *dir,
+    struct subs *subs, void (*queued)(void *arg), void *queued_arg, char *err, size_t errlen)
 {
 	struct httpd_limits limits = {
 		.connections_max = connections_cap(),
 		.timeout_ms = SERVE_TIMEOUT_MS,
 		.headers_max = SERVE_HEADERS_MAX,
-		.body_max = SERVE_BODY_MAX,
+		.body_max = subs != NULL ? SUBS_BODY_MAX : SERVE_BODY_MAX,
 		.accept_retry_ms = SERVE_PAUSE_MS,
 	};
 	struct cluster_addr addr;
@@ -227,6 +237,9 @@ serve_start(struct event_base *base, const char *listen, const char *dir, char *
 		return NULL;
 	}
 	s->dir = dir;
+	s->subs = subs;
+	s->queued = queued;
+	s->queued_arg = queued_arg;
 	if ((s->httpd = httpd_start(base, addr.host, addr.port, &limits, on_request, s, why,
 	    sizeof(why))) == NULL) {
 		snprintf(err, errlen, "listen %s: %s", addr.text, why);

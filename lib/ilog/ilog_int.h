@@ -116,6 +116,18 @@ enum stmt_id {
 	ST_REM_BY_ID,
 	ST_REM_CLAIM,
 	ST_REM_DONE,
+	/* subscribers (lib/ilog/subscribers.c, lib/ilog_subscribers.h) */
+	ST_SUB_BY_ADDRESS,
+	ST_SUB_BY_ID,
+	ST_SUB_LIVE_COUNT,
+	ST_SUB_INSERT,
+	ST_SUB_RENEW,
+	ST_SUB_REQUESTED,
+	ST_SUB_STATE,
+	ST_SUB_FAILURES,
+	ST_SUB_CONFIRMED,
+	ST_SUB_COUNT,
+	ST_SUB_DUE,
 	ST_COUNT
 };
 

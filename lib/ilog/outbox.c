@@ -149,6 +149,80 @@ ilog_outbox_enqueue(struct ilog *log, const char *sink, int64_t event_id,
 	return st;
 }
 
+struct batch_args {
+	const char *const *sinks;
+	size_t n;
+	struct enqueue_args one;
+	size_t created, full;
+};
+
+static enum ilog_status
+batch_body(struct ilog *log, void *arg, char *err, size_t errlen)
+{
+	struct batch_args *a = arg;
+	enum ilog_status st;
+	size_t i;
+
+	a->created = a->full = 0; /* a retried body starts again */
+	for (i = 0; i < a->n; i++) {
+		a->one.sink = a->sinks[i];
+		st = enqueue_body(log, &a->one, err, errlen);
+		if (st == ILOG_ERR_FULL)
+			a->full++;
+		else if (st != ILOG_OK)
+			return st;
+		else if (a->one.created)
+			a->created++;
+	}
+	return ILOG_OK;
+}
+
+enum ilog_status
+ilog_outbox_enqueue_batch(struct ilog *log, const char *const *sinks, size_t n,
+    int64_t event_id, const char *payload_json, size_t *created, size_t *full, char *err,
+    size_t errlen)
+{
+	struct batch_args a = { .sinks = sinks, .n = n, .one = { .event_id = event_id } };
+	enum ilog_status st;
+	json_t *j;
+	char *text;
+	size_t i;
+
+	if (n > ILOG_OUTBOX_BATCH_MAX) {
+		errbuf_set(err, errlen, "batch of %zu items is invalid (at most %d)", n,
+		    ILOG_OUTBOX_BATCH_MAX);
+		return ILOG_ERR_ARG;
+	}
+	for (i = 0; i < n; i++)
+		if ((st = ilog_check_text(sinks[i], ILOG_SINK_MAX, false, TEXT_LINE, "sink", err,
+		    errlen)) != ILOG_OK)
+			return st;
+	if (event_id <= 0) {
+		errbuf_set(err, errlen, "no event %lld", (long long)event_id);
+		return ILOG_ERR_NOT_FOUND;
+	}
+	if (payload_json == NULL ||
+	    (j = ilog_parse_json(payload_json, false, "payload", err, errlen)) == NULL) {
+		if (payload_json == NULL)
+			errbuf_set(err, errlen, "payload is missing");
+		return ILOG_ERR_ARG;
+	}
+	text = ilog_dump_json(j, "payload", err, errlen);
+	json_decref(j);
+	if (text == NULL)
+		return ILOG_ERR_ARG;
+	a.one.payload = text;
+	st = ilog_call(log, ILOG_WRITE, batch_body, &a, err, errlen);
+	free(text);
+	if (st == ILOG_OK) {
+		if (created != NULL)
+			*created = a.created;
+		if (full != NULL)
+			*full = a.full;
+	}
+	return st;
+}
+
 struct claim_args {
 	const char *sink;
 	size_t max;

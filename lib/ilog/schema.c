@@ -193,6 +193,29 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 	");"
 	"CREATE INDEX remedies_incident ON remedies(incident_id, number, id);"
 	"PRAGMA user_version = 6;",
+
+	/*
+	 * 6 -> 7: the status page's subscribers (lib/ilog_subscribers.h). Their messages
+	 * wait in the outbox under "subscriber:ID"; the index finds a queue's head.
+	 */
+	"CREATE TABLE subscribers ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('email', 'webhook')),"
+	"  address TEXT NOT NULL,"
+	"  components TEXT NOT NULL DEFAULT '',"
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'confirmed', 'unsubscribed',"
+	"    'dropped')),"
+	"  nonce INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  confirmed_at INTEGER,"
+	"  requested_at INTEGER NOT NULL,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (kind, address)"
+	");"
+	"CREATE INDEX subscribers_state ON subscribers(state, id);"
+	"CREATE INDEX outbox_sink_unfinished ON outbox(sink, id)"
+	"  WHERE done_at IS NULL AND gave_up_at IS NULL;"
+	"PRAGMA user_version = 7;",
 };
 
 /* --- statements -------------------------------------------------------------------- */
@@ -218,6 +241,9 @@ const char *const ilog_migrations[ILOG_SCHEMA_VERSION] = {
 #define REMEDY_COLS                                                                  \
 	"id, incident_id, number, evidence_event, created_at, verb, cluster, node, "  \
 	"tenant, arg, sentence, superseded_at, run_at, run_by, run_event"
+#define SUBSCRIBER_COLS                                                              \
+	"id, kind, address, components, state, nonce, created_at, confirmed_at, "   \
+	"requested_at, failures"
 
 const char *const ilog_stmt_sql[ST_COUNT] = {
 	[ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -367,4 +393,27 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 	[ST_REM_CLAIM] = "UPDATE remedies SET run_at = ?2, run_by = ?3"
 			 " WHERE id = ?1 AND run_at IS NULL AND superseded_at IS NULL",
 	[ST_REM_DONE] = "UPDATE remedies SET run_event = ?2 WHERE id = ?1 AND run_at IS NOT NULL",
+	/* subscribers (lib/ilog/subscribers.c) */
+	[ST_SUB_BY_ADDRESS] = "SELECT " SUBSCRIBER_COLS " FROM subscribers"
+			      " WHERE kind = ?1 AND address = ?2",
+	[ST_SUB_BY_ID] = "SELECT " SUBSCRIBER_COLS " FROM subscribers WHERE id = ?1",
+	[ST_SUB_LIVE_COUNT] = "SELECT count(*) FROM subscribers WHERE state = 'confirmed'"
+			      " OR (state = 'pending' AND requested_at >= ?1)",
+	[ST_SUB_INSERT] = "INSERT INTO subscribers (kind, address, components, state, nonce,"
+			  " created_at, requested_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
+	[ST_SUB_RENEW] = "UPDATE subscribers SET state = 'pending', components = ?2, nonce = ?3,"
+			 " created_at = ?4, confirmed_at = NULL, requested_at = ?4,"
+			 " failures = 0 WHERE id = ?1",
+	[ST_SUB_REQUESTED] = "UPDATE subscribers SET requested_at = ?2,"
+			     " components = coalesce(?3, components) WHERE id = ?1",
+	[ST_SUB_STATE] = "UPDATE subscribers SET state = ?2,"
+			 " confirmed_at = coalesce(?3, confirmed_at) WHERE id = ?1",
+	[ST_SUB_FAILURES] = "UPDATE subscribers SET failures = ?2 WHERE id = ?1",
+	[ST_SUB_CONFIRMED] = "SELECT " SUBSCRIBER_COLS " FROM subscribers"
+			     " WHERE state = 'confirmed' AND id > ?1 ORDER BY id LIMIT ?2",
+	[ST_SUB_COUNT] = "SELECT state, count(*) FROM subscribers GROUP BY state",
+	[ST_SUB_DUE] = "SELECT o.sink FROM outbox o WHERE o.id IN (SELECT min(id) FROM outbox"
+		       " WHERE sink >= 'subscriber:' AND sink < 'subscriber;' AND " UNFINISHED
+		       " GROUP BY sink) AND o.next_attempt_at <= ?1"
+		       " ORDER BY o.next_attempt_at, o.id LIMIT ?2",
 };

@@ -286,6 +286,39 @@ components(const struct model *m, struct textbuf *b)
 			component_box(m, b, i);
 }
 
+/* The subscribe form (posted to mcstatus, statuspage/subscribe.h), when subscriptions
+ * are configured: one form, an address and the components (none ticked: all). */
+static void
+subscribe_form(const struct model *m, struct textbuf *b)
+{
+	const struct sp_config *c = m->cfg;
+	size_t i;
+
+	if (c->link_url[0] == '\0')
+		return;
+	textbuf_puts(b, "<section aria-labelledby=\"sub\"><h2 id=\"sub\">Get updates</h2>\n"
+			"<form method=\"post\" action=\"");
+	textbuf_escape(b, c->link_url);
+	textbuf_puts(b, "subscribe\"><p><label>Email <input type=\"email\" name=\"email\" "
+			"maxlength=\"254\" autocomplete=\"email\"></label></p>\n");
+	if (c->subscribe_webhooks != SP_WEBHOOKS_NO)
+		textbuf_puts(b, "<p><label>or a webhook URL <input type=\"url\" name=\"webhook\" "
+				"maxlength=\"300\"></label></p>\n");
+	if (c->ncomps > 1) {
+		textbuf_puts(b, "<fieldset><legend>Components (none ticked: all)</legend>");
+		for (i = 0; i < c->ncomps; i++) {
+			textbuf_puts(b, "<label><input type=\"checkbox\" name=\"component\" value=\"");
+			textbuf_escape(b, c->comps[i].id);
+			textbuf_puts(b, "\"> ");
+			textbuf_escape(b, c->comps[i].name);
+			textbuf_puts(b, "</label> ");
+		}
+		textbuf_puts(b, "</fieldset>\n");
+	}
+	textbuf_puts(b, "<p><button>Subscribe</button> <small>We send a link to confirm; every "
+			"message has a link to stop.</small></p></form></section>\n");
+}
+
 /* One maintenance: its public name, when, what it affects, its message. */
 static void
 maintenance_box(const struct model *m, struct textbuf *b, const struct model_maintenance *mm)
@@ -375,6 +408,7 @@ render_index_html(const struct model *m, struct textbuf *out)
 	if (n == 0)
 		textbuf_puts(out, "<li>No incidents in the last 90 days.</li>");
 	textbuf_puts(out, "</ul></section>\n");
+	subscribe_form(m, out);
 	foot(out, "", m->now);
 	return textbuf_failed(out) ? -1 : 0;
 }

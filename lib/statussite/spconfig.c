@@ -209,6 +209,48 @@ check_groups(struct config *cfg, const struct sp_config *out, struct config_erro
 	}
 }
 
+/* The public part of [subscribers]: where the form and the links point, and whether
+ * the form offers webhooks. The section's presence turns subscriptions on. */
+static void
+subscribe_form(struct config *cfg, struct sp_config *out, struct config_errors *errs)
+{
+	struct config_entry *e;
+	const char *w;
+	size_t i;
+	bool on = false;
+
+	for (i = 0; i < cfg->nsections; i++)
+		if (strcmp(cfg->sections[i], "subscribers") == 0)
+			on = true;
+	if (!on)
+		return;
+	if ((e = config_find(cfg, "subscribers", "link_url")) != NULL) {
+		size_t n = strlen(e->value);
+
+		if ((strncmp(e->value, "http://", 7) != 0 && strncmp(e->value, "https://", 8) != 0) ||
+		    n + 2 > sizeof(out->link_url) || !text_valid(e->value) ||
+		    strpbrk(e->value, " \"<>'?#") != NULL)
+			config_error(errs, cfg, e->line, "link_url: an http:// or https:// URL");
+		else
+			snprintf(out->link_url, sizeof(out->link_url), "%s%s", e->value,
+			    e->value[n - 1] == '/' ? "" : "/");
+	} else if (out->url[0] != '\0') {
+		snprintf(out->link_url, sizeof(out->link_url), "%s", out->url);
+	} else {
+		config_error(errs, cfg, 0, "[subscribers]: the links in messages need link_url "
+					   "or [statuspage] url");
+	}
+	config_get_str(cfg, "subscribers", "webhooks", "no", &w, errs);
+	if (strcmp(w, "no") == 0)
+		out->subscribe_webhooks = SP_WEBHOOKS_NO;
+	else if (strcmp(w, "https") == 0)
+		out->subscribe_webhooks = SP_WEBHOOKS_HTTPS;
+	else if (strcmp(w, "any") == 0)
+		out->subscribe_webhooks = SP_WEBHOOKS_ANY;
+	else
+		config_error(errs, cfg, 0, "[subscribers] webhooks: no, https or any");
+}
+
 int
 spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
     struct config_errors *errs)
@@ -263,6 +305,8 @@ spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
 		config_error(errs, cfg, 0, "[statuspage] heartbeat_interval: between 100ms and 1h");
 	if (out->rerender_ms < 1000 || out->rerender_ms > 3600000)
 		config_error(errs, cfg, 0, "[statuspage] rerender: between 1s and 1h");
+
+	subscribe_form(cfg, out, errs);
 
 	for (i = 0; i < cfg->nsections; i++)
 		if (config_section_name(cfg->sections[i], "component") != NULL)

@@ -85,6 +85,10 @@ void textbuf_escape_markup(struct textbuf *b, const char *s);
  * The [maintenance NAME] windows are read as mcalert reads them (lib/maintwindow.h);
  * the page shows the public ones as scheduled maintenance.
  *
+ *     [subscribers]               ; optional: the subscribe form (docs/statuspage.md)
+ *     link_url = https://status.example.com/  ; mcstatus's public base (default: url)
+ *     webhooks = no | https | any
+ *
  * A cluster's public name is its [cluster NAME] title (default: the name); without any
  * [component], a cluster's `group` is its component's. mcstatus reads nothing else of
  * [cluster] (not the password files: it needs no secrets but its sinks'). Every
@@ -122,6 +126,10 @@ struct sp_cluster {
 	char title[SP_NAME_MAX + 1];
 };
 
+/* Webhook subscribers ([subscribers] webhooks): none, https:// URLs only, or any
+ * http(s) URL (for tests and closed networks). */
+enum sp_webhooks { SP_WEBHOOKS_NO, SP_WEBHOOKS_HTTPS, SP_WEBHOOKS_ANY };
+
 struct sp_config {
 	char db_path[SP_PATH_MAX];    /* [log] path, default var/mcops.db */
 	char dir[SP_PATH_MAX];
@@ -138,6 +146,11 @@ struct sp_config {
 	size_t nclusters;
 	struct maint_window windows[MAINT_WINDOWS_MAX]; /* [maintenance NAME] (lib/maintwindow.h) */
 	size_t nwindows;
+	/* Subscriptions: the part of [subscribers] the page shows (spconfig_load reads
+	 * it; mcstatus's statuspage/subscribe.h reads the rest, secrets included). */
+	char link_url[SP_URL_MAX];    /* mcstatus's public base for /subscribe, /confirm,
+	                                 /unsubscribe ("/"-terminated); "" = no subscriptions */
+	enum sp_webhooks subscribe_webhooks;
 };
 
 /* True for the sections spconfig reads and checks: [statuspage], [component NAME]. */

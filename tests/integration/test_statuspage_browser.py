@@ -1,10 +1,11 @@
 """The status page as a browser renders it: headless Chromium loads index.html in each
-state (all operational, degraded, outage, resolved, grouped by region, maintenance); the
-rendered DOM's text says what the state is in words (never colour alone), and a
-screenshot of each state is kept in build/test-artifacts/statuspage/."""
+state (all operational, degraded, outage, resolved, grouped by region, maintenance, the
+subscribe form); the rendered DOM's text says what the state is in words (never colour
+alone), and a screenshot of each state is kept in build/test-artifacts/statuspage/."""
 import html.parser
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -168,6 +169,27 @@ def test_the_grouped_page_says_each_region_and_its_worst_state_in_words(procs, t
     groups = {c["name"]: c for c in comps if c["group"]}
     assert groups["US East (Virginia)"]["components"] == ["c1", "c1b"]
     assert groups["Europe (Frankfurt)"]["status"] == "partial_outage"
+
+
+def test_the_subscribe_form_renders_as_plain_html(procs, tmp_path):
+    from conftest import free_port
+    port = free_port()
+    (tmp_path / "sub.key").write_text("subscriber-link-secret-0123456789\n")
+    conf, site, db = write_config(tmp_path, port, extra=(
+        f"[subscribers]\nsecret_file = {tmp_path / 'sub.key'}\n"
+        f"link_url = http://127.0.0.1:{port}/\nsmtp_url = smtp://127.0.0.1:1\n"
+        "smtp_from = status@example.com\nwebhooks = https\n"))
+    start(procs, conf, port)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    page = render(site, "subscribe", tmp_path)
+    assert "Get updates" in page.text
+    assert "Components (none ticked: all)" in page.text
+    assert "US-East C1" in page.text and "EU-West C2" in page.text
+    assert "or a webhook URL" in page.text and "Subscribe" in page.text
+    html = (site / "index.html").read_text()
+    assert f'<form method="post" action="http://127.0.0.1:{port}/subscribe">' in html
+    assert 'type="email" name="email"' in html and html.count('type="checkbox"') == 2
+    assert "<script" not in html and re.search(r"\son[a-z]+=", html) is None
 
 
 def test_a_maintenance_in_progress_and_one_upcoming_are_said_in_words(procs, tmp_path):
