@@ -1,9 +1,11 @@
 /*
  * mctl tenant — manage the tenants file (lib/tenants.h): add, list, remove, passwd,
  * limit, caps, connlimit. A generated password is printed once and only its salted hash is
- * stored. Changes are made under a lock on the file's directory (so two operators
- * cannot lose each other's edit) and written atomically; a running mcd picks them
- * up on SIGHUP.
+ * stored. Changes are made under a lock on the file's directory (so two operators,
+ * or an operator and mcalert, cannot lose each other's edit) and written atomically
+ * (lib/tenants_edit.h); a running mcd picks them up on SIGHUP. connlimit is
+ * lib/remedy.h's connlimit without nodes, so that --incident records the event mcalert
+ * records when it is run from chat.
  */
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,7 @@
 /*
  * remedy — the standard remedies on cache nodes, one audited code path for every tool
- * that runs them (mctl flush/drain/rebalance, mcalert's "run N" from chat):
+ * that runs them (mctl flush/drain/rebalance/tenant connlimit, mcalert's "run N" from
+ * chat):
  *
  *   flush      empty the cache (all tenants, or one) on backends: they hold the data
  *   drain      refuse new clients / accept again, on the nodes that take clients
