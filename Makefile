@@ -157,6 +157,7 @@ PKGS_test_statuspage_text := sqlite3 jansson inih
 PKGS_test_store :=
 PKGS_test_tenant_registry :=
 PKGS_test_tenants :=
+PKGS_test_tenants_edit :=
 PKGS_test_utctime :=
 PKGS_test_watch := libevent sqlite3 jansson inih
 LDLIBS_test_watch := -lm

@@ -252,7 +252,8 @@ page_suggestions(struct alerter *a, const struct snap *s, struct ilog_remedies *
 	struct ilog_remedy v[ILOG_REMEDY_MAX];
 	char err[ILOG_ERR_LEN];
 	bool changed = false;
-	size_t n = suggest_derive(&s->inc, s->evidence_body, v, ILOG_REMEDY_MAX);
+	size_t n = suggest_derive(&s->inc, s->evidence_body, a->set->suggest_connrate, v,
+	    ILOG_REMEDY_MAX);
 
 	memset(out, 0, sizeof(*out));
 	if (s->inc.state == ILOG_STATE_RESOLVED || (n == 0 && s->evidence_event == 0))

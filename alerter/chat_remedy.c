@@ -37,16 +37,16 @@ say(struct reply *r, const char *fmt, ...)
 		r->used = r->used + (size_t)n < r->len ? r->used + (size_t)n : r->len - 1;
 }
 
-/* A stored suggestion as a remedy request (its strings borrowed from s); -1 for a
- * verb this build cannot run. */
+/* A stored suggestion as a remedy request (its strings borrowed from s, a connlimit's
+ * file from tenants_path); -1 for a verb this build cannot run or a bad argument. */
 static int
-request_of(const struct ilog_remedy *s, struct remedy_request *req)
+request_of(const struct ilog_remedy *s, const char *tenants_path, struct remedy_request *req)
 {
 	static const struct {
 		const char *word;
 		enum remedy_verb verb;
 	} verbs[] = { { "flush", REMEDY_FLUSH }, { "drain", REMEDY_DRAIN },
-		      { "rebalance", REMEDY_REBALANCE } };
+		      { "rebalance", REMEDY_REBALANCE }, { "connlimit", REMEDY_CONNLIMIT } };
 	size_t i;
 
 	memset(req, 0, sizeof(*req));
@@ -64,6 +64,15 @@ request_of(const struct ilog_remedy *s, struct remedy_request *req)
 	req->drain_on = true;
 	req->incident = s->incident_id;
 	req->timeout_ms = CHAT_REMEDY_TIMEOUT_MS;
+	if (req->verb == REMEDY_CONNLIMIT) {
+		/* The page offers a new-connection rate; the tenant's maximum is left alone. */
+		if (req->tenant == NULL || s->arg < 1 || s->arg > (int64_t)TENANT_CONN_LIMIT_MAX)
+			return -1;
+		req->shed = 0;
+		req->tenants_path = tenants_path;
+		req->limits.set_conn_rate = true;
+		req->limits.conn_rate = (uint64_t)s->arg;
+	}
 	return 0;
 }
 
@@ -75,7 +84,7 @@ prepare(struct alerter *a, const struct ilog_remedy *s, struct remedy *rm, struc
 	enum remedy_status st;
 
 	memset(rm, 0, sizeof(*rm));
-	if (request_of(s, &req) != 0) {
+	if (request_of(s, alerter_config(a)->tenants_path, &req) != 0) {
 		say(r, "#%" PRId64 ": suggestion %d (%s) cannot be run from chat; see the runbook.",
 		    s->incident_id, s->number, s->verb);
 		return -1;
@@ -214,6 +223,13 @@ describe(const struct remedy *rm, const struct ilog_remedy *s, struct reply *r)
 		for (i = 0; i < rm->n; i++)
 			say(r, "%s%s", i > 0 ? ", " : "", rm->targets[i]->name);
 		break;
+	case REMEDY_CONNLIMIT:
+		say(r, "set tenant %s's limit to %llu new connections a second (max connections "
+		    "unchanged) in the tenants file %s and reload ", q->tenant,
+		    (unsigned long long)q->limits.conn_rate, q->tenants_path);
+		for (i = 0; i < rm->n; i++)
+			say(r, "%s%s", i > 0 ? ", " : "", rm->targets[i]->name);
+		break;
 	}
 	for (i = 0; i < rm->n; i++) {
 		if (rm->res[i].error[0] != '\0')
@@ -298,9 +314,15 @@ outcome(const struct remedy *rm, const struct ilog_remedy *s, struct reply *r)
 		else if (rm->req.verb == REMEDY_REBALANCE)
 			say(r, "OK, closing %llu of %llu connections", (unsigned long long)res->shed,
 			    (unsigned long long)res->connections);
+		else if (rm->req.verb == REMEDY_CONNLIMIT)
+			say(r, "OK, reloaded");
 		else
 			say(r, "OK");
 	}
+	if (rm->req.verb == REMEDY_CONNLIMIT && rm->applied)
+		say(r, "; tenant %s: %u new connections a second (was %u; 0 = none), at most %u "
+		    "connections (0 = none)", rm->req.tenant, (unsigned)rm->limits.conn_rate,
+		    (unsigned)rm->limits.conn_rate_before, (unsigned)rm->limits.max_conns);
 }
 
 void
@@ -308,7 +330,7 @@ chat_remedy_yes(struct alerter *a, struct confirm *cf, const char *bare, const c
     int64_t now, char *out, size_t len)
 {
 	struct reply r = { out, len, 0 };
-	char err[ILOG_ERR_LEN];
+	char err[ILOG_ERR_LEN], file_err[TENANTS_ERR_LEN];
 	struct confirm_wait w;
 	struct ilog_remedy s;
 	struct remedy rm;
@@ -353,12 +375,21 @@ chat_remedy_yes(struct alerter *a, struct confirm *cf, const char *bare, const c
 	apply_plan(&rm, &w);
 	log_info("#%" PRId64 ": suggestion %d (%s) run by %s", s.incident_id, s.number,
 	    s.sentence, actor);
+	/* A connlimit's file first: a node is told to reload only a file that changed. */
+	file_err[0] = '\0';
+	if (remedy_connlimit_apply(&rm, file_err, sizeof(file_err)) != TENANTS_EDIT_OK)
+		log_err("#%" PRId64 ": suggestion %d: the tenants file was not changed: %s",
+		    s.incident_id, s.number, file_err);
 	for (i = 0; i < rm.n; i++)
 		remedy_run_node(&rm, i);
 	body = remedy_event_body(&rm);
 	if (body != NULL)
 		json_object_set_new(body, "suggestion", json_integer(s.number));
+	if (body != NULL && file_err[0] != '\0')
+		json_object_set_new(body, "error", json_string(file_err));
 	outcome(&rm, &s, &r);
+	if (file_err[0] != '\0')
+		say(&r, ". The tenants file was NOT changed: %s", file_err);
 	if (remedy_record(&rm, alerter_log(a), actor, body, &event_id, err, sizeof(err)) != 0) {
 		log_err("#%" PRId64 ": suggestion %d was run by %s but not recorded: %s",
 		    s.incident_id, s.number, actor, err);

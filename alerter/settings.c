@@ -10,6 +10,8 @@
 #include "ilog_heartbeat.h"
 #include "parse.h"
 #include "settings.h"
+#include "suggest.h"
+#include "tenants.h"
 
 #define SECTION "alerter"
 
@@ -305,6 +307,30 @@ load_alerter(struct alerter_settings *s, struct config *cfg, struct config_error
 	return rc;
 }
 
+/*
+ * What a "limit tenant" suggestion offers and edits: [alerter] suggest_connrate, and the
+ * tenants file mctl edits too ([mcd] tenants, else the default path), which the nodes
+ * mcalert reloads read.
+ */
+static int
+load_remedies(struct alerter_settings *s, struct config *cfg, struct config_errors *errs)
+{
+	struct config_entry *e;
+
+	if (config_get_u64(cfg, SECTION, "suggest_connrate", 1, TENANT_CONN_LIMIT_MAX,
+	    SUGGEST_CONNRATE_DEFAULT, &s->suggest_connrate, errs) != 0)
+		return -1;
+	snprintf(s->tenants_path, sizeof(s->tenants_path), "%s", MCOPS_TENANTS_PATH);
+	if ((e = config_find(cfg, "mcd", "tenants")) != NULL && e->value[0] != '\0') {
+		if (strlen(e->value) >= sizeof(s->tenants_path)) {
+			config_error(errs, cfg, e->line, "tenants: too long");
+			return -1;
+		}
+		snprintf(s->tenants_path, sizeof(s->tenants_path), "%s", e->value);
+	}
+	return 0;
+}
+
 /* An http:// or https:// URL key, "" when absent. */
 static int
 load_url(struct config *cfg, const char *key, char *buf, size_t len, struct config_errors *errs)
@@ -373,6 +399,8 @@ settings_load(struct alerter_settings *s, const char *path, struct config_errors
 	if (load_authorized(s, &cfg, errs) != 0)
 		rc = -1;
 	if (load_heartbeat(s, &cfg, errs) != 0)
+		rc = -1;
+	if (load_remedies(s, &cfg, errs) != 0)
 		rc = -1;
 	if (clusters_load(&s->clusters, &cfg, errs) != 0)
 		rc = -1;

@@ -37,10 +37,13 @@
  *     heartbeat_url = https://hc.example.com/ping/...   ; dead man's switch (off if absent)
  *     heartbeat_url_interval = 1m       ; ... pinged this often
  *     heartbeat_url_timeout = 5s        ; ... each ping given up after this
+ *     suggest_connrate = 20             ; new connections a second a page's "limit
+ *                                       ; tenant T" suggestion offers (suggest.h)
  *
  * The file's [cluster NAME] and [node NAME] sections are read too (lib/cluster.h):
  * the remedies engineers run from chat act on those nodes through their admin ports,
- * as mctl does.
+ * as mctl does; and [mcd] tenants, the tenants file a "limit tenant" run from chat
+ * edits (default MCOPS_TENANTS_PATH, as mctl tenant).
  */
 #ifndef MCOPS_ALERTER_SETTINGS_H
 #define MCOPS_ALERTER_SETTINGS_H
@@ -95,6 +98,8 @@ struct alerter_settings {
 	struct rotations rotations;
 	struct esc_policy policy;                /* with ack_timeout_ms from [alerter] */
 	struct clusters clusters;                /* the topology, for remedies from chat */
+	uint64_t suggest_connrate;               /* 1..TENANT_CONN_LIMIT_MAX */
+	char tenants_path[SETTINGS_PATH_MAX];    /* [mcd] tenants */
 };
 
 /*

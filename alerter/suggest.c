@@ -15,14 +15,16 @@
 struct kind_rules {
 	const char *kind;
 	bool rebalance;
+	bool limit_tenant;
 	bool flush_tenant;
 };
 
 static const struct kind_rules rules[] = {
-	{ "connection_storm", true, true },  /* runbook steps 6 and 7 */
-	{ "proxy_storm", true, false },      /* a proxy holds no data */
-	{ "latency_tail", true, false },     /* "flushing does not fix latency" */
-	{ "manual", true, true },
+	{ "connection_storm", true, true, true }, /* runbook steps 6 and 7; who.c's remedy */
+	{ "proxy_storm", true, true, false },     /* proxies admit the tenant's logins; a
+	                                             proxy holds no data */
+	{ "latency_tail", true, false, false },   /* "flushing does not fix latency" */
+	{ "manual", true, true, true },
 };
 
 static const struct kind_rules *
@@ -53,7 +55,7 @@ number(json_t *v)
 
 size_t
 suggest_derive(const struct ilog_incident *inc, const char *evidence_json,
-    struct ilog_remedy *out, size_t max)
+    uint64_t conn_rate, struct ilog_remedy *out, size_t max)
 {
 	const struct kind_rules *r = rules_of(inc->kind);
 	json_t *body, *who, *v, *t0;
@@ -90,6 +92,19 @@ suggest_derive(const struct ilog_incident *inc, const char *evidence_json,
 		snprintf(out[n].sentence, sizeof(out[n].sentence),
 		    "rebalance %s — %s holds %.0f%% of the cluster's connections", inc->cluster,
 		    node, share * 100.0);
+		n++;
+	}
+	if (r->limit_tenant && tenant != NULL && conn_rate >= 1 &&
+	    conn_rate <= TENANT_CONN_LIMIT_MAX && n < max) {
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].verb, sizeof(out[n].verb), "connlimit");
+		snprintf(out[n].cluster, sizeof(out[n].cluster), "%s", inc->cluster);
+		snprintf(out[n].tenant, sizeof(out[n].tenant), "%s", tenant);
+		out[n].arg = (int64_t)conn_rate;
+		snprintf(out[n].sentence, sizeof(out[n].sentence),
+		    "limit tenant %s's new connections to %llu/s on %s — it has %.0f%% of new "
+		    "connections", tenant, (unsigned long long)conn_rate, inc->cluster,
+		    number(json_object_get(t0, "share")) * 100.0);
 		n++;
 	}
 	if (r->flush_tenant && tenant != NULL && n < max) {

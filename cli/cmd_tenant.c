@@ -1,29 +1,29 @@
 /*
  * mctl tenant — manage the tenants file (lib/tenants.h): add, list, remove, passwd,
  * limit, caps, connlimit. A generated password is printed once and only its salted hash is
- * stored. Changes are made under a lock on the file's directory (so two operators
- * cannot lose each other's edit) and written atomically; a running mcd picks them
- * up on SIGHUP.
+ * stored. Changes are made under a lock on the file's directory (so two operators,
+ * or an operator and mcalert, cannot lose each other's edit) and written atomically
+ * (lib/tenants_edit.h); a running mcd picks them up on SIGHUP. connlimit is
+ * lib/remedy.h's connlimit without nodes, so that --incident records the event mcalert
+ * records when it is run from chat.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
-#include "clock.h"
 #include "config.h"
+#include "ilog.h"
 #include "mctl.h"
 #include "parse.h"
 #include "paths.h"
+#include "remedy.h"
 #include "tenants.h"
+#include "tenants_edit.h"
 
 #define DEFAULT_LIMIT (64ULL << 20)
 #define LIMIT_MIN (1ULL << 10) /* below this a tenant could not store a single item */
@@ -32,8 +32,6 @@
  * (lib/tenants.h), so only a long secret keeps a leaked file from being cracked.
  */
 #define PASSWORD_FILE_MIN 16
-#define LOCK_WAIT_MS 5000 /* how long to wait for another mctl editing the file */
-#define LOCK_POLL_MS 50
 #define CONFIRM_LEN 16    /* an answer to "are you sure" */
 #define SIZE_TEXT_LEN 32  /* "1099511627776" or "64M" */
 #define CAPS_TEXT_LEN 64  /* "read,write,flush,admin" */
@@ -45,12 +43,13 @@ enum opt_bit {
 	OPT_PASSWORD_FILE = 1 << 3,
 	OPT_MAX_CONNS = 1 << 4,
 	OPT_CONN_RATE = 1 << 5,
+	OPT_INCIDENT = 1 << 6,
 };
 
 struct tenant_args {
 	const char *pos[2];
 	size_t npos;
-	const char *file, *limit, *caps, *password_file, *max_conns, *conn_rate;
+	const char *file, *limit, *caps, *password_file, *max_conns, *conn_rate, *incident;
 	unsigned opts; /* enum opt_bit: which options were given */
 	bool admin, help;
 };
@@ -60,13 +59,6 @@ struct tenant_sub {
 	int (*run)(struct mctl *ctx, const struct tenant_args *a, const char *path);
 	size_t npos;      /* positional arguments it takes */
 	unsigned opts;    /* options it accepts besides --file */
-};
-
-/* An edit in progress: the directory lock and the file as read. */
-struct edit {
-	int lock_fd;
-	struct tenant_file tf;
-	bool created; /* the file did not exist yet */
 };
 
 static void
@@ -93,10 +85,11 @@ usage(FILE *fp)
 	    "  limit NAME SIZE       set a tenant's memory limit (e.g. 64M, 1G)\n"
 	    "  caps NAME CAPS        set its capabilities: a comma-separated subset of\n"
 	    "                        read,write,flush, or admin alone, or proxy alone\n"
-	    "  connlimit NAME [--max-connections N] [--new-per-second R]\n"
+	    "  connlimit NAME [--max-connections N] [--new-per-second R] [--incident N]\n"
 	    "                        set its connection limits on each mcd node: at most\n"
 	    "                        N connections, R new connections per second (0 = no\n"
-	    "                        limit; an option not given keeps its value)\n"
+	    "                        limit; an option not given keeps its value);\n"
+	    "                        --incident: record a 'connlimit' event on incident N\n"
 	    "\n"
 	    "Options:\n"
 	    "  --file PATH   the tenants file (default: 'tenants' in [mcd] of the\n"
@@ -150,6 +143,7 @@ parse_args(int argc, char **argv, int first, struct tenant_args *a)
 		{ "--password-file", OPT_PASSWORD_FILE, &a->password_file },
 		{ "--max-connections", OPT_MAX_CONNS, &a->max_conns },
 		{ "--new-per-second", OPT_CONN_RATE, &a->conn_rate },
+		{ "--incident", OPT_INCIDENT, &a->incident },
 	};
 	bool options_done = false;
 	int i, m = 0;
@@ -211,6 +205,8 @@ option_name(unsigned bits)
 		return "--max-connections";
 	if (bits & OPT_CONN_RATE)
 		return "--new-per-second";
+	if (bits & OPT_INCIDENT)
+		return "--incident";
 	return "--password-file";
 }
 
@@ -402,89 +398,18 @@ out_release:
 	return rc;
 }
 
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = clock_ms_timespec(ms);
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/*
- * Locks the directory holding path: the file itself is replaced by rename, so a
- * lock on it would not exclude a writer that opened the new one.
- */
+/* Locks and reads the file (lib/tenants_edit.h); a missing file is an empty one if
+ * create. Prints the error; returns an exit status. */
 static int
-lock_directory(const char *path, int *fd_out)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd, waited = 0;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		mctl_error("cannot open directory '%s' of the tenants file: %s", dir,
-		    strerror(errno));
-		return MCTL_EXIT_FAIL;
-	}
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			mctl_error("cannot lock directory '%s': %s", dir, strerror(errno));
-			close(fd);
-			return MCTL_EXIT_FAIL;
-		}
-		if (waited >= LOCK_WAIT_MS) {
-			mctl_error("'%s' is being changed by another mctl (waited %d s); try again",
-			    path, LOCK_WAIT_MS / 1000);
-			close(fd);
-			return MCTL_EXIT_FAIL;
-		}
-		sleep_ms(LOCK_POLL_MS);
-		waited += LOCK_POLL_MS;
-	}
-	*fd_out = fd;
-	return MCTL_EXIT_OK;
-}
-
-static void
-edit_end(struct edit *ed)
-{
-	tenants_release(&ed->tf);
-	if (ed->lock_fd >= 0)
-		close(ed->lock_fd); /* releases the flock */
-	ed->lock_fd = -1;
-}
-
-/* Locks and reads the file; a missing file is an empty one if create. */
-static int
-edit_begin(const char *path, bool create, struct edit *ed)
+edit_begin(const char *path, bool create, struct tenants_edit *ed)
 {
 	char err[TENANTS_ERR_LEN];
-	struct stat st;
-	int rc;
+	enum tenants_edit_status st = tenants_edit_begin(ed, path, create, err, sizeof(err));
 
-	memset(ed, 0, sizeof(*ed));
-	ed->lock_fd = -1;
-	rc = lock_directory(path, &ed->lock_fd);
-	if (rc != MCTL_EXIT_OK)
-		return rc;
-	if (create && stat(path, &st) < 0 && errno == ENOENT) {
-		ed->created = true;
+	if (st == TENANTS_EDIT_OK)
 		return MCTL_EXIT_OK;
-	}
-	if (tenants_load(&ed->tf, path, err, sizeof(err)) < 0) {
-		mctl_error("%s", err);
-		edit_end(ed);
-		return MCTL_EXIT_CONFIG;
-	}
-	return MCTL_EXIT_OK;
+	mctl_error("%s", err);
+	return st == TENANTS_EDIT_FILE ? MCTL_EXIT_CONFIG : MCTL_EXIT_FAIL;
 }
 
 /*
@@ -493,33 +418,30 @@ edit_begin(const char *path, bool create, struct edit *ed)
  * edit.
  */
 static struct tenant_entry *
-edit_find_tenant(struct edit *ed, const char *name, const char *path, const char *admin_why)
+edit_find_tenant(struct tenants_edit *ed, const char *name, const char *path,
+    const char *admin_why)
 {
-	struct tenant_entry *t = tenants_find(&ed->tf, name, strlen(name));
+	char err[TENANTS_ERR_LEN];
+	struct tenant_entry *t = tenants_edit_tenant(ed, name, path, admin_why, err, sizeof(err));
 
-	if (t != NULL && !is_admin(t))
+	if (t != NULL)
 		return t;
-	if (t == NULL)
-		mctl_error("no tenant '%s' in %s", name, path);
-	else
-		mctl_error("'%s' is an admin account: %s", name, admin_why);
-	edit_end(ed);
+	mctl_error("%s", err);
+	tenants_edit_end(ed);
 	return NULL;
 }
 
 /* Saves and ends the edit. */
 static int
-edit_commit(const char *path, struct edit *ed)
+edit_commit(const char *path, struct tenants_edit *ed)
 {
 	char err[TENANTS_ERR_LEN];
-	int rc = MCTL_EXIT_OK;
 
-	if (tenants_save(&ed->tf, path, err, sizeof(err)) < 0) {
+	if (tenants_edit_commit(ed, path, err, sizeof(err)) != TENANTS_EDIT_OK) {
 		mctl_error("cannot save the tenants file: %s", err);
-		rc = MCTL_EXIT_FAIL;
+		return MCTL_EXIT_FAIL;
 	}
-	edit_end(ed);
-	return rc;
+	return MCTL_EXIT_OK;
 }
 
 /* Reads a password from a file and checks it is strong and unambiguous on the wire. */
@@ -594,7 +516,7 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	unsigned caps = TENANT_CAPS_DEFAULT;
 	uint64_t max_conns, conn_rate;
 	struct tenant_entry shown;
-	struct edit ed;
+	struct tenants_edit ed;
 	bool generated, created;
 	int rc;
 
@@ -624,7 +546,7 @@ run_add(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	if (tenants_add(&ed.tf, name, password, limit, caps, err, sizeof(err)) < 0 ||
 	    tenants_set_connlimit(&ed.tf, name, max_conns, conn_rate, err, sizeof(err)) < 0) {
 		mctl_error("%s", err);
-		edit_end(&ed);
+		tenants_edit_end(&ed);
 		rc = MCTL_EXIT_FAIL;
 		goto out_wipe;
 	}
@@ -741,7 +663,7 @@ run_remove(struct mctl *ctx, const struct tenant_args *a, const char *path)
 {
 	char err[TENANTS_ERR_LEN], what[TENANT_NAME_MAX + 32];
 	const char *name = a->pos[0];
-	struct edit ed;
+	struct tenants_edit ed;
 	int rc;
 
 	if (!name_ok(name))
@@ -755,7 +677,7 @@ run_remove(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		if (rc != MCTL_EXIT_OK)
 			return rc;
 		rc = tenants_find(&ed.tf, name, strlen(name)) != NULL ? MCTL_EXIT_OK : MCTL_EXIT_FAIL;
-		edit_end(&ed);
+		tenants_edit_end(&ed);
 		if (rc != MCTL_EXIT_OK) {
 			mctl_error("no tenant '%s' in %s", name, path);
 			return rc;
@@ -770,7 +692,7 @@ run_remove(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		return rc;
 	if (tenants_remove(&ed.tf, name, err, sizeof(err)) < 0) {
 		mctl_error("%s in %s", err, path);
-		edit_end(&ed);
+		tenants_edit_end(&ed);
 		return MCTL_EXIT_FAIL;
 	}
 	rc = edit_commit(path, &ed);
@@ -790,7 +712,7 @@ run_passwd(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	char password[CONFIG_SECRET_MAX], err[TENANTS_ERR_LEN];
 	const char *name = a->pos[0];
 	struct tenant_entry shown;
-	struct edit ed;
+	struct tenants_edit ed;
 	bool generated;
 	int rc;
 
@@ -804,7 +726,7 @@ run_passwd(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		goto out_wipe;
 	if (tenants_set_password(&ed.tf, name, password, err, sizeof(err)) < 0) {
 		mctl_error("%s in %s", err, path);
-		edit_end(&ed);
+		tenants_edit_end(&ed);
 		rc = MCTL_EXIT_FAIL;
 		goto out_wipe;
 	}
@@ -837,7 +759,7 @@ run_limit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	char limit_text[SIZE_TEXT_LEN];
 	const char *name = a->pos[0];
 	struct tenant_entry *t;
-	struct edit ed;
+	struct tenants_edit ed;
 	uint64_t limit;
 	int rc;
 
@@ -868,7 +790,7 @@ run_caps(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	char caps_text[CAPS_TEXT_LEN], limit_text[SIZE_TEXT_LEN];
 	const char *name = a->pos[0];
 	struct tenant_entry *t;
-	struct edit ed;
+	struct tenants_edit ed;
 	unsigned caps;
 	uint64_t limit;
 	bool limit_set = false;
@@ -882,7 +804,7 @@ run_caps(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	t = tenants_find(&ed.tf, name, strlen(name));
 	if (t == NULL) {
 		mctl_error("no tenant '%s' in %s", name, path);
-		edit_end(&ed);
+		tenants_edit_end(&ed);
 		return MCTL_EXIT_FAIL;
 	}
 	/* A former admin account has limit 0 and could store nothing as a tenant. */
@@ -910,14 +832,43 @@ run_caps(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	return MCTL_EXIT_OK;
 }
 
+/* --incident N of connlimit: 0 with *id (0 when not given), or an exit status. */
+static int
+incident_arg(const struct tenant_args *a, int64_t *id)
+{
+	uint64_t v;
+
+	*id = 0;
+	if (a->incident == NULL)
+		return MCTL_EXIT_OK;
+	if (parse_u64(a->incident[0] == '#' ? a->incident + 1 : a->incident, 1, INT64_MAX,
+	    &v) != 0) {
+		mctl_error("tenant connlimit: --incident: '%s' is not an incident number",
+		    a->incident);
+		return MCTL_EXIT_USAGE;
+	}
+	*id = (int64_t)v;
+	return MCTL_EXIT_OK;
+}
+
+/*
+ * The file's edit is lib/remedy.h's connlimit without nodes (the one mcalert runs from
+ * chat, which reloads the cluster's nodes as well): with --incident, the same event.
+ */
 static int
 run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 {
-	char err[TENANTS_ERR_LEN], conns_text[SIZE_TEXT_LEN], rate_text[SIZE_TEXT_LEN];
+	char err[ILOG_ERR_LEN], conns_text[SIZE_TEXT_LEN], rate_text[SIZE_TEXT_LEN];
 	const char *name = a->pos[0];
-	struct tenant_entry *t;
-	uint64_t max_conns, conn_rate;
-	struct edit ed;
+	struct clusters none = { 0 };
+	struct remedy_request req = { .verb = REMEDY_CONNLIMIT, .tenant = name,
+		.tenants_path = path };
+	struct remedy r;
+	struct ilog_incident inc;
+	struct ilog *log = NULL;
+	enum tenants_edit_status st;
+	int64_t event_id = 0;
+	json_t *body = NULL;
 	int rc;
 
 	if (!name_ok(name))
@@ -926,34 +877,71 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		mctl_error("'tenant connlimit' needs --max-connections N and/or --new-per-second R");
 		return MCTL_EXIT_USAGE;
 	}
-	if (!conn_limits_ok(a, NULL, &max_conns, &conn_rate))
+	if (!conn_limits_ok(a, NULL, &req.limits.max_conns, &req.limits.conn_rate))
 		return MCTL_EXIT_USAGE;
-	rc = edit_begin(path, false, &ed);
-	if (rc != MCTL_EXIT_OK)
-		return rc;
-	t = edit_find_tenant(&ed, name, path, "connection limits are for tenants");
-	if (t == NULL)
-		return MCTL_EXIT_FAIL;
 	/* An option not given keeps the file's value. */
-	(void)conn_limits_ok(a, t, &max_conns, &conn_rate);
-	if (tenants_set_connlimit(&ed.tf, name, max_conns, conn_rate, err, sizeof(err)) < 0) {
-		mctl_error("%s", err);
-		edit_end(&ed);
-		return MCTL_EXIT_FAIL;
-	}
-	rc = edit_commit(path, &ed);
-	if (rc != MCTL_EXIT_OK)
+	req.limits.set_max_conns = a->max_conns != NULL;
+	req.limits.set_conn_rate = a->conn_rate != NULL;
+	if ((rc = incident_arg(a, &req.incident)) != MCTL_EXIT_OK)
 		return rc;
-	if (ctx->json)
-		return mctl_print_json(json_pack("{s:s, s:I, s:I}", "name", name, "max_connections",
-		    (json_int_t)max_conns, "new_per_second", (json_int_t)conn_rate),
-		    JSON_COMPACT | JSON_ENSURE_ASCII);
-	format_conn_limit((uint32_t)max_conns, conns_text, sizeof(conns_text));
-	format_conn_limit((uint32_t)conn_rate, rate_text, sizeof(rate_text));
+	if (req.incident != 0) {
+		enum ilog_status ist;
+		if ((log = mctl_open_log(ctx)) == NULL)
+			return MCTL_EXIT_CONFIG;
+		ist = ilog_incident_get(log, req.incident, &inc, err, sizeof(err));
+		if (ist != ILOG_OK) {
+			mctl_error("tenant connlimit: %s; nothing was changed", err);
+			ilog_close(log);
+			return ist == ILOG_ERR_NOT_FOUND ? MCTL_EXIT_FAIL : MCTL_EXIT_CONFIG;
+		}
+	}
+	rc = MCTL_EXIT_FAIL;
+	if (remedy_prepare(&r, &none, &req) != REMEDY_OK) {
+		mctl_error("tenant connlimit: out of memory");
+		goto out;
+	}
+	st = remedy_connlimit_apply(&r, err, sizeof(err));
+	if (st != TENANTS_EDIT_OK) {
+		if (st == TENANTS_EDIT_SAVE)
+			mctl_error("cannot save the tenants file: %s", err);
+		else
+			mctl_error("%s", err);
+		rc = st == TENANTS_EDIT_FILE ? MCTL_EXIT_CONFIG : MCTL_EXIT_FAIL;
+		goto out;
+	}
+	if (req.incident != 0) {
+		body = remedy_event_body(&r);
+		if (remedy_record(&r, log, mctl_actor(ctx), body, &event_id, err, sizeof(err)) != 0) {
+			mctl_error("tenant connlimit: the file is changed, but it could not be "
+				   "recorded in the incident log: %s", err);
+			rc = MCTL_EXIT_CONFIG;
+			goto out;
+		}
+	}
+	rc = MCTL_EXIT_OK;
+	if (ctx->json) {
+		json_t *doc = json_pack("{s:s, s:I, s:I}", "name", name, "max_connections",
+		    (json_int_t)r.limits.max_conns, "new_per_second", (json_int_t)r.limits.conn_rate);
+		if (doc != NULL && req.incident != 0) {
+			json_object_set_new(doc, "incident", json_integer(req.incident));
+			json_object_set_new(doc, "event_id", json_integer(event_id));
+		}
+		rc = mctl_print_json(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+		goto out;
+	}
+	format_conn_limit(r.limits.max_conns, conns_text, sizeof(conns_text));
+	format_conn_limit(r.limits.conn_rate, rate_text, sizeof(rate_text));
 	printf("Tenant '%s' now has at most %s connections and %s new connections per second "
 	       "on each node ('-' = no limit).\n", name, conns_text, rate_text);
+	if (req.incident != 0)
+		printf("Recorded as event %lld on incident %lld.\n", (long long)event_id,
+		    (long long)req.incident);
 	print_reload_hint();
-	return MCTL_EXIT_OK;
+out:
+	json_decref(body);
+	remedy_release(&r);
+	ilog_close(log);
+	return rc;
 }
 
 static const struct tenant_sub subs[] = {
@@ -964,7 +952,7 @@ static const struct tenant_sub subs[] = {
 	{ "passwd", run_passwd, 1, OPT_PASSWORD_FILE },
 	{ "limit", run_limit, 2, 0 },
 	{ "caps", run_caps, 2, 0 },
-	{ "connlimit", run_connlimit, 1, OPT_MAX_CONNS | OPT_CONN_RATE },
+	{ "connlimit", run_connlimit, 1, OPT_MAX_CONNS | OPT_CONN_RATE | OPT_INCIDENT },
 };
 
 int

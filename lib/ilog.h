@@ -140,6 +140,7 @@ enum ilog_public_status {
 #define ILOG_EV_FLUSH "flush"
 #define ILOG_EV_REBALANCE "rebalance"
 #define ILOG_EV_DRAIN "drain"
+#define ILOG_EV_CONNLIMIT "connlimit"
 
 struct ilog; /* opaque: one connection, its prepared statements, its clock */
 

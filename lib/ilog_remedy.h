@@ -25,7 +25,7 @@
 #include "ilog.h"
 
 #define ILOG_REMEDY_MAX 9            /* suggestions of one set: "run 1" .. "run 9" */
-#define ILOG_REMEDY_VERB_MAX 16      /* "flush", "rebalance", "drain" */
+#define ILOG_REMEDY_VERB_MAX 16      /* "flush", "rebalance", "drain", "connlimit" */
 #define ILOG_REMEDY_SENTENCE_MAX 400 /* what people read */
 
 struct ilog_remedy {
@@ -38,7 +38,8 @@ struct ilog_remedy {
 	char cluster[ILOG_NAME_MAX + 1];   /* "" = none */
 	char node[ILOG_NAME_MAX + 1];      /* "" = the cluster's nodes of the verb's layer */
 	char tenant[ILOG_NAME_MAX + 1];    /* "" = none (a flush of every tenant) */
-	int64_t arg;                       /* rebalance: connections to shed (0: to the mean) */
+	int64_t arg;                       /* rebalance: connections to shed (0: to the mean);
+	                                      connlimit: new connections a second */
 	char sentence[ILOG_REMEDY_SENTENCE_MAX + 1];
 	int64_t superseded_at;             /* 0 = current */
 	int64_t run_at;                    /* 0 = not run */

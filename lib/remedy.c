@@ -15,7 +15,7 @@
 const char *
 remedy_verb_name(enum remedy_verb v)
 {
-	static const char *const verbs[] = { "flush", "drain", "rebalance" };
+	static const char *const verbs[] = { "flush", "drain", "rebalance", "connlimit" };
 
 	return verbs[v];
 }
@@ -23,7 +23,8 @@ remedy_verb_name(enum remedy_verb v)
 const char *
 remedy_event_type(enum remedy_verb v)
 {
-	static const char *const events[] = { ILOG_EV_FLUSH, ILOG_EV_DRAIN, ILOG_EV_REBALANCE };
+	static const char *const events[] = { ILOG_EV_FLUSH, ILOG_EV_DRAIN, ILOG_EV_REBALANCE,
+		ILOG_EV_CONNLIMIT };
 
 	return events[v];
 }
@@ -56,6 +57,8 @@ remedy_prepare(struct remedy *r, const struct clusters *cl, const struct remedy_
 		if (!remedy_acts_on(cl, node, req->verb))
 			return REMEDY_WRONG_LAYER;
 		r->targets[r->n++] = node;
+	} else if (req->verb == REMEDY_CONNLIMIT && req->cluster == NULL) {
+		/* The file only: no node is told. */
 	} else {
 		if ((r->c = clusters_find(cl, req->cluster != NULL ? req->cluster : "")) == NULL)
 			return REMEDY_NO_CLUSTER;
@@ -109,6 +112,26 @@ remedy_plan(struct remedy *r)
 	}
 }
 
+enum tenants_edit_status
+remedy_connlimit_apply(struct remedy *r, char *err, size_t errlen)
+{
+	enum tenants_edit_status st;
+	size_t i;
+
+	if (r->req.verb != REMEDY_CONNLIMIT)
+		return TENANTS_EDIT_OK;
+	st = tenants_edit_connlimit(r->req.tenants_path != NULL ? r->req.tenants_path : "",
+	    r->req.tenant != NULL ? r->req.tenant : "", &r->req.limits, &r->limits, err, errlen);
+	if (st == TENANTS_EDIT_OK) {
+		r->applied = true;
+		return st;
+	}
+	for (i = 0; i < r->n; i++)
+		snprintf(r->res[i].error, sizeof(r->res[i].error),
+		    "not reloaded: the tenants file was not changed");
+	return st;
+}
+
 /* Acts on one node: the admin command and its "OK". */
 static void
 act(const struct remedy *r, size_t i, struct remedy_result *out)
@@ -133,6 +156,16 @@ act(const struct remedy *r, size_t i, struct remedy_result *out)
 			return;
 		}
 		snprintf(line, sizeof(line), "shed %llu", (unsigned long long)out->shed);
+		break;
+	case REMEDY_CONNLIMIT:
+		/* What SIGHUP does: the node re-reads the tenants file, keeping the running
+		 * one if the new one is invalid (then it answers SERVER_ERROR). */
+		if (!r->applied) {
+			snprintf(out->error, sizeof(out->error),
+			    "not reloaded: the tenants file was not changed");
+			return;
+		}
+		snprintf(line, sizeof(line), "reload");
 		break;
 	}
 	if (adminport_connect(r->c, r->targets[i], r->req.timeout_ms, &mc, out->error,
@@ -185,9 +218,9 @@ remedy_event_body(const struct remedy *r)
 		}
 		json_array_append_new(nodes, j);
 	}
-	body = json_pack("{s:s, s:s, s:o, s:I, s:I}",
-	    "scope", o->cluster != NULL ? "cluster" : "node",
-	    "cluster", r->c->name,
+	body = json_pack("{s:s, s:o, s:o, s:I, s:I}",
+	    "scope", o->cluster != NULL ? "cluster" : o->node != NULL ? "node" : "file",
+	    "cluster", r->c != NULL ? json_string(r->c->name) : json_null(),
 	    "nodes", nodes,
 	    "done", (json_int_t)(r->n - r->failed),
 	    "failed", (json_int_t)r->failed);
@@ -205,6 +238,21 @@ remedy_event_body(const struct remedy *r)
 	case REMEDY_REBALANCE:
 		json_object_set_new(body, "shed", o->shed != 0 ?
 		    json_integer((json_int_t)o->shed) : json_string("to the mean"));
+		break;
+	case REMEDY_CONNLIMIT:
+		json_object_set_new(body, "tenant", json_string(o->tenant != NULL ? o->tenant : ""));
+		json_object_set_new(body, "file", json_string(o->tenants_path != NULL ?
+		    o->tenants_path : ""));
+		json_object_set_new(body, "applied", json_boolean(r->applied));
+		if (r->applied) {
+			json_object_set_new(body, "max_connections",
+			    json_integer(r->limits.max_conns));
+			json_object_set_new(body, "new_per_second",
+			    json_integer(r->limits.conn_rate));
+			json_object_set_new(body, "before", json_pack("{s:I, s:I}",
+			    "max_connections", (json_int_t)r->limits.max_conns_before,
+			    "new_per_second", (json_int_t)r->limits.conn_rate_before));
+		}
 		break;
 	}
 	return body;

@@ -4,20 +4,30 @@ test_mctl_tier.py). An incident whose evidence points at remedies is paged with 
 numbered; "run K" says exactly what will happen, "yes" does it once on the real nodes
 through the code mctl runs, recorded on the incident with the engineer as actor; each
 refusal is its own reply. "silence" and "maintenance" write the maintenance part's rows.
+A tenant that dominates the new connections is limited from chat: the tenants file the
+nodes share gets the rate, the proxies reload it and refuse that tenant's logins beyond
+it, and the incident gets the connlimit event mctl writes.
 
 A "yes" after the minute is pinned by tests/unit/test_alerter_remedy.c on a fake
 clock: mcalert has no clock a test could move, and waiting a minute is no test.
 """
 import json
 import sqlite3
+import subprocess
 import time
 
 import pytest
 
 # test_alerter.py's Prosody (mallory is no engineer) and engineers: pytest fixtures.
 from test_alerter import engineers, prosody  # noqa: F401
+from conftest import binary
+from mcdtest import Raw
 from test_mctl_tier import Tier
 from xmpptest import jid, start_mcalert, wait_log_line, write_config
+
+CONNRATE = 2  # [alerter] suggest_connrate: far below a burst of BURST logins
+BURST = 30
+TENANT_RATE = "SERVER_ERROR too many new connections for this account"
 
 
 class World:
@@ -30,10 +40,12 @@ class World:
         self.tier.mctl("incidents")  # creates the log
         topology = self.tier.conf.read_text()
         topology = topology[topology.index("[cluster c1]"):]
+        topology += f"[mcd]\ntenants = {self.tier.tenants}\n"
         self.cfg = write_config(str(tmp_path / "mcalert.conf"), port=prosody.port,
                                 db=self.db, steps=["oncall"], waits=["1h"],
                                 authorized=["alice", "bob"],
-                                extra_alerter="heartbeat_stale = 0", extra=topology)
+                                extra_alerter="heartbeat_stale = 0\n"
+                                f"suggest_connrate = {CONNRATE}", extra=topology)
 
     def start(self):
         p = start_mcalert(self.procs, self.cfg)
@@ -109,10 +121,13 @@ def test_run_1_asks_then_yes_rebalances_once_on_the_proxies(world, engineers):
     page = alice.wait_page(inc, timeout=15)["body"]
     assert ("Remedies (reply \"run K\", then \"yes\"):\n"
             "1: rebalance c1 — p1 holds 80% of the cluster's connections\n"
-            "2: flush tenant acme on c1") in page
+            f"2: limit tenant acme's new connections to {CONNRATE}/s on c1 — it has 90% of "
+            "new connections\n"
+            "3: flush tenant acme on c1") in page
     rows = world.q("SELECT number, verb, cluster, tenant, run_at FROM remedies"
                    " WHERE incident_id = ? ORDER BY number", inc)
-    assert rows == [(1, "rebalance", "c1", None, None), (2, "flush", "c1", "acme", None)]
+    assert rows == [(1, "rebalance", "c1", None, None), (2, "connlimit", "c1", "acme", None),
+                    (3, "flush", "c1", "acme", None)]
 
     reply = ask(alice, "run 1", "Run on")
     assert reply == (f"Run on #{inc}: rebalance c1 — close 10 of p1's 20 connections "
@@ -152,7 +167,7 @@ def test_run_1_asks_then_yes_rebalances_once_on_the_proxies(world, engineers):
     world.procs.stop(p)
     world.start()
     assert "already run by" in ask(alice, f"run 1 #{inc}", "Refused")
-    assert "flush tenant acme on c1" in ask(alice, f"run 2 #{inc}", "Run on")
+    assert "flush tenant acme on c1" in ask(alice, f"run 3 #{inc}", "Run on")
     assert len(world.events(inc, "rebalance")) == 1
     for r in held:
         r.close()
@@ -166,12 +181,12 @@ def test_two_engineers_racing_on_a_flush_run_it_exactly_once(world, engineers):
     alice, bob = engineers("alice"), engineers("bob")
     world.start()
     alice.wait_page(inc, timeout=15)
-    reply = ask(alice, "run 2", "Run on")
+    reply = ask(alice, "run 3", "Run on")
     assert reply == (f"Run on #{inc}: flush tenant acme on c1 — its cached data is dropped "
                      "on n1, n2, n3. Reply yes within 60 s.")
     # bob has no page: he names the incident.
-    assert ask(bob, "run 2", "no unresolved page")
-    assert ask(bob, f"run 2 #{inc}", "Run on") == reply
+    assert ask(bob, "run 3", "no unresolved page")
+    assert ask(bob, f"run 3 #{inc}", "Run on") == reply
     before = {n: world.cmd_flush(n) for n in ("n1", "n2", "n3")}
     t0 = time.monotonic()
     alice.say(jid("mcalert"), "yes")
@@ -189,6 +204,136 @@ def test_two_engineers_racing_on_a_flush_run_it_exactly_once(world, engineers):
     c.send("get " + " ".join(f"a{i}" for i in range(10)) + "\r\n")
     assert c.until_end() == ([], "END")
     c.close()
+
+
+def logins(port, tenant, password, n):
+    """The replies to n logins of tenant in a row, each on a new connection."""
+    replies = []
+    for _ in range(n):
+        r = Raw(port)
+        replies.append(r.auth(tenant, password))
+        r.close()
+    return replies
+
+
+def tenants_lines(world):
+    return world.tier.tenants.read_text().splitlines()
+
+
+def test_run_2_limits_the_dominant_tenant_in_the_file_and_on_the_proxies(world, engineers):
+    inc = world.incident()
+    alice = engineers("alice")
+    world.start()
+    path = world.tier.tenants
+    before = tenants_lines(world)
+    # Before: acme logs in as often as it likes.
+    assert set(logins(world.tier.proxies["p1"].port, "acme", world.tier.pw["acme"],
+                      BURST)) == {"STORED"}
+    alice.wait_page(inc, timeout=15)
+    reply = ask(alice, "run 2", "Run on")
+    assert reply == (f"Run on #{inc}: set tenant acme's limit to {CONNRATE} new connections a "
+                     f"second (max connections unchanged) in the tenants file {path} and "
+                     "reload p1, p2. Reply yes within 60 s.")
+    # Asking changes nothing.
+    assert tenants_lines(world) == before
+    assert not world.events(inc, "connlimit")
+
+    reply = ask(alice, "yes", "done on")
+    assert reply.startswith(
+        f"#{inc}: limit tenant acme's new connections to {CONNRATE}/s on c1 — it has 90% of "
+        "new connections — done on 2 of 2: p1: OK, reloaded; p2: OK, reloaded; tenant acme: "
+        f"{CONNRATE} new connections a second (was 0; 0 = none), at most 0 connections "
+        "(0 = none). Recorded as event "), reply
+    # The file: acme's line has the rate; every other line is as it was.
+    after = tenants_lines(world)
+    changed = [(b, a) for b, a in zip(before, after) if b != a]
+    assert len(after) == len(before) and len(changed) == 1, changed
+    assert changed[0][0].startswith("acme:") and changed[0][1] == changed[0][0] + \
+        f":0:{CONNRATE}"
+    out = world.tier.mctl("--json", "tenant", "list", "--file", str(path))
+    acme = [t for t in json.loads(out.stdout)["tenants"] if t["name"] == "acme"][0]
+    assert (acme["max_connections"], acme["new_per_second"]) == (0, CONNRATE)
+    # Both proxies enforce it: a burst of acme's logins meets the refusal; other's none.
+    for proxy in ("p1", "p2"):
+        port = world.tier.proxies[proxy].port
+        replies = logins(port, "acme", world.tier.pw["acme"], BURST)
+        assert TENANT_RATE in replies and set(replies) <= {"STORED", TENANT_RATE}, replies
+        assert set(logins(port, "other", world.tier.pw["other"], BURST)) == {"STORED"}
+    # The incident's event: the engineer as actor, mctl's body plus the suggestion.
+    evs = world.events(inc, "connlimit")
+    assert len(evs) == 1
+    actor, body = evs[0]
+    assert actor == "xmpp:" + jid("alice")
+    assert (body["suggestion"], body["tenant"], body["cluster"], body["applied"]) == (
+        2, "acme", "c1", True)
+    assert (body["new_per_second"], body["max_connections"]) == (CONNRATE, 0)
+    assert body["before"] == {"max_connections": 0, "new_per_second": 0}
+    assert body["file"] == str(path) and (body["done"], body["failed"]) == (2, 0)
+    assert [(n["node"], n["ok"]) for n in body["nodes"]] == [("p1", True), ("p2", True)]
+    # Once: a second yes, and the suggestion again, are refused; the file stays.
+    assert "Nothing waits for your yes" in ask(alice, "yes", "Nothing waits")
+    assert f"suggestion 2 was already run by {jid('alice')} at " in ask(alice, "run 2",
+                                                                         "Refused")
+    assert tenants_lines(world) == after and len(world.events(inc, "connlimit")) == 1
+
+
+def test_a_limit_whose_file_cannot_be_changed_reloads_nobody_and_says_so(world, engineers):
+    inc = world.incident(tenant="ghost")
+    alice = engineers("alice")
+    world.start()
+    before = tenants_lines(world)
+    alice.wait_page(inc, timeout=15)
+    assert "set tenant ghost's limit" in ask(alice, "run 2", "Run on")
+    reply = ask(alice, "yes", "done on")
+    assert ("done on 0 of 2: p1: FAILED: not reloaded: the tenants file was not changed; "
+            "p2: FAILED: not reloaded: the tenants file was not changed. The tenants file "
+            f"was NOT changed: no tenant 'ghost' in {world.tier.tenants}") in reply, reply
+    assert tenants_lines(world) == before
+    evs = world.events(inc, "connlimit")
+    assert len(evs) == 1 and evs[0][1]["applied"] is False and evs[0][1]["failed"] == 2
+
+
+def test_mctl_tenant_connlimit_incident_records_the_same_event(world):
+    tier = world.tier
+    inc = world.incident()
+    path = str(tier.tenants)
+    before = tenants_lines(world)
+
+    def connlimit(*args):
+        return subprocess.run([binary("mctl"), "-f", str(tier.conf), "--db", world.db,
+                               "tenant", "connlimit", "acme", "--file", path] + list(args),
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+
+    # An unknown incident or a bad number: nothing changed, nothing recorded.
+    r = connlimit("--new-per-second", "5", "--incident", "999")
+    assert r.returncode == 1 and "nothing was changed" in r.stderr, r.stderr
+    r = connlimit("--new-per-second", "5", "--incident", "x")
+    assert r.returncode == 2 and "is not an incident number" in r.stderr, r.stderr
+    r = subprocess.run([binary("mctl"), "tenant", "limit", "acme", "1M", "--file", path,
+                        "--incident", str(inc)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "'--incident' does not apply" in r.stderr, r.stderr
+    assert tenants_lines(world) == before and not world.events(inc, "connlimit")
+
+    r = connlimit("--new-per-second", "5", "--incident", f"#{inc}")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("Tenant 'acme' now has at most - connections and 5 new "
+                               "connections per second on each node ('-' = no limit).\n"
+                               "Recorded as event "), r.stdout
+    assert f" on incident {inc}.\n" in r.stdout
+    r = connlimit("--json", "--max-connections", "9", "--incident", str(inc))
+    doc = json.loads(r.stdout)
+    assert (doc["max_connections"], doc["new_per_second"], doc["incident"]) == (9, 5, inc)
+    evs = world.events(inc, "connlimit")
+    assert len(evs) == 2 and doc["event_id"] > 0
+    for actor, body in evs:
+        assert actor.startswith("mctl:")
+        assert (body["scope"], body["cluster"], body["tenant"], body["file"]) == (
+            "file", None, "acme", path)
+        assert body["nodes"] == [] and body["applied"] is True
+    assert evs[0][1]["before"] == {"max_connections": 0, "new_per_second": 0}
+    assert evs[1][1]["before"] == {"max_connections": 0, "new_per_second": 5}
+    assert (evs[1][1]["max_connections"], evs[1][1]["new_per_second"]) == (9, 5)
 
 
 def test_strangers_unknown_expired_superseded_and_resolved_are_refused(world, engineers):
@@ -219,7 +364,7 @@ def test_strangers_unknown_expired_superseded_and_resolved_are_refused(world, en
     out = world.tier.mctl("resolve", str(inc))
     assert out.returncode == 0, out.stderr
     assert "the incident is resolved" in ask(alice, f"run 2 #{inc}", "Refused")
-    for verb in ("rebalance", "flush", "drain"):
+    for verb in ("rebalance", "flush", "drain", "connlimit"):
         assert not world.events(inc, verb)
     assert world.q("SELECT count(*) FROM remedies WHERE run_at IS NOT NULL") == [(0,)]
 

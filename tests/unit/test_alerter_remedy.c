@@ -18,6 +18,7 @@
 #include "alerter/message.h"
 #include "alerter/suggest.h"
 #include "helper.h"
+#include "tenants.h"
 
 static void
 run_and_yes_parse_with_and_without_an_incident(void **state)
@@ -131,6 +132,8 @@ storm(const char *kind)
 	return inc;
 }
 
+#define RATE 20 /* [alerter] suggest_connrate's default */
+
 #define WHO(tenants, busiest) \
 	"{\"evidence\":{\"finding\":\"f\",\"remedy\":\"r\",\"who\":{\"tenants\":" tenants \
 	",\"sources\":[],\"dominant\":true,\"known\":true" busiest "}}}"
@@ -144,20 +147,23 @@ a_node_holding_most_connections_suggests_a_rebalance_first(void **state)
 
 	(void)state;
 	n = suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.78,\"new_connections\":900}]",
-	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.8"), out, ILOG_REMEDY_MAX);
-	assert_int_equal(n, 2);
+	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.8"), RATE, out, ILOG_REMEDY_MAX);
+	assert_int_equal(n, 3);
 	assert_string_equal(out[0].verb, "rebalance");
 	assert_string_equal(out[0].cluster, "c1");
 	assert_string_equal(out[0].node, "");
 	assert_int_equal(out[0].arg, 0);
 	assert_string_equal(out[0].sentence,
 	    "rebalance c1 — p2 holds 80% of the cluster's connections");
-	assert_string_equal(out[1].verb, "flush");
+	assert_string_equal(out[1].verb, "connlimit");
 	assert_string_equal(out[1].tenant, "acme");
-	assert_non_null(strstr(out[1].sentence, "flush tenant acme on c1"));
+	assert_int_equal(out[1].arg, RATE);
+	assert_string_equal(out[2].verb, "flush");
+	assert_string_equal(out[2].tenant, "acme");
+	assert_non_null(strstr(out[2].sentence, "flush tenant acme on c1"));
 	/* Room for one: the first. */
 	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.78}]",
-	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.8"), out, 1), 1);
+	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.8"), RATE, out, 1), 1);
 	assert_string_equal(out[0].verb, "rebalance");
 }
 
@@ -170,21 +176,21 @@ suggestions_follow_the_thresholds_and_the_kinds_runbook(void **state)
 	(void)state;
 	/* 59% on the busiest node, 49% for the tenant: nothing to run. */
 	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.49}]",
-	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.59"), out, ILOG_REMEDY_MAX), 0);
+	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.59"), RATE, out, ILOG_REMEDY_MAX), 0);
 	/* A latency tail is never flushed (its runbook), but may be rebalanced. */
 	inc = storm("latency_tail");
 	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]",
-	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.7"), out, ILOG_REMEDY_MAX), 1);
+	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.7"), RATE, out, ILOG_REMEDY_MAX), 1);
 	assert_string_equal(out[0].verb, "rebalance");
 	/* A node that is down: nothing from chat. */
 	inc = storm("node_down");
 	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]",
-	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.7"), out, ILOG_REMEDY_MAX), 0);
+	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.7"), RATE, out, ILOG_REMEDY_MAX), 0);
 	/* No cluster: nowhere to act. */
 	inc = storm("connection_storm");
 	inc.cluster[0] = '\0';
 	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]", ""),
-	    out, ILOG_REMEDY_MAX), 0);
+	    RATE, out, ILOG_REMEDY_MAX), 0);
 }
 
 static void
@@ -206,13 +212,51 @@ hostile_evidence_suggests_nothing_it_cannot_name(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
-		if (suggest_derive(&inc, bodies[i], out, ILOG_REMEDY_MAX) != 0)
+		if (suggest_derive(&inc, bodies[i], RATE, out, ILOG_REMEDY_MAX) != 0)
 			fail_msg("suggested from %s", bodies[i] != NULL ? bodies[i] : "NULL");
 	/* The evidence may be the body itself (an "evidence" event). */
 	assert_int_equal(suggest_derive(&inc, "{\"who\":{\"tenants\":[],\"busiest_node\":\"p2\","
-	    "\"busiest_share\":0.75}}", out, ILOG_REMEDY_MAX), 1);
+	    "\"busiest_share\":0.75}}", RATE, out, ILOG_REMEDY_MAX), 1);
 	assert_string_equal(out[0].sentence,
 	    "rebalance c1 — p2 holds 75% of the cluster's connections");
+}
+
+static void
+a_dominant_tenant_is_limited_at_the_configured_rate_before_its_flush(void **state)
+{
+	struct ilog_incident inc = storm("connection_storm");
+	struct ilog_remedy out[ILOG_REMEDY_MAX];
+
+	(void)state;
+	/* No node holds 60%: the limit first, the flush last. */
+	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]",
+	    ",\"busiest_node\":\"p2\",\"busiest_share\":0.5"), 35, out, ILOG_REMEDY_MAX), 2);
+	assert_string_equal(out[0].verb, "connlimit");
+	assert_string_equal(out[0].cluster, "c1");
+	assert_string_equal(out[0].node, "");
+	assert_string_equal(out[0].tenant, "acme");
+	assert_int_equal(out[0].arg, 35);
+	assert_string_equal(out[0].sentence,
+	    "limit tenant acme's new connections to 35/s on c1 — it has 90% of new connections");
+	assert_string_equal(out[1].verb, "flush");
+	/* A proxy storm limits the tenant (proxies admit its logins) and flushes nothing. */
+	inc = storm("proxy_storm");
+	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]", ""),
+	    RATE, out, ILOG_REMEDY_MAX), 1);
+	assert_string_equal(out[0].verb, "connlimit");
+	/* A latency tail limits nobody; a rate out of range suggests no limit. */
+	inc = storm("latency_tail");
+	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]", ""),
+	    RATE, out, ILOG_REMEDY_MAX), 0);
+	inc = storm("connection_storm");
+	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]", ""),
+	    0, out, ILOG_REMEDY_MAX), 1);
+	assert_string_equal(out[0].verb, "flush");
+	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.9}]", ""),
+	    TENANT_CONN_LIMIT_MAX + 1ULL, out, ILOG_REMEDY_MAX), 1);
+	/* Below the dominant share: no tenant is named, so none is limited. */
+	assert_int_equal(suggest_derive(&inc, WHO("[{\"name\":\"acme\",\"share\":0.49}]", ""),
+	    RATE, out, ILOG_REMEDY_MAX), 0);
 }
 
 /* --- confirmations with a fake clock --------------------------------------------------- */
@@ -370,6 +414,7 @@ main(void)
 		cmocka_unit_test(a_node_holding_most_connections_suggests_a_rebalance_first),
 		cmocka_unit_test(suggestions_follow_the_thresholds_and_the_kinds_runbook),
 		cmocka_unit_test(hostile_evidence_suggests_nothing_it_cannot_name),
+		cmocka_unit_test(a_dominant_tenant_is_limited_at_the_configured_rate_before_its_flush),
 		cmocka_unit_test(yes_within_a_minute_goes_once_and_after_it_is_late),
 		cmocka_unit_test(each_sender_waits_for_their_own_question),
 		cmocka_unit_test(a_suggestion_expires_is_superseded_or_dies_with_its_incident),
