@@ -184,7 +184,7 @@ PKGS_start_peer_crypto := libcrypto
 PKGS_status_history := sqlite3 jansson
 # fuzz targets (clang links the sanitizers' own -lm, -lpthread, -ldl)
 PKGS_fuzz_alertmanager := libevent sqlite3 jansson inih
-PKGS_fuzz_chat := sqlite3 jansson libstrophe
+PKGS_fuzz_chat := sqlite3 jansson libstrophe inih
 PKGS_fuzz_cluster := inih
 PKGS_fuzz_config := libevent sqlite3 jansson libcurl inih
 PKGS_fuzz_conncount :=

@@ -100,6 +100,12 @@ a_daemon_not_expected_is_never_paged_and_its_old_incident_is_resolved(void **sta
 	    WATCHDOG_NOTHING);
 }
 
+/*
+ * A cluster needs a node: the file is the whole toolkit's, and mcmon and mcalert both
+ * refuse a cluster with none (lib/cluster.c) rather than watch nothing silently.
+ */
+#define NODE "[node n1]\ncluster = c1\nclient = 127.0.0.1:11211\nadmin = 127.0.0.1:11311\n"
+
 /* Loads text as a configuration file; returns settings_load()'s result. */
 static int
 load(struct alerter_settings *s, const char *text)
@@ -144,14 +150,14 @@ the_configuration_says_whom_to_expect_and_the_heartbeat_keys_have_defaults(void 
 	settings_release(s);
 
 	assert_int_equal(load(s, "heartbeat_stale = 5s\nheartbeat_url = http://127.0.0.1:1/p\n"
-				 "[cluster c1]\n[statuspage]\ndir = x\n"), 0);
+				 "[cluster c1]\n" NODE "[statuspage]\ndir = x\n"), 0);
 	assert_true(watchdog_expects(s, WATCHDOG_MONITOR));
 	assert_true(watchdog_expects(s, WATCHDOG_STATUSPAGE));
 	assert_int_equal(s->heartbeat_stale_ms, 5000);
 	assert_string_equal(s->heartbeat_url, "http://127.0.0.1:1/p");
 	settings_release(s);
 
-	assert_int_equal(load(s, "heartbeat_stale = 0\n[cluster c1]\n"), 0);
+	assert_int_equal(load(s, "heartbeat_stale = 0\n[cluster c1]\n" NODE), 0);
 	assert_false(watchdog_expects(s, WATCHDOG_MONITOR));
 	settings_release(s);
 
