@@ -23,6 +23,12 @@
  * transaction as the event, so two callers or a restart never write it twice and a
  * window that started and ended while nobody was watching gets both, in order.
  * Explicit start/complete announce themselves the same way.
+ *
+ * The configuration's public windows (lib/maintwindow.h) become rows too, so that they
+ * are announced and held exactly as scheduled ones: ilog_maint_sync() records each
+ * occurrence once (its source, "config:NAME", is its created_by) and cancels or
+ * completes the rows of occurrences the configuration no longer has. Such a row's
+ * cluster may name several clusters, separated by one space.
  */
 #ifndef MCOPS_ILOG_MAINTENANCE_H
 #define MCOPS_ILOG_MAINTENANCE_H
@@ -43,6 +49,9 @@
 /* ilog_maint_list(all = false) keeps the ones that ended less than this ago. */
 #define ILOG_MAINT_RECENT_MS (7LL * 24 * 3600 * 1000)
 #define ILOG_MAINT_LIST_MAX 200       /* rows one list returns at most */
+/* Clusters one row names at most (a configured window's; scheduled ones name one). */
+#define ILOG_MAINT_CLUSTERS_MAX 16
+#define ILOG_MAINT_CLUSTER_MAX (ILOG_MAINT_CLUSTERS_MAX * (ILOG_NAME_MAX + 1) - 1)
 
 #define ILOG_EV_MAINT_SCHEDULED "maintenance_scheduled"
 #define ILOG_EV_MAINT_STARTED "maintenance_started"
@@ -64,7 +73,8 @@ enum ilog_maint_state {
 struct ilog_maintenance {
 	int64_t id;
 	enum ilog_maint_kind kind;
-	char cluster[ILOG_NAME_MAX + 1];            /* "" = every cluster */
+	char cluster[ILOG_MAINT_CLUSTER_MAX + 1];   /* "" = every cluster; else names,
+						       one space between (see above) */
 	char title[ILOG_MAINT_TITLE_MAX + 1];       /* public (PUBLIC) */
 	char message[ILOG_MAINT_MESSAGE_MAX + 1];   /* public (PUBLIC), may be "" */
 	int64_t starts_at, ends_at;                 /* UTC ms, as scheduled */
@@ -138,6 +148,55 @@ enum ilog_status ilog_maint_list(struct ilog *log, int64_t now, bool all,
  */
 enum ilog_status ilog_maint_advance(struct ilog *log, const char *actor, size_t *written,
     char *err, size_t errlen);
+
+/*
+ * One occurrence of a configured window as ilog_maint_sync() wants it
+ * (maint_window_as_row() in lib/maintwindow.h fills it). Two occurrences are the same
+ * one if their source and start are the same.
+ */
+struct ilog_maint_occurrence {
+	char source[ILOG_ACTOR_MAX + 1];          /* the row's created_by: "config:NAME" */
+	char cluster[ILOG_MAINT_CLUSTER_MAX + 1]; /* as a row's */
+	char title[ILOG_MAINT_TITLE_MAX + 1];
+	int64_t starts_at, ends_at;
+	bool record;  /* within its lead time: record it now if it has no row */
+};
+
+struct ilog_maint_sync_result {
+	size_t recorded;   /* rows written (each with maintenance_scheduled) */
+	size_t cancelled;  /* scheduled rows the configuration no longer has */
+	size_t completed;  /* rows in progress whose occurrence the configuration dropped */
+	size_t refused;    /* occurrences a row cannot hold (why: the first one's reason) */
+	char why[ILOG_ERR_LEN];
+};
+
+/*
+ * Makes the log's rows of the configured windows (created_by starting with prefix)
+ * agree with v[0..n), the windows' current or next occurrences, at the log's now, in
+ * one write transaction (so two callers or a restart never record one twice):
+ *   - an occurrence with record set is recorded as a PUBLIC row (created_by its
+ *     source, no message) with its maintenance_scheduled event, unless a row of it
+ *     exists: one not cancelled with its source and start, or a cancelled one with
+ *     the same times, clusters and title (a cancelled occurrence is not recorded
+ *     again: `mctl maintenance cancel` of one sticks, and two processes reading two
+ *     configurations settle instead of flapping);
+ *   - a scheduled row of prefix that no occurrence of v matches exactly (times,
+ *     clusters, title) is cancelled (maintenance_cancelled): the window was removed,
+ *     made private or edited before it started; an edited one is recorded anew;
+ *   - a row in progress whose source and start no occurrence of v has is completed
+ *     now (maintenance_completed, after its start's if that was owed): the window
+ *     was removed or made private while it ran, so its pages are no longer held.
+ * An occurrence a row cannot hold (longer than ILOG_MAINT_LENGTH_MAX, a cluster name
+ * outside the alphabet, a bad title or source) is counted in out->refused and left
+ * alone. Nothing is written when nothing has to change (a read finds out first).
+ * actor writes the events. out may be NULL.
+ */
+enum ilog_status ilog_maint_sync(struct ilog *log, const char *prefix,
+    const struct ilog_maint_occurrence *v, size_t n, const char *actor,
+    struct ilog_maint_sync_result *out, char *err, size_t errlen);
+
+/* Whether the names of a row's cluster (see above) include cluster. Pure. */
+bool ilog_maint_lists_cluster(const char *list, const char *cluster);
 
 /*
  * The window of list[0..n) (either kind) in progress at now that covers cluster (its

@@ -192,3 +192,25 @@ maint_window_occurrence(const struct maint_window *w, int64_t now, int64_t *star
 	*end = s + w->duration_ms;
 	return true;
 }
+
+bool
+maint_window_as_row(const struct maint_window *w, int64_t now, struct ilog_maint_occurrence *o)
+{
+	int64_t start, end, lead = MAINT_WINDOW_LEAD_MS;
+	size_t i, used = 0;
+
+	if (!w->public || !maint_window_occurrence(w, now, &start, &end))
+		return false;
+	memset(o, 0, sizeof(*o));
+	snprintf(o->source, sizeof(o->source), "%s%s", MAINT_WINDOW_SOURCE_PREFIX, w->name);
+	for (i = 0; i < w->nclusters; i++) /* fits: see the assertions in the header */
+		used += (size_t)snprintf(o->cluster + used, sizeof(o->cluster) - used, "%s%s",
+		    i > 0 ? " " : "", w->clusters[i]);
+	snprintf(o->title, sizeof(o->title), "%s", w->title);
+	o->starts_at = start;
+	o->ends_at = end;
+	if (w->every_ms > 0 && w->every_ms < lead)
+		lead = w->every_ms;
+	o->record = start - now <= lead;
+	return true;
+}

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "ilog.h"
+#include "ilog_maintenance.h"
 
 #define MAINT_WINDOW_SECTION "maintenance"
 #define MAINT_WINDOWS_MAX 32
@@ -32,6 +33,17 @@
 #define MAINT_WINDOW_CLUSTERS_MAX 16
 #define MAINT_WINDOW_TITLE_MAX 200
 #define MAINT_WINDOW_TITLE_DEFAULT "Scheduled maintenance"
+/* A public window's occurrence becomes a row of the log (created_by this prefix and
+ * the window's name) at most this long before it starts, or its period before if the
+ * period is shorter: announced a week ahead, a daily window the day before. */
+#define MAINT_WINDOW_SOURCE_PREFIX "config:"
+#define MAINT_WINDOW_LEAD_MS (7LL * 24 * 3600 * 1000)
+
+_Static_assert(MAINT_WINDOW_CLUSTERS_MAX <= ILOG_MAINT_CLUSTERS_MAX,
+    "a window's clusters fit a row's");
+_Static_assert(MAINT_WINDOW_TITLE_MAX <= ILOG_MAINT_TITLE_MAX, "a window's title fits a row's");
+_Static_assert(sizeof(MAINT_WINDOW_SOURCE_PREFIX) - 1 + MAINT_WINDOW_NAME_MAX <= ILOG_ACTOR_MAX,
+    "a window's source fits a row's created_by");
 
 struct maint_window {
 	char name[MAINT_WINDOW_NAME_MAX + 1];
@@ -61,5 +73,15 @@ bool maint_window_covers_cluster(const struct maint_window *w, const char *clust
  */
 bool maint_window_occurrence(const struct maint_window *w, int64_t now, int64_t *start,
     int64_t *end);
+
+/*
+ * The occurrence of a public window that its row in the log stands for (the one in
+ * progress at now, else the next) into *o: source "config:NAME", the clusters
+ * separated by one space, the title, the times, and o->record set when it starts
+ * within the lead time (see MAINT_WINDOW_LEAD_MS; one in progress is within it).
+ * false for a window that is not public or has no occurrence left.
+ */
+bool maint_window_as_row(const struct maint_window *w, int64_t now,
+    struct ilog_maint_occurrence *o);
 
 #endif

@@ -20,6 +20,7 @@
 #include "ilog_outbox.h"
 #include "log.h"
 #include "mailer.h"
+#include "maintwindow.h"
 #include "mcstatus.h"
 #include "push.h"
 #include "serve.h"
@@ -57,6 +58,7 @@ struct mcstatus {
 	 * shared one waits a minute for a locked log, under dblock. */
 	struct ilog *beat_log;
 	struct ilog_beater beater;
+	struct ilog_maint_occurrence occ[MAINT_WINDOWS_MAX]; /* maintenance_windows()'s */
 };
 
 static void
@@ -176,8 +178,8 @@ render(struct mcstatus *d, struct model *m)
 		return -1;
 	}
 	d->next_render = t0 + d->sp.rerender_ms;
-	/* A maintenance that starts or ends changes the page without an event (the
-	 * configuration's windows never write one). */
+	/* A maintenance that starts or ends changes the page without an event (a
+	 * configured window's occurrence may not be recorded yet). */
 	if (m->next_change != 0 && m->next_change < d->next_render)
 		d->next_render = m->next_change;
 	if (res.written > 0)
@@ -317,6 +319,37 @@ maintenance_edges(struct mcstatus *d)
 		log_info("%zu maintenance starts or ends to announce", n);
 }
 
+/*
+ * Records the configuration's public windows' occurrences as maintenances of the log
+ * once they come within their lead time, and cancels (or completes) the rows of those
+ * the configuration no longer has, so that they are announced as scheduled ones are
+ * (maintenance_edges() then announces their starts and ends). Once ever each: the
+ * log looks for the row in the transaction that writes it.
+ */
+static void
+maintenance_windows(struct mcstatus *d)
+{
+	struct ilog_maint_sync_result res;
+	char err[ILOG_ERR_LEN];
+	int64_t now = ilog_now(d->log);
+	size_t i, n = 0;
+
+	for (i = 0; i < d->sp.nwindows && n < MAINT_WINDOWS_MAX; i++)
+		if (maint_window_as_row(&d->sp.windows[i], now, &d->occ[n]))
+			n++;
+	if (ilog_maint_sync(d->log, MAINT_WINDOW_SOURCE_PREFIX, d->occ, n, MCSTATUS_CONSUMER,
+	    &res, err, sizeof(err)) != ILOG_OK) {
+		LOG_LIMITED(LOG_LEVEL_ERR, "recording the maintenance windows: %s", err);
+		return;
+	}
+	if (res.refused > 0)
+		LOG_LIMITED(LOG_LEVEL_WARN, "%zu maintenance windows cannot be announced: %s",
+		    res.refused, res.why);
+	if (res.recorded + res.cancelled + res.completed > 0)
+		log_info("maintenance windows: %zu occurrences recorded, %zu cancelled, %zu "
+			 "completed", res.recorded, res.cancelled, res.completed);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -329,6 +362,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	beat(d);
 	pthread_mutex_lock(&d->dblock);
+	maintenance_windows(d);
 	maintenance_edges(d);
 	/* The highest event id against the cursor: one index lookup per poll. */
 	if (ilog_last_event_id(d->log, &last, err, sizeof(err)) != ILOG_OK)
@@ -555,6 +589,7 @@ mcstatus_run(struct mcstatus *d)
 	    d->sp.listen[0] ? ", serving on " : "", d->sp.listen, d->sp.ncomps, d->nsinks);
 	/* Catch up first: what happened while we were down, then the page as it is. */
 	pthread_mutex_lock(&d->dblock);
+	maintenance_windows(d);
 	maintenance_edges(d);
 	process(d);
 	if (render(d, &m) == 0)

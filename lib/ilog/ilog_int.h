@@ -103,6 +103,7 @@ enum stmt_id {
 	ST_MAINT_LIST_CURRENT,
 	ST_MAINT_LIST_ALL,
 	ST_MAINT_UNANNOUNCED,
+	ST_MAINT_SOURCED,
 	/* history.c: mcmon's recorded history (lib/ilog_history.h) */
 	ST_HIST_INSERT,
 	ST_HIST_READ,

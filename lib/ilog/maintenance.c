@@ -64,6 +64,25 @@ ilog_maint_effective_end(const struct ilog_maintenance *m)
 	return end;
 }
 
+bool
+ilog_maint_lists_cluster(const char *list, const char *cluster)
+{
+	size_t len = cluster != NULL ? strlen(cluster) : 0;
+	const char *p = list;
+
+	if (len == 0)
+		return false;
+	while (*p != '\0') {
+		size_t w = strcspn(p, " ");
+
+		if (w == len && memcmp(p, cluster, len) == 0)
+			return true;
+		p += w;
+		p += strspn(p, " ");
+	}
+	return false;
+}
+
 const struct ilog_maintenance *
 ilog_maint_covering(const struct ilog_maintenance *list, size_t n, const char *cluster,
     int64_t now)
@@ -76,8 +95,7 @@ ilog_maint_covering(const struct ilog_maintenance *list, size_t n, const char *c
 
 		if (ilog_maint_state_at(m, now) != ILOG_MAINT_IN_PROGRESS)
 			continue;
-		if (m->cluster[0] != '\0' &&
-		    (cluster == NULL || strcmp(m->cluster, cluster) != 0))
+		if (m->cluster[0] != '\0' && !ilog_maint_lists_cluster(m->cluster, cluster))
 			continue;
 		if (best == NULL || ilog_maint_effective_end(m) > ilog_maint_effective_end(best))
 			best = m;
@@ -223,6 +241,35 @@ struct schedule_args {
 	int64_t id;
 };
 
+/* Inserts m (its kind, cluster, texts and times) as created_by at now, with its
+ * scheduled (or silence_set) event as actor; m->id gets the row's id. */
+static enum ilog_status
+insert_row(struct ilog *log, struct ilog_maintenance *m, const char *created_by,
+    const char *actor, int64_t now, char *err, size_t errlen)
+{
+	enum ilog_status st;
+	sqlite3_stmt *s;
+
+	if ((st = ilog_prep(log, ST_MAINT_INSERT, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_text(s, 1, ilog_maint_kind_name(m->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m->cluster, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 3, m->title, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 4, m->message, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 5, m->starts_at);
+	sqlite3_bind_int64(s, 6, m->ends_at);
+	sqlite3_bind_int64(s, 7, now);
+	sqlite3_bind_text(s, 8, created_by, -1, SQLITE_TRANSIENT);
+	if ((st = ilog_exec(log, s, "cannot schedule a maintenance", err, errlen)) != ILOG_OK)
+		return st;
+	m->id = sqlite3_last_insert_rowid(log->db);
+	m->created_at = now;
+	snprintf(m->created_by, sizeof(m->created_by), "%s", created_by);
+	return write_event(log, m,
+	    m->kind == ILOG_MAINT_SILENCE ? ILOG_EV_SILENCE_SET : ILOG_EV_MAINT_SCHEDULED,
+	    actor, now, err, errlen);
+}
+
 static enum ilog_status
 schedule_body(struct ilog *log, void *arg, char *err, size_t errlen)
 {
@@ -230,7 +277,6 @@ schedule_body(struct ilog *log, void *arg, char *err, size_t errlen)
 	struct ilog_maintenance m = *a->m;
 	int64_t now = ilog_now(log);
 	enum ilog_status st;
-	sqlite3_stmt *s;
 
 	if (m.ends_at <= now) {
 		errbuf_set(err, errlen, "the window would be over already (it ends before now)");
@@ -241,23 +287,9 @@ schedule_body(struct ilog *log, void *arg, char *err, size_t errlen)
 		    (long long)(ILOG_MAINT_AHEAD_MAX / 86400000));
 		return ILOG_ERR_ARG;
 	}
-	if ((st = ilog_prep(log, ST_MAINT_INSERT, &s, err, errlen)) != ILOG_OK)
-		return st;
-	sqlite3_bind_text(s, 1, ilog_maint_kind_name(m.kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m.cluster, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 3, m.title, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(s, 4, m.message, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(s, 5, m.starts_at);
-	sqlite3_bind_int64(s, 6, m.ends_at);
-	sqlite3_bind_int64(s, 7, now);
-	sqlite3_bind_text(s, 8, a->actor, -1, SQLITE_TRANSIENT);
-	if ((st = ilog_exec(log, s, "cannot schedule a maintenance", err, errlen)) != ILOG_OK)
-		return st;
-	m.id = sqlite3_last_insert_rowid(log->db);
+	st = insert_row(log, &m, a->actor, a->actor, now, err, errlen);
 	a->id = m.id;
-	return write_event(log, &m,
-	    m.kind == ILOG_MAINT_SILENCE ? ILOG_EV_SILENCE_SET : ILOG_EV_MAINT_SCHEDULED,
-	    a->actor, now, err, errlen);
+	return st;
 }
 
 /* A cluster name: a word of the configuration's alphabet. */
@@ -274,6 +306,46 @@ cluster_name_valid(const char *s)
 			return false;
 	}
 	return i <= ILOG_NAME_MAX;
+}
+
+/*
+ * A configured window's clusters: names separated by one space, at most
+ * ILOG_MAINT_CLUSTERS_MAX of them ("" = every cluster).
+ */
+static bool
+cluster_list_valid(const char *s)
+{
+	char name[ILOG_NAME_MAX + 2];
+	size_t count = 0, w;
+
+	while (*s != '\0') {
+		w = strcspn(s, " ");
+		if (w == 0 || w > ILOG_NAME_MAX || ++count > ILOG_MAINT_CLUSTERS_MAX)
+			return false;
+		memcpy(name, s, w);
+		name[w] = '\0';
+		if (!cluster_name_valid(name))
+			return false;
+		s += w;
+		if (*s == ' ' && *++s == '\0')
+			return false; /* a trailing space */
+	}
+	return true;
+}
+
+static enum ilog_status
+check_times(int64_t starts_at, int64_t ends_at, char *err, size_t errlen)
+{
+	if (starts_at <= 0 || ends_at <= starts_at) {
+		errbuf_set(err, errlen, "the window must end after it starts");
+		return ILOG_ERR_ARG;
+	}
+	if (ends_at - starts_at > ILOG_MAINT_LENGTH_MAX) {
+		errbuf_set(err, errlen, "the window is longer than %lld days",
+		    (long long)(ILOG_MAINT_LENGTH_MAX / 86400000));
+		return ILOG_ERR_ARG;
+	}
+	return ILOG_OK;
 }
 
 enum ilog_status
@@ -305,15 +377,8 @@ ilog_maint_schedule(struct ilog *log, enum ilog_maint_kind kind, const char *clu
 	if ((st = ilog_check_text(message, ILOG_MAINT_MESSAGE_MAX, true, TEXT_MULTILINE,
 	    "message", err, errlen)) != ILOG_OK)
 		return st;
-	if (starts_at <= 0 || ends_at <= starts_at) {
-		errbuf_set(err, errlen, "the window must end after it starts");
-		return ILOG_ERR_ARG;
-	}
-	if (ends_at - starts_at > ILOG_MAINT_LENGTH_MAX) {
-		errbuf_set(err, errlen, "the window is longer than %lld days",
-		    (long long)(ILOG_MAINT_LENGTH_MAX / 86400000));
-		return ILOG_ERR_ARG;
-	}
+	if ((st = check_times(starts_at, ends_at, err, errlen)) != ILOG_OK)
+		return st;
 	memset(&m, 0, sizeof(m));
 	m.kind = kind;
 	snprintf(m.cluster, sizeof(m.cluster), "%s", cluster);
@@ -578,5 +643,193 @@ ilog_maint_advance(struct ilog *log, const char *actor, size_t *written, char *e
 	st = ilog_call(log, ILOG_WRITE, advance_body, &a, err, errlen);
 	if (written != NULL)
 		*written = st == ILOG_OK ? a.written : 0;
+	return st;
+}
+
+/* --- the configuration's windows ------------------------------------------------------- */
+
+struct sync_args {
+	const char *prefix;
+	const struct ilog_maint_occurrence *v;
+	size_t n;
+	const char *actor;
+	bool dry;          /* only find out whether anything would change */
+	bool changes;      /* dry: something would */
+	struct ilog_maint_sync_result res;
+};
+
+/* Whether row r is occurrence o: the same source and start. */
+static bool
+same_occurrence(const struct ilog_maintenance *r, const struct ilog_maint_occurrence *o)
+{
+	return strcmp(r->created_by, o->source) == 0 && r->starts_at == o->starts_at;
+}
+
+/* ...and says what o says (its end, clusters and title). */
+static bool
+same_content(const struct ilog_maintenance *r, const struct ilog_maint_occurrence *o)
+{
+	return same_occurrence(r, o) && r->ends_at == o->ends_at &&
+	       strcmp(r->cluster, o->cluster) == 0 && strcmp(r->title, o->title) == 0;
+}
+
+/* Whether o can be a row; if not, why. */
+static bool
+occurrence_valid(const struct ilog_maint_occurrence *o, char *why, size_t whylen)
+{
+	if (ilog_check_actor(o->source, why, whylen) != ILOG_OK ||
+	    ilog_check_text(o->title, ILOG_MAINT_TITLE_MAX, false, TEXT_LINE, "title", why,
+		whylen) != ILOG_OK ||
+	    check_times(o->starts_at, o->ends_at, why, whylen) != ILOG_OK)
+		return false;
+	if (!cluster_list_valid(o->cluster)) {
+		errbuf_set(why, whylen, "a cluster name of '%.80s' is invalid (A-Z a-z 0-9 . _ -)",
+		    o->cluster);
+		return false;
+	}
+	return true;
+}
+
+/* The rows v[0..n) hold for o: whether it must not be recorded (again). */
+static bool
+has_row(const struct ilog_maintenance *v, size_t n, const struct ilog_maint_occurrence *o)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].cancelled_at == 0 ? same_occurrence(&v[i], o) : same_content(&v[i], o))
+			return true;
+	return false;
+}
+
+/*
+ * Whether row r is one the configuration no longer has, and then what ends it: a
+ * scheduled one differing from every occurrence is cancelled, one in progress whose
+ * occurrence is gone is completed. Over rows are left as they are.
+ */
+static bool
+row_stale(const struct ilog_maintenance *r, const struct sync_args *a, int64_t now,
+    enum transition *t)
+{
+	enum ilog_maint_state at = ilog_maint_state_at(r, now);
+	size_t i;
+
+	if (at != ILOG_MAINT_SCHEDULED && at != ILOG_MAINT_IN_PROGRESS)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (at == ILOG_MAINT_SCHEDULED ? same_content(r, &a->v[i])
+					       : same_occurrence(r, &a->v[i]))
+			return false;
+	*t = at == ILOG_MAINT_SCHEDULED ? T_CANCEL : T_COMPLETE;
+	return true;
+}
+
+static enum ilog_status
+sync_body(struct ilog *log, void *arg, char *err, size_t errlen)
+{
+	struct sync_args *a = arg;
+	struct ilog_maintenance *v = NULL;
+	int64_t now = ilog_now(log);
+	enum ilog_status st;
+	sqlite3_stmt *s;
+	char why[ILOG_ERR_LEN];
+	size_t nrows = 0, i, j;
+	bool truncated = false;
+
+	memset(&a->res, 0, sizeof(a->res));
+	a->changes = false;
+	if ((st = ilog_prep(log, ST_MAINT_SOURCED, &s, err, errlen)) != ILOG_OK)
+		return st;
+	sqlite3_bind_text(s, 1, a->prefix, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int64(s, 3, ILOG_MAINT_LIST_MAX);
+	if ((st = ilog_collect(log, s, &maint_rows, ILOG_MAINT_LIST_MAX, (void **)&v, &nrows,
+	    &truncated, err, errlen)) != ILOG_OK)
+		goto out;
+	for (i = 0; i < nrows && st == ILOG_OK; i++) {
+		struct ilog_maintenance *r = &v[i];
+		enum transition t;
+		size_t written = 0;
+
+		if (!row_stale(r, a, now, &t))
+			continue;
+		a->changes = true;
+		if (a->dry)
+			continue;
+		if (t == T_CANCEL) {
+			r->cancelled_at = now;
+			r->announced = ILOG_MAINT_CANCELLED;
+			if ((st = store(log, r, err, errlen)) == ILOG_OK)
+				st = write_event(log, r, ILOG_EV_MAINT_CANCELLED, a->actor, now, err,
+				    errlen);
+			a->res.cancelled++;
+		} else {
+			r->completed_at = now;
+			st = announce_up_to_now(log, r, a->actor, now, &written, err, errlen);
+			a->res.completed++;
+		}
+	}
+	/* Rows beyond a list's worth could hold an occurrence: record nothing rather than
+	 * twice. */
+	for (i = 0; i < a->n && st == ILOG_OK && !truncated; i++) {
+		const struct ilog_maint_occurrence *o = &a->v[i];
+		struct ilog_maintenance m;
+
+		if (!o->record || has_row(v, nrows, o))
+			continue;
+		for (j = 0; j < i; j++) /* two windows of one name: the first one's */
+			if (strcmp(a->v[j].source, o->source) == 0 &&
+			    a->v[j].starts_at == o->starts_at)
+				break;
+		if (j < i)
+			continue;
+		if (!occurrence_valid(o, why, sizeof(why))) {
+			if (a->res.refused++ == 0)
+				snprintf(a->res.why, sizeof(a->res.why), "%.95s: %.150s", o->source, why);
+			continue;
+		}
+		a->changes = true;
+		if (a->dry)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.kind = ILOG_MAINT_PUBLIC;
+		snprintf(m.cluster, sizeof(m.cluster), "%s", o->cluster);
+		snprintf(m.title, sizeof(m.title), "%s", o->title);
+		m.starts_at = o->starts_at;
+		m.ends_at = o->ends_at;
+		if ((st = insert_row(log, &m, o->source, a->actor, now, err, errlen)) == ILOG_OK)
+			a->res.recorded++;
+	}
+out:
+	free(v);
+	return st;
+}
+
+enum ilog_status
+ilog_maint_sync(struct ilog *log, const char *prefix, const struct ilog_maint_occurrence *v,
+    size_t n, const char *actor, struct ilog_maint_sync_result *out, char *err,
+    size_t errlen)
+{
+	struct sync_args a = { .prefix = prefix, .v = v, .n = n, .actor = actor, .dry = true };
+	enum ilog_status st;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if ((st = ilog_check_actor(actor, err, errlen)) != ILOG_OK)
+		return st;
+	if (prefix == NULL || prefix[0] == '\0') {
+		errbuf_set(err, errlen, "the configured windows' rows need a prefix");
+		return ILOG_ERR_ARG;
+	}
+	/* Called every poll: a read finds out whether anything has to change, so an idle
+	 * log is never locked for writing. */
+	if ((st = ilog_call(log, ILOG_READ, sync_body, &a, err, errlen)) != ILOG_OK)
+		return st;
+	if (a.changes) {
+		a.dry = false;
+		st = ilog_call(log, ILOG_WRITE, sync_body, &a, err, errlen);
+	}
+	if (out != NULL)
+		*out = a.res; /* refusals are found by the read too */
 	return st;
 }

@@ -369,6 +369,12 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 				 "   AND cancelled_at IS NULL AND starts_at <= ?1"
 				 "   AND (announced = 0 OR ends_at <= ?1)"
 				 " ORDER BY starts_at, id LIMIT ?2",
+	/* The configured windows' rows that are not over by schedule (their identity is
+	 * created_by and starts_at; a small table, scanned). */
+	[ST_MAINT_SOURCED] = "SELECT " MAINT_COLS " FROM maintenances"
+			     " WHERE kind = 'public' AND ends_at > ?2"
+			     "   AND substr(created_by, 1, length(?1)) = ?1"
+			     " ORDER BY id LIMIT ?3",
 	/* history (lib/ilog/history.c) */
 	[ST_HIST_INSERT] = "INSERT INTO history (at, cluster, node, probes, slow, p50_us,"
 			   " p99_us, connections, new_per_second)"

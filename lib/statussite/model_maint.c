@@ -53,16 +53,27 @@ from_log(struct model_maintenance *mm, const struct sp_config *cfg,
 	    ilog_maint_effective_end(lm));
 }
 
-/* The current or next occurrence of window i; false if it has none or is not public. */
+/*
+ * The current or next occurrence of window i; false if it has none, is not public, or
+ * has a row among v[0..n) (mcstatus recorded it: the row is shown, or, cancelled,
+ * nothing).
+ */
 static bool
-from_window(struct model_maintenance *mm, const struct model *m, size_t i)
+from_window(struct model_maintenance *mm, const struct model *m, size_t i,
+    const struct ilog_maintenance *v, size_t n)
 {
 	const struct maint_window *w = &m->cfg->windows[i];
+	struct ilog_maint_occurrence o;
 	int64_t start, end;
 	size_t c;
 
-	if (!w->public || !maint_window_occurrence(w, m->now, &start, &end))
+	if (!maint_window_as_row(w, m->now, &o))
 		return false;
+	for (c = 0; c < n; c++)
+		if (v[c].starts_at == o.starts_at && strcmp(v[c].created_by, o.source) == 0)
+			return false;
+	start = o.starts_at;
+	end = o.ends_at;
 	memset(mm, 0, sizeof(*mm));
 	/* The index and the start, never the section's name: names are internal. */
 	snprintf(mm->id, sizeof(mm->id), "w%zu-%lld", i + 1, (long long)(start / 1000));
@@ -119,7 +130,7 @@ model_add_maintenances(struct model *m, const struct ilog_maintenance *v, size_t
 		    ilog_maint_state_at(&v[i], m->now) != ILOG_MAINT_CANCELLED)
 			from_log(&all[k++], m->cfg, &v[i], m->now);
 	for (i = 0; i < m->cfg->nwindows; i++)
-		if (from_window(&all[k], m, i))
+		if (from_window(&all[k], m, i, v, n))
 			k++;
 	qsort(all, k, sizeof(*all), cmp_maint);
 	if (k > MODEL_MAINTENANCES_MAX) { /* keep the latest */

@@ -349,9 +349,10 @@ spconfig_affected(const struct sp_config *c, const char *cluster)
 
 	if (cluster == NULL || cluster[0] == '\0')
 		return 0;
+	/* A configured window's maintenance names several (lib/ilog_maintenance.h). */
 	for (i = 0; i < c->ncomps; i++)
 		for (j = 0; j < c->comps[i].nclusters; j++)
-			if (strcmp(c->comps[i].clusters[j], cluster) == 0)
+			if (ilog_maint_lists_cluster(cluster, c->comps[i].clusters[j]))
 				mask |= (uint64_t)1 << i;
 	return mask;
 }

@@ -165,7 +165,8 @@ int spconfig_load(struct config *cfg, struct sp_config *out, bool require_dir,
     struct config_errors *errs);
 
 /* The components an incident of cluster affects, as a bit mask (bit i = comps[i]).
- * An incident without a cluster affects none. */
+ * An incident without a cluster affects none. cluster may also be a maintenance's
+ * names separated by spaces (a configured window's): the components of any of them. */
 uint64_t spconfig_affected(const struct sp_config *c, const char *cluster);
 
 /* The page's groups in the order of their first member: names[i] points into c.
@@ -348,7 +349,9 @@ void model_release(struct model *m);
 /*
  * Adds to a built m the PUBLIC maintenances of v[0..n) (any order; silences and
  * cancelled ones are skipped, completed ones kept for the lists) and the current or
- * next occurrence of each public window of m->cfg, and applies them:
+ * next occurrence of each public window of m->cfg that has no row in v (mcstatus
+ * records them, maint_window_as_row(): the row is shown instead, or nothing if it
+ * was cancelled), and applies them:
  *   - a component affected by one in progress is MODEL_UNDER_MAINTENANCE when it
  *     would otherwise be operational; an active incident on it shows instead (an
  *     incident during planned work is news the maintenance does not explain);

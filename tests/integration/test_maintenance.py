@@ -1,8 +1,9 @@
 """Scheduled maintenance end to end: `mctl maintenance` and what it refuses, the status
 page and the Statuspage JSON through upcoming, in progress and completed (by command and
 by time), a configured window on the page, a webhook told of each change once (also
-across a restart of mcstatus), and an incident during a maintenance recorded but not
-paged until the maintenance is over (mcalert on a private Prosody)."""
+across a restart of mcstatus), a configured window announced as a scheduled one (once,
+with two mcstatus on one log) and shown once, and an incident during a maintenance
+recorded but not paged until the maintenance is over (mcalert on a private Prosody)."""
 import json
 import os
 import signal
@@ -133,9 +134,11 @@ def test_the_page_and_json_follow_a_maintenance_through_its_states(procs, tmp_pa
     assert m["incident_updates"][0]["body"] == "Writes may be slow."
     assert [c["id"] for c in m["components"]] == ["c1"]
     assert summary["status"]["indicator"] == "none"
-    # The configured window: its next occurrence, under its public title only.
-    window = [x for x in summary["scheduled_maintenances"] if x["id"].startswith("w")]
-    assert len(window) == 1 and window[0]["name"] == "Nightly network upgrade"
+    # The configured window: its next occurrence (within a day: mcstatus recorded it
+    # as a maintenance of the log), once, under its public title only.
+    window = [x for x in summary["scheduled_maintenances"]
+              if x["name"] == "Nightly network upgrade"]
+    assert len(window) == 1 and window[0]["id"].startswith("m")
     assert [c["id"] for c in window[0]["components"]] == ["c2"]
     assert "Upgrade of C1" in (site / "index.html").read_text()
 
@@ -217,6 +220,64 @@ def test_a_webhook_hears_of_each_change_once_also_across_a_restart(procs, tmp_pa
     for b in receiver.got("/hook"):
         for s in SECRETS + ["mctl:"]:
             assert s not in b["body"].decode()
+
+
+def test_a_configured_window_is_announced_once_each_and_shown_once(procs, tmp_path,
+                                                                   receiver):
+    """A one-off window a few seconds ahead: mcstatus records it as a maintenance of the
+    log and the webhook hears it scheduled, started and completed once each, though a
+    second mcstatus (its own site, no sinks) reads the same window and log."""
+    t = time.time()
+    window = (f"[maintenance {WINDOW_NAME}]\n"
+              f"start = {time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(t + 5))}\n"
+              "duration = 3s\nclusters = c1 c2\ntitle = Switch firmware\n")
+    conf, site, db = write_config(tmp_path, extra=sink_config(tmp_path, receiver,
+                                                               only={"hook"}) + window)
+    other = tmp_path / "other"
+    other.mkdir()
+    conf2, site2, db2 = write_config(other, extra=window)
+    conf2.write_text(conf2.read_text().replace(str(db2), str(db)))
+    start(procs, conf)
+    start(procs, conf2, name="mcstatus-second")
+
+    def bodies():
+        return [json.loads(r["body"]) for r in receiver.got("/hook")]
+
+    def named(rel):
+        return [m for m in maintenances(site, rel) if m["name"] == "Switch firmware"]
+
+    wait_for(lambda: bodies(), timeout=20, what="the scheduled announcement")
+    mid = bodies()[0]["maintenance"]["id"]
+    assert bodies()[0]["type"] == "maintenance.scheduled" and mid.startswith("m")
+    # The page shows the recorded one, not the window's occurrence besides it.
+    wait_for(lambda: [m["id"] for m in named("api/v2/scheduled-maintenances.json")] ==
+             [mid], what="the recorded window on the page")
+    wait_for(lambda: "maintenance.completed" in [b["type"] for b in bodies()], timeout=30,
+             what="the window completed by time")
+    got = bodies()
+    assert [b["type"] for b in got] == ["maintenance.scheduled", "maintenance.started",
+                                        "maintenance.completed"]
+    assert {b["maintenance"]["id"] for b in got} == {mid}
+    assert [c["id"] for c in got[1]["components"]] == ["c1", "c2"]
+    assert {c["status"] for c in got[1]["components"]} == {"under_maintenance"}
+    assert got[0]["text"].startswith("Scheduled maintenance: Switch firmware (")
+    for b in receiver.got("/hook"):
+        for s in SECRETS + [WINDOW_NAME, "config:"]:
+            assert s not in b["body"].decode()
+    # One row, one event of each kind, though two mcstatus read the window.
+    rows = json.loads(mctl(conf, "--json", "maintenance", "list", "--all").stdout)[
+        "maintenances"]
+    assert [(f"m{r['id']}", r["created_by"], r["cluster"]) for r in rows] == [
+        (mid, f"config:{WINDOW_NAME}", "c1 c2")]
+    log = Log(str(db))
+    for kind in ["scheduled", "started", "completed"]:
+        assert len(log.events(type_=f"maintenance_{kind}")) == 1, kind
+    wait_for(lambda: [m["status"] for m in named("api/v2/scheduled-maintenances.json")] ==
+             ["completed"], what="the completed window on the page")
+    for d in [site, site2]:
+        for path in d.rglob("*"):
+            if path.is_file():
+                assert WINDOW_NAME not in path.read_text(errors="replace"), path
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,10 @@
 /*
  * Unit tests of maintenances and silences in lib/ilog (lib/ilog_maintenance.h): the
  * state at a time, what scheduling refuses (and that a refusal changes nothing), the
- * explicit transitions and their events, the list, which window covers a cluster, and
- * that starts and ends by time are announced once each, across connections.
+ * explicit transitions and their events, the list, which window covers a cluster,
+ * that starts and ends by time are announced once each, across connections, and that
+ * the configuration's windows become rows once each within their lead time and are
+ * cancelled or completed when the configuration drops them (ilog_maint_sync).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,9 +18,11 @@
 #include "helper.h"
 #include "ilog.h"
 #include "ilog_maintenance.h"
+#include "maintwindow.h"
 
 #define MIN 60000LL
 #define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
 
 /* The types of the events after after_id, space-separated, into buf. */
 static const char *
@@ -258,6 +262,13 @@ covering_window_is_the_running_one_of_the_cluster_or_of_all(void **state)
 	assert_int_equal(until, 300);
 	assert_false(ilog_maint_covers(v, 1, "c2", 160, &until));
 	assert_false(ilog_maint_covers(v, 3, "c1", 300, NULL));
+	/* A configured window's row names several clusters. */
+	snprintf(v[0].cluster, sizeof(v[0].cluster), "c10 c1 c3");
+	assert_int_equal(ilog_maint_covering(v, 1, "c1", 100)->id, 1);
+	assert_int_equal(ilog_maint_covering(v, 1, "c3", 100)->id, 1);
+	assert_null(ilog_maint_covering(v, 1, "c", 100));
+	assert_null(ilog_maint_covering(v, 1, "c2", 100));
+	assert_null(ilog_maint_covering(v, 1, NULL, 100));
 }
 
 static void
@@ -309,6 +320,200 @@ starts_and_ends_by_time_are_announced_once(void **state)
 	    "maintenance_completed");
 }
 
+/* --- the configuration's windows ------------------------------------------------- */
+
+/* A daily window "nightly" of c1 and c2, 30 minutes from start. */
+static struct maint_window
+nightly(int64_t start)
+{
+	struct maint_window w;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(w.name, sizeof(w.name), "nightly");
+	w.start_ms = start;
+	w.duration_ms = 30 * MIN;
+	w.every_ms = DAY;
+	snprintf(w.clusters[0], sizeof(w.clusters[0]), "c1");
+	snprintf(w.clusters[1], sizeof(w.clusters[1]), "c2");
+	w.nclusters = 2;
+	snprintf(w.title, sizeof(w.title), "Nightly upgrade");
+	w.public = true;
+	return w;
+}
+
+/* Syncs the windows w[0..n) at log's now; the result's counts into *res. */
+static void
+sync_windows(struct ilog *log, const struct maint_window *w, size_t n,
+    struct ilog_maint_sync_result *res)
+{
+	struct ilog_maint_occurrence o[4];
+	char err[ILOG_ERR_LEN];
+	size_t i, k = 0;
+
+	assert_true(n <= 4);
+	for (i = 0; i < n; i++)
+		if (maint_window_as_row(&w[i], ilog_now(log), &o[k]))
+			k++;
+	assert_int_equal(ilog_maint_sync(log, MAINT_WINDOW_SOURCE_PREFIX, o, k, "mcstatus", res,
+	    err, sizeof(err)), ILOG_OK);
+}
+
+/* Every row of the log (newest first) into v; their number. */
+static size_t
+all_rows(struct test_ilog *fx, struct ilog_maintenance *v, size_t max)
+{
+	size_t n = 0;
+
+	assert_int_equal(ilog_maint_list(fx->log, fx->fake.now, true, v, max, &n, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	return n;
+}
+
+static void
+configured_occurrence_is_recorded_once_within_its_lead_time(void **state)
+{
+	struct test_ilog *fx = *state;
+	int64_t t0 = fx->fake.now, start = t0 + 2 * DAY, before;
+	struct maint_window w = nightly(start);
+	struct ilog_maint_sync_result res;
+	struct ilog_clock clock = { test_clock_now, test_clock_random, &fx->fake };
+	struct ilog_maintenance v[8];
+	struct test_ilog other;
+	char types[512];
+	size_t written = 0;
+
+	/* Two days ahead, a daily window is beyond its lead time (its period). */
+	before = last_event_id(fx);
+	sync_windows(fx->log, &w, 1, &res);
+	assert_int_equal(res.recorded, 0);
+	assert_int_equal(all_rows(fx, v, 8), 0);
+
+	fx->fake.now = start - DAY;
+	sync_windows(fx->log, &w, 1, &res);
+	assert_int_equal(res.recorded, 1);
+	assert_int_equal(all_rows(fx, v, 8), 1);
+	assert_string_equal(v[0].created_by, "config:nightly");
+	assert_string_equal(v[0].cluster, "c1 c2");
+	assert_string_equal(v[0].title, "Nightly upgrade");
+	assert_int_equal(v[0].starts_at, start);
+	assert_int_equal(v[0].ends_at, start + 30 * MIN);
+	assert_int_equal(v[0].kind, ILOG_MAINT_PUBLIC);
+
+	/* Again, and from a second connection (a restart, a second mcstatus): nothing. */
+	sync_windows(fx->log, &w, 1, &res);
+	assert_int_equal(res.recorded + res.cancelled + res.completed, 0);
+	memset(&other, 0, sizeof(other));
+	other.log = ilog_open(fx->path, NULL, other.err, sizeof(other.err));
+	assert_non_null(other.log);
+	ilog_set_clock(other.log, &clock);
+	sync_windows(other.log, &w, 1, &res);
+	assert_int_equal(res.recorded, 0);
+
+	/* It runs and ends as a scheduled one does; the next is recorded after it. */
+	fx->fake.now = start + MIN;
+	sync_windows(other.log, &w, 1, &res);
+	assert_int_equal(res.recorded + res.cancelled + res.completed, 0);
+	assert_int_equal(ilog_maint_advance(fx->log, "mcstatus", &written, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(written, 1);
+	fx->fake.now = start + 30 * MIN;
+	sync_windows(fx->log, &w, 1, &res);
+	sync_windows(other.log, &w, 1, &res);
+	assert_int_equal(ilog_maint_advance(other.log, "mcstatus", &written, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	ilog_close(other.log);
+	assert_int_equal(all_rows(fx, v, 8), 2);
+	assert_int_equal(v[0].starts_at, start + DAY);
+	assert_string_equal(event_types(fx, before, types, sizeof(types)),
+	    "maintenance_scheduled maintenance_started maintenance_scheduled "
+	    "maintenance_completed");
+}
+
+static void
+dropped_window_rows_are_cancelled_or_completed_and_not_recorded_again(void **state)
+{
+	struct test_ilog *fx = *state;
+	int64_t t0 = fx->fake.now, start = t0 + HOUR, before;
+	struct maint_window w = nightly(start), edited;
+	struct ilog_maint_sync_result res;
+	struct ilog_maintenance v[8];
+	char types[512];
+
+	sync_windows(fx->log, &w, 1, &res);
+	assert_int_equal(res.recorded, 1);
+	before = last_event_id(fx);
+
+	/* Made private (or removed) before it starts: cancelled, once. */
+	w.public = false;
+	sync_windows(fx->log, &w, 1, &res);
+	assert_int_equal(res.cancelled, 1);
+	sync_windows(fx->log, NULL, 0, &res);
+	assert_int_equal(res.cancelled, 0);
+	/* Public again: a cancelled occurrence stays cancelled (two processes reading two
+	 * configurations settle instead of flapping). */
+	w.public = true;
+	sync_windows(fx->log, &w, 1, &res);
+	assert_int_equal(res.recorded + res.cancelled, 0);
+	/* Edited before it starts: the old one is cancelled, the new one recorded. */
+	edited = w;
+	edited.duration_ms = 45 * MIN;
+	sync_windows(fx->log, &edited, 1, &res);
+	assert_int_equal(res.recorded, 1);
+	assert_int_equal(res.cancelled, 0); /* the only live row was the cancelled one */
+	snprintf(edited.title, sizeof(edited.title), "Nightly upgrade, longer");
+	sync_windows(fx->log, &edited, 1, &res);
+	assert_int_equal(res.recorded, 1);
+	assert_int_equal(res.cancelled, 1);
+	assert_int_equal(all_rows(fx, v, 8), 3);
+	assert_string_equal(v[0].title, "Nightly upgrade, longer");
+	assert_int_equal(v[0].ends_at, start + 45 * MIN);
+
+	/* Removed while it runs: completed now, its start announced first. */
+	fx->fake.now = start + 10 * MIN;
+	sync_windows(fx->log, &edited, 1, &res);
+	assert_int_equal(res.recorded + res.cancelled + res.completed, 0);
+	sync_windows(fx->log, NULL, 0, &res);
+	assert_int_equal(res.completed, 1);
+	assert_int_equal(all_rows(fx, v, 8), 3);
+	assert_int_equal(ilog_maint_state_at(&v[0], fx->fake.now), ILOG_MAINT_COMPLETED);
+	assert_string_equal(event_types(fx, before, types, sizeof(types)),
+	    "maintenance_cancelled maintenance_scheduled maintenance_cancelled "
+	    "maintenance_scheduled maintenance_started maintenance_completed");
+	/* Nothing else is touched: a scheduled maintenance of mctl stays. */
+	(void)schedule(fx, "c1", fx->fake.now + HOUR, fx->fake.now + 2 * HOUR);
+	sync_windows(fx->log, NULL, 0, &res);
+	assert_int_equal(res.cancelled + res.completed, 0);
+}
+
+static void
+occurrence_a_row_cannot_hold_is_refused_and_writes_nothing(void **state)
+{
+	struct test_ilog *fx = *state;
+	struct ilog_maint_occurrence o[2];
+	struct ilog_maint_sync_result res;
+	struct ilog_maintenance v[4];
+	int64_t before = last_event_id(fx);
+
+	memset(o, 0, sizeof(o));
+	snprintf(o[0].source, sizeof(o[0].source), "config:odd");
+	snprintf(o[0].cluster, sizeof(o[0].cluster), "c1 c;2");
+	snprintf(o[0].title, sizeof(o[0].title), "Odd");
+	o[0].starts_at = fx->fake.now + HOUR;
+	o[0].ends_at = o[0].starts_at + HOUR;
+	o[0].record = true;
+	o[1] = o[0];
+	snprintf(o[1].source, sizeof(o[1].source), "config:long");
+	snprintf(o[1].cluster, sizeof(o[1].cluster), "c1");
+	o[1].ends_at = o[1].starts_at + ILOG_MAINT_LENGTH_MAX + 1;
+	assert_int_equal(ilog_maint_sync(fx->log, "config:", o, 2, "mcstatus", &res, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(res.refused, 2);
+	assert_int_equal(res.recorded, 0);
+	assert_non_null(strstr(res.why, "config:odd"));
+	assert_int_equal(all_rows(fx, v, 4), 0);
+	assert_int_equal(last_event_id(fx), before);
+}
+
 int
 main(void)
 {
@@ -320,6 +525,9 @@ main(void)
 		TEST_ILOG_CASE(list_keeps_current_and_recent_windows_in_start_order),
 		cmocka_unit_test(covering_window_is_the_running_one_of_the_cluster_or_of_all),
 		TEST_ILOG_CASE(starts_and_ends_by_time_are_announced_once),
+		TEST_ILOG_CASE(configured_occurrence_is_recorded_once_within_its_lead_time),
+		TEST_ILOG_CASE(dropped_window_rows_are_cancelled_or_completed_and_not_recorded_again),
+		TEST_ILOG_CASE(occurrence_a_row_cannot_hold_is_refused_and_writes_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * Scheduled maintenances on the status site (lib/statussite/model_maint.c and its
  * renderers): which are shown in which state, components under maintenance unless an
  * incident shows there, the indicator, the Statuspage documents' exact fields, the
- * configured windows' occurrences without their internal names, and the sinks'
+ * configured windows' occurrences without their internal names (and only while
+ * mcstatus has not recorded them: a recorded one is its row, once), and the sinks'
  * payload of each maintenance event.
  */
 #include <stdarg.h>
@@ -249,6 +250,62 @@ the_index_shows_running_then_upcoming_maintenances(void **state)
 }
 
 static void
+recorded_window_occurrence_is_shown_once_as_its_row(void **state)
+{
+	struct sp_config *sp = load_conf();
+	int64_t start = T0 + 26 * HOUR; /* the nightly window's next occurrence */
+	struct ilog_maintenance v[2] = {
+		maint(7, "c1 c2", start, start + 30 * MIN),
+		maint(8, "c1", T0 + 20 * HOUR, T0 + 21 * HOUR),
+	};
+	struct model m;
+	char err[256];
+
+	(void)state;
+	snprintf(v[0].created_by, sizeof(v[0].created_by), "config:nightly-internal-name");
+	snprintf(v[0].title, sizeof(v[0].title), "Nightly upgrade");
+	assert_int_equal(model_build(&m, sp, NULL, 0, NULL, T0, T0 + 11 * HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(model_add_maintenances(&m, v, 2, err, sizeof(err)), 0);
+	assert_int_equal(m.nmaints, 2);
+	assert_int_equal(m.maints[0].log_id, 8);
+	assert_int_equal(m.maints[1].log_id, 7);
+	assert_string_equal(m.maints[1].id, "m7");
+	assert_int_equal(m.maints[1].components, 3); /* both clusters' components */
+	model_release(&m);
+
+	/* In progress: the row's components are under maintenance, once. */
+	assert_int_equal(model_build(&m, sp, NULL, 0, NULL, T0, start + MIN, err, sizeof(err)),
+	    0);
+	assert_int_equal(model_add_maintenances(&m, v, 1, err, sizeof(err)), 0);
+	assert_int_equal(m.nmaints, 1);
+	assert_int_equal(m.comps[0].status, MODEL_UNDER_MAINTENANCE);
+	assert_int_equal(m.comps[1].status, MODEL_UNDER_MAINTENANCE);
+	model_release(&m);
+
+	/* Cancelled (the window was made private then public again, or `mctl maintenance
+	 * cancel`): that occurrence is not shown at all. */
+	v[0].cancelled_at = T0 + 10 * HOUR;
+	assert_int_equal(model_build(&m, sp, NULL, 0, NULL, T0, T0 + 11 * HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(model_add_maintenances(&m, v, 1, err, sizeof(err)), 0);
+	assert_int_equal(m.nmaints, 0);
+	model_release(&m);
+
+	/* A row of another occurrence does not hide this one. */
+	v[0].cancelled_at = 0;
+	v[0].starts_at = start - 24 * HOUR;
+	v[0].ends_at = v[0].starts_at + 30 * MIN;
+	assert_int_equal(model_build(&m, sp, NULL, 0, NULL, T0, T0 + 11 * HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(model_add_maintenances(&m, v, 1, err, sizeof(err)), 0);
+	assert_int_equal(m.nmaints, 2);
+	assert_string_equal(m.maints[1].id, "w1-1795226400");
+	model_release(&m);
+	free(sp);
+}
+
+static void
 each_maintenance_event_has_a_payload_and_silences_none(void **state)
 {
 	static const struct {
@@ -298,6 +355,16 @@ each_maintenance_event_has_a_payload_and_silences_none(void **state)
 		json_decref(p);
 	}
 	assert_non_null(strstr(out.data, "Maintenance cancelled: Upgrade"));
+	/* A configured window's row names several clusters: all their components. */
+	snprintf(body, sizeof(body),
+	    "{\"maintenance\":5,\"kind\":\"public\",\"cluster\":\"c1 c2\",\"starts_at\":%lld,"
+	    "\"ends_at\":%lld,\"title\":\"Upgrade\"}",
+	    (long long)(T0 + 2 * HOUR), (long long)(T0 + 3 * HOUR));
+	assert_int_equal(payload_build(&m, &ev, &out), 1);
+	p = json_loads(out.data, 0, NULL);
+	assert_non_null(p);
+	assert_int_equal(json_array_size(json_object_get(p, "components")), 2);
+	json_decref(p);
 	/* A silence is never public. */
 	assert_false(payload_event_is_public(ILOG_EV_SILENCE_SET));
 	snprintf(ev.type, sizeof(ev.type), "%s", ILOG_EV_MAINT_SCHEDULED);
@@ -316,6 +383,7 @@ main(void)
 		cmocka_unit_test(shown_states_components_and_indicator_follow_time),
 		cmocka_unit_test(json_documents_carry_statuspage_fields_and_the_right_lists),
 		cmocka_unit_test(the_index_shows_running_then_upcoming_maintenances),
+		cmocka_unit_test(recorded_window_occurrence_is_shown_once_as_its_row),
 		cmocka_unit_test(each_maintenance_event_has_a_payload_and_silences_none),
 	};
 
