@@ -299,7 +299,10 @@ def test_an_incident_during_a_maintenance_is_recorded_not_paged_until_it_is_over
         cfg = alerter_config(str(tmp_path / "mcops.conf"), port=prosody.port, db=db,
                              steps=["oncall", jid("bob")], waits=["1s", "1s"],
                              authorized=["alice", "bob"],
-                             extra="[cluster c1]\n[cluster c2]\n")
+                             extra="[cluster c1]\n[cluster c2]\n"
+                             # a cluster needs a node (lib/cluster.c); none is started
+                             "[node n1]\ncluster = c1\nclient = 127.0.0.1:1\n"
+                             "[node n2]\ncluster = c2\nclient = 127.0.0.1:2\n")
         log.mctl("-f", cfg, "incidents")  # creates the log
         mid = schedule(cfg, "--cluster", "c1", "--from", "now", "--until", "+1h", "--title",
                        "Upgrade of C1", db=db)
