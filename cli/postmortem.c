@@ -19,9 +19,10 @@
 #define ANOMALY_RATE_FLOOR 5.0     /* new connections a second, above the quiet level */
 #define ANOMALY_CONNS_FLOOR 20.0   /* connections, above the quiet level */
 
-/* Event types that are remedies: the audited operations of mctl and (later) chat. */
+/* Event types that are remedies: what lib/remedy.h and lib/tenants_edit.h's callers
+ * record, from mctl and from chat alike. */
 static const char *const remedy_types[] = { ILOG_EV_FLUSH, ILOG_EV_REBALANCE, ILOG_EV_DRAIN,
-	"limit", "connlimit", "tenant_limit", "remedy" };
+	ILOG_EV_CONNLIMIT };
 
 bool
 pm_is_remedy(const char *type)
