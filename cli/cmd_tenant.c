@@ -4,8 +4,9 @@
  * stored. Changes are made under a lock on the file's directory (so two operators,
  * or an operator and mcalert, cannot lose each other's edit) and written atomically
  * (lib/tenants_edit.h); a running mcd picks them up on SIGHUP. connlimit is
- * lib/remedy.h's connlimit without nodes, so that --incident records the event mcalert
- * records when it is run from chat.
+ * lib/remedy.h's connlimit, so that --incident records the event mcalert records when
+ * it is run from chat; with --cluster it also reloads the cluster's nodes as mcalert
+ * does, without it it changes the file only.
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "admin.h"
 #include "config.h"
 #include "ilog.h"
 #include "mctl.h"
@@ -44,12 +46,14 @@ enum opt_bit {
 	OPT_MAX_CONNS = 1 << 4,
 	OPT_CONN_RATE = 1 << 5,
 	OPT_INCIDENT = 1 << 6,
+	OPT_CLUSTER = 1 << 7,
 };
 
 struct tenant_args {
 	const char *pos[2];
 	size_t npos;
-	const char *file, *limit, *caps, *password_file, *max_conns, *conn_rate, *incident;
+	const char *file, *limit, *caps, *password_file, *max_conns, *conn_rate, *incident,
+	    *cluster;
 	unsigned opts; /* enum opt_bit: which options were given */
 	bool admin, help;
 };
@@ -85,10 +89,13 @@ usage(FILE *fp)
 	    "  limit NAME SIZE       set a tenant's memory limit (e.g. 64M, 1G)\n"
 	    "  caps NAME CAPS        set its capabilities: a comma-separated subset of\n"
 	    "                        read,write,flush, or admin alone, or proxy alone\n"
-	    "  connlimit NAME [--max-connections N] [--new-per-second R] [--incident N]\n"
+	    "  connlimit NAME [--max-connections N] [--new-per-second R] [--cluster C]\n"
+	    "           [--incident N]\n"
 	    "                        set its connection limits on each mcd node: at most\n"
 	    "                        N connections, R new connections per second (0 = no\n"
 	    "                        limit; an option not given keeps its value);\n"
+	    "                        --cluster: then reload the nodes that take cluster\n"
+	    "                        C's clients through their admin ports;\n"
 	    "                        --incident: record a 'connlimit' event on incident N\n"
 	    "\n"
 	    "Options:\n"
@@ -144,6 +151,7 @@ parse_args(int argc, char **argv, int first, struct tenant_args *a)
 		{ "--max-connections", OPT_MAX_CONNS, &a->max_conns },
 		{ "--new-per-second", OPT_CONN_RATE, &a->conn_rate },
 		{ "--incident", OPT_INCIDENT, &a->incident },
+		{ "--cluster", OPT_CLUSTER, &a->cluster },
 	};
 	bool options_done = false;
 	int i, m = 0;
@@ -207,6 +215,8 @@ option_name(unsigned bits)
 		return "--new-per-second";
 	if (bits & OPT_INCIDENT)
 		return "--incident";
+	if (bits & OPT_CLUSTER)
+		return "--cluster";
 	return "--password-file";
 }
 
@@ -852,8 +862,10 @@ incident_arg(const struct tenant_args *a, int64_t *id)
 }
 
 /*
- * The file's edit is lib/remedy.h's connlimit without nodes (the one mcalert runs from
- * chat, which reloads the cluster's nodes as well): with --incident, the same event.
+ * lib/remedy.h's connlimit, the one mcalert runs from chat: the file's edit, then with
+ * --cluster an admin `reload` on each node that takes the cluster's clients (where a
+ * tenant's logins are admitted); with --incident, the same event. Without --cluster
+ * the file only: the nodes pick it up when the operator reloads them.
  */
 static int
 run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
@@ -861,8 +873,10 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	char err[ILOG_ERR_LEN], conns_text[SIZE_TEXT_LEN], rate_text[SIZE_TEXT_LEN];
 	const char *name = a->pos[0];
 	struct clusters none = { 0 };
+	struct mctl_topology topo;
+	bool have_topo = false;
 	struct remedy_request req = { .verb = REMEDY_CONNLIMIT, .tenant = name,
-		.tenants_path = path };
+		.tenants_path = path, .cluster = a->cluster };
 	struct remedy r;
 	struct ilog_incident inc;
 	struct ilog *log = NULL;
@@ -896,8 +910,30 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		}
 	}
 	rc = MCTL_EXIT_FAIL;
-	if (remedy_prepare(&r, &none, &req) != REMEDY_OK) {
+	if (a->cluster != NULL) {
+		/* The topology before the file: a cluster that is not there changes nothing. */
+		if (mctl_topology_load(ctx, &topo) != 0) {
+			rc = MCTL_EXIT_CONFIG;
+			memset(&r, 0, sizeof(r));
+			goto out;
+		}
+		have_topo = true;
+	}
+	switch (remedy_prepare(&r, have_topo ? &topo.cl : &none, &req)) {
+	case REMEDY_OK:
+		break;
+	case REMEDY_NO_CLUSTER:
+		mctl_error("tenant connlimit: no cluster '%s' in %s; nothing was changed",
+		    a->cluster, ctx->config_path);
+		rc = MCTL_EXIT_USAGE;
+		goto out;
+	default:
 		mctl_error("tenant connlimit: out of memory");
+		goto out;
+	}
+	if (have_topo && r.n == 0) {
+		mctl_error("tenant connlimit: cluster %s has no node with an admin port to "
+			   "reload; nothing was changed", a->cluster);
 		goto out;
 	}
 	st = remedy_connlimit_apply(&r, err, sizeof(err));
@@ -909,6 +945,16 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 		rc = st == TENANTS_EDIT_FILE ? MCTL_EXIT_CONFIG : MCTL_EXIT_FAIL;
 		goto out;
 	}
+	for (size_t i = 0; i < r.n; i++) {
+		FILE *progress = ctx->json ? stderr : stdout;
+		fprintf(progress, "[%zu/%zu] %s ... ", i + 1, r.n, r.targets[i]->name);
+		fflush(progress);
+		remedy_run_node(&r, i);
+		if (r.res[i].ok)
+			fprintf(progress, "reloaded (%lld ms)\n", (long long)r.res[i].ms);
+		else
+			fprintf(progress, "FAILED: %s\n", r.res[i].error);
+	}
 	if (req.incident != 0) {
 		body = remedy_event_body(&r);
 		if (remedy_record(&r, log, mctl_actor(ctx), body, &event_id, err, sizeof(err)) != 0) {
@@ -918,7 +964,7 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 			goto out;
 		}
 	}
-	rc = MCTL_EXIT_OK;
+	rc = r.failed > 0 ? MCTL_EXIT_FAIL : MCTL_EXIT_OK;
 	if (ctx->json) {
 		json_t *doc = json_pack("{s:s, s:I, s:I}", "name", name, "max_connections",
 		    (json_int_t)r.limits.max_conns, "new_per_second", (json_int_t)r.limits.conn_rate);
@@ -926,7 +972,15 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 			json_object_set_new(doc, "incident", json_integer(req.incident));
 			json_object_set_new(doc, "event_id", json_integer(event_id));
 		}
-		rc = mctl_print_json(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (doc != NULL && have_topo) {
+			json_object_set_new(doc, "cluster", json_string(a->cluster));
+			json_object_set_new(doc, "reloaded", json_integer((json_int_t)(r.n - r.failed)));
+			json_object_set_new(doc, "failed", json_integer((json_int_t)r.failed));
+		}
+		/* A node that failed keeps exit 1; the document says which part was done. */
+		int prc = mctl_print_json(doc, JSON_COMPACT | JSON_ENSURE_ASCII);
+		if (rc == MCTL_EXIT_OK)
+			rc = prc;
 		goto out;
 	}
 	format_conn_limit(r.limits.max_conns, conns_text, sizeof(conns_text));
@@ -936,11 +990,20 @@ run_connlimit(struct mctl *ctx, const struct tenant_args *a, const char *path)
 	if (req.incident != 0)
 		printf("Recorded as event %lld on incident %lld.\n", (long long)event_id,
 		    (long long)req.incident);
-	print_reload_hint();
+	if (!have_topo)
+		print_reload_hint();
+	else if (r.failed > 0)
+		printf("Reloaded %zu of %zu nodes of cluster %s; SOME FAILED: reload those "
+		       "(kill -HUP) or run this again.\n", r.n - r.failed, r.n, a->cluster);
+	else
+		printf("Reloaded %zu of %zu nodes of cluster %s: the limits apply now.\n",
+		    r.n, r.n, a->cluster);
 out:
 	json_decref(body);
 	remedy_release(&r);
 	ilog_close(log);
+	if (have_topo)
+		mctl_topology_release(&topo);
 	return rc;
 }
 
@@ -952,7 +1015,8 @@ static const struct tenant_sub subs[] = {
 	{ "passwd", run_passwd, 1, OPT_PASSWORD_FILE },
 	{ "limit", run_limit, 2, 0 },
 	{ "caps", run_caps, 2, 0 },
-	{ "connlimit", run_connlimit, 1, OPT_MAX_CONNS | OPT_CONN_RATE | OPT_INCIDENT },
+	{ "connlimit", run_connlimit, 1,
+	    OPT_MAX_CONNS | OPT_CONN_RATE | OPT_INCIDENT | OPT_CLUSTER },
 };
 
 int

@@ -10,8 +10,8 @@
  *   connlimit  set one tenant's connection limits in the tenants file (a locked edit,
  *              lib/tenants_edit.h), then admin `reload` on the nodes that take clients
  *              (where a tenant's logins are admitted); with neither node nor cluster
- *              named, the file only (mctl tenant connlimit: the nodes pick it up on
- *              SIGHUP or a reload, as the operator decides)
+ *              named, the file only (mctl tenant connlimit without --cluster: the
+ *              nodes pick it up on SIGHUP or a reload, as the operator decides)
  *
  * A remedy is one struct remedy: remedy_prepare() picks its targets (a node named, or
  * a cluster's nodes of the remedy's layer: lib/cluster.h's roles), remedy_plan() reads

@@ -2,6 +2,7 @@
 proxies, a flush on the backends only, a node of the wrong layer is a usage error
 that names the right one, and conns and status show each node's role."""
 import json
+import sqlite3
 import subprocess
 import time
 
@@ -233,3 +234,68 @@ def test_status_shows_the_proxies_before_the_backends_with_their_role(tier):
     assert [r[0] for r in rows] == ["p1", "p2", "n1", "n2", "n3"]
     assert [r[2] for r in rows] == ["proxy"] * 2 + ["backend"] * 3
     tier.procs.stop(mcmon)
+
+
+TOO_MANY = "SERVER_ERROR too many connections for this account"
+
+
+def held_logins(tier, proxy, tenant, n):
+    """n connections of tenant through proxy, each logged in and kept open, and the
+    reply to one more."""
+    held = [tier.client(proxy, tenant) for _ in range(n)]
+    extra = Raw(tier.proxies[proxy].port)
+    reply = extra.auth(tenant, tier.pw[tenant])
+    for r in held + [extra]:
+        r.close()
+    return reply
+
+
+def test_tenant_connlimit_with_a_cluster_reloads_its_proxies_which_enforce_it(tier):
+    path = str(tier.tenants)
+    before = tier.tenants.read_text()
+    # A cluster that is not there: a usage error, and the file is as it was.
+    r = tier.mctl("tenant", "connlimit", "acme", "--max-connections", "2", "--cluster", "c9",
+                  "--file", path)
+    assert r.returncode == 2 and "no cluster 'c9'" in r.stderr, r.stderr
+    assert "nothing was changed" in r.stderr and tier.tenants.read_text() == before
+    out = tier.mctl("--json", "open", "--title", "Storm on c1", "--severity", "major",
+                    "--cluster", "c1")
+    inc = json.loads(out.stdout)["id"]
+
+    r = tier.mctl("tenant", "connlimit", "acme", "--max-connections", "2", "--cluster", "c1",
+                  "--file", path, "--incident", str(inc))
+    assert r.returncode == 0, r.stderr
+    # The proxies take c1's clients: they are reloaded, in the configuration's order.
+    assert "[1/2] p1 ... reloaded (" in r.stdout and "[2/2] p2 ... reloaded (" in r.stdout
+    assert "Reloaded 2 of 2 nodes of cluster c1: the limits apply now.\n" in r.stdout
+    assert "SIGHUP" not in r.stdout, r.stdout
+    # Each proxy admits two of acme's connections and refuses a third; other is free.
+    for proxy in ("p1", "p2"):
+        assert held_logins(tier, proxy, "acme", 2) == TOO_MANY
+        assert held_logins(tier, proxy, "other", 3) == "STORED"
+    con = sqlite3.connect(str(tier.db), timeout=10)
+    try:
+        rows = con.execute("SELECT actor, body_json FROM events WHERE incident_id = ? AND"
+                           " type = 'connlimit'", (inc,)).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == 1 and rows[0][0].startswith("mctl:")
+    body = json.loads(rows[0][1])
+    assert (body["scope"], body["cluster"], body["tenant"], body["applied"]) == (
+        "cluster", "c1", "acme", True)
+    assert [(n["node"], n["ok"]) for n in body["nodes"]] == [("p1", True), ("p2", True)]
+
+
+def test_tenant_connlimit_says_which_node_it_could_not_reload_and_exits_1(tier, procs):
+    procs.stop(tier.proxies["p2"].proc)
+    r = tier.mctl("--json", "tenant", "connlimit", "acme", "--new-per-second", "5",
+                  "--cluster", "c1", "--file", str(tier.tenants))
+    assert r.returncode == 1, r.stderr
+    assert "[1/2] p1 ... reloaded (" in r.stderr and "[2/2] p2 ... FAILED: " in r.stderr
+    doc = json.loads(r.stdout)
+    assert (doc["new_per_second"], doc["cluster"], doc["reloaded"], doc["failed"]) == (
+        5, "c1", 1, 1)
+    # The file was changed all the same: p2 reads it when it starts again.
+    out = tier.mctl("--json", "tenant", "list", "--file", str(tier.tenants))
+    acme = [t for t in json.loads(out.stdout)["tenants"] if t["name"] == "acme"][0]
+    assert acme["new_per_second"] == 5
