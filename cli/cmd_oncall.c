@@ -404,7 +404,8 @@ cmd_page(struct mctl *ctx, int argc, char **argv)
 		(void)mctl_print_json(json_pack("{s:I, s:s, s:s, s:o}", "request",
 		    (json_int_t)id, "target", who, "outcome", outcome > 0 ? "delivered" :
 		    outcome < 0 ? "failed" : wait_ms > 0 ? "no answer" : "requested",
-		    outcome != 0 ? json_integer(now - start) : json_null()), JSON_INDENT(2));
+		    "elapsed_ms", outcome != 0 ? json_integer(now - start) : json_null()),
+		    JSON_INDENT(2));
 	} else if (wait_ms == 0) {
 		printf("test page %lld for %s requested; mcalert sends it\n", (long long)id, who);
 	} else if (outcome > 0) {

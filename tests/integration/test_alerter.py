@@ -447,6 +447,9 @@ def test_mctl_oncall_override_redirects_pages_and_a_test_page_is_delivered(world
     r = world.mctl("page", "--test", jid("alice"), "--wait", "10s")
     assert "delivered to alice@localhost" in r.stdout
     alice.wait_text("Test page", timeout=15)
+    doc = json.loads(world.mctl("--json", "page", "--test", jid("alice"), "--wait", "10s").stdout)
+    assert (doc["target"], doc["outcome"]) == (jid("alice"), "delivered"), doc
+    assert isinstance(doc["elapsed_ms"], int) and doc["elapsed_ms"] >= 0 and doc["request"] > 0
     # Abuse: a test page to someone offline fails; bad arguments are usage errors.
     r = world.mctl("page", "--test", jid("mallory"), "--wait", "10s", check=False)
     assert r.returncode == 1 and "failed" in r.stdout

@@ -264,3 +264,16 @@ def test_help_of_each_command_exits_0(m):
     top = m.run("--help").stdout
     for cmd in ("incidents", "show", "ack", "flush", "log"):
         assert "\n  %s " % cmd in top
+
+
+def test_a_test_page_requested_without_waiting_is_one_event_and_one_json_document(m):
+    doc = m.json("page", "--test", "alice@example.com")
+    assert doc == {"request": doc["request"], "target": "alice@example.com",
+                   "outcome": "requested", "elapsed_ms": None}
+    con = sqlite3.connect(str(m.db))
+    try:
+        rows = con.execute("SELECT id, incident_id, type, body_json FROM events"
+                           " WHERE type = 'page_test'").fetchall()
+    finally:
+        con.close()
+    assert rows == [(doc["request"], None, "page_test", '{"target":"alice@example.com"}')]
