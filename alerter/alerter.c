@@ -598,7 +598,8 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 	log_info("started: %zu unresolved incidents, cursor at event %" PRId64, a->ntracked,
 	    a->cursor);
 	while (!*stop) {
-		if (*reload_flag) {
+		/* A remedy off the loop borrows the configuration: reload after it. */
+		if (*reload_flag && !chat_busy(a->chat)) {
 			*reload_flag = 0;
 			sdnotify_reloading();
 			reload(a, config_path);
@@ -612,6 +613,7 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 		}
 		xclient_run(a->xc, timeout);
 		event_base_loop(a->base, EVLOOP_NONBLOCK);
+		chat_poll(a->chat, false);
 		a->round_busy = false;
 		flush_pending(a);
 		now = ilog_now(a->log);
@@ -649,5 +651,7 @@ alerter_run(struct alerter *a, volatile sig_atomic_t *stop, volatile sig_atomic_
 	}
 	log_info("stopping");
 	sdnotify_stopping();
+	/* A remedy that ran is recorded before mcalert goes (its nodes bound the wait). */
+	chat_poll(a->chat, true);
 	return 0;
 }

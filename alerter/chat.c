@@ -30,6 +30,7 @@ struct chat {
 	struct refusal refused[CHAT_REFUSED_MAX];
 	size_t nrefused;
 	struct confirm confirm;     /* remedies waiting for their sender's "yes" */
+	struct chat_remedy *remedy; /* the one running off the loop, if any */
 };
 
 struct chat *
@@ -37,15 +38,36 @@ chat_new(struct alerter *a)
 {
 	struct chat *c = calloc(1, sizeof(*c));
 
-	if (c != NULL)
-		c->a = a;
+	if (c == NULL)
+		return NULL;
+	c->a = a;
+	if ((c->remedy = chat_remedy_new()) == NULL) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
 void
 chat_free(struct chat *c)
 {
+	if (c == NULL)
+		return;
+	chat_remedy_free(c->remedy);
 	free(c);
+}
+
+void
+chat_poll(struct chat *c, bool wait)
+{
+	if (c != NULL)
+		chat_remedy_poll(c->a, c->remedy, &c->confirm, wait);
+}
+
+bool
+chat_busy(const struct chat *c)
+{
+	return c != NULL && chat_remedy_busy(c->remedy);
 }
 
 static bool
@@ -404,11 +426,12 @@ chat_message(struct chat *ch, const char *from, const char *body)
 		snprintf(out, sizeof(out), "%s", command_help());
 		break;
 	case COMMAND_RUN:
-		chat_remedy_run(a, &ch->confirm, bare, c.id != 0 ? c.id : latest_page_for(a, bare),
-		    c.number, now, out, sizeof(out));
+		chat_remedy_run(a, ch->remedy, &ch->confirm, from, bare,
+		    c.id != 0 ? c.id : latest_page_for(a, bare), c.number, now, out, sizeof(out));
 		break;
 	case COMMAND_YES:
-		chat_remedy_yes(a, &ch->confirm, bare, actor, now, out, sizeof(out));
+		chat_remedy_yes(a, ch->remedy, &ch->confirm, from, bare, actor, now, out,
+		    sizeof(out));
 		break;
 	case COMMAND_SILENCE:
 	case COMMAND_MAINTENANCE:
@@ -427,5 +450,6 @@ chat_message(struct chat *ch, const char *from, const char *body)
 		    c.word);
 		break;
 	}
-	alerter_reply(a, from, out);
+	if (out[0] != '\0') /* "" : a remedy answers when its nodes have */
+		alerter_reply(a, from, out);
 }

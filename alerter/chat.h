@@ -6,11 +6,14 @@
  * CHAT_REFUSAL_PERIOD_MS and one line in the daemon's log, ever; nothing else
  * happens. Every change is recorded with the actor "xmpp:<bare JID>".
  *
- * A struct chat holds what the commands remember between messages (the refusals); it
+ * A struct chat holds what the commands remember between messages (the refusals, the
+ * questions waiting for a "yes", the remedy running off the loop: chat_remedy.h); it
  * reaches the log, the configuration and the chat server only through daemon.h.
  */
 #ifndef MCOPS_ALERTER_CHAT_H
 #define MCOPS_ALERTER_CHAT_H
+
+#include <stdbool.h>
 
 #include "alerter.h"
 
@@ -25,7 +28,12 @@ struct chat;
 struct chat *chat_new(struct alerter *a);
 /* NULL is a no-op. */
 void chat_free(struct chat *c);
-/* A chat message from a full JID: a command, obeyed and answered. */
+/* A chat message from a full JID: a command, obeyed and answered (a remedy's
+ * question or outcome later, by chat_poll). */
 void chat_message(struct chat *c, const char *from, const char *body);
+/* Once a loop round: finishes a remedy whose nodes answered; wait: waits for it. */
+void chat_poll(struct chat *c, bool wait);
+/* Whether a remedy is out (the configuration must not be replaced meanwhile). */
+bool chat_busy(const struct chat *c);
 
 #endif

@@ -320,6 +320,16 @@ load_remedies(struct alerter_settings *s, struct config *cfg, struct config_erro
 	if (config_get_u64(cfg, SECTION, "suggest_connrate", 1, TENANT_CONN_LIMIT_MAX,
 	    SUGGEST_CONNRATE_DEFAULT, &s->suggest_connrate, errs) != 0)
 		return -1;
+	if (config_get_duration_ms(cfg, SECTION, "remedy_timeout", SETTINGS_REMEDY_TIMEOUT_MS,
+	    &s->remedy_timeout_ms, errs) != 0)
+		return -1;
+	if (s->remedy_timeout_ms < SETTINGS_REMEDY_TIMEOUT_MIN_MS ||
+	    s->remedy_timeout_ms > SETTINGS_REMEDY_TIMEOUT_MAX_MS) {
+		e = config_find(cfg, SECTION, "remedy_timeout");
+		config_error(errs, cfg, e != NULL ? e->line : 0,
+		    "remedy_timeout: must be between 100ms and 60s");
+		return -1;
+	}
 	snprintf(s->tenants_path, sizeof(s->tenants_path), "%s", MCOPS_TENANTS_PATH);
 	if ((e = config_find(cfg, "mcd", "tenants")) != NULL && e->value[0] != '\0') {
 		if (strlen(e->value) >= sizeof(s->tenants_path)) {

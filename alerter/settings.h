@@ -39,6 +39,8 @@
  *     heartbeat_url_timeout = 5s        ; ... each ping given up after this
  *     suggest_connrate = 20             ; new connections a second a page's "limit
  *                                       ; tenant T" suggestion offers (suggest.h)
+ *     remedy_timeout = 3s               ; each node's admin exchange of a remedy run
+ *                                       ; from chat (100ms..60s; chat_remedy.h)
  *
  * The file's [cluster NAME] and [node NAME] sections are read too (lib/cluster.h):
  * the remedies engineers run from chat act on those nodes through their admin ports,
@@ -64,6 +66,10 @@
 #define SETTINGS_RESOURCE_MAX 64
 #define SETTINGS_AUTHORIZED_MAX 256
 #define SETTINGS_DEFAULT_DB MCOPS_DB_PATH
+/* Each node's admin exchange of a remedy run from chat ([alerter] remedy_timeout). */
+#define SETTINGS_REMEDY_TIMEOUT_MS 3000
+#define SETTINGS_REMEDY_TIMEOUT_MIN_MS 100
+#define SETTINGS_REMEDY_TIMEOUT_MAX_MS 60000
 
 struct alerter_settings {
 	char jid[JID_MAX + 1];
@@ -99,6 +105,7 @@ struct alerter_settings {
 	struct esc_policy policy;                /* with ack_timeout_ms from [alerter] */
 	struct clusters clusters;                /* the topology, for remedies from chat */
 	uint64_t suggest_connrate;               /* 1..TENANT_CONN_LIMIT_MAX */
+	int64_t remedy_timeout_ms;               /* each node's exchange, from chat */
 	char tenants_path[SETTINGS_PATH_MAX];    /* [mcd] tenants */
 };
 

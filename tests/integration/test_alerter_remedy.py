@@ -12,8 +12,10 @@ A "yes" after the minute is pinned by tests/unit/test_alerter_remedy.c on a fake
 clock: mcalert has no clock a test could move, and waiting a minute is no test.
 """
 import json
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -396,3 +398,86 @@ def test_silence_and_maintenance_from_chat_are_bounded_and_audited(world, engine
     assert ask(alice, "silence c9 30m", "There is no cluster \"c9\"")
     assert ask(mallory, "silence c1 24h", "not allowed")
     assert len(world.q("SELECT id FROM maintenances")) == 2
+
+
+class SilentPort:
+    """A TCP listener that accepts and never answers, until released: an admin port
+    whose node is too busy to reply. accepted is set once a connection came."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = threading.Event()
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            self.accepted.set()
+
+    def release(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+        self.thread.join(5)
+
+
+def test_a_remedy_waiting_on_a_silent_node_does_not_hold_up_the_next_page(world, engineers):
+    """A node that never answers its admin port holds the remedy (for remedy_timeout,
+    here a minute), not the pager: a new incident is paged meanwhile. The node is
+    released only after that page arrived, so the order is the test's, not a race."""
+    silent = SilentPort()
+    try:
+        cfg = open(world.cfg).read()
+        n3 = f"admin = 127.0.0.1:{world.tier.backends['n3'].admin_port}\n"
+        assert cfg.count(n3) == 1
+        cfg = cfg.replace(n3, f"admin = 127.0.0.1:{silent.port}\n")
+        cfg = cfg.replace(f"suggest_connrate = {CONNRATE}",
+                          f"suggest_connrate = {CONNRATE}\nremedy_timeout = 60s")
+        open(world.cfg, "w").write(cfg)
+        inc = world.incident()
+        alice = engineers("alice")
+        world.start()
+        alice.wait_page(inc, timeout=15)
+        assert ask(alice, "run 3", "Run on").startswith(f"Run on #{inc}: flush tenant acme")
+        t0 = time.monotonic()
+        alice.say(jid("mcalert"), "yes")
+        assert silent.accepted.wait(15), "n3's admin port was never asked"
+        # While n3 holds the flush: a second remedy waits, a new incident is paged.
+        assert "is running #%d's suggestion 3" % inc in ask(alice, f"run 1 #{inc}",
+                                                              "is running")
+        inc2 = world.incident(tenant="other")
+        alice.wait_page(inc2, timeout=15)
+        assert not [m for m in alice.texts() if "done on" in m]
+        assert not world.events(inc, "flush")
+        silent.release()
+        done = alice.wait_for(lambda m: m["at"] > t0 and "done on" in m["body"], 15,
+                              "the flush's outcome")["body"]
+        assert "done on 2 of 3: n1: OK; n2: OK; n3: FAILED: " in done, done
+        evs = world.events(inc, "flush")
+        assert len(evs) == 1 and (evs[0][1]["flushed"], evs[0][1]["failed"]) == (2, 1)
+    finally:
+        silent.release()
+
+
+@pytest.mark.parametrize("value, ok", [("100ms", True), ("60s", True), ("99ms", False),
+                                       ("61s", False), ("soon", False)])
+def test_remedy_timeout_is_bounded_and_a_bad_one_is_a_configuration_error(
+        tmp_path, prosody, value, ok):
+    cfg = write_config(str(tmp_path / "mcalert.conf"), port=prosody.port,
+                       db=str(tmp_path / "mcops.db"), steps=["oncall"], authorized=["alice"],
+                       extra_alerter=f"remedy_timeout = {value}")
+    r = subprocess.run([binary("mcalert"), "-n", "-f", cfg], capture_output=True, text=True,
+                       timeout=30, stdin=subprocess.DEVNULL)
+    if ok:
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode != 0 and "remedy_timeout" in r.stderr, r.stderr
