@@ -19,8 +19,11 @@ usage(FILE *fp)
 	    "\n"
 	    "export  writes every event (at or after TIME) as one JSON object per line\n"
 	    "prune   removes incidents resolved before TIME with their events, pages and\n"
-	    "        public updates, events about no incident older than TIME, and finished\n"
-	    "        outbox items; unresolved incidents are never removed\n"
+	    "        public updates, events about no incident older than TIME, finished\n"
+	    "        outbox items, maintenances and silences over before TIME, and\n"
+	    "        subscribers nobody receives at (unsubscribed, dropped after bounces,\n"
+	    "        never confirmed) last asked for before TIME; unresolved incidents and\n"
+	    "        confirmed subscribers are never removed\n"
 	    "\n"
 	    "TIME is a duration before now (90d, 12h, 1h30m) or a UTC date or time\n"
 	    "(2024-01-02, 2024-01-02T03:04:05Z).\n");
@@ -109,13 +112,15 @@ cmd_log(struct mctl *ctx, int argc, char **argv)
 	}
 	mctl_format_time(t, when, sizeof(when));
 	if (ctx->json) {
-		json_t *j = json_pack("{s:s, s:I, s:I, s:I}", "before", when,
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "before", when,
 		    "incidents", (json_int_t)res.incidents, "events", (json_int_t)res.events,
-		    "outbox", (json_int_t)res.outbox);
+		    "outbox", (json_int_t)res.outbox, "maintenances",
+		    (json_int_t)res.maintenances, "subscribers", (json_int_t)res.subscribers);
 		(void)mctl_print_json(j, JSON_INDENT(2));
 	} else {
-		printf("pruned %zu resolved incidents, %zu events and %zu outbox items from "
-		       "before %s\n", res.incidents, res.events, res.outbox, when);
+		printf("pruned %zu resolved incidents, %zu events, %zu outbox items, %zu "
+		       "maintenances and %zu subscribers from before %s\n", res.incidents,
+		    res.events, res.outbox, res.maintenances, res.subscribers, when);
 	}
 	return MCTL_EXIT_OK;
 }

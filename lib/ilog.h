@@ -404,11 +404,16 @@ struct ilog_prune_result {
 	size_t incidents;  /* resolved incidents removed, with their events, pages, updates */
 	size_t events;     /* events removed in all */
 	size_t outbox;     /* finished outbox items removed */
+	size_t maintenances; /* maintenances and silences over before `before` */
+	size_t subscribers;  /* unsubscribed, dropped or unconfirmed, asked before `before` */
 };
 /*
  * Removes incidents resolved before `before` with everything attached to them, events
- * about no incident older than `before`, and outbox items finished (done or given up)
- * before `before`. Unresolved incidents are never touched. Works in short batches so
+ * about no incident older than `before`, outbox items finished (done or given up)
+ * before `before`, maintenances and silences over before `before` (cancelled,
+ * completed, or past their end), and subscribers nobody receives at (unsubscribed,
+ * dropped, or never confirmed) whose last request was before `before`. Unresolved
+ * incidents and confirmed subscribers are never touched. Works in short batches so
  * other writers are not held up; a failure part-way leaves whole batches removed and
  * the rest intact. Event ids are never reused, so cursors stay valid.
  */

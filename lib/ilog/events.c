@@ -301,7 +301,8 @@ ilog_cursor_set(struct ilog *log, const char *consumer, int64_t event_id, char *
 
 struct prune_args {
 	int64_t before;
-	int phase;      /* 0 incidents, 1 events without incident, 2 outbox */
+	int phase;      /* 0 incidents, 1 events without incident, 2 outbox,
+	                   3 maintenances, 4 subscribers */
 	size_t removed; /* rows of this batch */
 	size_t events;  /* events of this batch's incidents */
 };
@@ -309,7 +310,8 @@ struct prune_args {
 static enum ilog_status
 prune_body(struct ilog *log, void *arg, char *err, size_t errlen)
 {
-	static const enum stmt_id del[] = { 0, ST_PRUNE_DEL_EV, ST_PRUNE_DEL_OB };
+	static const enum stmt_id del[] = { 0, ST_PRUNE_DEL_EV, ST_PRUNE_DEL_OB,
+		ST_PRUNE_DEL_MAINT, ST_PRUNE_DEL_SUB };
 	struct prune_args *a = arg;
 	int64_t ids[ILOG_PRUNE_BATCH], v;
 	enum ilog_status st;
@@ -363,7 +365,7 @@ ilog_prune(struct ilog *log, int64_t before, struct ilog_prune_result *res, char
 	struct ilog_prune_result total = { 0 };
 	enum ilog_status st = ILOG_OK;
 
-	for (a.phase = 0; a.phase < 3; a.phase++) {
+	for (a.phase = 0; a.phase < 5; a.phase++) {
 		do {
 			st = ilog_call(log, ILOG_WRITE, prune_body, &a, err, errlen);
 			if (st != ILOG_OK)
@@ -373,8 +375,12 @@ ilog_prune(struct ilog *log, int64_t before, struct ilog_prune_result *res, char
 				total.events += a.events;
 			} else if (a.phase == 1) {
 				total.events += a.removed;
-			} else {
+			} else if (a.phase == 2) {
 				total.outbox += a.removed;
+			} else if (a.phase == 3) {
+				total.maintenances += a.removed;
+			} else {
+				total.subscribers += a.removed;
 			}
 		} while (a.removed > 0);
 		if (st != ILOG_OK)

@@ -342,6 +342,16 @@ const char *const ilog_stmt_sql[ST_COUNT] = {
 	[ST_PRUNE_DEL_OB] = "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
 			    " WHERE (done_at IS NOT NULL AND done_at < ?1)"
 			    "    OR (gave_up_at IS NOT NULL AND gave_up_at < ?1) LIMIT ?2)",
+	/* Windows over before ?1 (cancelled, completed early, or past their end). */
+	[ST_PRUNE_DEL_MAINT] = "DELETE FROM maintenances WHERE id IN (SELECT id FROM"
+			       " maintenances WHERE coalesce(cancelled_at, completed_at, ends_at)"
+			       " < ?1 LIMIT ?2)",
+	/* Addresses nobody receives at any more, last asked for before ?1: unsubscribed,
+	 * dropped after bounces, or never confirmed. Ids are never reused (AUTOINCREMENT),
+	 * so an old link of a pruned row names nobody. */
+	[ST_PRUNE_DEL_SUB] = "DELETE FROM subscribers WHERE id IN (SELECT id FROM subscribers"
+			     " WHERE state IN ('unsubscribed', 'dropped', 'pending')"
+			     "   AND requested_at < ?1 LIMIT ?2)",
 	[ST_PAGE_CLEAR_OTHERS] = "UPDATE pages SET next_deadline = NULL WHERE incident_id = ?1"
 				 " AND id != ?2 AND next_deadline IS NOT NULL",
 	[ST_HB_WRITE] = "INSERT INTO heartbeats (daemon, pid, host, beat_at, interval_ms,"

@@ -205,7 +205,8 @@ def test_log_export_and_prune(m):
     # Retention: a 90-day cut keeps today's incident; a cut at "now" removes it.
     open_one = m.open(title="still open")
     out = m.ok("log", "prune", "--before", "90d")
-    assert out.startswith("pruned 0 resolved incidents, 0 events and 0 outbox items from before ")
+    assert out.startswith("pruned 0 resolved incidents, 0 events, 0 outbox items, 0 maintenances"
+                          " and 0 subscribers from before ")
     doc = m.json("log", "prune", "--before", "0s")
     assert doc["incidents"] == 1 and doc["events"] == 3 and doc["outbox"] == 0
     assert [i["id"] for i in m.json("incidents", "--all")["incidents"]] == [open_one]

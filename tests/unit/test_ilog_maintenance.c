@@ -514,6 +514,45 @@ occurrence_a_row_cannot_hold_is_refused_and_writes_nothing(void **state)
 	assert_int_equal(last_event_id(fx), before);
 }
 
+static void
+prune_removes_windows_over_before_the_cut_and_keeps_the_rest(void **state)
+{
+	struct test_ilog *fx = *state;
+	struct ilog_prune_result res;
+	struct ilog_maintenance m;
+	int64_t now = fx->fake.now, ended, cancelled, completed, running, upcoming;
+
+	ended = schedule(fx, "c1", now + HOUR, now + 2 * HOUR);
+	cancelled = schedule(fx, "c1", now + 50 * DAY, now + 51 * DAY);
+	assert_int_equal(ilog_maint_cancel(fx->log, cancelled, "mctl:ann", fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	completed = schedule(fx, "c2", now, now + 10 * DAY);
+	fx->fake.now += MIN;
+	assert_int_equal(ilog_maint_complete(fx->log, completed, "mctl:ann", fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	running = schedule(fx, "c1", now + 95 * DAY, now + 105 * DAY); /* in progress when pruned */
+	upcoming = schedule(fx, "c1", now + 150 * DAY, now + 151 * DAY);
+	fx->fake.now = now + 100 * DAY;
+
+	assert_int_equal(ilog_prune(fx->log, fx->fake.now - 90 * DAY, &res, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	/* Over before the cut: ended by time, cancelled, completed early. */
+	assert_int_equal(res.maintenances, 3);
+	assert_int_equal(ilog_maint_get(fx->log, ended, &m, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_maint_get(fx->log, cancelled, &m, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_maint_get(fx->log, completed, &m, fx->err, sizeof(fx->err)),
+	    ILOG_ERR_NOT_FOUND);
+	/* Running and upcoming ones stay, whenever they were scheduled. */
+	assert_int_equal(ilog_maint_get(fx->log, running, &m, fx->err, sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(ilog_maint_get(fx->log, upcoming, &m, fx->err, sizeof(fx->err)),
+	    ILOG_OK);
+	assert_int_equal(ilog_prune(fx->log, fx->fake.now - 90 * DAY, &res, fx->err,
+	    sizeof(fx->err)), ILOG_OK);
+	assert_int_equal(res.maintenances, 0);
+}
+
 int
 main(void)
 {
@@ -528,6 +567,7 @@ main(void)
 		TEST_ILOG_CASE(configured_occurrence_is_recorded_once_within_its_lead_time),
 		TEST_ILOG_CASE(dropped_window_rows_are_cancelled_or_completed_and_not_recorded_again),
 		TEST_ILOG_CASE(occurrence_a_row_cannot_hold_is_refused_and_writes_nothing),
+		TEST_ILOG_CASE(prune_removes_windows_over_before_the_cut_and_keeps_the_rest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -562,6 +562,49 @@ smtp_5xx_is_permanent_and_everything_else_temporary(void **state)
 	assert_int_equal(mailer_smtp_outcome(CURLE_OPERATION_TIMEDOUT, 0), MAILER_TEMPORARY);
 }
 
+static void
+prune_removes_who_receives_nothing_once_their_last_request_is_old(void **state)
+{
+	struct test_ilog *t = *state;
+	struct ilog_prune_result res;
+	struct ilog_subscriber gone, never, kept, fresh, got;
+	int64_t day = 86400000;
+
+	t->fake.randoms[0] = 0x1111;
+	t->fake.randoms[1] = 0x2222;
+	t->fake.randoms[2] = 0x3333;
+	t->fake.randoms[3] = 0x4444;
+	t->fake.nrandom = 4;
+	gone = request(t, "gone@example.com", "", ILOG_SUB_ASKED);
+	never = request(t, "never@example.com", "", ILOG_SUB_ASKED);
+	kept = request(t, "kept@example.com", "", ILOG_SUB_ASKED);
+	assert_int_equal(ilog_sub_confirm(t->log, gone.id, gone.nonce, NULL, t->err,
+	    sizeof(t->err)), ILOG_OK);
+	assert_int_equal(ilog_sub_unsubscribe(t->log, gone.id, gone.nonce, t->err,
+	    sizeof(t->err)), ILOG_OK);
+	assert_int_equal(ilog_sub_confirm(t->log, kept.id, kept.nonce, NULL, t->err,
+	    sizeof(t->err)), ILOG_OK);
+	t->fake.now += 100 * day;
+	fresh = request(t, "fresh@example.com", "", ILOG_SUB_ASKED); /* pending, asked now */
+
+	assert_int_equal(ilog_prune(t->log, t->fake.now - 90 * day, &res, t->err,
+	    sizeof(t->err)), ILOG_OK);
+	assert_int_equal(res.subscribers, 2);
+	assert_int_equal(ilog_sub_get(t->log, gone.id, &got, t->err, sizeof(t->err)),
+	    ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_sub_get(t->log, never.id, &got, t->err, sizeof(t->err)),
+	    ILOG_ERR_NOT_FOUND);
+	/* A confirmed subscriber stays whatever its age; a recent request stays. */
+	assert_int_equal(ilog_sub_get(t->log, kept.id, &got, t->err, sizeof(t->err)), ILOG_OK);
+	assert_int_equal(got.state, ILOG_SUB_CONFIRMED);
+	assert_int_equal(ilog_sub_get(t->log, fresh.id, &got, t->err, sizeof(t->err)), ILOG_OK);
+	/* The old links name nobody now. */
+	assert_int_equal(ilog_sub_unsubscribe(t->log, gone.id, gone.nonce, t->err,
+	    sizeof(t->err)), ILOG_ERR_NOT_FOUND);
+	assert_int_equal(ilog_sub_confirm(t->log, never.id, never.nonce, NULL, t->err,
+	    sizeof(t->err)), ILOG_ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
@@ -574,6 +617,7 @@ main(void)
 		TEST_ILOG_CASE(queues_go_in_order_back_off_and_bounces_drop),
 		TEST_ILOG_CASE(only_confirmed_subscribers_are_listed_page_by_page),
 		TEST_ILOG_CASE(a_batch_queues_each_sink_once_per_event),
+		TEST_ILOG_CASE(prune_removes_who_receives_nothing_once_their_last_request_is_old),
 		cmocka_unit_test(the_form_gives_one_address_and_known_components_in_page_order),
 		cmocka_unit_test(hostile_forms_are_refused_with_a_sentence_that_does_not_echo_them),
 		cmocka_unit_test(a_subscription_mask_is_its_components_or_all),
