@@ -376,6 +376,54 @@ each_maintenance_event_has_a_payload_and_silences_none(void **state)
 	free(sp);
 }
 
+static void
+the_feed_has_an_entry_per_announcement_of_a_recorded_maintenance(void **state)
+{
+	struct sp_config *sp = load_conf();
+	struct ilog_maintenance v[2] = { maint(7, "c1", T0 + 10 * HOUR, T0 + 12 * HOUR),
+		maint(8, "c2", T0 + 20 * HOUR, T0 + 21 * HOUR) };
+	struct textbuf b = { 0 };
+	const char *started, *scheduled7, *scheduled8;
+	struct model m;
+	char err[256];
+
+	(void)state;
+	/* #7 is in progress, #8 upcoming, the configured windows have no row yet. */
+	assert_int_equal(model_build(&m, sp, NULL, 0, NULL, T0, T0 + 11 * HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(model_add_maintenances(&m, v, 2, err, sizeof(err)), 0);
+	assert_int_equal(render_atom(&m, &b), 0);
+	assert_non_null(started = strstr(b.data,
+	    "<id>https://status.example.com/#m7-in_progress</id>\n<title>Upgrade of c1: "
+	    "Maintenance in progress</title>"));
+	assert_non_null(scheduled7 = strstr(b.data, "<id>https://status.example.com/#m7-scheduled"));
+	assert_non_null(scheduled8 = strstr(b.data, "<id>https://status.example.com/#m8-scheduled"));
+	/* Newest first: the start (T0 + 10 h) before both schedulings (T0 - 1 h). */
+	assert_true(started < scheduled7 && started < scheduled8);
+	assert_non_null(strstr(b.data, "<content type=\"text\">In progress: until "));
+	assert_non_null(strstr(b.data, "<content type=\"text\">Scheduled: from "));
+	assert_non_null(strstr(b.data, "We upgrade the nodes of c2.</content>"));
+	/* Nothing not reached yet, nothing of a window without a row, nothing internal. */
+	assert_null(strstr(b.data, "m7-completed"));
+	assert_null(strstr(b.data, "m8-in_progress"));
+	assert_null(strstr(b.data, "Nightly upgrade"));
+	assert_null(strstr(b.data, "secret"));
+	assert_null(strstr(b.data, "nightly-internal-name"));
+	textbuf_release(&b);
+	model_release(&m);
+
+	/* Later: #7 completed by time, its three announcements in the feed. */
+	assert_int_equal(model_build(&m, sp, NULL, 0, NULL, T0, T0 + 13 * HOUR, err,
+	    sizeof(err)), 0);
+	assert_int_equal(model_add_maintenances(&m, v, 2, err, sizeof(err)), 0);
+	assert_int_equal(render_atom(&m, &b), 0);
+	assert_non_null(strstr(b.data, "#m7-completed</id>\n<title>Upgrade of c1: Maintenance "
+				       "completed</title>"));
+	textbuf_release(&b);
+	model_release(&m);
+	free(sp);
+}
+
 int
 main(void)
 {
@@ -383,6 +431,7 @@ main(void)
 		cmocka_unit_test(shown_states_components_and_indicator_follow_time),
 		cmocka_unit_test(json_documents_carry_statuspage_fields_and_the_right_lists),
 		cmocka_unit_test(the_index_shows_running_then_upcoming_maintenances),
+		cmocka_unit_test(the_feed_has_an_entry_per_announcement_of_a_recorded_maintenance),
 		cmocka_unit_test(recorded_window_occurrence_is_shown_once_as_its_row),
 		cmocka_unit_test(each_maintenance_event_has_a_payload_and_silences_none),
 	};
