@@ -41,6 +41,7 @@ struct worker {
 	/* put: what the second origin already has (content hashes), this run */
 	struct site_file *files;
 	size_t nfiles;
+	struct timespec front_seen; /* index.html's mtime when the front files were sent */
 	/* the answer of the current request */
 	struct textbuf answer;
 	char retry_after[64];
@@ -371,13 +372,88 @@ known(struct worker *w, const char *rel)
 	return NULL;
 }
 
+/*
+ * PUTs the site file child (path on disk) if the remote does not have its content yet.
+ * SINK_DONE also when there is nothing to send (not a regular file, unchanged).
+ */
+static enum sink_verdict
+put_one(struct worker *w, const char *child, const char *path, struct textbuf *content,
+    int64_t *retry_after_ms, bool *abandoned, char *why, size_t whylen)
+{
+	char url[SINK_URL_MAX];
+	const char *hdrs[1];
+	struct site_file *f;
+	struct stat st;
+	enum sink_verdict v;
+	uint64_t h;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || read_file(path, content) < 0)
+		return SINK_DONE;
+	h = fnv1a(content->data != NULL ? content->data : "", content->len);
+	if ((f = known(w, child)) != NULL && f->hash == h)
+		return SINK_DONE;
+	snprintf(url, sizeof(url), "%s%s", w->conf.url, child);
+	hdrs[0] = "Cache-Control: no-cache";
+	v = perform(w, "PUT", url, hdrs, 1, content->data != NULL ? content->data : "",
+	    content->len, content_type(child), retry_after_ms, abandoned, why, whylen);
+	if (v != SINK_DONE)
+		return v;
+	if (f == NULL && w->nfiles < PUSH_SITE_FILES_MAX) {
+		struct site_file *nf = realloc(w->files, (w->nfiles + 1) * sizeof(*nf));
+
+		if (nf != NULL) {
+			w->files = nf;
+			f = &w->files[w->nfiles++];
+			snprintf(f->path, sizeof(f->path), "%s", child);
+		}
+	}
+	if (f != NULL)
+		f->hash = h;
+	return SINK_DONE;
+}
+
+/*
+ * What a visitor or a status client reads first goes first: at the sink's rate a whole
+ * site (the first push after a start sends every file, a few hundred with 90 days of
+ * incidents) would otherwise hold the front page back for minutes behind files in
+ * directory order. Sent again, between the other files, whenever index.html was
+ * rendered anew meanwhile (a change while a long push runs).
+ */
+static enum sink_verdict
+put_front(struct worker *w, struct textbuf *content, int64_t *retry_after_ms,
+    bool *abandoned, char *why, size_t whylen)
+{
+	static const char *const front[] = { "index.html", "api/v2/status.json",
+		"api/v2/summary.json", "api/v2/incidents/unresolved.json",
+		"api/v2/components.json", "api/v2/scheduled-maintenances/active.json",
+		"api/v2/scheduled-maintenances/upcoming.json", "history.atom" };
+	char path[PATH_MAX_LEN * 2];
+	enum sink_verdict v = SINK_DONE;
+	struct stat st;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/index.html", w->p->site_dir);
+	if (stat(path, &st) == 0) {
+		if (st.st_mtim.tv_sec == w->front_seen.tv_sec &&
+		    st.st_mtim.tv_nsec == w->front_seen.tv_nsec)
+			return SINK_DONE;
+		w->front_seen = st.st_mtim;
+	}
+	for (i = 0; v == SINK_DONE && i < sizeof(front) / sizeof(front[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", w->p->site_dir, front[i]);
+		v = put_one(w, front[i], path, content, retry_after_ms, abandoned, why, whylen);
+	}
+	if (v != SINK_DONE)
+		memset(&w->front_seen, 0, sizeof(w->front_seen)); /* not all sent: again */
+	return v;
+}
+
 /* PUTs every file of dir/rel whose content the remote does not have yet. */
 static enum sink_verdict
 put_tree(struct worker *w, const char *rel, int depth, struct textbuf *content,
     int64_t *retry_after_ms, bool *abandoned, char *why, size_t whylen)
 {
-	char path[PATH_MAX_LEN * 2], child[PATH_MAX_LEN], url[SINK_URL_MAX];
-	const char *hdrs[1];
+	char path[PATH_MAX_LEN * 2], child[PATH_MAX_LEN];
 	enum sink_verdict v = SINK_DONE;
 	struct dirent *de;
 	struct stat st;
@@ -389,9 +465,6 @@ put_tree(struct worker *w, const char *rel, int depth, struct textbuf *content,
 		return SINK_RETRY;
 	}
 	while (v == SINK_DONE && (de = readdir(d)) != NULL) {
-		struct site_file *f;
-		uint64_t h;
-
 		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp.") != NULL)
 			continue;
 		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, rel[0] ? "/" : "",
@@ -406,28 +479,10 @@ put_tree(struct worker *w, const char *rel, int depth, struct textbuf *content,
 				    whylen);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode) || read_file(path, content) < 0)
-			continue;
-		h = fnv1a(content->data != NULL ? content->data : "", content->len);
-		if ((f = known(w, child)) != NULL && f->hash == h)
-			continue;
-		snprintf(url, sizeof(url), "%s%s", w->conf.url, child);
-		hdrs[0] = "Cache-Control: no-cache";
-		v = perform(w, "PUT", url, hdrs, 1, content->data != NULL ? content->data : "",
-		    content->len, content_type(child), retry_after_ms, abandoned, why, whylen);
-		if (v != SINK_DONE)
-			break;
-		if (f == NULL && w->nfiles < PUSH_SITE_FILES_MAX) {
-			struct site_file *nf = realloc(w->files, (w->nfiles + 1) * sizeof(*nf));
-
-			if (nf != NULL) {
-				w->files = nf;
-				f = &w->files[w->nfiles++];
-				snprintf(f->path, sizeof(f->path), "%s", child);
-			}
-		}
-		if (f != NULL)
-			f->hash = h;
+		v = put_front(w, content, retry_after_ms, abandoned, why, whylen);
+		if (v == SINK_DONE)
+			v = put_one(w, child, path, content, retry_after_ms, abandoned, why,
+			    whylen);
 	}
 	closedir(d);
 	return v;
@@ -440,7 +495,9 @@ push_site(struct worker *w, int64_t *retry_after_ms, bool *abandoned, char *why,
 	struct textbuf content = { 0 };
 	enum sink_verdict v;
 
-	v = put_tree(w, "", 0, &content, retry_after_ms, abandoned, why, whylen);
+	v = put_front(w, &content, retry_after_ms, abandoned, why, whylen);
+	if (v == SINK_DONE)
+		v = put_tree(w, "", 0, &content, retry_after_ms, abandoned, why, whylen);
 	textbuf_release(&content);
 	/* A file refused (403, 405) will be refused again: the site is whole or not at all,
 	 * and the next change tries again anyway. */

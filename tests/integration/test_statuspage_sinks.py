@@ -373,3 +373,24 @@ def test_a_push_interrupted_by_a_reload_is_retried_not_given_up(procs, tmp_path,
     assert q["gave_up"] == 0 and q["pending"] == 0
     assert {json.loads(x["body"])["incident"]["id"] for x in receiver.got("/hook")} == {str(inc)}
     assert "gave up" not in procs.log(p)
+
+
+def test_a_mirror_sends_the_front_page_and_the_api_first_then_the_rest(procs, tmp_path,
+                                                                     receiver):
+    """The first push after a start sends the whole site, one PUT per file at the sink's
+    rate: the files a visitor or a status client reads first lead, in this order."""
+    extra = (f"[sink mirror]\ntype = put\nurl = {receiver.url('/put/')}\nrate = 100\n"
+             "retry_base = 100ms\nretry_max = 1s\n")
+    conf, site, db = write_config(tmp_path, extra=extra)
+    start(procs, conf)
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first render")
+    inc = open_incident(db, "latency_tail", "c1", "minor")
+    wait_for(lambda: any(r["path"] == f"/put/incidents/{inc}.html"
+                         for r in receiver.got("/put/")), timeout=20,
+             what="the incident's page mirrored")
+    paths = [r["path"][len("/put/"):] for r in receiver.got("/put/")]
+    assert paths[:8] == ["index.html", "api/v2/status.json", "api/v2/summary.json",
+                         "api/v2/incidents/unresolved.json", "api/v2/components.json",
+                         "api/v2/scheduled-maintenances/active.json",
+                         "api/v2/scheduled-maintenances/upcoming.json", "history.atom"], paths
+    assert {r["method"] for r in receiver.got("/put/")} == {"PUT"}
