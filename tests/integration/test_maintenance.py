@@ -238,6 +238,10 @@ def test_a_configured_window_is_announced_once_each_and_shown_once(procs, tmp_pa
     conf2, site2, db2 = write_config(other, extra=window)
     conf2.write_text(conf2.read_text().replace(str(db2), str(db)))
     start(procs, conf)
+    # The second only once the first has taken its place in the log: a first run
+    # publishes only what comes after it (mcstatus.c), so had the second recorded the
+    # window before the first started, the first would rightly never announce it.
+    wait_for(lambda: os.path.exists(site / "index.html"), what="the first mcstatus's page")
     start(procs, conf2, name="mcstatus-second")
 
     def bodies():
